@@ -1,0 +1,131 @@
+# mmp: the management shell (mmp) and its daemon (mmpd).
+# Non-recursive GNU make; every library comes through pkg-config.
+#
+#   make                 build mmp and mmpd at the top of the tree
+#   make check [SAN=1]   unit, regress, man-page and expect tests
+#   make run             set up, build, start a local mmpd and open mmp
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make valgrind        the regress suite with mmpd under valgrind
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+PKG_CONFIG ?= pkg-config
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WARN	 = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+	   -Wpointer-arith -Wcast-qual -Wformat=2
+CPPFLAGS += -D_GNU_SOURCE -Icommon -Ipki -Idaemon -Ishell
+
+ifeq ($(SAN),1)
+O	 = obj-san
+CFLAGS	+= -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+O	 = obj
+endif
+
+PKGS_COMMON = libbsd-overlay
+PKGS_MMP    = $(PKGS_COMMON) libedit
+PKGS_MMPD   = $(PKGS_COMMON) libevent sqlite3 libssl libcrypto
+PKGS_CHECK  = $(PKGS_MMPD) check
+
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
+
+COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
+	      common/xmalloc.c
+MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c
+MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
+	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
+	      pki/pki.c
+
+COMMON_OBJS = $(COMMON_SRCS:%.c=$(O)/%.o)
+MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
+MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
+
+UNIT_TESTS  = check_cmdtab check_msg check_db
+UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
+
+ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
+	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o)
+
+.PHONY: all check unit regress expect mantest run install clean valgrind \
+	regress-update setup
+
+all: mmp mmpd
+
+# The top-level binaries are copies of the variant just built, so that
+# `make check SAN=1` and `make` never mix objects.
+mmp: $(O)/mmp
+	cp $< $@
+mmpd: $(O)/mmpd
+	cp $< $@
+
+$(O)/mmp: $(COMMON_OBJS) $(MMP_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMP))
+
+$(O)/mmpd: $(COMMON_OBJS) $(MMPD_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+
+$(O)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP \
+	    $(call pc_cflags,$(PKGS_CHECK) libedit) -c -o $@ $<
+
+$(O)/tests/unit/check_cmdtab: $(O)/tests/unit/check_cmdtab.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_msg: $(O)/tests/unit/check_msg.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_db: $(O)/tests/unit/check_db.o $(O)/daemon/db.o \
+    $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+
+-include $(ALL_OBJS:.o=.d)
+
+# The whole suite, in the order DESIGN.md gives; one summary line at the end.
+check: all $(UNIT_BINS)
+	@O=$(O) sh tests/run-all $(UNIT_BINS)
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+regress: all
+	@sh tests/regress/run
+
+regress-update: all
+	@UPDATE=1 sh tests/regress/run
+
+expect: all
+	@sh tests/expect/run
+
+mantest:
+	@sh tests/mantest.sh
+
+valgrind: all
+	@MMPD_WRAPPER="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$(CURDIR)/$(O)/valgrind.%p.log" \
+	    sh tests/regress/run && \
+	    if cat $(O)/valgrind.*.log 2>/dev/null | grep -q .; then \
+		cat $(O)/valgrind.*.log; exit 1; \
+	    else echo "valgrind: no leaks or errors from mmpd"; fi
+
+setup:
+	@sh scripts/setup
+
+# Set up, build, start a daemon with its state under ./run/, open the shell.
+run: setup
+	@$(MAKE) --no-print-directory all
+	@sh scripts/run
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 mmp $(DESTDIR)$(BINDIR)/mmp
+	install -m 0755 mmpd $(DESTDIR)$(SBINDIR)/mmpd
+	install -m 0644 man/mmp.8 man/mmpd.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -rf obj obj-san mmp mmpd tests/regress/out

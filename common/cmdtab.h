@@ -1,0 +1,57 @@
+/*
+ * The command matcher, completion and help, all driven by cmds.def.
+ */
+#ifndef CMDTAB_H
+#define CMDTAB_H
+
+#include <stddef.h>
+
+#define CF_STATE	0x01	/* changes stored state */
+#define CF_SECRET	0x02	/* asks for a secret */
+#define CF_CONFIRM	0x04	/* asks for confirmation */
+#define CF_LOCAL	0x08	/* answered by the shell */
+
+#define CMD_MAXWORDS	64	/* words in one command line */
+
+enum cmd_id {
+#define CMD(id, pattern, flags, help) CMD_##id,
+#include "cmds.def"
+#undef CMD
+	CMD__COUNT
+};
+
+/* Result codes of cmdtab_match. */
+#define CMDTAB_OK		0
+#define CMDTAB_UNKNOWN		1	/* a word matches nothing */
+#define CMDTAB_AMBIGUOUS	2	/* a prefix matches several words */
+#define CMDTAB_BADARG		3	/* an argument has the wrong form */
+#define CMDTAB_INCOMPLETE	4	/* more words are needed */
+#define CMDTAB_TOOMANY		5	/* words left over */
+
+/*
+ * A matched command. words[] are the full words (literals from the table,
+ * arguments from the input); args[] are the arguments alone. Both borrow
+ * from the table and from the argv given to cmdtab_match.
+ */
+struct cmd_match {
+	enum cmd_id	 id;
+	int		 flags;
+	int		 nwords;
+	const char	*words[CMD_MAXWORDS];
+	int		 nargs;
+	const char	*args[CMD_MAXWORDS];
+};
+
+typedef void (*cmdtab_print_cb)(void *, const char *);
+
+int		 cmdtab_match(int, char **, struct cmd_match *, char **);
+char		**cmdtab_complete(int, char **, const char *, size_t *);
+void		 cmdtab_free_list(char **, size_t);
+int		 cmdtab_help(int, char **, cmdtab_print_cb, void *, char **);
+const char	*cmdtab_pattern(enum cmd_id);
+const char	*cmdtab_helptext(enum cmd_id);
+int		 cmdtab_flags(enum cmd_id);
+char		*cmdtab_usage(enum cmd_id);
+int		 cmdtab_check_arg(const char *, const char *, char **);
+
+#endif /* CMDTAB_H */

@@ -1,0 +1,10 @@
+/*
+ * Small helpers shared by mmp and mmpd.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+int	 util_split(const char *, char ***, int *, char **);
+void	 util_free_argv(char **, int);
+
+#endif /* UTIL_H */

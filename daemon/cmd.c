@@ -1,0 +1,127 @@
+/*
+ * Command dispatch: match the words against the table (the daemon checks
+ * them itself, whatever the shell did) and run the handler.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+typedef int (*cmd_handler)(struct cmdctx *);
+
+/* One handler for each command of cmds.def, indexed by its id. */
+static const cmd_handler handlers[CMD__COUNT] = {
+	[CMD_HELP] = cmd_help,
+	[CMD_EXIT] = cmd_local,
+	[CMD_QUIT] = cmd_local,
+	[CMD_VERSION] = cmd_version,
+	[CMD_HOSTNAME_SHOW] = cmd_hostname_show,
+	[CMD_HOSTNAME_SET] = cmd_hostname_set,
+	[CMD_XMPP_STATUS] = cmd_xmpp_status,
+	[CMD_XMPP_DOMAIN] = cmd_xmpp_domain,
+	[CMD_XMPP_LISTEN] = cmd_xmpp_listen,
+	[CMD_XMPP_PORT_CLIENT] = cmd_xmpp_port,
+	[CMD_XMPP_PORT_COMPONENT] = cmd_xmpp_port,
+	[CMD_XMPP_CERTS] = cmd_xmpp_certs,
+	[CMD_XMPP_CERTS_NONE] = cmd_xmpp_certs,
+	[CMD_XMPP_ENABLE] = cmd_xmpp_enable,
+	[CMD_XMPP_DISABLE] = cmd_xmpp_disable,
+	[CMD_XMPP_MAXSESS] = cmd_xmpp_max_sessions,
+	[CMD_XMPP_MAXSESS_UNLIM] = cmd_xmpp_max_sessions,
+	[CMD_XMPP_RESET] = cmd_xmpp_reset,
+	[CMD_CB_ADD] = cmd_callbridge_add,
+	[CMD_CB_ADD_SECRET] = cmd_callbridge_add_secret,
+	[CMD_CB_DEL] = cmd_callbridge_del,
+	[CMD_CB_LIST] = cmd_callbridge_list,
+	[CMD_CLUSTER_STATUS] = cmd_cluster_status,
+};
+
+/* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */
+int
+cmd_dispatch(struct cmdctx *ctx)
+{
+	char	*cause;
+
+	if (cmdtab_match(ctx->argc, ctx->argv, &ctx->m, &cause) !=
+	    CMDTAB_OK) {
+		cmdctx_err(ctx, "%s", cause);
+		free(cause);
+		return (MMP_RES_PARSE);
+	}
+	if (handlers[ctx->m.id] == NULL) {
+		log_warnx("cmd_dispatch: no handler for %s",
+		    cmdtab_pattern(ctx->m.id));
+		cmdctx_err(ctx, "%s: not implemented",
+		    cmdtab_pattern(ctx->m.id));
+		return (MMP_RES_INTERNAL);
+	}
+	log_debug("cmd_dispatch: %s", cmdtab_pattern(ctx->m.id));
+	return (handlers[ctx->m.id](ctx));
+}
+
+/*
+ * The path of a file in the store, which must exist as a regular file.
+ * The name was checked against the table's file type already; this checks
+ * again because nothing from a client is trusted twice removed. On error
+ * tells the shell and returns -1.
+ */
+int
+cmd_store_path(struct cmdctx *ctx, const char *name, char **path)
+{
+	struct stat	 st;
+	char		*cause;
+
+	*path = NULL;
+	if (cmdtab_check_arg("file", name, &cause) == -1) {
+		cmdctx_err(ctx, "%s", cause);
+		free(cause);
+		return (-1);
+	}
+	xasprintf(path, "%s/%s", mmpd->filesdir, name);
+	if (stat(*path, &st) == -1 || !S_ISREG(st.st_mode)) {
+		cmdctx_err(ctx, "%s: no such file in the file store (%s)",
+		    name, errno == ENOENT || errno == 0 ? "upload it first" :
+		    strerror(errno));
+		free(*path);
+		*path = NULL;
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Set several configuration keys in one transaction (a NULL value
+ * deletes). Returns 0 once committed, or -1 after telling the shell.
+ */
+int
+cmd_commit_config(struct cmdctx *ctx, const char **keys,
+    const char **values, int n)
+{
+	char	*cause = NULL;
+	int	 i;
+
+	if (db_begin(mmpd->db, &cause) == -1)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (db_config_set(mmpd->db, keys[i], values[i], &cause) ==
+		    -1) {
+			db_rollback(mmpd->db);
+			goto fail;
+		}
+	}
+	if (db_commit(mmpd->db, &cause) == -1)
+		goto fail;
+	return (0);
+fail:
+	log_warnx("cmd_commit_config: %s", cause);
+	cmdctx_err(ctx, "%s", cause);
+	free(cause);
+	return (-1);
+}

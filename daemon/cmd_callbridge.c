@@ -1,0 +1,222 @@
+/*
+ * xmpp callbridge add|add-secret|del|list: the call bridges that may
+ * connect as XEP-0114 components, each with its shared secret.
+ */
+#include <sys/random.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+#define CB_KV_WIDTH	11
+#define CB_SECRET_LEN	24	/* 24 of 62 symbols: 142 bits */
+
+static int	 cmd_callbridge_secret(char *, size_t);
+static char	*cmd_callbridge_domain(struct cmdctx *);
+static int	 cmd_callbridge_exists(const char *);
+static int	 cmd_callbridge_store(struct cmdctx *, const char *,
+		    const char *, const char *);
+static void	 cmd_callbridge_secret_answer(struct cmdctx *, const char *);
+
+/*
+ * Fill buf with len random letters and digits from the kernel's CSPRNG,
+ * rejecting bytes that would bias the draw, then NUL-terminate.
+ */
+static int
+cmd_callbridge_secret(char *buf, size_t len)
+{
+	static const char	 sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char		 r[64];
+	size_t			 i = 0, j;
+	ssize_t			 n;
+
+	while (i < len) {
+		if ((n = getrandom(r, sizeof(r), 0)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return (-1);
+		}
+		for (j = 0; j < (size_t)n && i < len; j++) {
+			/* 248 = 4 * 62: keep the draw uniform. */
+			if (r[j] < 248)
+				buf[i++] = sym[r[j] % 62];
+		}
+	}
+	buf[len] = '\0';
+	explicit_bzero(r, sizeof(r));
+	return (0);
+}
+
+/* The XMPP domain, or NULL after telling the admin to set it first. */
+static char *
+cmd_callbridge_domain(struct cmdctx *ctx)
+{
+	char	*domain;
+
+	if ((domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN)) == NULL)
+		cmdctx_err(ctx, "%s: set the XMPP domain first (xmpp domain "
+		    "<domain>)", cmdtab_pattern(ctx->m.id));
+	return (domain);
+}
+
+/* Whether a call bridge of that name exists. */
+static int
+cmd_callbridge_exists(const char *name)
+{
+	struct db_callbridge	*list;
+	size_t			 n, i;
+	int			 found = 0;
+
+	if (db_callbridge_list(mmpd->db, &list, &n) == -1)
+		return (0);
+	for (i = 0; i < n && !found; i++)
+		found = strcmp(list[i].name, name) == 0;
+	db_callbridge_free(list, n);
+	return (found);
+}
+
+/* Store a call bridge in its own transaction and print it. */
+static int
+cmd_callbridge_store(struct cmdctx *ctx, const char *name,
+    const char *secret, const char *domain)
+{
+	char	*cause;
+
+	if (db_begin(mmpd->db, &cause) == -1 ||
+	    db_callbridge_add(mmpd->db, name, secret, &cause) == -1 ||
+	    db_commit(mmpd->db, &cause) == -1) {
+		db_rollback(mmpd->db);
+		cmdctx_err(ctx, "xmpp callbridge: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	log_info("cmd_callbridge_store: added call bridge %s", name);
+	cmdctx_out(ctx, "Successfully added callbridge.");
+	cmdctx_kv(ctx, CB_KV_WIDTH, "Callbridge", "%s", name);
+	cmdctx_kv(ctx, CB_KV_WIDTH, "Domain", "%s", domain);
+	return (MMP_RES_OK);
+}
+
+/* xmpp callbridge add <name>: a new random secret, shown once here. */
+int
+cmd_callbridge_add(struct cmdctx *ctx)
+{
+	char	 secret[CB_SECRET_LEN + 1], *domain;
+	int	 rc;
+
+	if ((domain = cmd_callbridge_domain(ctx)) == NULL)
+		return (MMP_RES_FAILED);
+	if (cmd_callbridge_secret(secret, CB_SECRET_LEN) == -1) {
+		log_warn("cmd_callbridge_add: getrandom");
+		cmdctx_err(ctx, "xmpp callbridge add: no randomness available");
+		free(domain);
+		return (MMP_RES_FAILED);
+	}
+	rc = cmd_callbridge_store(ctx, ctx->m.args[0], secret, domain);
+	if (rc == MMP_RES_OK)
+		cmdctx_kv(ctx, CB_KV_WIDTH, "Secret", "%s", secret);
+	explicit_bzero(secret, sizeof(secret));
+	free(domain);
+	return (rc);
+}
+
+/* The secret typed at the add-secret prompt. */
+static void
+cmd_callbridge_secret_answer(struct cmdctx *ctx, const char *secret)
+{
+	char	*domain;
+	size_t	 i, n = strlen(secret);
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)secret[i] < 0x21 ||
+		    (unsigned char)secret[i] > 0x7e)
+			break;
+	if (n < 8 || n > 256 || i < n) {
+		cmdctx_err(ctx, "xmpp callbridge add-secret: the secret must "
+		    "be 8 to 256 printable characters without spaces");
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if ((domain = cmd_callbridge_domain(ctx)) == NULL) {
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	cmdctx_done(ctx, cmd_callbridge_store(ctx, ctx->m.args[0], secret,
+	    domain));
+	free(domain);
+}
+
+/* xmpp callbridge add-secret <name>: the secret is asked for. */
+int
+cmd_callbridge_add_secret(struct cmdctx *ctx)
+{
+	char	*domain;
+
+	/* Refuse before the admin types a secret for nothing. */
+	if ((domain = cmd_callbridge_domain(ctx)) == NULL)
+		return (MMP_RES_FAILED);
+	free(domain);
+	if (cmd_callbridge_exists(ctx->m.args[0])) {
+		cmdctx_err(ctx, "xmpp callbridge add-secret: call bridge %s "
+		    "already exists; delete it first", ctx->m.args[0]);
+		return (MMP_RES_FAILED);
+	}
+	return (cmdctx_prompt(ctx, "Enter callbridge secret: ", 0,
+	    cmd_callbridge_secret_answer));
+}
+
+/* xmpp callbridge del <name>. */
+int
+cmd_callbridge_del(struct cmdctx *ctx)
+{
+	char	*cause;
+
+	if (db_begin(mmpd->db, &cause) == -1 ||
+	    db_callbridge_del(mmpd->db, ctx->m.args[0], &cause) == -1 ||
+	    db_commit(mmpd->db, &cause) == -1) {
+		db_rollback(mmpd->db);
+		cmdctx_err(ctx, "xmpp callbridge del: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	log_info("cmd_callbridge_del: deleted call bridge %s",
+	    ctx->m.args[0]);
+	cmdctx_out(ctx, "Successfully deleted callbridge %s.", ctx->m.args[0]);
+	return (MMP_RES_OK);
+}
+
+/* xmpp callbridge list: each with its domain and secret, as on the MMP. */
+int
+cmd_callbridge_list(struct cmdctx *ctx)
+{
+	struct db_callbridge	*list;
+	char			*domain;
+	size_t			 n, i;
+
+	if (db_callbridge_list(mmpd->db, &list, &n) == -1) {
+		cmdctx_err(ctx, "xmpp callbridge list: cannot read the "
+		    "database");
+		return (MMP_RES_FAILED);
+	}
+	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
+	if (n == 0)
+		cmdctx_out(ctx, "No callbridges configured");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			cmdctx_out(ctx, "%s", "");
+		cmdctx_kv(ctx, CB_KV_WIDTH, "Callbridge", "%s", list[i].name);
+		cmdctx_kv(ctx, CB_KV_WIDTH, "Domain", "%s",
+		    domain ? domain : "(not set)");
+		cmdctx_kv(ctx, CB_KV_WIDTH, "Secret", "%s", list[i].secret);
+	}
+	free(domain);
+	db_callbridge_free(list, n);
+	return (MMP_RES_OK);
+}

@@ -1,0 +1,475 @@
+/*
+ * The xmpp commands that configure this node's XMPP service, and the
+ * cluster status (clustering itself comes later).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "pki.h"
+#include "proto.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define XMPP_KV_WIDTH	17
+#define NOT_SET		"(not set)"
+
+static void	 cmd_xmpp_saved(struct cmdctx *);
+static int	 cmd_xmpp_enabled(void);
+static void	 cmd_xmpp_reset_answer(struct cmdctx *, const char *);
+static int	 cmd_xmpp_check(struct cmdctx *, int, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+
+/* Whether the service is enabled. */
+static int
+cmd_xmpp_enabled(void)
+{
+	char	*v;
+	int	 on;
+
+	v = db_config_get(mmpd->db, DB_XMPP_ENABLED);
+	on = v != NULL && strcmp(v, "1") == 0;
+	free(v);
+	return (on);
+}
+
+/* Remind the admin how a change reaches a running service. */
+static void
+cmd_xmpp_saved(struct cmdctx *ctx)
+{
+	if (cmd_xmpp_enabled())
+		cmdctx_out(ctx, "Saved; takes effect after xmpp disable and "
+		    "xmpp enable");
+}
+
+/* Whether this node is a cluster member; clustering is not built yet. */
+int
+cmd_cluster_member(void)
+{
+	return (0);
+}
+
+/* xmpp: the configuration and state as a status block. */
+int
+cmd_xmpp_status(struct cmdctx *ctx)
+{
+	static const struct {
+		const char	*label;
+		const char	*key;
+		const char	*dflt;
+	} rows[] = {
+		{ "Domain",		DB_XMPP_DOMAIN,		NOT_SET },
+		{ "Listen",		NULL,			NULL },
+		{ "Client port",	DB_XMPP_PORT_CLIENT,	"5222" },
+		{ "Component port",	DB_XMPP_PORT_COMPONENT,	"5223" },
+		{ "Key file",		DB_XMPP_KEY,		NOT_SET },
+		{ "Certificate file",	DB_XMPP_CRT,		NOT_SET },
+		{ "CA bundle file",	DB_XMPP_BUNDLE,		NOT_SET },
+		{ "Max sessions",	DB_XMPP_MAX_SESSIONS,	"unlimited" },
+	};
+	char	**addrs, *v, *joined, *tmp;
+	size_t	 i;
+	int	 n, j;
+
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Enabled", "%s",
+	    cmd_xmpp_enabled() ? "yes" : "no");
+	for (i = 0; i < nitems(rows); i++) {
+		if (rows[i].key == NULL) {
+			db_listen_get(mmpd->db, &addrs, &n);
+			joined = xstrdup(n ? "" : NOT_SET);
+			for (j = 0; j < n; j++) {
+				xasprintf(&tmp, "%s%s%s", joined, j ? " " : "",
+				    addrs[j]);
+				free(joined);
+				joined = tmp;
+			}
+			cmdctx_kv(ctx, XMPP_KV_WIDTH, rows[i].label, "%s",
+			    joined);
+			free(joined);
+			util_free_argv(addrs, n);
+			continue;
+		}
+		v = db_config_get(mmpd->db, rows[i].key);
+		cmdctx_kv(ctx, XMPP_KV_WIDTH, rows[i].label, "%s",
+		    v ? v : rows[i].dflt);
+		free(v);
+	}
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "DISABLED");
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d",
+	    db_callbridge_count(mmpd->db));
+	return (MMP_RES_OK);
+}
+
+/* xmpp domain <domain>: stored lower-cased. */
+int
+cmd_xmpp_domain(struct cmdctx *ctx)
+{
+	const char	*key = DB_XMPP_DOMAIN, *value;
+	char		*domain, *p;
+	int		 rc = MMP_RES_FAILED;
+
+	domain = xstrdup(ctx->m.args[0]);
+	for (p = domain; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	if (strchr(domain, '.') == NULL)
+		cmdctx_out(ctx, "Note: %s has no dot; clients elsewhere will "
+		    "not find it in DNS", domain);
+	value = domain;
+	if (cmd_commit_config(ctx, &key, &value, 1) == 0) {
+		cmdctx_out(ctx, "XMPP domain set to %s", domain);
+		cmd_xmpp_saved(ctx);
+		rc = MMP_RES_OK;
+	}
+	free(domain);
+	return (rc);
+}
+
+/* xmpp listen <addr>...: IP literals or interfaces that exist. */
+int
+cmd_xmpp_listen(struct cmdctx *ctx)
+{
+	struct in6_addr	 a6;
+	char		*cause;
+	int		 i, j;
+
+	for (i = 0; i < ctx->m.nargs; i++) {
+		const char	*a = ctx->m.args[i];
+
+		for (j = 0; j < i; j++) {
+			if (strcmp(ctx->m.args[j], a) == 0) {
+				cmdctx_err(ctx, "xmpp listen: %s given twice",
+				    a);
+				return (MMP_RES_FAILED);
+			}
+		}
+		if (inet_pton(AF_INET, a, &a6) == 1 ||
+		    inet_pton(AF_INET6, a, &a6) == 1)
+			continue;
+		if (if_nametoindex(a) == 0) {
+			cmdctx_err(ctx, "xmpp listen: no interface named %s "
+			    "on this node", a);
+			return (MMP_RES_FAILED);
+		}
+	}
+	if (db_begin(mmpd->db, &cause) == -1 ||
+	    db_listen_set(mmpd->db, (char **)(uintptr_t)ctx->m.args,
+	    ctx->m.nargs, &cause) == -1 ||
+	    db_commit(mmpd->db, &cause) == -1) {
+		db_rollback(mmpd->db);
+		cmdctx_err(ctx, "xmpp listen: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_out(ctx, "XMPP will listen on %d address%s", ctx->m.nargs,
+	    ctx->m.nargs == 1 ? "" : "es");
+	cmd_xmpp_saved(ctx);
+	return (MMP_RES_OK);
+}
+
+/* xmpp port client|component <n>: the two must differ. */
+int
+cmd_xmpp_port(struct cmdctx *ctx)
+{
+	const char	*key, *other, *value = ctx->m.args[0];
+	const char	*what, *otherwhat, *dflt, *cv;
+	char		*v;
+	int		 clash;
+
+	if (ctx->m.id == CMD_XMPP_PORT_CLIENT) {
+		key = DB_XMPP_PORT_CLIENT;
+		other = DB_XMPP_PORT_COMPONENT;
+		what = "client";
+		otherwhat = "component";
+		dflt = "5223";
+	} else {
+		key = DB_XMPP_PORT_COMPONENT;
+		other = DB_XMPP_PORT_CLIENT;
+		what = "component";
+		otherwhat = "client";
+		dflt = "5222";
+	}
+	v = db_config_get(mmpd->db, other);
+	clash = atoi(v ? v : dflt) == atoi(value);
+	free(v);
+	if (clash) {
+		cmdctx_err(ctx, "xmpp port %s: %d is the %s port", what,
+		    atoi(value), otherwhat);
+		return (MMP_RES_FAILED);
+	}
+	v = NULL;
+	xasprintf(&v, "%d", atoi(value));
+	cv = v;
+	if (cmd_commit_config(ctx, &key, &cv, 1) == -1) {
+		free(v);
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_out(ctx, "XMPP %s port set to %s", what, v);
+	free(v);
+	cmd_xmpp_saved(ctx);
+	return (MMP_RES_OK);
+}
+
+/* xmpp certs <key> <crt> [<bundle>] | none. */
+int
+cmd_xmpp_certs(struct cmdctx *ctx)
+{
+	const char	*keys[] = { DB_XMPP_KEY, DB_XMPP_CRT, DB_XMPP_BUNDLE };
+	const char	*values[3] = { NULL, NULL, NULL };
+	char		*path[3] = { NULL, NULL, NULL }, *cause = NULL;
+	int		 i, n, rc = MMP_RES_FAILED;
+
+	if (ctx->m.id == CMD_XMPP_CERTS_NONE) {
+		if (cmd_commit_config(ctx, keys, values, 3) == -1)
+			return (MMP_RES_FAILED);
+		cmdctx_out(ctx, "XMPP key, certificate and CA bundle cleared");
+		cmd_xmpp_saved(ctx);
+		return (MMP_RES_OK);
+	}
+	for (i = 0; i < ctx->m.nargs; i++) {
+		values[i] = ctx->m.args[i];
+		if (cmd_store_path(ctx, values[i], &path[i]) == -1)
+			goto out;
+	}
+	if (pki_check_key(path[0], &cause) == -1 ||
+	    pki_check_cert(path[1], &cause) == -1 ||
+	    (path[2] != NULL && pki_check_bundle(path[2], &n, &cause) == -1)) {
+		cmdctx_err(ctx, "xmpp certs: %s", cause);
+		goto out;
+	}
+	if (cmd_commit_config(ctx, keys, values, 3) == -1)
+		goto out;
+	cmdctx_out(ctx, "XMPP key %s, certificate %s%s%s", values[0],
+	    values[1], values[2] ? " and CA bundle " : ", no CA bundle",
+	    values[2] ? values[2] : "");
+	cmd_xmpp_saved(ctx);
+	rc = MMP_RES_OK;
+out:
+	free(cause);
+	for (i = 0; i < 3; i++)
+		free(path[i]);
+	return (rc);
+}
+
+/* One SUCCESS:/FAILURE: line; returns ok so callers can count. */
+static int
+cmd_xmpp_check(struct cmdctx *ctx, int ok, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) == -1)
+		fatal("cmd_xmpp_check");
+	va_end(ap);
+	cmdctx_out(ctx, "%s: %s", ok ? "SUCCESS" : "FAILURE", s);
+	free(s);
+	return (ok);
+}
+
+/*
+ * xmpp enable: check everything the service needs, one line per check,
+ * and enable only if all pass.
+ */
+int
+cmd_xmpp_enable(struct cmdctx *ctx)
+{
+	const char	*key = DB_XMPP_ENABLED, *one = "1";
+	char		*domain, *keyf, *crtf, *bundlef, **addrs;
+	char		*keyp = NULL, *crtp = NULL, *bundlep = NULL;
+	char		*cause = NULL, date[32];
+	time_t		 nb, na, now = time(NULL);
+	int		 n, ok = 1, havekey = 0, havecrt = 0, m;
+
+	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
+	keyf = db_config_get(mmpd->db, DB_XMPP_KEY);
+	crtf = db_config_get(mmpd->db, DB_XMPP_CRT);
+	bundlef = db_config_get(mmpd->db, DB_XMPP_BUNDLE);
+	db_listen_get(mmpd->db, &addrs, &n);
+
+	ok &= domain ? cmd_xmpp_check(ctx, 1, "Domain configured: %s",
+	    domain) : cmd_xmpp_check(ctx, 0, "Domain not configured "
+	    "(xmpp domain <domain>)");
+	ok &= n ? cmd_xmpp_check(ctx, 1, "Listening addresses configured") :
+	    cmd_xmpp_check(ctx, 0, "Listening addresses not configured "
+	    "(xmpp listen <addr>...)");
+
+	if (keyf == NULL)
+		ok &= cmd_xmpp_check(ctx, 0, "Key file not configured "
+		    "(xmpp certs <key> <crt> [<bundle>])");
+	else {
+		xasprintf(&keyp, "%s/%s", mmpd->filesdir, keyf);
+		havekey = pki_check_key(keyp, &cause) == 0;
+		ok &= havekey ? cmd_xmpp_check(ctx, 1, "Key file %s present",
+		    keyf) : cmd_xmpp_check(ctx, 0, "Key file: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (crtf == NULL)
+		ok &= cmd_xmpp_check(ctx, 0, "Certificate file not configured "
+		    "(xmpp certs <key> <crt> [<bundle>])");
+	else {
+		xasprintf(&crtp, "%s/%s", mmpd->filesdir, crtf);
+		havecrt = pki_check_cert(crtp, &cause) == 0;
+		ok &= havecrt ? cmd_xmpp_check(ctx, 1, "Certificate file %s "
+		    "present", crtf) : cmd_xmpp_check(ctx, 0, "Certificate "
+		    "file: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (havekey && havecrt) {
+		m = pki_key_matches(keyp, crtp, &cause);
+		ok &= m == 1 ? cmd_xmpp_check(ctx, 1, "Key and certificate "
+		    "pair match") : cmd_xmpp_check(ctx, 0, "Key and "
+		    "certificate: %s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (havecrt && bundlef != NULL) {
+		xasprintf(&bundlep, "%s/%s", mmpd->filesdir, bundlef);
+		ok &= pki_verify(crtp, bundlep, &cause) == 0 ?
+		    cmd_xmpp_check(ctx, 1, "Certificate verified against CA "
+		    "bundle %s", bundlef) : cmd_xmpp_check(ctx, 0, "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	if (havecrt && pki_validity(crtp, &nb, &na, &cause) == 0) {
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC",
+		    gmtime(&na));
+		if (now > na)
+			ok &= cmd_xmpp_check(ctx, 0, "Certificate expired on "
+			    "%s", date);
+		else if (now < nb)
+			ok &= cmd_xmpp_check(ctx, 0, "Certificate not yet "
+			    "valid");
+		else
+			cmd_xmpp_check(ctx, 1, "Certificate valid until %s",
+			    date);
+	} else if (havecrt) {
+		ok &= cmd_xmpp_check(ctx, 0, "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
+
+	if (ok && cmd_commit_config(ctx, &key, &one, 1) == -1)
+		ok = 0;
+	if (ok)
+		cmdctx_out(ctx, "SUCCESS: XMPP server enabled");
+	else
+		cmdctx_out(ctx, "FAILURE: XMPP server not enabled");
+
+	free(domain);
+	free(keyf);
+	free(crtf);
+	free(bundlef);
+	free(keyp);
+	free(crtp);
+	free(bundlep);
+	util_free_argv(addrs, n);
+	return (ok ? MMP_RES_OK : MMP_RES_FAILED);
+}
+
+/* xmpp disable. */
+int
+cmd_xmpp_disable(struct cmdctx *ctx)
+{
+	const char	*key = DB_XMPP_ENABLED, *zero = "0";
+
+	if (!cmd_xmpp_enabled()) {
+		cmdctx_out(ctx, "XMPP server already disabled");
+		return (MMP_RES_OK);
+	}
+	if (cmd_commit_config(ctx, &key, &zero, 1) == -1)
+		return (MMP_RES_FAILED);
+	cmdctx_out(ctx, "XMPP server disabled");
+	return (MMP_RES_OK);
+}
+
+/* xmpp max_sessions <n>|unlimited. */
+int
+cmd_xmpp_max_sessions(struct cmdctx *ctx)
+{
+	const char	*key = DB_XMPP_MAX_SESSIONS, *value = NULL;
+	char		*v = NULL;
+	int		 rc = MMP_RES_FAILED;
+
+	if (ctx->m.id == CMD_XMPP_MAXSESS) {
+		if (atoi(ctx->m.args[0]) < 1) {
+			cmdctx_err(ctx, "xmpp max_sessions: at least 1, or "
+			    "unlimited");
+			return (MMP_RES_FAILED);
+		}
+		xasprintf(&v, "%d", atoi(ctx->m.args[0]));
+		value = v;
+	}
+	if (cmd_commit_config(ctx, &key, &value, 1) == 0) {
+		cmdctx_out(ctx, "Max sessions per user: %s",
+		    value ? value : "unlimited");
+		cmd_xmpp_saved(ctx);
+		rc = MMP_RES_OK;
+	}
+	free(v);
+	return (rc);
+}
+
+/* The admin's answer to the reset confirmation. */
+static void
+cmd_xmpp_reset_answer(struct cmdctx *ctx, const char *answer)
+{
+	char	*cause;
+
+	if (strcmp(answer, "Y") != 0) {
+		cmdctx_err(ctx, "xmpp reset: not confirmed (type a capital Y); "
+		    "nothing changed");
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (cmd_cluster_member()) {
+		cmdctx_err(ctx, "xmpp reset: this node joined a cluster "
+		    "meanwhile; nothing changed");
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (db_xmpp_reset(mmpd->db, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp reset: %s", cause);
+		free(cause);
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	log_info("cmd_xmpp_reset: XMPP configuration cleared");
+	cmdctx_out(ctx, "XMPP configuration and call bridges cleared");
+	cmdctx_done(ctx, MMP_RES_OK);
+}
+
+/* xmpp reset: refused for cluster members, else asks for a capital Y. */
+int
+cmd_xmpp_reset(struct cmdctx *ctx)
+{
+	if (cmd_cluster_member()) {
+		cmdctx_err(ctx, "xmpp reset: refused while this node is a "
+		    "cluster member; run xmpp cluster remove first, or it "
+		    "would show up twice when it joins again");
+		return (MMP_RES_FAILED);
+	}
+	return (cmdctx_prompt(ctx, "This clears the XMPP configuration and "
+	    "all call bridges of this node. Type Y to confirm: ", 1,
+	    cmd_xmpp_reset_answer));
+}
+
+/* xmpp cluster status: clustering is not built yet. */
+int
+cmd_cluster_status(struct cmdctx *ctx)
+{
+	cmdctx_out(ctx, "State: DISABLED");
+	return (MMP_RES_OK);
+}

@@ -1,0 +1,535 @@
+/*
+ * The control socket: accepts mmp connections, checks the peer's
+ * credentials, reads framed CMD and INPUT messages and sends OUT, ERR,
+ * PROMPT and DONE back. A bad frame closes that connection and nothing
+ * else.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "mmpd.h"
+#include "msg.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define CTL_MAXCONNS	64
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	struct bufferevent	*bev;
+	uid_t			 uid;
+	pid_t			 pid;
+	struct cmdctx		*ctx;		/* command in progress */
+	int			 closing;	/* close once output is sent */
+};
+
+static TAILQ_HEAD(, ctl_conn) conns = TAILQ_HEAD_INITIALIZER(conns);
+static struct evconnlistener	*listener;
+static int			 listen_fd = -1;
+static int			 nconns;
+
+static void	 control_accept(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static int	 control_allowed(int, uid_t *, pid_t *);
+static void	 control_read(struct bufferevent *, void *);
+static void	 control_write(struct bufferevent *, void *);
+static void	 control_event(struct bufferevent *, short, void *);
+static void	 control_close(struct ctl_conn *);
+static void	 control_close_after(struct ctl_conn *);
+static void	 control_send(struct ctl_conn *, struct msg *);
+static void	 control_send_done(struct ctl_conn *, uint32_t, int);
+static void	 control_line(struct ctl_conn *, uint32_t, uint16_t,
+		    const char *);
+static int	 control_cmd(struct ctl_conn *, const struct msg_hdr *,
+		    const uint8_t *);
+static int	 control_input(struct ctl_conn *, const struct msg_hdr *,
+		    const uint8_t *);
+static void	 cmdctx_free(struct cmdctx *);
+
+/*
+ * Create the control socket at path, mode 0660. A stale socket (nobody
+ * answers) is replaced; a live one means another mmpd: refuse to start.
+ */
+void
+control_init(const char *path)
+{
+	struct sockaddr_un	 sun;
+	mode_t			 old;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path))
+		fatalx("control_init: socket path too long: %s", path);
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("control_init: socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("control_init: another mmpd is running on %s", path);
+	if (errno != ECONNREFUSED && errno != ENOENT)
+		fatal("control_init: connect %s", path);
+	if (errno == ECONNREFUSED) {
+		log_info("control_init: replacing stale socket %s", path);
+		if (unlink(path) == -1 && errno != ENOENT)
+			fatal("control_init: unlink %s", path);
+	}
+
+	old = umask(S_IXUSR | S_IXGRP | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("control_init: bind %s", path);
+	umask(old);
+	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1)
+		fatal("control_init: chmod %s", path);
+	if (listen(fd, 16) == -1)
+		fatal("control_init: listen %s", path);
+	evutil_make_socket_nonblocking(fd);
+	listen_fd = fd;
+}
+
+/* Start accepting connections on the event loop. */
+void
+control_listen(void)
+{
+	listener = evconnlistener_new(mmpd->base, control_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
+	if (listener == NULL)
+		fatalx("control_listen: evconnlistener_new failed");
+}
+
+/*
+ * Stop accepting; tell a connection with a command waiting for input that
+ * the daemon is going away, and close the others.
+ */
+void
+control_shutdown(void)
+{
+	struct ctl_conn	*c, *next;
+
+	if (listener != NULL) {
+		evconnlistener_free(listener);
+		listener = NULL;
+		unlink(mmpd->sockpath);
+	}
+	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+		if (c->ctx != NULL) {
+			control_line(c, c->ctx->id, MSG_ERR,
+			    "mmpd is shutting down; the command was not "
+			    "completed");
+			control_send_done(c, c->ctx->id, MMP_RES_SHUTDOWN);
+			cmdctx_free(c->ctx);
+			c->ctx = NULL;
+			control_close_after(c);
+		} else
+			control_close(c);
+	}
+}
+
+/* Whether no connection has output left to send. */
+int
+control_idle(void)
+{
+	return (TAILQ_EMPTY(&conns));
+}
+
+/*
+ * Who may use the socket: root, our own uid, and members of the socket's
+ * group (primary or supplementary).
+ */
+static int
+control_allowed(int fd, uid_t *uidp, pid_t *pidp)
+{
+	struct ucred	 cred;
+	struct stat	 st;
+	struct passwd	*pw;
+	gid_t		 groups[256];
+	socklen_t	 len = sizeof(cred);
+	int		 i, ngroups = nitems(groups);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control_allowed: SO_PEERCRED");
+		return (0);
+	}
+	*uidp = cred.uid;
+	*pidp = cred.pid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return (1);
+	if (stat(mmpd->sockpath, &st) == -1)
+		return (0);
+	if (cred.gid == st.st_gid)
+		return (1);
+	if ((pw = getpwuid(cred.uid)) == NULL)
+		return (0);
+	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
+		return (0);
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == st.st_gid)
+			return (1);
+	return (0);
+}
+
+/* A new connection: check who it is and set up its buffers. */
+static void
+control_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct ctl_conn	*c;
+	char		 line[128];
+	int		 ok;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	(void)arg;
+
+	c = xcalloc(1, sizeof(*c));
+	ok = control_allowed(fd, &c->uid, &c->pid);
+	c->bev = bufferevent_socket_new(mmpd->base, fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("control_accept: bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, control_read, control_write,
+	    control_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 4 * MSG_MAXPAYLOAD);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	nconns++;
+
+	if (!ok) {
+		log_warnx("control_accept: refused uid %u (pid %d): not root, "
+		    "not mmpd's user, not in the socket's group",
+		    (unsigned)c->uid, (int)c->pid);
+		snprintf(line, sizeof(line), "mmpd: uid %u may not use this "
+		    "socket", (unsigned)c->uid);
+		control_line(c, 0, MSG_ERR, line);
+		control_send_done(c, 0, MMP_RES_DENIED);
+		control_close_after(c);
+		return;
+	}
+	if (nconns > CTL_MAXCONNS) {
+		log_warnx("control_accept: too many connections");
+		control_line(c, 0, MSG_ERR, "mmpd: too many control "
+		    "connections, try again");
+		control_send_done(c, 0, MMP_RES_FAILED);
+		control_close_after(c);
+		return;
+	}
+	log_debug("control_accept: uid %u pid %d", (unsigned)c->uid,
+	    (int)c->pid);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+/* Close a connection now, abandoning any command in progress. */
+static void
+control_close(struct ctl_conn *c)
+{
+	TAILQ_REMOVE(&conns, c, entry);
+	nconns--;
+	if (c->ctx != NULL)
+		cmdctx_free(c->ctx);
+	bufferevent_free(c->bev);
+	free(c);
+	if (mmpd->shutdown && control_idle())
+		mmpd_shutdown_done();
+}
+
+/* Stop reading and close once everything queued has been written. */
+static void
+control_close_after(struct ctl_conn *c)
+{
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	bufferevent_enable(c->bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		control_close(c);
+}
+
+/* Queue a finished message and free it. */
+static void
+control_send(struct ctl_conn *c, struct msg *m)
+{
+	if (msg_finish(m) == -1)
+		fatalx("control_send: message over the payload limit");
+	bufferevent_write(c->bev, m->buf, m->len);
+	msg_free(m);
+}
+
+/* Queue a DONE with a result code. */
+static void
+control_send_done(struct ctl_conn *c, uint32_t id, int res)
+{
+	struct msg	*m;
+
+	m = msg_new(MSG_DONE, id);
+	msg_put_u32(m, (uint32_t)res);
+	control_send(c, m);
+}
+
+/* Queue one OUT or ERR line, cut to fit the payload limit. */
+static void
+control_line(struct ctl_conn *c, uint32_t id, uint16_t type,
+    const char *line)
+{
+	struct msg	*m;
+	char		*cut = NULL;
+
+	if (strlen(line) >= MSG_MAXPAYLOAD) {
+		cut = xstrndup(line, MSG_MAXPAYLOAD - 1);
+		line = cut;
+	}
+	m = msg_new(type, id);
+	msg_put_str(m, line);
+	control_send(c, m);
+	free(cut);
+}
+
+/* Read every complete frame that has arrived. */
+static void
+control_read(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct msg_hdr	 hdr;
+	const uint8_t	*p;
+	struct msg	*m;
+	int		 rc;
+
+	while (!c->closing) {
+		if ((p = evbuffer_pullup(in, MSG_HDRLEN)) == NULL)
+			return;
+		rc = msg_parse_hdr(p, evbuffer_get_length(in), &hdr);
+		if (rc == MSG_PARSE_VERSION) {
+			log_warnx("control_read: uid %u speaks protocol "
+			    "version %u, we speak %u", (unsigned)c->uid,
+			    hdr.version, MMP_PROTO_VERSION);
+			/* Answer in our version so the shell can say why. */
+			m = msg_new(MSG_DONE, hdr.id);
+			msg_put_u32(m, MMP_RES_VERSION);
+			control_send(c, m);
+			control_close_after(c);
+			return;
+		}
+		if (rc != MSG_PARSE_OK) {
+			log_warnx("control_read: uid %u sent a bad frame "
+			    "(%s), closing", (unsigned)c->uid,
+			    rc == MSG_PARSE_TOOBIG ? "too big" : "bad type");
+			control_close(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < MSG_HDRLEN + hdr.len)
+			return;
+		p = evbuffer_pullup(in, MSG_HDRLEN + hdr.len);
+		if (hdr.type == MSG_CMD && c->ctx == NULL)
+			rc = control_cmd(c, &hdr, p + MSG_HDRLEN);
+		else if (hdr.type == MSG_INPUT && c->ctx != NULL &&
+		    c->ctx->input_cb != NULL && hdr.id == c->ctx->id)
+			rc = control_input(c, &hdr, p + MSG_HDRLEN);
+		else {
+			log_warnx("control_read: uid %u sent message type %u "
+			    "out of turn, closing", (unsigned)c->uid,
+			    hdr.type);
+			rc = -1;
+		}
+		if (rc == -1) {
+			control_close(c);
+			return;
+		}
+		evbuffer_drain(in, MSG_HDRLEN + hdr.len);
+	}
+}
+
+/* Output drained: finish a pending close. */
+static void
+control_write(struct bufferevent *bev, void *arg)
+{
+	struct ctl_conn	*c = arg;
+
+	if (c->closing &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		control_close(c);
+}
+
+/* EOF or error on the connection. */
+static void
+control_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct ctl_conn	*c = arg;
+
+	(void)bev;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (c->ctx != NULL)
+			log_debug("control_event: uid %u left during a "
+			    "command", (unsigned)c->uid);
+		control_close(c);
+	}
+}
+
+/* Decode a CMD and run it. -1 closes the connection. */
+static int
+control_cmd(struct ctl_conn *c, const struct msg_hdr *hdr,
+    const uint8_t *payload)
+{
+	struct msg	 r;
+	struct cmdctx	*ctx;
+	const char	*s;
+	uint32_t	 argc, i;
+	int		 res;
+
+	msg_reader(&r, hdr, payload);
+	if (msg_get_u32(&r, &argc) == -1 || argc > CMD_MAXWORDS) {
+		log_warnx("control_cmd: uid %u: bad argument count",
+		    (unsigned)c->uid);
+		return (-1);
+	}
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->conn = c;
+	ctx->id = hdr->id;
+	ctx->argv = xcalloc(argc + 1, sizeof(*ctx->argv));
+	for (i = 0; i < argc; i++) {
+		if (msg_get_str(&r, &s) == -1)
+			break;
+		ctx->argv[ctx->argc++] = xstrdup(s);
+	}
+	if (!msg_end(&r)) {
+		log_warnx("control_cmd: uid %u: malformed command",
+		    (unsigned)c->uid);
+		cmdctx_free(ctx);
+		return (-1);
+	}
+	c->ctx = ctx;
+	if (mmpd->shutdown)
+		res = MMP_RES_SHUTDOWN;
+	else
+		res = cmd_dispatch(ctx);
+	if (res != CMD_PENDING)
+		cmdctx_done(ctx, res);
+	return (0);
+}
+
+/* Hand an INPUT to the command that asked for it. -1 closes. */
+static int
+control_input(struct ctl_conn *c, const struct msg_hdr *hdr,
+    const uint8_t *payload)
+{
+	struct msg	 r;
+	struct cmdctx	*ctx = c->ctx;
+	cmdctx_input_cb	 cb;
+	const char	*s;
+
+	msg_reader(&r, hdr, payload);
+	if (msg_get_str(&r, &s) == -1 || !msg_end(&r)) {
+		log_warnx("control_input: uid %u: malformed input",
+		    (unsigned)c->uid);
+		return (-1);
+	}
+	cb = ctx->input_cb;
+	ctx->input_cb = NULL;
+	cb(ctx, s);
+	explicit_bzero((void *)(uintptr_t)s, strlen(s));
+	return (0);
+}
+
+/* Free a command context. */
+static void
+cmdctx_free(struct cmdctx *ctx)
+{
+	util_free_argv(ctx->argv, ctx->argc);
+	free(ctx);
+}
+
+/* Send a line to the shell's stdout. */
+void
+cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) == -1)
+		fatal("cmdctx_out");
+	va_end(ap);
+	control_line(ctx->conn, ctx->id, MSG_OUT, line);
+	free(line);
+}
+
+/* Send a line to the shell's stderr. */
+void
+cmdctx_err(struct cmdctx *ctx, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) == -1)
+		fatal("cmdctx_err");
+	va_end(ap);
+	control_line(ctx->conn, ctx->id, MSG_ERR, line);
+	free(line);
+}
+
+/* Send a "Label<padding>: value" status line, label padded to width. */
+void
+cmdctx_kv(struct cmdctx *ctx, int width, const char *label,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*value;
+
+	va_start(ap, fmt);
+	if (vasprintf(&value, fmt, ap) == -1)
+		fatal("cmdctx_kv");
+	va_end(ap);
+	cmdctx_out(ctx, "%-*s: %s", width, label, value);
+	free(value);
+}
+
+/*
+ * Ask the shell for a line (a secret when echo is 0). cb runs with the
+ * answer, borrowed and wiped afterwards; it must end with cmdctx_done or
+ * another cmdctx_prompt. Returns CMD_PENDING for the handler to return.
+ */
+int
+cmdctx_prompt(struct cmdctx *ctx, const char *prompt, int echo,
+    cmdctx_input_cb cb)
+{
+	struct msg	*m;
+
+	ctx->input_cb = cb;
+	m = msg_new(MSG_PROMPT, ctx->id);
+	msg_put_u8(m, echo ? 1 : 0);
+	msg_put_str(m, prompt);
+	control_send(ctx->conn, m);
+	return (CMD_PENDING);
+}
+
+/* Finish a command with a result code; ctx is freed. */
+void
+cmdctx_done(struct cmdctx *ctx, int res)
+{
+	struct ctl_conn	*c = ctx->conn;
+
+	control_send_done(c, ctx->id, res);
+	c->ctx = NULL;
+	cmdctx_free(ctx);
+}

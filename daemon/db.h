@@ -1,0 +1,56 @@
+/*
+ * The SQLite store of mmpd. All SQL lives in db.c; callers see typed
+ * functions only. Every function that fails and takes a char **cause sets
+ * it to an allocated one-line message the caller prints and frees.
+ */
+#ifndef DB_H
+#define DB_H
+
+#include <stddef.h>
+
+#define DB_SCHEMA_VERSION	1
+
+/* Configuration keys. */
+#define DB_HOSTNAME		"hostname"
+#define DB_XMPP_ENABLED		"xmpp.enabled"
+#define DB_XMPP_DOMAIN		"xmpp.domain"
+#define DB_XMPP_PORT_CLIENT	"xmpp.port.client"
+#define DB_XMPP_PORT_COMPONENT	"xmpp.port.component"
+#define DB_XMPP_KEY		"xmpp.key"
+#define DB_XMPP_CRT		"xmpp.crt"
+#define DB_XMPP_BUNDLE		"xmpp.bundle"
+#define DB_XMPP_MAX_SESSIONS	"xmpp.max_sessions"
+
+struct db;
+
+struct db_callbridge {
+	char	*name;
+	char	*secret;
+};
+
+struct db	*db_open(const char *, char **);
+void		 db_close(struct db *);
+int		 db_check(const char *, char **);
+int		 db_schema_version(struct db *);
+
+int		 db_begin(struct db *, char **);
+int		 db_commit(struct db *, char **);
+void		 db_rollback(struct db *);
+
+char		*db_config_get(struct db *, const char *);
+int		 db_config_set(struct db *, const char *, const char *, char **);
+
+int		 db_listen_get(struct db *, char ***, int *);
+int		 db_listen_set(struct db *, char **, int, char **);
+
+int		 db_callbridge_add(struct db *, const char *, const char *,
+		    char **);
+int		 db_callbridge_del(struct db *, const char *, char **);
+int		 db_callbridge_list(struct db *, struct db_callbridge **,
+		    size_t *);
+void		 db_callbridge_free(struct db_callbridge *, size_t);
+int		 db_callbridge_count(struct db *);
+
+int		 db_xmpp_reset(struct db *, char **);
+
+#endif /* DB_H */

@@ -1,0 +1,188 @@
+/*
+ * mmpd: keeps the appliance's configuration in SQLite and answers the
+ * mmp shell on a UNIX socket, all from one libevent loop.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "xmalloc.h"
+
+struct mmpd	*mmpd;
+
+static __dead void usage(void);
+static void	 mmpd_mkdir(const char *);
+static char	*mmpd_abspath(const char *);
+static void	 mmpd_signal(evutil_socket_t, short, void *);
+static void	 mmpd_shutdown_timeout(evutil_socket_t, short, void *);
+
+static __dead void
+usage(void)
+{
+	fprintf(stderr, "usage: mmpd [-dnv] [-D datadir] [-s socket]\n");
+	exit(1);
+}
+
+/* Create a directory 0700 if it is missing. */
+static void
+mmpd_mkdir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		fatal("mkdir %s", path);
+}
+
+/* Make a path absolute so that daemonising cannot change its meaning. */
+static char *
+mmpd_abspath(const char *path)
+{
+	char	 cwd[PATH_MAX], *abs;
+
+	if (*path == '/')
+		return (xstrdup(path));
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal("getcwd");
+	xasprintf(&abs, "%s/%s", cwd, path);
+	return (abs);
+}
+
+/* SIGTERM or SIGINT: answer what is in flight, then leave the loop. */
+static void
+mmpd_signal(evutil_socket_t sig, short what, void *arg)
+{
+	static struct event	*timeout;
+	struct timeval		 tv = { 2, 0 };
+
+	(void)what;
+	(void)arg;
+	if (mmpd->shutdown)
+		return;
+	log_info("mmpd_signal: %s, shutting down", strsignal(sig));
+	mmpd->shutdown = 1;
+	control_shutdown();
+	if (control_idle()) {
+		mmpd_shutdown_done();
+		return;
+	}
+	/* A shell that stopped reading must not hold us up for ever. */
+	timeout = evtimer_new(mmpd->base, mmpd_shutdown_timeout, NULL);
+	evtimer_add(timeout, &tv);
+}
+
+/* Output to the shells could not be flushed in time. */
+static void
+mmpd_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("mmpd_shutdown_timeout: shells did not read their answers");
+	mmpd_shutdown_done();
+}
+
+/* Everything is answered: leave the loop. */
+void
+mmpd_shutdown_done(void)
+{
+	event_base_loopbreak(mmpd->base);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct event	*ev_term, *ev_int;
+	const char	*datadir = MMPD_DATADIR, *sockpath;
+	char		*dbpath, *cause;
+	int		 ch, debug = 0, check = 0, verbose = 0;
+
+	if ((sockpath = getenv("MMP_SOCKET")) == NULL || *sockpath == '\0')
+		sockpath = MMPD_SOCKET;
+	while ((ch = getopt(argc, argv, "dnvD:s:")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'D':
+			datadir = optarg;
+			break;
+		case 's':
+			sockpath = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	log_init("mmpd", 1, verbose);
+	mmpd = xcalloc(1, sizeof(*mmpd));
+	mmpd->datadir = mmpd_abspath(datadir);
+	mmpd->sockpath = mmpd_abspath(sockpath);
+	xasprintf(&mmpd->filesdir, "%s/files", mmpd->datadir);
+	xasprintf(&dbpath, "%s/mmp.db", mmpd->datadir);
+
+	if (check) {
+		if (db_check(dbpath, &cause) == -1) {
+			log_warnx("%s", cause);
+			free(cause);
+			exit(1);
+		}
+		printf("%s: database OK, schema version %d\n", dbpath,
+		    DB_SCHEMA_VERSION);
+		exit(0);
+	}
+
+	umask(077);
+	mmpd_mkdir(mmpd->datadir);
+	mmpd_mkdir(mmpd->filesdir);
+	if ((mmpd->db = db_open(dbpath, &cause)) == NULL)
+		fatalx("%s", cause);
+	free(dbpath);
+
+	signal(SIGPIPE, SIG_IGN);
+	control_init(mmpd->sockpath);
+	if (!debug) {
+		if (daemon(0, 0) == -1)
+			fatal("daemon");
+		log_init("mmpd", 0, verbose);
+	}
+	if ((mmpd->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	ev_term = evsignal_new(mmpd->base, SIGTERM, mmpd_signal, NULL);
+	ev_int = evsignal_new(mmpd->base, SIGINT, mmpd_signal, NULL);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	control_listen();
+	log_info("mmpd %s ready on %s, data in %s", MMP_VERSION,
+	    mmpd->sockpath, mmpd->datadir);
+
+	event_base_dispatch(mmpd->base);
+
+	log_info("mmpd: stopped");
+	event_free(ev_term);
+	event_free(ev_int);
+	db_close(mmpd->db);
+	event_base_free(mmpd->base);
+	free(mmpd->datadir);
+	free(mmpd->filesdir);
+	free(mmpd->sockpath);
+	free(mmpd);
+	return (0);
+}

@@ -1,0 +1,97 @@
+/*
+ * mmpd: the daemon behind the mmp shell.
+ */
+#ifndef MMPD_H
+#define MMPD_H
+
+#include <event2/event.h>
+
+#include "cmdtab.h"
+#include "compat.h"
+
+#define MMPD_DATADIR	"/var/lib/mmp"
+#define MMPD_SOCKET	"/run/mmp/mmpd.sock"
+
+#define CMD_PENDING	(-1)	/* handler answers later via cmdctx_done */
+
+struct db;
+struct ctl_conn;
+
+struct mmpd {
+	struct event_base	*base;
+	struct db		*db;
+	char			*datadir;
+	char			*filesdir;
+	char			*sockpath;
+	int			 shutdown;
+};
+
+extern struct mmpd	*mmpd;
+
+/*
+ * One command in progress on a control connection. The control code owns
+ * it; a handler that returns CMD_PENDING must end it with cmdctx_done.
+ */
+struct cmdctx;
+typedef void (*cmdctx_input_cb)(struct cmdctx *, const char *);
+
+struct cmdctx {
+	struct ctl_conn		*conn;
+	uint32_t		 id;
+	int			 argc;
+	char			**argv;
+	struct cmd_match	 m;
+	cmdctx_input_cb		 input_cb;
+};
+
+/* mmpd.c */
+void		 mmpd_shutdown_done(void);
+
+/* control.c */
+void		 control_init(const char *);
+void		 control_listen(void);
+void		 control_shutdown(void);
+int		 control_idle(void);
+void		 cmdctx_out(struct cmdctx *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+void		 cmdctx_err(struct cmdctx *, const char *, ...)
+		    __attribute__((__format__(printf, 2, 3)));
+void		 cmdctx_kv(struct cmdctx *, int, const char *, const char *,
+		    ...) __attribute__((__format__(printf, 4, 5)));
+int		 cmdctx_prompt(struct cmdctx *, const char *, int,
+		    cmdctx_input_cb);
+void		 cmdctx_done(struct cmdctx *, int);
+
+/* cmd.c */
+int		 cmd_dispatch(struct cmdctx *);
+int		 cmd_store_path(struct cmdctx *, const char *, char **);
+int		 cmd_commit_config(struct cmdctx *, const char **,
+		    const char **, int);
+
+/* cmd_misc.c */
+int		 cmd_help(struct cmdctx *);
+int		 cmd_local(struct cmdctx *);
+int		 cmd_version(struct cmdctx *);
+int		 cmd_hostname_show(struct cmdctx *);
+int		 cmd_hostname_set(struct cmdctx *);
+
+/* cmd_xmpp.c */
+int		 cmd_xmpp_status(struct cmdctx *);
+int		 cmd_xmpp_domain(struct cmdctx *);
+int		 cmd_xmpp_listen(struct cmdctx *);
+int		 cmd_xmpp_port(struct cmdctx *);
+int		 cmd_xmpp_certs(struct cmdctx *);
+int		 cmd_xmpp_enable(struct cmdctx *);
+int		 cmd_xmpp_disable(struct cmdctx *);
+int		 cmd_xmpp_max_sessions(struct cmdctx *);
+int		 cmd_xmpp_reset(struct cmdctx *);
+int		 cmd_cluster_status(struct cmdctx *);
+int		 cmd_cluster_member(void);
+
+/* cmd_callbridge.c */
+int		 cmd_callbridge_add(struct cmdctx *);
+int		 cmd_callbridge_add_secret(struct cmdctx *);
+int		 cmd_callbridge_del(struct cmdctx *);
+int		 cmd_callbridge_list(struct cmdctx *);
+
+#endif /* MMPD_H */

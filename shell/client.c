@@ -1,0 +1,300 @@
+/*
+ * The shell's side of the control protocol: one connection per command,
+ * synchronous reads, and answers to the daemon's prompts.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "mmp.h"
+#include "msg.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+static int	 client_connect(const char *, char **);
+static int	 client_write(int, struct msg *);
+static int	 client_readn(int, void *, size_t);
+
+/* Connect to the daemon's socket; -1 with *cause on failure. */
+static int
+client_connect(const char *path, char **cause)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		xasprintf(cause, "socket path too long: %s", path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		xasprintf(cause, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		xasprintf(cause, "cannot reach mmpd on %s: %s%s", path,
+		    strerror(errno), errno == ENOENT || errno ==
+		    ECONNREFUSED ? " (is mmpd running?)" : "");
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Send a finished message and free it. */
+static int
+client_write(int fd, struct msg *m)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+	int	 rc = 0;
+
+	if (msg_finish(m) == -1) {
+		msg_free(m);
+		errno = EMSGSIZE;
+		return (-1);
+	}
+	while (off < m->len) {
+		n = send(fd, m->buf + off, m->len - off, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			rc = -1;
+			break;
+		}
+		off += n;
+	}
+	explicit_bzero(m->buf, m->len);
+	msg_free(m);
+	return (rc);
+}
+
+/* Read exactly len bytes; 0 on success, -1 on EOF or error. */
+static int
+client_readn(int fd, void *buf, size_t len)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	while (off < len) {
+		n = read(fd, (char *)buf + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return (-1);
+		off += n;
+	}
+	return (0);
+}
+
+/*
+ * Run one command on the daemon: send argv, relay its lines through io,
+ * answer its prompts, and return the exit status for its result.
+ */
+int
+client_run(const char *path, int argc, char **argv,
+    const struct client_io *io)
+{
+	struct msg_hdr	 hdr;
+	struct msg	*m, r;
+	uint8_t		 hbuf[MSG_HDRLEN], *payload = NULL, echo;
+	uint32_t	 res;
+	const char	*s;
+	char		*cause, *line, *answer;
+	int		 fd, i, rc, status = EXIT_NODAEMON;
+
+	if ((fd = client_connect(path, &cause)) == -1) {
+		xasprintf(&line, "mmp: %s", cause);
+		io->err(io->arg, line);
+		free(line);
+		free(cause);
+		return (EXIT_NODAEMON);
+	}
+	m = msg_new(MSG_CMD, 1);
+	msg_put_u32(m, argc);
+	for (i = 0; i < argc; i++)
+		msg_put_str(m, argv[i]);
+	if (client_write(fd, m) == -1) {
+		io->err(io->arg, errno == EMSGSIZE ? "mmp: command too long" :
+		    "mmp: lost the connection to mmpd");
+		close(fd);
+		return (errno == EMSGSIZE ? EXIT_PARSE : EXIT_NODAEMON);
+	}
+	for (;;) {
+		free(payload);
+		payload = NULL;
+		if (client_readn(fd, hbuf, sizeof(hbuf)) == -1) {
+			io->err(io->arg, "mmp: mmpd closed the connection "
+			    "before answering");
+			break;
+		}
+		rc = msg_parse_hdr(hbuf, sizeof(hbuf), &hdr);
+		if (rc == MSG_PARSE_VERSION) {
+			xasprintf(&line, "mmp: mmpd speaks control protocol "
+			    "version %u, this mmp speaks %u; use the mmp that "
+			    "came with this mmpd", hdr.version,
+			    MMP_PROTO_VERSION);
+			io->err(io->arg, line);
+			free(line);
+			break;
+		}
+		if (rc != MSG_PARSE_OK) {
+			io->err(io->arg, "mmp: mmpd sent a malformed message");
+			break;
+		}
+		payload = xmalloc(hdr.len + 1);
+		if (client_readn(fd, payload, hdr.len) == -1) {
+			io->err(io->arg, "mmp: mmpd closed the connection "
+			    "mid-message");
+			break;
+		}
+		msg_reader(&r, &hdr, payload);
+		if (hdr.type == MSG_DONE && msg_get_u32(&r, &res) == 0 &&
+		    msg_end(&r)) {
+			status = proto_result_status(res);
+			if (res == MMP_RES_VERSION) {
+				xasprintf(&line, "mmp: mmpd does not speak "
+				    "control protocol version %u",
+				    MMP_PROTO_VERSION);
+				io->err(io->arg, line);
+				free(line);
+			}
+			break;
+		}
+		if ((hdr.type == MSG_OUT || hdr.type == MSG_ERR) &&
+		    msg_get_str(&r, &s) == 0 && msg_end(&r)) {
+			if (hdr.type == MSG_OUT)
+				io->out(io->arg, s);
+			else
+				io->err(io->arg, s);
+			continue;
+		}
+		if (hdr.type == MSG_PROMPT && msg_get_u8(&r, &echo) == 0 &&
+		    msg_get_str(&r, &s) == 0 && msg_end(&r)) {
+			if ((answer = io->input(io->arg, s, echo)) == NULL) {
+				io->err(io->arg, "mmp: no answer given, "
+				    "command abandoned");
+				status = EXIT_FAILED;
+				break;
+			}
+			m = msg_new(MSG_INPUT, hdr.id);
+			msg_put_str(m, answer);
+			explicit_bzero(answer, strlen(answer));
+			free(answer);
+			if (client_write(fd, m) == -1) {
+				io->err(io->arg, "mmp: lost the connection "
+				    "to mmpd");
+				break;
+			}
+			continue;
+		}
+		io->err(io->arg, "mmp: mmpd sent a malformed message");
+		break;
+	}
+	free(payload);
+	close(fd);
+	return (status);
+}
+
+/*
+ * Ask for a line on the terminal, with echo off unless echo is set; an
+ * allocated line, or NULL at end of input.
+ */
+char *
+client_read_secret(const char *prompt, int echo)
+{
+	struct termios	 old, quiet;
+	char		*line = NULL;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	char		 c;
+	int		 restore = 0;
+
+	fputs(prompt, stdout);
+	fflush(stdout);
+	if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(ECHO | ECHONL);
+		quiet.c_lflag |= ICANON;
+		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+			restore = 1;
+	}
+	for (;;) {
+		n = read(STDIN_FILENO, &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || c == '\n' || c == '\r')
+			break;
+		if (len + 2 > cap) {
+			cap = cap ? cap * 2 : 64;
+			if (cap > MSG_MAXPAYLOAD)
+				break;
+			line = xreallocarray(line, cap, 1);
+		}
+		line[len++] = c;
+	}
+	if (restore) {
+		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+	if (n <= 0 && len == 0) {
+		free(line);
+		return (NULL);
+	}
+	if (line == NULL)
+		line = xstrdup("");
+	else
+		line[len] = '\0';
+	return (line);
+}
+
+/* Print a line to stdout. */
+void
+client_print_out(void *arg, const char *line)
+{
+	(void)arg;
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
+/* Print a line to stderr. */
+void
+client_print_err(void *arg, const char *line)
+{
+	(void)arg;
+	fflush(stdout);
+	fprintf(stderr, "%s\n", line);
+}
+
+/*
+ * Answer a daemon prompt: on a terminal ask with echo as told; otherwise
+ * the next line of stdin is the answer.
+ */
+char *
+client_input(void *arg, const char *prompt, int echo)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n;
+
+	(void)arg;
+	if (isatty(STDIN_FILENO))
+		return (client_read_secret(prompt, echo));
+	if ((n = getline(&line, &cap, stdin)) == -1) {
+		free(line);
+		return (NULL);
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return (line);
+}

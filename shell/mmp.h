@@ -1,0 +1,45 @@
+/*
+ * mmp: the admin shell.
+ */
+#ifndef MMP_H
+#define MMP_H
+
+#include "compat.h"
+
+#define MMP_SOCKET	"/run/mmp/mmpd.sock"
+
+/* Exit statuses. */
+#define EXIT_OK		0
+#define EXIT_FAILED	1
+#define EXIT_PARSE	2
+#define EXIT_NODAEMON	3
+
+/*
+ * Where a command's answer goes. out and err get each line without its
+ * newline; input asks the user and returns an allocated line without its
+ * newline, or NULL at end of input.
+ */
+struct client_io {
+	void	(*out)(void *, const char *);
+	void	(*err)(void *, const char *);
+	char	*(*input)(void *, const char *, int);
+	void	*arg;
+};
+
+/* mmp.c */
+extern const char	*sockpath;
+int		 mmp_command(int, char **, const char *);
+void		 mmp_hostname(char *, size_t);
+
+/* client.c */
+int		 client_run(const char *, int, char **,
+		    const struct client_io *);
+char		*client_read_secret(const char *, int);
+void		 client_print_out(void *, const char *);
+void		 client_print_err(void *, const char *);
+char		*client_input(void *, const char *, int);
+
+/* edit.c */
+int		 edit_loop(void);
+
+#endif /* MMP_H */
