@@ -60,10 +60,11 @@ all: mmp mmpd
 
 # The top-level binaries are copies of the variant just built, so that
 # `make check SAN=1` and `make` never mix objects.
-mmp: $(O)/mmp
-	cp $< $@
-mmpd: $(O)/mmpd
-	cp $< $@
+mmp: $(O)/mmp FORCE
+	@cmp -s $< $@ || cp $< $@
+mmpd: $(O)/mmpd FORCE
+	@cmp -s $< $@ || cp $< $@
+FORCE:
 
 $(O)/mmp: $(COMMON_OBJS) $(MMP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMP))

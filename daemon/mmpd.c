@@ -149,15 +149,17 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
+	/* The socket first: a live mmpd there must find its data untouched. */
+	signal(SIGPIPE, SIG_IGN);
+	control_init(mmpd->sockpath);
 	umask(077);
 	mmpd_mkdir(mmpd->datadir);
 	mmpd_mkdir(mmpd->filesdir);
-	if ((mmpd->db = db_open(dbpath, &cause)) == NULL)
+	if ((mmpd->db = db_open(dbpath, &cause)) == NULL) {
+		unlink(mmpd->sockpath);
 		fatalx("%s", cause);
+	}
 	free(dbpath);
-
-	signal(SIGPIPE, SIG_IGN);
-	control_init(mmpd->sockpath);
 	if (!debug) {
 		if (daemon(0, 0) == -1)
 			fatal("daemon");

@@ -123,12 +123,12 @@ client_run(const char *path, int argc, char **argv,
 	msg_put_u32(m, argc);
 	for (i = 0; i < argc; i++)
 		msg_put_str(m, argv[i]);
-	if (client_write(fd, m) == -1) {
-		io->err(io->arg, errno == EMSGSIZE ? "mmp: command too long" :
-		    "mmp: lost the connection to mmpd");
+	if (client_write(fd, m) == -1 && errno == EMSGSIZE) {
+		io->err(io->arg, "mmp: command too long");
 		close(fd);
-		return (errno == EMSGSIZE ? EXIT_PARSE : EXIT_NODAEMON);
+		return (EXIT_PARSE);
 	}
+	/* Even if the write failed, read why the daemon closed on us. */
 	for (;;) {
 		free(payload);
 		payload = NULL;

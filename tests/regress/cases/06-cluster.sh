@@ -1,0 +1,4 @@
+# Clustering is not built yet: the status says so.
+start_daemon
+mmp xmpp cluster status
+mmp xm cl st
