@@ -53,8 +53,8 @@ UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o)
 
-.PHONY: all check unit regress expect mantest run install clean valgrind \
-	regress-update setup
+.PHONY: all check unit regress expect mantest run stop install clean \
+	valgrind regress-update setup
 
 all: mmp mmpd
 
@@ -120,6 +120,12 @@ setup:
 run: setup
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run
+
+# Stop the daemon that make run started.
+stop:
+	@if [ -f run/mmpd.pid ] && kill "$$(cat run/mmpd.pid)" 2>/dev/null; then \
+		echo "stop: mmpd stopped"; rm -f run/mmpd.pid; \
+	else echo "stop: no mmpd from make run is running"; fi
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \

@@ -40,6 +40,7 @@ static int	 match(struct line *, const char *, struct cmd_match *,
 static int	 pattern_split(const char *, struct ptok *);
 static const char *sample(const char *, int);
 static int	 cause_lists(const char *, const char *);
+static int	 cause_unique(const char *);
 static int	 sibling_arg(enum cmd_id, const struct ptok *, int);
 static const char *abbrev(struct line *, int, const char *, char *, size_t);
 static void	 help_cb(void *, const char *);
@@ -165,6 +166,30 @@ cause_lists(const char *cause, const char *word)
 			return (1);
 	}
 	return (0);
+}
+
+/* Whether the "possible:" list in cause names no word twice. */
+static int
+cause_unique(const char *cause)
+{
+	const char	*p, *end, *q, *qend;
+
+	if (cause == NULL || (p = strstr(cause, "possible")) == NULL ||
+	    (p = strchr(p, ':')) == NULL)
+		return (0);
+	for (p++; *p != '\0'; p = end) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",");
+		for (q = end; *q != '\0'; q = qend) {
+			while (*q == ' ' || *q == ',')
+				q++;
+			qend = q + strcspn(q, ",");
+			if (qend - q == end - p && strncmp(p, q, end - p) == 0)
+				return (0);
+		}
+	}
+	return (1);
 }
 
 /*
@@ -542,6 +567,7 @@ START_TEST(test_unknown)
 	    cause_lists(cause, "cluster") && cause_lists(cause, "certs"),
 	    "cause: %s", cause);
 	ck_assert_msg(!cause_lists(cause, "help"), "cause: %s", cause);
+	ck_assert_msg(cause_unique(cause), "repeats: %s", cause);
 	free(cause);
 
 	ck_assert_int_eq(match(&l, "xmpp callbridge remove cb1", &m, &cause),
@@ -549,6 +575,7 @@ START_TEST(test_unknown)
 	ck_assert_msg(cause_lists(cause, "add") && cause_lists(cause, "del") &&
 	    cause_lists(cause, "list") && cause_lists(cause, "add-secret"),
 	    "cause: %s", cause);
+	ck_assert_msg(cause_unique(cause), "repeats: %s", cause);
 	free(cause);
 
 	/* Each possible word once, though two commands start with it. */
@@ -563,7 +590,7 @@ END_TEST
 /* The cause quotes a hostile word cut short and without control bytes. */
 START_TEST(test_unknown_clean)
 {
-	char		 word[200], *argv[1], *cause = NULL;
+	char		 word[200], *argv[1], *cause = NULL, *q, *qend;
 	struct cmd_match m;
 
 	memset(word, 'z', sizeof(word) - 1);
@@ -576,8 +603,13 @@ START_TEST(test_unknown_clean)
 	ck_assert_ptr_null(strchr(cause, '\033'));
 	ck_assert_ptr_null(strchr(cause, '\n'));
 	ck_assert_ptr_nonnull(strstr(cause, "zzz??zzz"));
-	ck_assert_ptr_nonnull(strstr(cause, "..."));
-	ck_assert_uint_lt(strlen(cause), 64 + 150);
+	/* The quoted word is cut to 64 characters and "...". */
+	q = strchr(cause, '\'');
+	ck_assert_ptr_nonnull(q);
+	qend = strchr(q + 1, '\'');
+	ck_assert_ptr_nonnull(qend);
+	ck_assert_int_eq(qend - q - 1, 64 + 3);
+	ck_assert_int_eq(strncmp(qend - 3, "...", 3), 0);
 	free(cause);
 }
 END_TEST
@@ -901,6 +933,12 @@ START_TEST(test_certs)
 	ck_assert_str_eq(m.args[2], "ca.pem");
 	ck_assert_ptr_eq(m.args[2], l.argv[4]);
 
+	/* A word that is a file name is one, though it starts "none". */
+	ck_assert_int_eq(match(&l, "xmpp certs non x.crt", &m, &cause),
+	    CMDTAB_OK);
+	ck_assert_int_eq(m.id, CMD_XMPP_CERTS);
+	ck_assert_str_eq(m.args[0], "non");
+
 	/* "none" as the certificate is a file name there. */
 	ck_assert_int_eq(match(&l, "xmpp certs a.key none", &m, &cause),
 	    CMDTAB_OK);
@@ -1092,7 +1130,8 @@ END_TEST
 START_TEST(test_help_prefix)
 {
 	struct helpout	*h;
-	char		*cb[] = { "xmpp", "callbridge" }, *cl[] = { "xm", "cl" };
+	char		*cb[] = { "xmpp", "callbridge" };
+	char		*cl[] = { "xm", "cl" };
 	char		*cause = NULL;
 	int		 i;
 
@@ -1104,7 +1143,8 @@ START_TEST(test_help_prefix)
 	for (i = 0; i < h->n; i++)
 		ck_assert_msg(strncmp(h->lines[i], "xmpp callbridge ", 16) == 0,
 		    "line '%s'", h->lines[i]);
-	ck_assert_ptr_nonnull(strstr(h->lines[0], "xmpp callbridge add <name>"));
+	ck_assert_ptr_nonnull(strstr(h->lines[0],
+	    "xmpp callbridge add <name>"));
 	ck_assert_ptr_nonnull(strstr(h->lines[0],
 	    cmdtab_helptext(CMD_CB_ADD)));
 	ck_assert_ptr_nonnull(strstr(h->lines[1], "add-secret"));

@@ -266,7 +266,8 @@ START_TEST(test_reopen_keeps)
 {
 	struct db		*db;
 	struct db_callbridge	*cbs;
-	char			*addrs[] = { "eth1", "127.0.0.1", "::1", "10.0.0.2" };
+	char			*addrs[] = { "eth1", "127.0.0.1", "::1",
+				    "10.0.0.2" };
 	char			*cause = NULL;
 	size_t			 n;
 
@@ -461,7 +462,8 @@ START_TEST(test_cb_list_order)
 {
 	struct db		*db;
 	struct db_callbridge	*cbs;
-	const char		*in[] = { "zeta", "cb1", "alpha", "mid", "beta" };
+	const char		*in[] = { "zeta", "cb1", "alpha", "mid",
+				    "beta" };
 	const char		*want[] = { "alpha", "beta", "cb1", "mid",
 				    "zeta" };
 	char			 secret[32];
