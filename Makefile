@@ -107,6 +107,7 @@ mantest:
 	@sh tests/mantest.sh
 
 valgrind: all
+	@rm -f $(O)/valgrind.*.log
 	@MMPD_WRAPPER="valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$(CURDIR)/$(O)/valgrind.%p.log" \
 	    sh tests/regress/run && \
 	    if cat $(O)/valgrind.*.log 2>/dev/null | grep -q .; then \

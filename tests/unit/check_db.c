@@ -21,12 +21,18 @@
 #include "log.h"
 #include "util.h"
 
-static char	 tmpdir[64];
+/*
+ * A failed check ends the test's process before teardown runs, so the
+ * per-test directories live in topdir, which main removes at the end.
+ */
+static char	 topdir[64];
+static char	 tmpdir[96];
 static char	 dbpath[128];
 
 static void	 setup(void);
 static void	 teardown(void);
 static int	 rm_one(const char *, const struct stat *, int, struct FTW *);
+static void	 rm_tree(const char *);
 static struct db *open_ok(void);
 static void	 set_ok(struct db *, const char *, const char *);
 static void	 get_is(struct db *, const char *, const char *);
@@ -38,24 +44,16 @@ static void	 write_garbage(const char *, size_t);
 static void	 make_newer(const char *, int);
 static Suite	*db_suite(void);
 
-/*
- * Make the per-test directory and the database path in it. A failed check
- * exits the test's process without running teardown, so teardown is also
- * registered with atexit; running it twice is harmless.
- */
+/* Make the per-test directory under topdir and the database path in it. */
 static void
 setup(void)
 {
-	static int	 registered;
-
-	if (!registered && atexit(teardown) == 0)
-		registered = 1;
-	strlcpy(tmpdir, "/tmp/check_db.XXXXXX", sizeof(tmpdir));
+	snprintf(tmpdir, sizeof(tmpdir), "%s/t.XXXXXX", topdir);
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
 	snprintf(dbpath, sizeof(dbpath), "%s/mmp.db", tmpdir);
 }
 
-/* Remove one entry of the per-test directory. */
+/* Remove one entry of a test directory. */
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -65,12 +63,19 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	return (remove(path));
 }
 
-/* Remove the per-test directory and everything in it. */
+/* Remove dir and everything in it. */
+static void
+rm_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Remove the per-test directory. */
 static void
 teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	rm_tree(tmpdir);
 	tmpdir[0] = '\0';
 }
 
@@ -682,9 +687,15 @@ main(void)
 	int	 failed;
 
 	log_init("check_db", 1, 0);
+	strlcpy(topdir, "/tmp/check_db.XXXXXX", sizeof(topdir));
+	if (mkdtemp(topdir) == NULL) {
+		perror("mkdtemp");
+		return (EXIT_FAILURE);
+	}
 	sr = srunner_create(db_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	rm_tree(topdir);
 	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
 }
