@@ -358,7 +358,7 @@ START_TEST(test_table_abbrev)
 	struct line	 l;
 	struct cmd_match m;
 	enum cmd_id	 id = (enum cmd_id)_i;
-	char		*cause, *p, short_[64];
+	char		*cause, *p, abbr[64];
 	int		 ntok, i, rc;
 
 	ntok = pattern_split(cmdtab_pattern(id), toks);
@@ -372,8 +372,8 @@ START_TEST(test_table_abbrev)
 		else if (sibling_arg(id, toks, i))
 			strlcpy(p, toks[i].lit, 64);
 		else
-			strlcpy(p, abbrev(&l, l.argc, toks[i].lit, short_,
-			    sizeof(short_)), 64);
+			strlcpy(p, abbrev(&l, l.argc, toks[i].lit, abbr,
+			    sizeof(abbr)), 64);
 		l.argv[l.argc++] = p;
 		p += strlen(p) + 1;
 	}
