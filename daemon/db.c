@@ -156,6 +156,13 @@ db_open(const char *path, char **cause)
 		goto fail;
 	}
 	sqlite3_busy_timeout(db->sql, 5000);
+	/* Refuse a newer schema before any pragma touches the file. */
+	if (db_user_version(db->sql) > DB_SCHEMA_VERSION) {
+		xasprintf(cause, "database schema version %d is newer than "
+		    "this mmpd understands (%d)", db_user_version(db->sql),
+		    DB_SCHEMA_VERSION);
+		goto fail;
+	}
 	if (db_exec(db, "PRAGMA journal_mode = WAL", cause) == -1 ||
 	    db_exec(db, "PRAGMA foreign_keys = ON", cause) == -1 ||
 	    db_exec(db, "PRAGMA synchronous = FULL", cause) == -1 ||
@@ -319,7 +326,7 @@ int
 db_listen_set(struct db *db, char **addrs, int n, char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 i, rc = SQLITE_DONE;
+	int		 i, ext, rc = SQLITE_DONE;
 
 	if (db_exec(db, "DELETE FROM listen", cause) == -1)
 		return (-1);
@@ -332,9 +339,13 @@ db_listen_set(struct db *db, char **addrs, int n, char **cause)
 		sqlite3_bind_text(st, 2, addrs[i], -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
+	ext = sqlite3_extended_errcode(db->sql);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
-		if (rc == SQLITE_CONSTRAINT)
+		if (ext == SQLITE_CONSTRAINT_CHECK)
+			xasprintf(cause, "listen address %s: must be 1 to 64 "
+			    "characters", addrs[i - 1]);
+		else if (ext == SQLITE_CONSTRAINT_UNIQUE)
 			xasprintf(cause, "listen address %s given twice",
 			    addrs[i - 1]);
 		else
@@ -453,7 +464,10 @@ db_callbridge_count(struct db *db)
 	return (n);
 }
 
-/* Clear all XMPP configuration and call bridges in one transaction. */
+/*
+ * Clear all XMPP configuration and call bridges in one transaction of its
+ * own: do not call inside db_begin.
+ */
 int
 db_xmpp_reset(struct db *db, char **cause)
 {

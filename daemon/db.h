@@ -40,6 +40,7 @@ void		 db_rollback(struct db *);
 char		*db_config_get(struct db *, const char *);
 int		 db_config_set(struct db *, const char *, const char *, char **);
 
+/* db_listen_get's list is freed with util_free_argv. */
 int		 db_listen_get(struct db *, char ***, int *);
 int		 db_listen_set(struct db *, char **, int, char **);
 
