@@ -61,9 +61,9 @@ all: mmp mmpd
 # The top-level binaries are copies of the variant just built, so that
 # `make check SAN=1` and `make` never mix objects.
 mmp: $(O)/mmp FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 mmpd: $(O)/mmpd FORCE
-	@cmp -s $< $@ || cp $< $@
+	@cmp -s $< $@ || { cp $< $@.tmp && mv -f $@.tmp $@; }
 FORCE:
 
 $(O)/mmp: $(COMMON_OBJS) $(MMP_OBJS)
