@@ -39,6 +39,7 @@ struct cmd {
 	int		 flags;
 	const char	*help;
 	char		 buf[CMD_PATLEN];
+	char		 name[CMD_PATLEN];	/* the literal words */
 	struct tok	 toks[CMD_MAXTOK];
 	int		 ntok;
 	int		 nreq;
@@ -72,7 +73,8 @@ static const struct argtype argtypes[] = {
 };
 
 static struct cmd cmds[CMD__COUNT] = {
-#define CMD(id, pattern, flags, help) { pattern, flags, help, "", {{0}}, 0, 0 },
+#define CMD(id, pattern, flags, help) \
+	{ pattern, flags, help, "", "", {{0}}, 0, 0 },
 #include "cmds.def"
 #undef CMD
 };
@@ -226,6 +228,9 @@ cmdtab_parse(struct cmd *c)
 		if (*word != '<' && *word != '[') {
 			t->lit = word;
 			c->nreq++;
+			if (*c->name != '\0')
+				strlcat(c->name, " ", sizeof(c->name));
+			strlcat(c->name, word, sizeof(c->name));
 			continue;
 		}
 		if (*word == '[') {
@@ -606,6 +611,14 @@ const char *
 cmdtab_pattern(enum cmd_id id)
 {
 	return (cmds[id].pattern);
+}
+
+/* The literal words of a command ("xmpp callbridge add"), for messages. */
+const char *
+cmdtab_name(enum cmd_id id)
+{
+	cmdtab_init();
+	return (cmds[id].name);
 }
 
 /* The one-line help of a command. */

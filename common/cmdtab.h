@@ -50,6 +50,7 @@ void		 cmdtab_free_list(char **, size_t);
 int		 cmdtab_help(int, char **, cmdtab_print_cb, void *, char **);
 const char	*cmdtab_pattern(enum cmd_id);
 const char	*cmdtab_helptext(enum cmd_id);
+const char	*cmdtab_name(enum cmd_id);
 int		 cmdtab_flags(enum cmd_id);
 char		*cmdtab_usage(enum cmd_id);
 int		 cmdtab_check_arg(const char *, const char *, char **);

@@ -13,15 +13,17 @@
  *	PROMPT	u8 echo (0 or 1), then the prompt string
  *	INPUT	one string: the answer to a PROMPT
  *	DONE	u32 result code (MMP_RES_*)
+ *	PART	one string: text for the shell's stdout, no newline added
+ *		(progress dots)
  *
- * A request is one CMD; the answer is OUT/ERR/PROMPT messages and exactly
+ * A request is one CMD; the answer is OUT/ERR/PART/PROMPT messages and exactly
  * one DONE. A malformed or oversized frame closes that connection. Change
  * any payload layout and bump MMP_PROTO_VERSION.
  */
 #ifndef PROTO_H
 #define PROTO_H
 
-#define MMP_PROTO_VERSION	1
+#define MMP_PROTO_VERSION	2
 
 #define MSG_HDRLEN		12
 #define MSG_MAXPAYLOAD		65536
@@ -33,6 +35,7 @@ enum msg_type {
 	MSG_PROMPT,
 	MSG_INPUT,
 	MSG_DONE,
+	MSG_PART,
 	MSG__MAX
 };
 

@@ -41,6 +41,18 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_CB_DEL] = cmd_callbridge_del,
 	[CMD_CB_LIST] = cmd_callbridge_list,
 	[CMD_CLUSTER_STATUS] = cmd_cluster_status,
+	[CMD_PKI_CSR] = cmd_pki_make,
+	[CMD_PKI_SELFSIGNED] = cmd_pki_make,
+	[CMD_PKI_LIST] = cmd_pki_list,
+	[CMD_PKI_INSPECT] = cmd_pki_inspect,
+	[CMD_PKI_MATCH] = cmd_pki_match,
+	[CMD_PKI_VERIFY] = cmd_pki_verify,
+	[CMD_PKI_UNLOCK] = cmd_pki_unlock,
+	[CMD_PKI_P12] = cmd_pki_p12,
+	[CMD_PKI_BUNDLE] = cmd_pki_bundle,
+	[CMD_PKI_BUNDLE_TRUST] = cmd_pki_bundle,
+	[CMD_PKI_CA_INIT] = cmd_pki_make,
+	[CMD_PKI_CA_SIGN] = cmd_pki_ca_sign,
 };
 
 /* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */
@@ -57,12 +69,12 @@ cmd_dispatch(struct cmdctx *ctx)
 	}
 	if (handlers[ctx->m.id] == NULL) {
 		log_warnx("cmd_dispatch: no handler for %s",
-		    cmdtab_pattern(ctx->m.id));
+		    cmdtab_name(ctx->m.id));
 		cmdctx_err(ctx, "%s: not implemented",
-		    cmdtab_pattern(ctx->m.id));
+		    cmdtab_name(ctx->m.id));
 		return (MMP_RES_INTERNAL);
 	}
-	log_debug("cmd_dispatch: %s", cmdtab_pattern(ctx->m.id));
+	log_debug("cmd_dispatch: %s", cmdtab_name(ctx->m.id));
 	return (handlers[ctx->m.id](ctx));
 }
 

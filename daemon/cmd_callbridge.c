@@ -62,7 +62,7 @@ cmd_callbridge_domain(struct cmdctx *ctx)
 
 	if ((domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN)) == NULL)
 		cmdctx_err(ctx, "%s: set the XMPP domain first (xmpp domain "
-		    "<domain>)", cmdtab_pattern(ctx->m.id));
+		    "<domain>)", cmdtab_name(ctx->m.id));
 	return (domain);
 }
 

@@ -337,7 +337,7 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 	}
 	if (havecrt && bundlef != NULL) {
 		xasprintf(&bundlep, "%s/%s", mmpd->filesdir, bundlef);
-		ok &= pki_verify(crtp, bundlep, &cause) == 0 ?
+		ok &= pki_verify_chain(crtp, bundlep, NULL, &cause) == 0 ?
 		    cmd_xmpp_check(ctx, 1, "Certificate verified against CA "
 		    "bundle %s", bundlef) : cmd_xmpp_check(ctx, 0, "%s", cause);
 		free(cause);

@@ -130,6 +130,10 @@ control_shutdown(void)
 		unlink(mmpd->sockpath);
 	}
 	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
+		/* Work in flight finishes and answers; cmdctx_done closes. */
+		if (c->ctx != NULL && c->ctx->cancel != NULL &&
+		    c->ctx->input_cb == NULL)
+			continue;
 		if (c->ctx != NULL) {
 			control_line(c, c->ctx->id, MSG_ERR,
 			    "mmpd is shutting down; the command was not "
@@ -450,10 +454,28 @@ control_input(struct ctl_conn *c, const struct msg_hdr *hdr,
 	return (0);
 }
 
-/* Free a command context. */
+/* Close every connection that is left, at exit. */
+void
+control_free(void)
+{
+	struct ctl_conn	*c;
+
+	while ((c = TAILQ_FIRST(&conns)) != NULL) {
+		TAILQ_REMOVE(&conns, c, entry);
+		if (c->ctx != NULL)
+			cmdctx_free(c->ctx);
+		bufferevent_free(c->bev);
+		free(c);
+	}
+	nconns = 0;
+}
+
+/* Free a command context, telling work in flight that nobody waits. */
 static void
 cmdctx_free(struct cmdctx *ctx)
 {
+	if (ctx->cancel != NULL)
+		ctx->cancel(ctx);
 	util_free_argv(ctx->argv, ctx->argc);
 	free(ctx);
 }
@@ -531,5 +553,15 @@ cmdctx_done(struct cmdctx *ctx, int res)
 
 	control_send_done(c, ctx->id, res);
 	c->ctx = NULL;
+	ctx->cancel = NULL;
 	cmdctx_free(ctx);
+	if (mmpd->shutdown)
+		control_close_after(c);
+}
+
+/* Send text without a newline (progress dots). */
+void
+cmdctx_part(struct cmdctx *ctx, const char *text)
+{
+	control_line(ctx->conn, ctx->id, MSG_PART, text);
 }

@@ -20,6 +20,7 @@
 #include "xmalloc.h"
 
 struct mmpd	*mmpd;
+static struct event *shutdown_timer;
 
 static __dead void usage(void);
 static void	 mmpd_mkdir(const char *);
@@ -60,7 +61,6 @@ mmpd_abspath(const char *path)
 static void
 mmpd_signal(evutil_socket_t sig, short what, void *arg)
 {
-	static struct event	*timeout;
 	struct timeval		 tv = { 2, 0 };
 
 	(void)what;
@@ -75,17 +75,30 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	/* A shell that stopped reading must not hold us up for ever. */
-	timeout = evtimer_new(mmpd->base, mmpd_shutdown_timeout, NULL);
-	evtimer_add(timeout, &tv);
+	shutdown_timer = evtimer_new(mmpd->base, mmpd_shutdown_timeout,
+	    event_self_cbarg());
+	evtimer_add(shutdown_timer, &tv);
 }
 
-/* Output to the shells could not be flushed in time. */
+/*
+ * Output to the shells could not be flushed in time. Work still running
+ * in a worker (a key being made) is waited for: it owns files it must
+ * finish or remove.
+ */
 static void
 mmpd_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct event	*self = arg;
+	struct timeval	 tv = { 1, 0 };
+
 	(void)fd;
 	(void)what;
-	(void)arg;
+	if (worker_busy()) {
+		log_info("mmpd_shutdown_timeout: waiting for %d job%s",
+		    worker_busy(), worker_busy() == 1 ? "" : "s");
+		evtimer_add(self, &tv);
+		return;
+	}
 	log_warnx("mmpd_shutdown_timeout: shells did not read their answers");
 	mmpd_shutdown_done();
 }
@@ -171,6 +184,7 @@ main(int argc, char *argv[])
 	ev_int = evsignal_new(mmpd->base, SIGINT, mmpd_signal, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
+	worker_init();
 	control_listen();
 	log_info("mmpd %s ready on %s, data in %s", MMP_VERSION,
 	    mmpd->sockpath, mmpd->datadir);
@@ -178,6 +192,10 @@ main(int argc, char *argv[])
 	event_base_dispatch(mmpd->base);
 
 	log_info("mmpd: stopped");
+	control_free();
+	worker_free();
+	if (shutdown_timer != NULL)
+		event_free(shutdown_timer);
 	event_free(ev_term);
 	event_free(ev_int);
 	db_close(mmpd->db);

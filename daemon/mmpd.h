@@ -42,6 +42,8 @@ struct cmdctx {
 	char			**argv;
 	struct cmd_match	 m;
 	cmdctx_input_cb		 input_cb;
+	void			(*cancel)(struct cmdctx *);
+	void			*job;		/* the cancel hook's data */
 };
 
 /* mmpd.c */
@@ -51,6 +53,7 @@ void		 mmpd_shutdown_done(void);
 void		 control_init(const char *);
 void		 control_listen(void);
 void		 control_shutdown(void);
+void		 control_free(void);
 int		 control_idle(void);
 void		 cmdctx_out(struct cmdctx *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
@@ -61,6 +64,24 @@ void		 cmdctx_kv(struct cmdctx *, int, const char *, const char *,
 int		 cmdctx_prompt(struct cmdctx *, const char *, int,
 		    cmdctx_input_cb);
 void		 cmdctx_done(struct cmdctx *, int);
+void		 cmdctx_part(struct cmdctx *, const char *);
+
+/* worker.c */
+void		 worker_init(void);
+void		 worker_free(void);
+int		 worker_start(void (*)(void *), void (*)(void *), void *);
+int		 worker_busy(void);
+
+/* cmd_pki.c */
+int		 cmd_pki_make(struct cmdctx *);
+int		 cmd_pki_list(struct cmdctx *);
+int		 cmd_pki_inspect(struct cmdctx *);
+int		 cmd_pki_match(struct cmdctx *);
+int		 cmd_pki_verify(struct cmdctx *);
+int		 cmd_pki_unlock(struct cmdctx *);
+int		 cmd_pki_p12(struct cmdctx *);
+int		 cmd_pki_bundle(struct cmdctx *);
+int		 cmd_pki_ca_sign(struct cmdctx *);
 
 /* cmd.c */
 int		 cmd_dispatch(struct cmdctx *);

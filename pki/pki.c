@@ -11,8 +11,6 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include "pki.h"
 #include "xmalloc.h"
@@ -173,58 +171,6 @@ pki_key_matches(const char *keypath, const char *crtpath, char **cause)
 		    pki_base(keypath), pki_base(crtpath));
 out:
 	EVP_PKEY_free(key);
-	X509_free(x);
-	return (rc);
-}
-
-/*
- * Verify the certificate against the CA bundle: the bundle's self-signed
- * certificates are trusted, the others serve as intermediates. 0 on
- * success, -1 with the reason in *cause.
- */
-int
-pki_verify(const char *crtpath, const char *bundlepath, char **cause)
-{
-	STACK_OF(X509)	*bundle = NULL, *chain = NULL;
-	X509_STORE	*store = NULL;
-	X509_STORE_CTX	*ctx = NULL;
-	X509		*x = NULL, *c;
-	int		 i, err, rc = -1;
-
-	if ((x = pki_load_cert(crtpath, cause)) == NULL ||
-	    (bundle = pki_load_certs(bundlepath, cause)) == NULL)
-		goto out;
-	if ((store = X509_STORE_new()) == NULL ||
-	    (chain = sk_X509_new_null()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL) {
-		xasprintf(cause, "out of memory");
-		goto out;
-	}
-	for (i = 0; i < sk_X509_num(bundle); i++) {
-		c = sk_X509_value(bundle, i);
-		if (X509_check_issued(c, c) == X509_V_OK)
-			X509_STORE_add_cert(store, c);
-		else
-			sk_X509_push(chain, c);
-	}
-	if (!X509_STORE_CTX_init(ctx, store, x, chain)) {
-		xasprintf(cause, "cannot set up verification");
-		goto out;
-	}
-	if (X509_verify_cert(ctx) == 1)
-		rc = 0;
-	else {
-		err = X509_STORE_CTX_get_error(ctx);
-		xasprintf(cause, "%s does not verify against %s: %s",
-		    pki_base(crtpath), pki_base(bundlepath),
-		    X509_verify_cert_error_string(err));
-	}
-out:
-	ERR_clear_error();
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_free(chain);
-	sk_X509_pop_free(bundle, X509_free);
 	X509_free(x);
 	return (rc);
 }

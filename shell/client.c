@@ -170,12 +170,15 @@ client_run(const char *path, int argc, char **argv,
 			}
 			break;
 		}
-		if ((hdr.type == MSG_OUT || hdr.type == MSG_ERR) &&
+		if ((hdr.type == MSG_OUT || hdr.type == MSG_ERR ||
+		    hdr.type == MSG_PART) &&
 		    msg_get_str(&r, &s) == 0 && msg_end(&r)) {
 			if (hdr.type == MSG_OUT)
 				io->out(io->arg, s);
-			else
+			else if (hdr.type == MSG_ERR)
 				io->err(io->arg, s);
+			else if (io->part != NULL)
+				io->part(io->arg, s);
 			continue;
 		}
 		if (hdr.type == MSG_PROMPT && msg_get_u8(&r, &echo) == 0 &&
@@ -264,6 +267,15 @@ client_print_out(void *arg, const char *line)
 {
 	(void)arg;
 	printf("%s\n", line);
+	fflush(stdout);
+}
+
+/* Print text to stdout as it comes, without a newline. */
+void
+client_print_part(void *arg, const char *text)
+{
+	(void)arg;
+	fputs(text, stdout);
 	fflush(stdout);
 }
 

@@ -24,7 +24,8 @@ static void	 mmp_capture(void *, const char *);
 static void	 mmp_ignore(void *, const char *);
 
 static const struct client_io stdio_io = {
-	client_print_out, client_print_err, client_input, NULL
+	client_print_out, client_print_err, client_input, client_print_part,
+	NULL
 };
 
 static __dead void
@@ -123,7 +124,7 @@ void
 mmp_hostname(char *buf, size_t len)
 {
 	struct client_io	 io = { mmp_capture, mmp_ignore, client_input,
-				    NULL };
+				    NULL, NULL };
 	char			*name = NULL, *argv[] = { "hostname", NULL };
 
 	io.arg = &name;

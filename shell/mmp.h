@@ -17,12 +17,14 @@
 /*
  * Where a command's answer goes. out and err get each line without its
  * newline; input asks the user and returns an allocated line without its
- * newline, or NULL at end of input.
+ * newline, or NULL at end of input; part (may be NULL) gets progress text
+ * that is not a whole line.
  */
 struct client_io {
 	void	(*out)(void *, const char *);
 	void	(*err)(void *, const char *);
 	char	*(*input)(void *, const char *, int);
+	void	(*part)(void *, const char *);
 	void	*arg;
 };
 
@@ -37,6 +39,7 @@ int		 client_run(const char *, int, char **,
 char		*client_read_secret(const char *, int);
 void		 client_print_out(void *, const char *);
 void		 client_print_err(void *, const char *);
+void		 client_print_part(void *, const char *);
 char		*client_input(void *, const char *, int);
 
 /* edit.c */

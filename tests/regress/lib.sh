@@ -62,7 +62,9 @@ mmp() {
 # Write the case's directory as $T and dates as <date>: they change.
 filter() {
 	sed -e "s|$T|\$T|g" \
-	    -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9:]\{8\} UTC/<date>/g'
+	    -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9:]\{8\} UTC/<date>/g' \
+	    -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]/<day>/g' \
+	    -e 's/^\(Generating [a-z0-9]* key \)\.*$/\1<dots>/'
 }
 
 # Feed standard input to mmp (batch mode or an answer to a prompt).
@@ -107,4 +109,20 @@ make_certs() {
 		    -out other-ca.crt -subj /CN=Other-CA -days 30
 		echo "this is not PEM" >garbage.crt
 	) >/dev/null 2>&1
+}
+
+# The files in the store, one a line, with their modes.
+store() {
+	(cd "$DATA/files" && ls -1 | while read -r f; do
+		printf '%s %s\n' "$(stat -c %a "$f")" "$f"
+	done)
+}
+
+# Run the openssl command line on files in the store; show its output and
+# exit status, with the case's directory written as $T.
+ossl() {
+	(cd "$DATA/files" && openssl "$@") >"$T/ossl.out" 2>&1
+	st=$?
+	filter <"$T/ossl.out"
+	echo "[openssl exit $st]"
 }

@@ -2,12 +2,26 @@
 
 usage: rawsock.py SOCKET garbage|oversized|version|unterminated|outofturn|halfopen
 """
+import os
+import re
 import socket
 import struct
 import sys
 
 HDR = struct.Struct("!HHII")
 MSG_CMD, MSG_DONE, MSG_INPUT = 1, 6, 5
+
+
+def proto_version():
+    """The version common/proto.h defines, so frames are right but for
+    what each test breaks on purpose."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "common", "proto.h")) as f:
+        return int(re.search(r"#define MMP_PROTO_VERSION\s+(\d+)",
+                             f.read()).group(1))
+
+
+V = proto_version()
 
 
 def connect(path):
@@ -30,7 +44,7 @@ def drain(s):
         data += chunk
 
 
-def cmd(args, version=1):
+def cmd(args, version=V):
     payload = struct.pack("!I", len(args))
     for a in args:
         payload += a.encode() + b"\0"
@@ -57,14 +71,14 @@ def main():
     if mode == "garbage":
         s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4)
     elif mode == "oversized":
-        s.sendall(HDR.pack(MSG_CMD, 1, 65537, 1) + b"x" * 1024)
+        s.sendall(HDR.pack(MSG_CMD, V, 65537, 1) + b"x" * 1024)
     elif mode == "version":
         s.sendall(cmd(["version"], version=99))
     elif mode == "unterminated":
-        s.sendall(HDR.pack(MSG_CMD, 1, 11, 1) + struct.pack("!I", 1) +
+        s.sendall(HDR.pack(MSG_CMD, V, 11, 1) + struct.pack("!I", 1) +
                   b"version")
     elif mode == "outofturn":
-        s.sendall(HDR.pack(MSG_INPUT, 1, 4, 1) + b"abc\0")
+        s.sendall(HDR.pack(MSG_INPUT, V, 4, 1) + b"abc\0")
     elif mode == "halfopen":
         # Half a header on one connection; another must still be served.
         s.sendall(cmd(["version"])[:5])

@@ -37,7 +37,7 @@ hdr_write(uint8_t *buf, uint16_t type, uint16_t version, uint32_t len,
 START_TEST(test_roundtrip_cmd)
 {
 	static const uint8_t want[] = {
-		0x00, 0x01, 0x00, 0x01,		/* CMD, version 1 */
+		0x00, 0x01, 0x00, MMP_PROTO_VERSION,	/* CMD, our version */
 		0x00, 0x00, 0x00, 0x10,		/* 16 bytes of payload */
 		0x12, 0x34, 0x56, 0x78,		/* id */
 		0x00, 0x00, 0x00, 0x02,		/* argc */
