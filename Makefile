@@ -43,7 +43,8 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/worker.c \
-	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c
+	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
+	      pki/pki_chain.c pki/pki_conv.c
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=$(O)/%.o)
 MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
@@ -91,7 +92,8 @@ $(O)/tests/unit/check_pki_attr: $(O)/tests/unit/check_pki_attr.o \
     $(O)/pki/pki_attr.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_pki_cert: $(O)/tests/unit/check_pki_cert.o \
-    $(O)/pki/pki_cert.o $(O)/pki/pki.o $(COMMON_OBJS)
+    $(O)/pki/pki_cert.o $(O)/pki/pki_chain.o $(O)/pki/pki_conv.o \
+    $(O)/pki/pki.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

@@ -72,7 +72,8 @@ int	 pki_make(const struct pki_attrs *, int, int, int, pki_progress_cb,
 int	 pki_ca_sign(const char *, const char *, const char *, int, int,
 	    char **);
 
-/* pki_cert.c: looking at, checking and converting what admins upload */
+/* pki_cert.c, pki_chain.c, pki_conv.c: looking at, checking and converting
+ * what admins upload */
 char	*pki_describe(const char *);
 int	 pki_inspect(const char *, pki_line_cb, void *, char **);
 int	 pki_verify_chain(const char *, const char *, const char *, char **);

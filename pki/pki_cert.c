@@ -1,8 +1,9 @@
 /*
- * Looking at, checking and converting what admins upload: keys, CSRs,
- * certificates, bundles and PKCS#12 archives, in PEM or DER. Every file
- * is read whole into memory and decoded from there, so nothing here ever
- * prompts for a passphrase or reads a file twice.
+ * Looking at what admins upload: keys, CSRs, certificates, bundles and
+ * PKCS#12 archives, in PEM or DER. Every file is read whole into memory
+ * and decoded from there, so nothing here ever prompts for a passphrase
+ * or reads a file twice. Checking chains and bundling is in pki_chain.c,
+ * unlocking keys and unpacking PKCS#12 archives in pki_conv.c.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -28,41 +29,15 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
-#include <openssl/provider.h>
 #include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include "pki.h"
+#include "pki_local.h"
 #include "xmalloc.h"
 
 #define CERT_MAXFILE	(8 * 1024 * 1024)	/* no key or bundle is larger */
 #define CERT_MAXKV	16
-
-#define CERT_X509	1
-#define CERT_REQ	2
-#define CERT_KEY	3
-#define CERT_NTYPES	4
-
-/* One object read from a file. */
-struct cert_obj {
-	int			 type;
-	X509			*x;
-	X509_REQ		*req;
-	EVP_PKEY		*key;		/* NULL while encrypted */
-	int			 encrypted;
-	const char		*algo;		/* of an encrypted PEM key */
-	TAILQ_ENTRY(cert_obj)	 entry;
-};
-TAILQ_HEAD(cert_objs, cert_obj);
-
-/* What one file holds. */
-struct cert_file {
-	struct cert_objs	 objs;
-	int			 n[CERT_NTYPES];	/* objects by type */
-	int			 pem;
-	int			 p12;
-};
 
 /* One "Label : value" line of an inspect block; value is owned. */
 struct cert_kv {
@@ -70,18 +45,6 @@ struct cert_kv {
 	char		*value;
 };
 
-/* A certificate on its way into a bundle. */
-struct cert_item {
-	X509		*x;
-	const char	*file;
-	int		 issuer;	/* index of its issuer, or -1 */
-	int		 issues;	/* issues another certificate */
-	int		 placed;
-};
-
-static const char *cert_base(const char *);
-static int	 cert_givepass(char *, int, int, void *);
-static int	 cert_read(const char *, unsigned char **, size_t *, char **);
 static struct cert_obj *cert_add(struct cert_file *, int);
 static int	 cert_pem_block(struct cert_file *, const char *, const char *,
 		    const unsigned char *, long);
@@ -89,18 +52,11 @@ static int	 cert_parse_pem(struct cert_file *, const unsigned char *,
 		    size_t);
 static void	 cert_parse_der(struct cert_file *, const unsigned char *,
 		    size_t);
-static int	 cert_parse(const char *, const unsigned char *, size_t,
-		    struct cert_file *, char **);
 static int	 cert_load(const char *, struct cert_file *, char **);
-static void	 cert_clear(struct cert_file *);
-static STACK_OF(X509) *cert_certs(const char *, int, char **);
 static char	*cert_clean(char *);
 static char	*cert_asn1str(const ASN1_STRING *);
 static void	 cert_join(char **, const char *, const char *);
 static char	*cert_dn(const X509_NAME *);
-static char	*cert_namewho(const X509_NAME *);
-static char	*cert_who(X509 *);
-static char	*cert_time(const ASN1_TIME *, int);
 static const char *cert_validity(X509 *);
 static char	*cert_serial(X509 *);
 static char	*cert_fingerprint(X509 *);
@@ -115,43 +71,19 @@ static void	 cert_inspect_x509(X509 *, pki_line_cb, void *);
 static void	 cert_inspect_req(X509_REQ *, pki_line_cb, void *);
 static void	 cert_inspect_key(struct cert_obj *, pki_line_cb, void *);
 static char	*cert_describe_x509(X509 *);
-static void	 cert_verify_error(X509_STORE_CTX *, const char *,
-		    const char *, const char *, char **);
-static int	 cert_order(STACK_OF(X509) *, STACK_OF(X509) *, const char *,
-		    char **);
-static int	 cert_create(const char *, mode_t, char **);
-static int	 cert_put(int, const char *, BIO *, char **);
-static int	 cert_write_new(const char *, mode_t, BIO *, char **);
-static void	 cert_syncdir(const char *);
-static STACK_OF(X509) *cert_p12_chain(X509 *, STACK_OF(X509) *);
-static int	 cert_bundle_chain(struct cert_item *, int, int *, char **);
 
 /* The last path component, for messages. */
-static const char *
-cert_base(const char *path)
+const char *
+pki_cert_base(const char *path)
 {
 	const char	*p = strrchr(path, '/');
 
 	return (p != NULL ? p + 1 : path);
 }
 
-/* Passphrase callback handing over the string u points to. */
-static int
-cert_givepass(char *buf, int size, int rwflag, void *u)
-{
-	const char	*pass = *(const char **)u;
-	size_t		 len = strlen(pass);
-
-	(void)rwflag;
-	if (size <= 0 || len >= (size_t)size)
-		return (-1);
-	memcpy(buf, pass, len);
-	return ((int)len);
-}
-
 /* Read a whole file into *buf, which the caller frees. */
-static int
-cert_read(const char *path, unsigned char **buf, size_t *len, char **cause)
+int
+pki_cert_read(const char *path, unsigned char **buf, size_t *len, char **cause)
 {
 	struct stat	 sb;
 	unsigned char	*b = NULL;
@@ -160,11 +92,11 @@ cert_read(const char *path, unsigned char **buf, size_t *len, char **cause)
 	int		 fd = -1, rc = -1;
 
 	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		xasprintf(cause, "%s: cannot open", cert_base(path));
+		xasprintf(cause, "%s: cannot open", pki_cert_base(path));
 		goto out;
 	}
 	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		xasprintf(cause, "%s: not a regular file", cert_base(path));
+		xasprintf(cause, "%s: not a regular file", pki_cert_base(path));
 		goto out;
 	}
 	b = xmalloc(size);
@@ -172,7 +104,8 @@ cert_read(const char *path, unsigned char **buf, size_t *len, char **cause)
 		if (have == size) {
 			if (size > CERT_MAXFILE) {
 				xasprintf(cause, "%s: too large for a key, "
-				    "certificate or bundle", cert_base(path));
+				    "certificate or bundle",
+				    pki_cert_base(path));
 				goto out;
 			}
 			b = xreallocarray(b, 2, size);
@@ -182,7 +115,7 @@ cert_read(const char *path, unsigned char **buf, size_t *len, char **cause)
 			if (errno == EINTR)
 				continue;
 			xasprintf(cause, "%s: cannot read: %s",
-			    cert_base(path), strerror(errno));
+			    pki_cert_base(path), strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -384,8 +317,8 @@ cert_parse_der(struct cert_file *cf, const unsigned char *buf, size_t len)
 }
 
 /* Decode what a buffer read from path holds into cf. */
-static int
-cert_parse(const char *path, const unsigned char *buf, size_t len,
+int
+pki_cert_parse(const char *path, const unsigned char *buf, size_t len,
     struct cert_file *cf, char **cause)
 {
 	memset(cf, 0, sizeof(*cf));
@@ -393,9 +326,9 @@ cert_parse(const char *path, const unsigned char *buf, size_t len,
 	if (memmem(buf, len, "-----BEGIN ", 11) != NULL) {
 		cf->pem = 1;
 		if (cert_parse_pem(cf, buf, len) == -1) {
-			cert_clear(cf);
+			pki_cert_clear(cf);
 			xasprintf(cause, "%s: truncated or corrupt PEM",
-			    cert_base(path));
+			    pki_cert_base(path));
 			return (-1);
 		}
 	} else
@@ -403,13 +336,13 @@ cert_parse(const char *path, const unsigned char *buf, size_t len,
 	ERR_clear_error();
 	if (TAILQ_EMPTY(&cf->objs) && !cf->p12) {
 		xasprintf(cause, "%s: not a key, CSR, certificate or PKCS#12 "
-		    "file", cert_base(path));
+		    "file", pki_cert_base(path));
 		return (-1);
 	}
 	return (0);
 }
 
-/* Read and decode a file; cert_clear frees what it holds. */
+/* Read and decode a file; pki_cert_clear frees what it holds. */
 static int
 cert_load(const char *path, struct cert_file *cf, char **cause)
 {
@@ -419,17 +352,17 @@ cert_load(const char *path, struct cert_file *cf, char **cause)
 
 	memset(cf, 0, sizeof(*cf));
 	TAILQ_INIT(&cf->objs);
-	if (cert_read(path, &buf, &len, cause) == -1)
+	if (pki_cert_read(path, &buf, &len, cause) == -1)
 		goto out;
-	rc = cert_parse(path, buf, len, cf, cause);
+	rc = pki_cert_parse(path, buf, len, cf, cause);
 out:
 	free(buf);
 	return (rc);
 }
 
 /* Free the objects of a file. */
-static void
-cert_clear(struct cert_file *cf)
+void
+pki_cert_clear(struct cert_file *cf)
 {
 	struct cert_obj	*o;
 
@@ -447,8 +380,8 @@ cert_clear(struct cert_file *cf)
  * The certificates of a file, in file order; at least one. With only set,
  * anything else in the file (a key, a CSR) is refused.
  */
-static STACK_OF(X509) *
-cert_certs(const char *path, int only, char **cause)
+STACK_OF(X509) *
+pki_cert_certs(const char *path, int only, char **cause)
 {
 	struct cert_file	 cf;
 	struct cert_obj		*o;
@@ -458,21 +391,22 @@ cert_certs(const char *path, int only, char **cause)
 		return (NULL);
 	if (cf.p12) {
 		xasprintf(cause, "%s is a PKCS#12 archive; use pki "
-		    "pkcs12-to-pem first", cert_base(path));
+		    "pkcs12-to-pem first", pki_cert_base(path));
 		goto out;
 	}
 	if (cf.n[CERT_X509] == 0) {
-		xasprintf(cause, "%s: no certificate in it", cert_base(path));
+		xasprintf(cause, "%s: no certificate in it",
+		    pki_cert_base(path));
 		goto out;
 	}
 	if (only && (cf.n[CERT_KEY] != 0 || cf.n[CERT_REQ] != 0)) {
 		xasprintf(cause, "%s holds a %s as well as certificates; "
-		    "a bundle holds certificates only", cert_base(path),
+		    "a bundle holds certificates only", pki_cert_base(path),
 		    cf.n[CERT_KEY] != 0 ? "private key" : "CSR");
 		goto out;
 	}
 	if ((sk = sk_X509_new_null()) == NULL) {
-		xasprintf(cause, "%s: out of memory", cert_base(path));
+		xasprintf(cause, "%s: out of memory", pki_cert_base(path));
 		goto out;
 	}
 	TAILQ_FOREACH(o, &cf.objs, entry) {
@@ -481,13 +415,14 @@ cert_certs(const char *path, int only, char **cause)
 		if (!sk_X509_push(sk, o->x)) {
 			sk_X509_pop_free(sk, X509_free);
 			sk = NULL;
-			xasprintf(cause, "%s: out of memory", cert_base(path));
+			xasprintf(cause, "%s: out of memory",
+			    pki_cert_base(path));
 			goto out;
 		}
 		o->x = NULL;
 	}
 out:
-	cert_clear(&cf);
+	pki_cert_clear(&cf);
 	return (sk);
 }
 
@@ -557,8 +492,8 @@ cert_dn(const X509_NAME *name)
 }
 
 /* "CN=<common name>", or the whole name when it has no CN. */
-static char *
-cert_namewho(const X509_NAME *name)
+char *
+pki_cert_namewho(const X509_NAME *name)
 {
 	const X509_NAME_ENTRY	*e;
 	unsigned char		*utf8 = NULL;
@@ -579,16 +514,16 @@ cert_namewho(const X509_NAME *name)
 	return (s);
 }
 
-/* A certificate named by its subject, as cert_namewho. */
-static char *
-cert_who(X509 *x)
+/* A certificate named by its subject, as pki_cert_namewho. */
+char *
+pki_cert_who(X509 *x)
 {
-	return (cert_namewho(X509_get_subject_name(x)));
+	return (pki_cert_namewho(X509_get_subject_name(x)));
 }
 
 /* "YYYY-MM-DD HH:MM:SS UTC", or only the date. */
-static char *
-cert_time(const ASN1_TIME *t, int withtime)
+char *
+pki_cert_time(const ASN1_TIME *t, int withtime)
 {
 	struct tm	 tm;
 	char		 buf[64];
@@ -846,9 +781,10 @@ cert_inspect_x509(X509 *x, pki_line_cb cb, void *arg)
 	cert_kv_add(kv, &n, "Subject", cert_dn(X509_get_subject_name(x)));
 	cert_kv_add(kv, &n, "Issuer", cert_dn(X509_get_issuer_name(x)));
 	cert_kv_add(kv, &n, "Serial", cert_serial(x));
-	cert_kv_add(kv, &n, "Not before", cert_time(X509_get0_notBefore(x),
-	    1));
-	cert_kv_add(kv, &n, "Not after", cert_time(X509_get0_notAfter(x), 1));
+	cert_kv_add(kv, &n, "Not before",
+	    pki_cert_time(X509_get0_notBefore(x), 1));
+	cert_kv_add(kv, &n, "Not after",
+	    pki_cert_time(X509_get0_notAfter(x), 1));
 	cert_kv_add(kv, &n, "Validity", xstrdup(cert_validity(x)));
 	cert_kv_add(kv, &n, "SANs", cert_sans(sans));
 	cert_kv_add(kv, &n, "Key", key != NULL ? cert_keydesc(key) :
@@ -928,13 +864,13 @@ cert_describe_x509(X509 *x)
 	const char	*v = cert_validity(x);
 	char		*who, *date, *s;
 
-	who = cert_who(x);
+	who = pki_cert_who(x);
 	if (strcmp(v, "not yet valid") == 0) {
-		date = cert_time(X509_get0_notBefore(x), 0);
+		date = pki_cert_time(X509_get0_notBefore(x), 0);
 		xasprintf(&s, "certificate (%s, not valid until %s)", who,
 		    date);
 	} else {
-		date = cert_time(X509_get0_notAfter(x), 0);
+		date = pki_cert_time(X509_get0_notAfter(x), 0);
 		xasprintf(&s, "certificate (%s, %s %s)", who,
 		    strcmp(v, "EXPIRED") == 0 ? "EXPIRED" : "expires", date);
 	}
@@ -957,7 +893,7 @@ pki_describe(const char *path)
 		return (xstrdup("unknown"));
 	}
 	if (cf.p12) {
-		cert_clear(&cf);
+		pki_cert_clear(&cf);
 		return (xstrdup("PKCS#12"));
 	}
 	TAILQ_FOREACH(o, &cf.objs, entry) {
@@ -973,7 +909,7 @@ pki_describe(const char *path)
 			}
 			break;
 		case CERT_REQ:
-			v = cert_namewho(X509_REQ_get_subject_name(o->req));
+			v = pki_cert_namewho(X509_REQ_get_subject_name(o->req));
 			xasprintf(&part, "CSR (%s)", v);
 			free(v);
 			break;
@@ -991,7 +927,7 @@ pki_describe(const char *path)
 			cert_join(&s, " and ", part);
 		free(part);
 	}
-	cert_clear(&cf);
+	pki_cert_clear(&cf);
 	ERR_clear_error();
 	return (s != NULL ? s : xstrdup("unknown"));
 }
@@ -1013,7 +949,7 @@ pki_inspect(const char *path, pki_line_cb cb, void *arg, char **cause)
 	if (cf.p12) {
 		xasprintf(&line, "%s is a PKCS#12 archive (a key and "
 		    "certificates under a passphrase); use pki pkcs12-to-pem "
-		    "to unpack it", cert_base(path));
+		    "to unpack it", pki_cert_base(path));
 		cb(arg, line);
 		free(line);
 	}
@@ -1033,728 +969,9 @@ pki_inspect(const char *path, pki_line_cb cb, void *arg, char **cause)
 			break;
 		}
 	}
-	cert_clear(&cf);
+	pki_cert_clear(&cf);
 	ERR_clear_error();
 	return (0);
-}
-
-/* Set *cause to why verification failed, in plain words. */
-static void
-cert_verify_error(X509_STORE_CTX *ctx, const char *crt, const char *bundle,
-    const char *ca, char **cause)
-{
-	X509		*c;
-	const char	*trusted = cert_base(ca != NULL ? ca : bundle);
-	char		*who, *iss = NULL, *date = NULL, *where = NULL;
-	char		*why = NULL;
-	int		 err;
-
-	err = X509_STORE_CTX_get_error(ctx);
-	if ((c = X509_STORE_CTX_get_current_cert(ctx)) != NULL) {
-		who = cert_who(c);
-		iss = cert_namewho(X509_get_issuer_name(c));
-	} else {
-		who = xstrdup("a certificate");
-		iss = xstrdup("its issuer");
-	}
-	if (bundle != NULL && ca != NULL)
-		xasprintf(&where, "%s or %s", cert_base(bundle),
-		    cert_base(ca));
-	else
-		where = xstrdup(cert_base(bundle != NULL ? bundle : ca));
-
-	switch (err) {
-	case X509_V_ERR_CERT_HAS_EXPIRED:
-		date = c != NULL ? cert_time(X509_get0_notAfter(c), 0) :
-		    xstrdup("(unknown)");
-		xasprintf(&why, "%s expired on %s", who, date);
-		break;
-	case X509_V_ERR_CERT_NOT_YET_VALID:
-		date = c != NULL ? cert_time(X509_get0_notBefore(c), 0) :
-		    xstrdup("(unknown)");
-		xasprintf(&why, "%s is not yet valid: it starts on %s", who,
-		    date);
-		break;
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
-	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
-	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-		xasprintf(&why, "%s was issued by %s, which is not in %s "
-		    "(missing intermediate or unknown issuer)", who, iss,
-		    where);
-		break;
-	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
-		xasprintf(&why, "%s is self-signed and not trusted by %s", who,
-		    trusted);
-		break;
-	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		xasprintf(&why, "the chain ends at %s, which is not trusted "
-		    "by %s", who, trusted);
-		break;
-	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
-	case X509_V_ERR_UNABLE_TO_DECRYPT_CERT_SIGNATURE:
-		xasprintf(&why, "signature failure: %s is not signed by the "
-		    "key of the %s in %s", who, iss, where);
-		break;
-	case X509_V_ERR_INVALID_CA:
-		xasprintf(&why, "%s is not a CA certificate, yet it issued "
-		    "another certificate in the chain", who);
-		break;
-	default:
-		xasprintf(&why, "%s: %s", who,
-		    X509_verify_cert_error_string(err));
-		break;
-	}
-	xasprintf(cause, "%s does not verify: %s", cert_base(crt), why);
-	free(why);
-	free(date);
-	free(where);
-	free(iss);
-	free(who);
-}
-
-/*
- * Check that the bundle's certificates that are in the verified chain
- * come in chain order, leaf first; those not in the chain are ignored.
- */
-static int
-cert_order(STACK_OF(X509) *chain, STACK_OF(X509) *bsk, const char *bundle,
-    char **cause)
-{
-	X509	*c, *prev = NULL;
-	char	*a, *b;
-	int	 i, j, pos, prevpos = -1;
-
-	for (i = 0; i < sk_X509_num(bsk); i++) {
-		c = sk_X509_value(bsk, i);
-		for (pos = -1, j = 0; j < sk_X509_num(chain); j++) {
-			if (X509_cmp(sk_X509_value(chain, j), c) == 0) {
-				pos = j;
-				break;
-			}
-		}
-		if (pos == -1)
-			continue;
-		if (prev != NULL && pos < prevpos) {
-			a = cert_who(c);
-			b = cert_who(prev);
-			xasprintf(cause, "%s is in the wrong order: %s must "
-			    "come before %s; pki bundle writes it in order",
-			    cert_base(bundle), a, b);
-			free(a);
-			free(b);
-			return (-1);
-		}
-		prev = c;
-		prevpos = pos;
-	}
-	return (0);
-}
-
-/*
- * Verify the first certificate of crt against the bundle and, if given,
- * the CA file. The trust anchors are ca's certificates, or without ca the
- * bundle's self-signed ones; the rest of the bundle are intermediates. A
- * chain that verifies from a bundle in the wrong order fails too.
- */
-int
-pki_verify_chain(const char *crt, const char *bundle, const char *ca,
-    char **cause)
-{
-	STACK_OF(X509)	*leafs = NULL, *bsk = NULL, *csk = NULL;
-	STACK_OF(X509)	*untrusted = NULL;
-	X509_STORE	*store = NULL;
-	X509_STORE_CTX	*ctx = NULL;
-	X509		*c;
-	int		 i, rc = -1;
-
-	if (bundle == NULL && ca == NULL) {
-		xasprintf(cause, "%s: no CA bundle to verify it against",
-		    cert_base(crt));
-		goto out;
-	}
-	if ((leafs = cert_certs(crt, 0, cause)) == NULL)
-		goto out;
-	if (bundle != NULL && (bsk = cert_certs(bundle, 0, cause)) == NULL)
-		goto out;
-	if (ca != NULL && (csk = cert_certs(ca, 0, cause)) == NULL)
-		goto out;
-	if ((store = X509_STORE_new()) == NULL ||
-	    (untrusted = sk_X509_new_null()) == NULL ||
-	    (ctx = X509_STORE_CTX_new()) == NULL) {
-		xasprintf(cause, "%s: out of memory", cert_base(crt));
-		goto out;
-	}
-	for (i = 0; i < sk_X509_num(bsk); i++) {
-		c = sk_X509_value(bsk, i);
-		if (ca == NULL && X509_self_signed(c, 0) == 1)
-			X509_STORE_add_cert(store, c);
-		else
-			sk_X509_push(untrusted, c);
-	}
-	for (i = 0; i < sk_X509_num(csk); i++)
-		X509_STORE_add_cert(store, sk_X509_value(csk, i));
-
-	/* An explicit CA file is trusted even when it is an intermediate. */
-	if (ca != NULL)
-		X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-
-	if (!X509_STORE_CTX_init(ctx, store, sk_X509_value(leafs, 0),
-	    untrusted)) {
-		xasprintf(cause, "%s: cannot set up verification",
-		    cert_base(crt));
-		goto out;
-	}
-	if (X509_verify_cert(ctx) != 1) {
-		cert_verify_error(ctx, crt, bundle, ca, cause);
-		goto out;
-	}
-	if (bsk != NULL && cert_order(X509_STORE_CTX_get0_chain(ctx), bsk,
-	    bundle, cause) == -1)
-		goto out;
-	rc = 0;
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	sk_X509_free(untrusted);
-	sk_X509_pop_free(csk, X509_free);
-	sk_X509_pop_free(bsk, X509_free);
-	sk_X509_pop_free(leafs, X509_free);
-	ERR_clear_error();
-	return (rc);
-}
-
-/* Create a new file with exactly mode; never replace one. */
-static int
-cert_create(const char *path, mode_t mode, char **cause)
-{
-	int	 fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-	    mode)) == -1) {
-		if (errno == EEXIST)
-			xasprintf(cause, "%s already exists", cert_base(path));
-		else
-			xasprintf(cause, "%s: cannot create: %s",
-			    cert_base(path), strerror(errno));
-		return (-1);
-	}
-	if (fchmod(fd, mode) == -1) {
-		xasprintf(cause, "%s: cannot set its mode: %s",
-		    cert_base(path), strerror(errno));
-		close(fd);
-		unlink(path);
-		return (-1);
-	}
-	return (fd);
-}
-
-/* Write the contents of a memory BIO to fd and sync it. */
-static int
-cert_put(int fd, const char *path, BIO *b, char **cause)
-{
-	char	*p;
-	long	 len;
-	ssize_t	 w;
-
-	if ((len = BIO_get_mem_data(b, &p)) < 0)
-		len = 0;
-	while (len > 0) {
-		if ((w = write(fd, p, (size_t)len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += w;
-		len -= w;
-	}
-	if (fsync(fd) == -1)
-		goto fail;
-	return (0);
-fail:
-	xasprintf(cause, "%s: cannot write: %s", cert_base(path),
-	    strerror(errno));
-	return (-1);
-}
-
-/* Create path with mode, write b into it; nothing is left on error. */
-static int
-cert_write_new(const char *path, mode_t mode, BIO *b, char **cause)
-{
-	int	 fd;
-
-	if ((fd = cert_create(path, mode, cause)) == -1)
-		return (-1);
-	if (cert_put(fd, path, b, cause) == -1) {
-		close(fd);
-		unlink(path);
-		return (-1);
-	}
-	if (close(fd) == -1) {
-		xasprintf(cause, "%s: cannot write: %s", cert_base(path),
-		    strerror(errno));
-		unlink(path);
-		return (-1);
-	}
-	cert_syncdir(path);
-	return (0);
-}
-
-/* Sync the directory holding path, so that a new name survives a crash. */
-static void
-cert_syncdir(const char *path)
-{
-	const char	*b = cert_base(path);
-	char		*dir;
-	int		 fd;
-
-	if (b == path)
-		dir = xstrdup(".");
-	else
-		dir = xstrndup(path, b - path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		(void)fsync(fd);
-		close(fd);
-	}
-	free(dir);
-}
-
-/*
- * Decrypt the PEM private key in path with pass and rewrite the file in
- * place as unencrypted PKCS#8, mode 0600, through a temporary file in the
- * same directory that is renamed over it.
- */
-int
-pki_unlock(const char *path, const char *pass, char **cause)
-{
-	struct cert_file	 cf;
-	struct cert_obj		*o;
-	unsigned char		*buf = NULL;
-	size_t			 len = 0;
-	BIO			*in = NULL, *mem = NULL;
-	EVP_PKEY		*key = NULL;
-	const char		*b = cert_base(path);
-	char			*tmp = NULL;
-	int			 fd = -1, loaded = 0, rc = -1;
-
-	if (cert_read(path, &buf, &len, cause) == -1)
-		goto out;
-	if (cert_parse(path, buf, len, &cf, cause) == -1)
-		goto out;
-	loaded = 1;
-	o = TAILQ_FIRST(&cf.objs);
-	if (!cf.pem || cf.n[CERT_KEY] == 0) {
-		xasprintf(cause, "%s: not a PEM private key", b);
-		goto out;
-	}
-	if (cf.n[CERT_KEY] != 1 || cf.n[CERT_X509] != 0 ||
-	    cf.n[CERT_REQ] != 0) {
-		xasprintf(cause, "%s holds more than the private key; unlock "
-		    "works on a file with the key alone", b);
-		goto out;
-	}
-	if (!o->encrypted) {
-		xasprintf(cause, "%s: the key is not encrypted", b);
-		goto out;
-	}
-	if ((in = BIO_new_mem_buf(buf, (int)len)) == NULL ||
-	    (mem = BIO_new(BIO_s_secmem())) == NULL) {
-		xasprintf(cause, "%s: out of memory", b);
-		goto out;
-	}
-	if ((key = PEM_read_bio_PrivateKey(in, NULL, cert_givepass,
-	    (void *)&pass)) == NULL) {
-		xasprintf(cause, "%s: wrong passphrase", b);
-		goto out;
-	}
-	if (!PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL)) {
-		xasprintf(cause, "%s: cannot encode the key", b);
-		goto out;
-	}
-
-	xasprintf(&tmp, "%.*s.%s.XXXXXX", (int)(b - path), path, b);
-	if ((fd = mkstemp(tmp)) == -1) {
-		xasprintf(cause, "%s: cannot create a temporary file: %s", b,
-		    strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, 0600) == -1) {
-		xasprintf(cause, "%s: cannot set its mode: %s", b,
-		    strerror(errno));
-		goto out;
-	}
-	if (cert_put(fd, tmp, mem, cause) == -1)
-		goto out;
-	if (close(fd) == -1) {
-		fd = -1;
-		xasprintf(cause, "%s: cannot write: %s", b, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) == -1) {
-		xasprintf(cause, "%s: cannot replace it: %s", b,
-		    strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	cert_syncdir(path);
-	rc = 0;
-out:
-	if (fd != -1)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	if (loaded)
-		cert_clear(&cf);
-	EVP_PKEY_free(key);
-	BIO_free(mem);
-	BIO_free(in);
-	free(buf);
-	ERR_clear_error();
-	return (rc);
-}
-
-/*
- * The CA certificates of an archive ordered leaf-first, root-last as far
- * as they chain from the leaf, then the rest in archive order. The stack
- * borrows the certificates of ca.
- */
-static STACK_OF(X509) *
-cert_p12_chain(X509 *leaf, STACK_OF(X509) *ca)
-{
-	STACK_OF(X509)	*rest = NULL, *out = NULL;
-	X509		*cur = leaf, *c;
-	int		 i, found;
-
-	if ((out = sk_X509_new_null()) == NULL ||
-	    (rest = (ca != NULL ? sk_X509_dup(ca) : sk_X509_new_null())) ==
-	    NULL) {
-		sk_X509_free(out);
-		return (NULL);
-	}
-	do {
-		found = 0;
-		for (i = 0; i < sk_X509_num(rest); i++) {
-			c = sk_X509_value(rest, i);
-			if (X509_check_issued(c, cur) == X509_V_OK) {
-				(void)sk_X509_delete(rest, i);
-				sk_X509_push(out, c);
-				cur = c;
-				found = 1;
-				break;
-			}
-		}
-	} while (found);
-	for (i = 0; i < sk_X509_num(rest); i++)
-		sk_X509_push(out, sk_X509_value(rest, i));
-	sk_X509_free(rest);
-	return (out);
-}
-
-/*
- * Unpack a PKCS#12 archive into a key (0600), its certificate (0644) and,
- * if the archive holds CA certificates, a chain file (0644). Every output
- * is new: nothing is overwritten, and on error nothing is left behind.
- *
- * OpenSSL 3 keeps RC2 and the other ciphers of archives from older tools
- * in the legacy provider. Loading it into the default library context
- * would change what every other part of the daemon may use, so when an
- * archive whose MAC checks out does not decrypt, we retry in a private
- * library context with the default and legacy providers, set as this
- * thread's default for the call only. Without the legacy provider such
- * archives are refused with a message saying to export them with AES.
- */
-int
-pki_p12_to_pem(const char *p12path, const char *pass, const char *keypath,
-    const char *crtpath, const char *chainpath, int *haschain, char **cause)
-{
-	unsigned char		*buf = NULL;
-	const unsigned char	*p;
-	size_t			 len;
-	PKCS12			*p12 = NULL;
-	EVP_PKEY		*key = NULL;
-	X509			*x = NULL;
-	STACK_OF(X509)		*ca = NULL, *chain = NULL;
-	OSSL_LIB_CTX		*lctx = NULL, *prev = NULL;
-	OSSL_PROVIDER		*pdef = NULL, *pleg = NULL;
-	BIO			*bio[3] = { NULL, NULL, NULL };
-	const char		*path[3], *pw = pass;
-	const char		*b = cert_base(p12path);
-	mode_t			 mode[3] = { 0600, 0644, 0644 };
-	int			 fd[3] = { -1, -1, -1 }, made[3] = { 0, 0, 0 };
-	int			 i, mac, swapped = 0, rc = -1;
-
-	*haschain = 0;
-	path[0] = keypath;
-	path[1] = crtpath;
-	path[2] = chainpath;
-	if (cert_read(p12path, &buf, &len, cause) == -1)
-		goto out;
-	p = buf;
-	if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL ||
-	    p != buf + len) {
-		xasprintf(cause, "%s: not a PKCS#12 file", b);
-		goto out;
-	}
-	if ((mac = PKCS12_mac_present(p12)) &&
-	    !PKCS12_verify_mac(p12, pw, -1)) {
-		/* An empty passphrase may mean "no password" to the tool. */
-		if (*pw == '\0' && PKCS12_verify_mac(p12, NULL, 0))
-			pw = NULL;
-		else {
-			xasprintf(cause, "%s: wrong passphrase", b);
-			goto out;
-		}
-	}
-	if (!PKCS12_parse(p12, pw, &key, &x, &ca)) {
-		ERR_clear_error();
-		if ((lctx = OSSL_LIB_CTX_new()) == NULL ||
-		    (pdef = OSSL_PROVIDER_load(lctx, "default")) == NULL ||
-		    (pleg = OSSL_PROVIDER_load(lctx, "legacy")) == NULL) {
-			if (mac)
-				xasprintf(cause, "%s uses legacy encryption "
-				    "(such as RC2) that this system cannot "
-				    "read; export it again with AES", b);
-			else
-				xasprintf(cause, "%s: wrong passphrase", b);
-			goto out;
-		}
-		prev = OSSL_LIB_CTX_set0_default(lctx);
-		swapped = 1;
-		PKCS12_free(p12);
-		p = buf;
-		if ((p12 = d2i_PKCS12(NULL, &p, (long)len)) == NULL ||
-		    !PKCS12_parse(p12, pw, &key, &x, &ca)) {
-			if (mac)
-				xasprintf(cause, "%s: cannot decrypt its "
-				    "contents", b);
-			else
-				xasprintf(cause, "%s: wrong passphrase", b);
-			goto out;
-		}
-	}
-	if (key == NULL) {
-		xasprintf(cause, "%s holds no private key", b);
-		goto out;
-	}
-	if (x == NULL) {
-		xasprintf(cause, "%s holds no certificate for its key", b);
-		goto out;
-	}
-	if ((chain = cert_p12_chain(x, ca)) == NULL ||
-	    (bio[0] = BIO_new(BIO_s_secmem())) == NULL ||
-	    (bio[1] = BIO_new(BIO_s_mem())) == NULL ||
-	    (bio[2] = BIO_new(BIO_s_mem())) == NULL) {
-		xasprintf(cause, "%s: out of memory", b);
-		goto out;
-	}
-	if (!PEM_write_bio_PrivateKey(bio[0], key, NULL, NULL, 0, NULL,
-	    NULL) || !PEM_write_bio_X509(bio[1], x)) {
-		xasprintf(cause, "%s: cannot encode its contents", b);
-		goto out;
-	}
-	for (i = 0; i < sk_X509_num(chain); i++) {
-		if (!PEM_write_bio_X509(bio[2], sk_X509_value(chain, i))) {
-			xasprintf(cause, "%s: cannot encode its contents", b);
-			goto out;
-		}
-	}
-	if (sk_X509_num(chain) == 0 || chainpath == NULL)
-		path[2] = NULL;
-
-	/* Create every output before writing any, so a clash costs nothing. */
-	for (i = 0; i < 3; i++) {
-		if (path[i] == NULL)
-			continue;
-		if ((fd[i] = cert_create(path[i], mode[i], cause)) == -1)
-			goto out;
-		made[i] = 1;
-	}
-	for (i = 0; i < 3; i++) {
-		if (path[i] == NULL)
-			continue;
-		if (cert_put(fd[i], path[i], bio[i], cause) == -1)
-			goto out;
-		if (close(fd[i]) == -1) {
-			fd[i] = -1;
-			xasprintf(cause, "%s: cannot write: %s",
-			    cert_base(path[i]), strerror(errno));
-			goto out;
-		}
-		fd[i] = -1;
-	}
-	cert_syncdir(keypath);
-	*haschain = path[2] != NULL;
-	rc = 0;
-out:
-	for (i = 0; i < 3; i++) {
-		if (fd[i] != -1)
-			close(fd[i]);
-		if (rc == -1 && made[i])
-			unlink(path[i]);
-		BIO_free(bio[i]);
-	}
-	sk_X509_free(chain);
-	sk_X509_pop_free(ca, X509_free);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	PKCS12_free(p12);
-	if (swapped)
-		OSSL_LIB_CTX_set0_default(prev);
-	OSSL_PROVIDER_unload(pleg);
-	OSSL_PROVIDER_unload(pdef);
-	OSSL_LIB_CTX_free(lctx);
-	free(buf);
-	ERR_clear_error();
-	return (rc);
-}
-
-/*
- * Order certificates into one chain, leaf first: each certificate's
- * issuer is the one whose name it names and whose key signed it. Writes
- * the order into order[]; -1 with *cause if they are not one chain.
- */
-static int
-cert_bundle_chain(struct cert_item *it, int n, int *order, char **cause)
-{
-	EVP_PKEY	*pk;
-	char		*a, *c;
-	int		 i, j, k, leaf = -1;
-
-	for (i = 0; i < n; i++) {
-		it[i].issuer = -1;
-		for (j = 0; j < n; j++) {
-			if (j == i || X509_check_issued(it[j].x, it[i].x) !=
-			    X509_V_OK)
-				continue;
-			if ((pk = X509_get0_pubkey(it[j].x)) == NULL ||
-			    X509_verify(it[i].x, pk) != 1)
-				continue;
-			it[i].issuer = j;
-			it[j].issues = 1;
-			break;
-		}
-	}
-	ERR_clear_error();
-	for (i = 0; n > 1 && i < n; i++) {
-		if (it[i].issuer == -1 && !it[i].issues) {
-			a = cert_who(it[i].x);
-			xasprintf(cause, "%s: %s does not chain to the other "
-			    "certificates", cert_base(it[i].file), a);
-			free(a);
-			return (-1);
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (it[i].issues)
-			continue;
-		if (leaf != -1) {
-			a = cert_who(it[leaf].x);
-			c = cert_who(it[i].x);
-			xasprintf(cause, "%s (%s) and %s (%s) are both leaf "
-			    "certificates; a bundle holds one chain", a,
-			    cert_base(it[leaf].file), c, cert_base(it[i].file));
-			free(a);
-			free(c);
-			return (-1);
-		}
-		leaf = i;
-	}
-	if (leaf == -1) {
-		xasprintf(cause, "the certificates issue each other in a "
-		    "loop; a bundle needs one leaf");
-		return (-1);
-	}
-	for (k = 0, i = leaf; i != -1 && !it[i].placed; i = it[i].issuer) {
-		it[i].placed = 1;
-		order[k++] = i;
-	}
-	for (i = 0; i < n; i++) {
-		if (!it[i].placed) {
-			a = cert_who(it[i].x);
-			xasprintf(cause, "%s: %s does not chain to the other "
-			    "certificates", cert_base(it[i].file), a);
-			free(a);
-			return (-1);
-		}
-	}
-	return (0);
-}
-
-/*
- * Write the certificates of the input files to out as one PEM bundle.
- * Duplicates are dropped. Without trust they must form one chain, which
- * is written leaf first, root last; with trust (a cluster trust bundle)
- * any certificates go, in input order.
- */
-int
-pki_bundle(const char *out, const char **inputs, int n, int trust,
-    char **cause)
-{
-	STACK_OF(X509)		*sk = NULL;
-	struct cert_item	*it = NULL;
-	BIO			*bio = NULL;
-	X509			*c;
-	int			*order = NULL;
-	int			 i, j, k, nit = 0, dup, rc = -1;
-
-	if (n <= 0) {
-		xasprintf(cause, "%s: no certificates to bundle",
-		    cert_base(out));
-		goto out;
-	}
-	for (i = 0; i < n; i++) {
-		if ((sk = cert_certs(inputs[i], 1, cause)) == NULL)
-			goto out;
-		while ((c = sk_X509_shift(sk)) != NULL) {
-			for (dup = 0, j = 0; j < nit && !dup; j++)
-				dup = X509_cmp(it[j].x, c) == 0;
-			if (dup) {
-				X509_free(c);
-				continue;
-			}
-			it = xreallocarray(it, nit + 1, sizeof(*it));
-			memset(&it[nit], 0, sizeof(*it));
-			it[nit].x = c;
-			it[nit].file = inputs[i];
-			nit++;
-		}
-		sk_X509_free(sk);
-		sk = NULL;
-	}
-	order = xreallocarray(NULL, nit, sizeof(*order));
-	if (trust) {
-		for (i = 0; i < nit; i++)
-			order[i] = i;
-	} else if (cert_bundle_chain(it, nit, order, cause) == -1)
-		goto out;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL) {
-		xasprintf(cause, "%s: out of memory", cert_base(out));
-		goto out;
-	}
-	for (k = 0; k < nit; k++) {
-		if (!PEM_write_bio_X509(bio, it[order[k]].x)) {
-			xasprintf(cause, "%s: cannot encode the certificates",
-			    cert_base(out));
-			goto out;
-		}
-	}
-	if (cert_write_new(out, 0644, bio, cause) == -1)
-		goto out;
-	rc = 0;
-out:
-	BIO_free(bio);
-	free(order);
-	for (i = 0; i < nit; i++)
-		X509_free(it[i].x);
-	free(it);
-	sk_X509_pop_free(sk, X509_free);
-	ERR_clear_error();
-	return (rc);
 }
 
 /* 1 if path holds an encrypted PEM private key, else 0. */
@@ -1774,6 +991,6 @@ pki_is_encrypted_key(const char *path)
 		if (cf.pem && o->type == CERT_KEY && o->encrypted)
 			enc = 1;
 	}
-	cert_clear(&cf);
+	pki_cert_clear(&cf);
 	return (enc);
 }

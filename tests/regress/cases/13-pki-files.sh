@@ -75,6 +75,7 @@ head -c 600 "$F/node1.crt" >"$F/truncated.crt"
 mmp pki inspect truncated.crt
 mmp pki verify truncated.crt chain.crt
 mmp pki match node1.key truncated.crt
+mmp pki match node1.key node1.der
 mmp pki inspect node1.der | grep -E '^(Certificate|  Subject|  Extended)'
 head -c 300 /dev/zero >"$F/zeros.bin"
 mmp pki inspect zeros.bin

@@ -1,0 +1,57 @@
+/*
+ * SASL for XMPP clients: SCRAM-SHA-256 and SCRAM-SHA-1 (RFC 5802, RFC 7677)
+ * and PLAIN (RFC 4616), server side, over stored SCRAM keys only: the
+ * password itself is never stored.
+ */
+#ifndef XMPP_SASL_H
+#define XMPP_SASL_H
+
+#include <stddef.h>
+
+#define SASL_SHA1		1
+#define SASL_SHA256		2
+
+#define SASL_MECH_PLAIN		1
+#define SASL_MECH_SCRAM_SHA1	2
+#define SASL_MECH_SCRAM_SHA256	3
+
+#define SASL_SALT_LEN		16
+#define SASL_ITERATIONS		4096
+#define SASL_MAX_KEY		32	/* SHA-256 output */
+
+/* What is stored per account and hash: never the password. */
+struct sasl_creds {
+	int		 hash;			/* SASL_SHA1 or SASL_SHA256 */
+	int		 iterations;
+	unsigned char	 salt[SASL_SALT_LEN];
+	unsigned char	 stored_key[SASL_MAX_KEY];
+	unsigned char	 server_key[SASL_MAX_KEY];
+	size_t		 keylen;		/* 20 or 32 */
+};
+
+/*
+ * Look up an account's credentials for a hash. Returns 0 and fills *creds,
+ * or -1 when there is no such account.
+ */
+typedef int (*sasl_lookup_cb)(void *, const char *, int, struct sasl_creds *);
+
+/* Results of sasl_step. */
+#define SASL_CONTINUE		0	/* send *out as a <challenge> */
+#define SASL_SUCCESS		1	/* send *out (may be empty) in <success> */
+#define SASL_FAILURE		2	/* send <failure> with *condition */
+
+struct sasl_session;
+
+int		 sasl_creds_make(const char *, int, int, struct sasl_creds *);
+int		 sasl_mech_from_name(const char *);
+const char	*sasl_mech_name(int);
+struct sasl_session *sasl_new(int, sasl_lookup_cb, void *);
+void		 sasl_free(struct sasl_session *);
+int		 sasl_step(struct sasl_session *, const unsigned char *, size_t,
+		    unsigned char **, size_t *, const char **);
+const char	*sasl_username(const struct sasl_session *);
+char		*sasl_b64_encode(const unsigned char *, size_t);
+int		 sasl_b64_decode(const char *, unsigned char **, size_t *);
+void		 sasl_test_nonce(const char *);
+
+#endif /* XMPP_SASL_H */
