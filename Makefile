@@ -30,8 +30,8 @@ endif
 
 PKGS_COMMON = libbsd-overlay
 PKGS_MMP    = $(PKGS_COMMON) libedit
-PKGS_MMPD   = $(PKGS_COMMON) libevent sqlite3 libssl \
-	      libcrypto
+PKGS_MMPD   = $(PKGS_COMMON) libevent libevent_openssl sqlite3 libssl \
+	      libcrypto libxml-2.0
 PKGS_CHECK  = $(PKGS_MMPD) check
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
@@ -42,7 +42,11 @@ COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
 MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
-	      daemon/cmd_pki.c daemon/worker.c \
+	      daemon/cmd_pki.c daemon/cmd_user.c daemon/worker.c \
+	      daemon/xml.c daemon/xml_parser.c daemon/xmpp.c \
+	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
+	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
+	      daemon/xmpp_tls.c daemon/xmpp_sasl.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
@@ -50,7 +54,8 @@ COMMON_OBJS = $(COMMON_SRCS:%.c=$(O)/%.o)
 MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
 MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
-UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert
+UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
+	      check_xml check_sasl
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -94,6 +99,13 @@ $(O)/tests/unit/check_pki_attr: $(O)/tests/unit/check_pki_attr.o \
 $(O)/tests/unit/check_pki_cert: $(O)/tests/unit/check_pki_cert.o \
     $(O)/pki/pki_cert.o $(O)/pki/pki_chain.o $(O)/pki/pki_conv.o \
     $(O)/pki/pki.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+
+$(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml.o \
+    $(O)/daemon/xml_parser.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
+    $(O)/daemon/xmpp_sasl.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

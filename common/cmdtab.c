@@ -50,6 +50,7 @@ static int	 check_name(const char *, const char **);
 static int	 check_dns(const char *, const char **);
 static int	 check_addr(const char *, const char **);
 static int	 check_file(const char *, const char **);
+static int	 check_user(const char *, const char **);
 static int	 check_int(const char *, const char **);
 static int	 check_port(const char *, const char **);
 static void	 cmdtab_init(void);
@@ -68,6 +69,7 @@ static const struct argtype argtypes[] = {
 	{ "domain",	check_dns },
 	{ "addr",	check_addr },
 	{ "file",	check_file },
+	{ "user",	check_user },
 	{ "int",	check_int },
 	{ "port",	check_port },
 };
@@ -168,6 +170,21 @@ check_file(const char *s, const char **why)
 	if (n == 0 || n > 255 || s[0] == '.' || strstr(s, "..") != NULL ||
 	    strspn(s, "abcdefghijklmnopqrstuvwxyz"
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != n)
+		return (-1);
+	return (0);
+}
+
+/* An account's localpart: what clients type before the @. */
+static int
+check_user(const char *s, const char **why)
+{
+	size_t	 n = strlen(s);
+
+	*why = "user names are 1 to 64 letters, digits, '.', '-' or '_', "
+	    "not starting with '.'";
+	if (n == 0 || n > 64 || s[0] == '.' || strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_") != n)
 		return (-1);
 	return (0);
 }

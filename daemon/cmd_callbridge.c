@@ -13,6 +13,7 @@
 #include "mmpd.h"
 #include "proto.h"
 #include "xmalloc.h"
+#include "xmpp.h"
 
 #define CB_KV_WIDTH	11
 #define CB_SECRET_LEN	24	/* 24 of 62 symbols: 142 bits */
@@ -197,7 +198,7 @@ int
 cmd_callbridge_list(struct cmdctx *ctx)
 {
 	struct db_callbridge	*list;
-	char			*domain;
+	char			*domain, *state;
 	size_t			 n, i;
 
 	if (db_callbridge_list(mmpd->db, &list, &n) == -1) {
@@ -215,6 +216,9 @@ cmd_callbridge_list(struct cmdctx *ctx)
 		cmdctx_kv(ctx, CB_KV_WIDTH, "Domain", "%s",
 		    domain ? domain : "(not set)");
 		cmdctx_kv(ctx, CB_KV_WIDTH, "Secret", "%s", list[i].secret);
+		state = xmpp_cb_state(list[i].name);
+		cmdctx_kv(ctx, CB_KV_WIDTH, "State", "%s", state);
+		free(state);
 	}
 	free(domain);
 	db_callbridge_free(list, n);

@@ -21,11 +21,13 @@
 #include "proto.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "xmpp.h"
 
 #define XMPP_KV_WIDTH	17
 #define NOT_SET		"(not set)"
 
 static void	 cmd_xmpp_saved(struct cmdctx *);
+static void	 cmd_xmpp_status_line(void *, const char *, const char *);
 static int	 cmd_xmpp_enabled(void);
 static void	 cmd_xmpp_reset_answer(struct cmdctx *, const char *);
 static int	 cmd_xmpp_check(struct cmdctx *, int, const char *, ...)
@@ -58,6 +60,13 @@ int
 cmd_cluster_member(void)
 {
 	return (0);
+}
+
+/* One line of the serving part of the status block. */
+static void
+cmd_xmpp_status_line(void *arg, const char *label, const char *value)
+{
+	cmdctx_kv(arg, XMPP_KV_WIDTH, label, "%s", value);
 }
 
 /* xmpp: the configuration and state as a status block. */
@@ -108,6 +117,7 @@ cmd_xmpp_status(struct cmdctx *ctx)
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "DISABLED");
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d",
 	    db_callbridge_count(mmpd->db));
+	xmpp_status_lines(cmd_xmpp_status_line, ctx);
 	return (MMP_RES_OK);
 }
 
@@ -361,8 +371,20 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 		cause = NULL;
 	}
 
-	if (ok && cmd_commit_config(ctx, &key, &one, 1) == -1)
+	if (ok) {
+		if (xmpp_start(&cause) == -1) {
+			ok &= cmd_xmpp_check(ctx, 0, "Cannot serve XMPP: %s",
+			    cause);
+			free(cause);
+			cause = NULL;
+		} else
+			cmd_xmpp_check(ctx, 1, "Listening for clients and "
+			    "call bridges");
+	}
+	if (ok && cmd_commit_config(ctx, &key, &one, 1) == -1) {
+		xmpp_stop("system-shutdown");
 		ok = 0;
+	}
 	if (ok)
 		cmdctx_out(ctx, "SUCCESS: XMPP server enabled");
 	else
@@ -385,12 +407,13 @@ cmd_xmpp_disable(struct cmdctx *ctx)
 {
 	const char	*key = DB_XMPP_ENABLED, *zero = "0";
 
-	if (!cmd_xmpp_enabled()) {
+	if (!cmd_xmpp_enabled() && !xmpp_serving()) {
 		cmdctx_out(ctx, "XMPP server already disabled");
 		return (MMP_RES_OK);
 	}
 	if (cmd_commit_config(ctx, &key, &zero, 1) == -1)
 		return (MMP_RES_FAILED);
+	xmpp_stop("system-shutdown");
 	cmdctx_out(ctx, "XMPP server disabled");
 	return (MMP_RES_OK);
 }
@@ -440,6 +463,7 @@ cmd_xmpp_reset_answer(struct cmdctx *ctx, const char *answer)
 		cmdctx_done(ctx, MMP_RES_FAILED);
 		return;
 	}
+	xmpp_stop("system-shutdown");
 	if (db_xmpp_reset(mmpd->db, &cause) == -1) {
 		cmdctx_err(ctx, "xmpp reset: %s", cause);
 		free(cause);

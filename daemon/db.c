@@ -17,6 +17,7 @@
 #include "db.h"
 #include "log.h"
 #include "xmalloc.h"
+#include "xmpp_sasl.h"
 
 struct db {
 	sqlite3		*sql;
@@ -27,6 +28,9 @@ static int	 db_prepare(struct db *, sqlite3_stmt **, const char *,
 		    char **);
 static int	 db_migrate(struct db *, char **);
 static int	 db_user_version(sqlite3 *);
+static int	 db_user_put_creds(struct db *, const char *,
+		    const struct sasl_creds *, char **);
+static void	 db_roster_row(sqlite3_stmt *, struct db_roster *);
 
 /* Migration n takes the schema from version n to n + 1. */
 static const char *migrations[] = {
@@ -44,6 +48,33 @@ static const char *migrations[] = {
 	"    CHECK (length(name) BETWEEN 1 AND 64),"
 	"  secret TEXT NOT NULL CHECK (length(secret) BETWEEN 8 AND 256),"
 	"  created INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))"
+	");",
+	/* 1 -> 2: accounts (SCRAM keys only) and rosters */
+	"CREATE TABLE user ("
+	"  localpart TEXT PRIMARY KEY NOT NULL"
+	"    CHECK (length(localpart) BETWEEN 1 AND 64),"
+	"  created INTEGER NOT NULL DEFAULT (strftime('%s', 'now'))"
+	");"
+	"CREATE TABLE user_scram ("
+	"  localpart TEXT NOT NULL REFERENCES user (localpart)"
+	"    ON DELETE CASCADE,"
+	"  hash INTEGER NOT NULL CHECK (hash IN (1, 2)),"
+	"  iterations INTEGER NOT NULL CHECK (iterations >= 4096),"
+	"  salt BLOB NOT NULL CHECK (length(salt) = 16),"
+	"  stored_key BLOB NOT NULL,"
+	"  server_key BLOB NOT NULL,"
+	"  PRIMARY KEY (localpart, hash)"
+	");"
+	"CREATE TABLE roster ("
+	"  owner TEXT NOT NULL REFERENCES user (localpart) ON DELETE CASCADE,"
+	"  jid TEXT NOT NULL CHECK (length(jid) BETWEEN 3 AND 3071),"
+	"  name TEXT,"
+	"  subscription TEXT NOT NULL DEFAULT 'none'"
+	"    CHECK (subscription IN ('none', 'to', 'from', 'both')),"
+	"  ask INTEGER NOT NULL DEFAULT 0,"
+	"  pending_in INTEGER NOT NULL DEFAULT 0,"
+	"  groups TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (owner, jid)"
 	");",
 };
 
@@ -481,4 +512,317 @@ db_xmpp_reset(struct db *db, char **cause)
 		return (-1);
 	}
 	return (db_commit(db, cause));
+}
+
+/* Store one hash's SCRAM keys for an account. */
+static int
+db_user_put_creds(struct db *db, const char *localpart,
+    const struct sasl_creds *c, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (db_prepare(db, &st, "INSERT OR REPLACE INTO user_scram "
+	    "(localpart, hash, iterations, salt, stored_key, server_key) "
+	    "VALUES (?, ?, ?, ?, ?, ?)", cause) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, c->hash);
+	sqlite3_bind_int(st, 3, c->iterations);
+	sqlite3_bind_blob(st, 4, c->salt, sizeof(c->salt), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 5, c->stored_key, c->keylen, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 6, c->server_key, c->keylen, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Add an account with its SHA-1 and SHA-256 keys, in one transaction. */
+int
+db_user_add(struct db *db, const char *localpart,
+    const struct sasl_creds *sha1, const struct sasl_creds *sha256,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc, ext;
+
+	if (db_begin(db, cause) == -1)
+		return (-1);
+	if (db_prepare(db, &st, "INSERT INTO user (localpart) VALUES (?)",
+	    cause) == -1)
+		goto fail;
+	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	ext = sqlite3_extended_errcode(db->sql);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		if (ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			xasprintf(cause, "user %s already exists", localpart);
+		else
+			xasprintf(cause, "database: %s",
+			    sqlite3_errmsg(db->sql));
+		goto fail;
+	}
+	if (db_user_put_creds(db, localpart, sha1, cause) == -1 ||
+	    db_user_put_creds(db, localpart, sha256, cause) == -1)
+		goto fail;
+	return (db_commit(db, cause));
+fail:
+	db_rollback(db);
+	return (-1);
+}
+
+/* Replace an account's keys (a new password), in one transaction. */
+int
+db_user_set_creds(struct db *db, const char *localpart,
+    const struct sasl_creds *sha1, const struct sasl_creds *sha256,
+    char **cause)
+{
+	if (!db_user_exists(db, localpart)) {
+		xasprintf(cause, "no user named %s", localpart);
+		return (-1);
+	}
+	if (db_begin(db, cause) == -1)
+		return (-1);
+	if (db_user_put_creds(db, localpart, sha1, cause) == -1 ||
+	    db_user_put_creds(db, localpart, sha256, cause) == -1) {
+		db_rollback(db);
+		return (-1);
+	}
+	return (db_commit(db, cause));
+}
+
+/* Delete an account with its keys and roster. */
+int
+db_user_del(struct db *db, const char *localpart, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (db_begin(db, cause) == -1)
+		return (-1);
+	if (db_prepare(db, &st, "DELETE FROM user WHERE localpart = ?",
+	    cause) == -1) {
+		db_rollback(db);
+		return (-1);
+	}
+	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || sqlite3_changes(db->sql) == 0) {
+		if (rc != SQLITE_DONE)
+			xasprintf(cause, "database: %s",
+			    sqlite3_errmsg(db->sql));
+		else
+			xasprintf(cause, "no user named %s", localpart);
+		db_rollback(db);
+		return (-1);
+	}
+	return (db_commit(db, cause));
+}
+
+/* Whether an account exists. */
+int
+db_user_exists(struct db *db, const char *localpart)
+{
+	sqlite3_stmt	*st;
+	int		 found = 0;
+
+	if (db_prepare(db, &st, "SELECT 1 FROM user WHERE localpart = ?",
+	    NULL) == -1)
+		return (0);
+	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return (found);
+}
+
+/* An account's keys for one hash; -1 when there is no such account. */
+int
+db_user_creds(struct db *db, const char *localpart, int hash,
+    struct sasl_creds *c)
+{
+	sqlite3_stmt	*st;
+	size_t		 n;
+	int		 rc = -1;
+
+	if (db_prepare(db, &st, "SELECT iterations, salt, stored_key, "
+	    "server_key FROM user_scram WHERE localpart = ? AND hash = ?",
+	    NULL) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, hash);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		memset(c, 0, sizeof(*c));
+		c->hash = hash;
+		c->iterations = sqlite3_column_int(st, 0);
+		n = sqlite3_column_bytes(st, 2);
+		if (sqlite3_column_bytes(st, 1) == sizeof(c->salt) &&
+		    n <= sizeof(c->stored_key) &&
+		    (size_t)sqlite3_column_bytes(st, 3) == n) {
+			memcpy(c->salt, sqlite3_column_blob(st, 1),
+			    sizeof(c->salt));
+			memcpy(c->stored_key, sqlite3_column_blob(st, 2), n);
+			memcpy(c->server_key, sqlite3_column_blob(st, 3), n);
+			c->keylen = n;
+			rc = 0;
+		}
+	}
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/* Every account, sorted; free with util_free_argv. */
+int
+db_user_list(struct db *db, char ***names, int *n)
+{
+	sqlite3_stmt	*st;
+
+	*names = NULL;
+	*n = 0;
+	if (db_prepare(db, &st, "SELECT localpart FROM user "
+	    "ORDER BY localpart", NULL) == -1)
+		return (-1);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*names = xreallocarray(*names, *n + 2, sizeof(**names));
+		(*names)[(*n)++] =
+		    xstrdup((const char *)sqlite3_column_text(st, 0));
+		(*names)[*n] = NULL;
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+/* Fill a roster item from the current row (columns as in ROSTER_COLS). */
+#define ROSTER_COLS "jid, name, subscription, ask, pending_in, groups"
+static void
+db_roster_row(sqlite3_stmt *st, struct db_roster *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->jid = xstrdup((const char *)sqlite3_column_text(st, 0));
+	if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+		r->name = xstrdup((const char *)sqlite3_column_text(st, 1));
+	r->subscription = xstrdup((const char *)sqlite3_column_text(st, 2));
+	r->ask = sqlite3_column_int(st, 3);
+	r->pending_in = sqlite3_column_int(st, 4);
+	r->groups = xstrdup((const char *)sqlite3_column_text(st, 5));
+}
+
+/* An account's roster, ordered by JID; free with db_roster_free. */
+int
+db_roster_get(struct db *db, const char *owner, struct db_roster **list,
+    size_t *n)
+{
+	sqlite3_stmt	*st;
+
+	*list = NULL;
+	*n = 0;
+	if (db_prepare(db, &st, "SELECT " ROSTER_COLS " FROM roster "
+	    "WHERE owner = ? ORDER BY jid", NULL) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*list = xreallocarray(*list, *n + 1, sizeof(**list));
+		db_roster_row(st, &(*list)[(*n)++]);
+	}
+	sqlite3_finalize(st);
+	return (0);
+}
+
+/* One roster item; -1 when the owner has no item for that JID. */
+int
+db_roster_item(struct db *db, const char *owner, const char *jid,
+    struct db_roster *r)
+{
+	sqlite3_stmt	*st;
+	int		 rc = -1;
+
+	if (db_prepare(db, &st, "SELECT " ROSTER_COLS " FROM roster "
+	    "WHERE owner = ? AND jid = ?", NULL) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		db_roster_row(st, r);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return (rc);
+}
+
+/* Insert or replace a roster item; committed when this returns 0. */
+int
+db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (db_prepare(db, &st, "INSERT OR REPLACE INTO roster (owner, "
+	    ROSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)", cause) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->jid, -1, SQLITE_STATIC);
+	if (r->name != NULL)
+		sqlite3_bind_text(st, 3, r->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->subscription, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, r->ask);
+	sqlite3_bind_int(st, 6, r->pending_in);
+	sqlite3_bind_text(st, 7, r->groups ? r->groups : "", -1,
+	    SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Remove a roster item; removing one that is not there is fine. */
+int
+db_roster_del(struct db *db, const char *owner, const char *jid,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	if (db_prepare(db, &st, "DELETE FROM roster WHERE owner = ? AND "
+	    "jid = ?", cause) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
+		return (-1);
+	}
+	return (0);
+}
+
+/* Free one roster item's strings. */
+void
+db_roster_clear(struct db_roster *r)
+{
+	free(r->jid);
+	free(r->name);
+	free(r->subscription);
+	free(r->groups);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Free a roster from db_roster_get. */
+void
+db_roster_free(struct db_roster *list, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		db_roster_clear(&list[i]);
+	free(list);
 }

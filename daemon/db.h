@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION	1
+#define DB_SCHEMA_VERSION	2
 
 /* Configuration keys. */
 #define DB_HOSTNAME		"hostname"
@@ -22,6 +22,17 @@
 #define DB_XMPP_MAX_SESSIONS	"xmpp.max_sessions"
 
 struct db;
+struct sasl_creds;
+
+/* A roster item (RFC 6121 section 2.1.2). */
+struct db_roster {
+	char	*jid;
+	char	*name;			/* NULL when unset */
+	char	*subscription;		/* none, to, from, both */
+	int	 ask;			/* a subscribe request is pending */
+	int	 pending_in;		/* the contact asked us, unanswered */
+	char	*groups;		/* newline-separated, "" for none */
+};
 
 struct db_callbridge {
 	char	*name;
@@ -53,5 +64,28 @@ void		 db_callbridge_free(struct db_callbridge *, size_t);
 int		 db_callbridge_count(struct db *);
 
 int		 db_xmpp_reset(struct db *, char **);
+
+int		 db_user_add(struct db *, const char *,
+		    const struct sasl_creds *, const struct sasl_creds *,
+		    char **);
+int		 db_user_set_creds(struct db *, const char *,
+		    const struct sasl_creds *, const struct sasl_creds *,
+		    char **);
+int		 db_user_del(struct db *, const char *, char **);
+int		 db_user_exists(struct db *, const char *);
+int		 db_user_creds(struct db *, const char *, int,
+		    struct sasl_creds *);
+int		 db_user_list(struct db *, char ***, int *);
+
+int		 db_roster_get(struct db *, const char *, struct db_roster **,
+		    size_t *);
+int		 db_roster_item(struct db *, const char *, const char *,
+		    struct db_roster *);
+int		 db_roster_put(struct db *, const char *,
+		    const struct db_roster *, char **);
+int		 db_roster_del(struct db *, const char *, const char *,
+		    char **);
+void		 db_roster_free(struct db_roster *, size_t);
+void		 db_roster_clear(struct db_roster *);
 
 #endif /* DB_H */

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"
+#include "xmpp.h"
 
 struct mmpd	*mmpd;
 static struct event *shutdown_timer;
@@ -69,6 +70,7 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("mmpd_signal: %s, shutting down", strsignal(sig));
 	mmpd->shutdown = 1;
+	xmpp_stop("system-shutdown");
 	control_shutdown();
 	if (control_idle()) {
 		mmpd_shutdown_done();
@@ -115,7 +117,7 @@ main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int;
 	const char	*datadir = MMPD_DATADIR, *sockpath;
-	char		*dbpath, *cause;
+	char		*dbpath, *cause, *v;
 	int		 ch, debug = 0, check = 0, verbose = 0;
 
 	if ((sockpath = getenv("MMP_SOCKET")) == NULL || *sockpath == '\0')
@@ -186,13 +188,22 @@ main(int argc, char *argv[])
 	evsignal_add(ev_int, NULL);
 	worker_init();
 	control_listen();
+	if ((v = db_config_get(mmpd->db, DB_XMPP_ENABLED)) != NULL &&
+	    strcmp(v, "1") == 0 && xmpp_start(&cause) == -1) {
+		log_warnx("mmpd: XMPP is enabled but cannot be served: %s",
+		    cause);
+		free(cause);
+	}
+	free(v);
 	log_info("mmpd %s ready on %s, data in %s", MMP_VERSION,
 	    mmpd->sockpath, mmpd->datadir);
 
 	event_base_dispatch(mmpd->base);
 
 	log_info("mmpd: stopped");
+	xmpp_free();
 	control_free();
+	router_free();
 	worker_free();
 	if (shutdown_timer != NULL)
 		event_free(shutdown_timer);

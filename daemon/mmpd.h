@@ -72,6 +72,11 @@ void		 worker_free(void);
 int		 worker_start(void (*)(void *), void (*)(void *), void *);
 int		 worker_busy(void);
 
+/* cmd_user.c */
+int		 cmd_user_password(struct cmdctx *);
+int		 cmd_user_del(struct cmdctx *);
+int		 cmd_user_list(struct cmdctx *);
+
 /* cmd_pki.c */
 int		 cmd_pki_make(struct cmdctx *);
 int		 cmd_pki_list(struct cmdctx *);

@@ -24,6 +24,7 @@ struct sasl_creds {
 	int		 hash;			/* SASL_SHA1 or SASL_SHA256 */
 	int		 iterations;
 	unsigned char	 salt[SASL_SALT_LEN];
+	size_t		 saltlen;		/* 1 to 16; 0 means 16 */
 	unsigned char	 stored_key[SASL_MAX_KEY];
 	unsigned char	 server_key[SASL_MAX_KEY];
 	size_t		 keylen;		/* 20 or 32 */
@@ -43,6 +44,8 @@ typedef int (*sasl_lookup_cb)(void *, const char *, int, struct sasl_creds *);
 struct sasl_session;
 
 int		 sasl_creds_make(const char *, int, int, struct sasl_creds *);
+int		 sasl_creds_derive(const char *, int, int,
+		    const unsigned char *, size_t, struct sasl_creds *);
 int		 sasl_mech_from_name(const char *);
 const char	*sasl_mech_name(int);
 struct sasl_session *sasl_new(int, sasl_lookup_cb, void *);

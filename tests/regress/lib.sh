@@ -5,6 +5,26 @@ SOCK="$T/mmpd.sock"
 DATA="$T/data"
 MMPD_PID=
 
+# Two free TCP ports on loopback for this case's XMPP listeners.
+free_ports() {
+	/usr/bin/python3 -c '
+import socket
+s = [socket.socket() for i in range(2)]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))'
+}
+set -- $(free_ports)
+CPORT=$1
+MPORT=$2
+set --
+
+# Give XMPP this case's own ports, so that cases never clash.
+use_ports() {
+	"$TOP/mmp" -s "$SOCK" xmpp port client "$CPORT" >/dev/null &&
+	    "$TOP/mmp" -s "$SOCK" xmpp port component "$MPORT" >/dev/null
+}
+
 # Start mmpd -d on this case's directory and wait (bounded) for it.
 start_daemon() {
 	# shellcheck disable=SC2086
@@ -61,7 +81,7 @@ mmp() {
 
 # Write the case's directory as $T and dates as <date>: they change.
 filter() {
-	sed -e "s|$T|\$T|g" \
+	sed -e "s|$T|\$T|g" -e "s/$CPORT/<cport>/g" -e "s/$MPORT/<mport>/g" \
 	    -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9:]\{8\} UTC/<date>/g' \
 	    -e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]/<day>/g' \
 	    -e 's/^\(Generating [a-z0-9]* key \)\.*$/\1<dots>/'

@@ -1,6 +1,7 @@
 # xmpp certs and the checks of xmpp enable.
 make_certs
 start_daemon
+use_ports
 say enable with nothing configured
 mmp xmpp enable
 say certs refuse names outside the store and missing files

@@ -2,6 +2,7 @@
 # after the command returned.
 make_certs
 start_daemon
+use_ports
 mmp xmpp domain example.com
 mmp xmpp listen 127.0.0.1 ::1
 mmp xmpp certs xmpp.key xmpp.crt ca-bundle.crt

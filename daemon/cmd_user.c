@@ -1,0 +1,227 @@
+/*
+ * xmpp user add|passwd|del|list: the local accounts clients log in with.
+ * Passwords are asked twice with echo off and turned into SCRAM keys at
+ * once; the password itself is never stored.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "proto.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+#include "xmpp_sasl.h"
+
+struct user_pw {
+	char	*localpart;
+	char	*first;
+};
+
+static char	*cmd_user_name(struct cmdctx *);
+static void	 cmd_user_first(struct cmdctx *, const char *);
+static void	 cmd_user_second(struct cmdctx *, const char *);
+static void	 cmd_user_cancel(struct cmdctx *);
+static void	 cmd_user_pw_free(struct user_pw *);
+static const char *cmd_user_pw_bad(const char *);
+static void	 cmd_user_done(struct cmdctx *, int);
+
+/* The localpart lower-cased; the caller frees. */
+static char *
+cmd_user_name(struct cmdctx *ctx)
+{
+	char	*s, *p;
+
+	s = xstrdup(ctx->m.args[0]);
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	return (s);
+}
+
+/* Free a half-entered password. */
+static void
+cmd_user_pw_free(struct user_pw *pw)
+{
+	if (pw == NULL)
+		return;
+	if (pw->first != NULL) {
+		explicit_bzero(pw->first, strlen(pw->first));
+		free(pw->first);
+	}
+	free(pw->localpart);
+	free(pw);
+}
+
+/* The shell left between the two prompts. */
+static void
+cmd_user_cancel(struct cmdctx *ctx)
+{
+	cmd_user_pw_free(ctx->job);
+	ctx->job = NULL;
+}
+
+/* Why a password is not acceptable, or NULL. */
+static const char *
+cmd_user_pw_bad(const char *pw)
+{
+	const unsigned char	*p;
+
+	if (*pw == '\0')
+		return ("the password is empty");
+	if (strlen(pw) > 1023)
+		return ("the password is longer than 1023 bytes");
+	for (p = (const unsigned char *)pw; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return ("the password holds a control character");
+	return (NULL);
+}
+
+/* Finish a password command, freeing what it held. */
+static void
+cmd_user_done(struct cmdctx *ctx, int res)
+{
+	cmd_user_pw_free(ctx->job);
+	ctx->job = NULL;
+	ctx->cancel = NULL;
+	cmdctx_done(ctx, res);
+}
+
+/* The first password: check it and ask again. */
+static void
+cmd_user_first(struct cmdctx *ctx, const char *pw)
+{
+	struct user_pw	*u = ctx->job;
+	const char	*why;
+
+	if ((why = cmd_user_pw_bad(pw)) != NULL) {
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), why);
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	u->first = xstrdup(pw);
+	cmdctx_prompt(ctx, "Retype password: ", 0, cmd_user_second);
+}
+
+/* The second password: both must agree; then store the keys. */
+static void
+cmd_user_second(struct cmdctx *ctx, const char *pw)
+{
+	struct user_pw		*u = ctx->job;
+	struct sasl_creds	 c1, c256;
+	char			*cause = NULL;
+	int			 rc;
+
+	if (strcmp(pw, u->first) != 0) {
+		cmdctx_err(ctx, "%s: the passwords do not match; nothing "
+		    "changed", cmdtab_name(ctx->m.id));
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (sasl_creds_make(pw, SASL_SHA1, SASL_ITERATIONS, &c1) == -1 ||
+	    sasl_creds_make(pw, SASL_SHA256, SASL_ITERATIONS, &c256) == -1) {
+		cmdctx_err(ctx, "%s: cannot derive keys",
+		    cmdtab_name(ctx->m.id));
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (ctx->m.id == CMD_USER_ADD)
+		rc = db_user_add(mmpd->db, u->localpart, &c1, &c256, &cause);
+	else
+		rc = db_user_set_creds(mmpd->db, u->localpart, &c1, &c256,
+		    &cause);
+	explicit_bzero(&c1, sizeof(c1));
+	explicit_bzero(&c256, sizeof(c256));
+	if (rc == -1) {
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
+		free(cause);
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (ctx->m.id == CMD_USER_ADD) {
+		log_info("cmd_user_second: added user %s", u->localpart);
+		cmdctx_out(ctx, "Added user %s", u->localpart);
+	} else {
+		log_info("cmd_user_second: new password for %s",
+		    u->localpart);
+		cmdctx_out(ctx, "Password of %s changed", u->localpart);
+	}
+	cmd_user_done(ctx, MMP_RES_OK);
+}
+
+/* xmpp user add|passwd <localpart>: asks for the password twice. */
+int
+cmd_user_password(struct cmdctx *ctx)
+{
+	struct user_pw	*u;
+	char		*name;
+	int		 exists;
+
+	name = cmd_user_name(ctx);
+	exists = db_user_exists(mmpd->db, name);
+	if (ctx->m.id == CMD_USER_ADD && exists) {
+		cmdctx_err(ctx, "xmpp user add: user %s already exists", name);
+		free(name);
+		return (MMP_RES_FAILED);
+	}
+	if (ctx->m.id == CMD_USER_PASSWD && !exists) {
+		cmdctx_err(ctx, "xmpp user passwd: no user named %s", name);
+		free(name);
+		return (MMP_RES_FAILED);
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->localpart = name;
+	ctx->job = u;
+	ctx->cancel = cmd_user_cancel;
+	return (cmdctx_prompt(ctx, "Enter password: ", 0, cmd_user_first));
+}
+
+/* xmpp user del <localpart>: its sessions are closed. */
+int
+cmd_user_del(struct cmdctx *ctx)
+{
+	char	*name, *cause;
+	int	 n;
+
+	name = cmd_user_name(ctx);
+	if (db_user_del(mmpd->db, name, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp user del: %s", cause);
+		free(cause);
+		free(name);
+		return (MMP_RES_FAILED);
+	}
+	n = xmpp_kick_user(name);
+	log_info("cmd_user_del: deleted user %s, closed %d session%s", name,
+	    n, n == 1 ? "" : "s");
+	cmdctx_out(ctx, "Deleted user %s%s", name, n ? "; its sessions were "
+	    "closed" : "");
+	free(name);
+	return (MMP_RES_OK);
+}
+
+/* xmpp user list: each account with its online sessions. */
+int
+cmd_user_list(struct cmdctx *ctx)
+{
+	char	**names;
+	int	 i, n, width = 4;
+
+	if (db_user_list(mmpd->db, &names, &n) == -1) {
+		cmdctx_err(ctx, "xmpp user list: cannot read the database");
+		return (MMP_RES_FAILED);
+	}
+	if (n == 0)
+		cmdctx_out(ctx, "No users");
+	for (i = 0; i < n; i++)
+		if ((int)strlen(names[i]) > width)
+			width = strlen(names[i]);
+	if (n > 0)
+		cmdctx_out(ctx, "%-*s  %s", width, "User", "Sessions");
+	for (i = 0; i < n; i++)
+		cmdctx_out(ctx, "%-*s  %d", width, names[i],
+		    xmpp_user_sessions(names[i]));
+	util_free_argv(names, n);
+	return (MMP_RES_OK);
+}

@@ -1,0 +1,633 @@
+/*
+ * The XMPP stream parser: libxml2's push parser with our own SAX2
+ * callbacks, one libxml2 context per stream (renewed by xparser_reset),
+ * building an xnode tree for each child of the stream root.
+ *
+ * XMPP forbids DTDs, entity declarations, comments and processing
+ * instructions (RFC 6120 section 11.1): each stops the parser with
+ * restricted-xml. Only the five predefined entities and character
+ * references are known; nothing is ever expanded or loaded. libxml2's push
+ * mode limits neither depth nor the size of a stanza, so we count depth,
+ * bytes since the end of the last stanza and nodes per stanza ourselves,
+ * and never hand libxml2 more bytes than the stanza budget allows, so that
+ * it cannot buffer without bound either.
+ */
+#include <sys/queue.h>
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/entities.h>
+#include <libxml/xmlerror.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "xml.h"
+
+#define XP_STREAMS_NS	"http://etherx.jabber.org/streams"
+
+#define XP_MAX_BYTES	10240	/* per stanza, Prosody's pre-auth default */
+#define XP_MAX_DEPTH	32	/* counting the stream root */
+#define XP_MAX_NODES	5000	/* elements and text nodes per stanza */
+
+enum xp_state {
+	XP_RUN,			/* parsing */
+	XP_FAILED,		/* an error was reported; waits for reset */
+	XP_ENDED		/* </stream:stream> seen; input ignored */
+};
+
+struct xparser {
+	struct xparser_cb	 cb;
+	void			*arg;
+	xmlParserCtxtPtr	 ctxt;
+	enum xp_state		 state;
+	int			 inparse;	/* inside xmlParseChunk */
+	int			 restart;	/* reset asked by a callback */
+	int			 error;		/* XP_* to report, or 0 */
+	char			 errmsg[160];
+
+	int			 depth;		/* 1: the stream root */
+	struct xnode		*stanza;	/* being built, or NULL */
+	struct xnode		**stack;	/* open elements of stanza */
+	size_t			 stackcap;
+	size_t			 nodes;		/* in stanza */
+	int			 lasttext;	/* last event was text */
+
+	size_t			 fed;		/* bytes given to ctxt */
+	size_t			 mark;		/* where the budget starts */
+
+	size_t			 max_bytes;
+	int			 max_depth;
+	size_t			 max_nodes;
+};
+
+static void	xp_open(struct xparser *);
+static void	xp_close(struct xparser *);
+static int	xp_live(const struct xparser *);
+static void	xp_fail(struct xparser *, int, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static size_t	xp_pos(const struct xparser *);
+static char	*xp_attr_value(const xmlChar *, const xmlChar *);
+static void	xp_start_stream(struct xparser *, const xmlChar *,
+		    const xmlChar *, int, const xmlChar **, int,
+		    const xmlChar **);
+static void	xp_text(struct xparser *, const char *, size_t);
+static void	xp_sax_start(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *, int, const xmlChar **, int, int,
+		    const xmlChar **);
+static void	xp_sax_end(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *);
+static void	xp_sax_characters(void *, const xmlChar *, int);
+static void	xp_sax_reference(void *, const xmlChar *);
+static void	xp_sax_subset(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *);
+static void	xp_sax_entity_decl(void *, const xmlChar *, int,
+		    const xmlChar *, const xmlChar *, xmlChar *);
+static void	xp_sax_comment(void *, const xmlChar *);
+static void	xp_sax_pi(void *, const xmlChar *, const xmlChar *);
+static xmlEntityPtr xp_sax_get_entity(void *, const xmlChar *);
+static xmlEntityPtr xp_sax_get_pentity(void *, const xmlChar *);
+static void	xp_sax_serror(void *, xmlErrorPtr);
+
+/* Create a libxml2 push context for a new stream. */
+static void
+xp_open(struct xparser *p)
+{
+	xmlSAXHandler	 sax;
+
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = xp_sax_start;
+	sax.endElementNs = xp_sax_end;
+	sax.characters = xp_sax_characters;
+	sax.ignorableWhitespace = xp_sax_characters;
+	sax.cdataBlock = xp_sax_characters;
+	sax.reference = xp_sax_reference;
+	sax.internalSubset = xp_sax_subset;
+	sax.externalSubset = xp_sax_subset;
+	sax.entityDecl = xp_sax_entity_decl;
+	sax.comment = xp_sax_comment;
+	sax.processingInstruction = xp_sax_pi;
+	sax.getEntity = xp_sax_get_entity;
+	sax.getParameterEntity = xp_sax_get_pentity;
+	sax.serror = xp_sax_serror;
+
+	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
+	if (p->ctxt == NULL)
+		fatalx("xp_open: xmlCreatePushParserCtxt failed");
+	/*
+	 * No XML_PARSE_NOENT (never substitute entities), no DTDLOAD or
+	 * DTDVALID (never load a DTD), NONET for good measure; the stream is
+	 * UTF-8 whatever a declaration says (RFC 6120 section 11.6).
+	 */
+	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
+	xmlSwitchEncoding(p->ctxt, XML_CHAR_ENCODING_UTF8);
+	p->ctxt->replaceEntities = 0;
+	p->ctxt->loadsubset = 0;
+	p->ctxt->validate = 0;
+
+	p->state = XP_RUN;
+	p->restart = 0;
+	p->error = 0;
+	p->errmsg[0] = '\0';
+	p->depth = 0;
+	p->nodes = 0;
+	p->lasttext = 0;
+	p->fed = 0;
+	p->mark = 0;
+}
+
+/* Drop the libxml2 context and any half-built stanza. */
+static void
+xp_close(struct xparser *p)
+{
+	if (p->ctxt != NULL) {
+		xmlFreeParserCtxt(p->ctxt);
+		p->ctxt = NULL;
+	}
+	xnode_free(p->stanza);
+	p->stanza = NULL;
+}
+
+/* A new parser calling cb with arg; it starts at the beginning of a stream. */
+struct xparser *
+xparser_new(const struct xparser_cb *cb, void *arg)
+{
+	static int	 initialised;
+	struct xparser	*p;
+
+	if (!initialised) {
+		xmlInitParser();
+		initialised = 1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->cb = *cb;
+	p->arg = arg;
+	p->max_bytes = XP_MAX_BYTES;
+	p->max_depth = XP_MAX_DEPTH;
+	p->max_nodes = XP_MAX_NODES;
+	xp_open(p);
+	return (p);
+}
+
+/*
+ * Free the parser. Not from inside one of its callbacks: a callback that
+ * wants the stream gone sets a flag its caller reads after xparser_feed
+ * returns.
+ */
+void
+xparser_free(struct xparser *p)
+{
+	if (p == NULL)
+		return;
+	if (p->inparse)
+		fatalx("xparser_free: called from a parser callback");
+	xp_close(p);
+	free(p->stack);
+	free(p);
+}
+
+/*
+ * Start a new stream (after STARTTLS or SASL success, or after an error).
+ * From inside the stream_start or stanza callback, the current chunk stops
+ * there: the rest of the bytes given to that xparser_feed call are
+ * discarded, and the next call starts the new stream. For STARTTLS this is
+ * what RFC 6120 section 5.4.3.3 asks: nothing sent in the clear after
+ * <starttls/> may be used.
+ */
+void
+xparser_reset(struct xparser *p)
+{
+	if (p->inparse) {
+		if (!p->restart) {
+			p->restart = 1;
+			xmlStopParser(p->ctxt);
+		}
+		return;
+	}
+	xp_close(p);
+	xp_open(p);
+}
+
+/*
+ * Set the limits: bytes per stanza (counted from the end of the previous
+ * stanza), element depth counting the stream root, and nodes (elements and
+ * text) per stanza. A zero leaves that limit as it is.
+ */
+void
+xparser_set_limits(struct xparser *p, size_t max_bytes, int max_depth,
+    size_t max_nodes)
+{
+	if (max_bytes != 0)
+		p->max_bytes = max_bytes;
+	if (max_depth > 0)
+		p->max_depth = max_depth;
+	if (max_nodes != 0)
+		p->max_nodes = max_nodes;
+}
+
+/*
+ * Parse len bytes of the stream, calling back for the stream start, each
+ * stanza, the stream end and errors. Returns 0, or -1 once an error has
+ * been reported (and for every call after that until xparser_reset).
+ * After </stream:stream>, input is ignored.
+ */
+int
+xparser_feed(struct xparser *p, const char *buf, size_t len)
+{
+	size_t	 used, n;
+	int	 rc;
+
+	if (p->inparse)
+		fatalx("xparser_feed: called from a parser callback");
+	if (p->state == XP_FAILED)
+		return (-1);
+	while (p->state == XP_RUN && len > 0) {
+		/*
+		 * Hand libxml2 no more than the budget left for the stanza
+		 * being read, so that it never holds more than that; a
+		 * stanza that ends inside the slice renews the budget.
+		 */
+		used = p->fed - p->mark;
+		if (used >= p->max_bytes) {
+			xp_fail(p, XP_POLICY, "stanza larger than %zu bytes",
+			    p->max_bytes);
+			break;
+		}
+		n = p->max_bytes - used;
+		if (n > len)
+			n = len;
+		if (n > INT_MAX)
+			n = INT_MAX;
+		p->inparse = 1;
+		rc = xmlParseChunk(p->ctxt, buf, (int)n, 0);
+		p->inparse = 0;
+		p->fed += n;
+		buf += n;
+		len -= n;
+		if (p->restart) {
+			xp_close(p);
+			xp_open(p);
+			return (0);
+		}
+		/* After xmlStopParser the return code, not wellFormed. */
+		if (rc != 0 && p->state == XP_RUN && p->error == 0)
+			xp_fail(p, XP_NOT_WELL_FORMED, "libxml2 error %d", rc);
+		if (p->error != 0)
+			break;
+	}
+	if (p->error != 0) {
+		p->state = XP_FAILED;
+		xnode_free(p->stanza);
+		p->stanza = NULL;
+		if (p->cb.error != NULL)
+			p->cb.error(p->arg, p->error, p->errmsg);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Whether callbacks from libxml2 are still wanted. */
+static int
+xp_live(const struct xparser *p)
+{
+	return (p->state == XP_RUN && p->error == 0 && !p->restart);
+}
+
+/*
+ * Note the first error and stop libxml2; xparser_feed reports it once the
+ * chunk is done, outside libxml2.
+ */
+static void
+xp_fail(struct xparser *p, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (p->error != 0 || p->state != XP_RUN)
+		return;
+	p->error = code;
+	va_start(ap, fmt);
+	(void)vsnprintf(p->errmsg, sizeof(p->errmsg), fmt, ap);
+	va_end(ap);
+	if (p->inparse)
+		xmlStopParser(p->ctxt);
+}
+
+/* The offset in the stream libxml2 has parsed up to. */
+static size_t
+xp_pos(const struct xparser *p)
+{
+	long	 n;
+
+	n = xmlByteConsumed(p->ctxt);
+	if (n < 0 || (size_t)n > p->fed)
+		return (p->fed);
+	return ((size_t)n);
+}
+
+/*
+ * An attribute value from libxml2, allocated. Without entity substitution
+ * libxml2 hands a '&' from &amp; or &#38; on as the text "&#38;" (for a
+ * tree builder to parse again); since a bare '&' cannot occur in a value,
+ * every '&' here starts that sequence, and we decode it.
+ */
+static char *
+xp_attr_value(const xmlChar *value, const xmlChar *end)
+{
+	const char	*s = (const char *)value;
+	size_t		 len = (size_t)(end - value), i, j;
+	char		*v;
+
+	v = xmalloc(len + 1);
+	for (i = j = 0; i < len; j++) {
+		if (s[i] == '&' && len - i >= 5 &&
+		    memcmp(s + i, "&#38;", 5) == 0) {
+			v[j] = '&';
+			i += 5;
+		} else
+			v[j] = s[i++];
+	}
+	v[j] = '\0';
+	return (v);
+}
+
+/* The stream root: check it and call stream_start. */
+static void
+xp_start_stream(struct xparser *p, const xmlChar *localname,
+    const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+    int nb_attributes, const xmlChar **attributes)
+{
+	const char	**list;
+	const char	 *defns = NULL;
+	const xmlChar	**a;
+	char		 *name;
+	int		  i;
+
+	if (uri == NULL || strcmp((const char *)uri, XP_STREAMS_NS) != 0) {
+		xp_fail(p, XP_INVALID_NS, "stream root in namespace %s",
+		    uri != NULL ? (const char *)uri : "(none)");
+		return;
+	}
+	if (strcmp((const char *)localname, "stream") != 0) {
+		xp_fail(p, XP_BAD_FORMAT, "stream root is not <stream>");
+		return;
+	}
+	for (i = 0; i < nb_namespaces; i++) {
+		if (namespaces[2 * i] == NULL)
+			defns = (const char *)namespaces[2 * i + 1];
+	}
+	list = xreallocarray(NULL, 2 * (size_t)nb_attributes + 1,
+	    sizeof(*list));
+	for (i = 0; i < nb_attributes; i++) {
+		a = attributes + 5 * i;
+		if (a[1] != NULL)
+			xasprintf(&name, "%s:%s", a[1], a[0]);
+		else
+			name = xstrdup((const char *)a[0]);
+		list[2 * i] = name;
+		list[2 * i + 1] = xp_attr_value(a[3], a[4]);
+	}
+	list[2 * nb_attributes] = NULL;
+	p->mark = xp_pos(p);
+	if (p->cb.stream_start != NULL)
+		p->cb.stream_start(p->arg, (const char *)localname,
+		    (const char *)uri, defns, list);
+	for (i = 0; i < 2 * nb_attributes; i++)
+		free((char *)(uintptr_t)list[i]);
+	free(list);
+}
+
+/* SAX2: an element starts. */
+static void
+xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+    int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+	struct xparser	*p = ctx;
+	struct xnode	*n;
+	const xmlChar	**a;
+	const char	*ns;
+	char		*name, *value;
+	int		 i;
+
+	(void)prefix;
+	(void)nb_defaulted;
+	if (!xp_live(p))
+		return;
+	if (++p->depth > p->max_depth) {
+		xp_fail(p, XP_POLICY, "elements nested deeper than %d",
+		    p->max_depth);
+		return;
+	}
+	if (p->depth == 1) {
+		xp_start_stream(p, localname, uri, nb_namespaces, namespaces,
+		    nb_attributes, attributes);
+		return;
+	}
+	if (++p->nodes > p->max_nodes) {
+		xp_fail(p, XP_POLICY, "stanza has more than %zu nodes",
+		    p->max_nodes);
+		return;
+	}
+	/* No namespace at all is "", not NULL (which would inherit). */
+	ns = uri != NULL ? (const char *)uri : "";
+	if (p->depth == 2) {
+		n = p->stanza = xnode_new((const char *)localname, ns);
+	} else
+		n = xnode_add(p->stack[p->depth - 3], (const char *)localname,
+		    ns);
+	if ((size_t)p->depth - 1 > p->stackcap) {
+		p->stackcap = (size_t)p->max_depth;
+		p->stack = xreallocarray(p->stack, p->stackcap,
+		    sizeof(*p->stack));
+	}
+	p->stack[p->depth - 2] = n;
+	p->lasttext = 0;
+
+	for (i = 0; i < nb_attributes; i++) {
+		a = attributes + 5 * i;
+		value = xp_attr_value(a[3], a[4]);
+		if (a[1] == NULL) {
+			xnode_set_attr(n, (const char *)a[0], value);
+			free(value);
+			continue;
+		}
+		/*
+		 * Element names are kept with their namespace URI, so
+		 * prefix declarations are dropped, except those a prefixed
+		 * attribute needs: it is declared again on its element.
+		 */
+		if (strcmp((const char *)a[1], "xml") != 0 && a[2] != NULL) {
+			xasprintf(&name, "xmlns:%s", a[1]);
+			xnode_set_attr(n, name, (const char *)a[2]);
+			free(name);
+		}
+		xasprintf(&name, "%s:%s", a[1], a[0]);
+		xnode_set_attr(n, name, value);
+		free(name);
+		free(value);
+	}
+}
+
+/* SAX2: an element ends. */
+static void
+xp_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	struct xparser	*p = ctx;
+	struct xnode	*n;
+
+	(void)localname;
+	(void)prefix;
+	(void)uri;
+	if (!xp_live(p))
+		return;
+	p->lasttext = 0;
+	if (p->depth-- == 1) {
+		/* Nothing after </stream:stream> is of interest. */
+		p->state = XP_ENDED;
+		xmlStopParser(p->ctxt);
+		if (p->cb.stream_end != NULL)
+			p->cb.stream_end(p->arg);
+		return;
+	}
+	if (p->depth != 1)
+		return;
+	n = p->stanza;
+	p->stanza = NULL;
+	p->mark = xp_pos(p);
+	if (p->cb.stanza != NULL)
+		p->cb.stanza(p->arg, n);
+	else
+		xnode_free(n);
+}
+
+/* Text, from characters, ignorable whitespace, references or CDATA. */
+static void
+xp_text(struct xparser *p, const char *s, size_t len)
+{
+	size_t	 i;
+
+	if (!xp_live(p) || len == 0)
+		return;
+	if (p->depth == 1) {
+		/* Whitespace keepalives between stanzas; nothing else. */
+		for (i = 0; i < len; i++) {
+			if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' &&
+			    s[i] != '\n') {
+				xp_fail(p, XP_NOT_WELL_FORMED,
+				    "text at stream level");
+				return;
+			}
+		}
+		p->mark = xp_pos(p);
+		return;
+	}
+	if (p->depth < 2)
+		return;
+	if (!p->lasttext && ++p->nodes > p->max_nodes) {
+		xp_fail(p, XP_POLICY, "stanza has more than %zu nodes",
+		    p->max_nodes);
+		return;
+	}
+	xnode_add_text(p->stack[p->depth - 2], s, len);
+	p->lasttext = 1;
+}
+
+/* SAX2: character data (also whitespace and CDATA sections). */
+static void
+xp_sax_characters(void *ctx, const xmlChar *s, int len)
+{
+	if (len > 0)
+		xp_text(ctx, (const char *)s, (size_t)len);
+}
+
+/* SAX2: a reference to an entity we do not have; cannot happen. */
+static void
+xp_sax_reference(void *ctx, const xmlChar *name)
+{
+	xp_fail(ctx, XP_RESTRICTED_XML, "entity reference &%s;",
+	    (const char *)name);
+}
+
+/* SAX2: a DOCTYPE (internal or external subset). */
+static void
+xp_sax_subset(void *ctx, const xmlChar *name, const xmlChar *eid,
+    const xmlChar *sid)
+{
+	(void)name;
+	(void)eid;
+	(void)sid;
+	xp_fail(ctx, XP_RESTRICTED_XML, "DTD");
+}
+
+/* SAX2: an entity declaration. */
+static void
+xp_sax_entity_decl(void *ctx, const xmlChar *name, int type,
+    const xmlChar *pid, const xmlChar *sid, xmlChar *content)
+{
+	(void)name;
+	(void)type;
+	(void)pid;
+	(void)sid;
+	(void)content;
+	xp_fail(ctx, XP_RESTRICTED_XML, "entity declaration");
+}
+
+/* SAX2: a comment. */
+static void
+xp_sax_comment(void *ctx, const xmlChar *text)
+{
+	(void)text;
+	xp_fail(ctx, XP_RESTRICTED_XML, "comment");
+}
+
+/* SAX2: a processing instruction (the XML declaration is not one). */
+static void
+xp_sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	(void)target;
+	(void)data;
+	xp_fail(ctx, XP_RESTRICTED_XML, "processing instruction");
+}
+
+/* SAX2: look an entity up; only the five predefined ones exist. */
+static xmlEntityPtr
+xp_sax_get_entity(void *ctx, const xmlChar *name)
+{
+	(void)ctx;
+	return (xmlGetPredefinedEntity(name));
+}
+
+/* SAX2: look a parameter entity up; there are none. */
+static xmlEntityPtr
+xp_sax_get_pentity(void *ctx, const xmlChar *name)
+{
+	(void)ctx;
+	(void)name;
+	return (NULL);
+}
+
+/* libxml2 reports an error: anything above a warning ends the stream. */
+static void
+xp_sax_serror(void *ctx, xmlErrorPtr e)
+{
+	struct xparser	*p = ctx;
+	const char	*msg;
+	size_t		 len;
+
+	if (e == NULL || e->level < XML_ERR_ERROR)
+		return;
+	msg = e->message != NULL ? e->message : "error";
+	len = strcspn(msg, "\n");
+	if (len > 100)
+		len = 100;
+	xp_fail(p, XP_NOT_WELL_FORMED, "libxml2: %.*s (%d)", (int)len, msg,
+	    e->code);
+}

@@ -1,0 +1,347 @@
+/*
+ * Client streams (RFC 6120): header, STARTTLS, SASL, resource binding,
+ * then stanzas to the router with 'from' stamped by us.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "xml.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+#include "xmpp_sasl.h"
+
+static const char *c2s_attr(const char **, const char *);
+static void	 c2s_features(struct xconn *);
+static void	 c2s_sasl(struct xconn *, struct xnode *);
+static void	 c2s_sasl_reply(struct xconn *, int, unsigned char *, size_t,
+		    const char *);
+static void	 c2s_bind(struct xconn *, struct xnode *);
+static int	 c2s_lookup(void *, const char *, int, struct sasl_creds *);
+static void	 c2s_iq_result(struct xconn *, struct xnode *, struct xnode *);
+
+/* The value of a stream header attribute, or NULL. */
+static const char *
+c2s_attr(const char **attrs, const char *name)
+{
+	for (; attrs != NULL && attrs[0] != NULL; attrs += 2)
+		if (strcmp(attrs[0], name) == 0)
+			return (attrs[1]);
+	return (NULL);
+}
+
+/* A client's stream header: check it, answer ours and the features. */
+void
+c2s_stream_start(struct xconn *c, const char *name, const char *ns,
+    const char **attrs)
+{
+	const char	*to, *version;
+
+	(void)name;
+	(void)ns;
+	to = c2s_attr(attrs, "to");
+	version = c2s_attr(attrs, "version");
+	xconn_new_streamid(c);
+	if (to == NULL) {
+		xconn_error(c, "host-unknown", "the stream has no 'to'");
+		return;
+	}
+	if (c->domain == NULL) {
+		if (strcasecmp(to, xmpp_domain()) != 0) {
+			xconn_error(c, "host-unknown", NULL);
+			return;
+		}
+		c->domain = xstrdup(xmpp_domain());
+	} else if (strcasecmp(to, c->domain) != 0) {
+		/* RFC 6120 4.3.1: the domain is pinned across restarts. */
+		xconn_error(c, "host-unknown", "the stream's 'to' changed");
+		return;
+	}
+	xconn_header(c, c->domain);
+	if (version == NULL || atoi(version) < 1) {
+		xconn_error(c, "unsupported-version", "version 1.0 needed");
+		return;
+	}
+	c->state = c->local == NULL ? XS_AUTH : XS_BIND;
+	c2s_features(c);
+}
+
+/* The features for where the stream is: TLS, then SASL, then bind. */
+static void
+c2s_features(struct xconn *c)
+{
+	struct xnode	*f, *n;
+
+	f = xnode_new("features", NS_STREAMS);
+	if (!c->tls) {
+		n = xnode_add(f, "starttls", NS_TLS);
+		xnode_add(n, "required", NS_TLS);
+	} else if (c->local == NULL) {
+		/* No -PLUS and no EXTERNAL: we do not offer what won't work. */
+		n = xnode_add(f, "mechanisms", NS_SASL);
+		xnode_add_text(xnode_add(n, "mechanism", NS_SASL),
+		    "SCRAM-SHA-256", 13);
+		xnode_add_text(xnode_add(n, "mechanism", NS_SASL),
+		    "SCRAM-SHA-1", 11);
+		xnode_add_text(xnode_add(n, "mechanism", NS_SASL), "PLAIN", 5);
+	} else {
+		xnode_add(f, "bind", NS_BIND);
+		n = xnode_add(f, "session", NS_SESSION);
+		xnode_add(n, "optional", NS_SESSION);
+	}
+	xconn_features(c, f);
+	xnode_free(f);
+}
+
+/* SASL lookup: an account's stored keys. */
+static int
+c2s_lookup(void *arg, const char *user, int hash, struct sasl_creds *creds)
+{
+	char	*u, *p;
+	int	 rc;
+
+	(void)arg;
+	u = xstrdup(user);
+	for (p = u; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	rc = db_user_creds(mmpd->db, u, hash, creds);
+	free(u);
+	return (rc);
+}
+
+/* Send the outcome of one SASL step. */
+static void
+c2s_sasl_reply(struct xconn *c, int rc, unsigned char *out, size_t outlen,
+    const char *cond)
+{
+	struct xnode	*n;
+	char		*b64 = NULL, *p;
+
+	if (rc == SASL_FAILURE) {
+		c->sasl_fails++;
+		log_info("c2s_sasl: %s: authentication failure (%s)%s%s",
+		    c->peer, cond, sasl_username(c->sasl) ? " for " : "",
+		    sasl_username(c->sasl) ? sasl_username(c->sasl) : "");
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		n = xnode_new("failure", NS_SASL);
+		xnode_add(n, cond, NS_SASL);
+		xconn_send(c, n);
+		xnode_free(n);
+		if (c->sasl_fails >= XMPP_MAX_SASL_FAIL)
+			xconn_error(c, "policy-violation",
+			    "too many authentication failures");
+		return;
+	}
+	n = xnode_new(rc == SASL_CONTINUE ? "challenge" : "success", NS_SASL);
+	if (outlen > 0) {
+		b64 = sasl_b64_encode(out, outlen);
+		xnode_add_text(n, b64, strlen(b64));
+	} else if (rc == SASL_CONTINUE)
+		xnode_add_text(n, "=", 1);
+	xconn_send(c, n);
+	xnode_free(n);
+	free(b64);
+	if (rc != SASL_SUCCESS)
+		return;
+
+	c->local = xstrdup(sasl_username(c->sasl));
+	for (p = c->local; *p != '\0'; p++)
+		*p = tolower((unsigned char)*p);
+	xasprintf(&c->bare, "%s@%s", c->local, c->domain);
+	log_info("c2s_sasl: %s authenticated as %s (%s)", c->peer, c->bare,
+	    sasl_mech_name(c->mech));
+	sasl_free(c->sasl);
+	c->sasl = NULL;
+	if (c->unauth_counted) {
+		c->unauth_counted = 0;
+		xmpp_unauth_done(c);
+	}
+	/* RFC 6120 6.4.6: a new stream follows success. */
+	c->header_sent = 0;
+	c->state = XS_HEADER;
+	xparser_reset(c->parser);
+	xconn_limits(c, XMPP_STANZA_C2S);
+}
+
+/* <auth>, <response>, <abort> (RFC 6120 section 6.4). */
+static void
+c2s_sasl(struct xconn *c, struct xnode *n)
+{
+	const char	*name = xnode_name(n), *cond = NULL;
+	unsigned char	*in = NULL, *out = NULL;
+	size_t		 inlen = 0, outlen = 0;
+	char		*text;
+	int		 mech, rc;
+
+	if (strcmp(name, "abort") == 0) {
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0, "aborted");
+		return;
+	}
+	if (strcmp(name, "auth") == 0) {
+		sasl_free(c->sasl);
+		c->sasl = NULL;
+		mech = sasl_mech_from_name(xnode_attr(n, "mechanism") ?
+		    xnode_attr(n, "mechanism") : "");
+		if (mech == 0) {
+			c2s_sasl_reply(c, SASL_FAILURE, NULL, 0,
+			    "invalid-mechanism");
+			return;
+		}
+		c->mech = mech;
+		c->sasl = sasl_new(mech, c2s_lookup, c);
+	} else if (strcmp(name, "response") != 0 || c->sasl == NULL) {
+		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0, "malformed-request");
+		return;
+	}
+	text = xnode_text(n);
+	if (*text != '\0' && strcmp(text, "=") != 0 &&
+	    sasl_b64_decode(text, &in, &inlen) == -1) {
+		free(text);
+		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0, "incorrect-encoding");
+		return;
+	}
+	free(text);
+	rc = sasl_step(c->sasl, in, inlen, &out, &outlen, &cond);
+	if (in != NULL) {
+		explicit_bzero(in, inlen);
+		free(in);
+	}
+	c2s_sasl_reply(c, rc, out, outlen, cond);
+	free(out);
+}
+
+/* An iq result with an optional payload, to the iq n from this client. */
+static void
+c2s_iq_result(struct xconn *c, struct xnode *n, struct xnode *payload)
+{
+	struct xnode	*r;
+
+	r = xnode_new("iq", NULL);
+	xnode_set_attr(r, "type", "result");
+	if (xnode_attr(n, "id") != NULL)
+		xnode_set_attr(r, "id", xnode_attr(n, "id"));
+	if (c->full != NULL)
+		xnode_set_attr(r, "to", c->full);
+	if (payload != NULL)
+		xnode_append(r, payload);
+	xconn_send(c, r);
+	xnode_free(r);
+}
+
+/* Resource binding (RFC 6120 section 7) and the legacy session iq. */
+static void
+c2s_bind(struct xconn *c, struct xnode *n)
+{
+	struct xnode	*b, *res, *r;
+	const char	*cond = NULL;
+	char		*want = NULL, *v, *max;
+	const char	*type = xnode_attr(n, "type");
+	int		 limit = 0;
+
+	if (strcmp(xnode_name(n), "iq") != 0 || type == NULL ||
+	    strcmp(type, "set") != 0) {
+		xconn_error(c, "not-authorized", "bind a resource first");
+		return;
+	}
+	if (xnode_child(n, "session", NS_SESSION) != NULL) {
+		c2s_iq_result(c, n, NULL);
+		return;
+	}
+	if ((b = xnode_child(n, "bind", NS_BIND)) == NULL) {
+		xconn_error(c, "not-authorized", "bind a resource first");
+		return;
+	}
+	/* Unknown children of <bind> are ignored (libstrophe's <required/>). */
+	if ((res = xnode_child(b, "resource", NS_BIND)) != NULL) {
+		v = xnode_text(res);
+		if (*v != '\0' && strlen(v) <= 1023 &&
+		    strpbrk(v, "\t\r\n") == NULL)
+			want = v;
+		else
+			free(v);
+	}
+	if ((max = db_config_get(mmpd->db, "xmpp.max_sessions")) != NULL)
+		limit = atoi(max);
+	free(max);
+	c->resource = want;
+	if (router_bind(c, limit, &cond) == -1) {
+		free(c->resource);
+		c->resource = NULL;
+		router_error(c, n, strcmp(cond, "resource-constraint") == 0 ?
+		    "wait" : "modify", cond);
+		return;
+	}
+	r = xnode_new("bind", NS_BIND);
+	v = c->full;
+	xnode_add_text(xnode_add(r, "jid", NS_BIND), v, strlen(v));
+	c2s_iq_result(c, n, r);
+	c->state = XS_READY;
+	if (c->timer != NULL)
+		evtimer_del(c->timer);
+	log_info("c2s_bind: %s bound %s", c->peer, c->full);
+}
+
+/* A stanza from a client, in whatever state the stream is. */
+void
+c2s_stanza(struct xconn *c, struct xnode *n)
+{
+	const char	*name = xnode_name(n), *ns = xnode_ns(n);
+
+	if (c->state == XS_HEADER) {
+		xconn_error(c, "not-well-formed", "stanza before the header");
+		goto out;
+	}
+	if (!c->tls) {
+		if (strcmp(name, "starttls") == 0 && ns != NULL &&
+		    strcmp(ns, NS_TLS) == 0)
+			xconn_starttls(c);
+		else if (ns != NULL && strcmp(ns, NS_SASL) == 0)
+			xconn_error(c, "policy-violation", "STARTTLS is "
+			    "required before authentication");
+		else
+			xconn_error(c, "not-authorized", "STARTTLS first");
+		goto out;
+	}
+	if (c->local == NULL) {
+		if (ns != NULL && strcmp(ns, NS_SASL) == 0)
+			c2s_sasl(c, n);
+		else
+			xconn_error(c, "not-authorized", "authenticate first");
+		goto out;
+	}
+	if (c->state == XS_BIND) {
+		c2s_bind(c, n);
+		goto out;
+	}
+	if (ns == NULL || strcmp(ns, NS_CLIENT) != 0 ||
+	    (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
+	    strcmp(name, "iq") != 0)) {
+		xconn_error(c, "unsupported-stanza-type", name);
+		goto out;
+	}
+	/* RFC 6120 8.1.2.1: the server stamps 'from'. */
+	xnode_set_attr(n, "from", c->full);
+	router_route(c, n);
+out:
+	xnode_free(n);
+}
+
+/* A client stream went away: its session and presence with it. */
+void
+c2s_closed(struct xconn *c)
+{
+	if (c->resource != NULL && c->state == XS_READY) {
+		presence_gone(c);
+		router_unbind(c);
+		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
+	}
+}

@@ -1,0 +1,507 @@
+/*
+ * One XMPP stream over TCP: buffers, the parser, STARTTLS, stream headers
+ * and errors, closing. Connections are never freed from inside their own
+ * callbacks: xconn_close marks them, and a reaper event frees them once
+ * their last bytes are written.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+
+#include <openssl/err.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "mmpd.h"
+#include "xml.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+#include "xmpp_sasl.h"
+
+#define XCONN_CHUNK		16384
+#define XCONN_DRAIN_SECS	5
+
+struct xconn_list	 xconns = TAILQ_HEAD_INITIALIZER(xconns);
+static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct event	*reaper;
+
+static void	 xconn_read(struct bufferevent *, void *);
+static void	 xconn_write(struct bufferevent *, void *);
+static void	 xconn_event(struct bufferevent *, short, void *);
+static void	 xconn_timeout(evutil_socket_t, short, void *);
+static void	 xconn_reap(evutil_socket_t, short, void *);
+static void	 xconn_bury(struct xconn *);
+static void	 xconn_free(struct xconn *);
+static void	 xconn_upgrade(struct xconn *);
+static void	 xconn_drained(evutil_socket_t, short, void *);
+static void	 xp_stream_start(void *, const char *, const char *,
+		    const char *, const char **);
+static void	 xp_stanza(void *, struct xnode *);
+static void	 xp_stream_end(void *);
+static void	 xp_error(void *, int, const char *);
+
+static const struct xparser_cb xconn_parser_cb = {
+	xp_stream_start, xp_stanza, xp_stream_end, xp_error
+};
+
+/* A fresh, unpredictable stream id (RFC 6120 section 4.7.3). */
+void
+xconn_new_streamid(struct xconn *c)
+{
+	unsigned char	 r[16];
+	size_t		 i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		fatalx("xconn_new_streamid: no randomness");
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(c->streamid + 2 * i, 3, "%02x", r[i]);
+}
+
+/*
+ * A new stream on an accepted socket; tls says the peer started with a
+ * TLS handshake (direct TLS). NULL (and the socket closed) on failure.
+ */
+struct xconn *
+xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
+{
+	struct xconn	*c;
+	struct timeval	 tv = { XMPP_AUTH_TIMEOUT, 0 };
+	SSL		*ssl;
+
+	c = xcalloc(1, sizeof(*c));
+	c->kind = kind;
+	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
+	c->state = XS_HEADER;
+	strlcpy(c->addr, addr, sizeof(c->addr));
+	strlcpy(c->peer, peer, sizeof(c->peer));
+	if (tls) {
+		if ((ssl = xmpp_tls_new()) == NULL) {
+			close(fd);
+			free(c);
+			return (NULL);
+		}
+		c->bev = bufferevent_openssl_socket_new(mmpd->base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		c->tls = 1;
+	} else
+		c->bev = bufferevent_socket_new(mmpd->base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		log_warnx("xconn_new: %s: no bufferevent", peer);
+		close(fd);
+		free(c);
+		return (NULL);
+	}
+	c->parser = xparser_new(&xconn_parser_cb, c);
+	xconn_limits(c, XMPP_STANZA_PREAUTH);
+	bufferevent_setcb(c->bev, xconn_read, xconn_write, xconn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->timer = evtimer_new(mmpd->base, xconn_timeout, c);
+	evtimer_add(c->timer, &tv);
+	c->unauth_counted = 1;
+	TAILQ_INSERT_TAIL(&xconns, c, entry);
+	log_debug("xconn_new: %s stream from %s%s", kind == XC_CLIENT ?
+	    "client" : "component", peer, tls ? " (direct TLS)" : "");
+	return (c);
+}
+
+/* Set the stanza size limit (and the limits that go with it). */
+void
+xconn_limits(struct xconn *c, size_t bytes)
+{
+	xparser_set_limits(c->parser, bytes, 32, bytes > XMPP_STANZA_PREAUTH ?
+	    20000 : 1000);
+}
+
+/* The time to authenticate ran out. */
+static void
+xconn_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct xconn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->closing)
+		return;
+	log_info("xconn_timeout: %s did not authenticate in %d seconds",
+	    c->peer, XMPP_AUTH_TIMEOUT);
+	xconn_error(c, "connection-timeout", NULL);
+}
+
+/* Bytes arrived: feed the parser, then upgrade to TLS if asked to. */
+static void
+xconn_read(struct bufferevent *bev, void *arg)
+{
+	struct xconn	*c = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	char		 buf[XCONN_CHUNK];
+	int		 n;
+
+	while (!c->closing && !c->want_tls &&
+	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0)
+		xparser_feed(c->parser, buf, n);
+	if (c->want_tls && !c->closing) {
+		/* RFC 6120 5.4.3.3: plaintext after <starttls/> is dropped. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		xconn_upgrade(c);
+	}
+	if (c->closing)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/* Everything queued was written: a closing stream can go. */
+static void
+xconn_write(struct bufferevent *bev, void *arg)
+{
+	struct xconn	*c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) ==
+	    0)
+		xconn_bury(c);
+}
+
+/* EOF, errors, and the end of a TLS handshake. */
+static void
+xconn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct xconn	*c = arg;
+	unsigned long	 e;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		log_debug("xconn_event: %s: TLS established", c->peer);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+			log_debug("xconn_event: %s: TLS: %s", c->peer,
+			    ERR_reason_error_string(e));
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("xconn_event: %s: connection closed", c->peer);
+		xconn_close(c);
+		xconn_bury(c);
+	}
+}
+
+/* Put the connection in the graveyard; the reaper frees it soon. */
+static void
+xconn_bury(struct xconn *c)
+{
+	if (c->dead)
+		return;
+	if (!c->closing)
+		xconn_close(c);
+	c->dead = 1;
+	TAILQ_REMOVE(&xconns, c, entry);
+	TAILQ_INSERT_TAIL(&graveyard, c, entry);
+	if (reaper == NULL)
+		reaper = event_new(mmpd->base, -1, 0, xconn_reap, NULL);
+	event_active(reaper, EV_TIMEOUT, 0);
+}
+
+/* Free every buried connection, outside all of their callbacks. */
+static void
+xconn_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct xconn	*c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, entry);
+		xconn_free(c);
+	}
+}
+
+/* Free a connection and everything it holds. */
+static void
+xconn_free(struct xconn *c)
+{
+	if (c->timer != NULL)
+		event_free(c->timer);
+	if (c->bev != NULL)
+		bufferevent_free(c->bev);
+	xparser_free(c->parser);
+	sasl_free(c->sasl);
+	xnode_free(c->presence);
+	free(c->domain);
+	free(c->local);
+	free(c->resource);
+	free(c->full);
+	free(c->bare);
+	free(c->cb);
+	free(c->cdomain);
+	free(c);
+}
+
+/*
+ * Close a stream: tell its protocol (router, presence), stop reading, and
+ * let the output drain. Safe to call from any callback, more than once.
+ */
+void
+xconn_close(struct xconn *c)
+{
+	struct timeval	 tv = { XCONN_DRAIN_SECS, 0 };
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (c->kind == XC_CLIENT)
+		c2s_closed(c);
+	else
+		comp_closed(c);
+	if (c->unauth_counted) {
+		c->unauth_counted = 0;
+		xmpp_unauth_done(c);
+	}
+	bufferevent_disable(c->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		xconn_bury(c);
+		return;
+	}
+	/* A peer that does not read gets a few seconds, not for ever. */
+	evtimer_del(c->timer);
+	event_free(c->timer);
+	c->timer = evtimer_new(mmpd->base, xconn_drained, c);
+	evtimer_add(c->timer, &tv);
+}
+
+/* The peer did not read what was left to send. */
+static void
+xconn_drained(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	xconn_bury(arg);
+}
+
+/* Send a stanza or other element. */
+void
+xconn_send(struct xconn *c, const struct xnode *n)
+{
+	char	*s;
+	size_t	 len;
+
+	if (c->closing)
+		return;
+	s = xnode_string(n, &len);
+	bufferevent_write(c->bev, s, len);
+	free(s);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    XMPP_MAX_OUTBUF) {
+		log_warnx("xconn_send: %s reads too slowly, closing",
+		    c->peer);
+		xconn_error(c, "policy-violation", "reading too slowly");
+	}
+}
+
+/* Send bytes we made ourselves (headers, fixed elements). */
+void
+xconn_send_raw(struct xconn *c, const char *s)
+{
+	if (c->closing)
+		return;
+	bufferevent_write(c->bev, s, strlen(s));
+}
+
+/* Our stream header, from the given domain, once per stream. */
+void
+xconn_header(struct xconn *c, const char *from)
+{
+	char	*h;
+
+	if (c->header_sent)
+		return;
+	if (c->streamid[0] == '\0')
+		xconn_new_streamid(c);
+	xasprintf(&h, "<?xml version='1.0'?><stream:stream xmlns='%s' "
+	    "xmlns:stream='" NS_STREAMS "' id='%s'%s%s%s%s xml:lang='en'>",
+	    c->ns, c->streamid, from ? " from='" : "", from ? from : "",
+	    from ? "'" : "", c->kind == XC_CLIENT ? " version='1.0'" : "");
+	xconn_send_raw(c, h);
+	free(h);
+	c->header_sent = 1;
+}
+
+/*
+ * A stream error (RFC 6120 section 4.9): our header first if it was not
+ * sent, the condition, an optional text, the end of the stream, close.
+ */
+void
+xconn_error(struct xconn *c, const char *cond, const char *text)
+{
+	struct xnode	*t;
+	char		*s;
+
+	if (c->closing)
+		return;
+	log_info("xconn_error: %s: %s%s%s", c->peer, cond, text ? ": " : "",
+	    text ? text : "");
+	xconn_header(c, c->domain ? c->domain : c->cdomain ? c->cdomain :
+	    xmpp_domain());
+	xasprintf(&s, "<stream:error><%s xmlns='" NS_STREAM_ERR "'/>", cond);
+	xconn_send_raw(c, s);
+	free(s);
+	if (text != NULL) {
+		t = xnode_new("text", NS_STREAM_ERR);
+		xnode_add_text(t, text, strlen(text));
+		xconn_send(c, t);
+		xnode_free(t);
+	}
+	xconn_send_raw(c, "</stream:error></stream:stream>");
+	xconn_close(c);
+}
+
+/* Switch the stream to TLS after <proceed/> went out. */
+static void
+xconn_upgrade(struct xconn *c)
+{
+	struct bufferevent	*tls;
+	SSL			*ssl;
+
+	c->want_tls = 0;
+	if ((ssl = xmpp_tls_new()) == NULL) {
+		xconn_error(c, "internal-server-error", "no TLS");
+		return;
+	}
+	tls = bufferevent_openssl_filter_new(mmpd->base, c->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (tls == NULL) {
+		SSL_free(ssl);
+		xconn_error(c, "internal-server-error", "no TLS");
+		return;
+	}
+	c->bev = tls;
+	c->tls = 1;
+	bufferevent_setcb(tls, xconn_read, xconn_write, xconn_event, c);
+	bufferevent_enable(tls, EV_READ | EV_WRITE);
+}
+
+/*
+ * STARTTLS (RFC 6120 section 5): answer <proceed/>, forget the stream,
+ * and upgrade once the parser has returned.
+ */
+int
+xconn_starttls(struct xconn *c)
+{
+	xconn_send_raw(c, "<proceed xmlns='" NS_TLS "'/>");
+	c->want_tls = 1;
+	c->state = XS_HEADER;
+	c->header_sent = 0;
+	c->streamid[0] = '\0';
+	xparser_reset(c->parser);
+	return (0);
+}
+
+/* Close every stream with a stream error (xmpp disable, shutdown). */
+void
+xconn_close_all(const char *cond)
+{
+	struct xconn	*c, *next;
+
+	TAILQ_FOREACH_SAFE(c, &xconns, entry, next)
+		xconn_error(c, cond, NULL);
+}
+
+/* Parser: the stream header. */
+static void
+xp_stream_start(void *arg, const char *name, const char *ns,
+    const char *dflt, const char **attrs)
+{
+	struct xconn	*c = arg;
+
+	(void)name;
+	(void)ns;
+	if (c->closing)
+		return;
+	if (dflt == NULL || strcmp(dflt, c->ns) != 0) {
+		xconn_error(c, "invalid-namespace", dflt ? dflt :
+		    "no default namespace");
+		return;
+	}
+	if (c->kind == XC_CLIENT)
+		c2s_stream_start(c, name, ns, attrs);
+	else
+		comp_stream_start(c, name, ns, attrs);
+}
+
+/* Parser: a complete stanza, ours to free. */
+static void
+xp_stanza(void *arg, struct xnode *n)
+{
+	struct xconn	*c = arg;
+
+	if (c->closing) {
+		xnode_free(n);
+		return;
+	}
+	c->stanzas_in++;
+	if (c->kind == XC_CLIENT)
+		c2s_stanza(c, n);
+	else
+		comp_stanza(c, n);
+}
+
+/* Parser: </stream:stream>. */
+static void
+xp_stream_end(void *arg)
+{
+	struct xconn	*c = arg;
+
+	if (c->closing)
+		return;
+	xconn_send_raw(c, "</stream:stream>");
+	xconn_close(c);
+}
+
+/* Parser: the input broke a rule. */
+static void
+xp_error(void *arg, int code, const char *text)
+{
+	struct xconn	*c = arg;
+	const char	*cond;
+
+	switch (code) {
+	case XP_RESTRICTED_XML:
+		cond = "restricted-xml";
+		break;
+	case XP_POLICY:
+		cond = "policy-violation";
+		break;
+	case XP_INVALID_NS:
+		cond = "invalid-namespace";
+		break;
+	case XP_BAD_FORMAT:
+		cond = "bad-format";
+		break;
+	default:
+		cond = "not-well-formed";
+		break;
+	}
+	xconn_error(c, cond, text);
+}
+
+/* <stream:features> with the children of f (f is not sent itself). */
+void
+xconn_features(struct xconn *c, struct xnode *f)
+{
+	struct xnode	*n;
+
+	xconn_send_raw(c, "<stream:features>");
+	for (n = xnode_first(f); n != NULL; n = xnode_next(n))
+		xconn_send(c, n);
+	xconn_send_raw(c, "</stream:features>");
+}

@@ -1,0 +1,589 @@
+/*
+ * Presence and rosters between local accounts (RFC 6121 sections 2-4):
+ * broadcast, probes answered from what we know, subscriptions, roster
+ * get/set with pushes. Rosters live in SQLite.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "xml.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+
+#define PRES_MAX_SESSIONS	64
+
+/* pending_in values: asked us, hidden from the roster / in the roster. */
+#define PENDING_HIDDEN		1
+#define PENDING_SHOWN		2
+
+static void	 pres_send_to(const struct xnode *, const char *,
+		    const char *);
+static void	 pres_to_sessions(const struct xnode *, const char *, int);
+static void	 pres_broadcast(struct xconn *, const struct xnode *);
+static void	 pres_probe(struct xconn *);
+static void	 pres_offer(const char *, const char *, const char *);
+static void	 pres_unavailable_from(const char *, const char *);
+static void	 pres_subscription(struct xconn *, struct xnode *,
+		    const char *, const char *);
+static struct xnode *roster_item_node(const struct db_roster *);
+static void	 roster_push(const char *, const struct db_roster *, int);
+static int	 roster_load(const char *, const char *, struct db_roster *);
+static void	 roster_save(const char *, struct db_roster *);
+static int	 roster_visible(const struct db_roster *);
+static void	 roster_set_sub(struct db_roster *, const char *);
+static void	 roster_unsub(struct xconn *, const char *, const char *);
+static int	 sub_has(const char *, const char *);
+static const char *sub_add(const char *, const char *);
+static const char *sub_del(const char *, const char *);
+
+/* Whether subscription state s includes dir ("to" or "from"). */
+static int
+sub_has(const char *s, const char *dir)
+{
+	return (strcmp(s, "both") == 0 || strcmp(s, dir) == 0);
+}
+
+/* Subscription state s with dir added. */
+static const char *
+sub_add(const char *s, const char *dir)
+{
+	if (sub_has(s, dir))
+		return (s);
+	return (strcmp(s, "none") == 0 ? dir : "both");
+}
+
+/* Subscription state s with dir removed. */
+static const char *
+sub_del(const char *s, const char *dir)
+{
+	if (!sub_has(s, dir))
+		return (s);
+	if (strcmp(s, "both") == 0)
+		return (strcmp(dir, "to") == 0 ? "from" : "to");
+	return ("none");
+}
+
+/* An item that only says "they asked us" is not shown (RFC 6121 3.1.3). */
+static int
+roster_visible(const struct db_roster *r)
+{
+	return (!(r->pending_in == PENDING_HIDDEN && r->ask == 0 &&
+	    strcmp(r->subscription, "none") == 0));
+}
+
+/* A copy of a presence, addressed to one JID, sent to one stream. */
+static void
+pres_send_to(const struct xnode *n, const char *to, const char *from)
+{
+	struct xconn	*target;
+	struct xnode	*copy;
+	struct jid	 j;
+	char		*bare;
+
+	if (jid_parse(to, &j) == -1)
+		return;
+	copy = xnode_copy(n);
+	xnode_set_attr(copy, "to", to);
+	if (from != NULL)
+		xnode_set_attr(copy, "from", from);
+	if (router_is_local(j.domain) && j.local != NULL) {
+		bare = jid_bare(&j);
+		if (j.resource != NULL) {
+			if ((target = router_resource(bare, j.resource)) !=
+			    NULL)
+				router_deliver(target, copy);
+		} else
+			pres_to_sessions(copy, bare, 1);
+		free(bare);
+	} else if ((target = router_component(j.domain)) != NULL)
+		router_deliver(target, copy);
+	xnode_free(copy);
+	jid_clear(&j);
+}
+
+/* A presence to every (available) session of an account, each by JID. */
+static void
+pres_to_sessions(const struct xnode *n, const char *bare, int available)
+{
+	struct xconn	*s[PRES_MAX_SESSIONS];
+	struct xnode	*copy;
+	int		 i, k;
+
+	k = router_sessions(bare, s, PRES_MAX_SESSIONS);
+	for (i = 0; i < k; i++) {
+		if (available && !s[i]->available)
+			continue;
+		copy = xnode_copy(n);
+		xnode_set_attr(copy, "to", s[i]->full);
+		router_deliver(s[i], copy);
+		xnode_free(copy);
+	}
+}
+
+/*
+ * Broadcast a session's presence (RFC 6121 4.2.2, 4.4.2): to the
+ * account's own available resources and to every contact subscribed to it.
+ */
+static void
+pres_broadcast(struct xconn *c, const struct xnode *n)
+{
+	struct db_roster	*items;
+	size_t			 k, i;
+
+	pres_to_sessions(n, c->bare, 1);
+	if (db_roster_get(mmpd->db, c->local, &items, &k) == -1)
+		return;
+	for (i = 0; i < k; i++)
+		if (sub_has(items[i].subscription, "from"))
+			pres_send_to(n, items[i].jid, NULL);
+	db_roster_free(items, k);
+}
+
+/*
+ * The probes of an initial presence, answered locally (RFC 6121 4.3): the
+ * current presence of every contact this account is subscribed to, and
+ * subscription requests that waited while it was away.
+ */
+static void
+pres_probe(struct xconn *c)
+{
+	struct xconn		*s[PRES_MAX_SESSIONS];
+	struct db_roster	*items;
+	struct xnode		*ask;
+	size_t			 k, i;
+	int			 m, x;
+
+	if (db_roster_get(mmpd->db, c->local, &items, &k) == -1)
+		return;
+	for (i = 0; i < k; i++) {
+		if (items[i].pending_in) {
+			ask = xnode_new("presence", NULL);
+			xnode_set_attr(ask, "type", "subscribe");
+			xnode_set_attr(ask, "from", items[i].jid);
+			xnode_set_attr(ask, "to", c->bare);
+			router_deliver(c, ask);
+			xnode_free(ask);
+		}
+		if (!sub_has(items[i].subscription, "to"))
+			continue;
+		m = router_sessions(items[i].jid, s, PRES_MAX_SESSIONS);
+		for (x = 0; x < m; x++) {
+			if (!s[x]->available || s[x]->presence == NULL)
+				continue;
+			pres_send_to(s[x]->presence, c->full, s[x]->full);
+		}
+	}
+	db_roster_free(items, k);
+}
+
+/* Send the available presences of account from to (bare) JID to. */
+static void
+pres_offer(const char *from, const char *frombare, const char *to)
+{
+	struct xconn	*s[PRES_MAX_SESSIONS];
+	int		 i, k;
+
+	(void)from;
+	k = router_sessions(frombare, s, PRES_MAX_SESSIONS);
+	for (i = 0; i < k; i++)
+		if (s[i]->available && s[i]->presence != NULL)
+			pres_send_to(s[i]->presence, to, s[i]->full);
+}
+
+/* Unavailable presence from every session of frombare, to JID to. */
+static void
+pres_unavailable_from(const char *frombare, const char *to)
+{
+	struct xconn	*s[PRES_MAX_SESSIONS];
+	struct xnode	*u;
+	int		 i, k;
+
+	k = router_sessions(frombare, s, PRES_MAX_SESSIONS);
+	for (i = 0; i < k; i++) {
+		if (!s[i]->available)
+			continue;
+		u = xnode_new("presence", NULL);
+		xnode_set_attr(u, "type", "unavailable");
+		pres_send_to(u, to, s[i]->full);
+		xnode_free(u);
+	}
+}
+
+/* A roster item as <item/>. */
+static struct xnode *
+roster_item_node(const struct db_roster *r)
+{
+	struct xnode	*it;
+	char		*groups, *g, *p;
+
+	it = xnode_new("item", NULL);
+	xnode_set_attr(it, "jid", r->jid);
+	if (r->name != NULL)
+		xnode_set_attr(it, "name", r->name);
+	xnode_set_attr(it, "subscription", r->subscription);
+	if (r->ask)
+		xnode_set_attr(it, "ask", "subscribe");
+	groups = p = xstrdup(r->groups ? r->groups : "");
+	while ((g = strsep(&p, "\n")) != NULL)
+		if (*g != '\0')
+			xnode_add_text(xnode_add(it, "group", NULL), g,
+			    strlen(g));
+	free(groups);
+	return (it);
+}
+
+/* Push an item to every session of owner that asked for the roster. */
+static void
+roster_push(const char *owner, const struct db_roster *r, int removed)
+{
+	struct xconn	*s[PRES_MAX_SESSIONS];
+	struct xnode	*iq, *q, *it;
+	char		*bare, id[32];
+	static unsigned	 seq;
+	int		 i, k;
+
+	xasprintf(&bare, "%s@%s", owner, xmpp_domain());
+	k = router_sessions(bare, s, PRES_MAX_SESSIONS);
+	for (i = 0; i < k; i++) {
+		if (!s[i]->roster_wanted)
+			continue;
+		iq = xnode_new("iq", NULL);
+		xnode_set_attr(iq, "type", "set");
+		snprintf(id, sizeof(id), "push%u", ++seq);
+		xnode_set_attr(iq, "id", id);
+		xnode_set_attr(iq, "to", s[i]->full);
+		q = xnode_add(iq, "query", NS_ROSTER);
+		it = roster_item_node(r);
+		if (removed)
+			xnode_set_attr(it, "subscription", "remove");
+		xnode_append(q, it);
+		router_deliver(s[i], iq);
+		xnode_free(iq);
+	}
+	free(bare);
+}
+
+/* An item of owner's roster, or a fresh one (subscription none). */
+static int
+roster_load(const char *owner, const char *jid, struct db_roster *r)
+{
+	if (db_roster_item(mmpd->db, owner, jid, r) == 0)
+		return (1);
+	memset(r, 0, sizeof(*r));
+	r->jid = xstrdup(jid);
+	r->subscription = xstrdup("none");
+	r->groups = xstrdup("");
+	return (0);
+}
+
+/* Store an item (the subscription string may be a static one). */
+static void
+roster_save(const char *owner, struct db_roster *r)
+{
+	char	*cause;
+
+	if (db_roster_put(mmpd->db, owner, r, &cause) == -1) {
+		log_warnx("roster_save: %s: %s", owner, cause);
+		free(cause);
+	}
+}
+
+/* Replace an item's subscription with a static state. */
+static void
+roster_set_sub(struct db_roster *r, const char *sub)
+{
+	char	*s = xstrdup(sub);
+
+	free(r->subscription);
+	r->subscription = s;
+}
+
+/*
+ * Subscription presence from local account c->local to bare JID to
+ * (RFC 6121 section 3), updating both rosters when the contact is local.
+ */
+static void
+pres_subscription(struct xconn *c, struct xnode *n, const char *type,
+    const char *to)
+{
+	struct db_roster	 mine, theirs;
+	struct jid		 j;
+	struct xnode		*auto_reply;
+	int			 local, changed;
+
+	if (jid_parse(to, &j) == -1 || strcmp(to, c->bare) == 0) {
+		jid_clear(&j);
+		return;
+	}
+	local = router_is_local(j.domain) && j.local != NULL &&
+	    db_user_exists(mmpd->db, j.local);
+	xnode_set_attr(n, "from", c->bare);
+	xnode_set_attr(n, "to", to);
+	roster_load(c->local, to, &mine);
+	if (local)
+		roster_load(j.local, c->bare, &theirs);
+	else
+		memset(&theirs, 0, sizeof(theirs));
+
+	if (strcmp(type, "subscribe") == 0) {
+		if (!sub_has(mine.subscription, "to") && !mine.ask) {
+			mine.ask = 1;
+			roster_save(c->local, &mine);
+			roster_push(c->local, &mine, 0);
+		}
+		if (local && sub_has(theirs.subscription, "from")) {
+			/* Already approved: answer for the contact. */
+			auto_reply = xnode_new("presence", NULL);
+			xnode_set_attr(auto_reply, "type", "subscribed");
+			pres_send_to(auto_reply, c->bare, to);
+			xnode_free(auto_reply);
+		} else if (local) {
+			if (!theirs.pending_in) {
+				theirs.pending_in = PENDING_HIDDEN;
+				roster_save(j.local, &theirs);
+			}
+			pres_to_sessions(n, to, 1);
+		} else
+			pres_send_to(n, to, NULL);
+	} else if (strcmp(type, "subscribed") == 0) {
+		changed = mine.pending_in || !sub_has(mine.subscription,
+		    "from");
+		if (!changed) {
+			jid_clear(&j);
+			db_roster_clear(&mine);
+			db_roster_clear(&theirs);
+			return;
+		}
+		roster_set_sub(&mine, sub_add(mine.subscription, "from"));
+		mine.pending_in = 0;
+		roster_save(c->local, &mine);
+		roster_push(c->local, &mine, 0);
+		if (local) {
+			theirs.ask = 0;
+			roster_set_sub(&theirs, sub_add(theirs.subscription,
+			    "to"));
+			roster_save(j.local, &theirs);
+			roster_push(j.local, &theirs, 0);
+			pres_to_sessions(n, to, 1);
+			pres_offer(c->full, c->bare, to);
+		} else
+			pres_send_to(n, to, NULL);
+	} else if (strcmp(type, "unsubscribe") == 0) {
+		roster_set_sub(&mine, sub_del(mine.subscription, "to"));
+		mine.ask = 0;
+		roster_save(c->local, &mine);
+		roster_push(c->local, &mine, 0);
+		if (local) {
+			roster_set_sub(&theirs, sub_del(theirs.subscription,
+			    "from"));
+			theirs.pending_in = 0;
+			roster_save(j.local, &theirs);
+			roster_push(j.local, &theirs, 0);
+			pres_to_sessions(n, to, 1);
+			pres_unavailable_from(to, c->bare);
+		} else
+			pres_send_to(n, to, NULL);
+	} else if (strcmp(type, "unsubscribed") == 0) {
+		roster_set_sub(&mine, sub_del(mine.subscription, "from"));
+		mine.pending_in = 0;
+		roster_save(c->local, &mine);
+		roster_push(c->local, &mine, 0);
+		if (local) {
+			roster_set_sub(&theirs, sub_del(theirs.subscription,
+			    "to"));
+			theirs.ask = 0;
+			roster_save(j.local, &theirs);
+			roster_push(j.local, &theirs, 0);
+			pres_to_sessions(n, to, 1);
+			pres_unavailable_from(c->bare, to);
+		} else
+			pres_send_to(n, to, NULL);
+	}
+	jid_clear(&j);
+	db_roster_clear(&mine);
+	db_roster_clear(&theirs);
+}
+
+/* A presence stanza from a client (its 'from' is stamped already). */
+void
+presence_from_client(struct xconn *c, struct xnode *n, struct jid *to)
+{
+	const char	*type = xnode_attr(n, "type");
+	struct xnode	*pri;
+	char		*bare, *v;
+	int		 first;
+
+	if (to != NULL && type != NULL && (strcmp(type, "subscribe") == 0 ||
+	    strcmp(type, "subscribed") == 0 ||
+	    strcmp(type, "unsubscribe") == 0 ||
+	    strcmp(type, "unsubscribed") == 0)) {
+		bare = jid_bare(to);
+		pres_subscription(c, n, type, bare);
+		free(bare);
+		return;
+	}
+	if (to != NULL) {
+		/* Directed presence, or a probe we answer from our tables. */
+		if (type != NULL && strcmp(type, "probe") == 0)
+			return;
+		pres_send_to(n, xnode_attr(n, "to"), NULL);
+		return;
+	}
+	if (type != NULL && strcmp(type, "unavailable") == 0) {
+		if (c->available) {
+			pres_broadcast(c, n);
+			c->available = 0;
+			xnode_free(c->presence);
+			c->presence = NULL;
+		}
+		return;
+	}
+	if (type != NULL)
+		return;			/* error, probe with no 'to' */
+	first = !c->available;
+	c->available = 1;
+	c->priority = 0;
+	if ((pri = xnode_child(n, "priority", NULL)) != NULL) {
+		v = xnode_text(pri);
+		c->priority = atoi(v);
+		if (c->priority < -128 || c->priority > 127)
+			c->priority = 0;
+		free(v);
+	}
+	xnode_free(c->presence);
+	c->presence = xnode_copy(n);
+	xnode_del_attr(c->presence, "to");
+	pres_broadcast(c, n);
+	if (first)
+		pres_probe(c);
+}
+
+/* Directed presence to a local bare JID from a component. */
+void
+presence_to_bare(struct xconn *from, struct xnode *n, const char *bare)
+{
+	(void)from;
+	pres_to_sessions(n, bare, 1);
+}
+
+/* A session ends: unavailable to everyone who saw it available. */
+void
+presence_gone(struct xconn *c)
+{
+	struct xnode	*u;
+
+	if (!c->available)
+		return;
+	u = xnode_new("presence", NULL);
+	xnode_set_attr(u, "type", "unavailable");
+	xnode_set_attr(u, "from", c->full);
+	c->available = 0;
+	pres_broadcast(c, u);
+	xnode_free(u);
+}
+
+/* jabber:iq:roster get and set (RFC 6121 section 2). */
+void
+roster_iq(struct xconn *c, struct xnode *n)
+{
+	struct db_roster	*items, r;
+	struct xnode		*q, *res, *rq, *it, *g;
+	const char		*type = xnode_attr(n, "type"), *sub;
+	char			*jid, *groups, *tmp, *text, *cause;
+	struct jid		 j;
+	size_t			 k, i;
+
+	q = xnode_first(n);
+	if (strcmp(type, "get") == 0) {
+		c->roster_wanted = 1;
+		res = xnode_new("iq", NULL);
+		xnode_set_attr(res, "type", "result");
+		xnode_set_attr(res, "id", xnode_attr(n, "id"));
+		xnode_set_attr(res, "to", c->full);
+		rq = xnode_add(res, "query", NS_ROSTER);
+		if (db_roster_get(mmpd->db, c->local, &items, &k) == 0) {
+			for (i = 0; i < k; i++)
+				if (roster_visible(&items[i]))
+					xnode_append(rq,
+					    roster_item_node(&items[i]));
+			db_roster_free(items, k);
+		}
+		router_deliver(c, res);
+		xnode_free(res);
+		return;
+	}
+	/* set: exactly one item (RFC 6121 2.3.3). */
+	if ((it = xnode_first(q)) == NULL || xnode_next(it) != NULL ||
+	    strcmp(xnode_name(it), "item") != 0 ||
+	    xnode_attr(it, "jid") == NULL ||
+	    jid_parse(xnode_attr(it, "jid"), &j) == -1) {
+		router_error(c, n, "modify", "bad-request");
+		return;
+	}
+	jid = jid_bare(&j);
+	jid_clear(&j);
+	if (strcmp(jid, c->bare) == 0) {
+		free(jid);
+		router_error(c, n, "cancel", "not-allowed");
+		return;
+	}
+	sub = xnode_attr(it, "subscription");
+	roster_load(c->local, jid, &r);
+	if (sub != NULL && strcmp(sub, "remove") == 0) {
+		if (sub_has(r.subscription, "to") || r.ask)
+			roster_unsub(c, jid, "unsubscribe");
+		if (sub_has(r.subscription, "from") || r.pending_in)
+			roster_unsub(c, jid, "unsubscribed");
+		db_roster_clear(&r);
+		roster_load(c->local, jid, &r);
+		if (db_roster_del(mmpd->db, c->local, jid, &cause) == -1) {
+			log_warnx("roster_iq: %s", cause);
+			free(cause);
+		}
+		roster_push(c->local, &r, 1);
+	} else {
+		free(r.name);
+		r.name = xnode_attr(it, "name") ?
+		    xstrdup(xnode_attr(it, "name")) : NULL;
+		groups = xstrdup("");
+		for (g = xnode_first(it); g != NULL; g = xnode_next(g)) {
+			if (strcmp(xnode_name(g), "group") != 0)
+				continue;
+			text = xnode_text(g);
+			xasprintf(&tmp, "%s%s%s", groups, *groups ? "\n" : "",
+			    text);
+			free(text);
+			free(groups);
+			groups = tmp;
+		}
+		free(r.groups);
+		r.groups = groups;
+		if (r.pending_in == PENDING_HIDDEN)
+			r.pending_in = PENDING_SHOWN;
+		roster_save(c->local, &r);
+		roster_push(c->local, &r, 0);
+	}
+	db_roster_clear(&r);
+	free(jid);
+	res = xnode_new("iq", NULL);
+	xnode_set_attr(res, "type", "result");
+	xnode_set_attr(res, "id", xnode_attr(n, "id"));
+	xnode_set_attr(res, "to", c->full);
+	router_deliver(c, res);
+	xnode_free(res);
+}
+
+/* Send an unsubscribe or unsubscribed on the user's behalf. */
+static void
+roster_unsub(struct xconn *c, const char *jid, const char *type)
+{
+	struct xnode	*p;
+
+	p = xnode_new("presence", NULL);
+	xnode_set_attr(p, "type", type);
+	pres_subscription(c, p, type, jid);
+	xnode_free(p);
+}

@@ -1,0 +1,505 @@
+/*
+ * The router: where every JID is connected, and where each stanza goes
+ * (RFC 6120 section 10, RFC 6121 section 8.5). A location is a local
+ * client session or a local component today; a later "on another node"
+ * location slots in beside them in router_route without touching c2s or
+ * components.
+ */
+#include <sys/tree.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "xml.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+
+#define ROUTER_MAX_TARGETS	64
+
+/* The bound sessions of one account. */
+struct account {
+	RB_ENTRY(account)	 entry;
+	char			*bare;
+	TAILQ_HEAD(, xconn)	 sessions;
+	int			 n;
+};
+
+static int	 account_cmp(struct account *, struct account *);
+RB_HEAD(accounts, account);
+RB_PROTOTYPE(accounts, account, entry, account_cmp);
+RB_GENERATE(accounts, account, entry, account_cmp);
+
+static struct accounts	 accounts = RB_INITIALIZER(&accounts);
+static struct xconn_list components = TAILQ_HEAD_INITIALIZER(components);
+static int		 nclients;
+static int		 ncomponents;
+uint64_t		 xmpp_routed;
+
+static struct account	*router_account(const char *, int);
+static void		 router_strip(struct xnode *);
+static void		 router_server_iq(struct xconn *, struct xnode *,
+			    const struct jid *);
+static void		 router_to_bare(struct xconn *, struct xnode *,
+			    const char *);
+static struct xnode	*router_reply(const struct xnode *, const char *);
+
+/* Accounts are ordered by bare JID. */
+static int
+account_cmp(struct account *a, struct account *b)
+{
+	return (strcmp(a->bare, b->bare));
+}
+
+/* The entry of an account, created if asked to. */
+static struct account *
+router_account(const char *bare, int create)
+{
+	struct account	 key, *a;
+
+	key.bare = (char *)(uintptr_t)bare;
+	if ((a = RB_FIND(accounts, &accounts, &key)) != NULL || !create)
+		return (a);
+	a = xcalloc(1, sizeof(*a));
+	a->bare = xstrdup(bare);
+	TAILQ_INIT(&a->sessions);
+	RB_INSERT(accounts, &accounts, a);
+	return (a);
+}
+
+/* Nothing to set up: the tables start empty. */
+void
+router_init(void)
+{
+}
+
+/* Forget every table entry (all streams are gone by now). */
+void
+router_free(void)
+{
+	struct account	*a, *next;
+
+	RB_FOREACH_SAFE(a, accounts, &accounts, next) {
+		RB_REMOVE(accounts, &accounts, a);
+		free(a->bare);
+		free(a);
+	}
+}
+
+/*
+ * Bind the resource c->resource (or a generated one) for c's account.
+ * A session with the same resource is replaced (RFC 6120 7.7.2.2); limit
+ * (0: none) caps the account's sessions. -1 with *cond on refusal.
+ */
+int
+router_bind(struct xconn *c, int limit, const char **cond)
+{
+	struct account	*a;
+	struct xconn	*old;
+	unsigned char	 r[8];
+	char		 gen[17];
+	size_t		 i;
+
+	if (c->resource != NULL &&
+	    (old = router_resource(c->bare, c->resource)) != NULL) {
+		log_info("router_bind: %s replaces the session from %s",
+		    old->full, old->peer);
+		xconn_error(old, "conflict", "replaced by a new session");
+	}
+	a = router_account(c->bare, 1);
+	if (limit > 0 && a->n >= limit) {
+		log_info("router_bind: %s: %s has %d sessions, the limit",
+		    c->peer, c->bare, a->n);
+		*cond = "resource-constraint";
+		if (a->n == 0)
+			router_unbind(c);
+		return (-1);
+	}
+	while (c->resource == NULL) {
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			fatalx("router_bind: no randomness");
+		for (i = 0; i < sizeof(r); i++)
+			snprintf(gen + 2 * i, 3, "%02x", r[i]);
+		if (router_resource(c->bare, gen) == NULL)
+			c->resource = xstrdup(gen);
+	}
+	xasprintf(&c->full, "%s/%s", c->bare, c->resource);
+	TAILQ_INSERT_TAIL(&a->sessions, c, rentry);
+	a->n++;
+	nclients++;
+	return (0);
+}
+
+/* Remove a bound session from its account. */
+void
+router_unbind(struct xconn *c)
+{
+	struct account	*a;
+	struct xconn	*s;
+
+	if (c->bare == NULL || (a = router_account(c->bare, 0)) == NULL)
+		return;
+	TAILQ_FOREACH(s, &a->sessions, rentry) {
+		if (s == c) {
+			TAILQ_REMOVE(&a->sessions, c, rentry);
+			a->n--;
+			nclients--;
+			break;
+		}
+	}
+	if (a->n == 0) {
+		RB_REMOVE(accounts, &accounts, a);
+		free(a->bare);
+		free(a);
+	}
+}
+
+/* The session bound to bare/resource, or NULL. */
+struct xconn *
+router_resource(const char *bare, const char *resource)
+{
+	struct account	*a;
+	struct xconn	*s;
+
+	if ((a = router_account(bare, 0)) == NULL)
+		return (NULL);
+	TAILQ_FOREACH(s, &a->sessions, rentry)
+		if (strcmp(s->resource, resource) == 0)
+			return (s);
+	return (NULL);
+}
+
+/* Up to max sessions of an account into out; returns how many. */
+int
+router_sessions(const char *bare, struct xconn **out, int max)
+{
+	struct account	*a;
+	struct xconn	*s;
+	int		 n = 0;
+
+	if ((a = router_account(bare, 0)) == NULL)
+		return (0);
+	TAILQ_FOREACH(s, &a->sessions, rentry)
+		if (n < max)
+			out[n++] = s;
+	return (n);
+}
+
+/* How many sessions an account has. */
+int
+router_count_sessions(const char *bare)
+{
+	struct account	*a;
+
+	return ((a = router_account(bare, 0)) ? a->n : 0);
+}
+
+/* How many client sessions are bound. */
+int
+router_count_clients(void)
+{
+	return (nclients);
+}
+
+/* How many components are connected. */
+int
+router_count_components(void)
+{
+	return (ncomponents);
+}
+
+/* A component takes its domain; one already there is replaced. */
+void
+router_add_component(struct xconn *c)
+{
+	struct xconn	*old;
+
+	if ((old = router_component(c->cdomain)) != NULL) {
+		log_info("router_add_component: %s from %s replaces the "
+		    "connection from %s", c->cdomain, c->peer, old->peer);
+		xconn_error(old, "conflict", "replaced by a new connection");
+	}
+	TAILQ_INSERT_TAIL(&components, c, rentry);
+	ncomponents++;
+}
+
+/* A component leaves its domain. */
+void
+router_del_component(struct xconn *c)
+{
+	struct xconn	*s;
+
+	TAILQ_FOREACH(s, &components, rentry) {
+		if (s == c) {
+			TAILQ_REMOVE(&components, c, rentry);
+			ncomponents--;
+			return;
+		}
+	}
+}
+
+/* The component serving a domain (or a parent of it), or NULL. */
+struct xconn *
+router_component(const char *domain)
+{
+	struct xconn	*s;
+	size_t		 dl = strlen(domain), cl;
+
+	TAILQ_FOREACH(s, &components, rentry) {
+		cl = strlen(s->cdomain);
+		if (strcmp(s->cdomain, domain) == 0 || (dl > cl &&
+		    domain[dl - cl - 1] == '.' &&
+		    strcmp(domain + dl - cl, s->cdomain) == 0))
+			return (s);
+	}
+	return (NULL);
+}
+
+/* disco#items children: one item per connected component. */
+void
+router_components_items(struct xnode *q)
+{
+	struct xconn	*s;
+
+	TAILQ_FOREACH(s, &components, rentry)
+		xnode_set_attr(xnode_add(q, "item", NULL), "jid", s->cdomain);
+}
+
+/* Whether a domain is ours. */
+int
+router_is_local(const char *domain)
+{
+	return (strcmp(domain, xmpp_domain()) == 0);
+}
+
+/*
+ * Drop the stream namespaces from a stanza tree so that it serialises in
+ * whatever stream it is delivered to (jabber:client or component).
+ */
+static void
+router_strip(struct xnode *n)
+{
+	struct xnode	*k;
+	const char	*ns = xnode_ns(n);
+
+	if (ns != NULL && (strcmp(ns, NS_CLIENT) == 0 ||
+	    strcmp(ns, NS_COMPONENT) == 0))
+		xnode_set_ns(n, NULL);
+	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
+		router_strip(k);
+}
+
+/* Hand a stanza to a connection. */
+void
+router_deliver(struct xconn *to, const struct xnode *n)
+{
+	xconn_send(to, n);
+}
+
+/* A reply skeleton: same name and id, from and to swapped. */
+static struct xnode *
+router_reply(const struct xnode *n, const char *type)
+{
+	struct xnode	*r;
+	const char	*from, *to;
+
+	r = xnode_new(xnode_name(n), NULL);
+	if (xnode_attr(n, "id") != NULL)
+		xnode_set_attr(r, "id", xnode_attr(n, "id"));
+	from = xnode_attr(n, "from");
+	to = xnode_attr(n, "to");
+	xnode_set_attr(r, "from", to ? to : xmpp_domain());
+	if (from != NULL)
+		xnode_set_attr(r, "to", from);
+	xnode_set_attr(r, "type", type);
+	return (r);
+}
+
+/*
+ * Answer a stanza with a stanza error (RFC 6120 8.3) sent back to its
+ * origin; errors are never answered with errors.
+ */
+void
+router_error(struct xconn *origin, const struct xnode *n, const char *type,
+    const char *cond)
+{
+	struct xnode	*r, *e, *k;
+	const char	*t = xnode_attr(n, "type");
+
+	if (t != NULL && strcmp(t, "error") == 0)
+		return;
+	if (strcmp(xnode_name(n), "iq") == 0 && t != NULL &&
+	    strcmp(t, "result") == 0)
+		return;
+	r = router_reply(n, "error");
+	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
+		xnode_append(r, xnode_copy(k));
+	e = xnode_add(r, "error", NULL);
+	xnode_set_attr(e, "type", type);
+	xnode_add(e, cond, NS_STANZA_ERR);
+	router_strip(r);
+	xconn_send(origin, r);
+	xnode_free(r);
+}
+
+/* An iq the server answers itself: ping, disco, roster, session. */
+static void
+router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
+{
+	const char	*type = xnode_attr(n, "type");
+	struct xnode	*q, *r, *p;
+	const char	*ns;
+
+	if (type == NULL || strcmp(type, "result") == 0 ||
+	    strcmp(type, "error") == 0)
+		return;
+	if ((strcmp(type, "get") != 0 && strcmp(type, "set") != 0) ||
+	    xnode_attr(n, "id") == NULL || (q = xnode_first(n)) == NULL ||
+	    xnode_next(q) != NULL) {
+		router_error(from, n, "modify", "bad-request");
+		return;
+	}
+	ns = xnode_ns(q) ? xnode_ns(q) : "";
+	if (strcmp(ns, NS_ROSTER) == 0 && from->kind == XC_CLIENT &&
+	    (to == NULL || to->local != NULL)) {
+		roster_iq(from, n);
+		return;
+	}
+	/* Questions to another account's bare JID: nobody answers for it. */
+	if (to != NULL && to->local != NULL) {
+		router_error(from, n, "cancel", "service-unavailable");
+		return;
+	}
+	r = router_reply(n, "result");
+	if (strcmp(ns, NS_PING) == 0 && strcmp(type, "get") == 0)
+		;
+	else if (strcmp(ns, NS_SESSION) == 0 && strcmp(type, "set") == 0)
+		;
+	else if (strcmp(ns, NS_DISCO_INFO) == 0 && strcmp(type, "get") == 0 &&
+	    xnode_attr(q, "node") == NULL) {
+		p = xnode_add(r, "query", NS_DISCO_INFO);
+		q = xnode_add(p, "identity", NULL);
+		xnode_set_attr(q, "category", "server");
+		xnode_set_attr(q, "type", "im");
+		xnode_set_attr(q, "name", "mmpd");
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
+		    NS_DISCO_INFO);
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
+		    NS_DISCO_ITEMS);
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var", NS_PING);
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
+		    NS_ROSTER);
+	} else if (strcmp(ns, NS_DISCO_ITEMS) == 0 &&
+	    strcmp(type, "get") == 0 && xnode_attr(q, "node") == NULL) {
+		p = xnode_add(r, "query", NS_DISCO_ITEMS);
+		router_components_items(p);
+	} else {
+		xnode_free(r);
+		router_error(from, n, "cancel", "service-unavailable");
+		return;
+	}
+	xconn_send(from, r);
+	xnode_free(r);
+}
+
+/*
+ * A message to an account's bare JID (RFC 6121 8.5.2): to its available
+ * resources of the highest non-negative priority; with none, an error.
+ */
+static void
+router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
+{
+	struct xconn	*s[ROUTER_MAX_TARGETS];
+	const char	*type = xnode_attr(n, "type");
+	int		 i, k, best = -1, sent = 0;
+
+	k = router_sessions(bare, s, ROUTER_MAX_TARGETS);
+	for (i = 0; i < k; i++)
+		if (s[i]->available && s[i]->priority > best)
+			best = s[i]->priority;
+	for (i = 0; i < k && best >= 0; i++) {
+		if (s[i]->available && s[i]->priority == best) {
+			router_deliver(s[i], n);
+			sent++;
+		}
+	}
+	if (sent > 0)
+		return;
+	if (type != NULL && (strcmp(type, "groupchat") == 0 ||
+	    strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
+		return;
+	router_error(from, n, "cancel", "service-unavailable");
+}
+
+/*
+ * Route a stanza whose 'from' the origin's stream has stamped or checked.
+ * The stanza stays the caller's.
+ */
+void
+router_route(struct xconn *from, struct xnode *n)
+{
+	const char	*name = xnode_name(n), *to = xnode_attr(n, "to");
+	const char	*type = xnode_attr(n, "type");
+	struct xconn	*target;
+	struct jid	 j;
+	char		*bare;
+	int		 msg = strcmp(name, "message") == 0;
+	int		 iq = strcmp(name, "iq") == 0;
+
+	xmpp_routed++;
+	router_strip(n);
+	memset(&j, 0, sizeof(j));
+	if (to != NULL && jid_parse(to, &j) == -1) {
+		if (strcmp(name, "presence") != 0)
+			router_error(from, n, "modify", "jid-malformed");
+		return;
+	}
+	if (strcmp(name, "presence") == 0 && from->kind == XC_CLIENT) {
+		presence_from_client(from, n, to ? &j : NULL);
+		goto out;
+	}
+	if (to == NULL || (j.local == NULL && j.resource == NULL &&
+	    router_is_local(j.domain))) {
+		if (iq)
+			router_server_iq(from, n, NULL);
+		goto out;
+	}
+	if (router_is_local(j.domain) && j.local != NULL) {
+		bare = jid_bare(&j);
+		target = j.resource ? router_resource(bare, j.resource) : NULL;
+		if (target != NULL)
+			router_deliver(target, n);
+		else if (iq && j.resource == NULL)
+			router_server_iq(from, n, &j);
+		else if (iq)
+			router_error(from, n, "cancel", "service-unavailable");
+		else if (msg && (type == NULL || strcmp(type, "normal") == 0 ||
+		    strcmp(type, "chat") == 0 || j.resource == NULL))
+			router_to_bare(from, n, bare);
+		else if (!msg && j.resource == NULL)
+			presence_to_bare(from, n, bare);
+		free(bare);
+		goto out;
+	}
+	if ((target = router_component(j.domain)) != NULL) {
+		router_deliver(target, n);
+		goto out;
+	}
+	if (router_is_local(j.domain))
+		goto out;	/* a resource of the server itself */
+	/* No server-to-server: every other domain is out of reach. */
+	if (msg || iq) {
+		size_t	 dl = strlen(j.domain), ol = strlen(xmpp_domain());
+
+		router_error(from, n, "cancel", dl > ol &&
+		    j.domain[dl - ol - 1] == '.' &&
+		    strcmp(j.domain + dl - ol, xmpp_domain()) == 0 ?
+		    "service-unavailable" : "remote-server-not-found");
+	}
+out:
+	jid_clear(&j);
+}

@@ -1,0 +1,1139 @@
+/*
+ * Unit tests for daemon/xml.c (the xnode tree and its serialiser) and
+ * daemon/xml_parser.c (the XMPP stream parser on libxml2). Every parser
+ * input is fed whole and in chunks of 1 to 7 bytes, and must give the
+ * same result each way.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "xmalloc.h"
+#include "xml.h"
+
+#define STREAMS_NS	"http://etherx.jabber.org/streams"
+#define HDR		"<stream:stream xmlns='jabber:client' " \
+			"xmlns:stream='" STREAMS_NS "' to='example.com' " \
+			"version='1.0'>"
+#define XDECL		"<?xml version='1.0'?>"
+#define HDR_CLIENT	XDECL HDR
+#define MAX_CHUNK	7
+
+/* What one run of the parser produced. */
+struct pres {
+	struct xparser	*p;
+	int		 starts;
+	int		 stanzas;
+	int		 ends;
+	int		 errors;
+	int		 error;		/* code of the first error */
+	char		 errmsg[160];
+	int		 late;		/* callbacks after an error */
+	int		 badrc;		/* feed return value disagreed */
+	char		*hdr;		/* the first stream_start, as text */
+	char		*first;		/* the first stanza serialised */
+	size_t		 firstcount;	/* its xnode_count */
+	char		*all;		/* every stanza, one per line */
+	size_t		 alllen;
+	int		 reset_on_start; /* reset from the next stream_start */
+};
+
+/* A parser test: input segments fed one after the other. */
+struct ptest {
+	const char	*name;
+	const char	*in[3];		/* NULL-terminated */
+	size_t		 maxbytes;	/* 0: the default */
+	int		 maxdepth;	/* 0: the default */
+	size_t		 maxnodes;	/* 0: the default */
+	int		 starts;
+	int		 stanzas;
+	int		 ends;
+	int		 error;		/* XP_* or 0 */
+	const char	*first;		/* NULL: not checked */
+	const char	*errsub;	/* in the error text, or NULL */
+};
+
+static void	 cb_start(void *, const char *, const char *, const char *,
+		    const char **);
+static void	 cb_stanza(void *, struct xnode *);
+static void	 cb_end(void *);
+static void	 cb_error(void *, int, const char *);
+static void	 pres_free(struct pres *);
+static void	 run(const struct ptest *, size_t, struct pres *);
+static void	 check_ptest(const struct ptest *);
+static char	*repeat(const char *, size_t);
+static char	*concat(const char *, const char *, const char *);
+static char	*parse_one(const char *);
+static Suite	*xml_suite(void);
+
+static const struct xparser_cb test_cb = {
+	cb_start, cb_stanza, cb_end, cb_error
+};
+
+/* Callback: the stream root. */
+static void
+cb_start(void *arg, const char *name, const char *ns, const char *defns,
+    const char **attrs)
+{
+	struct pres	*r = arg;
+	char		*s, *t;
+
+	if (r->errors > 0)
+		r->late++;
+	r->starts++;
+	if (r->hdr == NULL) {
+		xasprintf(&s, "%s %s %s", name, ns,
+		    defns != NULL ? defns : "-");
+		for (; attrs[0] != NULL; attrs += 2) {
+			xasprintf(&t, "%s %s=%s", s, attrs[0], attrs[1]);
+			free(s);
+			s = t;
+		}
+		r->hdr = s;
+	}
+	if (r->reset_on_start) {
+		r->reset_on_start = 0;
+		xparser_reset(r->p);
+	}
+}
+
+/* Callback: a stanza; <starttls/> restarts the stream as a server would. */
+static void
+cb_stanza(void *arg, struct xnode *n)
+{
+	struct pres	*r = arg;
+	char		*s;
+	size_t		 len;
+
+	if (r->errors > 0)
+		r->late++;
+	r->stanzas++;
+	s = xnode_string(n, &len);
+	ck_assert_uint_eq(len, strlen(s));
+	r->all = xreallocarray(r->all, 1, r->alllen + len + 2);
+	memcpy(r->all + r->alllen, s, len);
+	r->alllen += len;
+	r->all[r->alllen++] = '\n';
+	r->all[r->alllen] = '\0';
+	if (r->first == NULL) {
+		r->first = s;
+		r->firstcount = xnode_count(n);
+	} else
+		free(s);
+	if (strcmp(xnode_name(n), "starttls") == 0)
+		xparser_reset(r->p);
+	xnode_free(n);
+}
+
+/* Callback: </stream:stream>. */
+static void
+cb_end(void *arg)
+{
+	struct pres	*r = arg;
+
+	if (r->errors > 0)
+		r->late++;
+	r->ends++;
+}
+
+/* Callback: a stream error. */
+static void
+cb_error(void *arg, int code, const char *msg)
+{
+	struct pres	*r = arg;
+
+	if (r->errors++ > 0)
+		r->late++;
+	else {
+		r->error = code;
+		(void)snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+	}
+}
+
+/* Free what a run kept. */
+static void
+pres_free(struct pres *r)
+{
+	free(r->hdr);
+	free(r->first);
+	free(r->all);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Feed t's input in chunks of chunk bytes (0: each segment whole). */
+static void
+run(const struct ptest *t, size_t chunk, struct pres *r)
+{
+	const char	*s;
+	size_t		 i, len, off, n;
+	int		 rc, had;
+
+	memset(r, 0, sizeof(*r));
+	r->p = xparser_new(&test_cb, r);
+	xparser_set_limits(r->p, t->maxbytes, t->maxdepth, t->maxnodes);
+	for (i = 0; i < nitems(t->in) && t->in[i] != NULL; i++) {
+		s = t->in[i];
+		len = strlen(s);
+		for (off = 0; off < len; off += n) {
+			n = chunk == 0 ? len : chunk;
+			if (n > len - off)
+				n = len - off;
+			had = r->errors;
+			rc = xparser_feed(r->p, s + off, n);
+			/* -1 exactly when an error has been reported. */
+			if (rc != (r->errors > 0 ? -1 : 0))
+				r->badrc++;
+			if (had > 0 && r->errors != had)
+				r->badrc++;
+		}
+	}
+	xparser_free(r->p);
+	r->p = NULL;
+}
+
+/* Run t whole and at every chunk size; check the outcome and sameness. */
+static void
+check_ptest(const struct ptest *t)
+{
+	struct pres	 whole, r;
+	size_t		 chunk;
+
+	run(t, 0, &whole);
+	ck_assert_msg(whole.late == 0 && whole.badrc == 0,
+	    "%s: callbacks after an error", t->name);
+	ck_assert_msg(whole.error == t->error, "%s: error %d (%s), want %d",
+	    t->name, whole.error, whole.errmsg, t->error);
+	ck_assert_msg(whole.errors == (t->error != 0), "%s: %d errors",
+	    t->name, whole.errors);
+	ck_assert_msg(whole.starts == t->starts, "%s: %d stream starts",
+	    t->name, whole.starts);
+	ck_assert_msg(whole.stanzas == t->stanzas, "%s: %d stanzas, want %d",
+	    t->name, whole.stanzas, t->stanzas);
+	ck_assert_msg(whole.ends == t->ends, "%s: %d stream ends", t->name,
+	    whole.ends);
+	if (t->first != NULL) {
+		ck_assert_msg(whole.first != NULL, "%s: no stanza", t->name);
+		ck_assert_msg(strcmp(whole.first, t->first) == 0,
+		    "%s: first stanza %s, want %s", t->name, whole.first,
+		    t->first);
+	}
+	if (t->errsub != NULL)
+		ck_assert_msg(strstr(whole.errmsg, t->errsub) != NULL,
+		    "%s: error text \"%s\" lacks \"%s\"", t->name,
+		    whole.errmsg, t->errsub);
+
+	for (chunk = 1; chunk <= MAX_CHUNK; chunk++) {
+		run(t, chunk, &r);
+		ck_assert_msg(r.late == 0 && r.badrc == 0,
+		    "%s/%zu: callbacks after an error", t->name, chunk);
+		ck_assert_msg(r.error == whole.error && r.errors ==
+		    whole.errors, "%s/%zu: error %d (%s), whole gave %d",
+		    t->name, chunk, r.error, r.errmsg, whole.error);
+		ck_assert_msg(r.starts == whole.starts &&
+		    r.stanzas == whole.stanzas && r.ends == whole.ends,
+		    "%s/%zu: %d/%d/%d callbacks, whole gave %d/%d/%d",
+		    t->name, chunk, r.starts, r.stanzas, r.ends,
+		    whole.starts, whole.stanzas, whole.ends);
+		ck_assert_msg((r.hdr == NULL && whole.hdr == NULL) ||
+		    (r.hdr != NULL && whole.hdr != NULL &&
+		    strcmp(r.hdr, whole.hdr) == 0),
+		    "%s/%zu: stream header differs", t->name, chunk);
+		ck_assert_msg(r.alllen == whole.alllen && (r.alllen == 0 ||
+		    memcmp(r.all, whole.all, r.alllen) == 0),
+		    "%s/%zu: stanzas differ", t->name, chunk);
+		ck_assert_msg(r.firstcount == whole.firstcount,
+		    "%s/%zu: node count differs", t->name, chunk);
+		pres_free(&r);
+	}
+	pres_free(&whole);
+}
+
+/* s repeated n times, allocated. */
+static char *
+repeat(const char *s, size_t n)
+{
+	size_t	 len = strlen(s), i;
+	char	*r;
+
+	r = xmalloc(len * n + 1);
+	for (i = 0; i < n; i++)
+		memcpy(r + i * len, s, len);
+	r[len * n] = '\0';
+	return (r);
+}
+
+/* a, b and c joined, allocated. */
+static char *
+concat(const char *a, const char *b, const char *c)
+{
+	char	*r;
+
+	xasprintf(&r, "%s%s%s", a, b, c);
+	return (r);
+}
+
+/* Parse one stanza s in a client stream; its serialisation, allocated. */
+static char *
+parse_one(const char *s)
+{
+	struct pres	 r;
+	char		*in, *out;
+
+	memset(&r, 0, sizeof(r));
+	in = concat(HDR, s, "");
+	r.p = xparser_new(&test_cb, &r);
+	ck_assert_int_eq(xparser_feed(r.p, in, strlen(in)), 0);
+	xparser_free(r.p);
+	free(in);
+	ck_assert_int_eq(r.stanzas, 1);
+	out = r.first;
+	r.first = NULL;
+	pres_free(&r);
+	return (out);
+}
+
+/*
+ * The parser table. Inputs in one segment are fed as one stream; a second
+ * segment is fed after the first (after a restart, a new stream).
+ */
+static const struct ptest ptests[] = {
+	{ "header and one stanza",
+	    { HDR_CLIENT "<message to='a@b'><body>hi</body></message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\" to=\"a@b\"><body>hi</body>"
+	    "</message>", NULL },
+	{ "header without XML declaration",
+	    { HDR "<iq type='get' id='1'/>" }, 0, 0, 0, 1, 1, 0, 0,
+	    "<iq xmlns=\"jabber:client\" type=\"get\" id=\"1\"/>", NULL },
+	{ "double-quoted header",
+	    { "<?xml version=\"1.0\" encoding=\"UTF-8\"?><stream:stream "
+	    "xmlns=\"jabber:client\" xmlns:stream=\"" STREAMS_NS "\">"
+	    "<presence/>" }, 0, 0, 0, 1, 1, 0, 0,
+	    "<presence xmlns=\"jabber:client\"/>", NULL },
+	{ "several stanzas and keepalives",
+	    { HDR_CLIENT " \n<presence/>\t <message><body>a</body></message>"
+	    "\r\n <iq type='result' id='x'/>   \n" },
+	    0, 0, 0, 1, 3, 0, 0, "<presence xmlns=\"jabber:client\"/>",
+	    NULL },
+	{ "stream end",
+	    { HDR_CLIENT "<presence/> </stream:stream>" },
+	    0, 0, 0, 1, 1, 1, 0, NULL, NULL },
+	{ "input after the stream end is ignored",
+	    { HDR_CLIENT "<presence/></stream:stream><junk>&bad; <!-- -->" },
+	    0, 0, 0, 1, 1, 1, 0, NULL, NULL },
+	{ "empty stream element",
+	    { "<stream:stream xmlns:stream='" STREAMS_NS "'/>" },
+	    0, 0, 0, 1, 0, 1, 0, NULL, NULL },
+	{ "restart after starttls",
+	    { HDR_CLIENT "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+	    HDR_CLIENT "<message><body>tls</body></message>" },
+	    0, 0, 0, 2, 2, 0, 0,
+	    "<starttls xmlns=\"urn:ietf:params:xml:ns:xmpp-tls\"/>", NULL },
+	{ "restart, then a stream end",
+	    { HDR "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+	    HDR "</stream:stream>" },
+	    0, 0, 0, 2, 1, 1, 0, NULL, NULL },
+	{ "wrong root namespace",
+	    { "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='http://example.com/streams'><message/>" },
+	    0, 0, 0, 0, 0, 0, XP_INVALID_NS, NULL, NULL },
+	{ "root in no namespace",
+	    { XDECL "<stream xmlns:foo='urn:x'>" },
+	    0, 0, 0, 0, 0, 0, XP_INVALID_NS, NULL, NULL },
+	{ "root in the default namespace only",
+	    { "<stream:stream xmlns='" STREAMS_NS "' "
+	    "xmlns:stream='urn:x'>" },
+	    0, 0, 0, 0, 0, 0, XP_INVALID_NS, NULL, NULL },
+	{ "wrong root name",
+	    { XDECL "<stream:features xmlns:stream='" STREAMS_NS "'>" },
+	    0, 0, 0, 0, 0, 0, XP_BAD_FORMAT, NULL, NULL },
+	{ "billion laughs",
+	    { "<?xml version='1.0'?><!DOCTYPE lolz ["
+	    "<!ENTITY lol 'lol'>"
+	    "<!ENTITY lol1 '&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;'>"
+	    "<!ENTITY lol2 '&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;'>"
+	    "<!ENTITY lol3 '&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;'>"
+	    "<!ENTITY lol4 '&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;'>"
+	    "<!ENTITY lol5 '&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;'>"
+	    "<!ENTITY lol6 '&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;'>"
+	    "<!ENTITY lol7 '&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;'>"
+	    "<!ENTITY lol8 '&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;'>"
+	    "<!ENTITY lol9 '&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;'>"
+	    "]>" HDR "<message><body>&lol9;</body></message>" },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, "DTD" },
+	{ "bare DOCTYPE",
+	    { XDECL "<!DOCTYPE stream:stream>" HDR "<presence/>" },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, "DTD" },
+	{ "DOCTYPE with an external DTD",
+	    { XDECL "<!DOCTYPE stream:stream SYSTEM "
+	    "'http://127.0.0.1:9/x.dtd'>" HDR },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, "DTD" },
+	{ "internal-subset entity declaration",
+	    { XDECL "<!DOCTYPE stream:stream [<!ENTITY x 'boom'>]>" HDR
+	    "<message><body>&x;</body></message>" },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, NULL },
+	{ "DOCTYPE inside the stream",
+	    { HDR "<!DOCTYPE x [<!ENTITY x 'y'>]><message>&x;</message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "comment in a stanza",
+	    { HDR_CLIENT "<message><!-- hi --><body/></message>" },
+	    0, 0, 0, 1, 0, 0, XP_RESTRICTED_XML, NULL, "comment" },
+	{ "comment before the root",
+	    { XDECL "<!-- hi -->" HDR },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, "comment" },
+	{ "comment between stanzas",
+	    { HDR "<presence/><!---->" "<presence/>" },
+	    0, 0, 0, 1, 1, 0, XP_RESTRICTED_XML, NULL, "comment" },
+	{ "PI after the XML declaration",
+	    { XDECL "<?xml-stylesheet href='a.xsl'?>" HDR },
+	    0, 0, 0, 0, 0, 0, XP_RESTRICTED_XML, NULL, "processing" },
+	{ "PI after the stream header",
+	    { HDR_CLIENT "<?foo bar?><presence/>" },
+	    0, 0, 0, 1, 0, 0, XP_RESTRICTED_XML, NULL, "processing" },
+	{ "PI in a stanza",
+	    { HDR "<message><?foo?></message>" },
+	    0, 0, 0, 1, 0, 0, XP_RESTRICTED_XML, NULL, "processing" },
+	{ "second XML declaration",
+	    { HDR_CLIENT "<?xml version='1.0'?><presence/>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "XML declaration not at the start",
+	    { " " HDR_CLIENT },
+	    0, 0, 0, 0, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "undefined entity",
+	    { HDR_CLIENT "<message><body>&foo;</body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "undefined entity in an attribute",
+	    { HDR_CLIENT "<message to='&foo;'/>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "predefined entities and references in text",
+	    { HDR "<message><body>&lt;a&gt; &amp; &quot;b&apos; &#38;&#x26;"
+	    "&#60;&#233;&#x1F600;</body></message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\"><body>&lt;a&gt; &amp; \"b' "
+	    "&amp;&amp;&lt;\xc3\xa9\xf0\x9f\x98\x80</body></message>", NULL },
+	{ "predefined entities and references in attributes",
+	    { HDR "<message to='&lt;a&gt;&amp;&quot;&apos;&#38;&#x26;&#60;"
+	    "&#233;' id=\"&#9;x&#10;&#13;\"/>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\" to=\"&lt;a&gt;&amp;&quot;"
+	    "&apos;&amp;&amp;&lt;\xc3\xa9\" id=\"&#9;x&#10;&#13;\"/>", NULL },
+	{ "CDATA section as text",
+	    { HDR "<message><body>a<![CDATA[<b>&amp;]]>c</body></message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\"><body>a&lt;b&gt;&amp;amp;c"
+	    "</body></message>", NULL },
+	{ "invalid UTF-8: C3 28",
+	    { HDR "<message><body>a\xc3\x28</body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "invalid UTF-8: FF",
+	    { HDR "<message><body>\xff</body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "invalid UTF-8 in an attribute",
+	    { HDR "<message to='\xc3\x28'/>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "UTF-8 surrogate",
+	    { HDR "<message><body>\xed\xa0\x80</body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "forbidden control character",
+	    { HDR "<message><body>\x01</body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "encoding declaration ignored",
+	    { "<?xml version='1.0' encoding='ISO-8859-1'?>" HDR
+	    "<message><body>\xc3\xa9</body></message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\"><body>\xc3\xa9</body>"
+	    "</message>", NULL },
+	{ "prefixed elements",
+	    { HDR "<foo:bar xmlns:foo='urn:x'><foo:baz/><q/></foo:bar>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<bar xmlns=\"urn:x\"><baz/><q xmlns=\"jabber:client\"/></bar>",
+	    NULL },
+	{ "prefix declared on the root",
+	    { "<stream:stream xmlns:stream='" STREAMS_NS "' "
+	    "xmlns='jabber:server' xmlns:db='jabber:server:dialback'>"
+	    "<db:result from='a' to='b'>key</db:result>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<result xmlns=\"jabber:server:dialback\" from=\"a\" to=\"b\">"
+	    "key</result>", NULL },
+	{ "prefixed attribute keeps its declaration",
+	    { HDR "<message xmlns:e='urn:e' e:x='1'><body e:y='2'/>"
+	    "</message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\" xmlns:e=\"urn:e\" e:x=\"1\">"
+	    "<body xmlns:e=\"urn:e\" e:y=\"2\"/></message>", NULL },
+	{ "no namespace inside a namespace",
+	    { HDR "<message><x xmlns=''><y/></x></message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\"><x xmlns=\"\"><y/></x>"
+	    "</message>", NULL },
+	{ "xml:lang kept",
+	    { HDR "<message xml:lang='de'><body xml:lang='en'>x</body>"
+	    "</message>" },
+	    0, 0, 0, 1, 1, 0, 0,
+	    "<message xmlns=\"jabber:client\" xml:lang=\"de\">"
+	    "<body xml:lang=\"en\">x</body></message>", NULL },
+	{ "unbound prefix",
+	    { HDR "<foo:bar/>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "mismatched end tag",
+	    { HDR "<message><body></message>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "duplicate attribute",
+	    { HDR "<message to='a' to='b'/>" },
+	    0, 0, 0, 1, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "text at stream level",
+	    { HDR "<presence/> hello <presence/>" },
+	    0, 0, 0, 1, 1, 0, XP_NOT_WELL_FORMED, NULL, "stream level" },
+	{ "entity at stream level",
+	    { HDR "<presence/>&amp;" "<presence/>" },
+	    0, 0, 0, 1, 1, 0, XP_NOT_WELL_FORMED, NULL, "stream level" },
+	{ "garbage before the root",
+	    { "hello" HDR },
+	    0, 0, 0, 0, 0, 0, XP_NOT_WELL_FORMED, NULL, NULL },
+	{ "node limit: exactly at it",
+	    { HDR "<message>a<x/>b<x/>c</message>" },
+	    0, 0, 6, 1, 1, 0, 0, NULL, NULL },
+	{ "node limit: one over",
+	    { HDR "<message>a<x/>b<x/>c</message>" },
+	    0, 0, 5, 1, 0, 0, XP_POLICY, NULL, "nodes" },
+	{ "depth limit: exactly at it",
+	    { HDR "<a><b><c></c></b></a>" }, 0, 4, 0, 1, 1, 0, 0,
+	    "<a xmlns=\"jabber:client\"><b><c/></b></a>", NULL },
+	{ "depth limit: one over",
+	    { HDR "<a><b><c><d/></c></b></a>" },
+	    0, 4, 0, 1, 0, 0, XP_POLICY, NULL, "deeper" },
+	{ "header larger than the stanza limit",
+	    { HDR_CLIENT "<presence/>" },
+	    64, 0, 0, 0, 0, 0, XP_POLICY, NULL, "larger" },
+};
+
+/* Each entry of the parser table, whole and in chunks. */
+START_TEST(test_table)
+{
+	check_ptest(&ptests[_i]);
+}
+END_TEST
+
+/* The stream_start callback sees the root's names and attributes. */
+START_TEST(test_stream_start_args)
+{
+	struct ptest	 t = { "header", { HDR_CLIENT }, 0, 0, 0, 1, 0, 0, 0,
+			    NULL, NULL };
+	struct pres	 r;
+
+	run(&t, 0, &r);
+	ck_assert_int_eq(r.starts, 1);
+	ck_assert_str_eq(r.hdr, "stream " STREAMS_NS " jabber:client "
+	    "to=example.com version=1.0");
+	pres_free(&r);
+
+	t.in[0] = "<stream:stream xmlns:stream='" STREAMS_NS "' "
+	    "xml:lang='en' id='x&amp;y' xmlns:f='urn:f' f:a='1'>";
+	run(&t, 0, &r);
+	ck_assert_str_eq(r.hdr, "stream " STREAMS_NS " - xml:lang=en id=x&y "
+	    "f:a=1");
+	pres_free(&r);
+	check_ptest(&t);
+}
+END_TEST
+
+/* Each stanza is delivered as soon as its last byte is fed. */
+START_TEST(test_no_end_tag_delay)
+{
+	static const char *ins[] = {
+		HDR_CLIENT "<message><body>hi</body></message>",
+		HDR "<iq/>",
+		HDR "<iq a='x>y' b=\"'>\"/>",
+		HDR "<message>text</message>",
+		HDR "<message><![CDATA[x]]></message>",
+		HDR "<message>&amp;</message>",
+		HDR " \n <presence/>",
+		HDR "</stream:stream>",
+	};
+	struct pres	 r;
+	const char	*s;
+	size_t		 i, j, len;
+
+	for (i = 0; i < nitems(ins); i++) {
+		s = ins[i];
+		len = strlen(s);
+		memset(&r, 0, sizeof(r));
+		r.p = xparser_new(&test_cb, &r);
+		for (j = 0; j < len; j++) {
+			ck_assert_int_eq(xparser_feed(r.p, s + j, 1), 0);
+			/* The stream start comes with the header's '>'. */
+			if (j + 1 == strlen(HDR) && strncmp(s, HDR,
+			    strlen(HDR)) == 0)
+				ck_assert_int_eq(r.starts, 1);
+			if (j + 1 < len)
+				ck_assert_msg(r.stanzas == 0 && r.ends == 0,
+				    "%s: early at %zu", s, j);
+		}
+		ck_assert_msg(r.stanzas + r.ends == 1, "%s: delayed", s);
+		xparser_free(r.p);
+		pres_free(&r);
+	}
+}
+END_TEST
+
+/* After an error, feeds return -1 and call nothing; a reset recovers. */
+START_TEST(test_after_error)
+{
+	static const char bad[] = HDR "<message><!-- x --></message>";
+	static const char more[] = "<presence/></stream:stream>";
+	static const char good[] = HDR_CLIENT "<presence/>";
+	struct pres	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.p = xparser_new(&test_cb, &r);
+	ck_assert_int_eq(xparser_feed(r.p, bad, strlen(bad)), -1);
+	ck_assert_int_eq(r.errors, 1);
+	ck_assert_int_eq(r.error, XP_RESTRICTED_XML);
+	ck_assert_int_eq(xparser_feed(r.p, more, strlen(more)), -1);
+	ck_assert_int_eq(xparser_feed(r.p, good, strlen(good)), -1);
+	ck_assert_int_eq(r.errors, 1);
+	ck_assert_int_eq(r.stanzas, 0);
+	ck_assert_int_eq(r.ends, 0);
+	ck_assert_int_eq(r.starts, 1);
+
+	xparser_reset(r.p);
+	r.errors = 0;
+	ck_assert_int_eq(xparser_feed(r.p, good, strlen(good)), 0);
+	ck_assert_int_eq(r.starts, 2);
+	ck_assert_int_eq(r.stanzas, 1);
+	ck_assert_str_eq(r.first, "<presence xmlns=\"jabber:client\"/>");
+	ck_assert_int_eq(xparser_feed(r.p, more, strlen(more)), 0);
+	ck_assert_int_eq(r.stanzas, 2);
+	ck_assert_int_eq(r.ends, 1);
+	ck_assert_int_eq(r.errors, 0);
+	xparser_free(r.p);
+	pres_free(&r);
+}
+END_TEST
+
+/* Bytes after a restarting stanza in the same feed are dropped. */
+START_TEST(test_reset_drops_rest)
+{
+	static const char one[] = HDR "<starttls xmlns='urn:ietf:params:xml:"
+	    "ns:xmpp-tls'/><message>plaintext injection</message>";
+	static const char two[] = HDR "<message>secure</message>";
+	struct pres	 r;
+
+	memset(&r, 0, sizeof(r));
+	r.p = xparser_new(&test_cb, &r);
+	ck_assert_int_eq(xparser_feed(r.p, one, strlen(one)), 0);
+	ck_assert_int_eq(r.stanzas, 1);
+	ck_assert_int_eq(xparser_feed(r.p, two, strlen(two)), 0);
+	ck_assert_int_eq(r.starts, 2);
+	ck_assert_int_eq(r.stanzas, 2);
+	ck_assert_int_eq(r.errors, 0);
+	ck_assert_str_eq(r.all, "<starttls xmlns=\"urn:ietf:params:xml:ns:"
+	    "xmpp-tls\"/>\n<message xmlns=\"jabber:client\">secure</message>\n");
+	xparser_free(r.p);
+	pres_free(&r);
+
+	/* From stream_start too: the stanza after the header is dropped. */
+	memset(&r, 0, sizeof(r));
+	r.p = xparser_new(&test_cb, &r);
+	r.reset_on_start = 1;
+	ck_assert_int_eq(xparser_feed(r.p, two, strlen(two)), 0);
+	ck_assert_int_eq(r.starts, 1);
+	ck_assert_int_eq(r.stanzas, 0);
+	ck_assert_int_eq(xparser_feed(r.p, two, strlen(two)), 0);
+	ck_assert_int_eq(r.starts, 2);
+	ck_assert_int_eq(r.stanzas, 1);
+	xparser_free(r.p);
+	pres_free(&r);
+
+	/* A reset outside callbacks starts over at once. */
+	memset(&r, 0, sizeof(r));
+	r.p = xparser_new(&test_cb, &r);
+	ck_assert_int_eq(xparser_feed(r.p, HDR "<message>", 
+	    strlen(HDR "<message>")), 0);
+	xparser_reset(r.p);
+	ck_assert_int_eq(xparser_feed(r.p, two, strlen(two)), 0);
+	ck_assert_int_eq(r.starts, 2);
+	ck_assert_int_eq(r.stanzas, 1);
+	ck_assert_str_eq(r.first, "<message xmlns=\"jabber:client\">secure"
+	    "</message>");
+	xparser_free(r.p);
+	pres_free(&r);
+}
+END_TEST
+
+/* 10,000 nested elements stop at the depth limit. */
+START_TEST(test_deep)
+{
+	struct ptest	 t = { "10000 nested", { NULL }, 0, 0, 0, 1, 0, 0,
+			    XP_POLICY, NULL, "deeper than 32" };
+	char		*open, *in;
+
+	open = repeat("<a>", 10000);
+	in = concat(HDR, open, "");
+	t.in[0] = in;
+	check_ptest(&t);
+	free(in);
+	free(open);
+}
+END_TEST
+
+/* A 300 KB stanza: too big by default, fine after raising the limit. */
+START_TEST(test_big_stanza)
+{
+	struct ptest	 t = { "300 KB", { NULL }, 0, 0, 0, 1, 0, 0,
+			    XP_POLICY, NULL, "larger than 10240" };
+	struct pres	 r;
+	char		*body, *in;
+
+	body = repeat("0123456789", 30 * 1024);
+	xasprintf(&in, "%s<message><body>%s</body></message><presence/>",
+	    HDR_CLIENT, body);
+	t.in[0] = in;
+	check_ptest(&t);
+
+	t.maxbytes = 512 * 1024;
+	t.stanzas = 2;
+	t.error = 0;
+	t.errsub = NULL;
+	check_ptest(&t);
+	run(&t, 0, &r);
+	ck_assert_uint_eq(strlen(r.first), strlen(body) +
+	    strlen("<message xmlns=\"jabber:client\"><body></body></message>"));
+	ck_assert_ptr_nonnull(strstr(r.first, body));
+	pres_free(&r);
+	free(in);
+	free(body);
+}
+END_TEST
+
+/* The byte limit is exact and renews at the end of each stanza. */
+START_TEST(test_byte_limit_exact)
+{
+	struct ptest	 t = { "exact", { NULL }, 0, 0, 0, 1, 3, 0, 0, NULL,
+			    NULL };
+	char		*pad, *stanza, *in;
+	size_t		 len;
+
+	pad = repeat("x", 300);
+	xasprintf(&stanza, "<message><body>%s</body></message>", pad);
+	len = strlen(stanza);
+	/* Whitespace keepalives between stanzas are not counted. */
+	xasprintf(&in, "%s%s%s \n %s", HDR, stanza, stanza, stanza);
+	t.in[0] = in;
+	t.maxbytes = len;
+	check_ptest(&t);
+
+	t.maxbytes = len - 1;
+	t.stanzas = 0;
+	t.error = XP_POLICY;
+	check_ptest(&t);
+	free(in);
+	free(stanza);
+	free(pad);
+}
+END_TEST
+
+/* 6,000 siblings break the node limit even when the bytes are allowed. */
+START_TEST(test_many_children)
+{
+	struct ptest	 t = { "6000 children", { NULL }, 512 * 1024, 0, 0,
+			    1, 0, 0, XP_POLICY, NULL, "more than 5000 nodes" };
+	char		*kids, *in;
+
+	kids = repeat("<x/>", 6000);
+	xasprintf(&in, "%s<message>%s</message>", HDR, kids);
+	t.in[0] = in;
+	check_ptest(&t);
+	free(in);
+	free(kids);
+
+	/* 4,999 children and the stanza make exactly 5,000 nodes. */
+	kids = repeat("<x/>", 4999);
+	xasprintf(&in, "%s<message>%s</message>", HDR, kids);
+	t.in[0] = in;
+	t.stanzas = 1;
+	t.error = 0;
+	t.errsub = NULL;
+	check_ptest(&t);
+	free(in);
+	free(kids);
+}
+END_TEST
+
+/* Long multi-byte text survives being cut at every byte. */
+START_TEST(test_long_utf8)
+{
+	struct ptest	 t = { "utf8", { NULL }, 0, 0, 0, 1, 1, 0, 0, NULL,
+			    NULL };
+	struct pres	 r;
+	char		*text, *in, *want;
+
+	text = repeat("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80a", 300);
+	xasprintf(&in, "%s<message><body>%s</body></message>", HDR, text);
+	xasprintf(&want, "<message xmlns=\"jabber:client\"><body>%s</body>"
+	    "</message>", text);
+	t.in[0] = in;
+	t.first = want;
+	check_ptest(&t);
+	run(&t, 0, &r);
+	ck_assert_uint_eq(r.firstcount, 3);
+	pres_free(&r);
+	free(want);
+	free(in);
+	free(text);
+}
+END_TEST
+
+/* Build a tree and serialise it. */
+START_TEST(test_tree_build)
+{
+	struct xnode	*m, *b, *x;
+	char		*s;
+	size_t		 len;
+
+	m = xnode_new("message", "jabber:client");
+	xnode_set_attr(m, "to", "juliet@example.com");
+	xnode_set_attr(m, "type", "chat");
+	xnode_set_attr(m, "xml:lang", "en");
+	b = xnode_add(m, "body", NULL);
+	xnode_add_text(b, "Wherefore", 9);
+	xnode_add_text(b, " art thou?", 10);
+	xnode_add_text(b, "ignored", 0);
+	x = xnode_new("active", "http://jabber.org/protocol/chatstates");
+	xnode_append(m, x);
+	xnode_add(m, "empty", NULL);
+
+	s = xnode_string(m, &len);
+	ck_assert_str_eq(s, "<message xmlns=\"jabber:client\" "
+	    "to=\"juliet@example.com\" type=\"chat\" xml:lang=\"en\">"
+	    "<body>Wherefore art thou?</body>"
+	    "<active xmlns=\"http://jabber.org/protocol/chatstates\"/>"
+	    "<empty/></message>");
+	ck_assert_uint_eq(len, strlen(s));
+	free(s);
+
+	ck_assert_str_eq(xnode_name(m), "message");
+	ck_assert_str_eq(xnode_ns(m), "jabber:client");
+	ck_assert_ptr_null(xnode_ns(b));
+	ck_assert_uint_eq(xnode_count(m), 5);
+	ck_assert_uint_eq(xnode_count(b), 2);
+	s = xnode_text(b);
+	ck_assert_str_eq(s, "Wherefore art thou?");
+	free(s);
+	s = xnode_text(m);
+	ck_assert_str_eq(s, "");
+	free(s);
+	s = xnode_string(b, NULL);
+	ck_assert_str_eq(s, "<body>Wherefore art thou?</body>");
+	free(s);
+	xnode_free(m);
+	xnode_free(NULL);
+}
+END_TEST
+
+/* Attributes: insertion order, replace in place, delete, xmlns. */
+START_TEST(test_tree_attrs)
+{
+	struct xnode	*n;
+	char		*s;
+
+	n = xnode_new("iq", NULL);
+	ck_assert_ptr_null(xnode_attr(n, "to"));
+	xnode_set_attr(n, "a", "1");
+	xnode_set_attr(n, "b", "2");
+	xnode_set_attr(n, "c", "3");
+	xnode_set_attr(n, "b", "two");
+	ck_assert_str_eq(xnode_attr(n, "b"), "two");
+	s = xnode_string(n, NULL);
+	ck_assert_str_eq(s, "<iq a=\"1\" b=\"two\" c=\"3\"/>");
+	free(s);
+	xnode_del_attr(n, "a");
+	xnode_del_attr(n, "nonesuch");
+	ck_assert_ptr_null(xnode_attr(n, "a"));
+	xnode_set_attr(n, "c", NULL);
+	xnode_set_attr(n, "d", "4");
+	s = xnode_string(n, NULL);
+	ck_assert_str_eq(s, "<iq b=\"two\" d=\"4\"/>");
+	free(s);
+
+	/* xmlns is the namespace, never an attribute. */
+	xnode_set_attr(n, "xmlns", "jabber:client");
+	ck_assert_str_eq(xnode_ns(n), "jabber:client");
+	ck_assert_str_eq(xnode_attr(n, "xmlns"), "jabber:client");
+	s = xnode_string(n, NULL);
+	ck_assert_str_eq(s, "<iq xmlns=\"jabber:client\" b=\"two\" d=\"4\"/>");
+	free(s);
+	xnode_set_ns(n, "jabber:server");
+	ck_assert_str_eq(xnode_ns(n), "jabber:server");
+	xnode_del_attr(n, "xmlns");
+	ck_assert_ptr_null(xnode_ns(n));
+	xnode_free(n);
+}
+END_TEST
+
+/* Escaping in text and attributes; characters XML forbids are dropped. */
+START_TEST(test_tree_escape)
+{
+	struct xnode	*n;
+	char		*s, *back;
+	static const char text[] = "a&b<c>d\"e'f\tg\nh\ri]]>"
+	    "\x01\x0b\x1f\xff\xc3\x28\xef\xbf\xbe\xed\xa0\x80\xc0\xaf"
+	    "\xc3\xa9\xf0\x9f\x98\x80z";
+
+	n = xnode_new("m", "jabber:client");
+	xnode_set_attr(n, "v", text);
+	xnode_add_text(n, text, sizeof(text) - 1);
+	s = xnode_string(n, NULL);
+	ck_assert_str_eq(s, "<m xmlns=\"jabber:client\" "
+	    "v=\"a&amp;b&lt;c&gt;d&quot;e&apos;f&#9;g&#10;h&#13;i]]&gt;"
+	    "(\xc3\xa9\xf0\x9f\x98\x80z\">"
+	    "a&amp;b&lt;c&gt;d\"e'f\tg\nh&#13;i]]&gt;"
+	    "(\xc3\xa9\xf0\x9f\x98\x80z</m>");
+
+	/* What we write, we read back the same. */
+	back = parse_one(s);
+	ck_assert_str_eq(back, s);
+	free(back);
+	free(s);
+	xnode_free(n);
+}
+END_TEST
+
+/* Serialise, parse and serialise again: the same bytes. */
+START_TEST(test_roundtrip)
+{
+	static const char *in[] = {
+		"<message xmlns=\"jabber:client\" to=\"a@b/c\" id=\"1\">"
+		"<body>x &amp; y &lt;z&gt;</body><thread>t</thread>"
+		"<x xmlns=\"jabber:x:data\" type=\"form\"><field var=\"v\">"
+		"<value>1</value></field></x></message>",
+		"<iq xmlns=\"jabber:client\" type=\"set\"><query "
+		"xmlns=\"jabber:iq:roster\"><item jid=\"r@x\" "
+		"name=\"&quot;Ro&apos;meo&quot;\"><group>a</group></item>"
+		"</query></iq>",
+		"<presence xmlns=\"jabber:client\"><n xmlns=\"\"><m/></n>"
+		"</presence>",
+	};
+	struct xnode	*n;
+	char		*once, *twice;
+	size_t		 i;
+
+	for (i = 0; i < nitems(in); i++) {
+		once = parse_one(in[i]);
+		ck_assert_str_eq(once, in[i]);
+		twice = parse_one(once);
+		ck_assert_str_eq(twice, once);
+		free(once);
+		free(twice);
+	}
+
+	n = xnode_new("message", "jabber:client");
+	xnode_add_text(xnode_add(n, "body", NULL), "\"'<>&", 5);
+	once = xnode_string(n, NULL);
+	twice = parse_one(once);
+	ck_assert_str_eq(twice, once);
+	free(once);
+	free(twice);
+	xnode_free(n);
+}
+END_TEST
+
+/* xmlns is written only where the namespace changes. */
+START_TEST(test_tree_ns)
+{
+	struct xnode	*iq, *q, *item, *grp, *other, *none, *m;
+	char		*s;
+
+	iq = xnode_new("iq", "jabber:client");
+	q = xnode_add(iq, "query", "jabber:iq:roster");
+	item = xnode_add(q, "item", NULL);
+	grp = xnode_add(item, "group", "jabber:iq:roster");
+	other = xnode_add(item, "x", "urn:other");
+	xnode_add(other, "y", NULL);
+	none = xnode_add(q, "bare", "");
+	xnode_add(none, "kid", NULL);
+	xnode_add(iq, "error", "jabber:client");
+	s = xnode_string(iq, NULL);
+	ck_assert_str_eq(s, "<iq xmlns=\"jabber:client\">"
+	    "<query xmlns=\"jabber:iq:roster\"><item><group/>"
+	    "<x xmlns=\"urn:other\"><y/></x></item>"
+	    "<bare xmlns=\"\"><kid/></bare></query><error/></iq>");
+	free(s);
+
+	/* A subtree alone: its own namespace is written. */
+	s = xnode_string(grp, NULL);
+	ck_assert_str_eq(s, "<group xmlns=\"jabber:iq:roster\"/>");
+	free(s);
+	s = xnode_string(item, NULL);
+	ck_assert_str_eq(s, "<item><group xmlns=\"jabber:iq:roster\"/>"
+	    "<x xmlns=\"urn:other\"><y/></x></item>");
+	free(s);
+
+	/* No namespace on top: it takes the stream's default. */
+	xnode_set_ns(iq, NULL);
+	s = xnode_string(iq, NULL);
+	ck_assert_str_eq(s, "<iq><query xmlns=\"jabber:iq:roster\"><item>"
+	    "<group/><x xmlns=\"urn:other\"><y/></x></item>"
+	    "<bare xmlns=\"\"><kid/></bare></query>"
+	    "<error xmlns=\"jabber:client\"/></iq>");
+	free(s);
+
+	m = xnode_new("message", NULL);
+	xnode_add(m, "body", NULL);
+	s = xnode_string(m, NULL);
+	ck_assert_str_eq(s, "<message><body/></message>");
+	free(s);
+	xnode_free(m);
+	xnode_free(iq);
+}
+END_TEST
+
+/* Finding and walking children; effective namespaces. */
+START_TEST(test_tree_walk)
+{
+	struct xnode	*m, *a, *b, *c, *d, *e;
+	char		*s;
+
+	m = xnode_new("message", "jabber:client");
+	xnode_add_text(m, "t1", 2);
+	a = xnode_add(m, "body", NULL);
+	xnode_add_text(m, "t2", 2);
+	b = xnode_add(m, "x", "urn:x");
+	c = xnode_add(m, "x", "urn:y");
+	d = xnode_add(b, "body", NULL);
+	xnode_add_text(m, "t3", 2);
+
+	ck_assert_ptr_eq(xnode_first(m), a);
+	ck_assert_ptr_eq(xnode_next(a), b);
+	ck_assert_ptr_eq(xnode_next(b), c);
+	ck_assert_ptr_null(xnode_next(c));
+	ck_assert_ptr_null(xnode_first(a));
+	ck_assert_ptr_eq(xnode_first(b), d);
+
+	ck_assert_ptr_eq(xnode_child(m, "body", NULL), a);
+	ck_assert_ptr_eq(xnode_child(m, "body", "jabber:client"), a);
+	ck_assert_ptr_null(xnode_child(m, "body", "urn:x"));
+	ck_assert_ptr_eq(xnode_child(m, "x", NULL), b);
+	ck_assert_ptr_eq(xnode_child(m, "x", "urn:y"), c);
+	ck_assert_ptr_null(xnode_child(m, "x", "jabber:client"));
+	ck_assert_ptr_eq(xnode_child(b, "body", "urn:x"), d);
+	ck_assert_ptr_null(xnode_child(m, "nonesuch", NULL));
+
+	s = xnode_text(m);
+	ck_assert_str_eq(s, "t1t2t3");
+	free(s);
+	ck_assert_uint_eq(xnode_count(m), 8);
+
+	/* Freeing an attached node unlinks it. */
+	xnode_free(b);
+	ck_assert_ptr_eq(xnode_next(a), c);
+	ck_assert_uint_eq(xnode_count(m), 6);
+
+	/* Text with no namespace at all around it is found with NULL only. */
+	e = xnode_new("top", NULL);
+	xnode_add(e, "kid", NULL);
+	ck_assert_ptr_nonnull(xnode_child(e, "kid", NULL));
+	ck_assert_ptr_null(xnode_child(e, "kid", "jabber:client"));
+	xnode_free(e);
+	xnode_free(m);
+}
+END_TEST
+
+/* A copy is deep and independent. */
+START_TEST(test_tree_copy)
+{
+	struct xnode	*m, *c;
+	char		*s1, *s2;
+
+	m = xnode_new("message", "jabber:client");
+	xnode_set_attr(m, "to", "a@b");
+	xnode_add_text(xnode_add(m, "body", NULL), "hello", 5);
+	xnode_add_text(m, "tail", 4);
+	xnode_add(xnode_add(m, "x", "urn:x"), "y", NULL);
+
+	c = xnode_copy(m);
+	s1 = xnode_string(m, NULL);
+	s2 = xnode_string(c, NULL);
+	ck_assert_str_eq(s1, s2);
+	free(s2);
+	ck_assert_uint_eq(xnode_count(c), xnode_count(m));
+
+	xnode_set_attr(c, "to", "c@d");
+	xnode_add_text(xnode_child(c, "body", NULL), "!", 1);
+	xnode_free(xnode_child(c, "x", "urn:x"));
+	s2 = xnode_string(m, NULL);
+	ck_assert_str_eq(s1, s2);
+	free(s2);
+	s2 = xnode_string(c, NULL);
+	ck_assert_str_eq(s2, "<message xmlns=\"jabber:client\" to=\"c@d\">"
+	    "<body>hello!</body>tail</message>");
+	free(s2);
+	free(s1);
+
+	/* A copied subtree appended elsewhere. */
+	xnode_append(c, xnode_copy(xnode_child(m, "x", NULL)));
+	s2 = xnode_string(c, NULL);
+	ck_assert_str_eq(s2, "<message xmlns=\"jabber:client\" to=\"c@d\">"
+	    "<body>hello!</body>tail<x xmlns=\"urn:x\"><y/></x></message>");
+	free(s2);
+	xnode_free(c);
+	xnode_free(m);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+xml_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("xml");
+
+	tc = tcase_create("tree");
+	tcase_add_test(tc, test_tree_build);
+	tcase_add_test(tc, test_tree_attrs);
+	tcase_add_test(tc, test_tree_escape);
+	tcase_add_test(tc, test_tree_ns);
+	tcase_add_test(tc, test_tree_walk);
+	tcase_add_test(tc, test_tree_copy);
+	tcase_add_test(tc, test_roundtrip);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parser");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, test_table, 0, (int)nitems(ptests));
+	tcase_add_test(tc, test_stream_start_args);
+	tcase_add_test(tc, test_no_end_tag_delay);
+	tcase_add_test(tc, test_after_error);
+	tcase_add_test(tc, test_reset_drops_rest);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_deep);
+	tcase_add_test(tc, test_big_stanza);
+	tcase_add_test(tc, test_byte_limit_exact);
+	tcase_add_test(tc, test_many_children);
+	tcase_add_test(tc, test_long_utf8);
+	suite_add_tcase(s, tc);
+
+	return (s);
+}
+
+/* Run the suite; the exit status counts failures. */
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	log_init("check_xml", 1, 0);
+	sr = srunner_create(xml_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
