@@ -9,6 +9,9 @@
  * written into (a <message/> with a NULL namespace written to a
  * jabber:client stream is in jabber:client). An empty namespace ("") means
  * "no namespace" and is written as xmlns="" where needed.
+ *
+ * Copying, counting, freeing and writing recurse over the tree; trees from
+ * the parser are no deeper than its depth limit.
  */
 #include <sys/queue.h>
 
@@ -53,7 +56,8 @@ static void		 xnode_add_child(struct xnode *, struct xnode *);
 static void		 xbuf_grow(struct xbuf *, size_t);
 static void		 xbuf_add(struct xbuf *, const char *, size_t);
 static void		 xbuf_adds(struct xbuf *, const char *);
-static void		 xbuf_escape(struct xbuf *, const char *, size_t, int);
+static void		 xbuf_escape(struct xbuf *, const char *, size_t,
+			    int);
 static size_t		 xml_utf8_char(const unsigned char *, size_t,
 			    uint32_t *);
 static void		 xnode_write(struct xbuf *, const struct xnode *,

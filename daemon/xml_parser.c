@@ -11,9 +11,19 @@
  * bytes since the end of the last stanza and nodes per stanza ourselves,
  * and never hand libxml2 more bytes than the stanza budget allows, so that
  * it cannot buffer without bound either.
+ *
+ * What libxml2 2.9.14's push mode does with partial input, as found by
+ * feeding every input a byte at a time (tests/unit/check_xml.c): a start
+ * or end tag is reported by the xmlParseChunk call that hands it the tag's
+ * closing '>' (even with '>' inside quoted attribute values), so a stanza
+ * is delivered as soon as its last byte is fed, with terminate 0 and no
+ * flushing trick: there is no end-tag delay to work around. startElementNs
+ * comes before libxml2 steps over that '>'. Character data is held back
+ * until the next '<' (or a few hundred bytes) arrives, which only delays
+ * whitespace keepalives; invalid UTF-8 in it is reported then. Calling
+ * xmlStopParser from our callbacks is safe in this version (checked under
+ * valgrind, which sees inside libxml2 where ASan does not).
  */
-#include <sys/queue.h>
-
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -43,28 +53,29 @@ enum xp_state {
 };
 
 struct xparser {
-	struct xparser_cb	 cb;
-	void			*arg;
-	xmlParserCtxtPtr	 ctxt;
-	enum xp_state		 state;
-	int			 inparse;	/* inside xmlParseChunk */
-	int			 restart;	/* reset asked by a callback */
-	int			 error;		/* XP_* to report, or 0 */
-	char			 errmsg[160];
+	struct xparser_cb cb;
+	void		*arg;
+	xmlParserCtxtPtr ctxt;
+	enum xp_state	 state;
+	int		 busy;		/* inside xparser_feed */
+	int		 inparse;	/* inside xmlParseChunk */
+	int		 restart;	/* reset asked by a callback */
+	int		 error;		/* XP_* to report, or 0 */
+	char		 errmsg[160];
 
-	int			 depth;		/* 1: the stream root */
-	struct xnode		*stanza;	/* being built, or NULL */
-	struct xnode		**stack;	/* open elements of stanza */
-	size_t			 stackcap;
-	size_t			 nodes;		/* in stanza */
-	int			 lasttext;	/* last event was text */
+	int		 depth;		/* 1: the stream root */
+	struct xnode	*stanza;	/* being built, or NULL */
+	struct xnode	**stack;	/* its open elements by depth */
+	size_t		 stackcap;
+	size_t		 nodes;		/* in stanza */
+	int		 lasttext;	/* the last event was text */
 
-	size_t			 fed;		/* bytes given to ctxt */
-	size_t			 mark;		/* where the budget starts */
+	size_t		 fed;		/* bytes given to ctxt so far */
+	size_t		 mark;		/* where the stanza budget starts */
 
-	size_t			 max_bytes;
-	int			 max_depth;
-	size_t			 max_nodes;
+	size_t		 max_bytes;
+	int		 max_depth;
+	size_t		 max_nodes;
 };
 
 static void	xp_open(struct xparser *);
@@ -135,7 +146,6 @@ xp_open(struct xparser *p)
 	p->state = XP_RUN;
 	p->restart = 0;
 	p->error = 0;
-	p->errmsg[0] = '\0';
 	p->depth = 0;
 	p->nodes = 0;
 	p->lasttext = 0;
@@ -177,16 +187,16 @@ xparser_new(const struct xparser_cb *cb, void *arg)
 }
 
 /*
- * Free the parser. Not from inside one of its callbacks: a callback that
- * wants the stream gone sets a flag its caller reads after xparser_feed
- * returns.
+ * Free the parser. Never from inside one of its callbacks (that is a
+ * fatal error): a callback that wants the stream gone sets a flag that
+ * its caller reads after xparser_feed returns, and frees then.
  */
 void
 xparser_free(struct xparser *p)
 {
 	if (p == NULL)
 		return;
-	if (p->inparse)
+	if (p->busy)
 		fatalx("xparser_free: called from a parser callback");
 	xp_close(p);
 	free(p->stack);
@@ -194,12 +204,13 @@ xparser_free(struct xparser *p)
 }
 
 /*
- * Start a new stream (after STARTTLS or SASL success, or after an error).
- * From inside the stream_start or stanza callback, the current chunk stops
- * there: the rest of the bytes given to that xparser_feed call are
- * discarded, and the next call starts the new stream. For STARTTLS this is
- * what RFC 6120 section 5.4.3.3 asks: nothing sent in the clear after
- * <starttls/> may be used.
+ * Start a new stream (after STARTTLS or SASL success, or after an error);
+ * the limits stay as set. From inside the stream_start or stanza callback,
+ * parsing stops there: the rest of the bytes given to that xparser_feed
+ * call are discarded, and the next call starts the new stream. For
+ * STARTTLS this is what RFC 6120 section 5.4.3.3 asks: nothing sent in the
+ * clear after <starttls/> may be used. From the error callback it takes
+ * effect at once.
  */
 void
 xparser_reset(struct xparser *p)
@@ -244,10 +255,11 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 	size_t	 used, n;
 	int	 rc;
 
-	if (p->inparse)
+	if (p->busy)
 		fatalx("xparser_feed: called from a parser callback");
 	if (p->state == XP_FAILED)
 		return (-1);
+	p->busy = 1;
 	while (p->state == XP_RUN && len > 0) {
 		/*
 		 * Hand libxml2 no more than the budget left for the stanza
@@ -265,15 +277,16 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 			n = len;
 		if (n > INT_MAX)
 			n = INT_MAX;
+		p->fed += n;
 		p->inparse = 1;
 		rc = xmlParseChunk(p->ctxt, buf, (int)n, 0);
 		p->inparse = 0;
-		p->fed += n;
 		buf += n;
 		len -= n;
 		if (p->restart) {
 			xp_close(p);
 			xp_open(p);
+			p->busy = 0;
 			return (0);
 		}
 		/* After xmlStopParser the return code, not wellFormed. */
@@ -288,8 +301,10 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 		p->stanza = NULL;
 		if (p->cb.error != NULL)
 			p->cb.error(p->arg, p->error, p->errmsg);
+		p->busy = 0;
 		return (-1);
 	}
+	p->busy = 0;
 	return (0);
 }
 
@@ -394,7 +409,11 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 		list[2 * i + 1] = xp_attr_value(a[3], a[4]);
 	}
 	list[2 * nb_attributes] = NULL;
+	/* libxml2 calls us before it steps over the tag's closing '>'. */
 	p->mark = xp_pos(p);
+	if (p->ctxt->input != NULL && p->ctxt->input->cur[0] == '>' &&
+	    p->mark < p->fed)
+		p->mark++;
 	if (p->cb.stream_start != NULL)
 		p->cb.stream_start(p->arg, (const char *)localname,
 		    (const char *)uri, defns, list);

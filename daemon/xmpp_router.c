@@ -42,6 +42,7 @@ uint64_t		 xmpp_routed;
 
 static struct account	*router_account(const char *, int);
 static void		 router_strip(struct xnode *);
+static void		 router_strip_ns(struct xnode *, const char *);
 static void		 router_server_iq(struct xconn *, struct xnode *,
 			    const struct jid *);
 static void		 router_to_bare(struct xconn *, struct xnode *,
@@ -277,20 +278,34 @@ router_is_local(const char *domain)
 }
 
 /*
- * Drop the stream namespaces from a stanza tree so that it serialises in
- * whatever stream it is delivered to (jabber:client or component).
+ * Make elements that inherited the stream namespace inherit again, so that
+ * a stanza serialises in whatever stream it is delivered to (jabber:client
+ * or a component's). Only inherited namespaces go: a jabber:client message
+ * inside a forwarded element of another namespace keeps its own.
  */
+static void
+router_strip_ns(struct xnode *n, const char *inherited)
+{
+	struct xnode	*k;
+	char		*own;
+
+	own = xnode_ns(n) ? xstrdup(xnode_ns(n)) : NULL;
+	if (own != NULL && inherited != NULL && strcmp(own, inherited) == 0)
+		xnode_set_ns(n, NULL);
+	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
+		router_strip_ns(k, own ? own : inherited);
+	free(own);
+}
+
+/* Strip the stream namespace from a stanza (see router_strip_ns). */
 static void
 router_strip(struct xnode *n)
 {
-	struct xnode	*k;
 	const char	*ns = xnode_ns(n);
 
 	if (ns != NULL && (strcmp(ns, NS_CLIENT) == 0 ||
 	    strcmp(ns, NS_COMPONENT) == 0))
-		xnode_set_ns(n, NULL);
-	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
-		router_strip(k);
+		router_strip_ns(n, ns);
 }
 
 /* Hand a stanza to a connection. */

@@ -31,13 +31,13 @@ struct pres {
 	int		 error;		/* code of the first error */
 	char		 errmsg[160];
 	int		 late;		/* callbacks after an error */
-	int		 badrc;		/* feed return value disagreed */
-	char		*hdr;		/* the first stream_start, as text */
-	char		*first;		/* the first stanza serialised */
+	int		 badrc;		/* wrong feed return values */
+	char		*hdr;		/* first stream_start as text */
+	char		*first;		/* first stanza serialised */
 	size_t		 firstcount;	/* its xnode_count */
-	char		*all;		/* every stanza, one per line */
+	char		*all;		/* all stanzas, one a line */
 	size_t		 alllen;
-	int		 reset_on_start; /* reset from the next stream_start */
+	int		 reset_on_start; /* reset in stream_start */
 };
 
 /* A parser test: input segments fed one after the other. */
@@ -519,8 +519,8 @@ END_TEST
 /* The stream_start callback sees the root's names and attributes. */
 START_TEST(test_stream_start_args)
 {
-	struct ptest	 t = { "header", { HDR_CLIENT }, 0, 0, 0, 1, 0, 0, 0,
-			    NULL, NULL };
+	struct ptest	 t = { "header", { HDR_CLIENT }, 0, 0, 0, 1, 0, 0,
+			    0, NULL, NULL };
 	struct pres	 r;
 
 	run(&t, 0, &r);
@@ -630,7 +630,8 @@ START_TEST(test_reset_drops_rest)
 	ck_assert_int_eq(r.stanzas, 2);
 	ck_assert_int_eq(r.errors, 0);
 	ck_assert_str_eq(r.all, "<starttls xmlns=\"urn:ietf:params:xml:ns:"
-	    "xmpp-tls\"/>\n<message xmlns=\"jabber:client\">secure</message>\n");
+	    "xmpp-tls\"/>\n<message xmlns=\"jabber:client\">secure"
+	    "</message>\n");
 	xparser_free(r.p);
 	pres_free(&r);
 
@@ -650,7 +651,7 @@ START_TEST(test_reset_drops_rest)
 	/* A reset outside callbacks starts over at once. */
 	memset(&r, 0, sizeof(r));
 	r.p = xparser_new(&test_cb, &r);
-	ck_assert_int_eq(xparser_feed(r.p, HDR "<message>", 
+	ck_assert_int_eq(xparser_feed(r.p, HDR "<message>",
 	    strlen(HDR "<message>")), 0);
 	xparser_reset(r.p);
 	ck_assert_int_eq(xparser_feed(r.p, two, strlen(two)), 0);
@@ -713,7 +714,7 @@ START_TEST(test_byte_limit_exact)
 {
 	struct ptest	 t = { "exact", { NULL }, 0, 0, 0, 1, 3, 0, 0, NULL,
 			    NULL };
-	char		*pad, *stanza, *in;
+	char		*pad, *stanza, *in, *many, *all;
 	size_t		 len;
 
 	pad = repeat("x", 300);
@@ -730,8 +731,41 @@ START_TEST(test_byte_limit_exact)
 	t.error = XP_POLICY;
 	check_ptest(&t);
 	free(in);
+
+	/* Still exact after libxml2 has shifted its buffer many times. */
+	many = concat(stanza, " ", "");
+	all = repeat(many, 60);
+	in = concat(HDR, all, "");
+	t.in[0] = in;
+	t.maxbytes = len;
+	t.stanzas = 60;
+	t.error = 0;
+	check_ptest(&t);
+	t.maxbytes = len - 1;
+	t.stanzas = 0;
+	t.error = XP_POLICY;
+	check_ptest(&t);
+	free(in);
+	free(all);
+	free(many);
 	free(stanza);
 	free(pad);
+}
+END_TEST
+
+/* Whitespace keepalives never add up to a stanza. */
+START_TEST(test_keepalives)
+{
+	struct ptest	 t = { "keepalives", { NULL }, 0, 0, 0, 1, 2, 0, 0,
+			    "<presence xmlns=\"jabber:client\"/>", NULL };
+	char		*ws, *in;
+
+	ws = repeat(" \n\t\r", 10000);
+	xasprintf(&in, "%s%s<presence/>%s<iq/>%s", HDR, ws, ws, ws);
+	t.in[0] = in;
+	check_ptest(&t);
+	free(in);
+	free(ws);
 }
 END_TEST
 
@@ -762,15 +796,18 @@ START_TEST(test_many_children)
 }
 END_TEST
 
-/* Long multi-byte text survives being cut at every byte. */
+/*
+ * Long multi-byte text survives being cut at every byte; libxml2 hands it
+ * over in pieces, which make one text node (three nodes in all).
+ */
 START_TEST(test_long_utf8)
 {
-	struct ptest	 t = { "utf8", { NULL }, 0, 0, 0, 1, 1, 0, 0, NULL,
+	struct ptest	 t = { "utf8", { NULL }, 0, 0, 3, 1, 1, 0, 0, NULL,
 			    NULL };
 	struct pres	 r;
 	char		*text, *in, *want;
 
-	text = repeat("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80a", 300);
+	text = repeat("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "a", 300);
 	xasprintf(&in, "%s<message><body>%s</body></message>", HDR, text);
 	xasprintf(&want, "<message xmlns=\"jabber:client\"><body>%s</body>"
 	    "</message>", text);
@@ -913,8 +950,7 @@ START_TEST(test_roundtrip)
 		"xmlns=\"jabber:iq:roster\"><item jid=\"r@x\" "
 		"name=\"&quot;Ro&apos;meo&quot;\"><group>a</group></item>"
 		"</query></iq>",
-		"<presence xmlns=\"jabber:client\"><n xmlns=\"\"><m/></n>"
-		"</presence>",
+		"<p xmlns=\"jabber:client\"><n xmlns=\"\"><m/></n></p>",
 	};
 	struct xnode	*n;
 	char		*once, *twice;
@@ -1031,7 +1067,7 @@ START_TEST(test_tree_walk)
 	ck_assert_ptr_eq(xnode_next(a), c);
 	ck_assert_uint_eq(xnode_count(m), 6);
 
-	/* Text with no namespace at all around it is found with NULL only. */
+	/* With no namespace anywhere above, only a NULL ns matches. */
 	e = xnode_new("top", NULL);
 	xnode_add(e, "kid", NULL);
 	ck_assert_ptr_nonnull(xnode_child(e, "kid", NULL));
@@ -1116,6 +1152,7 @@ xml_suite(void)
 	tcase_add_test(tc, test_deep);
 	tcase_add_test(tc, test_big_stanza);
 	tcase_add_test(tc, test_byte_limit_exact);
+	tcase_add_test(tc, test_keepalives);
 	tcase_add_test(tc, test_many_children);
 	tcase_add_test(tc, test_long_utf8);
 	suite_add_tcase(s, tc);
