@@ -44,6 +44,9 @@ static void	 xconn_bury(struct xconn *);
 static void	 xconn_free(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
+static size_t	 xconn_unsent(struct xconn *);
+static void	 xconn_flushed(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
 static void	 xp_stream_start(void *, const char *, const char *,
 		    const char *, const char **);
 static void	 xp_stanza(void *, struct xnode *);
@@ -160,14 +163,45 @@ xconn_read(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
+/*
+ * Bytes not yet handed to the kernel. After STARTTLS the bufferevent is a
+ * TLS filter whose output empties as soon as OpenSSL has taken the bytes:
+ * the records still wait in the output of the plain bufferevent below it,
+ * and freeing the filter then would lose them (a stream error never seen).
+ */
+static size_t
+xconn_unsent(struct xconn *c)
+{
+	struct bufferevent	*u;
+	size_t			 n;
+
+	n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if ((u = bufferevent_get_underlying(c->bev)) != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(u));
+	return (n);
+}
+
 /* Everything queued was written: a closing stream can go. */
 static void
 xconn_write(struct bufferevent *bev, void *arg)
 {
 	struct xconn	*c = arg;
 
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) ==
-	    0)
+	(void)bev;
+	if (c->closing && xconn_unsent(c) == 0)
+		xconn_bury(c);
+}
+
+/* The socket under a TLS filter took bytes: a closing stream may go. */
+static void
+xconn_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct xconn	*c = arg;
+
+	(void)buf;
+	if (c->closing && !c->dead && info->n_deleted > 0 &&
+	    xconn_unsent(c) == 0)
 		xconn_bury(c);
 }
 
@@ -268,7 +302,7 @@ xconn_close(struct xconn *c)
 		xmpp_unauth_done(c);
 	}
 	bufferevent_disable(c->bev, EV_READ);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+	if (xconn_unsent(c) == 0) {
 		xconn_bury(c);
 		return;
 	}
@@ -300,8 +334,7 @@ xconn_send(struct xconn *c, const struct xnode *n)
 	s = xnode_string(n, &len);
 	bufferevent_write(c->bev, s, len);
 	free(s);
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
-	    XMPP_MAX_OUTBUF) {
+	if (xconn_unsent(c) > XMPP_MAX_OUTBUF) {
 		log_warnx("xconn_send: %s reads too slowly, closing",
 		    c->peer);
 		xconn_error(c, "policy-violation", "reading too slowly");
@@ -384,6 +417,7 @@ xconn_upgrade(struct xconn *c)
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}
+	evbuffer_add_cb(bufferevent_get_output(c->bev), xconn_flushed, c);
 	c->bev = tls;
 	c->tls = 1;
 	bufferevent_setcb(tls, xconn_read, xconn_write, xconn_event, c);
