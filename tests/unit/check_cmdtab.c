@@ -144,6 +144,8 @@ sample(const char *type, int idx)
 		return ("5");
 	if (strcmp(type, "port") == 0)
 		return ("5222");
+	if (strcmp(type, "user") == 0)
+		return (idx % 2 ? "alice" : "bob.smith");
 	ck_abort_msg("no sample for argument type %s", type);
 	return (NULL);
 }
@@ -1062,7 +1064,8 @@ START_TEST(test_complete)
 
 	list = cmdtab_complete(1, xmpp, "", &n);
 	EXPECT_LIST(list, n, "callbridge", "certs", "cluster", "disable",
-	    "domain", "enable", "listen", "max_sessions", "port", "reset");
+	    "domain", "enable", "listen", "max_sessions", "port", "reset",
+	    "user");
 	cmdtab_free_list(list, n);
 
 	list = cmdtab_complete(1, xmpp, "z", &n);
