@@ -552,6 +552,7 @@ xmpp_free(void)
 	struct unauth	*u;
 
 	xmpp_stop("system-shutdown");
+	xconn_free_all();
 	while ((s = TAILQ_FIRST(&cbstates)) != NULL) {
 		TAILQ_REMOVE(&cbstates, s, entry);
 		free(s->name);

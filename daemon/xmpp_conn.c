@@ -539,3 +539,21 @@ xconn_features(struct xconn *c, struct xnode *f)
 		xconn_send(c, n);
 	xconn_send_raw(c, "</stream:features>");
 }
+
+/* At exit: free every stream, closed or not, and the reaper. */
+void
+xconn_free_all(void)
+{
+	struct xconn	*c;
+
+	while ((c = TAILQ_FIRST(&xconns)) != NULL) {
+		if (!c->closing)
+			xconn_close(c);
+		if (!c->dead)
+			xconn_bury(c);
+	}
+	xconn_reap(-1, 0, NULL);
+	if (reaper != NULL)
+		event_free(reaper);
+	reaper = NULL;
+}
