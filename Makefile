@@ -62,7 +62,7 @@ ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o)
 
 .PHONY: all check unit regress expect mantest run stop install clean \
-	valgrind regress-update setup bench
+	valgrind regress-update setup bench interop
 
 all: mmp mmpd
 
@@ -111,8 +111,8 @@ $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
 -include $(ALL_OBJS:.o=.d)
 
 # The whole suite, in the order DESIGN.md gives; one summary line at the end.
-check: all $(UNIT_BINS)
-	@O=$(O) sh tests/run-all $(UNIT_BINS)
+check: all $(UNIT_BINS) $(O)/bench/xmppload
+	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
@@ -126,6 +126,9 @@ regress-update: all
 expect: all
 	@sh tests/expect/run
 
+interop: all
+	@sh tests/interop/run
+
 mantest:
 	@sh tests/mantest.sh
 
@@ -138,8 +141,13 @@ valgrind: all
 	    else echo "valgrind: no leaks or errors from mmpd"; fi
 
 # Speed, side by side with a peer; never part of make check.
-bench: all
+bench: all $(O)/bench/xmppload
 	@sh bench/run
+
+# The XMPP load generator of make bench (and of its smoke test).
+$(O)/bench/xmppload: $(O)/bench/xmppload.o
+	$(CC) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
 
 setup:
 	@sh scripts/setup

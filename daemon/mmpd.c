@@ -200,6 +200,9 @@ main(int argc, char *argv[])
 
 	event_base_dispatch(mmpd->base);
 
+	/* A second signal during cleanup must not cut it short. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	log_info("mmpd: stopped");
 	xmpp_free();
 	control_free();

@@ -521,6 +521,7 @@ xp_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	n = p->stanza;
 	p->stanza = NULL;
 	p->mark = xp_pos(p);
+	p->nodes = 0;		/* the node limit is per stanza */
 	if (p->cb.stanza != NULL)
 		p->cb.stanza(p->arg, n);
 	else
@@ -647,6 +648,17 @@ xp_sax_serror(void *ctx, xmlErrorPtr e)
 	len = strcspn(msg, "\n");
 	if (len > 100)
 		len = 100;
-	xp_fail(p, XP_NOT_WELL_FORMED, "libxml2: %.*s (%d)", (int)len, msg,
-	    e->code);
+	/*
+	 * RFC 6120 4.9.3.18: an entity reference is restricted XML. Bad UTF-8
+	 * stays not-well-formed: libxml2 reports it under different codes
+	 * depending on how the bytes were split, and one stream must get one
+	 * answer whatever the chunking.
+	 */
+	if (e->code == XML_ERR_UNDECLARED_ENTITY ||
+	    e->code == XML_WAR_UNDECLARED_ENTITY)
+		xp_fail(p, XP_RESTRICTED_XML, "libxml2: %.*s (%d)", (int)len,
+		    msg, e->code);
+	else
+		xp_fail(p, XP_NOT_WELL_FORMED, "libxml2: %.*s (%d)", (int)len,
+		    msg, e->code);
 }

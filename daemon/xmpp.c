@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
@@ -301,6 +302,7 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct unauth	*u;
 	struct timeval	 tv = { XMPP_PEEK_SECS, 0 };
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
+	int		 on = 1;
 
 	(void)lev;
 	if (getnameinfo(sa, salen, host, sizeof(host), port, sizeof(port),
@@ -308,6 +310,8 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	/* Small stanzas must not wait for delayed ACKs (Nagle). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	u = xmpp_unauth(host, 1);
 	if (u->n >= XMPP_MAX_UNAUTH) {
 		log_warnx("xmpp_accept: %s has %d unauthenticated streams, "

@@ -30,6 +30,7 @@
 
 #define XCONN_CHUNK		16384
 #define XCONN_DRAIN_SECS	5
+#define XCONN_EXIT_MSECS	2000	/* for the last bytes at exit */
 
 struct xconn_list	 xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
@@ -45,8 +46,8 @@ static void	 xconn_free(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
-static void	 xconn_flushed(struct evbuffer *,
-		    const struct evbuffer_cb_info *, void *);
+static void	 xconn_push(struct xconn *);
+static void	 xconn_tick(evutil_socket_t, short, void *);
 static void	 xp_stream_start(void *, const char *, const char *,
 		    const char *, const char **);
 static void	 xp_stanza(void *, struct xnode *);
@@ -158,27 +159,20 @@ xconn_read(struct bufferevent *bev, void *arg)
 		/* RFC 6120 5.4.3.3: plaintext after <starttls/> is dropped. */
 		evbuffer_drain(in, evbuffer_get_length(in));
 		xconn_upgrade(c);
+		return;		/* bev is gone */
 	}
 	if (c->closing)
 		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /*
- * Bytes not yet handed to the kernel. After STARTTLS the bufferevent is a
- * TLS filter whose output empties as soon as OpenSSL has taken the bytes:
- * the records still wait in the output of the plain bufferevent below it,
- * and freeing the filter then would lose them (a stream error never seen).
+ * Bytes not yet handed to the kernel. (With TLS on its own socket, OpenSSL
+ * takes bytes from the output only as it writes them to the socket.)
  */
 static size_t
 xconn_unsent(struct xconn *c)
 {
-	struct bufferevent	*u;
-	size_t			 n;
-
-	n = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if ((u = bufferevent_get_underlying(c->bev)) != NULL)
-		n += evbuffer_get_length(bufferevent_get_output(u));
-	return (n);
+	return (evbuffer_get_length(bufferevent_get_output(c->bev)));
 }
 
 /* Everything queued was written: a closing stream can go. */
@@ -189,19 +183,6 @@ xconn_write(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	if (c->closing && xconn_unsent(c) == 0)
-		xconn_bury(c);
-}
-
-/* The socket under a TLS filter took bytes: a closing stream may go. */
-static void
-xconn_flushed(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct xconn	*c = arg;
-
-	(void)buf;
-	if (c->closing && !c->dead && info->n_deleted > 0 &&
-	    xconn_unsent(c) == 0)
 		xconn_bury(c);
 }
 
@@ -398,29 +379,47 @@ xconn_error(struct xconn *c, const char *cond, const char *text)
 	xconn_close(c);
 }
 
-/* Switch the stream to TLS after <proceed/> went out. */
+/*
+ * Switch the stream to TLS after <proceed/>: a TLS bufferevent takes over
+ * the socket and the plaintext one goes, with whatever the client sent
+ * after <starttls/>. <proceed/> is handed to the kernel first. (A TLS
+ * filter over the plaintext bufferevent would need no hand-over, but
+ * libevent 2.1 cannot free such a pair once the loop has ended, and its
+ * output empties before the bytes are written.) Called from the read
+ * callback of the plaintext bufferevent, which is freed here.
+ */
 static void
 xconn_upgrade(struct xconn *c)
 {
 	struct bufferevent	*tls;
+	evutil_socket_t		 fd;
 	SSL			*ssl;
 
 	c->want_tls = 0;
+	fd = bufferevent_getfd(c->bev);
+	xconn_push(c);
+	if (xconn_unsent(c) > 0) {
+		log_info("xconn_upgrade: %s does not read, closing", c->peer);
+		xconn_close(c);
+		return;
+	}
 	if ((ssl = xmpp_tls_new()) == NULL) {
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}
-	tls = bufferevent_openssl_filter_new(mmpd->base, c->bev, ssl,
+	tls = bufferevent_openssl_socket_new(mmpd->base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		SSL_free(ssl);
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}
-	evbuffer_add_cb(bufferevent_get_output(c->bev), xconn_flushed, c);
+	bufferevent_setfd(c->bev, -1);
+	bufferevent_free(c->bev);
 	c->bev = tls;
 	c->tls = 1;
 	bufferevent_setcb(tls, xconn_read, xconn_write, xconn_event, c);
+	bufferevent_setwatermark(tls, EV_READ, 0, 256 * 1024);
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
 
@@ -440,14 +439,48 @@ xconn_starttls(struct xconn *c)
 	return (0);
 }
 
-/* Close every stream with a stream error (xmpp disable, shutdown). */
+/*
+ * Hand what a plaintext stream has queued (<proceed/>) to the kernel now,
+ * without waiting for the loop. A socket bufferevent keeps the front of
+ * its output frozen except inside its own write callback, as here.
+ */
+static void
+xconn_push(struct xconn *c)
+{
+	struct evbuffer		*out;
+	evutil_socket_t		 fd;
+
+	if (c->tls || (fd = bufferevent_getfd(c->bev)) == -1)
+		return;
+	out = bufferevent_get_output(c->bev);
+	evbuffer_unfreeze(out, 1);
+	while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
+		;
+	evbuffer_freeze(out, 1);
+}
+
+/*
+ * Close every stream with a stream error (xmpp disable, shutdown). Closing
+ * one stream can close others (presence to a slow reader), so we walk a
+ * copy of the list: nothing is freed before the reaper runs.
+ */
 void
 xconn_close_all(const char *cond)
 {
-	struct xconn	*c, *next;
+	struct xconn	*c, **all;
+	size_t		 n = 0, i;
 
-	TAILQ_FOREACH_SAFE(c, &xconns, entry, next)
-		xconn_error(c, cond, NULL);
+	TAILQ_FOREACH(c, &xconns, entry)
+		n++;
+	if (n == 0)
+		return;
+	all = xreallocarray(NULL, n, sizeof(*all));
+	n = 0;
+	TAILQ_FOREACH(c, &xconns, entry)
+		all[n++] = c;
+	for (i = 0; i < n; i++)
+		xconn_error(all[i], cond, NULL);
+	free(all);
 }
 
 /* Parser: the stream header. */
@@ -540,12 +573,39 @@ xconn_features(struct xconn *c, struct xnode *f)
 	xconn_send_raw(c, "</stream:features>");
 }
 
-/* At exit: free every stream, closed or not, and the reaper. */
+/* Nothing to do: the timer only bounds a turn of the loop. */
+static void
+xconn_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/*
+ * At exit: free every stream, closed or not, and the reaper. mmpd's loop
+ * has ended, but the streams' last bytes (the system-shutdown error of
+ * xmpp_stop) are still queued, so we run the loop here for a moment, until
+ * every stream has drained and gone or the time is up; freed bufferevents
+ * are finished off in the same turns.
+ */
 void
 xconn_free_all(void)
 {
 	struct xconn	*c;
+	struct event	*tick;
+	struct timeval	 tv;
+	int		 ms;
 
+	tick = evtimer_new(mmpd->base, xconn_tick, NULL);
+	for (ms = 0; ms < XCONN_EXIT_MSECS && (!TAILQ_EMPTY(&xconns) ||
+	    !TAILQ_EMPTY(&graveyard)); ms += 10) {
+		tv.tv_sec = 0;
+		tv.tv_usec = 10000;
+		evtimer_add(tick, &tv);
+		event_base_loop(mmpd->base, EVLOOP_ONCE);
+	}
+	event_free(tick);
 	while ((c = TAILQ_FIRST(&xconns)) != NULL) {
 		if (!c->closing)
 			xconn_close(c);
@@ -556,4 +616,5 @@ xconn_free_all(void)
 	if (reaper != NULL)
 		event_free(reaper);
 	reaper = NULL;
+	event_base_loop(mmpd->base, EVLOOP_NONBLOCK);
 }
