@@ -137,6 +137,7 @@ int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
 void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
+const char	*xconn_attr(const char **, const char *);
 void		 xconn_new_streamid(struct xconn *);
 TAILQ_HEAD(xconn_list, xconn);
 extern struct xconn_list xconns;

@@ -17,7 +17,6 @@
 #include "xmpp.h"
 #include "xmpp_sasl.h"
 
-static const char *c2s_attr(const char **, const char *);
 static void	 c2s_features(struct xconn *);
 static void	 c2s_sasl(struct xconn *, struct xnode *);
 static void	 c2s_sasl_reply(struct xconn *, int, unsigned char *, size_t,
@@ -25,16 +24,6 @@ static void	 c2s_sasl_reply(struct xconn *, int, unsigned char *, size_t,
 static void	 c2s_bind(struct xconn *, struct xnode *);
 static int	 c2s_lookup(void *, const char *, int, struct sasl_creds *);
 static void	 c2s_iq_result(struct xconn *, struct xnode *, struct xnode *);
-
-/* The value of a stream header attribute, or NULL. */
-static const char *
-c2s_attr(const char **attrs, const char *name)
-{
-	for (; attrs != NULL && attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
-}
 
 /* A client's stream header: check it, answer ours and the features. */
 void
@@ -45,8 +34,8 @@ c2s_stream_start(struct xconn *c, const char *name, const char *ns,
 
 	(void)name;
 	(void)ns;
-	to = c2s_attr(attrs, "to");
-	version = c2s_attr(attrs, "version");
+	to = xconn_attr(attrs, "to");
+	version = xconn_attr(attrs, "version");
 	xconn_new_streamid(c);
 	if (to == NULL) {
 		xconn_error(c, "host-unknown", "the stream has no 'to'");

@@ -17,19 +17,8 @@
 #include "xmalloc.h"
 #include "xmpp.h"
 
-static const char *comp_attr(const char **, const char *);
 static char	*comp_secret(const char *);
 static void	 comp_handshake(struct xconn *, struct xnode *);
-
-/* The value of a stream header attribute, or NULL. */
-static const char *
-comp_attr(const char **attrs, const char *name)
-{
-	for (; attrs != NULL && attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
-}
 
 /* The secret of a call bridge, or NULL; the caller wipes and frees. */
 static char *
@@ -63,7 +52,7 @@ comp_stream_start(struct xconn *c, const char *name, const char *ns,
 		xconn_error(c, "not-authorized", "one stream per connection");
 		return;
 	}
-	if ((to = comp_attr(attrs, "to")) == NULL) {
+	if ((to = xconn_attr(attrs, "to")) == NULL) {
 		xconn_error(c, "host-unknown", "the stream has no 'to'");
 		return;
 	}

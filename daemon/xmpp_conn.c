@@ -618,3 +618,13 @@ xconn_free_all(void)
 	reaper = NULL;
 	event_base_loop(mmpd->base, EVLOOP_NONBLOCK);
 }
+
+/* The value of a stream header attribute, or NULL. */
+const char *
+xconn_attr(const char **attrs, const char *name)
+{
+	for (; attrs != NULL && attrs[0] != NULL; attrs += 2)
+		if (strcmp(attrs[0], name) == 0)
+			return (attrs[1]);
+	return (NULL);
+}
