@@ -16,8 +16,13 @@
 #include "xmpp_sasl.h"
 
 struct user_pw {
-	char	*localpart;
-	char	*first;
+	struct cmdctx		*ctx;		/* NULL once the shell left */
+	char			*localpart;
+	char			*first;
+	int			 busy;		/* keys being derived */
+	int			 rc;
+	struct sasl_creds	 c1;
+	struct sasl_creds	 c256;
 };
 
 static char	*cmd_user_name(struct cmdctx *);
@@ -27,6 +32,8 @@ static void	 cmd_user_cancel(struct cmdctx *);
 static void	 cmd_user_pw_free(struct user_pw *);
 static const char *cmd_user_pw_bad(const char *);
 static void	 cmd_user_done(struct cmdctx *, int);
+static void	 cmd_user_derive(void *);
+static void	 cmd_user_derived(void *);
 
 /* The localpart lower-cased; the caller frees. */
 static char *
@@ -51,16 +58,78 @@ cmd_user_pw_free(struct user_pw *pw)
 		explicit_bzero(pw->first, strlen(pw->first));
 		free(pw->first);
 	}
+	explicit_bzero(&pw->c1, sizeof(pw->c1));
+	explicit_bzero(&pw->c256, sizeof(pw->c256));
 	free(pw->localpart);
 	free(pw);
 }
 
-/* The shell left between the two prompts. */
+/* The shell left: free what we hold, or let a running worker do it. */
 static void
 cmd_user_cancel(struct cmdctx *ctx)
 {
-	cmd_user_pw_free(ctx->job);
+	struct user_pw	*u = ctx->job;
+
 	ctx->job = NULL;
+	if (u != NULL && u->busy)
+		u->ctx = NULL;
+	else
+		cmd_user_pw_free(u);
+}
+
+/* In a worker: PBKDF2 twice is milliseconds the event loop must not wait. */
+static void
+cmd_user_derive(void *arg)
+{
+	struct user_pw	*u = arg;
+
+	u->rc = sasl_creds_make(u->first, SASL_SHA1, SASL_ITERATIONS,
+	    &u->c1) == -1 || sasl_creds_make(u->first, SASL_SHA256,
+	    SASL_ITERATIONS, &u->c256) == -1 ? -1 : 0;
+}
+
+/* Back on the loop: store the keys and answer. */
+static void
+cmd_user_derived(void *arg)
+{
+	struct user_pw	*u = arg;
+	struct cmdctx	*ctx = u->ctx;
+	char		*cause = NULL;
+	int		 rc;
+
+	u->busy = 0;
+	if (ctx == NULL) {
+		/* Nobody waits for the answer: the command did not happen. */
+		cmd_user_pw_free(u);
+		return;
+	}
+	if (u->rc == -1) {
+		cmdctx_err(ctx, "%s: cannot derive keys",
+		    cmdtab_name(ctx->m.id));
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (ctx->m.id == CMD_USER_ADD)
+		rc = db_user_add(mmpd->db, u->localpart, &u->c1, &u->c256,
+		    &cause);
+	else
+		rc = db_user_set_creds(mmpd->db, u->localpart, &u->c1,
+		    &u->c256, &cause);
+	if (rc == -1) {
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
+		free(cause);
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (ctx->m.id == CMD_USER_ADD) {
+		log_info("cmd_user_derived: added user %s", u->localpart);
+		cmdctx_out(ctx, "Added user %s", u->localpart);
+	} else {
+		log_info("cmd_user_derived: new password for %s",
+		    u->localpart);
+		cmdctx_out(ctx, "Password of %s changed", u->localpart);
+	}
+	cmd_user_done(ctx, MMP_RES_OK);
 }
 
 /* Why a password is not acceptable, or NULL. */
@@ -105,14 +174,11 @@ cmd_user_first(struct cmdctx *ctx, const char *pw)
 	cmdctx_prompt(ctx, "Retype password: ", 0, cmd_user_second);
 }
 
-/* The second password: both must agree; then store the keys. */
+/* The second password: both must agree; then derive the keys. */
 static void
 cmd_user_second(struct cmdctx *ctx, const char *pw)
 {
-	struct user_pw		*u = ctx->job;
-	struct sasl_creds	 c1, c256;
-	char			*cause = NULL;
-	int			 rc;
+	struct user_pw	*u = ctx->job;
 
 	if (strcmp(pw, u->first) != 0) {
 		cmdctx_err(ctx, "%s: the passwords do not match; nothing "
@@ -120,35 +186,14 @@ cmd_user_second(struct cmdctx *ctx, const char *pw)
 		cmd_user_done(ctx, MMP_RES_FAILED);
 		return;
 	}
-	if (sasl_creds_make(pw, SASL_SHA1, SASL_ITERATIONS, &c1) == -1 ||
-	    sasl_creds_make(pw, SASL_SHA256, SASL_ITERATIONS, &c256) == -1) {
-		cmdctx_err(ctx, "%s: cannot derive keys",
+	u->ctx = ctx;
+	u->busy = 1;
+	if (worker_start(cmd_user_derive, cmd_user_derived, u) == -1) {
+		u->busy = 0;
+		cmdctx_err(ctx, "%s: cannot start a worker thread",
 		    cmdtab_name(ctx->m.id));
 		cmd_user_done(ctx, MMP_RES_FAILED);
-		return;
 	}
-	if (ctx->m.id == CMD_USER_ADD)
-		rc = db_user_add(mmpd->db, u->localpart, &c1, &c256, &cause);
-	else
-		rc = db_user_set_creds(mmpd->db, u->localpart, &c1, &c256,
-		    &cause);
-	explicit_bzero(&c1, sizeof(c1));
-	explicit_bzero(&c256, sizeof(c256));
-	if (rc == -1) {
-		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
-		free(cause);
-		cmd_user_done(ctx, MMP_RES_FAILED);
-		return;
-	}
-	if (ctx->m.id == CMD_USER_ADD) {
-		log_info("cmd_user_second: added user %s", u->localpart);
-		cmdctx_out(ctx, "Added user %s", u->localpart);
-	} else {
-		log_info("cmd_user_second: new password for %s",
-		    u->localpart);
-		cmdctx_out(ctx, "Password of %s changed", u->localpart);
-	}
-	cmd_user_done(ctx, MMP_RES_OK);
 }
 
 /* xmpp user add|passwd <localpart>: asks for the password twice. */
