@@ -269,11 +269,11 @@ c2s_bind(struct xconn *c, struct xnode *n)
 		    "wait" : "modify", cond);
 		return;
 	}
+	c->state = XS_READY;	/* bound: c2s_closed must unbind it */
 	r = xnode_new("bind", NS_BIND);
 	v = c->full;
 	xnode_add_text(xnode_add(r, "jid", NS_BIND), v, strlen(v));
 	c2s_iq_result(c, n, r);
-	c->state = XS_READY;
 	if (c->timer != NULL)
 		evtimer_del(c->timer);
 	log_info("c2s_bind: %s bound %s", c->peer, c->full);
@@ -328,7 +328,7 @@ out:
 void
 c2s_closed(struct xconn *c)
 {
-	if (c->resource != NULL && c->state == XS_READY) {
+	if (c->full != NULL) {
 		presence_gone(c);
 		router_unbind(c);
 		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
