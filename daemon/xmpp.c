@@ -84,6 +84,7 @@ static void	 xmpp_accept(struct evconnlistener *, evutil_socket_t,
 static void	 xmpp_peek(evutil_socket_t, short, void *);
 static void	 xmpp_pending_free(struct pending *);
 static struct unauth *xmpp_unauth(const char *, int);
+static void	 xmpp_unauth_release(const char *);
 static struct cbstate *xmpp_cbstate(const char *);
 static void	 xmpp_close_listeners(void);
 static char	*xmpp_when(time_t);
@@ -340,7 +341,7 @@ xmpp_pending_free(struct pending *p)
 	event_free(p->ev);
 	if (p->fd != -1) {
 		close(p->fd);
-		xmpp_unauth(p->addr, 1)->n--;
+		xmpp_unauth_release(p->addr);
 	}
 	free(p);
 }
@@ -366,7 +367,7 @@ xmpp_peek(evutil_socket_t fd, short what, void *arg)
 	c = xconn_new(p->kind, p->fd, p->addr, p->peer, b == 0x16);
 	p->fd = -1;
 	if (c == NULL)
-		xmpp_unauth(p->addr, 1)->n--;
+		xmpp_unauth_release(p->addr);
 	xmpp_pending_free(p);
 }
 
@@ -387,18 +388,25 @@ xmpp_unauth(const char *addr, int create)
 	return (u);
 }
 
-/* A stream authenticated or closed: one fewer unauthenticated. */
-void
-xmpp_unauth_done(struct xconn *c)
+/* One fewer unauthenticated stream from addr; an empty entry goes. */
+static void
+xmpp_unauth_release(const char *addr)
 {
 	struct unauth	*u;
 
-	if ((u = xmpp_unauth(c->addr, 0)) == NULL)
+	if ((u = xmpp_unauth(addr, 0)) == NULL)
 		return;
 	if (--u->n <= 0) {
 		TAILQ_REMOVE(&unauths, u, entry);
 		free(u);
 	}
+}
+
+/* A stream authenticated or closed: one fewer unauthenticated. */
+void
+xmpp_unauth_done(struct xconn *c)
+{
+	xmpp_unauth_release(c->addr);
 }
 
 /* Close every session of an account (it was deleted). */

@@ -110,13 +110,14 @@ c2s_sasl_reply(struct xconn *c, int rc, unsigned char *out, size_t outlen,
     const char *cond)
 {
 	struct xnode	*n;
+	const char	*user;
 	char		*b64 = NULL, *p;
 
 	if (rc == SASL_FAILURE) {
 		c->sasl_fails++;
+		user = c->sasl != NULL ? sasl_username(c->sasl) : NULL;
 		log_info("c2s_sasl: %s: authentication failure (%s)%s%s",
-		    c->peer, cond, sasl_username(c->sasl) ? " for " : "",
-		    sasl_username(c->sasl) ? sasl_username(c->sasl) : "");
+		    c->peer, cond, user ? " for " : "", user ? user : "");
 		sasl_free(c->sasl);
 		c->sasl = NULL;
 		n = xnode_new("failure", NS_SASL);

@@ -318,7 +318,8 @@ xconn_send(struct xconn *c, const struct xnode *n)
 	if (xconn_unsent(c) > XMPP_MAX_OUTBUF) {
 		log_warnx("xconn_send: %s reads too slowly, closing",
 		    c->peer);
-		xconn_error(c, "policy-violation", "reading too slowly");
+		/* No text: sending it would find the buffer full again. */
+		xconn_error(c, "policy-violation", NULL);
 	}
 }
 

@@ -349,8 +349,8 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 		} else
 			pres_send_to(n, to, NULL);
 	} else if (strcmp(type, "subscribed") == 0) {
-		changed = mine.pending_in || !sub_has(mine.subscription,
-		    "from");
+		/* RFC 6121 3.1.5: approving what nobody asked is ignored. */
+		changed = mine.pending_in != 0;
 		if (!changed) {
 			jid_clear(&j);
 			db_roster_clear(&mine);

@@ -309,6 +309,41 @@ def sasl_failures():
 
 
 @test
+def sasl_out_of_order():
+    """<abort/>, an unknown mechanism and a <response/> with no <auth>
+    each get a SASL failure; the stream and the server go on."""
+    r = Raw()
+    try:
+        r.open()
+        r.starttls()
+        r.open()
+        for stanza, cond in (
+                ("<abort xmlns='%s'/>" % NS_SASL, 'aborted'),
+                ("<auth xmlns='%s' mechanism='X-NOPE'/>" % NS_SASL,
+                 'invalid-mechanism'),
+                ("<response xmlns='%s'>AA==</response>" % NS_SASL,
+                 'malformed-request')):
+            r.send(stanza)
+            el = r.next()
+            check(local(el.tag) == 'failure', 'got %s' % tostr(el))
+            got = [local(k.tag) for k in el]
+            check(cond in got, '%s: failure %s' % (stanza, got))
+            if cond != 'malformed-request':
+                continue
+        r.expect_stream_error('policy-violation')
+    finally:
+        r.close()
+    r = Raw()
+    try:
+        r.open()
+        r.starttls()
+        r.open()
+        check(r.auth_plain('alice', 'alicepw1'), 'login after the abuse')
+    finally:
+        r.close()
+
+
+@test
 def starttls_injection():
     """Plaintext pipelined after <starttls/> must be dropped (RFC 6120
     5.4.3.3): the TLS handshake works and the injected stanza is not
