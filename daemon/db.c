@@ -27,6 +27,7 @@ static int	 db_exec(struct db *, const char *, char **);
 static int	 db_prepare(struct db *, sqlite3_stmt **, const char *,
 		    char **);
 static int	 db_migrate(struct db *, char **);
+static int	 db_done(struct db *, sqlite3_stmt *, char **);
 static int	 db_user_version(sqlite3 *);
 static int	 db_user_put_creds(struct db *, const char *,
 		    const struct sasl_creds *, char **);
@@ -89,6 +90,21 @@ db_exec(struct db *db, const char *sql, char **cause)
 			xasprintf(cause, "database: %s",
 			    err ? err : sqlite3_errmsg(db->sql));
 		sqlite3_free(err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Run a statement that returns no rows and finalize it; -1 with *cause. */
+static int
+db_done(struct db *db, sqlite3_stmt *st, char **cause)
+{
+	int	 rc;
+
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
 		return (-1);
 	}
 	return (0);
@@ -312,7 +328,6 @@ db_config_set(struct db *db, const char *key, const char *value,
     char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if (db_prepare(db, &st, value != NULL ?
 	    "INSERT INTO config (key, value) VALUES (?, ?) "
@@ -322,13 +337,7 @@ db_config_set(struct db *db, const char *key, const char *value,
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (value != NULL)
 		sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
-		return (-1);
-	}
-	return (0);
+	return (db_done(db, st, cause));
 }
 
 /* The listen list in the order it was given; free with util_free_argv. */
@@ -520,7 +529,6 @@ db_user_put_creds(struct db *db, const char *localpart,
     const struct sasl_creds *c, char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if (db_prepare(db, &st, "INSERT OR REPLACE INTO user_scram "
 	    "(localpart, hash, iterations, salt, stored_key, server_key) "
@@ -532,13 +540,7 @@ db_user_put_creds(struct db *db, const char *localpart,
 	sqlite3_bind_blob(st, 4, c->salt, sizeof(c->salt), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 5, c->stored_key, c->keylen, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 6, c->server_key, c->keylen, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
-		return (-1);
-	}
-	return (0);
+	return (db_done(db, st, cause));
 }
 
 /* Add an account with its SHA-1 and SHA-256 keys, in one transaction. */
@@ -760,7 +762,6 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
     char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if (db_prepare(db, &st, "INSERT OR REPLACE INTO roster (owner, "
 	    ROSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)", cause) == -1)
@@ -774,13 +775,7 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
 	sqlite3_bind_int(st, 6, r->pending_in);
 	sqlite3_bind_text(st, 7, r->groups ? r->groups : "", -1,
 	    SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
-		return (-1);
-	}
-	return (0);
+	return (db_done(db, st, cause));
 }
 
 /* Remove a roster item; removing one that is not there is fine. */
@@ -789,20 +784,13 @@ db_roster_del(struct db *db, const char *owner, const char *jid,
     char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 rc;
 
 	if (db_prepare(db, &st, "DELETE FROM roster WHERE owner = ? AND "
 	    "jid = ?", cause) == -1)
 		return (-1);
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
-		return (-1);
-	}
-	return (0);
+	return (db_done(db, st, cause));
 }
 
 /* Free one roster item's strings. */
