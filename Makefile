@@ -31,7 +31,7 @@ endif
 PKGS_COMMON = libbsd-overlay
 PKGS_MMP    = $(PKGS_COMMON) libedit
 PKGS_MMPD   = $(PKGS_COMMON) libevent libevent_openssl sqlite3 libssl \
-	      libcrypto libxml-2.0
+	      libcrypto libxml-2.0 raft libuv
 PKGS_CHECK  = $(PKGS_MMPD) check
 
 pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1))
@@ -47,6 +47,8 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
 	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
 	      daemon/xmpp_tls.c daemon/xmpp_sasl.c \
+	      daemon/cluster.c daemon/cluster_net.c daemon/cluster_fsm.c \
+	      daemon/cluster_fwd.c daemon/cmd_cluster.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
@@ -55,7 +57,7 @@ MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
 MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
-	      check_xml check_sasl
+	      check_xml check_sasl check_cluster_fsm
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -106,6 +108,10 @@ $(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
     $(O)/daemon/xmpp_sasl.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+
+$(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
+    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

@@ -53,6 +53,7 @@ static int	 check_file(const char *, const char **);
 static int	 check_user(const char *, const char **);
 static int	 check_int(const char *, const char **);
 static int	 check_port(const char *, const char **);
+static int	 check_peer(const char *, const char **);
 static void	 cmdtab_init(void);
 static void	 cmdtab_parse(struct cmd *);
 static const struct tok *cmdtab_tokat(const struct cmd *, int);
@@ -72,6 +73,7 @@ static const struct argtype argtypes[] = {
 	{ "user",	check_user },
 	{ "int",	check_int },
 	{ "port",	check_port },
+	{ "peer",	check_peer },
 };
 
 static struct cmd cmds[CMD__COUNT] = {
@@ -207,6 +209,48 @@ check_port(const char *s, const char **why)
 {
 	if (check_int(s, why) == -1 || atoi(s) < 1 || atoi(s) > 65535) {
 		*why = "not a port number (1 to 65535)";
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A cluster member: an IPv4 address with an optional :port, or an IPv6
+ * address, bare or as [address]:port.
+ */
+static int
+check_peer(const char *s, const char **why)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 buf[64];
+	const char	*colon, *end;
+	size_t		 n;
+
+	*why = "not an address[:port] (10.0.0.1, 10.0.0.1:5270, fe80::1 or "
+	    "[fe80::1]:5270)";
+	if (inet_pton(AF_INET6, s, &a6) == 1 || inet_pton(AF_INET, s, &a4) == 1)
+		return (0);
+	if (s[0] == '[') {
+		if ((end = strchr(s, ']')) == NULL || end[1] != ':' ||
+		    (n = end - s - 1) == 0 || n >= sizeof(buf))
+			return (-1);
+		memcpy(buf, s + 1, n);
+		buf[n] = '\0';
+		if (inet_pton(AF_INET6, buf, &a6) != 1)
+			return (-1);
+		colon = end + 1;
+	} else {
+		if ((colon = strchr(s, ':')) == NULL ||
+		    (n = colon - s) == 0 || n >= sizeof(buf))
+			return (-1);
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		if (inet_pton(AF_INET, buf, &a4) != 1)
+			return (-1);
+	}
+	if (check_port(colon + 1, why) == -1) {
+		*why = "not an address[:port]: the port must be 1 to 65535";
 		return (-1);
 	}
 	return (0);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -99,6 +100,7 @@ cmd_callbridge_store(struct cmdctx *ctx, const char *name,
 		return (MMP_RES_FAILED);
 	}
 	log_info("cmd_callbridge_store: added call bridge %s", name);
+	cluster_callbridges_changed();
 	cmdctx_out(ctx, "Successfully added callbridge.");
 	cmdctx_kv(ctx, CB_KV_WIDTH, "Callbridge", "%s", name);
 	cmdctx_kv(ctx, CB_KV_WIDTH, "Domain", "%s", domain);
@@ -189,6 +191,7 @@ cmd_callbridge_del(struct cmdctx *ctx)
 	}
 	log_info("cmd_callbridge_del: deleted call bridge %s",
 	    ctx->m.args[0]);
+	cluster_callbridges_changed();
 	cmdctx_out(ctx, "Successfully deleted callbridge %s.", ctx->m.args[0]);
 	return (MMP_RES_OK);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -34,6 +35,10 @@ static const char *cmd_user_pw_bad(const char *);
 static void	 cmd_user_done(struct cmdctx *, int);
 static void	 cmd_user_derive(void *);
 static void	 cmd_user_derived(void *);
+static void	 cmd_user_report(struct cmdctx *, struct user_pw *);
+static void	 cmd_user_replicated(void *, const char *);
+static void	 cmd_user_del_replicated(void *, const char *);
+static void	 cmd_user_del_cancel(struct cmdctx *);
 
 /* The localpart lower-cased; the caller frees. */
 static char *
@@ -94,7 +99,7 @@ cmd_user_derived(void *arg)
 {
 	struct user_pw	*u = arg;
 	struct cmdctx	*ctx = u->ctx;
-	char		*cause = NULL;
+	char		*cause = NULL, *blob;
 	int		 rc;
 
 	u->busy = 0;
@@ -106,6 +111,21 @@ cmd_user_derived(void *arg)
 	if (u->rc == -1) {
 		cmdctx_err(ctx, "%s: cannot derive keys",
 		    cmdtab_name(ctx->m.id));
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	if (cluster_users_replicated()) {
+		blob = cluster_creds_encode(&u->c1, &u->c256);
+		u->busy = 1;
+		rc = cluster_user_set(u->localpart, blob,
+		    cmd_user_replicated, u);
+		explicit_bzero(blob, strlen(blob));
+		free(blob);
+		if (rc == 0)
+			return;		/* answered once the log has it */
+		u->busy = 0;
+		cmdctx_err(ctx, "%s: cannot replicate %s",
+		    cmdtab_name(ctx->m.id), u->localpart);
 		cmd_user_done(ctx, MMP_RES_FAILED);
 		return;
 	}
@@ -121,6 +141,14 @@ cmd_user_derived(void *arg)
 		cmd_user_done(ctx, MMP_RES_FAILED);
 		return;
 	}
+	cmd_user_report(ctx, u);
+	cmd_user_done(ctx, MMP_RES_OK);
+}
+
+/* What a successful add or passwd says. */
+static void
+cmd_user_report(struct cmdctx *ctx, struct user_pw *u)
+{
 	if (ctx->m.id == CMD_USER_ADD) {
 		log_info("cmd_user_derived: added user %s", u->localpart);
 		cmdctx_out(ctx, "Added user %s", u->localpart);
@@ -129,6 +157,29 @@ cmd_user_derived(void *arg)
 		    u->localpart);
 		cmdctx_out(ctx, "Password of %s changed", u->localpart);
 	}
+	if (cluster_users_replicated())
+		cmdctx_out(ctx, "Replicated to every cluster member");
+}
+
+/* The cluster's log has the account (or could not take it). */
+static void
+cmd_user_replicated(void *arg, const char *err)
+{
+	struct user_pw	*u = arg;
+	struct cmdctx	*ctx = u->ctx;
+
+	u->busy = 0;
+	if (ctx == NULL) {
+		cmd_user_pw_free(u);
+		return;
+	}
+	if (err != NULL) {
+		cmdctx_err(ctx, "%s: %s: %s; nothing changed",
+		    cmdtab_name(ctx->m.id), u->localpart, err);
+		cmd_user_done(ctx, MMP_RES_FAILED);
+		return;
+	}
+	cmd_user_report(ctx, u);
 	cmd_user_done(ctx, MMP_RES_OK);
 }
 
@@ -231,6 +282,24 @@ cmd_user_del(struct cmdctx *ctx)
 	int	 n;
 
 	name = cmd_user_name(ctx);
+	if (cluster_users_replicated()) {
+		if (!db_user_exists(mmpd->db, name)) {
+			cmdctx_err(ctx, "xmpp user del: no user named %s", name);
+			free(name);
+			return (MMP_RES_FAILED);
+		}
+		ctx->job = name;
+		ctx->cancel = cmd_user_del_cancel;
+		if (cluster_user_del(name, cmd_user_del_replicated, ctx) ==
+		    -1) {
+			ctx->job = NULL;
+			ctx->cancel = NULL;
+			cmdctx_err(ctx, "xmpp user del: cannot replicate");
+			free(name);
+			return (MMP_RES_FAILED);
+		}
+		return (CMD_PENDING);
+	}
 	if (db_user_del(mmpd->db, name, &cause) == -1) {
 		cmdctx_err(ctx, "xmpp user del: %s", cause);
 		free(cause);
@@ -244,6 +313,36 @@ cmd_user_del(struct cmdctx *ctx)
 	    "closed" : "");
 	free(name);
 	return (MMP_RES_OK);
+}
+
+/* The shell left while a deletion was being replicated. */
+static void
+cmd_user_del_cancel(struct cmdctx *ctx)
+{
+	cluster_op_forget(ctx);
+	free(ctx->job);
+	ctx->job = NULL;
+}
+
+/* The cluster deleted the account everywhere (sessions closed there). */
+static void
+cmd_user_del_replicated(void *arg, const char *err)
+{
+	struct cmdctx	*ctx = arg;
+	char		*name = ctx->job;
+
+	ctx->job = NULL;
+	ctx->cancel = NULL;
+	if (err != NULL)
+		cmdctx_err(ctx, "xmpp user del: %s: %s; nothing changed", name,
+		    err);
+	else {
+		log_info("cmd_user_del: deleted user %s in the cluster", name);
+		cmdctx_out(ctx, "Deleted user %s on every cluster member; its "
+		    "sessions were closed", name);
+	}
+	free(name);
+	cmdctx_done(ctx, err ? MMP_RES_FAILED : MMP_RES_OK);
 }
 
 /* xmpp user list: each account with its online sessions. */

@@ -1,6 +1,5 @@
 /*
- * The xmpp commands that configure this node's XMPP service, and the
- * cluster status (clustering itself comes later).
+ * The xmpp commands that configure this node's XMPP service.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -55,13 +55,6 @@ cmd_xmpp_saved(struct cmdctx *ctx)
 		    "xmpp enable");
 }
 
-/* Whether this node is a cluster member; clustering is not built yet. */
-int
-cmd_cluster_member(void)
-{
-	return (0);
-}
-
 /* One line of the serving part of the status block. */
 static void
 cmd_xmpp_status_line(void *arg, const char *label, const char *value)
@@ -82,6 +75,7 @@ cmd_xmpp_status(struct cmdctx *ctx)
 		{ "Listen",		NULL,			NULL },
 		{ "Client port",	DB_XMPP_PORT_CLIENT,	"5222" },
 		{ "Component port",	DB_XMPP_PORT_COMPONENT,	"5223" },
+		{ "Cluster port",	DB_XMPP_PORT_CLUSTER,	"5270" },
 		{ "Key file",		DB_XMPP_KEY,		NOT_SET },
 		{ "Certificate file",	DB_XMPP_CRT,		NOT_SET },
 		{ "CA bundle file",	DB_XMPP_BUNDLE,		NOT_SET },
@@ -114,7 +108,8 @@ cmd_xmpp_status(struct cmdctx *ctx)
 		    v ? v : rows[i].dflt);
 		free(v);
 	}
-	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "DISABLED");
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "%s",
+	    cmd_cluster_state());
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d",
 	    db_callbridge_count(mmpd->db));
 	xmpp_status_lines(cmd_xmpp_status_line, ctx);
@@ -126,12 +121,24 @@ int
 cmd_xmpp_domain(struct cmdctx *ctx)
 {
 	const char	*key = DB_XMPP_DOMAIN, *value;
-	char		*domain, *p;
+	char		*domain, *p, *v;
 	int		 rc = MMP_RES_FAILED;
 
 	domain = xstrdup(ctx->m.args[0]);
 	for (p = domain; *p != '\0'; p++)
 		*p = tolower((unsigned char)*p);
+	if (cluster_member()) {
+		v = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
+		if (v == NULL || strcmp(v, domain) != 0) {
+			cmdctx_err(ctx, "xmpp domain: this node is a cluster "
+			    "member serving %s; run xmpp cluster remove first",
+			    v ? v : "(none)");
+			free(v);
+			free(domain);
+			return (MMP_RES_FAILED);
+		}
+		free(v);
+	}
 	if (strchr(domain, '.') == NULL)
 		cmdctx_out(ctx, "Note: %s has no dot; clients elsewhere will "
 		    "not find it in DNS", domain);
@@ -187,38 +194,50 @@ cmd_xmpp_listen(struct cmdctx *ctx)
 	return (MMP_RES_OK);
 }
 
-/* xmpp port client|component <n>: the two must differ. */
+/* xmpp port client|component|cluster <n>: the three must differ. */
 int
 cmd_xmpp_port(struct cmdctx *ctx)
 {
-	const char	*key, *other, *value = ctx->m.args[0];
-	const char	*what, *otherwhat, *dflt, *cv;
+	static const struct {
+		int		 id;
+		const char	*key;
+		const char	*what;
+		int		 dflt;
+	} ports[] = {
+		{ CMD_XMPP_PORT_CLIENT, DB_XMPP_PORT_CLIENT, "client", 5222 },
+		{ CMD_XMPP_PORT_COMPONENT, DB_XMPP_PORT_COMPONENT, "component",
+		    5223 },
+		{ CMD_XMPP_PORT_CLUSTER, DB_XMPP_PORT_CLUSTER, "cluster",
+		    CLUSTER_PORT },
+	};
+	const char	*key = NULL, *what = NULL, *cv;
 	char		*v;
-	int		 clash;
+	size_t		 i;
+	int		 port = atoi(ctx->m.args[0]), other;
 
-	if (ctx->m.id == CMD_XMPP_PORT_CLIENT) {
-		key = DB_XMPP_PORT_CLIENT;
-		other = DB_XMPP_PORT_COMPONENT;
-		what = "client";
-		otherwhat = "component";
-		dflt = "5223";
-	} else {
-		key = DB_XMPP_PORT_COMPONENT;
-		other = DB_XMPP_PORT_CLIENT;
-		what = "component";
-		otherwhat = "client";
-		dflt = "5222";
-	}
-	v = db_config_get(mmpd->db, other);
-	clash = atoi(v ? v : dflt) == atoi(value);
-	free(v);
-	if (clash) {
-		cmdctx_err(ctx, "xmpp port %s: %d is the %s port", what,
-		    atoi(value), otherwhat);
+	for (i = 0; i < nitems(ports); i++)
+		if (ports[i].id == (int)ctx->m.id) {
+			key = ports[i].key;
+			what = ports[i].what;
+		}
+	if (ctx->m.id == CMD_XMPP_PORT_CLUSTER && cluster_member()) {
+		cmdctx_err(ctx, "xmpp port cluster: the cluster knows this node "
+		    "by its address and port; run xmpp cluster remove first");
 		return (MMP_RES_FAILED);
 	}
-	v = NULL;
-	xasprintf(&v, "%d", atoi(value));
+	for (i = 0; i < nitems(ports); i++) {
+		if (ports[i].id == (int)ctx->m.id)
+			continue;
+		v = db_config_get(mmpd->db, ports[i].key);
+		other = v ? atoi(v) : ports[i].dflt;
+		free(v);
+		if (other == port) {
+			cmdctx_err(ctx, "xmpp port %s: %d is the %s port", what,
+			    port, ports[i].what);
+			return (MMP_RES_FAILED);
+		}
+	}
+	xasprintf(&v, "%d", port);
 	cv = v;
 	if (cmd_commit_config(ctx, &key, &cv, 1) == -1) {
 		free(v);
@@ -226,7 +245,8 @@ cmd_xmpp_port(struct cmdctx *ctx)
 	}
 	cmdctx_out(ctx, "XMPP %s port set to %s", what, v);
 	free(v);
-	cmd_xmpp_saved(ctx);
+	if (ctx->m.id != CMD_XMPP_PORT_CLUSTER)
+		cmd_xmpp_saved(ctx);
 	return (MMP_RES_OK);
 }
 
@@ -488,12 +508,4 @@ cmd_xmpp_reset(struct cmdctx *ctx)
 	return (cmdctx_prompt(ctx, "This clears the XMPP configuration and "
 	    "all call bridges of this node. Type Y to confirm: ", 1,
 	    cmd_xmpp_reset_answer));
-}
-
-/* xmpp cluster status: clustering is not built yet. */
-int
-cmd_cluster_status(struct cmdctx *ctx)
-{
-	cmdctx_out(ctx, "State: DISABLED");
-	return (MMP_RES_OK);
 }

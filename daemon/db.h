@@ -20,6 +20,13 @@
 #define DB_XMPP_CRT		"xmpp.crt"
 #define DB_XMPP_BUNDLE		"xmpp.bundle"
 #define DB_XMPP_MAX_SESSIONS	"xmpp.max_sessions"
+#define DB_XMPP_PORT_CLUSTER	"xmpp.port.cluster"
+#define DB_CLUSTER_ENABLED	"cluster.enabled"
+#define DB_CLUSTER_TRUST	"cluster.trust"
+#define DB_CLUSTER_ID		"cluster.id"
+#define DB_CLUSTER_MEMBER	"cluster.member"
+#define DB_CLUSTER_HEARTBEAT	"cluster.heartbeat"
+#define DB_CLUSTER_ELECTION	"cluster.election"
 
 struct db;
 struct sasl_creds;

@@ -14,6 +14,7 @@
 
 #include <event2/event.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -28,6 +29,7 @@ static void	 mmpd_mkdir(const char *);
 static char	*mmpd_abspath(const char *);
 static void	 mmpd_signal(evutil_socket_t, short, void *);
 static void	 mmpd_shutdown_timeout(evutil_socket_t, short, void *);
+static void	 mmpd_cluster_down(void);
 
 static __dead void
 usage(void)
@@ -71,6 +73,7 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("mmpd_signal: %s, shutting down", strsignal(sig));
 	mmpd->shutdown = 1;
 	xmpp_stop("system-shutdown");
+	cluster_shutdown(mmpd_cluster_down);
 	control_shutdown();
 	if (control_idle()) {
 		mmpd_shutdown_done();
@@ -105,10 +108,20 @@ mmpd_shutdown_timeout(evutil_socket_t fd, short what, void *arg)
 	mmpd_shutdown_done();
 }
 
-/* Everything is answered: leave the loop. */
+/* The cluster is down (a leader handed over first). */
+static void
+mmpd_cluster_down(void)
+{
+	if (control_idle())
+		mmpd_shutdown_done();
+}
+
+/* Everything is answered and the cluster is down: leave the loop. */
 void
 mmpd_shutdown_done(void)
 {
+	if (!cluster_down())
+		return;
 	event_base_loopbreak(mmpd->base);
 }
 
@@ -188,6 +201,8 @@ main(int argc, char *argv[])
 	evsignal_add(ev_int, NULL);
 	worker_init();
 	control_listen();
+	if (cluster_init(&cause) == -1)
+		fatalx("%s", cause);
 	if ((v = db_config_get(mmpd->db, DB_XMPP_ENABLED)) != NULL &&
 	    strcmp(v, "1") == 0 && xmpp_start(&cause) == -1) {
 		log_warnx("mmpd: XMPP is enabled but cannot be served: %s",
@@ -204,6 +219,7 @@ main(int argc, char *argv[])
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	log_info("mmpd: stopped");
+	cluster_free();		/* its libuv events first: they would spin */
 	xmpp_free();
 	control_free();
 	router_free();

@@ -111,8 +111,18 @@ int		 cmd_xmpp_enable(struct cmdctx *);
 int		 cmd_xmpp_disable(struct cmdctx *);
 int		 cmd_xmpp_max_sessions(struct cmdctx *);
 int		 cmd_xmpp_reset(struct cmdctx *);
-int		 cmd_cluster_status(struct cmdctx *);
+
+/* cmd_cluster.c */
 int		 cmd_cluster_member(void);
+const char	*cmd_cluster_state(void);
+int		 cmd_cluster_trust(struct cmdctx *);
+int		 cmd_cluster_enable(struct cmdctx *);
+int		 cmd_cluster_disable(struct cmdctx *);
+int		 cmd_cluster_init(struct cmdctx *);
+int		 cmd_cluster_join(struct cmdctx *);
+int		 cmd_cluster_remove(struct cmdctx *);
+int		 cmd_cluster_timers(struct cmdctx *);
+int		 cmd_cluster_status(struct cmdctx *);
 
 /* cmd_callbridge.c */
 int		 cmd_callbridge_add(struct cmdctx *);

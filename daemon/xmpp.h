@@ -62,6 +62,13 @@ struct jid {
 #define XS_BIND		4	/* authenticated, resource not bound */
 #define XS_READY	5	/* bound session or authenticated component */
 
+/*
+ * A connection. In a cluster the leader also holds "pseudo" connections:
+ * the sessions and components of other nodes (remote is their link in
+ * cluster_fwd.c, NULL for ours). A pseudo has no socket, bev or parser;
+ * xconn_send and xconn_error hand it to cluster_fwd.c, and it is never on
+ * the xconns list (its entry belongs to its link).
+ */
 struct xconn {
 	TAILQ_ENTRY(xconn)	 entry;		/* all connections */
 	TAILQ_ENTRY(xconn)	 rentry;	/* router: an account's sessions */
@@ -100,6 +107,8 @@ struct xconn {
 	char			*cdomain;	/* its domain, cb1.example.com */
 	time_t			 since;
 	uint64_t		 stanzas_in;
+
+	void			*remote;	/* a pseudo's cluster link */
 };
 
 /* xmpp.c */
@@ -169,6 +178,7 @@ int		 router_count_components(void);
 int		 router_count_clients(void);
 void		 router_route(struct xconn *, struct xnode *);
 void		 router_deliver(struct xconn *, const struct xnode *);
+void		 router_strip(struct xnode *);
 void		 router_error(struct xconn *, const struct xnode *,
 		    const char *, const char *);
 void		 router_components_items(struct xnode *);

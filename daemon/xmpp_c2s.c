@@ -9,6 +9,7 @@
 
 #include <event2/event.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -271,6 +272,7 @@ c2s_bind(struct xconn *c, struct xnode *n)
 		return;
 	}
 	c->state = XS_READY;	/* bound: c2s_closed must unbind it */
+	cfwd_bound(c);		/* before anything may close it */
 	r = xnode_new("bind", NS_BIND);
 	v = c->full;
 	xnode_add_text(xnode_add(r, "jid", NS_BIND), v, strlen(v));
@@ -325,12 +327,18 @@ out:
 	xnode_free(n);
 }
 
-/* A client stream went away: its session and presence with it. */
+/*
+ * A client stream went away: its session and presence with it. In a
+ * cluster the leader tells the session's contacts, wherever they are.
+ */
 void
 c2s_closed(struct xconn *c)
 {
 	if (c->full != NULL) {
-		presence_gone(c);
+		if (cfwd_active())
+			cfwd_unbound(c);
+		else
+			presence_gone(c);
 		router_unbind(c);
 		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
 	}

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -122,6 +123,7 @@ comp_handshake(struct xconn *c, struct xnode *n)
 	}
 	xconn_limits(c, XMPP_STANZA_COMP);
 	router_add_component(c);
+	cfwd_comp_added(c);
 	xmpp_cb_connected(c->cb, c->peer);
 	log_info("comp_handshake: call bridge %s connected from %s as %s",
 	    c->cb, c->peer, c->cdomain);
@@ -170,6 +172,7 @@ comp_closed(struct xconn *c)
 {
 	if (c->state == XS_READY && c->cb != NULL) {
 		router_del_component(c);
+		cfwd_comp_removed(c);
 		log_info("comp_closed: call bridge %s (%s) disconnected",
 		    c->cb, c->peer);
 	}

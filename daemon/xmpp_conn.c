@@ -2,7 +2,9 @@
  * One XMPP stream over TCP: buffers, the parser, STARTTLS, stream headers
  * and errors, closing. Connections are never freed from inside their own
  * callbacks: xconn_close marks them, and a reaper event frees them once
- * their last bytes are written.
+ * their last bytes are written. A cluster leader's pseudo connections
+ * (c->remote set) have no socket: sending and closing them is
+ * cluster_fwd.c's business.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,6 +23,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
+#include "cluster.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xml.h"
@@ -271,6 +274,10 @@ xconn_close(struct xconn *c)
 {
 	struct timeval	 tv = { XCONN_DRAIN_SECS, 0 };
 
+	if (c->remote != NULL) {
+		cfwd_close(c, NULL, NULL);
+		return;
+	}
 	if (c->closing)
 		return;
 	c->closing = 1;
@@ -312,6 +319,10 @@ xconn_send(struct xconn *c, const struct xnode *n)
 
 	if (c->closing)
 		return;
+	if (c->remote != NULL) {
+		cfwd_send(c, n);
+		return;
+	}
 	s = xnode_string(n, &len);
 	bufferevent_write(c->bev, s, len);
 	free(s);
@@ -327,7 +338,7 @@ xconn_send(struct xconn *c, const struct xnode *n)
 void
 xconn_send_raw(struct xconn *c, const char *s)
 {
-	if (c->closing)
+	if (c->closing || c->remote != NULL)
 		return;
 	bufferevent_write(c->bev, s, strlen(s));
 }
@@ -361,6 +372,10 @@ xconn_error(struct xconn *c, const char *cond, const char *text)
 	struct xnode	*t;
 	char		*s;
 
+	if (c->remote != NULL) {
+		cfwd_close(c, cond, text);
+		return;
+	}
 	if (c->closing)
 		return;
 	log_info("xconn_error: %s: %s%s%s", c->peer, cond, text ? ": " : "",

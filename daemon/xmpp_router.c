@@ -1,9 +1,10 @@
 /*
  * The router: where every JID is connected, and where each stanza goes
  * (RFC 6120 section 10, RFC 6121 section 8.5). A location is a local
- * client session or a local component today; a later "on another node"
- * location slots in beside them in router_route without touching c2s or
- * components.
+ * client session or component, or, on a cluster's leader, a pseudo
+ * connection for one on another node (cluster_fwd.c); a follower hands
+ * every local stanza to cluster_fwd.c instead of routing it. The counts
+ * (xmpp status, xmpp user list) are of this node's own connections.
  */
 #include <sys/tree.h>
 
@@ -12,6 +13,7 @@
 
 #include <openssl/rand.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -41,7 +43,6 @@ static int		 ncomponents;
 uint64_t		 xmpp_routed;
 
 static struct account	*router_account(const char *, int);
-static void		 router_strip(struct xnode *);
 static void		 router_strip_ns(struct xnode *, const char *);
 static void		 router_server_iq(struct xconn *, struct xnode *,
 			    const struct jid *);
@@ -131,7 +132,8 @@ router_bind(struct xconn *c, int limit, const char **cond)
 	xasprintf(&c->full, "%s/%s", c->bare, c->resource);
 	TAILQ_INSERT_TAIL(&a->sessions, c, rentry);
 	a->n++;
-	nclients++;
+	if (c->remote == NULL)
+		nclients++;
 	return (0);
 }
 
@@ -148,7 +150,8 @@ router_unbind(struct xconn *c)
 		if (s == c) {
 			TAILQ_REMOVE(&a->sessions, c, rentry);
 			a->n--;
-			nclients--;
+			if (c->remote == NULL)
+				nclients--;
 			break;
 		}
 	}
@@ -190,23 +193,30 @@ router_sessions(const char *bare, struct xconn **out, int max)
 	return (n);
 }
 
-/* How many sessions an account has. */
+/* How many sessions an account has on this node. */
 int
 router_count_sessions(const char *bare)
 {
 	struct account	*a;
+	struct xconn	*s;
+	int		 n = 0;
 
-	return ((a = router_account(bare, 0)) ? a->n : 0);
+	if ((a = router_account(bare, 0)) == NULL)
+		return (0);
+	TAILQ_FOREACH(s, &a->sessions, rentry)
+		if (s->remote == NULL)
+			n++;
+	return (n);
 }
 
-/* How many client sessions are bound. */
+/* How many client sessions are bound on this node. */
 int
 router_count_clients(void)
 {
 	return (nclients);
 }
 
-/* How many components are connected. */
+/* How many components are connected to this node. */
 int
 router_count_components(void)
 {
@@ -225,7 +235,8 @@ router_add_component(struct xconn *c)
 		xconn_error(old, "conflict", "replaced by a new connection");
 	}
 	TAILQ_INSERT_TAIL(&components, c, rentry);
-	ncomponents++;
+	if (c->remote == NULL)
+		ncomponents++;
 }
 
 /* A component leaves its domain. */
@@ -237,7 +248,8 @@ router_del_component(struct xconn *c)
 	TAILQ_FOREACH(s, &components, rentry) {
 		if (s == c) {
 			TAILQ_REMOVE(&components, c, rentry);
-			ncomponents--;
+			if (c->remote == NULL)
+				ncomponents--;
 			return;
 		}
 	}
@@ -298,7 +310,7 @@ router_strip_ns(struct xnode *n, const char *inherited)
 }
 
 /* Strip the stream namespace from a stanza (see router_strip_ns). */
-static void
+void
 router_strip(struct xnode *n)
 {
 	const char	*ns = xnode_ns(n);
@@ -452,7 +464,9 @@ router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
 
 /*
  * Route a stanza whose 'from' the origin's stream has stamped or checked.
- * The stanza stays the caller's.
+ * The stanza stays the caller's. In a cluster, a follower (or a leader
+ * still settling) forwards what its own connections send; it is counted
+ * as routed where it is routed.
  */
 void
 router_route(struct xconn *from, struct xnode *n)
@@ -465,6 +479,10 @@ router_route(struct xconn *from, struct xnode *n)
 	int		 msg = strcmp(name, "message") == 0;
 	int		 iq = strcmp(name, "iq") == 0;
 
+	if (!cfwd_is_remote(from) && cfwd_active()) {
+		cfwd_stanza(from, n);
+		return;
+	}
 	xmpp_routed++;
 	router_strip(n);
 	memset(&j, 0, sizeof(j));

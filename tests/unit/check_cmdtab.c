@@ -142,6 +142,8 @@ sample(const char *type, int idx)
 		return (files[idx % 3]);
 	if (strcmp(type, "int") == 0)
 		return ("5");
+	if (strcmp(type, "peer") == 0)
+		return (idx % 2 ? "[::1]:5270" : "127.0.0.1:5270");
 	if (strcmp(type, "port") == 0)
 		return ("5222");
 	if (strcmp(type, "user") == 0)
@@ -482,7 +484,7 @@ START_TEST(test_prefix_unique)
 	ck_assert_str_eq(m.words[2], "add-secret");
 	ck_assert_str_eq(m.args[0], "cb2");
 
-	ck_assert_int_eq(match(&l, "xmpp port cl 5222", &m, &cause),
+	ck_assert_int_eq(match(&l, "xmpp port cli 5222", &m, &cause),
 	    CMDTAB_OK);
 	ck_assert_int_eq(m.id, CMD_XMPP_PORT_CLIENT);
 	ck_assert_int_eq(match(&l, "xmpp port com 5223", &m, &cause),
@@ -795,6 +797,24 @@ START_TEST(test_arg_domain)
 END_TEST
 
 /* <addr>: IPv4, IPv6 or an interface-like name. */
+/* <peer>: a cluster member, address[:port]. */
+START_TEST(test_arg_peer)
+{
+	expect_arg("peer", "10.0.0.1", 1);
+	expect_arg("peer", "10.0.0.1:5270", 1);
+	expect_arg("peer", "fe80::1", 1);
+	expect_arg("peer", "[fe80::1]:5270", 1);
+	expect_arg("peer", "10.0.0.1:0", 0);
+	expect_arg("peer", "10.0.0.1:65536", 0);
+	expect_arg("peer", "10.0.0.1:", 0);
+	expect_arg("peer", ":5270", 0);
+	expect_arg("peer", "[10.0.0.1]:5270", 0);
+	expect_arg("peer", "[fe80::1]", 0);
+	expect_arg("peer", "node1:5270", 0);
+	expect_arg("peer", "10.0.0.300", 0);
+}
+END_TEST
+
 START_TEST(test_arg_addr)
 {
 	expect_arg("addr", "127.0.0.1", 1);
@@ -1153,8 +1173,11 @@ START_TEST(test_help_prefix)
 	ck_assert_ptr_nonnull(strstr(h->lines[1], "add-secret"));
 
 	memset(h, 0, sizeof(*h));
-	ck_assert_int_eq(cmdtab_help(2, cl, help_cb, h, &cause), 1);
-	ck_assert_int_eq(h->n, 1);
+	ck_assert_int_eq(cmdtab_help(2, cl, help_cb, h, &cause), 9);
+	ck_assert_int_eq(h->n, 9);
+	for (i = 0; i < h->n; i++)
+		ck_assert_msg(strncmp(h->lines[i], "xmpp cluster ", 13) == 0,
+		    "line '%s'", h->lines[i]);
 	ck_assert_ptr_nonnull(strstr(h->lines[0], "xmpp cluster status"));
 
 	memset(h, 0, sizeof(*h));
@@ -1216,6 +1239,7 @@ cmdtab_suite(void)
 	tcase_add_test(tc, test_arg_name_blank);
 	tcase_add_test(tc, test_arg_domain);
 	tcase_add_test(tc, test_arg_addr);
+	tcase_add_test(tc, test_arg_peer);
 	tcase_add_test(tc, test_arg_file);
 	tcase_add_test(tc, test_arg_int);
 	tcase_add_test(tc, test_arg_port);

@@ -1,0 +1,1922 @@
+/*
+ * The cluster: raft's life on this node (start, bootstrap, close), the
+ * role as the rest of the daemon sees it (polled from a timer: libraft has
+ * no state-change callback), requests between nodes on the cluster port
+ * (join, remove, apply), the leader's membership changes one at a time,
+ * replicated accounts and call-bridge secret digests, and the status.
+ *
+ * Raft is never called from inside one of its own callbacks: callbacks
+ * record what happened and activate an event that does the rest on the
+ * next turn of the loop.
+ */
+#include <sys/types.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "cluster.h"
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+#include "xmpp_sasl.h"
+
+#define CLUSTER_POLL_MS		50
+#define CLUSTER_RECONCILE_MS	1000
+#define CLUSTER_REQ_SECS	30	/* a request, redirects included */
+#define CLUSTER_REQ_HOPS	4
+#define CLUSTER_SUBMIT_MS	8000	/* wait for a leader to apply */
+#define CLUSTER_LINE_MAX	8192
+#define CLUSTER_CLOSE_MS	3000
+#define CLUSTER_HANDOVER_MS	3000
+
+/* A request to another node: one line out, one line back. */
+struct creq {
+	TAILQ_ENTRY(creq)	 entry;
+	char			*line;
+	char			 target[80];
+	int			 hops;
+	struct cnet_dial	*dial;
+	struct bufferevent	*bev;
+	struct event		*timeout;
+	void			(*cb)(void *, int, const char *);
+	void			*arg;
+};
+
+/* An entry on its way into the log, from this node. */
+struct csub {
+	TAILQ_ENTRY(csub)	 entry;
+	char			*data;
+	int64_t			 deadline;
+	int			 state;		/* CS_* */
+	raft_index		 index;		/* applied once we reach it */
+	struct raft_apply	 req;
+	int			 status;
+	struct creq		*creq;
+	void			(*cb)(void *, const char *);
+	void			*arg;
+};
+#define CS_WAIT		0	/* no leader yet */
+#define CS_RAFT		1	/* raft_apply running here */
+#define CS_REMOTE	2	/* sent to the leader */
+#define CS_LOCAL	3	/* committed; waiting to apply here */
+#define CS_DONE		4
+
+/* A membership change the leader runs, one at a time. */
+struct cop {
+	TAILQ_ENTRY(cop)	 entry;
+	int			 kind;		/* COP_* */
+	uint64_t		 id;
+	char			 addr[80];
+	struct raft_change	 change;
+	int			 busy;		/* a change is in raft */
+	int			 status;
+	int			 tries;
+	void			(*cb)(void *, int, const char *);
+	void			*arg;
+};
+#define COP_JOIN	1
+#define COP_REMOVE	2
+
+/* A request channel a peer opened to us. */
+struct cpeer {
+	TAILQ_ENTRY(cpeer)	 entry;
+	struct bufferevent	*bev;
+	struct cnet_hello	 hello;
+	int			 busy;		/* answering a request */
+	int			 closing;
+};
+
+static struct {
+	int			 running;	/* raft started */
+	int			 closing;
+	struct raft		 raft;
+	struct raft_io		 io;
+	struct cfsm		*fsm;
+	uint64_t		 id;
+	char			 addr[80];
+	char			*dir;
+	struct event		*poll;
+	struct event		*defer;
+	struct event		*later;		/* shutdown steps */
+	int			 state;
+	uint64_t		 leader;
+	char			 leader_addr[80];
+	unsigned long long	 term;
+	unsigned		 confhash;
+	time_t			 since;
+	int			 init_busy;
+	int			 publish_users;	/* initialize: accounts go in */
+	int			 merge_users;	/* join: ours go in, once */
+	raft_index		 merge_after;
+	int64_t			 next_reconcile;
+	int			 reconcile_busy;
+	struct raft_transfer	 transfer;
+	int			 transfer_busy;
+	void			(*down_cb)(void);
+	int64_t			 down_deadline;
+	int			 down_step;
+	TAILQ_HEAD(, csub)	 subs;
+	TAILQ_HEAD(, cop)	 ops;
+	TAILQ_HEAD(, creq)	 reqs;
+	TAILQ_HEAD(, cpeer)	 peers;
+} cl = {
+	.subs = TAILQ_HEAD_INITIALIZER(cl.subs),
+	.ops = TAILQ_HEAD_INITIALIZER(cl.ops),
+	.reqs = TAILQ_HEAD_INITIALIZER(cl.reqs),
+	.peers = TAILQ_HEAD_INITIALIZER(cl.peers),
+};
+
+static char	*cluster_cfg(const char *);
+static int	 cluster_cfg_int(const char *, int);
+static int	 cluster_cfg_set(const char *, const char *, char **);
+static int	 cluster_bindaddr(char *, size_t, char **);
+static void	 cluster_poll(evutil_socket_t, short, void *);
+static void	 cluster_deferred(evutil_socket_t, short, void *);
+static void	 cluster_kick(void);
+static void	 cluster_rm_dir(const char *);
+static void	 cluster_user_set_cb(void *, const char *, const char *);
+static void	 cluster_user_del_cb(void *, const char *);
+static void	 cluster_fsm_changed(void *);
+static void	 cluster_role_changed(void);
+static void	 cluster_close_cb(struct raft *);
+static void	 cluster_after_close(void);
+static void	 cluster_apply_cb(struct raft_apply *, int, void *);
+static void	 cluster_change_cb(struct raft_change *, int);
+static void	 cluster_transfer_cb(struct raft_transfer *);
+static void	 cluster_subs_run(void);
+static void	 cluster_sub_finish(struct csub *, const char *);
+static void	 cluster_sub_remote_cb(void *, int, const char *);
+static void	 cluster_ops_run(void);
+static void	 cluster_op_finish(struct cop *, int, const char *);
+static void	 cluster_leader_duties(void);
+static void	 cluster_reconcile(void);
+static void	 cluster_reconcile_cb(void *, const char *);
+static void	 cluster_ignore_cb(void *, const char *);
+static struct creq *cluster_req(const char *, const char *,
+		    void (*)(void *, int, const char *), void *);
+static void	 cluster_req_dialled(struct bufferevent *,
+		    const struct cnet_hello *, const char *, void *);
+static void	 cluster_req_read(struct bufferevent *, void *);
+static void	 cluster_req_event(struct bufferevent *, short, void *);
+static void	 cluster_req_timeout(evutil_socket_t, short, void *);
+static void	 cluster_req_finish(struct creq *, int, const char *);
+static void	 cluster_req_cancel(struct creq *);
+static void	 cluster_peer_accept(struct bufferevent *,
+		    const struct cnet_hello *, void *);
+static void	 cluster_peer_read(struct bufferevent *, void *);
+static void	 cluster_peer_event(struct bufferevent *, short, void *);
+static void	 cluster_peer_free(struct cpeer *);
+static void	 cluster_peer_answer(void *, int, const char *);
+static void	 cluster_peer_applied(void *, const char *);
+static const struct raft_server *cluster_server_by_addr(const char *);
+static const struct raft_server *cluster_server_by_id(uint64_t);
+
+/* A config value, or NULL; the caller frees. */
+static char *
+cluster_cfg(const char *key)
+{
+	return (db_config_get(mmpd->db, key));
+}
+
+/* A numeric config value, or dflt. */
+static int
+cluster_cfg_int(const char *key, int dflt)
+{
+	char	*v;
+	int	 n;
+
+	if ((v = cluster_cfg(key)) == NULL)
+		return (dflt);
+	n = atoi(v);
+	free(v);
+	return (n > 0 ? n : dflt);
+}
+
+/* Store one config value (NULL deletes). */
+static int
+cluster_cfg_set(const char *key, const char *value, char **cause)
+{
+	if (db_config_set(mmpd->db, key, value, cause) == -1)
+		return (-1);
+	return (0);
+}
+
+/* Set up what the cluster needs for the life of the daemon. */
+int
+cluster_init(char **cause)
+{
+	(void)cause;
+	if (cnet_uv_init() == -1) {
+		*cause = xstrdup("cannot start the libuv loop");
+		return (-1);
+	}
+	cl.poll = event_new(mmpd->base, -1, EV_PERSIST, cluster_poll, NULL);
+	cl.defer = event_new(mmpd->base, -1, 0, cluster_deferred, NULL);
+	xasprintf(&cl.dir, "%s/raft", mmpd->datadir);
+	cnet_set_accept(CN_REQ, cluster_peer_accept, NULL);
+	cnet_set_accept(CN_FWD, cfwd_accept, NULL);
+	cfwd_init();
+	if (cluster_enabled() && cluster_member()) {
+		char	*c = NULL;
+
+		if (cluster_start(0, &c) == -1) {
+			log_warnx("cluster_init: this node is a cluster member "
+			    "but cannot rejoin: %s", c);
+			free(c);
+		}
+	}
+	return (0);
+}
+
+/* Whether xmpp cluster enable is in effect. */
+int
+cluster_enabled(void)
+{
+	return (cluster_cfg_int(DB_CLUSTER_ENABLED, 0) == 1);
+}
+
+/* Whether this node is a cluster member (initialized or joined). */
+int
+cluster_member(void)
+{
+	return (cluster_cfg_int(DB_CLUSTER_MEMBER, 0) == 1);
+}
+
+/* Whether raft runs here. */
+int
+cluster_running(void)
+{
+	return (cl.running && !cl.closing);
+}
+
+/* Whether this node leads. */
+int
+cluster_is_leader(void)
+{
+	return (cluster_running() && cl.state == RAFT_LEADER);
+}
+
+/* Whether accounts go through the replicated log. */
+int
+cluster_users_replicated(void)
+{
+	return (cluster_running() && cluster_member());
+}
+
+/* This node's id, made and stored on first use. */
+uint64_t
+cluster_node_id(void)
+{
+	char		*v, buf[17], *cause = NULL;
+	uint64_t	 id = 0;
+
+	if ((v = cluster_cfg(DB_CLUSTER_ID)) != NULL) {
+		id = strtoull(v, NULL, 16);
+		free(v);
+	}
+	if (id != 0)
+		return (id);
+	while (id == 0 || id == UINT64_MAX)
+		arc4random_buf(&id, sizeof(id));
+	id &= 0x7fffffffffffffffULL;	/* positive in every language */
+	if (id == 0)
+		id = 1;
+	snprintf(buf, sizeof(buf), "%016" PRIx64, id);
+	if (cluster_cfg_set(DB_CLUSTER_ID, buf, &cause) == -1) {
+		log_warnx("cluster_node_id: %s", cause);
+		free(cause);
+	}
+	return (id);
+}
+
+/*
+ * The address this node binds and dials from: the first of xmpp listen
+ * (an interface stands for its first IPv4, else IPv6, address).
+ */
+static int
+cluster_bindaddr(char *out, size_t len, char **cause)
+{
+	struct ifaddrs	*ifa, *i;
+	struct in6_addr	 a6;
+	char		**addrs, host[INET6_ADDRSTRLEN];
+	int		 n, found = 0, fam;
+
+	db_listen_get(mmpd->db, &addrs, &n);
+	if (n == 0) {
+		util_free_argv(addrs, n);
+		*cause = xstrdup("no listening address (xmpp listen <addr>)");
+		return (-1);
+	}
+	if (inet_pton(AF_INET, addrs[0], &a6) == 1 ||
+	    inet_pton(AF_INET6, addrs[0], &a6) == 1) {
+		if (strcmp(addrs[0], "0.0.0.0") == 0 ||
+		    strcmp(addrs[0], "::") == 0) {
+			*cause = xstrdup("the first xmpp listen address is a "
+			    "wildcard; the cluster needs this node's own "
+			    "address first");
+			util_free_argv(addrs, n);
+			return (-1);
+		}
+		strlcpy(out, addrs[0], len);
+		util_free_argv(addrs, n);
+		return (0);
+	}
+	if (getifaddrs(&ifa) == -1) {
+		xasprintf(cause, "getifaddrs: %s", strerror(errno));
+		util_free_argv(addrs, n);
+		return (-1);
+	}
+	for (fam = AF_INET; fam != 0 && !found;
+	    fam = fam == AF_INET ? AF_INET6 : 0) {
+		for (i = ifa; i != NULL && !found; i = i->ifa_next) {
+			if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
+			    fam || strcmp(i->ifa_name, addrs[0]) != 0)
+				continue;
+			if (fam == AF_INET)
+				inet_ntop(fam, &((struct sockaddr_in *)
+				    (void *)i->ifa_addr)->sin_addr, host,
+				    sizeof(host));
+			else
+				inet_ntop(fam, &((struct sockaddr_in6 *)
+				    (void *)i->ifa_addr)->sin6_addr, host,
+				    sizeof(host));
+			strlcpy(out, host, len);
+			found = 1;
+		}
+	}
+	freeifaddrs(ifa);
+	if (!found)
+		xasprintf(cause, "interface %s has no address", addrs[0]);
+	util_free_argv(addrs, n);
+	return (found ? 0 : -1);
+}
+
+/* This node's cluster address as peers see it, into out. */
+int
+cluster_local_addr(char *out, size_t len, char **cause)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (cluster_bindaddr(host, sizeof(host), cause) == -1)
+		return (-1);
+	if (strchr(host, ':') != NULL)
+		snprintf(out, len, "[%s]:%d", host,
+		    cluster_cfg_int(DB_XMPP_PORT_CLUSTER, CLUSTER_PORT));
+	else
+		snprintf(out, len, "%s:%d", host,
+		    cluster_cfg_int(DB_XMPP_PORT_CLUSTER, CLUSTER_PORT));
+	return (0);
+}
+
+/* Full paths of a stored file name, or NULL when unset. */
+static char *
+cluster_file(const char *key)
+{
+	char	*v, *p;
+
+	if ((v = cluster_cfg(key)) == NULL)
+		return (NULL);
+	xasprintf(&p, "%s/%s", mmpd->filesdir, v);
+	free(v);
+	return (p);
+}
+
+/*
+ * What this node still lacks to cluster, as one line naming the commands,
+ * or NULL when nothing. The caller frees.
+ */
+char *
+cluster_missing(void)
+{
+	char	*out = NULL, *tmp, *v, host[80], *cause = NULL;
+	const char *miss[6];
+	int	 n = 0, i;
+
+	if ((v = cluster_cfg(DB_XMPP_DOMAIN)) == NULL)
+		miss[n++] = "a domain (xmpp domain)";
+	free(v);
+	if (cluster_bindaddr(host, sizeof(host), &cause) == -1)
+		miss[n++] = "a listening address (xmpp listen)";
+	free(cause);
+	if ((v = cluster_cfg(DB_XMPP_CRT)) == NULL)
+		miss[n++] = "a key and certificate (xmpp certs)";
+	free(v);
+	if ((v = cluster_cfg(DB_CLUSTER_TRUST)) == NULL)
+		miss[n++] = "a trust bundle (xmpp cluster trust)";
+	free(v);
+	if (!cluster_enabled())
+		miss[n++] = "clustering enabled (xmpp cluster enable)";
+	for (i = 0; i < n; i++) {
+		xasprintf(&tmp, "%s%s%s", out ? out : "", out ? ", " : "",
+		    miss[i]);
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+/* Check this node's certificate as its cluster identity. */
+int
+cluster_check_identity(char **cause)
+{
+	char	*key, *crt, *trust;
+	int	 rc = -1;
+
+	key = cluster_file(DB_XMPP_KEY);
+	crt = cluster_file(DB_XMPP_CRT);
+	trust = cluster_file(DB_CLUSTER_TRUST);
+	if (key == NULL || crt == NULL)
+		*cause = xstrdup("no key and certificate (xmpp certs): the "
+		    "node's certificate is its cluster identity");
+	else if (trust == NULL)
+		*cause = xstrdup("no trust bundle (xmpp cluster trust "
+		    "<bundle>)");
+	else
+		rc = cnet_check_identity(key, crt, trust, cause);
+	free(key);
+	free(crt);
+	free(trust);
+	return (rc);
+}
+
+/* Remove raft's files (a flat directory) and the directory. */
+static void
+cluster_rm_dir(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		*p;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		xasprintf(&p, "%s/%s", dir, e->d_name);
+		if (unlink(p) == -1)
+			log_warn("cluster_rm_dir: %s", p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/*
+ * Start raft on this node: the cluster port, raft's io and the state
+ * machine; with bootstrap, as the only voter of a new cluster.
+ */
+int
+cluster_start(int bootstrap, char **cause)
+{
+	static const struct cfsm_sink sink = {
+		cluster_user_set_cb, cluster_user_del_cb, cluster_fsm_changed,
+		NULL
+	};
+	struct raft_configuration conf;
+	char		 host[INET6_ADDRSTRLEN];
+	char		*key = NULL, *crt = NULL, *trust = NULL, *domain = NULL;
+	int		 rv, rc = -1, port;
+
+	if (cl.running) {
+		*cause = xstrdup(cl.closing ? "the cluster is still shutting "
+		    "down on this node; try again in a second" :
+		    "raft already runs on this node");
+		return (-1);
+	}
+	if (cluster_bindaddr(host, sizeof(host), cause) == -1 ||
+	    cluster_local_addr(cl.addr, sizeof(cl.addr), cause) == -1)
+		return (-1);
+	if (cluster_check_identity(cause) == -1)
+		return (-1);
+	key = cluster_file(DB_XMPP_KEY);
+	crt = cluster_file(DB_XMPP_CRT);
+	trust = cluster_file(DB_CLUSTER_TRUST);
+	domain = cluster_cfg(DB_XMPP_DOMAIN);
+	if (domain == NULL) {
+		*cause = xstrdup("no domain (xmpp domain <domain>)");
+		goto out;
+	}
+	cl.id = cluster_node_id();
+	port = cluster_cfg_int(DB_XMPP_PORT_CLUSTER, CLUSTER_PORT);
+	if (cnet_start(host, port, cl.id, key, crt, trust, domain,
+	    cause) == -1)
+		goto out;
+	if (mkdir(cl.dir, 0700) == -1 && errno != EEXIST) {
+		xasprintf(cause, "mkdir %s: %s", cl.dir, strerror(errno));
+		cnet_stop();
+		goto out;
+	}
+	cl.fsm = cfsm_new(&sink);
+	if ((rv = raft_uv_init(&cl.io, cnet_uv_loop(), cl.dir,
+	    cnet_transport())) != 0) {
+		xasprintf(cause, "raft io: %s", cl.io.errmsg);
+		cfsm_free(cl.fsm);
+		cl.fsm = NULL;
+		cnet_stop();
+		goto out;
+	}
+	raft_uv_set_connect_retry_delay(&cl.io, 100);
+	if ((rv = raft_init(&cl.raft, &cl.io, cfsm_raft(cl.fsm), cl.id,
+	    cl.addr)) != 0) {
+		xasprintf(cause, "raft: %s", raft_strerror(rv));
+		raft_uv_close(&cl.io);
+		cfsm_free(cl.fsm);
+		cl.fsm = NULL;
+		cnet_stop();
+		goto out;
+	}
+	raft_set_heartbeat_timeout(&cl.raft,
+	    cluster_cfg_int(DB_CLUSTER_HEARTBEAT, CLUSTER_HEARTBEAT_MS));
+	raft_set_election_timeout(&cl.raft,
+	    cluster_cfg_int(DB_CLUSTER_ELECTION, CLUSTER_ELECTION_MS));
+	raft_set_pre_vote(&cl.raft, true);
+	raft_set_snapshot_threshold(&cl.raft, 512);
+	raft_set_snapshot_trailing(&cl.raft, 128);
+	cl.running = 1;
+	cl.closing = 0;
+	if (bootstrap) {
+		raft_configuration_init(&conf);
+		if ((rv = raft_configuration_add(&conf, cl.id, cl.addr,
+		    RAFT_VOTER)) == 0)
+			rv = raft_bootstrap(&cl.raft, &conf);
+		raft_configuration_close(&conf);
+		if (rv != 0) {
+			xasprintf(cause, "raft bootstrap: %s%s",
+			    raft_strerror(rv), rv == RAFT_CANTBOOTSTRAP ?
+			    " (this node holds cluster state already)" : "");
+			cluster_stop(NULL);
+			goto out;
+		}
+	}
+	if ((rv = raft_start(&cl.raft)) != 0) {
+		xasprintf(cause, "raft start: %s (%s)", raft_strerror(rv),
+		    raft_errmsg(&cl.raft));
+		cluster_stop(NULL);
+		goto out;
+	}
+	cl.state = -1;
+	cl.leader = 0;
+	cl.since = time(NULL);
+	{
+		struct timeval	 tv = { 0, CLUSTER_POLL_MS * 1000 };
+
+		evtimer_add(cl.poll, &tv);
+	}
+	log_info("cluster_start: raft started as %016" PRIx64 " on %s%s",
+	    cl.id, cl.addr, bootstrap ? ", new cluster" : "");
+	cnet_uv_kick();
+	rc = 0;
+out:
+	free(key);
+	free(crt);
+	free(trust);
+	free(domain);
+	return (rc);
+}
+
+/* Wake the deferred work on the next turn of the loop. */
+static void
+cluster_kick(void)
+{
+	if (cl.defer != NULL)
+		event_active(cl.defer, 0, 0);
+	cnet_uv_kick();
+}
+
+/*
+ * Stop raft on this node; done (may be NULL) runs once everything is
+ * closed. Pending work fails.
+ */
+static void (*cluster_stop_done)(void);
+
+void
+cluster_stop(void (*done)(void))
+{
+	struct csub	*s;
+	struct cop	*o;
+	struct creq	*r;
+
+	cluster_stop_done = done;
+	if (!cl.running || cl.closing) {
+		if (!cl.running && done != NULL)
+			done();
+		return;
+	}
+	cl.closing = 1;
+	evtimer_del(cl.poll);
+	while ((o = TAILQ_FIRST(&cl.ops)) != NULL && !o->busy)
+		cluster_op_finish(o, 0, "this node left the cluster");
+	while ((r = TAILQ_FIRST(&cl.reqs)) != NULL)
+		cluster_req_finish(r, 0, "this node left the cluster");
+	TAILQ_FOREACH(s, &cl.subs, entry)
+		if (s->state != CS_RAFT)
+			s->state = CS_DONE;
+	cluster_subs_run();
+	cfwd_role(CFWD_NONE, 0, NULL, NULL, 0);
+	raft_close(&cl.raft, cluster_close_cb);
+	cnet_uv_kick();
+}
+
+/* raft closed (a raft callback: only note it). */
+static void
+cluster_close_cb(struct raft *r)
+{
+	(void)r;
+	cl.running = 2;		/* closed, io to release */
+	cluster_kick();
+}
+
+/* After raft closed: release io, the transport and the state machine. */
+static void
+cluster_after_close(void)
+{
+	struct cop	*o;
+	void		(*done)(void);
+
+	raft_uv_close(&cl.io);
+	cnet_stop();
+	while ((o = TAILQ_FIRST(&cl.ops)) != NULL)
+		cluster_op_finish(o, 0, "this node left the cluster");
+	cluster_subs_run();
+	cfsm_free(cl.fsm);
+	cl.fsm = NULL;
+	cl.running = 0;
+	cl.closing = 0;
+	cl.state = 0;
+	cl.leader = 0;
+	cl.leader_addr[0] = '\0';
+	log_info("cluster_after_close: raft stopped");
+	done = cluster_stop_done;
+	cluster_stop_done = NULL;
+	if (done != NULL)
+		done();
+}
+
+/* The deferred half of every raft callback. */
+static void
+cluster_deferred(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (cl.running == 2) {
+		cluster_after_close();
+		return;
+	}
+	cluster_subs_run();
+	cluster_ops_run();
+}
+
+/* An account arrived through the log: store it here. */
+static void
+cluster_user_set_cb(void *arg, const char *user, const char *blob)
+{
+	struct sasl_creds	 c1, c256;
+	char			*cause = NULL;
+	int			 rc;
+
+	(void)arg;
+	if (cluster_creds_decode(blob, &c1, &c256) == -1) {
+		log_warnx("cluster_user_set_cb: %s: bad credentials in the "
+		    "log", user);
+		return;
+	}
+	if (db_user_exists(mmpd->db, user))
+		rc = db_user_set_creds(mmpd->db, user, &c1, &c256, &cause);
+	else
+		rc = db_user_add(mmpd->db, user, &c1, &c256, &cause);
+	if (rc == -1) {
+		log_warnx("cluster_user_set_cb: %s: %s", user, cause);
+		free(cause);
+	}
+	explicit_bzero(&c1, sizeof(c1));
+	explicit_bzero(&c256, sizeof(c256));
+}
+
+/* An account was deleted through the log: here too, sessions closed. */
+static void
+cluster_user_del_cb(void *arg, const char *user)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_user_exists(mmpd->db, user) &&
+	    db_user_del(mmpd->db, user, &cause) == -1) {
+		log_warnx("cluster_user_del_cb: %s: %s", user, cause);
+		free(cause);
+	}
+	xmpp_kick_user(user);
+}
+
+/* The replicated state changed: look again at the secrets soon. */
+static void
+cluster_fsm_changed(void *arg)
+{
+	(void)arg;
+	cl.next_reconcile = 0;
+}
+
+/* Credentials as one log-safe string: iter:salt:stored:server twice. */
+char *
+cluster_creds_encode(const struct sasl_creds *c1,
+    const struct sasl_creds *c256)
+{
+	const struct sasl_creds	*c[2] = { c1, c256 };
+	char			*out = NULL, *tmp, *salt, *sk, *srv;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		salt = sasl_b64_encode(c[i]->salt, c[i]->saltlen ?
+		    c[i]->saltlen : SASL_SALT_LEN);
+		sk = sasl_b64_encode(c[i]->stored_key, c[i]->keylen);
+		srv = sasl_b64_encode(c[i]->server_key, c[i]->keylen);
+		xasprintf(&tmp, "%s%s%d:%s:%s:%s", out ? out : "",
+		    out ? " " : "", c[i]->iterations, salt, sk, srv);
+		free(salt);
+		free(sk);
+		free(srv);
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+/* The reverse of cluster_creds_encode. */
+int
+cluster_creds_decode(const char *blob, struct sasl_creds *c1,
+    struct sasl_creds *c256)
+{
+	struct sasl_creds	*c[2] = { c1, c256 };
+	char			*copy, *p, *part, *f[4];
+	unsigned char		*bin;
+	size_t			 len;
+	int			 i, k, rc = -1;
+
+	memset(c1, 0, sizeof(*c1));
+	memset(c256, 0, sizeof(*c256));
+	copy = p = xstrdup(blob);
+	for (i = 0; i < 2; i++) {
+		if ((part = strsep(&p, " ")) == NULL)
+			goto out;
+		for (k = 0; k < 4; k++)
+			if ((f[k] = strsep(&part, ":")) == NULL)
+				goto out;
+		c[i]->hash = i == 0 ? SASL_SHA1 : SASL_SHA256;
+		c[i]->keylen = i == 0 ? 20 : 32;
+		if ((c[i]->iterations = atoi(f[0])) < 1)
+			goto out;
+		if (sasl_b64_decode(f[1], &bin, &len) == -1)
+			goto out;
+		if (len < 1 || len > SASL_SALT_LEN) {
+			free(bin);
+			goto out;
+		}
+		memcpy(c[i]->salt, bin, len);
+		c[i]->saltlen = len;
+		free(bin);
+		for (k = 2; k < 4; k++) {
+			if (sasl_b64_decode(f[k], &bin, &len) == -1)
+				goto out;
+			if (len != c[i]->keylen) {
+				free(bin);
+				goto out;
+			}
+			memcpy(k == 2 ? c[i]->stored_key : c[i]->server_key,
+			    bin, len);
+			free(bin);
+		}
+	}
+	rc = 0;
+out:
+	free(copy);
+	return (rc);
+}
+
+/* A server of the current configuration by address, or NULL. */
+static const struct raft_server *
+cluster_server_by_addr(const char *addr)
+{
+	unsigned	 i;
+
+	for (i = 0; i < cl.raft.configuration.n; i++)
+		if (strcmp(cl.raft.configuration.servers[i].address,
+		    addr) == 0)
+			return (&cl.raft.configuration.servers[i]);
+	return (NULL);
+}
+
+/* A server of the current configuration by id, or NULL. */
+static const struct raft_server *
+cluster_server_by_id(uint64_t id)
+{
+	unsigned	 i;
+
+	for (i = 0; i < cl.raft.configuration.n; i++)
+		if (cl.raft.configuration.servers[i].id == id)
+			return (&cl.raft.configuration.servers[i]);
+	return (NULL);
+}
+
+/* Every CLUSTER_POLL_MS: notice role, leader and membership changes. */
+static void
+cluster_poll(evutil_socket_t fd, short what, void *arg)
+{
+	raft_id		 lid;
+	const char	*laddr;
+	unsigned	 h = 0, i;
+	int		 st;
+	const char	*p;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!cluster_running())
+		return;
+	st = raft_state(&cl.raft);
+	raft_leader(&cl.raft, &lid, &laddr);
+	for (i = 0; i < cl.raft.configuration.n; i++) {
+		h = h * 31 + (unsigned)cl.raft.configuration.servers[i].id;
+		h = h * 31 + cl.raft.configuration.servers[i].role;
+		for (p = cl.raft.configuration.servers[i].address; *p; p++)
+			h = h * 31 + (unsigned char)*p;
+	}
+	if (st != cl.state || lid != cl.leader || h != cl.confhash ||
+	    cl.term != raft_current_term(&cl.raft)) {
+		int	 changed_role = st != cl.state || lid != cl.leader;
+
+		if (changed_role)
+			log_info("cluster_poll: %s in term %llu, leader %s",
+			    raft_state_name(st),
+			    (unsigned long long)raft_current_term(&cl.raft),
+			    lid ? laddr : "unknown");
+		if (st != cl.state)
+			cl.since = time(NULL);
+		cl.state = st;
+		cl.leader = lid;
+		strlcpy(cl.leader_addr, lid ? laddr : "",
+		    sizeof(cl.leader_addr));
+		cl.confhash = h;
+		cl.term = raft_current_term(&cl.raft);
+		cluster_role_changed();
+	}
+	if (st == RAFT_LEADER)
+		cluster_leader_duties();
+	cluster_subs_run();
+	cluster_ops_run();
+	cluster_reconcile();
+}
+
+/* Tell forwarding who leads and who the members are. */
+static void
+cluster_role_changed(void)
+{
+	uint64_t	 ids[CLUSTER_MAX_NODES];
+	unsigned	 i;
+	int		 n = 0;
+
+	for (i = 0; i < cl.raft.configuration.n && n < CLUSTER_MAX_NODES; i++)
+		if (cl.raft.configuration.servers[i].role == RAFT_VOTER)
+			ids[n++] = cl.raft.configuration.servers[i].id;
+	if (cl.state == RAFT_LEADER)
+		cfwd_role(CFWD_LEADER, cl.id, cl.addr, ids, n);
+	else
+		cfwd_role(CFWD_FOLLOWER, cl.leader, cl.leader &&
+		    cl.leader != cl.id ? cl.leader_addr : NULL, ids, n);
+}
+
+/* A random digest key as hex. */
+static char *
+cluster_random_hex(size_t n)
+{
+	unsigned char	 b[32];
+	char		*s;
+	size_t		 i;
+
+	if (n > sizeof(b))
+		n = sizeof(b);
+	arc4random_buf(b, n);
+	s = xcalloc(1, 2 * n + 1);
+	for (i = 0; i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", b[i]);
+	return (s);
+}
+
+/* What only the leader does: the first entry, the first accounts. */
+static void
+cluster_leader_duties(void)
+{
+	char	*domain, *key, *e, **users, *blob, *cause;
+	struct sasl_creds c1, c256;
+	int	 n, i;
+
+	if (cfsm_domain(cl.fsm) == NULL && !cl.init_busy &&
+	    raft_last_applied(&cl.raft) >= raft_commit_index(&cl.raft)) {
+		domain = cluster_cfg(DB_XMPP_DOMAIN);
+		key = cluster_random_hex(32);
+		e = cfsm_enc_init(domain ? domain : "", key);
+		free(domain);
+		free(key);
+		if (e != NULL) {
+			cl.init_busy = 1;
+			cluster_submit(e, cluster_ignore_cb, &cl.init_busy);
+			free(e);
+		}
+	}
+	if (cl.publish_users && cfsm_domain(cl.fsm) != NULL) {
+		cl.publish_users = 0;
+		if (db_user_list(mmpd->db, &users, &n) == -1)
+			return;
+		for (i = 0; i < n; i++) {
+			if (db_user_creds(mmpd->db, users[i], SASL_SHA1,
+			    &c1) == -1 || db_user_creds(mmpd->db, users[i],
+			    SASL_SHA256, &c256) == -1)
+				continue;
+			blob = cluster_creds_encode(&c1, &c256);
+			if ((e = cfsm_enc_user_set(users[i], blob)) != NULL)
+				cluster_submit(e, cluster_ignore_cb, NULL);
+			free(e);
+			free(blob);
+		}
+		util_free_argv(users, n);
+		(void)cause;
+	}
+}
+
+/* A submission nobody waits for; arg, if set, is a busy flag. */
+static void
+cluster_ignore_cb(void *arg, const char *err)
+{
+	if (arg != NULL)
+		*(int *)arg = 0;
+	if (err != NULL)
+		log_warnx("cluster: replicating: %s", err);
+}
+
+/*
+ * Publish this node's call-bridge secret digests, and after a join the
+ * accounts the cluster lacks, whenever the replicated state differs.
+ */
+static void
+cluster_reconcile(void)
+{
+	struct db_callbridge	*cbs = NULL;
+	struct sasl_creds	 c1, c256;
+	size_t			 ncb = 0, i;
+	char			*d, *e = NULL, **names, **users, *blob;
+	const char		*have, *key;
+	int			 n, k, found;
+	int64_t			 now = cnet_now_ms();
+
+	if (!cluster_running() || cl.reconcile_busy || cl.leader == 0 ||
+	    (key = cfsm_key(cl.fsm)) == NULL || now < cl.next_reconcile)
+		return;
+	if (cluster_server_by_id(cl.id) == NULL)
+		return;		/* not (yet) in the configuration */
+	cl.next_reconcile = now + CLUSTER_RECONCILE_MS;
+	if (cl.merge_users && raft_last_applied(&cl.raft) >= cl.merge_after) {
+		cl.merge_users = 0;
+		if (db_user_list(mmpd->db, &users, &n) == 0) {
+			for (k = 0; k < n; k++) {
+				if (cfsm_user(cl.fsm, users[k]) != NULL ||
+				    db_user_creds(mmpd->db, users[k],
+				    SASL_SHA1, &c1) == -1 ||
+				    db_user_creds(mmpd->db, users[k],
+				    SASL_SHA256, &c256) == -1)
+					continue;
+				blob = cluster_creds_encode(&c1, &c256);
+				if ((e = cfsm_enc_user_set(users[k],
+				    blob)) != NULL)
+					cluster_submit(e, cluster_ignore_cb,
+					    NULL);
+				free(e);
+				free(blob);
+				e = NULL;
+			}
+			util_free_argv(users, n);
+		}
+	}
+	if (db_callbridge_list(mmpd->db, &cbs, &ncb) == -1)
+		return;
+	for (i = 0; i < ncb && e == NULL; i++) {
+		d = cfsm_secret_digest(key, cbs[i].name, cbs[i].secret);
+		have = cfsm_digest(cl.fsm, cl.id, cbs[i].name);
+		if (d != NULL && (have == NULL || strcmp(have, d) != 0))
+			e = cfsm_enc_digest(cl.id, cbs[i].name, d);
+		free(d);
+	}
+	if (e == NULL) {
+		names = cfsm_digest_names(cl.fsm, cl.id, &n);
+		for (k = 0; k < n && e == NULL; k++) {
+			found = 0;
+			for (i = 0; i < ncb; i++)
+				if (strcmp(cbs[i].name, names[k]) == 0)
+					found = 1;
+			if (!found)
+				e = cfsm_enc_digest(cl.id, names[k], NULL);
+		}
+		util_free_argv(names, n);
+	}
+	db_callbridge_free(cbs, ncb);
+	if (e != NULL) {
+		cl.reconcile_busy = 1;
+		cluster_submit(e, cluster_reconcile_cb, NULL);
+		free(e);
+	}
+}
+
+/* One digest entry is in: look for the next one at once. */
+static void
+cluster_reconcile_cb(void *arg, const char *err)
+{
+	(void)arg;
+	cl.reconcile_busy = 0;
+	if (err == NULL)
+		cl.next_reconcile = 0;
+	else
+		log_debug("cluster_reconcile_cb: %s", err);
+}
+
+/* Call bridges changed here: publish their digests soon. */
+void
+cluster_callbridges_changed(void)
+{
+	cl.next_reconcile = 0;
+}
+
+/*
+ * Put an entry into the replicated log: here when we lead, through the
+ * leader otherwise. cb(arg, NULL) once it is applied on this node, or
+ * cb(arg, error).
+ */
+void
+cluster_submit(const char *data, void (*cb)(void *, const char *), void *arg)
+{
+	struct csub	*s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->data = xstrdup(data);
+	s->cb = cb;
+	s->arg = arg;
+	s->deadline = cnet_now_ms() + CLUSTER_SUBMIT_MS;
+	s->state = cluster_running() ? CS_WAIT : CS_DONE;
+	if (s->state == CS_DONE)
+		s->status = -1;
+	TAILQ_INSERT_TAIL(&cl.subs, s, entry);
+	cluster_kick();
+}
+
+/* raft applied (or failed) an entry of ours: note it. */
+static void
+cluster_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct csub	*s = req->data;
+
+	(void)result;
+	s->status = status;
+	s->state = CS_DONE;
+	cluster_kick();
+}
+
+/* The leader's answer to an APPLY we sent. */
+static void
+cluster_sub_remote_cb(void *arg, int ok, const char *text)
+{
+	struct csub	*s = arg;
+
+	s->creq = NULL;
+	if (!ok) {
+		/* The leader may have changed: try again until the deadline. */
+		log_debug("cluster_sub_remote_cb: %s", text);
+		s->state = CS_WAIT;
+		s->status = 0;
+		return;
+	}
+	s->index = strtoull(text, NULL, 10);
+	s->state = CS_LOCAL;
+	cluster_kick();
+}
+
+/* Finish a submission. */
+static void
+cluster_sub_finish(struct csub *s, const char *err)
+{
+	TAILQ_REMOVE(&cl.subs, s, entry);
+	if (s->creq != NULL)
+		cluster_req_cancel(s->creq);
+	if (s->cb != NULL)
+		s->cb(s->arg, err);
+	free(s->data);
+	free(s);
+}
+
+/* Move every submission along. */
+static void
+cluster_subs_run(void)
+{
+	struct csub	*s, *next;
+	struct raft_buffer buf;
+	char		*line;
+	int		 rv;
+	int64_t		 now = cnet_now_ms();
+
+	TAILQ_FOREACH_SAFE(s, &cl.subs, entry, next) {
+		switch (s->state) {
+		case CS_WAIT:
+			if (now > s->deadline) {
+				cluster_sub_finish(s, "no leader could take "
+				    "the change in time (no quorum?)");
+				break;
+			}
+			if (!cluster_running() || cl.state == -1)
+				break;
+			if (cl.state == RAFT_LEADER) {
+				/* raft wants 8-byte multiples: pad with NULs. */
+				buf.len = (strlen(s->data) + 8) & ~(size_t)7;
+				buf.base = raft_calloc(1, buf.len);
+				memcpy(buf.base, s->data, strlen(s->data));
+				s->req.data = s;
+				s->state = CS_RAFT;
+				if ((rv = raft_apply(&cl.raft, &s->req, &buf,
+				    1, cluster_apply_cb)) != 0) {
+					s->state = CS_WAIT;
+					log_warnx("cluster_subs_run: apply: "
+					    "%s: %s", raft_strerror(rv),
+					    raft_errmsg(&cl.raft));
+				}
+				cnet_uv_kick();
+			} else if (cl.leader != 0 && cl.leader != cl.id) {
+				xasprintf(&line, "APPLY %s", s->data);
+				s->state = CS_REMOTE;
+				s->creq = cluster_req(cl.leader_addr, line,
+				    cluster_sub_remote_cb, s);
+				free(line);
+			}
+			break;
+		case CS_LOCAL:
+			if (!cluster_running())
+				cluster_sub_finish(s, "raft stopped");
+			else if (raft_last_applied(&cl.raft) >= s->index)
+				cluster_sub_finish(s, NULL);
+			else if (now > s->deadline)
+				cluster_sub_finish(s, "committed by the "
+				    "leader but not applied here yet");
+			break;
+		case CS_DONE:
+			if (s->status == RAFT_NOTLEADER ||
+			    s->status == RAFT_LEADERSHIPLOST) {
+				s->state = CS_WAIT;
+				s->status = 0;
+				break;
+			}
+			cluster_sub_finish(s, s->status == 0 ? NULL :
+			    s->status == -1 ? "raft is not running here" :
+			    raft_strerror(s->status));
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The entry index a committed APPLY reached, for the requester. */
+static void
+cluster_peer_applied(void *arg, const char *err)
+{
+	struct cpeer	*p = arg;
+	char		*line;
+
+	if (p == NULL)
+		return;
+	p->busy = 0;
+	if (p->closing) {
+		cluster_peer_free(p);
+		return;
+	}
+	if (err != NULL)
+		xasprintf(&line, "ERR %s\n", err);
+	else
+		xasprintf(&line, "OK %llu\n",
+		    (unsigned long long)raft_last_applied(&cl.raft));
+	bufferevent_write(p->bev, line, strlen(line));
+	free(line);
+}
+
+/* A membership change's result, for the requester. */
+static void
+cluster_peer_answer(void *arg, int ok, const char *text)
+{
+	struct cpeer	*p = arg;
+	char		*line;
+
+	p->busy = 0;
+	if (p->closing) {
+		cluster_peer_free(p);
+		return;
+	}
+	xasprintf(&line, "%s %s\n", ok ? "OK" : "ERR", text);
+	bufferevent_write(p->bev, line, strlen(line));
+	free(line);
+}
+
+/* A peer opened a request channel. */
+static void
+cluster_peer_accept(struct bufferevent *bev, const struct cnet_hello *h,
+    void *arg)
+{
+	struct cpeer	*p;
+
+	(void)arg;
+	p = xcalloc(1, sizeof(*p));
+	p->bev = bev;
+	p->hello = *h;
+	TAILQ_INSERT_TAIL(&cl.peers, p, entry);
+	bufferevent_setcb(bev, cluster_peer_read, NULL, cluster_peer_event,
+	    p);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		cluster_peer_read(bev, p);
+}
+
+/* Free a request channel (or let its running request do it). */
+static void
+cluster_peer_free(struct cpeer *p)
+{
+	if (p->busy) {
+		p->closing = 1;
+		bufferevent_disable(p->bev, EV_READ);
+		return;
+	}
+	TAILQ_REMOVE(&cl.peers, p, entry);
+	bufferevent_free(p->bev);
+	free(p);
+}
+
+/* The peer went away. */
+static void
+cluster_peer_event(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)what;
+	cluster_peer_free(arg);
+}
+
+/* One request line from a peer. */
+static void
+cluster_peer_read(struct bufferevent *bev, void *arg)
+{
+	struct cpeer	*p = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct cop	*o;
+	char		*line, *w[5], *rest;
+	const char	*err = NULL;
+	int		 n;
+
+	while (!p->busy && !p->closing &&
+	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
+		/* APPLY's entry is the rest of the line, spaces and all. */
+		if (strncmp(line, "APPLY ", 6) == 0) {
+			w[0] = "APPLY";
+			w[1] = line + 6;
+			n = 2;
+		} else {
+			rest = line;
+			for (n = 0; n < 4 && rest != NULL; n++)
+				w[n] = strsep(&rest, " ");
+		}
+		err = NULL;
+		if (!cluster_running())
+			err = "ERR this node is not running a cluster";
+		else if (cl.state != RAFT_LEADER) {
+			char	*r;
+
+			if (cl.leader != 0 && cl.leader != cl.id)
+				xasprintf(&r, "LEADER %s\n", cl.leader_addr);
+			else
+				r = xstrdup("ERR no leader at the moment "
+				    "(an election is running, or no quorum); "
+				    "try again in a few seconds\n");
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+			free(line);
+			continue;
+		}
+		if (err == NULL && n >= 1 && strcmp(w[0], "APPLY") == 0 &&
+		    w[1] != NULL) {
+			p->busy = 1;
+			cluster_submit(w[1], cluster_peer_applied, p);
+		} else if (err == NULL && n == 4 &&
+		    strcmp(w[0], "JOIN") == 0) {
+			/* JOIN <id> <addr> <domain> */
+			if (cfsm_domain(cl.fsm) != NULL &&
+			    strcmp(cfsm_domain(cl.fsm), w[3]) != 0) {
+				char	*r;
+
+				xasprintf(&r, "ERR domain mismatch: the cluster "
+				    "serves %s, the joining node serves %s; "
+				    "set xmpp domain %s on it first\n",
+				    cfsm_domain(cl.fsm), w[3],
+				    cfsm_domain(cl.fsm));
+				log_warnx("cluster: join from %s refused: "
+				    "domain %s, ours is %s", w[2], w[3],
+				    cfsm_domain(cl.fsm));
+				bufferevent_write(bev, r, strlen(r));
+				free(r);
+			} else {
+				o = xcalloc(1, sizeof(*o));
+				o->kind = COP_JOIN;
+				o->id = strtoull(w[1], NULL, 16);
+				strlcpy(o->addr, w[2], sizeof(o->addr));
+				o->cb = cluster_peer_answer;
+				o->arg = p;
+				p->busy = 1;
+				TAILQ_INSERT_TAIL(&cl.ops, o, entry);
+				cluster_kick();
+			}
+		} else if (err == NULL && n >= 3 &&
+		    strcmp(w[0], "REMOVE") == 0) {
+			o = xcalloc(1, sizeof(*o));
+			o->kind = COP_REMOVE;
+			o->id = strtoull(w[1], NULL, 16);
+			strlcpy(o->addr, w[2], sizeof(o->addr));
+			o->cb = cluster_peer_answer;
+			o->arg = p;
+			p->busy = 1;
+			TAILQ_INSERT_TAIL(&cl.ops, o, entry);
+			cluster_kick();
+		} else {
+			char	*r;
+
+			xasprintf(&r, "%s\n", err ? err :
+			    "ERR unknown request");
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+		}
+		free(line);
+	}
+	if (!p->busy && evbuffer_get_length(in) > CLUSTER_LINE_MAX)
+		cluster_peer_free(p);
+}
+
+/* A membership change is over (a raft callback: only note it). */
+static void
+cluster_change_cb(struct raft_change *req, int status)
+{
+	struct cop	*o = req->data;
+
+	o->busy = 0;
+	o->status = status == 0 ? 0 : status;
+	if (status != 0)
+		o->tries++;
+	cluster_kick();
+}
+
+/* Tell the requester and forget the change. */
+static void
+cluster_op_finish(struct cop *o, int ok, const char *text)
+{
+	TAILQ_REMOVE(&cl.ops, o, entry);
+	if (ok)
+		log_info("cluster: %s %s (%016" PRIx64 "): %s",
+		    o->kind == COP_JOIN ? "join of" : "removal of", o->addr,
+		    o->id, text);
+	else
+		log_warnx("cluster: %s %s failed: %s",
+		    o->kind == COP_JOIN ? "join of" : "removal of", o->addr,
+		    text);
+	if (o->cb != NULL)
+		o->cb(o->arg, ok, text);
+	free(o);
+}
+
+/*
+ * The leader's membership changes, one step at a time: a join removes any
+ * old id under the same address first, adds the node, then makes it a
+ * voter once it has caught up; a removal drops the id and its digests.
+ */
+static void
+cluster_ops_run(void)
+{
+	struct cop		*o;
+	const struct raft_server *s;
+	uint64_t		 stale[CLUSTER_MAX_NODES];
+	char			 text[160], *e;
+	int			 rv, n;
+
+	if ((o = TAILQ_FIRST(&cl.ops)) == NULL || o->busy)
+		return;
+	if (!cluster_running() || cl.state != RAFT_LEADER) {
+		cluster_op_finish(o, 0, "this node stopped leading; try "
+		    "again");
+		return;
+	}
+	if (o->status != 0 && o->status != RAFT_CANTCHANGE) {
+		snprintf(text, sizeof(text), "%s", raft_strerror(o->status));
+		cluster_op_finish(o, 0, text);
+		return;
+	}
+	if (o->tries > 50) {
+		cluster_op_finish(o, 0, "raft kept refusing the change");
+		return;
+	}
+	o->status = 0;
+	o->change.data = o;
+	rv = 0;
+	if (o->kind == COP_JOIN) {
+		n = cfsm_stale_ids(&cl.raft.configuration, o->id, o->addr,
+		    stale, CLUSTER_MAX_NODES);
+		if (n > 0) {
+			log_info("cluster: %s rejoins as %016" PRIx64
+			    "; removing its old id %016" PRIx64, o->addr,
+			    o->id, stale[0]);
+			if ((e = cfsm_enc_forget(stale[0])) != NULL)
+				cluster_submit(e, cluster_ignore_cb, NULL);
+			free(e);
+			o->busy = 1;
+			rv = raft_remove(&cl.raft, &o->change, stale[0],
+			    cluster_change_cb);
+		} else if ((s = cluster_server_by_id(o->id)) == NULL) {
+			o->busy = 1;
+			rv = raft_add(&cl.raft, &o->change, o->id, o->addr,
+			    cluster_change_cb);
+		} else if (s->role != RAFT_VOTER) {
+			o->busy = 1;
+			rv = raft_assign(&cl.raft, &o->change, o->id,
+			    RAFT_VOTER, cluster_change_cb);
+		} else {
+			snprintf(text, sizeof(text), "%llu",
+			    (unsigned long long)raft_commit_index(&cl.raft));
+			cluster_op_finish(o, 1, text);
+			cluster_kick();
+			return;
+		}
+	} else {
+		s = o->id ? cluster_server_by_id(o->id) :
+		    cluster_server_by_addr(o->addr);
+		if (s == NULL) {
+			snprintf(text, sizeof(text), "%s is not a member",
+			    o->addr);
+			cluster_op_finish(o, s == NULL && o->tries > 0, o->tries
+			    > 0 ? "removed" : text);
+			cluster_kick();
+			return;
+		}
+		if (s->id == cl.id) {
+			cluster_op_finish(o, 0, "the leader cannot remove "
+			    "itself this way; run xmpp cluster remove on it");
+			return;
+		}
+		o->id = s->id;
+		if ((e = cfsm_enc_forget(s->id)) != NULL)
+			cluster_submit(e, cluster_ignore_cb, NULL);
+		free(e);
+		o->busy = 1;
+		o->tries++;
+		rv = raft_remove(&cl.raft, &o->change, s->id,
+		    cluster_change_cb);
+	}
+	if (rv != 0) {
+		o->busy = 0;
+		if (rv == RAFT_CANTCHANGE) {
+			o->tries++;
+			return;		/* the poll timer tries again */
+		}
+		snprintf(text, sizeof(text), "%s", raft_strerror(rv));
+		cluster_op_finish(o, 0, text);
+		return;
+	}
+	cnet_uv_kick();
+}
+
+/*
+ * Ask a member something: one line, one answer. LEADER redirects are
+ * followed; cb(arg, ok, text) gets the answer after OK or ERR.
+ */
+static struct creq *
+cluster_req(const char *target, const char *line,
+    void (*cb)(void *, int, const char *), void *arg)
+{
+	struct creq	*r;
+	struct timeval	 tv = { CLUSTER_REQ_SECS, 0 };
+
+	r = xcalloc(1, sizeof(*r));
+	xasprintf(&r->line, "%s\n", line);
+	strlcpy(r->target, target, sizeof(r->target));
+	r->cb = cb;
+	r->arg = arg;
+	r->timeout = evtimer_new(mmpd->base, cluster_req_timeout, r);
+	evtimer_add(r->timeout, &tv);
+	TAILQ_INSERT_TAIL(&cl.reqs, r, entry);
+	r->dial = cnet_dial(r->target, CN_REQ, cluster_req_dialled, r);
+	return (r);
+}
+
+/* Public form of cluster_req, for the commands. */
+void *
+cluster_request(const char *target, const char *line,
+    void (*cb)(void *, int, const char *), void *arg)
+{
+	return (cluster_req(target, line, cb, arg));
+}
+
+/* Forget a request without calling back. */
+static void
+cluster_req_cancel(struct creq *r)
+{
+	TAILQ_REMOVE(&cl.reqs, r, entry);
+	if (r->dial != NULL)
+		cnet_dial_cancel(r->dial);
+	if (r->bev != NULL)
+		bufferevent_free(r->bev);
+	evtimer_del(r->timeout);
+	event_free(r->timeout);
+	free(r->line);
+	free(r);
+}
+
+/* Public form of cluster_req_cancel. */
+void
+cluster_request_cancel(void *r)
+{
+	if (r != NULL)
+		cluster_req_cancel(r);
+}
+
+/* The end of a request: call back and free. */
+static void
+cluster_req_finish(struct creq *r, int ok, const char *text)
+{
+	void	(*cb)(void *, int, const char *) = r->cb;
+	void	*arg = r->arg;
+	char	*copy = xstrdup(text);
+
+	cluster_req_cancel(r);
+	if (cb != NULL)
+		cb(arg, ok, copy);
+	free(copy);
+}
+
+/* The channel to the member is up (or not). */
+static void
+cluster_req_dialled(struct bufferevent *bev, const struct cnet_hello *h,
+    const char *cause, void *arg)
+{
+	struct creq	*r = arg;
+
+	(void)h;
+	r->dial = NULL;
+	if (bev == NULL) {
+		cluster_req_finish(r, 0, cause);
+		return;
+	}
+	r->bev = bev;
+	bufferevent_setcb(bev, cluster_req_read, NULL, cluster_req_event, r);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	bufferevent_write(bev, r->line, strlen(r->line));
+}
+
+/* The member's answer. */
+static void
+cluster_req_read(struct bufferevent *bev, void *arg)
+{
+	struct creq	*r = arg;
+	char		*line;
+
+	if ((line = evbuffer_readln(bufferevent_get_input(bev), NULL,
+	    EVBUFFER_EOL_LF)) == NULL) {
+		if (evbuffer_get_length(bufferevent_get_input(bev)) >
+		    CLUSTER_LINE_MAX)
+			cluster_req_finish(r, 0, "answer too long");
+		return;
+	}
+	if (strncmp(line, "LEADER ", 7) == 0) {
+		if (++r->hops > CLUSTER_REQ_HOPS) {
+			free(line);
+			cluster_req_finish(r, 0, "the members disagree on who "
+			    "leads; try again in a few seconds");
+			return;
+		}
+		log_debug("cluster_req_read: %s sends us to %s", r->target,
+		    line + 7);
+		strlcpy(r->target, line + 7, sizeof(r->target));
+		free(line);
+		bufferevent_free(r->bev);
+		r->bev = NULL;
+		r->dial = cnet_dial(r->target, CN_REQ, cluster_req_dialled, r);
+		return;
+	}
+	if (strncmp(line, "OK", 2) == 0)
+		cluster_req_finish(r, 1, line[2] == ' ' ? line + 3 : "");
+	else if (strncmp(line, "ERR ", 4) == 0)
+		cluster_req_finish(r, 0, line + 4);
+	else
+		cluster_req_finish(r, 0, "the member answered nonsense");
+	free(line);
+}
+
+/* The channel closed before the answer. */
+static void
+cluster_req_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct creq	*r = arg;
+	char		 text[160];
+
+	(void)bev;
+	snprintf(text, sizeof(text), "%s closed the connection before "
+	    "answering%s", r->target, what & BEV_EVENT_ERROR ?
+	    " (error)" : "");
+	cluster_req_finish(r, 0, text);
+}
+
+/* No answer in time. */
+static void
+cluster_req_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct creq	*r = arg;
+	char		 text[160];
+
+	(void)fd;
+	(void)what;
+	snprintf(text, sizeof(text), "no answer from %s in %d seconds",
+	    r->target, CLUSTER_REQ_SECS);
+	cluster_req_finish(r, 0, text);
+}
+
+/* Account changes through the log. */
+int
+cluster_user_set(const char *user, const char *blob,
+    void (*cb)(void *, const char *), void *arg)
+{
+	char	*e;
+
+	if ((e = cfsm_enc_user_set(user, blob)) == NULL)
+		return (-1);
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
+}
+
+/* Deleting an account through the log. */
+int
+cluster_user_del(const char *user, void (*cb)(void *, const char *),
+    void *arg)
+{
+	char	*e;
+
+	if ((e = cfsm_enc_user_del(user)) == NULL)
+		return (-1);
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
+}
+
+/* After initialize: the accounts of this node become the cluster's. */
+void
+cluster_publish_users(void)
+{
+	cl.publish_users = 1;
+}
+
+/* After a join at commit index idx: ours go in once we have caught up. */
+void
+cluster_merge_users(unsigned long long idx)
+{
+	cl.merge_users = 1;
+	cl.merge_after = idx;
+}
+
+/* Membership changes queued here as leader (remove <addr>). */
+void
+cluster_op(int remove, uint64_t id, const char *addr,
+    void (*cb)(void *, int, const char *), void *arg)
+{
+	struct cop	*o;
+
+	o = xcalloc(1, sizeof(*o));
+	o->kind = remove ? COP_REMOVE : COP_JOIN;
+	o->id = id;
+	strlcpy(o->addr, addr, sizeof(o->addr));
+	o->cb = cb;
+	o->arg = arg;
+	TAILQ_INSERT_TAIL(&cl.ops, o, entry);
+	cluster_kick();
+}
+
+/* Forget a queued change's callback (the shell went away). */
+void
+cluster_op_forget(void *arg)
+{
+	struct cop	*o;
+	struct csub	*s;
+	struct creq	*r;
+
+	TAILQ_FOREACH(o, &cl.ops, entry)
+		if (o->arg == arg)
+			o->cb = NULL;
+	TAILQ_FOREACH(s, &cl.subs, entry)
+		if (s->arg == arg)
+			s->cb = NULL;
+	TAILQ_FOREACH(r, &cl.reqs, entry)
+		if (r->arg == arg)
+			r->cb = NULL;
+}
+
+/* The leadership transfer finished, one way or the other. */
+static void
+cluster_transfer_cb(struct raft_transfer *req)
+{
+	(void)req;
+	cl.transfer_busy = 0;
+	cluster_kick();
+}
+
+/* Hand leadership to another voter; 0 started, -1 with *cause. */
+int
+cluster_handover(char **cause)
+{
+	int	 rv;
+
+	if (!cluster_is_leader()) {
+		*cause = xstrdup("this node does not lead");
+		return (-1);
+	}
+	if (cl.transfer_busy)
+		return (0);
+	memset(&cl.transfer, 0, sizeof(cl.transfer));
+	if ((rv = raft_transfer(&cl.raft, &cl.transfer, 0,
+	    cluster_transfer_cb)) != 0) {
+		*cause = xstrdup(rv == RAFT_NOTFOUND ? "no other voter to "
+		    "hand leadership to" : raft_strerror(rv));
+		return (-1);
+	}
+	cl.transfer_busy = 1;
+	cnet_uv_kick();
+	return (0);
+}
+
+/* One step of the shutdown: handover, then close raft. */
+static void
+cluster_down_step(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	 tv = { 0, 50 * 1000 };
+	char		*cause = NULL;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!cl.running) {
+		if (cl.down_cb != NULL)
+			cl.down_cb();
+		cl.down_cb = NULL;
+		return;
+	}
+	if (cl.down_step == 0) {
+		cl.down_step = 1;
+		cl.down_deadline = cnet_now_ms() + CLUSTER_HANDOVER_MS;
+		if (cluster_is_leader() && cl.raft.configuration.n > 1) {
+			if (cluster_handover(&cause) == 0)
+				log_info("cluster: handing leadership over "
+				    "before shutting down");
+			else {
+				log_info("cluster: no handover: %s", cause);
+				free(cause);
+			}
+		}
+	}
+	if (cl.down_step == 1) {
+		if (cl.transfer_busy || (cluster_is_leader() &&
+		    cl.raft.configuration.n > 1 && cl.transfer_busy)) {
+			if (cnet_now_ms() < cl.down_deadline) {
+				evtimer_add(cl.later, &tv);
+				return;
+			}
+		}
+		cl.down_step = 2;
+		cluster_stop(NULL);
+	}
+	if (cl.down_step == 2 && cnet_now_ms() > cl.down_deadline +
+	    CLUSTER_CLOSE_MS) {
+		log_warnx("cluster: raft did not close in time");
+		if (cl.down_cb != NULL)
+			cl.down_cb();
+		cl.down_cb = NULL;
+		return;
+	}
+	evtimer_add(cl.later, &tv);
+}
+
+/*
+ * Shut the cluster down for the daemon's exit: a leader hands over first.
+ * done runs when it is over.
+ */
+void
+cluster_shutdown(void (*done)(void))
+{
+	cl.down_cb = done;
+	cl.down_step = 0;
+	if (cl.later == NULL)
+		cl.later = evtimer_new(mmpd->base, cluster_down_step, NULL);
+	event_active(cl.later, 0, 0);
+}
+
+/* Whether the shutdown is over. */
+int
+cluster_down(void)
+{
+	return (!cl.running);
+}
+
+/* Free what the cluster holds (at exit; raft is closed by now). */
+void
+cluster_free(void)
+{
+	struct cpeer	*p;
+	struct creq	*r;
+	struct csub	*s;
+
+	while ((r = TAILQ_FIRST(&cl.reqs)) != NULL)
+		cluster_req_cancel(r);
+	while ((s = TAILQ_FIRST(&cl.subs)) != NULL) {
+		s->cb = NULL;
+		cluster_sub_finish(s, "shutting down");
+	}
+	while ((p = TAILQ_FIRST(&cl.peers)) != NULL) {
+		p->busy = 0;
+		cluster_peer_free(p);
+	}
+	cfwd_free();
+	cnet_stop();
+	cnet_uv_free();
+	if (cl.poll != NULL)
+		event_free(cl.poll);
+	if (cl.defer != NULL)
+		event_free(cl.defer);
+	if (cl.later != NULL)
+		event_free(cl.later);
+	free(cl.dir);
+	cfsm_free(cl.fsm);
+	cl.fsm = NULL;
+}
+
+/* Wipe raft's state after leaving (so a later join starts clean). */
+void
+cluster_wipe(void)
+{
+	cluster_rm_dir(cl.dir);
+}
+
+/* Read-only views for the status. */
+struct raft *
+cluster_raft(void)
+{
+	return (cluster_running() ? &cl.raft : NULL);
+}
+
+struct cfsm *
+cluster_fsm(void)
+{
+	return (cl.fsm);
+}
+
+uint64_t
+cluster_id(void)
+{
+	return (cl.id);
+}
+
+time_t
+cluster_since(void)
+{
+	return (cl.since);
+}
+
+const char *
+cluster_leader_addr(void)
+{
+	return (cl.leader ? cl.leader_addr : NULL);
+}
+
+const char *
+cluster_addr(void)
+{
+	return (cl.addr);
+}

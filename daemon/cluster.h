@@ -1,0 +1,178 @@
+/*
+ * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
+ * cluster*.c files and the few XMPP hooks that forward to the leader.
+ *
+ *   cluster.c	    raft's life, roles, join and remove requests, status
+ *   cluster_net.c  libuv inside libevent, the cluster port: mutual TLS,
+ *		    channels named by a hello line, raft's transport
+ *   cluster_fsm.c  the replicated state machine (accounts, call-bridge
+ *		    secret digests, the cluster's domain and digest key)
+ *   cluster_fwd.c  followers forward stanzas to the leader, the leader
+ *		    routes to the node that holds the destination
+ *
+ * Everything runs on mmpd's one libevent thread.
+ */
+#ifndef CLUSTER_H
+#define CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define CLUSTER_PORT		5270	/* default of xmpp port cluster */
+#define CLUSTER_HEARTBEAT_MS	100	/* default heartbeat */
+#define CLUSTER_ELECTION_MS	500	/* default election timeout */
+#define CLUSTER_MAX_NODES	16
+
+struct bufferevent;
+struct raft_uv_transport;
+struct raft_configuration;
+struct raft_fsm;
+struct uv_loop_s;
+struct xconn;
+struct xnode;
+
+/* Channels on the cluster port, named in the hello line. */
+#define CN_RAFT		1	/* raft's own messages */
+#define CN_FWD		2	/* a follower's ordered link to the leader */
+#define CN_REQ		3	/* requests: join, remove, apply */
+
+/* What the two ends of a channel say of themselves in the hello. */
+struct cnet_hello {
+	int		 kind;
+	uint64_t	 id;		/* raft node id, 0 if none yet */
+	char		 addr[80];	/* its cluster address, ip:port */
+	char		 domain[256];	/* its XMPP domain */
+};
+
+/*
+ * An accepted channel after TLS and hello (CN_FWD, CN_REQ): the callee
+ * owns bev (a TLS bufferevent, any bytes after the hello still in its
+ * input) and must set its callbacks.
+ */
+typedef void (*cnet_accept_cb)(struct bufferevent *,
+    const struct cnet_hello *, void *);
+/*
+ * A dialled channel: bev and the peer's hello on success, or bev NULL and
+ * a one-line cause (borrowed) on failure.
+ */
+typedef void (*cnet_dial_cb)(struct bufferevent *, const struct cnet_hello *,
+    const char *, void *);
+
+/* cluster_net.c */
+int		 cnet_uv_init(void);
+struct uv_loop_s *cnet_uv_loop(void);
+void		 cnet_uv_kick(void);
+void		 cnet_uv_free(void);
+int		 cnet_check_identity(const char *, const char *, const char *,
+		    char **);
+int		 cnet_start(const char *, int, uint64_t, const char *,
+		    const char *, const char *, const char *, char **);
+void		 cnet_stop(void);
+int		 cnet_running(void);
+void		 cnet_set_id(uint64_t);
+void		 cnet_set_accept(int, cnet_accept_cb, void *);
+struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
+void		 cnet_dial_cancel(struct cnet_dial *);
+struct raft_uv_transport *cnet_transport(void);
+int64_t		 cnet_last_heard(uint64_t);
+int64_t		 cnet_now_ms(void);
+const char	*cnet_local_addr(void);
+
+/* cluster_fsm.c */
+struct cfsm;
+struct cfsm_sink {
+	void	(*user_set)(void *, const char *, const char *);
+	void	(*user_del)(void *, const char *);
+	void	(*changed)(void *);
+	void	*arg;
+};
+struct cfsm	*cfsm_new(const struct cfsm_sink *);
+void		 cfsm_free(struct cfsm *);
+struct raft_fsm	*cfsm_raft(struct cfsm *);
+char		*cfsm_enc_init(const char *, const char *);
+char		*cfsm_enc_user_set(const char *, const char *);
+char		*cfsm_enc_user_del(const char *);
+char		*cfsm_enc_digest(uint64_t, const char *, const char *);
+char		*cfsm_enc_forget(uint64_t);
+const char	*cfsm_domain(const struct cfsm *);
+const char	*cfsm_key(const struct cfsm *);
+const char	*cfsm_user(const struct cfsm *, const char *);
+char		**cfsm_users(const struct cfsm *, int *);
+const char	*cfsm_digest(const struct cfsm *, uint64_t, const char *);
+char		**cfsm_digest_names(const struct cfsm *, uint64_t, int *);
+char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
+		    const char **, int);
+char		*cfsm_secret_digest(const char *, const char *,
+		    const char *);
+int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
+		    const char *, uint64_t *, int);
+
+/* cluster_fwd.c */
+#define CFWD_NONE	0	/* not a cluster member: route locally */
+#define CFWD_FOLLOWER	1	/* forward to the leader (or queue) */
+#define CFWD_LEADER	2	/* route for everyone */
+void		 cfwd_init(void);
+void		 cfwd_free(void);
+void		 cfwd_role(int, uint64_t, const char *, const uint64_t *, int);
+void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
+		    void *);
+int		 cfwd_active(void);
+int		 cfwd_is_remote(const struct xconn *);
+void		 cfwd_stanza(struct xconn *, struct xnode *);
+void		 cfwd_bound(struct xconn *);
+void		 cfwd_unbound(struct xconn *);
+void		 cfwd_comp_added(struct xconn *);
+void		 cfwd_comp_removed(struct xconn *);
+void		 cfwd_send(struct xconn *, const struct xnode *);
+void		 cfwd_close(struct xconn *, const char *, const char *);
+void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
+		    void *);
+
+/* cluster.c */
+struct raft;
+struct sasl_creds;
+int		 cluster_init(char **);
+void		 cluster_free(void);
+void		 cluster_shutdown(void (*)(void));
+int		 cluster_down(void);
+int		 cluster_member(void);
+int		 cluster_enabled(void);
+int		 cluster_running(void);
+int		 cluster_is_leader(void);
+int		 cluster_users_replicated(void);
+uint64_t	 cluster_node_id(void);
+int		 cluster_local_addr(char *, size_t, char **);
+char		*cluster_missing(void);
+int		 cluster_check_identity(char **);
+int		 cluster_start(int, char **);
+void		 cluster_stop(void (*)(void));
+void		 cluster_wipe(void);
+char		*cluster_creds_encode(const struct sasl_creds *,
+		    const struct sasl_creds *);
+int		 cluster_creds_decode(const char *, struct sasl_creds *,
+		    struct sasl_creds *);
+void		 cluster_submit(const char *, void (*)(void *, const char *),
+		    void *);
+int		 cluster_user_set(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+int		 cluster_user_del(const char *,
+		    void (*)(void *, const char *), void *);
+void		 cluster_callbridges_changed(void);
+void		 cluster_publish_users(void);
+void		 cluster_merge_users(unsigned long long);
+void		*cluster_request(const char *, const char *,
+		    void (*)(void *, int, const char *), void *);
+void		 cluster_request_cancel(void *);
+void		 cluster_op(int, uint64_t, const char *,
+		    void (*)(void *, int, const char *), void *);
+void		 cluster_op_forget(void *);
+int		 cluster_handover(char **);
+struct raft	*cluster_raft(void);
+struct cfsm	*cluster_fsm(void);
+uint64_t	 cluster_id(void);
+time_t		 cluster_since(void);
+const char	*cluster_leader_addr(void);
+const char	*cluster_addr(void);
+
+#endif /* CLUSTER_H */

@@ -1,0 +1,1040 @@
+/*
+ * The cluster's replicated state machine (DESIGN.md section 7): the XMPP
+ * domain and digest key, the accounts, and a digest of each node's
+ * call-bridge secrets. State lives in memory; raft applies the same
+ * entries in the same order on every node, and a snapshot carries all of
+ * it to a node that is too far behind.
+ *
+ * An entry is one line of text: a type word, then its fields, separated
+ * by single tabs. No field is empty or holds a tab, CR, LF or NUL; node
+ * ids are decimal and not 0; keys and digests are hex.
+ *
+ *	init		domain	keyhex
+ *	user-set	user	blob
+ *	user-del	user
+ *	digest-set	node	cbname	digest
+ *	digest-del	node	cbname
+ *	forget		node
+ *
+ * Trailing NULs are allowed: raft wants entries padded to a multiple of
+ * 8 bytes, and callers pad with NULs. An entry this version does not know (a newer node
+ * wrote it) or cannot parse is logged and skipped, never fatal.
+ *
+ * A snapshot is the header line "cfsm 1", then one "init" line if the
+ * cluster has one, one "user-set" line per account and one "digest-set"
+ * line per digest, each ending in LF.
+ */
+#include <sys/tree.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <raft.h>
+
+#include "cluster.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CFSM_SNAP_HEADER	"cfsm 1"
+#define CFSM_MAX_FIELDS		4	/* type word included */
+#define CFSM_DIGEST_BYTES	16	/* of the HMAC, shown as hex */
+
+/* Entry types. */
+#define CE_INIT		1
+#define CE_USER_SET	2
+#define CE_USER_DEL	3
+#define CE_DIGEST_SET	4
+#define CE_DIGEST_DEL	5
+#define CE_FORGET	6
+
+/* The entry types: word, number of fields after it. */
+static const struct cfsm_type {
+	const char	*word;
+	int		 type;
+	int		 nfields;
+} cfsm_types[] = {
+	{ "init",	CE_INIT,	2 },
+	{ "user-set",	CE_USER_SET,	2 },
+	{ "user-del",	CE_USER_DEL,	1 },
+	{ "digest-set",	CE_DIGEST_SET,	3 },
+	{ "digest-del",	CE_DIGEST_DEL,	2 },
+	{ "forget",	CE_FORGET,	1 },
+};
+
+/* A decoded entry; the strings point into the decoder's copy. */
+struct cfsm_entry {
+	int		 type;
+	uint64_t	 node;		/* digest-set, digest-del, forget */
+	const char	*a;		/* domain, user or cbname */
+	const char	*b;		/* keyhex, blob or digest */
+};
+
+struct cfsm_user {
+	RB_ENTRY(cfsm_user)	 entry;
+	char			*name;
+	char			*blob;
+};
+
+struct cfsm_dig {
+	RB_ENTRY(cfsm_dig)	 entry;
+	uint64_t		 node;
+	char			*cb;
+	char			*digest;
+};
+
+RB_HEAD(cfsm_user_tree, cfsm_user);
+RB_HEAD(cfsm_dig_tree, cfsm_dig);
+
+/* Everything replicated: what a snapshot holds. */
+struct cfsm_state {
+	char			*domain;
+	char			*key;
+	struct cfsm_user_tree	 users;
+	struct cfsm_dig_tree	 digs;
+};
+
+struct cfsm {
+	struct raft_fsm		 fsm;
+	struct cfsm_sink	 sink;
+	struct cfsm_state	 st;
+};
+
+/* A growing text buffer. */
+struct cfsm_buf {
+	char			*p;
+	size_t			 len;
+	size_t			 cap;
+};
+
+static int	 cfsm_user_cmp(struct cfsm_user *, struct cfsm_user *);
+static int	 cfsm_dig_cmp(struct cfsm_dig *, struct cfsm_dig *);
+RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
+RB_PROTOTYPE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
+
+static int	 cfsm_field_ok(const char *);
+static int	 cfsm_hex_ok(const char *);
+static int	 cfsm_node_parse(const char *, uint64_t *);
+static int	 cfsm_decode(char *, struct cfsm_entry *, const char **);
+static char	*cfsm_copy(const void *, size_t, const char **);
+static char	*cfsm_enc(const char *, const char *, const char *,
+		    const char *);
+static void	 cfsm_state_init(struct cfsm_state *);
+static void	 cfsm_state_clear(struct cfsm_state *);
+static struct cfsm_user *cfsm_state_user(const struct cfsm_state *,
+		    const char *);
+static struct cfsm_dig *cfsm_state_dig(const struct cfsm_state *, uint64_t,
+		    const char *);
+static int	 cfsm_state_apply(struct cfsm_state *,
+		    const struct cfsm_entry *);
+static void	 cfsm_buf_add(struct cfsm_buf *, const char *);
+static void	 cfsm_buf_line(struct cfsm_buf *, const char *, const char *,
+		    const char *, const char *);
+static int	 cfsm_state_load(struct cfsm_state *, char *, const char **);
+static int	 cfsm_raft_apply(struct raft_fsm *, const struct raft_buffer *,
+		    void **);
+static int	 cfsm_raft_snapshot(struct raft_fsm *, struct raft_buffer *[],
+		    unsigned *);
+static int	 cfsm_raft_restore(struct raft_fsm *, struct raft_buffer *);
+static int	 cfsm_strcmp(const void *, const void *);
+static int	 cfsm_hex_decode(const char *, unsigned char **, size_t *);
+
+RB_GENERATE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
+RB_GENERATE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
+
+/* Accounts are ordered by user name. */
+static int
+cfsm_user_cmp(struct cfsm_user *a, struct cfsm_user *b)
+{
+	return (strcmp(a->name, b->name));
+}
+
+/* Digests are ordered by node, then call bridge name. */
+static int
+cfsm_dig_cmp(struct cfsm_dig *a, struct cfsm_dig *b)
+{
+	if (a->node != b->node)
+		return (a->node < b->node ? -1 : 1);
+	return (strcmp(a->cb, b->cb));
+}
+
+/* A field is not empty and holds no tab, CR or LF. */
+static int
+cfsm_field_ok(const char *s)
+{
+	return (s != NULL && *s != '\0' && strpbrk(s, "\t\r\n") == NULL);
+}
+
+/* Hex: not empty, an even number of hex digits. */
+static int
+cfsm_hex_ok(const char *s)
+{
+	size_t	 len;
+
+	if (s == NULL || (len = strlen(s)) == 0 || len % 2 != 0)
+		return (0);
+	return (strspn(s, "0123456789abcdefABCDEF") == len);
+}
+
+/* A node id: decimal, not 0, fits 64 bits. 0 or -1. */
+static int
+cfsm_node_parse(const char *s, uint64_t *node)
+{
+	unsigned long long	 v;
+	char			*end;
+
+	if (*s < '0' || *s > '9')
+		return (-1);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0)
+		return (-1);
+	*node = v;
+	return (0);
+}
+
+/*
+ * Split and check one entry in line (a writable NUL-terminated copy that
+ * e then points into). 0, or -1 with *cause set (static, no contents).
+ */
+static int
+cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
+{
+	const struct cfsm_type	*t = NULL;
+	char			*f[CFSM_MAX_FIELDS + 1], *p;
+	size_t			 i;
+	int			 n = 0;
+
+	memset(e, 0, sizeof(*e));
+	while ((p = strsep(&line, "\t")) != NULL) {
+		if (n == CFSM_MAX_FIELDS) {
+			*cause = "too many fields";
+			return (-1);
+		}
+		f[n++] = p;
+	}
+	for (i = 0; i < nitems(cfsm_types); i++)
+		if (strcmp(f[0], cfsm_types[i].word) == 0)
+			t = &cfsm_types[i];
+	if (t == NULL) {
+		*cause = "unknown type";
+		return (-1);
+	}
+	if (n - 1 != t->nfields) {
+		*cause = "wrong number of fields";
+		return (-1);
+	}
+	for (i = 1; i < (size_t)n; i++) {
+		if (!cfsm_field_ok(f[i])) {
+			*cause = "empty field or control character";
+			return (-1);
+		}
+	}
+	e->type = t->type;
+	switch (t->type) {
+	case CE_INIT:
+	case CE_USER_SET:
+		e->a = f[1];
+		e->b = f[2];
+		if (t->type == CE_INIT && !cfsm_hex_ok(e->b)) {
+			*cause = "bad key";
+			return (-1);
+		}
+		break;
+	case CE_USER_DEL:
+		e->a = f[1];
+		break;
+	case CE_DIGEST_SET:
+	case CE_DIGEST_DEL:
+	case CE_FORGET:
+		if (cfsm_node_parse(f[1], &e->node) == -1) {
+			*cause = "bad node id";
+			return (-1);
+		}
+		if (t->type == CE_FORGET)
+			break;
+		e->a = f[2];
+		if (t->type == CE_DIGEST_SET) {
+			e->b = f[3];
+			if (!cfsm_hex_ok(e->b)) {
+				*cause = "bad digest";
+				return (-1);
+			}
+		}
+		break;
+	}
+	return (0);
+}
+
+/*
+ * Copy len bytes of raft data into a NUL-terminated string, dropping the
+ * trailing NULs of padding. NULL with *cause set if a NUL is inside.
+ */
+static char *
+cfsm_copy(const void *base, size_t len, const char **cause)
+{
+	const char	*s = base;
+	char		*copy;
+	size_t		 all = len;
+
+	while (len > 0 && s[len - 1] == '\0')
+		len--;
+	if (len == 0) {
+		*cause = "empty";
+		return (NULL);
+	}
+	if (memchr(s, '\0', len) != NULL) {
+		*cause = "NUL inside";
+		return (NULL);
+	}
+	/* As long as the buffer, so callers may wipe all of it. */
+	copy = xcalloc(1, all + 1);
+	memcpy(copy, s, len);
+	return (copy);
+}
+
+/*
+ * Join a type word and up to three fields (the rest NULL) into an entry;
+ * NULL if the result would not decode as exactly that.
+ */
+static char *
+cfsm_enc(const char *word, const char *f1, const char *f2, const char *f3)
+{
+	struct cfsm_entry	 e;
+	const char		*cause;
+	char			*s, *copy;
+	size_t			 len;
+
+	if (f1 == NULL)
+		return (NULL);
+	if (f2 == NULL)
+		xasprintf(&s, "%s\t%s", word, f1);
+	else if (f3 == NULL)
+		xasprintf(&s, "%s\t%s\t%s", word, f1, f2);
+	else
+		xasprintf(&s, "%s\t%s\t%s\t%s", word, f1, f2, f3);
+	len = strlen(s) + 1;
+	copy = xstrdup(s);
+	if (cfsm_decode(copy, &e, &cause) == -1) {
+		freezero(copy, len);
+		freezero(s, len);
+		return (NULL);
+	}
+	freezero(copy, len);	/* a blob is a credential */
+	return (s);
+}
+
+/* The entry that sets the cluster's domain and digest key. */
+char *
+cfsm_enc_init(const char *domain, const char *keyhex)
+{
+	if (domain == NULL || keyhex == NULL)
+		return (NULL);
+	return (cfsm_enc("init", domain, keyhex, NULL));
+}
+
+/* The entry that creates or replaces an account. */
+char *
+cfsm_enc_user_set(const char *user, const char *blob)
+{
+	if (user == NULL || blob == NULL)
+		return (NULL);
+	return (cfsm_enc("user-set", user, blob, NULL));
+}
+
+/* The entry that removes an account. */
+char *
+cfsm_enc_user_del(const char *user)
+{
+	return (cfsm_enc("user-del", user, NULL, NULL));
+}
+
+/*
+ * The entry that records the digest of call bridge cb's secret on node,
+ * or with digest NULL that cb is gone from node.
+ */
+char *
+cfsm_enc_digest(uint64_t node, const char *cb, const char *digest)
+{
+	char	 id[32];
+
+	if (cb == NULL)
+		return (NULL);
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)node);
+	if (digest == NULL)
+		return (cfsm_enc("digest-del", id, cb, NULL));
+	return (cfsm_enc("digest-set", id, cb, digest));
+}
+
+/* The entry that drops every digest of a node that left. */
+char *
+cfsm_enc_forget(uint64_t node)
+{
+	char	 id[32];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)node);
+	return (cfsm_enc("forget", id, NULL, NULL));
+}
+
+/* An empty state. */
+static void
+cfsm_state_init(struct cfsm_state *st)
+{
+	st->domain = NULL;
+	st->key = NULL;
+	RB_INIT(&st->users);
+	RB_INIT(&st->digs);
+}
+
+/* Free everything in st and leave it empty. */
+static void
+cfsm_state_clear(struct cfsm_state *st)
+{
+	struct cfsm_user	*u, *unext;
+	struct cfsm_dig		*d, *dnext;
+
+	RB_FOREACH_SAFE(u, cfsm_user_tree, &st->users, unext) {
+		RB_REMOVE(cfsm_user_tree, &st->users, u);
+		free(u->name);
+		freezero(u->blob, strlen(u->blob));
+		free(u);
+	}
+	RB_FOREACH_SAFE(d, cfsm_dig_tree, &st->digs, dnext) {
+		RB_REMOVE(cfsm_dig_tree, &st->digs, d);
+		free(d->cb);
+		free(d->digest);
+		free(d);
+	}
+	free(st->domain);
+	if (st->key != NULL)
+		freezero(st->key, strlen(st->key));
+	cfsm_state_init(st);
+}
+
+/* The account called name, or NULL. */
+static struct cfsm_user *
+cfsm_state_user(const struct cfsm_state *st, const char *name)
+{
+	struct cfsm_user_tree	*head;
+	struct cfsm_user	 key;
+
+	/* RB_FIND changes nothing but wants a non-const head. */
+	head = (struct cfsm_user_tree *)(uintptr_t)&st->users;
+	key.name = (char *)(uintptr_t)name;
+	return (RB_FIND(cfsm_user_tree, head, &key));
+}
+
+/* The digest of cb on node, or NULL. */
+static struct cfsm_dig *
+cfsm_state_dig(const struct cfsm_state *st, uint64_t node, const char *cb)
+{
+	struct cfsm_dig_tree	*head;
+	struct cfsm_dig		 key;
+
+	head = (struct cfsm_dig_tree *)(uintptr_t)&st->digs;
+	key.node = node;
+	key.cb = (char *)(uintptr_t)cb;
+	return (RB_FIND(cfsm_dig_tree, head, &key));
+}
+
+/* Apply a decoded entry to st. 1 if st changed, 0 if not. */
+static int
+cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
+{
+	struct cfsm_user	*u;
+	struct cfsm_dig		*d, *next;
+	int			 changed = 0;
+
+	switch (e->type) {
+	case CE_INIT:
+		if (st->domain != NULL) {
+			if (strcmp(st->domain, e->a) != 0)
+				log_warnx("cfsm_apply: domain %s ignored, the "
+				    "cluster's is %s", e->a, st->domain);
+			return (0);
+		}
+		st->domain = xstrdup(e->a);
+		st->key = xstrdup(e->b);
+		return (1);
+	case CE_USER_SET:
+		if ((u = cfsm_state_user(st, e->a)) != NULL) {
+			if (strcmp(u->blob, e->b) == 0)
+				return (0);
+			freezero(u->blob, strlen(u->blob));
+			u->blob = xstrdup(e->b);
+			return (1);
+		}
+		u = xcalloc(1, sizeof(*u));
+		u->name = xstrdup(e->a);
+		u->blob = xstrdup(e->b);
+		RB_INSERT(cfsm_user_tree, &st->users, u);
+		return (1);
+	case CE_USER_DEL:
+		if ((u = cfsm_state_user(st, e->a)) == NULL)
+			return (0);
+		RB_REMOVE(cfsm_user_tree, &st->users, u);
+		free(u->name);
+		freezero(u->blob, strlen(u->blob));
+		free(u);
+		return (1);
+	case CE_DIGEST_SET:
+		if ((d = cfsm_state_dig(st, e->node, e->a)) != NULL) {
+			if (strcmp(d->digest, e->b) == 0)
+				return (0);
+			free(d->digest);
+			d->digest = xstrdup(e->b);
+			return (1);
+		}
+		d = xcalloc(1, sizeof(*d));
+		d->node = e->node;
+		d->cb = xstrdup(e->a);
+		d->digest = xstrdup(e->b);
+		RB_INSERT(cfsm_dig_tree, &st->digs, d);
+		return (1);
+	case CE_DIGEST_DEL:
+		if ((d = cfsm_state_dig(st, e->node, e->a)) == NULL)
+			return (0);
+		RB_REMOVE(cfsm_dig_tree, &st->digs, d);
+		free(d->cb);
+		free(d->digest);
+		free(d);
+		return (1);
+	case CE_FORGET:
+		RB_FOREACH_SAFE(d, cfsm_dig_tree, &st->digs, next) {
+			if (d->node != e->node)
+				continue;
+			RB_REMOVE(cfsm_dig_tree, &st->digs, d);
+			free(d->cb);
+			free(d->digest);
+			free(d);
+			changed = 1;
+		}
+		return (changed);
+	}
+	return (0);
+}
+
+/* A replicated state machine with no state yet; sink may be NULL. */
+struct cfsm *
+cfsm_new(const struct cfsm_sink *sink)
+{
+	struct cfsm	*c;
+
+	c = xcalloc(1, sizeof(*c));
+	if (sink != NULL)
+		c->sink = *sink;
+	cfsm_state_init(&c->st);
+	c->fsm.version = 1;
+	c->fsm.data = c;
+	c->fsm.apply = cfsm_raft_apply;
+	c->fsm.snapshot = cfsm_raft_snapshot;
+	c->fsm.restore = cfsm_raft_restore;
+	return (c);
+}
+
+/* Free c; raft must be done with its raft_fsm. */
+void
+cfsm_free(struct cfsm *c)
+{
+	if (c == NULL)
+		return;
+	cfsm_state_clear(&c->st);
+	free(c);
+}
+
+/* The raft_fsm (version 1) bound to c, owned by c. */
+struct raft_fsm *
+cfsm_raft(struct cfsm *c)
+{
+	return (&c->fsm);
+}
+
+/*
+ * raft's apply: one committed entry. Bad entries are logged and skipped.
+ * The sink hears every account entry, even one that changes nothing, so
+ * a node's database converges; changed() only follows a real change.
+ */
+static int
+cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
+    void **result)
+{
+	struct cfsm		*c = fsm->data;
+	struct cfsm_entry	 e;
+	const char		*cause = NULL;
+	char			*line;
+	int			 changed;
+
+	if (result != NULL)
+		*result = NULL;
+	if ((line = cfsm_copy(buf->base, buf->len, &cause)) == NULL ||
+	    cfsm_decode(line, &e, &cause) == -1) {
+		log_warnx("cfsm_apply: entry of %zu bytes ignored: %s",
+		    buf->len, cause);
+		free(line);
+		return (0);
+	}
+	changed = cfsm_state_apply(&c->st, &e);
+	switch (e.type) {
+	case CE_USER_SET:
+		if (c->sink.user_set != NULL)
+			c->sink.user_set(c->sink.arg, e.a, e.b);
+		break;
+	case CE_USER_DEL:
+		if (c->sink.user_del != NULL)
+			c->sink.user_del(c->sink.arg, e.a);
+		break;
+	}
+	if (changed && c->sink.changed != NULL)
+		c->sink.changed(c->sink.arg);
+	freezero(line, buf->len);	/* the copy holds len + 1 bytes */
+	return (0);
+}
+
+/* Append a string to b. */
+static void
+cfsm_buf_add(struct cfsm_buf *b, const char *s)
+{
+	size_t	 len = strlen(s);
+
+	if (b->len + len + 1 > b->cap) {
+		while (b->len + len + 1 > b->cap)
+			b->cap = b->cap == 0 ? 256 : b->cap * 2;
+		b->p = xreallocarray(b->p, b->cap, 1);
+	}
+	memcpy(b->p + b->len, s, len + 1);
+	b->len += len;
+}
+
+/* Append one snapshot line: a type word and its fields (the rest NULL). */
+static void
+cfsm_buf_line(struct cfsm_buf *b, const char *word, const char *f1,
+    const char *f2, const char *f3)
+{
+	cfsm_buf_add(b, word);
+	cfsm_buf_add(b, "\t");
+	cfsm_buf_add(b, f1);
+	cfsm_buf_add(b, "\t");
+	cfsm_buf_add(b, f2);
+	if (f3 != NULL) {
+		cfsm_buf_add(b, "\t");
+		cfsm_buf_add(b, f3);
+	}
+	cfsm_buf_add(b, "\n");
+}
+
+/* raft's snapshot: all state in one buffer from raft_malloc. */
+static int
+cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+    unsigned *n_bufs)
+{
+	struct cfsm		*c = fsm->data;
+	struct cfsm_buf		 b = { NULL, 0, 0 };
+	struct cfsm_user	*u;
+	struct cfsm_dig		*d;
+	char			 id[32];
+
+	cfsm_buf_add(&b, CFSM_SNAP_HEADER "\n");
+	if (c->st.domain != NULL)
+		cfsm_buf_line(&b, "init", c->st.domain, c->st.key, NULL);
+	RB_FOREACH(u, cfsm_user_tree, &c->st.users)
+		cfsm_buf_line(&b, "user-set", u->name, u->blob, NULL);
+	RB_FOREACH(d, cfsm_dig_tree, &c->st.digs) {
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)d->node);
+		cfsm_buf_line(&b, "digest-set", id, d->cb, d->digest);
+	}
+
+	*bufs = NULL;
+	*n_bufs = 0;
+	if ((*bufs = raft_malloc(sizeof(**bufs))) == NULL)
+		goto nomem;
+	if (((*bufs)[0].base = raft_malloc(b.len)) == NULL) {
+		raft_free(*bufs);
+		*bufs = NULL;
+		goto nomem;
+	}
+	memcpy((*bufs)[0].base, b.p, b.len);
+	(*bufs)[0].len = b.len;
+	*n_bufs = 1;
+	freezero(b.p, b.cap);
+	return (0);
+nomem:
+	freezero(b.p, b.cap);
+	return (RAFT_NOMEM);
+}
+
+/*
+ * Fill the empty st from snapshot text (writable, NUL-terminated). 0, or
+ * -1 with *cause set; st then holds a part and must be cleared.
+ */
+static int
+cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
+{
+	struct cfsm_entry	 e;
+	char			*line;
+	size_t			 len;
+
+	len = strlen(text);
+	if (len == 0 || text[len - 1] != '\n') {
+		*cause = "no LF at the end";
+		return (-1);
+	}
+	text[len - 1] = '\0';
+	line = strsep(&text, "\n");
+	if (strcmp(line, CFSM_SNAP_HEADER) != 0) {
+		*cause = "unknown header";
+		return (-1);
+	}
+	while ((line = strsep(&text, "\n")) != NULL) {
+		if (cfsm_decode(line, &e, cause) == -1)
+			return (-1);
+		if (e.type != CE_INIT && e.type != CE_USER_SET &&
+		    e.type != CE_DIGEST_SET) {
+			*cause = "entry type not allowed";
+			return (-1);
+		}
+		if (e.type == CE_INIT && st->domain != NULL) {
+			*cause = "second init";
+			return (-1);
+		}
+		cfsm_state_apply(st, &e);
+	}
+	return (0);
+}
+
+/*
+ * raft's restore: replace all state with a snapshot's. On success the
+ * buffer is ours to raft_free; on failure (state unchanged) raft frees it.
+ * The sink hears every account, and the removal of those that are gone.
+ */
+static int
+cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct cfsm		*c = fsm->data;
+	struct cfsm_state	 st, old;
+	struct cfsm_user	*u;
+	const char		*cause = NULL;
+	char			*text;
+
+	cfsm_state_init(&st);
+	if ((text = cfsm_copy(buf->base, buf->len, &cause)) == NULL ||
+	    cfsm_state_load(&st, text, &cause) == -1) {
+		log_warnx("cfsm_restore: snapshot of %zu bytes refused: %s",
+		    buf->len, cause);
+		cfsm_state_clear(&st);
+		if (text != NULL)
+			freezero(text, buf->len);
+		return (RAFT_MALFORMED);
+	}
+	freezero(text, buf->len);
+	raft_free(buf->base);
+	buf->base = NULL;
+
+	/* Swap first, so the sink sees the new state if it looks. */
+	old = c->st;		/* a tree head holds only its root */
+	c->st = st;
+	RB_FOREACH(u, cfsm_user_tree, &old.users) {
+		if (cfsm_state_user(&c->st, u->name) == NULL &&
+		    c->sink.user_del != NULL)
+			c->sink.user_del(c->sink.arg, u->name);
+	}
+	if (c->sink.user_set != NULL) {
+		RB_FOREACH(u, cfsm_user_tree, &c->st.users)
+			c->sink.user_set(c->sink.arg, u->name, u->blob);
+	}
+	cfsm_state_clear(&old);
+	if (c->sink.changed != NULL)
+		c->sink.changed(c->sink.arg);
+	return (0);
+}
+
+/* The cluster's XMPP domain, NULL before the init entry. */
+const char *
+cfsm_domain(const struct cfsm *c)
+{
+	return (c->st.domain);
+}
+
+/* The cluster's digest key in hex, NULL before the init entry. */
+const char *
+cfsm_key(const struct cfsm *c)
+{
+	return (c->st.key);
+}
+
+/* The credential blob of an account, or NULL. */
+const char *
+cfsm_user(const struct cfsm *c, const char *user)
+{
+	struct cfsm_user	*u;
+
+	if ((u = cfsm_state_user(&c->st, user)) == NULL)
+		return (NULL);
+	return (u->blob);
+}
+
+/*
+ * All account names, sorted, NULL-terminated; *n (if not NULL) gets the
+ * count. Free with util_free_argv.
+ */
+char **
+cfsm_users(const struct cfsm *c, int *n)
+{
+	struct cfsm_user_tree	*head;
+	struct cfsm_user	*u;
+	char			**argv;
+	int			 count = 0;
+
+	head = (struct cfsm_user_tree *)(uintptr_t)&c->st.users;
+	argv = xcalloc(1, sizeof(*argv));
+	RB_FOREACH(u, cfsm_user_tree, head) {
+		argv = xreallocarray(argv, count + 2, sizeof(*argv));
+		argv[count++] = xstrdup(u->name);
+		argv[count] = NULL;
+	}
+	if (n != NULL)
+		*n = count;
+	return (argv);
+}
+
+/* The digest of call bridge cb on node, or NULL. */
+const char *
+cfsm_digest(const struct cfsm *c, uint64_t node, const char *cb)
+{
+	struct cfsm_dig	*d;
+
+	if ((d = cfsm_state_dig(&c->st, node, cb)) == NULL)
+		return (NULL);
+	return (d->digest);
+}
+
+/*
+ * The names of the call bridges with a digest on node, sorted and
+ * NULL-terminated; *n (if not NULL) gets the count. Free with
+ * util_free_argv.
+ */
+char **
+cfsm_digest_names(const struct cfsm *c, uint64_t node, int *n)
+{
+	struct cfsm_dig_tree	*head;
+	struct cfsm_dig		*d;
+	char			**argv;
+	int			 count = 0;
+
+	head = (struct cfsm_dig_tree *)(uintptr_t)&c->st.digs;
+	argv = xcalloc(1, sizeof(*argv));
+	RB_FOREACH(d, cfsm_dig_tree, head) {
+		if (d->node != node)
+			continue;
+		argv = xreallocarray(argv, count + 2, sizeof(*argv));
+		argv[count++] = xstrdup(d->cb);
+		argv[count] = NULL;
+	}
+	if (n != NULL)
+		*n = count;
+	return (argv);
+}
+
+/* qsort comparison of two string pointers. */
+static int
+cfsm_strcmp(const void *a, const void *b)
+{
+	return (strcmp(*(const char * const *)a, *(const char * const *)b));
+}
+
+/*
+ * Compare the call-bridge secret digests of the n members ids (shown as
+ * names[i], or the id if names or names[i] is NULL). "consistent", or one
+ * line per problem, call bridges in name order:
+ *
+ *	cb: differs on A, B	members whose digest is not the usual one
+ *	cb: missing on C	members without cb
+ *
+ * The usual digest is the one most members have; on a tie, the lowest in
+ * strcmp order. Members are listed in the order given. Digests of nodes
+ * that are not members are ignored. The caller frees the result.
+ */
+char *
+cfsm_secret_report(const struct cfsm *c, const uint64_t *ids,
+    const char **names, int n)
+{
+	struct cfsm_buf		 b = { NULL, 0, 0 };
+	struct cfsm_dig_tree	*head;
+	struct cfsm_dig		*d;
+	const char		**cbs = NULL, **digs = NULL, *usual;
+	char			 idbuf[32];
+	size_t			 ncbs = 0, i, u;
+	int			 j, k, count, best, first;
+
+	if (n <= 0)
+		return (xstrdup("consistent"));
+
+	/* Every call bridge named on some member, sorted, with repeats. */
+	head = (struct cfsm_dig_tree *)(uintptr_t)&c->st.digs;
+	RB_FOREACH(d, cfsm_dig_tree, head) {
+		for (j = 0; j < n; j++)
+			if (ids[j] == d->node)
+				break;
+		if (j == n)
+			continue;
+		cbs = xreallocarray(cbs, ncbs + 1, sizeof(*cbs));
+		cbs[ncbs++] = d->cb;
+	}
+	if (ncbs > 0)
+		qsort(cbs, ncbs, sizeof(*cbs), cfsm_strcmp);
+
+	digs = xcalloc(n, sizeof(*digs));
+	for (i = 0; i < ncbs; i = u) {
+		for (u = i + 1; u < ncbs && strcmp(cbs[u], cbs[i]) == 0; u++)
+			;
+		for (j = 0; j < n; j++)
+			digs[j] = cfsm_digest(c, ids[j], cbs[i]);
+
+		/* The usual digest: most members, then lowest. */
+		usual = NULL;
+		best = 0;
+		for (j = 0; j < n; j++) {
+			if (digs[j] == NULL)
+				continue;
+			for (count = 0, k = 0; k < n; k++)
+				if (digs[k] != NULL &&
+				    strcmp(digs[k], digs[j]) == 0)
+					count++;
+			if (count > best || (count == best &&
+			    strcmp(digs[j], usual) < 0)) {
+				usual = digs[j];
+				best = count;
+			}
+		}
+
+		for (k = 0; k < 2; k++) {
+			first = 1;
+			for (j = 0; j < n; j++) {
+				if (k == 0 && (digs[j] == NULL ||
+				    strcmp(digs[j], usual) == 0))
+					continue;
+				if (k == 1 && digs[j] != NULL)
+					continue;
+				if (first) {
+					if (b.len > 0)
+						cfsm_buf_add(&b, "\n");
+					cfsm_buf_add(&b, cbs[i]);
+					cfsm_buf_add(&b, k == 0 ?
+					    ": differs on " : ": missing on ");
+					first = 0;
+				} else
+					cfsm_buf_add(&b, ", ");
+				if (names != NULL && names[j] != NULL)
+					cfsm_buf_add(&b, names[j]);
+				else {
+					snprintf(idbuf, sizeof(idbuf), "%llu",
+					    (unsigned long long)ids[j]);
+					cfsm_buf_add(&b, idbuf);
+				}
+			}
+		}
+	}
+	free(digs);
+	free(cbs);
+	if (b.len == 0) {
+		free(b.p);
+		return (xstrdup("consistent"));
+	}
+	return (b.p);
+}
+
+/* Decode hex into an allocated buffer. 0 or -1. */
+static int
+cfsm_hex_decode(const char *hex, unsigned char **out, size_t *outlen)
+{
+	unsigned char	*p;
+	size_t		 len, i;
+	unsigned int	 v;
+
+	if (!cfsm_hex_ok(hex))
+		return (-1);
+	len = strlen(hex) / 2;
+	p = xmalloc(len);
+	for (i = 0; i < len; i++) {
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			freezero(p, len);
+			return (-1);
+		}
+		p[i] = (unsigned char)v;
+	}
+	*out = p;
+	*outlen = len;
+	return (0);
+}
+
+/*
+ * The digest of call bridge cbname's secret under the cluster key keyhex:
+ * HMAC-SHA256(key, cbname NUL secret), its first 16 bytes in lowercase
+ * hex. NULL if keyhex is not hex. The caller frees the result.
+ */
+char *
+cfsm_secret_digest(const char *keyhex, const char *cbname,
+    const char *secret)
+{
+	unsigned char	 mac[EVP_MAX_MD_SIZE], *key = NULL, *data = NULL;
+	unsigned int	 maclen = 0;
+	size_t		 keylen = 0, cblen, seclen, datalen = 0, i;
+	char		*out = NULL;
+
+	if (keyhex == NULL || cbname == NULL || secret == NULL)
+		return (NULL);
+	if (cfsm_hex_decode(keyhex, &key, &keylen) == -1 ||
+	    keylen > INT_MAX)
+		goto out;
+	cblen = strlen(cbname);
+	seclen = strlen(secret);
+	datalen = cblen + 1 + seclen;
+	data = xmalloc(datalen);
+	memcpy(data, cbname, cblen + 1);
+	memcpy(data + cblen + 1, secret, seclen);
+	if (HMAC(EVP_sha256(), key, (int)keylen, data, datalen, mac,
+	    &maclen) == NULL || maclen < CFSM_DIGEST_BYTES) {
+		log_warnx("cfsm_secret_digest: HMAC failed");
+		goto out;
+	}
+	out = xmalloc(2 * CFSM_DIGEST_BYTES + 1);
+	for (i = 0; i < CFSM_DIGEST_BYTES; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+out:
+	OPENSSL_cleanse(mac, sizeof(mac));
+	if (key != NULL)
+		freezero(key, keylen);
+	if (data != NULL)
+		freezero(data, datalen);
+	return (out);
+}
+
+/*
+ * The ids in conf at address addr other than id: a node that was reset
+ * and rejoins from the same address under a new id. Up to max of them go
+ * to out; returns how many.
+ */
+int
+cfsm_stale_ids(const struct raft_configuration *conf, uint64_t id,
+    const char *addr, uint64_t *out, int max)
+{
+	unsigned	 i;
+	int		 n = 0;
+
+	if (conf == NULL || addr == NULL)
+		return (0);
+	for (i = 0; i < conf->n && n < max; i++) {
+		if (conf->servers[i].id == id ||
+		    conf->servers[i].address == NULL ||
+		    strcmp(conf->servers[i].address, addr) != 0)
+			continue;
+		out[n++] = conf->servers[i].id;
+	}
+	return (n);
+}

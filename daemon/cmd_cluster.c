@@ -1,0 +1,793 @@
+/*
+ * xmpp cluster trust|enable|disable|initialize|join|remove|timers|status
+ * and xmpp port cluster: the administrator's side of the cluster. Every
+ * command says what state the node is in and what is still missing.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <raft.h>
+
+#include "cluster.h"
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "pki.h"
+#include "proto.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+
+#define CC_KV_WIDTH	19
+#define CC_WAIT_MS	100
+#define CC_SETTLE_SECS	15
+
+/* A cluster command waiting for the cluster. */
+struct cjob {
+	struct cmdctx	*ctx;
+	struct event	*timer;
+	void		*req;
+	int		 kind;
+	int		 was_member;
+	int		 ticks;
+	char		 target[80];
+	char		 self[80];
+};
+#define CJ_INIT		1
+#define CJ_JOIN		2
+#define CJ_JOINED	3
+#define CJ_LEAVE	4
+#define CJ_LEAVE_REQ	5
+#define CJ_REMOVE	6
+
+static struct cjob *cmd_cluster_job(struct cmdctx *, int);
+static void	 cmd_cluster_job_end(struct cjob *, int);
+static void	 cmd_cluster_cancel(struct cmdctx *);
+static void	 cmd_cluster_tick(evutil_socket_t, short, void *);
+static void	 cmd_cluster_wait(struct cjob *);
+static void	 cmd_cluster_joined(void *, int, const char *);
+static void	 cmd_cluster_left(void *, int, const char *);
+static void	 cmd_cluster_removed(void *, int, const char *);
+static void	 cmd_cluster_wipe(void);
+static void	 cmd_cluster_peer(const char *, char *, size_t);
+static int	 cmd_cluster_ready(struct cmdctx *, const char *);
+static void	 cmd_cluster_next(struct cmdctx *);
+static void	 cmd_cluster_leave_now(struct cjob *);
+
+/* Whether this node is a cluster member (xmpp reset asks). */
+int
+cmd_cluster_member(void)
+{
+	return (cluster_member());
+}
+
+/* A job for a command that answers later. */
+static struct cjob *
+cmd_cluster_job(struct cmdctx *ctx, int kind)
+{
+	struct cjob	*j;
+
+	j = xcalloc(1, sizeof(*j));
+	j->ctx = ctx;
+	j->kind = kind;
+	j->timer = evtimer_new(mmpd->base, cmd_cluster_tick, j);
+	ctx->job = j;
+	ctx->cancel = cmd_cluster_cancel;
+	return (j);
+}
+
+/* Answer and free the job. */
+static void
+cmd_cluster_job_end(struct cjob *j, int res)
+{
+	struct cmdctx	*ctx = j->ctx;
+
+	cluster_op_forget(j);
+	if (j->req != NULL)
+		cluster_request_cancel(j->req);
+	evtimer_del(j->timer);
+	event_free(j->timer);
+	free(j);
+	if (ctx != NULL) {
+		ctx->job = NULL;
+		ctx->cancel = NULL;
+		cmdctx_done(ctx, res);
+	}
+}
+
+/* The shell left: what runs goes on, nobody hears of it. */
+static void
+cmd_cluster_cancel(struct cmdctx *ctx)
+{
+	struct cjob	*j = ctx->job;
+
+	ctx->job = NULL;
+	if (j == NULL)
+		return;
+	j->ctx = NULL;
+	cluster_op_forget(j);
+	if (j->req != NULL)
+		cluster_request_cancel(j->req);
+	evtimer_del(j->timer);
+	event_free(j->timer);
+	free(j);
+}
+
+/* Look again in CC_WAIT_MS. */
+static void
+cmd_cluster_wait(struct cjob *j)
+{
+	struct timeval	 tv = { 0, CC_WAIT_MS * 1000 };
+
+	evtimer_add(j->timer, &tv);
+}
+
+/* address or address:port, with the default port added. */
+static void
+cmd_cluster_peer(const char *in, char *out, size_t len)
+{
+	char	*v;
+	int	 port;
+
+	v = db_config_get(mmpd->db, DB_XMPP_PORT_CLUSTER);
+	port = v ? atoi(v) : CLUSTER_PORT;
+	free(v);
+	if (in[0] == '[' || (strchr(in, ':') != NULL &&
+	    strchr(in, ':') == strrchr(in, ':')))
+		strlcpy(out, in, len);
+	else if (strchr(in, ':') != NULL)
+		snprintf(out, len, "[%s]:%d", in, port);
+	else
+		snprintf(out, len, "%s:%d", in, port);
+}
+
+/* What to do next, for an enabled node that is not a member. */
+static void
+cmd_cluster_next(struct cmdctx *ctx)
+{
+	char	*m;
+
+	if ((m = cluster_missing()) != NULL) {
+		cmdctx_out(ctx, "Still missing: %s", m);
+		free(m);
+	}
+	cmdctx_out(ctx, "Next: xmpp cluster initialize on the first node; "
+	    "on every other node xmpp enable, then xmpp cluster join "
+	    "<member>");
+}
+
+/* Check that initialize or join can go ahead; 0 or an error said. */
+static int
+cmd_cluster_ready(struct cmdctx *ctx, const char *what)
+{
+	char	*m, *cause = NULL;
+
+	if (!cluster_enabled()) {
+		cmdctx_err(ctx, "%s: clustering is not enabled on this node "
+		    "(xmpp disable, then xmpp cluster enable)", what);
+		return (-1);
+	}
+	if ((m = cluster_missing()) != NULL) {
+		cmdctx_err(ctx, "%s: this node still needs %s", what, m);
+		free(m);
+		return (-1);
+	}
+	if (cluster_check_identity(&cause) == -1) {
+		cmdctx_err(ctx, "%s: %s", what, cause);
+		free(cause);
+		return (-1);
+	}
+	return (0);
+}
+
+/* xmpp cluster trust <bundle>: the CAs peers must chain to. */
+int
+cmd_cluster_trust(struct cmdctx *ctx)
+{
+	const char	*key = DB_CLUSTER_TRUST, *value = ctx->m.args[0];
+	char		*path = NULL, *cause = NULL, *old = NULL, *crt;
+	int		 n, rc = MMP_RES_FAILED;
+
+	if (cmd_store_path(ctx, value, &path) == -1)
+		return (MMP_RES_FAILED);
+	if (pki_check_bundle(path, &n, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster trust: %s", cause);
+		goto out;
+	}
+	old = db_config_get(mmpd->db, DB_CLUSTER_TRUST);
+	if (db_config_set(mmpd->db, key, value, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster trust: %s", cause);
+		goto out;
+	}
+	crt = db_config_get(mmpd->db, DB_XMPP_CRT);
+	if (crt != NULL && cluster_check_identity(&cause) == -1) {
+		/* Put back what was there: a bundle we cannot use is no use. */
+		db_config_set(mmpd->db, key, old, NULL);
+		cmdctx_err(ctx, "xmpp cluster trust: %s", cause);
+		free(crt);
+		goto out;
+	}
+	cmdctx_out(ctx, "Cluster trust bundle set to %s (%d certificate%s)",
+	    value, n, n == 1 ? "" : "s");
+	if (crt == NULL)
+		cmdctx_out(ctx, "Note: no xmpp certs yet; this node's "
+		    "certificate must verify against %s", value);
+	else
+		cmdctx_out(ctx, "This node's certificate %s verifies against "
+		    "it for both serverAuth and clientAuth", crt);
+	free(crt);
+	if (cluster_running())
+		cmdctx_out(ctx, "Saved; cluster links use it after mmpd "
+		    "restarts");
+	rc = MMP_RES_OK;
+out:
+	free(cause);
+	free(old);
+	free(path);
+	return (rc);
+}
+
+/* xmpp cluster enable: only while XMPP is disabled. */
+int
+cmd_cluster_enable(struct cmdctx *ctx)
+{
+	char		*v, *cause = NULL;
+	int		 on;
+
+	if (cluster_enabled()) {
+		cmdctx_out(ctx, "Clustering already enabled on this node%s",
+		    cluster_member() ? " (a member)" : "");
+		if (!cluster_member())
+			cmd_cluster_next(ctx);
+		return (MMP_RES_OK);
+	}
+	v = db_config_get(mmpd->db, DB_XMPP_ENABLED);
+	on = v != NULL && strcmp(v, "1") == 0;
+	free(v);
+	if (on || xmpp_serving()) {
+		cmdctx_err(ctx, "xmpp cluster enable: XMPP is enabled; run "
+		    "xmpp disable first, and xmpp enable afterwards");
+		return (MMP_RES_FAILED);
+	}
+	if (db_config_set(mmpd->db, DB_CLUSTER_ENABLED, "1", &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster enable: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_out(ctx, "Clustering enabled; this node's id is %016" PRIx64,
+	    cluster_node_id());
+	cmd_cluster_next(ctx);
+	return (MMP_RES_OK);
+}
+
+/* xmpp cluster disable: only when not a member. */
+int
+cmd_cluster_disable(struct cmdctx *ctx)
+{
+	char	*cause = NULL;
+
+	if (cluster_member()) {
+		cmdctx_err(ctx, "xmpp cluster disable: this node is a cluster "
+		    "member; run xmpp cluster remove first");
+		return (MMP_RES_FAILED);
+	}
+	if (!cluster_enabled()) {
+		cmdctx_out(ctx, "Clustering already disabled");
+		return (MMP_RES_OK);
+	}
+	if (db_config_set(mmpd->db, DB_CLUSTER_ENABLED, "0", &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster disable: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_out(ctx, "Clustering disabled");
+	return (MMP_RES_OK);
+}
+
+/* raft's files are gone once it has closed. */
+static void
+cmd_cluster_wipe(void)
+{
+	cluster_wipe();
+}
+
+/* xmpp cluster initialize: a new cluster of one. */
+int
+cmd_cluster_init(struct cmdctx *ctx)
+{
+	struct cjob	*j;
+	char		*cause = NULL;
+
+	if (cluster_member()) {
+		cmdctx_err(ctx, "xmpp cluster initialize: this node is already "
+		    "a cluster member (xmpp cluster status)");
+		return (MMP_RES_FAILED);
+	}
+	if (cmd_cluster_ready(ctx, "xmpp cluster initialize") == -1)
+		return (MMP_RES_FAILED);
+	if (!cluster_running())
+		cluster_wipe();		/* left over from an earlier cluster */
+	if (cluster_start(1, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster initialize: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "1", &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster initialize: %s", cause);
+		free(cause);
+		cluster_stop(cmd_cluster_wipe);
+		return (MMP_RES_FAILED);
+	}
+	cluster_publish_users();
+	j = cmd_cluster_job(ctx, CJ_INIT);
+	cmd_cluster_wait(j);
+	return (CMD_PENDING);
+}
+
+/* xmpp cluster join <member>: through any member, to the leader. */
+int
+cmd_cluster_join(struct cmdctx *ctx)
+{
+	struct cjob	*j;
+	char		*cause = NULL, *domain, *line;
+
+	if (cmd_cluster_ready(ctx, "xmpp cluster join") == -1)
+		return (MMP_RES_FAILED);
+	j = cmd_cluster_job(ctx, CJ_JOIN);
+	j->was_member = cluster_member();
+	cmd_cluster_peer(ctx->m.args[0], j->target, sizeof(j->target));
+	if (cluster_local_addr(j->self, sizeof(j->self), &cause) == -1) {
+		cmdctx_err(ctx, "xmpp cluster join: %s", cause);
+		free(cause);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return (CMD_PENDING);
+	}
+	if (strcmp(j->target, j->self) == 0) {
+		cmdctx_err(ctx, "xmpp cluster join: %s is this node; give the "
+		    "address of another member", j->target);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return (CMD_PENDING);
+	}
+	if (!cluster_running()) {
+		if (!j->was_member)
+			cluster_wipe();
+		if (cluster_start(0, &cause) == -1) {
+			cmdctx_err(ctx, "xmpp cluster join: %s", cause);
+			free(cause);
+			cmd_cluster_job_end(j, MMP_RES_FAILED);
+			return (CMD_PENDING);
+		}
+	}
+	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
+	xasprintf(&line, "JOIN %016" PRIx64 " %s %s", cluster_node_id(),
+	    j->self, domain);
+	free(domain);
+	cmdctx_part(ctx, "Asking ");
+	cmdctx_part(ctx, j->target);
+	cmdctx_part(ctx, " to let this node in...");
+	j->req = cluster_request(j->target, line, cmd_cluster_joined, j);
+	free(line);
+	return (CMD_PENDING);
+}
+
+/* The leader's answer to our join. */
+static void
+cmd_cluster_joined(void *arg, int ok, const char *text)
+{
+	struct cjob	*j = arg;
+	char		*cause = NULL;
+
+	j->req = NULL;
+	if (j->ctx != NULL)
+		cmdctx_part(j->ctx, "\n");
+	if (!ok) {
+		if (j->ctx != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster join: %s", text);
+		log_warnx("cmd_cluster_joined: join through %s refused: %s",
+		    j->target, text);
+		if (!j->was_member)
+			cluster_stop(cmd_cluster_wipe);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return;
+	}
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "1", &cause) == -1) {
+		log_warnx("cmd_cluster_joined: %s", cause);
+		free(cause);
+	}
+	if (!j->was_member)
+		cluster_merge_users(strtoull(text, NULL, 10));
+	log_info("cmd_cluster_joined: joined the cluster through %s as %s",
+	    j->target, j->self);
+	j->kind = CJ_JOINED;
+	cmd_cluster_wait(j);
+}
+
+/* Leave: tell the leader (which may be another node by now). */
+static void
+cmd_cluster_leave_now(struct cjob *j)
+{
+	char		*line;
+	const char	*leader = cluster_leader_addr();
+
+	if (leader == NULL || strcmp(leader, cluster_addr()) == 0) {
+		if (++j->ticks < 50) {
+			cmd_cluster_wait(j);	/* a new leader soon */
+			return;
+		}
+		if (j->ctx != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster remove: no other "
+			    "member leads; the others may be down (no "
+			    "quorum). Nothing changed");
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return;
+	}
+	j->kind = CJ_LEAVE_REQ;
+	xasprintf(&line, "REMOVE %016" PRIx64 " %s", cluster_id(),
+	    cluster_addr());
+	j->req = cluster_request(leader, line, cmd_cluster_left, j);
+	free(line);
+}
+
+/* The leader took us out (or not). */
+static void
+cmd_cluster_left(void *arg, int ok, const char *text)
+{
+	struct cjob	*j = arg;
+	char		*cause = NULL;
+
+	j->req = NULL;
+	if (!ok) {
+		if (j->ctx != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster remove: %s; this "
+			    "node is still a member", text);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return;
+	}
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "0", &cause) == -1) {
+		log_warnx("cmd_cluster_left: %s", cause);
+		free(cause);
+	}
+	cluster_stop(cmd_cluster_wipe);
+	log_info("cmd_cluster_left: this node left the cluster");
+	if (j->ctx != NULL)
+		cmdctx_out(j->ctx, "This node left the cluster; clustering "
+		    "stays enabled (xmpp cluster disable to turn it off)");
+	cmd_cluster_job_end(j, MMP_RES_OK);
+}
+
+/* The leader's answer to remove <member>. */
+static void
+cmd_cluster_removed(void *arg, int ok, const char *text)
+{
+	struct cjob	*j = arg;
+
+	j->req = NULL;
+	if (j->ctx != NULL) {
+		if (ok)
+			cmdctx_out(j->ctx, "Removed %s from the cluster",
+			    j->target);
+		else
+			cmdctx_err(j->ctx, "xmpp cluster remove: %s", text);
+	}
+	cmd_cluster_job_end(j, ok ? MMP_RES_OK : MMP_RES_FAILED);
+}
+
+/* xmpp cluster remove [<member>]. */
+int
+cmd_cluster_remove(struct cmdctx *ctx)
+{
+	struct cjob	*j;
+	struct raft	*r;
+	char		*cause = NULL, *line;
+	const char	*leader;
+	unsigned	 i;
+	int		 found = 0;
+
+	if (!cluster_member()) {
+		cmdctx_err(ctx, "xmpp cluster remove: this node is not a "
+		    "cluster member");
+		return (MMP_RES_FAILED);
+	}
+	if ((r = cluster_raft()) == NULL) {
+		cmdctx_err(ctx, "xmpp cluster remove: the cluster does not "
+		    "run on this node (see the log: certificates or "
+		    "addresses?)");
+		return (MMP_RES_FAILED);
+	}
+	j = cmd_cluster_job(ctx, CJ_REMOVE);
+	if (ctx->m.id == CMD_CLUSTER_REMOVE_PEER)
+		cmd_cluster_peer(ctx->m.args[0], j->target, sizeof(j->target));
+	else
+		strlcpy(j->target, cluster_addr(), sizeof(j->target));
+	for (i = 0; i < r->configuration.n; i++)
+		if (strcmp(r->configuration.servers[i].address,
+		    j->target) == 0)
+			found = 1;
+	if (!found) {
+		cmdctx_err(ctx, "xmpp cluster remove: %s is not a member "
+		    "(xmpp cluster status lists them)", j->target);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return (CMD_PENDING);
+	}
+	if (strcmp(j->target, cluster_addr()) != 0) {
+		if (cluster_is_leader())
+			cluster_op(1, 0, j->target, cmd_cluster_removed, j);
+		else if ((leader = cluster_leader_addr()) != NULL) {
+			xasprintf(&line, "REMOVE 0 %s", j->target);
+			j->req = cluster_request(leader, line,
+			    cmd_cluster_removed, j);
+			free(line);
+		} else {
+			cmdctx_err(ctx, "xmpp cluster remove: no leader at the "
+			    "moment (no quorum?); try again in a few seconds");
+			cmd_cluster_job_end(j, MMP_RES_FAILED);
+		}
+		return (CMD_PENDING);
+	}
+	/* This node leaves. */
+	j->kind = CJ_LEAVE;
+	if (r->configuration.n <= 1) {
+		cmd_cluster_left(j, 1, "");
+		return (CMD_PENDING);
+	}
+	if (cluster_is_leader()) {
+		if (cluster_handover(&cause) == -1) {
+			cmdctx_err(ctx, "xmpp cluster remove: cannot hand "
+			    "leadership over: %s", cause);
+			free(cause);
+			cmd_cluster_job_end(j, MMP_RES_FAILED);
+			return (CMD_PENDING);
+		}
+		cmdctx_out(ctx, "Handing leadership over first");
+		cmd_cluster_wait(j);
+		return (CMD_PENDING);
+	}
+	cmd_cluster_leave_now(j);
+	return (CMD_PENDING);
+}
+
+/* Waiting for the cluster: a leader after initialize, a place after join. */
+static void
+cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cjob	*j = arg;
+	struct raft	*r = cluster_raft();
+	unsigned	 i;
+	int		 in = 0;
+
+	(void)fd;
+	(void)what;
+	j->ticks++;
+	switch (j->kind) {
+	case CJ_INIT:
+		if (cluster_is_leader()) {
+			if (j->ctx != NULL) {
+				cmdctx_out(j->ctx, "Cluster initialized: this "
+				    "node (%s) is its first member and its "
+				    "leader", cluster_addr());
+				cmdctx_out(j->ctx, "Next: xmpp enable here; "
+				    "on every other node xmpp cluster join %s",
+				    cluster_addr());
+			}
+			cmd_cluster_job_end(j, MMP_RES_OK);
+			return;
+		}
+		if (j->ticks > CC_SETTLE_SECS * 10) {
+			if (j->ctx != NULL)
+				cmdctx_out(j->ctx, "Cluster initialized, but "
+				    "this node has not become leader yet; see "
+				    "xmpp cluster status");
+			cmd_cluster_job_end(j, MMP_RES_OK);
+			return;
+		}
+		break;
+	case CJ_JOINED:
+		if (r != NULL)
+			for (i = 0; i < r->configuration.n; i++)
+				if (r->configuration.servers[i].id ==
+				    cluster_id() &&
+				    r->configuration.servers[i].role ==
+				    RAFT_VOTER)
+					in = 1;
+		if ((in && cluster_leader_addr() != NULL) ||
+		    j->ticks > CC_SETTLE_SECS * 10) {
+			if (j->ctx != NULL) {
+				cmdctx_out(j->ctx, "Joined the cluster: this "
+				    "node is %s%s", j->self, in ? "" :
+				    " (not yet listed here; see xmpp cluster "
+				    "status)");
+				if (cluster_leader_addr() != NULL)
+					cmdctx_out(j->ctx, "Leader: %s",
+					    cluster_leader_addr());
+				if (!xmpp_serving())
+					cmdctx_out(j->ctx, "Next: xmpp enable "
+					    "(XMPP is disabled here)");
+			}
+			cmd_cluster_job_end(j, MMP_RES_OK);
+			return;
+		}
+		break;
+	case CJ_LEAVE:
+		if (!cluster_is_leader()) {
+			cmd_cluster_leave_now(j);
+			return;
+		}
+		if (j->ticks > 50) {
+			if (j->ctx != NULL)
+				cmdctx_err(j->ctx, "xmpp cluster remove: no "
+				    "other member took over leadership; "
+				    "nothing changed");
+			cmd_cluster_job_end(j, MMP_RES_FAILED);
+			return;
+		}
+		break;
+	case CJ_LEAVE_REQ:
+		cmd_cluster_leave_now(j);
+		return;
+	default:
+		break;
+	}
+	cmd_cluster_wait(j);
+}
+
+/* xmpp cluster timers <heartbeat-ms> <election-ms>. */
+int
+cmd_cluster_timers(struct cmdctx *ctx)
+{
+	const char	*keys[2] = { DB_CLUSTER_HEARTBEAT, DB_CLUSTER_ELECTION };
+	const char	*values[2];
+	int		 hb = atoi(ctx->m.args[0]), el = atoi(ctx->m.args[1]);
+	struct raft	*r;
+
+	if (hb < 10 || hb > 10000) {
+		cmdctx_err(ctx, "xmpp cluster timers: the heartbeat must be "
+		    "10 to 10000 ms");
+		return (MMP_RES_FAILED);
+	}
+	if (el < 3 * hb || el > 60000) {
+		cmdctx_err(ctx, "xmpp cluster timers: the election timeout "
+		    "must be at least 3 heartbeats (%d ms) and at most "
+		    "60000 ms", 3 * hb);
+		return (MMP_RES_FAILED);
+	}
+	values[0] = ctx->m.args[0];
+	values[1] = ctx->m.args[1];
+	if (cmd_commit_config(ctx, keys, values, 2) == -1)
+		return (MMP_RES_FAILED);
+	if ((r = cluster_raft()) != NULL) {
+		raft_set_heartbeat_timeout(r, hb);
+		raft_set_election_timeout(r, el);
+	}
+	cmdctx_out(ctx, "Heartbeat %d ms, election timeout %d ms: a dead "
+	    "leader is replaced in %.1f to %.1f s", hb, el, el / 1000.0,
+	    2 * el / 1000.0 + 0.2);
+	cmdctx_out(ctx, "Set the same timers on every member");
+	return (MMP_RES_OK);
+}
+
+/* One line of the forwarding status. */
+static void
+cmd_cluster_kv(void *arg, const char *label, const char *value)
+{
+	cmdctx_kv(arg, CC_KV_WIDTH, label, "%s", value);
+}
+
+/* The state word for status blocks. */
+const char *
+cmd_cluster_state(void)
+{
+	struct raft	*r;
+
+	if (!cluster_enabled())
+		return ("DISABLED");
+	if ((r = cluster_raft()) == NULL)
+		return (cluster_member() ? "STOPPED" : "ENABLED");
+	switch (raft_state(r)) {
+	case RAFT_LEADER:
+		return ("LEADER");
+	case RAFT_FOLLOWER:
+		return ("FOLLOWER");
+	case RAFT_CANDIDATE:
+		return ("CANDIDATE");
+	default:
+		return ("UNAVAILABLE");
+	}
+}
+
+/* xmpp cluster status. */
+int
+cmd_cluster_status(struct cmdctx *ctx)
+{
+	struct raft		*r = cluster_raft();
+	const struct raft_server *s;
+	uint64_t		 ids[CLUSTER_MAX_NODES];
+	const char		*names[CLUSTER_MAX_NODES], *leader;
+	char			*rep, *line, *p, *m;
+	raft_id			 lid;
+	int64_t			 heard, now = cnet_now_ms();
+	unsigned		 i, el;
+	int			 n = 0, voters = 0, reach = 0, first = 1;
+
+	cmdctx_out(ctx, "State: %s", cmd_cluster_state());
+	cmdctx_out(ctx, "List of peers");
+	if (r == NULL) {
+		if (cluster_member())
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Note", "a member, but the "
+			    "cluster does not run here (see the log)");
+		else if (cluster_enabled())
+			cmd_cluster_next(ctx);
+		else if ((m = cluster_missing()) != NULL) {
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Missing", "%s", m);
+			free(m);
+		}
+		return (MMP_RES_OK);
+	}
+	raft_leader(r, &lid, &leader);
+	for (i = 0; i < r->configuration.n; i++) {
+		s = &r->configuration.servers[i];
+		cmdctx_out(ctx, "%s%s%s%s", s->address,
+		    s->id == lid ? " (Leader)" : "",
+		    s->id == cluster_id() ? " (me)" : "",
+		    s->role == RAFT_VOTER ? "" : s->role == RAFT_STANDBY ?
+		    " (standby)" : " (joining)");
+		if (n < CLUSTER_MAX_NODES) {
+			ids[n] = s->id;
+			names[n++] = s->address;
+		}
+	}
+	cmdctx_kv(ctx, CC_KV_WIDTH, "Node id", "%016" PRIx64, cluster_id());
+	cmdctx_kv(ctx, CC_KV_WIDTH, "Term", "%llu",
+	    (unsigned long long)raft_current_term(r));
+	el = r->election_timeout;
+	for (i = 0; i < r->configuration.n; i++) {
+		s = &r->configuration.servers[i];
+		if (s->role != RAFT_VOTER)
+			continue;
+		voters++;
+		if (s->id == cluster_id())
+			reach++;
+		else if ((heard = cnet_last_heard(s->id)) >= 0 &&
+		    now - heard <= 2 * (int64_t)el)
+			reach++;
+	}
+	if (raft_state(r) == RAFT_LEADER ? reach > voters / 2 :
+	    (lid != 0 && raft_state(r) == RAFT_FOLLOWER &&
+	    (heard = cnet_last_heard(lid)) >= 0 && now - heard <=
+	    2 * (int64_t)el))
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "yes");
+	else
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "no quorum (%d of %d "
+		    "voters reachable)", reach, voters);
+	for (i = 0; i < r->configuration.n; i++) {
+		s = &r->configuration.servers[i];
+		if (s->id == cluster_id())
+			continue;
+		if ((heard = cnet_last_heard(s->id)) < 0)
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard", "%s never",
+			    s->address);
+		else
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard",
+			    "%s %.1f s ago", s->address,
+			    (now - heard) / 1000.0);
+	}
+	cmdctx_kv(ctx, CC_KV_WIDTH, "Since", "%lld s in this state",
+	    (long long)(time(NULL) - cluster_since()));
+	rep = cluster_fsm() ? cfsm_secret_report(cluster_fsm(), ids, names,
+	    n) : xstrdup("unknown");
+	p = rep;
+	while ((line = strsep(&p, "\n")) != NULL) {
+		if (first)
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Call bridge secrets",
+			    "%s", line);
+		else
+			cmdctx_kv(ctx, CC_KV_WIDTH, "", "%s", line);
+		first = 0;
+	}
+	free(rep);
+	cfwd_status_lines(cmd_cluster_kv, ctx);
+	return (MMP_RES_OK);
+}

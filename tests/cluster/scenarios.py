@@ -1,0 +1,471 @@
+"""The cluster scenarios. Each runs alone, with its own daemons on
+127.0.0.1..5, temporary directory, certificates and ports, and prints
+PASS/FAIL/SKIP lines (see clib.main).
+
+    scenarios.py --list        the scenarios make check runs
+    scenarios.py NAME          run one
+
+story      the administrator's story typed through mmp batch mode on three
+           nodes; status agrees; accounts are cluster-wide; clients on
+           nodes 2 and 3 and a call bridge on node 1 exchange messages; a
+           mistyped secret shows on every node; xmpp reset is refused
+failover   kill -9 of the leader with the default timers: a new leader
+           within the documented bound, messages sent meanwhile arrive,
+           the call bridge reconnects to a survivor, the killed node comes
+           back as a follower without a duplicate
+duplicate  a member's data directory wiped and the node joined again from
+           the same address: listed once
+five       five nodes lose two (one the leader) and still elect; dead
+           members removed; a member leaves
+partition  (own network namespace) the leader cut off: the majority elects
+           and serves, the old leader says no quorum; healed: one leader
+mtls       nodes with a certificate from a foreign CA cannot join, and
+           both sides log why
+harness    (not in --list) what can be checked without clustering: ports,
+           certificates, five daemons, clients bound to node addresses,
+           the status parser
+"""
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+
+from clib import (DOMAIN, FAILOVER_MAX, TIMERS, Cluster, Failed,
+                  Status, agreement_problems, check, component, deliver,
+                  free_ports,
+                  login, main, nft_heal, nft_partition, reachable, scenario,
+                  w, wait_bodies, wait_new_leader)
+
+CB1 = 'cb1.' + DOMAIN
+TLS_FAILURE = re.compile(r'verif|unknown ca|bad certificate|certificate '
+                         r'unknown|certificate required|unsupported '
+                         r'certificate|alert', re.I)
+
+
+async def clients(t, c, a_node, b_node, cb_node, tag):
+    """alice on a_node, bob on b_node (accounts added on a_node and seen
+    everywhere), cb1 as a component on cb_node; each reachable from the
+    others; the four messages of the story delivered."""
+    await c.add_users(a_node)
+    await c.wait_users([nd for nd in c.nodes if nd.running()])
+    alice = await login(t, a_node, 'alice', tag)
+    bob = await login(t, b_node, 'bob', tag)
+    cb = await component(t, cb_node)
+    await reachable(alice, bob.boundjid.full)
+    await reachable(bob, alice.boundjid.full)
+    await reachable(alice, CB1)
+    await exchange(alice, bob, cb, tag)
+    return alice, bob, cb
+
+
+async def exchange(alice, bob, cb, tag):
+    """alice -> bob, bob -> alice, alice -> cb1, cb1 -> bob."""
+    await deliver(alice, bob.boundjid.full, bob, '%s: alice to bob' % tag)
+    await deliver(bob, alice.boundjid.full, alice, '%s: bob to alice' % tag)
+    await deliver(alice, CB1, cb, '%s: alice to cb1' % tag)
+    await deliver(cb, bob.boundjid.full, bob, '%s: cb1 to bob' % tag)
+
+
+@scenario()
+async def story(t):
+    c = Cluster(t, 3)
+    n1, n2, n3 = c.nodes
+    await c.start()
+    await c.initialize(n1)
+    for nd in (n2, n3):
+        await nd.batch(c.base_lines(nd))
+        if nd is n2:
+            with t.check('cluster-enable-refused-while-xmpp-enabled'):
+                rc, out, err = await nd.mmp('xmpp', 'cluster', 'enable')
+                check(rc == 1, 'xmpp cluster enable with XMPP enabled: '
+                      'exit %d: %s' % (rc, (out + err).strip()))
+        await c.join(nd, n1, base=False)
+    leader = await c.wait_agree()
+    t.note('leader %s' % leader.name)
+    await clients(t, c, n2, n3, n1, 'story')
+
+    with t.check('secret-mismatch-shown-everywhere'):
+        await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
+        await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
+                    stdin='not-the-same-secret-2\n')
+        await c.wait_status(c.nodes, lambda s: s.secrets_differ(
+            'cb2', n3.peer), 'every node to say cb2 differs on %s' %
+            n3.peer)
+        await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
+        await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
+                    stdin=c.secrets['cb2'] + '\n')
+        await c.wait_status(c.nodes, lambda s: s.secrets_consistent,
+                            'every node to say the secrets are consistent '
+                            'again')
+
+    with t.check('reset-refused-on-member'):
+        rc, out, err = await n3.mmp('xmpp', 'reset', stdin='Y\n')
+        check(rc != 0, 'xmpp reset on a member: exit 0: %s' % out.strip())
+        check('cluster' in (out + err).lower(), 'xmpp reset refused '
+              'without a word about the cluster: %s' % (out + err).strip())
+        s = await n3.status()
+        check(s.state in ('LEADER', 'FOLLOWER') and n3.peer in s.addrs,
+              'after xmpp reset: %s' % s.summary())
+
+    await c.wait_agree(what='agreement at the end')
+
+
+@scenario()
+async def failover(t):
+    c = Cluster(t, 3)
+    leader = await c.form()             # the default timers
+    a_node, b_node = [nd for nd in c.nodes if nd is not leader]
+    alice, bob, cb = await clients(t, c, a_node, b_node, leader, 'before')
+
+    sent = []
+    stop = asyncio.Event()
+
+    async def sender():
+        while not stop.is_set():
+            body = 'during election %d' % len(sent)
+            alice.send_message(mto=bob.boundjid.full, mbody=body,
+                               mtype='chat')
+            sent.append(body)
+            try:
+                await asyncio.wait_for(stop.wait(), 0.1)
+            except asyncio.TimeoutError:
+                pass
+
+    t0 = time.monotonic()
+    leader.kill9()
+    task = asyncio.ensure_future(sender())
+    try:
+        new, took = await wait_new_leader([a_node, b_node], t0,
+                                          max(w(10), FAILOVER_MAX + 2))
+    finally:
+        stop.set()
+        await task
+    t.note('%s killed, %s LEADER after %.2fs, %d messages sent meanwhile'
+           % (leader.name, new.name, took, len(sent)))
+    with t.check('new-leader-within-%gs' % FAILOVER_MAX):
+        check(took <= FAILOVER_MAX, 'the new leader came after %.2fs' %
+              took)
+    await wait_bodies(bob, sent, alice.boundjid.bare)
+    await c.wait_agree([a_node, b_node], [nd.peer for nd in c.nodes],
+                       what='agreement of the survivors')
+
+    # The call bridge lost its node; it connects to a survivor.
+    try:
+        await asyncio.wait_for(asyncio.shield(cb.gone), w(5))
+    except asyncio.TimeoutError:
+        raise Failed('the component on the killed node is still connected')
+    cb = await component(t, a_node, retry_for=w(10))
+    await reachable(alice, CB1)
+    await exchange(alice, bob, cb, 'after')
+
+    # The killed node comes back by itself, as a follower, once.
+    leader.start()
+    await leader.wait_ready()
+    now = await c.wait_agree(what='agreement after the restart')
+    check(now is not leader, '%s came back as LEADER' % leader.name)
+
+
+@scenario()
+async def duplicate(t):
+    c = Cluster(t, 3)
+    n1, n2, n3 = c.nodes
+    await c.form(timers=TIMERS)
+    old = (await n3.status()).get('node id')
+    rc = await n3.term()
+    check(rc == 0, 'n3 exited with status %s on SIGTERM' % rc)
+    await c.wait_agree([n1, n2], [nd.peer for nd in c.nodes],
+                       what='agreement while n3 is down')
+    n3.wipe()
+    n3.install('ca.crt', 'node3.key', 'node3.crt')
+    await c.start([n3])
+    await c.join(n3, n2, TIMERS)
+    await c.wait_agree(what='agreement after the wiped node joined again')
+    new = (await n3.status()).get('node id')
+    check(new != old, 'the wiped node kept its node id %s' % old)
+
+    with t.check('join-again-is-idempotent'):
+        await n3.ok('xmpp', 'cluster', 'join', n1.peer)
+        await c.wait_agree(what='agreement after joining twice')
+
+
+@scenario()
+async def five(t):
+    c = Cluster(t, 5)
+    leader = await c.form(timers=TIMERS or ('100', '500'))
+    victim = [nd for nd in c.nodes if nd is not leader][-1]
+    rest = [nd for nd in c.nodes if nd not in (leader, victim)]
+    t0 = time.monotonic()
+    leader.kill9()
+    victim.kill9()
+    new, took = await wait_new_leader(rest, t0, w(15))
+    t.note('%s and %s killed, %s LEADER after %.2fs' % (
+        leader.name, victim.name, new.name, took))
+    await c.wait_agree(rest, [nd.peer for nd in c.nodes],
+                       what='agreement of the three survivors')
+
+    n = len(t.results)
+    with t.check('remove-dead-members'):
+        await rest[0].ok('xmpp', 'cluster', 'remove', leader.peer)
+        await rest[0].ok('xmpp', 'cluster', 'remove', victim.peer)
+        await c.wait_agree(rest, what='agreement after removing the dead')
+    if t.results[n][1] is not None:
+        return
+    with t.check('member-leaves'):
+        sts = await c.statuses(rest)
+        leaver = [s.node for s in sts if s.state == 'FOLLOWER'][0]
+        await leaver.ok('xmpp', 'cluster', 'remove')
+        await c.wait_agree([nd for nd in rest if nd is not leaver],
+                           what='agreement after a member left')
+        s = await leaver.status()
+        check(s.state not in ('LEADER', 'FOLLOWER', 'CANDIDATE'),
+              'after leaving: %s' % s.summary())
+
+
+@scenario(netns=True)
+async def partition(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    a_node, b_node = [nd for nd in c.nodes if nd is not leader]
+    alice, bob, cb = await clients(t, c, a_node, b_node, leader, 'before')
+    cb.drop()
+
+    t0 = time.monotonic()
+    await nft_partition(leader.addr, [a_node.addr, b_node.addr])
+    members = [nd.peer for nd in c.nodes]
+    new = await c.wait_agree([a_node, b_node], members, w(20),
+                             what='a leader on the majority side')
+    t.note('%s cut off, %s LEADER after %.2fs' % (
+        leader.name, new.name, time.monotonic() - t0))
+    await c.wait_status([leader], lambda s: s.state != 'LEADER' and
+                        s.no_quorum, '%s to step down and say no quorum' %
+                        leader.name)
+    await reachable(alice, bob.boundjid.full)
+    await deliver(alice, bob.boundjid.full, bob, 'across the majority')
+    await deliver(bob, alice.boundjid.full, alice, 'and back')
+
+    await nft_heal()
+    await c.wait_agree(timeout=w(30), what='agreement after healing')
+
+
+async def foreign_join(t, c, joiner, member):
+    """joiner's xmpp cluster join through member fails (exit 1, a clear
+    message) and both logs say why; the message."""
+    j0, m0 = joiner.log_size(), member.log_size()
+    rc, out, err = await joiner.mmp('xmpp', 'cluster', 'join', member.peer,
+                                     timeout=w(40))
+    said = (err + out).strip()
+    check(rc == 1, 'xmpp cluster join from %s: exit %d: %s' % (
+        joiner.name, rc, said))
+    check(re.search(r'certificat|tls|verif|trust', said, re.I),
+          'the refusal does not say it is about certificates: %s' % said)
+    deadline = time.monotonic() + w(5)
+    while True:
+        missing = [nd.name for nd, off in ((joiner, j0), (member, m0))
+                   if not TLS_FAILURE.search(nd.log_text(off))]
+        if not missing:
+            return said
+        if time.monotonic() > deadline:
+            raise Failed('no TLS verification failure in the log of %s '
+                         '(the join said: %s)' % (' and '.join(missing),
+                                                  said))
+        await asyncio.sleep(0.05)
+
+
+@scenario()
+async def mtls(t):
+    c = Cluster(t, 2, foreign=(3, 4))
+    n1, n2 = c.nodes
+    await c.form(timers=TIMERS)
+    n3 = c.add_node(3)
+    n3.install('ca.crt', 'foreign-ca.crt', 'foreign3.key', 'foreign3.crt')
+    n4 = c.add_node(4)
+    n4.install('foreign-ca.crt', 'foreign4.key', 'foreign4.crt')
+    await c.start([n3, n4])
+
+    with t.check('foreign-cert-trusting-our-ca'):
+        await n3.batch(c.base_lines(n3, 'foreign3.key', 'foreign3.crt',
+                                    'foreign-ca.crt'))
+        # Refusing earlier, because the node's own certificate does not
+        # verify against the bundle it trusts, is right too if it says so.
+        for words in (('xmpp', 'cluster', 'trust', 'ca.crt'),
+                      ('xmpp', 'disable'), ('xmpp', 'cluster', 'enable'),
+                      ('xmpp', 'enable')):
+            rc, out, err = await n3.mmp(*words)
+            if rc != 0:
+                said = (err + out).strip()
+                check(rc == 1 and re.search(r'certificat|verif|trust', said,
+                                            re.I), '%s: exit %d: %s' % (
+                    ' '.join(words), rc, said))
+                t.note('n3: %s refused' % ' '.join(words))
+                break
+        else:
+            await foreign_join(t, c, n3, n1)
+
+    with t.check('foreign-cert-trusting-its-own-ca'):
+        await n4.batch(c.base_lines(n4, 'foreign4.key', 'foreign4.crt',
+                                    'foreign-ca.crt') +
+                       ['xmpp cluster trust foreign-ca.crt', 'xmpp disable',
+                        'xmpp cluster enable', 'xmpp enable'])
+        await foreign_join(t, c, n4, n2)
+
+    await c.wait_agree([n1, n2], what='the two members alone')
+
+
+# ---------------------------------------------------------------- harness
+
+SAMPLE = """State: FOLLOWER
+List of peers
+127.0.0.1:5270 (Leader)
+  127.0.0.2:5270 (me)   last heard 0.0s ago
+127.0.0.3:5270
+Node id             : 4f1c2a
+Term                : 7
+Quorum              : yes
+Call bridge secrets : cb2: differs on 127.0.0.3:5270
+  cb3: differs on 127.0.0.1:5270
+Forwarding          : connected to 127.0.0.1:5270
+"""
+
+
+class _N:
+    def __init__(self, name, peer):
+        self.name, self.peer = name, peer
+
+
+def _parser_checks():
+    s = Status(_N('n2', '127.0.0.2:5270'), 0, SAMPLE, '')
+    check(s.state == 'FOLLOWER', 'state %r' % s.state)
+    check(s.addrs == ['127.0.0.1:5270', '127.0.0.2:5270',
+                      '127.0.0.3:5270'], 'peers %s' % s.addrs)
+    check(s.leader_addrs == ['127.0.0.1:5270'], 'leader %s' %
+          s.leader_addrs)
+    check([p.addr for p in s.peers if p.me] == ['127.0.0.2:5270'], 'me')
+    check(s.quorum and not s.no_quorum, 'quorum')
+    check(s.get('node id') == '4f1c2a' and s.get('term') == '7', 'labels')
+    check(not s.secrets_consistent, 'secrets consistent?')
+    check(s.secrets_differ('cb2', '127.0.0.3:5270') and
+          s.secrets_differ('cb3', '127.0.0.1:5270') and
+          not s.secrets_differ('cb1', '127.0.0.3:5270'), 'differs')
+    lead = Status(_N('n1', '127.0.0.1:5270'), 0, SAMPLE.replace(
+        'FOLLOWER', 'LEADER').replace('(Leader)', '(Leader) (me)').replace(
+        '(me)   last', 'last').replace('4f1c2a', '99').replace(
+        'cb2: differs on 127.0.0.3:5270\n  cb3: differs on 127.0.0.1:5270',
+        'consistent'), '')
+    s3 = Status(_N('n3', '127.0.0.3:5270'), 0, SAMPLE.replace(
+        '(me)   last', 'last').replace('127.0.0.3:5270\nNode',
+                                       '127.0.0.3:5270 (me)\nNode'), '')
+    check(lead.secrets_consistent and lead.state == 'LEADER', 'leader')
+    peers = [p.addr for p in s.peers]
+    probs, _ = agreement_problems([lead, s, s3], peers)
+    check(any('secrets' in p for p in probs), 'secrets not noticed: %s' %
+          probs)
+    probs, ldr = agreement_problems([lead, s, s3], peers, secrets=False)
+    check(probs == ['node ids missing or not distinct: %s' %
+                    (['99', '4f1c2a', '4f1c2a'],)], 'ids: %s' % probs)
+    joining = Status(_N('n2', '127.0.0.2:5270'), 0, SAMPLE.replace(
+        '127.0.0.3:5270\n', '127.0.0.3:5270 (joining)\n', 1), '')
+    probs, _ = agreement_problems([joining], peers, secrets=False)
+    check(any('votes' in p for p in probs), 'joining: %s' % probs)
+    no = Status(_N('n1', '127.0.0.1:5270'), 0, SAMPLE.replace(
+        'Quorum              : yes', 'Quorum : no (no quorum: 1 of 3)'), '')
+    check(no.no_quorum and not no.quorum, 'no quorum')
+    dup = Status(_N('n2', '127.0.0.2:5270'), 0, SAMPLE.replace(
+        '127.0.0.3:5270\n', '127.0.0.3:5270\n127.0.0.3:5271\n', 1), '')
+    probs, _ = agreement_problems([dup], peers, secrets=False)
+    check(any('twice' in p for p in probs), 'duplicate: %s' % probs)
+
+
+@scenario(hidden=True)
+async def harness(t):
+    with t.check('status-parser'):
+        _parser_checks()
+    c = Cluster(t, 5, foreign=(3,))
+    for nd in c.nodes:
+        p = subprocess.run(
+            ['openssl', 'verify', '-x509_strict', '-purpose', 'sslserver',
+             '-CAfile', 'ca.crt', 'node%d.crt' % nd.i], cwd=c.certs,
+            capture_output=True, text=True)
+        check(p.returncode == 0, 'node%d.crt: %s' % (nd.i, p.stdout +
+                                                     p.stderr))
+        p = subprocess.run(
+            ['openssl', 'verify', '-purpose', 'sslclient', '-CAfile',
+             'ca.crt', 'node%d.crt' % nd.i], cwd=c.certs,
+            capture_output=True, text=True)
+        check(p.returncode == 0, 'node%d.crt as client: %s' % (nd.i,
+                                                               p.stderr))
+    p = subprocess.run(['openssl', 'verify', '-CAfile', 'ca.crt',
+                        'foreign3.crt'], cwd=c.certs, capture_output=True,
+                       text=True)
+    check(p.returncode != 0, 'foreign3.crt verifies against ca.crt')
+    await c.start()
+    # Without clustering: each node alone, with the base configuration
+    # minus the cluster port.
+    for nd in c.nodes:
+        await nd.batch([ln for ln in c.base_lines(nd)
+                        if 'port cluster' not in ln])
+    n1, n2 = c.nodes[:2]
+    out = await n1.ok('xmpp', 'callbridge', 'add', 'cb1')
+    c.secrets['cb1'] = re.search(r'Secret\s*:\s*(\S+)', out).group(1)
+    await c.add_users(n1)
+    await c.add_users(n2)
+    alice = await login(t, n2, 'alice', 'h')
+    bob = await login(t, n2, 'bob', 'h')
+    await reachable(alice, bob.boundjid.full)
+    await deliver(alice, bob.boundjid.full, bob, 'on node 2')
+    a1 = await login(t, n1, 'alice', 'h1')
+    cb = await component(t, n1)
+    await reachable(a1, CB1)
+    await deliver(a1, CB1, cb, 'to cb1')
+    await deliver(cb, a1.boundjid.full, a1, 'from cb1')
+    check(re.search(r'127\.0\.0\.2:\d+ authenticated as alice',
+                    n2.log_text()), 'the client of n2 did not come from '
+          '127.0.0.2')
+    s = await n1.status()
+    t.note('status of an unclustered node: %r' % s.state)
+    # kill -9 and a restart on the same directory.
+    n2.kill9()
+    n2.start()
+    await n2.wait_ready()
+    check('alice' in await n2.users(), 'n2 lost its accounts')
+
+
+@scenario(hidden=True, netns=True)
+async def harness_netns(t):
+    """The partition rules cut exactly what they should, on lo."""
+    port = free_ports(1, 3)[0]
+    lsn = []
+    for i in (1, 2, 3):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(('127.0.0.%d' % i, port))
+        s.listen(8)
+        lsn.append(s)
+
+    async def can(src, dst):
+        try:
+            r, wr = await asyncio.wait_for(asyncio.open_connection(
+                '127.0.0.%d' % dst, port, local_addr=('127.0.0.%d' % src,
+                                                      0)), 0.5)
+            wr.close()
+            return True
+        except (OSError, asyncio.TimeoutError):
+            return False
+    pairs = [(a, b) for a in (1, 2, 3) for b in (1, 2, 3)]
+    check(all([await can(a, b) for a, b in pairs]), 'loopback not open')
+    await nft_partition('127.0.0.1', ['127.0.0.2', '127.0.0.3'])
+    got = {(a, b): await can(a, b) for a, b in pairs}
+    want = {(a, b): (a == 1) == (b == 1) for a, b in pairs}
+    check(got == want, 'partitioned: %s' % got)
+    await nft_heal()
+    check(all([await can(a, b) for a, b in pairs]), 'not healed')
+    for s in lsn:
+        s.close()
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1038 @@
+/*
+ * Unit tests for the cluster's replicated state machine (cluster_fsm.c):
+ * entry encoding, apply, snapshot and restore, the secret report and
+ * digest, and stale ids; then the same state machine under libraft's
+ * simulated cluster (raft/fixture.h), which runs on simulated time.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <raft.h>
+#include <raft/fixture.h>
+
+#include "cluster.h"
+#include "compat.h"
+#include "log.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define KEY		"000102030405060708090a0b0c0d0e0f"
+#define DIG_A		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIG_B		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DIG_C		"cccccccccccccccccccccccccccccccc"
+#define FX_MAX		5
+#define FX_MSECS	20000	/* simulated time any wait may take */
+
+/* What a sink heard. */
+struct rec {
+	int	 sets;
+	int	 dels;
+	int	 changed;
+	char	 log[1024];
+};
+
+/* The simulated cluster of a raft test. */
+struct fx {
+	struct raft_fixture	 f;
+	struct cfsm		*c[FX_MAX];
+	struct rec		 rec[FX_MAX];
+	int			 n;
+};
+
+/* A raft request and whether its callback ran. */
+struct req {
+	union {
+		struct raft_apply	 apply;
+		struct raft_change	 change;
+	} u;
+	int	 done;
+	int	 status;
+};
+
+static void	 rec_user_set(void *, const char *, const char *);
+static void	 rec_user_del(void *, const char *);
+static void	 rec_changed(void *);
+static struct cfsm *new_rec(struct rec *);
+static void	 apply_raw(struct cfsm *, const void *, size_t);
+static void	 apply_str(struct cfsm *, const char *);
+static void	 apply_entry(struct cfsm *, char *);
+static char	*snap_text(struct cfsm *);
+static void	 fill(struct cfsm *);
+static void	 argv_is(char **, int, const char *);
+static void	 users_are(struct cfsm *, const char *);
+static void	 names_are(struct cfsm *, uint64_t, const char *);
+static void	 fx_quiet(struct raft_tracer *, int, const void *);
+static void	 fx_up(struct fx *, int);
+static void	 fx_down(struct fx *);
+static int	 fx_grow(struct fx *);
+static unsigned	 fx_leader(struct fx *);
+static void	 fx_apply_cb(struct raft_apply *, int, void *);
+static void	 fx_change_cb(struct raft_change *, int);
+static bool	 fx_req_done(struct raft_fixture *, void *);
+static bool	 fx_all_applied(struct raft_fixture *, void *);
+static void	 fx_apply(struct fx *, char *);
+static void	 fx_wait(struct fx *, struct req *);
+static void	 fx_add_voter(struct fx *, uint64_t, const char *);
+static void	 fx_agree(struct fx *);
+static Suite	*cfsm_suite(void);
+
+/* Sink: an account was set. */
+static void
+rec_user_set(void *arg, const char *user, const char *blob)
+{
+	struct rec	*r = arg;
+
+	r->sets++;
+	strlcat(r->log, "set ", sizeof(r->log));
+	strlcat(r->log, user, sizeof(r->log));
+	strlcat(r->log, "=", sizeof(r->log));
+	strlcat(r->log, blob, sizeof(r->log));
+	strlcat(r->log, ";", sizeof(r->log));
+}
+
+/* Sink: an account was removed. */
+static void
+rec_user_del(void *arg, const char *user)
+{
+	struct rec	*r = arg;
+
+	r->dels++;
+	strlcat(r->log, "del ", sizeof(r->log));
+	strlcat(r->log, user, sizeof(r->log));
+	strlcat(r->log, ";", sizeof(r->log));
+}
+
+/* Sink: something changed. */
+static void
+rec_changed(void *arg)
+{
+	struct rec	*r = arg;
+
+	r->changed++;
+}
+
+/* A state machine whose sink records into r (cleared). */
+static struct cfsm *
+new_rec(struct rec *r)
+{
+	struct cfsm_sink	 sink;
+
+	memset(r, 0, sizeof(*r));
+	sink.user_set = rec_user_set;
+	sink.user_del = rec_user_del;
+	sink.changed = rec_changed;
+	sink.arg = r;
+	return (cfsm_new(&sink));
+}
+
+/* Hand len bytes to c's raft apply, as raft would. */
+static void
+apply_raw(struct cfsm *c, const void *data, size_t len)
+{
+	struct raft_fsm		*fsm = cfsm_raft(c);
+	struct raft_buffer	 buf;
+	void			*result = &buf;
+
+	buf.base = xmalloc(len + 1);
+	memcpy(buf.base, data, len);
+	buf.len = len;
+	ck_assert_int_eq(fsm->apply(fsm, &buf, &result), 0);
+	ck_assert_ptr_null(result);
+	free(buf.base);
+}
+
+/* Apply a string with its NUL, as callers that pass strlen() + 1 do. */
+static void
+apply_str(struct cfsm *c, const char *s)
+{
+	apply_raw(c, s, strlen(s) + 1);
+}
+
+/* Apply an encoded entry (must not be NULL) without its NUL; free it. */
+static void
+apply_entry(struct cfsm *c, char *s)
+{
+	ck_assert_ptr_nonnull(s);
+	apply_raw(c, s, strlen(s));
+	free(s);
+}
+
+/* c's snapshot as a string: equal strings, equal state. */
+static char *
+snap_text(struct cfsm *c)
+{
+	struct raft_fsm		*fsm = cfsm_raft(c);
+	struct raft_buffer	*bufs = NULL;
+	unsigned		 n = 0;
+	char			*s;
+
+	ck_assert_int_eq(fsm->snapshot(fsm, &bufs, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	s = xstrndup(bufs[0].base, bufs[0].len);
+	ck_assert_uint_eq(strlen(s), bufs[0].len);
+	raft_free(bufs[0].base);
+	raft_free(bufs);
+	return (s);
+}
+
+/* Some of everything. */
+static void
+fill(struct cfsm *c)
+{
+	apply_entry(c, cfsm_enc_init("example.org", KEY));
+	apply_entry(c, cfsm_enc_user_set("bob", "blob-b"));
+	apply_entry(c, cfsm_enc_user_set("alice", "blob-a"));
+	apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_B));
+	apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
+	apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
+}
+
+/* argv holds the space-separated words of want; frees argv. */
+static void
+argv_is(char **argv, int argc, const char *want)
+{
+	char	 got[256];
+	int	 i;
+
+	got[0] = '\0';
+	for (i = 0; i < argc; i++) {
+		if (i > 0)
+			strlcat(got, " ", sizeof(got));
+		strlcat(got, argv[i], sizeof(got));
+	}
+	ck_assert_ptr_null(argv[argc]);
+	ck_assert_str_eq(got, want);
+	util_free_argv(argv, argc);
+}
+
+/* The accounts are the words of want. */
+static void
+users_are(struct cfsm *c, const char *want)
+{
+	char	**argv;
+	int	 argc;
+
+	argv = cfsm_users(c, &argc);
+	argv_is(argv, argc, want);
+}
+
+/* The call bridges with digests on node are the words of want. */
+static void
+names_are(struct cfsm *c, uint64_t node, const char *want)
+{
+	char	**argv;
+	int	 argc;
+
+	argv = cfsm_digest_names(c, node, &argc);
+	argv_is(argv, argc, want);
+}
+
+START_TEST(test_enc_exact)
+{
+	char	*s;
+
+	s = cfsm_enc_init("example.org", KEY);
+	ck_assert_str_eq(s, "init\texample.org\t" KEY);
+	free(s);
+	s = cfsm_enc_user_set("alice", "scram blob");
+	ck_assert_str_eq(s, "user-set\talice\tscram blob");
+	free(s);
+	s = cfsm_enc_user_del("alice");
+	ck_assert_str_eq(s, "user-del\talice");
+	free(s);
+	s = cfsm_enc_digest(18446744073709551615ULL, "cb1", DIG_A);
+	ck_assert_str_eq(s, "digest-set\t18446744073709551615\tcb1\t" DIG_A);
+	free(s);
+	s = cfsm_enc_digest(3, "cb1", NULL);
+	ck_assert_str_eq(s, "digest-del\t3\tcb1");
+	free(s);
+	s = cfsm_enc_forget(3);
+	ck_assert_str_eq(s, "forget\t3");
+	free(s);
+}
+END_TEST
+
+START_TEST(test_enc_reject)
+{
+	const char	*bad[] = { "", "a\tb", "a\nb", "a\rb", "\t", NULL };
+	size_t		 i;
+
+	for (i = 0; i < nitems(bad); i++) {
+		ck_assert_ptr_null(cfsm_enc_init(bad[i], KEY));
+		ck_assert_ptr_null(cfsm_enc_user_set(bad[i], "blob"));
+		ck_assert_ptr_null(cfsm_enc_user_set("alice", bad[i]));
+		ck_assert_ptr_null(cfsm_enc_user_del(bad[i]));
+		ck_assert_ptr_null(cfsm_enc_digest(1, bad[i], DIG_A));
+		ck_assert_ptr_null(cfsm_enc_digest(1, bad[i], NULL));
+		if (bad[i] != NULL)
+			ck_assert_ptr_null(cfsm_enc_digest(1, "cb", bad[i]));
+	}
+	ck_assert_ptr_null(cfsm_enc_init("example.org", NULL));
+	ck_assert_ptr_null(cfsm_enc_init("example.org", ""));
+	ck_assert_ptr_null(cfsm_enc_init("example.org", "abc"));
+	ck_assert_ptr_null(cfsm_enc_init("example.org", "zz"));
+	ck_assert_ptr_null(cfsm_enc_digest(1, "cb", "not hex!"));
+	ck_assert_ptr_null(cfsm_enc_digest(0, "cb", DIG_A));
+	ck_assert_ptr_null(cfsm_enc_digest(0, "cb", NULL));
+	ck_assert_ptr_null(cfsm_enc_forget(0));
+}
+END_TEST
+
+START_TEST(test_apply_each)
+{
+	struct rec	 r;
+	struct cfsm	*c;
+	char		**argv;
+
+	c = new_rec(&r);
+	ck_assert_ptr_null(cfsm_domain(c));
+	ck_assert_ptr_null(cfsm_key(c));
+	users_are(c, "");
+
+	apply_entry(c, cfsm_enc_init("example.org", KEY));
+	ck_assert_str_eq(cfsm_domain(c), "example.org");
+	ck_assert_str_eq(cfsm_key(c), KEY);
+	ck_assert_int_eq(r.changed, 1);
+
+	apply_entry(c, cfsm_enc_user_set("bob", "b1"));
+	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	apply_entry(c, cfsm_enc_user_set("bob", "b2"));
+	ck_assert_str_eq(cfsm_user(c, "bob"), "b2");
+	ck_assert_str_eq(cfsm_user(c, "alice"), "a1");
+	ck_assert_ptr_null(cfsm_user(c, "carol"));
+	users_are(c, "alice bob");
+	ck_assert_int_eq(r.changed, 4);
+
+	apply_entry(c, cfsm_enc_user_del("bob"));
+	ck_assert_ptr_null(cfsm_user(c, "bob"));
+	users_are(c, "alice");
+	ck_assert_str_eq(r.log, "set bob=b1;set alice=a1;set bob=b2;del bob;");
+	ck_assert_int_eq(r.changed, 5);
+
+	apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_A));
+	apply_entry(c, cfsm_enc_digest(2, "cb1", DIG_B));
+	apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
+	ck_assert_str_eq(cfsm_digest(c, 2, "cb2"), DIG_A);
+	ck_assert_ptr_null(cfsm_digest(c, 3, "cb2"));
+	names_are(c, 2, "cb1 cb2");
+	names_are(c, 4, "");
+	apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_C));
+	ck_assert_str_eq(cfsm_digest(c, 2, "cb2"), DIG_C);
+	apply_entry(c, cfsm_enc_digest(2, "cb2", NULL));
+	ck_assert_ptr_null(cfsm_digest(c, 2, "cb2"));
+	ck_assert_int_eq(r.changed, 10);
+
+	apply_entry(c, cfsm_enc_forget(2));
+	names_are(c, 2, "");
+	names_are(c, 3, "cb1");
+	ck_assert_int_eq(r.changed, 11);
+
+	/* Nothing to change: no changed(); the sink still hears accounts. */
+	apply_entry(c, cfsm_enc_forget(2));
+	apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
+	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	ck_assert_int_eq(r.changed, 11);
+	ck_assert_int_eq(r.sets, 4);
+
+	/* The count is optional. */
+	argv = cfsm_users(c, NULL);
+	ck_assert_str_eq(argv[0], "alice");
+	ck_assert_ptr_null(argv[1]);
+	util_free_argv(argv, 1);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_apply_init_once)
+{
+	struct rec	 r;
+	struct cfsm	*c;
+
+	c = new_rec(&r);
+	apply_str(c, "init\texample.org\t" KEY);
+	apply_entry(c, cfsm_enc_init("example.net", "ffff"));
+	apply_entry(c, cfsm_enc_init("example.org", "ffff"));
+	ck_assert_str_eq(cfsm_domain(c), "example.org");
+	ck_assert_str_eq(cfsm_key(c), KEY);
+	ck_assert_int_eq(r.changed, 1);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_apply_malformed)
+{
+	static const char *bad[] = {
+		"",
+		"bogus",
+		"bogus\tfrom\ta newer version",
+		"user-set",
+		"user-set\tbob",
+		"user-set\tbob\tblob\textra",
+		"user-set\t\tblob",
+		"user-set\tbob\t",
+		"user-set\tbob\tbl\rob",
+		"user-del\t",
+		"USER-DEL\talice",
+		"user-del\talice\t",
+		" user-del\talice",
+		"init\texample.org",
+		"init\texample.org\tabc",
+		"init\texample.org\tnothex",
+		"digest-set\t0\tcb1\t" DIG_A,
+		"digest-set\t-1\tcb1\t" DIG_A,
+		"digest-set\t+1\tcb1\t" DIG_A,
+		"digest-set\t1x\tcb1\t" DIG_A,
+		"digest-set\t18446744073709551616\tcb1\t" DIG_A,
+		"digest-set\t1\tcb1\tnothex",
+		"digest-set\t1\tcb1",
+		"digest-del\t1",
+		"forget\t",
+		"forget\t0",
+		"forget\t1\t2",
+	};
+	struct rec	 r;
+	struct cfsm	*c;
+	char		*before, *after;
+	size_t		 i;
+
+	c = new_rec(&r);
+	fill(c);
+	memset(&r, 0, sizeof(r));
+	before = snap_text(c);
+	for (i = 0; i < nitems(bad); i++) {
+		apply_raw(c, bad[i], strlen(bad[i]));
+		apply_str(c, bad[i]);
+	}
+	apply_raw(c, "user-del\0alice", 14);
+	apply_raw(c, "user-del\talice\0x", 16);
+	apply_raw(c, "\0", 1);
+	apply_raw(c, "", 0);
+	apply_raw(c, "\xff\xfe\t\x01", 4);
+	after = snap_text(c);
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(r.sets + r.dels + r.changed, 0);
+	free(before);
+	free(after);
+
+	/* Trailing NULs (raft's 8-byte padding) are not malformed. */
+	apply_raw(c, "user-del\talice", 15);
+	ck_assert_ptr_null(cfsm_user(c, "alice"));
+	apply_raw(c, "user-del\tbob\0\0\0", 16);
+	ck_assert_ptr_null(cfsm_user(c, "bob"));
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_apply_no_sink)
+{
+	struct cfsm_sink	 sink;
+	struct cfsm		*c;
+
+	c = cfsm_new(NULL);
+	fill(c);
+	apply_entry(c, cfsm_enc_user_del("bob"));
+	ck_assert_ptr_null(cfsm_user(c, "bob"));
+	cfsm_free(c);
+
+	memset(&sink, 0, sizeof(sink));
+	c = cfsm_new(&sink);
+	fill(c);
+	apply_entry(c, cfsm_enc_user_del("bob"));
+	ck_assert_str_eq(cfsm_user(c, "alice"), "blob-a");
+	cfsm_free(c);
+	cfsm_free(NULL);
+}
+END_TEST
+
+START_TEST(test_snapshot_format)
+{
+	struct cfsm	*c;
+	char		*s;
+
+	c = cfsm_new(NULL);
+	s = snap_text(c);
+	ck_assert_str_eq(s, "cfsm 1\n");
+	free(s);
+	fill(c);
+	s = snap_text(c);
+	ck_assert_str_eq(s, "cfsm 1\n"
+	    "init\texample.org\t" KEY "\n"
+	    "user-set\talice\tblob-a\n"
+	    "user-set\tbob\tblob-b\n"
+	    "digest-set\t7\tcb1\t" DIG_A "\n"
+	    "digest-set\t7\tcb2\t" DIG_B "\n"
+	    "digest-set\t9\tcb1\t" DIG_A "\n");
+	free(s);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_snapshot_restore)
+{
+	struct rec		 r;
+	struct cfsm		*a, *b;
+	struct raft_fsm		*fa, *fb;
+	struct raft_buffer	*bufs = NULL;
+	unsigned		 n = 0;
+	char			*sa, *sb;
+
+	a = cfsm_new(NULL);
+	fill(a);
+	b = new_rec(&r);
+	apply_entry(b, cfsm_enc_init("other.org", "ffff"));
+	apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
+	apply_entry(b, cfsm_enc_user_set("alice", "old"));
+	apply_entry(b, cfsm_enc_user_set("carl", "blob-c"));
+	apply_entry(b, cfsm_enc_digest(5, "cb9", DIG_C));
+	memset(&r, 0, sizeof(r));
+
+	fa = cfsm_raft(a);
+	fb = cfsm_raft(b);
+	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	/* On success restore owns (and frees) the data, not the array. */
+	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
+	raft_free(bufs);
+
+	ck_assert_str_eq(r.log,
+	    "del carl;del zed;set alice=blob-a;set bob=blob-b;");
+	ck_assert_int_eq(r.changed, 1);
+	sa = snap_text(a);
+	sb = snap_text(b);
+	ck_assert_str_eq(sa, sb);
+	ck_assert_str_eq(cfsm_domain(b), "example.org");
+	ck_assert_ptr_null(cfsm_digest(b, 5, "cb9"));
+	free(sa);
+	free(sb);
+	cfsm_free(a);
+	cfsm_free(b);
+}
+END_TEST
+
+START_TEST(test_restore_refused)
+{
+	static const char *bad[] = {
+		"",
+		"cfsm 2\n",
+		"cfsm 1",
+		"cfsm 1\nuser-del\talice\n",
+		"cfsm 1\nforget\t7\n",
+		"cfsm 1\nuser-set\talice\n",
+		"cfsm 1\nuser-set\talice\tx\n\n",
+		"cfsm 1\nbogus\n",
+		"cfsm 1\ninit\ta.org\t" KEY "\ninit\tb.org\t" KEY "\n",
+		"cfsm 1\r\nuser-set\talice\tx\n",
+	};
+	struct rec		 r;
+	struct cfsm		*c;
+	struct raft_fsm		*fsm;
+	struct raft_buffer	 buf;
+	char			*before, *after;
+	size_t			 i;
+
+	c = new_rec(&r);
+	fill(c);
+	memset(&r, 0, sizeof(r));
+	fsm = cfsm_raft(c);
+	before = snap_text(c);
+	for (i = 0; i < nitems(bad); i++) {
+		buf.len = strlen(bad[i]);
+		buf.base = raft_malloc(buf.len + 1);
+		memcpy(buf.base, bad[i], buf.len + 1);
+		/* On failure the data stays raft's. */
+		ck_assert_int_ne(fsm->restore(fsm, &buf), 0);
+		raft_free(buf.base);
+	}
+	after = snap_text(c);
+	ck_assert_str_eq(before, after);
+	ck_assert_int_eq(r.sets + r.dels + r.changed, 0);
+	free(before);
+	free(after);
+
+	/* A header alone is an empty state; a trailing NUL is fine. */
+	buf.len = sizeof("cfsm 1\n");
+	buf.base = raft_malloc(buf.len);
+	memcpy(buf.base, "cfsm 1\n", buf.len);
+	ck_assert_int_eq(fsm->restore(fsm, &buf), 0);
+	ck_assert_ptr_null(cfsm_domain(c));
+	ck_assert_str_eq(r.log, "del alice;del bob;");
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_report)
+{
+	static const uint64_t ids[] = { 7, 8, 9 };
+	static const char *names[] = {
+		"127.0.0.1:5270", "127.0.0.2:5270", "127.0.0.3:5270"
+	};
+	struct cfsm	*c;
+	char		*s;
+
+	c = cfsm_new(NULL);
+	s = cfsm_secret_report(c, ids, names, 3);
+	ck_assert_str_eq(s, "consistent");
+	free(s);
+
+	/* Non-members' digests count for nothing. */
+	apply_entry(c, cfsm_enc_digest(1, "cb0", DIG_A));
+	apply_entry(c, cfsm_enc_digest(1, "cb1", DIG_C));
+	apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
+	apply_entry(c, cfsm_enc_digest(8, "cb1", DIG_A));
+	apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
+	s = cfsm_secret_report(c, ids, names, 3);
+	ck_assert_str_eq(s, "consistent");
+	free(s);
+
+	/* The majority wins; one line per problem, in name order. */
+	apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_C));
+	apply_entry(c, cfsm_enc_digest(8, "cb2", DIG_B));
+	apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_C));
+	apply_entry(c, cfsm_enc_digest(7, "cb3", DIG_A));
+	s = cfsm_secret_report(c, ids, names, 3);
+	ck_assert_str_eq(s, "cb2: differs on 127.0.0.2:5270\n"
+	    "cb3: missing on 127.0.0.2:5270, 127.0.0.3:5270");
+	free(s);
+
+	/* A tie: the lowest digest is the usual one. No names: ids. */
+	apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_A));
+	apply_entry(c, cfsm_enc_digest(8, "cb3", DIG_B));
+	s = cfsm_secret_report(c, ids, NULL, 3);
+	ck_assert_str_eq(s, "cb2: differs on 7, 8\n"
+	    "cb3: differs on 8\ncb3: missing on 9");
+	free(s);
+
+	/* Only the members given count. */
+	s = cfsm_secret_report(c, ids, names, 1);
+	ck_assert_str_eq(s, "consistent");
+	free(s);
+	s = cfsm_secret_report(c, ids, names, 0);
+	ck_assert_str_eq(s, "consistent");
+	free(s);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_secret_digest)
+{
+	char	*a, *b;
+
+	/* HMAC-SHA256(KEY, "cb1\0s3cret"), first 16 bytes. */
+	a = cfsm_secret_digest(KEY, "cb1", "s3cret");
+	ck_assert_str_eq(a, "af44a9960274de831d35825f8109eb34");
+	b = cfsm_secret_digest(KEY, "cb1", "s3cret");
+	ck_assert_str_eq(a, b);
+	free(b);
+	ck_assert_ptr_null(strstr(a, "s3cret"));
+	b = cfsm_secret_digest("00" KEY, "cb1", "s3cret");
+	ck_assert_str_ne(a, b);
+	free(b);
+	b = cfsm_secret_digest(KEY, "cb2", "s3cret");
+	ck_assert_str_ne(a, b);
+	free(b);
+	/* The NUL keeps name and secret apart. */
+	b = cfsm_secret_digest(KEY, "cb1s", "3cret");
+	ck_assert_str_ne(a, b);
+	free(b);
+	free(a);
+
+	/* The digest is valid in an entry. */
+	a = cfsm_secret_digest(KEY, "cb1", "");
+	ck_assert_uint_eq(strlen(a), 32);
+	b = cfsm_enc_digest(1, "cb1", a);
+	ck_assert_ptr_nonnull(b);
+	free(b);
+	free(a);
+
+	ck_assert_ptr_null(cfsm_secret_digest("xyz", "cb1", "s3cret"));
+	ck_assert_ptr_null(cfsm_secret_digest("abc", "cb1", "s3cret"));
+	ck_assert_ptr_null(cfsm_secret_digest("", "cb1", "s3cret"));
+	ck_assert_ptr_null(cfsm_secret_digest(NULL, "cb1", "s3cret"));
+}
+END_TEST
+
+START_TEST(test_stale_ids)
+{
+	struct raft_configuration	 conf;
+	uint64_t			 out[4];
+
+	raft_configuration_init(&conf);
+	ck_assert_int_eq(raft_configuration_add(&conf, 11, "127.0.0.1:5270",
+	    RAFT_VOTER), 0);
+	ck_assert_int_eq(raft_configuration_add(&conf, 12, "127.0.0.2:5270",
+	    RAFT_VOTER), 0);
+	ck_assert_int_eq(raft_configuration_add(&conf, 13, "127.0.0.3:5270",
+	    RAFT_SPARE), 0);
+
+	ck_assert_int_eq(cfsm_stale_ids(&conf, 99, "127.0.0.2:5270", out, 4),
+	    1);
+	ck_assert_uint_eq(out[0], 12);
+	ck_assert_int_eq(cfsm_stale_ids(&conf, 12, "127.0.0.2:5270", out, 4),
+	    0);
+	ck_assert_int_eq(cfsm_stale_ids(&conf, 99, "127.0.0.9:5270", out, 4),
+	    0);
+	ck_assert_int_eq(cfsm_stale_ids(&conf, 99, "127.0.0.2:5270", out, 0),
+	    0);
+	ck_assert_int_eq(cfsm_stale_ids(NULL, 99, "127.0.0.2:5270", out, 4),
+	    0);
+	raft_configuration_close(&conf);
+}
+END_TEST
+
+/* libraft's trace, silenced unless CHECK_RAFT_TRACE is set. */
+static struct raft_tracer fx_tracer = { NULL, 2, fx_quiet };
+
+/* A tracer that drops everything. */
+static void
+fx_quiet(struct raft_tracer *t, int type, const void *info)
+{
+	(void)t;
+	(void)type;
+	(void)info;
+}
+
+/* Start n servers, one state machine each, and elect a leader. */
+static void
+fx_up(struct fx *x, int n)
+{
+	struct raft_configuration	 conf;
+	int				 i;
+
+	memset(x, 0, sizeof(*x));
+	ck_assert_int_eq(raft_fixture_init(&x->f), 0);
+	for (i = 0; i < n; i++)
+		fx_grow(x);
+	ck_assert_int_eq(raft_fixture_configuration(&x->f, n, &conf), 0);
+	ck_assert_int_eq(raft_fixture_bootstrap(&x->f, &conf), 0);
+	raft_configuration_close(&conf);
+	ck_assert_int_eq(raft_fixture_start(&x->f), 0);
+	ck_assert(raft_fixture_step_until_has_leader(&x->f, FX_MSECS));
+}
+
+/* Stop the cluster and free every state machine. */
+static void
+fx_down(struct fx *x)
+{
+	int	 i;
+
+	raft_fixture_close(&x->f);
+	for (i = 0; i < x->n; i++)
+		cfsm_free(x->c[i]);
+}
+
+/*
+ * Add a server (id n + 1, address "n + 1") that snapshots often, so one
+ * that joins late catches up by a snapshot. Returns its index.
+ */
+static int
+fx_grow(struct fx *x)
+{
+	struct raft	*r;
+	int		 i = x->n;
+
+	ck_assert_int_lt(i, FX_MAX);
+	x->c[i] = new_rec(&x->rec[i]);
+	ck_assert_int_eq(raft_fixture_grow(&x->f, cfsm_raft(x->c[i])), 0);
+	x->n++;
+	r = raft_fixture_get(&x->f, i);
+	raft_set_snapshot_threshold(r, 4);
+	raft_set_snapshot_trailing(r, 1);
+	if (getenv("CHECK_RAFT_TRACE") == NULL)
+		r->tracer = &fx_tracer;
+	return (i);
+}
+
+/* The leader's index. */
+static unsigned
+fx_leader(struct fx *x)
+{
+	unsigned	 i;
+
+	i = raft_fixture_leader_index(&x->f);
+	ck_assert_uint_lt(i, raft_fixture_n(&x->f));
+	return (i);
+}
+
+/* raft_apply's callback. */
+static void
+fx_apply_cb(struct raft_apply *apply, int status, void *result)
+{
+	struct req	*q = apply->data;
+
+	(void)result;
+	q->status = status;
+	q->done = 1;
+}
+
+/* raft_add, raft_assign and raft_remove's callback. */
+static void
+fx_change_cb(struct raft_change *change, int status)
+{
+	struct req	*q = change->data;
+
+	q->status = status;
+	q->done = 1;
+}
+
+/* Whether a request's callback ran. */
+static bool
+fx_req_done(struct raft_fixture *f, void *arg)
+{
+	struct req	*q = arg;
+
+	(void)f;
+	return (q->done);
+}
+
+/* Whether every live server has applied up to the leader's last entry. */
+static bool
+fx_all_applied(struct raft_fixture *f, void *arg)
+{
+	raft_index	*index = arg;
+	unsigned	 i;
+
+	for (i = 0; i < raft_fixture_n(f); i++) {
+		if (raft_fixture_alive(f, i) &&
+		    raft_last_applied(raft_fixture_get(f, i)) < *index)
+			return (false);
+	}
+	return (true);
+}
+
+/* Run a request to its callback, which must report success. */
+static void
+fx_wait(struct fx *x, struct req *q)
+{
+	ck_assert(raft_fixture_step_until(&x->f, fx_req_done, q, FX_MSECS));
+	ck_assert_int_eq(q->status, 0);
+}
+
+/* Apply an encoded entry (freed) on the leader and wait for all to. */
+static void
+fx_apply(struct fx *x, char *s)
+{
+	struct raft		*leader;
+	struct raft_buffer	 buf;
+	struct req		 q;
+	raft_index		 index;
+
+	ck_assert_ptr_nonnull(s);
+	leader = raft_fixture_get(&x->f, fx_leader(x));
+	buf.len = strlen(s) + 1;
+	buf.base = raft_malloc(buf.len);
+	memcpy(buf.base, s, buf.len);
+	free(s);
+	memset(&q, 0, sizeof(q));
+	q.u.apply.data = &q;
+	ck_assert_int_eq(raft_apply(leader, &q.u.apply, &buf, 1, fx_apply_cb),
+	    0);
+	fx_wait(x, &q);
+	index = raft_last_index(leader);
+	ck_assert(raft_fixture_step_until(&x->f, fx_all_applied, &index,
+	    FX_MSECS));
+}
+
+/* Add id at addr through the leader and make it a voter. */
+static void
+fx_add_voter(struct fx *x, uint64_t id, const char *addr)
+{
+	struct raft	*leader;
+	struct req	 q;
+
+	leader = raft_fixture_get(&x->f, fx_leader(x));
+	memset(&q, 0, sizeof(q));
+	q.u.change.data = &q;
+	ck_assert_int_eq(raft_add(leader, &q.u.change, id, addr,
+	    fx_change_cb), 0);
+	fx_wait(x, &q);
+	memset(&q, 0, sizeof(q));
+	q.u.change.data = &q;
+	ck_assert_int_eq(raft_assign(leader, &q.u.change, id, RAFT_VOTER,
+	    fx_change_cb), 0);
+	fx_wait(x, &q);
+}
+
+/* Every live server's state machine holds the same state. */
+static void
+fx_agree(struct fx *x)
+{
+	char	*first = NULL, *s;
+	int	 i;
+
+	for (i = 0; i < x->n; i++) {
+		if (!raft_fixture_alive(&x->f, i))
+			continue;
+		s = snap_text(x->c[i]);
+		if (first == NULL)
+			first = s;
+		else {
+			ck_assert_str_eq(s, first);
+			free(s);
+		}
+	}
+	ck_assert_ptr_nonnull(first);
+	free(first);
+}
+
+START_TEST(test_raft_replicate)
+{
+	struct fx	 x;
+	unsigned	 old;
+	int		 i, nw;
+
+	fx_up(&x, 3);
+	fx_apply(&x, cfsm_enc_init("example.org", KEY));
+	fx_apply(&x, cfsm_enc_user_set("alice", "blob-a"));
+	fx_apply(&x, cfsm_enc_user_set("bob", "blob-b"));
+	fx_apply(&x, cfsm_enc_user_del("alice"));
+	fx_apply(&x, cfsm_enc_digest(1, "cb1", DIG_A));
+	fx_apply(&x, cfsm_enc_digest(2, "cb1", DIG_B));
+	fx_agree(&x);
+	for (i = 0; i < 3; i++) {
+		ck_assert_str_eq(cfsm_domain(x.c[i]), "example.org");
+		ck_assert_ptr_null(cfsm_user(x.c[i], "alice"));
+		ck_assert_str_eq(cfsm_user(x.c[i], "bob"), "blob-b");
+		ck_assert_str_eq(x.rec[i].log,
+		    "set alice=blob-a;set bob=blob-b;del alice;");
+	}
+
+	/* The leader dies; the survivors elect another and carry on. */
+	old = fx_leader(&x);
+	raft_fixture_kill(&x.f, old);
+	ck_assert(raft_fixture_step_until_has_no_leader(&x.f, FX_MSECS));
+	ck_assert(raft_fixture_step_until_has_leader(&x.f, FX_MSECS));
+	ck_assert_uint_ne(fx_leader(&x), old);
+	fx_apply(&x, cfsm_enc_user_set("carol", "blob-c"));
+	fx_apply(&x, cfsm_enc_digest(2, "cb1", DIG_A));
+	fx_apply(&x, cfsm_enc_forget(old + 1));
+	fx_agree(&x);
+	ck_assert_str_eq(cfsm_user(x.c[fx_leader(&x)], "carol"), "blob-c");
+
+	/* A fourth server joins and catches up from a snapshot. */
+	nw = fx_grow(&x);
+	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, nw)), 0);
+	fx_add_voter(&x, nw + 1, "4");
+	fx_apply(&x, cfsm_enc_user_set("dave", "blob-d"));
+	ck_assert_uint_ge(raft_fixture_n_recv(&x.f, nw,
+	    RAFT_INSTALL_SNAPSHOT), 1);
+	fx_agree(&x);
+	ck_assert_str_eq(cfsm_domain(x.c[nw]), "example.org");
+	ck_assert_str_eq(cfsm_user(x.c[nw], "bob"), "blob-b");
+	ck_assert_str_eq(cfsm_user(x.c[nw], "dave"), "blob-d");
+	ck_assert_ptr_nonnull(strstr(x.rec[nw].log, "set carol=blob-c;"));
+	fx_down(&x);
+}
+END_TEST
+
+START_TEST(test_raft_stale_id)
+{
+	const struct raft_configuration	*conf;
+	struct fx			 x;
+	struct raft			*leader;
+	struct req			 q;
+	uint64_t			 stale[4];
+	unsigned			 i, seen;
+	int				 wiped, nw;
+
+	fx_up(&x, 3);
+	fx_apply(&x, cfsm_enc_init("example.org", KEY));
+	fx_apply(&x, cfsm_enc_user_set("alice", "blob-a"));
+	wiped = fx_grow(&x);
+	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, wiped)), 0);
+	fx_add_voter(&x, wiped + 1, "4");
+	fx_apply(&x, cfsm_enc_user_set("bob", "blob-b"));
+	fx_agree(&x);
+
+	/* Server 4 is reset and comes back from "4" as server 5. */
+	raft_fixture_kill(&x.f, wiped);
+	nw = fx_grow(&x);
+	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, nw)), 0);
+	leader = raft_fixture_get(&x.f, fx_leader(&x));
+	ck_assert_int_eq(cfsm_stale_ids(&leader->configuration, nw + 1, "4",
+	    stale, 4), 1);
+	ck_assert_uint_eq(stale[0], wiped + 1);
+
+	memset(&q, 0, sizeof(q));
+	q.u.change.data = &q;
+	ck_assert_int_eq(raft_remove(leader, &q.u.change, stale[0],
+	    fx_change_cb), 0);
+	fx_wait(&x, &q);
+	fx_add_voter(&x, nw + 1, "4");
+	fx_apply(&x, cfsm_enc_user_set("carol", "blob-c"));
+	fx_agree(&x);
+	ck_assert_str_eq(cfsm_user(x.c[nw], "alice"), "blob-a");
+
+	leader = raft_fixture_get(&x.f, fx_leader(&x));
+	conf = &leader->configuration;
+	ck_assert_uint_eq(conf->n, 4);
+	for (seen = 0, i = 0; i < conf->n; i++) {
+		ck_assert_uint_ne(conf->servers[i].id, wiped + 1);
+		if (strcmp(conf->servers[i].address, "4") == 0) {
+			ck_assert_uint_eq(conf->servers[i].id, nw + 1);
+			ck_assert_int_eq(conf->servers[i].role, RAFT_VOTER);
+			seen++;
+		}
+	}
+	ck_assert_uint_eq(seen, 1);
+	ck_assert_int_eq(cfsm_stale_ids(conf, nw + 1, "4", stale, 4), 0);
+	fx_down(&x);
+}
+END_TEST
+
+/* All tests. */
+static Suite *
+cfsm_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("cluster_fsm");
+
+	tc = tcase_create("encode");
+	tcase_add_test(tc, test_enc_exact);
+	tcase_add_test(tc, test_enc_reject);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("apply");
+	tcase_add_test(tc, test_apply_each);
+	tcase_add_test(tc, test_apply_init_once);
+	tcase_add_test(tc, test_apply_malformed);
+	tcase_add_test(tc, test_apply_no_sink);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("snapshot");
+	tcase_add_test(tc, test_snapshot_format);
+	tcase_add_test(tc, test_snapshot_restore);
+	tcase_add_test(tc, test_restore_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("secrets");
+	tcase_add_test(tc, test_report);
+	tcase_add_test(tc, test_secret_digest);
+	tcase_add_test(tc, test_stale_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("raft");
+	tcase_add_test(tc, test_raft_replicate);
+	tcase_add_test(tc, test_raft_stale_id);
+	suite_add_tcase(s, tc);
+
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	log_init("check_cluster_fsm", 1, 0);
+	sr = srunner_create(cfsm_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
