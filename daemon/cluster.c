@@ -1473,10 +1473,9 @@ cluster_ops_run(void)
 		s = o->id ? cluster_server_by_id(o->id) :
 		    cluster_server_by_addr(o->addr);
 		if (s == NULL) {
-			snprintf(text, sizeof(text), "%s is not a member",
-			    o->addr);
-			cluster_op_finish(o, s == NULL && o->tries > 0, o->tries
-			    > 0 ? "removed" : text);
+			/* Gone already: what the requester wanted. */
+			cluster_op_finish(o, 1, o->tries > 0 ? "removed" :
+			    "not a member (removed already)");
 			cluster_kick();
 			return;
 		}

@@ -462,6 +462,7 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 	SSL_CTX		*ctx;
 	X509_STORE_CTX	*xs = NULL;
 	STACK_OF(X509)	*chain = NULL;
+	uint32_t	 xku;
 	int		 rc = -1;
 
 	if ((ctx = cnet_ctx_new(key, crt, trust, cause)) == NULL)
@@ -479,6 +480,22 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 		xasprintf(cause, "certificate %s is not trusted by the "
 		    "bundle %s: %s", crt, trust, X509_verify_cert_error_string(
 		    X509_STORE_CTX_get_error(xs)));
+		goto out;
+	}
+	/*
+	 * Each end of a cluster link is a TLS server to one peer and a
+	 * client to another: a certificate that names its uses must name
+	 * both. One without the extension may be used for anything.
+	 */
+	xku = X509_get_extended_key_usage(SSL_CTX_get0_certificate(ctx));
+	if (xku != UINT32_MAX && (!(xku & XKU_SSL_SERVER) ||
+	    !(xku & XKU_SSL_CLIENT))) {
+		xasprintf(cause, "certificate %s lacks %s in its extended key "
+		    "usage: cluster links authenticate both ends, so a node "
+		    "certificate needs serverAuth and clientAuth; have it "
+		    "reissued with both", crt, !(xku & XKU_SSL_CLIENT) ?
+		    (!(xku & XKU_SSL_SERVER) ? "serverAuth and clientAuth" :
+		    "clientAuth") : "serverAuth");
 		goto out;
 	}
 	rc = 0;

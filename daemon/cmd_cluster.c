@@ -43,6 +43,9 @@ struct cjob {
 #define CJ_LEAVE	4
 #define CJ_LEAVE_REQ	5
 #define CJ_REMOVE	6
+#define CJ_REMOVE_RETRY	7
+
+#define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
 
 static struct cjob *cmd_cluster_job(struct cmdctx *, int);
 static void	 cmd_cluster_job_end(struct cjob *, int);
@@ -57,6 +60,8 @@ static void	 cmd_cluster_peer(const char *, char *, size_t);
 static int	 cmd_cluster_ready(struct cmdctx *, const char *);
 static void	 cmd_cluster_next(struct cmdctx *);
 static void	 cmd_cluster_leave_now(struct cjob *);
+static int	 cmd_cluster_transient(const char *);
+static void	 cmd_cluster_remove_peer(struct cjob *);
 
 /* Whether this node is a cluster member (xmpp reset asks). */
 int
@@ -440,6 +445,11 @@ cmd_cluster_left(void *arg, int ok, const char *text)
 	char		*cause = NULL;
 
 	j->req = NULL;
+	if (!ok && cmd_cluster_transient(text) && j->ticks < CC_RETRY_TICKS) {
+		j->kind = CJ_LEAVE_REQ;		/* ask whoever leads by then */
+		cmd_cluster_wait(j);
+		return;
+	}
 	if (!ok) {
 		if (j->ctx != NULL)
 			cmdctx_err(j->ctx, "xmpp cluster remove: %s; this "
@@ -466,6 +476,11 @@ cmd_cluster_removed(void *arg, int ok, const char *text)
 	struct cjob	*j = arg;
 
 	j->req = NULL;
+	if (!ok && cmd_cluster_transient(text) && j->ticks < CC_RETRY_TICKS) {
+		j->kind = CJ_REMOVE_RETRY;	/* ask whoever leads by then */
+		cmd_cluster_wait(j);
+		return;
+	}
 	if (j->ctx != NULL) {
 		if (ok)
 			cmdctx_out(j->ctx, "Removed %s from the cluster",
@@ -476,14 +491,47 @@ cmd_cluster_removed(void *arg, int ok, const char *text)
 	cmd_cluster_job_end(j, ok ? MMP_RES_OK : MMP_RES_FAILED);
 }
 
+/*
+ * Whether a failed request is worth asking again: the leader died or is
+ * changing, rather than refusing.
+ */
+static int
+cmd_cluster_transient(const char *text)
+{
+	return (strncmp(text, "connect ", 8) == 0 ||
+	    strstr(text, "closed the connection") != NULL ||
+	    strncmp(text, "no leader", 9) == 0 ||
+	    strncmp(text, "no answer", 9) == 0 ||
+	    strncmp(text, "this node stopped leading", 25) == 0 ||
+	    strstr(text, "disagree on who leads") != NULL);
+}
+
+/* Ask the leader (this node or another) to remove j->target. */
+static void
+cmd_cluster_remove_peer(struct cjob *j)
+{
+	const char	*leader;
+	char		*line;
+
+	j->kind = CJ_REMOVE;
+	if (cluster_is_leader())
+		cluster_op(1, 0, j->target, cmd_cluster_removed, j);
+	else if ((leader = cluster_leader_addr()) != NULL) {
+		xasprintf(&line, "REMOVE 0 %s", j->target);
+		j->req = cluster_request(leader, line, cmd_cluster_removed, j);
+		free(line);
+	} else
+		cmd_cluster_removed(j, 0, "no leader at the moment (no "
+		    "quorum?)");
+}
+
 /* xmpp cluster remove [<member>]. */
 int
 cmd_cluster_remove(struct cmdctx *ctx)
 {
 	struct cjob	*j;
 	struct raft	*r;
-	char		*cause = NULL, *line;
-	const char	*leader;
+	char		*cause = NULL;
 	unsigned	 i;
 	int		 found = 0;
 
@@ -514,18 +562,7 @@ cmd_cluster_remove(struct cmdctx *ctx)
 		return (CMD_PENDING);
 	}
 	if (strcmp(j->target, cluster_addr()) != 0) {
-		if (cluster_is_leader())
-			cluster_op(1, 0, j->target, cmd_cluster_removed, j);
-		else if ((leader = cluster_leader_addr()) != NULL) {
-			xasprintf(&line, "REMOVE 0 %s", j->target);
-			j->req = cluster_request(leader, line,
-			    cmd_cluster_removed, j);
-			free(line);
-		} else {
-			cmdctx_err(ctx, "xmpp cluster remove: no leader at the "
-			    "moment (no quorum?); try again in a few seconds");
-			cmd_cluster_job_end(j, MMP_RES_FAILED);
-		}
+		cmd_cluster_remove_peer(j);
 		return (CMD_PENDING);
 	}
 	/* This node leaves. */
@@ -627,6 +664,9 @@ cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CJ_LEAVE_REQ:
 		cmd_cluster_leave_now(j);
+		return;
+	case CJ_REMOVE_RETRY:
+		cmd_cluster_remove_peer(j);
 		return;
 	default:
 		break;

@@ -222,15 +222,20 @@ client_read_secret(const char *prompt, int echo)
 	char		 c;
 	int		 restore = 0;
 
-	fputs(prompt, stdout);
-	fflush(stdout);
+	/*
+	 * Echo goes off before the prompt shows, and without flushing: a
+	 * secret typed as soon as the prompt appears is neither echoed nor
+	 * thrown away.
+	 */
 	if (!echo && tcgetattr(STDIN_FILENO, &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(ECHO | ECHONL);
 		quiet.c_lflag |= ICANON;
-		if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0)
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0)
 			restore = 1;
 	}
+	fputs(prompt, stdout);
+	fflush(stdout);
 	for (;;) {
 		n = read(STDIN_FILENO, &c, 1);
 		if (n == -1 && errno == EINTR)
@@ -246,7 +251,7 @@ client_read_secret(const char *prompt, int echo)
 		line[len++] = c;
 	}
 	if (restore) {
-		tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		tcsetattr(STDIN_FILENO, TCSANOW, &old);
 		fputc('\n', stdout);
 		fflush(stdout);
 	}
