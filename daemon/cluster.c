@@ -42,69 +42,12 @@
 
 #define CLUSTER_POLL_MS		50
 #define CLUSTER_RECONCILE_MS	1000
-#define CLUSTER_REQ_SECS	30	/* a request, redirects included */
-#define CLUSTER_REQ_HOPS	4
-#define CLUSTER_SUBMIT_MS	8000	/* wait for a leader to apply */
-#define CLUSTER_LINE_MAX	8192
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
 
-/* A request to another node: one line out, one line back. */
-struct creq {
-	TAILQ_ENTRY(creq)	 entry;
-	char			*line;
-	char			 target[80];
-	int			 hops;
-	struct cnet_dial	*dial;
-	struct bufferevent	*bev;
-	struct event		*timeout;
-	void			(*cb)(void *, int, const char *);
-	void			*arg;
-};
 
-/* An entry on its way into the log, from this node. */
-struct csub {
-	TAILQ_ENTRY(csub)	 entry;
-	char			*data;
-	int64_t			 deadline;
-	int			 state;		/* CS_* */
-	raft_index		 index;		/* applied once we reach it */
-	struct raft_apply	 req;
-	int			 status;
-	struct creq		*creq;
-	void			(*cb)(void *, const char *);
-	void			*arg;
-};
-#define CS_WAIT		0	/* no leader yet */
-#define CS_RAFT		1	/* raft_apply running here */
-#define CS_REMOTE	2	/* sent to the leader */
-#define CS_LOCAL	3	/* committed; waiting to apply here */
-#define CS_DONE		4
 
-/* A membership change the leader runs, one at a time. */
-struct cop {
-	TAILQ_ENTRY(cop)	 entry;
-	int			 kind;		/* COP_* */
-	uint64_t		 id;
-	char			 addr[80];
-	struct raft_change	 change;
-	int			 busy;		/* a change is in raft */
-	int			 status;
-	int			 tries;
-	void			(*cb)(void *, int, const char *);
-	void			*arg;
-};
-#define COP_JOIN	1
-#define COP_REMOVE	2
 
-/* A request channel a peer opened to us. */
-struct cpeer {
-	TAILQ_ENTRY(cpeer)	 entry;
-	struct bufferevent	*bev;
-	struct cnet_hello	 hello;
-	int			 busy;		/* answering a request */
-	int			 closing;
-};
 
 static struct {
 	int			 running;	/* raft started */
@@ -135,16 +78,7 @@ static struct {
 	void			(*down_cb)(void);
 	int64_t			 down_deadline;
 	int			 down_step;
-	TAILQ_HEAD(, csub)	 subs;
-	TAILQ_HEAD(, cop)	 ops;
-	TAILQ_HEAD(, creq)	 reqs;
-	TAILQ_HEAD(, cpeer)	 peers;
-} cl = {
-	.subs = TAILQ_HEAD_INITIALIZER(cl.subs),
-	.ops = TAILQ_HEAD_INITIALIZER(cl.ops),
-	.reqs = TAILQ_HEAD_INITIALIZER(cl.reqs),
-	.peers = TAILQ_HEAD_INITIALIZER(cl.peers),
-};
+} cl;
 
 static char	*cluster_cfg(const char *);
 static int	 cluster_cfg_int(const char *, int);
@@ -152,7 +86,6 @@ static int	 cluster_cfg_set(const char *, const char *, char **);
 static int	 cluster_bindaddr(char *, size_t, char **);
 static void	 cluster_poll(evutil_socket_t, short, void *);
 static void	 cluster_deferred(evutil_socket_t, short, void *);
-static void	 cluster_kick(void);
 static void	 cluster_rm_dir(const char *);
 static void	 cluster_user_set_cb(void *, const char *, const char *);
 static void	 cluster_user_del_cb(void *, const char *);
@@ -160,36 +93,10 @@ static void	 cluster_fsm_changed(void *);
 static void	 cluster_role_changed(void);
 static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
-static void	 cluster_apply_cb(struct raft_apply *, int, void *);
-static void	 cluster_change_cb(struct raft_change *, int);
 static void	 cluster_transfer_cb(struct raft_transfer *);
-static void	 cluster_subs_run(void);
-static void	 cluster_sub_finish(struct csub *, const char *);
-static void	 cluster_sub_remote_cb(void *, int, const char *);
-static void	 cluster_ops_run(void);
-static void	 cluster_op_finish(struct cop *, int, const char *);
 static void	 cluster_leader_duties(void);
 static void	 cluster_reconcile(void);
 static void	 cluster_reconcile_cb(void *, const char *);
-static void	 cluster_ignore_cb(void *, const char *);
-static struct creq *cluster_req(const char *, const char *,
-		    void (*)(void *, int, const char *), void *);
-static void	 cluster_req_dialled(struct bufferevent *,
-		    const struct cnet_hello *, const char *, void *);
-static void	 cluster_req_read(struct bufferevent *, void *);
-static void	 cluster_req_event(struct bufferevent *, short, void *);
-static void	 cluster_req_timeout(evutil_socket_t, short, void *);
-static void	 cluster_req_finish(struct creq *, int, const char *);
-static void	 cluster_req_cancel(struct creq *);
-static void	 cluster_peer_accept(struct bufferevent *,
-		    const struct cnet_hello *, void *);
-static void	 cluster_peer_read(struct bufferevent *, void *);
-static void	 cluster_peer_event(struct bufferevent *, short, void *);
-static void	 cluster_peer_free(struct cpeer *);
-static void	 cluster_peer_answer(void *, int, const char *);
-static void	 cluster_peer_applied(void *, const char *);
-static const struct raft_server *cluster_server_by_addr(const char *);
-static const struct raft_server *cluster_server_by_id(uint64_t);
 
 /* A config value, or NULL; the caller frees. */
 static char *
@@ -233,7 +140,7 @@ cluster_init(char **cause)
 	cl.poll = event_new(mmpd->base, -1, EV_PERSIST, cluster_poll, NULL);
 	cl.defer = event_new(mmpd->base, -1, 0, cluster_deferred, NULL);
 	xasprintf(&cl.dir, "%s/raft", mmpd->datadir);
-	cnet_set_accept(CN_REQ, cluster_peer_accept, NULL);
+	cnet_set_accept(CN_REQ, creq_accept, NULL);
 	cnet_set_accept(CN_FWD, cfwd_accept, NULL);
 	cfwd_init();
 	if (cluster_enabled() && cluster_member()) {
@@ -595,7 +502,7 @@ out:
 }
 
 /* Wake the deferred work on the next turn of the loop. */
-static void
+void
 cluster_kick(void)
 {
 	if (cl.defer != NULL)
@@ -612,10 +519,6 @@ static void (*cluster_stop_done)(void);
 void
 cluster_stop(void (*done)(void))
 {
-	struct csub	*s;
-	struct cop	*o;
-	struct creq	*r;
-
 	cluster_stop_done = done;
 	if (!cl.running || cl.closing) {
 		if (!cl.running && done != NULL)
@@ -624,14 +527,7 @@ cluster_stop(void (*done)(void))
 	}
 	cl.closing = 1;
 	evtimer_del(cl.poll);
-	while ((o = TAILQ_FIRST(&cl.ops)) != NULL && !o->busy)
-		cluster_op_finish(o, 0, "this node left the cluster");
-	while ((r = TAILQ_FIRST(&cl.reqs)) != NULL)
-		cluster_req_finish(r, 0, "this node left the cluster");
-	TAILQ_FOREACH(s, &cl.subs, entry)
-		if (s->state != CS_RAFT)
-			s->state = CS_DONE;
-	cluster_subs_run();
+	creq_stop();
 	cfwd_role(CFWD_NONE, 0, NULL, NULL, 0);
 	raft_close(&cl.raft, cluster_close_cb);
 	cnet_uv_kick();
@@ -650,14 +546,11 @@ cluster_close_cb(struct raft *r)
 static void
 cluster_after_close(void)
 {
-	struct cop	*o;
 	void		(*done)(void);
 
 	raft_uv_close(&cl.io);
 	cnet_stop();
-	while ((o = TAILQ_FIRST(&cl.ops)) != NULL)
-		cluster_op_finish(o, 0, "this node left the cluster");
-	cluster_subs_run();
+	creq_closed();
 	cfsm_free(cl.fsm);
 	cl.fsm = NULL;
 	cl.running = 0;
@@ -683,8 +576,7 @@ cluster_deferred(evutil_socket_t fd, short what, void *arg)
 		cluster_after_close();
 		return;
 	}
-	cluster_subs_run();
-	cluster_ops_run();
+	creq_run();
 }
 
 /* An account arrived through the log: store it here. */
@@ -813,7 +705,7 @@ out:
 }
 
 /* A server of the current configuration by address, or NULL. */
-static const struct raft_server *
+const struct raft_server *
 cluster_server_by_addr(const char *addr)
 {
 	unsigned	 i;
@@ -826,7 +718,7 @@ cluster_server_by_addr(const char *addr)
 }
 
 /* A server of the current configuration by id, or NULL. */
-static const struct raft_server *
+const struct raft_server *
 cluster_server_by_id(uint64_t id)
 {
 	unsigned	 i;
@@ -881,8 +773,7 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 	}
 	if (st == RAFT_LEADER)
 		cluster_leader_duties();
-	cluster_subs_run();
-	cluster_ops_run();
+	creq_run();
 	cluster_reconcile();
 }
 
@@ -938,7 +829,7 @@ cluster_leader_duties(void)
 		free(key);
 		if (e != NULL) {
 			cl.init_busy = 1;
-			cluster_submit(e, cluster_ignore_cb, &cl.init_busy);
+			cluster_submit(e, cluster_ignore, &cl.init_busy);
 			free(e);
 		}
 	}
@@ -953,7 +844,7 @@ cluster_leader_duties(void)
 				continue;
 			blob = cluster_creds_encode(&c1, &c256);
 			if ((e = cfsm_enc_user_set(users[i], blob)) != NULL)
-				cluster_submit(e, cluster_ignore_cb, NULL);
+				cluster_submit(e, cluster_ignore, NULL);
 			free(e);
 			free(blob);
 		}
@@ -963,8 +854,8 @@ cluster_leader_duties(void)
 }
 
 /* A submission nobody waits for; arg, if set, is a busy flag. */
-static void
-cluster_ignore_cb(void *arg, const char *err)
+void
+cluster_ignore(void *arg, const char *err)
 {
 	if (arg != NULL)
 		*(int *)arg = 0;
@@ -1006,7 +897,7 @@ cluster_reconcile(void)
 				blob = cluster_creds_encode(&c1, &c256);
 				if ((e = cfsm_enc_user_set(users[k],
 				    blob)) != NULL)
-					cluster_submit(e, cluster_ignore_cb,
+					cluster_submit(e, cluster_ignore,
 					    NULL);
 				free(e);
 				free(blob);
@@ -1063,631 +954,6 @@ cluster_callbridges_changed(void)
 	cl.next_reconcile = 0;
 }
 
-/*
- * Put an entry into the replicated log: here when we lead, through the
- * leader otherwise. cb(arg, NULL) once it is applied on this node, or
- * cb(arg, error).
- */
-void
-cluster_submit(const char *data, void (*cb)(void *, const char *), void *arg)
-{
-	struct csub	*s;
-
-	s = xcalloc(1, sizeof(*s));
-	s->data = xstrdup(data);
-	s->cb = cb;
-	s->arg = arg;
-	s->deadline = cnet_now_ms() + CLUSTER_SUBMIT_MS;
-	s->state = cluster_running() ? CS_WAIT : CS_DONE;
-	if (s->state == CS_DONE)
-		s->status = -1;
-	TAILQ_INSERT_TAIL(&cl.subs, s, entry);
-	cluster_kick();
-}
-
-/* raft applied (or failed) an entry of ours: note it. */
-static void
-cluster_apply_cb(struct raft_apply *req, int status, void *result)
-{
-	struct csub	*s = req->data;
-
-	(void)result;
-	s->status = status;
-	s->state = CS_DONE;
-	cluster_kick();
-}
-
-/* The leader's answer to an APPLY we sent. */
-static void
-cluster_sub_remote_cb(void *arg, int ok, const char *text)
-{
-	struct csub	*s = arg;
-
-	s->creq = NULL;
-	if (!ok) {
-		/* The leader may have changed: try again until the deadline. */
-		log_debug("cluster_sub_remote_cb: %s", text);
-		s->state = CS_WAIT;
-		s->status = 0;
-		return;
-	}
-	s->index = strtoull(text, NULL, 10);
-	s->state = CS_LOCAL;
-	cluster_kick();
-}
-
-/* Finish a submission. */
-static void
-cluster_sub_finish(struct csub *s, const char *err)
-{
-	TAILQ_REMOVE(&cl.subs, s, entry);
-	if (s->creq != NULL)
-		cluster_req_cancel(s->creq);
-	if (s->cb != NULL)
-		s->cb(s->arg, err);
-	free(s->data);
-	free(s);
-}
-
-/* Move every submission along. */
-static void
-cluster_subs_run(void)
-{
-	struct csub	*s, *next;
-	struct raft_buffer buf;
-	char		*line;
-	int		 rv;
-	int64_t		 now = cnet_now_ms();
-
-	TAILQ_FOREACH_SAFE(s, &cl.subs, entry, next) {
-		switch (s->state) {
-		case CS_WAIT:
-			if (now > s->deadline) {
-				cluster_sub_finish(s, "no leader could take "
-				    "the change in time (no quorum?)");
-				break;
-			}
-			if (!cluster_running() || cl.state == -1)
-				break;
-			if (cl.state == RAFT_LEADER) {
-				/* raft wants 8-byte multiples: pad with NULs. */
-				buf.len = (strlen(s->data) + 8) & ~(size_t)7;
-				buf.base = raft_calloc(1, buf.len);
-				memcpy(buf.base, s->data, strlen(s->data));
-				s->req.data = s;
-				s->state = CS_RAFT;
-				if ((rv = raft_apply(&cl.raft, &s->req, &buf,
-				    1, cluster_apply_cb)) != 0) {
-					s->state = CS_WAIT;
-					log_warnx("cluster_subs_run: apply: "
-					    "%s: %s", raft_strerror(rv),
-					    raft_errmsg(&cl.raft));
-				}
-				cnet_uv_kick();
-			} else if (cl.leader != 0 && cl.leader != cl.id) {
-				xasprintf(&line, "APPLY %s", s->data);
-				s->state = CS_REMOTE;
-				s->creq = cluster_req(cl.leader_addr, line,
-				    cluster_sub_remote_cb, s);
-				free(line);
-			}
-			break;
-		case CS_LOCAL:
-			if (!cluster_running())
-				cluster_sub_finish(s, "raft stopped");
-			else if (raft_last_applied(&cl.raft) >= s->index)
-				cluster_sub_finish(s, NULL);
-			else if (now > s->deadline)
-				cluster_sub_finish(s, "committed by the "
-				    "leader but not applied here yet");
-			break;
-		case CS_DONE:
-			if (s->status == RAFT_NOTLEADER ||
-			    s->status == RAFT_LEADERSHIPLOST) {
-				s->state = CS_WAIT;
-				s->status = 0;
-				break;
-			}
-			cluster_sub_finish(s, s->status == 0 ? NULL :
-			    s->status == -1 ? "raft is not running here" :
-			    raft_strerror(s->status));
-			break;
-		default:
-			break;
-		}
-	}
-}
-
-/* The entry index a committed APPLY reached, for the requester. */
-static void
-cluster_peer_applied(void *arg, const char *err)
-{
-	struct cpeer	*p = arg;
-	char		*line;
-
-	if (p == NULL)
-		return;
-	p->busy = 0;
-	if (p->closing) {
-		cluster_peer_free(p);
-		return;
-	}
-	if (err != NULL)
-		xasprintf(&line, "ERR %s\n", err);
-	else
-		xasprintf(&line, "OK %llu\n",
-		    (unsigned long long)raft_last_applied(&cl.raft));
-	bufferevent_write(p->bev, line, strlen(line));
-	free(line);
-}
-
-/* A membership change's result, for the requester. */
-static void
-cluster_peer_answer(void *arg, int ok, const char *text)
-{
-	struct cpeer	*p = arg;
-	char		*line;
-
-	p->busy = 0;
-	if (p->closing) {
-		cluster_peer_free(p);
-		return;
-	}
-	xasprintf(&line, "%s %s\n", ok ? "OK" : "ERR", text);
-	bufferevent_write(p->bev, line, strlen(line));
-	free(line);
-}
-
-/* A peer opened a request channel. */
-static void
-cluster_peer_accept(struct bufferevent *bev, const struct cnet_hello *h,
-    void *arg)
-{
-	struct cpeer	*p;
-
-	(void)arg;
-	p = xcalloc(1, sizeof(*p));
-	p->bev = bev;
-	p->hello = *h;
-	TAILQ_INSERT_TAIL(&cl.peers, p, entry);
-	bufferevent_setcb(bev, cluster_peer_read, NULL, cluster_peer_event,
-	    p);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		cluster_peer_read(bev, p);
-}
-
-/* Free a request channel (or let its running request do it). */
-static void
-cluster_peer_free(struct cpeer *p)
-{
-	if (p->busy) {
-		p->closing = 1;
-		bufferevent_disable(p->bev, EV_READ);
-		return;
-	}
-	TAILQ_REMOVE(&cl.peers, p, entry);
-	bufferevent_free(p->bev);
-	free(p);
-}
-
-/* The peer went away. */
-static void
-cluster_peer_event(struct bufferevent *bev, short what, void *arg)
-{
-	(void)bev;
-	(void)what;
-	cluster_peer_free(arg);
-}
-
-/* One request line from a peer. */
-static void
-cluster_peer_read(struct bufferevent *bev, void *arg)
-{
-	struct cpeer	*p = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct cop	*o;
-	char		*line, *w[5], *rest;
-	const char	*err = NULL;
-	int		 n;
-
-	while (!p->busy && !p->closing &&
-	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
-		/* APPLY's entry is the rest of the line, spaces and all. */
-		if (strncmp(line, "APPLY ", 6) == 0) {
-			w[0] = "APPLY";
-			w[1] = line + 6;
-			n = 2;
-		} else {
-			rest = line;
-			for (n = 0; n < 4 && rest != NULL; n++)
-				w[n] = strsep(&rest, " ");
-		}
-		err = NULL;
-		if (!cluster_running())
-			err = "ERR this node is not running a cluster";
-		else if (cl.state != RAFT_LEADER) {
-			char	*r;
-
-			if (cl.leader != 0 && cl.leader != cl.id)
-				xasprintf(&r, "LEADER %s\n", cl.leader_addr);
-			else
-				r = xstrdup("ERR no leader at the moment "
-				    "(an election is running, or no quorum); "
-				    "try again in a few seconds\n");
-			bufferevent_write(bev, r, strlen(r));
-			free(r);
-			free(line);
-			continue;
-		}
-		if (err == NULL && n >= 1 && strcmp(w[0], "APPLY") == 0 &&
-		    w[1] != NULL) {
-			p->busy = 1;
-			cluster_submit(w[1], cluster_peer_applied, p);
-		} else if (err == NULL && n == 4 &&
-		    strcmp(w[0], "JOIN") == 0) {
-			/* JOIN <id> <addr> <domain> */
-			if (cfsm_domain(cl.fsm) != NULL &&
-			    strcmp(cfsm_domain(cl.fsm), w[3]) != 0) {
-				char	*r;
-
-				xasprintf(&r, "ERR domain mismatch: the cluster "
-				    "serves %s, the joining node serves %s; "
-				    "set xmpp domain %s on it first\n",
-				    cfsm_domain(cl.fsm), w[3],
-				    cfsm_domain(cl.fsm));
-				log_warnx("cluster: join from %s refused: "
-				    "domain %s, ours is %s", w[2], w[3],
-				    cfsm_domain(cl.fsm));
-				bufferevent_write(bev, r, strlen(r));
-				free(r);
-			} else {
-				o = xcalloc(1, sizeof(*o));
-				o->kind = COP_JOIN;
-				o->id = strtoull(w[1], NULL, 16);
-				strlcpy(o->addr, w[2], sizeof(o->addr));
-				o->cb = cluster_peer_answer;
-				o->arg = p;
-				p->busy = 1;
-				TAILQ_INSERT_TAIL(&cl.ops, o, entry);
-				cluster_kick();
-			}
-		} else if (err == NULL && n >= 3 &&
-		    strcmp(w[0], "REMOVE") == 0) {
-			o = xcalloc(1, sizeof(*o));
-			o->kind = COP_REMOVE;
-			o->id = strtoull(w[1], NULL, 16);
-			strlcpy(o->addr, w[2], sizeof(o->addr));
-			o->cb = cluster_peer_answer;
-			o->arg = p;
-			p->busy = 1;
-			TAILQ_INSERT_TAIL(&cl.ops, o, entry);
-			cluster_kick();
-		} else {
-			char	*r;
-
-			xasprintf(&r, "%s\n", err ? err :
-			    "ERR unknown request");
-			bufferevent_write(bev, r, strlen(r));
-			free(r);
-		}
-		free(line);
-	}
-	if (!p->busy && evbuffer_get_length(in) > CLUSTER_LINE_MAX)
-		cluster_peer_free(p);
-}
-
-/* A membership change is over (a raft callback: only note it). */
-static void
-cluster_change_cb(struct raft_change *req, int status)
-{
-	struct cop	*o = req->data;
-
-	o->busy = 0;
-	o->status = status == 0 ? 0 : status;
-	if (status != 0)
-		o->tries++;
-	cluster_kick();
-}
-
-/* Tell the requester and forget the change. */
-static void
-cluster_op_finish(struct cop *o, int ok, const char *text)
-{
-	TAILQ_REMOVE(&cl.ops, o, entry);
-	if (ok)
-		log_info("cluster: %s %s (%016" PRIx64 "): %s",
-		    o->kind == COP_JOIN ? "join of" : "removal of", o->addr,
-		    o->id, text);
-	else
-		log_warnx("cluster: %s %s failed: %s",
-		    o->kind == COP_JOIN ? "join of" : "removal of", o->addr,
-		    text);
-	if (o->cb != NULL)
-		o->cb(o->arg, ok, text);
-	free(o);
-}
-
-/*
- * The leader's membership changes, one step at a time: a join removes any
- * old id under the same address first, adds the node, then makes it a
- * voter once it has caught up; a removal drops the id and its digests.
- */
-static void
-cluster_ops_run(void)
-{
-	struct cop		*o;
-	const struct raft_server *s;
-	uint64_t		 stale[CLUSTER_MAX_NODES];
-	char			 text[160], *e;
-	int			 rv, n;
-
-	if ((o = TAILQ_FIRST(&cl.ops)) == NULL || o->busy)
-		return;
-	if (!cluster_running() || cl.state != RAFT_LEADER) {
-		cluster_op_finish(o, 0, "this node stopped leading; try "
-		    "again");
-		return;
-	}
-	if (o->status != 0 && o->status != RAFT_CANTCHANGE) {
-		snprintf(text, sizeof(text), "%s", raft_strerror(o->status));
-		cluster_op_finish(o, 0, text);
-		return;
-	}
-	if (o->tries > 50) {
-		cluster_op_finish(o, 0, "raft kept refusing the change");
-		return;
-	}
-	o->status = 0;
-	o->change.data = o;
-	rv = 0;
-	if (o->kind == COP_JOIN) {
-		n = cfsm_stale_ids(&cl.raft.configuration, o->id, o->addr,
-		    stale, CLUSTER_MAX_NODES);
-		if (n > 0) {
-			log_info("cluster: %s rejoins as %016" PRIx64
-			    "; removing its old id %016" PRIx64, o->addr,
-			    o->id, stale[0]);
-			if ((e = cfsm_enc_forget(stale[0])) != NULL)
-				cluster_submit(e, cluster_ignore_cb, NULL);
-			free(e);
-			o->busy = 1;
-			rv = raft_remove(&cl.raft, &o->change, stale[0],
-			    cluster_change_cb);
-		} else if ((s = cluster_server_by_id(o->id)) == NULL) {
-			o->busy = 1;
-			rv = raft_add(&cl.raft, &o->change, o->id, o->addr,
-			    cluster_change_cb);
-		} else if (s->role != RAFT_VOTER) {
-			o->busy = 1;
-			rv = raft_assign(&cl.raft, &o->change, o->id,
-			    RAFT_VOTER, cluster_change_cb);
-		} else {
-			snprintf(text, sizeof(text), "%llu",
-			    (unsigned long long)raft_commit_index(&cl.raft));
-			cluster_op_finish(o, 1, text);
-			cluster_kick();
-			return;
-		}
-	} else {
-		s = o->id ? cluster_server_by_id(o->id) :
-		    cluster_server_by_addr(o->addr);
-		if (s == NULL) {
-			/* Gone already: what the requester wanted. */
-			cluster_op_finish(o, 1, o->tries > 0 ? "removed" :
-			    "not a member (removed already)");
-			cluster_kick();
-			return;
-		}
-		if (s->id == cl.id) {
-			cluster_op_finish(o, 0, "the leader cannot remove "
-			    "itself this way; run xmpp cluster remove on it");
-			return;
-		}
-		o->id = s->id;
-		if ((e = cfsm_enc_forget(s->id)) != NULL)
-			cluster_submit(e, cluster_ignore_cb, NULL);
-		free(e);
-		o->busy = 1;
-		o->tries++;
-		rv = raft_remove(&cl.raft, &o->change, s->id,
-		    cluster_change_cb);
-	}
-	if (rv != 0) {
-		o->busy = 0;
-		if (rv == RAFT_CANTCHANGE) {
-			o->tries++;
-			return;		/* the poll timer tries again */
-		}
-		snprintf(text, sizeof(text), "%s", raft_strerror(rv));
-		cluster_op_finish(o, 0, text);
-		return;
-	}
-	cnet_uv_kick();
-}
-
-/*
- * Ask a member something: one line, one answer. LEADER redirects are
- * followed; cb(arg, ok, text) gets the answer after OK or ERR.
- */
-static struct creq *
-cluster_req(const char *target, const char *line,
-    void (*cb)(void *, int, const char *), void *arg)
-{
-	struct creq	*r;
-	struct timeval	 tv = { CLUSTER_REQ_SECS, 0 };
-
-	r = xcalloc(1, sizeof(*r));
-	xasprintf(&r->line, "%s\n", line);
-	strlcpy(r->target, target, sizeof(r->target));
-	r->cb = cb;
-	r->arg = arg;
-	r->timeout = evtimer_new(mmpd->base, cluster_req_timeout, r);
-	evtimer_add(r->timeout, &tv);
-	TAILQ_INSERT_TAIL(&cl.reqs, r, entry);
-	r->dial = cnet_dial(r->target, CN_REQ, cluster_req_dialled, r);
-	return (r);
-}
-
-/* Public form of cluster_req, for the commands. */
-void *
-cluster_request(const char *target, const char *line,
-    void (*cb)(void *, int, const char *), void *arg)
-{
-	return (cluster_req(target, line, cb, arg));
-}
-
-/* Forget a request without calling back. */
-static void
-cluster_req_cancel(struct creq *r)
-{
-	TAILQ_REMOVE(&cl.reqs, r, entry);
-	if (r->dial != NULL)
-		cnet_dial_cancel(r->dial);
-	if (r->bev != NULL)
-		bufferevent_free(r->bev);
-	evtimer_del(r->timeout);
-	event_free(r->timeout);
-	free(r->line);
-	free(r);
-}
-
-/* Public form of cluster_req_cancel. */
-void
-cluster_request_cancel(void *r)
-{
-	if (r != NULL)
-		cluster_req_cancel(r);
-}
-
-/* The end of a request: call back and free. */
-static void
-cluster_req_finish(struct creq *r, int ok, const char *text)
-{
-	void	(*cb)(void *, int, const char *) = r->cb;
-	void	*arg = r->arg;
-	char	*copy = xstrdup(text);
-
-	cluster_req_cancel(r);
-	if (cb != NULL)
-		cb(arg, ok, copy);
-	free(copy);
-}
-
-/* The channel to the member is up (or not). */
-static void
-cluster_req_dialled(struct bufferevent *bev, const struct cnet_hello *h,
-    const char *cause, void *arg)
-{
-	struct creq	*r = arg;
-
-	(void)h;
-	r->dial = NULL;
-	if (bev == NULL) {
-		cluster_req_finish(r, 0, cause);
-		return;
-	}
-	r->bev = bev;
-	bufferevent_setcb(bev, cluster_req_read, NULL, cluster_req_event, r);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	bufferevent_write(bev, r->line, strlen(r->line));
-}
-
-/* The member's answer. */
-static void
-cluster_req_read(struct bufferevent *bev, void *arg)
-{
-	struct creq	*r = arg;
-	char		*line;
-
-	if ((line = evbuffer_readln(bufferevent_get_input(bev), NULL,
-	    EVBUFFER_EOL_LF)) == NULL) {
-		if (evbuffer_get_length(bufferevent_get_input(bev)) >
-		    CLUSTER_LINE_MAX)
-			cluster_req_finish(r, 0, "answer too long");
-		return;
-	}
-	if (strncmp(line, "LEADER ", 7) == 0) {
-		if (++r->hops > CLUSTER_REQ_HOPS) {
-			free(line);
-			cluster_req_finish(r, 0, "the members disagree on who "
-			    "leads; try again in a few seconds");
-			return;
-		}
-		log_debug("cluster_req_read: %s sends us to %s", r->target,
-		    line + 7);
-		strlcpy(r->target, line + 7, sizeof(r->target));
-		free(line);
-		bufferevent_free(r->bev);
-		r->bev = NULL;
-		r->dial = cnet_dial(r->target, CN_REQ, cluster_req_dialled, r);
-		return;
-	}
-	if (strncmp(line, "OK", 2) == 0)
-		cluster_req_finish(r, 1, line[2] == ' ' ? line + 3 : "");
-	else if (strncmp(line, "ERR ", 4) == 0)
-		cluster_req_finish(r, 0, line + 4);
-	else
-		cluster_req_finish(r, 0, "the member answered nonsense");
-	free(line);
-}
-
-/* The channel closed before the answer. */
-static void
-cluster_req_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct creq	*r = arg;
-	char		 text[160];
-
-	(void)bev;
-	snprintf(text, sizeof(text), "%s closed the connection before "
-	    "answering%s", r->target, what & BEV_EVENT_ERROR ?
-	    " (error)" : "");
-	cluster_req_finish(r, 0, text);
-}
-
-/* No answer in time. */
-static void
-cluster_req_timeout(evutil_socket_t fd, short what, void *arg)
-{
-	struct creq	*r = arg;
-	char		 text[160];
-
-	(void)fd;
-	(void)what;
-	snprintf(text, sizeof(text), "no answer from %s in %d seconds",
-	    r->target, CLUSTER_REQ_SECS);
-	cluster_req_finish(r, 0, text);
-}
-
-/* Account changes through the log. */
-int
-cluster_user_set(const char *user, const char *blob,
-    void (*cb)(void *, const char *), void *arg)
-{
-	char	*e;
-
-	if ((e = cfsm_enc_user_set(user, blob)) == NULL)
-		return (-1);
-	cluster_submit(e, cb, arg);
-	free(e);
-	return (0);
-}
-
-/* Deleting an account through the log. */
-int
-cluster_user_del(const char *user, void (*cb)(void *, const char *),
-    void *arg)
-{
-	char	*e;
-
-	if ((e = cfsm_enc_user_del(user)) == NULL)
-		return (-1);
-	cluster_submit(e, cb, arg);
-	free(e);
-	return (0);
-}
-
 /* After initialize: the accounts of this node become the cluster's. */
 void
 cluster_publish_users(void)
@@ -1701,42 +967,6 @@ cluster_merge_users(unsigned long long idx)
 {
 	cl.merge_users = 1;
 	cl.merge_after = idx;
-}
-
-/* Membership changes queued here as leader (remove <addr>). */
-void
-cluster_op(int remove, uint64_t id, const char *addr,
-    void (*cb)(void *, int, const char *), void *arg)
-{
-	struct cop	*o;
-
-	o = xcalloc(1, sizeof(*o));
-	o->kind = remove ? COP_REMOVE : COP_JOIN;
-	o->id = id;
-	strlcpy(o->addr, addr, sizeof(o->addr));
-	o->cb = cb;
-	o->arg = arg;
-	TAILQ_INSERT_TAIL(&cl.ops, o, entry);
-	cluster_kick();
-}
-
-/* Forget a queued change's callback (the shell went away). */
-void
-cluster_op_forget(void *arg)
-{
-	struct cop	*o;
-	struct csub	*s;
-	struct creq	*r;
-
-	TAILQ_FOREACH(o, &cl.ops, entry)
-		if (o->arg == arg)
-			o->cb = NULL;
-	TAILQ_FOREACH(s, &cl.subs, entry)
-		if (s->arg == arg)
-			s->cb = NULL;
-	TAILQ_FOREACH(r, &cl.reqs, entry)
-		if (r->arg == arg)
-			r->cb = NULL;
 }
 
 /* The leadership transfer finished, one way or the other. */
@@ -1848,20 +1078,7 @@ cluster_down(void)
 void
 cluster_free(void)
 {
-	struct cpeer	*p;
-	struct creq	*r;
-	struct csub	*s;
-
-	while ((r = TAILQ_FIRST(&cl.reqs)) != NULL)
-		cluster_req_cancel(r);
-	while ((s = TAILQ_FIRST(&cl.subs)) != NULL) {
-		s->cb = NULL;
-		cluster_sub_finish(s, "shutting down");
-	}
-	while ((p = TAILQ_FIRST(&cl.peers)) != NULL) {
-		p->busy = 0;
-		cluster_peer_free(p);
-	}
+	creq_free();
 	cfwd_free();
 	cnet_stop();
 	cnet_uv_free();
@@ -1918,4 +1135,19 @@ const char *
 cluster_addr(void)
 {
 	return (cl.addr);
+}
+
+/* The state last polled: -1 before the first poll, else a RAFT_ state. */
+int
+cluster_state(void)
+{
+	return (cluster_running() ? cl.state : -1);
+}
+
+/* The leader's address when another node leads, else NULL. */
+const char *
+cluster_remote_leader(void)
+{
+	return (cluster_running() && cl.leader != 0 && cl.leader != cl.id ?
+	    cl.leader_addr : NULL);
 }

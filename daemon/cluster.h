@@ -129,8 +129,17 @@ void		 cfwd_close(struct xconn *, const char *, const char *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
 
+/* cluster_req.c */
+void		 creq_run(void);
+void		 creq_stop(void);
+void		 creq_closed(void);
+void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
+		    void *);
+void		 creq_free(void);
+
 /* cluster.c */
 struct raft;
+struct raft_server;
 struct sasl_creds;
 int		 cluster_init(char **);
 void		 cluster_free(void);
@@ -168,6 +177,12 @@ void		 cluster_op(int, uint64_t, const char *,
 		    void (*)(void *, int, const char *), void *);
 void		 cluster_op_forget(void *);
 int		 cluster_handover(char **);
+void		 cluster_kick(void);
+void		 cluster_ignore(void *, const char *);
+int		 cluster_state(void);
+const char	*cluster_remote_leader(void);
+const struct raft_server *cluster_server_by_addr(const char *);
+const struct raft_server *cluster_server_by_id(uint64_t);
 struct raft	*cluster_raft(void);
 struct cfsm	*cluster_fsm(void);
 uint64_t	 cluster_id(void);
