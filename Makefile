@@ -47,8 +47,9 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
 	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
 	      daemon/xmpp_tls.c daemon/xmpp_sasl.c \
-	      daemon/cluster.c daemon/cluster_net.c daemon/cluster_fsm.c \
-	      daemon/cluster_fwd.c daemon/cmd_cluster.c \
+	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
+	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
+	      daemon/cluster_lead.c daemon/cmd_cluster.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 

@@ -2,13 +2,20 @@
  * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
  * cluster*.c files and the few XMPP hooks that forward to the leader.
  *
- *   cluster.c	    raft's life, roles, join and remove requests, status
- *   cluster_net.c  libuv inside libevent, the cluster port: mutual TLS,
- *		    channels named by a hello line, raft's transport
+ *   cluster.c	    raft's life, roles, the leader's duties, secret
+ *		    digests, shutdown with handover
+ *   cluster_req.c  requests between nodes (join, remove, apply), entries
+ *		    on their way into the log, membership changes
+ *   cluster_net.c  the cluster port: mutual TLS, channels named by a
+ *		    hello line
+ *   cluster_uv.c   libuv inside libevent, raft's transport over those
+ *		    channels
  *   cluster_fsm.c  the replicated state machine (accounts, call-bridge
  *		    secret digests, the cluster's domain and digest key)
- *   cluster_fwd.c  followers forward stanzas to the leader, the leader
- *		    routes to the node that holds the destination
+ *   cluster_fwd.c  followers forward stanzas to the leader (the role,
+ *		    the follower's side, the XMPP hooks)
+ *   cluster_lead.c the leader routes them to the node that holds the
+ *		    destination (follower links, pseudo connections)
  *
  * Everything runs on mmpd's one libevent thread.
  */
@@ -60,10 +67,6 @@ typedef void (*cnet_dial_cb)(struct bufferevent *, const struct cnet_hello *,
     const char *, void *);
 
 /* cluster_net.c */
-int		 cnet_uv_init(void);
-struct uv_loop_s *cnet_uv_loop(void);
-void		 cnet_uv_kick(void);
-void		 cnet_uv_free(void);
 int		 cnet_check_identity(const char *, const char *, const char *,
 		    char **);
 int		 cnet_start(const char *, int, uint64_t, const char *,
@@ -74,10 +77,16 @@ void		 cnet_set_id(uint64_t);
 void		 cnet_set_accept(int, cnet_accept_cb, void *);
 struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
 void		 cnet_dial_cancel(struct cnet_dial *);
-struct raft_uv_transport *cnet_transport(void);
-int64_t		 cnet_last_heard(uint64_t);
 int64_t		 cnet_now_ms(void);
 const char	*cnet_local_addr(void);
+
+/* cluster_uv.c */
+int		 cnet_uv_init(void);
+struct uv_loop_s *cnet_uv_loop(void);
+void		 cnet_uv_kick(void);
+void		 cnet_uv_free(void);
+struct raft_uv_transport *cnet_transport(void);
+int64_t		 cnet_last_heard(uint64_t);
 
 /* cluster_fsm.c */
 struct cfsm;
@@ -115,8 +124,6 @@ int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
 void		 cfwd_init(void);
 void		 cfwd_free(void);
 void		 cfwd_role(int, uint64_t, const char *, const uint64_t *, int);
-void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
-		    void *);
 int		 cfwd_active(void);
 int		 cfwd_is_remote(const struct xconn *);
 void		 cfwd_stanza(struct xconn *, struct xnode *);
@@ -124,10 +131,14 @@ void		 cfwd_bound(struct xconn *);
 void		 cfwd_unbound(struct xconn *);
 void		 cfwd_comp_added(struct xconn *);
 void		 cfwd_comp_removed(struct xconn *);
-void		 cfwd_send(struct xconn *, const struct xnode *);
-void		 cfwd_close(struct xconn *, const char *, const char *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
+
+/* cluster_lead.c */
+void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
+		    void *);
+void		 cfwd_send(struct xconn *, const struct xnode *);
+void		 cfwd_close(struct xconn *, const char *, const char *);
 
 /* cluster_req.c */
 void		 creq_run(void);

@@ -1,11 +1,12 @@
 /*
- * The cluster port (DESIGN.md section 7): libuv run from libevent, mutual
- * TLS against the trust bundle, channels named by a hello line, and the
- * raft transport that hands raft one end of a socketpair per channel.
+ * The cluster port (DESIGN.md section 7): the TLS context, mutual TLS
+ * against the trust bundle and the identity check, the listener, dialling,
+ * and channels named by a hello line and dispatched by kind. libuv and
+ * raft's transport are in cluster_uv.c.
  *
  * A channel is a struct cnet_dial, dialled or accepted, until its hello
- * is answered. Then it is handed on (CN_FWD, CN_REQ) or becomes a proxy
- * between its TLS bufferevent and our end of raft's socketpair (CN_RAFT).
+ * is answered. Then it is handed on (CN_FWD, CN_REQ) or, for CN_RAFT,
+ * given to cluster_uv.c to proxy to raft's end of a socketpair.
  * Callbacks into cluster.c and raft never run from inside a call they
  * made: a failure found at once is reported on the next loop turn.
  */
@@ -38,11 +39,8 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include <raft.h>
-#include <raft/uv.h>
-#include <uv.h>
-
 #include "cluster.h"
+#include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"
@@ -51,8 +49,6 @@
 #define CNET_SECS	10		/* connect, TLS and hello */
 #define CNET_HELLO_MAX	512
 #define CNET_PENDING	64		/* accepted channels before hello */
-#define CNET_PROXY_HIGH	(1024 * 1024)	/* then stop reading the source */
-#define CNET_UV_CLOSE	1000		/* runs to let libuv wind down */
 #define CNET_LINGER	2		/* seconds for a refused peer to go */
 #define CNET_QUIET_MS	10000		/* between equal warnings of a host */
 
@@ -79,23 +75,6 @@ struct cnet_dial {
 	void			*arg;
 };
 
-/* A raft channel: TLS on one side, raft's socketpair on the other. */
-struct cnet_proxy {
-	TAILQ_ENTRY(cnet_proxy)	 entry;
-	struct bufferevent	*tls;
-	struct bufferevent	*plain;
-	uint64_t		 id;
-	char			 peer[80];
-};
-
-/* A raft connect request in flight; dial is NULL once cancelled. */
-struct cnet_rconn {
-	TAILQ_ENTRY(cnet_rconn)	 entry;
-	struct raft_uv_connect	*req;
-	struct cnet_dial	*dial;
-	uint64_t		 id;
-};
-
 /*
  * A refused peer's socket, write side shut, read and discarded until the
  * peer closes (or briefly): closing it at once with the peer's hello
@@ -114,19 +93,6 @@ struct cnet_said {
 	int64_t			 ms;
 };
 
-/* When bytes last came from a peer on a raft channel. */
-struct cnet_heard {
-	TAILQ_ENTRY(cnet_heard)	 entry;
-	uint64_t		 id;
-	int64_t			 ms;
-};
-
-static uv_loop_t		*cnet_loop;
-static struct event		*cnet_uv_io;
-static struct event		*cnet_uv_timer;
-static struct event		*cnet_uv_kick_ev;
-static int			 cnet_uv_running;
-
 static SSL_CTX			*cnet_ctx;
 static struct evconnlistener	*cnet_lev;
 static struct sockaddr_storage	 cnet_bind;
@@ -141,32 +107,15 @@ static struct cnet_said		 cnet_said[16];
 
 static TAILQ_HEAD(, cnet_dial)	 cnet_dials =
     TAILQ_HEAD_INITIALIZER(cnet_dials);
-static TAILQ_HEAD(, cnet_proxy)	 cnet_proxies =
-    TAILQ_HEAD_INITIALIZER(cnet_proxies);
-static TAILQ_HEAD(, cnet_heard)	 cnet_heards =
-    TAILQ_HEAD_INITIALIZER(cnet_heards);
-static TAILQ_HEAD(, cnet_rconn)	 cnet_rconns =
-    TAILQ_HEAD_INITIALIZER(cnet_rconns);
 static TAILQ_HEAD(, cnet_linger) cnet_lingers =
     TAILQ_HEAD_INITIALIZER(cnet_lingers);
 
-static struct raft_uv_transport	 cnet_raft;
-static raft_uv_accept_cb	 cnet_raft_accept;
-static raft_uv_transport_close_cb cnet_raft_close_cb;
-static int			 cnet_raft_closing;
-static struct event		*cnet_raft_ev;
-
-static void	 cnet_uv_run(evutil_socket_t, short, void *);
-static int	 cnet_uv_watchers(void);
-static void	 cnet_uv_close_walk(uv_handle_t *, void *);
 static char	*cnet_ssl_err(const char *, const char *);
 static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
 		    char **);
 static int	 cnet_parse_addr(const char *, struct sockaddr_storage *,
 		    socklen_t *);
 static void	 cnet_sockopts(int);
-static void	 cnet_warn(const char *, const char *, const char *, ...)
-		    __attribute__((__format__(printf, 3, 4)));
 static const char *cnet_kind_name(int);
 static int	 cnet_kind(const char *);
 static int	 cnet_token(const char *);
@@ -193,176 +142,6 @@ static void	 cnet_hs_hello(struct cnet_dial *, char *);
 static void	 cnet_hs_answer(struct cnet_dial *, char *);
 static void	 cnet_hs_refuse(struct cnet_dial *, const char *);
 static void	 cnet_hs_ok(struct cnet_dial *);
-static int	 cnet_proxy_new(struct bufferevent *, uint64_t, const char *,
-		    uv_stream_t **);
-static void	 cnet_proxy_free(struct cnet_proxy *);
-static void	 cnet_proxy_read(struct bufferevent *, void *);
-static void	 cnet_proxy_write(struct bufferevent *, void *);
-static void	 cnet_proxy_event(struct bufferevent *, short, void *);
-static void	 cnet_heard_now(uint64_t);
-static void	 cnet_raft_free_handle(uv_handle_t *);
-static int	 cnet_raft_init(struct raft_uv_transport *, raft_id,
-		    const char *);
-static int	 cnet_raft_listen(struct raft_uv_transport *,
-		    raft_uv_accept_cb);
-static int	 cnet_raft_connect(struct raft_uv_transport *,
-		    struct raft_uv_connect *, raft_id, const char *,
-		    raft_uv_connect_cb);
-static void	 cnet_raft_close(struct raft_uv_transport *,
-		    raft_uv_transport_close_cb);
-static void	 cnet_raft_dialled(struct bufferevent *,
-		    const struct cnet_hello *, const char *, void *);
-static void	 cnet_raft_deferred(evutil_socket_t, short, void *);
-
-/*
- * libuv inside libevent
- */
-
-/* Create the libuv loop and watch it from mmpd's event base. */
-int
-cnet_uv_init(void)
-{
-	int	 rv;
-
-	if (cnet_loop != NULL)
-		return (0);
-	cnet_loop = xcalloc(1, sizeof(*cnet_loop));
-	if ((rv = uv_loop_init(cnet_loop)) != 0) {
-		log_warnx("cnet_uv_init: uv_loop_init: %s", uv_strerror(rv));
-		free(cnet_loop);
-		cnet_loop = NULL;
-		return (-1);
-	}
-	cnet_uv_io = event_new(mmpd->base, uv_backend_fd(cnet_loop),
-	    EV_READ | EV_PERSIST, cnet_uv_run, NULL);
-	cnet_uv_timer = evtimer_new(mmpd->base, cnet_uv_run, NULL);
-	cnet_uv_kick_ev = event_new(mmpd->base, -1, 0, cnet_uv_run, NULL);
-	if (cnet_uv_io == NULL || cnet_uv_timer == NULL ||
-	    cnet_uv_kick_ev == NULL)
-		fatalx("cnet_uv_init: cannot make events");
-	event_add(cnet_uv_io, NULL);
-	cnet_uv_kick();
-	return (0);
-}
-
-/* The libuv loop (NULL before cnet_uv_init). */
-struct uv_loop_s *
-cnet_uv_loop(void)
-{
-	return (cnet_loop);
-}
-
-/* Run the libuv loop on the next turn (after calls into raft). */
-void
-cnet_uv_kick(void)
-{
-	if (cnet_uv_kick_ev != NULL)
-		event_active(cnet_uv_kick_ev, EV_TIMEOUT, 0);
-}
-
-/*
- * libuv applies new watchers to its epoll set only inside uv_run, and
- * uv_backend_timeout() of libuv before 1.45 does not count them (libuv
- * issue 1565): a read started from a libuv callback would wait for the
- * next timer. Both layouts of the queue begin with its next pointer,
- * which points at the queue itself when it is empty.
- */
-static int
-cnet_uv_watchers(void)
-{
-	void *const	*q = (void *const *)(void *)&cnet_loop->watcher_queue;
-
-	return (q[0] != (const void *)q);
-}
-
-/* The backend fd is readable, the timer fired or a kick: run libuv. */
-static void
-cnet_uv_run(evutil_socket_t fd, short what, void *arg)
-{
-	struct timeval	 tv;
-	int		 ms;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (cnet_loop == NULL)
-		return;
-	cnet_uv_running = 1;
-	uv_run(cnet_loop, UV_RUN_NOWAIT);
-	cnet_uv_running = 0;
-	ms = cnet_uv_watchers() ? 0 : uv_backend_timeout(cnet_loop);
-	if (ms < 0) {
-		evtimer_del(cnet_uv_timer);
-		return;
-	}
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(cnet_uv_timer, &tv);
-}
-
-/* Close a handle that is left at the end. */
-static void
-cnet_uv_close_walk(uv_handle_t *h, void *arg)
-{
-	(void)arg;
-	if (!uv_is_closing(h))
-		uv_close(h, NULL);
-}
-
-/*
- * Tear the module down: stop the port, drop dials and raft requests
- * without their callbacks, close what is left on the libuv loop and free
- * it. Raft must have been closed before, and this must not be called
- * from a libuv callback (raft's close callback among them).
- */
-void
-cnet_uv_free(void)
-{
-	struct cnet_dial	*d;
-	struct cnet_rconn	*rc;
-	struct cnet_heard	*hd;
-	int			 i;
-
-	if (cnet_uv_running)
-		fatalx("cnet_uv_free: called from a libuv callback");
-	cnet_stop();
-	while ((d = TAILQ_FIRST(&cnet_dials)) != NULL)
-		cnet_dial_free(d);
-	while ((rc = TAILQ_FIRST(&cnet_rconns)) != NULL) {
-		TAILQ_REMOVE(&cnet_rconns, rc, entry);
-		free(rc);
-	}
-	while ((hd = TAILQ_FIRST(&cnet_heards)) != NULL) {
-		TAILQ_REMOVE(&cnet_heards, hd, entry);
-		free(hd);
-	}
-	if (cnet_raft_ev != NULL) {
-		event_free(cnet_raft_ev);
-		cnet_raft_ev = NULL;
-	}
-	cnet_raft_accept = NULL;
-	cnet_raft_close_cb = NULL;
-	if (cnet_loop == NULL)
-		return;
-	event_free(cnet_uv_io);
-	event_free(cnet_uv_timer);
-	event_free(cnet_uv_kick_ev);
-	cnet_uv_io = cnet_uv_timer = cnet_uv_kick_ev = NULL;
-	uv_walk(cnet_loop, cnet_uv_close_walk, NULL);
-	for (i = 0; i < CNET_UV_CLOSE; i++) {
-		uv_run(cnet_loop, UV_RUN_NOWAIT);
-		if (uv_loop_close(cnet_loop) == 0)
-			break;
-		usleep(1000);	/* thread-pool work still finishing */
-	}
-	if (i == CNET_UV_CLOSE) {
-		log_warnx("cnet_uv_free: libuv loop still busy, left open");
-		cnet_loop = NULL;
-		return;
-	}
-	free(cnet_loop);
-	cnet_loop = NULL;
-}
 
 /* Monotonic milliseconds. */
 int64_t
@@ -574,7 +353,7 @@ cnet_sockopts(int fd)
  * the same host (peer less its port) is a warning once in CNET_QUIET_MS
  * and debug in between.
  */
-static void
+void
 cnet_warn(const char *peer, const char *why, const char *fmt, ...)
 {
 	struct cnet_said	*s, *old = &cnet_said[0];
@@ -776,7 +555,6 @@ void
 cnet_stop(void)
 {
 	struct cnet_dial	*d, *t;
-	struct cnet_proxy	*px;
 	struct cnet_linger	*l;
 
 	if (cnet_lev != NULL) {
@@ -790,8 +568,7 @@ cnet_stop(void)
 		else if (d->state != CD_FAILED)
 			cnet_dial_defer(d, xstrdup("cluster port closed"));
 	}
-	while ((px = TAILQ_FIRST(&cnet_proxies)) != NULL)
-		cnet_proxy_free(px);
+	cuv_proxies_free();
 	while ((l = TAILQ_FIRST(&cnet_lingers)) != NULL)
 		cnet_linger_free(l);
 	SSL_CTX_free(cnet_ctx);
@@ -830,37 +607,6 @@ const char *
 cnet_local_addr(void)
 {
 	return (cnet_addr);
-}
-
-/* When bytes last came from node id on a raft channel, -1 if never. */
-int64_t
-cnet_last_heard(uint64_t id)
-{
-	struct cnet_heard	*hd;
-
-	TAILQ_FOREACH(hd, &cnet_heards, entry) {
-		if (hd->id == id)
-			return (hd->ms);
-	}
-	return (-1);
-}
-
-/* Bytes came from node id. */
-static void
-cnet_heard_now(uint64_t id)
-{
-	struct cnet_heard	*hd;
-
-	TAILQ_FOREACH(hd, &cnet_heards, entry) {
-		if (hd->id == id)
-			break;
-	}
-	if (hd == NULL) {
-		hd = xcalloc(1, sizeof(*hd));
-		hd->id = id;
-		TAILQ_INSERT_TAIL(&cnet_heards, hd, entry);
-	}
-	hd->ms = cnet_now_ms();
 }
 
 /* A peer connected: start TLS, then wait for its hello. */
@@ -995,6 +741,16 @@ void
 cnet_dial_cancel(struct cnet_dial *d)
 {
 	if (d != NULL)
+		cnet_dial_free(d);
+}
+
+/* Free every channel in its handshake; no callback runs. */
+void
+cnet_dials_free(void)
+{
+	struct cnet_dial	*d;
+
+	while ((d = TAILQ_FIRST(&cnet_dials)) != NULL)
 		cnet_dial_free(d);
 }
 
@@ -1258,6 +1014,15 @@ cnet_tls_why(struct cnet_dial *d, short what, int err, char *why,
 	return (1);
 }
 
+/* Drop the OpenSSL errors left by a closing channel's bufferevent. */
+void
+cnet_tls_clear(struct bufferevent *bev)
+{
+	while (bufferevent_get_openssl_error(bev) != 0)
+		;
+	ERR_clear_error();
+}
+
 /* TLS is up, an error, or EOF. */
 static void
 cnet_hs_event(struct bufferevent *bev, short what, void *arg)
@@ -1367,7 +1132,7 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 {
 	struct cnet_hello	 h;
 	struct bufferevent	*bev;
-	uv_stream_t		*stream;
+	struct uv_stream_s	*stream;
 	cnet_accept_cb		 cb;
 	void			*arg;
 	char			 reason[400];
@@ -1393,11 +1158,11 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 			cnet_hs_refuse(d, reason);
 			return;
 		}
-		if (cnet_raft_accept == NULL || cnet_raft_closing) {
+		if (!cuv_raft_accepting()) {
 			cnet_hs_refuse(d, "raft is not running on this node");
 			return;
 		}
-		if (cnet_proxy_new(d->bev, h.id, h.addr, &stream) == -1) {
+		if (cuv_proxy_new(d->bev, h.id, h.addr, &stream) == -1) {
 			cnet_hs_refuse(d, "cannot set up a raft channel");
 			return;
 		}
@@ -1406,8 +1171,7 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 		cnet_dial_free(d);
 		log_debug("cluster: raft channel from node %016llx at %s",
 		    (unsigned long long)h.id, h.addr);
-		cnet_raft_accept(&cnet_raft, h.id, h.addr, stream);
-		cnet_uv_kick();
+		cuv_raft_accepted(h.id, h.addr, stream);
 		return;
 	}
 	if ((cb = cnet_accept_cbs[h.kind]) == NULL) {
@@ -1492,261 +1256,4 @@ cnet_hs_answer(struct cnet_dial *d, char *line)
 	log_debug("cluster: %s channel to node %016llx at %s",
 	    cnet_kind_name(d->kind), (unsigned long long)h.id, d->peer);
 	cnet_dial_finish(d, d->bev, &h, NULL);
-}
-
-/*
- * Raft channels
- */
-
-/*
- * Join tls to a new socketpair: *stream gets raft's end as a uv pipe
- * (raft_malloc'd, since raft frees the handles it is given), a proxy
- * takes tls and our end. -1 with tls untouched on failure.
- */
-static int
-cnet_proxy_new(struct bufferevent *tls, uint64_t id, const char *peer,
-    uv_stream_t **stream)
-{
-	struct cnet_proxy	*px;
-	struct bufferevent	*plain;
-	uv_pipe_t		*p;
-	int			 fds[2], rv;
-
-	if (cnet_loop == NULL) {
-		log_warnx("cnet_proxy_new: no libuv loop");
-		return (-1);
-	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, fds) == -1) {
-		log_warn("cnet_proxy_new: socketpair");
-		return (-1);
-	}
-	if ((p = raft_malloc(sizeof(*p))) == NULL)
-		fatalx("cnet_proxy_new: out of memory");
-	uv_pipe_init(cnet_loop, p, 0);
-	if ((rv = uv_pipe_open(p, fds[0])) != 0) {
-		log_warnx("cnet_proxy_new: uv_pipe_open: %s", uv_strerror(rv));
-		uv_close((uv_handle_t *)p, cnet_raft_free_handle);
-		close(fds[0]);
-		close(fds[1]);
-		return (-1);
-	}
-	plain = bufferevent_socket_new(mmpd->base, fds[1],
-	    BEV_OPT_CLOSE_ON_FREE);
-	if (plain == NULL) {
-		log_warnx("cnet_proxy_new: no bufferevent");
-		uv_close((uv_handle_t *)p, cnet_raft_free_handle);
-		close(fds[1]);
-		return (-1);
-	}
-	px = xcalloc(1, sizeof(*px));
-	px->tls = tls;
-	px->plain = plain;
-	px->id = id;
-	strlcpy(px->peer, peer, sizeof(px->peer));
-	TAILQ_INSERT_TAIL(&cnet_proxies, px, entry);
-	bufferevent_setcb(tls, cnet_proxy_read, cnet_proxy_write,
-	    cnet_proxy_event, px);
-	bufferevent_setcb(plain, cnet_proxy_read, cnet_proxy_write,
-	    cnet_proxy_event, px);
-	bufferevent_setwatermark(tls, EV_WRITE, CNET_PROXY_HIGH / 2, 0);
-	bufferevent_setwatermark(plain, EV_WRITE, CNET_PROXY_HIGH / 2, 0);
-	bufferevent_enable(tls, EV_READ | EV_WRITE);
-	bufferevent_enable(plain, EV_READ | EV_WRITE);
-	if (evbuffer_get_length(bufferevent_get_input(tls)) > 0)
-		cnet_proxy_read(tls, px);
-	*stream = (uv_stream_t *)p;
-	return (0);
-}
-
-/* Close both sides of a raft channel; raft sees EOF on its end. */
-static void
-cnet_proxy_free(struct cnet_proxy *px)
-{
-	TAILQ_REMOVE(&cnet_proxies, px, entry);
-	bufferevent_free(px->tls);
-	bufferevent_free(px->plain);
-	free(px);
-}
-
-/* Move what one side read to the other; pause it if that backs up. */
-static void
-cnet_proxy_read(struct bufferevent *bev, void *arg)
-{
-	struct cnet_proxy	*px = arg;
-	struct bufferevent	*to;
-	struct evbuffer		*out;
-
-	if (bev == px->tls) {
-		to = px->plain;
-		cnet_heard_now(px->id);
-	} else
-		to = px->tls;
-	out = bufferevent_get_output(to);
-	evbuffer_add_buffer(out, bufferevent_get_input(bev));
-	if (evbuffer_get_length(out) >= CNET_PROXY_HIGH)
-		bufferevent_disable(bev, EV_READ);
-}
-
-/* One side's output drained below half: read the other side again. */
-static void
-cnet_proxy_write(struct bufferevent *bev, void *arg)
-{
-	struct cnet_proxy	*px = arg;
-
-	bufferevent_enable(bev == px->tls ? px->plain : px->tls, EV_READ);
-}
-
-/* EOF or an error on either side closes the channel. */
-static void
-cnet_proxy_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct cnet_proxy	*px = arg;
-
-	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
-		return;
-	while (bufferevent_get_openssl_error(px->tls) != 0)
-		;
-	ERR_clear_error();
-	log_debug("cluster: raft channel with node %016llx at %s closed by "
-	    "%s", (unsigned long long)px->id, px->peer, bev == px->tls ?
-	    "the peer" : "raft");
-	cnet_proxy_free(px);
-}
-
-/* uv_close callback for a pipe raft never got. */
-static void
-cnet_raft_free_handle(uv_handle_t *h)
-{
-	raft_free(h);
-}
-
-/* raft's transport on the cluster port. */
-struct raft_uv_transport *
-cnet_transport(void)
-{
-	cnet_raft.version = 1;
-	cnet_raft.init = cnet_raft_init;
-	cnet_raft.listen = cnet_raft_listen;
-	cnet_raft.connect = cnet_raft_connect;
-	cnet_raft.close = cnet_raft_close;
-	return (&cnet_raft);
-}
-
-/* raft starts: its id is the one our hellos carry. */
-static int
-cnet_raft_init(struct raft_uv_transport *t, raft_id id, const char *address)
-{
-	(void)t;
-	(void)address;
-	cnet_raft_closing = 0;
-	if (id != 0)
-		cnet_id = id;
-	return (0);
-}
-
-/* raft takes incoming raft channels from now on. */
-static int
-cnet_raft_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
-{
-	(void)t;
-	cnet_raft_accept = cb;
-	return (0);
-}
-
-/* raft wants a channel to node id at address; cb runs later. */
-static int
-cnet_raft_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
-    raft_id id, const char *address, raft_uv_connect_cb cb)
-{
-	struct cnet_rconn	*rc;
-
-	(void)t;
-	if (cnet_raft_closing)
-		return (RAFT_NOCONNECTION);
-	rc = xcalloc(1, sizeof(*rc));
-	rc->req = req;
-	rc->id = id;
-	req->cb = cb;
-	TAILQ_INSERT_TAIL(&cnet_rconns, rc, entry);
-	rc->dial = cnet_dial(address, CN_RAFT, cnet_raft_dialled, rc);
-	return (0);
-}
-
-/* A raft dial ended: give raft its end of a socketpair, or a failure. */
-static void
-cnet_raft_dialled(struct bufferevent *bev, const struct cnet_hello *h,
-    const char *cause, void *arg)
-{
-	struct cnet_rconn	*rc = arg;
-	struct raft_uv_connect	*req = rc->req;
-	uv_stream_t		*stream = NULL;
-	int			 status = RAFT_NOCONNECTION;
-
-	TAILQ_REMOVE(&cnet_rconns, rc, entry);
-	if (bev == NULL)
-		log_debug("cluster: raft to node %016llx: %s",
-		    (unsigned long long)rc->id, cause);
-	else if (h->id != rc->id) {
-		cnet_warn(h->addr, "id", "cluster: %s answers as node %016llx, "
-		    "raft wants node %016llx there", h->addr,
-		    (unsigned long long)h->id, (unsigned long long)rc->id);
-		bufferevent_free(bev);
-	} else if (cnet_proxy_new(bev, rc->id, h->addr, &stream) == -1)
-		bufferevent_free(bev);
-	else
-		status = 0;
-	free(rc);
-	req->cb(req, stream, status);
-	cnet_uv_kick();
-}
-
-/*
- * raft closes the transport: take no more channels, cancel pending
- * connects and, on the next turn, fire their callbacks (RAFT_CANCELED)
- * and then cb. Established channels end when raft closes its ends.
- */
-static void
-cnet_raft_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
-{
-	struct cnet_rconn	*rc;
-
-	(void)t;
-	cnet_raft_accept = NULL;
-	cnet_raft_closing = 1;
-	TAILQ_FOREACH(rc, &cnet_rconns, entry) {
-		cnet_dial_cancel(rc->dial);
-		rc->dial = NULL;
-	}
-	cnet_raft_close_cb = cb;
-	if (cnet_raft_ev == NULL &&
-	    (cnet_raft_ev = event_new(mmpd->base, -1, 0, cnet_raft_deferred,
-	    NULL)) == NULL)
-		fatalx("cnet_raft_close: event_new failed");
-	event_active(cnet_raft_ev, EV_TIMEOUT, 0);
-}
-
-/* The transport's close, outside raft's call. */
-static void
-cnet_raft_deferred(evutil_socket_t fd, short what, void *arg)
-{
-	struct cnet_rconn		*rc;
-	struct raft_uv_connect		*req;
-	raft_uv_transport_close_cb	 cb;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	while ((rc = TAILQ_FIRST(&cnet_rconns)) != NULL) {
-		TAILQ_REMOVE(&cnet_rconns, rc, entry);
-		req = rc->req;
-		cnet_dial_cancel(rc->dial);
-		free(rc);
-		req->cb(req, NULL, RAFT_CANCELED);
-	}
-	if ((cb = cnet_raft_close_cb) != NULL) {
-		cnet_raft_close_cb = NULL;
-		cb(&cnet_raft);
-	}
-	cnet_uv_kick();
 }

@@ -1,0 +1,902 @@
+/*
+ * Forwarding in a cluster, the leader's side (see cluster_fwd.c for the
+ * whole and the link's frames): the links followers dial to us, their
+ * sessions and call bridges as pseudo connections in the router, routing
+ * what they forward, settling after an election, the <ack> owed for it
+ * once deliveries are acknowledged, and what a lost link takes with it.
+ *
+ * Why <dack>: an <ack> lets the follower forget stanzas, so the leader
+ * sends it only once what routing them sent to other followers has
+ * reached them; otherwise a leader dying with <d> frames unsent would
+ * lose stanzas whose node stays up. What went to the leader's own
+ * sessions dies with them; a destination link that is lost counts as
+ * delivered, as a client's socket does.
+ *
+ * Nothing here is freed inside the callbacks that may still use it:
+ * closed links (the follower's own as well) and dropped pseudos wait
+ * for a reaper event.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "cluster.h"
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "xml.h"
+#include "xmalloc.h"
+#include "xmpp.h"
+#include "cluster_fwd.h"
+
+#define CLEAD_SETTLE_MS		2000	/* at most */
+#define CLEAD_SETTLE_QUIET_MS	500	/* a member not heard is down */
+#define CLEAD_SETTLE_TICK_MS	100
+#define CLEAD_HOLD_MAX		400000
+
+/* A forwarded stanza the leader holds while it settles. */
+struct clead_held {
+	TAILQ_ENTRY(clead_held)	 entry;
+	uint64_t		 link;		/* its link's serial */
+	uint64_t		 seq;
+	int			 kind;
+	char			*from;
+	struct xnode		*frame;		/* <s>, the stanza inside */
+};
+
+/* <d> frames of another link that must be delivered first. */
+struct clead_need {
+	uint64_t		 link;
+	uint64_t		 count;
+};
+
+/* An <ack> the leader owes, waiting for deliveries. */
+struct clead_pend {
+	TAILQ_ENTRY(clead_pend)	 entry;
+	uint64_t		 seq;
+	struct clead_need	*need;
+	size_t			 n;
+};
+
+int			 clead_settling;
+
+static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
+static struct cfwd_links dead_links = TAILQ_HEAD_INITIALIZER(dead_links);
+static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct cfwd_link	 transient_link;	/* origins that went */
+
+static int64_t		 settle_since;
+static TAILQ_HEAD(, clead_held) held = TAILQ_HEAD_INITIALIZER(held);
+static size_t		 nheld;
+
+static struct event	*reap_ev, *settle_ev;
+
+static void	 clead_writeattr(struct cfwd_link *, const char *,
+		    const char *);
+static void	 clead_kill(struct cfwd_link *, const char *, const char *,
+		    const char *);
+static struct cfwd_link *clead_link_by_serial(uint64_t);
+static void	 clead_link_cut(struct cfwd_link *);
+static void	 clead_link_clear(struct cfwd_link *, int);
+static void	 clead_link_free(struct cfwd_link *);
+static void	 clead_reap(evutil_socket_t, short, void *);
+static struct xconn *clead_pseudo_new(struct cfwd_link *, int,
+		    const char *);
+static void	 clead_pseudo_free(struct xconn *);
+static void	 clead_pseudo_drop(struct xconn *, int);
+static void	 clead_bind(struct cfwd_link *, struct xnode *);
+static void	 clead_comp(struct cfwd_link *, struct xnode *);
+static void	 clead_stanza(struct cfwd_link *, struct xnode *);
+static void	 clead_flush_all(void);
+static void	 clead_settle_end(const char *);
+static void	 clead_settle_tick(evutil_socket_t, short, void *);
+
+/* Set up the stand-in link of origins that went. */
+void
+clead_init(void)
+{
+	transient_link.dead = 1;
+	strlcpy(transient_link.addr, "(gone)", sizeof(transient_link.addr));
+}
+
+/* The leader's events (and the reaper's), made once the loop exists. */
+void
+clead_events(void)
+{
+	if (reap_ev == NULL)
+		reap_ev = event_new(mmpd->base, -1, 0, clead_reap, NULL);
+	if (settle_ev == NULL)
+		settle_ev = event_new(mmpd->base, -1, EV_PERSIST,
+		    clead_settle_tick, NULL);
+}
+
+/* At exit, once every link is closed: reap, then free the events. */
+void
+clead_free(void)
+{
+	clead_reap(-1, 0, NULL);
+	if (reap_ev != NULL)
+		event_free(reap_ev);
+	if (settle_ev != NULL)
+		event_free(settle_ev);
+	reap_ev = settle_ev = NULL;
+}
+
+/* Queue " name='value'" on a link, the value escaped. */
+static void
+clead_writeattr(struct cfwd_link *l, const char *name, const char *value)
+{
+	char	*e, *s;
+
+	e = cfwd_esc(value);
+	xasprintf(&s, " %s='%s'", name, e);
+	cfwd_writes(l, s);
+	free(s);
+	free(e);
+}
+
+/* Leader: have a follower close a session or component (<kill>). */
+static void
+clead_kill(struct cfwd_link *l, const char *id, const char *cond,
+    const char *text)
+{
+	cfwd_writes(l, "<kill");
+	clead_writeattr(l, "to", id);
+	if (cond != NULL)
+		clead_writeattr(l, "cond", cond);
+	if (text != NULL)
+		clead_writeattr(l, "text", text);
+	cfwd_writes(l, "/>");
+}
+
+/* A live follower link by serial, or NULL. */
+static struct cfwd_link *
+clead_link_by_serial(uint64_t serial)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (l->serial == serial)
+			return (l);
+	return (NULL);
+}
+
+/* Stop a link's traffic and queue it for the reaper. */
+static void
+clead_link_cut(struct cfwd_link *l)
+{
+	struct clead_pend	*p;
+	struct clead_held	*h, *next;
+
+	if (l->dead)
+		return;
+	l->dead = 1;
+	if (l == cfwd_uplink)
+		cfwd_uplink = NULL;
+	else
+		TAILQ_REMOVE(&links, l, entry);
+	TAILQ_INSERT_TAIL(&dead_links, l, entry);
+	bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+	bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
+	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
+		TAILQ_REMOVE(&l->pend, p, entry);
+		free(p->need);
+		free(p);
+	}
+	/* Not acknowledged: the follower sends them again. */
+	for (h = TAILQ_FIRST(&held); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, entry);
+		if (h->link != l->serial)
+			continue;
+		TAILQ_REMOVE(&held, h, entry);
+		nheld--;
+		free(h->from);
+		xnode_free(h->frame);
+		free(h);
+	}
+	clead_reap_soon();
+}
+
+/*
+ * Drop the pseudo connections of a cut link; gone: their contacts get
+ * unavailable presence (the node or its link died), else they vanish
+ * silently (leadership moves on, and the next leader learns them again).
+ */
+static void
+clead_link_clear(struct cfwd_link *l, int gone)
+{
+	struct xconn	*c;
+
+	while ((c = TAILQ_FIRST(&l->pseudos)) != NULL)
+		clead_pseudo_drop(c, gone);
+}
+
+/* Close a link: its traffic, its pseudos, then (later) its memory. */
+void
+clead_link_close(struct cfwd_link *l, int gone)
+{
+	int	 up = l->up;
+
+	if (l->dead)
+		return;
+	clead_link_cut(l);
+	clead_link_clear(l, gone);
+	if (!up)
+		clead_flush_all();	/* acks that waited for it */
+}
+
+/* Close every follower link, all cut before any pseudo goes. */
+void
+clead_links_close(int gone)
+{
+	struct cfwd_link	*l;
+
+	while ((l = TAILQ_FIRST(&links)) != NULL)
+		clead_link_cut(l);
+	TAILQ_FOREACH(l, &dead_links, entry)
+		clead_link_clear(l, gone);
+}
+
+/* Free a closed link. */
+static void
+clead_link_free(struct cfwd_link *l)
+{
+	xparser_free(l->parser);
+	if (l->bev != NULL)
+		bufferevent_free(l->bev);
+	free(l);
+}
+
+/* A link failed or ended: close it; ours is dialled again. */
+void
+clead_lost(struct cfwd_link *l, const char *why)
+{
+	if (l->dead)
+		return;
+	if (l->up) {
+		log_info("clead_lost: link to the leader %s: %s; %zu stanzas "
+		    "unacknowledged", l->addr, why, cfwd_nqueue);
+		clead_link_close(l, 1);
+		cfwd_redial_later();
+		return;
+	}
+	log_info("clead_lost: link from %s: %s; %d sessions and %d call "
+	    "bridges of that node are gone", l->addr, why, l->nsess, l->ncomp);
+	clead_link_close(l, 1);
+}
+
+/* Have the reaper run soon. */
+void
+clead_reap_soon(void)
+{
+	if (reap_ev != NULL)
+		event_active(reap_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Outside every callback: close links that stopped reading, free dropped
+ * pseudos and closed links.
+ */
+static void
+clead_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct cfwd_link	*l;
+	struct xconn		*c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (;;) {
+		if (cfwd_uplink != NULL && cfwd_uplink->broken)
+			l = cfwd_uplink;
+		else {
+			TAILQ_FOREACH(l, &links, entry)
+				if (l->broken)
+					break;
+		}
+		if (l == NULL)
+			break;
+		clead_lost(l, "it reads too slowly");
+	}
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, entry);
+		clead_pseudo_free(c);
+	}
+	while ((l = TAILQ_FIRST(&dead_links)) != NULL) {
+		TAILQ_REMOVE(&dead_links, l, entry);
+		clead_link_free(l);
+	}
+}
+
+/*
+ * A pseudo connection for id (a full JID, or a component's domain) on
+ * link l (&transient_link for an origin that went); NULL if id is not
+ * one. A client's resource is set but not its full JID: router_bind sets
+ * that (clead_route_from sets it for a transient one).
+ */
+static struct xconn *
+clead_pseudo_new(struct cfwd_link *l, int kind, const char *id)
+{
+	struct xconn	*c;
+	const char	*slash, *at;
+
+	if (kind == XC_CLIENT) {
+		if ((slash = strchr(id, '/')) == NULL || slash[1] == '\0' ||
+		    (at = memchr(id, '@', slash - id)) == NULL || at == id ||
+		    at + 1 == slash)
+			return (NULL);
+	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
+		return (NULL);
+	c = xcalloc(1, sizeof(*c));
+	c->kind = kind;
+	c->state = XS_READY;
+	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
+	c->tls = 1;
+	c->header_sent = 1;
+	c->since = time(NULL);
+	c->remote = l;
+	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
+	strlcpy(c->addr, l->addr, sizeof(c->addr));
+	if (kind == XC_CLIENT) {
+		c->local = xstrndup(id, at - id);
+		c->domain = xstrndup(at + 1, slash - at - 1);
+		c->bare = xstrndup(id, slash - id);
+		c->resource = xstrdup(slash + 1);
+	} else {
+		c->cdomain = xstrdup(id);
+		c->cb = xstrndup(id, strcspn(id, "."));
+	}
+	return (c);
+}
+
+/* Free a pseudo connection (no longer known to the router). */
+static void
+clead_pseudo_free(struct xconn *c)
+{
+	xnode_free(c->presence);
+	free(c->domain);
+	free(c->local);
+	free(c->resource);
+	free(c->full);
+	free(c->bare);
+	free(c->cb);
+	free(c->cdomain);
+	free(c);
+}
+
+/*
+ * A pseudo leaves the router and its link (with unavailable presence to
+ * its contacts if gone); the reaper frees it, since callers up the stack
+ * may still hold it.
+ */
+static void
+clead_pseudo_drop(struct xconn *c, int gone)
+{
+	struct cfwd_link	*l = c->remote;
+
+	if (c->kind == XC_CLIENT) {
+		if (gone)
+			presence_gone(c);
+		router_unbind(c);
+		l->nsess--;
+	} else {
+		router_del_component(c);
+		l->ncomp--;
+	}
+	c->closing = 1;
+	TAILQ_REMOVE(&l->pseudos, c, entry);
+	TAILQ_INSERT_TAIL(&graveyard, c, entry);
+	clead_reap_soon();
+}
+
+/*
+ * The connection id names (full JID, or component domain) if it is on
+ * link l (NULL: on this node), else NULL.
+ */
+struct xconn *
+clead_find(struct cfwd_link *l, int kind, const char *id)
+{
+	struct xconn	*c;
+	const char	*slash;
+	char		*bare;
+
+	if (kind == XC_CLIENT) {
+		if ((slash = strchr(id, '/')) == NULL)
+			return (NULL);
+		bare = xstrndup(id, slash - id);
+		c = router_resource(bare, slash + 1);
+		free(bare);
+	} else {
+		c = router_component(id);
+		if (c != NULL && strcmp(c->cdomain, id) != 0)
+			c = NULL;
+	}
+	if (c == NULL || c->remote != (void *)l || c->closing)
+		return (NULL);
+	return (c);
+}
+
+/*
+ * Route a stanza from id (kind) of link l (NULL: this node). An origin
+ * that went is stood in for by a transient pseudo that is routed from but
+ * never bound: what it is sent is dropped, and its broadcast presence is
+ * not routed (that session is unavailable now).
+ */
+void
+clead_route_from(struct cfwd_link *l, int kind, const char *id,
+    struct xnode *n)
+{
+	struct xconn	*c;
+	const char	*name = xnode_name(n);
+
+	if (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
+	    strcmp(name, "iq") != 0) {
+		log_debug("clead_route_from: %s: not a stanza: %s", id, name);
+		return;
+	}
+	if ((c = clead_find(l, kind, id)) != NULL) {
+		router_route(c, n);
+		return;
+	}
+	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
+	    xnode_attr(n, "to") == NULL)
+		return;
+	if ((c = clead_pseudo_new(&transient_link, kind, id)) == NULL) {
+		log_debug("clead_route_from: bad origin %s", id);
+		return;
+	}
+	if (kind == XC_CLIENT)
+		c->full = xstrdup(id);
+	router_route(c, n);
+	clead_pseudo_free(c);
+}
+
+/*
+ * A follower linked to us (or so it hopes). A newer link of the same
+ * node replaces the old one.
+ */
+void
+cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
+{
+	struct cfwd_link	*l, *o, *next;
+
+	(void)arg;
+	if (cfwd_role_now != CFWD_LEADER) {
+		log_info("cfwd_accept: %s: this node is not the leader, "
+		    "refusing its link", h->addr);
+		bufferevent_free(bev);
+		return;
+	}
+	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (h->id != 0 && o->id == h->id)
+			clead_lost(o, "replaced by a new link");
+	}
+	l = cfwd_link_new(bev, 0, h);
+	TAILQ_INSERT_TAIL(&links, l, entry);
+	cfwd_writes(l, CFWD_HEADER);
+	log_info("cfwd_accept: follower %s linked", l->addr);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		cfwd_read(bev, l);
+}
+
+/* Leader: a frame from a follower, ours to free. */
+void
+clead_frame(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*name = xnode_name(n), *v;
+	struct xconn	*c;
+	uint64_t	 u;
+
+	if (strcmp(name, "s") == 0) {
+		clead_stanza(l, n);
+		return;
+	}
+	if (strcmp(name, "bind") == 0)
+		clead_bind(l, n);
+	else if (strcmp(name, "comp") == 0)
+		clead_comp(l, n);
+	else if (strcmp(name, "unbind") == 0) {
+		if ((v = xnode_attr(n, "jid")) != NULL &&
+		    (c = clead_find(l, XC_CLIENT, v)) != NULL) {
+			log_debug("clead_frame: %s left on %s", v, l->addr);
+			clead_pseudo_drop(c, 1);
+		}
+	} else if (strcmp(name, "uncomp") == 0) {
+		if ((v = xnode_attr(n, "domain")) != NULL &&
+		    (c = clead_find(l, XC_COMPONENT, v)) != NULL) {
+			log_info("clead_frame: call bridge %s left %s", v,
+			    l->addr);
+			clead_pseudo_drop(c, 1);
+		}
+	} else if (strcmp(name, "synced") == 0) {
+		l->synced = 1;
+		log_debug("clead_frame: %s registered %d sessions and %d "
+		    "call bridges", l->addr, l->nsess, l->ncomp);
+		clead_settle_check();
+	} else if (strcmp(name, "dack") == 0) {
+		if (cfwd_num(xnode_attr(n, "n"), &u) == 0 &&
+		    u > l->dacked && u <= l->dsent) {
+			l->dacked = u;
+			clead_flush_all();
+		}
+	} else
+		log_debug("clead_frame: %s: unknown <%s>", l->addr, name);
+	xnode_free(n);
+}
+
+/*
+ * Leader: <bind>: a session of that node, as a pseudo in the router
+ * (once: a repeated bind of the same link only refreshes it), then its
+ * presence as it is now.
+ */
+static void
+clead_bind(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
+	const char	*roster = xnode_attr(n, "roster");
+	struct xconn	*c;
+	struct xnode	*p;
+	char		*max;
+	int		 limit = 0;
+
+	if (jid == NULL)
+		return;
+	if ((c = clead_find(l, XC_CLIENT, jid)) == NULL) {
+		if ((c = clead_pseudo_new(l, XC_CLIENT, jid)) == NULL) {
+			log_warnx("clead_bind: %s: bad JID %s", l->addr, jid);
+			return;
+		}
+		if ((max = db_config_get(mmpd->db,
+		    DB_XMPP_MAX_SESSIONS)) != NULL)
+			limit = atoi(max);
+		free(max);
+		if (router_bind(c, limit, &cond) == -1) {
+			log_info("clead_bind: %s on %s refused: %s", jid,
+			    l->addr, cond);
+			clead_kill(l, jid, cond, "too many sessions");
+			clead_pseudo_free(c);
+			return;
+		}
+		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+		l->nsess++;
+		log_debug("clead_bind: %s bound on %s", c->full, l->addr);
+	}
+	if (roster != NULL && strcmp(roster, "1") == 0)
+		c->roster_wanted = 1;
+	p = xnode_first(n);
+	if (p != NULL && strcmp(xnode_name(p), "presence") == 0 &&
+	    xnode_attr(p, "type") == NULL) {
+		xnode_set_ns(n, NULL);	/* p must not inherit ours */
+		xnode_set_attr(p, "from", c->full);
+		xnode_del_attr(p, "to");
+		router_route(c, p);
+	}
+}
+
+/* Leader: <comp>: a call bridge of that node, as a pseudo component. */
+static void
+clead_comp(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*d = xnode_attr(n, "domain");
+	struct xconn	*c;
+
+	if (d == NULL || clead_find(l, XC_COMPONENT, d) != NULL)
+		return;
+	if ((c = clead_pseudo_new(l, XC_COMPONENT, d)) == NULL) {
+		log_warnx("clead_comp: %s: bad domain %s", l->addr, d);
+		return;
+	}
+	router_add_component(c);
+	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+	l->ncomp++;
+	log_info("clead_comp: call bridge %s connected to %s", d, l->addr);
+}
+
+/* Leader: <s>: route it now, or hold it while settling. */
+static void
+clead_stanza(struct cfwd_link *l, struct xnode *n)
+{
+	const char		*from = xnode_attr(n, "from");
+	const char		*k = xnode_attr(n, "k");
+	struct xnode		*st = xnode_first(n);
+	struct clead_held	*h;
+	uint64_t		 seq;
+	int			 kind;
+
+	if (cfwd_num(xnode_attr(n, "seq"), &seq) == -1 || seq <= l->rseq) {
+		log_warnx("clead_stanza: %s: bad or repeated seq", l->addr);
+		xnode_free(n);
+		return;
+	}
+	l->rseq = seq;
+	kind = k != NULL && strcmp(k, "k") == 0 ? XC_COMPONENT : XC_CLIENT;
+	if (from == NULL || st == NULL) {
+		log_warnx("clead_stanza: %s: <s> without origin or stanza",
+		    l->addr);
+		l->pseq = seq;
+		xnode_free(n);
+		return;
+	}
+	xnode_set_ns(n, NULL);		/* st must not inherit ours */
+	if (clead_settling) {
+		h = xcalloc(1, sizeof(*h));
+		h->link = l->serial;
+		h->seq = seq;
+		h->kind = kind;
+		h->from = xstrdup(from);
+		h->frame = n;
+		TAILQ_INSERT_TAIL(&held, h, entry);
+		if (++nheld > CLEAD_HOLD_MAX)
+			clead_settle_end("too much to hold");
+		return;
+	}
+	clead_route_from(l, kind, from, st);
+	l->pseq = seq;
+	xnode_free(n);
+}
+
+/*
+ * Leader: note that every <s> of l up to pseq is routed. Its <ack> waits
+ * until the <d> frames other links have been given so far are delivered.
+ */
+void
+clead_mark(struct cfwd_link *l)
+{
+	struct clead_pend	*p;
+	struct cfwd_link	*o;
+	char			*s;
+
+	if (l->pseq <= l->marked)
+		return;
+	l->marked = l->pseq;
+	p = xcalloc(1, sizeof(*p));
+	p->seq = l->pseq;
+	TAILQ_FOREACH(o, &links, entry) {
+		if (o == l || o->dsent <= o->dacked)
+			continue;
+		p->need = xreallocarray(p->need, p->n + 1, sizeof(*p->need));
+		p->need[p->n].link = o->serial;
+		p->need[p->n].count = o->dsent;
+		p->n++;
+	}
+	if (p->n == 0 && TAILQ_EMPTY(&l->pend)) {
+		free(p);
+		xasprintf(&s, "<ack seq='%llu'/>", (unsigned long long)l->pseq);
+		cfwd_writes(l, s);
+		free(s);
+		l->acked = l->pseq;
+		return;
+	}
+	TAILQ_INSERT_TAIL(&l->pend, p, entry);
+}
+
+/* Leader: send the <ack> whose deliveries are done. */
+void
+clead_flush(struct cfwd_link *l)
+{
+	struct clead_pend	*p;
+	struct cfwd_link	*o;
+	uint64_t		 ack = 0;
+	size_t			 i;
+	char			*s;
+
+	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
+		for (i = 0; i < p->n; i++) {
+			o = clead_link_by_serial(p->need[i].link);
+			if (o != NULL && o->dacked < p->need[i].count)
+				break;
+		}
+		if (i < p->n)
+			break;
+		ack = p->seq;
+		TAILQ_REMOVE(&l->pend, p, entry);
+		free(p->need);
+		free(p);
+	}
+	if (ack > l->acked) {
+		xasprintf(&s, "<ack seq='%llu'/>", (unsigned long long)ack);
+		cfwd_writes(l, s);
+		free(s);
+		l->acked = ack;
+	}
+}
+
+/* Leader: flush every link's owed <ack>. */
+static void
+clead_flush_all(void)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		clead_flush(l);
+}
+
+/* xconn_send to a pseudo: a <d> frame to its node. */
+void
+cfwd_send(struct xconn *c, const struct xnode *n)
+{
+	struct cfwd_link	*l = c->remote;
+	char			*e, *head, *st;
+	size_t			 sl;
+
+	if (l == NULL || l->dead || l->broken || c->closing)
+		return;
+	e = cfwd_esc(c->kind == XC_CLIENT ? c->full : c->cdomain);
+	xasprintf(&head, "<d to='%s'>", e);
+	free(e);
+	st = cfwd_stanza_string(n, &sl);
+	cfwd_writes(l, head);
+	cfwd_write(l, st, sl);
+	cfwd_writes(l, "</d>");
+	free(head);
+	free(st);
+	if (!l->broken)
+		l->dsent++;
+}
+
+/*
+ * xconn_error or xconn_close of a pseudo: its node closes the real
+ * session (with that stream error, if any); here it leaves the router as
+ * a closed session does.
+ */
+void
+cfwd_close(struct xconn *c, const char *cond, const char *text)
+{
+	struct cfwd_link	*l = c->remote;
+	const char		*id;
+
+	if (c->closing)
+		return;
+	if (l == NULL || l == &transient_link) {
+		c->closing = 1;
+		return;
+	}
+	id = c->kind == XC_CLIENT ? c->full : c->cdomain;
+	log_info("cfwd_close: %s (%s): %s%s%s", id, c->peer,
+	    cond ? cond : "closed", text ? ": " : "", text ? text : "");
+	clead_kill(l, id, cond, text);
+	clead_pseudo_drop(c, 1);
+}
+
+/* Leader: new in office, hold forwarded stanzas until settled. */
+void
+clead_settle_start(void)
+{
+	struct timeval	 tv = { 0, CLEAD_SETTLE_TICK_MS * 1000 };
+
+	clead_settling = 1;
+	settle_since = cnet_now_ms();
+	event_add(settle_ev, &tv);
+	clead_settle_check();
+}
+
+/*
+ * Leader: done settling once every other member has linked and synced,
+ * except members that are down: every live one answers our raft
+ * heartbeats, so one not heard since we lead, a while after, is not
+ * waited for.
+ */
+void
+clead_settle_check(void)
+{
+	struct cfwd_link	*l;
+	int64_t			 now = cnet_now_ms();
+	int			 i, down = 0;
+
+	if (!clead_settling)
+		return;
+	if (now - settle_since >= CLEAD_SETTLE_MS) {
+		clead_settle_end("time is up");
+		return;
+	}
+	for (i = 0; i < cfwd_nmembers; i++) {
+		if (cfwd_members[i] == cfwd_self_id)
+			continue;
+		TAILQ_FOREACH(l, &links, entry)
+			if (l->id == cfwd_members[i] && l->synced)
+				break;
+		if (l != NULL)
+			continue;
+		if (now - settle_since < CLEAD_SETTLE_QUIET_MS ||
+		    cnet_last_heard(cfwd_members[i]) >= settle_since)
+			return;
+		down++;
+	}
+	clead_settle_end(down ? "every member that is up has registered" :
+	    "every member has registered");
+}
+
+/*
+ * Leader: stop holding: route our own kept stanzas, then what followers
+ * sent meanwhile, in order, and acknowledge.
+ */
+static void
+clead_settle_end(const char *why)
+{
+	struct clead_held	*h;
+	struct cfwd_link	*l;
+
+	if (!clead_settling)
+		return;
+	clead_settling = 0;
+	if (settle_ev != NULL)
+		event_del(settle_ev);
+	log_info("clead_settle_end: routing for the cluster (%s); %zu "
+	    "stanzas of ours and %zu forwarded were held", why, cfwd_nqueue,
+	    nheld);
+	cfwd_drain();
+	while ((h = TAILQ_FIRST(&held)) != NULL) {
+		TAILQ_REMOVE(&held, h, entry);
+		nheld--;
+		if ((l = clead_link_by_serial(h->link)) != NULL) {
+			clead_route_from(l, h->kind, h->from,
+			    xnode_first(h->frame));
+			if (h->seq > l->pseq)
+				l->pseq = h->seq;
+		}
+		free(h->from);
+		xnode_free(h->frame);
+		free(h);
+	}
+	TAILQ_FOREACH(l, &links, entry)
+		clead_mark(l);
+	clead_flush_all();
+}
+
+/* Leader: forget settling (and what was held: it was not acknowledged). */
+void
+clead_settle_stop(void)
+{
+	struct clead_held	*h;
+
+	clead_settling = 0;
+	if (settle_ev != NULL)
+		event_del(settle_ev);
+	while ((h = TAILQ_FIRST(&held)) != NULL) {
+		TAILQ_REMOVE(&held, h, entry);
+		free(h->from);
+		xnode_free(h->frame);
+		free(h);
+	}
+	nheld = 0;
+}
+
+/* Leader: time passes while settling. */
+static void
+clead_settle_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	clead_settle_check();
+}
+
+/* The leader's line for xmpp cluster status, allocated. */
+char *
+clead_status(void)
+{
+	struct cfwd_link	*l;
+	char			*s;
+	int			 nl = 0, ns = 0, nc = 0;
+
+	TAILQ_FOREACH(l, &links, entry) {
+		nl++;
+		ns += l->nsess;
+		nc += l->ncomp;
+	}
+	xasprintf(&s, "leader, %d follower%s linked, %d remote "
+	    "session%s, %d remote call bridge%s%s", nl,
+	    nl == 1 ? "" : "s", ns, ns == 1 ? "" : "s", nc,
+	    nc == 1 ? "" : "s", clead_settling ? ", settling" : "");
+	return (s);
+}

@@ -1,0 +1,26 @@
+/*
+ * Shared by cluster_net.c and cluster_uv.c only: the port hands accepted
+ * raft channels to the transport, which dials through the port.
+ */
+#ifndef CLUSTER_NET_H
+#define CLUSTER_NET_H
+
+#include <stdint.h>
+
+struct bufferevent;
+struct uv_stream_s;
+
+/* cluster_net.c */
+void	 cnet_dials_free(void);
+void	 cnet_tls_clear(struct bufferevent *);
+void	 cnet_warn(const char *, const char *, const char *, ...)
+	    __attribute__((__format__(printf, 3, 4)));
+
+/* cluster_uv.c */
+int	 cuv_proxy_new(struct bufferevent *, uint64_t, const char *,
+	    struct uv_stream_s **);
+void	 cuv_proxies_free(void);
+int	 cuv_raft_accepting(void);
+void	 cuv_raft_accepted(uint64_t, const char *, struct uv_stream_s *);
+
+#endif /* CLUSTER_NET_H */
