@@ -3,7 +3,8 @@
  * role as the rest of the daemon sees it (polled from a timer: libraft has
  * no state-change callback), requests between nodes on the cluster port
  * (join, remove, apply), the leader's membership changes one at a time,
- * replicated accounts and call-bridge secret digests, and the status.
+ * replicated accounts, rosters and call-bridge secret digests, and the
+ * status.
  *
  * Raft is never called from inside one of its own callbacks: callbacks
  * record what happened and activate an event that does the rest on the
@@ -12,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/tree.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -45,9 +47,26 @@
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
 
+/*
+ * A roster item this leader wrote to its database and submitted, with the
+ * number of its entries (sets and removals) not applied yet. While one
+ * is in flight the database holds something newer than an earlier entry
+ * of ours that raft applies now, so that entry must not be written over
+ * it; the last one is (the same as the database: idempotent).
+ */
+struct cluster_rpend {
+	RB_ENTRY(cluster_rpend)	 entry;
+	char			*owner;
+	char			*jid;
+	int			 n;
+};
+RB_HEAD(cluster_rpend_tree, cluster_rpend);
 
-
-
+/* What a roster submission's callback needs to know. */
+struct cluster_rsub {
+	char	*owner;
+	char	*jid;
+};
 
 static struct {
 	int			 running;	/* raft started */
@@ -78,7 +97,8 @@ static struct {
 	void			(*down_cb)(void);
 	int64_t			 down_deadline;
 	int			 down_step;
-} cl;
+	struct cluster_rpend_tree rpend;	/* roster items in flight */
+} cl = { .rpend = RB_INITIALIZER(&cl.rpend) };
 
 static char	*cluster_cfg(const char *);
 static int	 cluster_cfg_int(const char *, int);
@@ -89,6 +109,19 @@ static void	 cluster_deferred(evutil_socket_t, short, void *);
 static void	 cluster_rm_dir(const char *);
 static void	 cluster_user_set_cb(void *, const char *, const char *);
 static void	 cluster_user_del_cb(void *, const char *);
+static void	 cluster_roster_set_cb(void *, const char *, const char *,
+		    const char *);
+static void	 cluster_roster_del_cb(void *, const char *, const char *);
+static int	 cluster_rpend_cmp(struct cluster_rpend *,
+		    struct cluster_rpend *);
+RB_PROTOTYPE(cluster_rpend_tree, cluster_rpend, entry,
+    cluster_rpend_cmp);
+static void	 cluster_rpend_add(const char *, const char *);
+static int	 cluster_rpend_applied(const char *, const char *);
+static void	 cluster_rpend_forget(const char *, const char *);
+static void	 cluster_rpend_clear(void);
+static void	 cluster_roster_submit(const char *, const char *, char *);
+static void	 cluster_roster_sent(void *, const char *);
 static void	 cluster_fsm_changed(void *);
 static void	 cluster_role_changed(void);
 static void	 cluster_close_cb(struct raft *);
@@ -97,6 +130,9 @@ static void	 cluster_transfer_cb(struct raft_transfer *);
 static void	 cluster_leader_duties(void);
 static void	 cluster_reconcile(void);
 static void	 cluster_reconcile_cb(void *, const char *);
+
+RB_GENERATE(cluster_rpend_tree, cluster_rpend, entry,
+    cluster_rpend_cmp);
 
 /* A config value, or NULL; the caller frees. */
 static char *
@@ -396,8 +432,8 @@ int
 cluster_start(int bootstrap, char **cause)
 {
 	static const struct cfsm_sink sink = {
-		cluster_user_set_cb, cluster_user_del_cb, cluster_fsm_changed,
-		NULL
+		cluster_user_set_cb, cluster_user_del_cb, cluster_roster_set_cb,
+		cluster_roster_del_cb, cluster_fsm_changed, NULL
 	};
 	struct raft_configuration conf;
 	char		 host[INET6_ADDRSTRLEN];
@@ -553,6 +589,7 @@ cluster_after_close(void)
 	creq_closed();
 	cfsm_free(cl.fsm);
 	cl.fsm = NULL;
+	cluster_rpend_clear();
 	cl.running = 0;
 	cl.closing = 0;
 	cl.state = 0;
@@ -618,6 +655,188 @@ cluster_user_del_cb(void *arg, const char *user)
 		free(cause);
 	}
 	xmpp_kick_user(user);
+}
+
+/* Roster items in flight are ordered by owner, then contact. */
+static int
+cluster_rpend_cmp(struct cluster_rpend *a, struct cluster_rpend *b)
+{
+	int	 d;
+
+	if ((d = strcmp(a->owner, b->owner)) != 0)
+		return (d);
+	return (strcmp(a->jid, b->jid));
+}
+
+/* A leader submits an entry for owner's item jid: one more in flight. */
+static void
+cluster_rpend_add(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	if (!cluster_is_leader())
+		return;
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &cl.rpend, &key)) == NULL) {
+		p = xcalloc(1, sizeof(*p));
+		p->owner = xstrdup(owner);
+		p->jid = xstrdup(jid);
+		RB_INSERT(cluster_rpend_tree, &cl.rpend, p);
+	}
+	p->n++;
+}
+
+/*
+ * An entry for owner's item jid was applied: one fewer in flight. 1 if
+ * more of ours follow (the database holds newer: leave it), else 0.
+ */
+static int
+cluster_rpend_applied(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &cl.rpend, &key)) == NULL)
+		return (0);
+	if (--p->n > 0)
+		return (1);
+	cluster_rpend_forget(owner, jid);
+	return (0);
+}
+
+/* Nothing is known in flight for owner's item jid any more. */
+static void
+cluster_rpend_forget(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &cl.rpend, &key)) == NULL)
+		return;
+	RB_REMOVE(cluster_rpend_tree, &cl.rpend, p);
+	free(p->owner);
+	free(p->jid);
+	free(p);
+}
+
+/*
+ * Forget every item in flight: this node stopped leading (or leads in a
+ * new term), and its database follows the log alone again.
+ */
+static void
+cluster_rpend_clear(void)
+{
+	struct cluster_rpend	*p, *next;
+
+	RB_FOREACH_SAFE(p, cluster_rpend_tree, &cl.rpend, next)
+		cluster_rpend_forget(p->owner, p->jid);
+}
+
+/* A roster item arrived through the log: store it here. */
+static void
+cluster_roster_set_cb(void *arg, const char *owner, const char *jid,
+    const char *item)
+{
+	struct db_roster	 r;
+	char			*cause = NULL;
+
+	(void)arg;
+	if (cluster_rpend_applied(owner, jid))
+		return;
+	if (cfsm_roster_dec(item, &r) == -1) {
+		log_warnx("cluster_roster_set_cb: %s: %s: bad item in the "
+		    "log", owner, jid);
+		return;
+	}
+	r.jid = xstrdup(jid);
+	if (db_roster_put(mmpd->db, owner, &r, &cause) == -1) {
+		log_warnx("cluster_roster_set_cb: %s: %s: %s", owner, jid,
+		    cause);
+		free(cause);
+	}
+	db_roster_clear(&r);
+}
+
+/* A roster item was removed through the log: here too. */
+static void
+cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (cluster_rpend_applied(owner, jid))
+		return;
+	if (db_roster_del(mmpd->db, owner, jid, &cause) == -1) {
+		log_warnx("cluster_roster_del_cb: %s: %s: %s", owner, jid,
+		    cause);
+		free(cause);
+	}
+}
+
+/* Submit roster entry e (freed; NULL logs) for owner's item jid. */
+static void
+cluster_roster_submit(const char *owner, const char *jid, char *e)
+{
+	struct cluster_rsub	*rs;
+
+	if (e == NULL) {
+		log_warnx("cluster_roster_submit: %s: %s: the item cannot go "
+		    "in the log", owner, jid);
+		return;
+	}
+	rs = xcalloc(1, sizeof(*rs));
+	rs->owner = xstrdup(owner);
+	rs->jid = xstrdup(jid);
+	cluster_rpend_add(owner, jid);
+	cluster_submit(e, cluster_roster_sent, rs);
+	free(e);
+}
+
+/*
+ * A roster submission is over. One that failed may still be applied
+ * later, or never: stop holding back entries for that item.
+ */
+static void
+cluster_roster_sent(void *arg, const char *err)
+{
+	struct cluster_rsub	*rs = arg;
+
+	if (err != NULL) {
+		cluster_rpend_forget(rs->owner, rs->jid);
+		cluster_ignore(NULL, err);
+	}
+	free(rs->owner);
+	free(rs->jid);
+	free(rs);
+}
+
+/*
+ * The leader wrote owner's roster item r to its database: the other
+ * members get it through the log.
+ */
+void
+cluster_roster_put(const char *owner, const struct db_roster *r)
+{
+	char	*item;
+
+	if ((item = cfsm_roster_enc(r)) == NULL) {
+		log_warnx("cluster_roster_put: %s: %s: cannot encode the item",
+		    owner, r->jid);
+		return;
+	}
+	cluster_roster_submit(owner, r->jid,
+	    cfsm_enc_roster_set(owner, r->jid, item));
+	free(item);
+}
+
+/* The leader removed owner's roster item jid: so do the others. */
+void
+cluster_roster_del(const char *owner, const char *jid)
+{
+	cluster_roster_submit(owner, jid, cfsm_enc_roster_del(owner, jid));
 }
 
 /* The replicated state changed: look again at the secrets soon. */
@@ -763,6 +982,9 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 			    lid ? laddr : "unknown");
 		if (st != cl.state)
 			cl.since = time(NULL);
+		if (st != RAFT_LEADER ||
+		    cl.term != raft_current_term(&cl.raft))
+			cluster_rpend_clear();
 		cl.state = st;
 		cl.leader = lid;
 		strlcpy(cl.leader_addr, lid ? laddr : "",
@@ -812,12 +1034,17 @@ cluster_random_hex(size_t n)
 	return (s);
 }
 
-/* What only the leader does: the first entry, the first accounts. */
+/*
+ * What only the leader does: the first entry, the first accounts with
+ * their rosters.
+ */
 static void
 cluster_leader_duties(void)
 {
 	char	*domain, *key, *e, **users, *blob, *cause;
 	struct sasl_creds c1, c256;
+	struct db_roster *items;
+	size_t	 k, j;
 	int	 n, i;
 
 	if (cfsm_domain(cl.fsm) == NULL && !cl.init_busy &&
@@ -847,6 +1074,12 @@ cluster_leader_duties(void)
 				cluster_submit(e, cluster_ignore, NULL);
 			free(e);
 			free(blob);
+			if (db_roster_get(mmpd->db, users[i], &items,
+			    &k) == -1)
+				continue;
+			for (j = 0; j < k; j++)
+				cluster_roster_put(users[i], &items[j]);
+			db_roster_free(items, k);
 		}
 		util_free_argv(users, n);
 		(void)cause;
@@ -1062,6 +1295,8 @@ cluster_shutdown(void (*done)(void))
 {
 	cl.down_cb = done;
 	cl.down_step = 0;
+	if (cluster_is_leader())
+		cfwd_leaving();
 	if (cl.later == NULL)
 		cl.later = evtimer_new(mmpd->base, cluster_down_step, NULL);
 	event_active(cl.later, 0, 0);
@@ -1091,6 +1326,7 @@ cluster_free(void)
 	free(cl.dir);
 	cfsm_free(cl.fsm);
 	cl.fsm = NULL;
+	cluster_rpend_clear();
 }
 
 /* Wipe raft's state after leaving (so a later join starts clean). */

@@ -10,8 +10,9 @@
  *		    hello line
  *   cluster_uv.c   libuv inside libevent, raft's transport over those
  *		    channels
- *   cluster_fsm.c  the replicated state machine (accounts, call-bridge
- *		    secret digests, the cluster's domain and digest key)
+ *   cluster_fsm.c  the replicated state machine (accounts and their
+ *		    rosters, call-bridge secret digests, the cluster's
+ *		    domain and digest key)
  *   cluster_fwd.c  followers forward stanzas to the leader (the role,
  *		    the follower's side, the XMPP hooks)
  *   cluster_lead.c the leader routes them to the node that holds the
@@ -90,9 +91,19 @@ int64_t		 cnet_last_heard(uint64_t);
 
 /* cluster_fsm.c */
 struct cfsm;
+struct db_roster;
+/*
+ * What a node does with the replicated state: user_set(arg, user, blob),
+ * user_del(arg, user), roster_set(arg, owner, jid, item) with item as
+ * cfsm_roster_dec reads it, roster_del(arg, owner, jid), and changed(arg)
+ * after anything but a roster changed. Any may be NULL.
+ */
 struct cfsm_sink {
 	void	(*user_set)(void *, const char *, const char *);
 	void	(*user_del)(void *, const char *);
+	void	(*roster_set)(void *, const char *, const char *,
+		    const char *);
+	void	(*roster_del)(void *, const char *, const char *);
 	void	(*changed)(void *);
 	void	*arg;
 };
@@ -104,10 +115,17 @@ char		*cfsm_enc_user_set(const char *, const char *);
 char		*cfsm_enc_user_del(const char *);
 char		*cfsm_enc_digest(uint64_t, const char *, const char *);
 char		*cfsm_enc_forget(uint64_t);
+char		*cfsm_enc_roster_set(const char *, const char *,
+		    const char *);
+char		*cfsm_enc_roster_del(const char *, const char *);
+char		*cfsm_roster_enc(const struct db_roster *);
+int		 cfsm_roster_dec(const char *, struct db_roster *);
 const char	*cfsm_domain(const struct cfsm *);
 const char	*cfsm_key(const struct cfsm *);
 const char	*cfsm_user(const struct cfsm *, const char *);
 char		**cfsm_users(const struct cfsm *, int *);
+const char	*cfsm_roster(const struct cfsm *, const char *, const char *);
+char		**cfsm_roster_jids(const struct cfsm *, const char *, int *);
 const char	*cfsm_digest(const struct cfsm *, uint64_t, const char *);
 char		**cfsm_digest_names(const struct cfsm *, uint64_t, int *);
 char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
@@ -137,6 +155,7 @@ void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 /* cluster_lead.c */
 void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
+void		 cfwd_leaving(void);
 void		 cfwd_send(struct xconn *, const struct xnode *);
 void		 cfwd_close(struct xconn *, const char *, const char *);
 
@@ -147,6 +166,7 @@ void		 creq_closed(void);
 void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
 void		 creq_free(void);
+int		 cluster_routing_ok(void);
 
 /* cluster.c */
 struct raft;
@@ -180,6 +200,8 @@ int		 cluster_user_del(const char *,
 		    void (*)(void *, const char *), void *);
 void		 cluster_callbridges_changed(void);
 void		 cluster_publish_users(void);
+void		 cluster_roster_put(const char *, const struct db_roster *);
+void		 cluster_roster_del(const char *, const char *);
 void		 cluster_merge_users(unsigned long long);
 void		*cluster_request(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);

@@ -1,9 +1,9 @@
 /*
  * The cluster's replicated state machine (DESIGN.md section 7): the XMPP
- * domain and digest key, the accounts, and a digest of each node's
- * call-bridge secrets. State lives in memory; raft applies the same
- * entries in the same order on every node, and a snapshot carries all of
- * it to a node that is too far behind.
+ * domain and digest key, the accounts with their rosters, and a digest of
+ * each node's call-bridge secrets. State lives in memory; raft applies
+ * the same entries in the same order on every node, and a snapshot
+ * carries all of it to a node that is too far behind.
  *
  * An entry is one line of text: a type word, then its fields, separated
  * by single tabs. No field is empty or holds a tab, CR, LF or NUL; node
@@ -15,14 +15,35 @@
  *	digest-set	node	cbname	digest
  *	digest-del	node	cbname
  *	forget		node
+ *	roster-set	owner	jid	item
+ *	roster-del	owner	jid
+ *
+ * A roster item (struct db_roster but its JID) is five words separated
+ * by single spaces, so that it holds no tab, CR or LF:
+ *
+ *	subscription	none, to, from or both
+ *	ask		0 or 1
+ *	pending_in	0, 1 or 2
+ *	name		"-" when there is none, else "=" and the name
+ *	groups		"=" and the groups, newline-separated ("=" for none)
+ *
+ * Name and groups are percent-encoded: every byte but A-Z, a-z, 0-9 and
+ * "-._~" (RFC 3986's unreserved characters) is "%" and two uppercase hex
+ * digits, and those characters are never escaped; %00 is refused. An item
+ * has exactly one spelling, so equal items are equal strings.
+ *
+ * A roster belongs to an account: roster-set for an owner the state does
+ * not know is ignored, and user-del drops the owner's roster (the database
+ * cascades likewise).
  *
  * Trailing NULs are allowed: raft wants entries padded to a multiple of
- * 8 bytes, and callers pad with NULs. An entry this version does not know (a newer node
- * wrote it) or cannot parse is logged and skipped, never fatal.
+ * 8 bytes, and callers pad with NULs. An entry this version does not know
+ * (a newer node wrote it) or cannot parse is logged and skipped, never
+ * fatal.
  *
  * A snapshot is the header line "cfsm 1", then one "init" line if the
- * cluster has one, one "user-set" line per account and one "digest-set"
- * line per digest, each ending in LF.
+ * cluster has one, one "user-set" line per account, one "digest-set" line
+ * per digest and one "roster-set" line per roster item, each ending in LF.
  */
 #include <sys/tree.h>
 
@@ -40,6 +61,7 @@
 #include <raft.h>
 
 #include "cluster.h"
+#include "db.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -54,6 +76,8 @@
 #define CE_DIGEST_SET	4
 #define CE_DIGEST_DEL	5
 #define CE_FORGET	6
+#define CE_ROSTER_SET	7
+#define CE_ROSTER_DEL	8
 
 /* The entry types: word, number of fields after it. */
 static const struct cfsm_type {
@@ -67,14 +91,17 @@ static const struct cfsm_type {
 	{ "digest-set",	CE_DIGEST_SET,	3 },
 	{ "digest-del",	CE_DIGEST_DEL,	2 },
 	{ "forget",	CE_FORGET,	1 },
+	{ "roster-set",	CE_ROSTER_SET,	3 },
+	{ "roster-del",	CE_ROSTER_DEL,	2 },
 };
 
 /* A decoded entry; the strings point into the decoder's copy. */
 struct cfsm_entry {
 	int		 type;
 	uint64_t	 node;		/* digest-set, digest-del, forget */
-	const char	*a;		/* domain, user or cbname */
-	const char	*b;		/* keyhex, blob or digest */
+	const char	*a;		/* domain, user, cbname or owner */
+	const char	*b;		/* keyhex, blob, digest or jid */
+	const char	*c;		/* roster item */
 };
 
 struct cfsm_user {
@@ -90,8 +117,17 @@ struct cfsm_dig {
 	char			*digest;
 };
 
+/* One roster item: owner's contact jid, item encoded as in the log. */
+struct cfsm_ros {
+	RB_ENTRY(cfsm_ros)	 entry;
+	char			*owner;
+	char			*jid;
+	char			*item;
+};
+
 RB_HEAD(cfsm_user_tree, cfsm_user);
 RB_HEAD(cfsm_dig_tree, cfsm_dig);
+RB_HEAD(cfsm_ros_tree, cfsm_ros);
 
 /* Everything replicated: what a snapshot holds. */
 struct cfsm_state {
@@ -99,6 +135,7 @@ struct cfsm_state {
 	char			*key;
 	struct cfsm_user_tree	 users;
 	struct cfsm_dig_tree	 digs;
+	struct cfsm_ros_tree	 rosters;	/* by owner, then jid */
 };
 
 struct cfsm {
@@ -116,12 +153,19 @@ struct cfsm_buf {
 
 static int	 cfsm_user_cmp(struct cfsm_user *, struct cfsm_user *);
 static int	 cfsm_dig_cmp(struct cfsm_dig *, struct cfsm_dig *);
+static int	 cfsm_ros_cmp(struct cfsm_ros *, struct cfsm_ros *);
 RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_PROTOTYPE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
+RB_PROTOTYPE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
 
 static int	 cfsm_field_ok(const char *);
 static int	 cfsm_hex_ok(const char *);
 static int	 cfsm_node_parse(const char *, uint64_t *);
+static int	 cfsm_sub_ok(const char *);
+static int	 cfsm_pct_keep(int);
+static void	 cfsm_pct_add(struct cfsm_buf *, const char *);
+static int	 cfsm_xdigit(int);
+static char	*cfsm_pct_dec(const char *);
 static int	 cfsm_decode(char *, struct cfsm_entry *, const char **);
 static char	*cfsm_copy(const void *, size_t, const char **);
 static char	*cfsm_enc(const char *, const char *, const char *,
@@ -132,6 +176,10 @@ static struct cfsm_user *cfsm_state_user(const struct cfsm_state *,
 		    const char *);
 static struct cfsm_dig *cfsm_state_dig(const struct cfsm_state *, uint64_t,
 		    const char *);
+static struct cfsm_ros *cfsm_state_ros(const struct cfsm_state *,
+		    const char *, const char *);
+static void	 cfsm_ros_free(struct cfsm_ros_tree *, struct cfsm_ros *);
+static int	 cfsm_state_drop_roster(struct cfsm_state *, const char *);
 static int	 cfsm_state_apply(struct cfsm_state *,
 		    const struct cfsm_entry *);
 static void	 cfsm_buf_add(struct cfsm_buf *, const char *);
@@ -148,6 +196,7 @@ static int	 cfsm_hex_decode(const char *, unsigned char **, size_t *);
 
 RB_GENERATE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_GENERATE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
+RB_GENERATE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
 
 /* Accounts are ordered by user name. */
 static int
@@ -163,6 +212,17 @@ cfsm_dig_cmp(struct cfsm_dig *a, struct cfsm_dig *b)
 	if (a->node != b->node)
 		return (a->node < b->node ? -1 : 1);
 	return (strcmp(a->cb, b->cb));
+}
+
+/* Roster items are ordered by owner, then contact. */
+static int
+cfsm_ros_cmp(struct cfsm_ros *a, struct cfsm_ros *b)
+{
+	int	 d;
+
+	if ((d = strcmp(a->owner, b->owner)) != 0)
+		return (d);
+	return (strcmp(a->jid, b->jid));
 }
 
 /* A field is not empty and holds no tab, CR or LF. */
@@ -200,6 +260,158 @@ cfsm_node_parse(const char *s, uint64_t *node)
 	return (0);
 }
 
+/* A subscription state of RFC 6121 2.1.2.5. */
+static int
+cfsm_sub_ok(const char *s)
+{
+	return (strcmp(s, "none") == 0 || strcmp(s, "to") == 0 ||
+	    strcmp(s, "from") == 0 || strcmp(s, "both") == 0);
+}
+
+/* Whether byte c stays itself in percent-encoding (RFC 3986 2.3). */
+static int
+cfsm_pct_keep(int c)
+{
+	return ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+	    c == '~');
+}
+
+/* Append s to b, percent-encoded. */
+static void
+cfsm_pct_add(struct cfsm_buf *b, const char *s)
+{
+	char	 esc[4];
+
+	for (; *s != '\0'; s++) {
+		if (cfsm_pct_keep((unsigned char)*s)) {
+			esc[0] = *s;
+			esc[1] = '\0';
+		} else
+			snprintf(esc, sizeof(esc), "%%%02X", (unsigned char)*s);
+		cfsm_buf_add(b, esc);
+	}
+}
+
+/* The value of an uppercase hex digit, or -1. */
+static int
+cfsm_xdigit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+/*
+ * Undo cfsm_pct_add; NULL unless s is exactly what it writes. The caller
+ * frees the result.
+ */
+static char *
+cfsm_pct_dec(const char *s)
+{
+	char	*out, *o;
+	int	 hi, lo, c;
+
+	o = out = xmalloc(strlen(s) + 1);
+	while (*s != '\0') {
+		if (*s != '%') {
+			if (!cfsm_pct_keep((unsigned char)*s))
+				goto bad;
+			*o++ = *s++;
+			continue;
+		}
+		if ((hi = cfsm_xdigit((unsigned char)s[1])) == -1 ||
+		    (lo = cfsm_xdigit((unsigned char)s[2])) == -1)
+			goto bad;
+		c = hi * 16 + lo;
+		if (c == 0 || cfsm_pct_keep(c))
+			goto bad;
+		*o++ = (char)c;
+		s += 3;
+	}
+	*o = '\0';
+	return (out);
+bad:
+	free(out);
+	return (NULL);
+}
+
+/*
+ * A roster item (all of r but its jid) as the log spells it, or NULL if
+ * r holds what no item may (an unknown subscription, ask not 0 or 1,
+ * pending_in not 0, 1 or 2). The caller frees the result.
+ */
+char *
+cfsm_roster_enc(const struct db_roster *r)
+{
+	struct cfsm_buf	 b = { NULL, 0, 0 };
+	char		 head[32];
+
+	if (r == NULL || r->subscription == NULL ||
+	    !cfsm_sub_ok(r->subscription) || r->ask < 0 || r->ask > 1 ||
+	    r->pending_in < 0 || r->pending_in > 2)
+		return (NULL);
+	snprintf(head, sizeof(head), "%s %d %d ", r->subscription, r->ask,
+	    r->pending_in);
+	cfsm_buf_add(&b, head);
+	if (r->name == NULL)
+		cfsm_buf_add(&b, "-");
+	else {
+		cfsm_buf_add(&b, "=");
+		cfsm_pct_add(&b, r->name);
+	}
+	cfsm_buf_add(&b, " =");
+	cfsm_pct_add(&b, r->groups != NULL ? r->groups : "");
+	return (b.p);
+}
+
+/*
+ * Decode a roster item into r: name (NULL if none), subscription, ask,
+ * pending_in and groups ("" if none), allocated; r->jid is left NULL for
+ * the caller to set. 0, or -1 (r zeroed) if item is not exactly what
+ * cfsm_roster_enc writes. Free with db_roster_clear.
+ */
+int
+cfsm_roster_dec(const char *item, struct db_roster *r)
+{
+	char	*copy, *p, *s, *w[5];
+	int	 n = 0, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (item == NULL)
+		return (-1);
+	copy = p = xstrdup(item);
+	while ((s = strsep(&p, " ")) != NULL) {
+		if (n == (int)nitems(w))
+			goto out;
+		w[n++] = s;
+	}
+	if (n != (int)nitems(w) || !cfsm_sub_ok(w[0]) ||
+	    (strcmp(w[1], "0") != 0 && strcmp(w[1], "1") != 0) ||
+	    (strcmp(w[2], "0") != 0 && strcmp(w[2], "1") != 0 &&
+	    strcmp(w[2], "2") != 0) || w[4][0] != '=')
+		goto out;
+	if (strcmp(w[3], "-") != 0 && (w[3][0] != '=' ||
+	    (r->name = cfsm_pct_dec(w[3] + 1)) == NULL))
+		goto out;
+	if ((r->groups = cfsm_pct_dec(w[4] + 1)) == NULL)
+		goto out;
+	r->subscription = xstrdup(w[0]);
+	r->ask = w[1][0] - '0';
+	r->pending_in = w[2][0] - '0';
+	rc = 0;
+out:
+	if (rc == -1) {
+		free(r->name);
+		free(r->groups);
+		memset(r, 0, sizeof(*r));
+	}
+	free(copy);
+	return (rc);
+}
+
 /*
  * Split and check one entry in line (a writable NUL-terminated copy that
  * e then points into). 0, or -1 with *cause set (static, no contents).
@@ -208,6 +420,7 @@ static int
 cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 {
 	const struct cfsm_type	*t = NULL;
+	struct db_roster	 r;
 	char			*f[CFSM_MAX_FIELDS + 1], *p;
 	size_t			 i;
 	int			 n = 0;
@@ -268,6 +481,21 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 				return (-1);
 			}
 		}
+		break;
+	case CE_ROSTER_SET:
+	case CE_ROSTER_DEL:
+		e->a = f[1];
+		e->b = f[2];
+		if (t->type == CE_ROSTER_DEL)
+			break;
+		e->c = f[3];
+		if (cfsm_roster_dec(e->c, &r) == -1) {
+			*cause = "bad roster item";
+			return (-1);
+		}
+		free(r.name);
+		free(r.subscription);
+		free(r.groups);
 		break;
 	}
 	return (0);
@@ -373,6 +601,27 @@ cfsm_enc_digest(uint64_t node, const char *cb, const char *digest)
 	return (cfsm_enc("digest-set", id, cb, digest));
 }
 
+/*
+ * The entry that sets owner's roster item for contact jid; item as from
+ * cfsm_roster_enc.
+ */
+char *
+cfsm_enc_roster_set(const char *owner, const char *jid, const char *item)
+{
+	if (owner == NULL || jid == NULL || item == NULL)
+		return (NULL);
+	return (cfsm_enc("roster-set", owner, jid, item));
+}
+
+/* The entry that removes owner's roster item for contact jid. */
+char *
+cfsm_enc_roster_del(const char *owner, const char *jid)
+{
+	if (owner == NULL || jid == NULL)
+		return (NULL);
+	return (cfsm_enc("roster-del", owner, jid, NULL));
+}
+
 /* The entry that drops every digest of a node that left. */
 char *
 cfsm_enc_forget(uint64_t node)
@@ -391,6 +640,7 @@ cfsm_state_init(struct cfsm_state *st)
 	st->key = NULL;
 	RB_INIT(&st->users);
 	RB_INIT(&st->digs);
+	RB_INIT(&st->rosters);
 }
 
 /* Free everything in st and leave it empty. */
@@ -399,7 +649,10 @@ cfsm_state_clear(struct cfsm_state *st)
 {
 	struct cfsm_user	*u, *unext;
 	struct cfsm_dig		*d, *dnext;
+	struct cfsm_ros		*r, *rnext;
 
+	RB_FOREACH_SAFE(r, cfsm_ros_tree, &st->rosters, rnext)
+		cfsm_ros_free(&st->rosters, r);
 	RB_FOREACH_SAFE(u, cfsm_user_tree, &st->users, unext) {
 		RB_REMOVE(cfsm_user_tree, &st->users, u);
 		free(u->name);
@@ -444,12 +697,57 @@ cfsm_state_dig(const struct cfsm_state *st, uint64_t node, const char *cb)
 	return (RB_FIND(cfsm_dig_tree, head, &key));
 }
 
+/* owner's roster item for jid, or NULL. */
+static struct cfsm_ros *
+cfsm_state_ros(const struct cfsm_state *st, const char *owner,
+    const char *jid)
+{
+	struct cfsm_ros_tree	*head;
+	struct cfsm_ros		 key;
+
+	head = (struct cfsm_ros_tree *)(uintptr_t)&st->rosters;
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	return (RB_FIND(cfsm_ros_tree, head, &key));
+}
+
+/* Take roster item r out of head and free it. */
+static void
+cfsm_ros_free(struct cfsm_ros_tree *head, struct cfsm_ros *r)
+{
+	RB_REMOVE(cfsm_ros_tree, head, r);
+	free(r->owner);
+	free(r->jid);
+	free(r->item);
+	free(r);
+}
+
+/* Drop owner's whole roster. 1 if there was one, 0 if not. */
+static int
+cfsm_state_drop_roster(struct cfsm_state *st, const char *owner)
+{
+	struct cfsm_ros		 key, *r, *next;
+	int			 changed = 0;
+
+	/* "" sorts first: the first item at or after it is owner's first. */
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)"";
+	for (r = RB_NFIND(cfsm_ros_tree, &st->rosters, &key);
+	    r != NULL && strcmp(r->owner, owner) == 0; r = next) {
+		next = RB_NEXT(cfsm_ros_tree, &st->rosters, r);
+		cfsm_ros_free(&st->rosters, r);
+		changed = 1;
+	}
+	return (changed);
+}
+
 /* Apply a decoded entry to st. 1 if st changed, 0 if not. */
 static int
 cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 {
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d, *next;
+	struct cfsm_ros		*r;
 	int			 changed = 0;
 
 	switch (e->type) {
@@ -479,6 +777,7 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 	case CE_USER_DEL:
 		if ((u = cfsm_state_user(st, e->a)) == NULL)
 			return (0);
+		cfsm_state_drop_roster(st, u->name);
 		RB_REMOVE(cfsm_user_tree, &st->users, u);
 		free(u->name);
 		freezero(u->blob, strlen(u->blob));
@@ -517,6 +816,27 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 			changed = 1;
 		}
 		return (changed);
+	case CE_ROSTER_SET:
+		if (cfsm_state_user(st, e->a) == NULL)
+			return (0);
+		if ((r = cfsm_state_ros(st, e->a, e->b)) != NULL) {
+			if (strcmp(r->item, e->c) == 0)
+				return (0);
+			free(r->item);
+			r->item = xstrdup(e->c);
+			return (1);
+		}
+		r = xcalloc(1, sizeof(*r));
+		r->owner = xstrdup(e->a);
+		r->jid = xstrdup(e->b);
+		r->item = xstrdup(e->c);
+		RB_INSERT(cfsm_ros_tree, &st->rosters, r);
+		return (1);
+	case CE_ROSTER_DEL:
+		if ((r = cfsm_state_ros(st, e->a, e->b)) == NULL)
+			return (0);
+		cfsm_ros_free(&st->rosters, r);
+		return (1);
 	}
 	return (0);
 }
@@ -558,8 +878,10 @@ cfsm_raft(struct cfsm *c)
 
 /*
  * raft's apply: one committed entry. Bad entries are logged and skipped.
- * The sink hears every account entry, even one that changes nothing, so
- * a node's database converges; changed() only follows a real change.
+ * The sink hears every account and roster entry, even one that changes
+ * nothing, so a node's database converges (but not a roster-set for an
+ * unknown account: the state ignores it); changed() only follows a real
+ * change of anything but a roster.
  */
 static int
 cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
@@ -590,8 +912,20 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		if (c->sink.user_del != NULL)
 			c->sink.user_del(c->sink.arg, e.a);
 		break;
+	case CE_ROSTER_SET:
+		if (cfsm_state_user(&c->st, e.a) == NULL)
+			log_debug("cfsm_apply: roster item of unknown account "
+			    "%s ignored", e.a);
+		else if (c->sink.roster_set != NULL)
+			c->sink.roster_set(c->sink.arg, e.a, e.b, e.c);
+		break;
+	case CE_ROSTER_DEL:
+		if (c->sink.roster_del != NULL)
+			c->sink.roster_del(c->sink.arg, e.a, e.b);
+		break;
 	}
-	if (changed && c->sink.changed != NULL)
+	if (changed && e.type != CE_ROSTER_SET && e.type != CE_ROSTER_DEL &&
+	    c->sink.changed != NULL)
 		c->sink.changed(c->sink.arg);
 	freezero(line, buf->len);	/* the copy holds len + 1 bytes */
 	return (0);
@@ -638,6 +972,7 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct cfsm_buf		 b = { NULL, 0, 0 };
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d;
+	struct cfsm_ros		*r;
 	char			 id[32];
 
 	cfsm_buf_add(&b, CFSM_SNAP_HEADER "\n");
@@ -649,6 +984,8 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 		snprintf(id, sizeof(id), "%llu", (unsigned long long)d->node);
 		cfsm_buf_line(&b, "digest-set", id, d->cb, d->digest);
 	}
+	RB_FOREACH(r, cfsm_ros_tree, &c->st.rosters)
+		cfsm_buf_line(&b, "roster-set", r->owner, r->jid, r->item);
 
 	*bufs = NULL;
 	*n_bufs = 0;
@@ -695,12 +1032,17 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		if (cfsm_decode(line, &e, cause) == -1)
 			return (-1);
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
-		    e.type != CE_DIGEST_SET) {
+		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET) {
 			*cause = "entry type not allowed";
 			return (-1);
 		}
 		if (e.type == CE_INIT && st->domain != NULL) {
 			*cause = "second init";
+			return (-1);
+		}
+		if (e.type == CE_ROSTER_SET &&
+		    cfsm_state_user(st, e.a) == NULL) {
+			*cause = "roster item before its account";
 			return (-1);
 		}
 		cfsm_state_apply(st, &e);
@@ -711,7 +1053,9 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 /*
  * raft's restore: replace all state with a snapshot's. On success the
  * buffer is ours to raft_free; on failure (state unchanged) raft frees it.
- * The sink hears every account, and the removal of those that are gone.
+ * The sink hears the removal of the accounts that are gone, every account,
+ * the removal of the roster items that are gone (even those of a removed
+ * account), then every roster item.
  */
 static int
 cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
@@ -719,6 +1063,7 @@ cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	struct cfsm		*c = fsm->data;
 	struct cfsm_state	 st, old;
 	struct cfsm_user	*u;
+	struct cfsm_ros		*r;
 	const char		*cause = NULL;
 	char			*text;
 
@@ -747,6 +1092,16 @@ cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	if (c->sink.user_set != NULL) {
 		RB_FOREACH(u, cfsm_user_tree, &c->st.users)
 			c->sink.user_set(c->sink.arg, u->name, u->blob);
+	}
+	RB_FOREACH(r, cfsm_ros_tree, &old.rosters) {
+		if (cfsm_state_ros(&c->st, r->owner, r->jid) == NULL &&
+		    c->sink.roster_del != NULL)
+			c->sink.roster_del(c->sink.arg, r->owner, r->jid);
+	}
+	if (c->sink.roster_set != NULL) {
+		RB_FOREACH(r, cfsm_ros_tree, &c->st.rosters)
+			c->sink.roster_set(c->sink.arg, r->owner, r->jid,
+			    r->item);
 	}
 	cfsm_state_clear(&old);
 	if (c->sink.changed != NULL)
@@ -796,6 +1151,45 @@ cfsm_users(const struct cfsm *c, int *n)
 	RB_FOREACH(u, cfsm_user_tree, head) {
 		argv = xreallocarray(argv, count + 2, sizeof(*argv));
 		argv[count++] = xstrdup(u->name);
+		argv[count] = NULL;
+	}
+	if (n != NULL)
+		*n = count;
+	return (argv);
+}
+
+/* owner's roster item for contact jid as the log spells it, or NULL. */
+const char *
+cfsm_roster(const struct cfsm *c, const char *owner, const char *jid)
+{
+	struct cfsm_ros	*r;
+
+	if ((r = cfsm_state_ros(&c->st, owner, jid)) == NULL)
+		return (NULL);
+	return (r->item);
+}
+
+/*
+ * The contacts in owner's roster, sorted, NULL-terminated; *n (if not
+ * NULL) gets the count. Free with util_free_argv.
+ */
+char **
+cfsm_roster_jids(const struct cfsm *c, const char *owner, int *n)
+{
+	struct cfsm_ros_tree	*head;
+	struct cfsm_ros		 key, *r;
+	char			**argv;
+	int			 count = 0;
+
+	head = (struct cfsm_ros_tree *)(uintptr_t)&c->st.rosters;
+	argv = xcalloc(1, sizeof(*argv));
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)"";
+	for (r = RB_NFIND(cfsm_ros_tree, head, &key);
+	    r != NULL && strcmp(r->owner, owner) == 0;
+	    r = RB_NEXT(cfsm_ros_tree, head, r)) {
+		argv = xreallocarray(argv, count + 2, sizeof(*argv));
+		argv[count++] = xstrdup(r->jid);
 		argv[count] = NULL;
 	}
 	if (n != NULL)

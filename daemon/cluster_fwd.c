@@ -85,6 +85,7 @@ struct cfwd_link	*cfwd_uplink;
 size_t			 cfwd_nqueue;
 
 static uint64_t		 leader_id;		/* while follower */
+uint64_t		 cfwd_leader_leaving;	/* it said <bye/> */
 static char		*leader_addr;
 
 static struct cnet_dial	*dialling;
@@ -403,6 +404,11 @@ cfwd_f_frame(struct cfwd_link *l, struct xnode *n)
 		xnode_set_ns(n, NULL);
 		router_strip(st);
 		router_deliver(c, st);
+	} else if (strcmp(name, "bye") == 0) {
+		/* The leader shuts down: when we take over, don't wait for it. */
+		log_info("cfwd_f_frame: the leader %s is shutting down",
+		    l->addr);
+		cfwd_leader_leaving = leader_id;
 	} else if (strcmp(name, "kill") == 0) {
 		if (to == NULL || (c = clead_find(NULL, strchr(to, '/') ?
 		    XC_CLIENT : XC_COMPONENT, to)) == NULL)
@@ -819,10 +825,11 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		cfwd_uplink_stop();
 		free(leader_addr);
 		leader_addr = NULL;
-		leader_id = lid;
 		clead_links_close(0);
+		clead_settle_start(cfwd_role_now == CFWD_FOLLOWER ?
+		    leader_id : 0);
+		leader_id = lid;
 		cfwd_role_now = CFWD_LEADER;
-		clead_settle_start();
 		break;
 	case CFWD_FOLLOWER:
 		if (cfwd_role_now == CFWD_LEADER) {

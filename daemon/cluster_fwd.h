@@ -54,6 +54,7 @@ extern uint64_t		*cfwd_members;
 extern int		 cfwd_nmembers;
 extern struct cfwd_link	*cfwd_uplink;		/* ours to the leader */
 extern size_t		 cfwd_nqueue;		/* stanzas kept for it */
+extern uint64_t		 cfwd_leader_leaving;	/* a leader that said bye */
 char		*cfwd_esc(const char *);
 int		 cfwd_num(const char *, uint64_t *);
 char		*cfwd_stanza_string(const struct xnode *, size_t *);
@@ -80,7 +81,7 @@ void		 clead_route_from(struct cfwd_link *, int, const char *,
 void		 clead_frame(struct cfwd_link *, struct xnode *);
 void		 clead_mark(struct cfwd_link *);
 void		 clead_flush(struct cfwd_link *);
-void		 clead_settle_start(void);
+void		 clead_settle_start(uint64_t);
 void		 clead_settle_check(void);
 void		 clead_settle_stop(void);
 char		*clead_status(void);

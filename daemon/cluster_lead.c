@@ -40,6 +40,7 @@
 
 #define CLEAD_SETTLE_MS		2000	/* at most */
 #define CLEAD_SETTLE_QUIET_MS	500	/* a member not heard is down */
+#define CLEAD_SETTLE_DEAD_MS	300	/* the old leader silent: died */
 #define CLEAD_SETTLE_TICK_MS	100
 #define CLEAD_HOLD_MAX		400000
 
@@ -75,6 +76,7 @@ static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct cfwd_link	 transient_link;	/* origins that went */
 
 static int64_t		 settle_since;
+static uint64_t		 settle_prev;	/* the leader before us, or 0 */
 static TAILQ_HEAD(, clead_held) held = TAILQ_HEAD_INITIALIZER(held);
 static size_t		 nheld;
 
@@ -628,6 +630,8 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
+	if (!clead_settling && !cluster_routing_ok())
+		clead_settle_start(0);	/* stepping down: hold, unacked */
 	if (clead_settling) {
 		h = xcalloc(1, sizeof(*h));
 		h->link = l->serial;
@@ -770,30 +774,36 @@ cfwd_close(struct xconn *c, const char *cond, const char *text)
 
 /* Leader: new in office, hold forwarded stanzas until settled. */
 void
-clead_settle_start(void)
+clead_settle_start(uint64_t prev)
 {
 	struct timeval	 tv = { 0, CLEAD_SETTLE_TICK_MS * 1000 };
 
 	clead_settling = 1;
 	settle_since = cnet_now_ms();
+	settle_prev = prev;
 	event_add(settle_ev, &tv);
 	clead_settle_check();
 }
 
 /*
  * Leader: done settling once every other member has linked and synced,
- * except members that are down: every live one answers our raft
- * heartbeats, so one not heard since we lead, a while after, is not
- * waited for.
+ * except members that are down. Every live member answers the raft
+ * heartbeats we send from the start, so one not heard since we lead is
+ * down after CLEAD_SETTLE_QUIET_MS; the leader we followed, silent for
+ * CLEAD_SETTLE_DEAD_MS before we took over, died (it used to send us a
+ * heartbeat every 100 ms), or said <bye/> as it shut down, and is not
+ * waited for at all. A fellow
+ * follower's silence before says nothing: followers do not talk. Nothing
+ * ends while this node is handing leadership over.
  */
 void
 clead_settle_check(void)
 {
 	struct cfwd_link	*l;
-	int64_t			 now = cnet_now_ms();
+	int64_t			 now = cnet_now_ms(), heard;
 	int			 i, down = 0;
 
-	if (!clead_settling)
+	if (!clead_settling || !cluster_routing_ok())
 		return;
 	if (now - settle_since >= CLEAD_SETTLE_MS) {
 		clead_settle_end("time is up");
@@ -807,8 +817,14 @@ clead_settle_check(void)
 				break;
 		if (l != NULL)
 			continue;
-		if (now - settle_since < CLEAD_SETTLE_QUIET_MS ||
-		    cnet_last_heard(cfwd_members[i]) >= settle_since)
+		heard = cnet_last_heard(cfwd_members[i]);
+		if (heard >= settle_since && (cfwd_members[i] != settle_prev ||
+		    settle_prev != cfwd_leader_leaving))
+			return;		/* alive: it will link */
+		if (!(cfwd_members[i] == settle_prev &&
+		    (settle_prev == cfwd_leader_leaving || (heard >= 0 &&
+		    heard < settle_since - CLEAD_SETTLE_DEAD_MS))) &&
+		    now - settle_since < CLEAD_SETTLE_QUIET_MS)
 			return;
 		down++;
 	}
@@ -851,6 +867,19 @@ clead_settle_end(const char *why)
 	TAILQ_FOREACH(l, &links, entry)
 		clead_mark(l);
 	clead_flush_all();
+}
+
+/*
+ * Leader: this node shuts down; tell every follower, so that the one
+ * that takes over does not wait for us to link to it.
+ */
+void
+cfwd_leaving(void)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		cfwd_writes(l, "<bye/>");
 }
 
 /* Leader: forget settling (and what was held: it was not acknowledged). */

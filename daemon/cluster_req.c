@@ -114,6 +114,23 @@ static void	 cluster_peer_free(struct cpeer *);
 static void	 cluster_peer_answer(void *, int, const char *);
 static void	 cluster_peer_applied(void *, const char *);
 
+/*
+ * Whether this node may route for the cluster right now: it leads in
+ * raft's own view (not the last poll's), is not handing leadership over
+ * and is not shutting down. A leader on its way out holds forwarded
+ * stanzas unacknowledged instead, and the followers replay them to the
+ * next leader: routing them here could find their destinations already
+ * gone over to the new one.
+ */
+int
+cluster_routing_ok(void)
+{
+	struct raft	*r = cluster_raft();
+
+	return (r != NULL && !mmpd->shutdown && raft_state(r) == RAFT_LEADER &&
+	    raft_transferee(r) == 0);
+}
+
 /* Move submissions and membership changes along (after raft's news). */
 void
 creq_run(void)

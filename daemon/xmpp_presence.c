@@ -1,11 +1,15 @@
 /*
  * Presence and rosters between local accounts (RFC 6121 sections 2-4):
  * broadcast, probes answered from what we know, subscriptions, roster
- * get/set with pushes. Rosters live in SQLite.
+ * get/set with pushes. Rosters live in SQLite; in a cluster, where the
+ * leader routes every client's stanzas, the leader writes its database
+ * and answers from it at once, and the other members get each change
+ * through the replicated log (cluster_roster_put, cluster_roster_del).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -279,7 +283,7 @@ roster_load(const char *owner, const char *jid, struct db_roster *r)
 	return (0);
 }
 
-/* Store an item (the subscription string may be a static one). */
+/* Store an item, and in a cluster replicate it. */
 static void
 roster_save(const char *owner, struct db_roster *r)
 {
@@ -289,6 +293,8 @@ roster_save(const char *owner, struct db_roster *r)
 		log_warnx("roster_save: %s: %s", owner, cause);
 		free(cause);
 	}
+	if (cluster_users_replicated())
+		cluster_roster_put(owner, r);
 }
 
 /* Replace an item's subscription with a static state. */
@@ -543,6 +549,8 @@ roster_iq(struct xconn *c, struct xnode *n)
 			log_warnx("roster_iq: %s", cause);
 			free(cause);
 		}
+		if (cluster_users_replicated())
+			cluster_roster_del(c->local, jid);
 		roster_push(c->local, &r, 1);
 	} else {
 		free(r.name);

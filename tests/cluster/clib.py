@@ -1071,3 +1071,86 @@ def main(argv):
                 print('    | ' + ln)
     sys.stdout.flush()
     return 1 if failed else 0
+
+
+# -------------------------------------------------------------- rosters
+
+def is_presence(ptype, frm_bare):
+    def pred(st):
+        return st.name == 'presence' and st['type'] == ptype and \
+            st['from'].bare == frm_bare
+    return pred
+
+
+async def roster_items(c, timeout=None):
+    """c's roster from a roster get: {bare JID: subscription}."""
+    iq = await c.get_roster(timeout=timeout or w(5))
+    return {str(j): it['subscription']
+            for j, it in iq['roster']['items'].items()}
+
+
+async def wait_roster(c, jid, sub, timeout=None):
+    """Get c's roster until it says subscription sub for jid; fails after
+    timeout with what it said last."""
+    timeout = timeout or w(10)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            last = (await roster_items(c)).get(jid, 'no item')
+        except (IqError, IqTimeout) as e:
+            last = e.iq['error']['condition'] if isinstance(e, IqError) \
+                else 'no answer'
+        if last == sub:
+            return
+        if time.monotonic() > deadline:
+            raise Failed('%s: the roster says %s for %s after %gs, not %s' %
+                         (c.inbox.who, last, jid, timeout, sub))
+        await asyncio.sleep(0.1)
+
+
+async def subscribe_both(a, b):
+    """Clients a and b subscribe to each other's presence, each approving
+    the other's request when it arrives; then both rosters (answered by
+    the leader) say both."""
+    for x, y in ((a, b), (b, a)):
+        x.send_presence(pto=y.boundjid.bare, ptype='subscribe')
+        await y.inbox.wait(is_presence('subscribe', x.boundjid.bare),
+                           'a subscription request from %s' % x.inbox.who)
+        y.send_presence(pto=x.boundjid.bare, ptype='subscribed')
+        await x.inbox.wait(is_presence('subscribed', y.boundjid.bare),
+                           'the approval of %s' % y.inbox.who)
+    await wait_roster(a, b.boundjid.bare, 'both')
+    await wait_roster(b, a.boundjid.bare, 'both')
+
+
+def db_subscription(nd, owner, jid):
+    """The subscription of owner's roster item jid in the node's own
+    database (read-only), or None."""
+    import sqlite3
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(nd.data,
+                                                            'mmp.db'),
+                         uri=True, timeout=5)
+    try:
+        row = db.execute('SELECT subscription FROM roster WHERE owner = ? '
+                         'AND jid = ?', (owner, jid)).fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
+async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
+    """Wait until the database of every node in nodes holds subscription
+    sub for owner's roster item jid."""
+    timeout = timeout or w(10)
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = [db_subscription(nd, owner, jid) for nd in nodes]
+        if all(s == sub for s in seen):
+            return
+        if time.monotonic() > deadline:
+            raise Failed('%s\'s roster item %s is not %s on every node '
+                         'after %gs: %s' % (owner, jid, sub, timeout,
+                                             ', '.join('%s: %s' % (
+                                                 nd.name, s) for nd, s in
+                                                 zip(nodes, seen))))
+        await asyncio.sleep(0.1)

@@ -11,8 +11,9 @@ story      the administrator's story typed through mmp batch mode on three
            mistyped secret shows on every node; xmpp reset is refused
 failover   kill -9 of the leader with the default timers: a new leader
            within the documented bound, messages sent meanwhile arrive,
-           the call bridge reconnects to a survivor, the killed node comes
-           back as a follower without a duplicate
+           a mutual subscription made before is still in the new leader's
+           rosters, the call bridge reconnects to a survivor, the killed
+           node comes back as a follower without a duplicate
 duplicate  a member's data directory wiped and the node joined again from
            the same address: listed once
 five       five nodes lose two (one the leader) and still elect; dead
@@ -38,7 +39,8 @@ from clib import (DOMAIN, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   Status, agreement_problems, check, component, deliver,
                   free_ports,
                   login, main, nft_heal, nft_partition, reachable, scenario,
-                  w, wait_bodies, wait_new_leader)
+                  subscribe_both, w, wait_bodies, wait_db_subscription,
+                  wait_new_leader, wait_roster)
 
 CB1 = 'cb1.' + DOMAIN
 TLS_FAILURE = re.compile(r'verif|unknown ca|bad certificate|certificate '
@@ -121,6 +123,17 @@ async def failover(t):
     a_node, b_node = [nd for nd in c.nodes if nd is not leader]
     alice, bob, cb = await clients(t, c, a_node, b_node, leader, 'before')
 
+    # Rosters go through the log: a subscription the leader granted is
+    # in every member's database before the leader dies.
+    roster_setup = None
+    try:
+        await subscribe_both(alice, bob)
+        for owner, jid in (('alice', bob.boundjid.bare),
+                           ('bob', alice.boundjid.bare)):
+            await wait_db_subscription(c.nodes, owner, jid, 'both')
+    except Failed as e:
+        roster_setup = str(e)
+
     sent = []
     stop = asyncio.Event()
 
@@ -152,6 +165,16 @@ async def failover(t):
     await wait_bodies(bob, sent, alice.boundjid.bare)
     await c.wait_agree([a_node, b_node], [nd.peer for nd in c.nodes],
                        what='agreement of the survivors')
+
+    with t.check('roster-survives'):
+        check(roster_setup is None, 'before the failover: %s' %
+              roster_setup)
+        a2 = await login(t, a_node, 'alice', 'roster')
+        b2 = await login(t, b_node, 'bob', 'roster')
+        await wait_roster(a2, bob.boundjid.bare, 'both')
+        await wait_roster(b2, alice.boundjid.bare, 'both')
+        a2.drop()
+        b2.drop()
 
     # The call bridge lost its node; it connects to a survivor.
     try:

@@ -1,8 +1,9 @@
 /*
  * Unit tests for the cluster's replicated state machine (cluster_fsm.c):
- * entry encoding, apply, snapshot and restore, the secret report and
- * digest, and stale ids; then the same state machine under libraft's
- * simulated cluster (raft/fixture.h), which runs on simulated time.
+ * entry and roster item encoding, apply, rosters, snapshot and restore,
+ * the secret report and digest, and stale ids; then the same state
+ * machine under libraft's simulated cluster (raft/fixture.h), which runs
+ * on simulated time.
  */
 #include <check.h>
 #include <stdint.h>
@@ -15,6 +16,7 @@
 
 #include "cluster.h"
 #include "compat.h"
+#include "db.h"
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -30,8 +32,10 @@
 struct rec {
 	int	 sets;
 	int	 dels;
+	int	 rsets;
+	int	 rdels;
 	int	 changed;
-	char	 log[1024];
+	char	 log[2048];
 };
 
 /* The simulated cluster of a raft test. */
@@ -54,6 +58,9 @@ struct req {
 
 static void	 rec_user_set(void *, const char *, const char *);
 static void	 rec_user_del(void *, const char *);
+static void	 rec_roster_set(void *, const char *, const char *,
+		    const char *);
+static void	 rec_roster_del(void *, const char *, const char *);
 static void	 rec_changed(void *);
 static struct cfsm *new_rec(struct rec *);
 static void	 apply_raw(struct cfsm *, const void *, size_t);
@@ -64,6 +71,11 @@ static void	 fill(struct cfsm *);
 static void	 argv_is(char **, int, const char *);
 static void	 users_are(struct cfsm *, const char *);
 static void	 names_are(struct cfsm *, uint64_t, const char *);
+static void	 jids_are(struct cfsm *, const char *, const char *);
+static void	 ros_clear(struct db_roster *);
+static void	 ros_round_trip(const struct db_roster *);
+static char	*ros_item(const char *, const char *, int, int,
+		    const char *);
 static void	 fx_quiet(struct raft_tracer *, int, const void *);
 static void	 fx_up(struct fx *, int);
 static void	 fx_down(struct fx *);
@@ -105,6 +117,37 @@ rec_user_del(void *arg, const char *user)
 	strlcat(r->log, ";", sizeof(r->log));
 }
 
+/* Sink: a roster item was set. */
+static void
+rec_roster_set(void *arg, const char *owner, const char *jid,
+    const char *item)
+{
+	struct rec	*r = arg;
+
+	r->rsets++;
+	strlcat(r->log, "rset ", sizeof(r->log));
+	strlcat(r->log, owner, sizeof(r->log));
+	strlcat(r->log, "/", sizeof(r->log));
+	strlcat(r->log, jid, sizeof(r->log));
+	strlcat(r->log, "=", sizeof(r->log));
+	strlcat(r->log, item, sizeof(r->log));
+	strlcat(r->log, ";", sizeof(r->log));
+}
+
+/* Sink: a roster item was removed. */
+static void
+rec_roster_del(void *arg, const char *owner, const char *jid)
+{
+	struct rec	*r = arg;
+
+	r->rdels++;
+	strlcat(r->log, "rdel ", sizeof(r->log));
+	strlcat(r->log, owner, sizeof(r->log));
+	strlcat(r->log, "/", sizeof(r->log));
+	strlcat(r->log, jid, sizeof(r->log));
+	strlcat(r->log, ";", sizeof(r->log));
+}
+
 /* Sink: something changed. */
 static void
 rec_changed(void *arg)
@@ -121,8 +164,11 @@ new_rec(struct rec *r)
 	struct cfsm_sink	 sink;
 
 	memset(r, 0, sizeof(*r));
+	memset(&sink, 0, sizeof(sink));
 	sink.user_set = rec_user_set;
 	sink.user_del = rec_user_del;
+	sink.roster_set = rec_roster_set;
+	sink.roster_del = rec_roster_del;
 	sink.changed = rec_changed;
 	sink.arg = r;
 	return (cfsm_new(&sink));
@@ -230,6 +276,75 @@ names_are(struct cfsm *c, uint64_t node, const char *want)
 	argv_is(argv, argc, want);
 }
 
+/* owner's contacts in the state are the words of want. */
+static void
+jids_are(struct cfsm *c, const char *owner, const char *want)
+{
+	char	**argv;
+	int	 argc;
+
+	argv = cfsm_roster_jids(c, owner, &argc);
+	argv_is(argv, argc, want);
+}
+
+/* Free what cfsm_roster_dec filled (db.c is not linked here). */
+static void
+ros_clear(struct db_roster *r)
+{
+	free(r->jid);
+	free(r->name);
+	free(r->subscription);
+	free(r->groups);
+	memset(r, 0, sizeof(*r));
+}
+
+/* r encodes to a log-safe item that decodes to r again. */
+static void
+ros_round_trip(const struct db_roster *r)
+{
+	struct db_roster	 back;
+	char			*item, *again;
+
+	item = cfsm_roster_enc(r);
+	ck_assert_ptr_nonnull(item);
+	ck_assert_ptr_null(strpbrk(item, "\t\r\n"));
+	ck_assert_int_eq(cfsm_roster_dec(item, &back), 0);
+	ck_assert_ptr_null(back.jid);
+	if (r->name == NULL)
+		ck_assert_ptr_null(back.name);
+	else
+		ck_assert_str_eq(back.name, r->name);
+	ck_assert_str_eq(back.subscription, r->subscription);
+	ck_assert_int_eq(back.ask, r->ask);
+	ck_assert_int_eq(back.pending_in, r->pending_in);
+	ck_assert_str_eq(back.groups, r->groups != NULL ? r->groups : "");
+	/* One spelling per item. */
+	again = cfsm_roster_enc(&back);
+	ck_assert_str_eq(again, item);
+	free(again);
+	ros_clear(&back);
+	free(item);
+}
+
+/* An encoded roster item (must encode). */
+static char *
+ros_item(const char *sub, const char *name, int ask, int pending,
+    const char *groups)
+{
+	struct db_roster	 r;
+	char			*item;
+
+	memset(&r, 0, sizeof(r));
+	r.subscription = (char *)(uintptr_t)sub;
+	r.name = (char *)(uintptr_t)name;
+	r.ask = ask;
+	r.pending_in = pending;
+	r.groups = (char *)(uintptr_t)groups;
+	item = cfsm_roster_enc(&r);
+	ck_assert_ptr_nonnull(item);
+	return (item);
+}
+
 START_TEST(test_enc_exact)
 {
 	char	*s;
@@ -251,6 +366,13 @@ START_TEST(test_enc_exact)
 	free(s);
 	s = cfsm_enc_forget(3);
 	ck_assert_str_eq(s, "forget\t3");
+	free(s);
+	s = cfsm_enc_roster_set("alice", "bob@example.org", "both 0 0 - =");
+	ck_assert_str_eq(s, "roster-set\talice\tbob@example.org\t"
+	    "both 0 0 - =");
+	free(s);
+	s = cfsm_enc_roster_del("alice", "bob@example.org");
+	ck_assert_str_eq(s, "roster-del\talice\tbob@example.org");
 	free(s);
 }
 END_TEST
@@ -278,6 +400,134 @@ START_TEST(test_enc_reject)
 	ck_assert_ptr_null(cfsm_enc_digest(0, "cb", DIG_A));
 	ck_assert_ptr_null(cfsm_enc_digest(0, "cb", NULL));
 	ck_assert_ptr_null(cfsm_enc_forget(0));
+	for (i = 0; i < nitems(bad); i++) {
+		ck_assert_ptr_null(cfsm_enc_roster_set(bad[i], "b@x",
+		    "none 0 0 - ="));
+		ck_assert_ptr_null(cfsm_enc_roster_set("alice", bad[i],
+		    "none 0 0 - ="));
+		ck_assert_ptr_null(cfsm_enc_roster_set("alice", "b@x",
+		    bad[i]));
+		ck_assert_ptr_null(cfsm_enc_roster_del(bad[i], "b@x"));
+		ck_assert_ptr_null(cfsm_enc_roster_del("alice", bad[i]));
+	}
+	ck_assert_ptr_null(cfsm_enc_roster_set("alice", "b@x", "none"));
+	ck_assert_ptr_null(cfsm_enc_roster_set("alice", "b@x",
+	    "none 0 0 - =a b"));
+}
+END_TEST
+
+START_TEST(test_roster_item)
+{
+	static const char *bad[] = {
+		"",
+		"none",
+		"none 0 0 -",
+		"none 0 0 - ",
+		"none 0 0 - = ",
+		"none 0 0 -  =",
+		" none 0 0 - =",
+		"none 0 0 - = x",
+		"maybe 0 0 - =",
+		"None 0 0 - =",
+		"none 2 0 - =",
+		"none 0 3 - =",
+		"none 00 0 - =",
+		"none -1 0 - =",
+		"none 0 0 x =",
+		"none 0 0 -x =",
+		"none 0 0 - x",
+		"none 0 0 - -",
+		"none 0 0 =a%2 =",
+		"none 0 0 =a%zz =",
+		"none 0 0 =%c3%a9 =",		/* lowercase hex */
+		"none 0 0 =%41 =",		/* A needs no escape */
+		"none 0 0 =%00 =",
+		"none 0 0 =a/b =",		/* / must be escaped */
+		"none 0 0 = =a\tb",
+		"none 0 0 = =a\nb",
+		"none\t0 0 - =",
+	};
+	struct db_roster	 r;
+	char			*s;
+	size_t			 i;
+
+	/* The exact spelling. */
+	s = ros_item("none", NULL, 0, 0, "");
+	ck_assert_str_eq(s, "none 0 0 - =");
+	free(s);
+	s = ros_item("both", "", 1, 2, NULL);
+	ck_assert_str_eq(s, "both 1 2 = =");
+	free(s);
+	s = ros_item("to", "Bob Smith", 0, 1, "Friends\nWork");
+	ck_assert_str_eq(s, "to 0 1 =Bob%20Smith =Friends%0AWork");
+	free(s);
+	s = ros_item("from", "a%b\t=-._~\xc3\xa9", 0, 0, "100%\r\n\x7f");
+	ck_assert_str_eq(s, "from 0 0 =a%25b%09%3D-._~%C3%A9 "
+	    "=100%25%0D%0A%7F");
+	free(s);
+
+	/* Round trips: NULL and empty names, groups of every kind. */
+	memset(&r, 0, sizeof(r));
+	r.subscription = (char *)(uintptr_t)"none";
+	ros_round_trip(&r);
+	r.groups = (char *)(uintptr_t)"";
+	ros_round_trip(&r);
+	r.name = (char *)(uintptr_t)"";
+	ros_round_trip(&r);
+	r.subscription = (char *)(uintptr_t)"both";
+	r.ask = 1;
+	r.pending_in = 2;
+	r.name = (char *)(uintptr_t)"Ren\xc3\xa9" "e \"the boss\" <r@x> - 50%";
+	r.groups = (char *)(uintptr_t)"Friends\nWork stuff\n"
+	    "tab\there\ncr\rlf\n%41 \xe2\x98\x83\n\n=-";
+	ros_round_trip(&r);
+	r.subscription = (char *)(uintptr_t)"from";
+	r.ask = 0;
+	r.pending_in = 1;
+	r.name = (char *)(uintptr_t)"-";
+	r.groups = (char *)(uintptr_t)"=";
+	ros_round_trip(&r);
+
+	/* Decoded: name NULL or not, groups "" for none. */
+	ck_assert_int_eq(cfsm_roster_dec("to 1 0 - =", &r), 0);
+	ck_assert_ptr_null(r.name);
+	ck_assert_str_eq(r.subscription, "to");
+	ck_assert_int_eq(r.ask, 1);
+	ck_assert_int_eq(r.pending_in, 0);
+	ck_assert_str_eq(r.groups, "");
+	ros_clear(&r);
+	ck_assert_int_eq(cfsm_roster_dec("none 0 2 =- =a%0Ab", &r), 0);
+	ck_assert_str_eq(r.name, "-");
+	ck_assert_int_eq(r.pending_in, 2);
+	ck_assert_str_eq(r.groups, "a\nb");
+	ros_clear(&r);
+
+	for (i = 0; i < nitems(bad); i++) {
+		r.name = (char *)(uintptr_t)"left";
+		ck_assert_msg(cfsm_roster_dec(bad[i], &r) == -1,
+		    "decoded: \"%s\"", bad[i]);
+		ck_assert_ptr_null(r.name);
+		ck_assert_ptr_null(r.subscription);
+		ck_assert_ptr_null(r.groups);
+	}
+	ck_assert_int_eq(cfsm_roster_dec(NULL, &r), -1);
+
+	/* What no item may hold. */
+	memset(&r, 0, sizeof(r));
+	ck_assert_ptr_null(cfsm_roster_enc(NULL));
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
+	r.subscription = (char *)(uintptr_t)"pending";
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
+	r.subscription = (char *)(uintptr_t)"none";
+	r.ask = 2;
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
+	r.ask = -1;
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
+	r.ask = 0;
+	r.pending_in = 3;
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
+	r.pending_in = -1;
+	ck_assert_ptr_null(cfsm_roster_enc(&r));
 }
 END_TEST
 
@@ -392,6 +642,15 @@ START_TEST(test_apply_malformed)
 		"forget\t",
 		"forget\t0",
 		"forget\t1\t2",
+		"roster-set\talice\tbob@x",
+		"roster-set\talice\tbob@x\t",
+		"roster-set\talice\tbob@x\tnone 0 0 -",
+		"roster-set\talice\tbob@x\tnone 0 0 - =%0a",
+		"roster-set\talice\tbob@x\tboth 1 1 = =\textra",
+		"roster-set\t\tbob@x\tnone 0 0 - =",
+		"roster-del\talice",
+		"roster-del\talice\t",
+		"roster-del\talice\tbob@x\tnone 0 0 - =",
 	};
 	struct rec	 r;
 	struct cfsm	*c;
@@ -413,7 +672,7 @@ START_TEST(test_apply_malformed)
 	apply_raw(c, "\xff\xfe\t\x01", 4);
 	after = snap_text(c);
 	ck_assert_str_eq(before, after);
-	ck_assert_int_eq(r.sets + r.dels + r.changed, 0);
+	ck_assert_int_eq(r.sets + r.dels + r.rsets + r.rdels + r.changed, 0);
 	free(before);
 	free(after);
 
@@ -444,6 +703,190 @@ START_TEST(test_apply_no_sink)
 	ck_assert_str_eq(cfsm_user(c, "alice"), "blob-a");
 	cfsm_free(c);
 	cfsm_free(NULL);
+}
+END_TEST
+
+START_TEST(test_apply_roster)
+{
+	struct rec	 r;
+	struct cfsm	*c;
+	char		*i1, *i2, *want;
+
+	c = new_rec(&r);
+	apply_entry(c, cfsm_enc_init("example.org", KEY));
+	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	apply_entry(c, cfsm_enc_user_set("bob", "b1"));
+	memset(&r, 0, sizeof(r));
+	i1 = ros_item("none", NULL, 1, 0, "");
+	i2 = ros_item("both", "Bob", 0, 0, "Friends\nWork");
+
+	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i1));
+	apply_entry(c, cfsm_enc_roster_set("alice", "carl@else.net", i1));
+	apply_entry(c, cfsm_enc_roster_set("bob", "alice@example.org", i1));
+	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i1);
+	ck_assert_ptr_null(cfsm_roster(c, "alice", "dave@example.org"));
+	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
+	jids_are(c, "alice", "bob@example.org carl@else.net");
+	jids_are(c, "bob", "alice@example.org");
+	jids_are(c, "al", "");
+	ck_assert_int_eq(r.rsets, 3);
+
+	/* A new item replaces the old; the same again reaches the sink. */
+	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i2);
+	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	ck_assert_int_eq(r.rsets, 5);
+
+	apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
+	ck_assert_ptr_null(cfsm_roster(c, "alice", "carl@else.net"));
+	jids_are(c, "alice", "bob@example.org");
+	apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
+	ck_assert_int_eq(r.rdels, 2);
+
+	/* No account, no roster: ignored, and the sink hears nothing. */
+	apply_entry(c, cfsm_enc_roster_set("carl", "bob@example.org", i1));
+	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
+	jids_are(c, "carl", "");
+	ck_assert_int_eq(r.rsets, 5);
+
+	/* Rosters are not what changed() is about. */
+	ck_assert_int_eq(r.changed, 0);
+	ck_assert_int_eq(r.sets + r.dels, 0);
+	xasprintf(&want, "rset alice/bob@example.org=%s;"
+	    "rset alice/carl@else.net=%s;rset bob/alice@example.org=%s;"
+	    "rset alice/bob@example.org=%s;rset alice/bob@example.org=%s;"
+	    "rdel alice/carl@else.net;rdel alice/carl@else.net;",
+	    i1, i1, i1, i2, i2);
+	ck_assert_str_eq(r.log, want);
+	free(want);
+	free(i1);
+	free(i2);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_user_del_roster)
+{
+	struct rec	 r;
+	struct cfsm	*c;
+	char		*it;
+
+	c = new_rec(&r);
+	it = ros_item("both", NULL, 0, 0, "");
+	apply_entry(c, cfsm_enc_user_set("al", "x"));
+	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	apply_entry(c, cfsm_enc_user_set("alicia", "a2"));
+	apply_entry(c, cfsm_enc_roster_set("al", "z@x", it));
+	apply_entry(c, cfsm_enc_roster_set("alice", "bob@x", it));
+	apply_entry(c, cfsm_enc_roster_set("alice", "carl@x", it));
+	apply_entry(c, cfsm_enc_roster_set("alicia", "a@x", it));
+	memset(&r, 0, sizeof(r));
+
+	/* The account goes with its roster, and only its own. */
+	apply_entry(c, cfsm_enc_user_del("alice"));
+	jids_are(c, "alice", "");
+	jids_are(c, "al", "z@x");
+	jids_are(c, "alicia", "a@x");
+	ck_assert_str_eq(r.log, "del alice;");
+	ck_assert_int_eq(r.changed, 1);
+
+	/* The same name again starts with an empty roster. */
+	apply_entry(c, cfsm_enc_user_set("alice", "a3"));
+	jids_are(c, "alice", "");
+	apply_entry(c, cfsm_enc_user_del("al"));
+	apply_entry(c, cfsm_enc_user_del("alicia"));
+	jids_are(c, "al", "");
+	jids_are(c, "alicia", "");
+	ck_assert_int_eq(r.rsets + r.rdels, 0);
+	free(it);
+	cfsm_free(c);
+}
+END_TEST
+
+START_TEST(test_snapshot_roster)
+{
+	struct rec		 r;
+	struct cfsm		*a, *b;
+	struct raft_fsm		*fa, *fb;
+	struct raft_buffer	*bufs = NULL;
+	unsigned		 n = 0;
+	char			*i1, *i2, *sa, *sb, *want;
+
+	i1 = ros_item("both", "Bob \"B\" Smith", 0, 0, "Friends\nWork\n%");
+	i2 = ros_item("none", NULL, 1, 2, "");
+	a = cfsm_new(NULL);
+	fill(a);
+	apply_entry(a, cfsm_enc_roster_set("bob", "alice@example.org", i1));
+	apply_entry(a, cfsm_enc_roster_set("alice", "bob@example.org", i1));
+	apply_entry(a, cfsm_enc_roster_set("alice", "eve@else.net", i2));
+
+	sa = snap_text(a);
+	xasprintf(&want, "cfsm 1\n"
+	    "init\texample.org\t" KEY "\n"
+	    "user-set\talice\tblob-a\n"
+	    "user-set\tbob\tblob-b\n"
+	    "digest-set\t7\tcb1\t" DIG_A "\n"
+	    "digest-set\t7\tcb2\t" DIG_B "\n"
+	    "digest-set\t9\tcb1\t" DIG_A "\n"
+	    "roster-set\talice\tbob@example.org\t%s\n"
+	    "roster-set\talice\teve@else.net\t%s\n"
+	    "roster-set\tbob\talice@example.org\t%s\n", i1, i2, i1);
+	ck_assert_str_eq(sa, want);
+	free(want);
+	free(sa);
+
+	/*
+	 * b has an item a lacks, one a changed, one of an account a lacks:
+	 * the sink hears those removed, then every item of a.
+	 */
+	b = new_rec(&r);
+	apply_entry(b, cfsm_enc_init("example.org", KEY));
+	apply_entry(b, cfsm_enc_user_set("alice", "blob-a"));
+	apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
+	apply_entry(b, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	apply_entry(b, cfsm_enc_roster_set("alice", "carl@example.org", i2));
+	apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org", i2));
+	memset(&r, 0, sizeof(r));
+
+	fa = cfsm_raft(a);
+	fb = cfsm_raft(b);
+	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
+	raft_free(bufs);
+
+	xasprintf(&want, "del zed;set alice=blob-a;set bob=blob-b;"
+	    "rdel alice/carl@example.org;rdel zed/alice@example.org;"
+	    "rset alice/bob@example.org=%s;rset alice/eve@else.net=%s;"
+	    "rset bob/alice@example.org=%s;", i1, i2, i1);
+	ck_assert_str_eq(r.log, want);
+	free(want);
+	ck_assert_int_eq(r.changed, 1);
+	sa = snap_text(a);
+	sb = snap_text(b);
+	ck_assert_str_eq(sa, sb);
+	ck_assert_str_eq(cfsm_roster(b, "alice", "bob@example.org"), i1);
+	jids_are(b, "alice", "bob@example.org eve@else.net");
+	jids_are(b, "zed", "");
+	free(sa);
+	free(sb);
+
+	/* Restoring an empty state removes every item. */
+	memset(&r, 0, sizeof(r));
+	cfsm_free(a);
+	a = cfsm_new(NULL);
+	fa = cfsm_raft(a);
+	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
+	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
+	raft_free(bufs);
+	ck_assert_str_eq(r.log, "del alice;del bob;"
+	    "rdel alice/bob@example.org;rdel alice/eve@else.net;"
+	    "rdel bob/alice@example.org;");
+	jids_are(b, "alice", "");
+	free(i1);
+	free(i2);
+	cfsm_free(a);
+	cfsm_free(b);
 }
 END_TEST
 
@@ -525,6 +968,12 @@ START_TEST(test_restore_refused)
 		"cfsm 1\nbogus\n",
 		"cfsm 1\ninit\ta.org\t" KEY "\ninit\tb.org\t" KEY "\n",
 		"cfsm 1\r\nuser-set\talice\tx\n",
+		"cfsm 1\nroster-set\talice\tbob@x\tnone 0 0 - =\n",
+		"cfsm 1\nroster-set\talice\tbob@x\tnone 0 0 - =\n"
+		    "user-set\talice\tx\n",
+		"cfsm 1\nuser-set\talice\tx\n"
+		    "roster-set\talice\tbob@x\tnone 0 0 -\n",
+		"cfsm 1\nuser-set\talice\tx\nroster-del\talice\tbob@x\n",
 	};
 	struct rec		 r;
 	struct cfsm		*c;
@@ -548,7 +997,7 @@ START_TEST(test_restore_refused)
 	}
 	after = snap_text(c);
 	ck_assert_str_eq(before, after);
-	ck_assert_int_eq(r.sets + r.dels + r.changed, 0);
+	ck_assert_int_eq(r.sets + r.dels + r.rsets + r.rdels + r.changed, 0);
 	free(before);
 	free(after);
 
@@ -898,6 +1347,12 @@ START_TEST(test_raft_replicate)
 		ck_assert_str_eq(x.rec[i].log,
 		    "set alice=blob-a;set bob=blob-b;del alice;");
 	}
+	fx_apply(&x, cfsm_enc_roster_set("bob", "carol@example.org",
+	    "both 0 0 - =Friends"));
+	fx_apply(&x, cfsm_enc_roster_set("bob", "dave@example.org",
+	    "none 1 0 - ="));
+	fx_apply(&x, cfsm_enc_roster_del("bob", "dave@example.org"));
+	fx_agree(&x);
 
 	/* The leader dies; the survivors elect another and carry on. */
 	old = fx_leader(&x);
@@ -923,6 +1378,11 @@ START_TEST(test_raft_replicate)
 	ck_assert_str_eq(cfsm_user(x.c[nw], "bob"), "blob-b");
 	ck_assert_str_eq(cfsm_user(x.c[nw], "dave"), "blob-d");
 	ck_assert_ptr_nonnull(strstr(x.rec[nw].log, "set carol=blob-c;"));
+	ck_assert_str_eq(cfsm_roster(x.c[nw], "bob", "carol@example.org"),
+	    "both 0 0 - =Friends");
+	ck_assert_ptr_null(cfsm_roster(x.c[nw], "bob", "dave@example.org"));
+	ck_assert_ptr_nonnull(strstr(x.rec[nw].log,
+	    "rset bob/carol@example.org=both 0 0 - =Friends;"));
 	fx_down(&x);
 }
 END_TEST
@@ -994,6 +1454,7 @@ cfsm_suite(void)
 	tc = tcase_create("encode");
 	tcase_add_test(tc, test_enc_exact);
 	tcase_add_test(tc, test_enc_reject);
+	tcase_add_test(tc, test_roster_item);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("apply");
@@ -1001,12 +1462,15 @@ cfsm_suite(void)
 	tcase_add_test(tc, test_apply_init_once);
 	tcase_add_test(tc, test_apply_malformed);
 	tcase_add_test(tc, test_apply_no_sink);
+	tcase_add_test(tc, test_apply_roster);
+	tcase_add_test(tc, test_user_del_roster);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("snapshot");
 	tcase_add_test(tc, test_snapshot_format);
 	tcase_add_test(tc, test_snapshot_restore);
 	tcase_add_test(tc, test_restore_refused);
+	tcase_add_test(tc, test_snapshot_roster);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("secrets");
