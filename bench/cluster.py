@@ -24,11 +24,13 @@ asserted. Every daemon is stopped by pid, also on errors and ^C.
     /usr/bin/python3 bench/cluster.py
 
 Knobs: BENCH_CLUSTER_RUNS (runs per takeover kind, 10),
-BENCH_CLUSTER_ROUNDS (ping-pong rounds per placement, 500), BENCH_KEEP=1
-(keep the daemons' directories and say where).
+BENCH_CLUSTER_ROUNDS (ping-pong rounds per placement, 1000),
+BENCH_CLUSTER_PARTS (some of "latency kill term"), BENCH_KEEP=1 (keep
+the daemons' directories and say where).
 """
 
 import asyncio
+import gc
 import json
 import os
 import shutil
@@ -41,7 +43,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 OUT = os.path.join(TOP, 'bench', 'out')
 RUNS = int(os.environ.get('BENCH_CLUSTER_RUNS') or 10)
-ROUNDS = int(os.environ.get('BENCH_CLUSTER_ROUNDS') or 500)
+ROUNDS = int(os.environ.get('BENCH_CLUSTER_ROUNDS') or 1000)
 WARMUP = 50
 SEND_EVERY = 0.020          # alice's message period during takeovers
 POLL_EVERY = 0.010          # pause between two status polls
@@ -56,8 +58,7 @@ os.environ['CLUSTER_TMP'] = TMP
 sys.path.insert(0, os.path.join(TOP, 'tests', 'cluster'))
 
 import clib  # noqa: E402  (after the environment it reads)
-from clib import (Cluster, Failed, Test, login,  # noqa: E402
-                  reachable, run)
+from clib import Cluster, Failed, Test, login, reachable  # noqa: E402
 from slixmpp.xmlstream.handler import Callback  # noqa: E402
 
 
@@ -129,6 +130,15 @@ async def takeover(t, c, how, k):
             post['first'] = now - t0
             first.set()
     on_messages(bob, 'bench rx', rx)
+    bounced = []
+
+    def bounce(st):
+        if st.name == 'message' and st['type'] == 'error' and \
+                st['body'].startswith(tag + ' '):
+            bounced.append('%s (%s)' % (st['body'].split()[1],
+                                        st['error']['condition']))
+    alice.register_handler(Callback('bench bounce', clib.MatchAll(None),
+                                    bounce))
 
     stop = asyncio.Event()
 
@@ -175,7 +185,12 @@ async def takeover(t, c, how, k):
     deadline = time.monotonic() + 3
     while len(got) < len(sent) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    lost = len([s for s in sent if s not in got])
+    missing = [s for s in sent if s not in got]
+    lost = len(missing)
+    stall = max(got[s] - sent[s] for s in sent if s in got)
+    after = [got[s] - t0 for s in sent if s in got and
+             sent[s] - t0 > to_leader]
+    via_new = min(after) if after else None
     exited = None
     if term is not None:
         rc, exited = await term
@@ -185,14 +200,21 @@ async def takeover(t, c, how, k):
     alice.drop()
     bob.drop()
     r = {'old': old.name, 'new': new.name, 'to_leader': to_leader,
-         'to_message': post['first'], 'sent': len(sent), 'lost': lost}
+         'to_message': post['first'], 'via_new': via_new, 'stall': stall,
+         'sent': len(sent),
+         'lost': lost,
+         'lost_sent_at': [round(sent[s] - t0, 3) for s in missing],
+         'bounced': bounced}
     if exited is not None:
         r['exited'] = exited
-    say('  %s %2d: %s %s, %s LEADER after %.3f s, first message after '
-        '%.3f s, %d of %d lost' % (how, k, old.name, 'killed' if how ==
-                                   'kill' else 'stopped', new.name,
-                                   to_leader, post['first'], lost,
-                                   len(sent)))
+    say('  %s %2d: %s %s, %s LEADER %.3f s, first message %.3f s, after '
+        'LEADER %s s, longest delay %.3f s, %d of %d lost' % (
+            how, k, old.name, 'killed' if how == 'kill' else 'stopped',
+            new.name, to_leader, post['first'], '%.3f' % via_new if
+            via_new is not None else '-', stall, lost, len(sent)) +
+        (' (sent at %s s from the %s)' % (' '.join(
+            '%+.3f' % x for x in r['lost_sent_at']), how) if lost else '') +
+        (', bounced to alice: %s' % ' '.join(bounced) if bounced else ''))
     # Back as a follower before the next run.
     if not old.running():
         old.start()
@@ -222,64 +244,87 @@ async def takeovers(t, c, how):
 
 # --------------------------------------------------------------- routing
 
-async def pingpong(t, a_node, b_node, tag):
-    """ROUNDS round trips alice -> bob -> alice (after WARMUP); the
-    round-trip times in seconds."""
-    alice = await login(t, a_node, 'alice', tag)
-    bob = await login(t, b_node, 'bob', tag)
-    await reachable(alice, bob.boundjid.full)
-    await reachable(bob, alice.boundjid.full)
-    want = {'seq': None, 'fut': None}
+class PingPong:
+    """alice on one node, bob (echoing) on another; round trips."""
 
-    def echo(st, now):
-        if st['body'].startswith('ping '):
-            bob.send_message(mto=st['from'], mbody='pong ' + st['body'][5:],
-                             mtype='chat')
+    def __init__(self, t, a_node, b_node, tag):
+        self.t, self.a_node, self.b_node, self.tag = t, a_node, b_node, tag
+        self.rtts = []
+        self.n = 0
+        self.want = None
+        self.fut = None
 
-    def pong(st, now):
-        b = st['body']
-        if b.startswith('pong ') and b[5:] == want['seq'] and \
-                not want['fut'].done():
-            want['fut'].set_result(time.perf_counter())
-    on_messages(bob, 'bench echo', echo)
-    on_messages(alice, 'bench pong', pong)
-    loop = asyncio.get_running_loop()
-    rtts = []
-    for i in range(WARMUP + ROUNDS):
-        want['seq'] = '%s-%d' % (tag, i)
-        want['fut'] = loop.create_future()
-        s = time.perf_counter()
-        alice.send_message(mto=bob.boundjid.full, mbody='ping ' +
-                           want['seq'], mtype='chat')
-        try:
-            e = await asyncio.wait_for(want['fut'], 5)
-        except asyncio.TimeoutError:
-            raise Failed('%s: no pong %d in 5 s' % (tag, i))
-        if i >= WARMUP:
-            rtts.append(e - s)
-    alice.drop()
-    bob.drop()
-    return rtts
+    async def setup(self):
+        t, tag = self.t, self.tag
+        self.alice = alice = await login(t, self.a_node, 'alice', tag)
+        self.bob = bob = await login(t, self.b_node, 'bob', tag)
+        await reachable(alice, bob.boundjid.full)
+        await reachable(bob, alice.boundjid.full)
+
+        def echo(st, now):
+            if st['body'].startswith('ping '):
+                bob.send_message(mto=st['from'], mbody='pong ' +
+                                 st['body'][5:], mtype='chat')
+
+        def pong(st, now):
+            if st['body'] == 'pong %s' % self.want and \
+                    not self.fut.done():
+                self.fut.set_result(time.perf_counter())
+        on_messages(bob, 'bench echo', echo)
+        on_messages(alice, 'bench pong', pong)
+
+    async def rounds(self, n, keep=True):
+        """n round trips, kept (or a warm-up)."""
+        loop = asyncio.get_running_loop()
+        for i in range(n):
+            self.n += 1
+            self.want = '%s-%d' % (self.tag, self.n)
+            self.fut = loop.create_future()
+            s = time.perf_counter()
+            self.alice.send_message(mto=self.bob.boundjid.full,
+                                    mbody='ping ' + self.want, mtype='chat')
+            try:
+                e = await asyncio.wait_for(self.fut, 5)
+            except asyncio.TimeoutError:
+                raise Failed('%s: no pong %d in 5 s' % (self.tag, self.n))
+            if keep:
+                self.rtts.append(e - s)
+
+    def result(self):
+        self.alice.drop()
+        self.bob.drop()
+        r = self.rtts
+        return {'median_ms': statistics.median(r) * 1000,
+                'p99_ms': pct(r, 99) * 1000, 'rounds': len(r)}
 
 
-def lat(rtts):
-    return {'median_ms': statistics.median(rtts) * 1000,
-            'p99_ms': pct(rtts, 99) * 1000, 'rounds': len(rtts)}
+async def latencies(t, pairs):
+    """ROUNDS round trips for each pair, in interleaved blocks (so that
+    a passing load on the machine hits every placement alike)."""
+    for p in pairs.values():
+        await p.setup()
+        await p.rounds(WARMUP, keep=False)
+    blocks = 20
+    gc.collect()
+    gc.disable()            # no collector pauses in the clients' figures
+    try:
+        for b in range(blocks):
+            for p in pairs.values():
+                await p.rounds(ROUNDS // blocks + (b < ROUNDS % blocks))
+    finally:
+        gc.enable()
+    return {k: p.result() for k, p in pairs.items()}
 
 
 async def standalone(t):
-    """Ping-pong on one node that is not clustered."""
+    """One node that is not clustered, alice and bob on it."""
     c = Cluster(t, 1, name='solo')
     nd = c.nodes[0]
     await c.start()
     await nd.batch([ln for ln in c.base_lines(nd)
                     if 'port cluster' not in ln])
     await c.add_users(nd)
-    r = lat(await pingpong(t, nd, nd, 'solo'))
-    rc = await nd.term()
-    if rc != 0:
-        raise Failed('the standalone node exited with status %s' % rc)
-    return r
+    return nd
 
 
 # ------------------------------------------------------------------ main
@@ -299,41 +344,51 @@ def report(R, took):
         if not x:
             continue
         runs = x['runs']
-        add('%-46s %8s %8s  runs' % (title, 'median', 'max'))
+        add('%-50s %8s %8s  runs' % (title, 'median', 'max'))
         if runs:
             tl = [r['to_leader'] for r in runs]
             tm = [r['to_message'] for r in runs]
             n = len(runs) + len(x['failed'])
-            add('  %-44s %s  %d/%d' % ('-> a survivor says State: LEADER',
+            add('  %-48s %s  %d/%d' % ('-> a survivor says State: LEADER',
                                        fmt_s(tl), len(runs), n))
-            add('  %-44s %s  %d/%d' % ('-> first message sent after it, '
-                                       'delivered', fmt_s(tm), len(runs), n))
+            add('  %-48s %s  %d/%d' % ('-> 1st message sent after the %s '
+                                       'delivered' % how, fmt_s(tm),
+                                       len(runs), n))
+            tv = [r['via_new'] for r in runs if r['via_new'] is not None]
+            if tv:
+                add('  %-48s %s  %d/%d' % ('-> 1st message sent after LEADER '
+                                           'delivered', fmt_s(tv),
+                                           len(tv), n))
+            st = [r['stall'] for r in runs]
+            add('  %-48s %s  %d over 0.3 s' % (
+                'longest delay of one message, sent -> got', fmt_s(st),
+                len([v for v in st if v > 0.3])))
             if how == 'term':
-                add('  %-44s %s' % ('-> the old leader has exited',
+                add('  %-48s %s' % ('-> the old leader has exited',
                                     fmt_s([r['exited'] for r in runs])))
             lost = sum(r['lost'] for r in runs)
             sent = sum(r['sent'] for r in runs)
-            line = '  alice -> bob every %d ms: %d of %d messages lost' % (
-                SEND_EVERY * 1000, lost, sent)
+            add('  %d of %d messages lost (alice -> bob every %d ms, '
+                'across the nodes left)' % (lost, sent, SEND_EVERY * 1000))
             if how == 'kill':
-                inside = len([v for v in tl if v <= DOC_HI])
-                line += ('; LEADER within the documented %.1f-%.1f s in '
-                         '%d of %d runs, within the tests\' %g s in %d' % (
-                             DOC_LO, DOC_HI, inside, len(tl), TEST_MAX,
-                             len([v for v in tl if v <= TEST_MAX])))
-            add(line)
+                add('  documented: new leader in %.1f-%.1f s; %d of %d runs '
+                    'at most %.1f s; tests\' bound %g s: %d of %d' % (
+                        DOC_LO, DOC_HI, len([v for v in tl if v <= DOC_HI]),
+                        len(tl), DOC_HI, TEST_MAX,
+                        len([v for v in tl if v <= TEST_MAX]), len(tl)))
         for f in x['failed']:
             add('  FAILED run: ' + f)
-    add('  (LEADER is polled through `xmpp cluster status` every ~%d ms '
-        'plus the call; no peer figure: Prosody has no clustering and '
-        'ejabberd\'s multi-master Mnesia cluster has no leader to replace)'
-        % (POLL_EVERY * 1000))
+    if R.get('kill') or R.get('term'):
+        add('  (LEADER: `xmpp cluster status` polled every ~%d ms plus the '
+            'call. No peer figure:' % (POLL_EVERY * 1000))
+        add('  Prosody has no clustering; ejabberd\'s multi-master Mnesia '
+        'cluster has no leader.)')
     lt = R.get('latency')
     if lt:
         add('routing: alice -> bob -> alice round trip, %d rounds '
             '(slixmpp, one process)' % ROUNDS)
-        add('  %-44s %8s %8s  %s' % ('clients', 'median', 'p99',
-                                     'vs standalone'))
+        add('  %-48s %8s %8s  %s' % ('clients', 'median', 'p99',
+                                     'vs (a)'))
         base = lt.get('standalone')
         for key, label in (('standalone', '(a) both on one standalone node'),
                            ('leader', '(b) both on the leader'),
@@ -348,33 +403,43 @@ def report(R, took):
                 ratio = 'x%.2f / x%.2f' % (v['median_ms'] /
                                            base['median_ms'],
                                            v['p99_ms'] / base['p99_ms'])
-            add('  %-44s %5.2f ms %5.2f ms  %s' % (
+            add('  %-48s %5.2f ms %5.2f ms  %s' % (
                 label, v['median_ms'], v['p99_ms'], ratio))
         add('  (ratios: median / p99 against (a); one way is about half '
-            'the round trip)')
+            'the round trip;')
+        add('  placements interleaved in 20 blocks; p99 feels any other '
+            'load on the machine)')
     for e in R.get('errors', []):
         add('  ERROR: ' + e)
     return '\n'.join(L) + '\n'
 
 
 async def bench(t, R):
-    say('== cluster: standalone node, ping-pong')
-    R['latency'] = {'standalone': await standalone(t)}
+    parts = (os.environ.get('BENCH_CLUSTER_PARTS') or
+             'latency kill term').split()
+    if 'latency' in parts:
+        say('== cluster: a standalone node')
+        solo = await standalone(t)
     say('== cluster: forming 3 nodes')
     c = Cluster(t, 3)
     leader = await c.form()
     f1, f2 = [nd for nd in c.nodes if nd is not leader]
     await c.add_users(leader)
     await c.wait_users(c.nodes)
-    say('== cluster: ping-pong through the cluster (leader %s)' %
-        leader.name)
-    for key, a, b in (('leader', leader, leader), ('follower', f1, f1),
-                      ('followers', f1, f2)):
-        R['latency'][key] = lat(await pingpong(t, a, b, key))
-    say('== cluster: %d x kill -9 of the leader' % RUNS)
-    R['kill'] = await takeovers(t, c, 'kill')
-    say('== cluster: %d x SIGTERM of the leader' % RUNS)
-    R['term'] = await takeovers(t, c, 'term')
+    if 'latency' in parts:
+        say('== cluster: ping-pong, %d rounds per placement (leader %s)' %
+            (ROUNDS, leader.name))
+        R['latency'] = await latencies(t, {
+            'standalone': PingPong(t, solo, solo, 'solo'),
+            'leader': PingPong(t, leader, leader, 'leader'),
+            'follower': PingPong(t, f1, f1, 'follower'),
+            'followers': PingPong(t, f1, f2, 'followers')})
+    if 'kill' in parts:
+        say('== cluster: %d x kill -9 of the leader' % RUNS)
+        R['kill'] = await takeovers(t, c, 'kill')
+    if 'term' in parts:
+        say('== cluster: %d x SIGTERM of the leader' % RUNS)
+        R['term'] = await takeovers(t, c, 'term')
     await t.stop_all()
 
 
@@ -407,6 +472,10 @@ def main():
     except asyncio.TimeoutError:
         R['errors'].append('still running after 600 s')
         st = 1
+    except SystemExit as e:
+        R['errors'].append('interrupted (signal %s)' % ((e.code or 128) -
+                                                        128))
+        st = e.code or 1
     finally:
         t.kill_all()
     text = report(R, time.monotonic() - start)
