@@ -14,6 +14,9 @@ failover   kill -9 of the leader with the default timers: a new leader
            a mutual subscription made before is still in the new leader's
            rosters, the call bridge reconnects to a survivor, the killed
            node comes back as a follower without a duplicate
+handover   SIGTERM of the leader while messages flow between followers: it
+           hands leadership over before it exits (its log says so), a
+           new leader follows, no message is lost, none bounces
 duplicate  a member's data directory wiped and the node joined again from
            the same address: listed once
 five       five nodes lose two (one the leader) and still elect; dead
@@ -190,6 +193,51 @@ async def failover(t):
     await leader.wait_ready()
     now = await c.wait_agree(what='agreement after the restart')
     check(now is not leader, '%s came back as LEADER' % leader.name)
+
+
+@scenario()
+async def handover(t):
+    c = Cluster(t, 3)
+    leader = await c.form()             # the default timers
+    a_node, b_node = [nd for nd in c.nodes if nd is not leader]
+    alice, bob, cb = await clients(t, c, a_node, b_node, leader, 'before')
+    sent = []
+    stop = asyncio.Event()
+
+    async def sender():
+        while not stop.is_set():
+            body = 'during handover %d' % len(sent)
+            alice.send_message(mto=bob.boundjid.full, mbody=body,
+                               mtype='chat')
+            sent.append(body)
+            try:
+                await asyncio.wait_for(stop.wait(), 0.02)
+            except asyncio.TimeoutError:
+                pass
+
+    since = leader.log_size()
+    task = asyncio.ensure_future(sender())
+    await asyncio.sleep(0.1)            # messages in flight at the signal
+    t0 = time.monotonic()
+    try:
+        rc = await leader.term()
+        new, took = await wait_new_leader([a_node, b_node], t0, w(10))
+        await asyncio.sleep(0.3)        # and some through the new leader
+    finally:
+        stop.set()
+        await task
+    t.note('%s stopped, %s LEADER after %.2fs, %d messages sent' %
+           (leader.name, new.name, took, len(sent)))
+    check(rc == 0, 'the old leader exited with status %s' % rc)
+    with t.check('handed-over'):
+        check('handing leadership over' in leader.log_text(since),
+              'the old leader did not log a handover')
+    await wait_bodies(bob, sent, alice.boundjid.bare)
+    with t.check('none-bounced'):
+        errs = [st['body'] for st in alice.inbox.items
+                if st.name == 'message' and st['type'] == 'error']
+        check(not errs, '%d messages came back as errors: %s' %
+              (len(errs), ' '.join(errs[:5])))
 
 
 @scenario()
