@@ -147,6 +147,7 @@ int		 cfwd_is_remote(const struct xconn *);
 void		 cfwd_stanza(struct xconn *, struct xnode *);
 void		 cfwd_bound(struct xconn *);
 void		 cfwd_unbound(struct xconn *);
+void		 cfwd_local_gone(struct xconn *);
 void		 cfwd_comp_added(struct xconn *);
 void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),

@@ -86,6 +86,16 @@ size_t			 cfwd_nqueue;
 
 static uint64_t		 leader_id;		/* while follower */
 uint64_t		 cfwd_leader_leaving;	/* it said <bye/> */
+
+/* The sessions the leader holds itself, as it tells its followers. */
+struct cfwd_lsess {
+	TAILQ_ENTRY(cfwd_lsess)	 entry;
+	char			*jid;
+};
+TAILQ_HEAD(cfwd_lsess_list, cfwd_lsess);
+static struct cfwd_lsess_list	 lsess = TAILQ_HEAD_INITIALIZER(lsess);
+static uint64_t			 lsess_of;	/* whose they are */
+static struct cfwd_lsess_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 static char		*leader_addr;
 
 static struct cnet_dial	*dialling;
@@ -117,6 +127,8 @@ static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
 static void	 cfwd_mirror(struct xconn *, const struct xnode *);
 static void	 cfwd_item_free(struct cfwd_item *);
+static void	 cfwd_lsess_clear(struct cfwd_lsess_list *);
+static void	 cfwd_lsess_set(const char *, int);
 
 static const struct xparser_cb cfwd_parser_cb = {
 	cfwd_p_start, cfwd_p_frame, cfwd_p_end, cfwd_p_error
@@ -404,6 +416,9 @@ cfwd_f_frame(struct cfwd_link *l, struct xnode *n)
 		xnode_set_ns(n, NULL);
 		router_strip(st);
 		router_deliver(c, st);
+	} else if (strcmp(name, "here") == 0 || strcmp(name, "gone") == 0) {
+		if ((p = xnode_attr(n, "jid")) != NULL && strchr(p, '/') != NULL)
+			cfwd_lsess_set(p, name[0] == 'h');
 	} else if (strcmp(name, "bye") == 0) {
 		/* The leader shuts down: when we take over, don't wait for it. */
 		log_info("cfwd_f_frame: the leader %s is shutting down",
@@ -479,6 +494,10 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	}
 	l = cfwd_link_new(bev, 1, h);
 	cfwd_uplink = l;
+	if (lsess_of != h->id) {
+		cfwd_lsess_clear(&lsess);
+		lsess_of = h->id;
+	}
 	log_info("cfwd_dialled: linked to the leader %s, %zu stanzas to "
 	    "send again", l->addr, cfwd_nqueue);
 	cfwd_writes(l, CFWD_HEADER);
@@ -724,6 +743,72 @@ cfwd_bound(struct xconn *c)
 	if (cfwd_role_now == CFWD_FOLLOWER && cfwd_uplink != NULL &&
 	    !c->closing)
 		cfwd_send_bind(cfwd_uplink, c);
+	else if (cfwd_role_now == CFWD_LEADER)
+		clead_tell(c, 1);
+}
+
+/* A session of the leader itself ends: its followers hear of it. */
+void
+cfwd_local_gone(struct xconn *c)
+{
+	if (cfwd_role_now == CFWD_LEADER)
+		clead_tell(c, 0);
+}
+
+/* Forget a list of the leader's sessions. */
+static void
+cfwd_lsess_clear(struct cfwd_lsess_list *list)
+{
+	struct cfwd_lsess	*e;
+
+	while ((e = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, e, entry);
+		free(e->jid);
+		free(e);
+	}
+}
+
+/* Follower: the leader holds a session (<here>) or no longer (<gone>). */
+static void
+cfwd_lsess_set(const char *jid, int here)
+{
+	struct cfwd_lsess	*e;
+
+	TAILQ_FOREACH(e, &lsess, entry)
+		if (strcmp(e->jid, jid) == 0)
+			break;
+	if (e != NULL && !here) {
+		TAILQ_REMOVE(&lsess, e, entry);
+		free(e->jid);
+		free(e);
+	} else if (e == NULL && here) {
+		e = xcalloc(1, sizeof(*e));
+		e->jid = xstrdup(jid);
+		TAILQ_INSERT_TAIL(&lsess, e, entry);
+	}
+}
+
+/*
+ * New leader, now routing: the sessions the dead leader held are
+ * unavailable to their contacts (unless one came back meanwhile).
+ */
+void
+cfwd_orphans_gone(void)
+{
+	struct cfwd_lsess	*e;
+	int			 n = 0;
+
+	while ((e = TAILQ_FIRST(&orphans)) != NULL) {
+		TAILQ_REMOVE(&orphans, e, entry);
+		if (clead_find(NULL, XC_CLIENT, e->jid) == NULL &&
+		    clead_gone_presence(e->jid) == 0)
+			n++;
+		free(e->jid);
+		free(e);
+	}
+	if (n > 0)
+		log_info("cfwd_orphans_gone: %d session%s of the dead leader "
+		    "now unavailable", n, n == 1 ? "" : "s");
 }
 
 /*
@@ -826,6 +911,17 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		free(leader_addr);
 		leader_addr = NULL;
 		clead_links_close(0);
+		/*
+		 * The leader we followed died with its own sessions: their
+		 * contacts hear they are unavailable once we route. One that
+		 * said bye told them itself.
+		 */
+		cfwd_lsess_clear(&orphans);
+		if (cfwd_role_now == CFWD_FOLLOWER && lsess_of == leader_id &&
+		    leader_id != cfwd_leader_leaving)
+			TAILQ_CONCAT(&orphans, &lsess, entry);
+		cfwd_lsess_clear(&lsess);
+		lsess_of = 0;
 		clead_settle_start(cfwd_role_now == CFWD_FOLLOWER ?
 		    leader_id : 0);
 		leader_id = lid;
@@ -915,6 +1011,8 @@ cfwd_free(void)
 		cfwd_item_free(it);
 	}
 	cfwd_nqueue = qbytes = 0;
+	cfwd_lsess_clear(&lsess);
+	cfwd_lsess_clear(&orphans);
 	cfwd_role_now = CFWD_NONE;
 	clead_free();
 	if (redial_ev != NULL)

@@ -100,6 +100,7 @@ static void	 clead_comp(struct cfwd_link *, struct xnode *);
 static void	 clead_stanza(struct cfwd_link *, struct xnode *);
 static void	 clead_flush_all(void);
 static void	 clead_settle_end(const char *);
+static void	 clead_tell_all(struct cfwd_link *);
 static void	 clead_settle_tick(evutil_socket_t, short, void *);
 
 /* Set up the stand-in link of origins that went. */
@@ -522,6 +523,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		}
 	} else if (strcmp(name, "synced") == 0) {
 		l->synced = 1;
+		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
 		clead_settle_check();
@@ -867,6 +869,7 @@ clead_settle_end(const char *why)
 	TAILQ_FOREACH(l, &links, entry)
 		clead_mark(l);
 	clead_flush_all();
+	cfwd_orphans_gone();
 }
 
 /*
@@ -880,6 +883,64 @@ cfwd_leaving(void)
 
 	TAILQ_FOREACH(l, &links, entry)
 		cfwd_writes(l, "<bye/>");
+}
+
+/*
+ * Leader: tell every follower that one of our own sessions is here (on
+ * bind) or gone, so that whoever leads after us can tell its contacts it
+ * is unavailable should we die with it.
+ */
+void
+clead_tell(struct xconn *c, int here)
+{
+	struct cfwd_link	*l;
+	char			*e, *s;
+
+	if (c->full == NULL || c->remote != NULL)
+		return;
+	e = cfwd_esc(c->full);
+	xasprintf(&s, "<%s jid='%s'/>", here ? "here" : "gone", e);
+	TAILQ_FOREACH(l, &links, entry)
+		cfwd_writes(l, s);
+	free(s);
+	free(e);
+}
+
+/* Leader: a follower that has registered hears of all our sessions. */
+static void
+clead_tell_all(struct cfwd_link *l)
+{
+	struct xconn	*c;
+	char		*e, *s;
+
+	TAILQ_FOREACH(c, &xconns, entry) {
+		if (c->kind != XC_CLIENT || c->state != XS_READY ||
+		    c->full == NULL || c->closing)
+			continue;
+		e = cfwd_esc(c->full);
+		xasprintf(&s, "<here jid='%s'/>", e);
+		cfwd_writes(l, s);
+		free(s);
+		free(e);
+	}
+}
+
+/*
+ * Leader: the unavailable presence of a session that died with the
+ * leader before us, to its contacts. 0 if sent, -1 if jid is no session.
+ */
+int
+clead_gone_presence(const char *jid)
+{
+	struct xconn	*c;
+
+	if ((c = clead_pseudo_new(&transient_link, XC_CLIENT, jid)) == NULL)
+		return (-1);
+	c->full = xstrdup(jid);
+	c->available = 1;
+	presence_gone(c);
+	clead_pseudo_free(c);
+	return (0);
 }
 
 /* Leader: forget settling (and what was held: it was not acknowledged). */

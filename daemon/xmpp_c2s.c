@@ -337,8 +337,10 @@ c2s_closed(struct xconn *c)
 	if (c->full != NULL) {
 		if (cfwd_active())
 			cfwd_unbound(c);
-		else
+		else {
 			presence_gone(c);
+			cfwd_local_gone(c);
+		}
 		router_unbind(c);
 		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
 	}

@@ -12,7 +12,8 @@ story      the administrator's story typed through mmp batch mode on three
 failover   kill -9 of the leader with the default timers: a new leader
            within the documented bound, messages sent meanwhile arrive,
            a mutual subscription made before is still in the new leader's
-           rosters, the call bridge reconnects to a survivor, the killed
+           rosters, a contact's session on the dead leader is reported
+           unavailable by the new one, the call bridge reconnects to a survivor, the killed
            node comes back as a follower without a duplicate
 handover   SIGTERM of the leader while messages flow between followers: it
            hands leadership over before it exits (its log says so), a
@@ -137,6 +138,20 @@ async def failover(t):
     except Failed as e:
         roster_setup = str(e)
 
+    # A session on the leader itself: when the leader dies with it, the
+    # new leader tells its contacts it is unavailable.
+    on_leader = None
+    try:
+        on_leader = await login(t, leader, 'bob', 'onleader')
+        await alice.inbox.wait(
+            lambda st: st.name == 'presence' and st['type'] != 'unavailable'
+            and str(st['from']) == on_leader.boundjid.full,
+            'the presence of bob/onleader')
+    except Failed as e:
+        on_leader_setup = str(e)
+    else:
+        on_leader_setup = None
+
     sent = []
     stop = asyncio.Event()
 
@@ -168,6 +183,15 @@ async def failover(t):
     await wait_bodies(bob, sent, alice.boundjid.bare)
     await c.wait_agree([a_node, b_node], [nd.peer for nd in c.nodes],
                        what='agreement of the survivors')
+
+    with t.check('dead-leaders-sessions-unavailable'):
+        check(on_leader_setup is None, 'before the failover: %s' %
+              on_leader_setup)
+        await alice.inbox.wait(
+            lambda st: st.name == 'presence' and
+            st['type'] == 'unavailable' and
+            str(st['from']) == on_leader.boundjid.full,
+            'unavailable presence of bob/onleader from the new leader')
 
     with t.check('roster-survives'):
         check(roster_setup is None, 'before the failover: %s' %
