@@ -25,7 +25,7 @@ five       five nodes lose two (one the leader) and still elect; dead
 partition  (own network namespace) the leader cut off: the majority elects
            and serves, the old leader says no quorum; healed: one leader
 mtls       nodes with a certificate from a foreign CA cannot join, and
-           both sides log why
+           both sides log why; a node of another XMPP domain is refused
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import time
 
-from clib import (DOMAIN, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   Status, agreement_problems, check, component, deliver,
                   free_ports,
                   login, main, nft_heal, nft_partition, reachable, scenario,
@@ -406,6 +406,25 @@ async def mtls(t):
                        ['xmpp cluster trust foreign-ca.crt', 'xmpp disable',
                         'xmpp cluster enable', 'xmpp enable'])
         await foreign_join(t, c, n4, n2)
+
+    with t.check('other-domain-refused'):
+        # A node with a good certificate but another XMPP domain.
+        make_node_cert(c.certs, 'ca', 'node5', '127.0.0.5', 1005)
+        n5 = c.add_node(5)
+        n5.install('ca.crt', 'node5.key', 'node5.crt')
+        await c.start([n5])
+        await n5.batch([ln.replace('xmpp domain ' + DOMAIN,
+                                   'xmpp domain example.org')
+                        for ln in c.base_lines(n5)] +
+                       ['xmpp cluster trust ca.crt', 'xmpp disable',
+                        'xmpp cluster enable', 'xmpp enable'])
+        rc, out, err = await n5.mmp('xmpp', 'cluster', 'join', n2.peer,
+                                    timeout=w(40))
+        said = (err + out).strip()
+        check(rc == 1 and 'domain mismatch' in said and
+              DOMAIN in said and 'example.org' in said,
+              'xmpp cluster join from another domain: exit %d: %s' %
+              (rc, said))
 
     await c.wait_agree([n1, n2], what='the two members alone')
 
