@@ -170,7 +170,16 @@ cuv_run(evutil_socket_t fd, short what, void *arg)
 	cuv_running = 1;
 	uv_run(cuv_loop, UV_RUN_NOWAIT);
 	cuv_running = 0;
-	ms = cuv_watchers() ? 0 : uv_backend_timeout(cuv_loop);
+	/*
+	 * A loop with nothing alive (no cluster here) has nothing to wait
+	 * for, though uv_backend_timeout() says 0 and libuv's own wake-up
+	 * watcher stays queued: no timer then, or we would spin. Whatever
+	 * starts work in it kicks us.
+	 */
+	if (!uv_loop_alive(cuv_loop))
+		ms = -1;
+	else
+		ms = cuv_watchers() ? 0 : uv_backend_timeout(cuv_loop);
 	if (ms < 0) {
 		evtimer_del(cuv_timer);
 		return;
