@@ -124,6 +124,7 @@ static void	 cluster_roster_submit(const char *, const char *, char *);
 static void	 cluster_roster_sent(void *, const char *);
 static void	 cluster_fsm_changed(void *);
 static void	 cluster_role_changed(void);
+static void	 cluster_member_check(void);
 static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
 static void	 cluster_transfer_cb(struct raft_transfer *);
@@ -555,7 +556,8 @@ static void (*cluster_stop_done)(void);
 void
 cluster_stop(void (*done)(void))
 {
-	cluster_stop_done = done;
+	if (done != NULL || !cl.closing)
+		cluster_stop_done = done;	/* a later NULL keeps a wipe */
 	if (!cl.running || cl.closing) {
 		if (!cl.running && done != NULL)
 			done();
@@ -595,6 +597,8 @@ cluster_after_close(void)
 	cl.state = 0;
 	cl.leader = 0;
 	cl.leader_addr[0] = '\0';
+	cl.publish_users = cl.merge_users = 0;
+	cl.init_busy = cl.reconcile_busy = 0;
 	log_info("cluster_after_close: raft stopped");
 	done = cluster_stop_done;
 	cluster_stop_done = NULL;
@@ -993,10 +997,58 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 		cl.term = raft_current_term(&cl.raft);
 		cluster_role_changed();
 	}
+	cluster_member_check();
 	if (st == RAFT_LEADER)
 		cluster_leader_duties();
 	creq_run();
 	cluster_reconcile();
+}
+
+/*
+ * Membership follows raft's configuration: a node listed as a voter is a
+ * member, even if the join's answer never reached it (the shell left, the
+ * leader changed as it answered). It then restarts as one and is never a
+ * voter the cluster waits for in vain.
+ */
+static void
+cluster_member_check(void)
+{
+	const struct raft_server *me;
+	char			*cause = NULL;
+
+	if (cl.closing || cluster_member() ||
+	    (me = cluster_server_by_id(cl.id)) == NULL ||
+	    me->role != RAFT_VOTER)
+		return;
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "1", &cause) == -1) {
+		log_warnx("cluster_member_check: %s", cause);
+		free(cause);
+		return;
+	}
+	log_info("cluster_member_check: this node is a voter of the cluster: "
+	    "a member");
+}
+
+/*
+ * The leader says it removed us: leave, as xmpp cluster remove would.
+ * Only a member of our configuration may say so.
+ */
+int
+cluster_removed_by(uint64_t id, const char *addr)
+{
+	char	*cause = NULL;
+
+	if (!cluster_running() || cluster_server_by_id(id) == NULL ||
+	    id == cl.id)
+		return (-1);
+	log_warnx("cluster: %s removed this node from the cluster; leaving",
+	    addr);
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "0", &cause) == -1) {
+		log_warnx("cluster_removed_by: %s", cause);
+		free(cause);
+	}
+	cluster_stop(cluster_wipe);
+	return (0);
 }
 
 /* Tell forwarding who leads and who the members are. */

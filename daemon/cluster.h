@@ -189,6 +189,7 @@ int		 cluster_check_identity(char **);
 int		 cluster_start(int, char **);
 void		 cluster_stop(void (*)(void));
 void		 cluster_wipe(void);
+int		 cluster_removed_by(uint64_t, const char *);
 char		*cluster_creds_encode(const struct sasl_creds *,
 		    const struct sasl_creds *);
 int		 cluster_creds_decode(const char *, struct sasl_creds *,

@@ -111,6 +111,7 @@ static void	 cluster_peer_accept(struct bufferevent *,
 static void	 cluster_peer_read(struct bufferevent *, void *);
 static void	 cluster_peer_event(struct bufferevent *, short, void *);
 static void	 cluster_peer_free(struct cpeer *);
+static void	 cluster_peer_next(struct cpeer *);
 static void	 cluster_peer_answer(void *, int, const char *);
 static void	 cluster_peer_applied(void *, const char *);
 
@@ -151,9 +152,12 @@ creq_stop(void)
 		cluster_op_finish(o, 0, "this node left the cluster");
 	while ((r = TAILQ_FIRST(&reqs)) != NULL)
 		cluster_req_finish(r, 0, "this node left the cluster");
-	TAILQ_FOREACH(s, &subs, entry)
-		if (s->state != CS_RAFT)
+	TAILQ_FOREACH(s, &subs, entry) {
+		if (s->state != CS_RAFT) {
 			s->state = CS_DONE;
+			s->status = -1;		/* not done: raft stopped */
+		}
+	}
 	cluster_subs_run();
 }
 
@@ -162,10 +166,13 @@ void
 creq_closed(void)
 {
 	struct cop	*o;
+	struct csub	*s;
 
 	while ((o = TAILQ_FIRST(&ops)) != NULL)
 		cluster_op_finish(o, 0, "this node left the cluster");
-	cluster_subs_run();
+	/* What raft failed as it closed must not wait for a later cluster. */
+	while ((s = TAILQ_FIRST(&subs)) != NULL)
+		cluster_sub_finish(s, "raft stopped on this node");
 }
 
 /* Answer a request channel a peer opened (cluster.c registers this). */
@@ -183,12 +190,13 @@ creq_free(void)
 	struct creq	*r;
 	struct csub	*s;
 
-	while ((r = TAILQ_FIRST(&reqs)) != NULL)
-		cluster_req_cancel(r);
+	/* Submissions first: finishing one cancels its request. */
 	while ((s = TAILQ_FIRST(&subs)) != NULL) {
 		s->cb = NULL;
 		cluster_sub_finish(s, "shutting down");
 	}
+	while ((r = TAILQ_FIRST(&reqs)) != NULL)
+		cluster_req_cancel(r);
 	while ((p = TAILQ_FIRST(&peers)) != NULL) {
 		p->busy = 0;
 		cluster_peer_free(p);
@@ -282,6 +290,14 @@ cluster_subs_run(void)
 			if (!cluster_running() || cluster_state() == -1)
 				break;
 			if (cluster_is_leader()) {
+				/*
+				 * Only while raft itself says we lead and no
+				 * handover runs: it owns the buffer only when
+				 * raft_apply succeeds.
+				 */
+				if (raft_state(cluster_raft()) != RAFT_LEADER ||
+				    raft_transferee(cluster_raft()) != 0)
+					break;
 				/* raft wants 8-byte multiples: pad with NULs. */
 				buf.len = (strlen(s->data) + 8) & ~(size_t)7;
 				buf.base = raft_calloc(1, buf.len);
@@ -294,6 +310,8 @@ cluster_subs_run(void)
 					log_warnx("cluster_subs_run: apply: "
 					    "%s: %s", raft_strerror(rv),
 					    raft_errmsg(cluster_raft()));
+					if (rv == RAFT_NOTLEADER)
+						raft_free(buf.base);
 				}
 				cnet_uv_kick();
 			} else if (cluster_remote_leader() != NULL) {
@@ -314,8 +332,9 @@ cluster_subs_run(void)
 				    "leader but not applied here yet");
 			break;
 		case CS_DONE:
-			if (s->status == RAFT_NOTLEADER ||
-			    s->status == RAFT_LEADERSHIPLOST) {
+			if ((s->status == RAFT_NOTLEADER ||
+			    s->status == RAFT_LEADERSHIPLOST) &&
+			    cluster_running()) {
 				s->state = CS_WAIT;
 				s->status = 0;
 				break;
@@ -353,6 +372,15 @@ cluster_peer_applied(void *arg, const char *err)
 		    (unsigned long long)raft_last_applied(cluster_raft()));
 	bufferevent_write(p->bev, line, strlen(line));
 	free(line);
+	cluster_peer_next(p);
+}
+
+/* A request is answered: read on, starting with what waited meanwhile. */
+static void
+cluster_peer_next(struct cpeer *p)
+{
+	bufferevent_enable(p->bev, EV_READ);
+	cluster_peer_read(p->bev, p);
 }
 
 /* A membership change's result, for the requester. */
@@ -370,6 +398,7 @@ cluster_peer_answer(void *arg, int ok, const char *text)
 	xasprintf(&line, "%s %s\n", ok ? "OK" : "ERR", text);
 	bufferevent_write(p->bev, line, strlen(line));
 	free(line);
+	cluster_peer_next(p);
 }
 
 /* A peer opened a request channel. */
@@ -428,7 +457,9 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 	while (!p->busy && !p->closing &&
 	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
 		/* APPLY's entry is the rest of the line, spaces and all. */
-		if (strncmp(line, "APPLY ", 6) == 0) {
+		memset(w, 0, sizeof(w));
+		n = 0;
+		if (strncmp(line, "APPLY ", 6) == 0 && line[6] != '\0') {
 			w[0] = "APPLY";
 			w[1] = line + 6;
 			n = 2;
@@ -438,6 +469,14 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				w[n] = strsep(&rest, " ");
 		}
 		err = NULL;
+		if (n == 1 && strcmp(w[0], "REMOVED") == 0) {
+			/* The leader took us out. */
+			w[0] = cluster_removed_by(p->hello.id, p->hello.addr) ==
+			    0 ? "OK\n" : "ERR you are not our leader\n";
+			bufferevent_write(bev, w[0], strlen(w[0]));
+			free(line);
+			continue;
+		}
 		if (!cluster_running())
 			err = "ERR this node is not running a cluster";
 		else if (!cluster_is_leader()) {
@@ -454,8 +493,18 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			free(line);
 			continue;
 		}
-		if (err == NULL && n >= 1 && strcmp(w[0], "APPLY") == 0 &&
-		    w[1] != NULL) {
+		if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
+		    w[1] == line + 6 &&
+		    cluster_server_by_id(p->hello.id) == NULL) {
+			char	*r;
+
+			/* A node removed while it was away, say. */
+			r = xstrdup("ERR this node is not a member of the "
+			    "cluster (any more)\n");
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+		} else if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
+		    w[1] == line + 6) {
 			p->busy = 1;
 			cluster_submit(w[1], cluster_peer_applied, p);
 		} else if (err == NULL && n == 4 &&
@@ -507,7 +556,9 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		}
 		free(line);
 	}
-	if (!p->busy && evbuffer_get_length(in) > CLUSTER_LINE_MAX)
+	if (p->busy)
+		bufferevent_disable(bev, EV_READ);	/* one at a time */
+	else if (evbuffer_get_length(in) > CLUSTER_LINE_MAX)
 		cluster_peer_free(p);
 }
 
@@ -558,9 +609,14 @@ cluster_ops_run(void)
 
 	if ((o = TAILQ_FIRST(&ops)) == NULL || o->busy)
 		return;
-	if (!cluster_running() || !cluster_is_leader()) {
+	if (!cluster_running() || !cluster_is_leader() ||
+	    raft_state(cluster_raft()) != RAFT_LEADER) {
 		cluster_op_finish(o, 0, "this node stopped leading; try "
 		    "again");
+		return;
+	}
+	if (o->status == RAFT_LEADERSHIPLOST || o->status == RAFT_NOTLEADER) {
+		cluster_op_finish(o, 0, "this node stopped leading; try again");
 		return;
 	}
 	if (o->status != 0 && o->status != RAFT_CANTCHANGE) {
@@ -607,7 +663,13 @@ cluster_ops_run(void)
 		s = o->id ? cluster_server_by_id(o->id) :
 		    cluster_server_by_addr(o->addr);
 		if (s == NULL) {
-			/* Gone already: what the requester wanted. */
+			/*
+			 * Gone already: what the requester wanted. A node we
+			 * removed is told, in case it still runs (best effort:
+			 * a dead one hears nothing).
+			 */
+			if (o->tries > 0)
+				cluster_req(o->addr, "REMOVED", NULL, NULL);
 			cluster_op_finish(o, 1, o->tries > 0 ? "removed" :
 			    "not a member (removed already)");
 			cluster_kick();
@@ -633,7 +695,11 @@ cluster_ops_run(void)
 			o->tries++;
 			return;		/* the poll timer tries again */
 		}
-		snprintf(text, sizeof(text), "%s", raft_strerror(rv));
+		if (rv == RAFT_NOTLEADER || rv == RAFT_LEADERSHIPLOST)
+			snprintf(text, sizeof(text), "this node stopped "
+			    "leading; try again");
+		else
+			snprintf(text, sizeof(text), "%s", raft_strerror(rv));
 		cluster_op_finish(o, 0, text);
 		return;
 	}

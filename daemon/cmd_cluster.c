@@ -36,6 +36,7 @@ struct cjob {
 	int		 ticks;
 	char		 target[80];
 	char		 self[80];
+	char		*line;		/* a join's request, to repeat */
 };
 #define CJ_INIT		1
 #define CJ_JOIN		2
@@ -44,6 +45,7 @@ struct cjob {
 #define CJ_LEAVE_REQ	5
 #define CJ_REMOVE	6
 #define CJ_REMOVE_RETRY	7
+#define CJ_JOIN_RETRY	8
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
 
@@ -96,6 +98,7 @@ cmd_cluster_job_end(struct cjob *j, int res)
 		cluster_request_cancel(j->req);
 	evtimer_del(j->timer);
 	event_free(j->timer);
+	free(j->line);
 	free(j);
 	if (ctx != NULL) {
 		ctx->job = NULL;
@@ -104,22 +107,19 @@ cmd_cluster_job_end(struct cjob *j, int res)
 	}
 }
 
-/* The shell left: what runs goes on, nobody hears of it. */
+/*
+ * The shell left: what runs goes on to its end, nobody hears of it. A
+ * join in particular must not be cut short: the leader may be taking
+ * this node in right now.
+ */
 static void
 cmd_cluster_cancel(struct cmdctx *ctx)
 {
 	struct cjob	*j = ctx->job;
 
 	ctx->job = NULL;
-	if (j == NULL)
-		return;
-	j->ctx = NULL;
-	cluster_op_forget(j);
-	if (j->req != NULL)
-		cluster_request_cancel(j->req);
-	evtimer_del(j->timer);
-	event_free(j->timer);
-	free(j);
+	if (j != NULL)
+		j->ctx = NULL;
 }
 
 /* Look again in CC_WAIT_MS. */
@@ -374,8 +374,8 @@ cmd_cluster_join(struct cmdctx *ctx)
 	cmdctx_part(ctx, "Asking ");
 	cmdctx_part(ctx, j->target);
 	cmdctx_part(ctx, " to let this node in...");
+	j->line = line;
 	j->req = cluster_request(j->target, line, cmd_cluster_joined, j);
-	free(line);
 	return (CMD_PENDING);
 }
 
@@ -387,14 +387,40 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 	char		*cause = NULL;
 
 	j->req = NULL;
+	if (!ok && cmd_cluster_transient(text) && j->ticks < CC_RETRY_TICKS) {
+		/* Joining is idempotent: ask again, whoever leads by then. */
+		log_info("cmd_cluster_joined: %s; asking again", text);
+		j->kind = CJ_JOIN_RETRY;
+		cmd_cluster_wait(j);
+		return;
+	}
 	if (j->ctx != NULL)
 		cmdctx_part(j->ctx, "\n");
+	if (!ok && (strstr(text, "closed the connection") != NULL ||
+	    strncmp(text, "no answer", 9) == 0 ||
+	    strstr(text, "stopped leading") != NULL ||
+	    strstr(text, "lost leadership") != NULL)) {
+		/*
+		 * The leader may have taken us in all the same: keep raft
+		 * running (the node becomes a member if it is listed) and
+		 * let the admin look and repeat.
+		 */
+		if (j->ctx != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster join: %s; whether the "
+			    "cluster took this node in is not known: see xmpp "
+			    "cluster status, and run the join again (it is "
+			    "safe to repeat)", text);
+		log_warnx("cmd_cluster_joined: join through %s unconfirmed: "
+		    "%s", j->target, text);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return;
+	}
 	if (!ok) {
 		if (j->ctx != NULL)
 			cmdctx_err(j->ctx, "xmpp cluster join: %s", text);
 		log_warnx("cmd_cluster_joined: join through %s refused: %s",
 		    j->target, text);
-		if (!j->was_member)
+		if (!j->was_member && !cluster_member())
 			cluster_stop(cmd_cluster_wipe);
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
 		return;
@@ -502,7 +528,9 @@ cmd_cluster_transient(const char *text)
 	    strstr(text, "closed the connection") != NULL ||
 	    strncmp(text, "no leader", 9) == 0 ||
 	    strncmp(text, "no answer", 9) == 0 ||
-	    strncmp(text, "this node stopped leading", 25) == 0 ||
+	    strstr(text, "stopped leading") != NULL ||
+	    strstr(text, "lost leadership") != NULL ||
+	    strstr(text, "not the leader") != NULL ||
 	    strstr(text, "disagree on who leads") != NULL);
 }
 
@@ -667,6 +695,11 @@ cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	case CJ_REMOVE_RETRY:
 		cmd_cluster_remove_peer(j);
+		return;
+	case CJ_JOIN_RETRY:
+		j->kind = CJ_JOIN;
+		j->req = cluster_request(j->target, j->line,
+		    cmd_cluster_joined, j);
 		return;
 	default:
 		break;
