@@ -33,6 +33,10 @@
  * Stanzas are written from our tree; one whose namespace is inherited is
  * written in jabber:client (not to inherit urn:mmp:cluster), and the
  * reader strips it again (router_strip).
+ *
+ * A follower's stream header carries epoch='N', a random number of its
+ * mmpd process: <s> numbers count on across its links, so a leader it
+ * links to again skips what it routed already from that process.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -57,7 +61,8 @@
 #include "cluster_fwd.h"
 
 #define CFWD_QUEUE_MAX		20000	/* stanzas kept for the leader */
-#define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)
+#define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)	/* and what they take */
+#define CFWD_NODE_BYTES		128	/* an element or text in a tree */
 #define CFWD_MAX_OUTBUF		(64 * 1024 * 1024)
 #define CFWD_FRAME_BYTES	(8 * 1024 * 1024)	/* read, per frame */
 #define CFWD_FRAME_DEPTH	40
@@ -75,6 +80,7 @@ struct cfwd_item {
 	struct xnode		*stanza;	/* stripped copy */
 	char			*frame;		/* <s>...</s> */
 	size_t			 len;
+	size_t			 bytes;		/* all it takes */
 };
 
 int			 cfwd_role_now = CFWD_NONE;
@@ -85,17 +91,14 @@ struct cfwd_link	*cfwd_uplink;
 size_t			 cfwd_nqueue;
 
 static uint64_t		 leader_id;		/* while follower */
+static uint64_t		 last_leader;		/* and the last one known */
 uint64_t		 cfwd_leader_leaving;	/* it said <bye/> */
+static uint64_t		 epoch;			/* of this process */
 
 /* The sessions the leader holds itself, as it tells its followers. */
-struct cfwd_lsess {
-	TAILQ_ENTRY(cfwd_lsess)	 entry;
-	char			*jid;
-};
-TAILQ_HEAD(cfwd_lsess_list, cfwd_lsess);
-static struct cfwd_lsess_list	 lsess = TAILQ_HEAD_INITIALIZER(lsess);
-static uint64_t			 lsess_of;	/* whose they are */
-static struct cfwd_lsess_list	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
+static struct cfwd_jids	 lsess = TAILQ_HEAD_INITIALIZER(lsess);
+static uint64_t		 lsess_of;		/* whose they are */
+static struct cfwd_jids	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
 static char		*leader_addr;
 
 static struct cnet_dial	*dialling;
@@ -127,7 +130,6 @@ static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
 static void	 cfwd_mirror(struct xconn *, const struct xnode *);
 static void	 cfwd_item_free(struct cfwd_item *);
-static void	 cfwd_lsess_clear(struct cfwd_lsess_list *);
 static void	 cfwd_lsess_set(const char *, int);
 
 static const struct xparser_cb cfwd_parser_cb = {
@@ -143,10 +145,12 @@ cfwd_events(void)
 		redial_ev = evtimer_new(mmpd->base, cfwd_redial, NULL);
 }
 
-/* Set up (nothing runs until cfwd_role). */
+/* Set up (nothing runs until cfwd_role); our epoch, once a process. */
 void
 cfwd_init(void)
 {
+	while (epoch == 0)
+		arc4random_buf(&epoch, sizeof(epoch));
 	clead_init();
 	cfwd_events();
 }
@@ -236,6 +240,56 @@ cfwd_stanza_string(const struct xnode *n, size_t *len)
 	return (t);
 }
 
+/*
+ * Roughly what a tree takes in memory, len being the length of its
+ * serialisation.
+ */
+size_t
+cfwd_tree_bytes(const struct xnode *n, size_t len)
+{
+	return (len + xnode_count(n) * CFWD_NODE_BYTES);
+}
+
+/* Whether the router has a session of a full JID, here or elsewhere. */
+int
+cfwd_has_session(const char *full)
+{
+	const char	*slash;
+	char		*bare;
+	int		 found;
+
+	if ((slash = strchr(full, '/')) == NULL)
+		return (0);
+	bare = xstrndup(full, slash - full);
+	found = router_resource(bare, slash + 1) != NULL;
+	free(bare);
+	return (found);
+}
+
+/* Add a copy of jid to a list. */
+void
+cfwd_jids_add(struct cfwd_jids *list, const char *jid)
+{
+	struct cfwd_jid	*e;
+
+	e = xcalloc(1, sizeof(*e));
+	e->jid = xstrdup(jid);
+	TAILQ_INSERT_TAIL(list, e, entry);
+}
+
+/* Empty a list of JIDs. */
+void
+cfwd_jids_clear(struct cfwd_jids *list)
+{
+	struct cfwd_jid	*e;
+
+	while ((e = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, e, entry);
+		free(e->jid);
+		free(e);
+	}
+}
+
 /* Queue bytes on a link; a peer that stops reading loses it. */
 void
 cfwd_write(struct cfwd_link *l, const char *s, size_t len)
@@ -279,6 +333,7 @@ cfwd_link_new(struct bufferevent *bev, int up, const struct cnet_hello *h)
 		strlcpy(l->addr, up && leader_addr ? leader_addr : "unknown",
 		    sizeof(l->addr));
 	TAILQ_INIT(&l->pseudos);
+	TAILQ_INIT(&l->carried);
 	TAILQ_INIT(&l->pend);
 	bufferevent_setcb(bev, cfwd_read, NULL, cfwd_event, l);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -327,7 +382,7 @@ cfwd_event(struct bufferevent *bev, short what, void *arg)
 		    "connection error");
 }
 
-/* Parser: the peer's stream header. */
+/* Parser: the peer's stream header (a follower's with its epoch). */
 static void
 cfwd_p_start(void *arg, const char *name, const char *ns, const char *dflt,
     const char **attrs)
@@ -336,7 +391,6 @@ cfwd_p_start(void *arg, const char *name, const char *ns, const char *dflt,
 
 	(void)name;
 	(void)ns;
-	(void)attrs;
 	if (l->dead)
 		return;
 	if (dflt == NULL || strcmp(dflt, NS_CLUSTER) != 0) {
@@ -346,7 +400,11 @@ cfwd_p_start(void *arg, const char *name, const char *ns, const char *dflt,
 	if (l->up) {
 		backoff_ms = CFWD_BACKOFF_MIN;
 		log_debug("cfwd_p_start: the leader %s answered", l->addr);
+		return;
 	}
+	if (cfwd_num(xconn_attr(attrs, "epoch"), &l->epoch) == -1)
+		l->epoch = 0;
+	clead_linked(l);
 }
 
 /* Parser: one frame, ours to free. */
@@ -400,7 +458,7 @@ cfwd_f_frame(struct cfwd_link *l, struct xnode *n)
 			    it->seq <= seq) {
 				TAILQ_REMOVE(&queue, it, entry);
 				cfwd_nqueue--;
-				qbytes -= it->len;
+				qbytes -= it->bytes;
 				cfwd_item_free(it);
 			}
 		}
@@ -476,6 +534,7 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
     const char *cause, void *arg)
 {
 	struct cfwd_link	*l;
+	char			*s;
 
 	(void)arg;
 	dialling = NULL;
@@ -494,13 +553,17 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	}
 	l = cfwd_link_new(bev, 1, h);
 	cfwd_uplink = l;
-	if (lsess_of != h->id) {
-		cfwd_lsess_clear(&lsess);
-		lsess_of = h->id;
-	}
+	/* It tells us its sessions again once we have synced. */
+	cfwd_jids_clear(&lsess);
+	lsess_of = h->id;
+	if (cfwd_leader_leaving != 0 && cfwd_leader_leaving != h->id)
+		cfwd_leader_leaving = 0;
 	log_info("cfwd_dialled: linked to the leader %s, %zu stanzas to "
 	    "send again", l->addr, cfwd_nqueue);
-	cfwd_writes(l, CFWD_HEADER);
+	xasprintf(&s, "<stream:stream xmlns='" NS_CLUSTER "' xmlns:stream='"
+	    NS_STREAMS "' epoch='%llu'>", (unsigned long long)epoch);
+	cfwd_writes(l, s);
+	free(s);
 	cfwd_burst(l);
 	if (!l->dead && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		cfwd_read(bev, l);
@@ -698,9 +761,11 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	memcpy(it->frame + hl + sl, "</s>", 5);
 	free(head);
 	free(st);
+	it->bytes = sizeof(*it) + strlen(it->from) + 1 + it->len + 1 +
+	    cfwd_tree_bytes(it->stanza, sl);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	cfwd_nqueue++;
-	qbytes += it->len;
+	qbytes += it->bytes;
 	while (cfwd_nqueue > 1 && (cfwd_nqueue > CFWD_QUEUE_MAX ||
 	    qbytes > CFWD_QUEUE_BYTES)) {
 		struct cfwd_item	*old = TAILQ_FIRST(&queue);
@@ -711,7 +776,7 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 			    cfwd_nqueue, (unsigned long long)ndropped);
 		TAILQ_REMOVE(&queue, old, entry);
 		cfwd_nqueue--;
-		qbytes -= old->len;
+		qbytes -= old->bytes;
 		cfwd_item_free(old);
 	}
 	if (cfwd_role_now == CFWD_FOLLOWER && cfwd_uplink != NULL)
@@ -730,7 +795,7 @@ cfwd_drain(void)
 	while ((it = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, it, entry);
 		cfwd_nqueue--;
-		qbytes -= it->len;
+		qbytes -= it->bytes;
 		clead_route_from(NULL, it->kind, it->from, it->stanza);
 		cfwd_item_free(it);
 	}
@@ -755,24 +820,11 @@ cfwd_local_gone(struct xconn *c)
 		clead_tell(c, 0);
 }
 
-/* Forget a list of the leader's sessions. */
-static void
-cfwd_lsess_clear(struct cfwd_lsess_list *list)
-{
-	struct cfwd_lsess	*e;
-
-	while ((e = TAILQ_FIRST(list)) != NULL) {
-		TAILQ_REMOVE(list, e, entry);
-		free(e->jid);
-		free(e);
-	}
-}
-
 /* Follower: the leader holds a session (<here>) or no longer (<gone>). */
 static void
 cfwd_lsess_set(const char *jid, int here)
 {
-	struct cfwd_lsess	*e;
+	struct cfwd_jid	*e;
 
 	TAILQ_FOREACH(e, &lsess, entry)
 		if (strcmp(e->jid, jid) == 0)
@@ -781,26 +833,24 @@ cfwd_lsess_set(const char *jid, int here)
 		TAILQ_REMOVE(&lsess, e, entry);
 		free(e->jid);
 		free(e);
-	} else if (e == NULL && here) {
-		e = xcalloc(1, sizeof(*e));
-		e->jid = xstrdup(jid);
-		TAILQ_INSERT_TAIL(&lsess, e, entry);
-	}
+	} else if (e == NULL && here)
+		cfwd_jids_add(&lsess, jid);
 }
 
 /*
  * New leader, now routing: the sessions the dead leader held are
- * unavailable to their contacts (unless one came back meanwhile).
+ * unavailable to their contacts, unless one came back meanwhile, here or
+ * on any follower.
  */
 void
 cfwd_orphans_gone(void)
 {
-	struct cfwd_lsess	*e;
-	int			 n = 0;
+	struct cfwd_jid	*e;
+	int		 n = 0;
 
 	while ((e = TAILQ_FIRST(&orphans)) != NULL) {
 		TAILQ_REMOVE(&orphans, e, entry);
-		if (clead_find(NULL, XC_CLIENT, e->jid) == NULL &&
+		if (!cfwd_has_session(e->jid) &&
 		    clead_gone_presence(e->jid) == 0)
 			n++;
 		free(e->jid);
@@ -813,7 +863,8 @@ cfwd_orphans_gone(void)
 
 /*
  * A local session ends (while cfwd_active): a follower tells the leader,
- * which sends its unavailable presence; a settling leader sends it.
+ * which sends its unavailable presence; a settling leader sends it and
+ * tells its followers, as cfwd_local_gone does.
  */
 void
 cfwd_unbound(struct xconn *c)
@@ -822,6 +873,8 @@ cfwd_unbound(struct xconn *c)
 
 	if (cfwd_role_now != CFWD_FOLLOWER) {
 		presence_gone(c);
+		if (cfwd_role_now == CFWD_LEADER)
+			clead_tell(c, 0);
 		return;
 	}
 	if (cfwd_uplink == NULL)
@@ -887,6 +940,7 @@ void
 cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
     int n)
 {
+	uint64_t	 prev;
 	int		 changed;
 
 	cfwd_events();
@@ -914,17 +968,22 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		/*
 		 * The leader we followed died with its own sessions: their
 		 * contacts hear they are unavailable once we route. One that
-		 * said bye told them itself.
+		 * said bye told them itself. After an election we did not
+		 * win at first, the leader is "unknown": it is the last we
+		 * knew.
 		 */
-		cfwd_lsess_clear(&orphans);
-		if (cfwd_role_now == CFWD_FOLLOWER && lsess_of == leader_id &&
-		    leader_id != cfwd_leader_leaving)
+		prev = cfwd_role_now == CFWD_FOLLOWER ? last_leader : 0;
+		cfwd_jids_clear(&orphans);
+		if (prev != 0 && lsess_of == prev &&
+		    prev != cfwd_leader_leaving)
 			TAILQ_CONCAT(&orphans, &lsess, entry);
-		cfwd_lsess_clear(&lsess);
+		cfwd_jids_clear(&lsess);
 		lsess_of = 0;
-		clead_settle_start(cfwd_role_now == CFWD_FOLLOWER ?
-		    leader_id : 0);
+		clead_settle_start(prev, prev != 0 &&
+		    prev == cfwd_leader_leaving);
+		cfwd_leader_leaving = 0;	/* used */
 		leader_id = lid;
+		last_leader = 0;
 		cfwd_role_now = CFWD_LEADER;
 		break;
 	case CFWD_FOLLOWER:
@@ -938,6 +997,8 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		    (laddr != NULL && strcmp(laddr, leader_addr) != 0);
 		cfwd_role_now = CFWD_FOLLOWER;
 		leader_id = lid;
+		if (lid != 0)
+			last_leader = lid;
 		if (changed) {
 			cfwd_uplink_stop();
 			free(leader_addr);
@@ -960,7 +1021,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		clead_settle_stop();
 		clead_links_close(1);
 		cfwd_role_now = CFWD_NONE;
-		leader_id = cfwd_self_id = 0;
+		leader_id = last_leader = cfwd_self_id = 0;
 		free(leader_addr);
 		leader_addr = NULL;
 		cfwd_drain();
@@ -1011,8 +1072,8 @@ cfwd_free(void)
 		cfwd_item_free(it);
 	}
 	cfwd_nqueue = qbytes = 0;
-	cfwd_lsess_clear(&lsess);
-	cfwd_lsess_clear(&orphans);
+	cfwd_jids_clear(&lsess);
+	cfwd_jids_clear(&orphans);
 	cfwd_role_now = CFWD_NONE;
 	clead_free();
 	if (redial_ev != NULL)

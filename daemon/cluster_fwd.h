@@ -10,10 +10,24 @@
 #define NS_CLUSTER		"urn:mmp:cluster"
 #define CFWD_HEADER		"<stream:stream xmlns='" NS_CLUSTER "' " \
 				"xmlns:stream='" NS_STREAMS "'>"
+#define CFWD_DMARKS		16
 
 struct bufferevent;
 struct xparser;
 struct clead_pend;
+
+/* A full JID in a list. */
+struct cfwd_jid {
+	TAILQ_ENTRY(cfwd_jid)	 entry;
+	char			*jid;
+};
+TAILQ_HEAD(cfwd_jids, cfwd_jid);
+
+/* By ms, the <d> frames of a link up to n had been written. */
+struct cfwd_dmark {
+	uint64_t		 n;
+	int64_t			 ms;
+};
 
 /* A link: ours to the leader (up), or a follower's to us. */
 struct cfwd_link {
@@ -33,13 +47,19 @@ struct cfwd_link {
 	struct xconn_list	 pseudos;
 	int			 nsess;
 	int			 ncomp;
+	struct cfwd_jids	 carried;	/* of the link it replaced */
+	uint64_t		 epoch;		/* the follower's process */
+	uint64_t		 floor;		/* <s> its last link routed */
 	uint64_t		 rseq;		/* last <s> read */
 	uint64_t		 pseq;		/* last <s> routed */
 	uint64_t		 marked;	/* last with an <ack> owed */
 	uint64_t		 acked;		/* last <ack> sent */
 	uint64_t		 dsent;		/* <d> frames written */
 	uint64_t		 dacked;	/* and delivered */
-	TAILQ_HEAD(, clead_pend) pend;
+	struct cfwd_dmark	 dmarks[CFWD_DMARKS]; /* undelivered */
+	int			 ndmarks;
+	TAILQ_HEAD(clead_pends, clead_pend) pend;
+	int			 npend;
 
 	/* ours to the leader */
 	uint64_t		 drecv;		/* <d> frames read */
@@ -58,6 +78,10 @@ extern uint64_t		 cfwd_leader_leaving;	/* a leader that said bye */
 char		*cfwd_esc(const char *);
 int		 cfwd_num(const char *, uint64_t *);
 char		*cfwd_stanza_string(const struct xnode *, size_t *);
+size_t		 cfwd_tree_bytes(const struct xnode *, size_t);
+int		 cfwd_has_session(const char *);
+void		 cfwd_jids_add(struct cfwd_jids *, const char *);
+void		 cfwd_jids_clear(struct cfwd_jids *);
 void		 cfwd_write(struct cfwd_link *, const char *, size_t);
 void		 cfwd_writes(struct cfwd_link *, const char *);
 struct cfwd_link *cfwd_link_new(struct bufferevent *, int,
@@ -71,6 +95,7 @@ extern int		 clead_settling;	/* holding forwarded stanzas */
 void		 clead_init(void);
 void		 clead_events(void);
 void		 clead_free(void);
+void		 clead_linked(struct cfwd_link *);
 void		 clead_lost(struct cfwd_link *, const char *);
 void		 clead_link_close(struct cfwd_link *, int);
 void		 clead_links_close(int);
@@ -81,7 +106,7 @@ void		 clead_route_from(struct cfwd_link *, int, const char *,
 void		 clead_frame(struct cfwd_link *, struct xnode *);
 void		 clead_mark(struct cfwd_link *);
 void		 clead_flush(struct cfwd_link *);
-void		 clead_settle_start(uint64_t);
+void		 clead_settle_start(uint64_t, int);
 void		 clead_tell(struct xconn *, int);
 int		 clead_gone_presence(const char *);
 void		 cfwd_orphans_gone(void);

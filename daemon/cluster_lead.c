@@ -10,7 +10,13 @@
  * reached them; otherwise a leader dying with <d> frames unsent would
  * lose stanzas whose node stays up. What went to the leader's own
  * sessions dies with them; a destination link that is lost counts as
- * delivered, as a client's socket does.
+ * delivered, as a client's socket does. A follower that leaves a <d>
+ * unacknowledged for CLEAD_DACK_MS holds up every <ack>: its link is
+ * closed as if it had died.
+ *
+ * A follower's <s> numbers count on across its links (its epoch names its
+ * process): what one link routed, the next of that process skips when
+ * the follower sends it again.
  *
  * Nothing here is freed inside the callbacks that may still use it:
  * closed links (the follower's own as well) and dropped pseudos wait
@@ -43,6 +49,11 @@
 #define CLEAD_SETTLE_DEAD_MS	300	/* the old leader silent: died */
 #define CLEAD_SETTLE_TICK_MS	100
 #define CLEAD_HOLD_MAX		400000
+#define CLEAD_HOLD_BYTES	(128 * 1024 * 1024)	/* what they take */
+#define CLEAD_PEND_MAX		64	/* <ack>s owed a link, then merged */
+#define CLEAD_DACK_MS		10000	/* for a <d> to be acknowledged */
+#define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
+#define CLEAD_SEEN_MAX		64	/* follower processes remembered */
 
 /* A forwarded stanza the leader holds while it settles. */
 struct clead_held {
@@ -52,6 +63,7 @@ struct clead_held {
 	int			 kind;
 	char			*from;
 	struct xnode		*frame;		/* <s>, the stanza inside */
+	size_t			 bytes;		/* all it takes */
 };
 
 /* <d> frames of another link that must be delivered first. */
@@ -68,6 +80,14 @@ struct clead_pend {
 	size_t			 n;
 };
 
+/* The last <s> routed from a follower's process, whatever its link. */
+struct clead_seen {
+	TAILQ_ENTRY(clead_seen)	 entry;
+	uint64_t		 id;		/* its node */
+	uint64_t		 epoch;		/* its process */
+	uint64_t		 seq;
+};
+
 int			 clead_settling;
 
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
@@ -77,16 +97,23 @@ static struct cfwd_link	 transient_link;	/* origins that went */
 
 static int64_t		 settle_since;
 static uint64_t		 settle_prev;	/* the leader before us, or 0 */
+static int		 settle_prev_left;	/* and it said <bye/> */
 static TAILQ_HEAD(, clead_held) held = TAILQ_HEAD_INITIALIZER(held);
-static size_t		 nheld;
+static size_t		 nheld, heldbytes;
+static TAILQ_HEAD(clead_seens, clead_seen) seen =
+    TAILQ_HEAD_INITIALIZER(seen);
+static int		 nseen;
 
-static struct event	*reap_ev, *settle_ev;
+static struct event	*reap_ev, *settle_ev, *dcheck_ev;
 
 static void	 clead_writeattr(struct cfwd_link *, const char *,
 		    const char *);
 static void	 clead_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
 static struct cfwd_link *clead_link_by_serial(uint64_t);
+static void	 clead_seen_note(struct cfwd_link *);
+static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_carried_gone(struct cfwd_link *);
 static void	 clead_link_cut(struct cfwd_link *);
 static void	 clead_link_clear(struct cfwd_link *, int);
 static void	 clead_link_free(struct cfwd_link *);
@@ -99,6 +126,9 @@ static void	 clead_bind(struct cfwd_link *, struct xnode *);
 static void	 clead_comp(struct cfwd_link *, struct xnode *);
 static void	 clead_stanza(struct cfwd_link *, struct xnode *);
 static void	 clead_flush_all(void);
+static void	 clead_dmark(struct cfwd_link *);
+static void	 clead_dmarks_pop(struct cfwd_link *);
+static void	 clead_dcheck(evutil_socket_t, short, void *);
 static void	 clead_settle_end(const char *);
 static void	 clead_tell_all(struct cfwd_link *);
 static void	 clead_settle_tick(evutil_socket_t, short, void *);
@@ -120,18 +150,32 @@ clead_events(void)
 	if (settle_ev == NULL)
 		settle_ev = event_new(mmpd->base, -1, EV_PERSIST,
 		    clead_settle_tick, NULL);
+	if (dcheck_ev == NULL)
+		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
 }
 
-/* At exit, once every link is closed: reap, then free the events. */
+/*
+ * At exit, once every link is closed: reap, then free the events and what
+ * we remember of followers.
+ */
 void
 clead_free(void)
 {
+	struct clead_seen	*e;
+
 	clead_reap(-1, 0, NULL);
 	if (reap_ev != NULL)
 		event_free(reap_ev);
 	if (settle_ev != NULL)
 		event_free(settle_ev);
-	reap_ev = settle_ev = NULL;
+	if (dcheck_ev != NULL)
+		event_free(dcheck_ev);
+	reap_ev = settle_ev = dcheck_ev = NULL;
+	while ((e = TAILQ_FIRST(&seen)) != NULL) {
+		TAILQ_REMOVE(&seen, e, entry);
+		free(e);
+	}
+	nseen = 0;
 }
 
 /* Queue " name='value'" on a link, the value escaped. */
@@ -173,6 +217,57 @@ clead_link_by_serial(uint64_t serial)
 	return (NULL);
 }
 
+/*
+ * A follower's stream started: if it comes from a process whose earlier
+ * link routed stanzas, those are not routed again.
+ */
+void
+clead_linked(struct cfwd_link *l)
+{
+	struct clead_seen	*e;
+
+	if (l->id == 0 || l->epoch == 0)
+		return;
+	TAILQ_FOREACH(e, &seen, entry)
+		if (e->id == l->id)
+			break;
+	if (e == NULL || e->epoch != l->epoch)
+		return;
+	l->floor = e->seq;
+	log_debug("clead_linked: %s linked again, stanzas up to %llu are "
+	    "routed already", l->addr, (unsigned long long)l->floor);
+}
+
+/* Remember what a follower's closing link routed (of its process). */
+static void
+clead_seen_note(struct cfwd_link *l)
+{
+	struct clead_seen	*e;
+	uint64_t		 seq;
+
+	if (l->up || l->id == 0 || l->epoch == 0)
+		return;
+	TAILQ_FOREACH(e, &seen, entry)
+		if (e->id == l->id)
+			break;
+	if (e != NULL)
+		TAILQ_REMOVE(&seen, e, entry);
+	else if (nseen >= CLEAD_SEEN_MAX) {
+		e = TAILQ_LAST(&seen, clead_seens);
+		TAILQ_REMOVE(&seen, e, entry);
+		memset(e, 0, sizeof(*e));
+	} else {
+		e = xcalloc(1, sizeof(*e));
+		nseen++;
+	}
+	seq = l->pseq > l->floor ? l->pseq : l->floor;
+	if (e->epoch != l->epoch || e->id != l->id || seq > e->seq)
+		e->seq = seq;
+	e->id = l->id;
+	e->epoch = l->epoch;
+	TAILQ_INSERT_HEAD(&seen, e, entry);
+}
+
 /* Stop a link's traffic and queue it for the reaper. */
 static void
 clead_link_cut(struct cfwd_link *l)
@@ -195,6 +290,8 @@ clead_link_cut(struct cfwd_link *l)
 		free(p->need);
 		free(p);
 	}
+	l->npend = 0;
+	l->ndmarks = 0;
 	/* Not acknowledged: the follower sends them again. */
 	for (h = TAILQ_FIRST(&held); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, entry);
@@ -202,16 +299,19 @@ clead_link_cut(struct cfwd_link *l)
 			continue;
 		TAILQ_REMOVE(&held, h, entry);
 		nheld--;
+		heldbytes -= h->bytes;
 		free(h->from);
 		xnode_free(h->frame);
 		free(h);
 	}
+	clead_seen_note(l);
 	clead_reap_soon();
 }
 
 /*
  * Drop the pseudo connections of a cut link; gone: their contacts get
- * unavailable presence (the node or its link died), else they vanish
+ * unavailable presence (the node or its link died), and so do sessions
+ * of a link it replaced that it did not bind again; else they vanish
  * silently (leadership moves on, and the next leader learns them again).
  */
 static void
@@ -221,6 +321,48 @@ clead_link_clear(struct cfwd_link *l, int gone)
 
 	while ((c = TAILQ_FIRST(&l->pseudos)) != NULL)
 		clead_pseudo_drop(c, gone);
+	if (gone)
+		clead_carried_gone(l);
+	else
+		cfwd_jids_clear(&l->carried);
+}
+
+/*
+ * The node of link o linked again (as l): o goes without a word to the
+ * contacts of its sessions, which l binds again with their presence.
+ * Those that were available are noted, and those not bound again by
+ * l's <synced/> are unavailable then.
+ */
+static void
+clead_replace(struct cfwd_link *o, struct cfwd_link *l)
+{
+	struct xconn	*c;
+
+	log_info("clead_replace: %s linked again, its old link goes",
+	    o->addr);
+	TAILQ_FOREACH(c, &o->pseudos, entry)
+		if (c->kind == XC_CLIENT && c->available && c->full != NULL)
+			cfwd_jids_add(&l->carried, c->full);
+	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	clead_link_close(o, 0);
+}
+
+/* Of the sessions l's node had on the link l replaced, those not back. */
+static void
+clead_carried_gone(struct cfwd_link *l)
+{
+	struct cfwd_jid	*e;
+
+	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
+		TAILQ_REMOVE(&l->carried, e, entry);
+		if (!cfwd_has_session(e->jid)) {
+			log_debug("clead_carried_gone: %s did not come back on "
+			    "%s", e->jid, l->addr);
+			clead_gone_presence(e->jid);
+		}
+		free(e->jid);
+		free(e);
+	}
 }
 
 /* Close a link: its traffic, its pseudos, then (later) its memory. */
@@ -253,6 +395,7 @@ clead_links_close(int gone)
 static void
 clead_link_free(struct cfwd_link *l)
 {
+	cfwd_jids_clear(&l->carried);
 	xparser_free(l->parser);
 	if (l->bev != NULL)
 		bufferevent_free(l->bev);
@@ -479,12 +622,12 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 		bufferevent_free(bev);
 		return;
 	}
+	l = cfwd_link_new(bev, 0, h);
 	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, entry);
 		if (h->id != 0 && o->id == h->id)
-			clead_lost(o, "replaced by a new link");
+			clead_replace(o, l);
 	}
-	l = cfwd_link_new(bev, 0, h);
 	TAILQ_INSERT_TAIL(&links, l, entry);
 	cfwd_writes(l, CFWD_HEADER);
 	log_info("cfwd_accept: follower %s linked", l->addr);
@@ -523,6 +666,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		}
 	} else if (strcmp(name, "synced") == 0) {
 		l->synced = 1;
+		clead_carried_gone(l);
 		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
@@ -531,6 +675,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		if (cfwd_num(xnode_attr(n, "n"), &u) == 0 &&
 		    u > l->dacked && u <= l->dsent) {
 			l->dacked = u;
+			clead_dmarks_pop(l);
 			clead_flush_all();
 		}
 	} else
@@ -615,6 +760,8 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 	struct xnode		*st = xnode_first(n);
 	struct clead_held	*h;
 	uint64_t		 seq;
+	size_t			 len;
+	char			*str;
 	int			 kind;
 
 	if (cfwd_num(xnode_attr(n, "seq"), &seq) == -1 || seq <= l->rseq) {
@@ -623,6 +770,14 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	l->rseq = seq;
+	if (seq <= l->floor) {
+		/* Its previous link had it routed: done with. */
+		log_debug("clead_stanza: %s: %llu was routed already",
+		    l->addr, (unsigned long long)seq);
+		l->pseq = seq;
+		xnode_free(n);
+		return;
+	}
 	kind = k != NULL && strcmp(k, "k") == 0 ? XC_COMPONENT : XC_CLIENT;
 	if (from == NULL || st == NULL) {
 		log_warnx("clead_stanza: %s: <s> without origin or stanza",
@@ -633,7 +788,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
 	if (!clead_settling && !cluster_routing_ok())
-		clead_settle_start(0);	/* stepping down: hold, unacked */
+		clead_settle_start(0, 0);	/* stepping down: hold */
 	if (clead_settling) {
 		h = xcalloc(1, sizeof(*h));
 		h->link = l->serial;
@@ -641,8 +796,13 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		h->kind = kind;
 		h->from = xstrdup(from);
 		h->frame = n;
+		str = xnode_string(n, &len);
+		free(str);
+		h->bytes = sizeof(*h) + strlen(from) + 1 +
+		    cfwd_tree_bytes(n, len);
 		TAILQ_INSERT_TAIL(&held, h, entry);
-		if (++nheld > CLEAD_HOLD_MAX)
+		heldbytes += h->bytes;
+		if (++nheld > CLEAD_HOLD_MAX || heldbytes > CLEAD_HOLD_BYTES)
 			clead_settle_end("too much to hold");
 		return;
 	}
@@ -654,11 +814,14 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 /*
  * Leader: note that every <s> of l up to pseq is routed. Its <ack> waits
  * until the <d> frames other links have been given so far are delivered.
+ * Beyond CLEAD_PEND_MAX owed, the newest takes the place of the last:
+ * what it waits for includes what the last waited for, since <d> counts
+ * only grow.
  */
 void
 clead_mark(struct cfwd_link *l)
 {
-	struct clead_pend	*p;
+	struct clead_pend	*p, *last;
 	struct cfwd_link	*o;
 	char			*s;
 
@@ -683,7 +846,17 @@ clead_mark(struct cfwd_link *l)
 		l->acked = l->pseq;
 		return;
 	}
+	if (l->npend >= CLEAD_PEND_MAX &&
+	    (last = TAILQ_LAST(&l->pend, clead_pends)) != NULL) {
+		last->seq = p->seq;
+		free(last->need);
+		last->need = p->need;
+		last->n = p->n;
+		free(p);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&l->pend, p, entry);
+	l->npend++;
 }
 
 /* Leader: send the <ack> whose deliveries are done. */
@@ -706,6 +879,7 @@ clead_flush(struct cfwd_link *l)
 			break;
 		ack = p->seq;
 		TAILQ_REMOVE(&l->pend, p, entry);
+		l->npend--;
 		free(p->need);
 		free(p);
 	}
@@ -727,6 +901,80 @@ clead_flush_all(void)
 		clead_flush(l);
 }
 
+/*
+ * Note that a <d> frame went out on l: one mark a second says how many
+ * had gone by when, until they are acknowledged. Marks beyond
+ * CFWD_DMARKS move the last one on, which only makes the check later.
+ */
+static void
+clead_dmark(struct cfwd_link *l)
+{
+	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
+	struct cfwd_dmark	*m = NULL;
+	int64_t			 now = cnet_now_ms();
+
+	if (l->ndmarks > 0)
+		m = &l->dmarks[l->ndmarks - 1];
+	if (m == NULL || (m->ms / CLEAD_DCHECK_MS != now / CLEAD_DCHECK_MS &&
+	    l->ndmarks < CFWD_DMARKS))
+		m = &l->dmarks[l->ndmarks++];
+	m->n = l->dsent;
+	m->ms = now;
+	if (dcheck_ev != NULL && !evtimer_pending(dcheck_ev, NULL))
+		evtimer_add(dcheck_ev, &tv);
+}
+
+/* Forget the marks of l's <d> frames that are acknowledged. */
+static void
+clead_dmarks_pop(struct cfwd_link *l)
+{
+	int	 i;
+
+	for (i = 0; i < l->ndmarks && l->dmarks[i].n <= l->dacked; i++)
+		;
+	if (i == 0)
+		return;
+	memmove(l->dmarks, l->dmarks + i, (l->ndmarks - i) *
+	    sizeof(*l->dmarks));
+	l->ndmarks -= i;
+}
+
+/*
+ * Leader, every CLEAD_DCHECK_MS while <d> frames wait: a follower that
+ * has left one unacknowledged for CLEAD_DACK_MS holds up the <ack> of
+ * every other, and the leader's memory; its link is closed as if its
+ * node had died (its sessions unavailable). If it lives, it links again
+ * and registers them anew.
+ */
+static void
+clead_dcheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
+	struct cfwd_link	*l;
+	int64_t			 now = cnet_now_ms();
+	int			 more;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+again:
+	more = 0;
+	TAILQ_FOREACH(l, &links, entry) {
+		if (l->ndmarks == 0)
+			continue;
+		if (now - l->dmarks[0].ms > CLEAD_DACK_MS) {
+			log_warnx("clead_dcheck: %s has not acknowledged "
+			    "stanzas sent %lld ms ago, closing its link",
+			    l->addr, (long long)(now - l->dmarks[0].ms));
+			clead_lost(l, "stanzas not acknowledged");
+			goto again;
+		}
+		more = 1;
+	}
+	if (more)
+		evtimer_add(dcheck_ev, &tv);
+}
+
 /* xconn_send to a pseudo: a <d> frame to its node. */
 void
 cfwd_send(struct xconn *c, const struct xnode *n)
@@ -746,8 +994,10 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	cfwd_writes(l, "</d>");
 	free(head);
 	free(st);
-	if (!l->broken)
+	if (!l->broken) {
 		l->dsent++;
+		clead_dmark(l);
+	}
 }
 
 /*
@@ -774,15 +1024,19 @@ cfwd_close(struct xconn *c, const char *cond, const char *text)
 	clead_pseudo_drop(c, 1);
 }
 
-/* Leader: new in office, hold forwarded stanzas until settled. */
+/*
+ * Leader: new in office, hold forwarded stanzas until settled; prev is
+ * the leader we followed (or 0), left whether it said <bye/>.
+ */
 void
-clead_settle_start(uint64_t prev)
+clead_settle_start(uint64_t prev, int left)
 {
 	struct timeval	 tv = { 0, CLEAD_SETTLE_TICK_MS * 1000 };
 
 	clead_settling = 1;
 	settle_since = cnet_now_ms();
 	settle_prev = prev;
+	settle_prev_left = prev != 0 && left;
 	event_add(settle_ev, &tv);
 	clead_settle_check();
 }
@@ -821,10 +1075,10 @@ clead_settle_check(void)
 			continue;
 		heard = cnet_last_heard(cfwd_members[i]);
 		if (heard >= settle_since && (cfwd_members[i] != settle_prev ||
-		    settle_prev != cfwd_leader_leaving))
+		    !settle_prev_left))
 			return;		/* alive: it will link */
 		if (!(cfwd_members[i] == settle_prev &&
-		    (settle_prev == cfwd_leader_leaving || (heard >= 0 &&
+		    (settle_prev_left || (heard >= 0 &&
 		    heard < settle_since - CLEAD_SETTLE_DEAD_MS))) &&
 		    now - settle_since < CLEAD_SETTLE_QUIET_MS)
 			return;
@@ -856,6 +1110,7 @@ clead_settle_end(const char *why)
 	while ((h = TAILQ_FIRST(&held)) != NULL) {
 		TAILQ_REMOVE(&held, h, entry);
 		nheld--;
+		heldbytes -= h->bytes;
 		if ((l = clead_link_by_serial(h->link)) != NULL) {
 			clead_route_from(l, h->kind, h->from,
 			    xnode_first(h->frame));
@@ -958,7 +1213,7 @@ clead_settle_stop(void)
 		xnode_free(h->frame);
 		free(h);
 	}
-	nheld = 0;
+	nheld = heldbytes = 0;
 }
 
 /* Leader: time passes while settling. */

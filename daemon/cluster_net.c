@@ -48,8 +48,10 @@
 #define CNET_MAGIC	"MMPC1"
 #define CNET_SECS	10		/* connect, TLS and hello */
 #define CNET_HELLO_MAX	512
-#define CNET_PENDING	64		/* accepted channels before hello */
+#define CNET_PENDING	256		/* accepted channels before hello */
+#define CNET_PENDING_SRC 8		/* of those, from one address */
 #define CNET_LINGER	2		/* seconds for a refused peer to go */
+#define CNET_LINGERS	64		/* refused peers let go slowly */
 #define CNET_QUIET_MS	10000		/* between equal warnings of a host */
 
 /* Where a channel is before it is handed on. */
@@ -59,10 +61,18 @@
 #define CD_CLOSING	3	/* refused: flushing our ERR line (accepted) */
 #define CD_FAILED	4	/* failed, cb due on the next turn (dialled) */
 
+/* An address with accepted channels in their handshake, and how many. */
+struct cnet_src {
+	TAILQ_ENTRY(cnet_src)	 entry;
+	char			 host[INET6_ADDRSTRLEN];
+	int			 n;
+};
+
 /* A channel until its hello is answered, dialled or accepted. */
 struct cnet_dial {
 	TAILQ_ENTRY(cnet_dial)	 entry;
 	int			 incoming;
+	struct cnet_src		*src;		/* its address (accepted) */
 	int			 kind;
 	int			 state;
 	int			 fd;		/* before TLS, else -1 */
@@ -77,14 +87,16 @@ struct cnet_dial {
 
 /*
  * A refused peer's socket, write side shut, read and discarded until the
- * peer closes (or briefly): closing it at once with the peer's hello
- * unread would reset the connection, and the peer would lose our alert
- * or our ERR line.
+ * peer closes or CNET_LINGER seconds have passed, whatever it sends:
+ * closing it at once with the peer's hello unread would reset the
+ * connection, and the peer would lose our alert or our ERR line. Beyond
+ * CNET_LINGERS of them, a refused socket is closed at once.
  */
 struct cnet_linger {
 	TAILQ_ENTRY(cnet_linger) entry;
 	int			 fd;
 	struct event		*ev;
+	struct event		*timer;
 };
 
 /* A warning lately given about a host, and when. */
@@ -103,12 +115,15 @@ static uint64_t			 cnet_id;
 static cnet_accept_cb		 cnet_accept_cbs[CN_REQ + 1];
 static void			*cnet_accept_args[CN_REQ + 1];
 static int			 cnet_npending;
+static int			 cnet_nlingers;
 static struct cnet_said		 cnet_said[16];
 
 static TAILQ_HEAD(, cnet_dial)	 cnet_dials =
     TAILQ_HEAD_INITIALIZER(cnet_dials);
 static TAILQ_HEAD(, cnet_linger) cnet_lingers =
     TAILQ_HEAD_INITIALIZER(cnet_lingers);
+static TAILQ_HEAD(, cnet_src)	 cnet_srcs =
+    TAILQ_HEAD_INITIALIZER(cnet_srcs);
 
 static char	*cnet_ssl_err(const char *, const char *);
 static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
@@ -120,6 +135,8 @@ static const char *cnet_kind_name(int);
 static int	 cnet_kind(const char *);
 static int	 cnet_token(const char *);
 static int	 cnet_hello_parse(char *, struct cnet_hello *, int);
+static struct cnet_src *cnet_src_get(const char *);
+static int	 cnet_make_room(struct cnet_src *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	 cnet_dial_connected(evutil_socket_t, short, void *);
@@ -609,14 +626,63 @@ cnet_local_addr(void)
 	return (cnet_addr);
 }
 
-/* A peer connected: start TLS, then wait for its hello. */
+/* The entry of an address with channels in their handshake, made if new. */
+static struct cnet_src *
+cnet_src_get(const char *host)
+{
+	struct cnet_src	*src;
+
+	TAILQ_FOREACH(src, &cnet_srcs, entry)
+		if (strcmp(src->host, host) == 0)
+			return (src);
+	src = xcalloc(1, sizeof(*src));
+	strlcpy(src->host, host, sizeof(src->host));
+	TAILQ_INSERT_TAIL(&cnet_srcs, src, entry);
+	return (src);
+}
+
+/*
+ * The port has CNET_PENDING channels in their handshake and src wants
+ * one more: drop the oldest channel of the address that holds the most,
+ * if that is more than src would hold. -1 if src has its share already.
+ */
+static int
+cnet_make_room(struct cnet_src *src)
+{
+	struct cnet_src		*s, *most = NULL;
+	struct cnet_dial	*d;
+
+	TAILQ_FOREACH(s, &cnet_srcs, entry)
+		if (most == NULL || s->n > most->n)
+			most = s;
+	if (most == NULL || most->n <= src->n + 1)
+		return (-1);
+	TAILQ_FOREACH(d, &cnet_dials, entry)
+		if (d->src == most)
+			break;
+	if (d == NULL)
+		return (-1);
+	cnet_warn(d->peer, "dropped for room", "cluster: %s dropped: its "
+	    "address holds %d of the %d channels in their handshake", d->peer,
+	    most->n, cnet_npending);
+	cnet_dial_free(d);
+	return (0);
+}
+
+/*
+ * A peer connected: start TLS, then wait for its hello. Channels in their
+ * handshake are not authenticated yet: one address may hold only
+ * CNET_PENDING_SRC of them, so that idle connections from a few hosts
+ * cannot keep the members out.
+ */
 static void
 cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct cnet_dial	*d;
+	struct cnet_src		*src;
 	struct timeval		 tv = { CNET_SECS, 0 };
-	char			 host[INET6_ADDRSTRLEN], port[8];
+	char			 host[INET6_ADDRSTRLEN], port[8], peer[80];
 
 	(void)lev;
 	(void)arg;
@@ -625,19 +691,35 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (cnet_npending >= CNET_PENDING) {
-		log_warnx("cluster: %s:%s refused: %d channels already in "
-		    "their handshake", host, port, cnet_npending);
+	snprintf(peer, sizeof(peer), "%s%s%s:%s",
+	    strchr(host, ':') != NULL ? "[" : "", host,
+	    strchr(host, ':') != NULL ? "]" : "", port);
+	src = cnet_src_get(host);
+	if (src->n >= CNET_PENDING_SRC) {
+		cnet_warn(peer, "too many in their handshake", "cluster: %s "
+		    "refused: %d channels from %s already in their handshake",
+		    peer, src->n, host);
+		close(fd);
+		return;
+	}
+	if (cnet_npending >= CNET_PENDING && cnet_make_room(src) == -1) {
+		/* Many addresses at once: one warning for them all. */
+		cnet_warn("*", "port full", "cluster: %s refused: %d channels "
+		    "already in their handshake", peer, cnet_npending);
+		if (src->n == 0) {
+			TAILQ_REMOVE(&cnet_srcs, src, entry);
+			free(src);
+		}
 		close(fd);
 		return;
 	}
 	cnet_sockopts(fd);
 	d = xcalloc(1, sizeof(*d));
 	d->incoming = 1;
+	d->src = src;
+	src->n++;
 	d->fd = fd;
-	snprintf(d->peer, sizeof(d->peer), "%s%s%s:%s",
-	    strchr(host, ':') != NULL ? "[" : "", host,
-	    strchr(host, ':') != NULL ? "]" : "", port);
+	strlcpy(d->peer, peer, sizeof(d->peer));
 	if ((d->timer = evtimer_new(mmpd->base, cnet_dial_timer, d)) == NULL)
 		fatalx("cnet_accept: evtimer_new failed");
 	TAILQ_INSERT_TAIL(&cnet_dials, d, entry);
@@ -761,6 +843,10 @@ cnet_dial_free(struct cnet_dial *d)
 	TAILQ_REMOVE(&cnet_dials, d, entry);
 	if (d->incoming)
 		cnet_npending--;
+	if (d->src != NULL && --d->src->n == 0) {
+		TAILQ_REMOVE(&cnet_srcs, d->src, entry);
+		free(d->src);
+	}
 	if (d->ev != NULL)
 		event_free(d->ev);
 	event_free(d->timer);
@@ -772,7 +858,10 @@ cnet_dial_free(struct cnet_dial *d)
 	free(d);
 }
 
-/* Free a refused or failed accepted channel, letting its peer go first. */
+/*
+ * Free a refused or failed accepted channel, letting its peer go first
+ * (for CNET_LINGER seconds at most, and only CNET_LINGERS of them).
+ */
 static void
 cnet_dial_drop(struct cnet_dial *d)
 {
@@ -780,7 +869,8 @@ cnet_dial_drop(struct cnet_dial *d)
 	struct timeval		 tv = { CNET_LINGER, 0 };
 	int			 fd;
 
-	if (d->bev == NULL || (fd = bufferevent_getfd(d->bev)) == -1 ||
+	if (cnet_nlingers >= CNET_LINGERS || d->bev == NULL ||
+	    (fd = bufferevent_getfd(d->bev)) == -1 ||
 	    (fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		cnet_dial_free(d);
 		return;
@@ -791,10 +881,14 @@ cnet_dial_drop(struct cnet_dial *d)
 	l->fd = fd;
 	l->ev = event_new(mmpd->base, fd, EV_READ | EV_PERSIST,
 	    cnet_linger_read, l);
-	if (l->ev == NULL)
+	l->timer = evtimer_new(mmpd->base, cnet_linger_read, l);
+	if (l->ev == NULL || l->timer == NULL)
 		fatalx("cnet_dial_drop: event_new failed");
-	event_add(l->ev, &tv);
+	/* A deadline of its own: reads must not put it off. */
+	event_add(l->ev, NULL);
+	evtimer_add(l->timer, &tv);
 	TAILQ_INSERT_TAIL(&cnet_lingers, l, entry);
+	cnet_nlingers++;
 }
 
 /* Discard what a refused peer still sends; close at its EOF or in time. */
@@ -817,7 +911,9 @@ static void
 cnet_linger_free(struct cnet_linger *l)
 {
 	TAILQ_REMOVE(&cnet_lingers, l, entry);
+	cnet_nlingers--;
 	event_free(l->ev);
+	event_free(l->timer);
 	close(l->fd);
 	free(l);
 }

@@ -1154,3 +1154,167 @@ async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
                                                  nd.name, s) for nd, s in
                                                  zip(nodes, seen))))
         await asyncio.sleep(0.1)
+
+
+# ------------------------------------------- raw peers of the cluster port
+
+PORT_PENDING_PER_ADDRESS = 8    # cluster_net.c CNET_PENDING_SRC
+PORT_LINGERS = 64               # cluster_net.c CNET_LINGERS
+FWD_HEADER = ("<stream:stream xmlns='urn:mmp:cluster' "
+              "xmlns:stream='http://etherx.jabber.org/streams'%s>")
+
+
+def open_fds(nd):
+    """How many file descriptors the node's mmpd holds."""
+    return len(os.listdir('/proc/%d/fd' % nd.proc.pid))
+
+
+async def wait_fds(nd, pred, what, timeout=None, tick=None):
+    """Wait until pred(open_fds(nd)) holds, calling tick() every round
+    if given; the count. Fails after timeout with the last count."""
+    timeout = timeout or w(5)
+    deadline = time.monotonic() + timeout
+    while True:
+        n = open_fds(nd)
+        if pred(n):
+            return n
+        if time.monotonic() > deadline:
+            raise Failed('%s: not after %gs (mmpd holds %d fds)' % (
+                what, timeout, n))
+        if tick is not None:
+            tick()
+        await asyncio.sleep(0.1)
+
+
+def raw_conn(nd, src, data=b''):
+    """A plain TCP connection from address src to the node's cluster
+    port, data sent; the socket, non-blocking."""
+    s = socket.create_connection((nd.addr, nd.cluster.kport), timeout=5,
+                                 source_address=(src, 0))
+    if data:
+        s.sendall(data)
+    s.setblocking(False)
+    return s
+
+
+def _peer_closed(s):
+    try:
+        return s.recv(4096) == b''
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+async def wait_peer_closed(socks, n, what, timeout=None):
+    """Wait until the node has closed (or reset) n of the sockets socks
+    (reading and discarding what they receive)."""
+    timeout = timeout or w(5)
+    deadline = time.monotonic() + timeout
+    gone = set()
+    while True:
+        gone |= {s for s in socks if s not in gone and _peer_closed(s)}
+        if len(gone) >= n:
+            return
+        if time.monotonic() > deadline:
+            raise Failed('%s: %d of %d closed after %gs' % (
+                what, len(gone), n, timeout))
+        await asyncio.sleep(0.05)
+
+
+def node_tls(cluster, i=1):
+    """A client TLS context holding node i's certificate."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.load_verify_locations(os.path.join(cluster.certs, 'ca.crt'))
+    ctx.load_cert_chain(os.path.join(cluster.certs, 'node%d.crt' % i),
+                        os.path.join(cluster.certs, 'node%d.key' % i))
+    return ctx
+
+
+async def port_hello(nd, src, line):
+    """TLS to the node's cluster port from address src with node 1's
+    certificate, then a hello line: the answer line, or why none came."""
+    try:
+        r, wr = await asyncio.wait_for(asyncio.open_connection(
+            nd.addr, nd.cluster.kport, ssl=node_tls(nd.cluster),
+            local_addr=(src, 0)), w(5))
+    except (OSError, asyncio.TimeoutError) as e:
+        return 'no TLS: %r' % e
+    try:
+        wr.write(line.encode() + b'\n')
+        answer = await asyncio.wait_for(r.readline(), w(5))
+        return answer.decode(errors='replace').strip() or 'closed'
+    except (OSError, asyncio.TimeoutError) as e:
+        return 'no answer: %r' % e
+    finally:
+        wr.close()
+
+
+class FakeFollower:
+    """A forwarding link to a node as a follower with node id nid would
+    open it (from 127.0.0.9, with node 1's certificate), its stream
+    header carrying epoch if given. What the node sends is kept in buf."""
+
+    def __init__(self, nd, nid, epoch=None):
+        self.nd, self.nid, self.epoch = nd, nid, epoch
+        self.buf = b''
+        self.eof = False
+        self.changed = asyncio.Event()
+
+    async def open(self):
+        c = self.nd.cluster
+        self.r, self.wr = await asyncio.wait_for(asyncio.open_connection(
+            self.nd.addr, c.kport, ssl=node_tls(c),
+            local_addr=('127.0.0.9', 0)), w(5))
+        self.wr.write(b'MMPC1 fwd %016x 127.0.0.9:%d %s\n' % (
+            self.nid, c.kport, DOMAIN.encode()))
+        self.wr.write((FWD_HEADER % (" epoch='%d'" % self.epoch
+                                     if self.epoch else '')).encode())
+        self.task = asyncio.ensure_future(self._read())
+        return self
+
+    async def _read(self):
+        try:
+            while True:
+                d = await self.r.read(65536)
+                if not d:
+                    break
+                self.buf += d
+                self.changed.set()
+        except OSError:
+            pass
+        self.eof = True
+        self.changed.set()
+
+    def send(self, data):
+        self.wr.write(data.encode() if isinstance(data, str) else data)
+
+    def acked(self):
+        """The highest <ack> so far, 0 if none."""
+        return max([int(x) for x in re.findall(rb"<ack seq='(\d+)'/>",
+                                               self.buf)] or [0])
+
+    async def wait(self, pred, what, timeout=None):
+        timeout = timeout or w(5)
+        deadline = time.monotonic() + timeout
+        while not pred(self):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise Failed('link of %016x: no %s after %gs' % (
+                    self.nid, what, timeout))
+            self.changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.task.cancel()
+            self.wr.close()
+
+
+def s_frame(seq, frm, to, body):
+    """A follower's <s> frame: a chat message from frm to to."""
+    return ("<s seq='%d' from='%s' k='c'><message xmlns='jabber:client' "
+            "from='%s' to='%s' type='chat' id='m%d'><body>%s</body>"
+            "</message></s>" % (seq, frm, frm, to, seq, body))

@@ -26,6 +26,11 @@ partition  (own network namespace) the leader cut off: the majority elects
            and serves, the old leader says no quorum; healed: one leader
 mtls       nodes with a certificate from a foreign CA cannot join, and
            both sides log why; a node of another XMPP domain is refused
+guard      the cluster port and the leader against peers that misbehave:
+           idle connections from one address do not keep a node out,
+           refused sockets go in time however they trickle, a follower
+           that links again is not routed twice, and the sessions of its
+           old link neither flap nor linger
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -40,11 +45,13 @@ import sys
 import time
 
 from clib import (DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+                  FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
-                  free_ports,
-                  login, main, nft_heal, nft_partition, reachable, scenario,
-                  subscribe_both, w, wait_bodies, wait_db_subscription,
-                  wait_new_leader, wait_roster)
+                  free_ports, login, main, nft_heal, nft_partition,
+                  open_fds, port_hello, raw_conn, reachable, s_frame,
+                  scenario, subscribe_both, w, wait_bodies,
+                  wait_db_subscription, wait_fds, wait_new_leader,
+                  wait_peer_closed, wait_roster)
 
 CB1 = 'cb1.' + DOMAIN
 TLS_FAILURE = re.compile(r'verif|unknown ca|bad certificate|certificate '
@@ -427,6 +434,107 @@ async def mtls(t):
               (rc, said))
 
     await c.wait_agree([n1, n2], what='the two members alone')
+
+
+def presence_of(full, ptype='available'):
+    def pred(st):
+        return st.name == 'presence' and str(st['from']) == full and \
+            st['type'] == ptype
+    return pred
+
+
+@scenario()
+async def guard(t):
+    c = Cluster(t, 1)
+    n1 = await c.form(timers=TIMERS)
+    await c.add_users(n1)
+    base = open_fds(n1)
+    hello = 'MMPC1 req 0000000000000000 127.0.0.2:1 -'
+
+    with t.check('idle-connections-do-not-keep-nodes-out'):
+        squat = [raw_conn(n1, '127.0.0.3') for _ in range(64)]
+        try:
+            await wait_peer_closed(squat, 64 - PORT_PENDING_PER_ADDRESS,
+                                   'connections from 127.0.0.3 beyond '
+                                   'its share refused')
+            said = await port_hello(n1, '127.0.0.2', hello)
+            check(said.startswith('MMPC1 OK'), 'with 64 idle connections '
+                  'from 127.0.0.3, a node from 127.0.0.2: %s' % said)
+        finally:
+            for s in squat:
+                s.close()
+        await wait_fds(n1, lambda n: n <= base + 4, 'idle connections gone')
+
+    with t.check('refused-sockets-go-in-time'):
+        before = open_fds(n1)
+        junk = [raw_conn(n1, '127.0.2.%d' % (i // 4 + 1), b'\0' * 16)
+                for i in range(100)]
+
+        def trickle():
+            for s in junk:
+                try:
+                    s.send(b'x')
+                except OSError:
+                    pass
+        try:
+            await wait_peer_closed(junk, len(junk), 'TLS junk refused')
+            n = open_fds(n1) - before
+            check(n <= PORT_LINGERS + 2, '%d refused sockets linger, '
+                  'more than %d' % (n, PORT_LINGERS))
+            await wait_fds(n1, lambda k: k <= base + 4, 'refused sockets '
+                           'closed while their peers trickle bytes',
+                           tick=trickle)
+        finally:
+            for s in junk:
+                s.close()
+
+    with t.check('relinked-follower-not-routed-twice'):
+        bob = await login(t, n1, 'bob', 'r')
+        f1 = 'alice@%s/f1' % DOMAIN
+        to = bob.boundjid.full
+        bind = "<bind jid='%s'/><synced/>" % f1
+        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
+                              ((1, 'one'), (2, 'two'), (3, 'three'))))
+        await f.wait(lambda x: x.acked() == 3, '<ack> of 3')
+        f.close()
+        # Its process links again and sends 2 and 3 again, unacknowledged
+        # as far as it knows; then it restarts and counts from 1.
+        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
+                              ((2, 'two'), (3, 'three'), (4, 'four'))))
+        await f.wait(lambda x: x.acked() == 4, '<ack> of 4')
+        f.close()
+        f = await FakeFollower(n1, 0x1111, epoch=999).open()
+        f.send(bind + s_frame(1, f1, to, 'restarted'))
+        got = await wait_bodies(bob, ['one', 'two', 'three', 'four',
+                                      'restarted'], 'alice@' + DOMAIN)
+        f.close()
+        check(got == ['one', 'two', 'three', 'four', 'restarted'],
+              'bob got %s' % got)
+
+    with t.check('relinked-follower-sessions-do-not-flap'):
+        al = await login(t, n1, 'alice', 'real')
+        await al.inbox.wait(presence_of(al.boundjid.full), 'alice/real '
+                            'available')
+        fa, fb = 'alice@%s/fa' % DOMAIN, 'alice@%s/fb' % DOMAIN
+        pres = "<presence xmlns='jabber:client'><status>up</status>" \
+            "</presence>"
+        old = await FakeFollower(n1, 0x2222).open()
+        old.send("<bind jid='%s'>%s</bind><bind jid='%s'>%s</bind>"
+                 "<synced/>" % (fa, pres, fb, pres))
+        await al.inbox.wait(presence_of(fb), 'presence of %s' % fb)
+        al.inbox.items.clear()
+        # The same node links again; fb ended while it was unlinked.
+        new = await FakeFollower(n1, 0x2222).open()
+        new.send("<bind jid='%s'>%s</bind><synced/>" % (fa, pres))
+        await al.inbox.wait(presence_of(fb, 'unavailable'),
+                            'unavailable presence of %s' % fb)
+        flaps = [st for st in al.inbox.items
+                 if presence_of(fa, 'unavailable')(st)]
+        old.close()
+        new.close()
+        check(not flaps, '%s, bound again, was said unavailable' % fa)
 
 
 # ---------------------------------------------------------------- harness
