@@ -672,7 +672,6 @@ cfwd_mirror(struct xconn *c, const struct xnode *n)
 	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
 	const char	*to = xnode_attr(n, "to");
 	struct xnode	*q;
-	char		*v;
 
 	if (strcmp(name, "iq") == 0) {
 		if (type != NULL && strcmp(type, "get") == 0 &&
@@ -692,17 +691,7 @@ cfwd_mirror(struct xconn *c, const struct xnode *n)
 	}
 	if (type != NULL)
 		return;
-	c->available = 1;
-	c->priority = 0;
-	if ((q = xnode_child(n, "priority", NULL)) != NULL) {
-		v = xnode_text(q);
-		c->priority = atoi(v);
-		if (c->priority < -128 || c->priority > 127)
-			c->priority = 0;
-		free(v);
-	}
-	xnode_free(c->presence);
-	c->presence = xnode_copy(n);
+	presence_note(c, n);
 }
 
 /* Free a queued stanza. */

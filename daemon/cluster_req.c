@@ -449,7 +449,6 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 {
 	struct cpeer	*p = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	struct cop	*o;
 	char		*line, *w[5], *rest;
 	const char	*err = NULL;
 	int		 n;
@@ -525,27 +524,15 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				bufferevent_write(bev, r, strlen(r));
 				free(r);
 			} else {
-				o = xcalloc(1, sizeof(*o));
-				o->kind = COP_JOIN;
-				o->id = strtoull(w[1], NULL, 16);
-				strlcpy(o->addr, w[2], sizeof(o->addr));
-				o->cb = cluster_peer_answer;
-				o->arg = p;
 				p->busy = 1;
-				TAILQ_INSERT_TAIL(&ops, o, entry);
-				cluster_kick();
+				cluster_op(0, strtoull(w[1], NULL, 16), w[2],
+				    cluster_peer_answer, p);
 			}
 		} else if (err == NULL && n >= 3 &&
 		    strcmp(w[0], "REMOVE") == 0) {
-			o = xcalloc(1, sizeof(*o));
-			o->kind = COP_REMOVE;
-			o->id = strtoull(w[1], NULL, 16);
-			strlcpy(o->addr, w[2], sizeof(o->addr));
-			o->cb = cluster_peer_answer;
-			o->arg = p;
 			p->busy = 1;
-			TAILQ_INSERT_TAIL(&ops, o, entry);
-			cluster_kick();
+			cluster_op(1, strtoull(w[1], NULL, 16), w[2],
+			    cluster_peer_answer, p);
 		} else {
 			char	*r;
 

@@ -188,6 +188,7 @@ int		 router_is_local(const char *);
 void		 presence_from_client(struct xconn *, struct xnode *,
 		    struct jid *);
 void		 presence_gone(struct xconn *);
+void		 presence_note(struct xconn *, const struct xnode *);
 void		 presence_to_bare(struct xconn *, struct xnode *, const char *);
 void		 roster_iq(struct xconn *, struct xnode *);
 

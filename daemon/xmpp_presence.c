@@ -413,13 +413,37 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 	db_roster_clear(&theirs);
 }
 
+/*
+ * Note a session's broadcast presence (available, no 'to'): its priority
+ * and a copy to answer probes with. Followers keep it too, for when they
+ * register the session with a new leader.
+ */
+void
+presence_note(struct xconn *c, const struct xnode *n)
+{
+	struct xnode	*pri;
+	char		*v;
+
+	c->available = 1;
+	c->priority = 0;
+	if ((pri = xnode_child(n, "priority", NULL)) != NULL) {
+		v = xnode_text(pri);
+		c->priority = atoi(v);
+		if (c->priority < -128 || c->priority > 127)
+			c->priority = 0;
+		free(v);
+	}
+	xnode_free(c->presence);
+	c->presence = xnode_copy(n);
+	xnode_del_attr(c->presence, "to");
+}
+
 /* A presence stanza from a client (its 'from' is stamped already). */
 void
 presence_from_client(struct xconn *c, struct xnode *n, struct jid *to)
 {
 	const char	*type = xnode_attr(n, "type");
-	struct xnode	*pri;
-	char		*bare, *v;
+	char		*bare;
 	int		 first;
 
 	if (to != NULL && type != NULL && (strcmp(type, "subscribe") == 0 ||
@@ -450,18 +474,7 @@ presence_from_client(struct xconn *c, struct xnode *n, struct jid *to)
 	if (type != NULL)
 		return;			/* error, probe with no 'to' */
 	first = !c->available;
-	c->available = 1;
-	c->priority = 0;
-	if ((pri = xnode_child(n, "priority", NULL)) != NULL) {
-		v = xnode_text(pri);
-		c->priority = atoi(v);
-		if (c->priority < -128 || c->priority > 127)
-			c->priority = 0;
-		free(v);
-	}
-	xnode_free(c->presence);
-	c->presence = xnode_copy(n);
-	xnode_del_attr(c->presence, "to");
+	presence_note(c, n);
 	pres_broadcast(c, n);
 	if (first)
 		pres_probe(c);
