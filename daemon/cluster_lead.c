@@ -120,7 +120,6 @@ static void	 clead_link_free(struct cfwd_link *);
 static void	 clead_reap(evutil_socket_t, short, void *);
 static struct xconn *clead_pseudo_new(struct cfwd_link *, int,
 		    const char *);
-static void	 clead_pseudo_free(struct xconn *);
 static void	 clead_pseudo_drop(struct xconn *, int);
 static void	 clead_bind(struct cfwd_link *, struct xnode *);
 static void	 clead_comp(struct cfwd_link *, struct xnode *);
@@ -455,7 +454,7 @@ clead_reap(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
 		TAILQ_REMOVE(&graveyard, c, entry);
-		clead_pseudo_free(c);
+		xconn_free(c);
 	}
 	while ((l = TAILQ_FIRST(&dead_links)) != NULL) {
 		TAILQ_REMOVE(&dead_links, l, entry);
@@ -502,21 +501,6 @@ clead_pseudo_new(struct cfwd_link *l, int kind, const char *id)
 		c->cb = xstrndup(id, strcspn(id, "."));
 	}
 	return (c);
-}
-
-/* Free a pseudo connection (no longer known to the router). */
-static void
-clead_pseudo_free(struct xconn *c)
-{
-	xnode_free(c->presence);
-	free(c->domain);
-	free(c->local);
-	free(c->resource);
-	free(c->full);
-	free(c->bare);
-	free(c->cb);
-	free(c->cdomain);
-	free(c);
 }
 
 /*
@@ -603,7 +587,7 @@ clead_route_from(struct cfwd_link *l, int kind, const char *id,
 	if (kind == XC_CLIENT)
 		c->full = xstrdup(id);
 	router_route(c, n);
-	clead_pseudo_free(c);
+	xconn_free(c);
 }
 
 /*
@@ -713,7 +697,7 @@ clead_bind(struct cfwd_link *l, struct xnode *n)
 			log_info("clead_bind: %s on %s refused: %s", jid,
 			    l->addr, cond);
 			clead_kill(l, jid, cond, "too many sessions");
-			clead_pseudo_free(c);
+			xconn_free(c);
 			return;
 		}
 		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
@@ -1194,7 +1178,7 @@ clead_gone_presence(const char *jid)
 	c->full = xstrdup(jid);
 	c->available = 1;
 	presence_gone(c);
-	clead_pseudo_free(c);
+	xconn_free(c);
 	return (0);
 }
 

@@ -142,6 +142,7 @@ void		 xconn_features(struct xconn *, struct xnode *);
 void		 xconn_header(struct xconn *, const char *);
 void		 xconn_error(struct xconn *, const char *, const char *);
 void		 xconn_close(struct xconn *);
+void		 xconn_free(struct xconn *);
 int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
 void		 xconn_close_all(const char *);

@@ -45,7 +45,6 @@ static void	 xconn_event(struct bufferevent *, short, void *);
 static void	 xconn_timeout(evutil_socket_t, short, void *);
 static void	 xconn_reap(evutil_socket_t, short, void *);
 static void	 xconn_bury(struct xconn *);
-static void	 xconn_free(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
@@ -244,8 +243,11 @@ xconn_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Free a connection and everything it holds. */
-static void
+/*
+ * Free a connection and everything it holds (a cluster leader's pseudo
+ * connections too: they have no timer, socket, parser or SASL state).
+ */
+void
 xconn_free(struct xconn *c)
 {
 	if (c->timer != NULL)
