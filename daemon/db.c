@@ -839,7 +839,6 @@ db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
 	sqlite3_stmt	*st;
 	sqlite3_int64	 others, obytes, exists, oldsize;
 	size_t		 size = db_roster_size(r);
-	int		 rc;
 
 	if (db_prepare(db, &st, "SELECT sum(jid != ?2), "
 	    "total(CASE WHEN jid != ?2 THEN s END), sum(jid = ?2), "
@@ -851,7 +850,7 @@ db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
 		return (-1);
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->jid, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+	if (sqlite3_step(st) != SQLITE_ROW) {
 		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
 		sqlite3_finalize(st);
 		return (-1);
