@@ -32,6 +32,11 @@
  * digits, and those characters are never escaped; %00 is refused. An item
  * has exactly one spelling, so equal items are equal strings.
  *
+ * A roster item holds no more than the caps of db.h allow (DB_ROSTER_*:
+ * JID, name and group bytes, groups per item), or its entry is bad; a
+ * roster-set that would add an item past DB_ROSTER_MAX_ITEMS is ignored.
+ * The leader checks the same caps before it submits an item.
+ *
  * A roster belongs to an account: roster-set for an owner the state does
  * not know is ignored, and user-del drops the owner's roster (the database
  * cascades likewise).
@@ -166,6 +171,8 @@ static int	 cfsm_pct_keep(int);
 static void	 cfsm_pct_add(struct cfsm_buf *, const char *);
 static int	 cfsm_xdigit(int);
 static char	*cfsm_pct_dec(const char *);
+static int	 cfsm_roster_caps(const struct db_roster *);
+static int	 cfsm_roster_full(const struct cfsm_state *, const char *);
 static int	 cfsm_decode(char *, struct cfsm_entry *, const char **);
 static char	*cfsm_copy(const void *, size_t, const char **);
 static char	*cfsm_enc(const char *, const char *, const char *,
@@ -368,6 +375,31 @@ cfsm_roster_enc(const struct db_roster *r)
 }
 
 /*
+ * Whether a decoded item is within the size caps of one roster item
+ * (db.h): the name's bytes, the number of groups and each one's bytes.
+ */
+static int
+cfsm_roster_caps(const struct db_roster *r)
+{
+	const char	*g = r->groups;
+	size_t		 len;
+	int		 n = 0;
+
+	if (r->name != NULL && strlen(r->name) > DB_ROSTER_MAX_NAME)
+		return (0);
+	if (*g == '\0')
+		return (1);
+	for (;;) {
+		len = strcspn(g, "\n");
+		if (++n > DB_ROSTER_MAX_GROUPS || len > DB_ROSTER_MAX_GROUP)
+			return (0);
+		if (g[len] == '\0')
+			return (1);
+		g += len + 1;
+	}
+}
+
+/*
  * Decode a roster item into r: name (NULL if none), subscription, ask,
  * pending_in and groups ("" if none), allocated; r->jid is left NULL for
  * the caller to set. 0, or -1 (r zeroed) if item is not exactly what
@@ -396,7 +428,8 @@ cfsm_roster_dec(const char *item, struct db_roster *r)
 	if (strcmp(w[3], "-") != 0 && (w[3][0] != '=' ||
 	    (r->name = cfsm_pct_dec(w[3] + 1)) == NULL))
 		goto out;
-	if ((r->groups = cfsm_pct_dec(w[4] + 1)) == NULL)
+	if ((r->groups = cfsm_pct_dec(w[4] + 1)) == NULL ||
+	    !cfsm_roster_caps(r))
 		goto out;
 	r->subscription = xstrdup(w[0]);
 	r->ask = w[1][0] - '0';
@@ -486,6 +519,10 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 	case CE_ROSTER_DEL:
 		e->a = f[1];
 		e->b = f[2];
+		if (strlen(e->b) > DB_ROSTER_MAX_JID) {
+			*cause = "roster JID too long";
+			return (-1);
+		}
 		if (t->type == CE_ROSTER_DEL)
 			break;
 		e->c = f[3];
@@ -741,6 +778,25 @@ cfsm_state_drop_roster(struct cfsm_state *st, const char *owner)
 	return (changed);
 }
 
+/* Whether owner's roster has DB_ROSTER_MAX_ITEMS items already. */
+static int
+cfsm_roster_full(const struct cfsm_state *st, const char *owner)
+{
+	struct cfsm_ros_tree	*head;
+	struct cfsm_ros		 key, *r;
+	int			 n = 0;
+
+	head = (struct cfsm_ros_tree *)(uintptr_t)&st->rosters;
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)"";
+	for (r = RB_NFIND(cfsm_ros_tree, head, &key);
+	    r != NULL && strcmp(r->owner, owner) == 0;
+	    r = RB_NEXT(cfsm_ros_tree, head, r))
+		if (++n >= DB_ROSTER_MAX_ITEMS)
+			return (1);
+	return (0);
+}
+
 /* Apply a decoded entry to st. 1 if st changed, 0 if not. */
 static int
 cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
@@ -826,6 +882,8 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 			r->item = xstrdup(e->c);
 			return (1);
 		}
+		if (cfsm_roster_full(st, e->a))
+			return (0);
 		r = xcalloc(1, sizeof(*r));
 		r->owner = xstrdup(e->a);
 		r->jid = xstrdup(e->b);
@@ -916,6 +974,9 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		if (cfsm_state_user(&c->st, e.a) == NULL)
 			log_debug("cfsm_apply: roster item of unknown account "
 			    "%s ignored", e.a);
+		else if (cfsm_state_ros(&c->st, e.a, e.b) == NULL)
+			log_warnx("cfsm_apply: roster item of %s ignored: "
+			    "roster full", e.a);
 		else if (c->sink.roster_set != NULL)
 			c->sink.roster_set(c->sink.arg, e.a, e.b, e.c);
 		break;

@@ -756,13 +756,136 @@ db_roster_item(struct db *db, const char *owner, const char *jid,
 	return (rc);
 }
 
-/* Insert or replace a roster item; committed when this returns 0. */
+/*
+ * Whether an item, alone, is within the caps: a JID of 1 to
+ * DB_ROSTER_MAX_JID bytes, a name of at most DB_ROSTER_MAX_NAME, at most
+ * DB_ROSTER_MAX_GROUPS groups of 1 to DB_ROSTER_MAX_GROUP bytes each, no
+ * control character and no duplicate among them. 0, or -1 with *cause.
+ */
+int
+db_roster_check(const struct db_roster *r, char **cause)
+{
+	const char	*g, *end, *p;
+	const char	*seen[DB_ROSTER_MAX_GROUPS];
+	size_t		 len, glen[DB_ROSTER_MAX_GROUPS];
+	int		 n = 0, i;
+
+	if (r->jid == NULL || *r->jid == '\0' ||
+	    strlen(r->jid) > DB_ROSTER_MAX_JID) {
+		xasprintf(cause, "roster item: JID empty or longer than %d "
+		    "bytes", DB_ROSTER_MAX_JID);
+		return (-1);
+	}
+	if (r->name != NULL && strlen(r->name) > DB_ROSTER_MAX_NAME) {
+		xasprintf(cause, "roster item: name longer than %d bytes",
+		    DB_ROSTER_MAX_NAME);
+		return (-1);
+	}
+	if (r->groups == NULL || *r->groups == '\0')
+		return (0);
+	for (g = r->groups;; g = end + 1) {
+		end = g + strcspn(g, "\n");
+		len = end - g;
+		if (n == DB_ROSTER_MAX_GROUPS) {
+			xasprintf(cause, "roster item: more than %d groups",
+			    DB_ROSTER_MAX_GROUPS);
+			return (-1);
+		}
+		if (len == 0 || len > DB_ROSTER_MAX_GROUP) {
+			xasprintf(cause, "roster item: a group empty or "
+			    "longer than %d bytes", DB_ROSTER_MAX_GROUP);
+			return (-1);
+		}
+		for (p = g; p < end; p++) {
+			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+				xasprintf(cause, "roster item: a control "
+				    "character in a group");
+				return (-1);
+			}
+		}
+		for (i = 0; i < n; i++) {
+			if (glen[i] == len && memcmp(seen[i], g, len) == 0) {
+				xasprintf(cause, "roster item: a group twice");
+				return (-1);
+			}
+		}
+		seen[n] = g;
+		glen[n++] = len;
+		if (*end == '\0')
+			return (0);
+	}
+}
+
+/* The bytes an item counts for against DB_ROSTER_MAX_BYTES. */
+size_t
+db_roster_size(const struct db_roster *r)
+{
+	return ((r->jid ? strlen(r->jid) : 0) +
+	    (r->name ? strlen(r->name) : 0) +
+	    (r->groups ? strlen(r->groups) : 0));
+}
+
+/*
+ * Whether owner's roster has room for item r (new, or replacing the item
+ * of the same JID): a new item must not pass DB_ROSTER_MAX_ITEMS, and the
+ * roster's bytes must not pass DB_ROSTER_MAX_BYTES unless r is no larger
+ * than the item it replaces (so a roster stored before the caps can still
+ * shrink). 0, or -1 with *cause (also when the database fails).
+ */
+int
+db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
+    char **cause)
+{
+	sqlite3_stmt	*st;
+	sqlite3_int64	 others, obytes, exists, oldsize;
+	size_t		 size = db_roster_size(r);
+
+	if (db_prepare(db, &st, "SELECT sum(jid != ?2), "
+	    "total(CASE WHEN jid != ?2 THEN s END), sum(jid = ?2), "
+	    "total(CASE WHEN jid = ?2 THEN s END) FROM (SELECT jid, "
+	    "length(CAST(jid AS BLOB)) + "
+	    "ifnull(length(CAST(name AS BLOB)), 0) + "
+	    "length(CAST(groups AS BLOB)) AS s "
+	    "FROM roster WHERE owner = ?1)", cause) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->jid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
+		sqlite3_finalize(st);
+		return (-1);
+	}
+	others = sqlite3_column_int64(st, 0);
+	obytes = sqlite3_column_int64(st, 1);
+	exists = sqlite3_column_int64(st, 2);
+	oldsize = sqlite3_column_int64(st, 3);
+	sqlite3_finalize(st);
+	if (!exists && others >= DB_ROSTER_MAX_ITEMS) {
+		xasprintf(cause, "roster full: %d items", DB_ROSTER_MAX_ITEMS);
+		return (-1);
+	}
+	if (obytes + (sqlite3_int64)size > DB_ROSTER_MAX_BYTES &&
+	    (!exists || (sqlite3_int64)size > oldsize)) {
+		xasprintf(cause, "roster full: %d bytes", DB_ROSTER_MAX_BYTES);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Insert or replace a roster item; committed when this returns 0. An item
+ * that db_roster_check refuses, or that does not fit (db_roster_fits), is
+ * not stored: -1 with *cause.
+ */
 int
 db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
     char **cause)
 {
 	sqlite3_stmt	*st;
 
+	if (db_roster_check(r, cause) == -1 ||
+	    db_roster_fits(db, owner, r, cause) == -1)
+		return (-1);
 	if (db_prepare(db, &st, "INSERT OR REPLACE INTO roster (owner, "
 	    ROSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)", cause) == -1)
 		return (-1);
@@ -776,6 +899,51 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
 	sqlite3_bind_text(st, 7, r->groups ? r->groups : "", -1,
 	    SQLITE_STATIC);
 	return (db_done(db, st, cause));
+}
+
+/*
+ * The JIDs of owner's contacts that presence needs, sorted: which is
+ * DB_ROSTER_FROM (subscription from or both: they get our presence),
+ * DB_ROSTER_TO (to or both: we get theirs) or DB_ROSTER_ASKED (their
+ * subscription request waits for an answer). Only JIDs are read, never
+ * names or groups. -1 on a database error, with *jids NULL.
+ */
+int
+db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
+    int *n)
+{
+	sqlite3_stmt	*st;
+	const char	*sql;
+
+	*jids = NULL;
+	*n = 0;
+	switch (which) {
+	case DB_ROSTER_FROM:
+		sql = "SELECT jid FROM roster WHERE owner = ? AND "
+		    "subscription IN ('from', 'both') ORDER BY jid";
+		break;
+	case DB_ROSTER_TO:
+		sql = "SELECT jid FROM roster WHERE owner = ? AND "
+		    "subscription IN ('to', 'both') ORDER BY jid";
+		break;
+	case DB_ROSTER_ASKED:
+		sql = "SELECT jid FROM roster WHERE owner = ? AND "
+		    "pending_in != 0 ORDER BY jid";
+		break;
+	default:
+		return (-1);
+	}
+	if (db_prepare(db, &st, sql, NULL) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		*jids = xreallocarray(*jids, *n + 2, sizeof(**jids));
+		(*jids)[(*n)++] =
+		    xstrdup((const char *)sqlite3_column_text(st, 0));
+		(*jids)[*n] = NULL;
+	}
+	sqlite3_finalize(st);
+	return (0);
 }
 
 /* Remove a roster item; removing one that is not there is fine. */

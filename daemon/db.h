@@ -41,6 +41,24 @@ struct db_roster {
 	char	*groups;		/* newline-separated, "" for none */
 };
 
+/*
+ * Roster caps (man/mmpd.8, LIMITS). Bytes, not characters. A roster's
+ * bytes are those of its JIDs, names and groups (newline-separated), so
+ * that the largest roster get stays far below XMPP_MAX_OUTBUF even with
+ * every byte escaped.
+ */
+#define DB_ROSTER_MAX_ITEMS	1000		/* items per roster */
+#define DB_ROSTER_MAX_BYTES	(256 * 1024)	/* bytes per roster */
+#define DB_ROSTER_MAX_NAME	1023		/* bytes of a name */
+#define DB_ROSTER_MAX_GROUP	1023		/* bytes of a group */
+#define DB_ROSTER_MAX_GROUPS	16		/* groups per item */
+#define DB_ROSTER_MAX_JID	3071		/* bytes of a JID (RFC 7622) */
+
+/* Which contacts db_roster_jids lists. */
+#define DB_ROSTER_FROM		1	/* subscribed to the owner */
+#define DB_ROSTER_TO		2	/* the owner is subscribed to them */
+#define DB_ROSTER_ASKED		3	/* asked the owner, unanswered */
+
 struct db_callbridge {
 	char	*name;
 	char	*secret;
@@ -92,6 +110,13 @@ int		 db_roster_put(struct db *, const char *,
 		    const struct db_roster *, char **);
 int		 db_roster_del(struct db *, const char *, const char *,
 		    char **);
+int		 db_roster_check(const struct db_roster *, char **);
+int		 db_roster_fits(struct db *, const char *,
+		    const struct db_roster *, char **);
+size_t		 db_roster_size(const struct db_roster *);
+/* db_roster_jids's list is freed with util_free_argv. */
+int		 db_roster_jids(struct db *, const char *, int, char ***,
+		    int *);
 void		 db_roster_free(struct db_roster *, size_t);
 void		 db_roster_clear(struct db_roster *);
 

@@ -5,6 +5,14 @@
  * leader routes every client's stanzas, the leader writes its database
  * and answers from it at once, and the other members get each change
  * through the replicated log (cluster_roster_put, cluster_roster_del).
+ *
+ * Every roster is capped (db.h, DB_ROSTER_*): a roster set past a length
+ * or count of one item is not-acceptable, one that would make the roster
+ * pass its items or bytes is policy-violation (RFC 6121 2.3.3 leaves the
+ * choice to the server), and so is a subscription request that would add
+ * an item to a full roster. Broadcasts and probes read only the JIDs they
+ * need, so with the caps no request holds more than DB_ROSTER_MAX_BYTES
+ * of roster at a time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +21,7 @@
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
+#include "util.h"
 #include "xml.h"
 #include "xmalloc.h"
 #include "xmpp.h"
@@ -35,7 +44,9 @@ static void	 pres_subscription(struct xconn *, struct xnode *,
 static struct xnode *roster_item_node(const struct db_roster *);
 static void	 roster_push(const char *, const struct db_roster *, int);
 static int	 roster_load(const char *, const char *, struct db_roster *);
-static void	 roster_save(const char *, struct db_roster *);
+static int	 roster_save(const char *, struct db_roster *);
+static int	 roster_fields(const struct xnode *, struct db_roster *,
+		    const char **);
 static int	 roster_visible(const struct db_roster *);
 static void	 roster_set_sub(struct db_roster *, const char *);
 static void	 roster_unsub(struct xconn *, const char *, const char *);
@@ -134,16 +145,16 @@ pres_to_sessions(const struct xnode *n, const char *bare, int available)
 static void
 pres_broadcast(struct xconn *c, const struct xnode *n)
 {
-	struct db_roster	*items;
-	size_t			 k, i;
+	char	**jids;
+	int	  k, i;
 
 	pres_to_sessions(n, c->bare, 1);
-	if (db_roster_get(mmpd->db, c->local, &items, &k) == -1)
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_FROM, &jids, &k) ==
+	    -1)
 		return;
 	for (i = 0; i < k; i++)
-		if (sub_has(items[i].subscription, "from"))
-			pres_send_to(n, items[i].jid, NULL);
-	db_roster_free(items, k);
+		pres_send_to(n, jids[i], NULL);
+	util_free_argv(jids, k);
 }
 
 /*
@@ -154,33 +165,34 @@ pres_broadcast(struct xconn *c, const struct xnode *n)
 static void
 pres_probe(struct xconn *c)
 {
-	struct xconn		*s[PRES_MAX_SESSIONS];
-	struct db_roster	*items;
-	struct xnode		*ask;
-	size_t			 k, i;
-	int			 m, x;
+	struct xconn	*s[PRES_MAX_SESSIONS];
+	struct xnode	*ask;
+	char		**jids;
+	int		  k, i, m, x;
 
-	if (db_roster_get(mmpd->db, c->local, &items, &k) == -1)
-		return;
-	for (i = 0; i < k; i++) {
-		if (items[i].pending_in) {
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_ASKED, &jids, &k) ==
+	    0) {
+		for (i = 0; i < k; i++) {
 			ask = xnode_new("presence", NULL);
 			xnode_set_attr(ask, "type", "subscribe");
-			xnode_set_attr(ask, "from", items[i].jid);
+			xnode_set_attr(ask, "from", jids[i]);
 			xnode_set_attr(ask, "to", c->bare);
 			router_deliver(c, ask);
 			xnode_free(ask);
 		}
-		if (!sub_has(items[i].subscription, "to"))
-			continue;
-		m = router_sessions(items[i].jid, s, PRES_MAX_SESSIONS);
+		util_free_argv(jids, k);
+	}
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_TO, &jids, &k) == -1)
+		return;
+	for (i = 0; i < k; i++) {
+		m = router_sessions(jids[i], s, PRES_MAX_SESSIONS);
 		for (x = 0; x < m; x++) {
 			if (!s[x]->available || s[x]->presence == NULL)
 				continue;
 			pres_send_to(s[x]->presence, c->full, s[x]->full);
 		}
 	}
-	db_roster_free(items, k);
+	util_free_argv(jids, k);
 }
 
 /* Send the available presences of account from to (bare) JID to. */
@@ -283,18 +295,23 @@ roster_load(const char *owner, const char *jid, struct db_roster *r)
 	return (0);
 }
 
-/* Store an item, and in a cluster replicate it. */
-static void
+/*
+ * Store an item, and in a cluster replicate it; -1 (logged) if the
+ * database refused it, a full roster for one.
+ */
+static int
 roster_save(const char *owner, struct db_roster *r)
 {
 	char	*cause;
 
 	if (db_roster_put(mmpd->db, owner, r, &cause) == -1) {
-		log_warnx("roster_save: %s: %s", owner, cause);
+		log_warnx("roster_save: %s: %s: %s", owner, r->jid, cause);
 		free(cause);
+		return (-1);
 	}
 	if (cluster_users_replicated())
 		cluster_roster_put(owner, r);
+	return (0);
 }
 
 /* Replace an item's subscription with a static state. */
@@ -310,6 +327,10 @@ roster_set_sub(struct db_roster *r, const char *sub)
 /*
  * Subscription presence from local account c->local to bare JID to
  * (RFC 6121 section 3), updating both rosters when the contact is local.
+ * A subscription request that would add an item to a full roster (the
+ * sender's, or a local contact's) is refused with policy-violation; an
+ * unsubscribe or unsubscribed about a contact that is not in a roster
+ * adds nothing to it.
  */
 static void
 pres_subscription(struct xconn *c, struct xnode *n, const char *type,
@@ -318,7 +339,8 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 	struct db_roster	 mine, theirs;
 	struct jid		 j;
 	struct xnode		*auto_reply;
-	int			 local, changed;
+	char			*cause = NULL;
+	int			 local, had_mine, had_theirs = 0;
 
 	if (jid_parse(to, &j) == -1 || strcmp(to, c->bare) == 0) {
 		jid_clear(&j);
@@ -326,19 +348,29 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 	}
 	local = router_is_local(j.domain) && j.local != NULL &&
 	    db_user_exists(mmpd->db, j.local);
-	xnode_set_attr(n, "from", c->bare);
-	xnode_set_attr(n, "to", to);
-	roster_load(c->local, to, &mine);
+	had_mine = roster_load(c->local, to, &mine);
 	if (local)
-		roster_load(j.local, c->bare, &theirs);
+		had_theirs = roster_load(j.local, c->bare, &theirs);
 	else
 		memset(&theirs, 0, sizeof(theirs));
+	if (strcmp(type, "subscribe") == 0 && ((!had_mine &&
+	    db_roster_fits(mmpd->db, c->local, &mine, &cause) == -1) ||
+	    (local && !had_theirs &&
+	    db_roster_fits(mmpd->db, j.local, &theirs, &cause) == -1))) {
+		log_debug("pres_subscription: %s to %s refused: %s", c->bare,
+		    to, cause);
+		free(cause);
+		router_error(c, n, "cancel", "policy-violation");
+		goto out;
+	}
+	xnode_set_attr(n, "from", c->bare);
+	xnode_set_attr(n, "to", to);
 
 	if (strcmp(type, "subscribe") == 0) {
 		if (!sub_has(mine.subscription, "to") && !mine.ask) {
 			mine.ask = 1;
-			roster_save(c->local, &mine);
-			roster_push(c->local, &mine, 0);
+			if (roster_save(c->local, &mine) == 0)
+				roster_push(c->local, &mine, 0);
 		}
 		if (local && sub_has(theirs.subscription, "from")) {
 			/* Already approved: answer for the contact. */
@@ -356,58 +388,63 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 			pres_send_to(n, to, NULL);
 	} else if (strcmp(type, "subscribed") == 0) {
 		/* RFC 6121 3.1.5: approving what nobody asked is ignored. */
-		changed = mine.pending_in != 0;
-		if (!changed) {
-			jid_clear(&j);
-			db_roster_clear(&mine);
-			db_roster_clear(&theirs);
-			return;
-		}
+		if (mine.pending_in == 0)
+			goto out;
 		roster_set_sub(&mine, sub_add(mine.subscription, "from"));
 		mine.pending_in = 0;
-		roster_save(c->local, &mine);
-		roster_push(c->local, &mine, 0);
+		if (roster_save(c->local, &mine) == 0)
+			roster_push(c->local, &mine, 0);
 		if (local) {
 			theirs.ask = 0;
 			roster_set_sub(&theirs, sub_add(theirs.subscription,
 			    "to"));
-			roster_save(j.local, &theirs);
-			roster_push(j.local, &theirs, 0);
+			if (roster_save(j.local, &theirs) == 0)
+				roster_push(j.local, &theirs, 0);
 			pres_to_sessions(n, to, 1);
 			pres_offer(c->full, c->bare, to);
 		} else
 			pres_send_to(n, to, NULL);
 	} else if (strcmp(type, "unsubscribe") == 0) {
-		roster_set_sub(&mine, sub_del(mine.subscription, "to"));
-		mine.ask = 0;
-		roster_save(c->local, &mine);
-		roster_push(c->local, &mine, 0);
+		if (had_mine) {
+			roster_set_sub(&mine, sub_del(mine.subscription, "to"));
+			mine.ask = 0;
+			if (roster_save(c->local, &mine) == 0)
+				roster_push(c->local, &mine, 0);
+		}
 		if (local) {
-			roster_set_sub(&theirs, sub_del(theirs.subscription,
-			    "from"));
-			theirs.pending_in = 0;
-			roster_save(j.local, &theirs);
-			roster_push(j.local, &theirs, 0);
+			if (had_theirs) {
+				roster_set_sub(&theirs,
+				    sub_del(theirs.subscription, "from"));
+				theirs.pending_in = 0;
+				if (roster_save(j.local, &theirs) == 0)
+					roster_push(j.local, &theirs, 0);
+			}
 			pres_to_sessions(n, to, 1);
 			pres_unavailable_from(to, c->bare);
 		} else
 			pres_send_to(n, to, NULL);
 	} else if (strcmp(type, "unsubscribed") == 0) {
-		roster_set_sub(&mine, sub_del(mine.subscription, "from"));
-		mine.pending_in = 0;
-		roster_save(c->local, &mine);
-		roster_push(c->local, &mine, 0);
+		if (had_mine) {
+			roster_set_sub(&mine, sub_del(mine.subscription,
+			    "from"));
+			mine.pending_in = 0;
+			if (roster_save(c->local, &mine) == 0)
+				roster_push(c->local, &mine, 0);
+		}
 		if (local) {
-			roster_set_sub(&theirs, sub_del(theirs.subscription,
-			    "to"));
-			theirs.ask = 0;
-			roster_save(j.local, &theirs);
-			roster_push(j.local, &theirs, 0);
+			if (had_theirs) {
+				roster_set_sub(&theirs,
+				    sub_del(theirs.subscription, "to"));
+				theirs.ask = 0;
+				if (roster_save(j.local, &theirs) == 0)
+					roster_push(j.local, &theirs, 0);
+			}
 			pres_to_sessions(n, to, 1);
 			pres_unavailable_from(c->bare, to);
 		} else
 			pres_send_to(n, to, NULL);
 	}
+out:
 	jid_clear(&j);
 	db_roster_clear(&mine);
 	db_roster_clear(&theirs);
@@ -504,19 +541,83 @@ presence_gone(struct xconn *c)
 	xnode_free(u);
 }
 
+/*
+ * Fill r's name and groups from a roster set's <item/>, checked (RFC 6121
+ * 2.3.3) before anything is copied: -1 with *cond "not-acceptable" for a
+ * name or group past its cap, an empty group or one with a control
+ * character, more than DB_ROSTER_MAX_GROUPS groups; "bad-request" for a
+ * group named twice.
+ */
+static int
+roster_fields(const struct xnode *it, struct db_roster *r, const char **cond)
+{
+	struct xnode	*g;
+	const char	*name = xnode_attr(it, "name");
+	char		*text[DB_ROSTER_MAX_GROUPS], *groups, *cause, *t;
+	size_t		 len, off;
+	int		 n = 0, i, k, rc = -1;
+
+	*cond = "not-acceptable";
+	if (name != NULL && strlen(name) > DB_ROSTER_MAX_NAME)
+		return (-1);
+	for (g = xnode_first(it); g != NULL; g = xnode_next(g))
+		if (strcmp(xnode_name(g), "group") == 0 &&
+		    ++n > DB_ROSTER_MAX_GROUPS)
+			return (-1);
+	n = 0;
+	len = 1;
+	for (g = xnode_first(it); g != NULL; g = xnode_next(g)) {
+		if (strcmp(xnode_name(g), "group") != 0)
+			continue;
+		t = text[n++] = xnode_text(g);
+		if (*t == '\0' || strlen(t) > DB_ROSTER_MAX_GROUP)
+			goto out;
+		for (i = 0; t[i] != '\0'; i++)
+			if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+				goto out;
+		for (k = 0; k < n - 1; k++) {
+			if (strcmp(text[k], t) == 0) {
+				*cond = "bad-request";
+				goto out;
+			}
+		}
+		len += strlen(t) + 1;
+	}
+	groups = xmalloc(len);
+	groups[0] = '\0';
+	for (k = 0, off = 0; k < n; k++)
+		off += snprintf(groups + off, len - off, "%s%s",
+		    k > 0 ? "\n" : "", text[k]);
+	free(r->name);
+	r->name = name != NULL ? xstrdup(name) : NULL;
+	free(r->groups);
+	r->groups = groups;
+	if (db_roster_check(r, &cause) == -1) {
+		log_debug("roster_fields: %s", cause);
+		free(cause);
+		goto out;
+	}
+	rc = 0;
+out:
+	for (k = 0; k < n; k++)
+		free(text[k]);
+	return (rc);
+}
+
 /* jabber:iq:roster get and set (RFC 6121 section 2). */
 void
 roster_iq(struct xconn *c, struct xnode *n)
 {
 	struct db_roster	*items, r;
-	struct xnode		*q, *res, *rq, *it, *g;
-	const char		*type = xnode_attr(n, "type"), *sub;
-	char			*jid, *groups, *tmp, *text, *cause;
+	struct xnode		*q, *res, *rq, *it;
+	const char		*type = xnode_attr(n, "type"), *sub, *cond;
+	char			*jid, *cause;
 	struct jid		 j;
 	size_t			 k, i;
 
 	q = xnode_first(n);
 	if (strcmp(type, "get") == 0) {
+		/* At most DB_ROSTER_MAX_BYTES of roster, read once. */
 		c->roster_wanted = 1;
 		res = xnode_new("iq", NULL);
 		xnode_set_attr(res, "type", "result");
@@ -550,8 +651,14 @@ roster_iq(struct xconn *c, struct xnode *n)
 		return;
 	}
 	sub = xnode_attr(it, "subscription");
-	roster_load(c->local, jid, &r);
 	if (sub != NULL && strcmp(sub, "remove") == 0) {
+		/* RFC 6121 2.5.3: removing what is not there is an error. */
+		if (!roster_load(c->local, jid, &r)) {
+			db_roster_clear(&r);
+			free(jid);
+			router_error(c, n, "cancel", "item-not-found");
+			return;
+		}
 		if (sub_has(r.subscription, "to") || r.ask)
 			roster_unsub(c, jid, "unsubscribe");
 		if (sub_has(r.subscription, "from") || r.pending_in)
@@ -566,25 +673,29 @@ roster_iq(struct xconn *c, struct xnode *n)
 			cluster_roster_del(c->local, jid);
 		roster_push(c->local, &r, 1);
 	} else {
-		free(r.name);
-		r.name = xnode_attr(it, "name") ?
-		    xstrdup(xnode_attr(it, "name")) : NULL;
-		groups = xstrdup("");
-		for (g = xnode_first(it); g != NULL; g = xnode_next(g)) {
-			if (strcmp(xnode_name(g), "group") != 0)
-				continue;
-			text = xnode_text(g);
-			xasprintf(&tmp, "%s%s%s", groups, *groups ? "\n" : "",
-			    text);
-			free(text);
-			free(groups);
-			groups = tmp;
+		roster_load(c->local, jid, &r);
+		if (roster_fields(it, &r, &cond) == -1) {
+			db_roster_clear(&r);
+			free(jid);
+			router_error(c, n, "modify", cond);
+			return;
 		}
-		free(r.groups);
-		r.groups = groups;
+		if (db_roster_fits(mmpd->db, c->local, &r, &cause) == -1) {
+			log_debug("roster_iq: %s: %s: %s", c->bare, jid, cause);
+			free(cause);
+			db_roster_clear(&r);
+			free(jid);
+			router_error(c, n, "cancel", "policy-violation");
+			return;
+		}
 		if (r.pending_in == PENDING_HIDDEN)
 			r.pending_in = PENDING_SHOWN;
-		roster_save(c->local, &r);
+		if (roster_save(c->local, &r) == -1) {
+			db_roster_clear(&r);
+			free(jid);
+			router_error(c, n, "cancel", "internal-server-error");
+			return;
+		}
 		roster_push(c->local, &r, 0);
 	}
 	db_roster_clear(&r);

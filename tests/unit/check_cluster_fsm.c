@@ -1442,6 +1442,94 @@ START_TEST(test_raft_stale_id)
 }
 END_TEST
 
+/*
+ * The roster caps hold where a replicated item is applied, whatever a
+ * member submits: items past the size caps of db.h do not decode, and a
+ * roster-set that would add an item past DB_ROSTER_MAX_ITEMS is ignored
+ * (the sink does not hear it); changing an item that is there still works.
+ */
+START_TEST(test_roster_caps)
+{
+	struct db_roster	 d;
+	struct rec		 r;
+	struct cfsm		*c;
+	char			 big[DB_ROSTER_MAX_JID + 2], jid[32], *it;
+	char			*groups, *line;
+	size_t			 i, off;
+	int			 n;
+
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/* A name: DB_ROSTER_MAX_NAME bytes decode, one more does not. */
+	big[DB_ROSTER_MAX_NAME] = '\0';
+	it = ros_item("none", big, 0, 0, "");
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), 0);
+	ros_clear(&d);
+	free(it);
+	big[DB_ROSTER_MAX_NAME] = 'n';
+	big[DB_ROSTER_MAX_NAME + 1] = '\0';
+	it = ros_item("none", big, 0, 0, "");
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), -1);
+	free(it);
+	/* A group likewise. */
+	it = ros_item("none", NULL, 0, 0, big);
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), -1);
+	free(it);
+	big[DB_ROSTER_MAX_GROUP] = '\0';
+	it = ros_item("none", NULL, 0, 0, big);
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), 0);
+	ros_clear(&d);
+	free(it);
+	/* DB_ROSTER_MAX_GROUPS groups decode, one more does not. */
+	groups = xcalloc(1, 4 * (DB_ROSTER_MAX_GROUPS + 1));
+	for (i = 0, off = 0; i < DB_ROSTER_MAX_GROUPS; i++)
+		off += snprintf(groups + off, 4, "%sg%c", i ? "\n" : "",
+		    (int)('a' + i));
+	it = ros_item("none", NULL, 0, 0, groups);
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), 0);
+	ros_clear(&d);
+	free(it);
+	strlcat(groups, "\ngz", 4 * (DB_ROSTER_MAX_GROUPS + 1));
+	it = ros_item("none", NULL, 0, 0, groups);
+	ck_assert_int_eq(cfsm_roster_dec(it, &d), -1);
+	free(it);
+	free(groups);
+
+	c = new_rec(&r);
+	it = ros_item("none", NULL, 0, 0, "");
+	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	/* A JID past DB_ROSTER_MAX_JID: the entry is bad, both ways. */
+	memset(big, 'j', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_ptr_null(cfsm_enc_roster_set("alice", big, it));
+	xasprintf(&line, "roster-set\talice\t%s\t%s", big, it);
+	memset(&r, 0, sizeof(r));
+	apply_str(c, line);
+	free(line);
+	ck_assert_int_eq(r.rsets, 0);
+	ck_assert_ptr_null(cfsm_roster(c, "alice", big));
+	/* Fill to the cap; one more is ignored. */
+	for (n = 0; n <= DB_ROSTER_MAX_ITEMS; n++) {
+		snprintf(jid, sizeof(jid), "c%04d@x", n);
+		apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
+	}
+	ck_assert_int_eq(r.rsets, DB_ROSTER_MAX_ITEMS);
+	util_free_argv(cfsm_roster_jids(c, "alice", &n), n);
+	ck_assert_int_eq(n, DB_ROSTER_MAX_ITEMS);
+	ck_assert_ptr_null(cfsm_roster(c, "alice", jid));
+	/* An item that is there still changes; after a removal, room. */
+	free(it);
+	it = ros_item("both", NULL, 0, 0, "");
+	apply_entry(c, cfsm_enc_roster_set("alice", "c0000@x", it));
+	ck_assert_str_eq(cfsm_roster(c, "alice", "c0000@x"), it);
+	apply_entry(c, cfsm_enc_roster_del("alice", "c0001@x"));
+	apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
+	ck_assert_ptr_nonnull(cfsm_roster(c, "alice", jid));
+	free(it);
+	cfsm_free(c);
+}
+END_TEST
+
 /* All tests. */
 static Suite *
 cfsm_suite(void)
@@ -1464,6 +1552,7 @@ cfsm_suite(void)
 	tcase_add_test(tc, test_apply_no_sink);
 	tcase_add_test(tc, test_apply_roster);
 	tcase_add_test(tc, test_user_del_roster);
+	tcase_add_test(tc, test_roster_caps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("snapshot");

@@ -20,6 +20,8 @@
 #include "db.h"
 #include "log.h"
 #include "util.h"
+#include "xmalloc.h"
+#include "xmpp_sasl.h"
 
 /*
  * A failed check ends the test's process before teardown runs, so the
@@ -42,6 +44,12 @@ static void	 listen_set_ok(struct db *, char **, int);
 static void	 listen_is(struct db *, char **, int);
 static void	 write_garbage(const char *, size_t);
 static void	 make_newer(const char *, int);
+static void	 user_ok(struct db *, const char *);
+static void	 ros_set(struct db_roster *, const char *, const char *,
+		    const char *);
+static int	 ros_put(struct db *, const char *, const char *,
+		    const char *, const char *, char **);
+static void	 jids_are(struct db *, const char *, int, const char *);
 static Suite	*db_suite(void);
 
 /* Make the per-test directory under topdir and the database path in it. */
@@ -640,6 +648,282 @@ START_TEST(test_rollback)
 }
 END_TEST
 
+/* Add an account with made-up SCRAM keys. */
+static void
+user_ok(struct db *db, const char *name)
+{
+	struct sasl_creds	 c1, c2;
+	char			*cause = NULL;
+
+	memset(&c1, 0, sizeof(c1));
+	c1.hash = SASL_SHA1;
+	c1.iterations = 4096;
+	c1.keylen = 20;
+	c2 = c1;
+	c2.hash = SASL_SHA256;
+	c2.keylen = 32;
+	ck_assert_msg(db_user_add(db, name, &c1, &c2, &cause) == 0, "%s",
+	    cause);
+}
+
+/* Point r at a roster item (subscription none, strings borrowed). */
+static void
+ros_set(struct db_roster *r, const char *jid, const char *name,
+    const char *groups)
+{
+	memset(r, 0, sizeof(*r));
+	r->jid = (char *)(uintptr_t)jid;
+	r->name = (char *)(uintptr_t)name;
+	r->subscription = (char *)(uintptr_t)"none";
+	r->groups = (char *)(uintptr_t)groups;
+}
+
+/* db_roster_put of one item of owner's; its result, *cause as it set. */
+static int
+ros_put(struct db *db, const char *owner, const char *jid, const char *name,
+    const char *groups, char **cause)
+{
+	struct db_roster	 r;
+
+	ros_set(&r, jid, name, groups);
+	*cause = NULL;
+	return (db_roster_put(db, owner, &r, cause));
+}
+
+/* owner's contacts of kind which are the words of want. */
+static void
+jids_are(struct db *db, const char *owner, int which, const char *want)
+{
+	char	**jids, *got;
+	int	  n, i;
+	size_t	  len = 1;
+
+	ck_assert_int_eq(db_roster_jids(db, owner, which, &jids, &n), 0);
+	for (i = 0; i < n; i++)
+		len += strlen(jids[i]) + 1;
+	got = xcalloc(1, len);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strlcat(got, " ", len);
+		strlcat(got, jids[i], len);
+	}
+	ck_assert_str_eq(got, want);
+	free(got);
+	util_free_argv(jids, n);
+}
+
+/* One item's caps: JID, name and group bytes, groups, no empty group,
+ * control character or duplicate. */
+START_TEST(test_roster_check)
+{
+	static const char	*bad[] = { "\n", "a\n", "\na", "a\n\nb",
+	    "a\tb", "a\x7f", "a\nb\na", "x\nx" };
+	struct db_roster	 r;
+	char			 big[DB_ROSTER_MAX_JID + 2], groups[1024];
+	char			*cause;
+	size_t			 i, off;
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ros_set(&r, "bob@x", NULL, "");
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	r.groups = NULL;
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	/* JID */
+	r.jid = big;
+	ck_assert_int_eq(db_roster_check(&r, &cause), -1);
+	free(cause);
+	big[DB_ROSTER_MAX_JID] = '\0';
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	r.jid = (char *)(uintptr_t)"";
+	ck_assert_int_eq(db_roster_check(&r, &cause), -1);
+	free(cause);
+	r.jid = (char *)(uintptr_t)"bob@x";
+	/* name */
+	big[DB_ROSTER_MAX_NAME] = '\0';
+	r.name = big;
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	big[DB_ROSTER_MAX_NAME] = 'a';
+	big[DB_ROSTER_MAX_NAME + 1] = '\0';
+	ck_assert_int_eq(db_roster_check(&r, &cause), -1);
+	ck_assert_str_eq(cause, "roster item: name longer than 1023 bytes");
+	free(cause);
+	r.name = NULL;
+	/* one group */
+	r.groups = big;
+	ck_assert_int_eq(db_roster_check(&r, &cause), -1);
+	free(cause);
+	big[DB_ROSTER_MAX_GROUP] = '\0';
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	/* groups */
+	for (i = 0, off = 0; i < DB_ROSTER_MAX_GROUPS; i++)
+		off += snprintf(groups + off, sizeof(groups) - off, "%sg%zu",
+		    i ? "\n" : "", i);
+	r.groups = groups;
+	ck_assert_int_eq(db_roster_check(&r, &cause), 0);
+	strlcat(groups, "\nmore", sizeof(groups));
+	ck_assert_int_eq(db_roster_check(&r, &cause), -1);
+	ck_assert_str_eq(cause, "roster item: more than 16 groups");
+	free(cause);
+	for (i = 0; i < nitems(bad); i++) {
+		r.groups = (char *)(uintptr_t)bad[i];
+		ck_assert_msg(db_roster_check(&r, &cause) == -1, "groups %zu",
+		    i);
+		free(cause);
+	}
+}
+END_TEST
+
+/*
+ * db_roster_put keeps a roster within DB_ROSTER_MAX_ITEMS items and
+ * DB_ROSTER_MAX_BYTES bytes; an item already there still changes.
+ */
+START_TEST(test_roster_caps)
+{
+	struct db		*db;
+	struct db_roster	*list;
+	char			 jid[32], name[DB_ROSTER_MAX_NAME + 1];
+	char			 groups[DB_ROSTER_MAX_GROUPS *
+				    (DB_ROSTER_MAX_GROUP + 1)];
+	char			*cause;
+	size_t			 n, i, bytes;
+	int			 k;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	user_ok(db, "bob");
+	ck_assert_int_eq(db_begin(db, &cause), 0);
+	for (k = 0; k < DB_ROSTER_MAX_ITEMS; k++) {
+		snprintf(jid, sizeof(jid), "c%04d@x", k);
+		ck_assert_msg(ros_put(db, "alice", jid, "n", "g", &cause) == 0,
+		    "item %d: %s", k, cause);
+	}
+	ck_assert_int_eq(db_commit(db, &cause), 0);
+	ck_assert_int_eq(ros_put(db, "alice", "one@more", NULL, "", &cause),
+	    -1);
+	ck_assert_str_eq(cause, "roster full: 1000 items");
+	free(cause);
+	ck_assert_int_eq(ros_put(db, "alice", "c0000@x", "other", "", &cause),
+	    0);
+	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n), 0);
+	ck_assert_uint_eq(n, DB_ROSTER_MAX_ITEMS);
+	ck_assert_str_eq(list[0].name, "other");
+	db_roster_free(list, n);
+	/* Another account's roster is its own. */
+	ck_assert_int_eq(ros_put(db, "bob", "one@more", NULL, "", &cause), 0);
+
+	/* Bytes: the fattest items allowed, until the roster is full. */
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	memset(groups, 'g', sizeof(groups) - 1);
+	groups[sizeof(groups) - 1] = '\0';
+	for (i = 0; i < DB_ROSTER_MAX_GROUPS; i++) {
+		groups[i * (DB_ROSTER_MAX_GROUP + 1)] = 'a' + i;
+		if (i > 0)
+			groups[i * (DB_ROSTER_MAX_GROUP + 1) - 1] = '\n';
+	}
+	for (k = 0;; k++) {
+		snprintf(jid, sizeof(jid), "f%04d@x", k);
+		if (ros_put(db, "bob", jid, name, groups, &cause) == -1)
+			break;
+	}
+	ck_assert_str_eq(cause, "roster full: 262144 bytes");
+	free(cause);
+	ck_assert_int_gt(k, 0);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	for (i = 0, bytes = 0; i < n; i++)
+		bytes += db_roster_size(&list[i]);
+	ck_assert_uint_le(bytes, DB_ROSTER_MAX_BYTES);
+	ck_assert_uint_gt(bytes + db_roster_size(&list[0]),
+	    DB_ROSTER_MAX_BYTES);
+	db_roster_free(list, n);
+	/* A small item no longer fits either; shrinking one always does. */
+	ck_assert_int_eq(ros_put(db, "bob", "z@x", name, groups, &cause), -1);
+	free(cause);
+	ck_assert_int_eq(ros_put(db, "bob", "f0000@x", "n", "", &cause), 0);
+	ck_assert_int_eq(ros_put(db, "bob", "f0001@x", name, "", &cause), 0);
+	/* Refused items are not stored. */
+	ck_assert_int_eq(ros_put(db, "bob", "bad@x", NULL, "a\na", &cause),
+	    -1);
+	free(cause);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	for (i = 0; i < n; i++)
+		ck_assert_str_ne(list[i].jid, "bad@x");
+	db_roster_free(list, n);
+	db_close(db);
+}
+END_TEST
+
+/* A roster stored past the caps (before them) may change, not grow. */
+START_TEST(test_roster_legacy)
+{
+	struct db	*db;
+	sqlite3		*sql = NULL;
+	char		*cause, longer[400];
+
+	memset(longer, 'n', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	db = open_ok();
+	user_ok(db, "alice");
+	db_close(db);
+	ck_assert_int_eq(sqlite3_open(dbpath, &sql), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(sql, "WITH RECURSIVE n(i) AS ("
+	    "SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1200) "
+	    "INSERT INTO roster (owner, jid, name) SELECT 'alice', "
+	    "'c' || i || '@x', printf('%.300c', 'n') FROM n", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_close(sql), SQLITE_OK);
+	db = open_ok();
+	ck_assert_int_eq(ros_put(db, "alice", "new@x", NULL, "", &cause), -1);
+	free(cause);
+	ck_assert_int_eq(ros_put(db, "alice", "c7@x", "shorter", "g",
+	    &cause), 0);
+	ck_assert_int_eq(ros_put(db, "alice", "c8@x", longer, "", &cause),
+	    -1);
+	free(cause);
+	db_close(db);
+}
+END_TEST
+
+/* Presence reads only the JIDs it needs, by subscription state. */
+START_TEST(test_roster_jids)
+{
+	struct db		*db;
+	struct db_roster	 r;
+	char			*cause = NULL;
+	char			**jids;
+	int			 n;
+	static const struct {
+		const char	*jid, *sub;
+		int		 pending;
+	} items[] = {
+		{ "both@x", "both", 0 },
+		{ "from@x", "from", 2 },
+		{ "none@x", "none", 0 },
+		{ "asked@x", "none", 1 },
+		{ "to@x", "to", 0 },
+	};
+	size_t			 i;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	user_ok(db, "bob");
+	for (i = 0; i < nitems(items); i++) {
+		ros_set(&r, items[i].jid, "name", "group");
+		r.subscription = (char *)(uintptr_t)items[i].sub;
+		r.pending_in = items[i].pending;
+		ck_assert_int_eq(db_roster_put(db, "alice", &r, &cause), 0);
+	}
+	jids_are(db, "alice", DB_ROSTER_FROM, "both@x from@x");
+	jids_are(db, "alice", DB_ROSTER_TO, "both@x to@x");
+	jids_are(db, "alice", DB_ROSTER_ASKED, "asked@x from@x");
+	jids_are(db, "bob", DB_ROSTER_FROM, "");
+	ck_assert_int_eq(db_roster_jids(db, "alice", 0, &jids, &n), -1);
+	ck_assert_ptr_null(jids);
+	db_close(db);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 db_suite(void)
@@ -674,6 +958,14 @@ db_suite(void)
 	tcase_add_test(tc, test_listen);
 	tcase_add_test(tc, test_xmpp_reset);
 	tcase_add_test(tc, test_rollback);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("roster");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_roster_check);
+	tcase_add_test(tc, test_roster_caps);
+	tcase_add_test(tc, test_roster_legacy);
+	tcase_add_test(tc, test_roster_jids);
 	suite_add_tcase(s, tc);
 
 	return (s);
