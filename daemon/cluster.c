@@ -87,6 +87,7 @@ static struct {
 	unsigned		 confhash;
 	time_t			 since;
 	int			 init_busy;
+	int			 pin_busy;	/* pinning our own identity */
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
 	raft_index		 merge_after;
@@ -952,6 +953,63 @@ cluster_server_by_id(uint64_t id)
 	return (NULL);
 }
 
+/*
+ * Whether the peer of a channel, claiming node id at addr with a
+ * certificate of identity ident, is that member: 1 if id is in the raft
+ * configuration at addr and its pinned identity and address are these;
+ * -1 if this node knows no member identity at all (it is joining, or not
+ * running raft: the port decides); 0 otherwise. A cluster formed before
+ * identities were pinned (a domain but no pin) trusts its configuration
+ * until its leader pins itself: its followers then join again.
+ */
+int
+cluster_peer_member(uint64_t id, const char *addr, const char *ident)
+{
+	const struct raft_server	*s;
+	const char			*pin, *paddr;
+
+	if (!cl.running || cl.fsm == NULL)
+		return (-1);
+	s = cluster_server_by_id(id);
+	if (!cfsm_member_any(cl.fsm)) {
+		if (cfsm_domain(cl.fsm) == NULL)
+			return (-1);
+		return (s != NULL && strcmp(s->address, addr) == 0 ? 1 : 0);
+	}
+	if (s == NULL || strcmp(s->address, addr) != 0 ||
+	    (pin = cfsm_member(cl.fsm, id, &paddr)) == NULL ||
+	    strcmp(pin, ident) != 0 || strcmp(paddr, addr) != 0)
+		return (0);
+	return (1);
+}
+
+/*
+ * Whether host (a numeric address, no port) is the address of a member
+ * in the raft configuration.
+ */
+int
+cluster_addr_member(const char *host)
+{
+	const char	*a, *p;
+	size_t		 n = strlen(host);
+	unsigned	 i;
+
+	if (!cl.running)
+		return (0);
+	for (i = 0; i < cl.raft.configuration.n; i++) {
+		a = cl.raft.configuration.servers[i].address;
+		if (*a == '[')
+			a++;
+		if ((p = strrchr(a, ':')) == NULL)
+			continue;
+		if (p > a && p[-1] == ']')
+			p--;
+		if ((size_t)(p - a) == n && strncmp(a, host, n) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /* Every CLUSTER_POLL_MS: notice role, leader and membership changes. */
 static void
 cluster_poll(evutil_socket_t fd, short what, void *arg)
@@ -1109,6 +1167,26 @@ cluster_leader_duties(void)
 		if (e != NULL) {
 			cl.init_busy = 1;
 			cluster_submit(e, cluster_ignore, &cl.init_busy);
+			free(e);
+		}
+	}
+	/* The leader pins its own certificate (initialize, or a new key). */
+	if (cfsm_domain(cl.fsm) != NULL && !cl.pin_busy &&
+	    *cnet_ident() != '\0' &&
+	    raft_last_applied(&cl.raft) >= raft_commit_index(&cl.raft)) {
+		const char	*pin, *paddr = NULL;
+
+		pin = cfsm_member(cl.fsm, cl.id, &paddr);
+		if (pin == NULL || strcmp(pin, cnet_ident()) != 0 ||
+		    strcmp(paddr, cl.addr) != 0) {
+			if ((e = cfsm_enc_member(cl.id, cl.addr,
+			    cnet_ident())) != NULL) {
+				log_info("cluster: pinning this node's "
+				    "certificate (key %.16s...) as %016" PRIx64,
+				    cnet_ident(), cl.id);
+				cl.pin_busy = 1;
+				cluster_submit(e, cluster_ignore, &cl.pin_busy);
+			}
 			free(e);
 		}
 	}

@@ -15,6 +15,7 @@
  *	digest-set	node	cbname	digest
  *	digest-del	node	cbname
  *	forget		node
+ *	member		node	addr	identity
  *	roster-set	owner	jid	item
  *	roster-del	owner	jid
  *
@@ -41,9 +42,17 @@
  * (a newer node wrote it) or cannot parse is logged and skipped, never
  * fatal.
  *
- * A snapshot is the header line "cfsm 1", then one "init" line if the
- * cluster has one, one "user-set" line per account, one "digest-set" line
- * per digest and one "roster-set" line per roster item, each ending in LF.
+ * A member entry pins the certificate of a node that joined: its cluster
+ * address and identity (the SHA-256 of its certificate's public key, 64
+ * lowercase hex digits). The cluster port lets only the node with that key
+ * speak for that id and address; forget drops the pin with the digests.
+ *
+ * A snapshot is the header line "cfsm 2" if any member is pinned, else
+ * "cfsm 1" (the format before pins, still written and read), then one
+ * "init" line if the cluster has one, one "member" line per pinned node
+ * (at least one after "cfsm 2", none after "cfsm 1"), one "user-set" line per account, one
+ * "digest-set" line per digest and one "roster-set" line per roster item,
+ * each ending in LF.
  */
 #include <sys/tree.h>
 
@@ -65,7 +74,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CFSM_SNAP_HEADER	"cfsm 1"
+#define CFSM_SNAP_HEADER	"cfsm 2"
+#define CFSM_SNAP_HEADER1	"cfsm 1"	/* before member lines */
+#define CFSM_IDENT_LEN		64	/* hex digits of a member identity */
 #define CFSM_MAX_FIELDS		4	/* type word included */
 #define CFSM_DIGEST_BYTES	16	/* of the HMAC, shown as hex */
 
@@ -78,6 +89,7 @@
 #define CE_FORGET	6
 #define CE_ROSTER_SET	7
 #define CE_ROSTER_DEL	8
+#define CE_MEMBER	9
 
 /* The entry types: word, number of fields after it. */
 static const struct cfsm_type {
@@ -93,14 +105,16 @@ static const struct cfsm_type {
 	{ "forget",	CE_FORGET,	1 },
 	{ "roster-set",	CE_ROSTER_SET,	3 },
 	{ "roster-del",	CE_ROSTER_DEL,	2 },
+	{ "member",	CE_MEMBER,	3 },
 };
 
 /* A decoded entry; the strings point into the decoder's copy. */
 struct cfsm_entry {
 	int		 type;
-	uint64_t	 node;		/* digest-set, digest-del, forget */
-	const char	*a;		/* domain, user, cbname or owner */
-	const char	*b;		/* keyhex, blob, digest or jid */
+	uint64_t	 node;		/* digest-set, digest-del, forget,
+					   member */
+	const char	*a;		/* domain, user, cbname, owner, addr */
+	const char	*b;		/* keyhex, blob, digest, jid, identity */
 	const char	*c;		/* roster item */
 };
 
@@ -125,7 +139,16 @@ struct cfsm_ros {
 	char			*item;
 };
 
+/* A member's pinned certificate identity and address. */
+struct cfsm_mem {
+	RB_ENTRY(cfsm_mem)	 entry;
+	uint64_t		 node;
+	char			*addr;
+	char			*ident;
+};
+
 RB_HEAD(cfsm_user_tree, cfsm_user);
+RB_HEAD(cfsm_mem_tree, cfsm_mem);
 RB_HEAD(cfsm_dig_tree, cfsm_dig);
 RB_HEAD(cfsm_ros_tree, cfsm_ros);
 
@@ -136,6 +159,7 @@ struct cfsm_state {
 	struct cfsm_user_tree	 users;
 	struct cfsm_dig_tree	 digs;
 	struct cfsm_ros_tree	 rosters;	/* by owner, then jid */
+	struct cfsm_mem_tree	 members;
 };
 
 struct cfsm {
@@ -154,6 +178,10 @@ struct cfsm_buf {
 static int	 cfsm_user_cmp(struct cfsm_user *, struct cfsm_user *);
 static int	 cfsm_dig_cmp(struct cfsm_dig *, struct cfsm_dig *);
 static int	 cfsm_ros_cmp(struct cfsm_ros *, struct cfsm_ros *);
+static int	 cfsm_mem_cmp(struct cfsm_mem *, struct cfsm_mem *);
+static struct cfsm_mem *cfsm_state_mem(const struct cfsm_state *, uint64_t);
+static void	 cfsm_mem_free(struct cfsm_mem_tree *, struct cfsm_mem *);
+RB_PROTOTYPE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_PROTOTYPE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
 RB_PROTOTYPE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
@@ -197,6 +225,7 @@ static int	 cfsm_hex_decode(const char *, unsigned char **, size_t *);
 RB_GENERATE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_GENERATE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
 RB_GENERATE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
+RB_GENERATE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 
 /* Accounts are ordered by user name. */
 static int
@@ -223,6 +252,13 @@ cfsm_ros_cmp(struct cfsm_ros *a, struct cfsm_ros *b)
 	if ((d = strcmp(a->owner, b->owner)) != 0)
 		return (d);
 	return (strcmp(a->jid, b->jid));
+}
+
+/* Members are ordered by node id. */
+static int
+cfsm_mem_cmp(struct cfsm_mem *a, struct cfsm_mem *b)
+{
+	return (a->node < b->node ? -1 : a->node > b->node);
 }
 
 /* A field is not empty and holds no tab, CR or LF. */
@@ -467,6 +503,7 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 	case CE_DIGEST_SET:
 	case CE_DIGEST_DEL:
 	case CE_FORGET:
+	case CE_MEMBER:
 		if (cfsm_node_parse(f[1], &e->node) == -1) {
 			*cause = "bad node id";
 			return (-1);
@@ -474,6 +511,20 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 		if (t->type == CE_FORGET)
 			break;
 		e->a = f[2];
+		if (t->type == CE_MEMBER) {
+			e->b = f[3];
+			if (strlen(e->a) >= 80 || strchr(e->a, ' ') != NULL) {
+				*cause = "bad member address";
+				return (-1);
+			}
+			if (strlen(e->b) != CFSM_IDENT_LEN ||
+			    strspn(e->b, "0123456789abcdef") !=
+			    CFSM_IDENT_LEN) {
+				*cause = "bad member identity";
+				return (-1);
+			}
+			break;
+		}
 		if (t->type == CE_DIGEST_SET) {
 			e->b = f[3];
 			if (!cfsm_hex_ok(e->b)) {
@@ -632,6 +683,19 @@ cfsm_enc_forget(uint64_t node)
 	return (cfsm_enc("forget", id, NULL, NULL));
 }
 
+/*
+ * The entry that pins a member: node id, cluster address and identity
+ * (64 lowercase hex digits). NULL if any of them is malformed.
+ */
+char *
+cfsm_enc_member(uint64_t node, const char *addr, const char *ident)
+{
+	char	 id[32];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)node);
+	return (cfsm_enc("member", id, addr, ident));
+}
+
 /* An empty state. */
 static void
 cfsm_state_init(struct cfsm_state *st)
@@ -641,6 +705,7 @@ cfsm_state_init(struct cfsm_state *st)
 	RB_INIT(&st->users);
 	RB_INIT(&st->digs);
 	RB_INIT(&st->rosters);
+	RB_INIT(&st->members);
 }
 
 /* Free everything in st and leave it empty. */
@@ -650,7 +715,10 @@ cfsm_state_clear(struct cfsm_state *st)
 	struct cfsm_user	*u, *unext;
 	struct cfsm_dig		*d, *dnext;
 	struct cfsm_ros		*r, *rnext;
+	struct cfsm_mem		*m, *mnext;
 
+	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
+		cfsm_mem_free(&st->members, m);
 	RB_FOREACH_SAFE(r, cfsm_ros_tree, &st->rosters, rnext)
 		cfsm_ros_free(&st->rosters, r);
 	RB_FOREACH_SAFE(u, cfsm_user_tree, &st->users, unext) {
@@ -711,6 +779,28 @@ cfsm_state_ros(const struct cfsm_state *st, const char *owner,
 	return (RB_FIND(cfsm_ros_tree, head, &key));
 }
 
+/* The pinned member node, or NULL. */
+static struct cfsm_mem *
+cfsm_state_mem(const struct cfsm_state *st, uint64_t node)
+{
+	struct cfsm_mem_tree	*head;
+	struct cfsm_mem		 key;
+
+	head = (struct cfsm_mem_tree *)(uintptr_t)&st->members;
+	key.node = node;
+	return (RB_FIND(cfsm_mem_tree, head, &key));
+}
+
+/* Take member m out of head and free it. */
+static void
+cfsm_mem_free(struct cfsm_mem_tree *head, struct cfsm_mem *m)
+{
+	RB_REMOVE(cfsm_mem_tree, head, m);
+	free(m->addr);
+	free(m->ident);
+	free(m);
+}
+
 /* Take roster item r out of head and free it. */
 static void
 cfsm_ros_free(struct cfsm_ros_tree *head, struct cfsm_ros *r)
@@ -748,9 +838,25 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d, *next;
 	struct cfsm_ros		*r;
+	struct cfsm_mem		*m;
 	int			 changed = 0;
 
 	switch (e->type) {
+	case CE_MEMBER:
+		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
+			if (strcmp(m->addr, e->a) == 0 &&
+			    strcmp(m->ident, e->b) == 0)
+				return (0);
+			free(m->addr);
+			free(m->ident);
+		} else {
+			m = xcalloc(1, sizeof(*m));
+			m->node = e->node;
+			RB_INSERT(cfsm_mem_tree, &st->members, m);
+		}
+		m->addr = xstrdup(e->a);
+		m->ident = xstrdup(e->b);
+		return (1);
 	case CE_INIT:
 		if (st->domain != NULL) {
 			if (strcmp(st->domain, e->a) != 0)
@@ -806,6 +912,10 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 		free(d);
 		return (1);
 	case CE_FORGET:
+		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
+			cfsm_mem_free(&st->members, m);
+			changed = 1;
+		}
 		RB_FOREACH_SAFE(d, cfsm_dig_tree, &st->digs, next) {
 			if (d->node != e->node)
 				continue;
@@ -973,11 +1083,17 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d;
 	struct cfsm_ros		*r;
+	struct cfsm_mem		*m;
 	char			 id[32];
 
-	cfsm_buf_add(&b, CFSM_SNAP_HEADER "\n");
+	cfsm_buf_add(&b, RB_EMPTY(&c->st.members) ? CFSM_SNAP_HEADER1 "\n" :
+	    CFSM_SNAP_HEADER "\n");
 	if (c->st.domain != NULL)
 		cfsm_buf_line(&b, "init", c->st.domain, c->st.key, NULL);
+	RB_FOREACH(m, cfsm_mem_tree, &c->st.members) {
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)m->node);
+		cfsm_buf_line(&b, "member", id, m->addr, m->ident);
+	}
 	RB_FOREACH(u, cfsm_user_tree, &c->st.users)
 		cfsm_buf_line(&b, "user-set", u->name, u->blob, NULL);
 	RB_FOREACH(d, cfsm_dig_tree, &c->st.digs) {
@@ -1016,6 +1132,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
+	int			 v1;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -1024,7 +1141,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	}
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
-	if (strcmp(line, CFSM_SNAP_HEADER) != 0) {
+	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
+	if (!v1 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
 		*cause = "unknown header";
 		return (-1);
 	}
@@ -1032,8 +1150,13 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		if (cfsm_decode(line, &e, cause) == -1)
 			return (-1);
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
-		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET) {
+		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET &&
+		    (e.type != CE_MEMBER || v1)) {
 			*cause = "entry type not allowed";
+			return (-1);
+		}
+		if (e.type == CE_MEMBER && cfsm_state_mem(st, e.node) != NULL) {
+			*cause = "second member line for a node";
 			return (-1);
 		}
 		if (e.type == CE_INIT && st->domain != NULL) {
@@ -1046,6 +1169,10 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			return (-1);
 		}
 		cfsm_state_apply(st, &e);
+	}
+	if (!v1 && RB_EMPTY(&st->members)) {
+		*cause = "no member line after a cfsm 2 header";
+		return (-1);
 	}
 	return (0);
 }
@@ -1121,6 +1248,29 @@ const char *
 cfsm_key(const struct cfsm *c)
 {
 	return (c->st.key);
+}
+
+/*
+ * The pinned identity of member node (borrowed), and its address in *addr
+ * if addr is not NULL; NULL if the node is not pinned.
+ */
+const char *
+cfsm_member(const struct cfsm *c, uint64_t node, const char **addr)
+{
+	struct cfsm_mem	*m;
+
+	if ((m = cfsm_state_mem(&c->st, node)) == NULL)
+		return (NULL);
+	if (addr != NULL)
+		*addr = m->addr;
+	return (m->ident);
+}
+
+/* Whether any member identity is pinned. */
+int
+cfsm_member_any(const struct cfsm *c)
+{
+	return (!RB_EMPTY(&c->st.members));
 }
 
 /* The credential blob of an account, or NULL. */

@@ -112,6 +112,8 @@ static socklen_t		 cnet_bindlen;
 static char			 cnet_addr[80];
 static char			*cnet_domain;
 static uint64_t			 cnet_id;
+static char			 cnet_myident[65];	/* our key's */
+static char			 cnet_pinned[65];	/* who we joined */
 static cnet_accept_cb		 cnet_accept_cbs[CN_REQ + 1];
 static void			*cnet_accept_args[CN_REQ + 1];
 static int			 cnet_npending;
@@ -134,7 +136,10 @@ static void	 cnet_sockopts(int);
 static const char *cnet_kind_name(int);
 static int	 cnet_kind(const char *);
 static int	 cnet_token(const char *);
-static int	 cnet_hello_parse(char *, struct cnet_hello *, int);
+static int	 cnet_cert_ident(X509 *, char *, size_t);
+static int	 cnet_peer_ident(struct cnet_dial *, char *, size_t, char *,
+		    size_t);
+static int	 cnet_addr_is_from(const char *, const char *);
 static struct cnet_src *cnet_src_get(const char *);
 static int	 cnet_make_room(struct cnet_src *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
@@ -303,6 +308,104 @@ out:
 }
 
 /*
+ * The identity of a certificate: the SHA-256 of its public key (the DER
+ * SubjectPublicKeyInfo) in lowercase hex, into out (65 bytes). -1 if
+ * there is none.
+ */
+static int
+cnet_cert_ident(X509 *crt, char *out, size_t len)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0, i;
+
+	if (crt == NULL || len < 65 ||
+	    X509_pubkey_digest(crt, EVP_sha256(), md, &n) != 1 || n != 32) {
+		ERR_clear_error();
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, len - 2 * i, "%02x", md[i]);
+	return (0);
+}
+
+/*
+ * The identity of a channel's peer (its certificate verified by TLS):
+ * 0 and the identity in out, or -1 and why in reason. A peer certificate
+ * must name serverAuth and clientAuth: each end of a cluster link is a
+ * TLS server to one peer and a client to another, and a certificate
+ * issued for something else (a user's, a web server's) is no node's.
+ */
+static int
+cnet_peer_ident(struct cnet_dial *d, char *out, size_t len, char *reason,
+    size_t rlen)
+{
+	SSL		*ssl;
+	X509		*crt;
+	uint32_t	 xku;
+
+	if ((ssl = bufferevent_openssl_get_ssl(d->bev)) == NULL ||
+	    (crt = SSL_get0_peer_certificate(ssl)) == NULL) {
+		snprintf(reason, rlen, "no peer certificate");
+		return (-1);
+	}
+	xku = X509_get_extended_key_usage(crt);
+	if (xku == UINT32_MAX || !(xku & XKU_SSL_SERVER) ||
+	    !(xku & XKU_SSL_CLIENT)) {
+		snprintf(reason, rlen, "its certificate lacks serverAuth and "
+		    "clientAuth in its extended key usage: it is no cluster "
+		    "node's");
+		return (-1);
+	}
+	if (cnet_cert_ident(crt, out, len) == -1) {
+		snprintf(reason, rlen, "cannot read its certificate's key");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Whether the cluster address a peer claims (ip:port) is on the host its
+ * connection comes from (peer, ip:port as the port names it): nodes dial
+ * from their cluster address, so no one speaks for another's.
+ */
+static int
+cnet_addr_is_from(const char *claimed, const char *peer)
+{
+	struct sockaddr_storage	 a, b;
+	socklen_t		 alen, blen;
+
+	if (cnet_parse_addr(claimed, &a, &alen) == -1 ||
+	    cnet_parse_addr(peer, &b, &blen) == -1 ||
+	    a.ss_family != b.ss_family)
+		return (0);
+	if (a.ss_family == AF_INET)
+		return (memcmp(&((struct sockaddr_in *)&a)->sin_addr,
+		    &((struct sockaddr_in *)&b)->sin_addr,
+		    sizeof(struct in_addr)) == 0);
+	return (memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr,
+	    &((struct sockaddr_in6 *)&b)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0);
+}
+
+/* Our own identity (the SHA-256 of our key, hex); "" when not running. */
+const char *
+cnet_ident(void)
+{
+	return (cnet_myident);
+}
+
+/*
+ * Trust ident (a peer's identity, as in struct cnet_hello) for raft
+ * channels while this node knows no member identity yet: the node whose
+ * leader answered our JOIN sends us the log that pins everyone.
+ */
+void
+cnet_pin(const char *ident)
+{
+	strlcpy(cnet_pinned, ident, sizeof(cnet_pinned));
+}
+
+/*
  * Addresses and hello lines
  */
 
@@ -449,9 +552,10 @@ cnet_token(const char *s)
 /*
  * Parse a hello "MMPC1 <kind> <id> <addr> <domain>" or, with answer set,
  * "MMPC1 OK <id> <addr> <domain>" (h->kind left alone). A domain of "-"
- * is none. -1 if malformed; line is cut up.
+ * is none. -1 if malformed; line (NUL-terminated, from the network) is
+ * cut up. Only the line is read: h's identity fields are left alone.
  */
-static int
+int
 cnet_hello_parse(char *line, struct cnet_hello *h, int answer)
 {
 	char		*f[5], *p = line;
@@ -547,6 +651,14 @@ cnet_start(const char *bindaddr, int port, uint64_t id, const char *key,
 		SSL_CTX_free(ctx);
 		return (-1);
 	}
+	if (cnet_cert_ident(SSL_CTX_get0_certificate(ctx), cnet_myident,
+	    sizeof(cnet_myident)) == -1) {
+		xasprintf(cause, "certificate %s: cannot read its key", crt);
+		evconnlistener_free(cnet_lev);
+		cnet_lev = NULL;
+		SSL_CTX_free(ctx);
+		return (-1);
+	}
 	cnet_ctx = ctx;
 	/* Outgoing channels bind to the address with any port. */
 	cnet_bindlen = len;
@@ -593,6 +705,8 @@ cnet_stop(void)
 	free(cnet_domain);
 	cnet_domain = NULL;
 	cnet_addr[0] = '\0';
+	cnet_myident[0] = '\0';
+	cnet_pinned[0] = '\0';
 }
 
 /* Whether the cluster port is open. */
@@ -1231,11 +1345,42 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 	struct uv_stream_s	*stream;
 	cnet_accept_cb		 cb;
 	void			*arg;
-	char			 reason[400];
+	char			 reason[400], why[200];
+	int			 member;
 
 	memset(&h, 0, sizeof(h));
 	if (cnet_hello_parse(line, &h, 0) == -1) {
 		cnet_hs_refuse(d, "malformed hello");
+		return;
+	}
+	if (cnet_peer_ident(d, h.ident, sizeof(h.ident), why,
+	    sizeof(why)) == -1) {
+		cnet_hs_refuse(d, why);
+		return;
+	}
+	if (!cnet_addr_is_from(h.addr, d->peer)) {
+		snprintf(reason, sizeof(reason), "it claims the address %s, "
+		    "not its own", h.addr);
+		cnet_hs_refuse(d, reason);
+		return;
+	}
+	/*
+	 * Only the member whose certificate was pinned at its join speaks
+	 * for its id and address; anyone else the bundle trusts may only
+	 * ask to join (a request channel that takes nothing but JOIN). A
+	 * node that knows no member yet, joining, takes raft from the
+	 * certificate of the leader that took its JOIN.
+	 */
+	member = cluster_peer_member(h.id, h.addr, h.ident);
+	h.member = member == 1;
+	if ((h.kind == CN_FWD && member != 1) || (h.kind == CN_RAFT &&
+	    member != 1 && (member != -1 || cnet_pinned[0] == '\0' ||
+	    strcmp(cnet_pinned, h.ident) != 0))) {
+		snprintf(reason, sizeof(reason), "%s channel claiming node "
+		    "%016llx at %s: its certificate (key %.16s...) is not that "
+		    "member's", cnet_kind_name(h.kind),
+		    (unsigned long long)h.id, h.addr, h.ident);
+		cnet_hs_refuse(d, reason);
 		return;
 	}
 	if (h.kind != CN_REQ && strcmp(h.domain, cnet_domain) != 0) {
@@ -1328,8 +1473,9 @@ static void
 cnet_hs_answer(struct cnet_dial *d, char *line)
 {
 	struct cnet_hello	 h;
-	char			*cause, *p;
+	char			*cause, *p, why[200];
 	size_t			 n = strlen(CNET_MAGIC " ERR ");
+	int			 member;
 
 	if (strncmp(line, CNET_MAGIC " ERR ", n) == 0) {
 		for (p = line + n; *p != '\0'; p++)
@@ -1346,6 +1492,24 @@ cnet_hs_answer(struct cnet_dial *d, char *line)
 		xasprintf(&cause, "%s: malformed answer to our hello",
 		    d->peer);
 		log_warnx("cluster: %s", cause);
+		cnet_dial_finish(d, NULL, NULL, cause);
+		return;
+	}
+	if (cnet_peer_ident(d, h.ident, sizeof(h.ident), why,
+	    sizeof(why)) == -1) {
+		xasprintf(&cause, "%s refused: %s", d->peer, why);
+		cnet_warn(d->peer, why, "cluster: %s", cause);
+		cnet_dial_finish(d, NULL, NULL, cause);
+		return;
+	}
+	/* A member we dial must answer with its pinned certificate. */
+	member = cluster_peer_member(h.id, h.addr, h.ident);
+	h.member = member == 1;
+	if (d->kind != CN_REQ && member == 0) {
+		xasprintf(&cause, "%s answered as node %016llx at %s with a "
+		    "certificate that is not that member's", d->peer,
+		    (unsigned long long)h.id, h.addr);
+		cnet_warn(d->peer, "not the member", "cluster: %s", cause);
 		cnet_dial_finish(d, NULL, NULL, cause);
 		return;
 	}

@@ -8,9 +8,11 @@
 #include <stdint.h>
 
 struct bufferevent;
+struct cnet_hello;
 struct uv_stream_s;
 
 /* cluster_net.c */
+int	 cnet_hello_parse(char *, struct cnet_hello *, int);
 void	 cnet_dials_free(void);
 void	 cnet_tls_clear(struct bufferevent *);
 void	 cnet_warn(const char *, const char *, const char *, ...)
