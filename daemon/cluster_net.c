@@ -285,18 +285,19 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 	}
 	/*
 	 * Each end of a cluster link is a TLS server to one peer and a
-	 * client to another: a certificate that names its uses must name
-	 * both. One without the extension may be used for anything.
+	 * client to another, and peers take only a certificate that names
+	 * both uses (cnet_peer_ident): one that names none is refused too.
 	 */
 	xku = X509_get_extended_key_usage(SSL_CTX_get0_certificate(ctx));
-	if (xku != UINT32_MAX && (!(xku & XKU_SSL_SERVER) ||
-	    !(xku & XKU_SSL_CLIENT))) {
+	if (xku == UINT32_MAX || !(xku & XKU_SSL_SERVER) ||
+	    !(xku & XKU_SSL_CLIENT)) {
 		xasprintf(cause, "certificate %s lacks %s in its extended key "
 		    "usage: cluster links authenticate both ends, so a node "
 		    "certificate needs serverAuth and clientAuth; have it "
-		    "reissued with both", crt, !(xku & XKU_SSL_CLIENT) ?
-		    (!(xku & XKU_SSL_SERVER) ? "serverAuth and clientAuth" :
-		    "clientAuth") : "serverAuth");
+		    "reissued with both", crt, xku == UINT32_MAX ||
+		    (!(xku & XKU_SSL_CLIENT) && !(xku & XKU_SSL_SERVER)) ?
+		    "serverAuth and clientAuth" : !(xku & XKU_SSL_CLIENT) ?
+		    "clientAuth" : "serverAuth");
 		goto out;
 	}
 	rc = 0;
@@ -351,9 +352,10 @@ cnet_peer_ident(struct cnet_dial *d, char *out, size_t len, char *reason,
 	xku = X509_get_extended_key_usage(crt);
 	if (xku == UINT32_MAX || !(xku & XKU_SSL_SERVER) ||
 	    !(xku & XKU_SSL_CLIENT)) {
-		snprintf(reason, rlen, "its certificate lacks serverAuth and "
-		    "clientAuth in its extended key usage: it is no cluster "
-		    "node's");
+		snprintf(reason, rlen, "its certificate %s: a cluster node's "
+		    "needs serverAuth and clientAuth", xku == UINT32_MAX ?
+		    "names no extended key usage" : !(xku & XKU_SSL_SERVER) ?
+		    "lacks serverAuth" : "lacks clientAuth");
 		return (-1);
 	}
 	if (cnet_cert_ident(crt, out, len) == -1) {

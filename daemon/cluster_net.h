@@ -1,6 +1,7 @@
 /*
- * Shared by cluster_net.c and cluster_uv.c only: the port hands accepted
- * raft channels to the transport, which dials through the port.
+ * Shared by cluster_net.c and cluster_uv.c (the port hands accepted raft
+ * channels to the transport, which dials through the port), cluster_req.c
+ * (cnet_warn) and the hello parser's fuzz target.
  */
 #ifndef CLUSTER_NET_H
 #define CLUSTER_NET_H

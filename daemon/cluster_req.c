@@ -19,6 +19,7 @@
 #include <raft.h>
 
 #include "cluster.h"
+#include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"
@@ -594,10 +595,11 @@ cluster_peer_say(struct cpeer *p, const char *what, const char *answer)
 	for (i = 0; i < sizeof(w) - 1 && what[i] != '\0'; i++)
 		w[i] = isprint((unsigned char)what[i]) ? what[i] : '?';
 	w[i] = '\0';
-	log_warnx("cluster: %s request from node %016llx at %s (key "
-	    "%.16s...) refused: %.*s", w, (unsigned long long)p->hello.id,
-	    p->hello.addr, p->hello.ident, (int)strcspn(answer + 4, "\n"),
-	    answer + 4);
+	/* Once in a while per host and request: a peer may send many. */
+	cnet_warn(p->hello.addr, w, "cluster: %s request from node %016llx "
+	    "at %s (key %.16s...) refused: %.*s", w,
+	    (unsigned long long)p->hello.id, p->hello.addr, p->hello.ident,
+	    (int)strcspn(answer + 4, "\n"), answer + 4);
 	bufferevent_write(p->bev, answer, strlen(answer));
 }
 

@@ -31,6 +31,11 @@ guard      the cluster port and the leader against peers that misbehave:
            refused sockets go in time however they trickle, a follower
            that links again is not routed twice, and the sessions of its
            old link neither flap nor linger
+outsider   certificates that chain to the cluster's CA but are no
+           member's (one for nodes, one without extended key usage, one
+           for servers only, a removed member's) cannot speak for the
+           leader, replace a password, remove a member or forward a
+           message "from alice"; each refusal is logged
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -48,7 +53,8 @@ from clib import (DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
-                  open_fds, port_hello, raw_conn, reachable, s_frame,
+                  open_fds, password_works, port_hello, port_talk,
+                  raw_conn, reachable, s_frame, scram_blob,
                   scenario, subscribe_both, w, wait_bodies,
                   wait_db_subscription, wait_fds, wait_new_leader,
                   wait_peer_closed, wait_roster)
@@ -535,6 +541,113 @@ async def guard(t):
         old.close()
         new.close()
         check(not flaps, '%s, bound again, was said unavailable' % fa)
+
+
+def node_ids(sts):
+    """{node: its id (int)} from statuses."""
+    return {s.node: int(s.get('node id'), 16) for s in sts}
+
+
+@scenario()
+async def outsider(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    await c.add_users(leader)
+    await c.wait_users(c.nodes)
+    ids = node_ids(t.last)
+    gone = [nd for nd in c.nodes if nd is not leader][-1]
+    other = [nd for nd in c.nodes if nd not in (leader, gone)][0]
+    members = [leader, other]
+    # A removed member: its certificate still chains to the CA.
+    await leader.ok('xmpp', 'cluster', 'remove', gone.peer)
+    await c.wait_agree(members, what='agreement after the removal')
+    await gone.term()
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 3001)
+    make_node_cert(c.certs, 'ca', 'noeku', '127.0.0.9', 3002, eku='')
+    make_node_cert(c.certs, 'ca', 'webonly', '127.0.0.9', 3003,
+                   eku='serverAuth')
+    lid, oid, gid = ids[leader], ids[other], ids[gone]
+    k = c.kport
+    bob = await login(t, leader, 'bob', 'inbox')
+    alice = await login(t, other, 'alice', 'real')
+    blob = scram_blob('evilpw99')
+
+    def hello(kind, nid, addr):
+        return 'MMPC1 %s %016x %s %s' % (kind, nid, addr, DOMAIN)
+
+    def refused(said):
+        return not said[0].startswith('MMPC1 OK') or \
+            not any(a.startswith('OK') for a in said[1:])
+
+    attackers = (('outsider', '127.0.0.9', oid),
+                 ('noeku', '127.0.0.9', oid),
+                 ('webonly', '127.0.0.9', oid),
+                 ('node%d' % gone.i, gone.addr, gid))
+    def logged(nd, since, src):
+        # Equal refusals of a host are logged once in 10 s, then debug.
+        check(re.search(r'(from|at) %s:\d+.* refused' % re.escape(src),
+                        nd.log_text(since)),
+              'no refusal of %s logged by %s' % (src, nd.name))
+
+    for cert, src, nid in attackers:
+        own = '%s:%d' % (src, k)
+        since = [nd.log_size() for nd in members]
+        with t.check('%s-claims-the-leader' % cert):
+            for addr in (leader.peer, own):
+                said = await port_talk(other, src, cert,
+                                       hello('raft', lid, addr))
+                check(not said[0].startswith('MMPC1 OK'), 'raft hello as '
+                      'the leader %016x at %s to %s: %s' % (
+                          lid, addr, other.name, said))
+                said = await port_talk(leader, src, cert,
+                                       hello('fwd', oid, addr))
+                check(not said[0].startswith('MMPC1 OK'), 'fwd hello as '
+                      '%016x at %s: %s' % (oid, addr, said))
+            logged(other, since[1], src)
+
+        with t.check('%s-apply-user-set' % cert):
+            for h in (hello('req', nid, other.peer if nid == oid else own),
+                      hello('req', nid, own)):
+                said = await port_talk(leader, src, cert, h, [
+                    'APPLY user-set\talice\t' + blob,
+                    'APPLY user-del\tbob'])
+                check(refused(said), '%s, APPLY user-set: %s' % (h, said))
+            for nd in members:
+                check(await password_works(t, nd, 'alice', 'alicepw1'),
+                      'alice\'s own password fails on %s' % nd.name)
+                check(not await password_works(t, nd, 'alice', 'evilpw99'),
+                      'the outsider\'s password for alice works on %s' %
+                      nd.name)
+            check(set(await leader.users()) >= {'alice', 'bob'},
+                  'accounts gone')
+            logged(leader, since[0], src)
+
+        with t.check('%s-removes-a-member' % cert):
+            said = await port_talk(leader, src, cert, hello('req', nid, own),
+                                   ['REMOVE %016x %s' % (oid, other.peer)])
+            check(refused(said), 'REMOVE: %s' % said)
+            await c.wait_agree(members, what='the same two members')
+            logged(leader, since[0], src)
+
+        with t.check('%s-forwards-from-alice' % cert):
+            body = 'forged by %s' % cert
+            f = await FakeFollower(leader, nid, cert=cert, src=src).open()
+            f1 = 'alice@%s/forged' % DOMAIN
+            f.send("<bind jid='%s'/><synced/>" % f1 +
+                   s_frame(1, f1, bob.boundjid.full, body))
+            await f.wait(lambda x: x.eof or b'MMPC1 ERR' in x.buf or
+                         x.acked() >= 1, 'refusal of the link')
+            f.close()
+            marker = 'real after %s' % cert
+            alice.send_message(mto=bob.boundjid.bare, mbody=marker,
+                               mtype='chat')
+            got = await wait_bodies(bob, [marker], 'alice@' + DOMAIN)
+            check(body not in got, 'bob got "%s" from alice' % body)
+            check(b'MMPC1 OK' not in f.buf, 'the link was taken: %r' %
+                  f.buf[:200])
+            logged(leader, since[0], src)
+
+    await c.wait_agree(members, what='the same two members at the end')
 
 
 # ---------------------------------------------------------------- harness
