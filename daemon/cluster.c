@@ -46,6 +46,7 @@
 #define CLUSTER_RECONCILE_MS	1000
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
+#define CLUSTER_PINS_KEY	"cluster.pins"	/* config: the pins, cached */
 
 /*
  * A roster item this leader wrote to its database and submitted, with the
@@ -74,6 +75,7 @@ static struct {
 	struct raft		 raft;
 	struct raft_io		 io;
 	struct cfsm		*fsm;
+	struct cfsm		*pins;		/* the last pins applied */
 	uint64_t		 id;
 	char			 addr[80];
 	char			*dir;
@@ -440,6 +442,7 @@ cluster_start(int bootstrap, char **cause)
 	struct raft_configuration conf;
 	char		 host[INET6_ADDRSTRLEN];
 	char		*key = NULL, *crt = NULL, *trust = NULL, *domain = NULL;
+	char		*pins;
 	int		 rv, rc = -1, port;
 
 	if (cl.running) {
@@ -472,6 +475,16 @@ cluster_start(int bootstrap, char **cause)
 		goto out;
 	}
 	cl.fsm = cfsm_new(&sink);
+	/*
+	 * Until raft has applied the log again, the pins this node knew
+	 * when it stopped say who the members are.
+	 */
+	cfsm_free(cl.pins);
+	cl.pins = cfsm_new(NULL);
+	if ((pins = cluster_cfg(CLUSTER_PINS_KEY)) != NULL) {
+		cfsm_members_load(cl.pins, pins);
+		free(pins);
+	}
 	if ((rv = raft_uv_init(&cl.io, cnet_uv_loop(), cl.dir,
 	    cnet_transport())) != 0) {
 		xasprintf(cause, "raft io: %s", cl.io.errmsg);
@@ -848,8 +861,26 @@ cluster_roster_del(const char *owner, const char *jid)
 static void
 cluster_fsm_changed(void *arg)
 {
+	char	*text, *old, *cause = NULL;
+
 	(void)arg;
 	cl.next_reconcile = 0;
+	if (cl.fsm == NULL || !cfsm_member_any(cl.fsm))
+		return;
+	/* Keep the pins for a restart (see cluster_start). */
+	text = cfsm_members_enc(cl.fsm);
+	old = cluster_cfg(CLUSTER_PINS_KEY);
+	if (old == NULL || strcmp(old, text) != 0) {
+		if (cluster_cfg_set(CLUSTER_PINS_KEY, text, &cause) == -1) {
+			log_warnx("cluster_fsm_changed: %s", cause);
+			free(cause);
+		}
+		cfsm_free(cl.pins);
+		cl.pins = cfsm_new(NULL);
+		cfsm_members_load(cl.pins, text);
+	}
+	free(old);
+	free(text);
 }
 
 /* Credentials as one log-safe string: iter:salt:stored:server twice. */
@@ -966,18 +997,22 @@ int
 cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 {
 	const struct raft_server	*s;
+	const struct cfsm		*f = cl.fsm;
 	const char			*pin, *paddr;
 
 	if (!cl.running || cl.fsm == NULL)
 		return (-1);
 	s = cluster_server_by_id(id);
-	if (!cfsm_member_any(cl.fsm)) {
+	if (!cfsm_member_any(f) && cl.pins != NULL &&
+	    cfsm_member_any(cl.pins))
+		f = cl.pins;		/* restarted: raft has not caught up */
+	if (!cfsm_member_any(f)) {
 		if (cfsm_domain(cl.fsm) == NULL)
 			return (-1);
 		return (s != NULL && strcmp(s->address, addr) == 0 ? 1 : 0);
 	}
 	if (s == NULL || strcmp(s->address, addr) != 0 ||
-	    (pin = cfsm_member(cl.fsm, id, &paddr)) == NULL ||
+	    (pin = cfsm_member(f, id, &paddr)) == NULL ||
 	    strcmp(pin, ident) != 0 || strcmp(paddr, addr) != 0)
 		return (0);
 	return (1);
@@ -1456,6 +1491,8 @@ cluster_free(void)
 	free(cl.dir);
 	cfsm_free(cl.fsm);
 	cl.fsm = NULL;
+	cfsm_free(cl.pins);
+	cl.pins = NULL;
 	cluster_rpend_clear();
 }
 
@@ -1463,7 +1500,15 @@ cluster_free(void)
 void
 cluster_wipe(void)
 {
+	char	*cause = NULL;
+
 	cluster_rm_dir(cl.dir);
+	if (cluster_cfg_set(CLUSTER_PINS_KEY, NULL, &cause) == -1) {
+		log_warnx("cluster_wipe: %s", cause);
+		free(cause);
+	}
+	cfsm_free(cl.pins);
+	cl.pins = NULL;
 }
 
 /* Read-only views for the status. */

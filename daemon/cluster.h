@@ -127,6 +127,8 @@ char		*cfsm_enc_forget(uint64_t);
 char		*cfsm_enc_member(uint64_t, const char *, const char *);
 const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
 int		 cfsm_member_any(const struct cfsm *);
+char		*cfsm_members_enc(const struct cfsm *);
+int		 cfsm_members_load(struct cfsm *, const char *);
 char		*cfsm_enc_roster_set(const char *, const char *,
 		    const char *);
 char		*cfsm_enc_roster_del(const char *, const char *);

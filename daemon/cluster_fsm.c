@@ -1266,6 +1266,57 @@ cfsm_member(const struct cfsm *c, uint64_t node, const char **addr)
 	return (m->ident);
 }
 
+/*
+ * Every pinned member as member entries, one a line (LF-separated, no LF
+ * at the end); "" if none. The caller frees.
+ */
+char *
+cfsm_members_enc(const struct cfsm *c)
+{
+	struct cfsm_buf	 b = { NULL, 0, 0 };
+	struct cfsm_mem	*m;
+	char		 id[32];
+
+	cfsm_buf_add(&b, "");
+	RB_FOREACH(m, cfsm_mem_tree,
+	    (struct cfsm_mem_tree *)(uintptr_t)&c->st.members) {
+		if (b.len > 0)
+			cfsm_buf_add(&b, "\n");
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)m->node);
+		cfsm_buf_add(&b, "member\t");
+		cfsm_buf_add(&b, id);
+		cfsm_buf_add(&b, "\t");
+		cfsm_buf_add(&b, m->addr);
+		cfsm_buf_add(&b, "\t");
+		cfsm_buf_add(&b, m->ident);
+	}
+	return (b.p);
+}
+
+/*
+ * Add the member entries of text (as cfsm_members_enc writes them) to
+ * c's pins; other lines are skipped. The number of members taken.
+ */
+int
+cfsm_members_load(struct cfsm *c, const char *text)
+{
+	struct cfsm_entry	 e;
+	const char		*cause;
+	char			*copy, *p, *line;
+	int			 n = 0;
+
+	p = copy = xstrdup(text);
+	while ((line = strsep(&p, "\n")) != NULL) {
+		if (cfsm_decode(line, &e, &cause) == -1 ||
+		    e.type != CE_MEMBER)
+			continue;
+		cfsm_state_apply(&c->st, &e);
+		n++;
+	}
+	free(copy);
+	return (n);
+}
+
 /* Whether any member identity is pinned. */
 int
 cfsm_member_any(const struct cfsm *c)

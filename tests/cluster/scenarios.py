@@ -26,7 +26,8 @@ partition  (own network namespace) the leader cut off: the majority elects
            and serves, the old leader says no quorum; healed: one leader
 mtls       nodes with a certificate from a foreign CA cannot join, and
            both sides log why; a node of another XMPP domain is refused
-guard      the cluster port and the leader against peers that misbehave:
+guard      the cluster port and the leader against peers that misbehave
+           (a dead member's certificate, address and id for the links):
            idle connections from one address do not keep a node out,
            refused sockets go in time however they trickle, a follower
            that links again is not routed twice, and the sessions of its
@@ -451,21 +452,33 @@ def presence_of(full, ptype='available'):
 
 @scenario()
 async def guard(t):
-    c = Cluster(t, 1)
+    # The leader's links are tested with a fake follower: a member that
+    # died, whose certificate, address and id the test then speaks with.
+    c = Cluster(t, 3)
     n1 = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    fake = [nd for nd in c.nodes if nd is not n1][-1]
+    fid = ids[fake]
+    fake.kill9()
+    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
+                        'the leader with quorum after %s died' % fake.name)
     await c.add_users(n1)
     base = open_fds(n1)
-    hello = 'MMPC1 req 0000000000000000 127.0.0.2:1 -'
+
+    def follower(epoch=None):
+        return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
+                            src=fake.addr)
+    hello = 'MMPC1 req 0000000000000000 127.0.0.6:1 -'
 
     with t.check('idle-connections-do-not-keep-nodes-out'):
-        squat = [raw_conn(n1, '127.0.0.3') for _ in range(64)]
+        squat = [raw_conn(n1, '127.0.0.7') for _ in range(64)]
         try:
             await wait_peer_closed(squat, 64 - PORT_PENDING_PER_ADDRESS,
-                                   'connections from 127.0.0.3 beyond '
+                                   'connections from 127.0.0.7 beyond '
                                    'its share refused')
-            said = await port_hello(n1, '127.0.0.2', hello)
+            said = await port_hello(n1, '127.0.0.6', hello)
             check(said.startswith('MMPC1 OK'), 'with 64 idle connections '
-                  'from 127.0.0.3, a node from 127.0.0.2: %s' % said)
+                  'from 127.0.0.7, a node from 127.0.0.6: %s' % said)
         finally:
             for s in squat:
                 s.close()
@@ -499,19 +512,19 @@ async def guard(t):
         f1 = 'alice@%s/f1' % DOMAIN
         to = bob.boundjid.full
         bind = "<bind jid='%s'/><synced/>" % f1
-        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f = await follower(epoch=12345).open()
         f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
                               ((1, 'one'), (2, 'two'), (3, 'three'))))
         await f.wait(lambda x: x.acked() == 3, '<ack> of 3')
         f.close()
         # Its process links again and sends 2 and 3 again, unacknowledged
         # as far as it knows; then it restarts and counts from 1.
-        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f = await follower(epoch=12345).open()
         f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
                               ((2, 'two'), (3, 'three'), (4, 'four'))))
         await f.wait(lambda x: x.acked() == 4, '<ack> of 4')
         f.close()
-        f = await FakeFollower(n1, 0x1111, epoch=999).open()
+        f = await follower(epoch=999).open()
         f.send(bind + s_frame(1, f1, to, 'restarted'))
         got = await wait_bodies(bob, ['one', 'two', 'three', 'four',
                                       'restarted'], 'alice@' + DOMAIN)
@@ -526,13 +539,13 @@ async def guard(t):
         fa, fb = 'alice@%s/fa' % DOMAIN, 'alice@%s/fb' % DOMAIN
         pres = "<presence xmlns='jabber:client'><status>up</status>" \
             "</presence>"
-        old = await FakeFollower(n1, 0x2222).open()
+        old = await follower().open()
         old.send("<bind jid='%s'>%s</bind><bind jid='%s'>%s</bind>"
                  "<synced/>" % (fa, pres, fb, pres))
         await al.inbox.wait(presence_of(fb), 'presence of %s' % fb)
         al.inbox.items.clear()
         # The same node links again; fb ended while it was unlinked.
-        new = await FakeFollower(n1, 0x2222).open()
+        new = await follower().open()
         new.send("<bind jid='%s'>%s</bind><synced/>" % (fa, pres))
         await al.inbox.wait(presence_of(fb, 'unavailable'),
                             'unavailable presence of %s' % fb)
