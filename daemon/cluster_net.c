@@ -47,9 +47,11 @@
 
 #define CNET_MAGIC	"MMPC1"
 #define CNET_SECS	10		/* connect, TLS and hello */
+#define CNET_PRETLS_SECS 3		/* accepted: until its first byte */
 #define CNET_HELLO_MAX	512
-#define CNET_PENDING	256		/* accepted channels before hello */
-#define CNET_PENDING_SRC 8		/* of those, from one address */
+#define CNET_PENDING	256		/* accepted channels before hello,
+					   from addresses of no member */
+#define CNET_PENDING_SRC 8		/* from one address, member or not */
 #define CNET_LINGER	2		/* seconds for a refused peer to go */
 #define CNET_LINGERS	64		/* refused peers let go slowly */
 #define CNET_QUIET_MS	10000		/* between equal warnings of a host */
@@ -60,18 +62,21 @@
 #define CD_HELLO	2	/* waiting for the hello or its answer */
 #define CD_CLOSING	3	/* refused: flushing our ERR line (accepted) */
 #define CD_FAILED	4	/* failed, cb due on the next turn (dialled) */
+#define CD_WAIT		5	/* accepted: no byte yet, TLS not started */
 
 /* An address with accepted channels in their handshake, and how many. */
 struct cnet_src {
 	TAILQ_ENTRY(cnet_src)	 entry;
 	char			 host[INET6_ADDRSTRLEN];
 	int			 n;
+	int			 member;	/* a member's address */
 };
 
 /* A channel until its hello is answered, dialled or accepted. */
 struct cnet_dial {
 	TAILQ_ENTRY(cnet_dial)	 entry;
 	int			 incoming;
+	int			 pooled;	/* counts in cnet_npending */
 	struct cnet_src		*src;		/* its address (accepted) */
 	int			 kind;
 	int			 state;
@@ -144,6 +149,7 @@ static struct cnet_src *cnet_src_get(const char *);
 static int	 cnet_make_room(struct cnet_src *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 cnet_accept_ready(evutil_socket_t, short, void *);
 static void	 cnet_dial_connected(evutil_socket_t, short, void *);
 static void	 cnet_dial_timer(evutil_socket_t, short, void *);
 static void	 cnet_dial_free(struct cnet_dial *);
@@ -761,6 +767,7 @@ cnet_src_get(const char *host)
  * The port has CNET_PENDING channels in their handshake and src wants
  * one more: drop the oldest channel of the address that holds the most,
  * if that is more than src would hold. -1 if src has its share already.
+ * Members' channels are not in the pool and never dropped for room.
  */
 static int
 cnet_make_room(struct cnet_src *src)
@@ -769,12 +776,12 @@ cnet_make_room(struct cnet_src *src)
 	struct cnet_dial	*d;
 
 	TAILQ_FOREACH(s, &cnet_srcs, entry)
-		if (most == NULL || s->n > most->n)
+		if (!s->member && (most == NULL || s->n > most->n))
 			most = s;
 	if (most == NULL || most->n <= src->n + 1)
 		return (-1);
 	TAILQ_FOREACH(d, &cnet_dials, entry)
-		if (d->src == most)
+		if (d->src == most && d->pooled)
 			break;
 	if (d == NULL)
 		return (-1);
@@ -786,10 +793,12 @@ cnet_make_room(struct cnet_src *src)
 }
 
 /*
- * A peer connected: start TLS, then wait for its hello. Channels in their
- * handshake are not authenticated yet: one address may hold only
- * CNET_PENDING_SRC of them, so that idle connections from a few hosts
- * cannot keep the members out.
+ * A peer connected: wait for its first byte (CNET_PRETLS_SECS), start
+ * TLS, then wait for its hello. Channels in their handshake are not
+ * authenticated yet: one address may hold only CNET_PENDING_SRC of them,
+ * and all addresses but the members' only CNET_PENDING, so that idle
+ * connections from many hosts cannot keep the members out: a member's
+ * address always gets its share.
  */
 static void
 cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -797,7 +806,7 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct cnet_dial	*d;
 	struct cnet_src		*src;
-	struct timeval		 tv = { CNET_SECS, 0 };
+	struct timeval		 tv = { CNET_PRETLS_SECS, 0 };
 	char			 host[INET6_ADDRSTRLEN], port[8], peer[80];
 
 	(void)lev;
@@ -811,6 +820,7 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", port);
 	src = cnet_src_get(host);
+	src->member = cluster_addr_member(host);
 	if (src->n >= CNET_PENDING_SRC) {
 		cnet_warn(peer, "too many in their handshake", "cluster: %s "
 		    "refused: %d channels from %s already in their handshake",
@@ -818,7 +828,8 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (cnet_npending >= CNET_PENDING && cnet_make_room(src) == -1) {
+	if (!src->member && cnet_npending >= CNET_PENDING &&
+	    cnet_make_room(src) == -1) {
 		/* Many addresses at once: one warning for them all. */
 		cnet_warn("*", "port full", "cluster: %s refused: %d channels "
 		    "already in their handshake", peer, cnet_npending);
@@ -839,7 +850,29 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if ((d->timer = evtimer_new(mmpd->base, cnet_dial_timer, d)) == NULL)
 		fatalx("cnet_accept: evtimer_new failed");
 	TAILQ_INSERT_TAIL(&cnet_dials, d, entry);
-	cnet_npending++;
+	if (!src->member) {
+		d->pooled = 1;
+		cnet_npending++;
+	}
+	d->state = CD_WAIT;
+	if ((d->ev = event_new(mmpd->base, fd, EV_READ, cnet_accept_ready,
+	    d)) == NULL)
+		fatalx("cnet_accept: event_new failed");
+	event_add(d->ev, NULL);
+	evtimer_add(d->timer, &tv);
+}
+
+/* An accepted peer sent its first bytes: TLS, and the full deadline. */
+static void
+cnet_accept_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct cnet_dial	*d = arg;
+	struct timeval		 tv = { CNET_SECS, 0 };
+
+	(void)fd;
+	(void)what;
+	event_free(d->ev);
+	d->ev = NULL;
 	if (cnet_tls_start(d) == -1) {
 		log_warnx("cluster: TLS from %s failed: cannot start TLS",
 		    d->peer);
@@ -957,7 +990,7 @@ static void
 cnet_dial_free(struct cnet_dial *d)
 {
 	TAILQ_REMOVE(&cnet_dials, d, entry);
-	if (d->incoming)
+	if (d->pooled)
 		cnet_npending--;
 	if (d->src != NULL && --d->src->n == 0) {
 		TAILQ_REMOVE(&cnet_srcs, d->src, entry);
@@ -1121,6 +1154,12 @@ cnet_dial_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (d->incoming) {
+		if (d->state == CD_WAIT) {
+			cnet_warn(d->peer, "sent nothing", "cluster: %s sent "
+			    "nothing in %d s", d->peer, CNET_PRETLS_SECS);
+			cnet_dial_free(d);
+			return;
+		}
 		if (d->state == CD_TLS)
 			cnet_warn(d->peer, "timed out", "cluster: TLS from %s "
 			    "failed: timed out", d->peer);

@@ -1178,6 +1178,8 @@ async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
 # ------------------------------------------- raw peers of the cluster port
 
 PORT_PENDING_PER_ADDRESS = 8    # cluster_net.c CNET_PENDING_SRC
+PORT_PENDING = 256              # cluster_net.c CNET_PENDING
+PORT_PRETLS_SECS = 3            # cluster_net.c CNET_PRETLS_SECS
 PORT_LINGERS = 64               # cluster_net.c CNET_LINGERS
 FWD_HEADER = ("<stream:stream xmlns='urn:mmp:cluster' "
               "xmlns:stream='http://etherx.jabber.org/streams'%s>")
@@ -1214,6 +1216,38 @@ def raw_conn(nd, src, data=b''):
         s.sendall(data)
     s.setblocking(False)
     return s
+
+
+class Squatters:
+    """Idle TCP connections to a node's cluster port, one from each of
+    the addresses given, connected without blocking; refresh() opens a
+    new one for each the node has closed."""
+
+    def __init__(self, nd, addrs):
+        self.nd, self.addrs = nd, list(addrs)
+        self.socks = {}
+        self.reopened = 0
+        for a in self.addrs:
+            self._open(a)
+
+    def _open(self, a):
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind((a, 0))
+        s.connect_ex((self.nd.addr, self.nd.cluster.kport))
+        self.socks[a] = s
+
+    def refresh(self):
+        for a, s in list(self.socks.items()):
+            if _peer_closed(s):
+                s.close()
+                self._open(a)
+                self.reopened += 1
+
+    def close(self):
+        for s in self.socks.values():
+            s.close()
+        self.socks = {}
 
 
 def _peer_closed(s):

@@ -37,6 +37,10 @@ outsider   certificates that chain to the cluster's CA but are no
            for servers only, a removed member's) cannot speak for the
            leader, replace a password, remove a member or forward a
            message "from alice"; each refusal is logged
+slots      more idle connections to the leader's cluster port than it
+           has handshake slots, from as many addresses, kept up all the
+           time: a member restarts and the cluster agrees again; idle
+           connections that never start TLS go within a few seconds
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -50,7 +54,7 @@ import subprocess
 import sys
 import time
 
-from clib import (DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (PORT_PENDING, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
@@ -661,6 +665,69 @@ async def outsider(t):
             logged(leader, since[0], src)
 
     await c.wait_agree(members, what='the same two members at the end')
+
+
+@scenario()
+async def slots(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    base = open_fds(leader)
+
+    with t.check('idle-before-tls-closed-soon'):
+        idle = Squatters(leader, ['127.0.5.%d' % i for i in range(1, 21)])
+        try:
+            t0 = time.monotonic()
+            await wait_peer_closed(list(idle.socks.values()), 20,
+                                   'idle connections that sent nothing',
+                                   timeout=w(PORT_PRETLS_SECS + 2))
+            t.note('20 idle connections closed after %.1fs' %
+                   (time.monotonic() - t0))
+        finally:
+            idle.close()
+        await wait_fds(leader, lambda n: n <= base + 4,
+                       'idle connections gone')
+
+    with t.check('members-get-through-a-full-port'):
+        n = PORT_PENDING + 44
+        flood = Squatters(leader, ['127.0.%d.%d' % (6 + i // 250,
+                                                    1 + i % 250)
+                                   for i in range(n)])
+        stop = asyncio.Event()
+
+        async def keep_up():
+            while not stop.is_set():
+                flood.refresh()
+                await asyncio.sleep(0.05)
+        task = asyncio.ensure_future(keep_up())
+        try:
+            # The port is full of them; a follower restarts.
+            await wait_fds(leader, lambda k: k >= base + PORT_PENDING,
+                           '%d idle connections held' % PORT_PENDING)
+            member = [nd for nd in c.nodes if nd is not leader][-1]
+            await member.term()
+            member.start()
+            await member.wait_ready()
+            await c.wait_agree(what='agreement with %d idle connections '
+                               'kept up' % n)
+
+            def heard(st):
+                m = re.search(r'%s ([0-9.]+) s ago' %
+                              re.escape(member.peer), st.text)
+                return m is not None and float(m.group(1)) < 1.0
+            # Its channels to the leader got through: it links, and the
+            # leader hears it.
+            await c.wait_status([member], lambda st: st.get(
+                'forwarding').startswith('linked to leader'),
+                '%s linked to the leader' % member.name)
+            await c.wait_status([leader], heard, '%s heard by the leader' %
+                                member.name, timeout=w(5))
+            t.note('%d idle connections kept up, %d reopened' %
+                   (n, flood.reopened))
+        finally:
+            stop.set()
+            await task
+            flood.close()
+        await c.wait_agree(what='agreement after the flood')
 
 
 # ---------------------------------------------------------------- harness
