@@ -506,6 +506,8 @@ class Cluster:
         for nd in self.nodes:
             nd.install('ca.crt', 'node%d.key' % nd.i, 'node%d.crt' % nd.i)
         self.secrets = {}
+        self.shared = None          # (key, crt) every node uses, if set
+        self.trust = 'ca.crt'       # the bundle of xmpp cluster trust
         t.clusters.append(self)
 
     def node(self, i):
@@ -527,6 +529,8 @@ class Cluster:
     def base_lines(self, nd, key=None, crt=None, bundle='ca.crt'):
         """The node's XMPP configuration, as the field types it, ending
         with XMPP enabled (a node serving alone before it clusters)."""
+        if self.shared and key is None:
+            key, crt = self.shared
         return ['xmpp domain ' + DOMAIN,
                 'xmpp listen ' + nd.addr,
                 'xmpp port client %d' % self.cport,
@@ -546,7 +550,7 @@ class Cluster:
         """The first node's story: trust, three call bridges (secrets
         noted), disable, cluster enable, initialize, enable."""
         out = await nd.batch(
-            self.base_lines(nd) + ['xmpp cluster trust ca.crt'] +
+            self.base_lines(nd) + ['xmpp cluster trust ' + self.trust] +
             ['xmpp callbridge add ' + cb for cb in CBS] +
             ['xmpp disable'] + self.timer_lines(timers) +
             ['xmpp cluster enable', 'xmpp cluster initialize',
@@ -567,7 +571,7 @@ class Cluster:
         """Another node's story: (base configuration,) trust, the same
         secrets, disable, cluster enable, enable, join via a member."""
         lines = self.base_lines(nd) if base else []
-        lines.append('xmpp cluster trust ca.crt')
+        lines.append('xmpp cluster trust ' + self.trust)
         for cb in CBS:
             lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb]]
         lines += ['xmpp disable'] + self.timer_lines(timers) + \

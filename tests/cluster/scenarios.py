@@ -41,6 +41,10 @@ slots      more idle connections to the leader's cluster port than it
            has handshake slots, from as many addresses, kept up all the
            time: a member restarts and the cluster agrees again; idle
            connections that never start TLS go within a few seconds
+shared     the lab setup: one certificate on every node, and that
+           certificate as the trust bundle; the cluster forms, survives
+           kill -9 of its leader and takes the node back; another
+           certificate of the same CA cannot speak for a member
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -728,6 +732,34 @@ async def slots(t):
             await task
             flood.close()
         await c.wait_agree(what='agreement after the flood')
+
+
+@scenario()
+async def shared(t):
+    c = Cluster(t, 3)
+    make_node_cert(c.certs, 'ca', 'lab', '127.0.0.1', 4001)
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 4002)
+    for nd in c.nodes:
+        nd.install('lab.key', 'lab.crt')
+    c.shared = ('lab.key', 'lab.crt')
+    c.trust = 'lab.crt'
+    leader = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    rest = [nd for nd in c.nodes if nd is not leader]
+    with t.check('outsider-refused'):
+        said = await port_talk(rest[0], '127.0.0.9', 'outsider',
+                               'MMPC1 raft %016x %s %s' % (
+                                   ids[leader], leader.peer, DOMAIN))
+        check(not said[0].startswith('MMPC1 OK'), 'an outsider as the '
+              'leader: %s' % said)
+    t0 = time.monotonic()
+    leader.kill9()
+    new, took = await wait_new_leader(rest, t0, w(15))
+    t.note('%s killed, %s LEADER after %.2fs' % (leader.name, new.name,
+                                                  took))
+    leader.start()
+    await leader.wait_ready()
+    await c.wait_agree(what='agreement with the old leader back')
 
 
 # ---------------------------------------------------------------- harness
