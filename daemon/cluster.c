@@ -1002,6 +1002,8 @@ cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 
 	if (!cl.running || cl.fsm == NULL)
 		return (-1);
+	if (cl.closing)
+		return (0);	/* raft may have freed its configuration */
 	s = cluster_server_by_id(id);
 	if (!cfsm_member_any(f) && cl.pins != NULL &&
 	    cfsm_member_any(cl.pins))
@@ -1019,6 +1021,22 @@ cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 }
 
 /*
+ * Whether node id has a pinned identity other than ident (in the state,
+ * or after a restart in the pins this node kept).
+ */
+int
+cluster_pin_differs(uint64_t id, const char *ident)
+{
+	const char	*pin = NULL;
+
+	if (!cl.running || cl.fsm == NULL)
+		return (0);
+	if ((pin = cfsm_member(cl.fsm, id, NULL)) == NULL && cl.pins != NULL)
+		pin = cfsm_member(cl.pins, id, NULL);
+	return (pin != NULL && strcmp(pin, ident) != 0);
+}
+
+/*
  * Whether host (a numeric address, no port) is the address of a member
  * in the raft configuration.
  */
@@ -1029,7 +1047,7 @@ cluster_addr_member(const char *host)
 	size_t		 n = strlen(host);
 	unsigned	 i;
 
-	if (!cl.running)
+	if (!cl.running || cl.closing)
 		return (0);
 	for (i = 0; i < cl.raft.configuration.n; i++) {
 		a = cl.raft.configuration.servers[i].address;

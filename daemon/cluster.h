@@ -236,6 +236,7 @@ const struct raft_server *cluster_server_by_addr(const char *);
 const struct raft_server *cluster_server_by_id(uint64_t);
 int		 cluster_peer_member(uint64_t, const char *, const char *);
 int		 cluster_addr_member(const char *);
+int		 cluster_pin_differs(uint64_t, const char *);
 struct raft	*cluster_raft(void);
 struct cfsm	*cluster_fsm(void);
 uint64_t	 cluster_id(void);

@@ -1516,7 +1516,6 @@ cnet_hs_answer(struct cnet_dial *d, char *line)
 	struct cnet_hello	 h;
 	char			*cause, *p, why[200];
 	size_t			 n = strlen(CNET_MAGIC " ERR ");
-	int			 member;
 
 	if (strncmp(line, CNET_MAGIC " ERR ", n) == 0) {
 		for (p = line + n; *p != '\0'; p++)
@@ -1543,10 +1542,12 @@ cnet_hs_answer(struct cnet_dial *d, char *line)
 		cnet_dial_finish(d, NULL, NULL, cause);
 		return;
 	}
-	/* A member we dial must answer with its pinned certificate. */
-	member = cluster_peer_member(h.id, h.addr, h.ident);
-	h.member = member == 1;
-	if (d->kind != CN_REQ && member == 0) {
+	/*
+	 * A member we dial must answer with its pinned certificate (another
+	 * id there is raft's business: a node that was reset, say).
+	 */
+	h.member = cluster_peer_member(h.id, h.addr, h.ident) == 1;
+	if (d->kind != CN_REQ && cluster_pin_differs(h.id, h.ident)) {
 		xasprintf(&cause, "%s answered as node %016llx at %s with a "
 		    "certificate that is not that member's", d->peer,
 		    (unsigned long long)h.id, h.addr);
