@@ -46,7 +46,7 @@
 #define CLUSTER_RECONCILE_MS	1000
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
-#define CLUSTER_PINS_KEY	"cluster.pins"	/* config: the pins, cached */
+#define CLUSTER_PINS_KEY	"cluster.pins"	/* config: pins kept */
 
 /*
  * A roster item this leader wrote to its database and submitted, with the
@@ -75,7 +75,7 @@ static struct {
 	struct raft		 raft;
 	struct raft_io		 io;
 	struct cfsm		*fsm;
-	struct cfsm		*pins;		/* the last pins applied */
+	struct cfsm		*pins;		/* last pins applied */
 	uint64_t		 id;
 	char			 addr[80];
 	char			*dir;
@@ -89,7 +89,7 @@ static struct {
 	unsigned		 confhash;
 	time_t			 since;
 	int			 init_busy;
-	int			 pin_busy;	/* pinning our own identity */
+	int			 pin_busy;	/* pinning ourselves */
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
 	raft_index		 merge_after;
@@ -1007,7 +1007,7 @@ cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 	s = cluster_server_by_id(id);
 	if (!cfsm_member_any(f) && cl.pins != NULL &&
 	    cfsm_member_any(cl.pins))
-		f = cl.pins;		/* restarted: raft has not caught up */
+		f = cl.pins;	/* restarted: raft has not caught up */
 	if (!cfsm_member_any(f)) {
 		if (cfsm_domain(cl.fsm) == NULL)
 			return (-1);

@@ -56,7 +56,7 @@ struct cnet_hello {
 	uint64_t	 id;		/* raft node id, 0 if none yet */
 	char		 addr[80];	/* its cluster address, ip:port */
 	char		 domain[256];	/* its XMPP domain */
-	char		 ident[65];	/* its certificate's key, SHA-256 hex */
+	char		 ident[65];	/* its certificate key's SHA-256 */
 	int		 member;	/* ident is id's pin, id a member */
 };
 

@@ -50,9 +50,9 @@
  * A snapshot is the header line "cfsm 2" if any member is pinned, else
  * "cfsm 1" (the format before pins, still written and read), then one
  * "init" line if the cluster has one, one "member" line per pinned node
- * (at least one after "cfsm 2", none after "cfsm 1"), one "user-set" line per account, one
- * "digest-set" line per digest and one "roster-set" line per roster item,
- * each ending in LF.
+ * (at least one after "cfsm 2", none after "cfsm 1"), one "user-set"
+ * line per account, one "digest-set" line per digest and one "roster-set"
+ * line per roster item, each ending in LF.
  */
 #include <sys/tree.h>
 
@@ -76,7 +76,7 @@
 
 #define CFSM_SNAP_HEADER	"cfsm 2"
 #define CFSM_SNAP_HEADER1	"cfsm 1"	/* before member lines */
-#define CFSM_IDENT_LEN		64	/* hex digits of a member identity */
+#define CFSM_IDENT_LEN		64	/* hex digits of an identity */
 #define CFSM_MAX_FIELDS		4	/* type word included */
 #define CFSM_DIGEST_BYTES	16	/* of the HMAC, shown as hex */
 
@@ -113,8 +113,10 @@ struct cfsm_entry {
 	int		 type;
 	uint64_t	 node;		/* digest-set, digest-del, forget,
 					   member */
-	const char	*a;		/* domain, user, cbname, owner, addr */
-	const char	*b;		/* keyhex, blob, digest, jid, identity */
+	const char	*a;		/* domain, user, cbname, owner or
+					   addr */
+	const char	*b;		/* keyhex, blob, digest, jid or
+					   identity */
 	const char	*c;		/* roster item */
 };
 

@@ -49,8 +49,8 @@
 #define CNET_SECS	10		/* connect, TLS and hello */
 #define CNET_PRETLS_SECS 3		/* accepted: until its first byte */
 #define CNET_HELLO_MAX	512
-#define CNET_PENDING	256		/* accepted channels before hello,
-					   from addresses of no member */
+#define CNET_PENDING	256		/* accepted channels before hello
+					   from no member's address */
 #define CNET_PENDING_SRC 8		/* from one address, member or not */
 #define CNET_LINGER	2		/* seconds for a refused peer to go */
 #define CNET_LINGERS	64		/* refused peers let go slowly */

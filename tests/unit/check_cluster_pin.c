@@ -18,8 +18,10 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define ID_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define ID_B	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define ID_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define ID_B	"0123456789abcdef0123456789abcdef" \
+		"0123456789abcdef0123456789abcdef"
 #define KEY	"000102030405060708090a0b0c0d0e0f"
 
 static void	 apply_str(struct cfsm *, const char *);
@@ -91,10 +93,12 @@ START_TEST(test_member_enc)
 	ck_assert_ptr_null(cfsm_enc_member(7, "", ID_A));
 	ck_assert_ptr_null(cfsm_enc_member(7, "127.0.0.1:5270", "abc"));
 	ck_assert_ptr_null(cfsm_enc_member(7, "127.0.0.1:5270",
-	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
 	ck_assert_ptr_null(cfsm_enc_member(7, "127.0.0.1:5270", ID_A "a"));
 	ck_assert_ptr_null(cfsm_enc_member(7, "127.0.0.1:5270",
-	    "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	    "gaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
 }
 END_TEST
 
