@@ -46,6 +46,7 @@
 #define CLUSTER_RECONCILE_MS	1000
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
+#define CLUSTER_PINS_KEY	"cluster.pins"	/* config: pins kept */
 
 /*
  * A roster item this leader wrote to its database and submitted, with the
@@ -74,6 +75,7 @@ static struct {
 	struct raft		 raft;
 	struct raft_io		 io;
 	struct cfsm		*fsm;
+	struct cfsm		*pins;		/* last pins applied */
 	uint64_t		 id;
 	char			 addr[80];
 	char			*dir;
@@ -87,6 +89,7 @@ static struct {
 	unsigned		 confhash;
 	time_t			 since;
 	int			 init_busy;
+	int			 pin_busy;	/* pinning ourselves */
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
 	raft_index		 merge_after;
@@ -439,6 +442,7 @@ cluster_start(int bootstrap, char **cause)
 	struct raft_configuration conf;
 	char		 host[INET6_ADDRSTRLEN];
 	char		*key = NULL, *crt = NULL, *trust = NULL, *domain = NULL;
+	char		*pins;
 	int		 rv, rc = -1, port;
 
 	if (cl.running) {
@@ -471,6 +475,16 @@ cluster_start(int bootstrap, char **cause)
 		goto out;
 	}
 	cl.fsm = cfsm_new(&sink);
+	/*
+	 * Until raft has applied the log again, the pins this node knew
+	 * when it stopped say who the members are.
+	 */
+	cfsm_free(cl.pins);
+	cl.pins = cfsm_new(NULL);
+	if ((pins = cluster_cfg(CLUSTER_PINS_KEY)) != NULL) {
+		cfsm_members_load(cl.pins, pins);
+		free(pins);
+	}
 	if ((rv = raft_uv_init(&cl.io, cnet_uv_loop(), cl.dir,
 	    cnet_transport())) != 0) {
 		xasprintf(cause, "raft io: %s", cl.io.errmsg);
@@ -847,8 +861,26 @@ cluster_roster_del(const char *owner, const char *jid)
 static void
 cluster_fsm_changed(void *arg)
 {
+	char	*text, *old, *cause = NULL;
+
 	(void)arg;
 	cl.next_reconcile = 0;
+	if (cl.fsm == NULL || !cfsm_member_any(cl.fsm))
+		return;
+	/* Keep the pins for a restart (see cluster_start). */
+	text = cfsm_members_enc(cl.fsm);
+	old = cluster_cfg(CLUSTER_PINS_KEY);
+	if (old == NULL || strcmp(old, text) != 0) {
+		if (cluster_cfg_set(CLUSTER_PINS_KEY, text, &cause) == -1) {
+			log_warnx("cluster_fsm_changed: %s", cause);
+			free(cause);
+		}
+		cfsm_free(cl.pins);
+		cl.pins = cfsm_new(NULL);
+		cfsm_members_load(cl.pins, text);
+	}
+	free(old);
+	free(text);
 }
 
 /* Credentials as one log-safe string: iter:salt:stored:server twice. */
@@ -950,6 +982,85 @@ cluster_server_by_id(uint64_t id)
 		if (cl.raft.configuration.servers[i].id == id)
 			return (&cl.raft.configuration.servers[i]);
 	return (NULL);
+}
+
+/*
+ * Whether the peer of a channel, claiming node id at addr with a
+ * certificate of identity ident, is that member: 1 if id is in the raft
+ * configuration at addr and its pinned identity and address are these;
+ * -1 if this node knows no member identity at all (it is joining, or not
+ * running raft: the port decides); 0 otherwise. A cluster formed before
+ * identities were pinned (a domain but no pin) trusts its configuration
+ * until its leader pins itself: its followers then join again.
+ */
+int
+cluster_peer_member(uint64_t id, const char *addr, const char *ident)
+{
+	const struct raft_server	*s;
+	const struct cfsm		*f = cl.fsm;
+	const char			*pin, *paddr;
+
+	if (!cl.running || cl.fsm == NULL)
+		return (-1);
+	if (cl.closing)
+		return (0);	/* raft may have freed its configuration */
+	s = cluster_server_by_id(id);
+	if (!cfsm_member_any(f) && cl.pins != NULL &&
+	    cfsm_member_any(cl.pins))
+		f = cl.pins;	/* restarted: raft has not caught up */
+	if (!cfsm_member_any(f)) {
+		if (cfsm_domain(cl.fsm) == NULL)
+			return (-1);
+		return (s != NULL && strcmp(s->address, addr) == 0 ? 1 : 0);
+	}
+	if (s == NULL || strcmp(s->address, addr) != 0 ||
+	    (pin = cfsm_member(f, id, &paddr)) == NULL ||
+	    strcmp(pin, ident) != 0 || strcmp(paddr, addr) != 0)
+		return (0);
+	return (1);
+}
+
+/*
+ * Whether node id has a pinned identity other than ident (in the state,
+ * or after a restart in the pins this node kept).
+ */
+int
+cluster_pin_differs(uint64_t id, const char *ident)
+{
+	const char	*pin = NULL;
+
+	if (!cl.running || cl.fsm == NULL)
+		return (0);
+	if ((pin = cfsm_member(cl.fsm, id, NULL)) == NULL && cl.pins != NULL)
+		pin = cfsm_member(cl.pins, id, NULL);
+	return (pin != NULL && strcmp(pin, ident) != 0);
+}
+
+/*
+ * Whether host (a numeric address, no port) is the address of a member
+ * in the raft configuration.
+ */
+int
+cluster_addr_member(const char *host)
+{
+	const char	*a, *p;
+	size_t		 n = strlen(host);
+	unsigned	 i;
+
+	if (!cl.running || cl.closing)
+		return (0);
+	for (i = 0; i < cl.raft.configuration.n; i++) {
+		a = cl.raft.configuration.servers[i].address;
+		if (*a == '[')
+			a++;
+		if ((p = strrchr(a, ':')) == NULL)
+			continue;
+		if (p > a && p[-1] == ']')
+			p--;
+		if ((size_t)(p - a) == n && strncmp(a, host, n) == 0)
+			return (1);
+	}
+	return (0);
 }
 
 /* Every CLUSTER_POLL_MS: notice role, leader and membership changes. */
@@ -1109,6 +1220,26 @@ cluster_leader_duties(void)
 		if (e != NULL) {
 			cl.init_busy = 1;
 			cluster_submit(e, cluster_ignore, &cl.init_busy);
+			free(e);
+		}
+	}
+	/* The leader pins its own certificate (initialize, or a new key). */
+	if (cfsm_domain(cl.fsm) != NULL && !cl.pin_busy &&
+	    *cnet_ident() != '\0' &&
+	    raft_last_applied(&cl.raft) >= raft_commit_index(&cl.raft)) {
+		const char	*pin, *paddr = NULL;
+
+		pin = cfsm_member(cl.fsm, cl.id, &paddr);
+		if (pin == NULL || strcmp(pin, cnet_ident()) != 0 ||
+		    strcmp(paddr, cl.addr) != 0) {
+			if ((e = cfsm_enc_member(cl.id, cl.addr,
+			    cnet_ident())) != NULL) {
+				log_info("cluster: pinning this node's "
+				    "certificate (key %.16s...) as %016" PRIx64,
+				    cnet_ident(), cl.id);
+				cl.pin_busy = 1;
+				cluster_submit(e, cluster_ignore, &cl.pin_busy);
+			}
 			free(e);
 		}
 	}
@@ -1378,6 +1509,8 @@ cluster_free(void)
 	free(cl.dir);
 	cfsm_free(cl.fsm);
 	cl.fsm = NULL;
+	cfsm_free(cl.pins);
+	cl.pins = NULL;
 	cluster_rpend_clear();
 }
 
@@ -1385,7 +1518,15 @@ cluster_free(void)
 void
 cluster_wipe(void)
 {
+	char	*cause = NULL;
+
 	cluster_rm_dir(cl.dir);
+	if (cluster_cfg_set(CLUSTER_PINS_KEY, NULL, &cause) == -1) {
+		log_warnx("cluster_wipe: %s", cause);
+		free(cause);
+	}
+	cfsm_free(cl.pins);
+	cl.pins = NULL;
 }
 
 /* Read-only views for the status. */

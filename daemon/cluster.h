@@ -45,12 +45,19 @@ struct xnode;
 #define CN_FWD		2	/* a follower's ordered link to the leader */
 #define CN_REQ		3	/* requests: join, remove, apply */
 
-/* What the two ends of a channel say of themselves in the hello. */
+/*
+ * What the two ends of a channel say of themselves in the hello, and who
+ * the port found the peer to be: the identity of its certificate, and
+ * whether that is the pinned identity of a member with the id and address
+ * it claims (cluster_peer_member).
+ */
 struct cnet_hello {
 	int		 kind;
 	uint64_t	 id;		/* raft node id, 0 if none yet */
 	char		 addr[80];	/* its cluster address, ip:port */
 	char		 domain[256];	/* its XMPP domain */
+	char		 ident[65];	/* its certificate key's SHA-256 */
+	int		 member;	/* ident is id's pin, id a member */
 };
 
 /*
@@ -80,6 +87,8 @@ struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
 void		 cnet_dial_cancel(struct cnet_dial *);
 int64_t		 cnet_now_ms(void);
 const char	*cnet_local_addr(void);
+const char	*cnet_ident(void);
+void		 cnet_pin(const char *);
 
 /* cluster_uv.c */
 int		 cnet_uv_init(void);
@@ -115,6 +124,11 @@ char		*cfsm_enc_user_set(const char *, const char *);
 char		*cfsm_enc_user_del(const char *);
 char		*cfsm_enc_digest(uint64_t, const char *, const char *);
 char		*cfsm_enc_forget(uint64_t);
+char		*cfsm_enc_member(uint64_t, const char *, const char *);
+const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
+int		 cfsm_member_any(const struct cfsm *);
+char		*cfsm_members_enc(const struct cfsm *);
+int		 cfsm_members_load(struct cfsm *, const char *);
 char		*cfsm_enc_roster_set(const char *, const char *,
 		    const char *);
 char		*cfsm_enc_roster_del(const char *, const char *);
@@ -168,6 +182,8 @@ void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
 void		 creq_free(void);
 int		 cluster_routing_ok(void);
+void		 cluster_op_join(uint64_t, const char *, const char *,
+		    void (*)(void *, int, const char *), void *);
 
 /* cluster.c */
 struct raft;
@@ -218,6 +234,9 @@ int		 cluster_state(void);
 const char	*cluster_remote_leader(void);
 const struct raft_server *cluster_server_by_addr(const char *);
 const struct raft_server *cluster_server_by_id(uint64_t);
+int		 cluster_peer_member(uint64_t, const char *, const char *);
+int		 cluster_addr_member(const char *);
+int		 cluster_pin_differs(uint64_t, const char *);
 struct raft	*cluster_raft(void);
 struct cfsm	*cluster_fsm(void);
 uint64_t	 cluster_id(void);

@@ -15,6 +15,7 @@
  *	digest-set	node	cbname	digest
  *	digest-del	node	cbname
  *	forget		node
+ *	member		node	addr	identity
  *	roster-set	owner	jid	item
  *	roster-del	owner	jid
  *
@@ -46,9 +47,17 @@
  * (a newer node wrote it) or cannot parse is logged and skipped, never
  * fatal.
  *
- * A snapshot is the header line "cfsm 1", then one "init" line if the
- * cluster has one, one "user-set" line per account, one "digest-set" line
- * per digest and one "roster-set" line per roster item, each ending in LF.
+ * A member entry pins the certificate of a node that joined: its cluster
+ * address and identity (the SHA-256 of its certificate's public key, 64
+ * lowercase hex digits). The cluster port lets only the node with that key
+ * speak for that id and address; forget drops the pin with the digests.
+ *
+ * A snapshot is the header line "cfsm 2" if any member is pinned, else
+ * "cfsm 1" (the format before pins, still written and read), then one
+ * "init" line if the cluster has one, one "member" line per pinned node
+ * (at least one after "cfsm 2", none after "cfsm 1"), one "user-set"
+ * line per account, one "digest-set" line per digest and one "roster-set"
+ * line per roster item, each ending in LF.
  */
 #include <sys/tree.h>
 
@@ -70,7 +79,9 @@
 #include "log.h"
 #include "xmalloc.h"
 
-#define CFSM_SNAP_HEADER	"cfsm 1"
+#define CFSM_SNAP_HEADER	"cfsm 2"
+#define CFSM_SNAP_HEADER1	"cfsm 1"	/* before member lines */
+#define CFSM_IDENT_LEN		64	/* hex digits of an identity */
 #define CFSM_MAX_FIELDS		4	/* type word included */
 #define CFSM_DIGEST_BYTES	16	/* of the HMAC, shown as hex */
 
@@ -83,6 +94,7 @@
 #define CE_FORGET	6
 #define CE_ROSTER_SET	7
 #define CE_ROSTER_DEL	8
+#define CE_MEMBER	9
 
 /* The entry types: word, number of fields after it. */
 static const struct cfsm_type {
@@ -98,14 +110,18 @@ static const struct cfsm_type {
 	{ "forget",	CE_FORGET,	1 },
 	{ "roster-set",	CE_ROSTER_SET,	3 },
 	{ "roster-del",	CE_ROSTER_DEL,	2 },
+	{ "member",	CE_MEMBER,	3 },
 };
 
 /* A decoded entry; the strings point into the decoder's copy. */
 struct cfsm_entry {
 	int		 type;
-	uint64_t	 node;		/* digest-set, digest-del, forget */
-	const char	*a;		/* domain, user, cbname or owner */
-	const char	*b;		/* keyhex, blob, digest or jid */
+	uint64_t	 node;		/* digest-set, digest-del, forget,
+					   member */
+	const char	*a;		/* domain, user, cbname, owner or
+					   addr */
+	const char	*b;		/* keyhex, blob, digest, jid or
+					   identity */
 	const char	*c;		/* roster item */
 };
 
@@ -130,7 +146,16 @@ struct cfsm_ros {
 	char			*item;
 };
 
+/* A member's pinned certificate identity and address. */
+struct cfsm_mem {
+	RB_ENTRY(cfsm_mem)	 entry;
+	uint64_t		 node;
+	char			*addr;
+	char			*ident;
+};
+
 RB_HEAD(cfsm_user_tree, cfsm_user);
+RB_HEAD(cfsm_mem_tree, cfsm_mem);
 RB_HEAD(cfsm_dig_tree, cfsm_dig);
 RB_HEAD(cfsm_ros_tree, cfsm_ros);
 
@@ -141,6 +166,7 @@ struct cfsm_state {
 	struct cfsm_user_tree	 users;
 	struct cfsm_dig_tree	 digs;
 	struct cfsm_ros_tree	 rosters;	/* by owner, then jid */
+	struct cfsm_mem_tree	 members;
 };
 
 struct cfsm {
@@ -159,6 +185,10 @@ struct cfsm_buf {
 static int	 cfsm_user_cmp(struct cfsm_user *, struct cfsm_user *);
 static int	 cfsm_dig_cmp(struct cfsm_dig *, struct cfsm_dig *);
 static int	 cfsm_ros_cmp(struct cfsm_ros *, struct cfsm_ros *);
+static int	 cfsm_mem_cmp(struct cfsm_mem *, struct cfsm_mem *);
+static struct cfsm_mem *cfsm_state_mem(const struct cfsm_state *, uint64_t);
+static void	 cfsm_mem_free(struct cfsm_mem_tree *, struct cfsm_mem *);
+RB_PROTOTYPE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_PROTOTYPE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
 RB_PROTOTYPE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
@@ -204,6 +234,7 @@ static int	 cfsm_hex_decode(const char *, unsigned char **, size_t *);
 RB_GENERATE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_GENERATE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
 RB_GENERATE(cfsm_ros_tree, cfsm_ros, entry, cfsm_ros_cmp);
+RB_GENERATE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 
 /* Accounts are ordered by user name. */
 static int
@@ -230,6 +261,13 @@ cfsm_ros_cmp(struct cfsm_ros *a, struct cfsm_ros *b)
 	if ((d = strcmp(a->owner, b->owner)) != 0)
 		return (d);
 	return (strcmp(a->jid, b->jid));
+}
+
+/* Members are ordered by node id. */
+static int
+cfsm_mem_cmp(struct cfsm_mem *a, struct cfsm_mem *b)
+{
+	return (a->node < b->node ? -1 : a->node > b->node);
 }
 
 /* A field is not empty and holds no tab, CR or LF. */
@@ -500,6 +538,7 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 	case CE_DIGEST_SET:
 	case CE_DIGEST_DEL:
 	case CE_FORGET:
+	case CE_MEMBER:
 		if (cfsm_node_parse(f[1], &e->node) == -1) {
 			*cause = "bad node id";
 			return (-1);
@@ -507,6 +546,20 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 		if (t->type == CE_FORGET)
 			break;
 		e->a = f[2];
+		if (t->type == CE_MEMBER) {
+			e->b = f[3];
+			if (strlen(e->a) >= 80 || strchr(e->a, ' ') != NULL) {
+				*cause = "bad member address";
+				return (-1);
+			}
+			if (strlen(e->b) != CFSM_IDENT_LEN ||
+			    strspn(e->b, "0123456789abcdef") !=
+			    CFSM_IDENT_LEN) {
+				*cause = "bad member identity";
+				return (-1);
+			}
+			break;
+		}
 		if (t->type == CE_DIGEST_SET) {
 			e->b = f[3];
 			if (!cfsm_hex_ok(e->b)) {
@@ -669,6 +722,19 @@ cfsm_enc_forget(uint64_t node)
 	return (cfsm_enc("forget", id, NULL, NULL));
 }
 
+/*
+ * The entry that pins a member: node id, cluster address and identity
+ * (64 lowercase hex digits). NULL if any of them is malformed.
+ */
+char *
+cfsm_enc_member(uint64_t node, const char *addr, const char *ident)
+{
+	char	 id[32];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)node);
+	return (cfsm_enc("member", id, addr, ident));
+}
+
 /* An empty state. */
 static void
 cfsm_state_init(struct cfsm_state *st)
@@ -678,6 +744,7 @@ cfsm_state_init(struct cfsm_state *st)
 	RB_INIT(&st->users);
 	RB_INIT(&st->digs);
 	RB_INIT(&st->rosters);
+	RB_INIT(&st->members);
 }
 
 /* Free everything in st and leave it empty. */
@@ -687,7 +754,10 @@ cfsm_state_clear(struct cfsm_state *st)
 	struct cfsm_user	*u, *unext;
 	struct cfsm_dig		*d, *dnext;
 	struct cfsm_ros		*r, *rnext;
+	struct cfsm_mem		*m, *mnext;
 
+	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
+		cfsm_mem_free(&st->members, m);
 	RB_FOREACH_SAFE(r, cfsm_ros_tree, &st->rosters, rnext)
 		cfsm_ros_free(&st->rosters, r);
 	RB_FOREACH_SAFE(u, cfsm_user_tree, &st->users, unext) {
@@ -748,6 +818,28 @@ cfsm_state_ros(const struct cfsm_state *st, const char *owner,
 	return (RB_FIND(cfsm_ros_tree, head, &key));
 }
 
+/* The pinned member node, or NULL. */
+static struct cfsm_mem *
+cfsm_state_mem(const struct cfsm_state *st, uint64_t node)
+{
+	struct cfsm_mem_tree	*head;
+	struct cfsm_mem		 key;
+
+	head = (struct cfsm_mem_tree *)(uintptr_t)&st->members;
+	key.node = node;
+	return (RB_FIND(cfsm_mem_tree, head, &key));
+}
+
+/* Take member m out of head and free it. */
+static void
+cfsm_mem_free(struct cfsm_mem_tree *head, struct cfsm_mem *m)
+{
+	RB_REMOVE(cfsm_mem_tree, head, m);
+	free(m->addr);
+	free(m->ident);
+	free(m);
+}
+
 /* Take roster item r out of head and free it. */
 static void
 cfsm_ros_free(struct cfsm_ros_tree *head, struct cfsm_ros *r)
@@ -804,9 +896,25 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d, *next;
 	struct cfsm_ros		*r;
+	struct cfsm_mem		*m;
 	int			 changed = 0;
 
 	switch (e->type) {
+	case CE_MEMBER:
+		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
+			if (strcmp(m->addr, e->a) == 0 &&
+			    strcmp(m->ident, e->b) == 0)
+				return (0);
+			free(m->addr);
+			free(m->ident);
+		} else {
+			m = xcalloc(1, sizeof(*m));
+			m->node = e->node;
+			RB_INSERT(cfsm_mem_tree, &st->members, m);
+		}
+		m->addr = xstrdup(e->a);
+		m->ident = xstrdup(e->b);
+		return (1);
 	case CE_INIT:
 		if (st->domain != NULL) {
 			if (strcmp(st->domain, e->a) != 0)
@@ -862,6 +970,10 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 		free(d);
 		return (1);
 	case CE_FORGET:
+		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
+			cfsm_mem_free(&st->members, m);
+			changed = 1;
+		}
 		RB_FOREACH_SAFE(d, cfsm_dig_tree, &st->digs, next) {
 			if (d->node != e->node)
 				continue;
@@ -1034,11 +1146,17 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct cfsm_user	*u;
 	struct cfsm_dig		*d;
 	struct cfsm_ros		*r;
+	struct cfsm_mem		*m;
 	char			 id[32];
 
-	cfsm_buf_add(&b, CFSM_SNAP_HEADER "\n");
+	cfsm_buf_add(&b, RB_EMPTY(&c->st.members) ? CFSM_SNAP_HEADER1 "\n" :
+	    CFSM_SNAP_HEADER "\n");
 	if (c->st.domain != NULL)
 		cfsm_buf_line(&b, "init", c->st.domain, c->st.key, NULL);
+	RB_FOREACH(m, cfsm_mem_tree, &c->st.members) {
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)m->node);
+		cfsm_buf_line(&b, "member", id, m->addr, m->ident);
+	}
 	RB_FOREACH(u, cfsm_user_tree, &c->st.users)
 		cfsm_buf_line(&b, "user-set", u->name, u->blob, NULL);
 	RB_FOREACH(d, cfsm_dig_tree, &c->st.digs) {
@@ -1077,6 +1195,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
+	int			 v1;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -1085,7 +1204,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	}
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
-	if (strcmp(line, CFSM_SNAP_HEADER) != 0) {
+	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
+	if (!v1 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
 		*cause = "unknown header";
 		return (-1);
 	}
@@ -1093,8 +1213,13 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		if (cfsm_decode(line, &e, cause) == -1)
 			return (-1);
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
-		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET) {
+		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET &&
+		    (e.type != CE_MEMBER || v1)) {
 			*cause = "entry type not allowed";
+			return (-1);
+		}
+		if (e.type == CE_MEMBER && cfsm_state_mem(st, e.node) != NULL) {
+			*cause = "second member line for a node";
 			return (-1);
 		}
 		if (e.type == CE_INIT && st->domain != NULL) {
@@ -1107,6 +1232,10 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			return (-1);
 		}
 		cfsm_state_apply(st, &e);
+	}
+	if (!v1 && RB_EMPTY(&st->members)) {
+		*cause = "no member line after a cfsm 2 header";
+		return (-1);
 	}
 	return (0);
 }
@@ -1182,6 +1311,80 @@ const char *
 cfsm_key(const struct cfsm *c)
 {
 	return (c->st.key);
+}
+
+/*
+ * The pinned identity of member node (borrowed), and its address in *addr
+ * if addr is not NULL; NULL if the node is not pinned.
+ */
+const char *
+cfsm_member(const struct cfsm *c, uint64_t node, const char **addr)
+{
+	struct cfsm_mem	*m;
+
+	if ((m = cfsm_state_mem(&c->st, node)) == NULL)
+		return (NULL);
+	if (addr != NULL)
+		*addr = m->addr;
+	return (m->ident);
+}
+
+/*
+ * Every pinned member as member entries, one a line (LF-separated, no LF
+ * at the end); "" if none. The caller frees.
+ */
+char *
+cfsm_members_enc(const struct cfsm *c)
+{
+	struct cfsm_buf	 b = { NULL, 0, 0 };
+	struct cfsm_mem	*m;
+	char		 id[32];
+
+	cfsm_buf_add(&b, "");
+	RB_FOREACH(m, cfsm_mem_tree,
+	    (struct cfsm_mem_tree *)(uintptr_t)&c->st.members) {
+		if (b.len > 0)
+			cfsm_buf_add(&b, "\n");
+		snprintf(id, sizeof(id), "%llu", (unsigned long long)m->node);
+		cfsm_buf_add(&b, "member\t");
+		cfsm_buf_add(&b, id);
+		cfsm_buf_add(&b, "\t");
+		cfsm_buf_add(&b, m->addr);
+		cfsm_buf_add(&b, "\t");
+		cfsm_buf_add(&b, m->ident);
+	}
+	return (b.p);
+}
+
+/*
+ * Add the member entries of text (as cfsm_members_enc writes them) to
+ * c's pins; other lines are skipped. The number of members taken.
+ */
+int
+cfsm_members_load(struct cfsm *c, const char *text)
+{
+	struct cfsm_entry	 e;
+	const char		*cause;
+	char			*copy, *p, *line;
+	int			 n = 0;
+
+	p = copy = xstrdup(text);
+	while ((line = strsep(&p, "\n")) != NULL) {
+		if (cfsm_decode(line, &e, &cause) == -1 ||
+		    e.type != CE_MEMBER)
+			continue;
+		cfsm_state_apply(&c->st, &e);
+		n++;
+	}
+	free(copy);
+	return (n);
+}
+
+/* Whether any member identity is pinned. */
+int
+cfsm_member_any(const struct cfsm *c)
+{
+	return (!RB_EMPTY(&c->st.members));
 }
 
 /* The credential blob of an account, or NULL. */

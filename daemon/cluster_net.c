@@ -47,9 +47,11 @@
 
 #define CNET_MAGIC	"MMPC1"
 #define CNET_SECS	10		/* connect, TLS and hello */
+#define CNET_PRETLS_SECS 3		/* accepted: until its first byte */
 #define CNET_HELLO_MAX	512
-#define CNET_PENDING	256		/* accepted channels before hello */
-#define CNET_PENDING_SRC 8		/* of those, from one address */
+#define CNET_PENDING	256		/* accepted channels before hello
+					   from no member's address */
+#define CNET_PENDING_SRC 8		/* from one address, member or not */
 #define CNET_LINGER	2		/* seconds for a refused peer to go */
 #define CNET_LINGERS	64		/* refused peers let go slowly */
 #define CNET_QUIET_MS	10000		/* between equal warnings of a host */
@@ -60,18 +62,21 @@
 #define CD_HELLO	2	/* waiting for the hello or its answer */
 #define CD_CLOSING	3	/* refused: flushing our ERR line (accepted) */
 #define CD_FAILED	4	/* failed, cb due on the next turn (dialled) */
+#define CD_WAIT		5	/* accepted: no byte yet, TLS not started */
 
 /* An address with accepted channels in their handshake, and how many. */
 struct cnet_src {
 	TAILQ_ENTRY(cnet_src)	 entry;
 	char			 host[INET6_ADDRSTRLEN];
 	int			 n;
+	int			 member;	/* a member's address */
 };
 
 /* A channel until its hello is answered, dialled or accepted. */
 struct cnet_dial {
 	TAILQ_ENTRY(cnet_dial)	 entry;
 	int			 incoming;
+	int			 pooled;	/* counts in cnet_npending */
 	struct cnet_src		*src;		/* its address (accepted) */
 	int			 kind;
 	int			 state;
@@ -112,6 +117,8 @@ static socklen_t		 cnet_bindlen;
 static char			 cnet_addr[80];
 static char			*cnet_domain;
 static uint64_t			 cnet_id;
+static char			 cnet_myident[65];	/* our key's */
+static char			 cnet_pinned[65];	/* who we joined */
 static cnet_accept_cb		 cnet_accept_cbs[CN_REQ + 1];
 static void			*cnet_accept_args[CN_REQ + 1];
 static int			 cnet_npending;
@@ -134,11 +141,15 @@ static void	 cnet_sockopts(int);
 static const char *cnet_kind_name(int);
 static int	 cnet_kind(const char *);
 static int	 cnet_token(const char *);
-static int	 cnet_hello_parse(char *, struct cnet_hello *, int);
+static int	 cnet_cert_ident(X509 *, char *, size_t);
+static int	 cnet_peer_ident(struct cnet_dial *, char *, size_t, char *,
+		    size_t);
+static int	 cnet_addr_is_from(const char *, const char *);
 static struct cnet_src *cnet_src_get(const char *);
 static int	 cnet_make_room(struct cnet_src *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 cnet_accept_ready(evutil_socket_t, short, void *);
 static void	 cnet_dial_connected(evutil_socket_t, short, void *);
 static void	 cnet_dial_timer(evutil_socket_t, short, void *);
 static void	 cnet_dial_free(struct cnet_dial *);
@@ -280,18 +291,19 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 	}
 	/*
 	 * Each end of a cluster link is a TLS server to one peer and a
-	 * client to another: a certificate that names its uses must name
-	 * both. One without the extension may be used for anything.
+	 * client to another, and peers take only a certificate that names
+	 * both uses (cnet_peer_ident): one that names none is refused too.
 	 */
 	xku = X509_get_extended_key_usage(SSL_CTX_get0_certificate(ctx));
-	if (xku != UINT32_MAX && (!(xku & XKU_SSL_SERVER) ||
-	    !(xku & XKU_SSL_CLIENT))) {
+	if (xku == UINT32_MAX || !(xku & XKU_SSL_SERVER) ||
+	    !(xku & XKU_SSL_CLIENT)) {
 		xasprintf(cause, "certificate %s lacks %s in its extended key "
 		    "usage: cluster links authenticate both ends, so a node "
 		    "certificate needs serverAuth and clientAuth; have it "
-		    "reissued with both", crt, !(xku & XKU_SSL_CLIENT) ?
-		    (!(xku & XKU_SSL_SERVER) ? "serverAuth and clientAuth" :
-		    "clientAuth") : "serverAuth");
+		    "reissued with both", crt, xku == UINT32_MAX ||
+		    (!(xku & XKU_SSL_CLIENT) && !(xku & XKU_SSL_SERVER)) ?
+		    "serverAuth and clientAuth" : !(xku & XKU_SSL_CLIENT) ?
+		    "clientAuth" : "serverAuth");
 		goto out;
 	}
 	rc = 0;
@@ -300,6 +312,105 @@ out:
 	X509_STORE_CTX_free(xs);
 	SSL_CTX_free(ctx);
 	return (rc);
+}
+
+/*
+ * The identity of a certificate: the SHA-256 of its public key (the DER
+ * SubjectPublicKeyInfo) in lowercase hex, into out (65 bytes). -1 if
+ * there is none.
+ */
+static int
+cnet_cert_ident(X509 *crt, char *out, size_t len)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0, i;
+
+	if (crt == NULL || len < 65 ||
+	    X509_pubkey_digest(crt, EVP_sha256(), md, &n) != 1 || n != 32) {
+		ERR_clear_error();
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, len - 2 * i, "%02x", md[i]);
+	return (0);
+}
+
+/*
+ * The identity of a channel's peer (its certificate verified by TLS):
+ * 0 and the identity in out, or -1 and why in reason. A peer certificate
+ * must name serverAuth and clientAuth: each end of a cluster link is a
+ * TLS server to one peer and a client to another, and a certificate
+ * issued for something else (a user's, a web server's) is no node's.
+ */
+static int
+cnet_peer_ident(struct cnet_dial *d, char *out, size_t len, char *reason,
+    size_t rlen)
+{
+	SSL		*ssl;
+	X509		*crt;
+	uint32_t	 xku;
+
+	if ((ssl = bufferevent_openssl_get_ssl(d->bev)) == NULL ||
+	    (crt = SSL_get0_peer_certificate(ssl)) == NULL) {
+		snprintf(reason, rlen, "no peer certificate");
+		return (-1);
+	}
+	xku = X509_get_extended_key_usage(crt);
+	if (xku == UINT32_MAX || !(xku & XKU_SSL_SERVER) ||
+	    !(xku & XKU_SSL_CLIENT)) {
+		snprintf(reason, rlen, "its certificate %s: a cluster node's "
+		    "needs serverAuth and clientAuth", xku == UINT32_MAX ?
+		    "names no extended key usage" : !(xku & XKU_SSL_SERVER) ?
+		    "lacks serverAuth" : "lacks clientAuth");
+		return (-1);
+	}
+	if (cnet_cert_ident(crt, out, len) == -1) {
+		snprintf(reason, rlen, "cannot read its certificate's key");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Whether the cluster address a peer claims (ip:port) is on the host its
+ * connection comes from (peer, ip:port as the port names it): nodes dial
+ * from their cluster address, so no one speaks for another's.
+ */
+static int
+cnet_addr_is_from(const char *claimed, const char *peer)
+{
+	struct sockaddr_storage	 a, b;
+	socklen_t		 alen, blen;
+
+	if (cnet_parse_addr(claimed, &a, &alen) == -1 ||
+	    cnet_parse_addr(peer, &b, &blen) == -1 ||
+	    a.ss_family != b.ss_family)
+		return (0);
+	if (a.ss_family == AF_INET)
+		return (memcmp(&((struct sockaddr_in *)&a)->sin_addr,
+		    &((struct sockaddr_in *)&b)->sin_addr,
+		    sizeof(struct in_addr)) == 0);
+	return (memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr,
+	    &((struct sockaddr_in6 *)&b)->sin6_addr,
+	    sizeof(struct in6_addr)) == 0);
+}
+
+/* Our own identity (the SHA-256 of our key, hex); "" when not running. */
+const char *
+cnet_ident(void)
+{
+	return (cnet_myident);
+}
+
+/*
+ * Trust ident (a peer's identity, as in struct cnet_hello) for raft
+ * channels while this node knows no member identity yet: the node whose
+ * leader answered our JOIN sends us the log that pins everyone.
+ */
+void
+cnet_pin(const char *ident)
+{
+	strlcpy(cnet_pinned, ident, sizeof(cnet_pinned));
 }
 
 /*
@@ -449,9 +560,10 @@ cnet_token(const char *s)
 /*
  * Parse a hello "MMPC1 <kind> <id> <addr> <domain>" or, with answer set,
  * "MMPC1 OK <id> <addr> <domain>" (h->kind left alone). A domain of "-"
- * is none. -1 if malformed; line is cut up.
+ * is none. -1 if malformed; line (NUL-terminated, from the network) is
+ * cut up. Only the line is read: h's identity fields are left alone.
  */
-static int
+int
 cnet_hello_parse(char *line, struct cnet_hello *h, int answer)
 {
 	char		*f[5], *p = line;
@@ -547,6 +659,14 @@ cnet_start(const char *bindaddr, int port, uint64_t id, const char *key,
 		SSL_CTX_free(ctx);
 		return (-1);
 	}
+	if (cnet_cert_ident(SSL_CTX_get0_certificate(ctx), cnet_myident,
+	    sizeof(cnet_myident)) == -1) {
+		xasprintf(cause, "certificate %s: cannot read its key", crt);
+		evconnlistener_free(cnet_lev);
+		cnet_lev = NULL;
+		SSL_CTX_free(ctx);
+		return (-1);
+	}
 	cnet_ctx = ctx;
 	/* Outgoing channels bind to the address with any port. */
 	cnet_bindlen = len;
@@ -593,6 +713,8 @@ cnet_stop(void)
 	free(cnet_domain);
 	cnet_domain = NULL;
 	cnet_addr[0] = '\0';
+	cnet_myident[0] = '\0';
+	cnet_pinned[0] = '\0';
 }
 
 /* Whether the cluster port is open. */
@@ -645,6 +767,7 @@ cnet_src_get(const char *host)
  * The port has CNET_PENDING channels in their handshake and src wants
  * one more: drop the oldest channel of the address that holds the most,
  * if that is more than src would hold. -1 if src has its share already.
+ * Members' channels are not in the pool and never dropped for room.
  */
 static int
 cnet_make_room(struct cnet_src *src)
@@ -653,12 +776,12 @@ cnet_make_room(struct cnet_src *src)
 	struct cnet_dial	*d;
 
 	TAILQ_FOREACH(s, &cnet_srcs, entry)
-		if (most == NULL || s->n > most->n)
+		if (!s->member && (most == NULL || s->n > most->n))
 			most = s;
 	if (most == NULL || most->n <= src->n + 1)
 		return (-1);
 	TAILQ_FOREACH(d, &cnet_dials, entry)
-		if (d->src == most)
+		if (d->src == most && d->pooled)
 			break;
 	if (d == NULL)
 		return (-1);
@@ -670,10 +793,12 @@ cnet_make_room(struct cnet_src *src)
 }
 
 /*
- * A peer connected: start TLS, then wait for its hello. Channels in their
- * handshake are not authenticated yet: one address may hold only
- * CNET_PENDING_SRC of them, so that idle connections from a few hosts
- * cannot keep the members out.
+ * A peer connected: wait for its first byte (CNET_PRETLS_SECS), start
+ * TLS, then wait for its hello. Channels in their handshake are not
+ * authenticated yet: one address may hold only CNET_PENDING_SRC of them,
+ * and all addresses but the members' only CNET_PENDING, so that idle
+ * connections from many hosts cannot keep the members out: a member's
+ * address always gets its share.
  */
 static void
 cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
@@ -681,7 +806,7 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct cnet_dial	*d;
 	struct cnet_src		*src;
-	struct timeval		 tv = { CNET_SECS, 0 };
+	struct timeval		 tv = { CNET_PRETLS_SECS, 0 };
 	char			 host[INET6_ADDRSTRLEN], port[8], peer[80];
 
 	(void)lev;
@@ -695,6 +820,7 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", port);
 	src = cnet_src_get(host);
+	src->member = cluster_addr_member(host);
 	if (src->n >= CNET_PENDING_SRC) {
 		cnet_warn(peer, "too many in their handshake", "cluster: %s "
 		    "refused: %d channels from %s already in their handshake",
@@ -702,7 +828,8 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (cnet_npending >= CNET_PENDING && cnet_make_room(src) == -1) {
+	if (!src->member && cnet_npending >= CNET_PENDING &&
+	    cnet_make_room(src) == -1) {
 		/* Many addresses at once: one warning for them all. */
 		cnet_warn("*", "port full", "cluster: %s refused: %d channels "
 		    "already in their handshake", peer, cnet_npending);
@@ -723,7 +850,29 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	if ((d->timer = evtimer_new(mmpd->base, cnet_dial_timer, d)) == NULL)
 		fatalx("cnet_accept: evtimer_new failed");
 	TAILQ_INSERT_TAIL(&cnet_dials, d, entry);
-	cnet_npending++;
+	if (!src->member) {
+		d->pooled = 1;
+		cnet_npending++;
+	}
+	d->state = CD_WAIT;
+	if ((d->ev = event_new(mmpd->base, fd, EV_READ, cnet_accept_ready,
+	    d)) == NULL)
+		fatalx("cnet_accept: event_new failed");
+	event_add(d->ev, NULL);
+	evtimer_add(d->timer, &tv);
+}
+
+/* An accepted peer sent its first bytes: TLS, and the full deadline. */
+static void
+cnet_accept_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct cnet_dial	*d = arg;
+	struct timeval		 tv = { CNET_SECS, 0 };
+
+	(void)fd;
+	(void)what;
+	event_free(d->ev);
+	d->ev = NULL;
 	if (cnet_tls_start(d) == -1) {
 		log_warnx("cluster: TLS from %s failed: cannot start TLS",
 		    d->peer);
@@ -841,7 +990,7 @@ static void
 cnet_dial_free(struct cnet_dial *d)
 {
 	TAILQ_REMOVE(&cnet_dials, d, entry);
-	if (d->incoming)
+	if (d->pooled)
 		cnet_npending--;
 	if (d->src != NULL && --d->src->n == 0) {
 		TAILQ_REMOVE(&cnet_srcs, d->src, entry);
@@ -1005,6 +1154,12 @@ cnet_dial_timer(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (d->incoming) {
+		if (d->state == CD_WAIT) {
+			cnet_warn(d->peer, "sent nothing", "cluster: %s sent "
+			    "nothing in %d s", d->peer, CNET_PRETLS_SECS);
+			cnet_dial_free(d);
+			return;
+		}
 		if (d->state == CD_TLS)
 			cnet_warn(d->peer, "timed out", "cluster: TLS from %s "
 			    "failed: timed out", d->peer);
@@ -1231,11 +1386,42 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 	struct uv_stream_s	*stream;
 	cnet_accept_cb		 cb;
 	void			*arg;
-	char			 reason[400];
+	char			 reason[400], why[200];
+	int			 member;
 
 	memset(&h, 0, sizeof(h));
 	if (cnet_hello_parse(line, &h, 0) == -1) {
 		cnet_hs_refuse(d, "malformed hello");
+		return;
+	}
+	if (cnet_peer_ident(d, h.ident, sizeof(h.ident), why,
+	    sizeof(why)) == -1) {
+		cnet_hs_refuse(d, why);
+		return;
+	}
+	if (!cnet_addr_is_from(h.addr, d->peer)) {
+		snprintf(reason, sizeof(reason), "it claims the address %s, "
+		    "not its own", h.addr);
+		cnet_hs_refuse(d, reason);
+		return;
+	}
+	/*
+	 * Only the member whose certificate was pinned at its join speaks
+	 * for its id and address; anyone else the bundle trusts may only
+	 * ask to join (a request channel that takes nothing but JOIN). A
+	 * node that knows no member yet, joining, takes raft from the
+	 * certificate of the leader that took its JOIN.
+	 */
+	member = cluster_peer_member(h.id, h.addr, h.ident);
+	h.member = member == 1;
+	if ((h.kind == CN_FWD && member != 1) || (h.kind == CN_RAFT &&
+	    member != 1 && (member != -1 || cnet_pinned[0] == '\0' ||
+	    strcmp(cnet_pinned, h.ident) != 0))) {
+		snprintf(reason, sizeof(reason), "%s channel claiming node "
+		    "%016llx at %s: its certificate (key %.16s...) is not that "
+		    "member's", cnet_kind_name(h.kind),
+		    (unsigned long long)h.id, h.addr, h.ident);
+		cnet_hs_refuse(d, reason);
 		return;
 	}
 	if (h.kind != CN_REQ && strcmp(h.domain, cnet_domain) != 0) {
@@ -1328,7 +1514,7 @@ static void
 cnet_hs_answer(struct cnet_dial *d, char *line)
 {
 	struct cnet_hello	 h;
-	char			*cause, *p;
+	char			*cause, *p, why[200];
 	size_t			 n = strlen(CNET_MAGIC " ERR ");
 
 	if (strncmp(line, CNET_MAGIC " ERR ", n) == 0) {
@@ -1346,6 +1532,26 @@ cnet_hs_answer(struct cnet_dial *d, char *line)
 		xasprintf(&cause, "%s: malformed answer to our hello",
 		    d->peer);
 		log_warnx("cluster: %s", cause);
+		cnet_dial_finish(d, NULL, NULL, cause);
+		return;
+	}
+	if (cnet_peer_ident(d, h.ident, sizeof(h.ident), why,
+	    sizeof(why)) == -1) {
+		xasprintf(&cause, "%s refused: %s", d->peer, why);
+		cnet_warn(d->peer, why, "cluster: %s", cause);
+		cnet_dial_finish(d, NULL, NULL, cause);
+		return;
+	}
+	/*
+	 * A member we dial must answer with its pinned certificate (another
+	 * id there is raft's business: a node that was reset, say).
+	 */
+	h.member = cluster_peer_member(h.id, h.addr, h.ident) == 1;
+	if (d->kind != CN_REQ && cluster_pin_differs(h.id, h.ident)) {
+		xasprintf(&cause, "%s answered as node %016llx at %s with a "
+		    "certificate that is not that member's", d->peer,
+		    (unsigned long long)h.id, h.addr);
+		cnet_warn(d->peer, "not the member", "cluster: %s", cause);
 		cnet_dial_finish(d, NULL, NULL, cause);
 		return;
 	}

@@ -1,6 +1,7 @@
 /*
- * Shared by cluster_net.c and cluster_uv.c only: the port hands accepted
- * raft channels to the transport, which dials through the port.
+ * Shared by cluster_net.c and cluster_uv.c (the port hands accepted raft
+ * channels to the transport, which dials through the port), cluster_req.c
+ * (cnet_warn) and the hello parser's fuzz target.
  */
 #ifndef CLUSTER_NET_H
 #define CLUSTER_NET_H
@@ -8,9 +9,11 @@
 #include <stdint.h>
 
 struct bufferevent;
+struct cnet_hello;
 struct uv_stream_s;
 
 /* cluster_net.c */
+int	 cnet_hello_parse(char *, struct cnet_hello *, int);
 void	 cnet_dials_free(void);
 void	 cnet_tls_clear(struct bufferevent *);
 void	 cnet_warn(const char *, const char *, const char *, ...)

@@ -7,6 +7,7 @@
  * membership changes, one at a time. Raft's callbacks only record what
  * happened; cluster.c's deferred event calls creq_run on the next turn.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <raft.h>
 
 #include "cluster.h"
+#include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"
@@ -65,6 +67,9 @@ struct cop {
 	int			 kind;		/* COP_* */
 	uint64_t		 id;
 	char			 addr[80];
+	char			 ident[65];	/* join: the certificate's */
+	int			 pinned;	/* join: ident is in the log */
+	char			*pin_err;	/* join: pinning failed */
 	struct raft_change	 change;
 	int			 busy;		/* a change is in raft */
 	int			 status;
@@ -97,6 +102,8 @@ static void	 cluster_sub_finish(struct csub *, const char *);
 static void	 cluster_sub_remote_cb(void *, int, const char *);
 static void	 cluster_ops_run(void);
 static void	 cluster_op_finish(struct cop *, int, const char *);
+static void	 cluster_op_pinned(void *, const char *);
+static void	 cluster_peer_say(struct cpeer *, const char *, const char *);
 static struct creq *cluster_req(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 static void	 cluster_req_dialled(struct bufferevent *,
@@ -468,6 +475,17 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				w[n] = strsep(&rest, " ");
 		}
 		err = NULL;
+		/*
+		 * A peer that is not a member, by its certificate, may only
+		 * ask to join; all else would act for a member it is not.
+		 */
+		if (!p->hello.member && (n != 4 || strcmp(w[0], "JOIN") != 0)) {
+			cluster_peer_say(p, w[0], "ERR only a member of the "
+			    "cluster may ask that; this certificate may only "
+			    "join\n");
+			free(line);
+			continue;
+		}
 		if (n == 1 && strcmp(w[0], "REMOVED") == 0) {
 			/* The leader took us out. */
 			w[0] = cluster_removed_by(p->hello.id, p->hello.addr) ==
@@ -493,8 +511,7 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			continue;
 		}
 		if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
-		    w[1] == line + 6 &&
-		    cluster_server_by_id(p->hello.id) == NULL) {
+		    w[1] == line + 6 && !p->hello.member) {
 			char	*r;
 
 			/* A node removed while it was away, say. */
@@ -508,8 +525,24 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			cluster_submit(w[1], cluster_peer_applied, p);
 		} else if (err == NULL && n == 4 &&
 		    strcmp(w[0], "JOIN") == 0) {
-			/* JOIN <id> <addr> <domain> */
-			if (cfsm_domain(cluster_fsm()) != NULL &&
+			const char	*pin, *paddr;
+			uint64_t	 jid;
+
+			/*
+			 * JOIN <id> <addr> <domain>: for the id and address
+			 * of the hello (the port checked the address), and
+			 * not for the id of a member at another address.
+			 */
+			jid = strtoull(w[1], NULL, 16);
+			pin = cfsm_member(cluster_fsm(), jid, &paddr);
+			if (jid == 0 || jid != p->hello.id ||
+			    strcmp(w[2], p->hello.addr) != 0)
+				cluster_peer_say(p, "JOIN", "ERR a node joins "
+				    "with the id and address of its hello\n");
+			else if (pin != NULL && strcmp(paddr, w[2]) != 0)
+				cluster_peer_say(p, "JOIN", "ERR that node id "
+				    "is a member's at another address\n");
+			else if (cfsm_domain(cluster_fsm()) != NULL &&
 			    strcmp(cfsm_domain(cluster_fsm()), w[3]) != 0) {
 				char	*r;
 
@@ -525,7 +558,7 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				free(r);
 			} else {
 				p->busy = 1;
-				cluster_op(0, strtoull(w[1], NULL, 16), w[2],
+				cluster_op_join(jid, w[2], p->hello.ident,
 				    cluster_peer_answer, p);
 			}
 		} else if (err == NULL && n >= 3 &&
@@ -549,6 +582,27 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		cluster_peer_free(p);
 }
 
+/*
+ * Refuse a peer's request (what, its first word) with answer, a whole
+ * line, and log it.
+ */
+static void
+cluster_peer_say(struct cpeer *p, const char *what, const char *answer)
+{
+	char	 w[16];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(w) - 1 && what[i] != '\0'; i++)
+		w[i] = isprint((unsigned char)what[i]) ? what[i] : '?';
+	w[i] = '\0';
+	/* Once in a while per host and request: a peer may send many. */
+	cnet_warn(p->hello.addr, w, "cluster: %s request from node %016llx "
+	    "at %s (key %.16s...) refused: %.*s", w,
+	    (unsigned long long)p->hello.id, p->hello.addr, p->hello.ident,
+	    (int)strcspn(answer + 4, "\n"), answer + 4);
+	bufferevent_write(p->bev, answer, strlen(answer));
+}
+
 /* A membership change is over (a raft callback: only note it). */
 static void
 cluster_change_cb(struct raft_change *req, int status)
@@ -566,7 +620,12 @@ cluster_change_cb(struct raft_change *req, int status)
 static void
 cluster_op_finish(struct cop *o, int ok, const char *text)
 {
+	struct csub	*s;
+
 	TAILQ_REMOVE(&ops, o, entry);
+	TAILQ_FOREACH(s, &subs, entry)
+		if (s->cb == cluster_op_pinned && s->arg == o)
+			s->cb = NULL;
 	if (ok)
 		log_info("cluster: %s %s (%016" PRIx64 "): %s",
 		    o->kind == COP_JOIN ? "join of" : "removal of", o->addr,
@@ -577,7 +636,22 @@ cluster_op_finish(struct cop *o, int ok, const char *text)
 		    text);
 	if (o->cb != NULL)
 		o->cb(o->arg, ok, text);
+	free(o->pin_err);
 	free(o);
+}
+
+/* A joining node's identity is in the log (or not). */
+static void
+cluster_op_pinned(void *arg, const char *err)
+{
+	struct cop	*o = arg;
+
+	o->busy = 0;
+	if (err != NULL)
+		o->pin_err = xstrdup(err);
+	else
+		o->pinned = 1;
+	cluster_kick();
 }
 
 /*
@@ -618,6 +692,38 @@ cluster_ops_run(void)
 	o->status = 0;
 	o->change.data = o;
 	rv = 0;
+	if (o->kind == COP_JOIN && o->pin_err != NULL) {
+		snprintf(text, sizeof(text), "pinning its certificate: %s",
+		    o->pin_err);
+		cluster_op_finish(o, 0, text);
+		return;
+	}
+	if (o->kind == COP_JOIN && !o->pinned) {
+		const char	*pin, *paddr = NULL;
+
+		/* First the node's certificate, then its membership. */
+		pin = cfsm_member(cluster_fsm(), o->id, &paddr);
+		if (pin != NULL && strcmp(pin, o->ident) == 0 &&
+		    strcmp(paddr, o->addr) == 0) {
+			o->pinned = 1;
+		} else {
+			if (pin != NULL)
+				log_warnx("cluster: %s (%016" PRIx64 ") joins "
+				    "again with another certificate (key "
+				    "%.16s..., was %.16s...)", o->addr, o->id,
+				    o->ident, pin);
+			if ((e = cfsm_enc_member(o->id, o->addr,
+			    o->ident)) == NULL) {
+				cluster_op_finish(o, 0, "cannot record its "
+				    "certificate");
+				return;
+			}
+			o->busy = 1;
+			cluster_submit(e, cluster_op_pinned, o);
+			free(e);
+			return;
+		}
+	}
 	if (o->kind == COP_JOIN) {
 		n = cfsm_stale_ids(&cluster_raft()->configuration, o->id, o->addr,
 		    stale, CLUSTER_MAX_NODES);
@@ -768,12 +874,14 @@ cluster_req_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 {
 	struct creq	*r = arg;
 
-	(void)h;
 	r->dial = NULL;
 	if (bev == NULL) {
 		cluster_req_finish(r, 0, cause);
 		return;
 	}
+	/* Joining: the leader that answers sends us the log. */
+	if (strncmp(r->line, "JOIN ", 5) == 0)
+		cnet_pin(h->ident);
 	r->bev = bev;
 	bufferevent_setcb(bev, cluster_req_read, NULL, cluster_req_event, r);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -886,6 +994,27 @@ cluster_op(int remove, uint64_t id, const char *addr,
 	o->kind = remove ? COP_REMOVE : COP_JOIN;
 	o->id = id;
 	strlcpy(o->addr, addr, sizeof(o->addr));
+	o->cb = cb;
+	o->arg = arg;
+	TAILQ_INSERT_TAIL(&ops, o, entry);
+	cluster_kick();
+}
+
+/*
+ * A join queued here as leader: pin ident (the certificate's identity)
+ * for id at addr, then add the node.
+ */
+void
+cluster_op_join(uint64_t id, const char *addr, const char *ident,
+    void (*cb)(void *, int, const char *), void *arg)
+{
+	struct cop	*o;
+
+	o = xcalloc(1, sizeof(*o));
+	o->kind = COP_JOIN;
+	o->id = id;
+	strlcpy(o->addr, addr, sizeof(o->addr));
+	strlcpy(o->ident, ident, sizeof(o->ident));
 	o->cb = cb;
 	o->arg = arg;
 	TAILQ_INSERT_TAIL(&ops, o, entry);

@@ -131,13 +131,14 @@ def make_ca(d, name):
           '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
 
 
-def make_node_cert(d, ca, name, addr, serial):
+def make_node_cert(d, ca, name, addr, serial, eku='serverAuth,clientAuth'):
     """<name>.key and <name>.crt in d, signed by CA ca, for a node at
-    addr: serverAuth and clientAuth, SAN DNS:example.com and IP:addr."""
+    addr: extended key usage eku (none if empty), SAN DNS:example.com and
+    IP:addr."""
     with open(os.path.join(d, name + '.ext'), 'w') as f:
         f.write('basicConstraints=critical,CA:FALSE\n'
-                'keyUsage=critical,digitalSignature,keyAgreement\n'
-                'extendedKeyUsage=serverAuth,clientAuth\n'
+                'keyUsage=critical,digitalSignature,keyAgreement\n' +
+                ('extendedKeyUsage=%s\n' % eku if eku else '') +
                 'subjectAltName=DNS:%s,IP:%s\n' % (DOMAIN, addr))
     _ossl(d, 'req', '-new', '-newkey', 'ec', '-pkeyopt',
           'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
@@ -505,6 +506,8 @@ class Cluster:
         for nd in self.nodes:
             nd.install('ca.crt', 'node%d.key' % nd.i, 'node%d.crt' % nd.i)
         self.secrets = {}
+        self.shared = None          # (key, crt) every node uses, if set
+        self.trust = 'ca.crt'       # the bundle of xmpp cluster trust
         t.clusters.append(self)
 
     def node(self, i):
@@ -526,6 +529,8 @@ class Cluster:
     def base_lines(self, nd, key=None, crt=None, bundle='ca.crt'):
         """The node's XMPP configuration, as the field types it, ending
         with XMPP enabled (a node serving alone before it clusters)."""
+        if self.shared and key is None:
+            key, crt = self.shared
         return ['xmpp domain ' + DOMAIN,
                 'xmpp listen ' + nd.addr,
                 'xmpp port client %d' % self.cport,
@@ -545,7 +550,7 @@ class Cluster:
         """The first node's story: trust, three call bridges (secrets
         noted), disable, cluster enable, initialize, enable."""
         out = await nd.batch(
-            self.base_lines(nd) + ['xmpp cluster trust ca.crt'] +
+            self.base_lines(nd) + ['xmpp cluster trust ' + self.trust] +
             ['xmpp callbridge add ' + cb for cb in CBS] +
             ['xmpp disable'] + self.timer_lines(timers) +
             ['xmpp cluster enable', 'xmpp cluster initialize',
@@ -566,7 +571,7 @@ class Cluster:
         """Another node's story: (base configuration,) trust, the same
         secrets, disable, cluster enable, enable, join via a member."""
         lines = self.base_lines(nd) if base else []
-        lines.append('xmpp cluster trust ca.crt')
+        lines.append('xmpp cluster trust ' + self.trust)
         for cb in CBS:
             lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb]]
         lines += ['xmpp disable'] + self.timer_lines(timers) + \
@@ -788,8 +793,9 @@ class _Stream:
 
 
 class Client(slixmpp.ClientXMPP, _Stream):
-    def __init__(self, user, resource):
-        super().__init__('%s@%s/%s' % (user, DOMAIN, resource), USERS[user])
+    def __init__(self, user, resource, password=None):
+        super().__init__('%s@%s/%s' % (user, DOMAIN, resource),
+                         password or USERS[user])
         self.auto_authorize = None
         self.auto_subscribe = False
         self._setup('%s/%s' % (user, resource))
@@ -810,6 +816,23 @@ async def login(t, nd, user, resource):
     await c.wait_started('%s/%s on %s' % (user, resource, nd.name))
     c.send_presence()
     return c
+
+
+async def password_works(t, nd, user, password):
+    """Whether user logs in on node nd with password (bounded)."""
+    c = Client(user, 'pwcheck', password)
+    t.streams.append(c)
+    c.connect((nd.addr, nd.cluster.cport))
+    try:
+        await c.wait_started('%s with a password on %s' % (user, nd.name))
+        return True
+    except Failed as e:
+        if 'authentication failed' in str(e):
+            return False
+        raise
+    finally:
+        c.drop()
+        t.streams.remove(c)
 
 
 async def component(t, nd, name='cb1', secret=None, retry_for=0):
@@ -1159,6 +1182,8 @@ async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
 # ------------------------------------------- raw peers of the cluster port
 
 PORT_PENDING_PER_ADDRESS = 8    # cluster_net.c CNET_PENDING_SRC
+PORT_PENDING = 256              # cluster_net.c CNET_PENDING
+PORT_PRETLS_SECS = 3            # cluster_net.c CNET_PRETLS_SECS
 PORT_LINGERS = 64               # cluster_net.c CNET_LINGERS
 FWD_HEADER = ("<stream:stream xmlns='urn:mmp:cluster' "
               "xmlns:stream='http://etherx.jabber.org/streams'%s>")
@@ -1197,6 +1222,38 @@ def raw_conn(nd, src, data=b''):
     return s
 
 
+class Squatters:
+    """Idle TCP connections to a node's cluster port, one from each of
+    the addresses given, connected without blocking; refresh() opens a
+    new one for each the node has closed."""
+
+    def __init__(self, nd, addrs):
+        self.nd, self.addrs = nd, list(addrs)
+        self.socks = {}
+        self.reopened = 0
+        for a in self.addrs:
+            self._open(a)
+
+    def _open(self, a):
+        s = socket.socket()
+        s.setblocking(False)
+        s.bind((a, 0))
+        s.connect_ex((self.nd.addr, self.nd.cluster.kport))
+        self.socks[a] = s
+
+    def refresh(self):
+        for a, s in list(self.socks.items()):
+            if _peer_closed(s):
+                s.close()
+                self._open(a)
+                self.reopened += 1
+
+    def close(self):
+        for s in self.socks.values():
+            s.close()
+        self.socks = {}
+
+
 def _peer_closed(s):
     try:
         return s.recv(4096) == b''
@@ -1223,13 +1280,61 @@ async def wait_peer_closed(socks, n, what, timeout=None):
 
 
 def node_tls(cluster, i=1):
-    """A client TLS context holding node i's certificate."""
+    """A client TLS context holding node i's certificate (or, if i is a
+    name, <name>.crt and .key from the cluster's certificates)."""
+    name = i if isinstance(i, str) else 'node%d' % i
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.load_verify_locations(os.path.join(cluster.certs, 'ca.crt'))
-    ctx.load_cert_chain(os.path.join(cluster.certs, 'node%d.crt' % i),
-                        os.path.join(cluster.certs, 'node%d.key' % i))
+    ctx.load_cert_chain(os.path.join(cluster.certs, name + '.crt'),
+                        os.path.join(cluster.certs, name + '.key'))
     return ctx
+
+
+async def port_talk(nd, src, cert, hello, lines=()):
+    """TLS to the node's cluster port from address src with certificate
+    cert (see node_tls), a hello line, then, if the hello was answered
+    OK, each of lines, waiting for its answer. The answers, the hello's
+    first; one saying why if none came."""
+    said = []
+    try:
+        r, wr = await asyncio.wait_for(asyncio.open_connection(
+            nd.addr, nd.cluster.kport, ssl=node_tls(nd.cluster, cert),
+            local_addr=(src, 0)), w(5))
+    except (OSError, asyncio.TimeoutError) as e:
+        return ['no TLS: %r' % e]
+    try:
+        for ln in [hello] + list(lines):
+            wr.write(ln.encode() + b'\n')
+            answer = await asyncio.wait_for(r.readline(), w(10))
+            said.append(answer.decode(errors='replace').strip() or
+                        'closed')
+            if not said[0].startswith('MMPC1 OK'):
+                break
+    except (OSError, asyncio.TimeoutError) as e:
+        said.append('no answer: %r' % e)
+    finally:
+        wr.close()
+    return said
+
+
+def scram_blob(password, iterations=4096):
+    """The replicated credentials of an account with password, as
+    cluster_creds_encode writes them (SHA-1, then SHA-256)."""
+    import base64
+    import hashlib
+    import hmac
+    parts = []
+    for h in ('sha1', 'sha256'):
+        salt = os.urandom(16)
+        sp = hashlib.pbkdf2_hmac(h, password.encode(), salt, iterations)
+        ck = hmac.new(sp, b'Client Key', h).digest()
+        sk = hmac.new(sp, b'Server Key', h).digest()
+        parts.append('%d:%s:%s:%s' % (
+            iterations, base64.b64encode(salt).decode(),
+            base64.b64encode(hashlib.new(h, ck).digest()).decode(),
+            base64.b64encode(sk).decode()))
+    return ' '.join(parts)
 
 
 async def port_hello(nd, src, line):
@@ -1256,8 +1361,9 @@ class FakeFollower:
     open it (from 127.0.0.9, with node 1's certificate), its stream
     header carrying epoch if given. What the node sends is kept in buf."""
 
-    def __init__(self, nd, nid, epoch=None):
+    def __init__(self, nd, nid, epoch=None, cert=1, src='127.0.0.9'):
         self.nd, self.nid, self.epoch = nd, nid, epoch
+        self.cert, self.src = cert, src
         self.buf = b''
         self.eof = False
         self.changed = asyncio.Event()
@@ -1265,10 +1371,10 @@ class FakeFollower:
     async def open(self):
         c = self.nd.cluster
         self.r, self.wr = await asyncio.wait_for(asyncio.open_connection(
-            self.nd.addr, c.kport, ssl=node_tls(c),
-            local_addr=('127.0.0.9', 0)), w(5))
-        self.wr.write(b'MMPC1 fwd %016x 127.0.0.9:%d %s\n' % (
-            self.nid, c.kport, DOMAIN.encode()))
+            self.nd.addr, c.kport, ssl=node_tls(c, self.cert),
+            local_addr=(self.src, 0)), w(5))
+        self.wr.write(b'MMPC1 fwd %016x %s:%d %s\n' % (
+            self.nid, self.src.encode(), c.kport, DOMAIN.encode()))
         self.wr.write((FWD_HEADER % (" epoch='%d'" % self.epoch
                                      if self.epoch else '')).encode())
         self.task = asyncio.ensure_future(self._read())

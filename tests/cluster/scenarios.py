@@ -26,11 +26,25 @@ partition  (own network namespace) the leader cut off: the majority elects
            and serves, the old leader says no quorum; healed: one leader
 mtls       nodes with a certificate from a foreign CA cannot join, and
            both sides log why; a node of another XMPP domain is refused
-guard      the cluster port and the leader against peers that misbehave:
+guard      the cluster port and the leader against peers that misbehave
+           (a dead member's certificate, address and id for the links):
            idle connections from one address do not keep a node out,
            refused sockets go in time however they trickle, a follower
            that links again is not routed twice, and the sessions of its
            old link neither flap nor linger
+outsider   certificates that chain to the cluster's CA but are no
+           member's (one for nodes, one without extended key usage, one
+           for servers only, a removed member's) cannot speak for the
+           leader, replace a password, remove a member or forward a
+           message "from alice"; each refusal is logged
+slots      more idle connections to the leader's cluster port than it
+           has handshake slots, from as many addresses, kept up all the
+           time: a member restarts and the cluster agrees again; idle
+           connections that never start TLS go within a few seconds
+shared     the lab setup: one certificate on every node, and that
+           certificate as the trust bundle; the cluster forms, survives
+           kill -9 of its leader and takes the node back; another
+           certificate of the same CA cannot speak for a member
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -44,11 +58,12 @@ import subprocess
 import sys
 import time
 
-from clib import (DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (PORT_PENDING, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
-                  open_fds, port_hello, raw_conn, reachable, s_frame,
+                  open_fds, password_works, port_hello, port_talk,
+                  raw_conn, reachable, s_frame, scram_blob,
                   scenario, subscribe_both, w, wait_bodies,
                   wait_db_subscription, wait_fds, wait_new_leader,
                   wait_peer_closed, wait_roster)
@@ -445,21 +460,33 @@ def presence_of(full, ptype='available'):
 
 @scenario()
 async def guard(t):
-    c = Cluster(t, 1)
+    # The leader's links are tested with a fake follower: a member that
+    # died, whose certificate, address and id the test then speaks with.
+    c = Cluster(t, 3)
     n1 = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    fake = [nd for nd in c.nodes if nd is not n1][-1]
+    fid = ids[fake]
+    fake.kill9()
+    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
+                        'the leader with quorum after %s died' % fake.name)
     await c.add_users(n1)
     base = open_fds(n1)
-    hello = 'MMPC1 req 0000000000000000 127.0.0.2:1 -'
+
+    def follower(epoch=None):
+        return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
+                            src=fake.addr)
+    hello = 'MMPC1 req 0000000000000000 127.0.0.6:1 -'
 
     with t.check('idle-connections-do-not-keep-nodes-out'):
-        squat = [raw_conn(n1, '127.0.0.3') for _ in range(64)]
+        squat = [raw_conn(n1, '127.0.0.7') for _ in range(64)]
         try:
             await wait_peer_closed(squat, 64 - PORT_PENDING_PER_ADDRESS,
-                                   'connections from 127.0.0.3 beyond '
+                                   'connections from 127.0.0.7 beyond '
                                    'its share refused')
-            said = await port_hello(n1, '127.0.0.2', hello)
+            said = await port_hello(n1, '127.0.0.6', hello)
             check(said.startswith('MMPC1 OK'), 'with 64 idle connections '
-                  'from 127.0.0.3, a node from 127.0.0.2: %s' % said)
+                  'from 127.0.0.7, a node from 127.0.0.6: %s' % said)
         finally:
             for s in squat:
                 s.close()
@@ -493,19 +520,19 @@ async def guard(t):
         f1 = 'alice@%s/f1' % DOMAIN
         to = bob.boundjid.full
         bind = "<bind jid='%s'/><synced/>" % f1
-        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f = await follower(epoch=12345).open()
         f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
                               ((1, 'one'), (2, 'two'), (3, 'three'))))
         await f.wait(lambda x: x.acked() == 3, '<ack> of 3')
         f.close()
         # Its process links again and sends 2 and 3 again, unacknowledged
         # as far as it knows; then it restarts and counts from 1.
-        f = await FakeFollower(n1, 0x1111, epoch=12345).open()
+        f = await follower(epoch=12345).open()
         f.send(bind + ''.join(s_frame(i, f1, to, b) for i, b in
                               ((2, 'two'), (3, 'three'), (4, 'four'))))
         await f.wait(lambda x: x.acked() == 4, '<ack> of 4')
         f.close()
-        f = await FakeFollower(n1, 0x1111, epoch=999).open()
+        f = await follower(epoch=999).open()
         f.send(bind + s_frame(1, f1, to, 'restarted'))
         got = await wait_bodies(bob, ['one', 'two', 'three', 'four',
                                       'restarted'], 'alice@' + DOMAIN)
@@ -520,13 +547,13 @@ async def guard(t):
         fa, fb = 'alice@%s/fa' % DOMAIN, 'alice@%s/fb' % DOMAIN
         pres = "<presence xmlns='jabber:client'><status>up</status>" \
             "</presence>"
-        old = await FakeFollower(n1, 0x2222).open()
+        old = await follower().open()
         old.send("<bind jid='%s'>%s</bind><bind jid='%s'>%s</bind>"
                  "<synced/>" % (fa, pres, fb, pres))
         await al.inbox.wait(presence_of(fb), 'presence of %s' % fb)
         al.inbox.items.clear()
         # The same node links again; fb ended while it was unlinked.
-        new = await FakeFollower(n1, 0x2222).open()
+        new = await follower().open()
         new.send("<bind jid='%s'>%s</bind><synced/>" % (fa, pres))
         await al.inbox.wait(presence_of(fb, 'unavailable'),
                             'unavailable presence of %s' % fb)
@@ -535,6 +562,204 @@ async def guard(t):
         old.close()
         new.close()
         check(not flaps, '%s, bound again, was said unavailable' % fa)
+
+
+def node_ids(sts):
+    """{node: its id (int)} from statuses."""
+    return {s.node: int(s.get('node id'), 16) for s in sts}
+
+
+@scenario()
+async def outsider(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    await c.add_users(leader)
+    await c.wait_users(c.nodes)
+    ids = node_ids(t.last)
+    gone = [nd for nd in c.nodes if nd is not leader][-1]
+    other = [nd for nd in c.nodes if nd not in (leader, gone)][0]
+    members = [leader, other]
+    # A removed member: its certificate still chains to the CA.
+    await leader.ok('xmpp', 'cluster', 'remove', gone.peer)
+    await c.wait_agree(members, what='agreement after the removal')
+    await gone.term()
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 3001)
+    make_node_cert(c.certs, 'ca', 'noeku', '127.0.0.9', 3002, eku='')
+    make_node_cert(c.certs, 'ca', 'webonly', '127.0.0.9', 3003,
+                   eku='serverAuth')
+    lid, oid, gid = ids[leader], ids[other], ids[gone]
+    k = c.kport
+    bob = await login(t, leader, 'bob', 'inbox')
+    alice = await login(t, other, 'alice', 'real')
+    blob = scram_blob('evilpw99')
+
+    def hello(kind, nid, addr):
+        return 'MMPC1 %s %016x %s %s' % (kind, nid, addr, DOMAIN)
+
+    def refused(said):
+        return not said[0].startswith('MMPC1 OK') or \
+            not any(a.startswith('OK') for a in said[1:])
+
+    attackers = (('outsider', '127.0.0.9', oid),
+                 ('noeku', '127.0.0.9', oid),
+                 ('webonly', '127.0.0.9', oid),
+                 ('node%d' % gone.i, gone.addr, gid))
+    def logged(nd, since, src):
+        # Equal refusals of a host are logged once in 10 s, then debug.
+        check(re.search(r'(from|at) %s:\d+.* refused' % re.escape(src),
+                        nd.log_text(since)),
+              'no refusal of %s logged by %s' % (src, nd.name))
+
+    for cert, src, nid in attackers:
+        own = '%s:%d' % (src, k)
+        since = [nd.log_size() for nd in members]
+        with t.check('%s-claims-the-leader' % cert):
+            for addr in (leader.peer, own):
+                said = await port_talk(other, src, cert,
+                                       hello('raft', lid, addr))
+                check(not said[0].startswith('MMPC1 OK'), 'raft hello as '
+                      'the leader %016x at %s to %s: %s' % (
+                          lid, addr, other.name, said))
+                said = await port_talk(leader, src, cert,
+                                       hello('fwd', oid, addr))
+                check(not said[0].startswith('MMPC1 OK'), 'fwd hello as '
+                      '%016x at %s: %s' % (oid, addr, said))
+            logged(other, since[1], src)
+
+        with t.check('%s-apply-user-set' % cert):
+            for h in (hello('req', nid, other.peer if nid == oid else own),
+                      hello('req', nid, own)):
+                said = await port_talk(leader, src, cert, h, [
+                    'APPLY user-set\talice\t' + blob,
+                    'APPLY user-del\tbob'])
+                check(refused(said), '%s, APPLY user-set: %s' % (h, said))
+            for nd in members:
+                check(await password_works(t, nd, 'alice', 'alicepw1'),
+                      'alice\'s own password fails on %s' % nd.name)
+                check(not await password_works(t, nd, 'alice', 'evilpw99'),
+                      'the outsider\'s password for alice works on %s' %
+                      nd.name)
+            check(set(await leader.users()) >= {'alice', 'bob'},
+                  'accounts gone')
+            logged(leader, since[0], src)
+
+        with t.check('%s-removes-a-member' % cert):
+            said = await port_talk(leader, src, cert, hello('req', nid, own),
+                                   ['REMOVE %016x %s' % (oid, other.peer)])
+            check(refused(said), 'REMOVE: %s' % said)
+            await c.wait_agree(members, what='the same two members')
+            logged(leader, since[0], src)
+
+        with t.check('%s-forwards-from-alice' % cert):
+            body = 'forged by %s' % cert
+            f = await FakeFollower(leader, nid, cert=cert, src=src).open()
+            f1 = 'alice@%s/forged' % DOMAIN
+            f.send("<bind jid='%s'/><synced/>" % f1 +
+                   s_frame(1, f1, bob.boundjid.full, body))
+            await f.wait(lambda x: x.eof or b'MMPC1 ERR' in x.buf or
+                         x.acked() >= 1, 'refusal of the link')
+            f.close()
+            marker = 'real after %s' % cert
+            alice.send_message(mto=bob.boundjid.bare, mbody=marker,
+                               mtype='chat')
+            got = await wait_bodies(bob, [marker], 'alice@' + DOMAIN)
+            check(body not in got, 'bob got "%s" from alice' % body)
+            check(b'MMPC1 OK' not in f.buf, 'the link was taken: %r' %
+                  f.buf[:200])
+            logged(leader, since[0], src)
+
+    await c.wait_agree(members, what='the same two members at the end')
+
+
+@scenario()
+async def slots(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    base = open_fds(leader)
+
+    with t.check('idle-before-tls-closed-soon'):
+        idle = Squatters(leader, ['127.0.5.%d' % i for i in range(1, 21)])
+        try:
+            t0 = time.monotonic()
+            await wait_peer_closed(list(idle.socks.values()), 20,
+                                   'idle connections that sent nothing',
+                                   timeout=w(PORT_PRETLS_SECS + 2))
+            t.note('20 idle connections closed after %.1fs' %
+                   (time.monotonic() - t0))
+        finally:
+            idle.close()
+        await wait_fds(leader, lambda n: n <= base + 4,
+                       'idle connections gone')
+
+    with t.check('members-get-through-a-full-port'):
+        n = PORT_PENDING + 44
+        flood = Squatters(leader, ['127.0.%d.%d' % (6 + i // 250,
+                                                    1 + i % 250)
+                                   for i in range(n)])
+        stop = asyncio.Event()
+
+        async def keep_up():
+            while not stop.is_set():
+                flood.refresh()
+                await asyncio.sleep(0.05)
+        task = asyncio.ensure_future(keep_up())
+        try:
+            # The port is full of them; a follower restarts.
+            await wait_fds(leader, lambda k: k >= base + PORT_PENDING,
+                           '%d idle connections held' % PORT_PENDING)
+            member = [nd for nd in c.nodes if nd is not leader][-1]
+            await member.term()
+            member.start()
+            await member.wait_ready()
+            await c.wait_agree(what='agreement with %d idle connections '
+                               'kept up' % n)
+
+            def heard(st):
+                m = re.search(r'%s ([0-9.]+) s ago' %
+                              re.escape(member.peer), st.text)
+                return m is not None and float(m.group(1)) < 1.0
+            # Its channels to the leader got through: it links, and the
+            # leader hears it.
+            await c.wait_status([member], lambda st: st.get(
+                'forwarding').startswith('linked to leader'),
+                '%s linked to the leader' % member.name)
+            await c.wait_status([leader], heard, '%s heard by the leader' %
+                                member.name, timeout=w(5))
+            t.note('%d idle connections kept up, %d reopened' %
+                   (n, flood.reopened))
+        finally:
+            stop.set()
+            await task
+            flood.close()
+        await c.wait_agree(what='agreement after the flood')
+
+
+@scenario()
+async def shared(t):
+    c = Cluster(t, 3)
+    make_node_cert(c.certs, 'ca', 'lab', '127.0.0.1', 4001)
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 4002)
+    for nd in c.nodes:
+        nd.install('lab.key', 'lab.crt')
+    c.shared = ('lab.key', 'lab.crt')
+    c.trust = 'lab.crt'
+    leader = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    rest = [nd for nd in c.nodes if nd is not leader]
+    with t.check('outsider-refused'):
+        said = await port_talk(rest[0], '127.0.0.9', 'outsider',
+                               'MMPC1 raft %016x %s %s' % (
+                                   ids[leader], leader.peer, DOMAIN))
+        check(not said[0].startswith('MMPC1 OK'), 'an outsider as the '
+              'leader: %s' % said)
+    t0 = time.monotonic()
+    leader.kill9()
+    new, took = await wait_new_leader(rest, t0, w(15))
+    t.note('%s killed, %s LEADER after %.2fs' % (leader.name, new.name,
+                                                  took))
+    leader.start()
+    await leader.wait_ready()
+    await c.wait_agree(what='agreement with the old leader back')
 
 
 # ---------------------------------------------------------------- harness
