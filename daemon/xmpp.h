@@ -38,6 +38,11 @@
 #define XMPP_STANZA_C2S		(256 * 1024)
 #define XMPP_STANZA_COMP	(512 * 1024)
 #define XMPP_MAX_OUTBUF		(4 * 1024 * 1024)
+#define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes parsed a second */
+#define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
+#define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes read a second */
+#define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
+#define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
 
 struct xnode;
 struct xparser;
@@ -62,6 +67,10 @@ struct jid {
 #define XS_BIND		4	/* authenticated, resource not bound */
 #define XS_READY	5	/* bound session or authenticated component */
 
+/* Why a stream's input is not parsed for now (xconn_hold). */
+#define XCONN_HOLD_RATE	0x1	/* input shaping: the bucket is empty */
+#define XCONN_HOLD_AUTH	0x2	/* a key derivation is running */
+
 /*
  * A connection. In a cluster the leader also holds "pseudo" connections:
  * the sessions and components of other nodes (remote is their link in
@@ -85,6 +94,10 @@ struct xconn {
 	int			 header_sent;
 	int			 closing;
 	int			 dead;
+	int			 hold;		/* XCONN_HOLD_* */
+	int64_t			 tokens;	/* input shaping: bytes */
+	uint64_t		 tokens_at;	/* ... as of this (ms) */
+	struct event		*shape_ev;	/* ... refilled then */
 	char			 streamid[40];
 	const char		*ns;		/* NS_CLIENT or NS_COMPONENT */
 
@@ -145,6 +158,8 @@ void		 xconn_close(struct xconn *);
 void		 xconn_free(struct xconn *);
 int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
+void		 xconn_hold(struct xconn *, int);
+void		 xconn_release(struct xconn *, int);
 void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
 const char	*xconn_attr(const char **, const char *);
