@@ -34,6 +34,13 @@
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		256	/* unauthenticated streams per address */
 #define XMPP_MAX_SASL_FAIL	3	/* SASL failures per stream */
+#define XMPP_AUTHFAIL_ADDR	10	/* wrong passwords from an address */
+#define XMPP_AUTHFAIL_WINDOW	60	/* ... in this many seconds */
+#define XMPP_AUTHFAIL_GLOBAL	100	/* wrong passwords a second, in all */
+#define XMPP_AUTHFAIL_TRACK	4096	/* addresses remembered for that */
+#define XMPP_DERIVE_RUNNING	2	/* PLAIN key derivations at once */
+#define XMPP_DERIVE_QUEUE	64	/* ... running or waiting */
+#define XMPP_DERIVE_PER_ADDR	8	/* ... of them from one address */
 #define XMPP_STANZA_PREAUTH	10240
 #define XMPP_STANZA_C2S		(256 * 1024)
 #define XMPP_STANZA_COMP	(512 * 1024)
@@ -47,6 +54,7 @@
 struct xnode;
 struct xparser;
 struct sasl_session;
+struct c2s_derive;
 struct bufferevent;
 struct event;
 
@@ -108,6 +116,7 @@ struct xconn {
 	char			*full;		/* local@domain/resource */
 	char			*bare;		/* local@domain */
 	struct sasl_session	*sasl;
+	struct c2s_derive	*derive;	/* PLAIN: its key derivation */
 	int			 mech;
 	int			 sasl_fails;
 	int			 available;	/* sent initial presence */
