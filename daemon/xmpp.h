@@ -39,8 +39,8 @@
 #define XMPP_AUTHFAIL_GLOBAL	100	/* wrong passwords a second, in all */
 #define XMPP_AUTHFAIL_TRACK	4096	/* addresses remembered for that */
 #define XMPP_DERIVE_RUNNING	2	/* PLAIN key derivations at once */
-#define XMPP_DERIVE_QUEUE	64	/* ... running or waiting */
-#define XMPP_DERIVE_PER_ADDR	8	/* ... of them from one address */
+#define XMPP_DERIVE_QUEUE	128	/* ... running or waiting */
+#define XMPP_DERIVE_PER_ADDR	32	/* ... of them from one address */
 #define XMPP_STANZA_PREAUTH	10240
 #define XMPP_STANZA_C2S		(256 * 1024)
 #define XMPP_STANZA_COMP	(512 * 1024)

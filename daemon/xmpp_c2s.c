@@ -5,6 +5,7 @@
 #include <sys/tree.h>
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -29,6 +30,7 @@ static void	 c2s_bind(struct xconn *, struct xnode *);
 static int	 c2s_lookup(void *, const char *, int, struct sasl_creds *);
 static void	 c2s_iq_result(struct xconn *, struct xnode *, struct xnode *);
 static time_t	 c2s_now(void);
+static uint64_t	 c2s_now_ms(void);
 static int	 c2s_authlimit_refused(const char *);
 static void	 c2s_authlimit_fail(const char *);
 static void	 c2s_authlimit_purge(time_t);
@@ -69,8 +71,9 @@ RB_GENERATE(c2s_fails, c2s_fail, entry, c2s_fail_cmp);
 static struct c2s_fails		 c2s_fails = RB_INITIALIZER(&c2s_fails);
 static int			 c2s_nfails;	/* entries */
 static time_t			 c2s_fails_purged;
-static time_t			 c2s_global_sec;	/* this second... */
-static int			 c2s_global_n;		/* ... had these */
+/* When the last XMPP_AUTHFAIL_GLOBAL wrong passwords came (ms), a ring. */
+static uint64_t			 c2s_global[XMPP_AUTHFAIL_GLOBAL];
+static int			 c2s_global_next;	/* the oldest */
 
 /* A client's stream header: check it, answer ours and the features. */
 void
@@ -283,6 +286,16 @@ c2s_now(void)
 	return (ts.tv_sec);
 }
 
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+c2s_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
 /* Order failure entries by address. */
 static int
 c2s_fail_cmp(struct c2s_fail *a, struct c2s_fail *b)
@@ -293,18 +306,19 @@ c2s_fail_cmp(struct c2s_fail *a, struct c2s_fail *b)
 /*
  * Whether authentication from addr is refused for now: it had
  * XMPP_AUTHFAIL_ADDR wrong passwords in its window, or everybody had
- * XMPP_AUTHFAIL_GLOBAL in this second. Then nobody from there gets a
- * password checked, not even the right one: guessing stays slow.
+ * XMPP_AUTHFAIL_GLOBAL within the last second. Then nobody from there
+ * gets a password checked, not even the right one: guessing stays slow.
  */
 static int
 c2s_authlimit_refused(const char *addr)
 {
 	struct c2s_fail	 key, *f;
 	time_t		 now = c2s_now();
+	uint64_t	 oldest = c2s_global[c2s_global_next];
 
-	if (c2s_global_sec == now && c2s_global_n >= XMPP_AUTHFAIL_GLOBAL) {
+	if (oldest != 0 && c2s_now_ms() - oldest < 1000) {
 		log_info("c2s_sasl: %s: refused, %d authentication failures "
-		    "this second", addr, c2s_global_n);
+		    "within a second", addr, XMPP_AUTHFAIL_GLOBAL);
 		return (1);
 	}
 	strlcpy(key.addr, addr, sizeof(key.addr));
@@ -324,11 +338,8 @@ c2s_authlimit_fail(const char *addr)
 	struct c2s_fail	 key, *f;
 	time_t		 now = c2s_now();
 
-	if (c2s_global_sec != now) {
-		c2s_global_sec = now;
-		c2s_global_n = 0;
-	}
-	c2s_global_n++;
+	c2s_global[c2s_global_next] = c2s_now_ms();
+	c2s_global_next = (c2s_global_next + 1) % XMPP_AUTHFAIL_GLOBAL;
 	strlcpy(key.addr, addr, sizeof(key.addr));
 	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL) {
 		if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)

@@ -15,7 +15,7 @@ import sys
 import time
 
 from ixlib import (DOMAIN, NS_CLIENT, NS_PING, NS_SASL, Closed, Failed,
-                   Raw, b64, check, login, main, tostr)
+                   Raw, b64, check, local, login, main, tostr)
 
 TESTS = {}
 
@@ -27,6 +27,7 @@ SHAPE_BURST = 256 * 1024
 AUTHFAIL_ADDR = 10
 
 GUESSER = '127.0.0.77'
+QUEUER = '127.0.0.78'
 
 
 def test(fn):
@@ -233,6 +234,54 @@ def plain_stall():
         for s in streams:
             s.close()
         good.close()
+
+
+@test
+def derive_queue():
+    """A hundred streams from one address send the right PLAIN password
+    all at once: at most 32 key derivations from one address may run or
+    wait, so some are answered temporary-auth-failure at once and the
+    rest succeed; nothing else."""
+    streams = [sasl_stage(QUEUER) for i in range(100)]
+    outcomes = {}
+    try:
+        cred = b64('\0bob\0bobpw123')
+        for r in streams:
+            r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+                      (NS_SASL, cred)).encode()
+            r._send()
+        for r in streams:
+            el = r.next(what='the SASL outcome')
+            got = local(el.tag)
+            if got == 'failure':
+                got += ' ' + ' '.join(local(k.tag) for k in el)
+            outcomes[got] = outcomes.get(got, 0) + 1
+    finally:
+        for r in streams:
+            r.close()
+    temp = outcomes.pop('failure temporary-auth-failure', 0)
+    ok = outcomes.pop('success', 0)
+    check(not outcomes, 'unexpected outcomes: %r' % outcomes)
+    check(temp > 0, 'all %d derivations from one address were queued' %
+          ok)
+    check(ok >= 32, 'only %d of 100 succeeded' % ok)
+    print('derive-queue: %d succeeded, %d temporary-auth-failure' %
+          (ok, temp))
+
+
+@test
+def sasl_pipelined():
+    """Two PLAIN attempts back to back: the second comes before the
+    outcome of the first (RFC 6120 6.4.5 has the client wait), which
+    ends the stream."""
+    r = sasl_stage(QUEUER)
+    try:
+        cred = b64('\0bob\0bobpw123')
+        r.send(("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+                (NS_SASL, cred)) * 2)
+        r.expect_stream_error('policy-violation')
+    finally:
+        r.close()
 
 
 if __name__ == '__main__':
