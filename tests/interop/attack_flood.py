@@ -117,6 +117,13 @@ def flood_slow_reader():
         msgs = sum(1 for el in victim.stanzas
                    if el.tag == '{%s}message' % NS_CLIENT)
         check(msgs > 0, 'the reader received no messages')
+        # The reader is still served: its ping is answered once the
+        # messages before it are read.
+        victim.stanzas.clear()
+        try:
+            ping_server(victim, 'victim-ping', 5.0)
+        except Closed as e:
+            raise Failed('the slow reader was cut off: %s' % e)
         # Every stanza the server took from the flooder went to the
         # reader, who keeps up: what the reader got is what the server
         # read, within the shaping bound and not starved either.
@@ -126,13 +133,6 @@ def flood_slow_reader():
               '%d bytes in %.0fs, more than %d' % (got, secs, hi))
         check(got >= lo, 'the flooder was starved: the reader got %d '
               'bytes in %.0fs, fewer than %d' % (got, secs, lo))
-        # The reader is still served: its ping is answered once the
-        # messages before it are read.
-        victim.stanzas.clear()
-        try:
-            ping_server(victim, 'victim-ping', 5.0)
-        except Closed as e:
-            raise Failed('the slow reader was cut off: %s' % e)
         print('flood-slow-reader: flooder wrote %d bytes, reader got %d '
               '(%d messages) in %.0fs' % (sent, got, msgs, secs))
     finally:
