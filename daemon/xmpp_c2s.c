@@ -467,15 +467,19 @@ c2s_derive_finish(struct c2s_derive *d)
 
 	TAILQ_REMOVE(&c2s_derives, d, entry);
 	c2s_nderives--;
-	if (c == NULL || c->sasl == NULL) {
+	if (c == NULL) {
 		sasl_work_free(d->w);
-		if (c != NULL)
-			c->derive = NULL;
 		free(d);
 		return;
 	}
 	c->derive = NULL;
-	rc = sasl_work_done(c->sasl, d->w, &cond);
+	if (c->sasl != NULL)
+		rc = sasl_work_done(c->sasl, d->w, &cond);
+	else {
+		sasl_work_free(d->w);
+		rc = SASL_FAILURE;
+		cond = "temporary-auth-failure";
+	}
 	free(d);
 	c2s_sasl_reply(c, rc, NULL, 0, cond);
 	xconn_release(c, XCONN_HOLD_AUTH);

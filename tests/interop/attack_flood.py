@@ -141,6 +141,29 @@ def flood_slow_reader():
 
 
 @test
+def burst_completes():
+    """A client sends 480 KB of messages to itself in one go and then
+    waits: shaping delays the part above the burst, but every message
+    comes back, within what the rate allows and some seconds more."""
+    r = login('alice', 'burst')
+    try:
+        n = 120
+        body = 'z' * 4000
+        r.send(''.join("<message to='%s' id='burst%d'><body>%s</body>"
+                       "</message>" % (r.jid, i, body) for i in range(n)),
+               timeout=30)
+        bound = (n * 4100 - SHAPE_BURST) / SHAPE_RATE + 10
+        t = time.monotonic()
+        for i in range(n):
+            el = r.expect('{%s}message' % NS_CLIENT, timeout=bound)
+            check(el.get('id') == 'burst%d' % i, 'got %s' % el.get('id'))
+        print('burst-completes: %d messages back in %.1fs' %
+              (n, time.monotonic() - t))
+    finally:
+        r.close()
+
+
+@test
 def auth_guessing():
     """Wrong PLAIN passwords from one address: after the per-address
     limit every attempt is refused at once with temporary-auth-failure,
