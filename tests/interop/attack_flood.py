@@ -228,8 +228,9 @@ def auth_guessing():
 def plain_stall():
     """Many streams from many addresses each send three PLAIN attempts
     back to back, all at once (hundreds of key derivations). A logged-in
-    client's pings must still be answered within half a second: key
-    derivation does not run on the event loop."""
+    client's pings (one every 10 ms) must still be answered within 0.2 s:
+    key derivation does not run on the event loop. (On the loop, each
+    turn of it verifies dozens of them, 0.4 s and more.)"""
     good = login('alice', 'stall-bystander')
     streams = []
     worst = 0.0
@@ -250,7 +251,9 @@ def plain_stall():
                     s._send()
             worst = max(worst, ping_server(good, 'stall%d' % n, 5.0))
             n += 1
-        check(worst < 0.5, 'a ping took %.2fs while PLAIN attempts were '
+            # A ping every 10 ms: well under the shaping rate.
+            time.sleep(0.01)
+        check(worst < 0.2, 'a ping took %.2fs while PLAIN attempts were '
               'verified' % worst)
         print('plain-stall: %d pings, the slowest %.3fs' % (n, worst))
     finally:
