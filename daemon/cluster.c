@@ -915,6 +915,7 @@ cluster_creds_decode(const char *blob, struct sasl_creds *c1,
 {
 	struct sasl_creds	*c[2] = { c1, c256 };
 	char			*copy, *p, *part, *f[4];
+	const char		*errstr;
 	unsigned char		*bin;
 	size_t			 len;
 	int			 i, k, rc = -1;
@@ -930,7 +931,10 @@ cluster_creds_decode(const char *blob, struct sasl_creds *c1,
 				goto out;
 		c[i]->hash = i == 0 ? SASL_SHA1 : SASL_SHA256;
 		c[i]->keylen = i == 0 ? 20 : 32;
-		if ((c[i]->iterations = atoi(f[0])) < 1)
+		/* A count out of range would make every login slow. */
+		c[i]->iterations = strtonum(f[0], SASL_ITER_MIN, SASL_ITER_MAX,
+		    &errstr);
+		if (errstr != NULL)
 			goto out;
 		if (sasl_b64_decode(f[1], &bin, &len) == -1)
 			goto out;

@@ -34,14 +34,27 @@
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		256	/* unauthenticated streams per address */
 #define XMPP_MAX_SASL_FAIL	3	/* SASL failures per stream */
+#define XMPP_AUTHFAIL_ADDR	10	/* wrong passwords from an address */
+#define XMPP_AUTHFAIL_WINDOW	60	/* ... in this many seconds */
+#define XMPP_AUTHFAIL_GLOBAL	100	/* wrong passwords a second, in all */
+#define XMPP_AUTHFAIL_TRACK	4096	/* addresses remembered for that */
+#define XMPP_DERIVE_RUNNING	2	/* PLAIN key derivations at once */
+#define XMPP_DERIVE_QUEUE	128	/* ... running or waiting */
+#define XMPP_DERIVE_PER_ADDR	32	/* ... of them from one address */
 #define XMPP_STANZA_PREAUTH	10240
 #define XMPP_STANZA_C2S		(256 * 1024)
 #define XMPP_STANZA_COMP	(512 * 1024)
 #define XMPP_MAX_OUTBUF		(4 * 1024 * 1024)
+#define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes parsed a second */
+#define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
+#define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes read a second */
+#define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
+#define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
 
 struct xnode;
 struct xparser;
 struct sasl_session;
+struct c2s_derive;
 struct bufferevent;
 struct event;
 
@@ -61,6 +74,10 @@ struct jid {
 #define XS_AUTH		3	/* stream open, not authenticated */
 #define XS_BIND		4	/* authenticated, resource not bound */
 #define XS_READY	5	/* bound session or authenticated component */
+
+/* Why a stream's input is not parsed for now (xconn_hold). */
+#define XCONN_HOLD_RATE	0x1	/* input shaping: the bucket is empty */
+#define XCONN_HOLD_AUTH	0x2	/* a key derivation is running */
 
 /*
  * A connection. In a cluster the leader also holds "pseudo" connections:
@@ -85,6 +102,10 @@ struct xconn {
 	int			 header_sent;
 	int			 closing;
 	int			 dead;
+	int			 hold;		/* XCONN_HOLD_* */
+	int64_t			 tokens;	/* input shaping: bytes */
+	uint64_t		 tokens_at;	/* ... as of this (ms) */
+	struct event		*shape_ev;	/* ... refilled then */
 	char			 streamid[40];
 	const char		*ns;		/* NS_CLIENT or NS_COMPONENT */
 
@@ -95,6 +116,7 @@ struct xconn {
 	char			*full;		/* local@domain/resource */
 	char			*bare;		/* local@domain */
 	struct sasl_session	*sasl;
+	struct c2s_derive	*derive;	/* PLAIN: its key derivation */
 	int			 mech;
 	int			 sasl_fails;
 	int			 available;	/* sent initial presence */
@@ -145,6 +167,8 @@ void		 xconn_close(struct xconn *);
 void		 xconn_free(struct xconn *);
 int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
+void		 xconn_hold(struct xconn *, int);
+void		 xconn_release(struct xconn *, int);
 void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
 const char	*xconn_attr(const char **, const char *);

@@ -2,10 +2,14 @@
  * Client streams (RFC 6120): header, STARTTLS, SASL, resource binding,
  * then stanzas to the router with 'from' stamped by us.
  */
+#include <sys/tree.h>
+
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -25,6 +29,51 @@ static void	 c2s_sasl_reply(struct xconn *, int, unsigned char *, size_t,
 static void	 c2s_bind(struct xconn *, struct xnode *);
 static int	 c2s_lookup(void *, const char *, int, struct sasl_creds *);
 static void	 c2s_iq_result(struct xconn *, struct xnode *, struct xnode *);
+static time_t	 c2s_now(void);
+static uint64_t	 c2s_now_ms(void);
+static int	 c2s_authlimit_refused(const char *);
+static void	 c2s_authlimit_fail(const char *);
+static void	 c2s_authlimit_purge(time_t);
+static void	 c2s_derive_start(struct xconn *);
+static void	 c2s_derive_next(void);
+static void	 c2s_derive_work(void *);
+static void	 c2s_derive_done(void *);
+static void	 c2s_derive_finish(struct c2s_derive *);
+
+/*
+ * A PLAIN key derivation for a stream, waiting or running in a worker
+ * thread. The stream waits (held) for it; if the stream goes first, c is
+ * cleared and the outcome is thrown away.
+ */
+struct c2s_derive {
+	TAILQ_ENTRY(c2s_derive)	 entry;
+	struct xconn		*c;		/* NULL once the stream went */
+	struct sasl_work	*w;		/* the thread's alone meanwhile */
+	char			 addr[64];
+	int			 running;
+};
+static TAILQ_HEAD(, c2s_derive)	 c2s_derives =
+    TAILQ_HEAD_INITIALIZER(c2s_derives);
+static int			 c2s_nderives;	/* on the list */
+static int			 c2s_nrunning;	/* ... in a worker */
+
+/* Wrong passwords from one address in its current window. */
+struct c2s_fail {
+	RB_ENTRY(c2s_fail)	 entry;
+	char			 addr[64];
+	time_t			 since;		/* the window's start */
+	int			 n;
+};
+static int	 c2s_fail_cmp(struct c2s_fail *, struct c2s_fail *);
+RB_HEAD(c2s_fails, c2s_fail);
+RB_PROTOTYPE(c2s_fails, c2s_fail, entry, c2s_fail_cmp);
+RB_GENERATE(c2s_fails, c2s_fail, entry, c2s_fail_cmp);
+static struct c2s_fails		 c2s_fails = RB_INITIALIZER(&c2s_fails);
+static int			 c2s_nfails;	/* entries */
+static time_t			 c2s_fails_purged;
+/* When the last XMPP_AUTHFAIL_GLOBAL wrong passwords came (ms), a ring. */
+static uint64_t			 c2s_global[XMPP_AUTHFAIL_GLOBAL];
+static int			 c2s_global_next;	/* the oldest */
 
 /* A client's stream header: check it, answer ours and the features. */
 void
@@ -119,6 +168,8 @@ c2s_sasl_reply(struct xconn *c, int rc, unsigned char *out, size_t outlen,
 		user = c->sasl != NULL ? sasl_username(c->sasl) : NULL;
 		log_info("c2s_sasl: %s: authentication failure (%s)%s%s",
 		    c->peer, cond, user ? " for " : "", user ? user : "");
+		if (strcmp(cond, "not-authorized") == 0)
+			c2s_authlimit_fail(c->addr);
 		sasl_free(c->sasl);
 		c->sasl = NULL;
 		n = xnode_new("failure", NS_SASL);
@@ -171,6 +222,11 @@ c2s_sasl(struct xconn *c, struct xnode *n)
 	char		*text;
 	int		 mech, rc;
 
+	if (c->derive != NULL) {
+		/* RFC 6120 6.4.5: the client waits for the outcome. */
+		xconn_error(c, "policy-violation", "SASL before the outcome");
+		return;
+	}
 	if (strcmp(name, "abort") == 0) {
 		sasl_free(c->sasl);
 		c->sasl = NULL;
@@ -180,6 +236,13 @@ c2s_sasl(struct xconn *c, struct xnode *n)
 	if (strcmp(name, "auth") == 0) {
 		sasl_free(c->sasl);
 		c->sasl = NULL;
+		if (c2s_authlimit_refused(c->addr)) {
+			c2s_sasl_reply(c, SASL_FAILURE, NULL, 0,
+			    "temporary-auth-failure");
+			xconn_error(c, "policy-violation", "too many "
+			    "authentication failures, try again later");
+			return;
+		}
 		mech = sasl_mech_from_name(xnode_attr(n, "mechanism") ?
 		    xnode_attr(n, "mechanism") : "");
 		if (mech == 0) {
@@ -206,8 +269,220 @@ c2s_sasl(struct xconn *c, struct xnode *n)
 		explicit_bzero(in, inlen);
 		free(in);
 	}
-	c2s_sasl_reply(c, rc, out, outlen, cond);
+	if (rc == SASL_PENDING)
+		c2s_derive_start(c);
+	else
+		c2s_sasl_reply(c, rc, out, outlen, cond);
 	free(out);
+}
+
+/* Seconds on the monotonic clock. */
+static time_t
+c2s_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec);
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+c2s_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Order failure entries by address. */
+static int
+c2s_fail_cmp(struct c2s_fail *a, struct c2s_fail *b)
+{
+	return (strcmp(a->addr, b->addr));
+}
+
+/*
+ * Whether authentication from addr is refused for now: it had
+ * XMPP_AUTHFAIL_ADDR wrong passwords in its window, or everybody had
+ * XMPP_AUTHFAIL_GLOBAL within the last second. Then nobody from there
+ * gets a password checked, not even the right one: guessing stays slow.
+ */
+static int
+c2s_authlimit_refused(const char *addr)
+{
+	struct c2s_fail	 key, *f;
+	time_t		 now = c2s_now();
+	uint64_t	 oldest = c2s_global[c2s_global_next];
+
+	if (oldest != 0 && c2s_now_ms() - oldest < 1000) {
+		log_info("c2s_sasl: %s: refused, %d authentication failures "
+		    "within a second", addr, XMPP_AUTHFAIL_GLOBAL);
+		return (1);
+	}
+	strlcpy(key.addr, addr, sizeof(key.addr));
+	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL ||
+	    now - f->since >= XMPP_AUTHFAIL_WINDOW ||
+	    f->n < XMPP_AUTHFAIL_ADDR)
+		return (0);
+	log_info("c2s_sasl: %s: refused, %d authentication failures in %d "
+	    "seconds", addr, f->n, XMPP_AUTHFAIL_WINDOW);
+	return (1);
+}
+
+/* A wrong password from addr: count it there and in all. */
+static void
+c2s_authlimit_fail(const char *addr)
+{
+	struct c2s_fail	 key, *f;
+	time_t		 now = c2s_now();
+
+	c2s_global[c2s_global_next] = c2s_now_ms();
+	c2s_global_next = (c2s_global_next + 1) % XMPP_AUTHFAIL_GLOBAL;
+	strlcpy(key.addr, addr, sizeof(key.addr));
+	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL) {
+		if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)
+			c2s_authlimit_purge(now);
+		if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)
+			return;		/* the global limit still holds */
+		f = xcalloc(1, sizeof(*f));
+		strlcpy(f->addr, addr, sizeof(f->addr));
+		f->since = now;
+		RB_INSERT(c2s_fails, &c2s_fails, f);
+		c2s_nfails++;
+	}
+	if (now - f->since >= XMPP_AUTHFAIL_WINDOW) {
+		f->since = now;
+		f->n = 0;
+	}
+	f->n++;
+}
+
+/* The table is full: drop entries whose window is over (once a second). */
+static void
+c2s_authlimit_purge(time_t now)
+{
+	struct c2s_fail	*f, *next;
+
+	if (c2s_fails_purged == now)
+		return;
+	c2s_fails_purged = now;
+	RB_FOREACH_SAFE(f, c2s_fails, &c2s_fails, next) {
+		if (now - f->since < XMPP_AUTHFAIL_WINDOW)
+			continue;
+		RB_REMOVE(c2s_fails, &c2s_fails, f);
+		free(f);
+		c2s_nfails--;
+	}
+	if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)
+		log_warnx("c2s_authlimit_purge: %d addresses failed to "
+		    "authenticate in %d seconds; new ones are not tracked",
+		    c2s_nfails, XMPP_AUTHFAIL_WINDOW);
+}
+
+/*
+ * PLAIN asked for a key derivation: queue it for a worker thread and hold
+ * the stream until it is done. A full queue, or too many from one
+ * address, is a temporary failure: the client may try again.
+ */
+static void
+c2s_derive_start(struct xconn *c)
+{
+	struct c2s_derive	*d;
+	int			 n = 0;
+
+	TAILQ_FOREACH(d, &c2s_derives, entry)
+		if (strcmp(d->addr, c->addr) == 0)
+			n++;
+	if (c2s_nderives >= XMPP_DERIVE_QUEUE || n >= XMPP_DERIVE_PER_ADDR) {
+		log_warnx("c2s_derive_start: %s: %d key derivations queued, "
+		    "%d from this address", c->peer, c2s_nderives, n);
+		sasl_work_free(sasl_work_take(c->sasl));
+		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0,
+		    "temporary-auth-failure");
+		return;
+	}
+	d = xcalloc(1, sizeof(*d));
+	d->c = c;
+	d->w = sasl_work_take(c->sasl);
+	strlcpy(d->addr, c->addr, sizeof(d->addr));
+	TAILQ_INSERT_TAIL(&c2s_derives, d, entry);
+	c2s_nderives++;
+	c->derive = d;
+	xconn_hold(c, XCONN_HOLD_AUTH);
+	c2s_derive_next();
+}
+
+/* Start waiting derivations while workers are free. */
+static void
+c2s_derive_next(void)
+{
+	struct c2s_derive	*d, *next;
+
+	for (d = TAILQ_FIRST(&c2s_derives); d != NULL &&
+	    c2s_nrunning < XMPP_DERIVE_RUNNING; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (d->running)
+			continue;
+		if (worker_start(c2s_derive_work, c2s_derive_done, d) == -1) {
+			c2s_derive_finish(d);	/* a temporary failure */
+			continue;
+		}
+		d->running = 1;
+		c2s_nrunning++;
+	}
+}
+
+/* In a worker thread: the derivation, touching d->w alone. */
+static void
+c2s_derive_work(void *arg)
+{
+	struct c2s_derive	*d = arg;
+
+	sasl_work_run(d->w);
+}
+
+/* Back on the loop: finish the stream's SASL, start the next one. */
+static void
+c2s_derive_done(void *arg)
+{
+	struct c2s_derive	*d = arg;
+
+	c2s_nrunning--;
+	c2s_derive_finish(d);
+	c2s_derive_next();
+}
+
+/*
+ * Answer the stream (if it is still there) with the derivation's outcome
+ * (a work that never ran answers a temporary failure) and free d.
+ */
+static void
+c2s_derive_finish(struct c2s_derive *d)
+{
+	struct xconn	*c = d->c;
+	const char	*cond = NULL;
+	int		 rc;
+
+	TAILQ_REMOVE(&c2s_derives, d, entry);
+	c2s_nderives--;
+	if (c == NULL) {
+		sasl_work_free(d->w);
+		free(d);
+		return;
+	}
+	c->derive = NULL;
+	if (c->sasl != NULL)
+		rc = sasl_work_done(c->sasl, d->w, &cond);
+	else {
+		sasl_work_free(d->w);
+		rc = SASL_FAILURE;
+		cond = "temporary-auth-failure";
+	}
+	free(d);
+	c2s_sasl_reply(c, rc, NULL, 0, cond);
+	xconn_release(c, XCONN_HOLD_AUTH);
 }
 
 /* An iq result with an optional payload, to the iq n from this client. */
@@ -334,6 +609,19 @@ out:
 void
 c2s_closed(struct xconn *c)
 {
+	struct c2s_derive	*d;
+
+	if ((d = c->derive) != NULL) {
+		/* A running derivation finishes unseen; a waiting one goes. */
+		c->derive = NULL;
+		d->c = NULL;
+		if (!d->running) {
+			TAILQ_REMOVE(&c2s_derives, d, entry);
+			c2s_nderives--;
+			sasl_work_free(d->w);
+			free(d);
+		}
+	}
 	if (c->full != NULL) {
 		if (cfwd_active())
 			cfwd_unbound(c);

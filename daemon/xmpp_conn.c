@@ -10,9 +10,11 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -50,6 +52,9 @@ static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
 static void	 xconn_push(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
+static uint64_t	 xconn_shape_now(void);
+static void	 xconn_shape_take(struct xconn *, size_t);
+static void	 xconn_shape_refill(evutil_socket_t, short, void *);
 static void	 xp_stream_start(void *, const char *, const char *,
 		    const char *, const char **);
 static void	 xp_stanza(void *, struct xnode *);
@@ -115,11 +120,92 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->timer = evtimer_new(mmpd->base, xconn_timeout, c);
 	evtimer_add(c->timer, &tv);
+	c->tokens = XMPP_SHAPE_BURST;
+	c->tokens_at = xconn_shape_now();
 	c->unauth_counted = 1;
 	TAILQ_INSERT_TAIL(&xconns, c, entry);
 	log_debug("xconn_new: %s stream from %s%s", kind == XC_CLIENT ?
 	    "client" : "component", peer, tls ? " (direct TLS)" : "");
 	return (c);
+}
+
+/*
+ * Stop parsing a stream's input for a reason (XCONN_HOLD_*). What arrives
+ * meanwhile waits in the input buffer; once that holds 256 KiB (its high
+ * watermark) libevent stops reading the socket, and TCP pushes back on
+ * the sender. (We do not disable EV_READ: libevent 2.1's TLS bufferevent
+ * would keep bytes OpenSSL has decrypted until the socket next becomes
+ * readable, and a stream could stall for good.)
+ */
+void
+xconn_hold(struct xconn *c, int why)
+{
+	c->hold |= why;
+}
+
+/* The reason to hold is gone: parse what waited, if nothing else holds. */
+void
+xconn_release(struct xconn *c, int why)
+{
+	c->hold &= ~why;
+	if (c->hold == 0 && !c->closing && c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		xconn_read(c->bev, c);
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+xconn_shape_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/*
+ * Input shaping (a token bucket per client stream): n bytes were parsed.
+ * The bucket refills at XMPP_SHAPE_RATE a second up to XMPP_SHAPE_BURST;
+ * once it is empty the stream is held until it has refilled by a chunk.
+ * A flooding client so slows itself down, not the streams it sends to.
+ * Components (call bridges we share a secret with) are trusted peers and
+ * are not shaped; cluster links are not streams of this file.
+ */
+static void
+xconn_shape_take(struct xconn *c, size_t n)
+{
+	struct timeval	 tv;
+	uint64_t	 now, ms;
+
+	if (c->kind != XC_CLIENT)
+		return;
+	now = xconn_shape_now();
+	c->tokens += (int64_t)((now - c->tokens_at) * XMPP_SHAPE_RATE / 1000);
+	if (c->tokens > XMPP_SHAPE_BURST)
+		c->tokens = XMPP_SHAPE_BURST;
+	c->tokens_at = now;
+	c->tokens -= (int64_t)n;
+	if (c->tokens > 0)
+		return;
+	/* Wait until a whole chunk may be read again. */
+	ms = (uint64_t)(XCONN_CHUNK - c->tokens) * 1000 / XMPP_SHAPE_RATE;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (c->shape_ev == NULL)
+		c->shape_ev = evtimer_new(mmpd->base, xconn_shape_refill, c);
+	evtimer_add(c->shape_ev, &tv);
+	xconn_hold(c, XCONN_HOLD_RATE);
+}
+
+/* The bucket has refilled: parse what waited. */
+static void
+xconn_shape_refill(evutil_socket_t fd, short what, void *arg)
+{
+	struct xconn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	xconn_release(c, XCONN_HOLD_RATE);
 }
 
 /* Set the stanza size limit (and the limits that go with it). */
@@ -154,9 +240,11 @@ xconn_read(struct bufferevent *bev, void *arg)
 	char		 buf[XCONN_CHUNK];
 	int		 n;
 
-	while (!c->closing && !c->want_tls &&
-	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0)
+	while (!c->closing && !c->want_tls && c->hold == 0 &&
+	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
 		xparser_feed(c->parser, buf, n);
+		xconn_shape_take(c, n);
+	}
 	if (c->want_tls && !c->closing) {
 		/* RFC 6120 5.4.3.3: plaintext after <starttls/> is dropped. */
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -252,6 +340,8 @@ xconn_free(struct xconn *c)
 {
 	if (c->timer != NULL)
 		event_free(c->timer);
+	if (c->shape_ev != NULL)
+		event_free(c->shape_ev);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	xparser_free(c->parser);

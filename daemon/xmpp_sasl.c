@@ -33,6 +33,7 @@
 #define SASL_S_FINAL		2	/* SCRAM: sent server-first */
 #define SASL_S_DONE		3	/* succeeded */
 #define SASL_S_FAILED		4	/* failed */
+#define SASL_S_WORK		5	/* PLAIN: waiting for sasl_work_done */
 
 /* RFC 6120 section 6.5 conditions. */
 #define SASL_MALFORMED		"malformed-request"
@@ -53,7 +54,24 @@ struct sasl_session {
 	char			*nonce;		/* client + server nonce */
 	int			 known;		/* creds are the user's own */
 	struct sasl_creds	 creds;
+	struct sasl_work	*work;		/* PLAIN: until taken */
 };
+
+/*
+ * PLAIN's key derivation, apart from the session so that it can run in
+ * another thread and outlive the session: it owns copies of everything.
+ */
+struct sasl_work {
+	unsigned char		*pass;
+	size_t			 passlen;
+	struct sasl_creds	 creds;		/* stored, or fake */
+	int			 known;
+	int			 result;	/* SASL_WORK_* */
+};
+
+#define SASL_WORK_ERROR		0	/* not run, or no derivation */
+#define SASL_WORK_MATCH		1
+#define SASL_WORK_MISMATCH	2
 
 static const EVP_MD	*sasl_md(int, size_t *);
 static int	 sasl_hmac(const EVP_MD *, const unsigned char *, size_t,
@@ -133,7 +151,7 @@ sasl_derive(const void *pass, size_t passlen, int hash, int iterations,
 	if ((md = sasl_md(hash, &keylen)) == NULL)
 		goto out;
 	if (saltlen == 0 || saltlen > SASL_SALT_LEN || iterations < 1 ||
-	    passlen > INT_MAX)
+	    iterations > SASL_ITER_MAX || passlen > INT_MAX)
 		goto out;
 	if (PKCS5_PBKDF2_HMAC(pass, (int)passlen, salt, (int)saltlen,
 	    iterations, md, (int)keylen, salted) != 1)
@@ -165,7 +183,7 @@ sasl_creds_derive(const char *password, int hash, int iterations,
     const unsigned char *salt, size_t saltlen, struct sasl_creds *creds)
 {
 	if (password == NULL || *password == '\0' || salt == NULL ||
-	    iterations < SASL_ITERATIONS) {
+	    iterations < SASL_ITER_MIN || iterations > SASL_ITER_MAX) {
 		OPENSSL_cleanse(creds, sizeof(*creds));
 		return (-1);
 	}
@@ -269,8 +287,8 @@ sasl_lookup(struct sasl_session *s, int hash)
 		return (-1);
 	}
 	if (sasl_md(hash, &keylen) == NULL || c->hash != hash ||
-	    c->keylen != keylen || c->iterations < 1 ||
-	    c->saltlen > SASL_SALT_LEN) {
+	    c->keylen != keylen || c->iterations < SASL_ITER_MIN ||
+	    c->iterations > SASL_ITER_MAX || c->saltlen > SASL_SALT_LEN) {
 		log_warnx("sasl_lookup: unusable stored credentials");
 		OPENSSL_cleanse(c, sizeof(*c));
 		return (-1);
@@ -353,6 +371,7 @@ sasl_free(struct sasl_session *s)
 	free(s->bare);
 	free(s->sfirst);
 	free(s->nonce);
+	sasl_work_free(s->work);
 	OPENSSL_cleanse(s, sizeof(*s));
 	free(s);
 }
@@ -365,21 +384,22 @@ sasl_username(const struct sasl_session *s)
 }
 
 /*
- * PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. The password is run
- * through the stored salt and iterations and compared as a StoredKey; a
- * missing user costs the same PBKDF2 before failing.
+ * PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd. The password will be
+ * run through the stored salt and iterations and compared as a StoredKey;
+ * a missing user costs the same PBKDF2 before failing. That derivation is
+ * slow by design, so it is not done here: the message is checked, the
+ * creds are looked up, and s->work is left for sasl_work_take.
  */
 static int
 sasl_plain(struct sasl_session *s, const unsigned char *in, size_t inlen,
     const char **condition)
 {
 	const unsigned char	*nul1, *nul2, *pass, *end = in + inlen;
-	struct sasl_creds	 try;
+	struct sasl_work	*w;
 	char			*authzid = NULL;
 	size_t			 passlen;
 	int			 rv = SASL_FAILURE, known;
 
-	memset(&try, 0, sizeof(try));
 	*condition = SASL_MALFORMED;
 	if ((nul1 = memchr(in, '\0', inlen)) == NULL)
 		goto out;
@@ -404,20 +424,96 @@ sasl_plain(struct sasl_session *s, const unsigned char *in, size_t inlen,
 	    sasl_lookup(s, SASL_SHA1) == 0;
 	if (!known && sasl_fake_creds(s->user, SASL_SHA256, &s->creds) == -1)
 		goto out;
-	if (sasl_derive(pass, passlen, s->creds.hash, s->creds.iterations,
-	    s->creds.salt, sasl_saltlen(&s->creds), &try) == -1)
-		goto out;
-	if (CRYPTO_memcmp(try.stored_key, s->creds.stored_key,
-	    s->creds.keylen) != 0 || !known) {
-		*condition = SASL_NOT_AUTHORIZED;
-		goto out;
-	}
+	w = xcalloc(1, sizeof(*w));
+	w->pass = xmalloc(passlen);
+	memcpy(w->pass, pass, passlen);
+	w->passlen = passlen;
+	w->creds = s->creds;
+	w->known = known;
+	s->work = w;
+	s->state = SASL_S_WORK;
 	*condition = NULL;
-	rv = SASL_SUCCESS;
+	rv = SASL_PENDING;
 out:
-	OPENSSL_cleanse(&try, sizeof(try));
 	free(authzid);
 	return (rv);
+}
+
+/*
+ * The work of a session that answered SASL_PENDING; the caller owns it
+ * and hands it to sasl_work_run, then sasl_work_done. NULL if none.
+ */
+struct sasl_work *
+sasl_work_take(struct sasl_session *s)
+{
+	struct sasl_work	*w = s->work;
+
+	s->work = NULL;
+	return (w);
+}
+
+/*
+ * Derive the key from the password and compare it (PBKDF2: slow). Safe
+ * in any thread: it touches nothing but the work itself.
+ */
+void
+sasl_work_run(void *arg)
+{
+	struct sasl_work	*w = arg;
+	struct sasl_creds	 try;
+
+	w->result = SASL_WORK_ERROR;
+	if (sasl_derive(w->pass, w->passlen, w->creds.hash,
+	    w->creds.iterations, w->creds.salt, sasl_saltlen(&w->creds),
+	    &try) == 0)
+		w->result = CRYPTO_memcmp(try.stored_key, w->creds.stored_key,
+		    w->creds.keylen) == 0 && w->known ? SASL_WORK_MATCH :
+		    SASL_WORK_MISMATCH;
+	OPENSSL_cleanse(&try, sizeof(try));
+	OPENSSL_cleanse(w->pass, w->passlen);
+}
+
+/*
+ * Finish s with the outcome of its work w, which is freed: SASL_SUCCESS,
+ * or SASL_FAILURE with a static *condition.
+ */
+int
+sasl_work_done(struct sasl_session *s, struct sasl_work *w,
+    const char **condition)
+{
+	int	 rv = SASL_FAILURE;
+
+	*condition = SASL_MALFORMED;
+	if (s->state != SASL_S_WORK || w == NULL)
+		goto out;
+	switch (w->result) {
+	case SASL_WORK_MATCH:
+		*condition = NULL;
+		rv = SASL_SUCCESS;
+		break;
+	case SASL_WORK_MISMATCH:
+		*condition = SASL_NOT_AUTHORIZED;
+		break;
+	default:
+		*condition = SASL_TEMPORARY;
+		break;
+	}
+out:
+	s->state = rv == SASL_SUCCESS ? SASL_S_DONE : SASL_S_FAILED;
+	sasl_work_free(w);
+	return (rv);
+}
+
+/* Free work and wipe the password it held; NULL does nothing. */
+void
+sasl_work_free(struct sasl_work *w)
+{
+	if (w == NULL)
+		return;
+	OPENSSL_cleanse(w->pass, w->passlen);
+	free(w->pass);
+	OPENSSL_cleanse(w, sizeof(*w));
+	free(w);
 }
 
 /*
@@ -663,7 +759,8 @@ out:
  * Feed one decoded client message (inlen 0 for none). *out gets an
  * allocated reply the caller frees, or NULL with *outlen 0; on
  * SASL_FAILURE *condition is a static RFC 6120 condition name. A failed
- * or finished session refuses anything further.
+ * or finished session refuses anything further, and so does one that
+ * answered SASL_PENDING until its work is done.
  */
 int
 sasl_step(struct sasl_session *s, const unsigned char *in, size_t inlen,
@@ -675,7 +772,8 @@ sasl_step(struct sasl_session *s, const unsigned char *in, size_t inlen,
 	*out = NULL;
 	*outlen = 0;
 	*condition = SASL_MALFORMED;
-	if (s->state == SASL_S_DONE || s->state == SASL_S_FAILED)
+	if (s->state == SASL_S_DONE || s->state == SASL_S_FAILED ||
+	    s->state == SASL_S_WORK)
 		goto out;
 	if (inlen > SASL_MAX_MSG || (inlen > 0 && in == NULL))
 		goto out;

@@ -16,7 +16,9 @@
 #define SASL_MECH_SCRAM_SHA256	3
 
 #define SASL_SALT_LEN		16
-#define SASL_ITERATIONS		4096
+#define SASL_ITERATIONS		4096	/* what we make creds with */
+#define SASL_ITER_MIN		4096	/* stored or replicated creds with */
+#define SASL_ITER_MAX		100000	/* other counts are refused */
 #define SASL_MAX_KEY		32	/* SHA-256 output */
 
 /* What is stored per account and hash: never the password. */
@@ -40,8 +42,10 @@ typedef int (*sasl_lookup_cb)(void *, const char *, int, struct sasl_creds *);
 #define SASL_CONTINUE		0	/* send *out as a <challenge> */
 #define SASL_SUCCESS		1	/* send *out (may be empty) in <success> */
 #define SASL_FAILURE		2	/* send <failure> with *condition */
+#define SASL_PENDING		3	/* PLAIN: sasl_work_take, run, done */
 
 struct sasl_session;
+struct sasl_work;
 
 int		 sasl_creds_make(const char *, int, int, struct sasl_creds *);
 int		 sasl_creds_derive(const char *, int, int,
@@ -56,5 +60,10 @@ const char	*sasl_username(const struct sasl_session *);
 char		*sasl_b64_encode(const unsigned char *, size_t);
 int		 sasl_b64_decode(const char *, unsigned char **, size_t *);
 void		 sasl_test_nonce(const char *);
+struct sasl_work *sasl_work_take(struct sasl_session *);
+void		 sasl_work_run(void *);
+int		 sasl_work_done(struct sasl_session *, struct sasl_work *,
+		    const char **);
+void		 sasl_work_free(struct sasl_work *);
 
 #endif /* XMPP_SASL_H */

@@ -127,9 +127,11 @@ class Raw:
     of the stream root lands in self.stanzas.
     """
 
-    def __init__(self, port=CPORT, timeout=None):
+    def __init__(self, port=CPORT, timeout=None, source=None):
         self.timeout = timeout or TIMEOUT
-        self.sock = socket.create_connection(('127.0.0.1', port), timeout)
+        self.sock = socket.create_connection(
+            ('127.0.0.1', port), timeout,
+            (source, 0) if source is not None else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.setblocking(False)
         self.localport = self.sock.getsockname()[1]
@@ -395,9 +397,11 @@ def tostr(el):
     return s if len(s) < 400 else s[:400] + '...'
 
 
-def login(user='alice', resource=None, mech='PLAIN', port=CPORT):
-    """A raw stream: STARTTLS, SASL, bind; returns it ready."""
-    r = Raw(port)
+def login(user='alice', resource=None, mech='PLAIN', port=CPORT,
+          source=None):
+    """A raw stream: STARTTLS, SASL, bind; returns it ready. source is
+    the local address to connect from (another 127.0.0.x)."""
+    r = Raw(port, source=source)
     r.open()
     r.starttls()
     r.open()

@@ -116,6 +116,7 @@ static int
 step(struct sasl_session *s, const void *in, size_t inlen, char **out,
     const char **cond)
 {
+	struct sasl_work *w;
 	unsigned char	*buf = NULL;
 	size_t		 len = 12345;
 	int		 rv;
@@ -123,6 +124,15 @@ step(struct sasl_session *s, const void *in, size_t inlen, char **out,
 	*out = NULL;
 	*cond = "unset";
 	rv = sasl_step(s, in, inlen, &buf, &len, cond);
+	if (rv == SASL_PENDING) {
+		/* PLAIN: what mmpd does in a worker thread, done here. */
+		ck_assert_ptr_null(*cond);
+		ck_assert_ptr_null(buf);
+		ck_assert_ptr_nonnull(w = sasl_work_take(s));
+		ck_assert_ptr_null(sasl_work_take(s));
+		sasl_work_run(w);
+		rv = sasl_work_done(s, w, cond);
+	}
 	if (rv == SASL_FAILURE) {
 		ck_assert_ptr_nonnull(*cond);
 		ck_assert_ptr_null(buf);
@@ -1238,6 +1248,101 @@ START_TEST(test_plain_malformed)
 }
 END_TEST
 
+/*
+ * PLAIN leaves its key derivation to the caller: nothing more is taken
+ * while it is pending, and the work outlives the session safely.
+ */
+START_TEST(test_plain_pending)
+{
+	struct sasl_session	*s;
+	struct sasl_work	*w;
+	struct testdb		 db;
+	unsigned char		*out = NULL;
+	size_t			 outlen = 0;
+	const char		*cond = "unset";
+
+	db_init(&db, "user", "pencil", NULL, HAVE_SHA256);
+	s = sasl_new(SASL_MECH_PLAIN, db_lookup, &db);
+	ck_assert_int_eq(sasl_step(s, (const unsigned char *)"\0user\0pencil",
+	    12, &out, &outlen, &cond), SASL_PENDING);
+	ck_assert_ptr_null(cond);
+	ck_assert_ptr_null(out);
+	ck_assert_ptr_nonnull(w = sasl_work_take(s));
+	sasl_work_run(w);
+	ck_assert_int_eq(sasl_work_done(s, w, &cond), SASL_SUCCESS);
+	ck_assert_str_eq(sasl_username(s), "user");
+	sasl_free(s);
+
+	/* A second message while the work is pending is refused. */
+	s = sasl_new(SASL_MECH_PLAIN, db_lookup, &db);
+	ck_assert_int_eq(sasl_step(s, (const unsigned char *)"\0user\0pencil",
+	    12, &out, &outlen, &cond), SASL_PENDING);
+	ck_assert_int_eq(sasl_step(s, (const unsigned char *)"\0user\0pencil",
+	    12, &out, &outlen, &cond), SASL_FAILURE);
+	ck_assert_str_eq(cond, "malformed-request");
+	w = sasl_work_take(s);
+	sasl_work_run(w);
+	ck_assert_int_eq(sasl_work_done(s, w, &cond), SASL_FAILURE);
+	sasl_free(s);
+
+	/* The session goes first (the client left); the work goes on. */
+	s = sasl_new(SASL_MECH_PLAIN, db_lookup, &db);
+	ck_assert_int_eq(sasl_step(s, (const unsigned char *)"\0user\0pencil",
+	    12, &out, &outlen, &cond), SASL_PENDING);
+	w = sasl_work_take(s);
+	sasl_free(s);
+	sasl_work_run(w);
+	sasl_work_free(w);
+
+	/* Never taken: sasl_free frees it. */
+	s = sasl_new(SASL_MECH_PLAIN, db_lookup, &db);
+	ck_assert_int_eq(sasl_step(s, (const unsigned char *)"\0user\0pencil",
+	    12, &out, &outlen, &cond), SASL_PENDING);
+	sasl_free(s);
+	sasl_work_free(NULL);
+}
+END_TEST
+
+/*
+ * Iteration counts out of SASL_ITER_MIN..SASL_ITER_MAX in stored creds
+ * are not used: a huge one would cost a derivation of minutes per
+ * attempt, a tiny one makes guessing cheap. Such an account is treated
+ * as missing; nothing makes creds with such counts either.
+ */
+START_TEST(test_iterations_bounded)
+{
+	struct sasl_session	*s;
+	struct sasl_creds	 c;
+	struct testdb		 db;
+	const char		*cond;
+	char			*out = NULL;
+	int			 hash;
+
+	ck_assert_int_eq(sasl_creds_make("pencil", SASL_SHA256,
+	    SASL_ITER_MAX + 1, &c), -1);
+	ck_assert_int_eq(sasl_creds_make("pencil", SASL_SHA256,
+	    SASL_ITER_MIN - 1, &c), -1);
+
+	db_init(&db, "user", "pencil", NULL, HAVE_SHA1 | HAVE_SHA256);
+	for (hash = SASL_SHA1; hash <= SASL_SHA256; hash++)
+		db.creds[hash].iterations = 2000000000;
+	s = sasl_new(SASL_MECH_PLAIN, db_lookup, &db);
+	expect_fail(step(s, "\0user\0pencil", 12, &out, &cond), &cond,
+	    "not-authorized");
+	sasl_free(s);
+
+	/* SCRAM: the client is given the fake creds' count, not ours. */
+	for (hash = SASL_SHA1; hash <= SASL_SHA256; hash++)
+		db.creds[hash].iterations = 1;
+	s = sasl_new(SASL_MECH_SCRAM_SHA256, db_lookup, &db);
+	ck_assert_int_eq(step_str(s, "n,,n=user,r=abc", &out, &cond),
+	    SASL_CONTINUE);
+	ck_assert_ptr_nonnull(strstr(out, ",i=4096"));
+	free(out);
+	sasl_free(s);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 sasl_suite(void)
@@ -1284,6 +1389,8 @@ sasl_suite(void)
 	tcase_add_test(tc, test_plain_bad);
 	tcase_add_test(tc, test_plain_authzid);
 	tcase_add_test(tc, test_plain_malformed);
+	tcase_add_test(tc, test_plain_pending);
+	tcase_add_test(tc, test_iterations_bounded);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 

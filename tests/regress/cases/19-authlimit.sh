@@ -1,0 +1,75 @@
+# The limit on wrong passwords across all addresses (issue 10, finding 7):
+# 108 wrong SCRAM proofs at once from 12 addresses, each under its own
+# per-address limit, pass the 100 a second for all; the right PLAIN
+# password from a new address is then refused (temporary-auth-failure)
+# and a moment later accepted. Its own daemon: the limit is global.
+start_daemon
+use_ports
+say set up XMPP with one user
+mmp_in 'xmpp domain example.com\nxmpp listen 127.0.0.1\npki selfsigned xmpp CN:example.com key:ec256\nxmpp certs xmpp.key xmpp.crt\nxmpp user add alice\nalicepw1\nalicepw1\nxmpp enable\n' | tail -1
+say wrong passwords from many addresses, then the right one
+CPORT=$CPORT /usr/bin/python3 - "$TOP/tests/interop" <<'EOF'
+import base64
+import sys
+import time
+sys.path.insert(0, sys.argv[1])
+from ixlib import NS_SASL, Raw, b64, local  # noqa: E402
+
+
+def ready(source):
+    r = Raw(source=source)
+    r.open()
+    r.starttls()
+    r.open()
+    return r
+
+
+def outcome(r):
+    el = r.next(what='the SASL outcome')
+    return ' '.join([local(el.tag)] + [local(k.tag) for k in el])
+
+
+def auth(r, pw):
+    r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+              (NS_SASL, b64('\0alice\0' + pw))).encode()
+    r._send()
+
+
+# Wrong SCRAM proofs cost the server no key derivation, so the failures
+# come as fast as the loop answers, even under a sanitizer.
+streams = [ready('127.0.0.%d' % (150 + i // 9)) for i in range(108)]
+fresh = ready('127.0.0.170')
+for i, r in enumerate(streams):
+    r.out += ("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>" %
+              (NS_SASL, b64('n,,n=alice,r=cnonce%d' % i))).encode()
+    r._send()
+for r in streams:
+    el = r.next(what='a challenge')
+    sfirst = dict(kv.split('=', 1) for kv in
+                  base64.b64decode(el.text).decode().split(','))
+    r.out += ("<response xmlns='%s'>%s</response>" % (NS_SASL, b64(
+        'c=biws,r=%s,p=%s' % (sfirst['r'], base64.b64encode(
+            bytes(32)).decode())))).encode()
+    r._send()
+got = {}
+for r in streams:
+    o = outcome(r)
+    got[o] = got.get(o, 0) + 1
+    r.close()
+print('108 wrong SCRAM proofs from 12 addresses: %s' % ', '.join(
+    '%s %d' % kv for kv in sorted(got.items())))
+auth(fresh, 'alicepw1')
+print('the right password from a new address right after: %s' %
+      outcome(fresh))
+fresh.close()
+deadline = time.monotonic() + 10
+while True:
+    r = ready('127.0.0.171')
+    auth(r, 'alicepw1')
+    o = outcome(r)
+    r.close()
+    if o == 'success' or time.monotonic() > deadline:
+        break
+    time.sleep(0.1)
+print('the right password from a new address a moment later: %s' % o)
+EOF
