@@ -233,6 +233,26 @@ xnode_set_attr(struct xnode *n, const char *name, const char *value)
 	a->value = xstrdup(value);
 }
 
+/*
+ * Append attribute name=value, taking ownership of both strings, without
+ * looking for an old one: for the parser, whose input libxml2 has checked
+ * for duplicates. name must not be "xmlns".
+ */
+void
+xnode_push_attr(struct xnode *n, char *name, char *value)
+{
+	struct xattr	*a;
+
+	if (n->nattrs == n->attrcap) {
+		n->attrcap = n->attrcap == 0 ? 4 : n->attrcap * 2;
+		n->attrs = xreallocarray(n->attrs, n->attrcap,
+		    sizeof(*n->attrs));
+	}
+	a = &n->attrs[n->nattrs++];
+	a->name = name;
+	a->value = value;
+}
+
 /* Remove attribute name if present, keeping the order of the others. */
 void
 xnode_del_attr(struct xnode *n, const char *name)
