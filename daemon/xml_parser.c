@@ -105,6 +105,8 @@ struct xparser {
 	char		*hold;		/* an incomplete tag, not yet fed */
 	size_t		 holdlen;
 	size_t		 holdcap;
+	char		*vbuf;		/* an attribute value, decoded */
+	size_t		 vbufcap;
 
 	size_t		 max_bytes;
 	int		 max_depth;
@@ -124,8 +126,8 @@ static size_t	xp_scan(struct xparser *, const char *, size_t);
 static int	xp_push(struct xparser *, const char *, size_t);
 static void	xp_hold(struct xparser *, const char *, size_t);
 static int	xp_tree_attrs(struct xparser *, int, const xmlChar **);
-static char	*xp_attr_value(const xmlChar *, const xmlChar *);
-static char	*xp_qname(const char *, const xmlChar *);
+static size_t	xp_attr_value(struct xparser *, const xmlChar *,
+		    const xmlChar *);
 static void	xp_start_stream(struct xparser *, const xmlChar *,
 		    const xmlChar *, int, const xmlChar **, int,
 		    const xmlChar **);
@@ -245,6 +247,7 @@ xparser_free(struct xparser *p)
 	xp_close(p);
 	free(p->stack);
 	free(p->hold);
+	free(p->vbuf);
 	free(p);
 }
 
@@ -487,14 +490,19 @@ xp_scan_stag(struct xparser *p, unsigned char ch)
 static size_t
 xp_scan(struct xparser *p, const char *buf, size_t len)
 {
-	const unsigned char	*s = (const unsigned char *)buf;
+	const unsigned char	*s = (const unsigned char *)buf, *q;
 	size_t			 i, safe = 0;
 
 	for (i = 0; i < len && p->lexerr == 0; i++) {
 		switch (p->lex) {
 		case XL_TEXT:
-			if (s[i] == '<')
-				p->lex = XL_LT;
+			if ((q = memchr(s + i, '<', len - i)) == NULL) {
+				i = len - 1;
+				break;
+			}
+			i = (size_t)(q - s);
+			safe = i;
+			p->lex = XL_LT;
 			break;
 		case XL_CDATA:
 			if (s[i] == '>' && p->lexn >= 2)
@@ -542,8 +550,12 @@ xp_scan(struct xparser *p, const char *buf, size_t len)
 			xp_scan_stag(p, s[i]);
 			break;
 		case XL_QUOTE:
-			if (s[i] == (unsigned char)p->lexq)
-				p->lex = XL_STAG;
+			if ((q = memchr(s + i, p->lexq, len - i)) == NULL) {
+				i = len - 1;
+				break;
+			}
+			i = (size_t)(q - s);
+			p->lex = XL_STAG;
 			break;
 		}
 		if (p->lexerr == 0 &&
@@ -592,43 +604,33 @@ xp_pos(const struct xparser *p)
 }
 
 /*
- * An attribute value from libxml2, allocated. Without entity substitution
- * libxml2 hands a '&' from &amp; or &#38; on as the text "&#38;" (for a
- * tree builder to parse again); since a bare '&' cannot occur in a value,
- * every '&' here starts that sequence, and we decode it.
+ * An attribute value from libxml2, decoded into p->vbuf (NUL-terminated,
+ * valid until the next call); returns its length. Without entity
+ * substitution libxml2 hands a '&' from &amp; or &#38; on as the text
+ * "&#38;" (for a tree builder to parse again); since a bare '&' cannot
+ * occur in a value, every '&' here starts that sequence, and we decode it.
  */
-static char *
-xp_attr_value(const xmlChar *value, const xmlChar *end)
+static size_t
+xp_attr_value(struct xparser *p, const xmlChar *value, const xmlChar *end)
 {
 	const char	*s = (const char *)value;
 	size_t		 len = (size_t)(end - value), i, j;
-	char		*v;
 
-	v = xmalloc(len + 1);
+	if (len + 1 > p->vbufcap) {
+		p->vbufcap = len + 1 > 256 ? len + 1 : 256;
+		free(p->vbuf);
+		p->vbuf = xmalloc(p->vbufcap);
+	}
 	for (i = j = 0; i < len; j++) {
 		if (s[i] == '&' && len - i >= 5 &&
 		    memcmp(s + i, "&#38;", 5) == 0) {
-			v[j] = '&';
+			p->vbuf[j] = '&';
 			i += 5;
 		} else
-			v[j] = s[i++];
+			p->vbuf[j] = s[i++];
 	}
-	v[j] = '\0';
-	return (v);
-}
-
-/* "prefix:local", allocated. */
-static char *
-xp_qname(const char *prefix, const xmlChar *local)
-{
-	size_t	 plen = strlen(prefix), llen = strlen((const char *)local);
-	char	*s;
-
-	s = xmalloc(plen + 1 + llen + 1);
-	memcpy(s, prefix, plen);
-	s[plen] = ':';
-	memcpy(s + plen + 1, local, llen + 1);
-	return (s);
+	p->vbuf[j] = '\0';
+	return (j);
 }
 
 /* The stream root: check it and call stream_start. */
@@ -665,7 +667,8 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 		else
 			name = xstrdup((const char *)a[0]);
 		list[2 * i] = name;
-		list[2 * i + 1] = xp_attr_value(a[3], a[4]);
+		(void)xp_attr_value(p, a[3], a[4]);
+		list[2 * i + 1] = xstrdup(p->vbuf);
 	}
 	list[2 * nb_attributes] = NULL;
 	/* libxml2 calls us before it steps over the tag's closing '>'. */
@@ -734,7 +737,7 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	struct xnode	*n;
 	const xmlChar	**a;
 	const char	*ns;
-	char		*value;
+	size_t		 vlen;
 	int		 i, j;
 
 	(void)prefix;
@@ -781,9 +784,10 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	 */
 	for (i = 0; i < nb_attributes; i++) {
 		a = attributes + 5 * i;
-		value = xp_attr_value(a[3], a[4]);
+		vlen = xp_attr_value(p, a[3], a[4]);
 		if (a[1] == NULL) {
-			xnode_push_attr(n, xstrdup((const char *)a[0]), value);
+			xnode_push_attr(n, NULL, (const char *)a[0], p->vbuf,
+			    vlen);
 			continue;
 		}
 		if (strcmp((const char *)a[1], "xml") != 0 && a[2] != NULL) {
@@ -793,10 +797,11 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 				    attributes[5 * j + 2] != NULL)
 					break;
 			if (j == i)
-				xnode_push_attr(n, xp_qname("xmlns", a[1]),
-				    xstrdup((const char *)a[2]));
+				xnode_push_attr(n, "xmlns", (const char *)a[1],
+				    (const char *)a[2], strlen((const char *)a[2]));
 		}
-		xnode_push_attr(n, xp_qname((const char *)a[1], a[0]), value);
+		xnode_push_attr(n, (const char *)a[1], (const char *)a[0],
+		    p->vbuf, vlen);
 	}
 }
 
