@@ -48,6 +48,7 @@
 #define XP_MAX_ATTRS	64	/* per start tag, namespace declarations too */
 #define XP_MAX_NSDECLS	16	/* namespace declarations per start tag */
 #define XP_ATTR_SLACK	8	/* kept free on a stanza for the server */
+#define XP_BUF_KEEP	4096	/* larger buffers are freed after use */
 
 /*
  * Where the pre-scan (xp_scan) is in the input. Character data and CDATA
@@ -321,6 +322,11 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 			/* The tag held back is complete now. */
 			rc = xp_push(p, p->hold, p->holdlen);
 			p->holdlen = 0;
+			if (p->holdcap > XP_BUF_KEEP) {
+				free(p->hold);
+				p->hold = NULL;
+				p->holdcap = 0;
+			}
 		}
 		if (rc == 0 && safe > 0)
 			rc = xp_push(p, buf, safe);
@@ -833,6 +839,11 @@ xp_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	p->stanza = NULL;
 	p->mark = xp_pos(p);
 	p->nodes = 0;		/* the node limit is per stanza */
+	if (p->vbufcap > XP_BUF_KEEP) {
+		free(p->vbuf);
+		p->vbuf = NULL;
+		p->vbufcap = 0;
+	}
 	if (p->cb.stanza != NULL)
 		p->cb.stanza(p->arg, n);
 	else
