@@ -742,7 +742,7 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	struct xparser	*p = ctx;
 	struct xnode	*n;
 	const xmlChar	**a;
-	const char	*ns;
+	const char	*ns, *nsuri;
 	size_t		 vlen;
 	int		 i, j;
 
@@ -797,14 +797,15 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 			continue;
 		}
 		if (strcmp((const char *)a[1], "xml") != 0 && a[2] != NULL) {
-			/* libxml2 keeps one copy of each name (its dictionary). */
+			/* libxml2 keeps one copy of each name (its dict). */
 			for (j = 0; j < i; j++)
 				if (attributes[5 * j + 1] == a[1] &&
 				    attributes[5 * j + 2] != NULL)
 					break;
+			nsuri = (const char *)a[2];
 			if (j == i)
 				xnode_push_attr(n, "xmlns", (const char *)a[1],
-				    (const char *)a[2], strlen((const char *)a[2]));
+				    nsuri, strlen(nsuri));
 		}
 		xnode_push_attr(n, (const char *)a[1], (const char *)a[0],
 		    p->vbuf, vlen);
