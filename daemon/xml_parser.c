@@ -300,10 +300,9 @@ xparser_set_limits(struct xparser *p, size_t max_bytes, int max_depth,
  *
  * The bytes are scanned first (xp_scan): what ends outside a tag goes to
  * libxml2 at once; the start of an unfinished tag is kept back until its
- * '>' arrives. libxml2 looks at an unfinished tag again from its start at
- * every chunk (xmlParseGetLasts) and checks a start tag's attributes for
- * duplicates pairwise, both quadratic; so it only ever gets whole tags,
- * and none with more attributes than the limit.
+ * '>' arrives. libxml2 checks a start tag's attributes for duplicates
+ * pairwise (28,000 of them took 1.8 s), so it only ever gets whole tags
+ * whose attributes have been counted, and none over the limit.
  */
 int
 xparser_feed(struct xparser *p, const char *buf, size_t len)
