@@ -23,9 +23,11 @@
 #include "xmalloc.h"
 #include "xml.h"
 
+/* name and value share one allocation, which starts at name. */
 struct xattr {
 	char		*name;
 	char		*value;
+	size_t		 vlen;
 };
 
 /* An element (name != NULL) or a text node (name == NULL). */
@@ -52,6 +54,9 @@ struct xbuf {
 
 static struct xnode	*xnode_alloc(void);
 static struct xattr	*xnode_find_attr(const struct xnode *, const char *);
+static void		 xattr_fill(struct xattr *, const char *, const char *,
+			    const char *, size_t);
+static struct xattr	*xnode_new_attr(struct xnode *);
 static void		 xnode_add_child(struct xnode *, struct xnode *);
 static void		 xbuf_grow(struct xbuf *, size_t);
 static void		 xbuf_add(struct xbuf *, const char *, size_t);
@@ -104,7 +109,6 @@ xnode_free(struct xnode *n)
 	}
 	for (i = 0; i < n->nattrs; i++) {
 		free(n->attrs[i].name);
-		free(n->attrs[i].value);
 	}
 	free(n->attrs);
 	free(n->name);
@@ -136,10 +140,9 @@ xnode_copy(const struct xnode *n)
 	if (n->nattrs > 0) {
 		c->attrs = xreallocarray(NULL, n->nattrs, sizeof(*c->attrs));
 		c->nattrs = c->attrcap = n->nattrs;
-		for (i = 0; i < n->nattrs; i++) {
-			c->attrs[i].name = xstrdup(n->attrs[i].name);
-			c->attrs[i].value = xstrdup(n->attrs[i].value);
-		}
+		for (i = 0; i < n->nattrs; i++)
+			xattr_fill(&c->attrs[i], NULL, n->attrs[i].name,
+			    n->attrs[i].value, n->attrs[i].vlen);
 	}
 	TAILQ_FOREACH(k, &n->children, entry)
 		xnode_add_child(c, xnode_copy(k));
@@ -168,6 +171,45 @@ xnode_set_ns(struct xnode *n, const char *ns)
 
 	n->ns = ns != NULL ? xstrdup(ns) : NULL;
 	free(old);
+}
+
+/*
+ * Make a's name ("prefix:name", or name if prefix is NULL) and its value
+ * (vlen bytes, NUL-terminated here) in one new allocation.
+ */
+static void
+xattr_fill(struct xattr *a, const char *prefix, const char *name,
+    const char *value, size_t vlen)
+{
+	size_t	 plen = prefix != NULL ? strlen(prefix) + 1 : 0;
+	size_t	 nlen = strlen(name);
+	char	*s;
+
+	if (vlen > SIZE_MAX - plen - nlen - 2)
+		fatalx("xattr_fill: too long");
+	s = xmalloc(plen + nlen + 1 + vlen + 1);
+	if (prefix != NULL) {
+		memcpy(s, prefix, plen - 1);
+		s[plen - 1] = ':';
+	}
+	memcpy(s + plen, name, nlen + 1);
+	a->name = s;
+	a->value = s + plen + nlen + 1;
+	memcpy(a->value, value, vlen);
+	a->value[vlen] = '\0';
+	a->vlen = vlen;
+}
+
+/* Room for one more attribute at the end; its fields are unset. */
+static struct xattr *
+xnode_new_attr(struct xnode *n)
+{
+	if (n->nattrs == n->attrcap) {
+		n->attrcap = n->attrcap == 0 ? 4 : n->attrcap * 2;
+		n->attrs = xreallocarray(n->attrs, n->attrcap,
+		    sizeof(*n->attrs));
+	}
+	return (&n->attrs[n->nattrs++]);
 }
 
 /* The attribute called name, or NULL. */
@@ -218,19 +260,25 @@ xnode_set_attr(struct xnode *n, const char *name, const char *value)
 		return;
 	}
 	if ((a = xnode_find_attr(n, name)) != NULL) {
-		old = a->value;
-		a->value = xstrdup(value);
+		old = a->name;
+		xattr_fill(a, NULL, old, value, strlen(value));
 		free(old);
 		return;
 	}
-	if (n->nattrs == n->attrcap) {
-		n->attrcap = n->attrcap == 0 ? 4 : n->attrcap * 2;
-		n->attrs = xreallocarray(n->attrs, n->attrcap,
-		    sizeof(*n->attrs));
-	}
-	a = &n->attrs[n->nattrs++];
-	a->name = xstrdup(name);
-	a->value = xstrdup(value);
+	xattr_fill(xnode_new_attr(n), NULL, name, value, strlen(value));
+}
+
+/*
+ * Append attribute prefix:name (name alone if prefix is NULL) with the
+ * vlen bytes of value, without looking for an old one: for the parser,
+ * whose input libxml2 has checked for duplicates. The name must not be
+ * "xmlns".
+ */
+void
+xnode_push_attr(struct xnode *n, const char *prefix, const char *name,
+    const char *value, size_t vlen)
+{
+	xattr_fill(xnode_new_attr(n), prefix, name, value, vlen);
 }
 
 /* Remove attribute name if present, keeping the order of the others. */
@@ -248,7 +296,6 @@ xnode_del_attr(struct xnode *n, const char *name)
 		return;
 	i = (size_t)(a - n->attrs);
 	free(a->name);
-	free(a->value);
 	memmove(a, a + 1, (n->nattrs - i - 1) * sizeof(*a));
 	n->nattrs--;
 }
@@ -541,8 +588,7 @@ xnode_write(struct xbuf *b, const struct xnode *n, const char *ctx)
 		xbuf_add(b, " ", 1);
 		xbuf_adds(b, n->attrs[i].name);
 		xbuf_add(b, "=\"", 2);
-		xbuf_escape(b, n->attrs[i].value, strlen(n->attrs[i].value),
-		    1);
+		xbuf_escape(b, n->attrs[i].value, n->attrs[i].vlen, 1);
 		xbuf_add(b, "\"", 1);
 	}
 	if (TAILQ_EMPTY(&n->children)) {

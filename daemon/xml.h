@@ -24,6 +24,8 @@ void		 xnode_set_ns(struct xnode *, const char *);
 const char	*xnode_attr(const struct xnode *, const char *);
 void		 xnode_set_attr(struct xnode *, const char *, const char *);
 void		 xnode_del_attr(struct xnode *, const char *);
+void		 xnode_push_attr(struct xnode *, const char *, const char *,
+		    const char *, size_t);
 struct xnode	*xnode_add(struct xnode *, const char *, const char *);
 void		 xnode_append(struct xnode *, struct xnode *);
 void		 xnode_add_text(struct xnode *, const char *, size_t);

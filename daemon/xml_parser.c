@@ -45,6 +45,26 @@
 #define XP_MAX_BYTES	10240	/* per stanza, Prosody's pre-auth default */
 #define XP_MAX_DEPTH	32	/* counting the stream root */
 #define XP_MAX_NODES	5000	/* elements and text nodes per stanza */
+#define XP_MAX_ATTRS	64	/* per start tag, namespace declarations too */
+#define XP_MAX_NSDECLS	16	/* namespace declarations per start tag */
+#define XP_ATTR_SLACK	8	/* kept free on a stanza for the server */
+#define XP_BUF_KEEP	4096	/* larger buffers are freed after use */
+
+/*
+ * Where the pre-scan (xp_scan) is in the input. Character data and CDATA
+ * sections go to libxml2 as they come; a tag (and the XML declaration) is
+ * held until its closing '>' has arrived and then handed over whole.
+ */
+enum xp_lex {
+	XL_TEXT,		/* character data, or between stanzas */
+	XL_CDATA,		/* in a CDATA section, until "]]>" */
+	XL_LT,			/* after '<' */
+	XL_BANG,		/* after "<!" */
+	XL_PI,			/* in "<?...", until "?>" */
+	XL_ETAG,		/* in an end tag */
+	XL_STAG,		/* in a start tag, outside quotes */
+	XL_QUOTE		/* in a quoted attribute value */
+};
 
 enum xp_state {
 	XP_RUN,			/* parsing */
@@ -73,6 +93,22 @@ struct xparser {
 	size_t		 fed;		/* bytes given to ctxt so far */
 	size_t		 mark;		/* where the stanza budget starts */
 
+	enum xp_lex	 lex;		/* the pre-scan */
+	char		 lexq;		/* the quote of XL_QUOTE */
+	int		 lexn;		/* ']' or '?' just seen */
+	int		 lexinname;	/* in a name inside a start tag */
+	char		 lexword[6];	/* its first bytes */
+	size_t		 lexwlen;	/* its length, up to 7 */
+	size_t		 nattrs;	/* in the start tag, with xmlns */
+	size_t		 nnsdecls;	/* namespace declarations in it */
+	int		 lexerr;	/* XP_* found by the pre-scan, or 0 */
+	char		 lexmsg[80];
+	char		*hold;		/* an incomplete tag, not yet fed */
+	size_t		 holdlen;
+	size_t		 holdcap;
+	char		*vbuf;		/* an attribute value, decoded */
+	size_t		 vbufcap;
+
 	size_t		 max_bytes;
 	int		 max_depth;
 	size_t		 max_nodes;
@@ -84,7 +120,15 @@ static int	xp_live(const struct xparser *);
 static void	xp_fail(struct xparser *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 static size_t	xp_pos(const struct xparser *);
-static char	*xp_attr_value(const xmlChar *, const xmlChar *);
+static void	xp_lexfail(struct xparser *, int, const char *, ...)
+		    __attribute__((__format__(printf, 3, 4)));
+static void	xp_scan_stag(struct xparser *, unsigned char);
+static size_t	xp_scan(struct xparser *, const char *, size_t);
+static int	xp_push(struct xparser *, const char *, size_t);
+static void	xp_hold(struct xparser *, const char *, size_t);
+static int	xp_tree_attrs(struct xparser *, int, const xmlChar **);
+static size_t	xp_attr_value(struct xparser *, const xmlChar *,
+		    const xmlChar *);
 static void	xp_start_stream(struct xparser *, const xmlChar *,
 		    const xmlChar *, int, const xmlChar **, int,
 		    const xmlChar **);
@@ -151,6 +195,9 @@ xp_open(struct xparser *p)
 	p->lasttext = 0;
 	p->fed = 0;
 	p->mark = 0;
+	p->lex = XL_TEXT;
+	p->lexerr = 0;
+	p->holdlen = 0;
 }
 
 /* Drop the libxml2 context and any half-built stanza. */
@@ -200,6 +247,8 @@ xparser_free(struct xparser *p)
 		fatalx("xparser_free: called from a parser callback");
 	xp_close(p);
 	free(p->stack);
+	free(p->hold);
+	free(p->vbuf);
 	free(p);
 }
 
@@ -248,29 +297,83 @@ xparser_set_limits(struct xparser *p, size_t max_bytes, int max_depth,
  * stanza, the stream end and errors. Returns 0, or -1 once an error has
  * been reported (and for every call after that until xparser_reset).
  * After </stream:stream>, input is ignored.
+ *
+ * The bytes are scanned first (xp_scan): what ends outside a tag goes to
+ * libxml2 at once; the start of an unfinished tag is kept back until its
+ * '>' arrives. libxml2 checks a start tag's attributes for duplicates
+ * pairwise (28,000 of them took 1.8 s), so it only ever gets whole tags
+ * whose attributes have been counted, and none over the limit.
  */
 int
 xparser_feed(struct xparser *p, const char *buf, size_t len)
 {
-	size_t	 used, n;
-	int	 rc;
+	size_t	 safe;
+	int	 rc = 0;
 
 	if (p->busy)
 		fatalx("xparser_feed: called from a parser callback");
 	if (p->state == XP_FAILED)
 		return (-1);
 	p->busy = 1;
+	if (p->state == XP_RUN && len > 0) {
+		safe = xp_scan(p, buf, len);
+		if (safe > 0 && p->holdlen > 0) {
+			/* The tag held back is complete now. */
+			rc = xp_push(p, p->hold, p->holdlen);
+			p->holdlen = 0;
+			if (p->holdcap > XP_BUF_KEEP) {
+				free(p->hold);
+				p->hold = NULL;
+				p->holdcap = 0;
+			}
+		}
+		if (rc == 0 && safe > 0)
+			rc = xp_push(p, buf, safe);
+		if (p->restart) {
+			xp_close(p);
+			xp_open(p);
+			p->busy = 0;
+			return (0);
+		}
+		if (rc == 0 && p->state == XP_RUN && p->error == 0) {
+			if (p->lexerr != 0)
+				xp_fail(p, p->lexerr, "%s", p->lexmsg);
+			else if (safe < len)
+				xp_hold(p, buf + safe, len - safe);
+		}
+	}
+	if (p->error != 0) {
+		p->state = XP_FAILED;
+		xnode_free(p->stanza);
+		p->stanza = NULL;
+		p->holdlen = 0;
+		if (p->cb.error != NULL)
+			p->cb.error(p->arg, p->error, p->errmsg);
+		p->busy = 0;
+		return (-1);
+	}
+	p->busy = 0;
+	return (0);
+}
+
+/*
+ * Hand len bytes to libxml2, never more than the budget left for the
+ * stanza being read, so that it never holds more than that; a stanza that
+ * ends inside a slice renews the budget. Returns 0, or -1 if parsing
+ * stopped (an error, a restart or the end of the stream).
+ */
+static int
+xp_push(struct xparser *p, const char *buf, size_t len)
+{
+	size_t	 used, n;
+	int	 rc;
+
 	while (p->state == XP_RUN && len > 0) {
-		/*
-		 * Hand libxml2 no more than the budget left for the stanza
-		 * being read, so that it never holds more than that; a
-		 * stanza that ends inside the slice renews the budget.
-		 */
 		used = p->fed - p->mark;
 		if (used >= p->max_bytes) {
 			xp_fail(p, XP_POLICY, "stanza larger than %zu bytes",
 			    p->max_bytes);
-			break;
+			return (-1);
 		}
 		n = p->max_bytes - used;
 		if (n > len)
@@ -283,29 +386,188 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 		p->inparse = 0;
 		buf += n;
 		len -= n;
-		if (p->restart) {
-			xp_close(p);
-			xp_open(p);
-			p->busy = 0;
-			return (0);
-		}
+		if (p->restart)
+			return (-1);
 		/* After xmlStopParser the return code, not wellFormed. */
 		if (rc != 0 && p->state == XP_RUN && p->error == 0)
 			xp_fail(p, XP_NOT_WELL_FORMED, "libxml2 error %d", rc);
 		if (p->error != 0)
+			return (-1);
+	}
+	return (p->state == XP_RUN ? 0 : -1);
+}
+
+/*
+ * Keep the start of an unfinished tag for the next xparser_feed; it
+ * counts against the stanza budget as if libxml2 had it.
+ */
+static void
+xp_hold(struct xparser *p, const char *buf, size_t len)
+{
+	size_t	 cap;
+
+	if (p->fed - p->mark + p->holdlen + len > p->max_bytes) {
+		xp_fail(p, XP_POLICY, "stanza larger than %zu bytes",
+		    p->max_bytes);
+		return;
+	}
+	if (p->holdlen + len > p->holdcap) {
+		cap = p->holdcap == 0 ? 256 : p->holdcap;
+		while (cap < p->holdlen + len)
+			cap *= 2;
+		p->hold = xreallocarray(p->hold, 1, cap);
+		p->holdcap = cap;
+	}
+	memcpy(p->hold + p->holdlen, buf, len);
+	p->holdlen += len;
+}
+
+/* Note an error found by the pre-scan; reported once what precedes is fed. */
+static void
+xp_lexfail(struct xparser *p, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	p->lexerr = code;
+	va_start(ap, fmt);
+	(void)vsnprintf(p->lexmsg, sizeof(p->lexmsg), fmt, ap);
+	va_end(ap);
+}
+
+/* One byte of a start tag outside quoted values: count the attributes. */
+static void
+xp_scan_stag(struct xparser *p, unsigned char ch)
+{
+	switch (ch) {
+	case '>':
+		p->lex = XL_TEXT;
+		break;
+	case '\'':
+	case '"':
+		p->lex = XL_QUOTE;
+		p->lexq = (char)ch;
+		p->lexinname = 0;
+		break;
+	case '=':
+		/* Each attribute has one '=' outside quotes. */
+		p->lexinname = 0;
+		if (++p->nattrs > XP_MAX_ATTRS) {
+			xp_lexfail(p, XP_POLICY, "element with more than %d "
+			    "attributes", XP_MAX_ATTRS);
 			break;
+		}
+		if ((p->lexwlen == 5 && memcmp(p->lexword, "xmlns", 5) == 0) ||
+		    (p->lexwlen >= 6 && memcmp(p->lexword, "xmlns:", 6) == 0)) {
+			if (++p->nnsdecls > XP_MAX_NSDECLS)
+				xp_lexfail(p, XP_POLICY, "element with more "
+				    "than %d namespace declarations",
+				    XP_MAX_NSDECLS);
+		}
+		break;
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\n':
+	case '/':
+		p->lexinname = 0;
+		break;
+	default:
+		if (!p->lexinname) {
+			p->lexinname = 1;
+			p->lexwlen = 0;
+		}
+		if (p->lexwlen < sizeof(p->lexword))
+			p->lexword[p->lexwlen] = (char)ch;
+		if (p->lexwlen <= sizeof(p->lexword))
+			p->lexwlen++;
+		break;
 	}
-	if (p->error != 0) {
-		p->state = XP_FAILED;
-		xnode_free(p->stanza);
-		p->stanza = NULL;
-		if (p->cb.error != NULL)
-			p->cb.error(p->arg, p->error, p->errmsg);
-		p->busy = 0;
-		return (-1);
+}
+
+/*
+ * Scan len bytes for where tags begin and end, counting the attributes of
+ * start tags. Returns how many of them may go to libxml2 now: up to the
+ * end of the last byte outside a tag. Comments, DTDs and other markup
+ * declarations are refused here, before libxml2 has buffered any of them;
+ * processing instructions and the XML declaration are held like tags and
+ * left to libxml2 to judge. On an error (p->lexerr) scanning stops.
+ */
+static size_t
+xp_scan(struct xparser *p, const char *buf, size_t len)
+{
+	const unsigned char	*s = (const unsigned char *)buf, *q;
+	size_t			 i, safe = 0;
+
+	for (i = 0; i < len && p->lexerr == 0; i++) {
+		switch (p->lex) {
+		case XL_TEXT:
+			if ((q = memchr(s + i, '<', len - i)) == NULL) {
+				i = len - 1;
+				break;
+			}
+			i = (size_t)(q - s);
+			safe = i;
+			p->lex = XL_LT;
+			break;
+		case XL_CDATA:
+			if (s[i] == '>' && p->lexn >= 2)
+				p->lex = XL_TEXT;
+			p->lexn = s[i] != ']' ? 0 : p->lexn < 2 ?
+			    p->lexn + 1 : 2;
+			break;
+		case XL_LT:
+			if (s[i] == '/')
+				p->lex = XL_ETAG;
+			else if (s[i] == '!')
+				p->lex = XL_BANG;
+			else if (s[i] == '?') {
+				p->lex = XL_PI;
+				p->lexn = 0;
+			} else {
+				p->lex = XL_STAG;
+				p->nattrs = p->nnsdecls = 0;
+				p->lexinname = 0;
+				xp_scan_stag(p, s[i]);
+			}
+			break;
+		case XL_BANG:
+			if (s[i] == '[') {
+				p->lex = XL_CDATA;
+				p->lexn = 0;
+			} else if (s[i] == '-')
+				xp_lexfail(p, XP_RESTRICTED_XML, "comment");
+			else if (s[i] == 'D')
+				xp_lexfail(p, XP_RESTRICTED_XML, "DTD");
+			else
+				xp_lexfail(p, XP_NOT_WELL_FORMED,
+				    "markup declaration");
+			break;
+		case XL_PI:
+			if (s[i] == '>' && p->lexn)
+				p->lex = XL_TEXT;
+			p->lexn = s[i] == '?';
+			break;
+		case XL_ETAG:
+			if (s[i] == '>')
+				p->lex = XL_TEXT;
+			break;
+		case XL_STAG:
+			xp_scan_stag(p, s[i]);
+			break;
+		case XL_QUOTE:
+			if ((q = memchr(s + i, p->lexq, len - i)) == NULL) {
+				i = len - 1;
+				break;
+			}
+			i = (size_t)(q - s);
+			p->lex = XL_STAG;
+			break;
+		}
+		if (p->lexerr == 0 &&
+		    (p->lex == XL_TEXT || p->lex == XL_CDATA))
+			safe = i + 1;
 	}
-	p->busy = 0;
-	return (0);
+	return (safe);
 }
 
 /* Whether callbacks from libxml2 are still wanted. */
@@ -347,29 +609,33 @@ xp_pos(const struct xparser *p)
 }
 
 /*
- * An attribute value from libxml2, allocated. Without entity substitution
- * libxml2 hands a '&' from &amp; or &#38; on as the text "&#38;" (for a
- * tree builder to parse again); since a bare '&' cannot occur in a value,
- * every '&' here starts that sequence, and we decode it.
+ * An attribute value from libxml2, decoded into p->vbuf (NUL-terminated,
+ * valid until the next call); returns its length. Without entity
+ * substitution libxml2 hands a '&' from &amp; or &#38; on as the text
+ * "&#38;" (for a tree builder to parse again); since a bare '&' cannot
+ * occur in a value, every '&' here starts that sequence, and we decode it.
  */
-static char *
-xp_attr_value(const xmlChar *value, const xmlChar *end)
+static size_t
+xp_attr_value(struct xparser *p, const xmlChar *value, const xmlChar *end)
 {
 	const char	*s = (const char *)value;
 	size_t		 len = (size_t)(end - value), i, j;
-	char		*v;
 
-	v = xmalloc(len + 1);
+	if (len + 1 > p->vbufcap) {
+		p->vbufcap = len + 1 > 256 ? len + 1 : 256;
+		free(p->vbuf);
+		p->vbuf = xmalloc(p->vbufcap);
+	}
 	for (i = j = 0; i < len; j++) {
 		if (s[i] == '&' && len - i >= 5 &&
 		    memcmp(s + i, "&#38;", 5) == 0) {
-			v[j] = '&';
+			p->vbuf[j] = '&';
 			i += 5;
 		} else
-			v[j] = s[i++];
+			p->vbuf[j] = s[i++];
 	}
-	v[j] = '\0';
-	return (v);
+	p->vbuf[j] = '\0';
+	return (j);
 }
 
 /* The stream root: check it and call stream_start. */
@@ -406,7 +672,8 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 		else
 			name = xstrdup((const char *)a[0]);
 		list[2 * i] = name;
-		list[2 * i + 1] = xp_attr_value(a[3], a[4]);
+		(void)xp_attr_value(p, a[3], a[4]);
+		list[2 * i + 1] = xstrdup(p->vbuf);
 	}
 	list[2 * nb_attributes] = NULL;
 	/* libxml2 calls us before it steps over the tag's closing '>'. */
@@ -422,6 +689,49 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 	free(list);
 }
 
+/*
+ * Check an element's attributes as the tree keeps them and xnode_string
+ * writes them out again: with its own xmlns, and a declaration for each
+ * prefix its attributes use, wherever that was declared. The top element
+ * of a stanza keeps XP_ATTR_SLACK free for what the server adds (from),
+ * so that a stanza a follower forwards passes the leader's parser.
+ * Returns 0, or -1 after reporting policy-violation.
+ */
+static int
+xp_tree_attrs(struct xparser *p, int nb_attributes,
+    const xmlChar **attributes)
+{
+	const xmlChar	*prefix;
+	size_t		 max = XP_MAX_ATTRS, decls = 1;
+	int		 i, j;
+
+	if (p->depth == 2)
+		max -= XP_ATTR_SLACK;
+	for (i = 0; i < nb_attributes; i++) {
+		prefix = attributes[5 * i + 1];
+		if (prefix == NULL || attributes[5 * i + 2] == NULL ||
+		    strcmp((const char *)prefix, "xml") == 0)
+			continue;
+		/* libxml2 keeps one copy of each name (its dictionary). */
+		for (j = 0; j < i; j++)
+			if (attributes[5 * j + 1] == prefix)
+				break;
+		if (j == i)
+			decls++;
+	}
+	if (decls > XP_MAX_NSDECLS) {
+		xp_fail(p, XP_POLICY, "element with more than %d namespace "
+		    "declarations", XP_MAX_NSDECLS);
+		return (-1);
+	}
+	if ((size_t)nb_attributes + decls > max) {
+		xp_fail(p, XP_POLICY, "element with more than %zu attributes",
+		    max);
+		return (-1);
+	}
+	return (0);
+}
+
 /* SAX2: an element starts. */
 static void
 xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
@@ -431,9 +741,9 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	struct xparser	*p = ctx;
 	struct xnode	*n;
 	const xmlChar	**a;
-	const char	*ns;
-	char		*name, *value;
-	int		 i;
+	const char	*ns, *nsuri;
+	size_t		 vlen;
+	int		 i, j;
 
 	(void)prefix;
 	(void)nb_defaulted;
@@ -454,6 +764,8 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		    p->max_nodes);
 		return;
 	}
+	if (xp_tree_attrs(p, nb_attributes, attributes) == -1)
+		return;
 	/* No namespace at all is "", not NULL (which would inherit). */
 	ns = uri != NULL ? (const char *)uri : "";
 	if (p->depth == 2) {
@@ -469,28 +781,33 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	p->stack[p->depth - 2] = n;
 	p->lasttext = 0;
 
+	/*
+	 * libxml2 has refused duplicate attributes, so they are appended
+	 * without a search. Element names are kept with their namespace
+	 * URI, so prefix declarations are dropped, except those a prefixed
+	 * attribute needs: it is declared again on its element, once.
+	 */
 	for (i = 0; i < nb_attributes; i++) {
 		a = attributes + 5 * i;
-		value = xp_attr_value(a[3], a[4]);
+		vlen = xp_attr_value(p, a[3], a[4]);
 		if (a[1] == NULL) {
-			xnode_set_attr(n, (const char *)a[0], value);
-			free(value);
+			xnode_push_attr(n, NULL, (const char *)a[0], p->vbuf,
+			    vlen);
 			continue;
 		}
-		/*
-		 * Element names are kept with their namespace URI, so
-		 * prefix declarations are dropped, except those a prefixed
-		 * attribute needs: it is declared again on its element.
-		 */
 		if (strcmp((const char *)a[1], "xml") != 0 && a[2] != NULL) {
-			xasprintf(&name, "xmlns:%s", a[1]);
-			xnode_set_attr(n, name, (const char *)a[2]);
-			free(name);
+			/* libxml2 keeps one copy of each name (its dict). */
+			for (j = 0; j < i; j++)
+				if (attributes[5 * j + 1] == a[1] &&
+				    attributes[5 * j + 2] != NULL)
+					break;
+			nsuri = (const char *)a[2];
+			if (j == i)
+				xnode_push_attr(n, "xmlns", (const char *)a[1],
+				    nsuri, strlen(nsuri));
 		}
-		xasprintf(&name, "%s:%s", a[1], a[0]);
-		xnode_set_attr(n, name, value);
-		free(name);
-		free(value);
+		xnode_push_attr(n, (const char *)a[1], (const char *)a[0],
+		    p->vbuf, vlen);
 	}
 }
 
@@ -522,6 +839,11 @@ xp_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	p->stanza = NULL;
 	p->mark = xp_pos(p);
 	p->nodes = 0;		/* the node limit is per stanza */
+	if (p->vbufcap > XP_BUF_KEEP) {
+		free(p->vbuf);
+		p->vbuf = NULL;
+		p->vbufcap = 0;
+	}
 	if (p->cb.stanza != NULL)
 		p->cb.stanza(p->arg, n);
 	else

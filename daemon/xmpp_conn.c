@@ -34,6 +34,7 @@
 #include "xmpp_sasl.h"
 
 #define XCONN_CHUNK		16384
+#define XCONN_READ_BUDGET	65536	/* bytes parsed per read callback */
 #define XCONN_DRAIN_SECS	5
 #define XCONN_EXIT_MSECS	2000	/* for the last bytes at exit */
 
@@ -42,6 +43,7 @@ static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct event	*reaper;
 
 static void	 xconn_read(struct bufferevent *, void *);
+static void	 xconn_feed(struct xconn *, struct evbuffer *);
 static void	 xconn_write(struct bufferevent *, void *);
 static void	 xconn_event(struct bufferevent *, short, void *);
 static void	 xconn_timeout(evutil_socket_t, short, void *);
@@ -237,14 +239,8 @@ xconn_read(struct bufferevent *bev, void *arg)
 {
 	struct xconn	*c = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	char		 buf[XCONN_CHUNK];
-	int		 n;
 
-	while (!c->closing && !c->want_tls && c->hold == 0 &&
-	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
-		xparser_feed(c->parser, buf, n);
-		xconn_shape_take(c, n);
-	}
+	xconn_feed(c, in);
 	if (c->want_tls && !c->closing) {
 		/* RFC 6120 5.4.3.3: plaintext after <starttls/> is dropped. */
 		evbuffer_drain(in, evbuffer_get_length(in));
@@ -253,6 +249,32 @@ xconn_read(struct bufferevent *bev, void *arg)
 	}
 	if (c->closing)
 		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/*
+ * Parse at most XCONN_READ_BUDGET bytes of the input, so that one stream
+ * cannot keep the loop to itself; the rest waits for a deferred read
+ * callback, which libevent runs after the events already active. A stream
+ * held by input shaping parses nothing: xconn_release reads on.
+ */
+static void
+xconn_feed(struct xconn *c, struct evbuffer *in)
+{
+	char	 buf[XCONN_CHUNK];
+	size_t	 done = 0;
+	int	 n;
+
+	while (!c->closing && !c->want_tls && c->hold == 0 &&
+	    done < XCONN_READ_BUDGET &&
+	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
+		xparser_feed(c->parser, buf, n);
+		xconn_shape_take(c, n);
+		done += (size_t)n;
+	}
+	if (!c->closing && !c->want_tls && c->hold == 0 &&
+	    evbuffer_get_length(in) > 0)
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /*
