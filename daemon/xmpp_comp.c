@@ -93,6 +93,7 @@ comp_handshake(struct xconn *c, struct xnode *n)
 	want = xmpp_tls_sha1_hex(id);
 	ok = xmpp_tls_equal(want, got);
 	explicit_bzero(id, strlen(id));
+	explicit_bzero(want, strlen(want));
 	free(id);
 	free(want);
 	free(got);
