@@ -6,6 +6,11 @@
 #   make run             set up, build, start a local mmpd and open mmp
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make valgrind        the regress suite with mmpd under valgrind
+#   make fuzz [FUZZ_SECONDS=n] [FUZZ_TARGETS="xml sasl fsm msg"]
+#                        build the libFuzzer targets of tests/fuzz/ with
+#                        clang (ASan+UBSan) in obj-fuzz/ and run each for
+#                        n seconds (default 60); make check replays their
+#                        seed corpora with the ordinary compiler
 
 PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
@@ -118,6 +123,72 @@ $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
     $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
+# --- fuzzing (tests/fuzz/README) ---
+# Each target's LLVMFuzzerTestOneInput is linked twice: with replay.c by
+# the ordinary compiler (make check, make check SAN=1 replay the seed
+# corpora in tests/fuzz/corpus/<target>/), and with libFuzzer by clang
+# (make fuzz, in a sub-make whose objects go to obj-fuzz/).
+FUZZ_TARGETS ?= xml sasl fsm msg
+FUZZ_SECONDS ?= 60
+FUZZ_ALL     = xml sasl fsm msg
+FUZZ_SUPPORT = $(O)/tests/fuzz/fuzz.o $(O)/common/xmalloc.o $(O)/common/util.o
+FUZZ_OBJS_xml  = $(O)/daemon/xml.o $(O)/daemon/xml_parser.o
+FUZZ_OBJS_sasl = $(O)/daemon/xmpp_sasl.o
+FUZZ_OBJS_fsm  = $(O)/daemon/cluster_fsm.o
+FUZZ_OBJS_msg  = $(O)/common/msg.o
+FUZZ_REPLAY  = $(FUZZ_ALL:%=$(O)/tests/fuzz/replay_%)
+FUZZ_CFLAGS  = -O1 -g -fno-omit-frame-pointer \
+	       -fsanitize=fuzzer-no-link,address,undefined \
+	       -fno-sanitize-recover=undefined
+FUZZ_LDFLAGS = -fsanitize=address,undefined
+
+ALL_OBJS += $(FUZZ_ALL:%=$(O)/tests/fuzz/fuzz_%.o) $(O)/tests/fuzz/fuzz.o \
+	    $(O)/tests/fuzz/replay.o
+
+# make check runs tests/fuzz/replay (from tests/run-all) over these.
+check: $(FUZZ_REPLAY)
+
+$(O)/tests/fuzz/replay_xml: $(O)/tests/fuzz/fuzz_xml.o \
+    $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_xml) $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/replay_sasl: $(O)/tests/fuzz/fuzz_sasl.o \
+    $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_sasl) $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/replay_fsm: $(O)/tests/fuzz/fuzz_fsm.o \
+    $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_fsm) $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/replay_msg: $(O)/tests/fuzz/fuzz_msg.o \
+    $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_msg) $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+
+# Only in the sub-make of make fuzz (CC=clang, O=obj-fuzz).
+$(O)/tests/fuzz/fuzz_xml: $(O)/tests/fuzz/fuzz_xml.o $(FUZZ_OBJS_xml) \
+    $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/fuzz_sasl: $(O)/tests/fuzz/fuzz_sasl.o $(FUZZ_OBJS_sasl) \
+    $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/fuzz_fsm: $(O)/tests/fuzz/fuzz_fsm.o $(FUZZ_OBJS_fsm) \
+    $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/fuzz_msg: $(O)/tests/fuzz/fuzz_msg.o $(FUZZ_OBJS_msg) \
+    $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+
+.PHONY: fuzz fuzz-build fuzz-replay
+
+fuzz-replay: $(FUZZ_REPLAY)
+	@O=$(O) sh tests/fuzz/replay
+
+fuzz-build: $(FUZZ_TARGETS:%=$(O)/tests/fuzz/fuzz_%)
+
+fuzz:
+	@$(MAKE) --no-print-directory O=obj-fuzz CC=clang \
+	    CFLAGS="$(FUZZ_CFLAGS)" LDFLAGS="$(FUZZ_LDFLAGS)" SAN= \
+	    FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run $(FUZZ_TARGETS)
+# --- end of fuzzing ---
+
 -include $(ALL_OBJS:.o=.d)
 
 # The whole suite, in the order DESIGN.md gives; one summary line at the end.
@@ -181,4 +252,4 @@ install: all
 	install -m 0644 man/mmp.8 man/mmpd.8 $(DESTDIR)$(MANDIR)/man8/
 
 clean:
-	rm -rf obj obj-san mmp mmpd tests/regress/out
+	rm -rf obj obj-san obj-fuzz mmp mmpd tests/regress/out

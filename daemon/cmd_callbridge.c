@@ -21,7 +21,7 @@
 
 static int	 cmd_callbridge_secret(char *, size_t);
 static char	*cmd_callbridge_domain(struct cmdctx *);
-static int	 cmd_callbridge_exists(const char *);
+static char	*cmd_callbridge_exists(const char *);
 static int	 cmd_callbridge_store(struct cmdctx *, const char *,
 		    const char *, const char *);
 static void	 cmd_callbridge_secret_answer(struct cmdctx *, const char *);
@@ -68,19 +68,20 @@ cmd_callbridge_domain(struct cmdctx *ctx)
 	return (domain);
 }
 
-/* Whether a call bridge of that name exists. */
-static int
+/*
+ * The name of the call bridge that name would clash with (the same
+ * regardless of case), or NULL; the caller frees.
+ */
+static char *
 cmd_callbridge_exists(const char *name)
 {
-	struct db_callbridge	*list;
-	size_t			 n, i;
-	int			 found = 0;
+	struct db_callbridge	*cb;
+	char			*found;
 
-	if (db_callbridge_list(mmpd->db, &list, &n) == -1)
-		return (0);
-	for (i = 0; i < n && !found; i++)
-		found = strcmp(list[i].name, name) == 0;
-	db_callbridge_free(list, n);
+	if (db_callbridge_get(mmpd->db, name, &cb) != 1)
+		return (NULL);
+	found = xstrdup(cb->name);
+	db_callbridge_free(cb, 1);
 	return (found);
 }
 
@@ -160,15 +161,21 @@ cmd_callbridge_secret_answer(struct cmdctx *ctx, const char *secret)
 int
 cmd_callbridge_add_secret(struct cmdctx *ctx)
 {
-	char	*domain;
+	char	*domain, *old;
 
 	/* Refuse before the admin types a secret for nothing. */
 	if ((domain = cmd_callbridge_domain(ctx)) == NULL)
 		return (MMP_RES_FAILED);
 	free(domain);
-	if (cmd_callbridge_exists(ctx->m.args[0])) {
-		cmdctx_err(ctx, "xmpp callbridge add-secret: call bridge %s "
-		    "already exists; delete it first", ctx->m.args[0]);
+	if ((old = cmd_callbridge_exists(ctx->m.args[0])) != NULL) {
+		if (strcmp(old, ctx->m.args[0]) == 0)
+			cmdctx_err(ctx, "xmpp callbridge add-secret: call "
+			    "bridge %s already exists; delete it first", old);
+		else
+			cmdctx_err(ctx, "xmpp callbridge add-secret: call "
+			    "bridge %s already exists as %s (names ignore "
+			    "case); delete it first", ctx->m.args[0], old);
+		free(old);
 		return (MMP_RES_FAILED);
 	}
 	return (cmdctx_prompt(ctx, "Enter callbridge secret: ", 0,

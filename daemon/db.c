@@ -32,6 +32,7 @@ static int	 db_user_version(sqlite3 *);
 static int	 db_user_put_creds(struct db *, const char *,
 		    const struct sasl_creds *, char **);
 static void	 db_roster_row(sqlite3_stmt *, struct db_roster *);
+static void	 db_callbridge_log_shadowed(struct db *);
 
 /* Migration n takes the schema from version n to n + 1. */
 static const char *migrations[] = {
@@ -77,6 +78,17 @@ static const char *migrations[] = {
 	"  groups TEXT NOT NULL DEFAULT '',"
 	"  PRIMARY KEY (owner, jid)"
 	");",
+	/*
+	 * 2 -> 3: call-bridge names unique regardless of ASCII case. Of
+	 * names that differ only in case, the component handshake always
+	 * used the last in binary order, so only that one's secret ever
+	 * logged in: keep it, drop the others (db_migrate names them).
+	 */
+	"DELETE FROM callbridge WHERE EXISTS (SELECT 1 FROM callbridge AS o"
+	"  WHERE o.name = callbridge.name COLLATE NOCASE"
+	"  AND o.name > callbridge.name);"
+	"CREATE UNIQUE INDEX callbridge_name_nocase"
+	"  ON callbridge (name COLLATE NOCASE);",
 };
 
 /* Run SQL that takes no parameters (schema, pragmas, transactions). */
@@ -160,6 +172,8 @@ db_migrate(struct db *db, char **cause)
 	for (; v < DB_SCHEMA_VERSION; v++) {
 		if (db_exec(db, "BEGIN IMMEDIATE", cause) == -1)
 			return (-1);
+		if (v == 2)
+			db_callbridge_log_shadowed(db);
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		    v + 1);
 		if (db_exec(db, migrations[v], cause) == -1 ||
@@ -396,14 +410,88 @@ db_listen_set(struct db *db, char **addrs, int n, char **cause)
 	return (0);
 }
 
-/* Add a call bridge; a name that exists is refused. */
+/*
+ * Log the call bridges migration 2 -> 3 drops: names that differ only in
+ * case from another whose secret the handshake used instead.
+ */
+static void
+db_callbridge_log_shadowed(struct db *db)
+{
+	sqlite3_stmt	*st;
+
+	if (db_prepare(db, &st, "SELECT c.name, (SELECT max(o.name) FROM "
+	    "callbridge AS o WHERE o.name = c.name COLLATE NOCASE) "
+	    "FROM callbridge AS c WHERE EXISTS (SELECT 1 FROM callbridge AS o "
+	    "WHERE o.name = c.name COLLATE NOCASE AND o.name > c.name) "
+	    "ORDER BY c.name",
+	    NULL) == -1)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		log_warnx("db_callbridge_log_shadowed: dropping call bridge "
+		    "%s: its name differs only in case from %s, whose secret "
+		    "is the one that logged in", sqlite3_column_text(st, 0),
+		    sqlite3_column_text(st, 1));
+	sqlite3_finalize(st);
+}
+
+/*
+ * The call bridge whose name equals name regardless of ASCII case (names
+ * are unique that way). Returns 1 and sets *cb, which the caller frees
+ * with db_callbridge_free(*cb, 1); 0 when there is none; -1 on a database
+ * error or when more than one row matches.
+ */
+int
+db_callbridge_get(struct db *db, const char *name, struct db_callbridge **cb)
+{
+	sqlite3_stmt	*st;
+	int		 rc, found = 0;
+
+	*cb = NULL;
+	if (db_prepare(db, &st, "SELECT name, secret FROM callbridge "
+	    "WHERE name = ? COLLATE NOCASE LIMIT 2", NULL) == -1)
+		return (-1);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && found++ == 0) {
+		*cb = xcalloc(1, sizeof(**cb));
+		(*cb)->name = xstrdup((const char *)sqlite3_column_text(st, 0));
+		(*cb)->secret =
+		    xstrdup((const char *)sqlite3_column_text(st, 1));
+	}
+	sqlite3_finalize(st);
+	if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || found > 1) {
+		if (found > 1)
+			log_warnx("db_callbridge_get: more than one call "
+			    "bridge named %s", name);
+		db_callbridge_free(*cb, *cb != NULL);
+		*cb = NULL;
+		return (-1);
+	}
+	return (found);
+}
+
+/* Add a call bridge; a name that exists, in any case, is refused. */
 int
 db_callbridge_add(struct db *db, const char *name, const char *secret,
     char **cause)
 {
-	sqlite3_stmt	*st;
-	int		 rc, ext;
+	struct db_callbridge	*old;
+	sqlite3_stmt		*st;
+	int			 rc, ext;
 
+	if ((rc = db_callbridge_get(db, name, &old)) == 1) {
+		if (strcmp(old->name, name) == 0)
+			xasprintf(cause, "call bridge %s already exists", name);
+		else
+			xasprintf(cause, "call bridge %s already exists as %s "
+			    "(names ignore case)", name, old->name);
+		db_callbridge_free(old, 1);
+		return (-1);
+	}
+	if (rc == -1) {
+		xasprintf(cause, "database: cannot look up call bridge %s",
+		    name);
+		return (-1);
+	}
 	if (db_prepare(db, &st, "INSERT INTO callbridge (name, secret) "
 	    "VALUES (?, ?)", cause) == -1)
 		return (-1);
@@ -414,7 +502,8 @@ db_callbridge_add(struct db *db, const char *name, const char *secret,
 	sqlite3_finalize(st);
 	if (rc == SQLITE_DONE)
 		return (0);
-	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+	if (ext == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	    ext == SQLITE_CONSTRAINT_UNIQUE)
 		xasprintf(cause, "call bridge %s already exists", name);
 	else if (ext == SQLITE_CONSTRAINT_CHECK)
 		xasprintf(cause, "call bridge %s: name must be 1 to 64 "
@@ -428,8 +517,9 @@ db_callbridge_add(struct db *db, const char *name, const char *secret,
 int
 db_callbridge_del(struct db *db, const char *name, char **cause)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
+	struct db_callbridge	*old = NULL;
+	sqlite3_stmt		*st;
+	int			 rc;
 
 	if (db_prepare(db, &st, "DELETE FROM callbridge WHERE name = ?",
 	    cause) == -1)
@@ -442,7 +532,12 @@ db_callbridge_del(struct db *db, const char *name, char **cause)
 		return (-1);
 	}
 	if (sqlite3_changes(db->sql) == 0) {
-		xasprintf(cause, "no call bridge named %s", name);
+		if (db_callbridge_get(db, name, &old) == 1)
+			xasprintf(cause, "no call bridge named %s (there is "
+			    "%s)", name, old->name);
+		else
+			xasprintf(cause, "no call bridge named %s", name);
+		db_callbridge_free(old, old != NULL);
 		return (-1);
 	}
 	return (0);
@@ -474,12 +569,14 @@ db_callbridge_list(struct db *db, struct db_callbridge **list, size_t *n)
 	return (0);
 }
 
-/* Free a list from db_callbridge_list. */
+/* Free a list from db_callbridge_list (or db_callbridge_get), wiping. */
 void
 db_callbridge_free(struct db_callbridge *list, size_t n)
 {
 	size_t	 i;
 
+	if (list == NULL)
+		return;
 	for (i = 0; i < n; i++) {
 		free(list[i].name);
 		explicit_bzero(list[i].secret, strlen(list[i].secret));

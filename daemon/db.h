@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION	2
+#define DB_SCHEMA_VERSION	3
 
 /* Configuration keys. */
 #define DB_HOSTNAME		"hostname"
@@ -83,6 +83,8 @@ int		 db_listen_set(struct db *, char **, int, char **);
 int		 db_callbridge_add(struct db *, const char *, const char *,
 		    char **);
 int		 db_callbridge_del(struct db *, const char *, char **);
+int		 db_callbridge_get(struct db *, const char *,
+		    struct db_callbridge **);
 int		 db_callbridge_list(struct db *, struct db_callbridge **,
 		    size_t *);
 void		 db_callbridge_free(struct db_callbridge *, size_t);

@@ -18,34 +18,17 @@
 #include "xmalloc.h"
 #include "xmpp.h"
 
-static char	*comp_secret(const char *);
 static void	 comp_handshake(struct xconn *, struct xnode *);
-
-/* The secret of a call bridge, or NULL; the caller wipes and frees. */
-static char *
-comp_secret(const char *name)
-{
-	struct db_callbridge	*list;
-	char			*secret = NULL;
-	size_t			 n, i;
-
-	if (db_callbridge_list(mmpd->db, &list, &n) == -1)
-		return (NULL);
-	for (i = 0; i < n; i++)
-		if (strcasecmp(list[i].name, name) == 0)
-			secret = xstrdup(list[i].secret);
-	db_callbridge_free(list, n);
-	return (secret);
-}
 
 /* A component's stream header: which call bridge is it? */
 void
 comp_stream_start(struct xconn *c, const char *name, const char *ns,
     const char **attrs)
 {
-	const char	*to, *domain = xmpp_domain(), *dot;
-	char		*cb, *secret;
-	size_t		 tl, dl = strlen(domain);
+	struct db_callbridge	*rec;
+	const char		*to, *domain = xmpp_domain(), *dot;
+	char			*cb;
+	size_t			 tl, dl = strlen(domain);
 
 	(void)name;
 	(void)ns;
@@ -67,17 +50,22 @@ comp_stream_start(struct xconn *c, const char *name, const char *ns,
 		xconn_error(c, "host-unknown", NULL);
 		return;
 	}
-	if ((secret = comp_secret(cb)) == NULL) {
+	/*
+	 * Domain names ignore case, and so do call-bridge names (unique
+	 * that way): the stream names one record, and from here on the
+	 * component is that record's name as configured.
+	 */
+	if (db_callbridge_get(mmpd->db, cb, &rec) != 1) {
 		log_info("comp_stream_start: %s: no call bridge named %s",
 		    c->peer, cb);
 		free(cb);
 		xconn_error(c, "host-unknown", "no such call bridge");
 		return;
 	}
-	explicit_bzero(secret, strlen(secret));
-	free(secret);
-	c->cb = cb;
-	xasprintf(&c->cdomain, "%s.%s", cb, domain);
+	free(cb);
+	c->cb = xstrdup(rec->name);
+	db_callbridge_free(rec, 1);
+	xasprintf(&c->cdomain, "%s.%s", c->cb, domain);
 	xconn_new_streamid(c);
 	xconn_header(c, c->cdomain);
 	c->state = XS_AUTH;
@@ -87,22 +75,26 @@ comp_stream_start(struct xconn *c, const char *name, const char *ns,
 static void
 comp_handshake(struct xconn *c, struct xnode *n)
 {
-	char		*secret, *want, *got, *id;
-	int		 ok;
+	struct db_callbridge	*rec;
+	char			*want, *got, *id;
+	int			 ok;
 
 	got = xnode_text(n);
-	if ((secret = comp_secret(c->cb)) == NULL) {
+	/* Exactly the record the header named, not one re-added since. */
+	if (db_callbridge_get(mmpd->db, c->cb, &rec) != 1 ||
+	    strcmp(rec->name, c->cb) != 0) {
+		db_callbridge_free(rec, rec != NULL);
 		free(got);
 		xconn_error(c, "not-authorized", "the call bridge was deleted");
 		return;
 	}
-	xasprintf(&id, "%s%s", c->streamid, secret);
+	xasprintf(&id, "%s%s", c->streamid, rec->secret);
+	db_callbridge_free(rec, 1);
 	want = xmpp_tls_sha1_hex(id);
 	ok = xmpp_tls_equal(want, got);
 	explicit_bzero(id, strlen(id));
-	explicit_bzero(secret, strlen(secret));
+	explicit_bzero(want, strlen(want));
 	free(id);
-	free(secret);
 	free(want);
 	free(got);
 	if (!ok) {
