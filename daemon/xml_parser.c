@@ -766,8 +766,15 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	}
 	if (xp_tree_attrs(p, nb_attributes, attributes) == -1)
 		return;
-	/* No namespace at all is "", not NULL (which would inherit). */
-	ns = uri != NULL ? (const char *)uri : "";
+	/*
+	 * No namespace at all is "", not NULL (which would inherit). A
+	 * namespace name comes with '&' as "&#38;" like any value.
+	 */
+	ns = "";
+	if (uri != NULL) {
+		(void)xp_attr_value(p, uri, uri + strlen((const char *)uri));
+		ns = p->vbuf;
+	}
 	if (p->depth == 2) {
 		n = p->stanza = xnode_new((const char *)localname, ns);
 	} else
@@ -789,8 +796,8 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	 */
 	for (i = 0; i < nb_attributes; i++) {
 		a = attributes + 5 * i;
-		vlen = xp_attr_value(p, a[3], a[4]);
 		if (a[1] == NULL) {
+			vlen = xp_attr_value(p, a[3], a[4]);
 			xnode_push_attr(n, NULL, (const char *)a[0], p->vbuf,
 			    vlen);
 			continue;
@@ -802,10 +809,14 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 				    attributes[5 * j + 2] != NULL)
 					break;
 			nsuri = (const char *)a[2];
-			if (j == i)
+			if (j == i) {
+				vlen = xp_attr_value(p, a[2],
+				    a[2] + strlen(nsuri));
 				xnode_push_attr(n, "xmlns", (const char *)a[1],
-				    nsuri, strlen(nsuri));
+				    p->vbuf, vlen);
+			}
 		}
+		vlen = xp_attr_value(p, a[3], a[4]);
 		xnode_push_attr(n, (const char *)a[1], (const char *)a[0],
 		    p->vbuf, vlen);
 	}
