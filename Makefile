@@ -51,7 +51,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml.c daemon/xml_parser.c daemon/xmpp.c \
 	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
 	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
-	      daemon/xmpp_tls.c daemon/xmpp_sasl.c \
+	      daemon/xmpp_tls.c daemon/xmpp_sasl.c daemon/addrkey.c \
 	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
 	      daemon/cluster_lead.c daemon/cmd_cluster.c \
@@ -63,7 +63,8 @@ MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
 MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
-	      check_xml check_sasl check_cluster_fsm check_cluster_pin
+	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
+	      check_addrkey check_log
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -188,6 +189,12 @@ fuzz:
 	    FUZZ_TARGETS="$(FUZZ_TARGETS)" fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run $(FUZZ_TARGETS)
 # --- end of fuzzing ---
+
+$(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
+    $(O)/daemon/addrkey.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)
 

@@ -1,5 +1,8 @@
 /*
- * Logging: stderr when in the foreground, syslog otherwise.
+ * Logging: stderr when in the foreground, syslog otherwise. Every line is
+ * formatted first and then escaped as a whole, so that a string a client
+ * or a peer sent us (a stream's 'to', a user name) can never start a line
+ * of its own or drive a terminal, whichever caller logged it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,14 +13,14 @@
 
 #include "log.h"
 
+#define LOG_LINE_MAX	4096	/* bytes of one message before escaping */
+
 static int	 log_tostderr = 1;
 static int	 log_verbose;
 static const char *log_procname = "mmp";
 
-static void	 log_vlog(int, const char *, va_list)
-		    __attribute__((__format__(printf, 2, 0)));
-static void	 log_vwarn(int, const char *, va_list)
-		    __attribute__((__format__(printf, 2, 0)));
+static void	 log_vlog(int, int, const char *, va_list)
+		    __attribute__((__format__(printf, 3, 0)));
 
 /* Set up logging; tostderr selects stderr over syslog. */
 void
@@ -38,32 +41,71 @@ log_setverbose(int verbose)
 	log_verbose = verbose;
 }
 
-/* Write one formatted line to the chosen sink. */
-static void
-log_vlog(int pri, const char *fmt, va_list ap)
+/*
+ * Copy src to dst (dstlen bytes, NUL-terminated, cut if it must be) with
+ * control characters made visible: newline, carriage return and escape
+ * become \n, \r and \x1b; every other C0 control but tab, DEL and the C1
+ * controls (UTF-8 U+0080 to U+009F) likewise; a backslash becomes \\ so
+ * that the escaping cannot be faked. Returns the length written.
+ */
+size_t
+log_escape(char *dst, size_t dstlen, const char *src)
 {
-	if (log_tostderr) {
-		fprintf(stderr, "%s: ", log_procname);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-		fflush(stderr);
-	} else
-		vsyslog(pri, fmt, ap);
+	const unsigned char	*s = (const unsigned char *)src;
+	char			 esc[8];
+	size_t			 n = 0, elen;
+
+	if (dstlen == 0)
+		return (0);
+	for (; *s != '\0'; s++) {
+		if (*s == '\\')
+			elen = strlcpy(esc, "\\\\", sizeof(esc));
+		else if (*s == '\n')
+			elen = strlcpy(esc, "\\n", sizeof(esc));
+		else if (*s == '\r')
+			elen = strlcpy(esc, "\\r", sizeof(esc));
+		else if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
+			elen = snprintf(esc, sizeof(esc), "\\x%02x", *s);
+		else if (*s == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
+			elen = snprintf(esc, sizeof(esc), "\\u%04x", s[1]);
+			s++;
+		} else {
+			esc[0] = (char)*s;
+			esc[1] = '\0';
+			elen = 1;
+		}
+		if (n + elen >= dstlen)
+			break;
+		memcpy(dst + n, esc, elen);
+		n += elen;
+	}
+	dst[n] = '\0';
+	return (n);
 }
 
-/* Log with the current errno appended. */
+/*
+ * Format one message, add strerror(saved) if witherr, escape the whole
+ * and write it to the chosen sink as one line.
+ */
 static void
-log_vwarn(int pri, const char *fmt, va_list ap)
+log_vlog(int pri, int witherr, const char *fmt, va_list ap)
 {
-	char	 buf[1024];
+	char	 raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX];
 	int	 saved = errno;
+	size_t	 len;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	if (log_tostderr)
-		fprintf(stderr, "%s: %s: %s\n", log_procname, buf,
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (witherr) {
+		len = strlen(raw);
+		snprintf(raw + len, sizeof(raw) - len, ": %s",
 		    strerror(saved));
-	else
-		syslog(pri, "%s: %s", buf, strerror(saved));
+	}
+	log_escape(line, sizeof(line), raw);
+	if (log_tostderr) {
+		fprintf(stderr, "%s: %s\n", log_procname, line);
+		fflush(stderr);
+	} else
+		syslog(pri, "%s", line);
 	errno = saved;
 }
 
@@ -74,7 +116,7 @@ log_warn(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vwarn(LOG_ERR, fmt, ap);
+	log_vlog(LOG_ERR, 1, fmt, ap);
 	va_end(ap);
 }
 
@@ -85,7 +127,7 @@ log_warnx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_ERR, fmt, ap);
+	log_vlog(LOG_ERR, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -96,7 +138,7 @@ log_info(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_INFO, fmt, ap);
+	log_vlog(LOG_INFO, 0, fmt, ap);
 	va_end(ap);
 }
 
@@ -109,8 +151,30 @@ log_debug(const char *fmt, ...)
 	if (!log_verbose)
 		return;
 	va_start(ap, fmt);
-	log_vlog(LOG_DEBUG, fmt, ap);
+	log_vlog(LOG_DEBUG, 0, fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Whether a message that an outsider can trigger at will may be logged
+ * now: at most one every LOG_LIMIT_SECS per limiter. *held gets how many
+ * were held back since the last one logged (when it returns 1).
+ */
+int
+log_limit(struct log_limit *ll, unsigned long *held)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ll->logged && ts.tv_sec - ll->last < LOG_LIMIT_SECS) {
+		ll->held++;
+		return (0);
+	}
+	*held = ll->held;
+	ll->held = 0;
+	ll->last = ts.tv_sec;
+	ll->logged = 1;
+	return (1);
 }
 
 /* Log with errno and exit: start-up failures and broken invariants only. */
@@ -120,7 +184,7 @@ fatal(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vwarn(LOG_CRIT, fmt, ap);
+	log_vlog(LOG_CRIT, 1, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -132,7 +196,7 @@ fatalx(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_vlog(LOG_CRIT, fmt, ap);
+	log_vlog(LOG_CRIT, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

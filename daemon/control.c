@@ -2,7 +2,8 @@
  * The control socket: accepts mmp connections, checks the peer's
  * credentials, reads framed CMD and INPUT messages and sends OUT, ERR,
  * PROMPT and DONE back. A bad frame closes that connection and nothing
- * else.
+ * else. A descriptor is kept in reserve so that an admin gets in even
+ * when the rest of the daemon has run out of them.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -31,10 +32,12 @@
 #include "xmalloc.h"
 
 #define CTL_MAXCONNS	64
+#define CTL_ACCEPT_PAUSE	1	/* seconds the listener rests on EMFILE */
 
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
 	struct bufferevent	*bev;
+	int			 fd;		/* ours to close, not bev's */
 	uid_t			 uid;
 	pid_t			 pid;
 	struct cmdctx		*ctx;		/* command in progress */
@@ -44,10 +47,16 @@ struct ctl_conn {
 static TAILQ_HEAD(, ctl_conn) conns = TAILQ_HEAD_INITIALIZER(conns);
 static struct evconnlistener	*listener;
 static int			 listen_fd = -1;
+static int			 reserve_fd = -1;	/* /dev/null, for an admin */
+static struct event		*resume;
+static struct log_limit		 log_pause;
 static int			 nconns;
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 control_accept_error(struct evconnlistener *, void *);
+static void	 control_accept_resume(evutil_socket_t, short, void *);
+static void	 control_reserve(void);
 static int	 control_allowed(int, uid_t *, pid_t *);
 static void	 control_read(struct bufferevent *, void *);
 static void	 control_write(struct bufferevent *, void *);
@@ -113,6 +122,70 @@ control_listen(void)
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (listener == NULL)
 		fatalx("control_listen: evconnlistener_new failed");
+	evconnlistener_set_error_cb(listener, control_accept_error);
+	if ((resume = evtimer_new(mmpd->base, control_accept_resume,
+	    NULL)) == NULL)
+		fatalx("control_listen: evtimer_new failed");
+	control_reserve();
+	if (reserve_fd == -1)
+		fatal("control_listen: open /dev/null");
+}
+
+/* Hold the reserve descriptor again if it was spent (and one is free). */
+static void
+control_reserve(void)
+{
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * accept() failed for another reason than a connection that went away:
+ * the daemon is out of descriptors (EMFILE, ENFILE) or kernel memory.
+ * Spend the reserve descriptor on the admin who is knocking; without one,
+ * rest the listener instead of failing again at once, for ever.
+ */
+static void
+control_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct timeval	 tv = { CTL_ACCEPT_PAUSE, 0 };
+	unsigned long	 held;
+	int		 fd, err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	if (reserve_fd != -1 && (err == EMFILE || err == ENFILE)) {
+		close(reserve_fd);
+		reserve_fd = -1;
+		fd = accept4(evconnlistener_get_fd(l), NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd != -1) {
+			control_accept(l, fd, NULL, 0, NULL);
+			return;
+		}
+		err = errno;
+		control_reserve();
+		if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
+			return;
+	}
+	evconnlistener_disable(l);
+	evtimer_add(resume, &tv);
+	if (log_limit(&log_pause, &held))
+		log_warnx("control_accept_error: %s: not accepting for %d "
+		    "second%s (%lu more pauses since the last message)",
+		    strerror(err), CTL_ACCEPT_PAUSE, CTL_ACCEPT_PAUSE == 1 ?
+		    "" : "s", held);
+}
+
+/* The paused listener accepts again, with the reserve back if it can. */
+static void
+control_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	control_reserve();
+	if (listener != NULL)
+		evconnlistener_enable(listener);
 }
 
 /*
@@ -205,9 +278,14 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)arg;
 
 	c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
 	ok = control_allowed(fd, &c->uid, &c->pid);
-	c->bev = bufferevent_socket_new(mmpd->base, fd,
-	    BEV_OPT_CLOSE_ON_FREE);
+	/*
+	 * A bufferevent closes its socket only when its finalizer runs, a
+	 * turn of the loop later: we close it ourselves, so that the reserve
+	 * descriptor can take its place at once.
+	 */
+	c->bev = bufferevent_socket_new(mmpd->base, fd, 0);
 	if (c->bev == NULL) {
 		log_warnx("control_accept: bufferevent_socket_new failed");
 		close(fd);
@@ -253,7 +331,9 @@ control_close(struct ctl_conn *c)
 	if (c->ctx != NULL)
 		cmdctx_free(c->ctx);
 	bufferevent_free(c->bev);
+	close(c->fd);
 	free(c);
+	control_reserve();
 	if (mmpd->shutdown && control_idle())
 		mmpd_shutdown_done();
 }
@@ -465,9 +545,18 @@ control_free(void)
 		if (c->ctx != NULL)
 			cmdctx_free(c->ctx);
 		bufferevent_free(c->bev);
+		close(c->fd);
 		free(c);
 	}
 	nconns = 0;
+	if (resume != NULL) {
+		event_free(resume);
+		resume = NULL;
+	}
+	if (reserve_fd != -1) {
+		close(reserve_fd);
+		reserve_fd = -1;
+	}
 }
 
 /* Free a command context, telling work in flight that nobody waits. */

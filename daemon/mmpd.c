@@ -2,6 +2,7 @@
  * mmpd: keeps the appliance's configuration in SQLite and answers the
  * mmp shell on a UNIX socket, all from one libevent loop.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -30,6 +31,8 @@ static char	*mmpd_abspath(const char *);
 static void	 mmpd_signal(evutil_socket_t, short, void *);
 static void	 mmpd_shutdown_timeout(evutil_socket_t, short, void *);
 static void	 mmpd_cluster_down(void);
+static void	 mmpd_rlimit(void);
+static void	 mmpd_event_log(int, const char *);
 
 static __dead void
 usage(void)
@@ -116,6 +119,38 @@ mmpd_cluster_down(void)
 		mmpd_shutdown_done();
 }
 
+/*
+ * Raise the soft descriptor limit to the hard one: every stream is a
+ * descriptor, and the caps on unauthenticated streams are set from it.
+ */
+static void
+mmpd_rlimit(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("mmpd_rlimit: getrlimit");
+		return;
+	}
+	if (rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("mmpd_rlimit: raising the descriptor limit");
+}
+
+/* libevent's own messages go to our log (escaped, one line each). */
+static void
+mmpd_event_log(int severity, const char *msg)
+{
+	if (severity == EVENT_LOG_DEBUG)
+		log_debug("libevent: %s", msg);
+	else if (severity == EVENT_LOG_MSG)
+		log_info("libevent: %s", msg);
+	else
+		log_warnx("libevent: %s", msg);
+}
+
 /* Everything is answered and the cluster is down: leave the loop. */
 void
 mmpd_shutdown_done(void)
@@ -160,6 +195,7 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init("mmpd", 1, verbose);
+	event_set_log_callback(mmpd_event_log);
 	mmpd = xcalloc(1, sizeof(*mmpd));
 	mmpd->datadir = mmpd_abspath(datadir);
 	mmpd->sockpath = mmpd_abspath(sockpath);
@@ -179,6 +215,7 @@ main(int argc, char *argv[])
 
 	/* The socket first: a live mmpd there must find its data untouched. */
 	signal(SIGPIPE, SIG_IGN);
+	mmpd_rlimit();
 	control_init(mmpd->sockpath);
 	umask(077);
 	mmpd_mkdir(mmpd->datadir);

@@ -1,10 +1,12 @@
 /*
  * Serving XMPP: listeners on the addresses of xmpp listen and the ports of
  * xmpp port, accepting client and component streams, the per-address
- * limit on unauthenticated streams, call-bridge connection states, and
+ * (per /64 for IPv6) and global limits on unauthenticated streams, pausing
+ * a listener when descriptors run out, call-bridge connection states, and
  * the figures the xmpp status block shows.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -24,6 +26,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "addrkey.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -33,10 +36,13 @@
 #include "xmpp.h"
 
 #define XMPP_PEEK_SECS	30
+#define XMPP_MAX_UNAUTH_ALL	1024	/* unauthenticated streams in all */
+#define XMPP_ACCEPT_PAUSE	1	/* seconds a listener rests on EMFILE */
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	struct evconnlistener	*lev;
+	struct event		*resume;	/* after a pause (EMFILE) */
 	int			 kind;
 	char			 name[80];
 };
@@ -51,10 +57,10 @@ struct pending {
 	char			 peer[80];
 };
 
-/* Unauthenticated streams from one address. */
+/* Unauthenticated streams from one address (IPv6: one /64). */
 struct unauth {
 	TAILQ_ENTRY(unauth)	 entry;
-	char			 addr[64];
+	char			 key[ADDRKEY_LEN];
 	int			 n;
 };
 
@@ -76,11 +82,17 @@ static TAILQ_HEAD(, unauth)	 unauths = TAILQ_HEAD_INITIALIZER(unauths);
 static TAILQ_HEAD(, cbstate)	 cbstates = TAILQ_HEAD_INITIALIZER(cbstates);
 static int			 serving;
 static char			*domain;
+static int			 unauth_total;	/* in all, pending included */
+static int			 unauth_max = XMPP_MAX_UNAUTH_ALL;
+static struct log_limit		 log_peraddr, log_global, log_pause;
 
 static int	 xmpp_listen(const char *, int, int, char **);
 static int	 xmpp_listen_addr(const char *, int, int, char **);
 static void	 xmpp_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 xmpp_accept_error(struct evconnlistener *, void *);
+static void	 xmpp_accept_resume(evutil_socket_t, short, void *);
+static int	 xmpp_unauth_cap(void);
 static void	 xmpp_peek(evutil_socket_t, short, void *);
 static void	 xmpp_pending_free(struct pending *);
 static struct unauth *xmpp_unauth(const char *, int);
@@ -158,6 +170,8 @@ xmpp_listen_addr(const char *addr, int port, int kind, char **cause)
 		free(l);
 		return (-1);
 	}
+	evconnlistener_set_error_cb(l->lev, xmpp_accept_error);
+	l->resume = evtimer_new(mmpd->base, xmpp_accept_resume, l);
 	TAILQ_INSERT_TAIL(&listeners, l, entry);
 	log_info("xmpp_listen_addr: listening on %s", l->name);
 	return (0);
@@ -213,6 +227,7 @@ xmpp_close_listeners(void)
 	while ((l = TAILQ_FIRST(&listeners)) != NULL) {
 		TAILQ_REMOVE(&listeners, l, entry);
 		evconnlistener_free(l->lev);
+		event_free(l->resume);
 		free(l);
 	}
 	while ((p = TAILQ_FIRST(&pendings)) != NULL)
@@ -249,6 +264,7 @@ xmpp_start(char **cause)
 	if ((ctx = xmpp_tls_ctx(p[0], p[1], p[2], cause)) == NULL)
 		goto out;
 	xmpp_tls_set(ctx);
+	unauth_max = xmpp_unauth_cap();
 	cp = db_config_get(mmpd->db, DB_XMPP_PORT_CLIENT);
 	mp = db_config_get(mmpd->db, DB_XMPP_PORT_COMPONENT);
 	cport = cp ? atoi(cp) : 5222;
@@ -269,7 +285,8 @@ xmpp_start(char **cause)
 		}
 	}
 	serving = 1;
-	log_info("xmpp_start: serving %s", domain);
+	log_info("xmpp_start: serving %s (at most %d unauthenticated streams)",
+	    domain, unauth_max);
 	rc = 0;
 out:
 	for (i = 0; i < 3; i++) {
@@ -303,6 +320,7 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct unauth	*u;
 	struct timeval	 tv = { XMPP_PEEK_SECS, 0 };
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
+	unsigned long	 held;
 	int		 on = 1;
 
 	(void)lev;
@@ -311,16 +329,27 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	/* Small stanzas must not wait for delayed ACKs (Nagle). */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	u = xmpp_unauth(host, 1);
-	if (u->n >= XMPP_MAX_UNAUTH) {
-		log_warnx("xmpp_accept: %s has %d unauthenticated streams, "
-		    "refusing more", host, u->n);
+	if (unauth_total >= unauth_max) {
 		close(fd);
+		if (log_limit(&log_global, &held))
+			log_warnx("xmpp_accept: %d unauthenticated streams, "
+			    "the limit: refusing %s (and %lu more since the "
+			    "last message)", unauth_total, host, held);
 		return;
 	}
+	u = xmpp_unauth(host, 1);
+	if (u->n >= XMPP_MAX_UNAUTH) {
+		close(fd);
+		if (log_limit(&log_peraddr, &held))
+			log_warnx("xmpp_accept: %s has %d unauthenticated "
+			    "streams, refusing more (%lu refused since the "
+			    "last message)", u->key, u->n, held);
+		return;
+	}
+	/* Small stanzas must not wait for delayed ACKs (Nagle). */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	u->n++;
+	unauth_total++;
 	p = xcalloc(1, sizeof(*p));
 	p->fd = fd;
 	p->kind = l->kind;
@@ -371,19 +400,71 @@ xmpp_peek(evutil_socket_t fd, short what, void *arg)
 	xmpp_pending_free(p);
 }
 
-/* The unauthenticated-stream count of an address. */
+/*
+ * accept() failed for another reason than a connection that went away:
+ * out of descriptors (EMFILE, ENFILE) or kernel memory. Retrying at once
+ * would fail at once, for ever, at full CPU: rest the listener instead.
+ */
+static void
+xmpp_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct listener	*l = arg;
+	struct timeval	 tv = { XMPP_ACCEPT_PAUSE, 0 };
+	unsigned long	 held;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	evconnlistener_disable(lev);
+	evtimer_add(l->resume, &tv);
+	if (log_limit(&log_pause, &held))
+		log_warnx("xmpp_accept_error: %s: %s: not accepting for %d "
+		    "second%s (%lu more pauses since the last message)",
+		    l->name, strerror(err), XMPP_ACCEPT_PAUSE,
+		    XMPP_ACCEPT_PAUSE == 1 ? "" : "s", held);
+}
+
+/* A paused listener accepts again. */
+static void
+xmpp_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(l->lev);
+}
+
+/*
+ * The global cap on unauthenticated streams: XMPP_MAX_UNAUTH_ALL, or half
+ * the descriptor limit if that is less, so that sessions, the database,
+ * TLS, the cluster and the control socket always have the other half.
+ */
+static int
+xmpp_unauth_cap(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur / 2 >= XMPP_MAX_UNAUTH_ALL)
+		return (XMPP_MAX_UNAUTH_ALL);
+	return (rl.rlim_cur / 2);
+}
+
+/* The unauthenticated-stream count of an address (of its /64). */
 static struct unauth *
 xmpp_unauth(const char *addr, int create)
 {
 	struct unauth	*u;
+	char		 key[ADDRKEY_LEN];
 
+	addrkey_make(addr, key, sizeof(key));
 	TAILQ_FOREACH(u, &unauths, entry)
-		if (strcmp(u->addr, addr) == 0)
+		if (strcmp(u->key, key) == 0)
 			return (u);
 	if (!create)
 		return (NULL);
 	u = xcalloc(1, sizeof(*u));
-	strlcpy(u->addr, addr, sizeof(u->addr));
+	strlcpy(u->key, key, sizeof(u->key));
 	TAILQ_INSERT_TAIL(&unauths, u, entry);
 	return (u);
 }
@@ -396,6 +477,7 @@ xmpp_unauth_release(const char *addr)
 
 	if ((u = xmpp_unauth(addr, 0)) == NULL)
 		return;
+	unauth_total--;
 	if (--u->n <= 0) {
 		TAILQ_REMOVE(&unauths, u, entry);
 		free(u);
@@ -577,6 +659,7 @@ xmpp_free(void)
 		TAILQ_REMOVE(&unauths, u, entry);
 		free(u);
 	}
+	unauth_total = 0;
 	free(domain);
 	domain = NULL;
 }
