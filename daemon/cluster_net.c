@@ -39,6 +39,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "addrkey.h"
 #include "cluster.h"
 #include "cluster_net.h"
 #include "log.h"
@@ -47,6 +48,7 @@
 
 #define CNET_MAGIC	"MMPC1"
 #define CNET_SECS	10		/* connect, TLS and hello */
+#define CNET_ACCEPT_PAUSE 1		/* s the listener rests after EMFILE */
 #define CNET_PRETLS_SECS 3		/* accepted: until its first byte */
 #define CNET_HELLO_MAX	512
 #define CNET_PENDING	256		/* accepted channels before hello
@@ -112,6 +114,8 @@ struct cnet_said {
 
 static SSL_CTX			*cnet_ctx;
 static struct evconnlistener	*cnet_lev;
+static struct event		*cnet_resume;	/* re-enables cnet_lev */
+static struct log_limit		 cnet_log_pause;
 static struct sockaddr_storage	 cnet_bind;
 static socklen_t		 cnet_bindlen;
 static char			 cnet_addr[80];
@@ -150,6 +154,8 @@ static int	 cnet_make_room(struct cnet_src *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	 cnet_accept_ready(evutil_socket_t, short, void *);
+static void	 cnet_accept_error(struct evconnlistener *, void *);
+static void	 cnet_accept_resume(evutil_socket_t, short, void *);
 static void	 cnet_dial_connected(evutil_socket_t, short, void *);
 static void	 cnet_dial_timer(evutil_socket_t, short, void *);
 static void	 cnet_dial_free(struct cnet_dial *);
@@ -659,6 +665,10 @@ cnet_start(const char *bindaddr, int port, uint64_t id, const char *key,
 		SSL_CTX_free(ctx);
 		return (-1);
 	}
+	evconnlistener_set_error_cb(cnet_lev, cnet_accept_error);
+	if (cnet_resume == NULL && (cnet_resume = evtimer_new(mmpd->base,
+	    cnet_accept_resume, NULL)) == NULL)
+		fatalx("cnet_start: evtimer_new failed");
 	if (cnet_cert_ident(SSL_CTX_get0_certificate(ctx), cnet_myident,
 	    sizeof(cnet_myident)) == -1) {
 		xasprintf(cause, "certificate %s: cannot read its key", crt);
@@ -694,6 +704,8 @@ cnet_stop(void)
 	struct cnet_dial	*d, *t;
 	struct cnet_linger	*l;
 
+	if (cnet_resume != NULL)
+		evtimer_del(cnet_resume);
 	if (cnet_lev != NULL) {
 		evconnlistener_free(cnet_lev);
 		cnet_lev = NULL;
@@ -808,6 +820,7 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	struct cnet_src		*src;
 	struct timeval		 tv = { CNET_PRETLS_SECS, 0 };
 	char			 host[INET6_ADDRSTRLEN], port[8], peer[80];
+	char			 key[ADDRKEY_LEN];
 
 	(void)lev;
 	(void)arg;
@@ -819,7 +832,12 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	snprintf(peer, sizeof(peer), "%s%s%s:%s",
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", port);
-	src = cnet_src_get(host);
+	/* A member's address counts alone; others' IPv6 by their /64. */
+	if (cluster_addr_member(host))
+		strlcpy(key, host, sizeof(key));
+	else
+		addrkey_make(host, key, sizeof(key));
+	src = cnet_src_get(key);
 	src->member = cluster_addr_member(host);
 	if (src->n >= CNET_PENDING_SRC) {
 		cnet_warn(peer, "too many in their handshake", "cluster: %s "
@@ -860,6 +878,38 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		fatalx("cnet_accept: event_new failed");
 	event_add(d->ev, NULL);
 	evtimer_add(d->timer, &tv);
+}
+
+/*
+ * accept() failed for want of descriptors or memory: retrying at once
+ * would fail at once, for ever, at full CPU, so the port rests a while.
+ */
+static void
+cnet_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct timeval	 tv = { CNET_ACCEPT_PAUSE, 0 };
+	unsigned long	 held;
+	int		 err = EVUTIL_SOCKET_ERROR();
+
+	(void)arg;
+	evconnlistener_disable(lev);
+	evtimer_add(cnet_resume, &tv);
+	if (log_limit(&cnet_log_pause, &held))
+		log_warnx("cnet_accept_error: cluster port %s: %s: not "
+		    "accepting for %d s (%lu more pauses since the last "
+		    "message)", cnet_addr, strerror(err), CNET_ACCEPT_PAUSE,
+		    held);
+}
+
+/* The cluster port accepts again after a pause. */
+static void
+cnet_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (cnet_lev != NULL)
+		evconnlistener_enable(cnet_lev);
 }
 
 /* An accepted peer sent its first bytes: TLS, and the full deadline. */
@@ -975,7 +1025,7 @@ cnet_dial_cancel(struct cnet_dial *d)
 		cnet_dial_free(d);
 }
 
-/* Free every channel in its handshake; no callback runs. */
+/* Free every channel in its handshake and the port's timer. */
 void
 cnet_dials_free(void)
 {
@@ -983,6 +1033,10 @@ cnet_dials_free(void)
 
 	while ((d = TAILQ_FIRST(&cnet_dials)) != NULL)
 		cnet_dial_free(d);
+	if (cnet_resume != NULL) {
+		event_free(cnet_resume);
+		cnet_resume = NULL;
+	}
 }
 
 /* Free a channel in its handshake and everything it holds. */

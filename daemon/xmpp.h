@@ -47,8 +47,6 @@
 #define XMPP_MAX_OUTBUF		(4 * 1024 * 1024)
 #define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes parsed a second */
 #define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
-#define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes read a second */
-#define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
 #define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
 
 struct xnode;

@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "addrkey.h"
 #include "cluster.h"
 #include "db.h"
 #include "log.h"
@@ -57,7 +58,7 @@ static TAILQ_HEAD(, c2s_derive)	 c2s_derives =
 static int			 c2s_nderives;	/* on the list */
 static int			 c2s_nrunning;	/* ... in a worker */
 
-/* Wrong passwords from one address in its current window. */
+/* Wrong passwords from one address (IPv6: its /64) in its window. */
 struct c2s_fail {
 	RB_ENTRY(c2s_fail)	 entry;
 	char			 addr[64];
@@ -321,7 +322,7 @@ c2s_authlimit_refused(const char *addr)
 		    "within a second", addr, XMPP_AUTHFAIL_GLOBAL);
 		return (1);
 	}
-	strlcpy(key.addr, addr, sizeof(key.addr));
+	addrkey_make(addr, key.addr, sizeof(key.addr));
 	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL ||
 	    now - f->since >= XMPP_AUTHFAIL_WINDOW ||
 	    f->n < XMPP_AUTHFAIL_ADDR)
@@ -340,14 +341,14 @@ c2s_authlimit_fail(const char *addr)
 
 	c2s_global[c2s_global_next] = c2s_now_ms();
 	c2s_global_next = (c2s_global_next + 1) % XMPP_AUTHFAIL_GLOBAL;
-	strlcpy(key.addr, addr, sizeof(key.addr));
+	addrkey_make(addr, key.addr, sizeof(key.addr));
 	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL) {
 		if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)
 			c2s_authlimit_purge(now);
 		if (c2s_nfails >= XMPP_AUTHFAIL_TRACK)
 			return;		/* the global limit still holds */
 		f = xcalloc(1, sizeof(*f));
-		strlcpy(f->addr, addr, sizeof(f->addr));
+		strlcpy(f->addr, key.addr, sizeof(f->addr));
 		f->since = now;
 		RB_INSERT(c2s_fails, &c2s_fails, f);
 		c2s_nfails++;
@@ -390,10 +391,12 @@ static void
 c2s_derive_start(struct xconn *c)
 {
 	struct c2s_derive	*d;
+	char			 key[ADDRKEY_LEN];
 	int			 n = 0;
 
+	addrkey_make(c->addr, key, sizeof(key));
 	TAILQ_FOREACH(d, &c2s_derives, entry)
-		if (strcmp(d->addr, c->addr) == 0)
+		if (strcmp(d->addr, key) == 0)
 			n++;
 	if (c2s_nderives >= XMPP_DERIVE_QUEUE || n >= XMPP_DERIVE_PER_ADDR) {
 		log_warnx("c2s_derive_start: %s: %d key derivations queued, "
@@ -406,7 +409,7 @@ c2s_derive_start(struct xconn *c)
 	d = xcalloc(1, sizeof(*d));
 	d->c = c;
 	d->w = sasl_work_take(c->sasl);
-	strlcpy(d->addr, c->addr, sizeof(d->addr));
+	strlcpy(d->addr, key, sizeof(d->addr));
 	TAILQ_INSERT_TAIL(&c2s_derives, d, entry);
 	c2s_nderives++;
 	c->derive = d;
