@@ -6,7 +6,7 @@
 #   make run             set up, build, start a local mmpd and open mmp
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make valgrind        the regress suite with mmpd under valgrind
-#   make fuzz [FUZZ_SECONDS=n] [FUZZ_TARGETS="xml sasl fsm msg"]
+#   make fuzz [FUZZ_SECONDS=n] [FUZZ_TARGETS="xml sasl fsm msg hello"]
 #                        build the libFuzzer targets of tests/fuzz/ with
 #                        clang (ASan+UBSan) in obj-fuzz/ and run each for
 #                        n seconds (default 60); make check replays their
@@ -53,6 +53,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
 	      daemon/xmpp_tls.c daemon/xmpp_sasl.c daemon/addrkey.c \
 	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
+	      daemon/cluster_hello.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
 	      daemon/cluster_lead.c daemon/cmd_cluster.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
@@ -129,14 +130,15 @@ $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
 # the ordinary compiler (make check, make check SAN=1 replay the seed
 # corpora in tests/fuzz/corpus/<target>/), and with libFuzzer by clang
 # (make fuzz, in a sub-make whose objects go to obj-fuzz/).
-FUZZ_TARGETS ?= xml sasl fsm msg
+FUZZ_TARGETS ?= xml sasl fsm msg hello
 FUZZ_SECONDS ?= 60
-FUZZ_ALL     = xml sasl fsm msg
+FUZZ_ALL     = xml sasl fsm msg hello
 FUZZ_SUPPORT = $(O)/tests/fuzz/fuzz.o $(O)/common/xmalloc.o $(O)/common/util.o
 FUZZ_OBJS_xml  = $(O)/daemon/xml.o $(O)/daemon/xml_parser.o
 FUZZ_OBJS_sasl = $(O)/daemon/xmpp_sasl.o
 FUZZ_OBJS_fsm  = $(O)/daemon/cluster_fsm.o
 FUZZ_OBJS_msg  = $(O)/common/msg.o
+FUZZ_OBJS_hello = $(O)/daemon/cluster_hello.o
 FUZZ_REPLAY  = $(FUZZ_ALL:%=$(O)/tests/fuzz/replay_%)
 FUZZ_CFLAGS  = -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,address,undefined \
@@ -161,6 +163,9 @@ $(O)/tests/fuzz/replay_fsm: $(O)/tests/fuzz/fuzz_fsm.o \
 $(O)/tests/fuzz/replay_msg: $(O)/tests/fuzz/fuzz_msg.o \
     $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_msg) $(FUZZ_SUPPORT)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/replay_hello: $(O)/tests/fuzz/fuzz_hello.o \
+    $(O)/tests/fuzz/replay.o $(FUZZ_OBJS_hello) $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
 
 # Only in the sub-make of make fuzz (CC=clang, O=obj-fuzz).
 $(O)/tests/fuzz/fuzz_xml: $(O)/tests/fuzz/fuzz_xml.o $(FUZZ_OBJS_xml) \
@@ -174,6 +179,9 @@ $(O)/tests/fuzz/fuzz_fsm: $(O)/tests/fuzz/fuzz_fsm.o $(FUZZ_OBJS_fsm) \
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
 $(O)/tests/fuzz/fuzz_msg: $(O)/tests/fuzz/fuzz_msg.o $(FUZZ_OBJS_msg) \
     $(FUZZ_SUPPORT)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+$(O)/tests/fuzz/fuzz_hello: $(O)/tests/fuzz/fuzz_hello.o \
+    $(FUZZ_OBJS_hello) $(FUZZ_SUPPORT)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
 
 .PHONY: fuzz fuzz-build fuzz-replay

@@ -46,7 +46,6 @@
 #include "mmpd.h"
 #include "xmalloc.h"
 
-#define CNET_MAGIC	"MMPC1"
 #define CNET_SECS	10		/* connect, TLS and hello */
 #define CNET_ACCEPT_PAUSE 1		/* s the listener rests after EMFILE */
 #define CNET_PRETLS_SECS 3		/* accepted: until its first byte */
@@ -142,9 +141,6 @@ static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
 static int	 cnet_parse_addr(const char *, struct sockaddr_storage *,
 		    socklen_t *);
 static void	 cnet_sockopts(int);
-static const char *cnet_kind_name(int);
-static int	 cnet_kind(const char *);
-static int	 cnet_token(const char *);
 static int	 cnet_cert_ident(X509 *, char *, size_t);
 static int	 cnet_peer_ident(struct cnet_dial *, char *, size_t, char *,
 		    size_t);
@@ -521,80 +517,6 @@ cnet_warn(const char *peer, const char *why, const char *fmt, ...)
 	}
 	s->ms = now;
 	log_warnx("%s", msg);
-}
-
-/* The hello word of a channel kind. */
-static const char *
-cnet_kind_name(int kind)
-{
-	switch (kind) {
-	case CN_RAFT:
-		return ("raft");
-	case CN_FWD:
-		return ("fwd");
-	case CN_REQ:
-		return ("req");
-	}
-	return ("?");
-}
-
-/* The channel kind of a hello word, 0 if none. */
-static int
-cnet_kind(const char *s)
-{
-	if (strcmp(s, "raft") == 0)
-		return (CN_RAFT);
-	if (strcmp(s, "fwd") == 0)
-		return (CN_FWD);
-	if (strcmp(s, "req") == 0)
-		return (CN_REQ);
-	return (0);
-}
-
-/* Whether s is a non-empty run of printable ASCII without spaces. */
-static int
-cnet_token(const char *s)
-{
-	if (*s == '\0')
-		return (0);
-	for (; *s != '\0'; s++)
-		if (*s <= ' ' || *s > '~')
-			return (0);
-	return (1);
-}
-
-/*
- * Parse a hello "MMPC1 <kind> <id> <addr> <domain>" or, with answer set,
- * "MMPC1 OK <id> <addr> <domain>" (h->kind left alone). A domain of "-"
- * is none. -1 if malformed; line (NUL-terminated, from the network) is
- * cut up. Only the line is read: h's identity fields are left alone.
- */
-int
-cnet_hello_parse(char *line, struct cnet_hello *h, int answer)
-{
-	char		*f[5], *p = line;
-	size_t		 n;
-
-	for (n = 0; n < nitems(f) && p != NULL; n++)
-		f[n] = strsep(&p, " ");
-	if (n != nitems(f) || p != NULL || strcmp(f[0], CNET_MAGIC) != 0)
-		return (-1);
-	if (answer) {
-		if (strcmp(f[1], "OK") != 0)
-			return (-1);
-	} else if ((h->kind = cnet_kind(f[1])) == 0)
-		return (-1);
-	if (strlen(f[2]) != 16 || strspn(f[2], "0123456789abcdefABCDEF") !=
-	    16)
-		return (-1);
-	h->id = strtoull(f[2], NULL, 16);
-	if (!cnet_token(f[3]) || !cnet_token(f[4]) ||
-	    strlcpy(h->addr, f[3], sizeof(h->addr)) >= sizeof(h->addr) ||
-	    strlcpy(h->domain, f[4], sizeof(h->domain)) >= sizeof(h->domain))
-		return (-1);
-	if (strcmp(h->domain, "-") == 0)
-		h->domain[0] = '\0';
-	return (0);
 }
 
 /*

@@ -12,8 +12,13 @@ struct bufferevent;
 struct cnet_hello;
 struct uv_stream_s;
 
-/* cluster_net.c */
+#define CNET_MAGIC	"MMPC1"	/* first word of every hello line */
+
+/* cluster_hello.c */
 int	 cnet_hello_parse(char *, struct cnet_hello *, int);
+const char *cnet_kind_name(int);
+
+/* cluster_net.c */
 void	 cnet_dials_free(void);
 void	 cnet_tls_clear(struct bufferevent *);
 void	 cnet_warn(const char *, const char *, const char *, ...)
