@@ -57,6 +57,7 @@ static void	 cmd_backup_work(void *);
 static void	 cmd_backup_done(void *);
 static void	 cmd_backup_cancel(struct cmdctx *);
 static void	 cmd_backup_answer(struct cmdctx *, const char *);
+static void	 cmd_backup_serve(struct cmdctx *, int);
 static int	 cmd_backup_install(struct backup_job *, char **);
 static int	 cmd_backup_files(struct backup_job *, char **);
 static int	 cmd_backup_is_bak(const char *);
@@ -289,11 +290,41 @@ out:
 	}
 	if (rc == 0 && cmd_backup_files(job, &c) == -1) {
 		log_warnx("cmd_backup_install: %s", c);
-		cmdctx_err(job->ctx, "backup rollback: the database was "
-		    "restored but not every file: %s", c);
-		free(c);
+		if (job->ctx != NULL)
+			cmdctx_err(job->ctx, "backup rollback: the database "
+			    "was restored but not every file: %s", c);
 	}
+	free(c);
 	return (rc);
+}
+
+/*
+ * Serve XMPP again after cmd_backup_install stopped it, if the database
+ * now open has it enabled; say so (restored: the backup's database).
+ */
+static void
+cmd_backup_serve(struct cmdctx *ctx, int restored)
+{
+	char	*v, *cause = NULL;
+	int	 on;
+
+	v = db_config_get(mmpd->db, DB_XMPP_ENABLED);
+	on = v != NULL && strcmp(v, "1") == 0;
+	free(v);
+	if (!on) {
+		if (ctx != NULL && restored)
+			cmdctx_out(ctx, "XMPP server disabled, as in the "
+			    "backup");
+	} else if (xmpp_start(&cause) == -1) {
+		log_warnx("cmd_backup_serve: XMPP is enabled but cannot be "
+		    "served: %s", cause);
+		if (ctx != NULL)
+			cmdctx_out(ctx, "XMPP server enabled but not serving: "
+			    "%s", cause);
+		free(cause);
+	} else if (ctx != NULL)
+		cmdctx_out(ctx, "XMPP server restarted with the %s "
+		    "configuration", restored ? "restored" : "previous");
 }
 
 /* Back on the loop: answer the shell; a checked rollback goes in place. */
@@ -304,8 +335,8 @@ cmd_backup_done(void *arg)
 	struct cmdctx		*ctx = job->ctx;
 	const char		*what = job->rollback ? "backup rollback" :
 				    "backup snapshot";
-	char			*cause = NULL, *v;
-	int			 res = MMP_RES_FAILED, on;
+	char			*cause = NULL;
+	int			 res = MMP_RES_FAILED;
 
 	backup_running = 0;
 	if (ctx != NULL)
@@ -341,7 +372,7 @@ cmd_backup_done(void *arg)
 	else if (worker_busy())
 		cause = xstrdup("a key is being made; try again when it is "
 		    "done");
-	if (cause != NULL || cmd_backup_install(job, &cause) == -1) {
+	if (cause != NULL) {
 		log_warnx("cmd_backup_done: rollback to %s: %s", job->name,
 		    cause);
 		if (ctx != NULL)
@@ -350,29 +381,24 @@ cmd_backup_done(void *arg)
 		free(cause);
 		goto out;
 	}
+	if (cmd_backup_install(job, &cause) == -1) {
+		/* The old database is open again: serve it as before. */
+		log_warnx("cmd_backup_done: rollback to %s: %s", job->name,
+		    cause);
+		if (ctx != NULL)
+			cmdctx_err(ctx, "backup rollback: %s: %s; nothing "
+			    "changed", job->name, cause);
+		free(cause);
+		cmd_backup_serve(ctx, 0);
+		goto out;
+	}
 	log_info("cmd_backup_done: rolled back to %s (%d files)", job->name,
 	    job->nfiles);
 	if (ctx != NULL)
 		cmdctx_out(ctx, "Rolled back to %s: the database and %d "
 		    "file%s of the store restored", job->name, job->nfiles,
 		    job->nfiles == 1 ? "" : "s");
-	v = db_config_get(mmpd->db, DB_XMPP_ENABLED);
-	on = v != NULL && strcmp(v, "1") == 0;
-	free(v);
-	if (!on) {
-		if (ctx != NULL)
-			cmdctx_out(ctx, "XMPP server disabled, as in the "
-			    "backup");
-	} else if (xmpp_start(&cause) == -1) {
-		log_warnx("cmd_backup_done: XMPP is enabled but cannot be "
-		    "served: %s", cause);
-		if (ctx != NULL)
-			cmdctx_out(ctx, "XMPP server enabled in the backup "
-			    "but not serving: %s", cause);
-		free(cause);
-	} else if (ctx != NULL)
-		cmdctx_out(ctx, "XMPP server restarted with the restored "
-		    "configuration");
+	cmd_backup_serve(ctx, 1);
 	res = MMP_RES_OK;
 out:
 	/* Whatever did not go in place goes. */

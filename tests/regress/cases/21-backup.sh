@@ -165,8 +165,8 @@ have_load() {
 adder() {
 	i=1
 	while [ "$i" -le 120 ]; do
-		printf 'loadpass\nloadpass\n' | "$TOP/mmp" -s "$SOCK" xmpp user \
-		    add "$(printf 'load%03d' "$i")" >/dev/null 2>&1 ||
+		printf 'loadpass\nloadpass\n' | "$TOP/mmp" -s "$SOCK" \
+		    xmpp user add "$(printf 'load%03d' "$i")" >/dev/null 2>&1 ||
 		    echo "add $i failed"
 		i=$((i + 1))
 	done
