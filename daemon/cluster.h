@@ -80,6 +80,8 @@ int		 cnet_check_identity(const char *, const char *, const char *,
 int		 cnet_start(const char *, int, uint64_t, const char *,
 		    const char *, const char *, const char *, char **);
 void		 cnet_stop(void);
+int		 cnet_reload(const char *, const char *, const char *,
+		    char **);
 int		 cnet_running(void);
 void		 cnet_set_id(uint64_t);
 void		 cnet_set_accept(int, cnet_accept_cb, void *);

@@ -111,7 +111,21 @@ struct cnet_said {
 	int64_t			 ms;
 };
 
+/*
+ * Every TLS channel of the port, in its handshake or handed on, until
+ * OpenSSL frees its SSL (the ex_data free hook unlinks it): a new trust
+ * bundle is checked against the peers of the channels already up.
+ */
+struct cnet_live {
+	TAILQ_ENTRY(cnet_live)	 entry;
+	SSL			*ssl;
+	char			 peer[80];
+};
+
 static SSL_CTX			*cnet_ctx;
+static int			 cnet_live_idx = -1;
+static TAILQ_HEAD(, cnet_live)	 cnet_lives =
+    TAILQ_HEAD_INITIALIZER(cnet_lives);
 static struct evconnlistener	*cnet_lev;
 static struct event		*cnet_resume;	/* re-enables cnet_lev */
 static struct log_limit		 cnet_log_pause;
@@ -144,6 +158,9 @@ static void	 cnet_sockopts(int);
 static int	 cnet_cert_ident(X509 *, char *, size_t);
 static int	 cnet_peer_ident(struct cnet_dial *, char *, size_t, char *,
 		    size_t);
+static int	 cnet_trusted_now(SSL *);
+static void	 cnet_live_free(void *, void *, CRYPTO_EX_DATA *, int, long,
+		    void *);
 static int	 cnet_addr_is_from(const char *, const char *);
 static struct cnet_src *cnet_src_get(const char *);
 static int	 cnet_make_room(struct cnet_src *);
@@ -370,6 +387,104 @@ cnet_peer_ident(struct cnet_dial *d, char *out, size_t len, char *reason,
 		snprintf(reason, rlen, "cannot read its certificate's key");
 		return (-1);
 	}
+	/* TLS began before a new trust bundle: the new one decides. */
+	if (SSL_get_SSL_CTX(ssl) != cnet_ctx && !cnet_trusted_now(ssl)) {
+		snprintf(reason, rlen, "its certificate is not trusted by the "
+		    "new trust bundle");
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * Whether the peer certificate of a channel verifies against the trust
+ * bundle of the current context (with the chain the peer sent).
+ */
+static int
+cnet_trusted_now(SSL *ssl)
+{
+	X509_STORE_CTX	*xs;
+	X509		*crt;
+	int		 ok = 0;
+
+	if (cnet_ctx == NULL || (crt = SSL_get0_peer_certificate(ssl)) == NULL)
+		return (0);
+	if ((xs = X509_STORE_CTX_new()) != NULL &&
+	    X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(cnet_ctx), crt,
+	    SSL_get_peer_cert_chain(ssl)) == 1) {
+		X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs),
+		    SSL_CTX_get0_param(cnet_ctx));
+		ok = X509_verify_cert(xs) == 1;
+	}
+	X509_STORE_CTX_free(xs);
+	ERR_clear_error();
+	return (ok);
+}
+
+/* OpenSSL frees a channel's SSL: it is no longer a live channel. */
+static void
+cnet_live_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	struct cnet_live	*l = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (l == NULL)
+		return;
+	TAILQ_REMOVE(&cnet_lives, l, entry);
+	free(l);
+}
+
+/*
+ * A new trust bundle for the running port, at once: channels from now on
+ * are verified against it (our key and certificate are read again with
+ * it, and must still be the identity the port started with). Channels
+ * already up whose peer the new bundle does not trust are dropped (their
+ * sockets shut down: the owners see them close as any lost link); the
+ * others stay. -1 with *cause, and the old context stays in use.
+ */
+int
+cnet_reload(const char *key, const char *crt, const char *trust,
+    char **cause)
+{
+	struct cnet_live	*l;
+	SSL_CTX			*ctx;
+	char			 ident[65];
+	int			 fd, dropped = 0;
+
+	if (cnet_lev == NULL)
+		return (0);
+	if ((ctx = cnet_ctx_new(key, crt, trust, cause)) == NULL)
+		return (-1);
+	if (cnet_cert_ident(SSL_CTX_get0_certificate(ctx), ident,
+	    sizeof(ident)) == -1 || strcmp(ident, cnet_myident) != 0) {
+		xasprintf(cause, "certificate %s is no longer the one this "
+		    "node's cluster port started with; restart mmpd to use "
+		    "it", crt);
+		SSL_CTX_free(ctx);
+		return (-1);
+	}
+	/* SSL objects hold a reference of their own to the old context. */
+	SSL_CTX_free(cnet_ctx);
+	cnet_ctx = ctx;
+	TAILQ_FOREACH(l, &cnet_lives, entry) {
+		if (SSL_get0_peer_certificate(l->ssl) == NULL ||
+		    cnet_trusted_now(l->ssl))
+			continue;
+		if ((fd = SSL_get_fd(l->ssl)) != -1) {
+			log_warnx("cluster: link with %s dropped: the new "
+			    "trust bundle does not trust its certificate",
+			    l->peer);
+			shutdown(fd, SHUT_RDWR);
+			dropped++;
+		}
+	}
+	log_info("cnet_reload: trust bundle %s in use for new channels; "
+	    "%d link%s dropped", trust, dropped, dropped == 1 ? "" : "s");
 	return (0);
 }
 
@@ -1169,9 +1284,24 @@ cnet_dial_timer(evutil_socket_t fd, short what, void *arg)
 static int
 cnet_tls_start(struct cnet_dial *d)
 {
-	SSL	*ssl;
+	struct cnet_live	*l;
+	SSL			*ssl;
 
 	if (cnet_ctx == NULL || (ssl = SSL_new(cnet_ctx)) == NULL) {
+		ERR_clear_error();
+		return (-1);
+	}
+	if (cnet_live_idx == -1 && (cnet_live_idx = SSL_get_ex_new_index(0,
+	    NULL, NULL, NULL, cnet_live_free)) == -1)
+		fatalx("cnet_tls_start: no ex_data index");
+	l = xcalloc(1, sizeof(*l));
+	l->ssl = ssl;
+	strlcpy(l->peer, d->peer, sizeof(l->peer));
+	TAILQ_INSERT_TAIL(&cnet_lives, l, entry);
+	if (SSL_set_ex_data(ssl, cnet_live_idx, l) != 1) {
+		TAILQ_REMOVE(&cnet_lives, l, entry);
+		free(l);
+		SSL_free(ssl);
 		ERR_clear_error();
 		return (-1);
 	}

@@ -66,6 +66,9 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_PKI_BUNDLE_TRUST] = cmd_pki_bundle,
 	[CMD_PKI_CA_INIT] = cmd_pki_make,
 	[CMD_PKI_CA_SIGN] = cmd_pki_ca_sign,
+	[CMD_BACKUP_LIST] = cmd_backup_list,
+	[CMD_BACKUP_SNAPSHOT] = cmd_backup_snapshot,
+	[CMD_BACKUP_ROLLBACK] = cmd_backup_rollback,
 };
 
 /* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */

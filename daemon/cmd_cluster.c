@@ -60,6 +60,8 @@ static void	 cmd_cluster_removed(void *, int, const char *);
 static void	 cmd_cluster_wipe(void);
 static void	 cmd_cluster_peer(const char *, char *, size_t);
 static int	 cmd_cluster_ready(struct cmdctx *, const char *);
+static int	 cmd_cluster_trust_reload(const char *, const char *,
+		    char **);
 static void	 cmd_cluster_next(struct cmdctx *);
 static void	 cmd_cluster_leave_now(struct cjob *);
 static int	 cmd_cluster_transient(const char *);
@@ -189,6 +191,26 @@ cmd_cluster_ready(struct cmdctx *ctx, const char *what)
 	return (0);
 }
 
+/*
+ * Give the running cluster port the bundle at trust (a path), with this
+ * node's key and certificate crt (a store name). -1 with *cause.
+ */
+static int
+cmd_cluster_trust_reload(const char *crt, const char *trust, char **cause)
+{
+	char	*keyf, *keyp, *crtp;
+	int	 rc;
+
+	keyf = db_config_get(mmpd->db, DB_XMPP_KEY);
+	xasprintf(&keyp, "%s/%s", mmpd->filesdir, keyf != NULL ? keyf : "");
+	xasprintf(&crtp, "%s/%s", mmpd->filesdir, crt);
+	rc = cnet_reload(keyp, crtp, trust, cause);
+	free(keyf);
+	free(keyp);
+	free(crtp);
+	return (rc);
+}
+
 /* xmpp cluster trust <bundle>: the CAs peers must chain to. */
 int
 cmd_cluster_trust(struct cmdctx *ctx)
@@ -216,6 +238,14 @@ cmd_cluster_trust(struct cmdctx *ctx)
 		free(crt);
 		goto out;
 	}
+	if (crt != NULL && cnet_running() &&
+	    cmd_cluster_trust_reload(crt, path, &cause) == -1) {
+		db_config_set(mmpd->db, key, old, NULL);
+		cmdctx_err(ctx, "xmpp cluster trust: %s; the previous bundle "
+		    "stays in use", cause);
+		free(crt);
+		goto out;
+	}
 	cmdctx_out(ctx, "Cluster trust bundle set to %s (%d certificate%s)",
 	    value, n, n == 1 ? "" : "s");
 	if (crt == NULL)
@@ -225,9 +255,9 @@ cmd_cluster_trust(struct cmdctx *ctx)
 		cmdctx_out(ctx, "This node's certificate %s verifies against "
 		    "it for both serverAuth and clientAuth", crt);
 	free(crt);
-	if (cluster_running())
-		cmdctx_out(ctx, "Saved; cluster links use it after mmpd "
-		    "restarts");
+	if (cnet_running())
+		cmdctx_out(ctx, "In use now for new cluster links; links to "
+		    "peers it does not trust are dropped");
 	rc = MMP_RES_OK;
 out:
 	free(cause);

@@ -122,4 +122,21 @@ int		 db_roster_jids(struct db *, const char *, int, char ***,
 void		 db_roster_free(struct db_roster *, size_t);
 void		 db_roster_clear(struct db_roster *);
 
+/*
+ * Backups (man/mmpd.8, LIMITS). A .bak is an SQLite file of its own
+ * holding the database image and the files of the store; these functions
+ * open their own connections and may run in a worker thread.
+ */
+#define DB_BACKUP_FORMAT	"mmp-backup 1"
+#define DB_BACKUP_MAX_BYTES	(1024LL * 1024 * 1024)	/* a .bak, and all
+							   it holds */
+#define DB_BACKUP_MAX_FILES	4096	/* files of the store in a .bak */
+#define DB_BACKUP_SUFFIX	".bak"
+
+int		 db_backup_write(const char *, const char *, const char *,
+		    const char *, int *, long long *, char **);
+int		 db_backup_read(const char *, const char *, const char *,
+		    const char *, int *, char **);
+void		 db_backup_discard(const char *, const char *);
+
 #endif /* DB_H */

@@ -124,6 +124,11 @@ int		 cmd_cluster_remove(struct cmdctx *);
 int		 cmd_cluster_timers(struct cmdctx *);
 int		 cmd_cluster_status(struct cmdctx *);
 
+/* cmd_backup.c */
+int		 cmd_backup_list(struct cmdctx *);
+int		 cmd_backup_snapshot(struct cmdctx *);
+int		 cmd_backup_rollback(struct cmdctx *);
+
 /* cmd_callbridge.c */
 int		 cmd_callbridge_add(struct cmdctx *);
 int		 cmd_callbridge_add_secret(struct cmdctx *);

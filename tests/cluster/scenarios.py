@@ -45,6 +45,11 @@ shared     the lab setup: one certificate on every node, and that
            certificate as the trust bundle; the cluster forms, survives
            kill -9 of its leader and takes the node back; another
            certificate of the same CA cannot speak for a member
+trustreload
+           a new trust bundle takes effect without restarting mmpd: a
+           node whose certificate only the new bundle trusts joins at
+           once; a newer bundle that no longer trusts it drops its links
+           (and its new ones fail) while the other members stay linked
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -449,6 +454,73 @@ async def mtls(t):
               (rc, said))
 
     await c.wait_agree([n1, n2], what='the two members alone')
+
+
+@scenario()
+async def trustreload(t):
+    c = Cluster(t, 3, foreign=(2,))
+    n1, n2, n3 = c.nodes
+    with open(os.path.join(c.certs, 'both.crt'), 'w') as f:
+        for name in ('ca.crt', 'foreign-ca.crt'):
+            with open(os.path.join(c.certs, name)) as g:
+                f.write(g.read())
+    for nd in (n1, n3):
+        nd.install('both.crt')
+    await c.form([n1, n3], timers=TIMERS)
+    pids = (n1.proc.pid, n3.proc.pid)
+    n2.install('both.crt', 'foreign2.key', 'foreign2.crt')
+    await c.start([n2])
+    await n2.batch(c.base_lines(n2, 'foreign2.key', 'foreign2.crt',
+                                'both.crt') +
+                   ['xmpp cluster trust both.crt', 'xmpp disable',
+                    'xmpp cluster enable', 'xmpp enable'])
+
+    with t.check('refused-under-the-old-bundle'):
+        await foreign_join(t, c, n2, n1)
+
+    with t.check('joins-under-the-new-bundle-without-restart'):
+        said = [await nd.ok('xmpp', 'cluster', 'trust', 'both.crt')
+                for nd in (n1, n3)]
+        rc, out, err = await n2.mmp('xmpp', 'cluster', 'join', n1.peer,
+                                    timeout=w(40))
+        check(rc == 0, 'join after the new bundle: exit %d: %s' % (
+            rc, (err + out).strip()))
+        check(not any('restart' in x for x in said),
+              'xmpp cluster trust says: %s' % said)
+        await c.wait_agree([n1, n2, n3], secrets=False,
+                           what='three members with the foreign node')
+        check(all(nd.running() for nd in (n1, n3)) and
+              (n1.proc.pid, n3.proc.pid) == pids,
+              'n1 or n3 restarted meanwhile')
+
+    with t.check('untrusted-links-dropped'):
+        offs = (n1.log_size(), n3.log_size())
+        for nd in (n1, n3):
+            await nd.ok('xmpp', 'cluster', 'trust', 'ca.crt')
+        deadline = time.monotonic() + w(10)
+        while True:
+            texts = [nd.log_text(off) for nd, off in zip((n1, n3), offs)]
+            dropped = [re.findall(r'link with (\S+) dropped', x)
+                       for x in texts]
+            refused = [TLS_FAILURE.search(x) for x in texts]
+            # The leader links with every member; a follower perhaps
+            # with none but the leader.
+            if any(dropped) and any(refused):
+                break
+            if time.monotonic() > deadline:
+                raise Failed('after a bundle without the foreign CA: '
+                             'dropped %s, TLS refusals %s' % (
+                                 dropped, [bool(x) for x in refused]))
+            await asyncio.sleep(0.05)
+        wrong = [a for d in dropped for a in d
+                 if not a.startswith(n2.addr + ':')]
+        check(not wrong, 'links to trusted members dropped: %s' % wrong)
+        await c.wait_status(
+            [n1, n3], lambda s: s.quorum and len(s.leader_addrs) == 1 and
+            s.leader_addrs[0] in (n1.peer, n3.peer),
+            'n1 and n3 to keep a leader between them')
+        check((n1.proc.pid, n3.proc.pid) == pids,
+              'n1 or n3 restarted meanwhile')
 
 
 def presence_of(full, ptype='available'):
