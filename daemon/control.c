@@ -50,6 +50,7 @@ static int			 nconns;
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
+static void	 control_group(const char *);
 static int	 control_allowed(int, uid_t *, pid_t *, int *);
 static void	 control_read(struct bufferevent *, void *);
 static void	 control_write(struct bufferevent *, void *);
@@ -101,10 +102,38 @@ control_init(const char *path)
 	umask(old);
 	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1)
 		fatal("control_init: chmod %s", path);
+	control_group(path);
 	if (listen(fd, 16) == -1)
 		fatal("control_init: listen %s", path);
 	evutil_make_socket_nonblocking(fd);
 	listen_fd = fd;
+}
+
+/*
+ * The socket takes the group of its directory (as a file made in a
+ * set-group-ID directory would): whoever may use mmp is in that group.
+ * Failing to change it is not fatal; the socket keeps our group.
+ */
+static void
+control_group(const char *path)
+{
+	struct stat	 st;
+	char		*dir, *slash;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", strlen(dir) + 1);
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		log_warn("control_group: %s", dir);
+	else if (st.st_gid != getegid() && chown(path, (uid_t)-1,
+	    st.st_gid) == -1)
+		log_warn("control_group: cannot give %s the group of %s",
+		    path, dir);
+	free(dir);
 }
 
 /* Start accepting connections on the event loop. */
