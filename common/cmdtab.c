@@ -730,11 +730,12 @@ cmdtab_allowed(enum cmd_id id, int have)
 }
 
 /*
- * A role set as words for people: "admin", "crypto-admin or admin",
- * "none". The caller frees.
+ * A role set as words for people, the narrowest role first, the last two
+ * joined by last (" or " for who may, ", " for who has): "admin",
+ * "crypto-admin or admin", "none". The caller frees.
  */
 char *
-cmdtab_roles_str(int set)
+cmdtab_roles_str(int set, const char *last)
 {
 	char	*s = NULL, *t;
 	int	 i, n = 0, k = 0;
@@ -744,7 +745,6 @@ cmdtab_roles_str(int set)
 			n++;
 	if (n == 0)
 		return (xstrdup("none"));
-	/* The narrowest role first: "audit, crypto-admin or admin". */
 	for (i = ROLE_COUNT - 1; i >= 0; i--) {
 		if ((set & roles[i].bit) == 0)
 			continue;
@@ -752,7 +752,7 @@ cmdtab_roles_str(int set)
 		if (s == NULL)
 			s = xstrdup(roles[i].name);
 		else {
-			xasprintf(&t, "%s%s%s", s, k == n ? " or " : ", ",
+			xasprintf(&t, "%s%s%s", s, k == n ? last : ", ",
 			    roles[i].name);
 			free(s);
 			s = t;

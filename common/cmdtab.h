@@ -72,7 +72,7 @@ char		*cmdtab_usage(enum cmd_id);
 int		 cmdtab_check_arg(const char *, const char *, char **);
 int		 cmdtab_allowed(enum cmd_id, int);
 int		 cmdtab_roles_of(enum cmd_id);
-char		*cmdtab_roles_str(int);
+char		*cmdtab_roles_str(int, const char *);
 int		 cmdtab_role_bit(int);
 const char	*cmdtab_role_name(int);
 const char	*cmdtab_role_group(int);

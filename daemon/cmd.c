@@ -104,8 +104,8 @@ cmd_refuse(struct cmdctx *ctx)
 {
 	char	*need, *have;
 
-	need = cmdtab_roles_str(cmdtab_roles_of(ctx->m.id));
-	have = cmdtab_roles_str(ctx->roles);
+	need = cmdtab_roles_str(cmdtab_roles_of(ctx->m.id), " or ");
+	have = cmdtab_roles_str(ctx->roles, ", ");
 	log_warnx("cmd_dispatch: uid %u (role %s) may not run %s",
 	    (unsigned)ctx->uid, have, cmdtab_name(ctx->m.id));
 	if (ctx->roles == 0)

@@ -179,7 +179,7 @@ cmd_sysuser_done(void *arg)
 			width = strlen(j->users[i].name);
 	cmdctx_out(ctx, "%-*s  %s", width, "Account", "Roles");
 	for (i = 0; i < j->n; i++) {
-		roles = cmdtab_roles_str(j->users[i].roles);
+		roles = cmdtab_roles_str(j->users[i].roles, ", ");
 		cmdctx_out(ctx, "%-*s  %s", width, j->users[i].name, roles);
 		free(roles);
 	}

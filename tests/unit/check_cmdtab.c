@@ -1274,17 +1274,20 @@ START_TEST(test_roles_examples)
 		    "roles of \"%s\"", ex[i].line);
 	}
 	ck_assert_int_eq(match(&l, "xmpp domain x", &m, &cause), CMDTAB_OK);
-	s = cmdtab_roles_str(cmdtab_roles_of(m.id));
+	s = cmdtab_roles_str(cmdtab_roles_of(m.id), " or ");
 	ck_assert_str_eq(s, "admin");
 	free(s);
 	ck_assert_int_eq(match(&l, "pki csr a CN:a", &m, &cause), CMDTAB_OK);
-	s = cmdtab_roles_str(cmdtab_roles_of(m.id));
+	s = cmdtab_roles_str(cmdtab_roles_of(m.id), " or ");
 	ck_assert_str_eq(s, "crypto-admin or admin");
 	free(s);
-	s = cmdtab_roles_str(ROLE_ALL);
+	s = cmdtab_roles_str(ROLE_ALL, " or ");
 	ck_assert_str_eq(s, "audit, crypto-admin or admin");
 	free(s);
-	s = cmdtab_roles_str(0);
+	s = cmdtab_roles_str(ROLE_AUDIT | ROLE_CRYPTO, ", ");
+	ck_assert_str_eq(s, "audit, crypto-admin");
+	free(s);
+	s = cmdtab_roles_str(0, ", ");
 	ck_assert_str_eq(s, "none");
 	free(s);
 	for (i = 0; i < ROLE_COUNT; i++)
