@@ -104,8 +104,10 @@ cmd_sysuser_group(struct sysuser_job *j, int i, gid_t *gid)
 	return (1);
 }
 
-/* In a worker: read the role groups, then the accounts whose primary
- * group is one of them. */
+/*
+ * In a worker: read the role groups, then the accounts whose primary
+ * group is one of them.
+ */
 static void
 cmd_sysuser_work(void *arg)
 {
