@@ -696,6 +696,92 @@ cmdtab_flags(enum cmd_id id)
 	return (cmds[id].flags);
 }
 
+/* Role names and the system group that grants each, in ROLE_ bit order. */
+static const struct {
+	int		 bit;
+	const char	*name;
+	const char	*group;
+} roles[ROLE_COUNT] = {
+	{ ROLE_ADMIN, "admin", ROLE_GROUP_ADMIN },
+	{ ROLE_CRYPTO, "crypto-admin", ROLE_GROUP_CRYPTO },
+	{ ROLE_AUDIT, "audit", ROLE_GROUP_AUDIT },
+};
+
+/* The roles that may run a command (every role for shell commands). */
+int
+cmdtab_roles_of(enum cmd_id id)
+{
+	int	 f = cmds[id].flags, r = ROLE_ADMIN;
+
+	if (f & CF_LOCAL)
+		return (ROLE_ALL);
+	if (f & CF_CRYPTO)
+		r |= ROLE_CRYPTO;
+	if (f & CF_AUDIT)
+		r |= ROLE_AUDIT;
+	return (r);
+}
+
+/* Whether an account holding the role set may run a command. */
+int
+cmdtab_allowed(enum cmd_id id, int have)
+{
+	return ((cmdtab_roles_of(id) & have) != 0);
+}
+
+/*
+ * A role set as words for people, the narrowest role first, the last two
+ * joined by last (" or " for who may, ", " for who has): "admin",
+ * "crypto-admin or admin", "none". The caller frees.
+ */
+char *
+cmdtab_roles_str(int set, const char *last)
+{
+	char	*s = NULL, *t;
+	int	 i, n = 0, k = 0;
+
+	for (i = 0; i < ROLE_COUNT; i++)
+		if (set & roles[i].bit)
+			n++;
+	if (n == 0)
+		return (xstrdup("none"));
+	for (i = ROLE_COUNT - 1; i >= 0; i--) {
+		if ((set & roles[i].bit) == 0)
+			continue;
+		k++;
+		if (s == NULL)
+			s = xstrdup(roles[i].name);
+		else {
+			xasprintf(&t, "%s%s%s", s, k == n ? last : ", ",
+			    roles[i].name);
+			free(s);
+			s = t;
+		}
+	}
+	return (s);
+}
+
+/* The ROLE_ bit of the i-th role (0 <= i < ROLE_COUNT). */
+int
+cmdtab_role_bit(int i)
+{
+	return (roles[i].bit);
+}
+
+/* The name of the i-th role. */
+const char *
+cmdtab_role_name(int i)
+{
+	return (roles[i].name);
+}
+
+/* The system group that grants the i-th role. */
+const char *
+cmdtab_role_group(int i)
+{
+	return (roles[i].group);
+}
+
 /* The pattern as users read it (labels, no types); the caller frees. */
 char *
 cmdtab_usage(enum cmd_id id)

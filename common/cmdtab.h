@@ -10,6 +10,22 @@
 #define CF_SECRET	0x02	/* asks for a secret */
 #define CF_CONFIRM	0x04	/* asks for confirmation */
 #define CF_LOCAL	0x08	/* answered by the shell */
+#define CF_AUDIT	0x10	/* the audit role may run it */
+#define CF_CRYPTO	0x20	/* the crypto-admin role may run it */
+
+/*
+ * Roles of the account behind a control connection, a set of bits. Each
+ * comes from membership of a system group; root is an admin.
+ */
+#define ROLE_ADMIN	0x01	/* every command */
+#define ROLE_CRYPTO	0x02	/* CF_CRYPTO commands */
+#define ROLE_AUDIT	0x04	/* CF_AUDIT commands */
+#define ROLE_ALL	(ROLE_ADMIN | ROLE_CRYPTO | ROLE_AUDIT)
+#define ROLE_COUNT	3
+
+#define ROLE_GROUP_ADMIN	"mmp-admin"
+#define ROLE_GROUP_CRYPTO	"mmp-crypto"
+#define ROLE_GROUP_AUDIT	"mmp-audit"
 
 #define CMD_MAXWORDS	64	/* words in one command line */
 
@@ -54,5 +70,11 @@ const char	*cmdtab_name(enum cmd_id);
 int		 cmdtab_flags(enum cmd_id);
 char		*cmdtab_usage(enum cmd_id);
 int		 cmdtab_check_arg(const char *, const char *, char **);
+int		 cmdtab_allowed(enum cmd_id, int);
+int		 cmdtab_roles_of(enum cmd_id);
+char		*cmdtab_roles_str(int, const char *);
+int		 cmdtab_role_bit(int);
+const char	*cmdtab_role_name(int);
+const char	*cmdtab_role_group(int);
 
 #endif /* CMDTAB_H */

@@ -16,6 +16,8 @@
 
 typedef int (*cmd_handler)(struct cmdctx *);
 
+static void	 cmd_refuse(struct cmdctx *);
+
 /* One handler for each command of cmds.def, indexed by its id. */
 static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_HELP] = cmd_help,
@@ -69,6 +71,7 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_BACKUP_LIST] = cmd_backup_list,
 	[CMD_BACKUP_SNAPSHOT] = cmd_backup_snapshot,
 	[CMD_BACKUP_ROLLBACK] = cmd_backup_rollback,
+	[CMD_SYSUSER_LIST] = cmd_sysuser_list,
 };
 
 /* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */
@@ -90,8 +93,33 @@ cmd_dispatch(struct cmdctx *ctx)
 		    cmdtab_name(ctx->m.id));
 		return (MMP_RES_INTERNAL);
 	}
+	if (!cmdtab_allowed(ctx->m.id, ctx->roles)) {
+		cmd_refuse(ctx);
+		return (MMP_RES_FAILED);
+	}
 	log_debug("cmd_dispatch: %s", cmdtab_name(ctx->m.id));
 	return (handlers[ctx->m.id](ctx));
+}
+
+/* Tell the shell which role a command needs and which the account has. */
+static void
+cmd_refuse(struct cmdctx *ctx)
+{
+	char	*need, *have;
+
+	need = cmdtab_roles_str(cmdtab_roles_of(ctx->m.id), " or ");
+	have = cmdtab_roles_str(ctx->roles, ", ");
+	log_warnx("cmd_dispatch: uid %u (role %s) may not run %s",
+	    (unsigned)ctx->uid, have, cmdtab_name(ctx->m.id));
+	if (ctx->roles == 0)
+		cmdctx_err(ctx, "%s: needs role %s; this account has no mmp "
+		    "role (groups %s, %s, %s)", cmdtab_name(ctx->m.id), need,
+		    ROLE_GROUP_ADMIN, ROLE_GROUP_CRYPTO, ROLE_GROUP_AUDIT);
+	else
+		cmdctx_err(ctx, "%s: needs role %s; this account has role %s",
+		    cmdtab_name(ctx->m.id), need, have);
+	free(need);
+	free(have);
 }
 
 /*

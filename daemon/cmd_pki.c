@@ -41,7 +41,8 @@ struct pki_job {
 };
 
 static char	*cmd_pki_path(const char *);
-static int	 cmd_pki_create(struct cmdctx *, const char *, int *, char **);
+static int	 cmd_pki_create(struct cmdctx *, const char *, mode_t, int *,
+		    char **);
 static void	 cmd_pki_work(void *);
 static void	 cmd_pki_done(void *);
 static void	 cmd_pki_cancel(struct cmdctx *);
@@ -66,13 +67,26 @@ cmd_pki_path(const char *name)
 
 /*
  * Create a new file in the store, exclusively: of two commands racing for
- * one name exactly one gets it. -1 after telling the shell.
+ * one name exactly one gets it. mode is set exactly, whatever the umask:
+ * keys 0600, public files 0644 so that SFTP users (the store's group) can
+ * download CSRs and certificates. -1 after telling the shell.
  */
 static int
-cmd_pki_create(struct cmdctx *ctx, const char *name, int *fd, char **path)
+cmd_pki_create(struct cmdctx *ctx, const char *name, mode_t mode, int *fd,
+    char **path)
 {
 	*path = cmd_pki_path(name);
 	*fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (*fd != -1 && fchmod(*fd, mode) == -1) {
+		cmdctx_err(ctx, "%s: cannot set its mode: %s", name,
+		    strerror(errno));
+		close(*fd);
+		unlink(*path);
+		free(*path);
+		*path = NULL;
+		*fd = -1;
+		return (-1);
+	}
 	if (*fd == -1) {
 		if (errno == EEXIST)
 			cmdctx_err(ctx, "%s already exists in the file store; "
@@ -273,12 +287,12 @@ cmd_pki_make(struct cmdctx *ctx)
 	}
 	xasprintf(&job->keyname, "%s.key", ctx->m.args[0]);
 	xasprintf(&job->outname, "%s%s", ctx->m.args[0], ext);
-	if (cmd_pki_create(ctx, job->keyname, &job->keyfd,
+	if (cmd_pki_create(ctx, job->keyname, 0600, &job->keyfd,
 	    &job->keypath) == -1) {
 		cmd_pki_job_free(job);
 		return (MMP_RES_FAILED);
 	}
-	if (cmd_pki_create(ctx, job->outname, &job->outfd,
+	if (cmd_pki_create(ctx, job->outname, 0644, &job->outfd,
 	    &job->outpath) == -1) {
 		unlink(job->keypath);
 		cmd_pki_job_free(job);
@@ -581,7 +595,7 @@ cmd_pki_ca_sign(struct cmdctx *ctx)
 		goto out;
 	free(name);
 	name = cmd_pki_stem(ctx->m.args[1], ".csr", ".crt");
-	if (cmd_pki_create(ctx, name, &fd, &outpath) == -1)
+	if (cmd_pki_create(ctx, name, 0644, &fd, &outpath) == -1)
 		goto out;
 	if (pki_ca_sign(cakey, cacrt, csr, a.days, fd, &cause) == -1) {
 		unlink(outpath);

@@ -33,6 +33,7 @@
 
 #define CTL_MAXCONNS	64
 #define CTL_ACCEPT_PAUSE	1	/* seconds the listener rests on EMFILE */
+#define CTL_MAXGROUPS	1024	/* groups of one account looked at */
 
 struct ctl_conn {
 	TAILQ_ENTRY(ctl_conn)	 entry;
@@ -40,6 +41,7 @@ struct ctl_conn {
 	int			 fd;		/* ours to close, not bev's */
 	uid_t			 uid;
 	pid_t			 pid;
+	int			 roles;		/* ROLE_ set, fixed at accept */
 	struct cmdctx		*ctx;		/* command in progress */
 	int			 closing;	/* close once output is sent */
 };
@@ -57,7 +59,8 @@ static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 static void	 control_accept_error(struct evconnlistener *, void *);
 static void	 control_accept_resume(evutil_socket_t, short, void *);
 static void	 control_reserve(void);
-static int	 control_allowed(int, uid_t *, pid_t *);
+static void	 control_group(const char *);
+static int	 control_allowed(int, uid_t *, pid_t *, int *);
 static void	 control_read(struct bufferevent *, void *);
 static void	 control_write(struct bufferevent *, void *);
 static void	 control_event(struct bufferevent *, short, void *);
@@ -108,10 +111,38 @@ control_init(const char *path)
 	umask(old);
 	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1)
 		fatal("control_init: chmod %s", path);
+	control_group(path);
 	if (listen(fd, 16) == -1)
 		fatal("control_init: listen %s", path);
 	evutil_make_socket_nonblocking(fd);
 	listen_fd = fd;
+}
+
+/*
+ * The socket takes the group of its directory (as a file made in a
+ * set-group-ID directory would): whoever may use mmp is in that group.
+ * Failing to change it is not fatal; the socket keeps our group.
+ */
+static void
+control_group(const char *path)
+{
+	struct stat	 st;
+	char		*dir, *slash;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strlcpy(dir, ".", strlen(dir) + 1);
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &st) == -1)
+		log_warn("control_group: %s", dir);
+	else if (st.st_gid != getegid() && chown(path, (uid_t)-1,
+	    st.st_gid) == -1)
+		log_warn("control_group: cannot give %s the group of %s",
+		    path, dir);
+	free(dir);
 }
 
 /* Start accepting connections on the event loop. */
@@ -229,38 +260,54 @@ control_idle(void)
 
 /*
  * Who may use the socket: root, our own uid, and members of the socket's
- * group (primary or supplementary).
+ * group (primary or supplementary). Also works out the account's roles
+ * from its groups (root and our own uid are admins). The group lookups go
+ * through NSS once per connection, here at accept: with local files that
+ * is microseconds; a directory service (LDAP, sssd) could stall the loop,
+ * which is why commands never look groups up again.
  */
 static int
-control_allowed(int fd, uid_t *uidp, pid_t *pidp)
+control_allowed(int fd, uid_t *uidp, pid_t *pidp, int *rolesp)
 {
 	struct ucred	 cred;
 	struct stat	 st;
 	struct passwd	*pw;
-	gid_t		 groups[256];
+	struct group	*gr;
+	gid_t		 groups[CTL_MAXGROUPS], sockgid = (gid_t)-1;
 	socklen_t	 len = sizeof(cred);
-	int		 i, ngroups = nitems(groups);
+	int		 i, j, ok = 0, ngroups = nitems(groups);
 
+	*rolesp = 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
 		log_warn("control_allowed: SO_PEERCRED");
 		return (0);
 	}
 	*uidp = cred.uid;
 	*pidp = cred.pid;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred.uid == 0 || cred.uid == geteuid()) {
+		*rolesp = ROLE_ALL;
 		return (1);
-	if (stat(mmpd->sockpath, &st) == -1)
-		return (0);
-	if (cred.gid == st.st_gid)
-		return (1);
+	}
+	if (stat(mmpd->sockpath, &st) == 0)
+		sockgid = st.st_gid;
+	if (cred.gid == sockgid)
+		ok = 1;
 	if ((pw = getpwuid(cred.uid)) == NULL)
-		return (0);
+		return (ok);
+	/* More groups than fit: the first CTL_MAXGROUPS count. */
 	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
-		return (0);
+		ngroups = nitems(groups);
 	for (i = 0; i < ngroups; i++)
-		if (groups[i] == st.st_gid)
-			return (1);
-	return (0);
+		if (groups[i] == sockgid)
+			ok = 1;
+	for (j = 0; j < ROLE_COUNT; j++) {
+		if ((gr = getgrnam(cmdtab_role_group(j))) == NULL)
+			continue;
+		for (i = 0; i < ngroups; i++)
+			if (groups[i] == gr->gr_gid)
+				*rolesp |= cmdtab_role_bit(j);
+	}
+	return (ok);
 }
 
 /* A new connection: check who it is and set up its buffers. */
@@ -279,7 +326,7 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 	c = xcalloc(1, sizeof(*c));
 	c->fd = fd;
-	ok = control_allowed(fd, &c->uid, &c->pid);
+	ok = control_allowed(fd, &c->uid, &c->pid, &c->roles);
 	/*
 	 * A bufferevent closes its socket only when its finalizer runs, a
 	 * turn of the loop later: we close it ourselves, so that the reserve
@@ -317,8 +364,8 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 		control_close_after(c);
 		return;
 	}
-	log_debug("control_accept: uid %u pid %d", (unsigned)c->uid,
-	    (int)c->pid);
+	log_debug("control_accept: uid %u pid %d roles %#x", (unsigned)c->uid,
+	    (int)c->pid, c->roles);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -489,6 +536,8 @@ control_cmd(struct ctl_conn *c, const struct msg_hdr *hdr,
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->conn = c;
 	ctx->id = hdr->id;
+	ctx->uid = c->uid;
+	ctx->roles = c->roles;
 	ctx->argv = xcalloc(argc + 1, sizeof(*ctx->argv));
 	for (i = 0; i < argc; i++) {
 		if (msg_get_str(&r, &s) == -1)

@@ -44,7 +44,12 @@ struct cmdctx {
 	cmdctx_input_cb		 input_cb;
 	void			(*cancel)(struct cmdctx *);
 	void			*job;		/* the cancel hook's data */
+	uid_t			 uid;		/* the account that asked */
+	int			 roles;		/* its ROLE_ set */
 };
+
+/* cmd_sysuser.c */
+int		 cmd_sysuser_list(struct cmdctx *);
 
 /* mmpd.c */
 void		 mmpd_shutdown_done(void);

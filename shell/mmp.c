@@ -18,6 +18,7 @@ const char	*sockpath;
 
 static __dead void usage(void);
 static int	 mmp_batch(void);
+static int	 mmp_ssh(int);
 static void	 mmp_help_line(void *, const char *);
 static void	 mmp_batch_err(void *, const char *);
 static void	 mmp_capture(void *, const char *);
@@ -31,7 +32,8 @@ static const struct client_io stdio_io = {
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: mmp [-s socket] [command words ...]\n");
+	fprintf(stderr, "usage: mmp [-s socket] [command words ...]\n"
+	    "       mmp -S [-R] [-s socket]\n");
 	exit(EXIT_PARSE);
 }
 
@@ -178,15 +180,75 @@ mmp_batch(void)
 	return (rc);
 }
 
+/*
+ * An SSH session (sshd's ForceCommand, inside the SSH root it chroots
+ * mmp accounts into): no command starts the shell, the SFTP subsystem
+ * gets OpenSSH's sftp-server in the file store (read-only with -R), and
+ * anything else is one mmp command. sshd hands the client's command over
+ * in SSH_ORIGINAL_COMMAND; it is split like a line typed at the prompt,
+ * never given to a shell.
+ */
+static int
+mmp_ssh(int readonly)
+{
+	const char	*cmd, *base;
+	char		*cause, **argv;
+	int		 argc, rc;
+
+	cmd = getenv("SSH_ORIGINAL_COMMAND");
+	if (cmd == NULL || cmd[strspn(cmd, " \t")] == '\0') {
+		if (isatty(STDIN_FILENO))
+			return (edit_loop());
+		return (mmp_batch());
+	}
+	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
+	if (strcmp(cmd, "internal-sftp") == 0 ||
+	    strncmp(base, "sftp-server", 11) == 0) {
+		if (chdir(MMP_SSH_STORE) == -1) {
+			fprintf(stderr, "mmp: %s: %s\n", MMP_SSH_STORE,
+			    strerror(errno));
+			return (EXIT_FAILED);
+		}
+		if (readonly)
+			execl(MMP_SFTP_SERVER, "sftp-server", "-d",
+			    MMP_SSH_STORE, "-u", MMP_SFTP_UMASK, "-R",
+			    (char *)NULL);
+		else
+			execl(MMP_SFTP_SERVER, "sftp-server", "-d",
+			    MMP_SSH_STORE, "-u", MMP_SFTP_UMASK, (char *)NULL);
+		fprintf(stderr, "mmp: %s: %s\n", MMP_SFTP_SERVER,
+		    strerror(errno));
+		return (EXIT_FAILED);
+	}
+	if (util_split(cmd, &argv, &argc, &cause) == -1) {
+		fprintf(stderr, "mmp: %s\n", cause);
+		free(cause);
+		return (EXIT_PARSE);
+	}
+	if (argc == 0) {
+		util_free_argv(argv, argc);
+		return (EXIT_OK);
+	}
+	rc = mmp_command(argc, argv, "");
+	util_free_argv(argv, argc);
+	return (rc == -1 ? EXIT_OK : rc);
+}
+
 int
 main(int argc, char *argv[])
 {
-	int	 ch, rc;
+	int	 ch, rc, ssh = 0, readonly = 0;
 
 	if ((sockpath = getenv("MMP_SOCKET")) == NULL || *sockpath == '\0')
 		sockpath = MMP_SOCKET;
-	while ((ch = getopt(argc, argv, "+s:")) != -1) {
+	while ((ch = getopt(argc, argv, "+RSs:")) != -1) {
 		switch (ch) {
+		case 'R':
+			readonly = 1;
+			break;
+		case 'S':
+			ssh = 1;
+			break;
 		case 's':
 			sockpath = optarg;
 			break;
@@ -197,6 +259,11 @@ main(int argc, char *argv[])
 	argc -= optind;
 	argv += optind;
 
+	if (ssh) {
+		if (argc > 0)
+			usage();
+		return (mmp_ssh(readonly));
+	}
 	if (argc > 0) {
 		rc = mmp_command(argc, argv, "");
 		return (rc == -1 ? EXIT_OK : rc);

@@ -8,6 +8,11 @@
 
 #define MMP_SOCKET	"/run/mmp/mmpd.sock"
 
+/* mmp -S, inside the SSH root: where the store is, what serves SFTP. */
+#define MMP_SSH_STORE	"/files"
+#define MMP_SFTP_SERVER	"/usr/lib/openssh/sftp-server"
+#define MMP_SFTP_UMASK	"0027"		/* uploads: owner rw, group r */
+
 /* Exit statuses. */
 #define EXIT_OK		0
 #define EXIT_FAILED	1

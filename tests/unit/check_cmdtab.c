@@ -1204,6 +1204,98 @@ START_TEST(test_help_unknown)
 }
 END_TEST
 
+/* Roles: audit runs only commands that change nothing. */
+START_TEST(test_roles_audit_readonly)
+{
+	enum cmd_id	 id = _i;
+	int		 f = cmdtab_flags(id);
+
+	if (f & CF_LOCAL)
+		return;
+	if (f & (CF_STATE | CF_SECRET | CF_CONFIRM))
+		ck_assert_msg(!cmdtab_allowed(id, ROLE_AUDIT),
+		    "audit may run %s, which changes state", cmdtab_name(id));
+	ck_assert_msg(cmdtab_allowed(id, ROLE_ADMIN), "admin may not run %s",
+	    cmdtab_name(id));
+	ck_assert_msg(cmdtab_allowed(id, ROLE_ALL), "nobody may run %s",
+	    cmdtab_name(id));
+	ck_assert_msg(!cmdtab_allowed(id, 0), "an account without a role "
+	    "may run %s", cmdtab_name(id));
+}
+END_TEST
+
+/* Roles: crypto-admin changes state only through pki commands. */
+START_TEST(test_roles_crypto_pki)
+{
+	enum cmd_id	 id = _i;
+	int		 f = cmdtab_flags(id);
+
+	if ((f & CF_LOCAL) || !cmdtab_allowed(id, ROLE_CRYPTO))
+		return;
+	if (f & CF_STATE)
+		ck_assert_msg(strncmp(cmdtab_name(id), "pki ", 4) == 0,
+		    "crypto-admin may run %s, which is not pki",
+		    cmdtab_name(id));
+}
+END_TEST
+
+/* Roles: the examples, and words for the refusal message. */
+START_TEST(test_roles_examples)
+{
+	struct line		 l;
+	struct cmd_match	 m;
+	char			*cause, *s;
+	int			 i;
+	static const struct {
+		const char	*line;
+		int		 admin, crypto, audit;
+	} ex[] = {
+		{ "xmpp domain example.com",	1, 0, 0 },
+		{ "xmpp enable",		1, 0, 0 },
+		{ "xmpp callbridge add-secret cb1", 1, 0, 0 },
+		{ "xmpp callbridge list",	1, 0, 0 },
+		{ "xmpp cluster status",	1, 1, 1 },
+		{ "xmpp user list",		1, 1, 1 },
+		{ "xmpp",			1, 1, 1 },
+		{ "pki csr a CN:a",		1, 1, 0 },
+		{ "pki ca sign ca a.csr",	1, 1, 0 },
+		{ "pki list",			1, 1, 1 },
+		{ "pki inspect a.csr",		1, 1, 1 },
+		{ "user list",			1, 1, 1 },
+		{ "help",			1, 1, 1 },
+		{ "version",			1, 1, 1 },
+	};
+
+	for (i = 0; i < (int)(sizeof(ex) / sizeof(ex[0])); i++) {
+		ck_assert_int_eq(match(&l, ex[i].line, &m, &cause), CMDTAB_OK);
+		ck_assert_msg(cmdtab_allowed(m.id, ROLE_ADMIN) == ex[i].admin &&
+		    cmdtab_allowed(m.id, ROLE_CRYPTO) == ex[i].crypto &&
+		    cmdtab_allowed(m.id, ROLE_AUDIT) == ex[i].audit,
+		    "roles of \"%s\"", ex[i].line);
+	}
+	ck_assert_int_eq(match(&l, "xmpp domain x", &m, &cause), CMDTAB_OK);
+	s = cmdtab_roles_str(cmdtab_roles_of(m.id), " or ");
+	ck_assert_str_eq(s, "admin");
+	free(s);
+	ck_assert_int_eq(match(&l, "pki csr a CN:a", &m, &cause), CMDTAB_OK);
+	s = cmdtab_roles_str(cmdtab_roles_of(m.id), " or ");
+	ck_assert_str_eq(s, "crypto-admin or admin");
+	free(s);
+	s = cmdtab_roles_str(ROLE_ALL, " or ");
+	ck_assert_str_eq(s, "audit, crypto-admin or admin");
+	free(s);
+	s = cmdtab_roles_str(ROLE_AUDIT | ROLE_CRYPTO, ", ");
+	ck_assert_str_eq(s, "audit, crypto-admin");
+	free(s);
+	s = cmdtab_roles_str(0, ", ");
+	ck_assert_str_eq(s, "none");
+	free(s);
+	for (i = 0; i < ROLE_COUNT; i++)
+		ck_assert_str_eq(cmdtab_role_group(i),
+		    i == 0 ? "mmp-admin" : i == 1 ? "mmp-crypto" : "mmp-audit");
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 cmdtab_suite(void)
@@ -1257,6 +1349,12 @@ cmdtab_suite(void)
 	tcase_add_test(tc, test_complete);
 	tcase_add_test(tc, test_complete_top);
 	tcase_add_test(tc, test_complete_none);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("roles");
+	tcase_add_loop_test(tc, test_roles_audit_readonly, 0, CMD__COUNT);
+	tcase_add_loop_test(tc, test_roles_crypto_pki, 0, CMD__COUNT);
+	tcase_add_test(tc, test_roles_examples);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("help");
