@@ -1,8 +1,11 @@
 /*
  * Small helpers shared by mmp and mmpd.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmdtab.h"
 #include "util.h"
@@ -83,4 +86,38 @@ util_free_argv(char **argv, int argc)
 	for (i = 0; i < argc; i++)
 		free(argv[i]);
 	free(argv);
+}
+
+/*
+ * Remove a directory that holds only files, and the files; one that is
+ * absent is fine. -1 (errno set) if something could not be removed.
+ */
+int
+util_rmdir_flat(const char *dir)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		*p;
+	int		 rc = 0, saved = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return (errno == ENOENT ? 0 : -1);
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		xasprintf(&p, "%s/%s", dir, e->d_name);
+		if (unlink(p) == -1) {
+			saved = errno;
+			rc = -1;
+		}
+		free(p);
+	}
+	closedir(d);
+	if (rmdir(dir) == -1 && rc == 0) {
+		saved = errno;
+		rc = -1;
+	}
+	if (rc == -1)
+		errno = saved;
+	return (rc);
 }

@@ -109,7 +109,6 @@ static int	 cluster_cfg_set(const char *, const char *, char **);
 static int	 cluster_bindaddr(char *, size_t, char **);
 static void	 cluster_poll(evutil_socket_t, short, void *);
 static void	 cluster_deferred(evutil_socket_t, short, void *);
-static void	 cluster_rm_dir(const char *);
 static void	 cluster_user_set_cb(void *, const char *, const char *);
 static void	 cluster_user_del_cb(void *, const char *);
 static void	 cluster_roster_set_cb(void *, const char *, const char *,
@@ -404,28 +403,6 @@ cluster_check_identity(char **cause)
 	free(crt);
 	free(trust);
 	return (rc);
-}
-
-/* Remove raft's files (a flat directory) and the directory. */
-static void
-cluster_rm_dir(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		*p;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		xasprintf(&p, "%s/%s", dir, e->d_name);
-		if (unlink(p) == -1)
-			log_warn("cluster_rm_dir: %s", p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /*
@@ -1524,7 +1501,8 @@ cluster_wipe(void)
 {
 	char	*cause = NULL;
 
-	cluster_rm_dir(cl.dir);
+	if (util_rmdir_flat(cl.dir) == -1)
+		log_warn("cluster: cannot remove all of %s", cl.dir);
 	if (cluster_cfg_set(CLUSTER_PINS_KEY, NULL, &cause) == -1) {
 		log_warnx("cluster_wipe: %s", cause);
 		free(cause);

@@ -18,6 +18,7 @@
 #include "cmdtab.h"
 #include "db.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "xmpp_sasl.h"
 
@@ -1108,7 +1109,6 @@ static int	 db_bak_get(sqlite3 *, sqlite3_int64, const char *, int,
 		    long long, char **);
 static int	 db_bak_file_ok(const char *);
 static int	 db_bak_image_fix(const char *, const char *, char **);
-static void	 db_bak_rmdir(const char *);
 
 /* Run parameterless SQL on a connection; -1 with *cause. */
 static int
@@ -1519,27 +1519,6 @@ out:
 	return (rc);
 }
 
-/* Remove a flat directory of files and the directory; absent is fine. */
-static void
-db_bak_rmdir(const char *dir)
-{
-	DIR		*d;
-	struct dirent	*e;
-	char		*p;
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		xasprintf(&p, "%s/%s", dir, e->d_name);
-		unlink(p);
-		free(p);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /*
  * Check the backup at bakpath and unpack it: the database image to
  * imgpath (checked, and made this standalone node's as db_bak_image_fix
@@ -1562,7 +1541,7 @@ db_backup_read(const char *bakpath, const char *imgpath,
 
 	*nfiles = 0;
 	unlink(imgpath);
-	db_bak_rmdir(stagedir);
+	(void)util_rmdir_flat(stagedir);
 	if (stat(bakpath, &sb) == -1) {
 		xasprintf(cause, "%s", strerror(errno));
 		return (-1);
@@ -1683,7 +1662,7 @@ out:
 	free(path);
 	if (rc == -1) {
 		unlink(imgpath);
-		db_bak_rmdir(stagedir);
+		(void)util_rmdir_flat(stagedir);
 	}
 	return (rc);
 }
@@ -1693,5 +1672,5 @@ void
 db_backup_discard(const char *imgpath, const char *stagedir)
 {
 	unlink(imgpath);
-	db_bak_rmdir(stagedir);
+	(void)util_rmdir_flat(stagedir);
 }
