@@ -2,7 +2,6 @@
  * mmpd: keeps the appliance's configuration in SQLite and answers the
  * mmp shell on a UNIX socket, all from one libevent loop.
  */
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -121,15 +120,17 @@ mmpd_rundir(const char *path)
 /*
  * Open and lock the pid file. The lock, not the pid in the file, says
  * whether an mmpd runs: a file left by one that was killed is replaced,
- * and a locked one makes us refuse to start. flock() locks belong to the
- * open file, so the daemonised child keeps it.
+ * and a locked one makes us refuse to start. An open file description
+ * lock (F_OFD_SETLK) belongs to the open file, not to the process, so
+ * the daemonised child keeps it.
  */
 static int
 mmpd_pidfile_lock(const char *path, char **cause)
 {
-	char	 buf[32];
-	ssize_t	 n;
-	int	 fd;
+	struct flock	 fl;
+	char		 buf[32];
+	ssize_t		 n;
+	int		 fd;
 
 	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd == -1) {
@@ -143,8 +144,11 @@ mmpd_pidfile_lock(const char *path, char **cause)
 	buf[strcspn(buf, "\n")] = '\0';
 	if (buf[0] == '\0' || buf[strspn(buf, "0123456789")] != '\0')
 		strlcpy(buf, "unknown", sizeof(buf));
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		if (errno == EWOULDBLOCK)
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if (errno == EAGAIN || errno == EACCES)
 			xasprintf(cause, "another mmpd (pid %s) holds the pid "
 			    "file %s", buf, path);
 		else
