@@ -21,6 +21,7 @@ svc() {
 
 # Whether process $1 is gone (a zombie no one reaps counts as gone).
 gone() {
+	[ -n "$1" ] || return 0
 	[ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"
 }
 
