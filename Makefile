@@ -4,7 +4,7 @@
 #   make                 build mmp and mmpd at the top of the tree
 #   make check [SAN=1]   unit, regress, man-page and expect tests
 #   make run             set up, build, start a local mmpd and open mmp
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= (make uninstall)
 #   make valgrind        the regress suite with mmpd under valgrind
 #   make fuzz [FUZZ_SECONDS=n] [FUZZ_TARGETS="xml sasl fsm msg hello"]
 #                        build the libFuzzer targets of tests/fuzz/ with
@@ -16,6 +16,8 @@ PREFIX	?= /usr/local
 BINDIR	?= $(PREFIX)/bin
 SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 PKG_CONFIG ?= pkg-config
 
 CC	?= cc
@@ -72,7 +74,8 @@ UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o)
 
-.PHONY: all check unit regress expect mantest run stop install clean \
+.PHONY: all check unit regress expect mantest run stop install uninstall \
+	clean \
 	valgrind regress-update setup bench interop
 
 all: mmp mmpd
@@ -260,12 +263,35 @@ stop:
 		echo "stop: mmpd stopped"; rm -f run/mmpd.pid; \
 	else echo "stop: no mmpd from make run is running"; fi
 
+# The programs, their manuals, the systemd unit and the system user it
+# runs as. On a live system (no DESTDIR) the user is created at once;
+# `make uninstall` leaves the user and the data in /var/lib/mmp alone.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
 	install -m 0755 mmp $(DESTDIR)$(BINDIR)/mmp
 	install -m 0755 mmpd $(DESTDIR)$(SBINDIR)/mmpd
 	install -m 0644 man/mmp.8 man/mmpd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/mmpd.service \
+	    >$(DESTDIR)$(UNITDIR)/mmpd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mmpd.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/mmpd.service.tmp \
+	    $(DESTDIR)$(UNITDIR)/mmpd.service
+	install -m 0644 dist/mmp.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/mmp.conf
+# --- sshd drop-in (issue 14, item 2): install dist/sshd-mmp.conf here,
+# --- and remove it in uninstall below.
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; \
+	then systemd-sysusers $(SYSUSERSDIR)/mmp.conf && \
+	    echo "install: now run: systemctl daemon-reload &&" \
+		"systemctl enable --now mmpd"; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/mmp $(DESTDIR)$(SBINDIR)/mmpd \
+	    $(DESTDIR)$(MANDIR)/man8/mmp.8 $(DESTDIR)$(MANDIR)/man8/mmpd.8 \
+	    $(DESTDIR)$(UNITDIR)/mmpd.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/mmp.conf
+# --- sshd drop-in (issue 14, item 2): remove it here.
 
 clean:
 	rm -rf obj obj-san obj-fuzz mmp mmpd tests/regress/out

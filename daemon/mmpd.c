@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -24,10 +25,19 @@
 
 struct mmpd	*mmpd;
 static struct event *shutdown_timer;
+static char	*pidfile;		/* our pid file, if we write one */
+static int	 pidfile_fd = -1;
 
 static __dead void usage(void);
 static void	 mmpd_mkdir(const char *);
 static char	*mmpd_abspath(const char *);
+static char	*mmpd_pidfile_default(const char *);
+static void	 mmpd_rundir(const char *);
+static int	 mmpd_pidfile_lock(const char *, char **);
+static void	 mmpd_pidfile_write(void);
+static void	 mmpd_pidfile_remove(void);
+static int	 mmpd_daemonise(void);
+static void	 mmpd_ready(int, int);
 static void	 mmpd_signal(evutil_socket_t, short, void *);
 static void	 mmpd_shutdown_timeout(evutil_socket_t, short, void *);
 static void	 mmpd_cluster_down(void);
@@ -37,7 +47,8 @@ static void	 mmpd_event_log(int, const char *);
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: mmpd [-dnv] [-D datadir] [-s socket]\n");
+	fprintf(stderr, "usage: mmpd [-dnv] [-D datadir] [-p pidfile] "
+	    "[-s socket]\n");
 	exit(1);
 }
 
@@ -61,6 +72,187 @@ mmpd_abspath(const char *path)
 		fatal("getcwd");
 	xasprintf(&abs, "%s/%s", cwd, path);
 	return (abs);
+}
+
+/*
+ * The pid file that goes with a socket: its path with ".sock" replaced by
+ * ".pid" (or ".pid" added), so that each socket has its own.
+ */
+static char *
+mmpd_pidfile_default(const char *sockpath)
+{
+	char	*path;
+	size_t	 len;
+
+	len = strlen(sockpath);
+	if (len > 5 && strcmp(sockpath + len - 5, ".sock") == 0)
+		xasprintf(&path, "%.*s.pid", (int)(len - 5), sockpath);
+	else
+		xasprintf(&path, "%s.pid", sockpath);
+	return (path);
+}
+
+/*
+ * Create the directory of a socket or pid file if it is missing, as
+ * /run/mmp is wherever no service manager made it: mode 0750, so that
+ * the socket's group may reach the socket. Its parent must exist.
+ */
+static void
+mmpd_rundir(const char *path)
+{
+	char	*dir, *slash;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+		free(dir);
+		return;
+	}
+	*slash = '\0';
+	if (mkdir(dir, MMPD_RUNDIR_MODE) == -1) {
+		if (errno != EEXIST)
+			fatal("mmpd_rundir: cannot create the directory %s",
+			    dir);
+	} else {
+		if (chmod(dir, MMPD_RUNDIR_MODE) == -1)
+			fatal("mmpd_rundir: chmod %s", dir);
+		log_info("mmpd_rundir: created %s", dir);
+	}
+	free(dir);
+}
+
+/*
+ * Open and lock the pid file. The lock, not the pid in the file, says
+ * whether an mmpd runs: a file left by one that was killed is replaced,
+ * and a locked one makes us refuse to start. An open file description
+ * lock (F_OFD_SETLK) belongs to the open file, not to the process, so
+ * the daemonised child keeps it.
+ */
+static int
+mmpd_pidfile_lock(const char *path, char **cause)
+{
+	struct flock	 fl;
+	char		 buf[32];
+	ssize_t		 n;
+	int		 fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd == -1) {
+		xasprintf(cause, "cannot open the pid file %s: %s", path,
+		    strerror(errno));
+		return (-1);
+	}
+	if ((n = pread(fd, buf, sizeof(buf) - 1, 0)) < 0)
+		n = 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (buf[0] == '\0' || buf[strspn(buf, "0123456789")] != '\0')
+		strlcpy(buf, "unknown", sizeof(buf));
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_OFD_SETLK, &fl) == -1) {
+		if (errno == EAGAIN || errno == EACCES)
+			xasprintf(cause, "another mmpd (pid %s) holds the pid "
+			    "file %s", buf, path);
+		else
+			xasprintf(cause, "cannot lock the pid file %s: %s",
+			    path, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	if (n > 0)
+		log_info("mmpd_pidfile_lock: replacing stale pid file %s "
+		    "(pid %s)", path, buf);
+	if (fchmod(fd, 0644) == -1)
+		log_warn("mmpd_pidfile_lock: chmod %s", path);
+	pidfile_fd = fd;
+	pidfile = xstrdup(path);
+	return (0);
+}
+
+/* Write our pid into the locked pid file. */
+static void
+mmpd_pidfile_write(void)
+{
+	if (pidfile_fd == -1)
+		return;
+	if (ftruncate(pidfile_fd, 0) == -1 ||
+	    dprintf(pidfile_fd, "%ld\n", (long)getpid()) < 0)
+		fatal("mmpd_pidfile_write: writing the pid file %s", pidfile);
+}
+
+/* Remove the pid file at a clean exit, before letting go of its lock. */
+static void
+mmpd_pidfile_remove(void)
+{
+	if (pidfile_fd == -1)
+		return;
+	if (unlink(pidfile) == -1)
+		log_warn("mmpd_pidfile_remove: removing the pid file %s",
+		    pidfile);
+	close(pidfile_fd);
+	pidfile_fd = -1;
+	free(pidfile);
+	pidfile = NULL;
+}
+
+/*
+ * Detach from the terminal. The parent exits when the child is ready to
+ * serve (0) or has died (1), so that whoever started mmpd, a script or
+ * systemd, may use the socket once mmpd returns and sees a failed start
+ * in its exit status; the child keeps standard error until then, so that
+ * start-up errors reach the terminal. Returns the descriptor that
+ * mmpd_ready writes to.
+ */
+static int
+mmpd_daemonise(void)
+{
+	char	 c;
+	ssize_t	 n;
+	int	 p[2], fd;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal("mmpd_daemonise: pipe");
+	switch (fork()) {
+	case -1:
+		fatal("mmpd_daemonise: fork");
+	case 0:
+		break;
+	default:
+		close(p[1]);
+		while ((n = read(p[0], &c, 1)) == -1 && errno == EINTR)
+			;
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("mmpd_daemonise: setsid");
+	if (chdir("/") == -1)
+		fatal("mmpd_daemonise: chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal("mmpd_daemonise: /dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1)
+		fatal("mmpd_daemonise: dup2");
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return (p[1]);
+}
+
+/* Start-up is over: log to syslog, let go of stderr, let the parent go. */
+static void
+mmpd_ready(int fd, int verbose)
+{
+	int	 null;
+
+	log_init("mmpd", 0, verbose);
+	if ((null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	if (write(fd, "r", 1) != 1)
+		log_warn("mmpd_ready: telling the parent we are ready");
+	close(fd);
 }
 
 /* SIGTERM or SIGINT: answer what is in flight, then leave the loop. */
@@ -164,13 +356,13 @@ int
 main(int argc, char *argv[])
 {
 	struct event	*ev_term, *ev_int;
-	const char	*datadir = MMPD_DATADIR, *sockpath;
-	char		*dbpath, *cause, *v;
-	int		 ch, debug = 0, check = 0, verbose = 0;
+	const char	*datadir = MMPD_DATADIR, *sockpath, *pidpath = NULL;
+	char		*dbpath, *cause, *v, *pid;
+	int		 ch, debug = 0, check = 0, verbose = 0, ready = -1;
 
 	if ((sockpath = getenv("MMP_SOCKET")) == NULL || *sockpath == '\0')
 		sockpath = MMPD_SOCKET;
-	while ((ch = getopt(argc, argv, "dnvD:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "dnvD:p:s:")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
@@ -183,6 +375,9 @@ main(int argc, char *argv[])
 			break;
 		case 'D':
 			datadir = optarg;
+			break;
+		case 'p':
+			pidpath = optarg;
 			break;
 		case 's':
 			sockpath = optarg;
@@ -213,10 +408,29 @@ main(int argc, char *argv[])
 		exit(0);
 	}
 
+	/* Without -d there is always a pid file; with -d when -p asks. */
+	if (pidpath != NULL)
+		pid = mmpd_abspath(pidpath);
+	else if (!debug)
+		pid = mmpd_pidfile_default(mmpd->sockpath);
+	else
+		pid = NULL;
+	mmpd_rundir(mmpd->sockpath);
+	if (pid != NULL)
+		mmpd_rundir(pid);
+
 	/* The socket first: a live mmpd there must find its data untouched. */
 	signal(SIGPIPE, SIG_IGN);
 	mmpd_rlimit();
 	control_init(mmpd->sockpath);
+	if (pid != NULL && mmpd_pidfile_lock(pid, &cause) == -1) {
+		unlink(mmpd->sockpath);
+		fatalx("%s", cause);
+	}
+	free(pid);
+	if (!debug)
+		ready = mmpd_daemonise();
+	mmpd_pidfile_write();
 	umask(077);
 	mmpd_mkdir(mmpd->datadir);
 	mmpd_mkdir(mmpd->filesdir);
@@ -225,11 +439,6 @@ main(int argc, char *argv[])
 		fatalx("%s", cause);
 	}
 	free(dbpath);
-	if (!debug) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
-		log_init("mmpd", 0, verbose);
-	}
 	if ((mmpd->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	ev_term = evsignal_new(mmpd->base, SIGTERM, mmpd_signal, NULL);
@@ -247,6 +456,8 @@ main(int argc, char *argv[])
 		free(cause);
 	}
 	free(v);
+	if (ready != -1)
+		mmpd_ready(ready, verbose);
 	log_info("mmpd %s ready on %s, data in %s", MMP_VERSION,
 	    mmpd->sockpath, mmpd->datadir);
 
@@ -271,5 +482,6 @@ main(int argc, char *argv[])
 	free(mmpd->filesdir);
 	free(mmpd->sockpath);
 	free(mmpd);
+	mmpd_pidfile_remove();
 	return (0);
 }

@@ -11,6 +11,8 @@
 
 #define MMPD_DATADIR	"/var/lib/mmp"
 #define MMPD_SOCKET	"/run/mmp/mmpd.sock"
+#define MMPD_PIDFILE	"/run/mmp/mmpd.pid"
+#define MMPD_RUNDIR_MODE 0750	/* a missing socket or pid file directory */
 
 #define CMD_PENDING	(-1)	/* handler answers later via cmdctx_done */
 
