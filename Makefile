@@ -18,6 +18,8 @@ SBINDIR	?= $(PREFIX)/sbin
 MANDIR	?= $(PREFIX)/share/man
 UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SSHDCONFDIR ?= /etc/ssh/sshd_config.d
 PKG_CONFIG ?= pkg-config
 
 CC	?= cc
@@ -269,9 +271,11 @@ stop:
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
-	    $(DESTDIR)$(SYSUSERSDIR)
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(SSHDCONFDIR)
 	install -m 0755 mmp $(DESTDIR)$(BINDIR)/mmp
 	install -m 0755 mmpd $(DESTDIR)$(SBINDIR)/mmpd
+	install -m 0755 dist/mmp-sshroot $(DESTDIR)$(SBINDIR)/mmp-sshroot
 	install -m 0644 man/mmp.8 man/mmpd.8 $(DESTDIR)$(MANDIR)/man8/
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/mmpd.service \
 	    >$(DESTDIR)$(UNITDIR)/mmpd.service.tmp
@@ -279,19 +283,23 @@ install: all
 	mv -f $(DESTDIR)$(UNITDIR)/mmpd.service.tmp \
 	    $(DESTDIR)$(UNITDIR)/mmpd.service
 	install -m 0644 dist/mmp.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/mmp.conf
-# --- sshd drop-in (issue 14, item 2): install dist/sshd-mmp.conf here,
-# --- and remove it in uninstall below.
+	install -m 0644 dist/mmp.tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/mmp.conf
+	install -m 0644 dist/sshd-mmp.conf $(DESTDIR)$(SSHDCONFDIR)/mmp.conf
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; \
 	then systemd-sysusers $(SYSUSERSDIR)/mmp.conf && \
+	    $(SBINDIR)/mmp-sshroot -m $(BINDIR)/mmp /srv/mmp && \
+	    systemd-tmpfiles --create $(TMPFILESDIR)/mmp.conf && \
 	    echo "install: now run: systemctl daemon-reload &&" \
-		"systemctl enable --now mmpd"; fi
+		"systemctl enable --now mmpd && systemctl reload ssh"; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mmp $(DESTDIR)$(SBINDIR)/mmpd \
 	    $(DESTDIR)$(MANDIR)/man8/mmp.8 $(DESTDIR)$(MANDIR)/man8/mmpd.8 \
 	    $(DESTDIR)$(UNITDIR)/mmpd.service \
-	    $(DESTDIR)$(SYSUSERSDIR)/mmp.conf
-# --- sshd drop-in (issue 14, item 2): remove it here.
+	    $(DESTDIR)$(SYSUSERSDIR)/mmp.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/mmp.conf \
+	    $(DESTDIR)$(SSHDCONFDIR)/mmp.conf \
+	    $(DESTDIR)$(SBINDIR)/mmp-sshroot
 
 clean:
 	rm -rf obj obj-san obj-fuzz mmp mmpd tests/regress/out

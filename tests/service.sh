@@ -51,11 +51,14 @@ for prefix in /usr /usr/local; do
 	name="install PREFIX=$prefix"
 	if mk install DESTDIR="$D" PREFIX="$prefix" >"$T/err" 2>&1 &&
 	    files "$D" >"$T/got" && cat >"$T/want" <<-EOF &&
+		644 ./etc/ssh/sshd_config.d/mmp.conf
 		644 .$prefix/lib/systemd/system/mmpd.service
 		644 .$prefix/lib/sysusers.d/mmp.conf
+		644 .$prefix/lib/tmpfiles.d/mmp.conf
 		644 .$prefix/share/man/man8/mmp.8
 		644 .$prefix/share/man/man8/mmpd.8
 		755 .$prefix/bin/mmp
+		755 .$prefix/sbin/mmp-sshroot
 		755 .$prefix/sbin/mmpd
 		EOF
 	    sort "$T/want" | diff -u - "$T/got" >"$T/err"; then
@@ -71,10 +74,11 @@ for prefix in /usr /usr/local; do
 	: >"$T/err"
 	for want in "ExecStart=$prefix/sbin/mmpd -D /var/lib/mmp -s /run/mmp/mmpd.sock -p /run/mmp/mmpd.pid" \
 	    "PIDFile=/run/mmp/mmpd.pid" "Type=forking" "User=mmp" \
-	    "Group=mmp" "RuntimeDirectory=mmp" "StateDirectory=mmp" \
+	    "Group=mmp" "StateDirectory=mmp" \
 	    "LimitNOFILE=65536" "Restart=on-failure" \
 	    "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes" \
-	    "NoNewPrivileges=yes" "ReadWritePaths=/var/lib/mmp"; do
+	    "NoNewPrivileges=yes" \
+	    "ReadWritePaths=/var/lib/mmp /srv/mmp/run/mmp /srv/mmp/files"; do
 		key=${want%%=*}
 		got="$key=$(unitval "$key")"
 		[ "$got" = "$want" ] ||
@@ -99,7 +103,7 @@ for prefix in /usr /usr/local; do
 	fi
 
 	# The sysusers file makes the system user and its group on a scratch root.
-	name="systemd-sysusers creates mmp PREFIX=$prefix"
+	name="systemd-sysusers creates mmp and the role groups PREFIX=$prefix"
 	R="$T/root$(echo "$prefix" | tr / _)"
 	mkdir -p "$R/etc"
 	: >"$T/err"
@@ -108,10 +112,30 @@ for prefix in /usr /usr/local; do
 	elif systemd-sysusers --root="$R" "$D$prefix/lib/sysusers.d/mmp.conf" \
 	    >"$T/err" 2>&1 &&
 	    grep -q '^mmp:x:[0-9]*:[0-9]*:mmp appliance daemon:/var/lib/mmp:' \
-	    "$R/etc/passwd" && grep -q '^mmp:x:' "$R/etc/group"; then
+	    "$R/etc/passwd" && grep -q '^mmp:x:' "$R/etc/group" &&
+	    grep -q '^mmp-admin:x:' "$R/etc/group" &&
+	    grep -q '^mmp-crypto:x:' "$R/etc/group" &&
+	    grep -q '^mmp-audit:x:' "$R/etc/group"; then
 		ok "$name"
 	else
 		cat "$R/etc/passwd" >>"$T/err" 2>&1
+		notok "$name"
+	fi
+
+	# The tmpfiles file leads /run/mmp and the data directory's file
+	# store into the SSH root, on the same scratch root.
+	name="systemd-tmpfiles links /run/mmp and the store PREFIX=$prefix"
+	: >"$T/err"
+	if ! command -v systemd-tmpfiles >/dev/null 2>&1; then
+		skipped "$name" "no systemd-tmpfiles"
+	elif systemd-tmpfiles --root="$R" --create \
+	    "$D$prefix/lib/tmpfiles.d/mmp.conf" >"$T/err" 2>&1 &&
+	    [ "$(readlink "$R/run/mmp")" = /srv/mmp/run/mmp ] &&
+	    [ "$(readlink "$R/var/lib/mmp/files")" = /srv/mmp/files ] &&
+	    [ "$(stat -c %a "$R/var/lib/mmp")" = 750 ]; then
+		ok "$name"
+	else
+		ls -lR "$R/run" "$R/var" >>"$T/err" 2>&1
 		notok "$name"
 	fi
 
