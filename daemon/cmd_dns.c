@@ -89,9 +89,9 @@ struct dns_job {
 	int			 rc[SVC_N];
 	struct dns_srv		 srv[SVC_N][DNS_MAX_ANSWERS];
 	int			 nsrv[SVC_N];
+	int			 more[SVC_N];	/* records left out */
 	struct dns_target	 targets[DNS_MAX_TARGETS];
 	int			 ntargets;
-	int			 skipped;
 	int			 covers_domain;
 	char			*crtcause;
 };
@@ -332,7 +332,7 @@ cmd_dns_work(void *arg)
 		}
 		xasprintf(&q, "%s.%s.", dns_svcs[s].label, job->domain);
 		job->rc[s] = dns_srv(d, q, job->srv[s], DNS_MAX_ANSWERS,
-		    &job->nsrv[s], &cause);
+		    &job->nsrv[s], &job->more[s], &cause);
 		if (job->rc[s] == DNS_FAIL) {
 			xasprintf(&job->fail, "%s SRV: %s", q, cause);
 			free(cause);
@@ -345,10 +345,8 @@ cmd_dns_work(void *arg)
 				continue;
 			if ((t = cmd_dns_target(job,
 			    job->srv[s][i].target)) == NULL) {
-				if (job->ntargets == DNS_MAX_TARGETS) {
-					job->skipped++;
+				if (job->ntargets == DNS_MAX_TARGETS)
 					continue;
-				}
 				t = &job->targets[job->ntargets++];
 				strlcpy(t->name, job->srv[s][i].target,
 				    sizeof(t->name));
@@ -473,6 +471,7 @@ cmd_dns_check_svc(struct dns_job *job, int s)
 	struct dns_target	*t;
 	char			 owner[NS_MAXDNAME + 32], rec[2 * NS_MAXDNAME];
 	char			 nm[NS_MAXDNAME + 32], who[512], *bad, *tmp;
+	char			 good[512];
 	int			 want = job->port[s], other, i, j, k, nd;
 	int			 fails = 0, hit, lvl, onenode = -1, spread = 0;
 
@@ -533,6 +532,7 @@ cmd_dns_check_svc(struct dns_job *job, int s)
 		}
 		hit = 0;
 		bad = NULL;
+		*good = '\0';
 		for (k = 0; k < t->naddrs; k++) {
 			if ((nd = cmd_dns_node_of(job, t->addrs[k])) == -1) {
 				xasprintf(&tmp, "%s%s%s", bad ? bad : "",
@@ -542,6 +542,12 @@ cmd_dns_check_svc(struct dns_job *job, int s)
 				continue;
 			}
 			hit++;
+			if (strlen(good) + 2 + strlen(t->addrs[k]) <
+			    sizeof(good)) {
+				if (*good != '\0')
+					strlcat(good, ", ", sizeof(good));
+				strlcat(good, t->addrs[k], sizeof(good));
+			}
 			job->nodes[nd].covered[s] = 1;
 			if (onenode == -1)
 				onenode = nd;
@@ -558,10 +564,14 @@ cmd_dns_check_svc(struct dns_job *job, int s)
 			    "which is not %s", rec, r->target, bad,
 			    cmd_dns_who(job, who, sizeof(who)));
 		else if (r->port == want)
-			cmd_dns_line(job, 0, "%s: resolves to %s", rec,
-			    job->clustered ? "members only" : "this node");
+			cmd_dns_line(job, 0, "%s: resolves to %s %s", rec,
+			    job->clustered ? (hit > 1 ? "members" : "member") :
+			    "this node,", good);
 		free(bad);
 	}
+	if (job->more[s] > 0)
+		cmd_dns_line(job, 1, "%s has %d more SRV records than the %d "
+		    "looked at", owner, job->more[s], DNS_MAX_ANSWERS);
 	for (j = 0; j < job->nnodes; j++) {
 		if (job->nodes[j].covered[s])
 			continue;
@@ -644,9 +654,6 @@ cmd_dns_report(struct dns_job *job)
 	}
 	for (s = 0; s < SVC_N; s++)
 		fails += cmd_dns_check_svc(job, s);
-	if (job->skipped)
-		cmd_dns_line(job, 1, "%d more targets not looked up (only %d "
-		    "are)", job->skipped, DNS_MAX_TARGETS);
 	fails += cmd_dns_check_cert(job);
 	return (fails);
 }

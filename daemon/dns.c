@@ -153,27 +153,32 @@ dns_query(struct dns *d, const char *name, int type, ns_msg *msg,
 }
 
 /*
- * The SRV records of name, at most max into srv, *n of them. DNS_OK,
- * DNS_NONE when there are none, DNS_FAIL with *cause.
+ * The SRV records of name, at most max into srv, *n of them, and in
+ * *more how many were left out. DNS_OK, DNS_NONE when there are none,
+ * DNS_FAIL with *cause.
  */
 int
 dns_srv(struct dns *d, const char *name, struct dns_srv *srv, int max,
-    int *n, char **cause)
+    int *n, int *more, char **cause)
 {
 	ns_msg			 msg;
 	ns_rr			 rr;
 	const unsigned char	*rd;
 	int			 i, rc, count;
 
-	*n = 0;
+	*n = *more = 0;
 	if ((rc = dns_query(d, name, ns_t_srv, &msg, cause)) != DNS_OK)
 		return (rc);
 	count = ns_msg_count(msg, ns_s_an);
-	for (i = 0; i < count && *n < max; i++) {
+	for (i = 0; i < count; i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) == -1)
 			break;
 		if (ns_rr_type(rr) != ns_t_srv || ns_rr_rdlen(rr) < 7)
 			continue;
+		if (*n == max) {
+			(*more)++;
+			continue;
+		}
 		rd = ns_rr_rdata(rr);
 		srv[*n].prio = rd[0] << 8 | rd[1];
 		srv[*n].weight = rd[2] << 8 | rd[3];

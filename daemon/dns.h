@@ -36,7 +36,7 @@ struct dns	*dns_new(const char *, char **);
 void		 dns_free(struct dns *);
 const char	*dns_server(const struct dns *);
 int		 dns_srv(struct dns *, const char *, struct dns_srv *, int,
-		    int *, char **);
+		    int *, int *, char **);
 int		 dns_addrs(struct dns *, const char *,
 		    char (*)[INET6_ADDRSTRLEN], int, int *, char **);
 

@@ -346,17 +346,27 @@ async def blocking(t):
         os.environ['MMP_RESOLVER'] = '%s:%d' % (DNS_ADDR, t.dns.port)
     await nd.batch(['xmpp domain ' + DOMAIN, 'xmpp listen 127.0.0.2'])
     start = time.monotonic()
-    job = asyncio.ensure_future(nd.mmp('xmpp', 'dns', 'check',
-                                       timeout=w(30)))
-    # Wait until the query has reached the silent resolver.
-    deadline = time.monotonic() + w(5)
-    while True:
-        with contextlib.suppress(BlockingIOError):
-            hole.recvfrom(4096)
-            break
-        check(time.monotonic() < deadline and not job.done(),
-              'no query reached the silent resolver')
-        await asyncio.sleep(0.02)
+    jobs = []
+    for _ in range(2):
+        job = asyncio.ensure_future(nd.mmp('xmpp', 'dns', 'check',
+                                           timeout=w(30)))
+        jobs.append(job)
+        # Wait until its query has reached the silent resolver.
+        deadline = time.monotonic() + w(5)
+        while True:
+            with contextlib.suppress(BlockingIOError):
+                hole.recvfrom(4096)
+                break
+            check(time.monotonic() < deadline and not job.done(),
+                  'no query reached the silent resolver')
+            await asyncio.sleep(0.02)
+    # Two checks wait: a third is refused at once.
+    t0 = time.monotonic()
+    rc, out, err = await nd.mmp('xmpp', 'dns', 'check', timeout=w(5))
+    check(rc == 1 and 'xmpp dns check: 2 DNS lookups are running '
+          'already; try again when they are done' in err,
+          'a third check while two wait: exit %d: %s%s' % (rc, out, err))
+    check(time.monotonic() - t0 < w(1), 'the refusal took over 1s')
     for _ in range(3):
         t0 = time.monotonic()
         rc, out, err = await nd.mmp('version', timeout=w(5))
@@ -364,19 +374,48 @@ async def blocking(t):
         check(rc == 0, 'mmp version while the check waits: exit %d' % rc)
         check(took < w(1), 'mmp version took %.2fs while the check waits '
               '(bound 1s)' % took)
-        check(not job.done(), 'the check ended before the resolver could '
-              'time out')
-    rc, out, err = await job
-    took = time.monotonic() - start
-    r = Check(rc, out, err)
-    r.status(1, 'silent resolver')
-    r.want('FAILURE', '^FAILURE: DNS not checked: %s SRV: %s:%d did not '
-           'answer within 4 s' % (esc(CL + '.' + DOMAIN + '.'),
-                                  esc(HOLE_ADDR), hole.getsockname()[1]),
-           'timeout line')
+        check(not any(j.done() for j in jobs), 'a check ended before the '
+              'resolver could time out')
+    for job in jobs:
+        rc, out, err = await job
+        took = time.monotonic() - start
+        r = Check(rc, out, err)
+        r.status(1, 'silent resolver')
+        r.want('FAILURE', '^FAILURE: DNS not checked: %s SRV: %s:%d did '
+               'not answer within 4 s' % (esc(CL + '.' + DOMAIN + '.'),
+                                          esc(HOLE_ADDR),
+                                          hole.getsockname()[1]),
+               'timeout line')
+        check(len(r.lines) == 1, 'more than the timeout line:\n' + out)
     check(took < w(10), 'the check took %.1fs (bound 10s)' % took)
     t.note('check against a silent resolver ended after %.1fs' % took)
     hole.close()
+
+
+@case
+async def limits(t):
+    """Twenty records of each service: 16 of each name are looked at, and
+    32 targets in all; the rest are named as left out."""
+    dns = t.dns
+    nd = await solo_node(t, dns, name='limits')
+    lines = []
+    for svc, tag, port in ((CL, 'c', C), (XS, 'x', C), (CO, 'm', M)):
+        for i in range(20):
+            name = '%s%d.%s' % (tag, i, DOMAIN)
+            lines += [srv(svc, name, port), host(name, '127.0.0.1')]
+    await dns.start(lines)
+    r = await dns_check(nd)
+    for svc in (CL, XS, CO):
+        r.want('WARNING', '^WARNING: %s has 4 more SRV records than the 16 '
+               'looked at$' % esc(svc + '.' + DOMAIN + '.'), 'cap ' + svc)
+    skipped = [ln for ln in r.level('WARNING')
+               if re.search(': not looked up \\(only 32 targets are\\)$',
+                            ln)]
+    check(len(skipped) == 16, '%d records not looked up, not 16:\n%s' % (
+        len(skipped), r.out))
+    check(len(r.level('SUCCESS')) == 32 + 1,
+          '%d SUCCESS lines, not 33:\n%s' % (len(r.level('SUCCESS')),
+                                              r.out))
 
 
 CLUSTER_NAMES = ['xmpp%d.%s' % (i, DOMAIN) for i in (1, 2, 3)]
