@@ -470,7 +470,7 @@ cmd_dns_check_svc(struct dns_job *job, int s)
 	struct dns_srv		*r;
 	struct dns_target	*t;
 	char			 owner[NS_MAXDNAME + 32], rec[2 * NS_MAXDNAME];
-	char			 nm[NS_MAXDNAME + 32], who[512], *bad, *tmp;
+	char			 nm[NS_MAXDNAME + 32], who[1024], *bad, *tmp;
 	char			 good[512];
 	int			 want = job->port[s], other, i, j, k, nd;
 	int			 fails = 0, hit, lvl, onenode = -1, spread = 0;
