@@ -61,6 +61,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster_hello.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
 	      daemon/cluster_lead.c daemon/cmd_cluster.c daemon/cmd_backup.c \
+	      daemon/cmd_dns.c daemon/dns.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
@@ -94,7 +95,7 @@ $(O)/mmp: $(COMMON_OBJS) $(MMP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMP))
 
 $(O)/mmpd: $(COMMON_OBJS) $(MMPD_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD))
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_MMPD)) -lresolv
 
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -119,6 +119,9 @@ int		 cmd_xmpp_disable(struct cmdctx *);
 int		 cmd_xmpp_max_sessions(struct cmdctx *);
 int		 cmd_xmpp_reset(struct cmdctx *);
 
+/* cmd_dns.c */
+int		 cmd_xmpp_dns(struct cmdctx *);
+
 /* cmd_cluster.c */
 int		 cmd_cluster_member(void);
 const char	*cmd_cluster_state(void);

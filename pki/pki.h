@@ -82,5 +82,7 @@ int	 pki_p12_to_pem(const char *, const char *, const char *,
 	    const char *, const char *, int *, char **);
 int	 pki_bundle(const char *, const char **, int, int, char **);
 int	 pki_is_encrypted_key(const char *);
+int	 pki_cert_covers(const char *, const char *, char **);
+int	 pki_cert_dns_names(const char *, char ***, int, char **);
 
 #endif /* PKI_H */

@@ -994,3 +994,68 @@ pki_is_encrypted_key(const char *path)
 	pki_cert_clear(&cf);
 	return (enc);
 }
+
+/*
+ * Whether the first certificate of path covers the DNS name: 1 if it
+ * does (a subjectAltName, a wildcard of one label, or the CN when there
+ * are no DNS names), 0 if not, -1 with *cause if it cannot be read.
+ */
+int
+pki_cert_covers(const char *path, const char *name, char **cause)
+{
+	STACK_OF(X509)	*sk;
+	int		 rc;
+
+	if ((sk = pki_cert_certs(path, 0, cause)) == NULL)
+		return (-1);
+	rc = X509_check_host(sk_X509_value(sk, 0), name, strlen(name), 0,
+	    NULL);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	if (rc < 0) {
+		xasprintf(cause, "%s: cannot check the name %s",
+		    pki_cert_base(path), name);
+		return (-1);
+	}
+	return (rc == 1);
+}
+
+/*
+ * The DNS names of the first certificate of path (its subjectAltNames,
+ * at most max, wildcards left out) in *names, which the caller frees
+ * with each name. The count, or -1 with *cause.
+ */
+int
+pki_cert_dns_names(const char *path, char ***names, int max, char **cause)
+{
+	STACK_OF(X509)		*sk;
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	char			*s;
+	int			 i, n = 0;
+
+	*names = NULL;
+	if ((sk = pki_cert_certs(path, 0, cause)) == NULL)
+		return (-1);
+	gens = X509_get_ext_d2i(sk_X509_value(sk, 0), NID_subject_alt_name,
+	    NULL, NULL);
+	*names = xcalloc(max > 0 ? max : 1, sizeof(**names));
+	for (i = 0; gens != NULL && i < sk_GENERAL_NAME_num(gens) && n < max;
+	    i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DNS)
+			continue;
+		s = cert_asn1str(g->d.dNSName);
+		if (*s == '\0' || strchr(s, '*') != NULL ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != strlen(s)) {
+			free(s);
+			continue;
+		}
+		(*names)[n++] = s;
+	}
+	GENERAL_NAMES_free(gens);
+	sk_X509_pop_free(sk, X509_free);
+	ERR_clear_error();
+	return (n);
+}

@@ -1084,8 +1084,8 @@ START_TEST(test_complete)
 
 	list = cmdtab_complete(1, xmpp, "", &n);
 	EXPECT_LIST(list, n, "callbridge", "certs", "cluster", "disable",
-	    "domain", "enable", "listen", "max_sessions", "port", "reset",
-	    "user");
+	    "dns", "domain", "enable", "listen", "max_sessions", "port",
+	    "reset", "user");
 	cmdtab_free_list(list, n);
 
 	list = cmdtab_complete(1, xmpp, "z", &n);
