@@ -49,7 +49,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp_tls.c daemon/xmpp_sasl.c \
 	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
-	      daemon/cluster_lead.c daemon/cmd_cluster.c \
+	      daemon/cluster_lead.c daemon/cluster_view.c daemon/cmd_cluster.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 

@@ -38,6 +38,7 @@ struct creq {
 	struct cnet_dial	*dial;
 	struct bufferevent	*bev;
 	struct event		*timeout;
+	size_t			 max;		/* bytes of the answer */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -494,6 +495,19 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			free(line);
 			continue;
 		}
+		if (n == 1 && strcmp(w[0], "VIEW") == 0 &&
+		    cluster_running()) {
+			char	*v, *r;
+
+			/* Any member answers for itself (cluster_view.c). */
+			v = cview_local();
+			xasprintf(&r, "OK %s\n", v);
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+			free(v);
+			free(line);
+			continue;
+		}
 		if (!cluster_running())
 			err = "ERR this node is not running a cluster";
 		else if (!cluster_is_leader()) {
@@ -812,6 +826,8 @@ cluster_req(const char *target, const char *line,
 
 	r = xcalloc(1, sizeof(*r));
 	xasprintf(&r->line, "%s\n", line);
+	r->max = strcmp(line, "VIEW") == 0 ? CLUSTER_VIEW_BYTES :
+	    CLUSTER_LINE_MAX;
 	strlcpy(r->target, target, sizeof(r->target));
 	r->cb = cb;
 	r->arg = arg;
@@ -897,8 +913,7 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 
 	if ((line = evbuffer_readln(bufferevent_get_input(bev), NULL,
 	    EVBUFFER_EOL_LF)) == NULL) {
-		if (evbuffer_get_length(bufferevent_get_input(bev)) >
-		    CLUSTER_LINE_MAX)
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > r->max)
 			cluster_req_finish(r, 0, "answer too long");
 		return;
 	}
