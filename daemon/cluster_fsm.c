@@ -1614,22 +1614,13 @@ cfsm_timers(const struct cfsm *c, int *hb, int *el)
 }
 
 /*
- * Whether node has published its digests (a published entry, or any
- * digest: a node from before published entries).
+ * Whether node has published the digests of all its call bridges once
+ * (a published entry).
  */
 int
 cfsm_published(const struct cfsm *c, uint64_t node)
 {
-	struct cfsm_dig_tree	*head;
-	struct cfsm_dig		*d;
-
-	if (cfsm_state_pub(&c->st, node))
-		return (1);
-	head = (struct cfsm_dig_tree *)(uintptr_t)&c->st.digs;
-	RB_FOREACH(d, cfsm_dig_tree, head)
-		if (d->node == node)
-			return (1);
-	return (0);
+	return (cfsm_state_pub(&c->st, node));
 }
 
 /* The digest of call bridge cb on node, or NULL. */

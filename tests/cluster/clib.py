@@ -194,14 +194,18 @@ class Peer:
         self.ip = addr.rsplit(':', 1)[0]
         self.leader = '(leader)' in rest.lower()
         self.me = '(me)' in rest.lower()
+        # (unreachable 12 s): nobody heard it lately (not a role).
+        marks = re.findall(r'\(([^)]*)\)', rest.lower())
+        self.unreachable = any(f.startswith('unreachable') for f in marks)
         # Anything else in parentheses: (joining), (standby) ...
-        self.other = [f for f in re.findall(r'\(([^)]*)\)', rest.lower())
-                      if f not in ('leader', 'me')]
+        self.other = [f for f in marks if f not in ('leader', 'me') and
+                      not f.startswith('unreachable')]
 
     def __repr__(self):
         return self.addr + (' (Leader)' if self.leader else '') + \
             (' (me)' if self.me else '') + \
-            ''.join(' (%s)' % f for f in self.other)
+            ''.join(' (%s)' % f for f in self.other) + \
+            (' (unreachable)' if self.unreachable else '')
 
 
 class Status:
@@ -1159,6 +1163,21 @@ def db_subscription(nd, owner, jid):
     finally:
         db.close()
     return row[0] if row else None
+
+
+def db_config(nd, keys):
+    """The values of config keys in the node's own database (read-only),
+    None for a key that is not set."""
+    import sqlite3
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(nd.data,
+                                                            'mmp.db'),
+                         uri=True, timeout=5)
+    try:
+        return [(lambda r: r[0] if r else None)(db.execute(
+            'SELECT value FROM config WHERE key = ?', (k,)).fetchone())
+            for k in keys]
+    finally:
+        db.close()
 
 
 async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):

@@ -45,12 +45,21 @@ shared     the lab setup: one certificate on every node, and that
            certificate as the trust bundle; the cluster forms, survives
            kill -9 of its leader and takes the node back; another
            certificate of the same CA cannot speak for a member
+views      the cluster seen from any node: where each call bridge is
+           connected and its last failure, the sessions of each user
+           (resource, node, address, since) and their count, on every
+           member; a member that dies is marked unreachable on the
+           others; followers hear of each other; the Quorum line during
+           an election; timers set on a follower apply on every member
+           and on a node that joins later, which is never reported as
+           missing secrets while it publishes them
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
 """
 
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -58,7 +67,7 @@ import subprocess
 import sys
 import time
 
-from clib import (PORT_PENDING, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (PORT_PENDING, db_config, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
@@ -878,6 +887,218 @@ async def harness(t):
     n2.start()
     await n2.wait_ready()
     check('alice' in await n2.users(), 'n2 lost its accounts')
+
+
+def cb_blocks(out):
+    """xmpp callbridge list, parsed: name -> {label: value}."""
+    blocks, cur = {}, None
+    for line in out.splitlines():
+        if ':' not in line:
+            continue
+        k, v = (x.strip() for x in line.split(':', 1))
+        if k == 'Callbridge':
+            cur = blocks.setdefault(v, {})
+        elif cur is not None:
+            cur.setdefault(k, v)
+    return blocks
+
+
+def kv_records(out):
+    """Blank-line separated 'Label : value' records: a list of dicts."""
+    recs = []
+    for chunk in out.split('\n\n'):
+        d = {}
+        for line in chunk.splitlines():
+            if ':' in line:
+                k, v = line.split(':', 1)
+                d.setdefault(k.strip(), v.strip())
+        if d:
+            recs.append(d)
+    return recs
+
+
+def wrong_quorum(s):
+    """A Quorum line that says no quorum while a majority is reachable
+    (the old 'no quorum (3 of 3 voters reachable)' during elections)."""
+    m = re.match(r'no quorum \((\d+) of (\d+) voters', s.get('quorum'))
+    return m is not None and int(m.group(1)) > int(m.group(2)) // 2
+
+
+async def wait_for(what, fn, timeout=None):
+    """Wait until await fn() returns something true; it; fails after
+    timeout with the last value."""
+    timeout = timeout or w(10)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await fn()
+        if got and got[0]:
+            return got
+        if time.monotonic() > deadline:
+            raise Failed('timed out after %gs waiting for %s: %s' % (
+                timeout, what, got[1] if got else got))
+        await asyncio.sleep(0.1)
+
+
+@scenario()
+async def views(t):
+    c = Cluster(t, 4)
+    n1, n2, n3, n4 = c.nodes
+    await c.start([n1, n2, n3])
+    await c.initialize(n1)
+    # n2 and n3 join while the leader's status is watched: a joining
+    # node is never reported as missing secrets it is about to publish.
+    missing = []
+    stop = asyncio.Event()
+
+    async def watch():
+        while not stop.is_set():
+            for nd in (n1,):
+                s = await nd.status()
+                for line in s.text.splitlines():
+                    if 'missing on' in line:
+                        missing.append('%s: %s' % (nd.name, line.strip()))
+            await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(watch())
+    try:
+        for nd in (n2, n3):
+            await c.join(nd, n1)
+        leader = await c.wait_agree([n1, n2, n3])
+    finally:
+        stop.set()
+        await task
+    with t.check('joining-node-not-missing'):
+        check(not missing, 'a joining node was reported missing secrets: '
+              '%s' % missing[:3])
+    followers = [nd for nd in (n1, n2, n3) if nd is not leader]
+    t.note('leader %s' % leader.name)
+
+    with t.check('followers-hear-each-other'):
+        for nd in followers:
+            s = await nd.status()
+            never = [ln.strip() for ln in s.text.splitlines()
+                     if ln.startswith('Last heard') and 'never' in ln]
+            check(not never, '%s: %s' % (nd.name, never))
+
+    await c.add_users(n1)
+    await c.wait_users([n1, n2, n3])
+    a_phone = await login(t, n2, 'alice', 'phone')
+    a_laptop = await login(t, n3, 'alice', 'laptop')
+    await login(t, n1, 'bob', 'desk')
+    cb = await component(t, n3, 'cb1')
+    await reachable(a_phone, CB1)
+    # cb2 with a mistyped secret on node 2: refused there.
+    bad = None
+    with contextlib.suppress(Failed):
+        bad = await component(t, n2, 'cb2', secret='not-the-secret')
+    check(bad is None, 'cb2 with a wrong secret was let in on n2')
+
+    with t.check('callbridge-list-everywhere'):
+        for nd in (n1, n2, n3):
+            async def look(nd=nd):
+                out = await nd.ok('xmpp', 'callbridge', 'list')
+                b = cb_blocks(out)
+                ok = (b.get('cb1', {}).get('Connected', '').startswith(
+                    'yes, on %s from 127.0.0.3:' % n3.peer) and
+                    b.get('cb2', {}).get('Connected') == 'no' and
+                    re.match(r'authentication failure on %s from '
+                             r'127\.0\.0\.2:\d+ at \d{4}-\d\d-\d\d '
+                             r'\d\d:\d\d:\d\d UTC$' % re.escape(n2.peer),
+                             b.get('cb2', {}).get('Last failure', '')))
+                return ok, '%s: %r' % (nd.name, out)
+            await wait_for('%s to show where cb1 is and cb2 failed' %
+                           nd.name, look)
+
+    with t.check('user-list-counts-cluster-wide'):
+        for nd in (n1, n2, n3):
+            async def look(nd=nd):
+                out = await nd.ok('xmpp', 'user', 'list')
+                rows = dict(ln.split()[:2] for ln in out.splitlines()[1:]
+                            if ln.split())
+                return (rows.get('alice') == '2' and
+                        rows.get('bob') == '1'), '%s: %r' % (nd.name, out)
+            await wait_for('%s to count 2 sessions of alice, 1 of bob' %
+                           nd.name, look)
+
+    with t.check('user-sessions-everywhere'):
+        for nd in (n1, n2, n3):
+            out = await nd.ok('xmpp', 'user', 'list', 'alice')
+            recs = kv_records(out)
+            check(recs and recs[0].get('User') == 'alice' and
+                  recs[0].get('Sessions') == '2', '%s: %r' % (nd.name, out))
+            got = sorted((r.get('Resource'), r.get('Node'),
+                          r.get('Address', '').rsplit(':', 1)[0])
+                         for r in recs[1:])
+            want = sorted([('phone', n2.peer, n2.addr),
+                           ('laptop', n3.peer, n3.addr)])
+            check(got == want, '%s: sessions %s, expected %s' % (
+                nd.name, got, want))
+            check(all(re.match(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$',
+                               r.get('Since', '')) for r in recs[1:]),
+                  '%s: Since: %r' % (nd.name, out))
+        rc, out, err = await n2.mmp('xmpp', 'user', 'list', 'nobody')
+        check(rc == 1 and 'no user named nobody' in err,
+              'user list of an unknown user: exit %d: %r' % (rc, err + out))
+
+    with t.check('timers-cluster-wide'):
+        await followers[0].ok('xmpp', 'cluster', 'timers', '50', '400')
+        await c.wait_status(
+            [n1, n2, n3], lambda s: s.get('timers').startswith(
+                'heartbeat 50 ms, election timeout 400 ms'),
+            'the timers set on a follower on every member')
+        # A node that joins now takes the cluster's timers.
+        await c.start([n4])
+        await c.join(n4, n1)
+        await c.wait_agree([n1, n2, n3, n4])
+        await c.wait_status(
+            [n4], lambda s: s.get('timers').startswith(
+                'heartbeat 50 ms, election timeout 400 ms'),
+            'the cluster\'s timers on a node that joined')
+        rows = db_config(n4, ('cluster.heartbeat', 'cluster.election'))
+        check(rows == ['50', '400'], 'n4 keeps timers %s' % rows)
+
+    with t.check('unreachable-marked'):
+        victim = followers[1]
+        watcher = followers[0]
+        victim.kill9()
+        sts = await c.wait_status(
+            [watcher], lambda s: any(
+                p.addr == victim.peer and p.unreachable for p in s.peers),
+            'a dead member marked unreachable', timeout=w(10))
+        s = sts[0]
+        check(s.quorum, '%s: Quorum %r with 3 of 4 up' % (
+            watcher.name, s.get('quorum')))
+        others = [p for p in s.peers if p.unreachable and
+                  p.addr != victim.peer]
+        check(not others, 'live members marked unreachable: %s' % others)
+        line = [ln for ln in s.text.splitlines()
+                if ln.startswith(victim.peer)][0]
+        check(re.search(r'\(unreachable \d+ s\)', line), line)
+
+    with t.check('quorum-line-during-election'):
+        # Back to four, then the leader dies: three of four elect.
+        for nd in (n1, n2, n3, n4):
+            if not nd.running():
+                nd.start()
+                await nd.wait_ready()
+        await c.wait_agree([n1, n2, n3, n4])
+        leader = [s.node for s in t.last if s.state == 'LEADER'][0]
+        live = [n1, n2, n3, n4]
+        t0 = time.monotonic()
+        leader.kill9()
+        live.remove(leader)
+        bad = []
+        while True:
+            sts = await c.statuses(live)
+            bad += ['%s: %s %s' % (s.node.name, s.state, s.get('quorum'))
+                    for s in sts if wrong_quorum(s)]
+            if any(s.state == 'LEADER' for s in sts) and \
+                    all(s.quorum for s in sts):
+                break
+            check(time.monotonic() - t0 < w(15), 'no new leader: %s' %
+                  '; '.join(s.summary() for s in sts))
+            await asyncio.sleep(0.02)
+        check(not bad, 'Quorum said no quorum with a majority reachable: '
+              '%s' % bad[:3])
 
 
 @scenario(hidden=True, netns=True)
