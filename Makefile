@@ -58,7 +58,8 @@ MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
 MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
-	      check_xml check_sasl check_cluster_fsm check_cluster_pin
+	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
+	      check_cluster_view
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -115,6 +116,9 @@ $(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
     $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
+    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
     $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 

@@ -1213,6 +1213,24 @@ def open_fds(nd):
     return len(os.listdir('/proc/%d/fd' % nd.proc.pid))
 
 
+async def settled_fds(nd, timeout=None):
+    """The node's descriptors once the count holds still for 0.2 s (a
+    status just run leaves the view's request channels closing); fails
+    after timeout."""
+    timeout = timeout or w(5)
+    deadline = time.monotonic() + timeout
+    last = open_fds(nd)
+    while True:
+        await asyncio.sleep(0.2)
+        n = open_fds(nd)
+        if n == last:
+            return n
+        if time.monotonic() > deadline:
+            raise Failed('%s: descriptors still changing after %gs (%d)'
+                         % (nd.name, timeout, n))
+        last = n
+
+
 async def wait_fds(nd, pred, what, timeout=None, tick=None):
     """Wait until pred(open_fds(nd)) holds, calling tick() every round
     if given; the count. Fails after timeout with the last count."""

@@ -67,7 +67,7 @@ import subprocess
 import sys
 import time
 
-from clib import (PORT_PENDING, db_config, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (PORT_PENDING, db_config, settled_fds, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
@@ -480,7 +480,7 @@ async def guard(t):
     await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
                         'the leader with quorum after %s died' % fake.name)
     await c.add_users(n1)
-    base = open_fds(n1)
+    base = await settled_fds(n1)
 
     def follower(epoch=None):
         return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
@@ -684,7 +684,7 @@ async def outsider(t):
 async def slots(t):
     c = Cluster(t, 3)
     leader = await c.form(timers=TIMERS)
-    base = open_fds(leader)
+    base = await settled_fds(leader)
 
     with t.check('idle-before-tls-closed-soon'):
         idle = Squatters(leader, ['127.0.5.%d' % i for i in range(1, 21)])
