@@ -34,7 +34,7 @@
 #define CFSM_HB_MIN		10	/* xmpp cluster timers' bounds, ms */
 #define CFSM_HB_MAX		10000
 #define CFSM_EL_MAX		60000
-#define CLUSTER_VIEW_MS		1000	/* a view waits this long for members */
+#define CLUSTER_VIEW_MS		1000	/* a view waits for the members */
 #define CLUSTER_VIEW_BYTES	(256 * 1024)	/* one member's view answer */
 
 struct bufferevent;

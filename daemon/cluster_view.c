@@ -19,7 +19,7 @@
  * (space, comma, percent, control and non-ASCII bytes as %XX):
  *
  *	n,id,addr			the node itself (id in hex)
- *	h,id,ms				it last heard member id ms ago (-1 never)
+ *	h,id,ms				it heard member id ms ago (-1 never)
  *	s,jid,addr,since		a session: full JID, client address
  *	c,name,peer,since		a call bridge connected here
  *	f,name,peer,at,reason		a call bridge's last failure here

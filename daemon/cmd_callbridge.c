@@ -221,9 +221,9 @@ cmd_callbridge_print(struct cmdctx *ctx, const struct cview *v)
 	const struct cview_fail	*last;
 	char			*domain, *state, when[40];
 	size_t			 n, i, k;
-	int			 width = v != NULL ? CB_KV_WIDTH_CL : CB_KV_WIDTH;
-	int			 seen, m;
+	int			 width, seen, m;
 
+	width = v != NULL ? CB_KV_WIDTH_CL : CB_KV_WIDTH;
 	if (db_callbridge_list(mmpd->db, &list, &n) == -1) {
 		cmdctx_err(ctx, "xmpp callbridge list: cannot read the "
 		    "database");

@@ -760,7 +760,7 @@ cmd_cluster_timers(struct cmdctx *ctx)
 	}
 	cmd_cluster_timers_said(ctx, hb, el);
 	cmdctx_out(ctx, "Kept on this node; a cluster it initializes takes "
-	    "them, one it joins gives it the cluster's");
+	    "them, and one it joins replaces them with its own");
 	return (MMP_RES_OK);
 }
 
