@@ -53,6 +53,12 @@ views      the cluster seen from any node: where each call bridge is
            an election; timers set on a follower apply on every member
            and on a node that joins later, which is never reported as
            missing secrets while it publishes them
+viewlimits the view's limits: a member that accepts connections but never
+           answers (SIGSTOP) costs a status or a user list one second, not
+           more, and is marked unreachable; a fake member (a dead one's
+           certificate, address and id) that answers VIEW with 300 KiB and
+           no end of line is cut off at 256 KiB and named, and the asking
+           node serves on
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -62,7 +68,9 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -1099,6 +1107,86 @@ async def views(t):
             await asyncio.sleep(0.02)
         check(not bad, 'Quorum said no quorum with a majority reachable: '
               '%s' % bad[:3])
+
+
+async def timed(nd, *words):
+    """Run mmp words on nd: (seconds, rc, out, err)."""
+    t0 = time.monotonic()
+    rc, out, err = await nd.mmp(*words)
+    return time.monotonic() - t0, rc, out, err
+
+
+@scenario()
+async def viewlimits(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    watcher, victim = [nd for nd in c.nodes if nd is not leader]
+
+    with t.check('stopped-member-costs-a-second'):
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        try:
+            worst = 0.0
+            deadline = time.monotonic() + w(10)
+            while True:
+                took, rc, out, err = await timed(watcher, 'xmpp', 'cluster',
+                                                 'status')
+                worst = max(worst, took)
+                s = Status(watcher, rc, out, err)
+                if any(p.addr == victim.peer and p.unreachable
+                       for p in s.peers):
+                    break
+                check(time.monotonic() < deadline, 'the stopped member '
+                      'never marked unreachable: %s' % s.summary())
+            took2, rc, out, err = await timed(watcher, 'xmpp', 'user',
+                                              'list')
+            worst = max(worst, took2)
+            check(rc == 0 and victim.peer in err, 'user list with a '
+                  'stopped member: exit %d, stderr %r' % (rc, err))
+            t.note('with a stopped member, status and user list answer in '
+                   '%.2fs at most' % worst)
+            check(worst < w(3), 'a command took %.2fs with a stopped '
+                  'member (the view waits 1 s)' % worst)
+        finally:
+            os.kill(victim.proc.pid, signal.SIGCONT)
+        await c.wait_agree()
+
+    with t.check('long-view-answer-cut-off'):
+        victim.kill9()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(c.certs, 'node%d.crt' % victim.i),
+                            os.path.join(c.certs, 'node%d.key' % victim.i))
+        asked = []
+
+        async def serve(r, wr):
+            hello = await r.readline()
+            wr.write(b'MMPC1 OK %016x %s %s\n' % (
+                ids[victim], victim.peer.encode(), DOMAIN.encode()))
+            line = await r.readline()
+            asked.append(line)
+            # 300 KiB of answer and no end of line, then nothing.
+            for _ in range(300):
+                wr.write(b'OK ' + b's' * 1021)
+                await wr.drain()
+            with contextlib.suppress(Exception):
+                await r.read()
+            wr.close()
+        srv = await asyncio.start_server(serve, victim.addr, c.kport,
+                                         ssl=ctx)
+        try:
+            took, rc, out, err = await timed(watcher, 'xmpp', 'user', 'list')
+            check(rc == 0, 'user list: exit %d: %r' % (rc, err))
+            check(b'VIEW\n' in asked, 'the fake member was asked %r' %
+                  asked)
+            check(victim.peer in err and 'answer too long' in err,
+                  'the cut-off member not named: %r' % err)
+            check(took < w(3), 'user list took %.2fs' % took)
+            s = await watcher.status()
+            check(s.rc == 0 and s.state in ('LEADER', 'FOLLOWER'),
+                  'the node after the long answer: %s' % s.summary())
+        finally:
+            srv.close()
+            await srv.wait_closed()
 
 
 @scenario(hidden=True, netns=True)
