@@ -88,6 +88,7 @@ struct cpeer {
 	struct cnet_hello	 hello;
 	int			 busy;		/* answering a request */
 	int			 closing;
+	int			 viewed;	/* answered VIEW: the last */
 };
 
 
@@ -461,7 +462,7 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 	const char	*err = NULL;
 	int		 n;
 
-	while (!p->busy && !p->closing &&
+	while (!p->busy && !p->closing && !p->viewed &&
 	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
 		/* APPLY's entry is the rest of the line, spaces and all. */
 		memset(w, 0, sizeof(w));
@@ -499,14 +500,21 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		    cluster_running()) {
 			char	*v, *r;
 
-			/* Any member answers for itself (cluster_view.c). */
+			/*
+			 * Any member answers for itself (cluster_view.c), once
+			 * per channel: an answer may be CLUSTER_VIEW_BYTES, and
+			 * requests queued behind it must not pile them up.
+			 */
 			v = cview_local();
 			xasprintf(&r, "OK %s\n", v);
 			bufferevent_write(bev, r, strlen(r));
 			free(r);
 			free(v);
 			free(line);
-			continue;
+			p->viewed = 1;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			bufferevent_disable(bev, EV_READ);
+			return;
 		}
 		if (!cluster_running())
 			err = "ERR this node is not running a cluster";
