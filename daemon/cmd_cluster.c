@@ -784,8 +784,8 @@ cmd_cluster_timers_done(void *arg, const char *err)
 		return;
 	}
 	if (err != NULL) {
-		cmdctx_err(j->ctx, "xmpp cluster timers: %s; the timers did "
-		    "not change", err);
+		cmdctx_err(j->ctx, "xmpp cluster timers: %s; see the Timers "
+		    "line of xmpp cluster status for the timers in use", err);
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
 		return;
 	}
