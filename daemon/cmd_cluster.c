@@ -857,7 +857,7 @@ cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 	uint64_t		 ids[CLUSTER_MAX_NODES];
 	const char		*names[CLUSTER_MAX_NODES], *leader;
 	char			*rep, *line, *p, *m, mark[48], *late = NULL;
-	char			*tmp;
+	char			*tmp, **dnames;
 	raft_id			 lid;
 	int64_t			 heard, away, now = cnet_now_ms();
 	unsigned		 i, el;
@@ -976,9 +976,10 @@ cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 		first = 0;
 	}
 	/* Worth saying only where the others have call bridges. */
-	for (k = 0, dn = 0; late != NULL && k < n && dn == 0; k++)
-		util_free_argv(cfsm_digest_names(cluster_fsm(), ids[k], &dn),
-		    dn);
+	for (k = 0, dn = 0; late != NULL && k < n && dn == 0; k++) {
+		dnames = cfsm_digest_names(cluster_fsm(), ids[k], &dn);
+		util_free_argv(dnames, dn);
+	}
 	if (late != NULL && dn > 0)
 		cmdctx_kv(ctx, CC_KV_WIDTH, "", "not yet published by %s",
 		    late);
