@@ -1122,6 +1122,10 @@ async def viewlimits(t):
     leader = await c.form(timers=TIMERS)
     ids = node_ids(t.last)
     watcher, victim = [nd for nd in c.nodes if nd is not leader]
+    # What a status costs in a healthy cluster (noted, not asserted).
+    took = sorted([(await timed(watcher, 'xmpp', 'cluster', 'status'))[0]
+                   for _ in range(10)])
+    t.note('status on a follower: median %.3fs' % took[5])
 
     with t.check('stopped-member-costs-a-second'):
         os.kill(victim.proc.pid, signal.SIGSTOP)
