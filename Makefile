@@ -60,8 +60,8 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
 	      daemon/cluster_hello.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
-	      daemon/cluster_lead.c daemon/cmd_cluster.c daemon/cmd_backup.c \
-	      daemon/cmd_dns.c daemon/dns.c \
+	      daemon/cluster_lead.c daemon/cluster_view.c daemon/cmd_cluster.c \
+	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
@@ -71,7 +71,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log
+	      check_addrkey check_log check_cluster_view
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -129,6 +129,9 @@ $(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
     $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
+    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
     $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 

@@ -92,6 +92,7 @@ static struct {
 	int			 pin_busy;	/* pinning ourselves */
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
+	int			 timers_check;	/* the log's timers changed? */
 	raft_index		 merge_after;
 	int64_t			 next_reconcile;
 	int			 reconcile_busy;
@@ -133,6 +134,7 @@ static void	 cluster_transfer_cb(struct raft_transfer *);
 static void	 cluster_leader_duties(void);
 static void	 cluster_reconcile(void);
 static void	 cluster_reconcile_cb(void *, const char *);
+static void	 cluster_timers_adopt(void);
 
 RB_GENERATE(cluster_rpend_tree, cluster_rpend, entry,
     cluster_rpend_cmp);
@@ -608,7 +610,41 @@ cluster_deferred(evutil_socket_t fd, short what, void *arg)
 		cluster_after_close();
 		return;
 	}
+	if (cl.timers_check)
+		cluster_timers_adopt();
 	creq_run();
+}
+
+/*
+ * The cluster's timers (from the log) become this node's: stored for a
+ * restart and given to raft, outside raft's callbacks.
+ */
+static void
+cluster_timers_adopt(void)
+{
+	char	 hbs[16], els[16], *cause = NULL;
+	int	 hb, el;
+
+	cl.timers_check = 0;
+	if (cl.fsm == NULL || cl.running != 1 ||
+	    cfsm_timers(cl.fsm, &hb, &el) == -1)
+		return;
+	if (cluster_cfg_int(DB_CLUSTER_HEARTBEAT, 0) != hb ||
+	    cluster_cfg_int(DB_CLUSTER_ELECTION, 0) != el) {
+		snprintf(hbs, sizeof(hbs), "%d", hb);
+		snprintf(els, sizeof(els), "%d", el);
+		if (cluster_cfg_set(DB_CLUSTER_HEARTBEAT, hbs, &cause) == -1 ||
+		    cluster_cfg_set(DB_CLUSTER_ELECTION, els, &cause) == -1) {
+			log_warnx("cluster_timers_adopt: %s", cause);
+			free(cause);
+		} else
+			log_info("cluster: the cluster's timers: heartbeat %d "
+			    "ms, election timeout %d ms", hb, el);
+	}
+	if (cl.raft.heartbeat_timeout != (unsigned)hb)
+		raft_set_heartbeat_timeout(&cl.raft, hb);
+	if (cl.raft.election_timeout != (unsigned)el)
+		raft_set_election_timeout(&cl.raft, el);
 }
 
 /* An account arrived through the log: store it here. */
@@ -842,6 +878,8 @@ cluster_fsm_changed(void *arg)
 
 	(void)arg;
 	cl.next_reconcile = 0;
+	cl.timers_check = 1;
+	cluster_kick();
 	if (cl.fsm == NULL || !cfsm_member_any(cl.fsm))
 		return;
 	/* Keep the pins for a restart (see cluster_start). */
@@ -1226,6 +1264,14 @@ cluster_leader_duties(void)
 	}
 	if (cl.publish_users && cfsm_domain(cl.fsm) != NULL) {
 		cl.publish_users = 0;
+		/* This node's timers become the new cluster's. */
+		if (cluster_cfg_int(DB_CLUSTER_HEARTBEAT, 0) > 0 &&
+		    (e = cfsm_enc_timers(cluster_cfg_int(DB_CLUSTER_HEARTBEAT,
+		    0), cluster_cfg_int(DB_CLUSTER_ELECTION,
+		    CLUSTER_ELECTION_MS))) != NULL) {
+			cluster_submit(e, cluster_ignore, NULL);
+			free(e);
+		}
 		if (db_user_list(mmpd->db, &users, &n) == -1)
 			return;
 		for (i = 0; i < n; i++) {
@@ -1325,6 +1371,9 @@ cluster_reconcile(void)
 		util_free_argv(names, n);
 	}
 	db_callbridge_free(cbs, ncb);
+	/* All in: the others may now call what we lack missing. */
+	if (e == NULL && !cfsm_published(cl.fsm, cl.id))
+		e = cfsm_enc_published(cl.id);
 	if (e != NULL) {
 		cl.reconcile_busy = 1;
 		cluster_submit(e, cluster_reconcile_cb, NULL);

@@ -31,6 +31,11 @@
 #define CLUSTER_HEARTBEAT_MS	100	/* default heartbeat */
 #define CLUSTER_ELECTION_MS	500	/* default election timeout */
 #define CLUSTER_MAX_NODES	16
+#define CFSM_HB_MIN		10	/* xmpp cluster timers' bounds, ms */
+#define CFSM_HB_MAX		10000
+#define CFSM_EL_MAX		60000
+#define CLUSTER_VIEW_MS		1000	/* a view waits for the members */
+#define CLUSTER_VIEW_BYTES	(256 * 1024)	/* one member's view answer */
 
 struct bufferevent;
 struct raft_uv_transport;
@@ -127,6 +132,10 @@ char		*cfsm_enc_user_del(const char *);
 char		*cfsm_enc_digest(uint64_t, const char *, const char *);
 char		*cfsm_enc_forget(uint64_t);
 char		*cfsm_enc_member(uint64_t, const char *, const char *);
+char		*cfsm_enc_timers(int, int);
+char		*cfsm_enc_published(uint64_t);
+int		 cfsm_timers(const struct cfsm *, int *, int *);
+int		 cfsm_published(const struct cfsm *, uint64_t);
 const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
 int		 cfsm_member_any(const struct cfsm *);
 char		*cfsm_members_enc(const struct cfsm *);
@@ -186,6 +195,56 @@ void		 creq_free(void);
 int		 cluster_routing_ok(void);
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
+
+/* cluster_view.c: the cluster seen from this node, for commands. */
+struct cmdctx;
+struct cview_node {
+	uint64_t	 id;
+	char		 addr[80];
+	int		 role;		/* RAFT_VOTER, ... */
+	int		 self;
+	int		 answered;
+	char		*err;		/* why it did not */
+	int64_t		 heard_ms;	/* ms since anyone heard it, -1 */
+	long long	 omitted;	/* sessions left out of its answer */
+};
+struct cview_sess {
+	char		*jid;		/* full JID */
+	char		*addr;		/* the client's address:port */
+	time_t		 since;
+	int		 node;		/* index in nodes */
+};
+struct cview_comp {
+	char		*name;		/* call bridge */
+	char		*peer;
+	time_t		 since;
+	int		 node;
+};
+struct cview_fail {
+	char		*name;
+	char		*peer;
+	time_t		 at;
+	char		*reason;
+	int		 node;
+};
+struct cview {
+	struct cview_node	 nodes[CLUSTER_MAX_NODES];
+	int			 nnodes;
+	struct cview_sess	*sess;
+	size_t			 nsess;
+	struct cview_comp	*comp;
+	size_t			 ncomp;
+	struct cview_fail	*fail;
+	size_t			 nfail;
+};
+char		*cview_local(void);
+struct cview	*cview_here(void);
+void		 cview_free(struct cview *);
+int		 cview_run(struct cmdctx *, int (*)(struct cmdctx *,
+		    const struct cview *));
+int64_t		 cview_unreachable(const struct cview *, int, int64_t);
+const char	*cview_addr(const struct cview *, int);
+const char	*cview_when(time_t, char *, size_t);
 
 /* cluster.c */
 struct raft;

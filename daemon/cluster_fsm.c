@@ -18,6 +18,14 @@
  *	member		node	addr	identity
  *	roster-set	owner	jid	item
  *	roster-del	owner	jid
+ *	timers		heartbeat-ms	election-ms
+ *	published	node
+ *
+ * timers are the raft timers of every member (xmpp cluster timers): a
+ * heartbeat of CFSM_HB_MIN to CFSM_HB_MAX ms and an election timeout of
+ * at least three heartbeats and at most CFSM_EL_MAX ms, decimal. published
+ * says a node has put in the digests of all its call bridges once (none,
+ * maybe): until then its missing digests are not reported as missing.
  *
  * A roster item (struct db_roster but its JID) is five words separated
  * by single spaces, so that it holds no tab, CR or LF:
@@ -52,12 +60,16 @@
  * lowercase hex digits). The cluster port lets only the node with that key
  * speak for that id and address; forget drops the pin with the digests.
  *
- * A snapshot is the header line "cfsm 2" if any member is pinned, else
- * "cfsm 1" (the format before pins, still written and read), then one
+ * A snapshot is the header line "cfsm 3" if the state holds timers or a
+ * published node, else "cfsm 2" if any member is pinned, else "cfsm 1"
+ * (the formats before timers and before pins, still written and read:
+ * a state that has neither is written as before), then one
  * "init" line if the cluster has one, one "member" line per pinned node
  * (at least one after "cfsm 2", none after "cfsm 1"), one "user-set"
- * line per account, one "digest-set" line per digest and one "roster-set"
- * line per roster item, each ending in LF.
+ * line per account, one "digest-set" line per digest, one "roster-set"
+ * line per roster item, and after "cfsm 3" at most one "timers" line and
+ * one "published" line per published node, each ending in LF. After
+ * "cfsm 3" member lines are allowed but not required.
  */
 #include <sys/tree.h>
 
@@ -79,6 +91,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#define CFSM_SNAP_HEADER3	"cfsm 3"	/* timers, published */
 #define CFSM_SNAP_HEADER	"cfsm 2"
 #define CFSM_SNAP_HEADER1	"cfsm 1"	/* before member lines */
 #define CFSM_IDENT_LEN		64	/* hex digits of an identity */
@@ -95,6 +108,8 @@
 #define CE_ROSTER_SET	7
 #define CE_ROSTER_DEL	8
 #define CE_MEMBER	9
+#define CE_TIMERS	10
+#define CE_PUBLISHED	11
 
 /* The entry types: word, number of fields after it. */
 static const struct cfsm_type {
@@ -111,6 +126,8 @@ static const struct cfsm_type {
 	{ "roster-set",	CE_ROSTER_SET,	3 },
 	{ "roster-del",	CE_ROSTER_DEL,	2 },
 	{ "member",	CE_MEMBER,	3 },
+	{ "timers",	CE_TIMERS,	2 },
+	{ "published",	CE_PUBLISHED,	1 },
 };
 
 /* A decoded entry; the strings point into the decoder's copy. */
@@ -123,6 +140,8 @@ struct cfsm_entry {
 	const char	*b;		/* keyhex, blob, digest, jid or
 					   identity */
 	const char	*c;		/* roster item */
+	int		 hb;		/* timers */
+	int		 el;
 };
 
 struct cfsm_user {
@@ -167,6 +186,10 @@ struct cfsm_state {
 	struct cfsm_dig_tree	 digs;
 	struct cfsm_ros_tree	 rosters;	/* by owner, then jid */
 	struct cfsm_mem_tree	 members;
+	int			 hb;		/* timers, 0 if none */
+	int			 el;
+	uint64_t		*pub;		/* published nodes */
+	size_t			 npub;
 };
 
 struct cfsm {
@@ -197,6 +220,8 @@ static int	 cfsm_field_ok(const char *);
 static int	 cfsm_hex_ok(const char *);
 static int	 cfsm_node_parse(const char *, uint64_t *);
 static int	 cfsm_sub_ok(const char *);
+static int	 cfsm_ms_parse(const char *);
+static int	 cfsm_state_pub(const struct cfsm_state *, uint64_t);
 static int	 cfsm_pct_keep(int);
 static void	 cfsm_pct_add(struct cfsm_buf *, const char *);
 static int	 cfsm_xdigit(int);
@@ -535,15 +560,25 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 	case CE_USER_DEL:
 		e->a = f[1];
 		break;
+	case CE_TIMERS:
+		e->hb = cfsm_ms_parse(f[1]);
+		e->el = cfsm_ms_parse(f[2]);
+		if (e->hb < CFSM_HB_MIN || e->hb > CFSM_HB_MAX ||
+		    e->el < 3 * e->hb || e->el > CFSM_EL_MAX) {
+			*cause = "bad timers";
+			return (-1);
+		}
+		break;
 	case CE_DIGEST_SET:
 	case CE_DIGEST_DEL:
 	case CE_FORGET:
+	case CE_PUBLISHED:
 	case CE_MEMBER:
 		if (cfsm_node_parse(f[1], &e->node) == -1) {
 			*cause = "bad node id";
 			return (-1);
 		}
-		if (t->type == CE_FORGET)
+		if (t->type == CE_FORGET || t->type == CE_PUBLISHED)
 			break;
 		e->a = f[2];
 		if (t->type == CE_MEMBER) {
@@ -712,6 +747,55 @@ cfsm_enc_roster_del(const char *owner, const char *jid)
 	return (cfsm_enc("roster-del", owner, jid, NULL));
 }
 
+/* A number of milliseconds, decimal, or -1. */
+static int
+cfsm_ms_parse(const char *s)
+{
+	long	 v = 0;
+
+	if (*s == '\0' || strlen(s) > 6 || strspn(s, "0123456789") !=
+	    strlen(s))
+		return (-1);
+	v = strtol(s, NULL, 10);
+	return ((int)v);
+}
+
+/* Whether node has published its digests. */
+static int
+cfsm_state_pub(const struct cfsm_state *st, uint64_t node)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->npub; i++)
+		if (st->pub[i] == node)
+			return (1);
+	return (0);
+}
+
+/*
+ * The entry that sets every member's raft timers; NULL if they are out
+ * of range.
+ */
+char *
+cfsm_enc_timers(int hb, int el)
+{
+	char	 a[16], b[16];
+
+	snprintf(a, sizeof(a), "%d", hb);
+	snprintf(b, sizeof(b), "%d", el);
+	return (cfsm_enc("timers", a, b, NULL));
+}
+
+/* The entry that says node has published its digests. */
+char *
+cfsm_enc_published(uint64_t node)
+{
+	char	 id[32];
+
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)node);
+	return (cfsm_enc("published", id, NULL, NULL));
+}
+
 /* The entry that drops every digest of a node that left. */
 char *
 cfsm_enc_forget(uint64_t node)
@@ -745,6 +829,9 @@ cfsm_state_init(struct cfsm_state *st)
 	RB_INIT(&st->digs);
 	RB_INIT(&st->rosters);
 	RB_INIT(&st->members);
+	st->hb = st->el = 0;
+	st->pub = NULL;
+	st->npub = 0;
 }
 
 /* Free everything in st and leave it empty. */
@@ -758,6 +845,10 @@ cfsm_state_clear(struct cfsm_state *st)
 
 	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
 		cfsm_mem_free(&st->members, m);
+	free(st->pub);
+	st->pub = NULL;
+	st->npub = 0;
+	st->hb = st->el = 0;
 	RB_FOREACH_SAFE(r, cfsm_ros_tree, &st->rosters, rnext)
 		cfsm_ros_free(&st->rosters, r);
 	RB_FOREACH_SAFE(u, cfsm_user_tree, &st->users, unext) {
@@ -897,9 +988,23 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 	struct cfsm_dig		*d, *next;
 	struct cfsm_ros		*r;
 	struct cfsm_mem		*m;
+	size_t			 i;
 	int			 changed = 0;
 
 	switch (e->type) {
+	case CE_TIMERS:
+		if (st->hb == e->hb && st->el == e->el)
+			return (0);
+		st->hb = e->hb;
+		st->el = e->el;
+		return (1);
+	case CE_PUBLISHED:
+		if (cfsm_state_pub(st, e->node))
+			return (0);
+		st->pub = xreallocarray(st->pub, st->npub + 1,
+		    sizeof(*st->pub));
+		st->pub[st->npub++] = e->node;
+		return (1);
 	case CE_MEMBER:
 		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
 			if (strcmp(m->addr, e->a) == 0 &&
@@ -973,6 +1078,13 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 		if ((m = cfsm_state_mem(st, e->node)) != NULL) {
 			cfsm_mem_free(&st->members, m);
 			changed = 1;
+		}
+		for (i = 0; i < st->npub; i++) {
+			if (st->pub[i] != e->node)
+				continue;
+			st->pub[i] = st->pub[--st->npub];
+			changed = 1;
+			break;
 		}
 		RB_FOREACH_SAFE(d, cfsm_dig_tree, &st->digs, next) {
 			if (d->node != e->node)
@@ -1119,7 +1231,10 @@ cfsm_buf_add(struct cfsm_buf *b, const char *s)
 	b->len += len;
 }
 
-/* Append one snapshot line: a type word and its fields (the rest NULL). */
+/*
+ * Append one snapshot line: a type word and its fields (the rest NULL,
+ * f3 only after f2).
+ */
 static void
 cfsm_buf_line(struct cfsm_buf *b, const char *word, const char *f1,
     const char *f2, const char *f3)
@@ -1127,8 +1242,10 @@ cfsm_buf_line(struct cfsm_buf *b, const char *word, const char *f1,
 	cfsm_buf_add(b, word);
 	cfsm_buf_add(b, "\t");
 	cfsm_buf_add(b, f1);
-	cfsm_buf_add(b, "\t");
-	cfsm_buf_add(b, f2);
+	if (f2 != NULL) {
+		cfsm_buf_add(b, "\t");
+		cfsm_buf_add(b, f2);
+	}
 	if (f3 != NULL) {
 		cfsm_buf_add(b, "\t");
 		cfsm_buf_add(b, f3);
@@ -1147,10 +1264,14 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	struct cfsm_dig		*d;
 	struct cfsm_ros		*r;
 	struct cfsm_mem		*m;
-	char			 id[32];
+	char			 id[32], el[16];
+	size_t			 i;
 
-	cfsm_buf_add(&b, RB_EMPTY(&c->st.members) ? CFSM_SNAP_HEADER1 "\n" :
-	    CFSM_SNAP_HEADER "\n");
+	if (c->st.hb != 0 || c->st.npub > 0)
+		cfsm_buf_add(&b, CFSM_SNAP_HEADER3 "\n");
+	else
+		cfsm_buf_add(&b, RB_EMPTY(&c->st.members) ?
+		    CFSM_SNAP_HEADER1 "\n" : CFSM_SNAP_HEADER "\n");
 	if (c->st.domain != NULL)
 		cfsm_buf_line(&b, "init", c->st.domain, c->st.key, NULL);
 	RB_FOREACH(m, cfsm_mem_tree, &c->st.members) {
@@ -1165,6 +1286,16 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	}
 	RB_FOREACH(r, cfsm_ros_tree, &c->st.rosters)
 		cfsm_buf_line(&b, "roster-set", r->owner, r->jid, r->item);
+	if (c->st.hb != 0) {
+		snprintf(id, sizeof(id), "%d", c->st.hb);
+		snprintf(el, sizeof(el), "%d", c->st.el);
+		cfsm_buf_line(&b, "timers", id, el, NULL);
+	}
+	for (i = 0; i < c->st.npub; i++) {
+		snprintf(id, sizeof(id), "%llu",
+		    (unsigned long long)c->st.pub[i]);
+		cfsm_buf_line(&b, "published", id, NULL, NULL);
+	}
 
 	*bufs = NULL;
 	*n_bufs = 0;
@@ -1195,7 +1326,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
-	int			 v1;
+	int			 v1, v3;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -1205,7 +1336,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
 	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
-	if (!v1 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
+	v3 = strcmp(line, CFSM_SNAP_HEADER3) == 0;
+	if (!v1 && !v3 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
 		*cause = "unknown header";
 		return (-1);
 	}
@@ -1214,7 +1346,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			return (-1);
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
 		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET &&
-		    (e.type != CE_MEMBER || v1)) {
+		    (e.type != CE_MEMBER || v1) &&
+		    ((e.type != CE_TIMERS && e.type != CE_PUBLISHED) || !v3)) {
 			*cause = "entry type not allowed";
 			return (-1);
 		}
@@ -1226,6 +1359,14 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			*cause = "second init";
 			return (-1);
 		}
+		if (e.type == CE_TIMERS && st->hb != 0) {
+			*cause = "second timers";
+			return (-1);
+		}
+		if (e.type == CE_PUBLISHED && cfsm_state_pub(st, e.node)) {
+			*cause = "second published line for a node";
+			return (-1);
+		}
 		if (e.type == CE_ROSTER_SET &&
 		    cfsm_state_user(st, e.a) == NULL) {
 			*cause = "roster item before its account";
@@ -1233,7 +1374,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		}
 		cfsm_state_apply(st, &e);
 	}
-	if (!v1 && RB_EMPTY(&st->members)) {
+	if (!v1 && !v3 && RB_EMPTY(&st->members)) {
 		*cause = "no member line after a cfsm 2 header";
 		return (-1);
 	}
@@ -1459,6 +1600,27 @@ cfsm_roster_jids(const struct cfsm *c, const char *owner, int *n)
 	if (n != NULL)
 		*n = count;
 	return (argv);
+}
+
+/* The cluster's raft timers: 0 with hb and el, -1 if it has none. */
+int
+cfsm_timers(const struct cfsm *c, int *hb, int *el)
+{
+	if (c->st.hb == 0)
+		return (-1);
+	*hb = c->st.hb;
+	*el = c->st.el;
+	return (0);
+}
+
+/*
+ * Whether node has published the digests of all its call bridges once
+ * (a published entry).
+ */
+int
+cfsm_published(const struct cfsm *c, uint64_t node)
+{
+	return (cfsm_state_pub(&c->st, node));
 }
 
 /* The digest of call bridge cb on node, or NULL. */

@@ -38,6 +38,7 @@ struct creq {
 	struct cnet_dial	*dial;
 	struct bufferevent	*bev;
 	struct event		*timeout;
+	size_t			 max;		/* bytes of the answer */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -87,6 +88,7 @@ struct cpeer {
 	struct cnet_hello	 hello;
 	int			 busy;		/* answering a request */
 	int			 closing;
+	int			 viewed;	/* answered VIEW: the last */
 };
 
 
@@ -460,7 +462,7 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 	const char	*err = NULL;
 	int		 n;
 
-	while (!p->busy && !p->closing &&
+	while (!p->busy && !p->closing && !p->viewed &&
 	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
 		/* APPLY's entry is the rest of the line, spaces and all. */
 		memset(w, 0, sizeof(w));
@@ -493,6 +495,26 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			bufferevent_write(bev, w[0], strlen(w[0]));
 			free(line);
 			continue;
+		}
+		if (n == 1 && strcmp(w[0], "VIEW") == 0 &&
+		    cluster_running()) {
+			char	*v, *r;
+
+			/*
+			 * Any member answers for itself (cluster_view.c), once
+			 * per channel: an answer may be CLUSTER_VIEW_BYTES, and
+			 * requests queued behind it must not pile them up.
+			 */
+			v = cview_local();
+			xasprintf(&r, "OK %s\n", v);
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+			free(v);
+			free(line);
+			p->viewed = 1;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			bufferevent_disable(bev, EV_READ);
+			return;
 		}
 		if (!cluster_running())
 			err = "ERR this node is not running a cluster";
@@ -812,6 +834,8 @@ cluster_req(const char *target, const char *line,
 
 	r = xcalloc(1, sizeof(*r));
 	xasprintf(&r->line, "%s\n", line);
+	r->max = strcmp(line, "VIEW") == 0 ? CLUSTER_VIEW_BYTES :
+	    CLUSTER_LINE_MAX;
 	strlcpy(r->target, target, sizeof(r->target));
 	r->cb = cb;
 	r->arg = arg;
@@ -897,8 +921,7 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 
 	if ((line = evbuffer_readln(bufferevent_get_input(bev), NULL,
 	    EVBUFFER_EOL_LF)) == NULL) {
-		if (evbuffer_get_length(bufferevent_get_input(bev)) >
-		    CLUSTER_LINE_MAX)
+		if (evbuffer_get_length(bufferevent_get_input(bev)) > r->max)
 			cluster_req_finish(r, 0, "answer too long");
 		return;
 	}

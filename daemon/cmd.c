@@ -58,6 +58,7 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_USER_PASSWD] = cmd_user_password,
 	[CMD_USER_DEL] = cmd_user_del,
 	[CMD_USER_LIST] = cmd_user_list,
+	[CMD_USER_LIST_ONE] = cmd_user_list,
 	[CMD_PKI_CSR] = cmd_pki_make,
 	[CMD_PKI_SELFSIGNED] = cmd_pki_make,
 	[CMD_PKI_LIST] = cmd_pki_list,

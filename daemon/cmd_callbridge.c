@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster.h"
 #include "db.h"
@@ -17,6 +18,7 @@
 #include "xmpp.h"
 
 #define CB_KV_WIDTH	11
+#define CB_KV_WIDTH_CL	12	/* with the cluster's lines */
 #define CB_SECRET_LEN	24	/* 24 of 62 symbols: 142 bits */
 
 static int	 cmd_callbridge_secret(char *, size_t);
@@ -25,6 +27,7 @@ static char	*cmd_callbridge_exists(const char *);
 static int	 cmd_callbridge_store(struct cmdctx *, const char *,
 		    const char *, const char *);
 static void	 cmd_callbridge_secret_answer(struct cmdctx *, const char *);
+static int	 cmd_callbridge_print(struct cmdctx *, const struct cview *);
 
 /*
  * Fill buf with len random letters and digits from the kernel's CSPRNG,
@@ -204,13 +207,30 @@ cmd_callbridge_del(struct cmdctx *ctx)
 }
 
 /* xmpp callbridge list: each with its domain and secret, as on the MMP. */
+/*
+ * xmpp callbridge list. In a cluster it asks the other members first
+ * (cluster_view.c): where each call bridge is connected, and its last
+ * failure anywhere.
+ */
 int
 cmd_callbridge_list(struct cmdctx *ctx)
 {
-	struct db_callbridge	*list;
-	char			*domain, *state;
-	size_t			 n, i;
+	if (cluster_raft() != NULL)
+		return (cview_run(ctx, cmd_callbridge_print));
+	return (cmd_callbridge_print(ctx, NULL));
+}
 
+/* The call bridges of this node, with the cluster's view v if any. */
+static int
+cmd_callbridge_print(struct cmdctx *ctx, const struct cview *v)
+{
+	struct db_callbridge	*list;
+	const struct cview_fail	*last;
+	char			*domain, *state, when[40];
+	size_t			 n, i, k;
+	int			 width, seen, m;
+
+	width = v != NULL ? CB_KV_WIDTH_CL : CB_KV_WIDTH;
 	if (db_callbridge_list(mmpd->db, &list, &n) == -1) {
 		cmdctx_err(ctx, "xmpp callbridge list: cannot read the "
 		    "database");
@@ -222,14 +242,44 @@ cmd_callbridge_list(struct cmdctx *ctx)
 	for (i = 0; i < n; i++) {
 		if (i > 0)
 			cmdctx_out(ctx, "%s", "");
-		cmdctx_kv(ctx, CB_KV_WIDTH, "Callbridge", "%s", list[i].name);
-		cmdctx_kv(ctx, CB_KV_WIDTH, "Domain", "%s",
+		cmdctx_kv(ctx, width, "Callbridge", "%s", list[i].name);
+		cmdctx_kv(ctx, width, "Domain", "%s",
 		    domain ? domain : "(not set)");
-		cmdctx_kv(ctx, CB_KV_WIDTH, "Secret", "%s", list[i].secret);
+		cmdctx_kv(ctx, width, "Secret", "%s", list[i].secret);
 		state = xmpp_cb_state(list[i].name);
-		cmdctx_kv(ctx, CB_KV_WIDTH, "State", "%s", state);
+		cmdctx_kv(ctx, width, "State", "%s", state);
 		free(state);
+		if (v == NULL)
+			continue;
+		seen = 0;
+		for (k = 0; k < v->ncomp; k++) {
+			if (strcasecmp(v->comp[k].name, list[i].name) != 0)
+				continue;
+			cmdctx_kv(ctx, width, "Connected", "yes, on %s from %s "
+			    "since %s", cview_addr(v, v->comp[k].node),
+			    v->comp[k].peer, cview_when(v->comp[k].since,
+			    when, sizeof(when)));
+			seen = 1;
+		}
+		if (!seen)
+			cmdctx_kv(ctx, width, "Connected", "no");
+		last = NULL;
+		for (k = 0; k < v->nfail; k++)
+			if (strcasecmp(v->fail[k].name, list[i].name) == 0 &&
+			    (last == NULL || v->fail[k].at > last->at))
+				last = &v->fail[k];
+		if (last != NULL)
+			cmdctx_kv(ctx, width, "Last failure", "%s on %s from "
+			    "%s at %s", last->reason, cview_addr(v, last->node),
+			    last->peer, cview_when(last->at, when,
+			    sizeof(when)));
 	}
+	for (m = 0; v != NULL && m < v->nnodes; m++)
+		if (!v->nodes[m].answered)
+			cmdctx_err(ctx, "xmpp callbridge list: no view of %s "
+			    "(%s); its call bridges are not shown",
+			    v->nodes[m].addr, v->nodes[m].err ?
+			    v->nodes[m].err : "no answer");
 	free(domain);
 	db_callbridge_free(list, n);
 	return (MMP_RES_OK);

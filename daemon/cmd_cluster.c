@@ -37,6 +37,8 @@ struct cjob {
 	char		 target[80];
 	char		 self[80];
 	char		*line;		/* a join's request, to repeat */
+	int		 hb;		/* timers */
+	int		 el;
 };
 #define CJ_INIT		1
 #define CJ_JOIN		2
@@ -46,6 +48,7 @@ struct cjob {
 #define CJ_REMOVE	6
 #define CJ_REMOVE_RETRY	7
 #define CJ_JOIN_RETRY	8
+#define CJ_TIMERS	9
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
 
@@ -66,6 +69,11 @@ static void	 cmd_cluster_next(struct cmdctx *);
 static void	 cmd_cluster_leave_now(struct cjob *);
 static int	 cmd_cluster_transient(const char *);
 static void	 cmd_cluster_remove_peer(struct cjob *);
+static void	 cmd_cluster_timers_said(struct cmdctx *, int, int);
+static void	 cmd_cluster_timers_done(void *, const char *);
+static int	 cmd_cluster_status_print(struct cmdctx *,
+		    const struct cview *);
+static int	 cmd_cluster_view_node(const struct cview *, uint64_t);
 
 /* Whether this node is a cluster member (xmpp reset asks). */
 int
@@ -737,7 +745,11 @@ cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 	cmd_cluster_wait(j);
 }
 
-/* xmpp cluster timers <heartbeat-ms> <election-ms>. */
+/*
+ * xmpp cluster timers <heartbeat-ms> <election-ms>: a member's go through
+ * the log to every member (cluster.c adopts them); a node that is not a
+ * member keeps them, and a cluster it initializes takes them.
+ */
 int
 cmd_cluster_timers(struct cmdctx *ctx)
 {
@@ -745,17 +757,28 @@ cmd_cluster_timers(struct cmdctx *ctx)
 	const char	*values[2];
 	int		 hb = atoi(ctx->m.args[0]), el = atoi(ctx->m.args[1]);
 	struct raft	*r;
+	struct cjob	*j;
+	char		*e;
 
-	if (hb < 10 || hb > 10000) {
+	if (hb < CFSM_HB_MIN || hb > CFSM_HB_MAX) {
 		cmdctx_err(ctx, "xmpp cluster timers: the heartbeat must be "
-		    "10 to 10000 ms");
+		    "%d to %d ms", CFSM_HB_MIN, CFSM_HB_MAX);
 		return (MMP_RES_FAILED);
 	}
-	if (el < 3 * hb || el > 60000) {
+	if (el < 3 * hb || el > CFSM_EL_MAX) {
 		cmdctx_err(ctx, "xmpp cluster timers: the election timeout "
 		    "must be at least 3 heartbeats (%d ms) and at most "
-		    "60000 ms", 3 * hb);
+		    "%d ms", 3 * hb, CFSM_EL_MAX);
 		return (MMP_RES_FAILED);
+	}
+	if (cluster_member() && cluster_raft() != NULL &&
+	    (e = cfsm_enc_timers(hb, el)) != NULL) {
+		j = cmd_cluster_job(ctx, CJ_TIMERS);
+		j->hb = hb;
+		j->el = el;
+		cluster_submit(e, cmd_cluster_timers_done, j);
+		free(e);
+		return (CMD_PENDING);
 	}
 	values[0] = ctx->m.args[0];
 	values[1] = ctx->m.args[1];
@@ -765,11 +788,41 @@ cmd_cluster_timers(struct cmdctx *ctx)
 		raft_set_heartbeat_timeout(r, hb);
 		raft_set_election_timeout(r, el);
 	}
+	cmd_cluster_timers_said(ctx, hb, el);
+	cmdctx_out(ctx, "Kept on this node; a cluster it initializes takes "
+	    "them, and one it joins replaces them with its own");
+	return (MMP_RES_OK);
+}
+
+/* What the timers mean. */
+static void
+cmd_cluster_timers_said(struct cmdctx *ctx, int hb, int el)
+{
 	cmdctx_out(ctx, "Heartbeat %d ms, election timeout %d ms: a dead "
 	    "leader is replaced in %.1f to %.1f s", hb, el, el / 1000.0,
 	    2 * el / 1000.0 + 0.2);
-	cmdctx_out(ctx, "Set the same timers on every member");
-	return (MMP_RES_OK);
+}
+
+/* The timers are in the log and applied here (or not). */
+static void
+cmd_cluster_timers_done(void *arg, const char *err)
+{
+	struct cjob	*j = arg;
+
+	if (j->ctx == NULL) {
+		cmd_cluster_job_end(j, MMP_RES_OK);
+		return;
+	}
+	if (err != NULL) {
+		cmdctx_err(j->ctx, "xmpp cluster timers: %s; see the Timers "
+		    "line of xmpp cluster status for the timers in use", err);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return;
+	}
+	cmd_cluster_timers_said(j->ctx, j->hb, j->el);
+	cmdctx_out(j->ctx, "Applied through the cluster's log: every member "
+	    "uses them, and nodes that join take them");
+	cmd_cluster_job_end(j, MMP_RES_OK);
 }
 
 /* One line of the forwarding status. */
@@ -801,19 +854,45 @@ cmd_cluster_state(void)
 	}
 }
 
-/* xmpp cluster status. */
+/* The index in v of member id, or -1. */
+static int
+cmd_cluster_view_node(const struct cview *v, uint64_t id)
+{
+	int	 k;
+
+	for (k = 0; k < v->nnodes; k++)
+		if (v->nodes[k].id == id)
+			return (k);
+	return (-1);
+}
+
+/*
+ * xmpp cluster status. A member asks the others for their view first
+ * (cluster_view.c): followers do not hear each other in raft.
+ */
 int
 cmd_cluster_status(struct cmdctx *ctx)
+{
+	if (cluster_raft() != NULL)
+		return (cview_run(ctx, cmd_cluster_status_print));
+	return (cmd_cluster_status_print(ctx, NULL));
+}
+
+/* xmpp cluster status, with the cluster's view v (NULL if none). */
+static int
+cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 {
 	struct raft		*r = cluster_raft();
 	const struct raft_server *s;
 	uint64_t		 ids[CLUSTER_MAX_NODES];
 	const char		*names[CLUSTER_MAX_NODES], *leader;
-	char			*rep, *line, *p, *m;
+	char			*rep, *line, *p, *m, mark[48], *late = NULL;
+	char			*tmp, **dnames;
 	raft_id			 lid;
-	int64_t			 heard, now = cnet_now_ms();
+	int64_t			 heard, away, now = cnet_now_ms();
 	unsigned		 i, el;
-	int			 n = 0, voters = 0, reach = 0, first = 1;
+	int			 n = 0, voters = 0, reach = 0, first = 1, k;
+	int			 hb, elt, dn = 0;
 
 	cmdctx_out(ctx, "State: %s", cmd_cluster_state());
 	cmdctx_out(ctx, "List of peers");
@@ -829,32 +908,53 @@ cmd_cluster_status(struct cmdctx *ctx)
 		}
 		return (MMP_RES_OK);
 	}
+	el = r->election_timeout;
 	raft_leader(r, &lid, &leader);
 	for (i = 0; i < r->configuration.n; i++) {
 		s = &r->configuration.servers[i];
-		cmdctx_out(ctx, "%s%s%s%s", s->address,
+		mark[0] = '\0';
+		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
+		if (k >= 0 && s->id != cluster_id() &&
+		    (away = cview_unreachable(v, k, 2 * (int64_t)el)) >= 0) {
+			if (away == INT64_MAX)
+				snprintf(mark, sizeof(mark), " (unreachable)");
+			else
+				snprintf(mark, sizeof(mark), " (unreachable "
+				    "%lld s)", (long long)(away / 1000));
+		}
+		cmdctx_out(ctx, "%s%s%s%s%s", s->address,
 		    s->id == lid ? " (Leader)" : "",
 		    s->id == cluster_id() ? " (me)" : "",
 		    s->role == RAFT_VOTER ? "" : s->role == RAFT_STANDBY ?
-		    " (standby)" : " (joining)");
+		    " (standby)" : " (joining)", mark);
 		if (n < CLUSTER_MAX_NODES) {
-			ids[n] = s->id;
-			names[n++] = s->address;
+			/* Only members that published their digests. */
+			if (cluster_fsm() == NULL ||
+			    cfsm_published(cluster_fsm(), s->id)) {
+				ids[n] = s->id;
+				names[n++] = s->address;
+			} else {
+				xasprintf(&tmp, "%s%s%s", late ? late : "",
+				    late ? ", " : "", s->address);
+				free(late);
+				late = tmp;
+			}
 		}
 	}
 	cmdctx_kv(ctx, CC_KV_WIDTH, "Node id", "%016" PRIx64, cluster_id());
 	cmdctx_kv(ctx, CC_KV_WIDTH, "Term", "%llu",
 	    (unsigned long long)raft_current_term(r));
-	el = r->election_timeout;
 	for (i = 0; i < r->configuration.n; i++) {
 		s = &r->configuration.servers[i];
 		if (s->role != RAFT_VOTER)
 			continue;
 		voters++;
+		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
 		if (s->id == cluster_id())
 			reach++;
-		else if ((heard = cnet_last_heard(s->id)) >= 0 &&
-		    now - heard <= 2 * (int64_t)el)
+		else if (k >= 0 ? cview_unreachable(v, k,
+		    2 * (int64_t)el) < 0 : ((heard = cnet_last_heard(s->id)) >=
+		    0 && now - heard <= 2 * (int64_t)el))
 			reach++;
 	}
 	if (raft_state(r) == RAFT_LEADER ? reach > voters / 2 :
@@ -862,6 +962,9 @@ cmd_cluster_status(struct cmdctx *ctx)
 	    (heard = cnet_last_heard(lid)) >= 0 && now - heard <=
 	    2 * (int64_t)el))
 		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "yes");
+	else if (raft_state(r) != RAFT_LEADER && reach > voters / 2)
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "not yet: electing a "
+		    "leader (%d of %d voters reachable)", reach, voters);
 	else
 		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "no quorum (%d of %d "
 		    "voters reachable)", reach, voters);
@@ -869,16 +972,28 @@ cmd_cluster_status(struct cmdctx *ctx)
 		s = &r->configuration.servers[i];
 		if (s->id == cluster_id())
 			continue;
-		if ((heard = cnet_last_heard(s->id)) < 0)
+		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
+		if (k >= 0)
+			heard = v->nodes[k].heard_ms;
+		else if ((heard = cnet_last_heard(s->id)) >= 0)
+			heard = now - heard;
+		if (heard < 0)
 			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard", "%s never",
 			    s->address);
 		else
 			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard",
-			    "%s %.1f s ago", s->address,
-			    (now - heard) / 1000.0);
+			    "%s %.1f s ago", s->address, heard / 1000.0);
 	}
 	cmdctx_kv(ctx, CC_KV_WIDTH, "Since", "%lld s in this state",
 	    (long long)(time(NULL) - cluster_since()));
+	if (cluster_fsm() != NULL &&
+	    cfsm_timers(cluster_fsm(), &hb, &elt) == 0)
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Timers", "heartbeat %d ms, "
+		    "election timeout %d ms (the cluster's)", hb, elt);
+	else
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Timers", "heartbeat %u ms, "
+		    "election timeout %u ms (this node's)",
+		    r->heartbeat_timeout, el);
 	rep = cluster_fsm() ? cfsm_secret_report(cluster_fsm(), ids, names,
 	    n) : xstrdup("unknown");
 	p = rep;
@@ -890,6 +1005,15 @@ cmd_cluster_status(struct cmdctx *ctx)
 			cmdctx_kv(ctx, CC_KV_WIDTH, "", "%s", line);
 		first = 0;
 	}
+	/* Worth saying only where the others have call bridges. */
+	for (k = 0, dn = 0; late != NULL && k < n && dn == 0; k++) {
+		dnames = cfsm_digest_names(cluster_fsm(), ids[k], &dn);
+		util_free_argv(dnames, dn);
+	}
+	if (late != NULL && dn > 0)
+		cmdctx_kv(ctx, CC_KV_WIDTH, "", "not yet published by %s",
+		    late);
+	free(late);
 	free(rep);
 	cfwd_status_lines(cmd_cluster_kv, ctx);
 	return (MMP_RES_OK);

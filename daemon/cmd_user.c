@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cluster.h"
 #include "db.h"
@@ -15,6 +16,8 @@
 #include "xmalloc.h"
 #include "xmpp.h"
 #include "xmpp_sasl.h"
+
+#define CU_KV_WIDTH	8
 
 struct user_pw {
 	struct cmdctx		*ctx;		/* NULL once the shell left */
@@ -38,6 +41,11 @@ static void	 cmd_user_derived(void *);
 static void	 cmd_user_report(struct cmdctx *, struct user_pw *);
 static void	 cmd_user_replicated(void *, const char *);
 static void	 cmd_user_del_replicated(void *, const char *);
+static int	 cmd_user_list_print(struct cmdctx *, const struct cview *);
+static int	 cmd_user_sessions_print(struct cmdctx *,
+		    const struct cview *);
+static int	 cmd_user_is(const char *, const char *);
+static void	 cmd_user_unseen(struct cmdctx *, const struct cview *);
 static void	 cmd_user_del_cancel(struct cmdctx *);
 
 /* The localpart lower-cased; the caller frees. */
@@ -346,11 +354,75 @@ cmd_user_del_replicated(void *arg, const char *err)
 }
 
 /* xmpp user list: each account with its online sessions. */
+/*
+ * xmpp user list [<localpart>]: the accounts with their sessions, or one
+ * account's sessions. A member counts them on every member
+ * (cluster_view.c); alone, the sessions are this node's.
+ */
 int
 cmd_user_list(struct cmdctx *ctx)
 {
+	int	(*print)(struct cmdctx *, const struct cview *);
+	struct cview *v;
+	char	*name;
+	int	 rc;
+
+	print = ctx->m.id == CMD_USER_LIST ? cmd_user_list_print :
+	    cmd_user_sessions_print;
+	if (ctx->m.id != CMD_USER_LIST) {
+		name = cmd_user_name(ctx);
+		rc = db_user_exists(mmpd->db, name);
+		free(name);
+		if (!rc) {
+			cmdctx_err(ctx, "xmpp user list: no user named %s",
+			    ctx->m.args[0]);
+			return (MMP_RES_FAILED);
+		}
+	}
+	if (cluster_raft() != NULL)
+		return (cview_run(ctx, print));
+	/* Alone: this node's own sessions, the way a member reads them. */
+	v = cview_here();
+	rc = print(ctx, v);
+	cview_free(v);
+	return (rc);
+}
+
+/* Whether full JID jid is an account's (localpart user). */
+static int
+cmd_user_is(const char *jid, const char *user)
+{
+	size_t	 len = strlen(user);
+
+	return (strncasecmp(jid, user, len) == 0 && jid[len] == '@');
+}
+
+/* Say which members' sessions are not in v. */
+static void
+cmd_user_unseen(struct cmdctx *ctx, const struct cview *v)
+{
+	int	 k;
+
+	for (k = 0; k < v->nnodes; k++) {
+		if (!v->nodes[k].answered)
+			cmdctx_err(ctx, "xmpp user list: no answer from %s "
+			    "(%s); its sessions are not counted",
+			    v->nodes[k].addr, v->nodes[k].err ?
+			    v->nodes[k].err : "no answer");
+		else if (v->nodes[k].omitted > 0)
+			cmdctx_err(ctx, "xmpp user list: %s left out %lld "
+			    "sessions", cview_addr(v, k),
+			    v->nodes[k].omitted);
+	}
+}
+
+/* xmpp user list: one line per account, its sessions counted. */
+static int
+cmd_user_list_print(struct cmdctx *ctx, const struct cview *v)
+{
 	char	**names;
-	int	 i, n, width = 4;
+	int	 i, n, width = 4, count;
+	size_t	 k;
 
 	if (db_user_list(mmpd->db, &names, &n) == -1) {
 		cmdctx_err(ctx, "xmpp user list: cannot read the database");
@@ -363,9 +435,49 @@ cmd_user_list(struct cmdctx *ctx)
 			width = strlen(names[i]);
 	if (n > 0)
 		cmdctx_out(ctx, "%-*s  %s", width, "User", "Sessions");
-	for (i = 0; i < n; i++)
-		cmdctx_out(ctx, "%-*s  %d", width, names[i],
-		    xmpp_user_sessions(names[i]));
+	for (i = 0; i < n; i++) {
+		count = 0;
+		for (k = 0; k < v->nsess; k++)
+			if (cmd_user_is(v->sess[k].jid, names[i]))
+				count++;
+		cmdctx_out(ctx, "%-*s  %d", width, names[i], count);
+	}
 	util_free_argv(names, n);
+	cmd_user_unseen(ctx, v);
+	return (MMP_RES_OK);
+}
+
+/* xmpp user list <localpart>: each session of the account. */
+static int
+cmd_user_sessions_print(struct cmdctx *ctx, const struct cview *v)
+{
+	const struct cview_sess	*s;
+	const char		*res;
+	char			*name, when[40];
+	size_t			 k;
+	int			 count = 0;
+
+	name = cmd_user_name(ctx);
+	for (k = 0; k < v->nsess; k++)
+		if (cmd_user_is(v->sess[k].jid, name))
+			count++;
+	cmdctx_kv(ctx, CU_KV_WIDTH, "User", "%s", name);
+	cmdctx_kv(ctx, CU_KV_WIDTH, "Sessions", "%d", count);
+	for (k = 0; k < v->nsess; k++) {
+		s = &v->sess[k];
+		if (!cmd_user_is(s->jid, name))
+			continue;
+		res = strchr(s->jid, '/');
+		cmdctx_out(ctx, "%s", "");
+		cmdctx_kv(ctx, CU_KV_WIDTH, "Resource", "%s",
+		    res != NULL ? res + 1 : "");
+		cmdctx_kv(ctx, CU_KV_WIDTH, "Node", "%s",
+		    cview_addr(v, s->node));
+		cmdctx_kv(ctx, CU_KV_WIDTH, "Address", "%s", s->addr);
+		cmdctx_kv(ctx, CU_KV_WIDTH, "Since", "%s",
+		    cview_when(s->since, when, sizeof(when)));
+	}
+	free(name);
+	cmd_user_unseen(ctx, v);
 	return (MMP_RES_OK);
 }

@@ -638,6 +638,27 @@ xmpp_cb_state(const char *name)
 	return (line);
 }
 
+/*
+ * The last failure of a call bridge here: 0 with when, from where and
+ * why (borrowed), or -1 if it never failed.
+ */
+int
+xmpp_cb_failure(const char *name, time_t *at, const char **peer,
+    const char **reason)
+{
+	struct cbstate	*s;
+
+	TAILQ_FOREACH(s, &cbstates, entry)
+		if (strcasecmp(s->name, name) == 0)
+			break;
+	if (s == NULL || s->failed_at == 0)
+		return (-1);
+	*at = s->failed_at;
+	*peer = s->failed_peer;
+	*reason = s->reason;
+	return (0);
+}
+
 /* Free the call-bridge states and the domain (at exit). */
 void
 xmpp_free(void)

@@ -125,7 +125,7 @@ struct xconn {
 	/* components */
 	char			*cb;		/* call bridge name */
 	char			*cdomain;	/* its domain, cb1.example.com */
-	time_t			 since;
+	time_t			 since;		/* bound or authenticated */
 	uint64_t		 stanzas_in;
 
 	void			*remote;	/* a pseudo's cluster link */
@@ -140,6 +140,8 @@ int		 xmpp_user_sessions(const char *);
 void		 xmpp_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
 char		*xmpp_cb_state(const char *);
+int		 xmpp_cb_failure(const char *, time_t *, const char **,
+		    const char **);
 const char	*xmpp_domain(void);
 void		 xmpp_cb_failed(const char *, const char *, const char *);
 void		 xmpp_cb_connected(const char *, const char *);

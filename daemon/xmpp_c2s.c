@@ -550,6 +550,7 @@ c2s_bind(struct xconn *c, struct xnode *n)
 		return;
 	}
 	c->state = XS_READY;	/* bound: c2s_closed must unbind it */
+	c->since = time(NULL);
 	cfwd_bound(c);		/* before anything may close it */
 	r = xnode_new("bind", NS_BIND);
 	v = c->full;

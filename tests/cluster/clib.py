@@ -194,14 +194,18 @@ class Peer:
         self.ip = addr.rsplit(':', 1)[0]
         self.leader = '(leader)' in rest.lower()
         self.me = '(me)' in rest.lower()
+        # (unreachable 12 s): nobody heard it lately (not a role).
+        marks = re.findall(r'\(([^)]*)\)', rest.lower())
+        self.unreachable = any(f.startswith('unreachable') for f in marks)
         # Anything else in parentheses: (joining), (standby) ...
-        self.other = [f for f in re.findall(r'\(([^)]*)\)', rest.lower())
-                      if f not in ('leader', 'me')]
+        self.other = [f for f in marks if f not in ('leader', 'me') and
+                      not f.startswith('unreachable')]
 
     def __repr__(self):
         return self.addr + (' (Leader)' if self.leader else '') + \
             (' (me)' if self.me else '') + \
-            ''.join(' (%s)' % f for f in self.other)
+            ''.join(' (%s)' % f for f in self.other) + \
+            (' (unreachable)' if self.unreachable else '')
 
 
 class Status:
@@ -1161,6 +1165,21 @@ def db_subscription(nd, owner, jid):
     return row[0] if row else None
 
 
+def db_config(nd, keys):
+    """The values of config keys in the node's own database (read-only),
+    None for a key that is not set."""
+    import sqlite3
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(nd.data,
+                                                            'mmp.db'),
+                         uri=True, timeout=5)
+    try:
+        return [(lambda r: r[0] if r else None)(db.execute(
+            'SELECT value FROM config WHERE key = ?', (k,)).fetchone())
+            for k in keys]
+    finally:
+        db.close()
+
+
 async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
     """Wait until the database of every node in nodes holds subscription
     sub for owner's roster item jid."""
@@ -1192,6 +1211,24 @@ FWD_HEADER = ("<stream:stream xmlns='urn:mmp:cluster' "
 def open_fds(nd):
     """How many file descriptors the node's mmpd holds."""
     return len(os.listdir('/proc/%d/fd' % nd.proc.pid))
+
+
+async def settled_fds(nd, timeout=None):
+    """The node's descriptors once the count holds still for 0.2 s (a
+    status just run leaves the view's request channels closing); fails
+    after timeout."""
+    timeout = timeout or w(5)
+    deadline = time.monotonic() + timeout
+    last = open_fds(nd)
+    while True:
+        await asyncio.sleep(0.2)
+        n = open_fds(nd)
+        if n == last:
+            return n
+        if time.monotonic() > deadline:
+            raise Failed('%s: descriptors still changing after %gs (%d)'
+                         % (nd.name, timeout, n))
+        last = n
 
 
 async def wait_fds(nd, pred, what, timeout=None, tick=None):

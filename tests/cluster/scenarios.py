@@ -50,20 +50,37 @@ trustreload
            node whose certificate only the new bundle trusts joins at
            once; a newer bundle that no longer trusts it drops its links
            (and its new ones fail) while the other members stay linked
+views      the cluster seen from any node: where each call bridge is
+           connected and its last failure, the sessions of each user
+           (resource, node, address, since) and their count, on every
+           member; a member that dies is marked unreachable on the
+           others; followers hear of each other; the Quorum line during
+           an election; timers set on a follower apply on every member
+           and on a node that joins later, which is never reported as
+           missing secrets while it publishes them
+viewlimits the view's limits: a member that accepts connections but never
+           answers (SIGSTOP) costs a status or a user list one second, not
+           more, and is marked unreachable; a fake member (a dead one's
+           certificate, address and id) that answers VIEW with 300 KiB and
+           no end of line is cut off at 256 KiB and named, and the asking
+           node serves on
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
 """
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 
-from clib import (PORT_PENDING, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (PORT_PENDING, db_config, settled_fds, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
@@ -543,7 +560,7 @@ async def guard(t):
     await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
                         'the leader with quorum after %s died' % fake.name)
     await c.add_users(n1)
-    base = open_fds(n1)
+    base = await settled_fds(n1)
 
     def follower(epoch=None):
         return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
@@ -747,7 +764,7 @@ async def outsider(t):
 async def slots(t):
     c = Cluster(t, 3)
     leader = await c.form(timers=TIMERS)
-    base = open_fds(leader)
+    base = await settled_fds(leader)
 
     with t.check('idle-before-tls-closed-soon'):
         idle = Squatters(leader, ['127.0.5.%d' % i for i in range(1, 21)])
@@ -950,6 +967,302 @@ async def harness(t):
     n2.start()
     await n2.wait_ready()
     check('alice' in await n2.users(), 'n2 lost its accounts')
+
+
+def cb_blocks(out):
+    """xmpp callbridge list, parsed: name -> {label: value}."""
+    blocks, cur = {}, None
+    for line in out.splitlines():
+        if ':' not in line:
+            continue
+        k, v = (x.strip() for x in line.split(':', 1))
+        if k == 'Callbridge':
+            cur = blocks.setdefault(v, {})
+        elif cur is not None:
+            cur.setdefault(k, v)
+    return blocks
+
+
+def kv_records(out):
+    """Blank-line separated 'Label : value' records: a list of dicts."""
+    recs = []
+    for chunk in out.split('\n\n'):
+        d = {}
+        for line in chunk.splitlines():
+            if ':' in line:
+                k, v = line.split(':', 1)
+                d.setdefault(k.strip(), v.strip())
+        if d:
+            recs.append(d)
+    return recs
+
+
+def wrong_quorum(s):
+    """A Quorum line that says no quorum while a majority is reachable
+    (the old 'no quorum (3 of 3 voters reachable)' during elections)."""
+    m = re.match(r'no quorum \((\d+) of (\d+) voters', s.get('quorum'))
+    return m is not None and int(m.group(1)) > int(m.group(2)) // 2
+
+
+async def wait_for(what, fn, timeout=None):
+    """Wait until await fn() returns something true; it; fails after
+    timeout with the last value."""
+    timeout = timeout or w(10)
+    deadline = time.monotonic() + timeout
+    while True:
+        got = await fn()
+        if got and got[0]:
+            return got
+        if time.monotonic() > deadline:
+            raise Failed('timed out after %gs waiting for %s: %s' % (
+                timeout, what, got[1] if got else got))
+        await asyncio.sleep(0.1)
+
+
+@scenario()
+async def views(t):
+    c = Cluster(t, 4)
+    n1, n2, n3, n4 = c.nodes
+    await c.start([n1, n2, n3])
+    await c.initialize(n1)
+    # n2 and n3 join while the leader's status is watched: a joining
+    # node is never reported as missing secrets it is about to publish.
+    missing = []
+    stop = asyncio.Event()
+
+    async def watch():
+        while not stop.is_set():
+            for nd in (n1,):
+                s = await nd.status()
+                for line in s.text.splitlines():
+                    if 'missing on' in line:
+                        missing.append('%s: %s' % (nd.name, line.strip()))
+            await asyncio.sleep(0.05)
+    task = asyncio.ensure_future(watch())
+    try:
+        for nd in (n2, n3):
+            await c.join(nd, n1)
+        leader = await c.wait_agree([n1, n2, n3])
+    finally:
+        stop.set()
+        await task
+    with t.check('joining-node-not-missing'):
+        check(not missing, 'a joining node was reported missing secrets: '
+              '%s' % missing[:3])
+    followers = [nd for nd in (n1, n2, n3) if nd is not leader]
+    t.note('leader %s' % leader.name)
+
+    with t.check('followers-hear-each-other'):
+        for nd in followers:
+            s = await nd.status()
+            never = [ln.strip() for ln in s.text.splitlines()
+                     if ln.startswith('Last heard') and 'never' in ln]
+            check(not never, '%s: %s' % (nd.name, never))
+
+    await c.add_users(n1)
+    await c.wait_users([n1, n2, n3])
+    a_phone = await login(t, n2, 'alice', 'phone')
+    a_laptop = await login(t, n3, 'alice', 'laptop')
+    await login(t, n1, 'bob', 'desk')
+    cb = await component(t, n3, 'cb1')
+    await reachable(a_phone, CB1)
+    # cb2 with a mistyped secret on node 2: refused there.
+    bad = None
+    with contextlib.suppress(Failed):
+        bad = await component(t, n2, 'cb2', secret='not-the-secret')
+    check(bad is None, 'cb2 with a wrong secret was let in on n2')
+
+    with t.check('callbridge-list-everywhere'):
+        for nd in (n1, n2, n3):
+            async def look(nd=nd):
+                out = await nd.ok('xmpp', 'callbridge', 'list')
+                b = cb_blocks(out)
+                ok = (b.get('cb1', {}).get('Connected', '').startswith(
+                    'yes, on %s from 127.0.0.3:' % n3.peer) and
+                    b.get('cb2', {}).get('Connected') == 'no' and
+                    re.match(r'authentication failure on %s from '
+                             r'127\.0\.0\.2:\d+ at \d{4}-\d\d-\d\d '
+                             r'\d\d:\d\d:\d\d UTC$' % re.escape(n2.peer),
+                             b.get('cb2', {}).get('Last failure', '')))
+                return ok, '%s: %r' % (nd.name, out)
+            await wait_for('%s to show where cb1 is and cb2 failed' %
+                           nd.name, look)
+
+    with t.check('user-list-counts-cluster-wide'):
+        for nd in (n1, n2, n3):
+            async def look(nd=nd):
+                out = await nd.ok('xmpp', 'user', 'list')
+                rows = dict(ln.split()[:2] for ln in out.splitlines()[1:]
+                            if ln.split())
+                return (rows.get('alice') == '2' and
+                        rows.get('bob') == '1'), '%s: %r' % (nd.name, out)
+            await wait_for('%s to count 2 sessions of alice, 1 of bob' %
+                           nd.name, look)
+
+    with t.check('user-sessions-everywhere'):
+        for nd in (n1, n2, n3):
+            out = await nd.ok('xmpp', 'user', 'list', 'alice')
+            recs = kv_records(out)
+            check(recs and recs[0].get('User') == 'alice' and
+                  recs[0].get('Sessions') == '2', '%s: %r' % (nd.name, out))
+            got = sorted((r.get('Resource'), r.get('Node'),
+                          r.get('Address', '').rsplit(':', 1)[0])
+                         for r in recs[1:])
+            want = sorted([('phone', n2.peer, n2.addr),
+                           ('laptop', n3.peer, n3.addr)])
+            check(got == want, '%s: sessions %s, expected %s' % (
+                nd.name, got, want))
+            check(all(re.match(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$',
+                               r.get('Since', '')) for r in recs[1:]),
+                  '%s: Since: %r' % (nd.name, out))
+        rc, out, err = await n2.mmp('xmpp', 'user', 'list', 'nobody')
+        check(rc == 1 and 'no user named nobody' in err,
+              'user list of an unknown user: exit %d: %r' % (rc, err + out))
+
+    with t.check('timers-cluster-wide'):
+        await followers[0].ok('xmpp', 'cluster', 'timers', '50', '400')
+        await c.wait_status(
+            [n1, n2, n3], lambda s: s.get('timers').startswith(
+                'heartbeat 50 ms, election timeout 400 ms'),
+            'the timers set on a follower on every member')
+        # A node that joins now takes the cluster's timers.
+        await c.start([n4])
+        await c.join(n4, n1)
+        await c.wait_agree([n1, n2, n3, n4])
+        await c.wait_status(
+            [n4], lambda s: s.get('timers').startswith(
+                'heartbeat 50 ms, election timeout 400 ms'),
+            'the cluster\'s timers on a node that joined')
+        rows = db_config(n4, ('cluster.heartbeat', 'cluster.election'))
+        check(rows == ['50', '400'], 'n4 keeps timers %s' % rows)
+
+    with t.check('unreachable-marked'):
+        victim = followers[1]
+        watcher = followers[0]
+        victim.kill9()
+        sts = await c.wait_status(
+            [watcher], lambda s: any(
+                p.addr == victim.peer and p.unreachable for p in s.peers),
+            'a dead member marked unreachable', timeout=w(10))
+        s = sts[0]
+        check(s.quorum, '%s: Quorum %r with 3 of 4 up' % (
+            watcher.name, s.get('quorum')))
+        others = [p for p in s.peers if p.unreachable and
+                  p.addr != victim.peer]
+        check(not others, 'live members marked unreachable: %s' % others)
+        line = [ln for ln in s.text.splitlines()
+                if ln.startswith(victim.peer)][0]
+        check(re.search(r'\(unreachable \d+ s\)', line), line)
+
+    with t.check('quorum-line-during-election'):
+        # Back to four, then the leader dies: three of four elect.
+        for nd in (n1, n2, n3, n4):
+            if not nd.running():
+                nd.start()
+                await nd.wait_ready()
+        await c.wait_agree([n1, n2, n3, n4])
+        leader = [s.node for s in t.last if s.state == 'LEADER'][0]
+        live = [n1, n2, n3, n4]
+        t0 = time.monotonic()
+        leader.kill9()
+        live.remove(leader)
+        bad = []
+        while True:
+            sts = await c.statuses(live)
+            bad += ['%s: %s %s' % (s.node.name, s.state, s.get('quorum'))
+                    for s in sts if wrong_quorum(s)]
+            if any(s.state == 'LEADER' for s in sts) and \
+                    all(s.quorum for s in sts):
+                break
+            check(time.monotonic() - t0 < w(15), 'no new leader: %s' %
+                  '; '.join(s.summary() for s in sts))
+            await asyncio.sleep(0.02)
+        check(not bad, 'Quorum said no quorum with a majority reachable: '
+              '%s' % bad[:3])
+
+
+async def timed(nd, *words):
+    """Run mmp words on nd: (seconds, rc, out, err)."""
+    t0 = time.monotonic()
+    rc, out, err = await nd.mmp(*words)
+    return time.monotonic() - t0, rc, out, err
+
+
+@scenario()
+async def viewlimits(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    watcher, victim = [nd for nd in c.nodes if nd is not leader]
+    # What a status costs in a healthy cluster (noted, not asserted).
+    took = sorted([(await timed(watcher, 'xmpp', 'cluster', 'status'))[0]
+                   for _ in range(10)])
+    t.note('status on a follower: median %.3fs' % took[5])
+
+    with t.check('stopped-member-costs-a-second'):
+        os.kill(victim.proc.pid, signal.SIGSTOP)
+        try:
+            worst = 0.0
+            deadline = time.monotonic() + w(10)
+            while True:
+                took, rc, out, err = await timed(watcher, 'xmpp', 'cluster',
+                                                 'status')
+                worst = max(worst, took)
+                s = Status(watcher, rc, out, err)
+                if any(p.addr == victim.peer and p.unreachable
+                       for p in s.peers):
+                    break
+                check(time.monotonic() < deadline, 'the stopped member '
+                      'never marked unreachable: %s' % s.summary())
+            took2, rc, out, err = await timed(watcher, 'xmpp', 'user',
+                                              'list')
+            worst = max(worst, took2)
+            check(rc == 0 and victim.peer in err, 'user list with a '
+                  'stopped member: exit %d, stderr %r' % (rc, err))
+            t.note('with a stopped member, status and user list answer in '
+                   '%.2fs at most' % worst)
+            check(worst < w(3), 'a command took %.2fs with a stopped '
+                  'member (the view waits 1 s)' % worst)
+        finally:
+            os.kill(victim.proc.pid, signal.SIGCONT)
+        await c.wait_agree()
+
+    with t.check('long-view-answer-cut-off'):
+        victim.kill9()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(c.certs, 'node%d.crt' % victim.i),
+                            os.path.join(c.certs, 'node%d.key' % victim.i))
+        asked = []
+
+        async def serve(r, wr):
+            hello = await r.readline()
+            wr.write(b'MMPC1 OK %016x %s %s\n' % (
+                ids[victim], victim.peer.encode(), DOMAIN.encode()))
+            line = await r.readline()
+            asked.append(line)
+            # 300 KiB of answer and no end of line, then nothing.
+            for _ in range(300):
+                wr.write(b'OK ' + b's' * 1021)
+                await wr.drain()
+            with contextlib.suppress(Exception):
+                await r.read()
+            wr.close()
+        srv = await asyncio.start_server(serve, victim.addr, c.kport,
+                                         ssl=ctx)
+        try:
+            took, rc, out, err = await timed(watcher, 'xmpp', 'user', 'list')
+            check(rc == 0, 'user list: exit %d: %r' % (rc, err))
+            check(b'VIEW\n' in asked, 'the fake member was asked %r' %
+                  asked)
+            check(victim.peer in err and 'answer too long' in err,
+                  'the cut-off member not named: %r' % err)
+            check(took < w(3), 'user list took %.2fs' % took)
+            s = await watcher.status()
+            check(s.rc == 0 and s.state in ('LEADER', 'FOLLOWER'),
+                  'the node after the long answer: %s' % s.summary())
+        finally:
+            srv.close()
+            await srv.wait_closed()
 
 
 @scenario(hidden=True, netns=True)

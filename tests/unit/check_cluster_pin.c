@@ -180,7 +180,7 @@ START_TEST(test_member_restore_refused)
 		    "member\t7\t127.0.0.2:5270\t" ID_B "\n",
 		"cfsm 2\nmember\t7\t127.0.0.1:5270\tabc\n",
 		"cfsm 2\nmember\t7\t127.0.0.1:5270\n",
-		"cfsm 3\nmember\t7\t127.0.0.1:5270\t" ID_A "\n",
+		"cfsm 9\nmember\t7\t127.0.0.1:5270\t" ID_A "\n",
 	};
 	struct cfsm	*c = cfsm_new(NULL);
 	size_t		 i;

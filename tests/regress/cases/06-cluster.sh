@@ -78,6 +78,7 @@ say timers
 mmp xmpp cluster timers 5 500
 mmp xmpp cluster timers 100 200
 mmp xmpp cluster timers 50 300
+mmp xmpp cluster status | grep "^Timers"
 say remove another node that is not a member
 mmp xmpp cluster remove 127.0.0.9 | ids
 say the last member leaves, the account stays here
