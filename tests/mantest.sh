@@ -1,5 +1,6 @@
 #!/bin/sh
-# mantest: every command of common/cmds.def has its own entry in man/mmp.8.
+# mantest: every command of common/cmds.def has its own entry in man/mmp.8,
+# and both pages render without a warning.
 #
 # Run from the top of the tree: sh tests/mantest.sh
 #
@@ -150,3 +151,18 @@ END {
 	printf("mantest: %d commands, all documented in %s\n", ncmd, page)
 }
 ' "$PAGE" "$CMDS"
+st=$?
+[ "$st" -eq 0 ] || exit "$st"
+
+# Both pages render without a warning (an unclosed list, a bad macro):
+# groff is part of every Debian system that has man(1).
+if command -v groff >/dev/null 2>&1; then
+	for f in man/mmp.8 man/mmpd.8; do
+		w=$(groff -mdoc -ww -Tutf8 "$f" 2>&1 >/dev/null)
+		if [ -n "$w" ]; then
+			echo "mantest: $f: $w"
+			exit 1
+		fi
+	done
+	echo "mantest: man/mmp.8 and man/mmpd.8 render without warnings"
+fi
