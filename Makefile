@@ -48,7 +48,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
 	      common/xmalloc.c
-MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c
+MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
