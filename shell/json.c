@@ -66,6 +66,11 @@ static const char *json_ints[] = {
 	"term", "protocol_version", "sessions", "max_sessions", NULL
 };
 
+/* The keys of an item's own text; all others are markers. */
+static const char *json_itemkeys[] = {
+	"name", "address", "description", NULL
+};
+
 /* Keys whose values are booleans when they are yes or no. */
 static const char *json_bools[] = {
 	"enabled", "serving", "quorum", "encrypted", "ca", NULL
@@ -512,28 +517,36 @@ json_item(const char *line)
 }
 
 /*
- * A marker seen on any item of a list is on every item: false where it
- * was not shown, so that each item has the same keys.
+ * A marker seen on any item of a list is on every item, false where it
+ * was not shown, and in the same order on each, so that every item has
+ * the same keys.
  */
 static void
 json_markers(struct jv *arr)
 {
-	struct jv	*item, *k, *other, *f;
+	struct jv	*item, *k, *v, *keys;
 
+	keys = jv_new(JV_OBJ);
 	TAILQ_FOREACH(item, &arr->kids, entry) {
 		TAILQ_FOREACH(k, &item->kids, entry) {
-			if (strcmp(k->key, "name") == 0 ||
-			    strcmp(k->key, "address") == 0 ||
-			    strcmp(k->key, "description") == 0)
+			if (json_in(json_itemkeys, k->key) ||
+			    jv_get(keys, k->key) != NULL)
 				continue;
-			TAILQ_FOREACH(other, &arr->kids, entry) {
-				if (jv_get(other, k->key) != NULL)
-					continue;
-				f = jv_new(JV_BOOL);
-				jv_set(other, k->key, f);
-			}
+			jv_set(keys, k->key, jv_new(JV_NULL));
 		}
 	}
+	TAILQ_FOREACH(item, &arr->kids, entry) {
+		TAILQ_FOREACH(k, &keys->kids, entry) {
+			if ((v = jv_get(item, k->key)) != NULL)
+				TAILQ_REMOVE(&item->kids, v, entry);
+			else {
+				v = jv_new(JV_BOOL);
+				v->key = xstrdup(k->key);
+			}
+			TAILQ_INSERT_TAIL(&item->kids, v, entry);
+		}
+	}
+	jv_free(keys);
 }
 
 /* Read the plain lines that follow a heading into arr; how many. */
