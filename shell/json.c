@@ -740,12 +740,11 @@ json_read(struct json_doc *d)
 		    TAILQ_FIRST(&rec->kids) == k && TAILQ_NEXT(k, entry) ==
 		    NULL) {
 			/* Text alone in a list ("No users") is no record. */
-			TAILQ_REMOVE(&rec->kids, k, entry);
-			while ((rec = TAILQ_FIRST(&k->kids)) != NULL) {
-				TAILQ_REMOVE(&k->kids, rec, entry);
-				jv_append(doc, "lines", rec);
+			while ((item = TAILQ_FIRST(&k->kids)) != NULL) {
+				TAILQ_REMOVE(&k->kids, item, entry);
+				jv_append(doc, "lines", item);
 			}
-			jv_free(k);
+			jv_free(rec);
 			i = j;
 			continue;
 		}
