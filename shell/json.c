@@ -37,7 +37,7 @@ struct jv {
 	char			*key;
 	char			*s;
 	long long		 n;
-	int			 repeated;	/* array made of a repeated key */
+	int			 repeated;	/* array of a repeated key */
 	TAILQ_HEAD(, jv)	 kids;
 	TAILQ_ENTRY(jv)		 entry;
 };
@@ -60,7 +60,13 @@ struct json_doc {
 	struct json_lines	 err;
 };
 
-/* Keys whose values are numbers when they are all digits. */
+/* What check lines start with, in the order json_check numbers them. */
+static const char *json_results[] = { "SUCCESS", "WARNING", "FAILURE" };
+
+/*
+ * Keys whose values are numbers when they are all digits, besides port
+ * and every key that ends in _port.
+ */
 static const char *json_ints[] = {
 	"call_bridges", "client_sessions", "components", "stanzas_routed",
 	"term", "protocol_version", "sessions", "max_sessions", NULL
@@ -296,8 +302,9 @@ json_value(const char *key, const char *s)
 		v->n = s[0] == 'y';
 		return (v);
 	}
-	if ((json_in(json_ints, key) || (klen >= 4 &&
-	    strcmp(key + klen - 4, "port") == 0)) && len > 0 && len <= 15 &&
+	if ((json_in(json_ints, key) || strcmp(key, "port") == 0 ||
+	    (klen > 5 && strcmp(key + klen - 5, "_port") == 0)) &&
+	    len > 0 && len <= 15 &&
 	    strspn(s, "0123456789") == len && (s[0] != '0' || len == 1)) {
 		v = jv_new(JV_NUM);
 		v->n = strtoll(s, NULL, 10);
@@ -317,12 +324,11 @@ json_indent(const char *line)
 static int
 json_check(const char *line, const char **msg)
 {
-	static const char	*words[] = { "SUCCESS", "WARNING", "FAILURE" };
-	size_t			 i, n;
+	size_t	 i, n;
 
-	for (i = 0; i < nitems(words); i++) {
-		n = strlen(words[i]);
-		if (strncmp(line, words[i], n) == 0 && line[n] == ':' &&
+	for (i = 0; i < nitems(json_results); i++) {
+		n = strlen(json_results[i]);
+		if (strncmp(line, json_results[i], n) == 0 && line[n] == ':' &&
 		    line[n + 1] == ' ') {
 			*msg = line + n + 2;
 			return ((int)i);
@@ -575,13 +581,12 @@ json_block(char **lines, size_t n)
 	char		*key;
 	size_t		 i = 0, j;
 	int		 r, numbered;
-	static const char *results[] = { "SUCCESS", "WARNING", "FAILURE" };
 
 	obj = jv_new(JV_OBJ);
 	while (i < n) {
 		if ((r = json_check(lines[i], &value)) != -1) {
 			c = jv_new(JV_OBJ);
-			jv_set(c, "result", jv_str(results[r]));
+			jv_set(c, "result", jv_str(json_results[r]));
 			jv_set(c, "message", jv_str(value));
 			jv_append(obj, "checks", c);
 			i++;
@@ -802,7 +807,6 @@ json_state(struct json_doc *d)
 	const char	*msg;
 	size_t		 i;
 	int		 r;
-	static const char *results[] = { "SUCCESS", "WARNING", "FAILURE" };
 
 	doc = jv_new(JV_OBJ);
 	b = jv_new(JV_BOOL);
@@ -815,7 +819,7 @@ json_state(struct json_doc *d)
 		if ((r = json_check(d->out.v[i], &msg)) == -1)
 			continue;
 		c = jv_new(JV_OBJ);
-		jv_set(c, "result", jv_str(results[r]));
+		jv_set(c, "result", jv_str(json_results[r]));
 		jv_set(c, "message", jv_str(msg));
 		jv_append(doc, "checks", c);
 	}

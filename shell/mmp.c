@@ -292,7 +292,7 @@ main(int argc, char *argv[])
 		switch (ch) {
 		case 'j':
 			jflag = 1;
-			/* Prompts for secrets go to the terminal, not stdout. */
+			/* Prompts for secrets go to stderr, not stdout. */
 			client_prompt_stream(stderr);
 			break;
 		case 'R':

@@ -27,8 +27,8 @@ render(const char *cmd, const char *out, const char *err, int status)
 {
 	struct cmd_match	 m;
 	struct json_doc		*d;
-	char			*buf = NULL, *copy, *p, *word, *argv[T_MAXWORDS];
-	char			*cause = NULL;
+	char			*buf = NULL, *copy, *p, *word;
+	char			*argv[T_MAXWORDS], *cause = NULL;
 	size_t			 len = 0;
 	int			 argc = 0;
 	FILE			*fp;
