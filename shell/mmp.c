@@ -240,7 +240,7 @@ mmp_ssh(int readonly)
 {
 	const char	*cmd, *base;
 	char		*cause, **argv;
-	int		 argc, rc;
+	int		 argc, rc, skip = 0;
 
 	cmd = getenv("SSH_ORIGINAL_COMMAND");
 	if (cmd == NULL || cmd[strspn(cmd, " \t")] == '\0') {
@@ -272,11 +272,21 @@ mmp_ssh(int readonly)
 		free(cause);
 		return (EXIT_PARSE);
 	}
-	if (argc == 0) {
-		util_free_argv(argv, argc);
-		return (EXIT_OK);
+	/* ssh <node> -j <command>: the answer as JSON, as with mmp -j. */
+	if (argc > 0 && strcmp(argv[0], "-j") == 0) {
+		jflag = 1;
+		client_prompt_stream(stderr);
+		skip = 1;
 	}
-	rc = mmp_command(argc, argv, "");
+	if (argc == skip) {
+		util_free_argv(argv, argc);
+		if (skip == 0)
+			return (EXIT_OK);
+		if (isatty(STDIN_FILENO))
+			return (edit_loop());
+		return (mmp_batch());
+	}
+	rc = mmp_command(argc - skip, argv + skip, "");
 	util_free_argv(argv, argc);
 	return (rc == -1 ? EXIT_OK : rc);
 }

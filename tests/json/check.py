@@ -532,6 +532,36 @@ def hostile_names(d):
     check(len(names) == 9, 'names: %r' % names)
 
 
+@test
+def ssh_command(d):
+    """Over SSH (mmp -S as the ForceCommand, the command from the client
+    in SSH_ORIGINAL_COMMAND) a first word -j gives JSON too: one command,
+    an error, or a batch on standard input."""
+    d.configure()
+
+    def ssh(command, stdin=None):
+        env = dict(os.environ, SSH_ORIGINAL_COMMAND=command)
+        p = subprocess.run([MMP, '-S', '-s', d.sock], input=stdin,
+                           capture_output=True, text=True, env=env,
+                           timeout=BOUND * 3)
+        return p.returncode, p.stdout, p.stderr
+    rc, out, err = ssh('-j xmpp callbridge list')
+    doc = parse_one(['(ssh) xmpp callbridge list'], rc, out, err, 0)
+    check(doc == d.j('xmpp', 'callbridge', 'list'), 'ssh: %r' % doc)
+    rc, out, err = ssh('-j frobnicate')
+    doc = parse_one(['(ssh) frobnicate'], rc, out, err, 2)
+    check(doc['error'].startswith("unknown word 'frobnicate'"),
+          'ssh error: %r' % doc)
+    rc, out, err = ssh('-j', 'version\nhostname\n')
+    check(rc == 0 and err == '' and [json.loads(ln) for ln in
+                                     out.splitlines()][1] ==
+          {'hostname': 'node-1.example.com'}, 'ssh batch: %d %r %r' % (
+              rc, out, err))
+    rc, out, err = ssh('hostname')
+    check(rc == 0 and out == 'node-1.example.com\n',
+          'ssh without -j: %d %r' % (rc, out))
+
+
 def main(argv):
     if argv[:1] == ['--list']:
         print(' '.join(TESTS))
