@@ -53,11 +53,25 @@ struct json_doc {
 	enum cmd_id		 id;
 	int			 flags;
 	int			 list;
+	int			 header;	/* first record is a summary */
 	int			 oneword;
 	char			*name;	/* key of the records of a list */
 	char			*where;
 	struct json_lines	 out;
 	struct json_lines	 err;
+};
+
+/*
+ * The list commands whose records are not named for the word before
+ * "list", and those whose first record sums up the rest.
+ */
+static const struct {
+	enum cmd_id	 id;
+	const char	*name;
+	int		 header;
+} json_shapes[] = {
+	{ CMD_PKI_LIST,		"files",	0 },
+	{ CMD_USER_LIST_ONE,	"session_list",	1 },
 };
 
 /* What check lines start with, in the order json_check numbers them. */
@@ -108,6 +122,8 @@ static size_t	 json_items(char **, size_t, struct jv *);
 static struct jv *json_block(char **, size_t);
 static int	 json_table(char **, size_t, struct jv *);
 static struct jv *json_help(struct json_lines *);
+static int	 jv_empty(struct jv *);
+static int	 json_alltext(struct json_lines *);
 static struct jv *json_read(struct json_doc *);
 static struct jv *json_state(struct json_doc *);
 static void	 json_put_str(FILE *, const char *);
@@ -711,6 +727,26 @@ json_help(struct json_lines *l)
 	return (doc);
 }
 
+/* Whether an object or array has nothing in it. */
+static int
+jv_empty(struct jv *v)
+{
+	return (TAILQ_EMPTY(&v->kids));
+}
+
+/* Whether every line is blank or plain text. */
+static int
+json_alltext(struct json_lines *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++) {
+		if (*l->v[i] != '\0' && !json_plain(l->v[i]))
+			return (0);
+	}
+	return (l->n > 0);
+}
+
 /*
  * A status or list command's output as one object. Records are
  * separated by blank lines. A list command (its last word is "list")
@@ -726,6 +762,14 @@ json_read(struct json_doc *d)
 	size_t		 i = 0, j, nrec = 0;
 
 	doc = jv_new(JV_OBJ);
+	if (!d->list && json_alltext(l) && !(d->oneword && l->n == 1)) {
+		/* Text alone (records for a zone file): its lines as they are. */
+		arr = jv_new(JV_ARR);
+		for (i = 0; i < l->n; i++)
+			jv_push(arr, jv_str(l->v[i]));
+		jv_set(doc, "lines", arr);
+		return (doc);
+	}
 	arr = jv_new(JV_ARR);
 	if (d->list)
 		jv_set(doc, d->name, arr);
@@ -741,6 +785,17 @@ json_read(struct json_doc *d)
 			continue;
 		}
 		rec = json_block(l->v + i, j - i);
+		if (d->header && nrec == 0 && jv_empty(arr)) {
+			/* The summary's members are the document's own. */
+			while ((item = TAILQ_FIRST(&rec->kids)) != NULL) {
+				TAILQ_REMOVE(&rec->kids, item, entry);
+				TAILQ_INSERT_BEFORE(arr, item, entry);
+			}
+			jv_free(rec);
+			nrec++;
+			i = j;
+			continue;
+		}
 		if (d->list && (k = jv_get(rec, "lines")) != NULL &&
 		    TAILQ_FIRST(&rec->kids) == k && TAILQ_NEXT(k, entry) ==
 		    NULL) {
@@ -937,6 +992,7 @@ json_new(const struct cmd_match *m, const char *where)
 	struct json_doc	*d;
 	char		*pattern, *word, *p, *joined, *tmp;
 	const char	*last = NULL, *before = NULL;
+	size_t		 i;
 	int		 n = 0;
 
 	d = xcalloc(1, sizeof(*d));
@@ -961,10 +1017,14 @@ json_new(const struct cmd_match *m, const char *where)
 	d->oneword = n == 1;
 	if (last != NULL && strcmp(last, "list") == 0 && before != NULL) {
 		d->list = 1;
-		if (d->id == CMD_PKI_LIST)
-			d->name = xstrdup("files");
-		else
-			xasprintf(&d->name, "%ss", before);
+		xasprintf(&d->name, "%ss", before);
+		for (i = 0; i < nitems(json_shapes); i++) {
+			if (json_shapes[i].id != d->id)
+				continue;
+			free(d->name);
+			d->name = xstrdup(json_shapes[i].name);
+			d->header = json_shapes[i].header;
+		}
 		free(joined);
 	} else
 		d->name = joined;

@@ -257,6 +257,48 @@ def user_list(d):
 
 
 @test
+def user_sessions(d):
+    """xmpp user list <user>: the summary at the top, each session of a
+    real login (a raw client from tests/interop) in session_list."""
+    d.configure()
+    os.environ['CPORT'] = str(d.cport)
+    sys.path.insert(0, os.path.join(TOP, 'tests', 'interop'))
+    import ixlib
+    doc = d.j('xmpp', 'user', 'list', 'alice')
+    check(doc == {'user': 'alice', 'sessions': 0, 'session_list': []},
+          'no session: %r' % doc)
+    r = ixlib.login('alice', resource='phone')
+    try:
+        doc = d.j('xmpp', 'user', 'list', 'alice')
+        text = d.text('xmpp', 'user', 'list', 'alice')[1]
+        sess = kv_text(text.split('\n\n', 1)[1])
+        check(doc.get('user') == 'alice' and doc.get('sessions') == 1 and
+              doc.get('session_list') == [{
+                  'resource': 'phone', 'node': sess['Node'],
+                  'address': sess['Address'], 'since': sess['Since']}],
+              'one session: %r, text %r' % (doc, text))
+        check(list(doc) == ['user', 'sessions', 'session_list'],
+              'key order: %r' % list(doc))
+        doc = d.j('xmpp', 'user', 'list')
+        check({'user': 'alice', 'sessions': 1} in doc['users'],
+              'user list: %r' % doc)
+    finally:
+        r.close()
+
+
+@test
+def dns_records(d):
+    """Text alone, as xmpp dns records prints for a zone file: its lines
+    as they are, blank ones too, so that joined they are the text."""
+    d.configure()
+    rc, out, err = d.text('xmpp', 'dns', 'records')
+    doc = d.j('xmpp', 'dns', 'records', status=rc)
+    check(rc == 0 and doc == {'lines': out.rstrip('\n').split('\n')} and
+          any(' IN SRV ' in ln for ln in doc['lines']),
+          'dns records: %d %r' % (rc, doc))
+
+
+@test
 def cluster_status(d):
     doc = d.j('xmpp', 'cluster', 'status')
     check(doc.get('state') == 'DISABLED' and doc.get('peers') == [] and

@@ -164,6 +164,34 @@ START_TEST(test_headings)
 }
 END_TEST
 
+/* A summary record over the sessions of one user. */
+START_TEST(test_header)
+{
+	CK_RENDER("xmpp user list alice",
+	    "User    : alice\nSessions: 2\n\nResource: a\nNode    : n1\n\n"
+	    "Resource: b\nNode    : n2", NULL, EXIT_OK,
+	    "{\"user\": \"alice\", \"sessions\": 2, \"session_list\": ["
+	    "{\"resource\": \"a\", \"node\": \"n1\"}, "
+	    "{\"resource\": \"b\", \"node\": \"n2\"}]}");
+	CK_RENDER("xmpp user list alice", "User    : alice\nSessions: 0",
+	    NULL, EXIT_OK,
+	    "{\"user\": \"alice\", \"sessions\": 0, \"session_list\": []}");
+}
+END_TEST
+
+/* Text alone, as for a zone file: every line, blank ones too. */
+START_TEST(test_alltext)
+{
+	CK_RENDER("xmpp dns records",
+	    "; comment: a\n\nx.example.com. 3600 IN AAAA 2001:db8::1\n"
+	    "_xmpp-client._tcp.example.com. 3600 IN SRV 10 50 5222 x.", NULL,
+	    EXIT_OK,
+	    "{\"lines\": [\"; comment: a\", \"\", "
+	    "\"x.example.com. 3600 IN AAAA 2001:db8::1\", "
+	    "\"_xmpp-client._tcp.example.com. 3600 IN SRV 10 50 5222 x.\"]}");
+}
+END_TEST
+
 /* Quotes, backslashes, control characters, UTF-8 and not UTF-8. */
 START_TEST(test_escapes)
 {
@@ -219,6 +247,8 @@ json_suite(void)
 	tcase_add_test(tc, test_table);
 	tcase_add_test(tc, test_checks_records);
 	tcase_add_test(tc, test_headings);
+	tcase_add_test(tc, test_header);
+	tcase_add_test(tc, test_alltext);
 	tcase_add_test(tc, test_escapes);
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_help);
