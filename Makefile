@@ -48,7 +48,7 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
 	      common/xmalloc.c
-MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c
+MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
@@ -71,7 +71,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view
+	      check_addrkey check_log check_cluster_view check_json
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -212,6 +212,9 @@ $(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
     $(O)/daemon/addrkey.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_json: $(O)/tests/unit/check_json.o $(O)/shell/json.o \
+    $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

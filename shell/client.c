@@ -18,6 +18,8 @@
 #include "proto.h"
 #include "xmalloc.h"
 
+static FILE	*client_prompt_fp;	/* where prompts go; NULL: stdout */
+
 static int	 client_connect(const char *, char **);
 static int	 client_write(int, struct msg *);
 static int	 client_readn(int, void *, size_t);
@@ -216,6 +218,7 @@ char *
 client_read_secret(const char *prompt, int echo)
 {
 	struct termios	 old, quiet;
+	FILE		*fp = client_prompt_fp ? client_prompt_fp : stdout;
 	char		*line = NULL;
 	size_t		 len = 0, cap = 0;
 	ssize_t		 n;
@@ -234,8 +237,8 @@ client_read_secret(const char *prompt, int echo)
 		if (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0)
 			restore = 1;
 	}
-	fputs(prompt, stdout);
-	fflush(stdout);
+	fputs(prompt, fp);
+	fflush(fp);
 	for (;;) {
 		n = read(STDIN_FILENO, &c, 1);
 		if (n == -1 && errno == EINTR)
@@ -252,8 +255,8 @@ client_read_secret(const char *prompt, int echo)
 	}
 	if (restore) {
 		tcsetattr(STDIN_FILENO, TCSANOW, &old);
-		fputc('\n', stdout);
-		fflush(stdout);
+		fputc('\n', fp);
+		fflush(fp);
 	}
 	if (n <= 0 && len == 0) {
 		free(line);
@@ -264,6 +267,16 @@ client_read_secret(const char *prompt, int echo)
 	else
 		line[len] = '\0';
 	return (line);
+}
+
+/*
+ * Send prompts for secrets to fp instead of stdout (mmp -j keeps stdout
+ * for JSON alone).
+ */
+void
+client_prompt_stream(FILE *fp)
+{
+	client_prompt_fp = fp;
 }
 
 /* Print a line to stdout. */

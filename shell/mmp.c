@@ -15,10 +15,13 @@
 #include "xmalloc.h"
 
 const char	*sockpath;
+int		 jflag;		/* -j: answers as JSON */
 
 static __dead void usage(void);
 static int	 mmp_batch(void);
 static int	 mmp_ssh(int);
+static int	 mmp_json(const struct cmd_match *, int, char **,
+		    const char *);
 static void	 mmp_help_line(void *, const char *);
 static void	 mmp_batch_err(void *, const char *);
 static void	 mmp_capture(void *, const char *);
@@ -32,7 +35,7 @@ static const struct client_io stdio_io = {
 static __dead void
 usage(void)
 {
-	fprintf(stderr, "usage: mmp [-s socket] [command words ...]\n"
+	fprintf(stderr, "usage: mmp [-j] [-s socket] [command words ...]\n"
 	    "       mmp -S [-R] [-s socket]\n");
 	exit(EXIT_PARSE);
 }
@@ -78,10 +81,15 @@ mmp_command(int argc, char **argv, const char *where)
 	int			 rc;
 
 	if (cmdtab_match(argc, argv, &m, &cause) != CMDTAB_OK) {
-		fprintf(stderr, "mmp: %s%s\n", where, cause);
+		if (jflag)
+			json_error(stdout, where, cause);
+		else
+			fprintf(stderr, "mmp: %s%s\n", where, cause);
 		free(cause);
 		return (EXIT_PARSE);
 	}
+	if (jflag && m.id != CMD_EXIT && m.id != CMD_QUIT)
+		return (mmp_json(&m, argc, argv, where));
 	switch (m.id) {
 	case CMD_HELP:
 		if (cmdtab_help(m.nargs, (char **)(uintptr_t)m.args,
@@ -103,6 +111,39 @@ mmp_command(int argc, char **argv, const char *where)
 		io.arg = (void *)(uintptr_t)where;
 	}
 	rc = client_run(sockpath, argc, argv, &io);
+	return (rc);
+}
+
+/*
+ * mmp -j: run one matched command and print its answer, or its error, as
+ * one JSON document on stdout; the exit status is the same as without -j.
+ */
+static int
+mmp_json(const struct cmd_match *m, int argc, char **argv, const char *where)
+{
+	struct client_io	 io = { json_out, json_err, client_input,
+				    json_part, NULL };
+	struct json_doc		*doc;
+	char			*cause, *msg;
+	int			 rc;
+
+	doc = json_new(m, where);
+	if (m->id == CMD_HELP) {
+		rc = EXIT_OK;
+		if (cmdtab_help(m->nargs, (char **)(uintptr_t)m->args,
+		    json_out, doc, &cause) == -1) {
+			xasprintf(&msg, "help: %s", cause);
+			json_err(doc, msg);
+			free(msg);
+			free(cause);
+			rc = EXIT_PARSE;
+		}
+		json_finish(doc, rc, stdout);
+		return (rc);
+	}
+	io.arg = doc;
+	rc = client_run(sockpath, argc, argv, &io);
+	json_finish(doc, rc, stdout);
 	return (rc);
 }
 
@@ -156,7 +197,10 @@ mmp_batch(void)
 			line[--n] = '\0';
 		snprintf(where, sizeof(where), "line %d: ", lineno);
 		if (util_split(line, &argv, &argc, &cause) == -1) {
-			fprintf(stderr, "mmp: %s%s\n", where, cause);
+			if (jflag)
+				json_error(stdout, where, cause);
+			else
+				fprintf(stderr, "mmp: %s%s\n", where, cause);
 			free(cause);
 			rc = EXIT_PARSE;
 			break;
@@ -172,7 +216,10 @@ mmp_batch(void)
 			break;
 		}
 		if (rc != EXIT_OK) {
-			fprintf(stderr, "mmp: stopped at line %d\n", lineno);
+			/* With -j the error's "line" says where it stopped. */
+			if (!jflag)
+				fprintf(stderr, "mmp: stopped at line %d\n",
+				    lineno);
 			break;
 		}
 	}
@@ -193,7 +240,7 @@ mmp_ssh(int readonly)
 {
 	const char	*cmd, *base;
 	char		*cause, **argv;
-	int		 argc, rc;
+	int		 argc, rc, skip = 0;
 
 	cmd = getenv("SSH_ORIGINAL_COMMAND");
 	if (cmd == NULL || cmd[strspn(cmd, " \t")] == '\0') {
@@ -225,11 +272,21 @@ mmp_ssh(int readonly)
 		free(cause);
 		return (EXIT_PARSE);
 	}
-	if (argc == 0) {
-		util_free_argv(argv, argc);
-		return (EXIT_OK);
+	/* ssh <node> -j <command>: the answer as JSON, as with mmp -j. */
+	if (argc > 0 && strcmp(argv[0], "-j") == 0) {
+		jflag = 1;
+		client_prompt_stream(stderr);
+		skip = 1;
 	}
-	rc = mmp_command(argc, argv, "");
+	if (argc == skip) {
+		util_free_argv(argv, argc);
+		if (skip == 0)
+			return (EXIT_OK);
+		if (isatty(STDIN_FILENO))
+			return (edit_loop());
+		return (mmp_batch());
+	}
+	rc = mmp_command(argc - skip, argv + skip, "");
 	util_free_argv(argv, argc);
 	return (rc == -1 ? EXIT_OK : rc);
 }
@@ -241,8 +298,13 @@ main(int argc, char *argv[])
 
 	if ((sockpath = getenv("MMP_SOCKET")) == NULL || *sockpath == '\0')
 		sockpath = MMP_SOCKET;
-	while ((ch = getopt(argc, argv, "+RSs:")) != -1) {
+	while ((ch = getopt(argc, argv, "+jRSs:")) != -1) {
 		switch (ch) {
+		case 'j':
+			jflag = 1;
+			/* Prompts for secrets go to stderr, not stdout. */
+			client_prompt_stream(stderr);
+			break;
 		case 'R':
 			readonly = 1;
 			break;

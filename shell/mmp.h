@@ -4,6 +4,8 @@
 #ifndef MMP_H
 #define MMP_H
 
+#include <stdio.h>
+
 #include "compat.h"
 
 #define MMP_SOCKET	"/run/mmp/mmpd.sock"
@@ -33,8 +35,12 @@ struct client_io {
 	void	*arg;
 };
 
+struct cmd_match;
+struct json_doc;
+
 /* mmp.c */
 extern const char	*sockpath;
+extern int		 jflag;
 int		 mmp_command(int, char **, const char *);
 void		 mmp_hostname(char *, size_t);
 
@@ -46,6 +52,15 @@ void		 client_print_out(void *, const char *);
 void		 client_print_err(void *, const char *);
 void		 client_print_part(void *, const char *);
 char		*client_input(void *, const char *, int);
+void		 client_prompt_stream(FILE *);
+
+/* json.c */
+struct json_doc	*json_new(const struct cmd_match *, const char *);
+void		 json_out(void *, const char *);
+void		 json_err(void *, const char *);
+void		 json_part(void *, const char *);
+void		 json_finish(struct json_doc *, int, FILE *);
+void		 json_error(FILE *, const char *, const char *);
 
 /* edit.c */
 int		 edit_loop(void);
