@@ -62,6 +62,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
 	      daemon/cluster_lead.c daemon/cluster_view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
+	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
