@@ -189,11 +189,11 @@ cmd_syslog_server_line(void *arg, const char *name, const char *proto,
 	if (!*first)
 		cmdctx_out(ctx, "%s", "");
 	*first = 0;
-	cmdctx_kv(ctx, 13, "Server", "%s", name);
-	cmdctx_kv(ctx, 13, "Protocol", "%s", proto);
-	cmdctx_kv(ctx, 13, "State", "%s", state);
-	cmdctx_kv(ctx, 13, "Lines sent", "%llu", sent);
-	cmdctx_kv(ctx, 13, "Lines dropped", "%llu", dropped);
+	cmdctx_kv(ctx, 14, "Server", "%s", name);
+	cmdctx_kv(ctx, 14, "Protocol", "%s", proto);
+	cmdctx_kv(ctx, 14, "State", "%s", state);
+	cmdctx_kv(ctx, 14, "Lines sent", "%llu", sent);
+	cmdctx_kv(ctx, 14, "Lines dropped", "%llu", dropped);
 }
 
 /* syslog server list */
