@@ -391,7 +391,7 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init("mmpd", 1, verbose);
-	log_setstamps(1);
+	log_setstamps(debug);
 	event_set_log_callback(mmpd_event_log);
 	mmpd = xcalloc(1, sizeof(*mmpd));
 	mmpd->datadir = mmpd_abspath(datadir);
