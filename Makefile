@@ -72,7 +72,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view
+	      check_addrkey check_log check_cluster_view check_logring
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -213,6 +213,9 @@ $(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
     $(O)/daemon/addrkey.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_logring: $(O)/tests/unit/check_logring.o \
+    $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

@@ -56,7 +56,8 @@ log_setstamps(int on)
 /*
  * Keep the recent lines in the ring and hand each to sink (NULL: none).
  * Only lines logged on the calling thread (the event loop's) go there:
- * a worker thread's line reaches stderr or syslog alone.
+ * a worker thread's line reaches stderr or syslog alone, and so does a
+ * line the sink itself logs.
  */
 void
 log_ring_init(log_sink_cb sink)
