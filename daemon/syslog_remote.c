@@ -56,6 +56,7 @@ static void	 syslog_remote_free_one(struct sr_server *);
 static void	 syslog_remote_dial(struct sr_server *);
 static void	 syslog_remote_retry(evutil_socket_t, short, void *);
 static void	 syslog_remote_event(struct bufferevent *, short, void *);
+static void	 syslog_remote_read(struct bufferevent *, void *);
 static int	 syslog_remote_store(char **);
 
 /*
@@ -184,7 +185,8 @@ syslog_remote_dial(struct sr_server *s)
 	    BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL)
 		goto retry;
-	bufferevent_setcb(s->bev, NULL, NULL, syslog_remote_event, s);
+	bufferevent_setcb(s->bev, syslog_remote_read, NULL,
+	    syslog_remote_event, s);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&s->ss,
 	    s->sslen) == -1) {
 		bufferevent_free(s->bev);
@@ -208,6 +210,16 @@ syslog_remote_retry(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	syslog_remote_dial(arg);
+}
+
+/* A syslog server has nothing to tell us: throw away what it sends. */
+static void
+syslog_remote_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer	*in = bufferevent_get_input(bev);
+
+	(void)arg;
+	evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 /* Connected, or the connection failed or closed: dial again later. */
