@@ -62,6 +62,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
 	      daemon/cluster_lead.c daemon/cluster_view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
+	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
@@ -71,7 +72,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view check_json
+	      check_addrkey check_log check_cluster_view check_json check_logring
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -214,6 +215,9 @@ $(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_json: $(O)/tests/unit/check_json.o $(O)/shell/json.o \
+    $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_logring: $(O)/tests/unit/check_logring.o \
     $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 

@@ -12,6 +12,7 @@
 #define CF_LOCAL	0x08	/* answered by the shell */
 #define CF_AUDIT	0x10	/* the audit role may run it */
 #define CF_CRYPTO	0x20	/* the crypto-admin role may run it */
+#define CF_FOLLOW	0x40	/* runs until interrupted (Ctrl-C) */
 
 /*
  * Roles of the account behind a control connection, a set of bits. Each

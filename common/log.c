@@ -5,6 +5,7 @@
  * of its own or drive a terminal, whichever caller logged it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,21 @@
 
 static int	 log_tostderr = 1;
 static int	 log_verbose;
+static int	 log_stamps;
 static const char *log_procname = "mmp";
+
+/* The ring of recent lines (oldest at ring_first) and the sink. */
+static int	 ring_on;
+static pthread_t ring_thread;
+static char	*ring[LOG_RING_LINES];
+static size_t	 ring_first, ring_count, ring_bytes;
+static log_sink_cb log_sink;
+static int	 log_in_sink;
 
 static void	 log_vlog(int, int, const char *, va_list)
 		    __attribute__((__format__(printf, 3, 0)));
+static size_t	 log_prefix(const char *);
+static void	 log_ring_add(const char *);
 
 /* Set up logging; tostderr selects stderr over syslog. */
 void
@@ -32,6 +44,118 @@ log_init(const char *procname, int tostderr, int verbose)
 	if (!tostderr)
 		openlog(procname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	tzset();
+}
+
+/* Start every line on stderr with the time (mmpd -d). */
+void
+log_setstamps(int on)
+{
+	log_stamps = on;
+}
+
+/*
+ * Keep the recent lines in the ring and hand each to sink (NULL: none).
+ * Only lines logged on the calling thread (the event loop's) go there:
+ * a worker thread's line reaches stderr or syslog alone, and so does a
+ * line the sink itself logs.
+ */
+void
+log_ring_init(log_sink_cb sink)
+{
+	ring_on = 1;
+	ring_thread = pthread_self();
+	log_sink = sink;
+}
+
+/* How many lines the ring holds. */
+size_t
+log_ring_count(void)
+{
+	return (ring_count);
+}
+
+/* The i-th line of the ring, oldest first; borrowed until the next log. */
+const char *
+log_ring_line(size_t i)
+{
+	if (i >= ring_count)
+		return (NULL);
+	return (ring[(ring_first + i) % LOG_RING_LINES]);
+}
+
+/* Empty the ring, at exit. */
+void
+log_ring_free(void)
+{
+	while (ring_count > 0) {
+		free(ring[ring_first]);
+		ring[ring_first] = NULL;
+		ring_first = (ring_first + 1) % LOG_RING_LINES;
+		ring_count--;
+	}
+	ring_bytes = 0;
+	ring_on = 0;
+	log_sink = NULL;
+}
+
+/* Add a line, dropping the oldest ones while a bound would be passed. */
+static void
+log_ring_add(const char *line)
+{
+	size_t	 len = strlen(line) + 1;
+	char	*copy;
+
+	if ((copy = strdup(line)) == NULL)
+		return;
+	while (ring_count > 0 && (ring_count == LOG_RING_LINES ||
+	    ring_bytes + len > LOG_RING_BYTES)) {
+		ring_bytes -= strlen(ring[ring_first]) + 1;
+		free(ring[ring_first]);
+		ring[ring_first] = NULL;
+		ring_first = (ring_first + 1) % LOG_RING_LINES;
+		ring_count--;
+	}
+	ring[(ring_first + ring_count) % LOG_RING_LINES] = copy;
+	ring_count++;
+	ring_bytes += len;
+}
+
+/* Write ts as RFC 3339 UTC with milliseconds: 2026-12-07T14:36:32.123Z. */
+size_t
+log_format_time(char *buf, size_t len, const struct timespec *ts)
+{
+	struct tm	 tm;
+	char		 sec[32];
+
+	gmtime_r(&ts->tv_sec, &tm);
+	strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+	return ((size_t)snprintf(buf, len, "%s.%03ldZ", sec,
+	    ts->tv_nsec / 1000000));
+}
+
+/*
+ * The length of the "function_name: " a format starts with, or 0. Such a
+ * prefix is an identifier with an underscore (module-prefixed function
+ * names), so that "mmpd: " or "audit: " stay.
+ */
+static size_t
+log_prefix(const char *fmt)
+{
+	size_t	 i;
+	int	 under = 0;
+
+	if (fmt[0] < 'a' || fmt[0] > 'z')
+		return (0);
+	for (i = 0; fmt[i] != '\0'; i++) {
+		if (fmt[i] == '_')
+			under = 1;
+		else if ((fmt[i] < 'a' || fmt[i] > 'z') &&
+		    (fmt[i] < '0' || fmt[i] > '9'))
+			break;
+	}
+	if (!under || fmt[i] != ':' || fmt[i + 1] != ' ')
+		return (0);
+	return (i + 2);
 }
 
 /* Change the verbosity after start-up. */
@@ -85,14 +209,19 @@ log_escape(char *dst, size_t dstlen, const char *src)
 
 /*
  * Format one message, add strerror(saved) if witherr, escape the whole
- * and write it to the chosen sink as one line.
+ * and write it to the chosen sink as one line. The function name a
+ * message starts with is kept only with -v: an administrator reads the
+ * message, a developer the name.
  */
 static void
 log_vlog(int pri, int witherr, const char *fmt, va_list ap)
 {
-	char	 raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX];
-	int	 saved = errno;
-	size_t	 len;
+	char		 raw[LOG_LINE_MAX], line[4 * LOG_LINE_MAX];
+	char		 stamp[64], *full = NULL;
+	struct timespec	 ts;
+	const char	*msg;
+	int		 saved = errno;
+	size_t		 len, skip;
 
 	vsnprintf(raw, sizeof(raw), fmt, ap);
 	if (witherr) {
@@ -100,12 +229,36 @@ log_vlog(int pri, int witherr, const char *fmt, va_list ap)
 		snprintf(raw + len, sizeof(raw) - len, ": %s",
 		    strerror(saved));
 	}
-	log_escape(line, sizeof(line), raw);
+	skip = log_verbose ? 0 : log_prefix(fmt);
+	if (skip > strlen(raw))
+		skip = 0;
+	log_escape(line, sizeof(line), raw + skip);
+	msg = line;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	log_format_time(stamp, sizeof(stamp), &ts);
 	if (log_tostderr) {
-		fprintf(stderr, "%s: %s\n", log_procname, line);
+		if (log_stamps)
+			fprintf(stderr, "%s %s: %s\n", stamp, log_procname,
+			    msg);
+		else
+			fprintf(stderr, "%s: %s\n", log_procname, msg);
 		fflush(stderr);
 	} else
-		syslog(pri, "%s", line);
+		syslog(pri, "%s", msg);
+	if (ring_on && !log_in_sink &&
+	    pthread_equal(pthread_self(), ring_thread)) {
+		if (asprintf(&full, "%s %s: %s", stamp, log_procname,
+		    msg) != -1) {
+			log_ring_add(full);
+			if (log_sink != NULL) {
+				/* A line the sink logs goes nowhere but here. */
+				log_in_sink = 1;
+				log_sink(pri, &ts, msg, full);
+				log_in_sink = 0;
+			}
+			free(full);
+		}
+	}
 	errno = saved;
 }
 

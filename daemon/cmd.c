@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +77,12 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_BACKUP_SNAPSHOT] = cmd_backup_snapshot,
 	[CMD_BACKUP_ROLLBACK] = cmd_backup_rollback,
 	[CMD_SYSUSER_LIST] = cmd_sysuser_list,
+	[CMD_SYSLOG_SHOW] = cmd_syslog_show,
+	[CMD_SYSLOG_FOLLOW] = cmd_syslog_follow,
+	[CMD_SYSLOG_SERVER_ADD] = cmd_syslog_server_add,
+	[CMD_SYSLOG_SERVER_ADD_TCP] = cmd_syslog_server_add,
+	[CMD_SYSLOG_SERVER_DEL] = cmd_syslog_server_del,
+	[CMD_SYSLOG_SERVER_LIST] = cmd_syslog_server_list,
 };
 
 /* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */
@@ -96,6 +104,7 @@ cmd_dispatch(struct cmdctx *ctx)
 		    cmdtab_name(ctx->m.id));
 		return (MMP_RES_INTERNAL);
 	}
+	ctx->matched = 1;
 	if (!cmdtab_allowed(ctx->m.id, ctx->roles)) {
 		cmd_refuse(ctx);
 		return (MMP_RES_FAILED);
@@ -183,4 +192,38 @@ fail:
 	cmdctx_err(ctx, "%s", cause);
 	free(cause);
 	return (-1);
+}
+
+/*
+ * The audit trail: a command that changes state, who ran it and how it
+ * ended. The words are the matched command line, which holds no secret
+ * (secrets come through prompts, never the command line).
+ */
+void
+cmd_audit(struct cmdctx *ctx, int res)
+{
+	struct passwd	*pw;
+	char		 who[64], *line = NULL, *nl;
+	int		 i;
+
+	if (!ctx->matched || !(ctx->m.flags & CF_STATE))
+		return;
+	if ((pw = getpwuid(ctx->uid)) != NULL)
+		strlcpy(who, pw->pw_name, sizeof(who));
+	else
+		snprintf(who, sizeof(who), "#%u", (unsigned)ctx->uid);
+	for (i = 0; i < ctx->m.nwords; i++) {
+		xasprintf(&nl, "%s%s%s", line != NULL ? line : "",
+		    i > 0 ? " " : "", ctx->m.words[i]);
+		free(line);
+		line = nl;
+	}
+	if (res == MMP_RES_OK)
+		log_info("audit: user %s (uid %u) ran \"%s\": ok", who,
+		    (unsigned)ctx->uid, line != NULL ? line : "");
+	else
+		log_info("audit: user %s (uid %u) ran \"%s\": failed (%s)",
+		    who, (unsigned)ctx->uid, line != NULL ? line : "",
+		    proto_result_str(res));
+	free(line);
 }

@@ -689,6 +689,7 @@ cmdctx_done(struct cmdctx *ctx, int res)
 {
 	struct ctl_conn	*c = ctx->conn;
 
+	cmd_audit(ctx, res);
 	control_send_done(c, ctx->id, res);
 	c->ctx = NULL;
 	ctx->cancel = NULL;
@@ -702,4 +703,22 @@ void
 cmdctx_part(struct cmdctx *ctx, const char *text)
 {
 	control_line(ctx->conn, ctx->id, MSG_PART, text);
+}
+
+/* Bytes queued for the shell that it has not read yet. */
+size_t
+cmdctx_outlen(struct cmdctx *ctx)
+{
+	return (evbuffer_get_length(bufferevent_get_output(ctx->conn->bev)));
+}
+
+/*
+ * Close the command's connection now, unread output and all; ctx is
+ * freed (its cancel hook runs). Not from inside that connection's
+ * callbacks.
+ */
+void
+cmdctx_drop(struct cmdctx *ctx)
+{
+	control_close(ctx->conn);
 }

@@ -1674,3 +1674,30 @@ db_backup_discard(const char *imgpath, const char *stagedir)
 	unlink(imgpath);
 	(void)util_rmdir_flat(stagedir);
 }
+
+/*
+ * Remote syslog servers: per node (never replicated), one setting that
+ * holds "proto address port" entries separated by commas.
+ */
+
+/* The remote syslog servers as stored, or NULL if none; caller frees. */
+char *
+db_syslog_get(struct db *db)
+{
+	return (db_config_get(db, DB_SYSLOG_SERVERS));
+}
+
+/* Store the remote syslog servers (NULL or "" for none), committed. */
+int
+db_syslog_set(struct db *db, const char *value, char **cause)
+{
+	if (value != NULL && *value == '\0')
+		value = NULL;
+	if (db_begin(db, cause) == -1)
+		return (-1);
+	if (db_config_set(db, DB_SYSLOG_SERVERS, value, cause) == -1) {
+		db_rollback(db);
+		return (-1);
+	}
+	return (db_commit(db, cause));
+}

@@ -12,6 +12,7 @@
 
 /* Configuration keys. */
 #define DB_HOSTNAME		"hostname"
+#define DB_SYSLOG_SERVERS	"syslog.servers"
 #define DB_XMPP_ENABLED		"xmpp.enabled"
 #define DB_XMPP_DOMAIN		"xmpp.domain"
 #define DB_XMPP_PORT_CLIENT	"xmpp.port.client"
@@ -138,5 +139,8 @@ int		 db_backup_write(const char *, const char *, const char *,
 int		 db_backup_read(const char *, const char *, const char *,
 		    const char *, int *, char **);
 void		 db_backup_discard(const char *, const char *);
+/* remote syslog servers, per node */
+char		*db_syslog_get(struct db *);
+int		 db_syslog_set(struct db *, const char *, char **);
 
 #endif /* DB_H */

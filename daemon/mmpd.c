@@ -269,6 +269,7 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 	mmpd->shutdown = 1;
 	xmpp_stop("system-shutdown");
 	cluster_shutdown(mmpd_cluster_down);
+	cmd_syslog_stop();
 	control_shutdown();
 	if (control_idle()) {
 		mmpd_shutdown_done();
@@ -390,6 +391,7 @@ main(int argc, char *argv[])
 		usage();
 
 	log_init("mmpd", 1, verbose);
+	log_setstamps(debug);
 	event_set_log_callback(mmpd_event_log);
 	mmpd = xcalloc(1, sizeof(*mmpd));
 	mmpd->datadir = mmpd_abspath(datadir);
@@ -445,13 +447,15 @@ main(int argc, char *argv[])
 	ev_int = evsignal_new(mmpd->base, SIGINT, mmpd_signal, NULL);
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
+	log_ring_init(cmd_syslog_sink);
+	syslog_remote_init();
 	worker_init();
 	control_listen();
 	if (cluster_init(&cause) == -1)
 		fatalx("%s", cause);
 	if ((v = db_config_get(mmpd->db, DB_XMPP_ENABLED)) != NULL &&
 	    strcmp(v, "1") == 0 && xmpp_start(&cause) == -1) {
-		log_warnx("mmpd: XMPP is enabled but cannot be served: %s",
+		log_warnx("XMPP is enabled but cannot be served: %s",
 		    cause);
 		free(cause);
 	}
@@ -466,10 +470,13 @@ main(int argc, char *argv[])
 	/* A second signal during cleanup must not cut it short. */
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	log_info("mmpd: stopped");
+	log_info("mmpd %s stopped", MMP_VERSION);
 	cluster_free();		/* its libuv events first: they would spin */
 	xmpp_free();
 	control_free();
+	cmd_syslog_stop();
+	log_ring_free();
+	syslog_remote_free();
 	router_free();
 	worker_free();
 	if (shutdown_timer != NULL)

@@ -4,6 +4,11 @@
 #ifndef MMPD_H
 #define MMPD_H
 
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <time.h>
+
 #include <event2/event.h>
 
 #include "cmdtab.h"
@@ -15,6 +20,14 @@
 #define MMPD_RUNDIR_MODE 0750	/* a missing socket or pid file directory */
 
 #define CMD_PENDING	(-1)	/* handler answers later via cmdctx_done */
+
+#define SYSLOG_FOLLOW_MAX	16	/* "syslog follow" shells at once */
+#define SYSLOG_FOLLOW_MAXBUF	(256 * 1024)	/* unread bytes before a cut */
+#define SYSLOG_REMOTE_MAX	8	/* remote syslog servers */
+#define SYSLOG_REMOTE_PORT	514
+#define SYSLOG_REMOTE_UDP_MAX	2048	/* bytes of one datagram */
+#define SYSLOG_REMOTE_TCP_MAXBUF (256 * 1024)	/* unsent bytes per server */
+#define SYSLOG_REMOTE_BACKOFF_MAX 60	/* seconds between TCP dials */
 
 struct db;
 struct ctl_conn;
@@ -43,6 +56,7 @@ struct cmdctx {
 	int			 argc;
 	char			**argv;
 	struct cmd_match	 m;
+	int			 matched;	/* m is valid */
 	cmdctx_input_cb		 input_cb;
 	void			(*cancel)(struct cmdctx *);
 	void			*job;		/* the cancel hook's data */
@@ -72,6 +86,8 @@ int		 cmdctx_prompt(struct cmdctx *, const char *, int,
 		    cmdctx_input_cb);
 void		 cmdctx_done(struct cmdctx *, int);
 void		 cmdctx_part(struct cmdctx *, const char *);
+size_t		 cmdctx_outlen(struct cmdctx *);
+void		 cmdctx_drop(struct cmdctx *);
 
 /* worker.c */
 void		 worker_init(void);
@@ -100,6 +116,31 @@ int		 cmd_dispatch(struct cmdctx *);
 int		 cmd_store_path(struct cmdctx *, const char *, char **);
 int		 cmd_commit_config(struct cmdctx *, const char **,
 		    const char **, int);
+void		 cmd_audit(struct cmdctx *, int);
+
+/* cmd_syslog.c */
+void		 cmd_syslog_sink(int, const struct timespec *, const char *,
+		    const char *);
+void		 cmd_syslog_stop(void);
+int		 cmd_syslog_show(struct cmdctx *);
+int		 cmd_syslog_follow(struct cmdctx *);
+int		 cmd_syslog_server_add(struct cmdctx *);
+int		 cmd_syslog_server_del(struct cmdctx *);
+int		 cmd_syslog_server_list(struct cmdctx *);
+
+/* syslog_remote.c */
+struct sockaddr_storage;
+void		 syslog_remote_init(void);
+void		 syslog_remote_free(void);
+int		 syslog_remote_parse(const char *, struct sockaddr_storage *,
+		    socklen_t *, char **, char **);
+void		 syslog_remote_send(int, const struct timespec *,
+		    const char *);
+int		 syslog_remote_add(const char *, int, char **);
+int		 syslog_remote_del(const char *, char **);
+void		 syslog_remote_list(void (*)(void *, const char *,
+		    const char *, const char *, unsigned long long,
+		    unsigned long long), void *);
 
 /* cmd_misc.c */
 int		 cmd_help(struct cmdctx *);

@@ -7,22 +7,27 @@
 #include <sys/un.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
+#include "cmdtab.h"
 #include "mmp.h"
 #include "msg.h"
 #include "proto.h"
 #include "xmalloc.h"
 
 static FILE	*client_prompt_fp;	/* where prompts go; NULL: stdout */
+static volatile sig_atomic_t client_interrupted;
 
 static int	 client_connect(const char *, char **);
 static int	 client_write(int, struct msg *);
 static int	 client_readn(int, void *, size_t);
+static void	 client_sigint(int);
+static void	 client_catch(int, struct sigaction *);
 
 /* Connect to the daemon's socket; -1 with *cause on failure. */
 static int
@@ -80,7 +85,38 @@ client_write(int fd, struct msg *m)
 	return (rc);
 }
 
-/* Read exactly len bytes; 0 on success, -1 on EOF or error. */
+/* SIGINT while waiting for the daemon: note it, the read returns. */
+static void
+client_sigint(int sig)
+{
+	(void)sig;
+	client_interrupted = 1;
+}
+
+/*
+ * Catch SIGINT (on) so that it interrupts a read, or put back the old
+ * action (off); old keeps it.
+ */
+static void
+client_catch(int on, struct sigaction *old)
+{
+	struct sigaction	 sa;
+
+	if (!on) {
+		sigaction(SIGINT, old, NULL);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = client_sigint;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;		/* no SA_RESTART: read() must return */
+	sigaction(SIGINT, &sa, old);
+}
+
+/*
+ * Read exactly len bytes; 0 on success, -1 on EOF or error, -2 when
+ * SIGINT came.
+ */
 static int
 client_readn(int fd, void *buf, size_t len)
 {
@@ -88,6 +124,8 @@ client_readn(int fd, void *buf, size_t len)
 	ssize_t	 n;
 
 	while (off < len) {
+		if (client_interrupted)
+			return (-2);
 		n = read(fd, (char *)buf + off, len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
@@ -100,7 +138,10 @@ client_readn(int fd, void *buf, size_t len)
 
 /*
  * Run one command on the daemon: send argv, relay its lines through io,
- * answer its prompts, and return the exit status for its result.
+ * answer its prompts, and return the exit status for its result. Ctrl-C
+ * while waiting closes the connection, which ends the command's output
+ * (a command that runs until interrupted, like syslog follow, ends so
+ * with success).
  */
 int
 client_run(const char *path, int argc, char **argv,
@@ -111,6 +152,8 @@ client_run(const char *path, int argc, char **argv,
 	uint8_t		 hbuf[MSG_HDRLEN], *payload = NULL, echo;
 	uint32_t	 res;
 	const char	*s;
+	struct sigaction old;
+	struct cmd_match cm;
 	char		*cause, *line, *answer;
 	int		 fd, i, rc, status = EXIT_NODAEMON;
 
@@ -131,10 +174,14 @@ client_run(const char *path, int argc, char **argv,
 		return (EXIT_PARSE);
 	}
 	/* Even if the write failed, read why the daemon closed on us. */
+	client_interrupted = 0;
+	client_catch(1, &old);
 	for (;;) {
 		free(payload);
 		payload = NULL;
-		if (client_readn(fd, hbuf, sizeof(hbuf)) == -1) {
+		if ((rc = client_readn(fd, hbuf, sizeof(hbuf))) == -2)
+			goto interrupted;
+		if (rc == -1) {
 			io->err(io->arg, "mmp: mmpd closed the connection "
 			    "before answering");
 			break;
@@ -154,7 +201,9 @@ client_run(const char *path, int argc, char **argv,
 			break;
 		}
 		payload = xmalloc(hdr.len + 1);
-		if (client_readn(fd, payload, hdr.len) == -1) {
+		if ((rc = client_readn(fd, payload, hdr.len)) == -2)
+			goto interrupted;
+		if (rc == -1) {
 			io->err(io->arg, "mmp: mmpd closed the connection "
 			    "mid-message");
 			break;
@@ -185,7 +234,10 @@ client_run(const char *path, int argc, char **argv,
 		}
 		if (hdr.type == MSG_PROMPT && msg_get_u8(&r, &echo) == 0 &&
 		    msg_get_str(&r, &s) == 0 && msg_end(&r)) {
-			if ((answer = io->input(io->arg, s, echo)) == NULL) {
+			client_catch(0, &old);
+			answer = io->input(io->arg, s, echo);
+			client_catch(1, &old);
+			if (answer == NULL) {
 				io->err(io->arg, "mmp: no answer given, "
 				    "command abandoned");
 				status = EXIT_FAILED;
@@ -205,6 +257,20 @@ client_run(const char *path, int argc, char **argv,
 		io->err(io->arg, "mmp: mmpd sent a malformed message");
 		break;
 	}
+	goto out;
+interrupted:
+	/* Closing the connection tells mmpd; no DONE will come. */
+	cause = NULL;
+	if (cmdtab_match(argc, argv, &cm, &cause) == CMDTAB_OK &&
+	    (cm.flags & CF_FOLLOW))
+		status = EXIT_OK;
+	else {
+		io->err(io->arg, "mmp: interrupted");
+		status = EXIT_FAILED;
+	}
+	free(cause);
+out:
+	client_catch(0, &old);
 	free(payload);
 	close(fd);
 	return (status);

@@ -88,6 +88,13 @@ mmp_command(int argc, char **argv, const char *where)
 		free(cause);
 		return (EXIT_PARSE);
 	}
+	if (jflag && (m.flags & CF_FOLLOW)) {
+		/* One document per command: a stream never ends one. */
+		json_error(stdout, where, "this command streams until "
+		    "interrupted and has no JSON form; without -j it prints "
+		    "one line per log line");
+		return (EXIT_FAILED);
+	}
 	if (jflag && m.id != CMD_EXIT && m.id != CMD_QUIT)
 		return (mmp_json(&m, argc, argv, where));
 	switch (m.id) {

@@ -469,6 +469,12 @@ def every_read_command(d):
         if flags & {'CF_STATE', 'CF_SECRET', 'CF_CONFIRM'} or \
                 cid in ('EXIT', 'QUIT'):
             continue
+        if 'CF_FOLLOW' in flags:
+            # A stream has no JSON form: refused at once, exit 1.
+            doc = d.j(*pattern.split(), status=1)
+            check('no JSON form' in doc.get('error', ''),
+                  '%s: %r' % (cid, doc))
+            continue
         words = []
         for w in pattern.split():
             m = re.fullmatch(r'\[?<(?:(\w[\w-]*):)?(\w+)>(?:\.\.\.)?\]?', w)

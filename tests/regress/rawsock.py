@@ -101,4 +101,5 @@ def main():
     report(*drain(s))
 
 
-main()
+if __name__ == "__main__":
+    main()

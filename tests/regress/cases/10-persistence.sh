@@ -26,4 +26,5 @@ say mmpd -n checks the database
 "$TOP/mmpd" -n -D "$DATA" | sed "s|$T|\$T|g"
 ls -l "$DATA/mmp.db" | cut -c1-10
 say a second mmpd on the same socket refuses to start
-"$TOP/mmpd" -d -D "$T/other" -s "$SOCK" 2>&1 | sed "s|$T|\$T|g"
+"$TOP/mmpd" -d -D "$T/other" -s "$SOCK" 2>&1 | sed -e "s|$T|\$T|g" \
+    -e 's/^[0-9]\{4\}-[0-9-]*T[0-9:.]*Z /<time> /'

@@ -60,8 +60,9 @@ SOCK=$SOCK CPORT=$CPORT MPORT=$MPORT MMPD_LOG="$T/mmpd.log" T=$T \
 wait_for "the SASL failure in the log" grep -q 'FORGED sasl' "$T/mmpd.log"
 say no line of the log is forged
 grep -c '^mmpd: FORGED' "$T/mmpd.log"
-grep -v '^mmpd: ' "$T/mmpd.log" | head -3
+grep -Ev '^[0-9]{4}-[0-9-]{5}T[0-9:.]{12}Z mmpd: ' "$T/mmpd.log" | head -3
 say no control character but tab reaches the log
 LC_ALL=C grep -c '[[:cntrl:]]' "$T/mmpd.log"
 say the forged text, escaped, on the line that logged it
-grep FORGED "$T/mmpd.log" | sed 's/127\.0\.0\.1:[0-9]*/127.0.0.1:<port>/g'
+grep FORGED "$T/mmpd.log" | sed -e 's/127\.0\.0\.1:[0-9]*/127.0.0.1:<port>/g' \
+    -e 's/^[0-9]\{4\}-[0-9-]*T[0-9:.]*Z /<time> /'
