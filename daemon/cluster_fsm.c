@@ -1836,6 +1836,35 @@ out:
 }
 
 /*
+ * Whether a member (node id) may put entry data into the log through the
+ * leader (APPLY): not the leader's own entries (init, member, forget:
+ * who is a member, with which certificate), and of entries about one node
+ * only those about itself. 0, or -1 and why in buf.
+ */
+int
+cfsm_entry_allowed(const char *data, uint64_t id, char *buf, size_t len)
+{
+	struct cfsm_entry	 e;
+	const char		*cause;
+	char			*copy;
+	int			 rv = -1;
+
+	copy = xstrdup(data);
+	if (cfsm_decode(copy, &e, &cause) == -1)
+		snprintf(buf, len, "bad entry: %s", cause);
+	else if (e.type == CE_INIT || e.type == CE_MEMBER ||
+	    e.type == CE_FORGET)
+		snprintf(buf, len, "only the leader writes that entry");
+	else if ((e.type == CE_DIGEST_SET || e.type == CE_DIGEST_DEL ||
+	    e.type == CE_PUBLISHED) && e.node != id)
+		snprintf(buf, len, "a node writes that entry only of itself");
+	else
+		rv = 0;
+	free(copy);
+	return (rv);
+}
+
+/*
  * The ids in conf at address addr other than id: a node that was reset
  * and rejoins from the same address under a new id. Up to max of them go
  * to out; returns how many.
