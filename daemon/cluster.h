@@ -135,6 +135,9 @@ char		*cfsm_enc_forget(uint64_t);
 char		*cfsm_enc_member(uint64_t, const char *, const char *);
 char		*cfsm_enc_timers(int, int);
 char		*cfsm_enc_published(uint64_t);
+char		*cfsm_enc_revoke(const char *);
+char		*cfsm_enc_revoke_clear(void);
+int		 cfsm_revoked(const struct cfsm *, const char *);
 int		 cfsm_timers(const struct cfsm *, int *, int *);
 int		 cfsm_published(const struct cfsm *, uint64_t);
 const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
@@ -289,7 +292,7 @@ void		 cluster_merge_users(unsigned long long);
 void		*cluster_request(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 void		 cluster_request_cancel(void *);
-void		 cluster_op(int, uint64_t, const char *,
+void		 cluster_op(int, int, uint64_t, const char *,
 		    void (*)(void *, int, const char *), void *);
 void		 cluster_op_forget(void *);
 int		 cluster_handover(char **);

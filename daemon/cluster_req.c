@@ -77,6 +77,7 @@ struct cop {
 	int			 busy;		/* a change is in raft */
 	int			 status;
 	int			 tries;
+	int			 revoke;	/* remove: its pin may not join */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -130,6 +131,7 @@ static void	 cluster_peer_applied(void *, const char *);
 static int	 cluster_peer_recheck(struct cpeer *);
 static int	 cluster_join_conflict(uint64_t, const char *, const char *,
 		    char *, size_t);
+static int	 cluster_pin_shared(uint64_t, const char *);
 
 /*
  * Whether this node may route for the cluster right now: it leads in
@@ -497,8 +499,27 @@ creq_recheck(void)
 }
 
 /*
+ * Whether identity ident is pinned to a member other than node id (one
+ * certificate shared by the nodes): removing id then revokes nothing.
+ */
+static int
+cluster_pin_shared(uint64_t id, const char *ident)
+{
+	const struct raft_configuration *conf = &cluster_raft()->configuration;
+	const char	*pin;
+	unsigned	 i;
+
+	for (i = 0; i < conf->n; i++)
+		if (conf->servers[i].id != id &&
+		    (pin = cfsm_member(cluster_fsm(), conf->servers[i].id,
+		    NULL)) != NULL && strcmp(pin, ident) == 0)
+			return (1);
+	return (0);
+}
+
+/*
  * Whether node id at addr, with certificate identity ident, may join:
- * not if id is pinned to another certificate, nor if another id at addr
+ * not if its certificate is a removed member's, nor if id is pinned to another certificate, nor if another id at addr
  * (a node reset, joining under a new id) is pinned to another one. Only
  * the admin's removal of the old member makes way for a new certificate.
  * 0, or -1 and why in buf.
@@ -511,6 +532,15 @@ cluster_join_conflict(uint64_t id, const char *addr, const char *ident,
 	const char	*pin;
 	int		 n, i;
 
+	if (cfsm_revoked(cluster_fsm(), ident) &&
+	    ((pin = cfsm_member(cluster_fsm(), id, NULL)) == NULL ||
+	    strcmp(pin, ident) != 0)) {
+		snprintf(buf, len, "this certificate (key %.16s...) is a "
+		    "removed member's; it may join again once the admin sets "
+		    "the trust bundle again on the leader (xmpp cluster "
+		    "trust)", ident);
+		return (-1);
+	}
 	if ((pin = cfsm_member(cluster_fsm(), id, NULL)) != NULL &&
 	    strcmp(pin, ident) != 0) {
 		snprintf(buf, len, "node %016llx is a member with another "
@@ -699,8 +729,11 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			}
 		} else if (err == NULL && n >= 3 &&
 		    strcmp(w[0], "REMOVE") == 0) {
+			uint64_t	 rid = strtoull(w[1], NULL, 16);
+
+			/* A member that leaves may come back; one removed not. */
 			p->busy = 1;
-			cluster_op(1, strtoull(w[1], NULL, 16), w[2],
+			cluster_op(1, rid != p->hello.id, rid, w[2],
 			    cluster_peer_answer, p);
 		} else {
 			char	*r;
@@ -923,6 +956,15 @@ cluster_ops_run(void)
 		if ((e = cfsm_enc_forget(s->id)) != NULL)
 			cluster_submit(e, cluster_ignore, NULL);
 		free(e);
+		if (o->revoke && o->ident[0] != '\0' &&
+		    !cluster_pin_shared(s->id, o->ident) &&
+		    (e = cfsm_enc_revoke(o->ident)) != NULL) {
+			log_info("cluster: the certificate of %s (key %.16s...) "
+			    "may not join again until the trust bundle is set "
+			    "again on the leader", s->address, o->ident);
+			cluster_submit(e, cluster_ignore, NULL);
+			free(e);
+		}
 		o->busy = 1;
 		o->tries++;
 		rv = raft_remove(cluster_raft(), &o->change, s->id,
@@ -1160,15 +1202,20 @@ cluster_user_del(const char *user, void (*cb)(void *, const char *),
 	return (0);
 }
 
-/* Membership changes queued here as leader (remove <addr>). */
+/*
+ * Membership changes queued here as leader (remove <addr>); revoke: the
+ * removed member's certificate may not join again until the trust bundle
+ * is set again on the leader.
+ */
 void
-cluster_op(int remove, uint64_t id, const char *addr,
+cluster_op(int remove, int revoke, uint64_t id, const char *addr,
     void (*cb)(void *, int, const char *), void *arg)
 {
 	struct cop	*o;
 
 	o = xcalloc(1, sizeof(*o));
 	o->kind = remove ? COP_REMOVE : COP_JOIN;
+	o->revoke = revoke;
 	o->id = id;
 	strlcpy(o->addr, addr, sizeof(o->addr));
 	o->cb = cb;

@@ -70,7 +70,8 @@ takeover   what a member's certificate, or another one from a member's
            or another node's (digests, published); a JOIN with another
            certificate under a member's id, or a new id at its address,
            is refused, and the fake link as that member after it too; a
-           removed member's open request channel takes no APPLY
+           removed member's open request channel takes no APPLY, and it
+           joins again only after xmpp cluster trust on the leader
 dialcheck  40 status commands leave no descriptors behind on any member;
            with the leader killed, an outsider certificate listening on
            its address (answering as another id, and as the leader's)
@@ -1407,6 +1408,26 @@ async def takeover(t):
               'channel: %r' % ans)
         check(not await password_works(t, leader, 'alice', 'evilpw99'),
               'the removed member\'s APPLY worked')
+
+    with t.check('removed-stays-out'):
+        # Removed by the admin: its certificate joins again only once
+        # the admin sets the trust bundle again on the leader.
+        async def refused():
+            rc, out, err = await other.mmp('xmpp', 'cluster', 'join',
+                                           leader.peer)
+            check(rc != 0, 'the removed member joined again: %s' % out)
+            return ('removed member' in err, err.strip())
+        said = await wait_for('the removed member\'s join refused',
+                              refused)
+        t.note('join after removal: %s' % said[1])
+        await leader.ok('xmpp', 'cluster', 'trust', c.trust)
+
+        async def joined():
+            rc, out, err = await other.mmp('xmpp', 'cluster', 'join',
+                                           leader.peer)
+            return (rc == 0, err.strip())
+        await wait_for('the join after the trust bundle was set', joined)
+        await c.wait_agree(what='three members again')
 
 
 @scenario()
