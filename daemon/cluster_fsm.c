@@ -195,7 +195,7 @@ struct cfsm_state {
 	int			 el;
 	uint64_t		*pub;		/* published nodes */
 	size_t			 npub;
-	char			**revoked;	/* removed members' idents */
+	char			**revoked;	/* removed members' */
 	size_t			 nrevoked;
 };
 

@@ -39,7 +39,7 @@ struct creq {
 	struct bufferevent	*bev;
 	struct event		*timeout;
 	size_t			 max;		/* bytes of the answer */
-	char			 pin[65];	/* REMOVED: the node's old pin */
+	char			 pin[65];	/* REMOVED: the old pin */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -69,7 +69,7 @@ struct cop {
 	int			 kind;		/* COP_* */
 	uint64_t		 id;
 	char			 addr[80];
-	char			 ident[65];	/* join: the certificate's;
+	char			 ident[65];	/* join: the certificate's,
 					   remove: the node's pin */
 	int			 pinned;	/* join: ident is in the log */
 	char			*pin_err;	/* join: pinning failed */
@@ -77,7 +77,7 @@ struct cop {
 	int			 busy;		/* a change is in raft */
 	int			 status;
 	int			 tries;
-	int			 revoke;	/* remove: its pin may not join */
+	int			 revoke;	/* remove: pin may not join */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -92,7 +92,7 @@ struct cpeer {
 	int			 busy;		/* answering a request */
 	int			 closing;
 	int			 viewed;	/* answered VIEW: the last */
-	int			 wasmember;	/* member at hello or since */
+	int			 wasmember;	/* a member since hello */
 };
 
 
@@ -519,9 +519,10 @@ cluster_pin_shared(uint64_t id, const char *ident)
 
 /*
  * Whether node id at addr, with certificate identity ident, may join:
- * not if its certificate is a removed member's, nor if id is pinned to another certificate, nor if another id at addr
- * (a node reset, joining under a new id) is pinned to another one. Only
- * the admin's removal of the old member makes way for a new certificate.
+ * not if its certificate is a removed member's, nor if id is pinned to
+ * another certificate, nor if another id at addr (a node reset, joining
+ * under a new id) is pinned to another one. Only the admin's removal of
+ * the old member makes way for a new certificate.
  * 0, or -1 and why in buf.
  */
 static int
@@ -617,8 +618,8 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				bufferevent_write(bev, "OK\n", 3);
 			else
 				cluster_peer_say(p, "REMOVED", "ERR only the "
-				    "leader may say that, and only of a node it "
-				    "removed\n");
+				    "leader may say that, and only of a node "
+				    "it removed\n");
 			free(line);
 			continue;
 		}
@@ -670,8 +671,9 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			    "cluster (any more)\n");
 			bufferevent_write(bev, r, strlen(r));
 			free(r);
-		} else if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
-		    w[1] == line + 6 && cfsm_entry_allowed(w[1], p->hello.id,
+		} else if (err == NULL && n == 2 &&
+		    strcmp(w[0], "APPLY") == 0 && w[1] == line + 6 &&
+		    cfsm_entry_allowed(w[1], p->hello.id,
 		    why, sizeof(why)) == -1) {
 			char	*r;
 
@@ -731,7 +733,7 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		    strcmp(w[0], "REMOVE") == 0) {
 			uint64_t	 rid = strtoull(w[1], NULL, 16);
 
-			/* A member that leaves may come back; one removed not. */
+			/* One that leaves may come back; one removed not. */
 			p->busy = 1;
 			cluster_op(1, rid != p->hello.id, rid, w[2],
 			    cluster_peer_answer, p);
@@ -959,9 +961,10 @@ cluster_ops_run(void)
 		if (o->revoke && o->ident[0] != '\0' &&
 		    !cluster_pin_shared(s->id, o->ident) &&
 		    (e = cfsm_enc_revoke(o->ident)) != NULL) {
-			log_info("cluster: the certificate of %s (key %.16s...) "
-			    "may not join again until the trust bundle is set "
-			    "again on the leader", s->address, o->ident);
+			log_info("cluster: the certificate of %s (key "
+			    "%.16s...) may not join again until the trust "
+			    "bundle is set again on the leader", s->address,
+			    o->ident);
 			cluster_submit(e, cluster_ignore, NULL);
 			free(e);
 		}
