@@ -1129,7 +1129,7 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* The text may reach the admin: a view's answer is parsed apart. */
-	if (r->max == CLUSTER_LINE_MAX)
+	if (r->max == CLUSTER_LINE_MAX || strncmp(line, "OK", 2) != 0)
 		cluster_req_printable(line);
 	if (strncmp(line, "OK", 2) == 0)
 		cluster_req_finish(r, 1, line[2] == ' ' ? line + 3 : "");

@@ -75,7 +75,8 @@ takeover   what a member's certificate, or another one from a member's
 dialcheck  40 status commands leave no descriptors behind on any member;
            with the leader killed, an outsider certificate listening on
            its address (answering as another id, and as the leader's)
-           gets no forwarding link, no VIEW and no APPLY from the followers
+           gets no forwarding link, no VIEW and no APPLY from the followers;
+           a joining node prints its ERR text without control characters
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -1432,18 +1433,19 @@ async def takeover(t):
 
 @scenario()
 async def dialcheck(t):
-    c = Cluster(t, 3)
-    leader = await c.form(timers=TIMERS)
+    c = Cluster(t, 4)
+    three, n4 = c.nodes[:3], c.nodes[3]
+    leader = await c.form(three, timers=TIMERS)
     await c.add_users(leader)
-    await c.wait_users(c.nodes)
+    await c.wait_users(three)
     ids = node_ids(t.last)
-    rest = [nd for nd in c.nodes if nd is not leader]
+    rest = [nd for nd in three if nd is not leader]
 
     with t.check('status-fds'):
-        before = {nd.name: await settled_fds(nd) for nd in c.nodes}
+        before = {nd.name: await settled_fds(nd) for nd in three}
         for i in range(40):
             await leader.ok('xmpp', 'cluster', 'status')
-        for nd in c.nodes:
+        for nd in three:
             await wait_fds(nd, lambda n, b=before[nd.name]: n <= b + 5,
                            '%s back to %d descriptors after 40 status '
                            'commands' % (nd.name, before[nd.name]),
@@ -1467,6 +1469,8 @@ async def dialcheck(t):
                 if not d:
                     break
                 got.append(d)
+                if d.startswith(b'JOIN '):
+                    wr.write(b'ERR evil\x1b]0;owned\x07\x1b[2J answer\n')
         except (OSError, asyncio.TimeoutError):
             pass
         conns[k] = 'done'
@@ -1508,6 +1512,22 @@ async def dialcheck(t):
                   'a follower linked its forwarding to the fake leader')
             check(not any(b'VIEW' in g or b'APPLY' in g for g in got),
                   'a follower asked the fake leader a request')
+
+        with t.check('peer-text-printable'):
+            # A node that joins through the fake: its ERR text reaches
+            # the admin's terminal.
+            await c.start([n4])
+            await n4.batch(c.base_lines(n4) +
+                           ['xmpp cluster trust ' + c.trust,
+                            'xmpp disable', 'xmpp cluster enable',
+                            'xmpp enable'])
+            rc, out, err = await n4.mmp('xmpp', 'cluster', 'join',
+                                        leader.peer)
+            t.note('join through the fake: %r' % err)
+            check(rc != 0 and 'evil' in err, 'no refusal: %r' % (out + err))
+            check(not re.search(r'[\x00-\x08\x0b-\x1f\x7f]', out + err),
+                  'control characters of a peer reached the admin: %r' %
+                  err)
     finally:
         srv.close()
 
