@@ -84,6 +84,7 @@ static struct {
 	struct event		*later;		/* shutdown steps */
 	int			 state;
 	uint64_t		 leader;
+	uint64_t		 last_leader;	/* the last leader known */
 	char			 leader_addr[80];
 	unsigned long long	 term;
 	unsigned		 confhash;
@@ -128,6 +129,7 @@ static void	 cluster_roster_sent(void *, const char *);
 static void	 cluster_fsm_changed(void *);
 static void	 cluster_role_changed(void);
 static void	 cluster_member_check(void);
+static void	 cluster_channels_recheck(void);
 static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
 static void	 cluster_transfer_cb(struct raft_transfer *);
@@ -1121,6 +1123,8 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 			cluster_rpend_clear();
 		cl.state = st;
 		cl.leader = lid;
+		if (lid != 0)
+			cl.last_leader = lid;
 		strlcpy(cl.leader_addr, lid ? laddr : "",
 		    sizeof(cl.leader_addr));
 		cl.confhash = h;
@@ -1128,6 +1132,7 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 		cluster_role_changed();
 	}
 	cluster_member_check();
+	cluster_channels_recheck();
 	if (st == RAFT_LEADER)
 		cluster_leader_duties();
 	creq_run();
@@ -1160,8 +1165,26 @@ cluster_member_check(void)
 }
 
 /*
+ * Channels live on while membership changes: close those of a peer that
+ * is no longer the member it was (removed, or pinned to another
+ * certificate), in both directions, req, fwd and raft.
+ */
+static void
+cluster_channels_recheck(void)
+{
+	if (!cl.running || cl.closing || cl.fsm == NULL)
+		return;
+	creq_recheck();
+	cfwd_recheck();
+	cnet_uv_recheck();
+}
+
+/*
  * The leader says it removed us: leave, as xmpp cluster remove would.
- * Only a member of our configuration may say so.
+ * Only our leader (the current one, or the last we knew: we stop hearing
+ * from it once it has removed us) may say so; the request channel checked
+ * its certificate against its pin. Raft does not tell a removed node, so
+ * its leader's word is all it gets.
  */
 int
 cluster_removed_by(uint64_t id, const char *addr)
@@ -1169,7 +1192,7 @@ cluster_removed_by(uint64_t id, const char *addr)
 	char	*cause = NULL;
 
 	if (!cluster_running() || cluster_server_by_id(id) == NULL ||
-	    id == cl.id)
+	    id == cl.id || (id != cl.leader && id != cl.last_leader))
 		return (-1);
 	log_warnx("cluster: %s removed this node from the cluster; leaving",
 	    addr);

@@ -104,6 +104,7 @@ void		 cnet_uv_kick(void);
 void		 cnet_uv_free(void);
 struct raft_uv_transport *cnet_transport(void);
 int64_t		 cnet_last_heard(uint64_t);
+void		 cnet_uv_recheck(void);
 
 /* cluster_fsm.c */
 struct cfsm;
@@ -134,6 +135,9 @@ char		*cfsm_enc_forget(uint64_t);
 char		*cfsm_enc_member(uint64_t, const char *, const char *);
 char		*cfsm_enc_timers(int, int);
 char		*cfsm_enc_published(uint64_t);
+char		*cfsm_enc_revoke(const char *);
+char		*cfsm_enc_revoke_clear(void);
+int		 cfsm_revoked(const struct cfsm *, const char *);
 int		 cfsm_timers(const struct cfsm *, int *, int *);
 int		 cfsm_published(const struct cfsm *, uint64_t);
 const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
@@ -157,6 +161,7 @@ char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
 		    const char **, int);
 char		*cfsm_secret_digest(const char *, const char *,
 		    const char *);
+int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
 int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
 		    const char *, uint64_t *, int);
 
@@ -184,6 +189,7 @@ void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
 void		 cfwd_leaving(void);
 void		 cfwd_send(struct xconn *, const struct xnode *);
 void		 cfwd_close(struct xconn *, const char *, const char *);
+void		 cfwd_recheck(void);
 
 /* cluster_req.c */
 void		 creq_run(void);
@@ -192,6 +198,7 @@ void		 creq_closed(void);
 void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
 void		 creq_free(void);
+void		 creq_recheck(void);
 int		 cluster_routing_ok(void);
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
@@ -285,7 +292,7 @@ void		 cluster_merge_users(unsigned long long);
 void		*cluster_request(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 void		 cluster_request_cancel(void *);
-void		 cluster_op(int, uint64_t, const char *,
+void		 cluster_op(int, int, uint64_t, const char *,
 		    void (*)(void *, int, const char *), void *);
 void		 cluster_op_forget(void *);
 int		 cluster_handover(char **);

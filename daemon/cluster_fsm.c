@@ -91,6 +91,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
+#define CFSM_SNAP_HEADER4	"cfsm 4"	/* revoke */
 #define CFSM_SNAP_HEADER3	"cfsm 3"	/* timers, published */
 #define CFSM_SNAP_HEADER	"cfsm 2"
 #define CFSM_SNAP_HEADER1	"cfsm 1"	/* before member lines */
@@ -110,6 +111,8 @@
 #define CE_MEMBER	9
 #define CE_TIMERS	10
 #define CE_PUBLISHED	11
+#define CE_REVOKE	12
+#define CE_REVOKE_CLEAR	13
 
 /* The entry types: word, number of fields after it. */
 static const struct cfsm_type {
@@ -128,6 +131,8 @@ static const struct cfsm_type {
 	{ "member",	CE_MEMBER,	3 },
 	{ "timers",	CE_TIMERS,	2 },
 	{ "published",	CE_PUBLISHED,	1 },
+	{ "revoke",	CE_REVOKE,	1 },
+	{ "revoke-clear", CE_REVOKE_CLEAR, 1 },
 };
 
 /* A decoded entry; the strings point into the decoder's copy. */
@@ -135,8 +140,8 @@ struct cfsm_entry {
 	int		 type;
 	uint64_t	 node;		/* digest-set, digest-del, forget,
 					   member */
-	const char	*a;		/* domain, user, cbname, owner or
-					   addr */
+	const char	*a;		/* domain, user, cbname, owner,
+					   addr or identity (revoke) */
 	const char	*b;		/* keyhex, blob, digest, jid or
 					   identity */
 	const char	*c;		/* roster item */
@@ -190,6 +195,8 @@ struct cfsm_state {
 	int			 el;
 	uint64_t		*pub;		/* published nodes */
 	size_t			 npub;
+	char			**revoked;	/* removed members' */
+	size_t			 nrevoked;
 };
 
 struct cfsm {
@@ -222,6 +229,7 @@ static int	 cfsm_node_parse(const char *, uint64_t *);
 static int	 cfsm_sub_ok(const char *);
 static int	 cfsm_ms_parse(const char *);
 static int	 cfsm_state_pub(const struct cfsm_state *, uint64_t);
+static int	 cfsm_state_revoked(const struct cfsm_state *, const char *);
 static int	 cfsm_pct_keep(int);
 static void	 cfsm_pct_add(struct cfsm_buf *, const char *);
 static int	 cfsm_xdigit(int);
@@ -560,6 +568,16 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 	case CE_USER_DEL:
 		e->a = f[1];
 		break;
+	case CE_REVOKE:
+	case CE_REVOKE_CLEAR:
+		e->a = f[1];
+		if (t->type == CE_REVOKE_CLEAR ? strcmp(e->a, "all") != 0 :
+		    (strlen(e->a) != CFSM_IDENT_LEN ||
+		    strspn(e->a, "0123456789abcdef") != CFSM_IDENT_LEN)) {
+			*cause = "bad identity";
+			return (-1);
+		}
+		break;
 	case CE_TIMERS:
 		e->hb = cfsm_ms_parse(f[1]);
 		e->el = cfsm_ms_parse(f[2]);
@@ -832,6 +850,8 @@ cfsm_state_init(struct cfsm_state *st)
 	st->hb = st->el = 0;
 	st->pub = NULL;
 	st->npub = 0;
+	st->revoked = NULL;
+	st->nrevoked = 0;
 }
 
 /* Free everything in st and leave it empty. */
@@ -842,12 +862,18 @@ cfsm_state_clear(struct cfsm_state *st)
 	struct cfsm_dig		*d, *dnext;
 	struct cfsm_ros		*r, *rnext;
 	struct cfsm_mem		*m, *mnext;
+	size_t			 i;
 
 	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
 		cfsm_mem_free(&st->members, m);
 	free(st->pub);
 	st->pub = NULL;
 	st->npub = 0;
+	for (i = 0; i < st->nrevoked; i++)
+		free(st->revoked[i]);
+	free(st->revoked);
+	st->revoked = NULL;
+	st->nrevoked = 0;
 	st->hb = st->el = 0;
 	RB_FOREACH_SAFE(r, cfsm_ros_tree, &st->rosters, rnext)
 		cfsm_ros_free(&st->rosters, r);
@@ -997,6 +1023,22 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 			return (0);
 		st->hb = e->hb;
 		st->el = e->el;
+		return (1);
+	case CE_REVOKE:
+		if (cfsm_state_revoked(st, e->a))
+			return (0);
+		st->revoked = xreallocarray(st->revoked, st->nrevoked + 1,
+		    sizeof(*st->revoked));
+		st->revoked[st->nrevoked++] = xstrdup(e->a);
+		return (1);
+	case CE_REVOKE_CLEAR:
+		if (st->nrevoked == 0)
+			return (0);
+		for (i = 0; i < st->nrevoked; i++)
+			free(st->revoked[i]);
+		free(st->revoked);
+		st->revoked = NULL;
+		st->nrevoked = 0;
 		return (1);
 	case CE_PUBLISHED:
 		if (cfsm_state_pub(st, e->node))
@@ -1267,7 +1309,9 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	char			 id[32], el[16];
 	size_t			 i;
 
-	if (c->st.hb != 0 || c->st.npub > 0)
+	if (c->st.nrevoked > 0)
+		cfsm_buf_add(&b, CFSM_SNAP_HEADER4 "\n");
+	else if (c->st.hb != 0 || c->st.npub > 0)
 		cfsm_buf_add(&b, CFSM_SNAP_HEADER3 "\n");
 	else
 		cfsm_buf_add(&b, RB_EMPTY(&c->st.members) ?
@@ -1296,6 +1340,8 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 		    (unsigned long long)c->st.pub[i]);
 		cfsm_buf_line(&b, "published", id, NULL, NULL);
 	}
+	for (i = 0; i < c->st.nrevoked; i++)
+		cfsm_buf_line(&b, "revoke", c->st.revoked[i], NULL, NULL);
 
 	*bufs = NULL;
 	*n_bufs = 0;
@@ -1326,7 +1372,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
-	int			 v1, v3;
+	int			 v1, v3, v4;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -1336,7 +1382,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
 	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
-	v3 = strcmp(line, CFSM_SNAP_HEADER3) == 0;
+	v4 = strcmp(line, CFSM_SNAP_HEADER4) == 0;
+	v3 = v4 || strcmp(line, CFSM_SNAP_HEADER3) == 0;
 	if (!v1 && !v3 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
 		*cause = "unknown header";
 		return (-1);
@@ -1347,7 +1394,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
 		    e.type != CE_DIGEST_SET && e.type != CE_ROSTER_SET &&
 		    (e.type != CE_MEMBER || v1) &&
-		    ((e.type != CE_TIMERS && e.type != CE_PUBLISHED) || !v3)) {
+		    ((e.type != CE_TIMERS && e.type != CE_PUBLISHED) || !v3) &&
+		    (e.type != CE_REVOKE || !v4)) {
 			*cause = "entry type not allowed";
 			return (-1);
 		}
@@ -1623,6 +1671,39 @@ cfsm_published(const struct cfsm *c, uint64_t node)
 	return (cfsm_state_pub(&c->st, node));
 }
 
+/* Whether ident (a removed member's) may not join until cleared. */
+int
+cfsm_revoked(const struct cfsm *c, const char *ident)
+{
+	return (cfsm_state_revoked(&c->st, ident));
+}
+
+/* The entry that keeps a removed member's identity from joining. */
+char *
+cfsm_enc_revoke(const char *ident)
+{
+	return (cfsm_enc("revoke", ident, NULL, NULL));
+}
+
+/* The entry that lets every removed identity join again. */
+char *
+cfsm_enc_revoke_clear(void)
+{
+	return (cfsm_enc("revoke-clear", "all", NULL, NULL));
+}
+
+/* Whether ident is in st's removed identities. */
+static int
+cfsm_state_revoked(const struct cfsm_state *st, const char *ident)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->nrevoked; i++)
+		if (strcmp(st->revoked[i], ident) == 0)
+			return (1);
+	return (0);
+}
+
 /* The digest of call bridge cb on node, or NULL. */
 const char *
 cfsm_digest(const struct cfsm *c, uint64_t node, const char *cb)
@@ -1833,6 +1914,36 @@ out:
 	if (data != NULL)
 		freezero(data, datalen);
 	return (out);
+}
+
+/*
+ * Whether a member (node id) may put entry data into the log through the
+ * leader (APPLY): not the leader's own entries (init, member, forget:
+ * who is a member, with which certificate), and of entries about one node
+ * only those about itself. 0, or -1 and why in buf.
+ */
+int
+cfsm_entry_allowed(const char *data, uint64_t id, char *buf, size_t len)
+{
+	struct cfsm_entry	 e;
+	const char		*cause;
+	char			*copy;
+	int			 rv = -1;
+
+	copy = xstrdup(data);
+	if (cfsm_decode(copy, &e, &cause) == -1)
+		snprintf(buf, len, "bad entry: %s", cause);
+	else if (e.type == CE_INIT || e.type == CE_MEMBER ||
+	    e.type == CE_FORGET || e.type == CE_REVOKE ||
+	    e.type == CE_REVOKE_CLEAR)
+		snprintf(buf, len, "only the leader writes that entry");
+	else if ((e.type == CE_DIGEST_SET || e.type == CE_DIGEST_DEL ||
+	    e.type == CE_PUBLISHED) && e.node != id)
+		snprintf(buf, len, "a node writes that entry only of itself");
+	else
+		rv = 0;
+	free(copy);
+	return (rv);
 }
 
 /*

@@ -53,6 +53,7 @@
 #include <event2/event.h>
 
 #include "cluster.h"
+#include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xml.h"
@@ -328,6 +329,7 @@ cfwd_link_new(struct bufferevent *bev, int up, const struct cnet_hello *h)
 	if (h != NULL) {
 		l->id = h->id;
 		strlcpy(l->addr, h->addr, sizeof(l->addr));
+		strlcpy(l->ident, h->ident, sizeof(l->ident));
 	}
 	if (l->addr[0] == '\0')
 		strlcpy(l->addr, up && leader_addr ? leader_addr : "unknown",
@@ -549,6 +551,18 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	if (cfwd_role_now != CFWD_FOLLOWER || leader_addr == NULL ||
 	    cfwd_uplink != NULL) {
 		bufferevent_free(bev);
+		return;
+	}
+	/* Only the member raft names leader gets our sessions and stanzas. */
+	if (!h->member || h->id != leader_id) {
+		cnet_warn(h->addr, "not the leader", "cluster: %s answered as "
+		    "node %016llx with a certificate (key %.16s...) that is "
+		    "not the leader's (%016llx)", leader_addr,
+		    (unsigned long long)h->id, h->ident,
+		    (unsigned long long)leader_id);
+		cnet_tls_clear(bev);
+		bufferevent_free(bev);
+		cfwd_redial_later();
 		return;
 	}
 	l = cfwd_link_new(bev, 1, h);

@@ -41,6 +41,7 @@ struct cfwd_link {
 	int			 broken;	/* to be closed by the reaper */
 	uint64_t		 id;		/* the peer's node id */
 	char			 addr[80];	/* and cluster address */
+	char			 ident[65];	/* and certificate's */
 
 	/* a follower's link, at the leader */
 	int			 synced;

@@ -591,6 +591,28 @@ clead_route_from(struct cfwd_link *l, int kind, const char *id,
 }
 
 /*
+ * Close the forwarding links, a follower's to us or ours to the leader,
+ * whose peer is no longer the member it was (removed, or its pin
+ * changed): the reaper frees them.
+ */
+void
+cfwd_recheck(void)
+{
+	struct cfwd_link	*l, *next;
+
+	for (l = TAILQ_FIRST(&links); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, entry);
+		if (!l->dead && cluster_peer_member(l->id, l->addr,
+		    l->ident) == 0)
+			clead_lost(l, "no longer a member with that "
+			    "certificate");
+	}
+	if ((l = cfwd_uplink) != NULL && !l->dead &&
+	    cluster_peer_member(l->id, l->addr, l->ident) == 0)
+		clead_lost(l, "no longer a member with that certificate");
+}
+
+/*
  * A follower linked to us (or so it hopes). A newer link of the same
  * node replaces the old one.
  */

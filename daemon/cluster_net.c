@@ -1550,7 +1550,8 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 			cnet_hs_refuse(d, "raft is not running on this node");
 			return;
 		}
-		if (cuv_proxy_new(d->bev, h.id, h.addr, &stream) == -1) {
+		if (cuv_proxy_new(d->bev, h.id, h.addr, h.ident,
+		    &stream) == -1) {
 			cnet_hs_refuse(d, "cannot set up a raft channel");
 			return;
 		}

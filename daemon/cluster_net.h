@@ -26,7 +26,7 @@ void	 cnet_warn(const char *, const char *, const char *, ...)
 
 /* cluster_uv.c */
 int	 cuv_proxy_new(struct bufferevent *, uint64_t, const char *,
-	    struct uv_stream_s **);
+	    const char *, struct uv_stream_s **);
 void	 cuv_proxies_free(void);
 int	 cuv_raft_accepting(void);
 void	 cuv_raft_accepted(uint64_t, const char *, struct uv_stream_s *);

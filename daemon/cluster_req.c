@@ -39,6 +39,7 @@ struct creq {
 	struct bufferevent	*bev;
 	struct event		*timeout;
 	size_t			 max;		/* bytes of the answer */
+	char			 pin[65];	/* REMOVED: the old pin */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -68,13 +69,15 @@ struct cop {
 	int			 kind;		/* COP_* */
 	uint64_t		 id;
 	char			 addr[80];
-	char			 ident[65];	/* join: the certificate's */
+	char			 ident[65];	/* join: the certificate's,
+					   remove: the node's pin */
 	int			 pinned;	/* join: ident is in the log */
 	char			*pin_err;	/* join: pinning failed */
 	struct raft_change	 change;
 	int			 busy;		/* a change is in raft */
 	int			 status;
 	int			 tries;
+	int			 revoke;	/* remove: pin may not join */
 	void			(*cb)(void *, int, const char *);
 	void			*arg;
 };
@@ -89,6 +92,7 @@ struct cpeer {
 	int			 busy;		/* answering a request */
 	int			 closing;
 	int			 viewed;	/* answered VIEW: the last */
+	int			 wasmember;	/* a member since hello */
 };
 
 
@@ -111,6 +115,7 @@ static struct creq *cluster_req(const char *, const char *,
 static void	 cluster_req_dialled(struct bufferevent *,
 		    const struct cnet_hello *, const char *, void *);
 static void	 cluster_req_read(struct bufferevent *, void *);
+static void	 cluster_req_printable(char *);
 static void	 cluster_req_event(struct bufferevent *, short, void *);
 static void	 cluster_req_timeout(evutil_socket_t, short, void *);
 static void	 cluster_req_finish(struct creq *, int, const char *);
@@ -123,6 +128,10 @@ static void	 cluster_peer_free(struct cpeer *);
 static void	 cluster_peer_next(struct cpeer *);
 static void	 cluster_peer_answer(void *, int, const char *);
 static void	 cluster_peer_applied(void *, const char *);
+static int	 cluster_peer_recheck(struct cpeer *);
+static int	 cluster_join_conflict(uint64_t, const char *, const char *,
+		    char *, size_t);
+static int	 cluster_pin_shared(uint64_t, const char *);
 
 /*
  * Whether this node may route for the cluster right now: it leads in
@@ -421,6 +430,7 @@ cluster_peer_accept(struct bufferevent *bev, const struct cnet_hello *h,
 	p = xcalloc(1, sizeof(*p));
 	p->bev = bev;
 	p->hello = *h;
+	p->wasmember = h->member;
 	TAILQ_INSERT_TAIL(&peers, p, entry);
 	bufferevent_setcb(bev, cluster_peer_read, NULL, cluster_peer_event,
 	    p);
@@ -452,18 +462,132 @@ cluster_peer_event(struct bufferevent *bev, short what, void *arg)
 	cluster_peer_free(arg);
 }
 
+/*
+ * Whether a request channel may go on: its peer's membership is asked
+ * again (a member removed, or its certificate's pin changed, since the
+ * hello). A channel that spoke for a member that is no longer one is
+ * closed (0); a non-member's stays, for JOIN only.
+ */
+static int
+cluster_peer_recheck(struct cpeer *p)
+{
+	if (p->closing)
+		return (0);
+	p->hello.member = cluster_peer_member(p->hello.id, p->hello.addr,
+	    p->hello.ident) == 1;
+	if (p->hello.member) {
+		p->wasmember = 1;
+		return (1);
+	}
+	if (!p->wasmember)
+		return (1);
+	log_warnx("cluster: request channel of node %016llx at %s closed: "
+	    "no longer a member with that certificate",
+	    (unsigned long long)p->hello.id, p->hello.addr);
+	cluster_peer_free(p);
+	return (0);
+}
+
+/* Membership changed (or may have): close channels of former members. */
+void
+creq_recheck(void)
+{
+	struct cpeer	*p, *next;
+
+	TAILQ_FOREACH_SAFE(p, &peers, entry, next)
+		cluster_peer_recheck(p);
+}
+
+/*
+ * Whether identity ident is pinned to a member other than node id (one
+ * certificate shared by the nodes): removing id then revokes nothing.
+ */
+static int
+cluster_pin_shared(uint64_t id, const char *ident)
+{
+	const struct raft_configuration *conf = &cluster_raft()->configuration;
+	const char	*pin;
+	unsigned	 i;
+
+	for (i = 0; i < conf->n; i++)
+		if (conf->servers[i].id != id &&
+		    (pin = cfsm_member(cluster_fsm(), conf->servers[i].id,
+		    NULL)) != NULL && strcmp(pin, ident) == 0)
+			return (1);
+	return (0);
+}
+
+/*
+ * Whether node id at addr, with certificate identity ident, may join:
+ * not if its certificate is a removed member's, nor if id is pinned to
+ * another certificate, nor if another id at addr (a node reset, joining
+ * under a new id) is pinned to another one. Only the admin's removal of
+ * the old member makes way for a new certificate.
+ * 0, or -1 and why in buf.
+ */
+static int
+cluster_join_conflict(uint64_t id, const char *addr, const char *ident,
+    char *buf, size_t len)
+{
+	uint64_t	 stale[CLUSTER_MAX_NODES];
+	const char	*pin;
+	int		 n, i;
+
+	if (cfsm_revoked(cluster_fsm(), ident) &&
+	    ((pin = cfsm_member(cluster_fsm(), id, NULL)) == NULL ||
+	    strcmp(pin, ident) != 0)) {
+		snprintf(buf, len, "this certificate (key %.16s...) is a "
+		    "removed member's; it may join again once the admin sets "
+		    "the trust bundle again on the leader (xmpp cluster "
+		    "trust)", ident);
+		return (-1);
+	}
+	if ((pin = cfsm_member(cluster_fsm(), id, NULL)) != NULL &&
+	    strcmp(pin, ident) != 0) {
+		snprintf(buf, len, "node %016llx is a member with another "
+		    "certificate (key %.16s...); to change a member's "
+		    "certificate, remove it first (xmpp cluster remove %s on "
+		    "the leader), then join again", (unsigned long long)id,
+		    pin, addr);
+		return (-1);
+	}
+	n = cfsm_stale_ids(&cluster_raft()->configuration, id, addr, stale,
+	    CLUSTER_MAX_NODES);
+	for (i = 0; i < n; i++) {
+		if ((pin = cfsm_member(cluster_fsm(), stale[i], NULL)) !=
+		    NULL && strcmp(pin, ident) == 0)
+			continue;
+		snprintf(buf, len, "member %016llx at %s has another "
+		    "certificate; a node joins there under a new id only with "
+		    "the same certificate. Remove it first (xmpp cluster "
+		    "remove %s on the leader), then join again",
+		    (unsigned long long)stale[i], addr, addr);
+		return (-1);
+	}
+	return (0);
+}
+
 /* One request line from a peer. */
 static void
 cluster_peer_read(struct bufferevent *bev, void *arg)
 {
 	struct cpeer	*p = arg;
 	struct evbuffer	*in = bufferevent_get_input(bev);
-	char		*line, *w[5], *rest;
+	char		*line, *w[5], *rest, why[400];
 	const char	*err = NULL;
 	int		 n;
 
+	if (p->viewed) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	while (!p->busy && !p->closing && !p->viewed &&
 	    (line = evbuffer_readln(in, NULL, EVBUFFER_EOL_LF)) != NULL) {
+		/* Membership changes under an open channel: ask each time. */
+		if (!cluster_peer_recheck(p)) {
+			free(line);
+			return;
+		}
 		/* APPLY's entry is the rest of the line, spaces and all. */
 		memset(w, 0, sizeof(w));
 		n = 0;
@@ -490,9 +614,12 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		}
 		if (n == 1 && strcmp(w[0], "REMOVED") == 0) {
 			/* The leader took us out. */
-			w[0] = cluster_removed_by(p->hello.id, p->hello.addr) ==
-			    0 ? "OK\n" : "ERR you are not our leader\n";
-			bufferevent_write(bev, w[0], strlen(w[0]));
+			if (cluster_removed_by(p->hello.id, p->hello.addr) == 0)
+				bufferevent_write(bev, "OK\n", 3);
+			else
+				cluster_peer_say(p, "REMOVED", "ERR only the "
+				    "leader may say that, and only of a node "
+				    "it removed\n");
 			free(line);
 			continue;
 		}
@@ -511,9 +638,12 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			free(r);
 			free(v);
 			free(line);
+			/*
+			 * Read on and discard: the requester's close must
+			 * reach cluster_peer_event, which frees the channel.
+			 */
 			p->viewed = 1;
 			evbuffer_drain(in, evbuffer_get_length(in));
-			bufferevent_disable(bev, EV_READ);
 			return;
 		}
 		if (!cluster_running())
@@ -540,6 +670,15 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			r = xstrdup("ERR this node is not a member of the "
 			    "cluster (any more)\n");
 			bufferevent_write(bev, r, strlen(r));
+			free(r);
+		} else if (err == NULL && n == 2 &&
+		    strcmp(w[0], "APPLY") == 0 && w[1] == line + 6 &&
+		    cfsm_entry_allowed(w[1], p->hello.id,
+		    why, sizeof(why)) == -1) {
+			char	*r;
+
+			xasprintf(&r, "ERR %s\n", why);
+			cluster_peer_say(p, "APPLY", r);
 			free(r);
 		} else if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
 		    w[1] == line + 6) {
@@ -578,6 +717,13 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				    cfsm_domain(cluster_fsm()));
 				bufferevent_write(bev, r, strlen(r));
 				free(r);
+			} else if (cluster_join_conflict(jid, w[2],
+			    p->hello.ident, why, sizeof(why)) == -1) {
+				char	*r;
+
+				xasprintf(&r, "ERR %s\n", why);
+				cluster_peer_say(p, "JOIN", r);
+				free(r);
 			} else {
 				p->busy = 1;
 				cluster_op_join(jid, w[2], p->hello.ident,
@@ -585,8 +731,11 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			}
 		} else if (err == NULL && n >= 3 &&
 		    strcmp(w[0], "REMOVE") == 0) {
+			uint64_t	 rid = strtoull(w[1], NULL, 16);
+
+			/* One that leaves may come back; one removed not. */
 			p->busy = 1;
-			cluster_op(1, strtoull(w[1], NULL, 16), w[2],
+			cluster_op(1, rid != p->hello.id, rid, w[2],
 			    cluster_peer_answer, p);
 		} else {
 			char	*r;
@@ -687,7 +836,9 @@ cluster_ops_run(void)
 	struct cop		*o;
 	const struct raft_server *s;
 	uint64_t		 stale[CLUSTER_MAX_NODES];
-	char			 text[160], *e;
+	struct creq		*r;
+	const char		*pin;
+	char			 text[160], text2[400], *e;
 	int			 rv, n;
 
 	if ((o = TAILQ_FIRST(&ops)) == NULL || o->busy)
@@ -721,19 +872,20 @@ cluster_ops_run(void)
 		return;
 	}
 	if (o->kind == COP_JOIN && !o->pinned) {
-		const char	*pin, *paddr = NULL;
+		const char	*paddr;
 
 		/* First the node's certificate, then its membership. */
+		paddr = NULL;
 		pin = cfsm_member(cluster_fsm(), o->id, &paddr);
+		if (cluster_join_conflict(o->id, o->addr, o->ident, text2,
+		    sizeof(text2)) == -1) {
+			cluster_op_finish(o, 0, text2);
+			return;
+		}
 		if (pin != NULL && strcmp(pin, o->ident) == 0 &&
 		    strcmp(paddr, o->addr) == 0) {
 			o->pinned = 1;
 		} else {
-			if (pin != NULL)
-				log_warnx("cluster: %s (%016" PRIx64 ") joins "
-				    "again with another certificate (key "
-				    "%.16s..., was %.16s...)", o->addr, o->id,
-				    o->ident, pin);
 			if ((e = cfsm_enc_member(o->id, o->addr,
 			    o->ident)) == NULL) {
 				cluster_op_finish(o, 0, "cannot record its "
@@ -783,8 +935,11 @@ cluster_ops_run(void)
 			 * removed is told, in case it still runs (best effort:
 			 * a dead one hears nothing).
 			 */
-			if (o->tries > 0)
-				cluster_req(o->addr, "REMOVED", NULL, NULL);
+			if (o->tries > 0 && o->ident[0] != '\0') {
+				r = cluster_req(o->addr, "REMOVED", NULL,
+				    NULL);
+				strlcpy(r->pin, o->ident, sizeof(r->pin));
+			}
 			cluster_op_finish(o, 1, o->tries > 0 ? "removed" :
 			    "not a member (removed already)");
 			cluster_kick();
@@ -796,9 +951,23 @@ cluster_ops_run(void)
 			return;
 		}
 		o->id = s->id;
+		/* REMOVED goes to the certificate we forget here only. */
+		if (o->ident[0] == '\0' && (pin = cfsm_member(cluster_fsm(),
+		    s->id, NULL)) != NULL)
+			strlcpy(o->ident, pin, sizeof(o->ident));
 		if ((e = cfsm_enc_forget(s->id)) != NULL)
 			cluster_submit(e, cluster_ignore, NULL);
 		free(e);
+		if (o->revoke && o->ident[0] != '\0' &&
+		    !cluster_pin_shared(s->id, o->ident) &&
+		    (e = cfsm_enc_revoke(o->ident)) != NULL) {
+			log_info("cluster: the certificate of %s (key "
+			    "%.16s...) may not join again until the trust "
+			    "bundle is set again on the leader", s->address,
+			    o->ident);
+			cluster_submit(e, cluster_ignore, NULL);
+			free(e);
+		}
 		o->busy = 1;
 		o->tries++;
 		rv = raft_remove(cluster_raft(), &o->change, s->id,
@@ -897,15 +1066,32 @@ cluster_req_dialled(struct bufferevent *bev, const struct cnet_hello *h,
     const char *cause, void *arg)
 {
 	struct creq	*r = arg;
+	char		 text[400];
 
 	r->dial = NULL;
 	if (bev == NULL) {
 		cluster_req_finish(r, 0, cause);
 		return;
 	}
-	/* Joining: the leader that answers sends us the log. */
+	/*
+	 * Joining, we know no member: the leader that answers sends us the
+	 * log. REMOVED goes to the certificate the leader just forgot; all
+	 * else only to the member at the address we dialled.
+	 */
 	if (strncmp(r->line, "JOIN ", 5) == 0)
 		cnet_pin(h->ident);
+	else if (r->pin[0] != '\0' ? strcmp(h->ident, r->pin) != 0 :
+	    (!h->member || strcmp(h->addr, r->target) != 0)) {
+		cnet_tls_clear(bev);
+		bufferevent_free(bev);
+		snprintf(text, sizeof(text), "%s answered as node %016llx at "
+		    "%s with a certificate (key %.16s...) that is not that "
+		    "member's", r->target, (unsigned long long)h->id, h->addr,
+		    h->ident);
+		cnet_warn(r->target, "not a member", "cluster: %s", text);
+		cluster_req_finish(r, 0, text);
+		return;
+	}
 	r->bev = bev;
 	bufferevent_setcb(bev, cluster_req_read, NULL, cluster_req_event, r);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -932,6 +1118,7 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 			    "leads; try again in a few seconds");
 			return;
 		}
+		cluster_req_printable(line);
 		log_debug("cluster_req_read: %s sends us to %s", r->target,
 		    line + 7);
 		strlcpy(r->target, line + 7, sizeof(r->target));
@@ -941,6 +1128,9 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 		r->dial = cnet_dial(r->target, CN_REQ, cluster_req_dialled, r);
 		return;
 	}
+	/* The text may reach the admin: a view's answer is parsed apart. */
+	if (r->max == CLUSTER_LINE_MAX || strncmp(line, "OK", 2) != 0)
+		cluster_req_printable(line);
 	if (strncmp(line, "OK", 2) == 0)
 		cluster_req_finish(r, 1, line[2] == ' ' ? line + 3 : "");
 	else if (strncmp(line, "ERR ", 4) == 0)
@@ -948,6 +1138,15 @@ cluster_req_read(struct bufferevent *bev, void *arg)
 	else
 		cluster_req_finish(r, 0, "the member answered nonsense");
 	free(line);
+}
+
+/* Replace what is not printable in a peer's line by '?'. */
+static void
+cluster_req_printable(char *line)
+{
+	for (; *line != '\0'; line++)
+		if (!isprint((unsigned char)*line))
+			*line = '?';
 }
 
 /* The channel closed before the answer. */
@@ -1006,15 +1205,20 @@ cluster_user_del(const char *user, void (*cb)(void *, const char *),
 	return (0);
 }
 
-/* Membership changes queued here as leader (remove <addr>). */
+/*
+ * Membership changes queued here as leader (remove <addr>); revoke: the
+ * removed member's certificate may not join again until the trust bundle
+ * is set again on the leader.
+ */
 void
-cluster_op(int remove, uint64_t id, const char *addr,
+cluster_op(int remove, int revoke, uint64_t id, const char *addr,
     void (*cb)(void *, int, const char *), void *arg)
 {
 	struct cop	*o;
 
 	o = xcalloc(1, sizeof(*o));
 	o->kind = remove ? COP_REMOVE : COP_JOIN;
+	o->revoke = revoke;
 	o->id = id;
 	strlcpy(o->addr, addr, sizeof(o->addr));
 	o->cb = cb;

@@ -37,6 +37,7 @@ struct cuv_proxy {
 	struct bufferevent	*plain;
 	uint64_t		 id;
 	char			 peer[80];
+	char			 ident[65];	/* its certificate's */
 };
 
 /* A raft connect request in flight; dial is NULL once cancelled. */
@@ -262,7 +263,7 @@ cnet_uv_free(void)
  */
 int
 cuv_proxy_new(struct bufferevent *tls, uint64_t id, const char *peer,
-    uv_stream_t **stream)
+    const char *ident, uv_stream_t **stream)
 {
 	struct cuv_proxy	*px;
 	struct bufferevent	*plain;
@@ -301,6 +302,7 @@ cuv_proxy_new(struct bufferevent *tls, uint64_t id, const char *peer,
 	px->plain = plain;
 	px->id = id;
 	strlcpy(px->peer, peer, sizeof(px->peer));
+	strlcpy(px->ident, ident, sizeof(px->ident));
 	TAILQ_INSERT_TAIL(&cuv_proxies, px, entry);
 	bufferevent_setcb(tls, cuv_proxy_read, cuv_proxy_write,
 	    cuv_proxy_event, px);
@@ -324,6 +326,25 @@ cuv_proxy_free(struct cuv_proxy *px)
 	bufferevent_free(px->tls);
 	bufferevent_free(px->plain);
 	free(px);
+}
+
+/*
+ * Close the raft channels, dialled or accepted, of a peer that is no
+ * longer the member it was (removed, or its pin changed).
+ */
+void
+cnet_uv_recheck(void)
+{
+	struct cuv_proxy	*px, *next;
+
+	TAILQ_FOREACH_SAFE(px, &cuv_proxies, entry, next) {
+		if (cluster_peer_member(px->id, px->peer, px->ident) != 0)
+			continue;
+		log_info("cluster: raft channel with node %016llx at %s "
+		    "closed: no longer a member with that certificate",
+		    (unsigned long long)px->id, px->peer);
+		cuv_proxy_free(px);
+	}
 }
 
 /* Close every raft channel (the port is closing). */
@@ -506,7 +527,8 @@ cuv_raft_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 		    "raft wants node %016llx there", h->addr,
 		    (unsigned long long)h->id, (unsigned long long)rc->id);
 		bufferevent_free(bev);
-	} else if (cuv_proxy_new(bev, rc->id, h->addr, &stream) == -1)
+	} else if (cuv_proxy_new(bev, rc->id, h->addr, h->ident,
+	    &stream) == -1)
 		bufferevent_free(bev);
 	else
 		status = 0;

@@ -224,7 +224,7 @@ int
 cmd_cluster_trust(struct cmdctx *ctx)
 {
 	const char	*key = DB_CLUSTER_TRUST, *value = ctx->m.args[0];
-	char		*path = NULL, *cause = NULL, *old = NULL, *crt;
+	char		*path = NULL, *cause = NULL, *old = NULL, *crt, *e;
 	int		 n, rc = MMP_RES_FAILED;
 
 	if (cmd_store_path(ctx, value, &path) == -1)
@@ -266,6 +266,13 @@ cmd_cluster_trust(struct cmdctx *ctx)
 	if (cnet_running())
 		cmdctx_out(ctx, "In use now for new cluster links; links to "
 		    "peers it does not trust are dropped");
+	/* The admin's word on who may join: removed members too again. */
+	if (cluster_is_leader() && (e = cfsm_enc_revoke_clear()) != NULL) {
+		cluster_submit(e, cluster_ignore, NULL);
+		free(e);
+		cmdctx_out(ctx, "Removed members whose certificates it trusts "
+		    "may join again");
+	}
 	rc = MMP_RES_OK;
 out:
 	free(cause);
@@ -581,7 +588,7 @@ cmd_cluster_remove_peer(struct cjob *j)
 
 	j->kind = CJ_REMOVE;
 	if (cluster_is_leader())
-		cluster_op(1, 0, j->target, cmd_cluster_removed, j);
+		cluster_op(1, 1, 0, j->target, cmd_cluster_removed, j);
 	else if ((leader = cluster_leader_addr()) != NULL) {
 		xasprintf(&line, "REMOVE 0 %s", j->target);
 		j->req = cluster_request(leader, line, cmd_cluster_removed, j);

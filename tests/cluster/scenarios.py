@@ -64,6 +64,19 @@ viewlimits the view's limits: a member that accepts connections but never
            certificate, address and id) that answers VIEW with 300 KiB and
            no end of line is cut off at 256 KiB and named, and the asking
            node serves on
+takeover   what a member's certificate, or another one from a member's
+           address, cannot do: a follower's REMOVED makes no one leave; a
+           member cannot APPLY the leader's entries (member, forget, init)
+           or another node's (digests, published); a JOIN with another
+           certificate under a member's id, or a new id at its address,
+           is refused, and the fake link as that member after it too; a
+           removed member's open request channel takes no APPLY, and it
+           joins again only after xmpp cluster trust on the leader
+dialcheck  40 status commands leave no descriptors behind on any member;
+           with the leader killed, an outsider certificate listening on
+           its address (answering as another id, and as the leader's)
+           gets no forwarding link, no VIEW and no APPLY from the followers;
+           a joining node prints its ERR text without control characters
 harness    (not in --list) what can be checked without clustering: ports,
            certificates, five daemons, clients bound to node addresses,
            the status parser
@@ -80,7 +93,7 @@ import subprocess
 import sys
 import time
 
-from clib import (PORT_PENDING, db_config, settled_fds, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
+from clib import (node_tls, PORT_PENDING, db_config, settled_fds, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
                   FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
                   Status, agreement_problems, check, component, deliver,
                   free_ports, login, main, nft_heal, nft_partition,
@@ -1296,6 +1309,227 @@ async def harness_netns(t):
     check(all([await can(a, b) for a, b in pairs]), 'not healed')
     for s in lsn:
         s.close()
+
+
+async def apply_answers(c, frm, nid, to, lines):
+    """APPLY each of lines on one request channel from member frm (its
+    certificate, address and id nid) to node to; the answers."""
+    return await port_talk(to, frm.addr, 'node%d' % frm.i,
+                           'MMPC1 req %016x %s %s' % (nid, frm.peer, DOMAIN),
+                           ['APPLY ' + ln for ln in lines])
+
+
+@scenario()
+async def takeover(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS)
+    await c.add_users(leader)
+    await c.wait_users(c.nodes)
+    ids = node_ids(t.last)
+    victim = [nd for nd in c.nodes if nd is not leader][-1]
+    other = [nd for nd in c.nodes if nd not in (leader, victim)][0]
+    vid, oid = ids[victim], ids[other]
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 3001)
+    bob = await login(t, leader, 'bob', 'inbox')
+
+    def req(nid, addr):
+        return 'MMPC1 req %016x %s %s' % (nid, addr, DOMAIN)
+
+    with t.check('apply-leader-entries'):
+        forged = ['member\t%d\t%s\t%s' % (vid, victim.peer, 'ab' * 32),
+                  'forget\t%d' % vid,
+                  'init\t%s\t%s' % (DOMAIN, 'cd' * 32),
+                  'digest-set\t%d\tcb1\t%s' % (vid, 'ef' * 32),
+                  'digest-del\t%d\tcb1' % vid,
+                  'published\t%d' % vid]
+        said = await apply_answers(c, other, oid, leader, forged)
+        t.note('APPLY of leader entries: %s' % said)
+        check(said[0].startswith('MMPC1 OK'), 'hello refused: %s' % said)
+        check(len(said) == len(forged) + 1 and
+              all(a.startswith('ERR ') for a in said[1:]),
+              'the leader took entries it alone writes: %s' % said)
+        # The member's own entries still go in.
+        said = await apply_answers(c, other, oid, leader,
+                                   ['published\t%d' % oid])
+        check(len(said) == 2 and said[1].startswith('OK '),
+              'a member cannot APPLY its own entry: %s' % said)
+        await c.wait_agree(what='three members after the APPLYs')
+
+    with t.check('removed-from-follower'):
+        # A follower (its own certificate, address and id) is no leader.
+        said = await port_talk(victim, other.addr, 'node%d' % other.i,
+                               req(oid, other.peer), ['REMOVED'])
+        check(said[0].startswith('MMPC1 OK'), 'hello refused: %s' % said)
+        check(not any(a == 'OK' for a in said[1:]),
+              'follower %s made %s leave: %s' % (other.name, victim.name,
+                                                 said))
+        await c.wait_agree(what='three members after REMOVED')
+
+    with t.check('join-takeover'):
+        # Another certificate from the victim's address: same id, new id.
+        for nid in (vid, 0x1234abcd5678ef01):
+            said = await port_talk(leader, victim.addr, 'outsider',
+                                   req(nid, victim.peer),
+                                   ['JOIN %016x %s %s' % (nid, victim.peer,
+                                                           DOMAIN)])
+            t.note('JOIN as %016x: %s' % (nid, said))
+            check(len(said) == 2 and said[1].startswith('ERR ') and
+                  'xmpp cluster remove' in said[1],
+                  'JOIN %016x with another certificate: %s' % (nid, said))
+        await c.wait_agree(what='three members after the JOINs')
+        f = await FakeFollower(leader, vid, cert='outsider',
+                               src=victim.addr).open()
+        f1 = 'alice@%s/forged' % DOMAIN
+        f.send("<bind jid='%s'/><synced/>" % f1 +
+               s_frame(1, f1, bob.boundjid.full, 'forged-by-outsider'))
+        await f.wait(lambda x: x.eof or b'MMPC1 ERR' in x.buf or
+                     x.acked() >= 1, 'refusal of the link')
+        f.close()
+        check(b'MMPC1 OK' not in f.buf, 'outsider took over the victim id')
+        await c.wait_agree(what='three members after the fake link')
+
+    with t.check('removed-keeps-req'):
+        r, wr = await asyncio.wait_for(asyncio.open_connection(
+            leader.addr, c.kport, ssl=node_tls(c, other.i),
+            local_addr=(other.addr, 0)), w(5))
+        wr.write((req(oid, other.peer) + '\n').encode())
+        hello = await asyncio.wait_for(r.readline(), w(5))
+        check(hello.startswith(b'MMPC1 OK'), 'hello: %r' % hello)
+        await leader.ok('xmpp', 'cluster', 'remove', other.peer)
+        await c.wait_agree([leader, victim], what='two members')
+        wr.write(('APPLY user-set\talice\t' + scram_blob('evilpw99') +
+                  '\n').encode())
+        try:
+            ans = await asyncio.wait_for(r.readline(), w(10))
+        except (OSError, asyncio.TimeoutError) as e:
+            ans = repr(e).encode()
+        wr.close()
+        t.note('APPLY after the removal: %r' % ans)
+        check(not ans.startswith(b'OK'), 'APPLY on the removed member\'s '
+              'channel: %r' % ans)
+        check(not await password_works(t, leader, 'alice', 'evilpw99'),
+              'the removed member\'s APPLY worked')
+
+    with t.check('removed-stays-out'):
+        # Removed by the admin: its certificate joins again only once
+        # the admin sets the trust bundle again on the leader.
+        async def refused():
+            rc, out, err = await other.mmp('xmpp', 'cluster', 'join',
+                                           leader.peer)
+            check(rc != 0, 'the removed member joined again: %s' % out)
+            return ('removed member' in err, err.strip())
+        said = await wait_for('the removed member\'s join refused',
+                              refused)
+        t.note('join after removal: %s' % said[1])
+        await leader.ok('xmpp', 'cluster', 'trust', c.trust)
+
+        async def joined():
+            rc, out, err = await other.mmp('xmpp', 'cluster', 'join',
+                                           leader.peer)
+            return (rc == 0, err.strip())
+        await wait_for('the join after the trust bundle was set', joined)
+        await c.wait_agree(what='three members again')
+
+
+@scenario()
+async def dialcheck(t):
+    c = Cluster(t, 4)
+    three, n4 = c.nodes[:3], c.nodes[3]
+    leader = await c.form(three, timers=TIMERS)
+    await c.add_users(leader)
+    await c.wait_users(three)
+    ids = node_ids(t.last)
+    rest = [nd for nd in three if nd is not leader]
+
+    with t.check('status-fds'):
+        before = {nd.name: await settled_fds(nd) for nd in three}
+        for i in range(40):
+            await leader.ok('xmpp', 'cluster', 'status')
+        for nd in three:
+            await wait_fds(nd, lambda n, b=before[nd.name]: n <= b + 5,
+                           '%s back to %d descriptors after 40 status '
+                           'commands' % (nd.name, before[nd.name]),
+                           timeout=w(10))
+
+    make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 3001)
+    got, conns = [], []
+
+    async def serve(r, wr):
+        # fwd: a made-up id; req: the dead leader's id and address.
+        conns.append('open')
+        k = len(conns) - 1
+        hello = await r.readline()
+        got.append(b'HELLO ' + hello)
+        nid = ids[leader] if b' req ' in hello else 0xdeadbeef
+        wr.write(('MMPC1 OK %016x %s %s\n' % (nid, leader.peer,
+                                              DOMAIN)).encode())
+        try:
+            while True:
+                d = await asyncio.wait_for(r.read(65536), w(10))
+                if not d:
+                    break
+                got.append(d)
+                if d.startswith(b'JOIN '):
+                    wr.write(b'ERR evil\x1b]0;owned\x07\x1b[2J answer\n')
+        except (OSError, asyncio.TimeoutError):
+            pass
+        conns[k] = 'done'
+        wr.close()
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(c.certs, 'outsider.crt'),
+                        os.path.join(c.certs, 'outsider.key'))
+    ctx.load_verify_locations(os.path.join(c.certs, 'ca.crt'))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    since = time.monotonic()
+    leader.kill9()
+    srv = None
+    deadline = time.monotonic() + w(5)
+    while srv is None:
+        try:
+            srv = await asyncio.start_server(serve, leader.addr, c.kport,
+                                             ssl=ctx)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+    try:
+        # A view asks every member, the dead leader's address too.
+        await rest[0].mmp('xmpp', 'cluster', 'status')
+        await wait_new_leader(rest, since, w(15))
+
+        async def settled():
+            return (conns and all(x == 'done' for x in conns),
+                    '%d connections, %r' % (len(conns),
+                                            b''.join(got)[:200]))
+        await wait_for('the fake leader\'s channels to end', settled,
+                       timeout=w(20))
+        t.note('fake leader got: %r' % b''.join(got)[:300])
+        with t.check('fake-leader-refused'):
+            if not any(b' fwd ' in g for g in got):
+                t.note('no follower dialled the fake leader\'s fwd')
+            check(not any(b'stream' in g for g in got),
+                  'a follower linked its forwarding to the fake leader')
+            check(not any(b'VIEW' in g or b'APPLY' in g for g in got),
+                  'a follower asked the fake leader a request')
+
+        with t.check('peer-text-printable'):
+            # A node that joins through the fake: its ERR text reaches
+            # the admin's terminal.
+            await c.start([n4])
+            await n4.batch(c.base_lines(n4) +
+                           ['xmpp cluster trust ' + c.trust,
+                            'xmpp disable', 'xmpp cluster enable',
+                            'xmpp enable'])
+            rc, out, err = await n4.mmp('xmpp', 'cluster', 'join',
+                                        leader.peer)
+            t.note('join through the fake: %r' % err)
+            check(rc != 0 and 'evil' in err, 'no refusal: %r' % (out + err))
+            check(not re.search(r'[\x00-\x08\x0b-\x1f\x7f]', out + err),
+                  'control characters of a peer reached the admin: %r' %
+                  err)
+    finally:
+        srv.close()
 
 
 if __name__ == '__main__':

@@ -25,6 +25,8 @@
 #define DIG_A		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DIG_B		"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 #define DIG_C		"cccccccccccccccccccccccccccccccc"
+#define IDENT_A		DIG_A DIG_A	/* 64 hex digits */
+#define IDENT_B		DIG_B DIG_B
 #define FX_MAX		5
 #define FX_MSECS	20000	/* simulated time any wait may take */
 
@@ -955,6 +957,82 @@ START_TEST(test_snapshot_restore)
 }
 END_TEST
 
+/* What a member may APPLY through the leader. */
+START_TEST(test_entry_allowed)
+{
+	char	 why[200], *e;
+	size_t	 i;
+	struct {
+		char	*entry;
+		int	 ok;
+	} t[] = {
+		{ cfsm_enc_user_set("alice", "blob"), 0 },
+		{ cfsm_enc_user_del("alice"), 0 },
+		{ cfsm_enc_timers(100, 500), 0 },
+		{ cfsm_enc_digest(7, "cb1", DIG_A), 0 },
+		{ cfsm_enc_digest(7, "cb1", NULL), 0 },
+		{ cfsm_enc_published(7), 0 },
+		{ cfsm_enc_digest(8, "cb1", DIG_A), -1 },
+		{ cfsm_enc_digest(8, "cb1", NULL), -1 },
+		{ cfsm_enc_published(8), -1 },
+		{ cfsm_enc_init("example.org", KEY), -1 },
+		{ cfsm_enc_member(8, "10.0.0.8:5270", IDENT_A), -1 },
+		{ cfsm_enc_member(7, "10.0.0.7:5270", IDENT_A), -1 },
+		{ cfsm_enc_forget(8), -1 },
+		{ cfsm_enc_revoke(IDENT_A), -1 },
+		{ cfsm_enc_revoke_clear(), -1 },
+		{ xstrdup("nonsense\tx"), -1 },
+	};
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		e = t[i].entry;
+		ck_assert_ptr_nonnull(e);
+		ck_assert_msg(cfsm_entry_allowed(e, 7, why, sizeof(why)) ==
+		    t[i].ok, "%s: %s", e, why);
+		free(e);
+	}
+}
+END_TEST
+
+/* Removed identities: recorded, in snapshots, cleared at once. */
+START_TEST(test_revoke)
+{
+	struct cfsm	*a, *b;
+	struct raft_fsm	*fa, *fb;
+	struct raft_buffer *bufs = NULL;
+	unsigned	 n = 0;
+	char		*sa, *sb;
+
+	a = cfsm_new(NULL);
+	fill(a);
+	sa = snap_text(a);
+	ck_assert_ptr_null(strstr(sa, "cfsm 4"));
+	free(sa);
+	apply_entry(a, cfsm_enc_revoke(IDENT_A));
+	apply_entry(a, cfsm_enc_revoke(IDENT_A));
+	ck_assert_int_eq(cfsm_revoked(a, IDENT_A), 1);
+	ck_assert_int_eq(cfsm_revoked(a, IDENT_B), 0);
+	ck_assert_ptr_null(cfsm_enc_revoke("abc"));
+	b = cfsm_new(NULL);
+	fa = cfsm_raft(a);
+	fb = cfsm_raft(b);
+	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
+	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
+	raft_free(bufs);
+	ck_assert_int_eq(cfsm_revoked(b, IDENT_A), 1);
+	sa = snap_text(a);
+	sb = snap_text(b);
+	ck_assert_str_eq(sa, sb);
+	ck_assert_int_eq(strncmp(sa, "cfsm 4\n", 7), 0);
+	free(sa);
+	free(sb);
+	apply_entry(b, cfsm_enc_revoke_clear());
+	ck_assert_int_eq(cfsm_revoked(b, IDENT_A), 0);
+	cfsm_free(a);
+	cfsm_free(b);
+}
+END_TEST
+
 START_TEST(test_restore_refused)
 {
 	static const char *bad[] = {
@@ -1559,6 +1637,8 @@ cfsm_suite(void)
 	tcase_add_test(tc, test_snapshot_format);
 	tcase_add_test(tc, test_snapshot_restore);
 	tcase_add_test(tc, test_restore_refused);
+	tcase_add_test(tc, test_revoke);
+	tcase_add_test(tc, test_entry_allowed);
 	tcase_add_test(tc, test_snapshot_roster);
 	suite_add_tcase(s, tc);
 

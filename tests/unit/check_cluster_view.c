@@ -251,7 +251,9 @@ START_TEST(test_snapshot_refused)
 		"cfsm 3\npublished\t7\npublished\t7\n",
 		"cfsm 3\ntimers\t5\t500\n",
 		"cfsm 3\npublished\t0\n",
-		"cfsm 4\n",
+		"cfsm 3\nrevoke\t" IDENT "\n",
+		"cfsm 4\nrevoke\tabc\n",
+		"cfsm 5\n",
 	};
 	struct cfsm	*c;
 	char		*before, *after;
