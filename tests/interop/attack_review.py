@@ -1,0 +1,98 @@
+"""Attacks from the security review of the XMPP server (notes
+review-xmpp.txt, findings 1, 2 and 4): a stanza whose tree is a hundred
+times its size, SCRAM proofs checked past the per-address limit because
+the exchanges began before the first failure, and many sessions of one
+account that together flood a slow reader.
+
+    attack_review.py --list       the tests
+    attack_review.py [test ...]   the named tests, or all of them
+
+The attackers that run into per-address limits connect from 127.0.0.201
+and up, which no other test uses.
+"""
+
+import base64
+import os
+import sys
+import time
+
+from ixlib import (DOMAIN, NS_CLIENT, NS_PING, NS_SASL, Closed, Failed,
+                   Raw, b64, check, local, login, main, tostr)
+
+TESTS = {}
+
+# man/mmpd.8, LIMITS: 10 wrong passwords a minute from one address.
+AUTHFAIL_ADDR = 10
+SCRAMMER = '127.0.0.201'
+
+
+def test(fn):
+    """Register a test under its name, with - for _."""
+    TESTS[fn.__name__.replace('_', '-')] = fn
+    return fn
+
+
+def ping_server(r, ident, timeout=1.0):
+    """Ping the server on a logged-in stream; the round trip in seconds,
+    which must be under timeout."""
+    t = time.monotonic()
+    r.send("<iq type='get' id='%s' to='%s'><ping xmlns='%s'/></iq>" %
+           (ident, DOMAIN, NS_PING))
+    while True:
+        el = r.next(timeout, 'the answer to ping %s' % ident)
+        if el.tag == '{%s}iq' % NS_CLIENT and el.get('id') == ident:
+            break
+    check(el.get('type') == 'result', 'ping answered %s' % tostr(el))
+    took = time.monotonic() - t
+    check(took < timeout, 'ping %s took %.2fs' % (ident, took))
+    return took
+
+
+def sasl_stage(source):
+    """A stream from source that has done STARTTLS and may authenticate."""
+    r = Raw(source=source)
+    r.open()
+    r.starttls()
+    r.open()
+    return r
+
+
+@test
+def ns_amplify():
+    """One 250 KB message declares 15 prefixes with 8,000-byte URIs on an
+    outer element, then a thousand leaves use all 15: the tree gave each
+    leaf its own copy of every declaration (121 MB, the loop stalled and
+    the recipient was cut off as a slow reader). Now the sender's stream
+    ends with policy-violation at once; the recipient and a bystander
+    are served promptly."""
+    bob = login('bob', 'amp-victim')
+    alice = login('alice', 'amp')
+    good = login('alice', 'amp-pinger')
+    try:
+        ping_server(bob, 'amp-b0')
+        decls = ' '.join("xmlns:p%d='u%d%s'" % (k, k, 'x' * 7990)
+                         for k in range(15))
+        leaf = '<a ' + ' '.join("p%d:a=''" % k for k in range(15)) + '/>'
+        head = "<message to='%s' id='amp'><x %s>" % (bob.jid, decls)
+        n = (250000 - len(head) - 30) // len(leaf)
+        t = time.monotonic()
+        alice.send(head + leaf * n + '</x></message>', timeout=30)
+        text = alice.expect_stream_error('policy-violation', timeout=10)
+        took = time.monotonic() - t
+        check('namespace' in (text or ''), 'error text %r' % text)
+        worst = max(ping_server(good, 'amp-g%d' % q, 0.2)
+                    for q in range(10))
+        ping_server(bob, 'amp-b1', 1.0)
+        got = [el for el in bob.stanzas
+               if el.tag == '{%s}message' % NS_CLIENT]
+        check(not got, 'bob got the message: %s' % tostr(got[0])
+              if got else '')
+        print('ns-amplify: sender closed after %.2fs, bystander ping '
+              'at worst %.3fs, recipient still served' % (took, worst))
+    finally:
+        for r in (bob, alice, good):
+            r.close()
+
+
+if __name__ == '__main__':
+    sys.exit(main(TESTS, sys.argv[1:]))
