@@ -32,7 +32,7 @@
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
-#define XMPP_MAX_UNAUTH		256	/* unauthenticated streams per address */
+#define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
 #define XMPP_MAX_SASL_FAIL	3	/* SASL failures per stream */
 #define XMPP_AUTHFAIL_ADDR	10	/* wrong passwords from an address */
 #define XMPP_AUTHFAIL_WINDOW	60	/* ... in this many seconds */
@@ -95,6 +95,7 @@ struct xconn {
 	char			 peer[80];	/* address:port for logs */
 	char			 addr[64];	/* address alone */
 	int			 unauth_counted;
+	uint64_t		 unauth_seq;	/* order of acceptance */
 	int			 tls;
 	int			 want_tls;	/* upgrade after this read */
 	int			 header_sent;
