@@ -145,14 +145,20 @@ xconn_hold(struct xconn *c, int why)
 	c->hold |= why;
 }
 
-/* The reason to hold is gone: parse what waited, if nothing else holds. */
+/*
+ * The reason to hold is gone: parse what waited, if nothing else holds.
+ * Not here and now but from a deferred read callback: the caller may be
+ * inside this stream's parser (a derivation that could not start answers
+ * from within <auth>), which must not be entered again.
+ */
 void
 xconn_release(struct xconn *c, int why)
 {
 	c->hold &= ~why;
 	if (c->hold == 0 && !c->closing && c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		xconn_read(c->bev, c);
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Milliseconds on the monotonic clock. */
