@@ -94,5 +94,50 @@ def ns_amplify():
             r.close()
 
 
+@test
+def scram_parallel():
+    """30 SCRAM-SHA-1 exchanges from one address (of the 32
+    unauthenticated streams it may hold) all reach the challenge before
+    any proof is sent, then 30 wrong proofs: at most the limit (10) are
+    checked and answered not-authorized, the rest get
+    temporary-auth-failure. (The limit was checked only at <auth>: all
+    30 proofs were checked.)"""
+    streams = [sasl_stage(SCRAMMER) for i in range(30)]
+    res = {}
+    try:
+        nonces = []
+        for r in streams:
+            cn = base64.b64encode(os.urandom(18)).decode()
+            r.send("<auth xmlns='%s' mechanism='SCRAM-SHA-1'>%s</auth>" %
+                   (NS_SASL, b64('n,,n=alice,r=' + cn)))
+        for r in streams:
+            el = r.next(what='a challenge')
+            check(local(el.tag) == 'challenge', 'got %s' % tostr(el))
+            sf = base64.b64decode(el.text).decode()
+            nonces.append(dict(kv.split('=', 1)
+                               for kv in sf.split(','))['r'])
+        for r, nonce in zip(streams, nonces):
+            r.out += ("<response xmlns='%s'>%s</response>" % (
+                NS_SASL, b64('c=biws,r=%s,p=%s' % (
+                    nonce, base64.b64encode(b'x' * 20).decode())))).encode()
+            r._send()
+        for r in streams:
+            el = r.next(what='the SASL outcome')
+            k = local(el[0].tag) if len(el) else local(el.tag)
+            res[k] = res.get(k, 0) + 1
+    finally:
+        for r in streams:
+            r.close()
+    bad = res.pop('not-authorized', 0)
+    temp = res.pop('temporary-auth-failure', 0)
+    check(not res, 'unexpected outcomes %r' % res)
+    check(bad <= AUTHFAIL_ADDR, '%d wrong SCRAM proofs checked from one '
+          'address, the limit is %d' % (bad, AUTHFAIL_ADDR))
+    check(bad + temp == 30, 'outcomes: %d not-authorized, %d '
+          'temporary-auth-failure' % (bad, temp))
+    print('scram-parallel: %d not-authorized, %d temporary-auth-failure'
+          % (bad, temp))
+
+
 if __name__ == '__main__':
     sys.exit(main(TESTS, sys.argv[1:]))
