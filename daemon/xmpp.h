@@ -48,11 +48,14 @@
 #define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes parsed a second */
 #define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
 #define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
+#define XMPP_SHAPE_ACCT_RATE	(128 * 1024)	/* an account's streams, in all */
+#define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 
 struct xnode;
 struct xparser;
 struct sasl_session;
 struct c2s_derive;
+struct xshape_acct;
 struct bufferevent;
 struct event;
 
@@ -105,6 +108,7 @@ struct xconn {
 	int64_t			 tokens;	/* input shaping: bytes */
 	uint64_t		 tokens_at;	/* ... as of this (ms) */
 	struct event		*shape_ev;	/* ... refilled then */
+	struct xshape_acct	*acct;		/* its account's bucket */
 	char			 streamid[40];
 	const char		*ns;		/* NS_CLIENT or NS_COMPONENT */
 
@@ -170,6 +174,7 @@ int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
 void		 xconn_hold(struct xconn *, int);
 void		 xconn_release(struct xconn *, int);
+void		 xconn_shape_account(struct xconn *);
 void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
 const char	*xconn_attr(const char **, const char *);

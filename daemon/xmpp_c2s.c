@@ -200,6 +200,7 @@ c2s_sasl_reply(struct xconn *c, int rc, unsigned char *out, size_t outlen,
 	for (p = c->local; *p != '\0'; p++)
 		*p = tolower((unsigned char)*p);
 	xasprintf(&c->bare, "%s@%s", c->local, c->domain);
+	xconn_shape_account(c);
 	log_info("c2s_sasl: %s authenticated as %s (%s)", c->peer, c->bare,
 	    sasl_mech_name(c->mech));
 	sasl_free(c->sasl);

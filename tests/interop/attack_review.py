@@ -16,8 +16,8 @@ import os
 import sys
 import time
 
-from ixlib import (DOMAIN, NS_CLIENT, NS_PING, NS_SASL, Closed, Failed,
-                   Raw, b64, check, local, login, main, tostr)
+from ixlib import (DOMAIN, NS_CLIENT, NS_PING, NS_SASL, USERS, Closed,
+                   Failed, Raw, b64, check, local, login, main, mmp, tostr)
 
 TESTS = {}
 
@@ -137,6 +137,48 @@ def scram_parallel():
           'temporary-auth-failure' % (bad, temp))
     print('scram-parallel: %d not-authorized, %d temporary-auth-failure'
           % (bad, temp))
+
+
+@test
+def multi_stream_flood():
+    """40 sessions of one account (mallory) each send a 240 KB burst
+    (within a stream's own burst) to bob, who reads nothing for 3 s:
+    shaping per stream let all 9.6 MB through and bob was closed as a
+    slow reader. The account's streams share a bucket now: bob stays
+    connected and is answered once he reads."""
+    # An account of its own: its streams share one bucket, and the
+    # pinger that runs beside the hostile tests is alice.
+    mmp('xmpp', 'user', 'add', 'mallory', stdin='mallorypw\nmallorypw\n',
+        ok=False)
+    USERS['mallory'] = 'mallorypw'
+    bob = login('bob', 'msf-victim')
+    fl = [login('mallory', 'msf%d' % i) for i in range(40)]
+    try:
+        body = 'z' * 4000
+        for k, f in enumerate(fl):
+            f.out += ''.join(
+                "<message to='%s' id='m%d_%d'><body>%s</body></message>" %
+                (bob.jid, k, i, body) for i in range(60)).encode()
+        # Write what each socket takes, for 3 s, while bob reads nothing.
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            for f in fl:
+                if f.out and not f.closed:
+                    f._send()
+            time.sleep(0.01)
+        # Now bob reads: his ping comes after what was queued for him.
+        t = time.monotonic()
+        try:
+            ping_server(bob, 'msf-ping', 30.0)
+        except Closed as e:
+            raise Failed('bob was cut off: %s' % e)
+        msgs = sum(1 for el in bob.stanzas
+                   if el.tag == '{%s}message' % NS_CLIENT)
+        print('multi-stream-flood: bob stayed, %d messages before his '
+              'ping, read in %.1fs' % (msgs, time.monotonic() - t))
+    finally:
+        for r in fl + [bob]:
+            r.close()
 
 
 if __name__ == '__main__':
