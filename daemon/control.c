@@ -53,6 +53,8 @@ static int			 reserve_fd = -1;	/* /dev/null, for an admin */
 static struct event		*resume;
 static struct log_limit		 log_pause;
 static int			 nconns;
+static gid_t			 role_gid[ROLE_COUNT];	/* as last looked up */
+static int			 role_known[ROLE_COUNT];
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -61,6 +63,8 @@ static void	 control_accept_resume(evutil_socket_t, short, void *);
 static void	 control_reserve(void);
 static void	 control_group(const char *);
 static int	 control_allowed(int, uid_t *, pid_t *, int *);
+static void	 control_roles_lookup(void);
+static int	 control_peer_groups(int, uid_t, gid_t, gid_t **);
 static void	 control_read(struct bufferevent *, void *);
 static void	 control_write(struct bufferevent *, void *);
 static void	 control_event(struct bufferevent *, short, void *);
@@ -112,6 +116,7 @@ control_init(const char *path)
 	if (chmod(path, S_IRUSR | S_IWUSR | S_IRGRP | S_IWGRP) == -1)
 		fatal("control_init: chmod %s", path);
 	control_group(path);
+	control_roles_lookup();
 	if (listen(fd, 16) == -1)
 		fatal("control_init: listen %s", path);
 	evutil_make_socket_nonblocking(fd);
@@ -259,23 +264,84 @@ control_idle(void)
 }
 
 /*
- * Who may use the socket: root, our own uid, and members of the socket's
- * group (primary or supplementary). Also works out the account's roles
- * from its groups (root and our own uid are admins). The group lookups go
- * through NSS once per connection, here at accept: with local files that
- * is microseconds; a directory service (LDAP, sssd) could stall the loop,
- * which is why commands never look groups up again.
+ * Look up the gids of the role groups (at start and for every admin who
+ * connects). A lookup that fails for want of descriptors or memory keeps
+ * the gid found last: an admin must get in while the daemon is out of
+ * descriptors. A group that is gone grants nothing.
+ */
+static void
+control_roles_lookup(void)
+{
+	struct group	*gr;
+	int		 j;
+
+	for (j = 0; j < ROLE_COUNT; j++) {
+		errno = 0;
+		if ((gr = getgrnam(cmdtab_role_group(j))) != NULL) {
+			role_gid[j] = gr->gr_gid;
+			role_known[j] = 1;
+		} else if (errno == 0 || errno == ENOENT || errno == ESRCH)
+			role_known[j] = 0;
+	}
+}
+
+/*
+ * The peer's supplementary groups into *groupsp (allocated; the caller
+ * frees), their number returned. SO_PEERGROUPS (Linux 4.13) needs no
+ * descriptor; without it, the account's groups from the group database
+ * (getgrouplist, which needs files or nscd), the first CTL_MAXGROUPS.
+ */
+static int
+control_peer_groups(int fd, uid_t uid, gid_t gid, gid_t **groupsp)
+{
+	struct passwd	*pw;
+	gid_t		*groups;
+	socklen_t	 len;
+	int		 n = CTL_MAXGROUPS;
+
+	groups = xreallocarray(NULL, CTL_MAXGROUPS, sizeof(*groups));
+	*groupsp = groups;
+#ifdef SO_PEERGROUPS
+	len = CTL_MAXGROUPS * sizeof(*groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		return (len / sizeof(*groups));
+	if (errno == ERANGE && len > 0) {
+		groups = xreallocarray(groups, 1, len);
+		*groupsp = groups;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups,
+		    &len) == 0)
+			return (len / sizeof(*groups));
+	}
+	if (errno != ENOPROTOOPT)
+		log_warn("control_peer_groups: SO_PEERGROUPS");
+#else
+	(void)fd;
+	(void)len;
+#endif
+	if ((pw = getpwuid(uid)) == NULL)
+		return (0);
+	/* More groups than fit: the first CTL_MAXGROUPS count. */
+	if (getgrouplist(pw->pw_name, gid, groups, &n) == -1)
+		n = CTL_MAXGROUPS;
+	return (n);
+}
+
+/*
+ * Who is on the other end of fd: its uid and pid, and its roles from the
+ * groups it is in (the peer's own groups, as the kernel has them; root
+ * and our own uid are admins). Returns whether it may use the socket at
+ * all: root, our own uid, or a member of the socket's group. Groups are
+ * looked up here, once per connection: commands never look them up
+ * again, so a slow directory service (LDAP, sssd) costs one lookup.
  */
 static int
 control_allowed(int fd, uid_t *uidp, pid_t *pidp, int *rolesp)
 {
 	struct ucred	 cred;
 	struct stat	 st;
-	struct passwd	*pw;
-	struct group	*gr;
-	gid_t		 groups[CTL_MAXGROUPS], sockgid = (gid_t)-1;
+	gid_t		*groups = NULL, sockgid = (gid_t)-1, g;
 	socklen_t	 len = sizeof(cred);
-	int		 i, j, ok = 0, ngroups = nitems(groups);
+	int		 i, j, ok = 0, ngroups;
 
 	*rolesp = 0;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
@@ -290,23 +356,18 @@ control_allowed(int fd, uid_t *uidp, pid_t *pidp, int *rolesp)
 	}
 	if (stat(mmpd->sockpath, &st) == 0)
 		sockgid = st.st_gid;
-	if (cred.gid == sockgid)
-		ok = 1;
-	if ((pw = getpwuid(cred.uid)) == NULL)
-		return (ok);
-	/* More groups than fit: the first CTL_MAXGROUPS count. */
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &ngroups) == -1)
-		ngroups = nitems(groups);
-	for (i = 0; i < ngroups; i++)
-		if (groups[i] == sockgid)
+	control_roles_lookup();
+	ngroups = control_peer_groups(fd, cred.uid, cred.gid, &groups);
+	/* i = -1: the primary group, which SO_PEERGROUPS may leave out. */
+	for (i = -1; i < ngroups; i++) {
+		g = i < 0 ? cred.gid : groups[i];
+		if (g == sockgid)
 			ok = 1;
-	for (j = 0; j < ROLE_COUNT; j++) {
-		if ((gr = getgrnam(cmdtab_role_group(j))) == NULL)
-			continue;
-		for (i = 0; i < ngroups; i++)
-			if (groups[i] == gr->gr_gid)
+		for (j = 0; j < ROLE_COUNT; j++)
+			if (role_known[j] && g == role_gid[j])
 				*rolesp |= cmdtab_role_bit(j);
 	}
+	free(groups);
 	return (ok);
 }
 

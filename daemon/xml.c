@@ -52,6 +52,16 @@ struct xbuf {
 	size_t		 cap;
 };
 
+/*
+ * The prefix declarations in effect in the output, innermost last: each
+ * entry is an "xmlns:prefix" attribute of an enclosing element, borrowed.
+ */
+struct xscope {
+	const struct xattr	**decls;
+	size_t			  n;
+	size_t			  cap;
+};
+
 static struct xnode	*xnode_alloc(void);
 static struct xattr	*xnode_find_attr(const struct xnode *, const char *);
 static void		 xattr_fill(struct xattr *, const char *, const char *,
@@ -65,8 +75,10 @@ static void		 xbuf_escape(struct xbuf *, const char *, size_t,
 			    int);
 static size_t		 xml_utf8_char(const unsigned char *, size_t,
 			    uint32_t *);
-static void		 xnode_write(struct xbuf *, const struct xnode *,
-			    const char *);
+static int		 xscope_bound(const struct xscope *,
+			    const struct xattr *);
+static void		 xnode_write(struct xbuf *, struct xscope *,
+			    const struct xnode *, const char *);
 
 /* Allocate an empty node. */
 static struct xnode *
@@ -560,15 +572,40 @@ xbuf_escape(struct xbuf *b, const char *s, size_t len, int attr)
 }
 
 /*
+ * Whether the prefix declaration a ("xmlns:prefix") is in effect already
+ * with the same URI: the innermost declaration of the prefix decides.
+ */
+static int
+xscope_bound(const struct xscope *sc, const struct xattr *a)
+{
+	size_t	 i;
+
+	for (i = sc->n; i > 0; i--) {
+		if (strcmp(sc->decls[i - 1]->name, a->name) != 0)
+			continue;
+		return (sc->decls[i - 1]->vlen == a->vlen &&
+		    memcmp(sc->decls[i - 1]->value, a->value, a->vlen) == 0);
+	}
+	return (0);
+}
+
+/*
  * Serialise n. ctx is the namespace in effect around n in the output, or
  * NULL if unknown (the top of the output): xmlns is written when n has a
- * namespace of its own that differs from ctx.
+ * namespace of its own that differs from ctx. The parser gives every
+ * element the declarations of the prefixes its attributes use, so that a
+ * subtree stands alone; sc holds the declarations written around n, and
+ * one that would repeat an enclosing one with the same URI is left out,
+ * so that the output does not grow with the nesting.
  */
 static void
-xnode_write(struct xbuf *b, const struct xnode *n, const char *ctx)
+xnode_write(struct xbuf *b, struct xscope *sc, const struct xnode *n,
+    const char *ctx)
 {
 	const struct xnode	*c;
+	const struct xattr	*a;
 	const char		*eff;
+	size_t			 mark = sc->n;
 	unsigned int		 i;
 
 	if (n->name == NULL) {
@@ -585,22 +622,35 @@ xnode_write(struct xbuf *b, const struct xnode *n, const char *ctx)
 		eff = n->ns;
 	}
 	for (i = 0; i < n->nattrs; i++) {
+		a = &n->attrs[i];
+		if (strncmp(a->name, "xmlns:", 6) == 0) {
+			if (xscope_bound(sc, a))
+				continue;
+			if (sc->n == sc->cap) {
+				sc->cap = sc->cap == 0 ? 16 : sc->cap * 2;
+				sc->decls = xreallocarray(sc->decls, sc->cap,
+				    sizeof(*sc->decls));
+			}
+			sc->decls[sc->n++] = a;
+		}
 		xbuf_add(b, " ", 1);
-		xbuf_adds(b, n->attrs[i].name);
+		xbuf_adds(b, a->name);
 		xbuf_add(b, "=\"", 2);
-		xbuf_escape(b, n->attrs[i].value, n->attrs[i].vlen, 1);
+		xbuf_escape(b, a->value, a->vlen, 1);
 		xbuf_add(b, "\"", 1);
 	}
 	if (TAILQ_EMPTY(&n->children)) {
 		xbuf_add(b, "/>", 2);
+		sc->n = mark;
 		return;
 	}
 	xbuf_add(b, ">", 1);
 	TAILQ_FOREACH(c, &n->children, entry)
-		xnode_write(b, c, eff);
+		xnode_write(b, sc, c, eff);
 	xbuf_add(b, "</", 2);
 	xbuf_adds(b, n->name);
 	xbuf_add(b, ">", 1);
+	sc->n = mark;
 }
 
 /*
@@ -613,10 +663,13 @@ char *
 xnode_string(const struct xnode *n, size_t *len)
 {
 	struct xbuf	 b;
+	struct xscope	 sc;
 
 	memset(&b, 0, sizeof(b));
+	memset(&sc, 0, sizeof(sc));
 	xbuf_grow(&b, 1);
-	xnode_write(&b, n, NULL);
+	xnode_write(&b, &sc, n, NULL);
+	free(sc.decls);
 	b.buf[b.len] = '\0';
 	if (len != NULL)
 		*len = b.len;

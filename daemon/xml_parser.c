@@ -88,6 +88,7 @@ struct xparser {
 	struct xnode	**stack;	/* its open elements by depth */
 	size_t		 stackcap;
 	size_t		 nodes;		/* in stanza */
+	size_t		 nsbytes;	/* prefix declarations repeated in it */
 	int		 lasttext;	/* the last event was text */
 
 	size_t		 fed;		/* bytes given to ctxt so far */
@@ -129,6 +130,8 @@ static void	xp_hold(struct xparser *, const char *, size_t);
 static int	xp_tree_attrs(struct xparser *, int, const xmlChar **);
 static size_t	xp_attr_value(struct xparser *, const xmlChar *,
 		    const xmlChar *);
+static int	xp_declared_here(const xmlChar *, int, const xmlChar **);
+static int	xp_charge(struct xparser *, size_t);
 static void	xp_start_stream(struct xparser *, const xmlChar *,
 		    const xmlChar *, int, const xmlChar **, int,
 		    const xmlChar **);
@@ -732,6 +735,38 @@ xp_tree_attrs(struct xparser *p, int nb_attributes,
 	return (0);
 }
 
+/* Whether prefix is declared by the start tag itself (namespaces). */
+static int
+xp_declared_here(const xmlChar *prefix, int nb_namespaces,
+    const xmlChar **namespaces)
+{
+	int	 k;
+
+	for (k = 0; k < nb_namespaces; k++) {
+		if (namespaces[2 * k] != NULL &&
+		    strcmp((const char *)namespaces[2 * k],
+		    (const char *)prefix) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/*
+ * Charge len bytes the tree has and the input had not (a repeated prefix
+ * declaration) to the stanza: -1 after reporting policy-violation once
+ * they pass its byte limit.
+ */
+static int
+xp_charge(struct xparser *p, size_t len)
+{
+	p->nsbytes += len;
+	if (p->nsbytes <= p->max_bytes)
+		return (0);
+	xp_fail(p, XP_POLICY, "namespace declarations repeated beyond %zu "
+	    "bytes", p->max_bytes);
+	return (-1);
+}
+
 /* SAX2: an element starts. */
 static void
 xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
@@ -777,6 +812,7 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	}
 	if (p->depth == 2) {
 		n = p->stanza = xnode_new((const char *)localname, ns);
+		p->nsbytes = 0;
 	} else
 		n = xnode_add(p->stack[p->depth - 3], (const char *)localname,
 		    ns);
@@ -792,7 +828,11 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	 * libxml2 has refused duplicate attributes, so they are appended
 	 * without a search. Element names are kept with their namespace
 	 * URI, so prefix declarations are dropped, except those a prefixed
-	 * attribute needs: it is declared again on its element, once.
+	 * attribute needs: it is declared again on its element, once. A
+	 * declaration copied from an ancestor is bytes the input did not
+	 * have (one long URI on a thousand leaves made a 250 KB stanza a
+	 * 121 MB tree): they count against the stanza's budget, so that a
+	 * tree is at most about twice its input.
 	 */
 	for (i = 0; i < nb_attributes; i++) {
 		a = attributes + 5 * i;
@@ -812,6 +852,10 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 			if (j == i) {
 				vlen = xp_attr_value(p, a[2],
 				    a[2] + strlen(nsuri));
+				if (!xp_declared_here(a[1], nb_namespaces,
+				    namespaces) && xp_charge(p, vlen +
+				    strlen((const char *)a[1]) + 10) == -1)
+					return;
 				xnode_push_attr(n, "xmlns", (const char *)a[1],
 				    p->vbuf, vlen);
 			}

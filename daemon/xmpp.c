@@ -55,6 +55,7 @@ struct pending {
 	struct event		*ev;
 	char			 addr[64];
 	char			 peer[80];
+	uint64_t		 seq;		/* order of acceptance */
 };
 
 /* Unauthenticated streams from one address (IPv6: one /64). */
@@ -84,7 +85,8 @@ static int			 serving;
 static char			*domain;
 static int			 unauth_total;	/* in all, pending included */
 static int			 unauth_max = XMPP_MAX_UNAUTH_ALL;
-static struct log_limit		 log_peraddr, log_global, log_pause;
+static uint64_t			 unauth_seq;	/* streams accepted so far */
+static struct log_limit		 log_peraddr, log_global, log_pause, log_evict;
 
 static int	 xmpp_listen(const char *, int, int, char **);
 static int	 xmpp_listen_addr(const char *, int, int, char **);
@@ -97,6 +99,7 @@ static void	 xmpp_peek(evutil_socket_t, short, void *);
 static void	 xmpp_pending_free(struct pending *);
 static struct unauth *xmpp_unauth(const char *, int);
 static void	 xmpp_unauth_release(const char *);
+static int	 xmpp_make_room(const char *);
 static struct cbstate *xmpp_cbstate(const char *);
 static void	 xmpp_close_listeners(void);
 static char	*xmpp_when(time_t);
@@ -329,7 +332,16 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	if (unauth_total >= unauth_max) {
+	u = xmpp_unauth(host, 0);
+	if (u != NULL && u->n >= XMPP_MAX_UNAUTH) {
+		close(fd);
+		if (log_limit(&log_peraddr, &held))
+			log_warnx("xmpp_accept: %s has %d unauthenticated "
+			    "streams, refusing more (%lu refused since the "
+			    "last message)", u->key, u->n, held);
+		return;
+	}
+	if (unauth_total >= unauth_max && xmpp_make_room(host) == -1) {
 		close(fd);
 		if (log_limit(&log_global, &held))
 			log_warnx("xmpp_accept: %d unauthenticated streams, "
@@ -338,14 +350,6 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		return;
 	}
 	u = xmpp_unauth(host, 1);
-	if (u->n >= XMPP_MAX_UNAUTH) {
-		close(fd);
-		if (log_limit(&log_peraddr, &held))
-			log_warnx("xmpp_accept: %s has %d unauthenticated "
-			    "streams, refusing more (%lu refused since the "
-			    "last message)", u->key, u->n, held);
-		return;
-	}
 	/* Small stanzas must not wait for delayed ACKs (Nagle). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	u->n++;
@@ -353,6 +357,7 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	p = xcalloc(1, sizeof(*p));
 	p->fd = fd;
 	p->kind = l->kind;
+	p->seq = ++unauth_seq;
 	strlcpy(p->addr, host, sizeof(p->addr));
 	snprintf(p->peer, sizeof(p->peer), "%s%s%s:%.8s",
 	    strchr(p->addr, ':') ? "[" : "", p->addr,
@@ -397,6 +402,8 @@ xmpp_peek(evutil_socket_t fd, short what, void *arg)
 	p->fd = -1;
 	if (c == NULL)
 		xmpp_unauth_release(p->addr);
+	else
+		c->unauth_seq = p->seq;
 	xmpp_pending_free(p);
 }
 
@@ -482,6 +489,61 @@ xmpp_unauth_release(const char *addr)
 		TAILQ_REMOVE(&unauths, u, entry);
 		free(u);
 	}
+}
+
+/*
+ * Every unauthenticated stream is taken and one from addr arrives: close
+ * the oldest unauthenticated stream of the address (IPv6: /64) that holds
+ * the most, if that is more than addr would hold with the newcomer, and
+ * return 0; -1 if there is nothing fairer to do than to refuse addr. So a
+ * few addresses cannot keep everybody else out: they end up with equal
+ * shares, and every other address gets its streams.
+ */
+static int
+xmpp_make_room(const char *addr)
+{
+	struct unauth	*u, *most = NULL, *mine;
+	struct pending	*p, *oldp = NULL;
+	struct xconn	*c, *oldc = NULL;
+	char		 key[ADDRKEY_LEN];
+	unsigned long	 held;
+
+	mine = xmpp_unauth(addr, 0);
+	TAILQ_FOREACH(u, &unauths, entry)
+		if (most == NULL || u->n > most->n)
+			most = u;
+	if (most == NULL || most == mine ||
+	    most->n <= (mine != NULL ? mine->n : 0) + 1)
+		return (-1);
+	TAILQ_FOREACH(p, &pendings, entry) {
+		addrkey_make(p->addr, key, sizeof(key));
+		if (p->fd != -1 && strcmp(key, most->key) == 0) {
+			oldp = p;
+			break;
+		}
+	}
+	TAILQ_FOREACH(c, &xconns, entry) {
+		if (!c->unauth_counted || c->closing ||
+		    (oldp != NULL && c->unauth_seq > oldp->seq))
+			continue;
+		addrkey_make(c->addr, key, sizeof(key));
+		if (strcmp(key, most->key) == 0 &&
+		    (oldc == NULL || c->unauth_seq < oldc->unauth_seq))
+			oldc = c;
+	}
+	if (oldc == NULL && oldp == NULL)
+		return (-1);
+	if (log_limit(&log_evict, &held))
+		log_warnx("xmpp_make_room: %d unauthenticated streams, the "
+		    "limit: closing the oldest of the %d from %s for %s (%lu "
+		    "more since the last message)", unauth_total, most->n,
+		    most->key, addr, held);
+	if (oldc != NULL)
+		xconn_error(oldc, "policy-violation", "too many "
+		    "unauthenticated streams from your address");
+	else
+		xmpp_pending_free(oldp);
+	return (0);
 }
 
 /* A stream authenticated or closed: one fewer unauthenticated. */

@@ -32,7 +32,7 @@
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
-#define XMPP_MAX_UNAUTH		256	/* unauthenticated streams per address */
+#define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
 #define XMPP_MAX_SASL_FAIL	3	/* SASL failures per stream */
 #define XMPP_AUTHFAIL_ADDR	10	/* wrong passwords from an address */
 #define XMPP_AUTHFAIL_WINDOW	60	/* ... in this many seconds */
@@ -48,11 +48,14 @@
 #define XMPP_SHAPE_RATE		(64 * 1024)	/* c2s bytes parsed a second */
 #define XMPP_SHAPE_BURST	(256 * 1024)	/* ... after a burst of */
 #define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
+#define XMPP_SHAPE_ACCT_RATE	(128 * 1024)	/* an account's streams, in all */
+#define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 
 struct xnode;
 struct xparser;
 struct sasl_session;
 struct c2s_derive;
+struct xshape_acct;
 struct bufferevent;
 struct event;
 
@@ -95,6 +98,7 @@ struct xconn {
 	char			 peer[80];	/* address:port for logs */
 	char			 addr[64];	/* address alone */
 	int			 unauth_counted;
+	uint64_t		 unauth_seq;	/* order of acceptance */
 	int			 tls;
 	int			 want_tls;	/* upgrade after this read */
 	int			 header_sent;
@@ -104,6 +108,7 @@ struct xconn {
 	int64_t			 tokens;	/* input shaping: bytes */
 	uint64_t		 tokens_at;	/* ... as of this (ms) */
 	struct event		*shape_ev;	/* ... refilled then */
+	struct xshape_acct	*acct;		/* its account's bucket */
 	char			 streamid[40];
 	const char		*ns;		/* NS_CLIENT or NS_COMPONENT */
 
@@ -169,6 +174,7 @@ int		 xconn_starttls(struct xconn *);
 void		 xconn_limits(struct xconn *, size_t);
 void		 xconn_hold(struct xconn *, int);
 void		 xconn_release(struct xconn *, int);
+void		 xconn_shape_account(struct xconn *);
 void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
 const char	*xconn_attr(const char **, const char *);

@@ -32,7 +32,8 @@ static int	 c2s_lookup(void *, const char *, int, struct sasl_creds *);
 static void	 c2s_iq_result(struct xconn *, struct xnode *, struct xnode *);
 static time_t	 c2s_now(void);
 static uint64_t	 c2s_now_ms(void);
-static int	 c2s_authlimit_refused(const char *);
+static int	 c2s_authlimit_refused(const char *, int);
+static int	 c2s_derive_running(const char *);
 static void	 c2s_authlimit_fail(const char *);
 static void	 c2s_authlimit_purge(time_t);
 static void	 c2s_derive_start(struct xconn *);
@@ -52,6 +53,7 @@ struct c2s_derive {
 	struct sasl_work	*w;		/* the thread's alone meanwhile */
 	char			 addr[64];
 	int			 running;
+	int			 refused;	/* by the limit: never ran */
 };
 static TAILQ_HEAD(, c2s_derive)	 c2s_derives =
     TAILQ_HEAD_INITIALIZER(c2s_derives);
@@ -198,6 +200,7 @@ c2s_sasl_reply(struct xconn *c, int rc, unsigned char *out, size_t outlen,
 	for (p = c->local; *p != '\0'; p++)
 		*p = tolower((unsigned char)*p);
 	xasprintf(&c->bare, "%s@%s", c->local, c->domain);
+	xconn_shape_account(c);
 	log_info("c2s_sasl: %s authenticated as %s (%s)", c->peer, c->bare,
 	    sasl_mech_name(c->mech));
 	sasl_free(c->sasl);
@@ -237,7 +240,7 @@ c2s_sasl(struct xconn *c, struct xnode *n)
 	if (strcmp(name, "auth") == 0) {
 		sasl_free(c->sasl);
 		c->sasl = NULL;
-		if (c2s_authlimit_refused(c->addr)) {
+		if (c2s_authlimit_refused(c->addr, 0)) {
 			c2s_sasl_reply(c, SASL_FAILURE, NULL, 0,
 			    "temporary-auth-failure");
 			xconn_error(c, "policy-violation", "too many "
@@ -255,6 +258,17 @@ c2s_sasl(struct xconn *c, struct xnode *n)
 		c->sasl = sasl_new(mech, c2s_lookup, c);
 	} else if (strcmp(name, "response") != 0 || c->sasl == NULL) {
 		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0, "malformed-request");
+		return;
+	} else if (c2s_authlimit_refused(c->addr, 0)) {
+		/*
+		 * A SCRAM proof is checked here, not at <auth>: streams that
+		 * all began before the first failure must not all get theirs
+		 * checked.
+		 */
+		c2s_sasl_reply(c, SASL_FAILURE, NULL, 0,
+		    "temporary-auth-failure");
+		xconn_error(c, "policy-violation", "too many "
+		    "authentication failures, try again later");
 		return;
 	}
 	text = xnode_text(n);
@@ -305,30 +319,39 @@ c2s_fail_cmp(struct c2s_fail *a, struct c2s_fail *b)
 }
 
 /*
- * Whether authentication from addr is refused for now: it had
- * XMPP_AUTHFAIL_ADDR wrong passwords in its window, or everybody had
- * XMPP_AUTHFAIL_GLOBAL within the last second. Then nobody from there
- * gets a password checked, not even the right one: guessing stays slow.
+ * Whether authentication from addr is refused for now: its wrong
+ * passwords in its window, and the inflight attempts of it whose outcome
+ * is not known yet (key derivations running), reach XMPP_AUTHFAIL_ADDR;
+ * or everybody had XMPP_AUTHFAIL_GLOBAL within the last second and addr
+ * has a wrong password of its own in its window (an address without one
+ * is not refused for others' failures, unless the table of addresses is
+ * full and it may have failed untracked). Then nobody from there gets a
+ * password checked, not even the right one: guessing stays slow.
  */
 static int
-c2s_authlimit_refused(const char *addr)
+c2s_authlimit_refused(const char *addr, int inflight)
 {
 	struct c2s_fail	 key, *f;
 	time_t		 now = c2s_now();
 	uint64_t	 oldest = c2s_global[c2s_global_next];
 
+	addrkey_make(addr, key.addr, sizeof(key.addr));
+	f = RB_FIND(c2s_fails, &c2s_fails, &key);
+	if (f != NULL && now - f->since >= XMPP_AUTHFAIL_WINDOW)
+		f = NULL;
+	/* With the table full, an address may have failed untracked. */
+	if ((f == NULL || f->n == 0) && c2s_nfails < XMPP_AUTHFAIL_TRACK)
+		return (0);
 	if (oldest != 0 && c2s_now_ms() - oldest < 1000) {
 		log_info("c2s_sasl: %s: refused, %d authentication failures "
 		    "within a second", addr, XMPP_AUTHFAIL_GLOBAL);
 		return (1);
 	}
-	addrkey_make(addr, key.addr, sizeof(key.addr));
-	if ((f = RB_FIND(c2s_fails, &c2s_fails, &key)) == NULL ||
-	    now - f->since >= XMPP_AUTHFAIL_WINDOW ||
-	    f->n < XMPP_AUTHFAIL_ADDR)
+	if (f == NULL || f->n + inflight < XMPP_AUTHFAIL_ADDR)
 		return (0);
 	log_info("c2s_sasl: %s: refused, %d authentication failures in %d "
-	    "seconds", addr, f->n, XMPP_AUTHFAIL_WINDOW);
+	    "seconds%s", addr, f->n, XMPP_AUTHFAIL_WINDOW, inflight > 0 ?
+	    " and more being checked" : "");
 	return (1);
 }
 
@@ -428,6 +451,13 @@ c2s_derive_next(void)
 		next = TAILQ_NEXT(d, entry);
 		if (d->running)
 			continue;
+		/* Its address may have used up its wrong passwords since. */
+		if (c2s_authlimit_refused(d->addr,
+		    c2s_derive_running(d->addr))) {
+			d->refused = 1;
+			c2s_derive_finish(d);
+			continue;
+		}
 		if (worker_start(c2s_derive_work, c2s_derive_done, d) == -1) {
 			c2s_derive_finish(d);	/* a temporary failure */
 			continue;
@@ -435,6 +465,19 @@ c2s_derive_next(void)
 		d->running = 1;
 		c2s_nrunning++;
 	}
+}
+
+/* The derivations of addr's address key running in a worker now. */
+static int
+c2s_derive_running(const char *key)
+{
+	struct c2s_derive	*d;
+	int			 n = 0;
+
+	TAILQ_FOREACH(d, &c2s_derives, entry)
+		if (d->running && strcmp(d->addr, key) == 0)
+			n++;
+	return (n);
 }
 
 /* In a worker thread: the derivation, touching d->w alone. */
@@ -476,7 +519,7 @@ c2s_derive_finish(struct c2s_derive *d)
 		return;
 	}
 	c->derive = NULL;
-	if (c->sasl != NULL)
+	if (c->sasl != NULL && !d->refused)
 		rc = sasl_work_done(c->sasl, d->w, &cond);
 	else {
 		sasl_work_free(d->w);

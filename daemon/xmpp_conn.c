@@ -8,6 +8,7 @@
  */
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/tree.h>
 
 #include <errno.h>
 #include <stdint.h>
@@ -38,6 +39,23 @@
 #define XCONN_DRAIN_SECS	5
 #define XCONN_EXIT_MSECS	2000	/* for the last bytes at exit */
 
+/*
+ * Input shaping of an account: one bucket shared by all its streams,
+ * as long as one of them holds it (refs).
+ */
+struct xshape_acct {
+	RB_ENTRY(xshape_acct)	 entry;
+	char			*bare;
+	int			 refs;
+	int64_t			 tokens;
+	uint64_t		 tokens_at;
+};
+static int	xshape_acct_cmp(struct xshape_acct *, struct xshape_acct *);
+RB_HEAD(xshape_accts, xshape_acct);
+RB_PROTOTYPE(xshape_accts, xshape_acct, entry, xshape_acct_cmp);
+RB_GENERATE(xshape_accts, xshape_acct, entry, xshape_acct_cmp);
+static struct xshape_accts	 xshape_accts = RB_INITIALIZER(&xshape_accts);
+
 struct xconn_list	 xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct event	*reaper;
@@ -56,6 +74,9 @@ static void	 xconn_push(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
 static uint64_t	 xconn_shape_now(void);
 static void	 xconn_shape_take(struct xconn *, size_t);
+static uint64_t	 xconn_shape_bucket(int64_t *, uint64_t *, uint64_t, size_t,
+		    int64_t, int64_t);
+static void	 xconn_shape_unaccount(struct xconn *);
 static void	 xconn_shape_refill(evutil_socket_t, short, void *);
 static void	 xp_stream_start(void *, const char *, const char *,
 		    const char *, const char **);
@@ -145,14 +166,20 @@ xconn_hold(struct xconn *c, int why)
 	c->hold |= why;
 }
 
-/* The reason to hold is gone: parse what waited, if nothing else holds. */
+/*
+ * The reason to hold is gone: parse what waited, if nothing else holds.
+ * Not here and now but from a deferred read callback: the caller may be
+ * inside this stream's parser (a derivation that could not start answers
+ * from within <auth>), which must not be entered again.
+ */
 void
 xconn_release(struct xconn *c, int why)
 {
 	c->hold &= ~why;
 	if (c->hold == 0 && !c->closing && c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		xconn_read(c->bev, c);
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* Milliseconds on the monotonic clock. */
@@ -165,32 +192,103 @@ xconn_shape_now(void)
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
 }
 
+/* Order account buckets by bare JID. */
+static int
+xshape_acct_cmp(struct xshape_acct *a, struct xshape_acct *b)
+{
+	return (strcmp(a->bare, b->bare));
+}
+
 /*
- * Input shaping (a token bucket per client stream): n bytes were parsed.
- * The bucket refills at XMPP_SHAPE_RATE a second up to XMPP_SHAPE_BURST;
- * once it is empty the stream is held until it has refilled by a chunk.
- * A flooding client so slows itself down, not the streams it sends to.
- * Components (call bridges we share a secret with) are trusted peers and
- * are not shaped; cluster links are not streams of this file.
+ * The stream authenticated as c->bare: from now on it takes from its
+ * account's bucket as well as its own.
+ */
+void
+xconn_shape_account(struct xconn *c)
+{
+	struct xshape_acct	 key, *a;
+
+	if (c->kind != XC_CLIENT || c->bare == NULL || c->acct != NULL)
+		return;
+	key.bare = c->bare;
+	if ((a = RB_FIND(xshape_accts, &xshape_accts, &key)) == NULL) {
+		a = xcalloc(1, sizeof(*a));
+		a->bare = xstrdup(c->bare);
+		a->tokens = XMPP_SHAPE_ACCT_BURST;
+		a->tokens_at = xconn_shape_now();
+		RB_INSERT(xshape_accts, &xshape_accts, a);
+	}
+	a->refs++;
+	c->acct = a;
+}
+
+/* The stream goes: the account's bucket goes with its last stream. */
+static void
+xconn_shape_unaccount(struct xconn *c)
+{
+	struct xshape_acct	*a = c->acct;
+
+	if (a == NULL)
+		return;
+	c->acct = NULL;
+	if (--a->refs > 0)
+		return;
+	RB_REMOVE(xshape_accts, &xshape_accts, a);
+	free(a->bare);
+	free(a);
+}
+
+/*
+ * Take n bytes from a bucket (*tokens as of *at) that refills at rate a
+ * second up to burst: the milliseconds until it holds a chunk again if
+ * it is empty now, else 0.
+ */
+static uint64_t
+xconn_shape_bucket(int64_t *tokens, uint64_t *at, uint64_t now, size_t n,
+    int64_t rate, int64_t burst)
+{
+	*tokens += (int64_t)((now - *at) * (uint64_t)rate / 1000);
+	if (*tokens > burst)
+		*tokens = burst;
+	*at = now;
+	*tokens -= (int64_t)n;
+	if (*tokens > 0)
+		return (0);
+	return ((uint64_t)(XCONN_CHUNK - *tokens) * 1000 / (uint64_t)rate);
+}
+
+/*
+ * Input shaping (token buckets): n bytes of a client stream were parsed.
+ * The stream's own bucket refills at XMPP_SHAPE_RATE a second up to
+ * XMPP_SHAPE_BURST; once authenticated, the stream also takes from its
+ * account's bucket (XMPP_SHAPE_ACCT_RATE, XMPP_SHAPE_ACCT_BURST), which
+ * all the account's streams share, so that many sessions of one account
+ * are not many times the rate. Once a bucket is empty the stream is held
+ * until it has refilled by a chunk. A flooding client so slows itself
+ * down, not the streams it sends to. Components (call bridges we share a
+ * secret with) are trusted peers and are not shaped; cluster links are
+ * not streams of this file.
  */
 static void
 xconn_shape_take(struct xconn *c, size_t n)
 {
 	struct timeval	 tv;
-	uint64_t	 now, ms;
+	uint64_t	 now, ms, ams;
 
 	if (c->kind != XC_CLIENT)
 		return;
 	now = xconn_shape_now();
-	c->tokens += (int64_t)((now - c->tokens_at) * XMPP_SHAPE_RATE / 1000);
-	if (c->tokens > XMPP_SHAPE_BURST)
-		c->tokens = XMPP_SHAPE_BURST;
-	c->tokens_at = now;
-	c->tokens -= (int64_t)n;
-	if (c->tokens > 0)
+	ms = xconn_shape_bucket(&c->tokens, &c->tokens_at, now, n,
+	    XMPP_SHAPE_RATE, XMPP_SHAPE_BURST);
+	if (c->acct != NULL) {
+		ams = xconn_shape_bucket(&c->acct->tokens,
+		    &c->acct->tokens_at, now, n, XMPP_SHAPE_ACCT_RATE,
+		    XMPP_SHAPE_ACCT_BURST);
+		if (ams > ms)
+			ms = ams;
+	}
+	if (ms == 0)
 		return;
-	/* Wait until a whole chunk may be read again. */
-	ms = (uint64_t)(XCONN_CHUNK - c->tokens) * 1000 / XMPP_SHAPE_RATE;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	if (c->shape_ev == NULL)
@@ -364,6 +462,7 @@ xconn_free(struct xconn *c)
 		event_free(c->timer);
 	if (c->shape_ev != NULL)
 		event_free(c->shape_ev);
+	xconn_shape_unaccount(c);
 	if (c->bev != NULL)
 		bufferevent_free(c->bev);
 	xparser_free(c->parser);

@@ -37,10 +37,13 @@ while not os.path.exists('release') and time.monotonic() < end:
     time.sleep(0.05)
 closed = 0
 for s in socks:
+    # Read what mmpd sent (features, a stream error) up to EOF or a wait.
     s.setblocking(False)
     try:
-        if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b'':
-            closed += 1
+        while True:
+            if s.recv(65536) == b'':
+                closed += 1
+                break
     except BlockingIOError:
         pass
     except OSError:
