@@ -96,7 +96,7 @@ wait_for "mmpd to take every connection off the queue" backlog_empty
 grep -c 'has 32 unauthenticated streams, refusing more' "$T/mmpd.log" |
     sed 's/^[1-9][0-9]*$/per-address cap logged/'
 /usr/bin/python3 "$T/fresh.py" "$CPORT" 127.0.0.6
-grep -q 'xmpp_make_room: 128 unauthenticated streams, the limit: closing the oldest of the 32 from 127.0.0.[2-5] for 127.0.0.6' "$T/mmpd.log" &&
+grep -q '128 unauthenticated streams, the limit: closing the oldest of the 32 from 127.0.0.[2-5] for 127.0.0.6' "$T/mmpd.log" &&
     echo "an attacker's oldest stream was closed for it"
 touch "$T/release"
 wait "$hold"

@@ -85,5 +85,5 @@ print('PLAIN: %s' % ('success' if r.auth_plain('alice', 'alicepw1') else
                      r.sasl_failure))
 r.close()
 EOF
-grep -c "worker_start: pthread_create" "$T/mmpd.log" |
+grep -c " pthread_create: " "$T/mmpd.log" |
     sed 's/^[1-9][0-9]*$/pthread_create failure logged/'
