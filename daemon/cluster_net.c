@@ -44,6 +44,7 @@
 #include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define CNET_SECS	10		/* connect, TLS and hello */
@@ -149,7 +150,6 @@ static TAILQ_HEAD(, cnet_linger) cnet_lingers =
 static TAILQ_HEAD(, cnet_src)	 cnet_srcs =
     TAILQ_HEAD_INITIALIZER(cnet_srcs);
 
-static char	*cnet_ssl_err(const char *, const char *);
 static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
 		    char **);
 static int	 cnet_parse_addr(const char *, struct sockaddr_storage *,
@@ -204,77 +204,22 @@ cnet_now_ms(void)
  * TLS
  */
 
-/* An OpenSSL failure as a one-line cause; caller frees. */
-static char *
-cnet_ssl_err(const char *what, const char *file)
-{
-	char		*cause;
-	const char	*why = NULL;
-	unsigned long	 e, last = 0;
-	int		 sys = 0;
-
-	while ((e = ERR_get_error()) != 0) {
-		if (ERR_SYSTEM_ERROR(e))
-			sys = ERR_GET_REASON(e);
-		last = e;
-	}
-	if (sys != 0)
-		why = strerror(sys);
-	else if (last != 0)
-		why = ERR_reason_error_string(last);
-	xasprintf(&cause, "%s %s: %s", what, file, why != NULL ? why :
-	    "failed");
-	return (cause);
-}
-
 /*
  * A context for both ends of a cluster link: our key and certificate
  * (and any chain after it in the file), peers verified against the trust
- * bundle. A bundle may hold node certificates or intermediates rather
- * than roots, hence partial chains; and since nodes present their XMPP
- * server certificates as clients too, the certificates' purpose is not
- * checked: being in or under the bundle is the identity.
+ * bundle. Since nodes present their XMPP server certificates as clients
+ * too, the certificates' purpose is not checked by TLS: being in or under
+ * the bundle is the identity (cnet_peer_ident checks the key usage).
  */
 static SSL_CTX *
 cnet_ctx_new(const char *key, const char *crt, const char *trust,
     char **cause)
 {
-	SSL_CTX	*ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_method())) == NULL) {
-		*cause = cnet_ssl_err("TLS context", "");
-		return (NULL);
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
-		*cause = cnet_ssl_err("certificate", crt);
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		*cause = cnet_ssl_err("key", key);
-		goto fail;
-	}
 	if (trust == NULL || *trust == '\0') {
 		xasprintf(cause, "no cluster trust bundle");
-		goto fail;
+		return (NULL);
 	}
-	if (SSL_CTX_load_verify_locations(ctx, trust, NULL) != 1) {
-		*cause = cnet_ssl_err("trust bundle", trust);
-		goto fail;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
-	    X509_V_FLAG_PARTIAL_CHAIN);
-	SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
-	return (ctx);
-fail:
-	SSL_CTX_free(ctx);
-	return (NULL);
+	return (tls_ctx_new(TLS_VERIFY, key, crt, trust, cause));
 }
 
 /*
@@ -297,7 +242,7 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 	if ((xs = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx),
 	    SSL_CTX_get0_certificate(ctx), chain) != 1) {
-		*cause = cnet_ssl_err("verify", crt);
+		*cause = tls_error("verify", crt);
 		goto out;
 	}
 	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs),
