@@ -179,8 +179,6 @@ static void	 cnet_dial_defer(struct cnet_dial *, char *);
 static void	 cnet_dial_finish(struct cnet_dial *, struct bufferevent *,
 		    const struct cnet_hello *, char *);
 static int	 cnet_tls_start(struct cnet_dial *);
-static int	 cnet_tls_why(struct cnet_dial *, short, int, char *, size_t,
-		    char *, size_t, int *);
 static void	 cnet_hs_read(struct bufferevent *, void *);
 static void	 cnet_hs_event(struct bufferevent *, short, void *);
 static void	 cnet_hs_flushed(struct bufferevent *, void *);
@@ -1264,58 +1262,6 @@ cnet_tls_start(struct cnet_dial *d)
 	return (0);
 }
 
-/*
- * Why a channel failed: the reason in why, the certificate check's in
- * detail (or ""), *alert set if the peer sent us an alert. 1 if OpenSSL
- * gave the reason, 0 for EOF or a system error.
- */
-static int
-cnet_tls_why(struct cnet_dial *d, short what, int err, char *why,
-    size_t whylen, char *detail, size_t detlen, int *alert)
-{
-	unsigned long	 e, found = 0;
-	const char	*s;
-	SSL		*ssl;
-	long		 vr;
-
-	/*
-	 * libevent keeps SSL_get_error()'s code (a small number, no library)
-	 * and then the queue's first errors, and hands them back last first:
-	 * the last real error popped is the first that happened.
-	 */
-	while ((e = bufferevent_get_openssl_error(d->bev)) != 0) {
-		if (ERR_GET_LIB(e) != 0)
-			found = e;
-	}
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		found = 0;	/* just EOF */
-#endif
-	ERR_clear_error();
-	*detail = '\0';
-	*alert = 0;
-	if (found == 0) {
-		if ((what & BEV_EVENT_EOF) || err == 0)
-			strlcpy(why, "connection closed", whylen);
-		else
-			strlcpy(why, strerror(err), whylen);
-		return (0);
-	}
-	if ((s = ERR_reason_error_string(found)) != NULL)
-		strlcpy(why, s, whylen);
-	else
-		ERR_error_string_n(found, why, whylen);
-	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
-	    (ssl = bufferevent_openssl_get_ssl(d->bev)) != NULL &&
-	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK)
-		strlcpy(detail, X509_verify_cert_error_string(vr), detlen);
-	*alert = ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) >= SSL_AD_REASON_OFFSET;
-	return (1);
-}
-
 /* Drop the OpenSSL errors left by a closing channel's bufferevent. */
 void
 cnet_tls_clear(struct bufferevent *bev)
@@ -1352,7 +1298,7 @@ cnet_hs_event(struct bufferevent *bev, short what, void *arg)
 	/* A refusal may sit in the input, ahead of the EOF. */
 	if (!d->incoming && d->state == CD_HELLO && cnet_hs_input(d))
 		return;
-	tls = cnet_tls_why(d, what, err, why, sizeof(why), detail,
+	tls = tls_bev_why(d->bev, what, err, why, sizeof(why), detail,
 	    sizeof(detail), &alert);
 	if (d->incoming) {
 		if (alert)

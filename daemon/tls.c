@@ -5,9 +5,13 @@
  * bundle is the trust peers are verified against. Both are TLS 1.2 or
  * newer, without renegotiation, compression or session tickets.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -143,4 +147,57 @@ tls_error(const char *what, const char *file)
 	log_escape(why, sizeof(why), buf);
 	xasprintf(&cause, "%s %s: %s", what, file, why);
 	return (cause);
+}
+
+/*
+ * Why a TLS bufferevent failed after event what (errno err): the reason
+ * in why, the certificate check's in detail (or ""), *alert set if the
+ * peer sent us an alert. 1 if OpenSSL gave the reason, 0 for EOF or a
+ * system error. Empties the bufferevent's and the thread's error queues.
+ */
+int
+tls_bev_why(struct bufferevent *bev, short what, int err, char *why,
+    size_t whylen, char *detail, size_t detlen, int *alert)
+{
+	unsigned long	 e, found = 0;
+	const char	*s;
+	SSL		*ssl;
+	long		 vr;
+
+	/*
+	 * libevent keeps SSL_get_error()'s code (a small number, no library)
+	 * and then the queue's first errors, and hands them back last first:
+	 * the last real error popped is the first that happened.
+	 */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (ERR_GET_LIB(e) != 0)
+			found = e;
+	}
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		found = 0;	/* just EOF */
+#endif
+	ERR_clear_error();
+	*detail = '\0';
+	*alert = 0;
+	if (found == 0) {
+		if ((what & BEV_EVENT_EOF) || err == 0)
+			strlcpy(why, "connection closed", whylen);
+		else
+			strlcpy(why, strerror(err), whylen);
+		return (0);
+	}
+	if ((s = ERR_reason_error_string(found)) != NULL)
+		strlcpy(why, s, whylen);
+	else
+		ERR_error_string_n(found, why, whylen);
+	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
+	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK)
+		strlcpy(detail, X509_verify_cert_error_string(vr), detlen);
+	*alert = ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) >= SSL_AD_REASON_OFFSET;
+	return (1);
 }

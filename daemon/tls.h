@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+struct bufferevent;
 struct ssl_ctx_st;
 
 /* Flags of tls_ctx_new. */
@@ -21,5 +22,8 @@ struct ssl_ctx_st *tls_ctx_new(int, const char *, const char *, const char *,
 	    char **);
 /* "what file: why" from the OpenSSL error queue (emptied); caller frees. */
 char	*tls_error(const char *, const char *);
+/* Why a TLS bufferevent failed, into the caller's buffers; empties queues. */
+int	 tls_bev_why(struct bufferevent *, short, int, char *, size_t, char *,
+	    size_t, int *);
 
 #endif /* TLS_H */
