@@ -52,7 +52,7 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
-	      daemon/worker.c \
+	      daemon/worker.c daemon/tls.c \
 	      daemon/xml.c daemon/xml_parser.c daemon/xmpp.c \
 	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
 	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \

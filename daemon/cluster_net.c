@@ -44,6 +44,7 @@
 #include "cluster_net.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define CNET_SECS	10		/* connect, TLS and hello */
@@ -149,7 +150,6 @@ static TAILQ_HEAD(, cnet_linger) cnet_lingers =
 static TAILQ_HEAD(, cnet_src)	 cnet_srcs =
     TAILQ_HEAD_INITIALIZER(cnet_srcs);
 
-static char	*cnet_ssl_err(const char *, const char *);
 static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
 		    char **);
 static int	 cnet_parse_addr(const char *, struct sockaddr_storage *,
@@ -179,8 +179,6 @@ static void	 cnet_dial_defer(struct cnet_dial *, char *);
 static void	 cnet_dial_finish(struct cnet_dial *, struct bufferevent *,
 		    const struct cnet_hello *, char *);
 static int	 cnet_tls_start(struct cnet_dial *);
-static int	 cnet_tls_why(struct cnet_dial *, short, int, char *, size_t,
-		    char *, size_t, int *);
 static void	 cnet_hs_read(struct bufferevent *, void *);
 static void	 cnet_hs_event(struct bufferevent *, short, void *);
 static void	 cnet_hs_flushed(struct bufferevent *, void *);
@@ -204,77 +202,22 @@ cnet_now_ms(void)
  * TLS
  */
 
-/* An OpenSSL failure as a one-line cause; caller frees. */
-static char *
-cnet_ssl_err(const char *what, const char *file)
-{
-	char		*cause;
-	const char	*why = NULL;
-	unsigned long	 e, last = 0;
-	int		 sys = 0;
-
-	while ((e = ERR_get_error()) != 0) {
-		if (ERR_SYSTEM_ERROR(e))
-			sys = ERR_GET_REASON(e);
-		last = e;
-	}
-	if (sys != 0)
-		why = strerror(sys);
-	else if (last != 0)
-		why = ERR_reason_error_string(last);
-	xasprintf(&cause, "%s %s: %s", what, file, why != NULL ? why :
-	    "failed");
-	return (cause);
-}
-
 /*
  * A context for both ends of a cluster link: our key and certificate
  * (and any chain after it in the file), peers verified against the trust
- * bundle. A bundle may hold node certificates or intermediates rather
- * than roots, hence partial chains; and since nodes present their XMPP
- * server certificates as clients too, the certificates' purpose is not
- * checked: being in or under the bundle is the identity.
+ * bundle. Since nodes present their XMPP server certificates as clients
+ * too, the certificates' purpose is not checked by TLS: being in or under
+ * the bundle is the identity (cnet_peer_ident checks the key usage).
  */
 static SSL_CTX *
 cnet_ctx_new(const char *key, const char *crt, const char *trust,
     char **cause)
 {
-	SSL_CTX	*ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_method())) == NULL) {
-		*cause = cnet_ssl_err("TLS context", "");
-		return (NULL);
-	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1) {
-		*cause = cnet_ssl_err("certificate", crt);
-		goto fail;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
-		*cause = cnet_ssl_err("key", key);
-		goto fail;
-	}
 	if (trust == NULL || *trust == '\0') {
 		xasprintf(cause, "no cluster trust bundle");
-		goto fail;
+		return (NULL);
 	}
-	if (SSL_CTX_load_verify_locations(ctx, trust, NULL) != 1) {
-		*cause = cnet_ssl_err("trust bundle", trust);
-		goto fail;
-	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
-	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
-	    X509_V_FLAG_PARTIAL_CHAIN);
-	SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
-	return (ctx);
-fail:
-	SSL_CTX_free(ctx);
-	return (NULL);
+	return (tls_ctx_new(TLS_VERIFY, key, crt, trust, cause));
 }
 
 /*
@@ -297,7 +240,7 @@ cnet_check_identity(const char *key, const char *crt, const char *trust,
 	if ((xs = X509_STORE_CTX_new()) == NULL ||
 	    X509_STORE_CTX_init(xs, SSL_CTX_get_cert_store(ctx),
 	    SSL_CTX_get0_certificate(ctx), chain) != 1) {
-		*cause = cnet_ssl_err("verify", crt);
+		*cause = tls_error("verify", crt);
 		goto out;
 	}
 	X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(xs),
@@ -1319,58 +1262,6 @@ cnet_tls_start(struct cnet_dial *d)
 	return (0);
 }
 
-/*
- * Why a channel failed: the reason in why, the certificate check's in
- * detail (or ""), *alert set if the peer sent us an alert. 1 if OpenSSL
- * gave the reason, 0 for EOF or a system error.
- */
-static int
-cnet_tls_why(struct cnet_dial *d, short what, int err, char *why,
-    size_t whylen, char *detail, size_t detlen, int *alert)
-{
-	unsigned long	 e, found = 0;
-	const char	*s;
-	SSL		*ssl;
-	long		 vr;
-
-	/*
-	 * libevent keeps SSL_get_error()'s code (a small number, no library)
-	 * and then the queue's first errors, and hands them back last first:
-	 * the last real error popped is the first that happened.
-	 */
-	while ((e = bufferevent_get_openssl_error(d->bev)) != 0) {
-		if (ERR_GET_LIB(e) != 0)
-			found = e;
-	}
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
-		found = 0;	/* just EOF */
-#endif
-	ERR_clear_error();
-	*detail = '\0';
-	*alert = 0;
-	if (found == 0) {
-		if ((what & BEV_EVENT_EOF) || err == 0)
-			strlcpy(why, "connection closed", whylen);
-		else
-			strlcpy(why, strerror(err), whylen);
-		return (0);
-	}
-	if ((s = ERR_reason_error_string(found)) != NULL)
-		strlcpy(why, s, whylen);
-	else
-		ERR_error_string_n(found, why, whylen);
-	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
-	    (ssl = bufferevent_openssl_get_ssl(d->bev)) != NULL &&
-	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK)
-		strlcpy(detail, X509_verify_cert_error_string(vr), detlen);
-	*alert = ERR_GET_LIB(found) == ERR_LIB_SSL &&
-	    ERR_GET_REASON(found) >= SSL_AD_REASON_OFFSET;
-	return (1);
-}
-
 /* Drop the OpenSSL errors left by a closing channel's bufferevent. */
 void
 cnet_tls_clear(struct bufferevent *bev)
@@ -1407,7 +1298,7 @@ cnet_hs_event(struct bufferevent *bev, short what, void *arg)
 	/* A refusal may sit in the input, ahead of the EOF. */
 	if (!d->incoming && d->state == CD_HELLO && cnet_hs_input(d))
 		return;
-	tls = cnet_tls_why(d, what, err, why, sizeof(why), detail,
+	tls = tls_bev_why(d->bev, what, err, why, sizeof(why), detail,
 	    sizeof(detail), &alert);
 	if (d->incoming) {
 		if (alert)

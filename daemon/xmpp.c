@@ -30,6 +30,7 @@
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "util.h"
 #include "xml.h"
 #include "xmalloc.h"
@@ -264,7 +265,7 @@ xmpp_start(char **cause)
 		xasprintf(cause, "domain, key and certificate are needed");
 		goto out;
 	}
-	if ((ctx = xmpp_tls_ctx(p[0], p[1], p[2], cause)) == NULL)
+	if ((ctx = tls_ctx_new(TLS_SERVER, p[0], p[1], p[2], cause)) == NULL)
 		goto out;
 	xmpp_tls_set(ctx);
 	unauth_max = xmpp_unauth_cap();

@@ -155,7 +155,6 @@ void		 xmpp_free(void);
 extern uint64_t	 xmpp_routed;
 
 /* xmpp_tls.c */
-SSL_CTX		*xmpp_tls_ctx(const char *, const char *, const char *, char **);
 SSL		*xmpp_tls_new(void);
 void		 xmpp_tls_set(SSL_CTX *);
 char		*xmpp_tls_sha1_hex(const char *);

@@ -1,0 +1,203 @@
+/*
+ * Every TLS context of the daemon and every OpenSSL error message. XMPP
+ * streams take a server context whose CA bundle is the chain it sends;
+ * the cluster port takes one context for both ends of its links whose CA
+ * bundle is the trust peers are verified against. Both are TLS 1.2 or
+ * newer, without renegotiation, compression or session tickets.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include "compat.h"
+#include "log.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+static int	 tls_add_chain(SSL_CTX *, const char *, char **);
+
+/*
+ * Send the certificates of bundle after ours, minus self-signed roots.
+ * -1 with *cause if the file cannot be opened.
+ */
+static int
+tls_add_chain(SSL_CTX *ctx, const char *bundle, char **cause)
+{
+	X509	*x;
+	FILE	*f;
+
+	if ((f = fopen(bundle, "r")) == NULL) {
+		xasprintf(cause, "cannot open %s", bundle);
+		return (-1);
+	}
+	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		if (X509_check_issued(x, x) != X509_V_OK &&
+		    SSL_CTX_add0_chain_cert(ctx, x) == 1)
+			continue;
+		X509_free(x);
+	}
+	fclose(f);
+	ERR_clear_error();
+	return (0);
+}
+
+/*
+ * A context from key and certificate with an optional CA bundle.
+ * TLS_SERVER makes a server-only context that prefers our cipher order
+ * and takes the first certificate of crt only; without it the context
+ * serves either end of a link and sends any chain after the certificate
+ * in crt. With TLS_VERIFY, ca is required and is the trust: peers must
+ * present a certificate in or under it. A bundle may hold end
+ * certificates or intermediates rather than roots, hence partial chains,
+ * and the purpose is not checked here (callers check the extended key
+ * usage they need). Without TLS_VERIFY, ca (if any) is the chain sent
+ * after our certificate. NULL with *cause on failure; the caller frees
+ * the context.
+ */
+SSL_CTX *
+tls_ctx_new(int flags, const char *key, const char *crt, const char *ca,
+    char **cause)
+{
+	SSL_CTX		*ctx;
+	uint64_t	 opts;
+
+	if ((flags & TLS_VERIFY) && ca == NULL)
+		fatalx("tls_ctx_new: TLS_VERIFY without a CA bundle");
+	opts = SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_NO_TICKET;
+	if (flags & TLS_SERVER) {
+		ctx = SSL_CTX_new(TLS_server_method());
+		opts |= SSL_OP_CIPHER_SERVER_PREFERENCE;
+	} else
+		ctx = SSL_CTX_new(TLS_method());
+	if (ctx == NULL) {
+		*cause = tls_error("TLS context", "");
+		return (NULL);
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, opts);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if ((flags & TLS_SERVER ?
+	    SSL_CTX_use_certificate_file(ctx, crt, SSL_FILETYPE_PEM) :
+	    SSL_CTX_use_certificate_chain_file(ctx, crt)) != 1) {
+		*cause = tls_error("certificate", crt);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		*cause = tls_error("key", key);
+		goto fail;
+	}
+	if (!(flags & TLS_VERIFY)) {
+		if (ca != NULL && tls_add_chain(ctx, ca, cause) == -1)
+			goto fail;
+		return (ctx);
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		*cause = tls_error("trust bundle", ca);
+		goto fail;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx),
+	    X509_V_FLAG_PARTIAL_CHAIN);
+	SSL_CTX_set_purpose(ctx, X509_PURPOSE_ANY);
+	return (ctx);
+fail:
+	SSL_CTX_free(ctx);
+	return (NULL);
+}
+
+/*
+ * An OpenSSL failure as one line, "what file: why", emptying the error
+ * queue: why is the system error if one is queued, else the reason of
+ * the last error, escaped to be printable. The caller frees the line.
+ */
+char *
+tls_error(const char *what, const char *file)
+{
+	char		*cause, buf[256], why[256];
+	unsigned long	 e, last = 0;
+	int		 sys = 0;
+
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e))
+			sys = ERR_GET_REASON(e);
+		last = e;
+	}
+	if (sys != 0)
+		strlcpy(buf, strerror(sys), sizeof(buf));
+	else if (last != 0 && ERR_reason_error_string(last) != NULL)
+		strlcpy(buf, ERR_reason_error_string(last), sizeof(buf));
+	else if (last != 0)
+		ERR_error_string_n(last, buf, sizeof(buf));
+	else
+		strlcpy(buf, "failed", sizeof(buf));
+	log_escape(why, sizeof(why), buf);
+	xasprintf(&cause, "%s %s: %s", what, file, why);
+	return (cause);
+}
+
+/*
+ * Why a TLS bufferevent failed after event what (errno err): the reason
+ * in why, the certificate check's in detail (or ""), *alert set if the
+ * peer sent us an alert. 1 if OpenSSL gave the reason, 0 for EOF or a
+ * system error. Empties the bufferevent's and the thread's error queues.
+ */
+int
+tls_bev_why(struct bufferevent *bev, short what, int err, char *why,
+    size_t whylen, char *detail, size_t detlen, int *alert)
+{
+	unsigned long	 e, found = 0;
+	const char	*s;
+	SSL		*ssl;
+	long		 vr;
+
+	/*
+	 * libevent keeps SSL_get_error()'s code (a small number, no library)
+	 * and then the queue's first errors, and hands them back last first:
+	 * the last real error popped is the first that happened.
+	 */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		if (ERR_GET_LIB(e) != 0)
+			found = e;
+	}
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+		found = 0;	/* just EOF */
+#endif
+	ERR_clear_error();
+	*detail = '\0';
+	*alert = 0;
+	if (found == 0) {
+		if ((what & BEV_EVENT_EOF) || err == 0)
+			strlcpy(why, "connection closed", whylen);
+		else
+			strlcpy(why, strerror(err), whylen);
+		return (0);
+	}
+	if ((s = ERR_reason_error_string(found)) != NULL)
+		strlcpy(why, s, whylen);
+	else
+		ERR_error_string_n(found, why, whylen);
+	if (ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) == SSL_R_CERTIFICATE_VERIFY_FAILED &&
+	    (ssl = bufferevent_openssl_get_ssl(bev)) != NULL &&
+	    (vr = SSL_get_verify_result(ssl)) != X509_V_OK)
+		strlcpy(detail, X509_verify_cert_error_string(vr), detlen);
+	*alert = ERR_GET_LIB(found) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(found) >= SSL_AD_REASON_OFFSET;
+	return (1);
+}

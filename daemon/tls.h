@@ -1,0 +1,29 @@
+/*
+ * Every TLS context of the daemon and every OpenSSL error message: the
+ * XMPP streams' server context and the cluster port's mutual-TLS one are
+ * built here, and OpenSSL failures become one printable line here.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+
+struct bufferevent;
+struct ssl_ctx_st;
+
+/* Flags of tls_ctx_new. */
+#define TLS_SERVER	0x1	/* a server only, our cipher order first,
+				   chain from the CA bundle only */
+#define TLS_VERIFY	0x2	/* peers must present a certificate that
+				   chains to the CA bundle */
+
+/* A new context from key, certificate, CA bundle; the caller frees it. */
+struct ssl_ctx_st *tls_ctx_new(int, const char *, const char *, const char *,
+	    char **);
+/* "what file: why" from the OpenSSL error queue (emptied); caller frees. */
+char	*tls_error(const char *, const char *);
+/* Why a TLS bufferevent failed, into the caller's buffers; empties queues. */
+int	 tls_bev_why(struct bufferevent *, short, int, char *, size_t, char *,
+	    size_t, int *);
+
+#endif /* TLS_H */
