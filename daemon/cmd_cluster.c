@@ -59,6 +59,7 @@ static void	 cmd_cluster_tick(evutil_socket_t, short, void *);
 static void	 cmd_cluster_wait(struct cjob *);
 static void	 cmd_cluster_joined(void *, int, const char *);
 static void	 cmd_cluster_left(void *, int, const char *);
+static void	 cmd_cluster_left_done(struct cjob *);
 static void	 cmd_cluster_removed(void *, int, const char *);
 static void	 cmd_cluster_wipe(void);
 static void	 cmd_cluster_peer(const char *, char *, size_t);
@@ -489,6 +490,14 @@ cmd_cluster_leave_now(struct cjob *j)
 	char		*line;
 	const char	*leader = cluster_leader_addr();
 
+	/*
+	 * The leader may have taken us out and said REMOVED while its
+	 * answer to our REMOVE was lost with the channel it closed: done.
+	 */
+	if (!cluster_member()) {
+		cmd_cluster_left_done(j);
+		return;
+	}
 	if (leader == NULL || strcmp(leader, cluster_addr()) == 0) {
 		if (++j->ticks < 50) {
 			cmd_cluster_wait(j);	/* a new leader soon */
@@ -516,6 +525,11 @@ cmd_cluster_left(void *arg, int ok, const char *text)
 	char		*cause = NULL;
 
 	j->req = NULL;
+	if (!ok && !cluster_member()) {
+		/* The leader's REMOVED came before its lost answer. */
+		cmd_cluster_left_done(j);
+		return;
+	}
 	if (!ok && cmd_cluster_transient(text) && j->ticks < CC_RETRY_TICKS) {
 		j->kind = CJ_LEAVE_REQ;		/* ask whoever leads by then */
 		cmd_cluster_wait(j);
@@ -533,6 +547,13 @@ cmd_cluster_left(void *arg, int ok, const char *text)
 		free(cause);
 	}
 	cluster_stop(cmd_cluster_wipe);
+	cmd_cluster_left_done(j);
+}
+
+/* This node is out of the cluster: say so and end the job. */
+static void
+cmd_cluster_left_done(struct cjob *j)
+{
 	log_info("cmd_cluster_left: this node left the cluster");
 	if (j->ctx != NULL)
 		cmdctx_out(j->ctx, "This node left the cluster; clustering "
