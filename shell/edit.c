@@ -3,10 +3,14 @@
  * and `?` help, all from the command table. Thin on purpose: the work is
  * done by cmdtab and mmp_command.
  */
+#include <sys/ioctl.h>
+
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <histedit.h>
@@ -26,6 +30,10 @@ static unsigned char edit_complete(EditLine *, int);
 static unsigned char edit_help(EditLine *, int);
 static void	 edit_help_line(void *, const char *);
 static void	 edit_set_prompt(void);
+static void	 edit_sigint(int);
+static unsigned char edit_cancel(EditLine *, int);
+static int	 edit_echo_off(struct termios *);
+static void	 edit_discard(void);
 
 /* The prompt: "<hostname>> ". */
 static char *
@@ -167,6 +175,58 @@ edit_help(EditLine *el, int ch)
 	return (CC_REDISPLAY);
 }
 
+/* SIGINT (Ctrl-C at a secret prompt): note it; the prompt gives up. */
+static void
+edit_sigint(int sig)
+{
+	(void)sig;
+	mmp_interrupted = 1;
+}
+
+/* Ctrl-C at the prompt: give up the line (edit_loop prompts again). */
+static unsigned char
+edit_cancel(EditLine *el, int ch)
+{
+	(void)el;
+	(void)ch;
+	mmp_interrupted = 1;
+	return (CC_EOF);
+}
+
+/*
+ * Turn the terminal's echo off, keeping the old settings in *old, for a
+ * command that may ask for a secret: what is typed before its prompt
+ * shows is not echoed either. Returns 1 if echo was turned off.
+ */
+static int
+edit_echo_off(struct termios *old)
+{
+	struct termios	 quiet;
+
+	if (tcgetattr(STDIN_FILENO, old) == -1)
+		return (0);
+	quiet = *old;
+	quiet.c_lflag &= ~(ECHO | ECHONL);
+	return (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0);
+}
+
+/*
+ * A command that may ask for a secret refused before asking: what was
+ * typed meanwhile is most likely the secret. Throw it away unread.
+ */
+static void
+edit_discard(void)
+{
+	int	 pending = 0;
+
+	if (ioctl(STDIN_FILENO, FIONREAD, &pending) == -1)
+		pending = 0;
+	tcflush(STDIN_FILENO, TCIFLUSH);
+	if (pending > 0)
+		fprintf(stderr, "mmp: discarded what was typed after that "
+		    "command unread (it may have been the secret)\n");
+}
+
 /* The interactive loop; returns the exit status of the shell. */
 int
 edit_loop(void)
@@ -174,10 +234,20 @@ edit_loop(void)
 	EditLine	*el;
 	History		*hist;
 	HistEvent	 ev;
+	struct sigaction sa;
+	struct termios	 saved;
 	const char	*line, *home;
 	char		*histfile = NULL, **argv, *cause;
 	struct cmd_match m;
-	int		 count, argc, rc, sethost;
+	int		 count, argc, rc, sethost, parsed, quiet;
+	int		 secret, refused = 0;
+
+	/* Ctrl-C cancels the line or the secret prompt, not the shell. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = edit_sigint;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: the read must stop */
+	sigaction(SIGINT, &sa, NULL);
 
 	edit_set_prompt();
 	hist = history_init();
@@ -190,7 +260,13 @@ edit_loop(void)
 
 	el = el_init("mmp", stdin, stdout, stderr);
 	el_set(el, EL_EDITOR, "emacs");
-	el_set(el, EL_SIGNAL, 1);
+	/*
+	 * While a line is edited Ctrl-C is a key, not a signal: a signal
+	 * that lands between two reads would leave libedit reading on.
+	 */
+	el_set(el, EL_SETTY, "-d", "-isig", NULL);
+	el_set(el, EL_ADDFN, "mmp-cancel", "cancel the line", edit_cancel);
+	el_set(el, EL_BIND, "^C", "mmp-cancel", NULL);
 	el_set(el, EL_PROMPT, edit_prompt);
 	el_set(el, EL_HIST, history, hist);
 	el_set(el, EL_ADDFN, "mmp-complete", "complete a command word",
@@ -200,7 +276,18 @@ edit_loop(void)
 	    edit_help);
 	el_set(el, EL_BIND, "?", "mmp-help", NULL);
 
-	while ((line = el_gets(el, &count)) != NULL) {
+	for (;;) {
+		mmp_interrupted = 0;
+		line = el_gets(el, &count);
+		if (mmp_interrupted) {
+			/* Ctrl-C: drop the line and prompt again. */
+			fputc('\n', stdout);
+			fflush(stdout);
+			el_reset(el);
+			continue;
+		}
+		if (line == NULL || count <= 0)
+			break;
 		if (util_split(line, &argv, &argc, &cause) == -1) {
 			fprintf(stderr, "mmp: %s\n", cause);
 			free(cause);
@@ -210,15 +297,38 @@ edit_loop(void)
 			util_free_argv(argv, argc);
 			continue;
 		}
-		sethost = cmdtab_match(argc, argv, &m, &cause) == CMDTAB_OK &&
-		    m.id == CMD_HOSTNAME_SET;
-		if (!sethost)
+		parsed = cmdtab_match(argc, argv, &m, &cause) == CMDTAB_OK;
+		if (!parsed)
 			free(cause);
-		history(hist, &ev, H_ENTER, line);
-		if (histfile != NULL)
-			history(hist, &ev, H_SAVE, histfile);
+		sethost = parsed && m.id == CMD_HOSTNAME_SET;
+		secret = parsed && (m.flags & CF_SECRET);
+		/*
+		 * The line after a secret command that refused may be the
+		 * secret itself: it never goes into the history, and if it
+		 * is no command it is not repeated in an error.
+		 */
+		if (refused && !parsed) {
+			fprintf(stderr, "mmp: not a command (not shown and not "
+			    "kept in the history: it may have been a secret)\n");
+			util_free_argv(argv, argc);
+			refused = 0;
+			continue;
+		}
+		if (!refused) {
+			history(hist, &ev, H_ENTER, line);
+			if (histfile != NULL)
+				history(hist, &ev, H_SAVE, histfile);
+		}
+		refused = 0;
+		quiet = secret && edit_echo_off(&saved);
 		rc = mmp_command(argc, argv, "");
 		util_free_argv(argv, argc);
+		if (secret && mmp_prompts == 0 && rc != EXIT_OK) {
+			edit_discard();
+			refused = 1;
+		}
+		if (quiet)
+			tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 		if (rc == -1)
 			break;
 		/* The prompt follows the host name as soon as it changes. */

@@ -4,6 +4,7 @@
 #ifndef MMP_H
 #define MMP_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "compat.h"
@@ -41,6 +42,8 @@ struct json_doc;
 /* mmp.c */
 extern const char	*sockpath;
 extern int		 jflag;
+extern volatile sig_atomic_t mmp_interrupted;
+extern int		 mmp_prompts;
 int		 mmp_command(int, char **, const char *);
 void		 mmp_hostname(char *, size_t);
 

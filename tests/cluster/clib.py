@@ -577,7 +577,8 @@ class Cluster:
         lines = self.base_lines(nd) if base else []
         lines.append('xmpp cluster trust ' + self.trust)
         for cb in CBS:
-            lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb]]
+            lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb],
+                      self.secrets[cb]]
         lines += ['xmpp disable'] + self.timer_lines(timers) + \
             ['xmpp cluster enable', 'xmpp enable',
              'xmpp cluster join ' + via.peer]

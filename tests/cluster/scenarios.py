@@ -154,13 +154,13 @@ async def story(t):
     with t.check('secret-mismatch-shown-everywhere'):
         await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
         await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
-                    stdin='not-the-same-secret-2\n')
+                    stdin='not-the-same-secret-2\n' * 2)
         await c.wait_status(c.nodes, lambda s: s.secrets_differ(
             'cb2', n3.peer), 'every node to say cb2 differs on %s' %
             n3.peer)
         await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
         await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
-                    stdin=c.secrets['cb2'] + '\n')
+                    stdin=(c.secrets['cb2'] + '\n') * 2)
         await c.wait_status(c.nodes, lambda s: s.secrets_consistent,
                             'every node to say the secrets are consistent '
                             'again')
