@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "pki.h"
 #include "xmalloc.h"
@@ -199,4 +200,59 @@ bad:
 out:
 	X509_free(x);
 	return (rc);
+}
+
+/*
+ * Whether the certificate in crtpath is valid for the host name host (its
+ * DNS subjectAltNames, or its CN when it has none; RFC 6125 through
+ * X509_check_host): 1 yes, 0 no with the names it does carry in *cause,
+ * -1 with *cause when it cannot be read.
+ */
+int
+pki_cert_covers(const char *crtpath, const char *host, char **cause)
+{
+	GENERAL_NAMES		*sans;
+	const GENERAL_NAME	*gn;
+	X509			*x;
+	char			 cn[256];
+	char			*names = NULL, *tmp;
+	const char		*s;
+	int			 i, n, rc;
+
+	if ((x = pki_load_cert(crtpath, cause)) == NULL)
+		return (-1);
+	rc = X509_check_host(x, host, strlen(host),
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
+	ERR_clear_error();
+	if (rc == 1) {
+		X509_free(x);
+		return (1);
+	}
+	/* Say which names it carries: at most the first 8. */
+	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	n = sans ? sk_GENERAL_NAME_num(sans) : 0;
+	for (i = 0; i < n && i < 8; i++) {
+		gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type != GEN_DNS)
+			continue;
+		s = (const char *)ASN1_STRING_get0_data(gn->d.dNSName);
+		xasprintf(&tmp, "%s%s%.*s", names ? names : "", names ? ", " :
+		    "", ASN1_STRING_length(gn->d.dNSName), s);
+		free(names);
+		names = tmp;
+	}
+	GENERAL_NAMES_free(sans);
+	if (names == NULL && X509_NAME_get_text_by_NID(
+	    X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
+		xasprintf(&names, "CN %s", cn);
+	ERR_clear_error();
+	xasprintf(cause, "%s is for %s, not for %s", pki_base(crtpath),
+	    names ? names : "no host name", host);
+	free(names);
+	/* The names come from a file: no control characters go out. */
+	for (tmp = *cause; *tmp != '\0'; tmp++)
+		if ((unsigned char)*tmp < 0x20 || *tmp == 0x7f)
+			*tmp = '?';
+	X509_free(x);
+	return (0);
 }
