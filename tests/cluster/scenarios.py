@@ -1532,6 +1532,27 @@ async def dialcheck(t):
         srv.close()
 
 
+@scenario()
+async def edges(t):
+    """Issue 15's rough edges on a follower of three: xmpp cluster join
+    through a member of its own cluster says it is a member already and
+    changes nothing; xmpp cluster remove with its own address says to run
+    remove without one, and the node stays a member."""
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS or ('100', '500'))
+    f = [nd for nd in c.nodes if nd is not leader][0]
+    with t.check('join-when-already-a-member'):
+        rc, out, err = await f.mmp('xmpp', 'cluster', 'join', leader.peer)
+        check(rc == 0 and 'already a member' in out,
+              'join on a member: exit %d: %s' % (rc, (err + out).strip()))
+    with t.check('remove-self-address-on-follower'):
+        rc, out, err = await f.mmp('xmpp', 'cluster', 'remove', f.peer)
+        check(rc == 1 and 'run xmpp cluster remove, without an address'
+              in err, 'remove <self> on a follower: exit %d: %s' %
+              (rc, (err + out).strip()))
+        await c.wait_agree(what='agreement with the follower still in')
+
+
 if __name__ == '__main__':
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     sys.exit(main(sys.argv[1:]))
