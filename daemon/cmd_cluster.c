@@ -51,6 +51,7 @@ struct cjob {
 #define CJ_TIMERS	9
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
+#define CC_MEMBERS_SHOWN 16	/* members a message names at most */
 
 static struct cjob *cmd_cluster_job(struct cmdctx *, int);
 static void	 cmd_cluster_job_end(struct cjob *, int);
@@ -392,14 +393,14 @@ cmd_cluster_in_config(struct raft *r, const char *addr)
 	return (0);
 }
 
-/* The members of r, comma-separated (at most 16 named); caller frees. */
+/* The members of r, comma-separated (at most CC_MEMBERS_SHOWN). */
 static char *
 cmd_cluster_members(struct raft *r)
 {
 	char		*list = NULL, *tmp;
 	unsigned	 i;
 
-	for (i = 0; i < r->configuration.n && i < 16; i++) {
+	for (i = 0; i < r->configuration.n && i < CC_MEMBERS_SHOWN; i++) {
 		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
 		    r->configuration.servers[i].address);
 		free(list);

@@ -23,6 +23,7 @@
 #include "xmalloc.h"
 
 #define PKI_DOTS_MSEC	250
+#define PKI_NAMES_MAX	256	/* names pki names sends at most */
 
 /* A key being made in a worker. */
 struct pki_job {
@@ -401,6 +402,42 @@ cmd_pki_list(struct cmdctx *ctx)
 		}
 		free(path);
 next:
+		free(names[i]);
+	}
+	free(names);
+	return (MMP_RES_OK);
+}
+
+/*
+ * pki names [<prefix>] (hidden; the shell's TAB completion): the regular
+ * files of the store whose names start with prefix, one a line, sorted,
+ * at most PKI_NAMES_MAX of them.
+ */
+int
+cmd_pki_names(struct cmdctx *ctx)
+{
+	struct dirent	**names = NULL;
+	struct stat	 st;
+	const char	*prefix = ctx->m.nargs > 0 ? ctx->m.args[0] : "";
+	char		*path;
+	size_t		 pl = strlen(prefix);
+	int		 i, n, sent = 0;
+
+	if ((n = scandir(mmpd->filesdir, &names, NULL, alphasort)) == -1) {
+		cmdctx_err(ctx, "pki names: cannot read the file store: %s",
+		    strerror(errno));
+		return (MMP_RES_FAILED);
+	}
+	for (i = 0; i < n; i++) {
+		if (sent < PKI_NAMES_MAX && names[i]->d_name[0] != '.' &&
+		    strncmp(names[i]->d_name, prefix, pl) == 0) {
+			path = cmd_pki_path(names[i]->d_name);
+			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+				cmdctx_out(ctx, "%s", names[i]->d_name);
+				sent++;
+			}
+			free(path);
+		}
 		free(names[i]);
 	}
 	free(names);

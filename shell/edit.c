@@ -5,6 +5,7 @@
  */
 #include <sys/ioctl.h>
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <histedit.h>
 
@@ -31,7 +33,7 @@ static unsigned char edit_help(EditLine *, int);
 static void	 edit_help_line(void *, const char *);
 static void	 edit_set_prompt(void);
 static void	 edit_sigint(int);
-static unsigned char edit_cancel(EditLine *, int);
+static int	 edit_getc(EditLine *, wchar_t *);
 static int	 edit_echo_off(struct termios *);
 static void	 edit_discard(void);
 
@@ -80,18 +82,29 @@ edit_words(EditLine *el, char ***argv, int *argc, char **partial)
 	return (0);
 }
 
-/* TAB: complete the word under the cursor, or list what fits. */
+/*
+ * TAB: complete the word under the cursor, or list what fits: command
+ * words from the table, file-store names where a file goes.
+ */
 static unsigned char
 edit_complete(EditLine *el, int ch)
 {
-	char		**argv, *partial, **list, *add;
-	size_t		 n, i, common, pl;
+	char		**argv, *partial, **list, *add, **names;
+	size_t		 n, nn, i, common, pl;
 	int		 argc, rc = CC_ERROR;
 
 	(void)ch;
 	if (edit_words(el, &argv, &argc, &partial) == -1)
 		return (CC_ERROR);
 	list = cmdtab_complete(argc, argv, partial, &n);
+	/* Where a file goes, the daemon knows the names of the store. */
+	if (cmdtab_wants(argc, argv, "file") &&
+	    (names = mmp_store_names(partial, &nn)) != NULL) {
+		list = xreallocarray(list, n + nn, sizeof(*list));
+		memcpy(list + n, names, nn * sizeof(*names));
+		n += nn;
+		free(names);
+	}
 	pl = strlen(partial);
 	if (n == 1) {
 		xasprintf(&add, "%s ", list[0] + pl);
@@ -183,14 +196,44 @@ edit_sigint(int sig)
 	mmp_interrupted = 1;
 }
 
-/* Ctrl-C at the prompt: give up the line (edit_loop prompts again). */
-static unsigned char
-edit_cancel(EditLine *el, int ch)
+/*
+ * libedit reads the terminal through this: one character, or -1 to give
+ * up the line on Ctrl-C (a byte here, as the edit mode has no isig) so
+ * that edit_loop prompts again, whatever libedit binds to the key.
+ */
+static int
+edit_getc(EditLine *el, wchar_t *wc)
 {
+	static mbstate_t	 mbs;
+	ssize_t			 n;
+	size_t			 r;
+	char			 c;
+
 	(void)el;
-	(void)ch;
-	mmp_interrupted = 1;
-	return (CC_EOF);
+	for (;;) {
+		if (mmp_interrupted)
+			return (-1);
+		n = read(STDIN_FILENO, &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*wc = L'\0';
+			return (n == 0 ? 0 : -1);
+		}
+		if (c == 0x03) {
+			memset(&mbs, 0, sizeof(mbs));
+			mmp_interrupted = 1;
+			return (-1);
+		}
+		r = mbrtowc(wc, &c, 1, &mbs);
+		if (r == (size_t)-2)
+			continue;	/* more bytes of one character */
+		if (r == (size_t)-1) {
+			memset(&mbs, 0, sizeof(mbs));
+			*wc = (unsigned char)c;
+		}
+		return (1);
+	}
 }
 
 /*
@@ -261,12 +304,12 @@ edit_loop(void)
 	el = el_init("mmp", stdin, stdout, stderr);
 	el_set(el, EL_EDITOR, "emacs");
 	/*
-	 * While a line is edited Ctrl-C is a key, not a signal: a signal
-	 * that lands between two reads would leave libedit reading on.
+	 * While a line is edited Ctrl-C is a byte, not a signal (one that
+	 * lands between two reads would leave libedit reading on), and
+	 * edit_getc sees it before any key binding does.
 	 */
 	el_set(el, EL_SETTY, "-d", "-isig", NULL);
-	el_set(el, EL_ADDFN, "mmp-cancel", "cancel the line", edit_cancel);
-	el_set(el, EL_BIND, "^C", "mmp-cancel", NULL);
+	el_set(el, EL_GETCFN, edit_getc);
 	el_set(el, EL_PROMPT, edit_prompt);
 	el_set(el, EL_HIST, history, hist);
 	el_set(el, EL_ADDFN, "mmp-complete", "complete a command word",
@@ -302,6 +345,8 @@ edit_loop(void)
 			free(cause);
 		sethost = parsed && m.id == CMD_HOSTNAME_SET;
 		secret = parsed && (m.flags & CF_SECRET);
+		/* At once: what is typed from now on may be the secret. */
+		quiet = secret && edit_echo_off(&saved);
 		/*
 		 * The line after a secret command that refused may be the
 		 * secret itself: it never goes into the history, and if it
@@ -320,7 +365,6 @@ edit_loop(void)
 				history(hist, &ev, H_SAVE, histfile);
 		}
 		refused = 0;
-		quiet = secret && edit_echo_off(&saved);
 		rc = mmp_command(argc, argv, "");
 		util_free_argv(argv, argc);
 		if (secret && mmp_prompts == 0 && rc != EXIT_OK) {

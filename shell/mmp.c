@@ -32,6 +32,13 @@ static void	 mmp_batch_err(void *, const char *);
 static void	 mmp_capture(void *, const char *);
 static void	 mmp_ignore(void *, const char *);
 static char	*mmp_input(void *, const char *, int);
+static void	 mmp_collect(void *, const char *);
+
+/* Names gathered from pki names for completion. */
+struct mmp_names {
+	char	**list;
+	size_t	  n;
+};
 
 static const struct client_io stdio_io = {
 	client_print_out, client_print_err, mmp_input, client_print_part,
@@ -218,6 +225,44 @@ mmp_hostname(char *buf, size_t len)
 		strlcpy(buf, "mmp", len);
 	buf[len - 1] = '\0';
 	free(name);
+}
+
+/* Keep a line of pki names, up to MMP_NAMES_MAX of them. */
+static void
+mmp_collect(void *arg, const char *line)
+{
+	struct mmp_names	*nm = arg;
+
+	if (nm->n >= MMP_NAMES_MAX || *line == '\0')
+		return;
+	nm->list = xreallocarray(nm->list, nm->n + 1, sizeof(*nm->list));
+	nm->list[nm->n++] = xstrdup(line);
+}
+
+/*
+ * The names in the daemon's file store that start with prefix, for TAB
+ * completion: an allocated list of *n names (free with
+ * cmdtab_free_list), or NULL when there are none or mmpd cannot say.
+ */
+char **
+mmp_store_names(const char *prefix, size_t *n)
+{
+	struct mmp_names	 nm = { NULL, 0 };
+	struct client_io	 io = { mmp_collect, mmp_ignore, client_input,
+				    NULL, NULL };
+	char			*argv[] = { "pki", "names", NULL, NULL };
+	int			 argc = 2;
+
+	if (*prefix != '\0')
+		argv[argc++] = (char *)(uintptr_t)prefix;
+	io.arg = &nm;
+	if (client_run(sockpath, argc, argv, &io) != EXIT_OK) {
+		cmdtab_free_list(nm.list, nm.n);
+		*n = 0;
+		return (NULL);
+	}
+	*n = nm.n;
+	return (nm.list);
 }
 
 /*

@@ -25,3 +25,10 @@ mmp pki verify web2.crt half.key
 mmp pki selfsigned other CN:other.example.com key:ec256
 mmp xmpp certs web2.key web2.crt
 mmp xmpp cluster trust other.crt
+say pki names, for TAB completion: by prefix, hidden from help, at most 256
+mmp pki names web
+mmp help pki | grep -c names
+i=0
+while [ $i -lt 300 ]; do : >"$DATA/files/many$i.crt"; i=$((i + 1)); done
+"$TOP/mmp" -s "$SOCK" pki names many | wc -l
+"$TOP/mmp" -s "$SOCK" pki names | wc -l
