@@ -466,7 +466,8 @@ async def mtls(t):
 
     with t.check('other-domain-refused'):
         # A node with a good certificate but another XMPP domain.
-        make_node_cert(c.certs, 'ca', 'node5', '127.0.0.5', 1005)
+        make_node_cert(c.certs, 'ca', 'node5', '127.0.0.5', 1005,
+                       domain='example.org')
         n5 = c.add_node(5)
         n5.install('ca.crt', 'node5.key', 'node5.crt')
         await c.start([n5])
