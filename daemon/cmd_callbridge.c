@@ -136,7 +136,10 @@ cmd_callbridge_add(struct cmdctx *ctx)
 	return (rc);
 }
 
-/* Wipe and free the first typed secret (the cancel hook). */
+/*
+ * Wipe and free the first typed secret: the cancel hook when the shell
+ * leaves, and called before cmdctx_done (which runs no hook).
+ */
 static void
 cmd_callbridge_forget(struct cmdctx *ctx)
 {
@@ -179,8 +182,12 @@ static void
 cmd_callbridge_secret_again(struct cmdctx *ctx, const char *secret)
 {
 	char	*domain;
+	int	 same;
 
-	if (strcmp(secret, ctx->job) != 0) {
+	same = strcmp(secret, ctx->job) == 0;
+	cmd_callbridge_forget(ctx);
+	ctx->cancel = NULL;
+	if (!same) {
 		cmdctx_err(ctx, "xmpp callbridge add-secret: the secrets do "
 		    "not match; nothing changed");
 		cmdctx_done(ctx, MMP_RES_FAILED);

@@ -680,7 +680,7 @@ cmdctx_free(struct cmdctx *ctx)
 	free(ctx);
 }
 
-/* Send a line to the shell's stdout. */
+/* Send a line to the shell's stdout, files named by their store names. */
 void
 cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
 {
@@ -691,6 +691,7 @@ cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) == -1)
 		fatal("cmdctx_out");
 	va_end(ap);
+	control_store_names(line);
 	control_line(ctx->conn, ctx->id, MSG_OUT, line);
 	free(line);
 }

@@ -29,3 +29,10 @@ mmp xmpp listen eth99 | sed 's/are: .*lo.*/are: <list with lo>/'
 say listen on an interface name says which addresses it gave
 mmp xmpp listen lo 127.0.0.1
 mmp xmpp | grep '^Listen'
+say a failure deep in TLS names the file by its store name, not its path
+(cd "$DATA/files" && openssl req -x509 -newkey rsa:1024 -nodes \
+    -keyout weak.key -out weak.crt -subj /CN=tptac9.com -days 30) \
+    >/dev/null 2>&1
+mmp xmpp listen 127.0.0.1
+mmp xmpp certs weak.key weak.crt
+mmp xmpp enable | grep -v '^SUCCESS'
