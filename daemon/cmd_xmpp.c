@@ -399,7 +399,7 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 	const char	*key = DB_XMPP_ENABLED, *one = "1";
 	char		*domain, *keyf, *crtf, *bundlef, **addrs;
 	char		*keyp = NULL, *crtp = NULL, *bundlep = NULL;
-	char		*cause = NULL, date[32];
+	char		*cause = NULL, *names, date[32];
 	time_t		 nb, na, now = time(NULL);
 	int		 n, ok = 1, havekey = 0, havecrt = 0, m;
 
@@ -478,12 +478,15 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 		if (m == 1)
 			cmd_xmpp_check(ctx, 1, "Certificate covers the XMPP "
 			    "domain %s", domain);
-		else if (m == 0)
+		else if (m == 0) {
+			names = pki_cert_names(crtp);
 			ok &= cmd_xmpp_check(ctx, 0, "Certificate does not "
-			    "cover the XMPP domain: %s; use a certificate "
-			    "with subjectAltName:%s, or set the domain it "
-			    "was made for", cause, domain);
-		else
+			    "cover the XMPP domain: %s is for %s, not for %s; "
+			    "use a certificate with subjectAltName:%s, or set "
+			    "the domain it was made for", crtf, names ? names :
+			    "no host name", domain, domain);
+			free(names);
+		} else
 			ok &= cmd_xmpp_check(ctx, 0, "%s", cause);
 		free(cause);
 		cause = NULL;

@@ -203,32 +203,26 @@ out:
 }
 
 /*
- * Whether the certificate in crtpath is valid for the host name host (its
- * DNS subjectAltNames, or its CN when it has none; RFC 6125 through
- * X509_check_host): 1 yes, 0 no with the names it does carry in *cause,
- * -1 with *cause when it cannot be read.
+ * The host names the certificate in crtpath carries, for a message: its
+ * DNS subjectAltNames (the first 8), else "CN <cn>", else "no host
+ * name"; control characters shown as '?'. NULL if it cannot be read;
+ * the caller frees.
  */
-int
-pki_cert_covers(const char *crtpath, const char *host, char **cause)
+char *
+pki_cert_names(const char *crtpath)
 {
 	GENERAL_NAMES		*sans;
 	const GENERAL_NAME	*gn;
 	X509			*x;
 	char			 cn[256];
-	char			*names = NULL, *tmp;
+	char			*names = NULL, *tmp, *cause = NULL;
 	const char		*s;
-	int			 i, n, rc;
+	int			 i, n;
 
-	if ((x = pki_load_cert(crtpath, cause)) == NULL)
-		return (-1);
-	rc = X509_check_host(x, host, strlen(host),
-	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL);
-	ERR_clear_error();
-	if (rc == 1) {
-		X509_free(x);
-		return (1);
+	if ((x = pki_load_cert(crtpath, &cause)) == NULL) {
+		free(cause);
+		return (NULL);
 	}
-	/* Say which names it carries: at most the first 8. */
 	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	n = sans ? sk_GENERAL_NAME_num(sans) : 0;
 	for (i = 0; i < n && i < 8; i++) {
@@ -246,13 +240,12 @@ pki_cert_covers(const char *crtpath, const char *host, char **cause)
 	    X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
 		xasprintf(&names, "CN %s", cn);
 	ERR_clear_error();
-	xasprintf(cause, "%s is for %s, not for %s", pki_base(crtpath),
-	    names ? names : "no host name", host);
-	free(names);
+	X509_free(x);
+	if (names == NULL)
+		return (xstrdup("no host name"));
 	/* The names come from a file: no control characters go out. */
-	for (tmp = *cause; *tmp != '\0'; tmp++)
+	for (tmp = names; *tmp != '\0'; tmp++)
 		if ((unsigned char)*tmp < 0x20 || *tmp == 0x7f)
 			*tmp = '?';
-	X509_free(x);
-	return (0);
+	return (names);
 }
