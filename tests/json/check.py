@@ -180,6 +180,8 @@ def version(d):
     text = kv_text(d.text('version')[1])
     check(doc.get('software_version') == text['Software version'],
           'software_version %r, text says %r' % (doc, text))
+    check(doc.get('shell_version') == text['Shell version'],
+          'shell_version %r, text says %r' % (doc, text))
 
 
 @test
