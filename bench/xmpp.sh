@@ -211,6 +211,7 @@ mmpd_provision() {
 		echo "xmpp certs xmpp.key xmpp.crt"
 		echo "xmpp callbridge add-secret cb1"
 		echo "$SECRET"
+		echo "$SECRET"
 		i=1
 		while [ "$i" -le "$NACCT" ]; do
 			printf 'xmpp user add user%d\npass%d\npass%d\n' \

@@ -384,7 +384,8 @@ cmdtab_possible(const unsigned char *alive, int pos, const char *prefix)
 
 	s = xstrdup("");
 	for (i = 0; i < CMD__COUNT; i++) {
-		if (!alive[i] || (t = cmdtab_tokat(&cmds[i], pos)) == NULL)
+		if (!alive[i] || (t = cmdtab_tokat(&cmds[i], pos)) == NULL ||
+		    cmds[i].flags & CF_HIDDEN)
 			continue;
 		if (prefix != NULL && (t->lit == NULL ||
 		    strncmp(t->lit, prefix, strlen(prefix)) != 0))
@@ -399,7 +400,7 @@ cmdtab_possible(const unsigned char *alive, int pos, const char *prefix)
 			const struct tok *u;
 
 			if (!alive[j] || (u = cmdtab_tokat(&cmds[j], pos)) ==
-			    NULL)
+			    NULL || cmds[j].flags & CF_HIDDEN)
 				continue;
 			if (u->lit != NULL && t->lit != NULL)
 				seen = strcmp(u->lit, t->lit) == 0;
@@ -599,7 +600,8 @@ cmdtab_complete(int argc, char **argv, const char *partial, size_t *n)
 		if (!alive[i] || (t = cmdtab_tokat(&cmds[i], argc)) == NULL ||
 		    t->lit == NULL || strncmp(t->lit, partial, pl) != 0)
 			continue;
-		if (cmds[i].flags & CF_LOCAL && argc > 0)
+		if ((cmds[i].flags & CF_LOCAL && argc > 0) ||
+		    cmds[i].flags & CF_HIDDEN)
 			continue;
 		for (dup = 0, j = 0; j < *n && !dup; j++)
 			dup = strcmp(list[j], t->lit) == 0;
@@ -620,6 +622,35 @@ cmdtab_complete(int argc, char **argv, const char *partial, size_t *n)
 		list[k] = tmp;
 	}
 	return (list);
+}
+
+/*
+ * Whether a command that is not hidden takes an argument of the type
+ * named typename right after the words argc/argv: where completion must
+ * offer values the table does not know (file-store names).
+ */
+int
+cmdtab_wants(int argc, char **argv, const char *typename)
+{
+	unsigned char	 alive[CMD__COUNT];
+	const char	*words[CMD_MAXWORDS];
+	const struct tok *t;
+	char		*cause;
+	int		 i;
+
+	if (cmdtab_filter(argc, argv, alive, words, &cause) != CMDTAB_OK) {
+		free(cause);
+		return (0);
+	}
+	for (i = 0; i < CMD__COUNT; i++) {
+		if (!alive[i] || cmds[i].flags & CF_HIDDEN ||
+		    (t = cmdtab_tokat(&cmds[i], argc)) == NULL)
+			continue;
+		if (t->lit == NULL && t->type != NULL &&
+		    strcmp(t->type->name, typename) == 0)
+			return (1);
+	}
+	return (0);
 }
 
 /* Free a list from cmdtab_complete. */
@@ -650,7 +681,7 @@ cmdtab_help(int argc, char **argv, cmdtab_print_cb cb, void *arg,
 	if (cmdtab_filter(argc, argv, alive, words, cause) != CMDTAB_OK)
 		return (-1);
 	for (i = 0; i < CMD__COUNT; i++) {
-		if (!alive[i])
+		if (!alive[i] || cmds[i].flags & CF_HIDDEN)
 			continue;
 		usage = cmdtab_usage((enum cmd_id)i);
 		if (strlen(usage) < HELP_WIDTH)

@@ -13,6 +13,8 @@
 #define CF_AUDIT	0x10	/* the audit role may run it */
 #define CF_CRYPTO	0x20	/* the crypto-admin role may run it */
 #define CF_FOLLOW	0x40	/* runs until interrupted (Ctrl-C) */
+#define CF_HIDDEN	0x80	/* for the shell's own use: not in help,
+				   completion or "possible:" lists */
 
 /*
  * Roles of the account behind a control connection, a set of bits. Each
@@ -77,5 +79,6 @@ char		*cmdtab_roles_str(int, const char *);
 int		 cmdtab_role_bit(int);
 const char	*cmdtab_role_name(int);
 const char	*cmdtab_role_group(int);
+int		 cmdtab_wants(int, char **, const char *);
 
 #endif /* CMDTAB_H */

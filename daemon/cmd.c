@@ -64,6 +64,7 @@ static const cmd_handler handlers[CMD__COUNT] = {
 	[CMD_PKI_CSR] = cmd_pki_make,
 	[CMD_PKI_SELFSIGNED] = cmd_pki_make,
 	[CMD_PKI_LIST] = cmd_pki_list,
+	[CMD_PKI_NAMES] = cmd_pki_names,
 	[CMD_PKI_INSPECT] = cmd_pki_inspect,
 	[CMD_PKI_MATCH] = cmd_pki_match,
 	[CMD_PKI_VERIFY] = cmd_pki_verify,

@@ -26,7 +26,9 @@ static char	*cmd_callbridge_domain(struct cmdctx *);
 static char	*cmd_callbridge_exists(const char *);
 static int	 cmd_callbridge_store(struct cmdctx *, const char *,
 		    const char *, const char *);
-static void	 cmd_callbridge_secret_answer(struct cmdctx *, const char *);
+static void	 cmd_callbridge_secret_first(struct cmdctx *, const char *);
+static void	 cmd_callbridge_secret_again(struct cmdctx *, const char *);
+static void	 cmd_callbridge_forget(struct cmdctx *);
 static int	 cmd_callbridge_print(struct cmdctx *, const struct cview *);
 
 /*
@@ -134,11 +136,26 @@ cmd_callbridge_add(struct cmdctx *ctx)
 	return (rc);
 }
 
-/* The secret typed at the add-secret prompt. */
+/*
+ * Wipe and free the first typed secret: the cancel hook when the shell
+ * leaves, and called before cmdctx_done (which runs no hook).
+ */
 static void
-cmd_callbridge_secret_answer(struct cmdctx *ctx, const char *secret)
+cmd_callbridge_forget(struct cmdctx *ctx)
 {
-	char	*domain;
+	char	*first = ctx->job;
+
+	ctx->job = NULL;
+	if (first != NULL) {
+		explicit_bzero(first, strlen(first));
+		free(first);
+	}
+}
+
+/* The secret typed at the first add-secret prompt: check it, ask again. */
+static void
+cmd_callbridge_secret_first(struct cmdctx *ctx, const char *secret)
+{
 	size_t	 i, n = strlen(secret);
 
 	for (i = 0; i < n; i++)
@@ -151,6 +168,31 @@ cmd_callbridge_secret_answer(struct cmdctx *ctx, const char *secret)
 		cmdctx_done(ctx, MMP_RES_FAILED);
 		return;
 	}
+	ctx->job = xstrdup(secret);
+	ctx->cancel = cmd_callbridge_forget;
+	cmdctx_prompt(ctx, "Retype callbridge secret: ", 0,
+	    cmd_callbridge_secret_again);
+}
+
+/*
+ * The secret typed again: a secret mistyped on one node is the field's
+ * second trouble, so both must agree before it is stored.
+ */
+static void
+cmd_callbridge_secret_again(struct cmdctx *ctx, const char *secret)
+{
+	char	*domain;
+	int	 same;
+
+	same = strcmp(secret, ctx->job) == 0;
+	cmd_callbridge_forget(ctx);
+	ctx->cancel = NULL;
+	if (!same) {
+		cmdctx_err(ctx, "xmpp callbridge add-secret: the secrets do "
+		    "not match; nothing changed");
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
 	if ((domain = cmd_callbridge_domain(ctx)) == NULL) {
 		cmdctx_done(ctx, MMP_RES_FAILED);
 		return;
@@ -160,7 +202,7 @@ cmd_callbridge_secret_answer(struct cmdctx *ctx, const char *secret)
 	free(domain);
 }
 
-/* xmpp callbridge add-secret <name>: the secret is asked for. */
+/* xmpp callbridge add-secret <name>: the secret is asked for twice. */
 int
 cmd_callbridge_add_secret(struct cmdctx *ctx)
 {
@@ -182,7 +224,7 @@ cmd_callbridge_add_secret(struct cmdctx *ctx)
 		return (MMP_RES_FAILED);
 	}
 	return (cmdctx_prompt(ctx, "Enter callbridge secret: ", 0,
-	    cmd_callbridge_secret_answer));
+	    cmd_callbridge_secret_first));
 }
 
 /* xmpp callbridge del <name>. */

@@ -51,6 +51,7 @@ struct cjob {
 #define CJ_TIMERS	9
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
+#define CC_MEMBERS_SHOWN 16	/* members a message names at most */
 
 static struct cjob *cmd_cluster_job(struct cmdctx *, int);
 static void	 cmd_cluster_job_end(struct cjob *, int);
@@ -75,6 +76,8 @@ static void	 cmd_cluster_timers_done(void *, const char *);
 static int	 cmd_cluster_status_print(struct cmdctx *,
 		    const struct cview *);
 static int	 cmd_cluster_view_node(const struct cview *, uint64_t);
+static int	 cmd_cluster_in_config(struct raft *, const char *);
+static char	*cmd_cluster_members(struct raft *);
 
 /* Whether this node is a cluster member (xmpp reset asks). */
 int
@@ -379,12 +382,47 @@ cmd_cluster_init(struct cmdctx *ctx)
 	return (CMD_PENDING);
 }
 
+/* Whether addr (ip:port) is a server of the raft configuration r. */
+static int
+cmd_cluster_in_config(struct raft *r, const char *addr)
+{
+	unsigned	 i;
+
+	for (i = 0; i < r->configuration.n; i++)
+		if (strcmp(r->configuration.servers[i].address, addr) == 0)
+			return (1);
+	return (0);
+}
+
+/* The members of r, comma-separated (at most CC_MEMBERS_SHOWN). */
+static char *
+cmd_cluster_members(struct raft *r)
+{
+	char		*list = NULL, *tmp;
+	unsigned	 i;
+
+	for (i = 0; i < r->configuration.n && i < CC_MEMBERS_SHOWN; i++) {
+		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
+		    r->configuration.servers[i].address);
+		free(list);
+		list = tmp;
+	}
+	if (i < r->configuration.n) {
+		xasprintf(&tmp, "%s, ...", list);
+		free(list);
+		list = tmp;
+	}
+	return (list ? list : xstrdup("none"));
+}
+
 /* xmpp cluster join <member>: through any member, to the leader. */
 int
 cmd_cluster_join(struct cmdctx *ctx)
 {
 	struct cjob	*j;
-	char		*cause = NULL, *domain, *line;
+	struct raft	*r;
+	char		*cause = NULL, *domain, *line, *members;
+	int		 res;
 
 	if (cmd_cluster_ready(ctx, "xmpp cluster join") == -1)
 		return (MMP_RES_FAILED);
@@ -395,6 +433,36 @@ cmd_cluster_join(struct cmdctx *ctx)
 		cmdctx_err(ctx, "xmpp cluster join: %s", cause);
 		free(cause);
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return (CMD_PENDING);
+	}
+	/*
+	 * Already a member (listed in the configuration it runs): joining
+	 * the same cluster again changes nothing, and another cluster
+	 * takes leaving this one first.
+	 */
+	if (j->was_member && cluster_running() && (r = cluster_raft()) !=
+	    NULL && cmd_cluster_in_config(r, j->self)) {
+		members = cmd_cluster_members(r);
+		if (strcmp(j->target, j->self) == 0) {
+			cmdctx_err(ctx, "xmpp cluster join: %s is this node, "
+			    "and it is already a member of a cluster (members "
+			    "%s)", j->target, members);
+			res = MMP_RES_FAILED;
+		} else if (cmd_cluster_in_config(r, j->target)) {
+			cmdctx_out(ctx, "This node is already a member of the "
+			    "cluster of %s (members %s); nothing to do",
+			    j->target, members);
+			res = MMP_RES_OK;
+		} else {
+			cmdctx_err(ctx, "xmpp cluster join: this node is "
+			    "already a cluster member (members %s) and %s is "
+			    "none of them; to join the cluster of %s, run xmpp "
+			    "cluster remove here first", members, j->target,
+			    j->target);
+			res = MMP_RES_FAILED;
+		}
+		free(members);
+		cmd_cluster_job_end(j, res);
 		return (CMD_PENDING);
 	}
 	if (strcmp(j->target, j->self) == 0) {
@@ -645,6 +713,16 @@ cmd_cluster_remove(struct cmdctx *ctx)
 		cmd_cluster_peer(ctx->m.args[0], j->target, sizeof(j->target));
 	else
 		strlcpy(j->target, cluster_addr(), sizeof(j->target));
+	/* remove <member> is for the others; this node leaves by itself. */
+	if (ctx->m.id == CMD_CLUSTER_REMOVE_PEER &&
+	    strcmp(j->target, cluster_addr()) == 0) {
+		cmdctx_err(ctx, "xmpp cluster remove: %s is this node; to take "
+		    "it out of the cluster run xmpp cluster remove, without "
+		    "an address (a leader hands leadership over first)",
+		    j->target);
+		cmd_cluster_job_end(j, MMP_RES_FAILED);
+		return (CMD_PENDING);
+	}
 	for (i = 0; i < r->configuration.n; i++)
 		if (strcmp(r->configuration.servers[i].address,
 		    j->target) == 0)

@@ -23,6 +23,7 @@
 #include "xmalloc.h"
 
 #define PKI_DOTS_MSEC	250
+#define PKI_NAMES_MAX	256	/* names pki names sends at most */
 
 /* A key being made in a worker. */
 struct pki_job {
@@ -54,6 +55,8 @@ static int	 cmd_pki_absent(struct cmdctx *, const char *);
 static char	*cmd_pki_stem(const char *, const char *, const char *);
 static void	 cmd_pki_unlock_answer(struct cmdctx *, const char *);
 static void	 cmd_pki_p12_answer(struct cmdctx *, const char *);
+static int	 cmd_pki_split_value(struct cmdctx *, int, const char **);
+static int	 cmd_pki_ca_exists(struct cmdctx *, const char *);
 
 /* The full path of a name in the file store; the caller frees. */
 static char *
@@ -249,6 +252,44 @@ cmd_pki_dot(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * A value the shell split at a blank: "CN:Lab CA" typed unquoted arrives
+ * as CN:Lab and CA, "subjectAltName:a, b" as subjectAltName:a, and b.
+ * Say what happened and how to quote, then return -1.
+ */
+static int
+cmd_pki_split_value(struct cmdctx *ctx, int argc, const char **argv)
+{
+	const char	*prev, *w, *colon;
+	size_t		 n;
+	int		 k;
+
+	for (k = 1; k < argc; k++) {
+		prev = argv[k - 1];
+		w = argv[k];
+		n = strlen(prev);
+		if (strncasecmp(prev, "subjectAltName:", 15) == 0 &&
+		    prev[n - 1] == ',') {
+			cmdctx_err(ctx, "%s: '%.64s' ends with a comma and "
+			    "'%.64s' follows as a word of its own: a blank "
+			    "after a comma ends the attribute; write the "
+			    "names without blanks (%.64s%.64s) or quote the "
+			    "whole attribute (\"%.64s %.64s\")",
+			    cmdtab_name(ctx->m.id), prev, w, prev, w, prev, w);
+			return (-1);
+		}
+		if ((colon = strchr(w, ':')) == NULL || colon == w) {
+			cmdctx_err(ctx, "%s: '%.64s' follows '%.64s' as a word "
+			    "of its own: the shell splits words at blanks, so "
+			    "a value with a blank must be quoted, as in "
+			    "\"%.64s %.64s\"", cmdtab_name(ctx->m.id), w, prev,
+			    prev, w);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/*
  * pki csr, pki selfsigned and pki ca init: check everything, claim both
  * file names, then make the key in a worker.
  */
@@ -277,6 +318,11 @@ cmd_pki_make(struct cmdctx *ctx)
 		allowed = PKI_ATTR_SUBJECT | PKI_ATTR_KEY | PKI_ATTR_DAYS;
 		ext = ".crt";
 		break;
+	}
+	if (cmd_pki_split_value(ctx, ctx->m.nargs - 1, ctx->m.args + 1) ==
+	    -1) {
+		cmd_pki_job_free(job);
+		return (MMP_RES_FAILED);
 	}
 	if (pki_attrs_parse(ctx->m.nargs - 1, ctx->m.args + 1, allowed,
 	    &job->attrs, &job->cause) == -1) {
@@ -335,7 +381,7 @@ cmd_pki_list(struct cmdctx *ctx)
 	int		 i, n, width = 0;
 
 	if ((n = scandir(mmpd->filesdir, &names, NULL, alphasort)) == -1) {
-		cmdctx_err(ctx, "pki list: %s: %s", mmpd->filesdir,
+		cmdctx_err(ctx, "pki list: cannot read the file store: %s",
 		    strerror(errno));
 		return (MMP_RES_FAILED);
 	}
@@ -356,6 +402,42 @@ cmd_pki_list(struct cmdctx *ctx)
 		}
 		free(path);
 next:
+		free(names[i]);
+	}
+	free(names);
+	return (MMP_RES_OK);
+}
+
+/*
+ * pki names [<prefix>] (hidden; the shell's TAB completion): the regular
+ * files of the store whose names start with prefix, one a line, sorted,
+ * at most PKI_NAMES_MAX of them.
+ */
+int
+cmd_pki_names(struct cmdctx *ctx)
+{
+	struct dirent	**names = NULL;
+	struct stat	 st;
+	const char	*prefix = ctx->m.nargs > 0 ? ctx->m.args[0] : "";
+	char		*path;
+	size_t		 pl = strlen(prefix);
+	int		 i, n, sent = 0;
+
+	if ((n = scandir(mmpd->filesdir, &names, NULL, alphasort)) == -1) {
+		cmdctx_err(ctx, "pki names: cannot read the file store: %s",
+		    strerror(errno));
+		return (MMP_RES_FAILED);
+	}
+	for (i = 0; i < n; i++) {
+		if (sent < PKI_NAMES_MAX && names[i]->d_name[0] != '.' &&
+		    strncmp(names[i]->d_name, prefix, pl) == 0) {
+			path = cmd_pki_path(names[i]->d_name);
+			if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+				cmdctx_out(ctx, "%s", names[i]->d_name);
+				sent++;
+			}
+			free(path);
+		}
 		free(names[i]);
 	}
 	free(names);
@@ -568,6 +650,37 @@ out:
 	return (rc);
 }
 
+/*
+ * Whether the lab CA name (name.key and name.crt) is in the store; if
+ * not, say how to make it and return -1.
+ */
+static int
+cmd_pki_ca_exists(struct cmdctx *ctx, const char *name)
+{
+	struct stat	 st;
+	char		*path;
+	int		 haskey, hascrt;
+
+	xasprintf(&path, "%s/%s.key", mmpd->filesdir, name);
+	haskey = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	xasprintf(&path, "%s/%s.crt", mmpd->filesdir, name);
+	hascrt = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	free(path);
+	if (haskey && hascrt)
+		return (0);
+	if (!haskey && !hascrt)
+		cmdctx_err(ctx, "pki ca sign: there is no CA named %s (no "
+		    "%s.key and %s.crt in the file store); make one with pki "
+		    "ca init %s CN:<name>", name, name, name, name);
+	else
+		cmdctx_err(ctx, "pki ca sign: CA %s is incomplete: %s.%s is "
+		    "missing from the file store; upload it, or make a new "
+		    "CA with pki ca init <name> CN:<name>", name, name,
+		    haskey ? "crt" : "key");
+	return (-1);
+}
+
 /* pki ca sign <name> <csr> [days:<n>]: writes <csr stem>.crt. */
 int
 cmd_pki_ca_sign(struct cmdctx *ctx)
@@ -585,6 +698,8 @@ cmd_pki_ca_sign(struct cmdctx *ctx)
 	}
 	if (ctx->m.nargs == 2)
 		a.days = 365;
+	if (cmd_pki_ca_exists(ctx, ctx->m.args[0]) == -1)
+		goto out;
 	xasprintf(&name, "%s.key", ctx->m.args[0]);
 	if (cmd_pki_need(ctx, name, &cakey) == -1)
 		goto out;

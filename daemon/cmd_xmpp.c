@@ -7,6 +7,9 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ifaddrs.h>
+#include <netdb.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -24,12 +27,15 @@
 #include "xmpp.h"
 
 #define XMPP_KV_WIDTH	17
+#define XMPP_IF_SHOWN	16	/* interfaces or addresses named in a message */
 #define NOT_SET		"(not set)"
 
 static void	 cmd_xmpp_saved(struct cmdctx *);
 static void	 cmd_xmpp_status_line(void *, const char *, const char *);
 static int	 cmd_xmpp_enabled(void);
 static void	 cmd_xmpp_reset_answer(struct cmdctx *, const char *);
+static char	*cmd_xmpp_ifnames(void);
+static char	*cmd_xmpp_ifaddrs(const char *);
 static int	 cmd_xmpp_check(struct cmdctx *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 
@@ -152,12 +158,71 @@ cmd_xmpp_domain(struct cmdctx *ctx)
 	return (rc);
 }
 
+/* The names of this node's interfaces, comma-separated; caller frees. */
+static char *
+cmd_xmpp_ifnames(void)
+{
+	struct if_nameindex	*ifs, *i;
+	char			*list = NULL, *tmp;
+	int			 n = 0;
+
+	if ((ifs = if_nameindex()) == NULL)
+		return (xstrdup("(cannot list them)"));
+	for (i = ifs; i->if_index != 0 && i->if_name != NULL; i++) {
+		if (n++ == XMPP_IF_SHOWN) {
+			xasprintf(&tmp, "%s, ...", list);
+			free(list);
+			list = tmp;
+			break;
+		}
+		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
+		    i->if_name);
+		free(list);
+		list = tmp;
+	}
+	if_freenameindex(ifs);
+	return (list ? list : xstrdup("none"));
+}
+
+/*
+ * The addresses XMPP would listen on for interface name, as xmpp enable
+ * takes them (link-local ones skipped), comma-separated; NULL if none.
+ */
+static char *
+cmd_xmpp_ifaddrs(const char *name)
+{
+	struct ifaddrs	*ifa, *i;
+	char		 host[NI_MAXHOST], *list = NULL, *tmp;
+	int		 n = 0;
+
+	if (getifaddrs(&ifa) == -1)
+		return (NULL);
+	for (i = ifa; i != NULL && n < XMPP_IF_SHOWN; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || strcmp(i->ifa_name, name) != 0 ||
+		    (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		if (getnameinfo(i->ifa_addr, i->ifa_addr->sa_family ==
+		    AF_INET ? sizeof(struct sockaddr_in) :
+		    sizeof(struct sockaddr_in6), host, sizeof(host), NULL, 0,
+		    NI_NUMERICHOST) != 0 || strchr(host, '%') != NULL)
+			continue;
+		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
+		    host);
+		free(list);
+		list = tmp;
+		n++;
+	}
+	freeifaddrs(ifa);
+	return (list);
+}
+
 /* xmpp listen <addr>...: IP literals or interfaces that exist. */
 int
 cmd_xmpp_listen(struct cmdctx *ctx)
 {
 	struct in6_addr	 a6;
-	char		*cause;
+	char		*cause, *names;
 	int		 i, j;
 
 	for (i = 0; i < ctx->m.nargs; i++) {
@@ -174,8 +239,11 @@ cmd_xmpp_listen(struct cmdctx *ctx)
 		    inet_pton(AF_INET6, a, &a6) == 1)
 			continue;
 		if (if_nametoindex(a) == 0) {
-			cmdctx_err(ctx, "xmpp listen: no interface named %s "
-			    "on this node", a);
+			names = cmd_xmpp_ifnames();
+			cmdctx_err(ctx, "xmpp listen: %s is neither an IP "
+			    "address nor an interface of this node; its "
+			    "interfaces are: %s", a, names);
+			free(names);
 			return (MMP_RES_FAILED);
 		}
 	}
@@ -190,6 +258,20 @@ cmd_xmpp_listen(struct cmdctx *ctx)
 	}
 	cmdctx_out(ctx, "XMPP will listen on %d address%s", ctx->m.nargs,
 	    ctx->m.nargs == 1 ? "" : "es");
+	/* A name stands for the addresses it has now: show them. */
+	for (i = 0; i < ctx->m.nargs; i++) {
+		const char	*a = ctx->m.args[i];
+
+		if (inet_pton(AF_INET, a, &a6) == 1 ||
+		    inet_pton(AF_INET6, a, &a6) == 1)
+			continue;
+		if ((names = cmd_xmpp_ifaddrs(a)) != NULL)
+			cmdctx_out(ctx, "Interface %s has %s", a, names);
+		else
+			cmdctx_out(ctx, "Interface %s has no usable address "
+			    "now; xmpp enable fails until it has one", a);
+		free(names);
+	}
 	cmd_xmpp_saved(ctx);
 	return (MMP_RES_OK);
 }
@@ -317,7 +399,7 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 	const char	*key = DB_XMPP_ENABLED, *one = "1";
 	char		*domain, *keyf, *crtf, *bundlef, **addrs;
 	char		*keyp = NULL, *crtp = NULL, *bundlep = NULL;
-	char		*cause = NULL, date[32];
+	char		*cause = NULL, *names, date[32];
 	time_t		 nb, na, now = time(NULL);
 	int		 n, ok = 1, havekey = 0, havecrt = 0, m;
 
@@ -387,6 +469,25 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 			    date);
 	} else if (havecrt) {
 		ok &= cmd_xmpp_check(ctx, 0, "%s", cause);
+		free(cause);
+		cause = NULL;
+	}
+	/* Clients check that the certificate names the domain; so do we. */
+	if (havecrt && domain != NULL) {
+		m = pki_cert_covers(crtp, domain, &cause);
+		if (m == 1)
+			cmd_xmpp_check(ctx, 1, "Certificate covers the XMPP "
+			    "domain %s", domain);
+		else if (m == 0) {
+			names = pki_cert_names(crtp);
+			ok &= cmd_xmpp_check(ctx, 0, "Certificate does not "
+			    "cover the XMPP domain: %s is for %s, not for %s; "
+			    "use a certificate with subjectAltName:%s, or set "
+			    "the domain it was made for", crtf, names ? names :
+			    "no host name", domain, domain);
+			free(names);
+		} else
+			ok &= cmd_xmpp_check(ctx, 0, "%s", cause);
 		free(cause);
 		cause = NULL;
 	}

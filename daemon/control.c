@@ -79,6 +79,7 @@ static int	 control_cmd(struct ctl_conn *, const struct msg_hdr *,
 static int	 control_input(struct ctl_conn *, const struct msg_hdr *,
 		    const uint8_t *);
 static void	 cmdctx_free(struct cmdctx *);
+static void	 control_store_names(char *);
 
 /*
  * Create the control socket at path, mode 0660. A stale socket (nobody
@@ -679,7 +680,7 @@ cmdctx_free(struct cmdctx *ctx)
 	free(ctx);
 }
 
-/* Send a line to the shell's stdout. */
+/* Send a line to the shell's stdout, files named by their store names. */
 void
 cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
 {
@@ -690,11 +691,34 @@ cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) == -1)
 		fatal("cmdctx_out");
 	va_end(ap);
+	control_store_names(line);
 	control_line(ctx->conn, ctx->id, MSG_OUT, line);
 	free(line);
 }
 
-/* Send a line to the shell's stderr. */
+/*
+ * Write the files of the store by their store names in line, in place:
+ * the admin knows "node.crt", not where the data directory is, and the
+ * libraries underneath (OpenSSL, the cluster's checks) name full paths.
+ */
+static void
+control_store_names(char *line)
+{
+	const char	*dir = mmpd->filesdir;
+	size_t		 n;
+	char		*p = line;
+
+	if (dir == NULL || (n = strlen(dir)) == 0)
+		return;
+	while ((p = strstr(p, dir)) != NULL) {
+		if (p[n] == '/')
+			memmove(p, p + n + 1, strlen(p + n + 1) + 1);
+		else
+			p += n;
+	}
+}
+
+/* Send a line to the shell's stderr, files named by their store names. */
 void
 cmdctx_err(struct cmdctx *ctx, const char *fmt, ...)
 {
@@ -705,6 +729,7 @@ cmdctx_err(struct cmdctx *ctx, const char *fmt, ...)
 	if (vasprintf(&line, fmt, ap) == -1)
 		fatal("cmdctx_err");
 	va_end(ap);
+	control_store_names(line);
 	control_line(ctx->conn, ctx->id, MSG_ERR, line);
 	free(line);
 }

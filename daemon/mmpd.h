@@ -103,6 +103,7 @@ int		 cmd_user_list(struct cmdctx *);
 /* cmd_pki.c */
 int		 cmd_pki_make(struct cmdctx *);
 int		 cmd_pki_list(struct cmdctx *);
+int		 cmd_pki_names(struct cmdctx *);
 int		 cmd_pki_inspect(struct cmdctx *);
 int		 cmd_pki_match(struct cmdctx *);
 int		 cmd_pki_verify(struct cmdctx *);

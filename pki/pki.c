@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "pki.h"
 #include "xmalloc.h"
@@ -199,4 +200,52 @@ bad:
 out:
 	X509_free(x);
 	return (rc);
+}
+
+/*
+ * The host names the certificate in crtpath carries, for a message: its
+ * DNS subjectAltNames (the first 8), else "CN <cn>", else "no host
+ * name"; control characters shown as '?'. NULL if it cannot be read;
+ * the caller frees.
+ */
+char *
+pki_cert_names(const char *crtpath)
+{
+	GENERAL_NAMES		*sans;
+	const GENERAL_NAME	*gn;
+	X509			*x;
+	char			 cn[256];
+	char			*names = NULL, *tmp, *cause = NULL;
+	const char		*s;
+	int			 i, n;
+
+	if ((x = pki_load_cert(crtpath, &cause)) == NULL) {
+		free(cause);
+		return (NULL);
+	}
+	sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	n = sans ? sk_GENERAL_NAME_num(sans) : 0;
+	for (i = 0; i < n && i < 8; i++) {
+		gn = sk_GENERAL_NAME_value(sans, i);
+		if (gn->type != GEN_DNS)
+			continue;
+		s = (const char *)ASN1_STRING_get0_data(gn->d.dNSName);
+		xasprintf(&tmp, "%s%s%.*s", names ? names : "", names ? ", " :
+		    "", ASN1_STRING_length(gn->d.dNSName), s);
+		free(names);
+		names = tmp;
+	}
+	GENERAL_NAMES_free(sans);
+	if (names == NULL && X509_NAME_get_text_by_NID(
+	    X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
+		xasprintf(&names, "CN %s", cn);
+	ERR_clear_error();
+	X509_free(x);
+	if (names == NULL)
+		return (xstrdup("no host name"));
+	/* The names come from a file: no control characters go out. */
+	for (tmp = names; *tmp != '\0'; tmp++)
+		if ((unsigned char)*tmp < 0x20 || *tmp == 0x7f)
+			*tmp = '?';
+	return (names);
 }

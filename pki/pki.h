@@ -20,6 +20,7 @@ int	 pki_check_cert(const char *, char **);
 int	 pki_check_bundle(const char *, int *, char **);
 int	 pki_key_matches(const char *, const char *, char **);
 int	 pki_validity(const char *, time_t *, time_t *, char **);
+char	*pki_cert_names(const char *);
 
 /* pki_attr.c: CN:<v> OU:<v> ... subjectAltName:<a>,<b> key:<t> days:<n> */
 enum pki_keytype {

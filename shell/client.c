@@ -306,8 +306,13 @@ client_read_secret(const char *prompt, int echo)
 	fputs(prompt, fp);
 	fflush(fp);
 	for (;;) {
+		if (mmp_interrupted) {
+			n = 0;
+			break;
+		}
 		n = read(STDIN_FILENO, &c, 1);
-		if (n == -1 && errno == EINTR)
+		/* Ctrl-C (the interactive shell catches it) cancels. */
+		if (n == -1 && errno == EINTR && !mmp_interrupted)
 			continue;
 		if (n <= 0 || c == '\n' || c == '\r')
 			break;
@@ -324,7 +329,9 @@ client_read_secret(const char *prompt, int echo)
 		fputc('\n', fp);
 		fflush(fp);
 	}
-	if (n <= 0 && len == 0) {
+	if ((n <= 0 && len == 0) || mmp_interrupted) {
+		if (line != NULL)
+			explicit_bzero(line, len);
 		free(line);
 		return (NULL);
 	}

@@ -3,11 +3,17 @@
  * and `?` help, all from the command table. Thin on purpose: the work is
  * done by cmdtab and mmp_command.
  */
+#include <sys/ioctl.h>
+
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include <histedit.h>
 
@@ -26,6 +32,10 @@ static unsigned char edit_complete(EditLine *, int);
 static unsigned char edit_help(EditLine *, int);
 static void	 edit_help_line(void *, const char *);
 static void	 edit_set_prompt(void);
+static void	 edit_sigint(int);
+static int	 edit_getc(EditLine *, wchar_t *);
+static int	 edit_echo_off(struct termios *);
+static void	 edit_discard(void);
 
 /* The prompt: "<hostname>> ". */
 static char *
@@ -72,18 +82,29 @@ edit_words(EditLine *el, char ***argv, int *argc, char **partial)
 	return (0);
 }
 
-/* TAB: complete the word under the cursor, or list what fits. */
+/*
+ * TAB: complete the word under the cursor, or list what fits: command
+ * words from the table, file-store names where a file goes.
+ */
 static unsigned char
 edit_complete(EditLine *el, int ch)
 {
-	char		**argv, *partial, **list, *add;
-	size_t		 n, i, common, pl;
+	char		**argv, *partial, **list, *add, **names;
+	size_t		 n, nn, i, common, pl;
 	int		 argc, rc = CC_ERROR;
 
 	(void)ch;
 	if (edit_words(el, &argv, &argc, &partial) == -1)
 		return (CC_ERROR);
 	list = cmdtab_complete(argc, argv, partial, &n);
+	/* Where a file goes, the daemon knows the names of the store. */
+	if (cmdtab_wants(argc, argv, "file") &&
+	    (names = mmp_store_names(partial, &nn)) != NULL) {
+		list = xreallocarray(list, n + nn, sizeof(*list));
+		memcpy(list + n, names, nn * sizeof(*names));
+		n += nn;
+		free(names);
+	}
 	pl = strlen(partial);
 	if (n == 1) {
 		xasprintf(&add, "%s ", list[0] + pl);
@@ -167,6 +188,88 @@ edit_help(EditLine *el, int ch)
 	return (CC_REDISPLAY);
 }
 
+/* SIGINT (Ctrl-C at a secret prompt): note it; the prompt gives up. */
+static void
+edit_sigint(int sig)
+{
+	(void)sig;
+	mmp_interrupted = 1;
+}
+
+/*
+ * libedit reads the terminal through this: one character, or -1 to give
+ * up the line on Ctrl-C (a byte here, as the edit mode has no isig) so
+ * that edit_loop prompts again, whatever libedit binds to the key.
+ */
+static int
+edit_getc(EditLine *el, wchar_t *wc)
+{
+	static mbstate_t	 mbs;
+	ssize_t			 n;
+	size_t			 r;
+	char			 c;
+
+	(void)el;
+	for (;;) {
+		if (mmp_interrupted)
+			return (-1);
+		n = read(STDIN_FILENO, &c, 1);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			*wc = L'\0';
+			return (n == 0 ? 0 : -1);
+		}
+		if (c == 0x03) {
+			memset(&mbs, 0, sizeof(mbs));
+			mmp_interrupted = 1;
+			return (-1);
+		}
+		r = mbrtowc(wc, &c, 1, &mbs);
+		if (r == (size_t)-2)
+			continue;	/* more bytes of one character */
+		if (r == (size_t)-1) {
+			memset(&mbs, 0, sizeof(mbs));
+			*wc = (unsigned char)c;
+		}
+		return (1);
+	}
+}
+
+/*
+ * Turn the terminal's echo off, keeping the old settings in *old, for a
+ * command that may ask for a secret: what is typed before its prompt
+ * shows is not echoed either. Returns 1 if echo was turned off.
+ */
+static int
+edit_echo_off(struct termios *old)
+{
+	struct termios	 quiet;
+
+	if (tcgetattr(STDIN_FILENO, old) == -1)
+		return (0);
+	quiet = *old;
+	quiet.c_lflag &= ~(ECHO | ECHONL);
+	return (tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0);
+}
+
+/*
+ * A command that may ask for a secret refused before asking: what was
+ * typed meanwhile is most likely the secret. Throw it away unread.
+ */
+static void
+edit_discard(void)
+{
+	int	 pending = 0;
+
+	if (ioctl(STDIN_FILENO, FIONREAD, &pending) == -1)
+		pending = 0;
+	tcflush(STDIN_FILENO, TCIFLUSH);
+	if (pending > 0)
+		fprintf(stderr, "mmp: discarded what was typed after that "
+		    "command unread (it may have been the secret)\n");
+}
+
 /* The interactive loop; returns the exit status of the shell. */
 int
 edit_loop(void)
@@ -174,10 +277,20 @@ edit_loop(void)
 	EditLine	*el;
 	History		*hist;
 	HistEvent	 ev;
+	struct sigaction sa;
+	struct termios	 saved;
 	const char	*line, *home;
 	char		*histfile = NULL, **argv, *cause;
 	struct cmd_match m;
-	int		 count, argc, rc, sethost;
+	int		 count, argc, rc, sethost, parsed, quiet;
+	int		 secret, refused = 0;
+
+	/* Ctrl-C cancels the line or the secret prompt, not the shell. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = edit_sigint;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: the read must stop */
+	sigaction(SIGINT, &sa, NULL);
 
 	edit_set_prompt();
 	hist = history_init();
@@ -190,7 +303,13 @@ edit_loop(void)
 
 	el = el_init("mmp", stdin, stdout, stderr);
 	el_set(el, EL_EDITOR, "emacs");
-	el_set(el, EL_SIGNAL, 1);
+	/*
+	 * While a line is edited Ctrl-C is a byte, not a signal (one that
+	 * lands between two reads would leave libedit reading on), and
+	 * edit_getc sees it before any key binding does.
+	 */
+	el_set(el, EL_SETTY, "-d", "-isig", NULL);
+	el_set(el, EL_GETCFN, edit_getc);
 	el_set(el, EL_PROMPT, edit_prompt);
 	el_set(el, EL_HIST, history, hist);
 	el_set(el, EL_ADDFN, "mmp-complete", "complete a command word",
@@ -200,7 +319,18 @@ edit_loop(void)
 	    edit_help);
 	el_set(el, EL_BIND, "?", "mmp-help", NULL);
 
-	while ((line = el_gets(el, &count)) != NULL) {
+	for (;;) {
+		mmp_interrupted = 0;
+		line = el_gets(el, &count);
+		if (mmp_interrupted) {
+			/* Ctrl-C: drop the line and prompt again. */
+			fputc('\n', stdout);
+			fflush(stdout);
+			el_reset(el);
+			continue;
+		}
+		if (line == NULL || count <= 0)
+			break;
 		if (util_split(line, &argv, &argc, &cause) == -1) {
 			fprintf(stderr, "mmp: %s\n", cause);
 			free(cause);
@@ -210,15 +340,39 @@ edit_loop(void)
 			util_free_argv(argv, argc);
 			continue;
 		}
-		sethost = cmdtab_match(argc, argv, &m, &cause) == CMDTAB_OK &&
-		    m.id == CMD_HOSTNAME_SET;
-		if (!sethost)
+		parsed = cmdtab_match(argc, argv, &m, &cause) == CMDTAB_OK;
+		if (!parsed)
 			free(cause);
-		history(hist, &ev, H_ENTER, line);
-		if (histfile != NULL)
-			history(hist, &ev, H_SAVE, histfile);
+		sethost = parsed && m.id == CMD_HOSTNAME_SET;
+		secret = parsed && (m.flags & CF_SECRET);
+		/* At once: what is typed from now on may be the secret. */
+		quiet = secret && edit_echo_off(&saved);
+		/*
+		 * The line after a secret command that refused may be the
+		 * secret itself: it never goes into the history, and if it
+		 * is no command it is not repeated in an error.
+		 */
+		if (refused && !parsed) {
+			fprintf(stderr, "mmp: not a command (not shown and not "
+			    "kept in the history: it may have been a secret)\n");
+			util_free_argv(argv, argc);
+			refused = 0;
+			continue;
+		}
+		if (!refused) {
+			history(hist, &ev, H_ENTER, line);
+			if (histfile != NULL)
+				history(hist, &ev, H_SAVE, histfile);
+		}
+		refused = 0;
 		rc = mmp_command(argc, argv, "");
 		util_free_argv(argv, argc);
+		if (secret && mmp_prompts == 0 && rc != EXIT_OK) {
+			edit_discard();
+			refused = 1;
+		}
+		if (quiet)
+			tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 		if (rc == -1)
 			break;
 		/* The prompt follows the host name as soon as it changes. */

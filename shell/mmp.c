@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,10 @@
 
 const char	*sockpath;
 int		 jflag;		/* -j: answers as JSON */
+volatile sig_atomic_t mmp_interrupted;	/* SIGINT since last looked */
+int		 mmp_prompts;		/* prompts the last command made */
+
+static int	 batch_lineno;		/* stdin lines read in batch mode */
 
 static __dead void usage(void);
 static int	 mmp_batch(void);
@@ -26,9 +31,17 @@ static void	 mmp_help_line(void *, const char *);
 static void	 mmp_batch_err(void *, const char *);
 static void	 mmp_capture(void *, const char *);
 static void	 mmp_ignore(void *, const char *);
+static char	*mmp_input(void *, const char *, int);
+static void	 mmp_collect(void *, const char *);
+
+/* Names gathered from pki names for completion. */
+struct mmp_names {
+	char	**list;
+	size_t	  n;
+};
 
 static const struct client_io stdio_io = {
-	client_print_out, client_print_err, client_input, client_print_part,
+	client_print_out, client_print_err, mmp_input, client_print_part,
 	NULL
 };
 
@@ -64,6 +77,22 @@ mmp_ignore(void *arg, const char *line)
 {
 	(void)arg;
 	(void)line;
+}
+
+/*
+ * Answer a daemon prompt, counting the prompts of this command and, in
+ * batch mode, the line the answer was read from.
+ */
+static char *
+mmp_input(void *arg, const char *prompt, int echo)
+{
+	char	*line;
+
+	mmp_prompts++;
+	line = client_input(arg, prompt, echo);
+	if (line != NULL && !isatty(STDIN_FILENO))
+		batch_lineno++;
+	return (line);
 }
 
 /*
@@ -110,9 +139,15 @@ mmp_command(int argc, char **argv, const char *where)
 	case CMD_EXIT:
 	case CMD_QUIT:
 		return (-1);
+	case CMD_VERSION:
+		/* Ours first: it shows even when mmpd cannot be reached. */
+		printf("%-17s: %s\n", "Shell version", MMP_VERSION);
+		fflush(stdout);
+		break;
 	default:
 		break;
 	}
+	mmp_prompts = 0;
 	if (*where != '\0') {
 		io.err = mmp_batch_err;
 		io.arg = (void *)(uintptr_t)where;
@@ -128,13 +163,18 @@ mmp_command(int argc, char **argv, const char *where)
 static int
 mmp_json(const struct cmd_match *m, int argc, char **argv, const char *where)
 {
-	struct client_io	 io = { json_out, json_err, client_input,
+	struct client_io	 io = { json_out, json_err, mmp_input,
 				    json_part, NULL };
 	struct json_doc		*doc;
 	char			*cause, *msg;
 	int			 rc;
 
 	doc = json_new(m, where);
+	if (m->id == CMD_VERSION) {
+		xasprintf(&msg, "%-17s: %s", "Shell version", MMP_VERSION);
+		json_out(doc, msg);
+		free(msg);
+	}
 	if (m->id == CMD_HELP) {
 		rc = EXIT_OK;
 		if (cmdtab_help(m->nargs, (char **)(uintptr_t)m->args,
@@ -149,6 +189,7 @@ mmp_json(const struct cmd_match *m, int argc, char **argv, const char *where)
 		return (rc);
 	}
 	io.arg = doc;
+	mmp_prompts = 0;
 	rc = client_run(sockpath, argc, argv, &io);
 	json_finish(doc, rc, stdout);
 	return (rc);
@@ -186,6 +227,44 @@ mmp_hostname(char *buf, size_t len)
 	free(name);
 }
 
+/* Keep a line of pki names, up to MMP_NAMES_MAX of them. */
+static void
+mmp_collect(void *arg, const char *line)
+{
+	struct mmp_names	*nm = arg;
+
+	if (nm->n >= MMP_NAMES_MAX || *line == '\0')
+		return;
+	nm->list = xreallocarray(nm->list, nm->n + 1, sizeof(*nm->list));
+	nm->list[nm->n++] = xstrdup(line);
+}
+
+/*
+ * The names in the daemon's file store that start with prefix, for TAB
+ * completion: an allocated list of *n names (free with
+ * cmdtab_free_list), or NULL when there are none or mmpd cannot say.
+ */
+char **
+mmp_store_names(const char *prefix, size_t *n)
+{
+	struct mmp_names	 nm = { NULL, 0 };
+	struct client_io	 io = { mmp_collect, mmp_ignore, client_input,
+				    NULL, NULL };
+	char			*argv[] = { "pki", "names", NULL, NULL };
+	int			 argc = 2;
+
+	if (*prefix != '\0')
+		argv[argc++] = (char *)(uintptr_t)prefix;
+	io.arg = &nm;
+	if (client_run(sockpath, argc, argv, &io) != EXIT_OK) {
+		cmdtab_free_list(nm.list, nm.n);
+		*n = 0;
+		return (NULL);
+	}
+	*n = nm.n;
+	return (nm.list);
+}
+
 /*
  * Batch mode: one command a line, blank lines and # comments skipped,
  * stop at the first failure and name its line.
@@ -195,11 +274,12 @@ mmp_batch(void)
 {
 	char	*line = NULL, *cause, **argv, where[32];
 	size_t	 cap = 0;
-	int	 argc, lineno = 0, rc = EXIT_OK;
+	int	 argc, lineno, rc = EXIT_OK;
 	ssize_t	 n;
 
+	/* Answers to prompts are lines too: mmp_input counts them. */
 	while ((n = getline(&line, &cap, stdin)) != -1) {
-		lineno++;
+		lineno = ++batch_lineno;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
 		snprintf(where, sizeof(where), "line %d: ", lineno);

@@ -4,11 +4,13 @@
 #ifndef MMP_H
 #define MMP_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "compat.h"
 
 #define MMP_SOCKET	"/run/mmp/mmpd.sock"
+#define MMP_NAMES_MAX	256	/* file-store names TAB completion offers */
 
 /* mmp -S, inside the SSH root: where the store is, what serves SFTP. */
 #define MMP_SSH_STORE	"/files"
@@ -41,8 +43,11 @@ struct json_doc;
 /* mmp.c */
 extern const char	*sockpath;
 extern int		 jflag;
+extern volatile sig_atomic_t mmp_interrupted;
+extern int		 mmp_prompts;
 int		 mmp_command(int, char **, const char *);
 void		 mmp_hostname(char *, size_t);
+char		**mmp_store_names(const char *, size_t *);
 
 /* client.c */
 int		 client_run(const char *, int, char **,

@@ -131,18 +131,19 @@ def make_ca(d, name):
           '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
 
 
-def make_node_cert(d, ca, name, addr, serial, eku='serverAuth,clientAuth'):
+def make_node_cert(d, ca, name, addr, serial, eku='serverAuth,clientAuth',
+                   domain=DOMAIN):
     """<name>.key and <name>.crt in d, signed by CA ca, for a node at
-    addr: extended key usage eku (none if empty), SAN DNS:example.com and
+    addr: extended key usage eku (none if empty), SAN DNS:<domain> and
     IP:addr."""
     with open(os.path.join(d, name + '.ext'), 'w') as f:
         f.write('basicConstraints=critical,CA:FALSE\n'
                 'keyUsage=critical,digitalSignature,keyAgreement\n' +
                 ('extendedKeyUsage=%s\n' % eku if eku else '') +
-                'subjectAltName=DNS:%s,IP:%s\n' % (DOMAIN, addr))
+                'subjectAltName=DNS:%s,IP:%s\n' % (domain, addr))
     _ossl(d, 'req', '-new', '-newkey', 'ec', '-pkeyopt',
           'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
-          '-out', name + '.csr', '-subj', '/O=mmp tests/CN=' + DOMAIN)
+          '-out', name + '.csr', '-subj', '/O=mmp tests/CN=' + domain)
     _ossl(d, 'x509', '-req', '-in', name + '.csr', '-CA', ca + '.crt',
           '-CAkey', ca + '.key', '-set_serial', str(serial), '-days', '7',
           '-out', name + '.crt', '-extfile', name + '.ext')
@@ -577,7 +578,8 @@ class Cluster:
         lines = self.base_lines(nd) if base else []
         lines.append('xmpp cluster trust ' + self.trust)
         for cb in CBS:
-            lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb]]
+            lines += ['xmpp callbridge add-secret ' + cb, self.secrets[cb],
+                      self.secrets[cb]]
         lines += ['xmpp disable'] + self.timer_lines(timers) + \
             ['xmpp cluster enable', 'xmpp enable',
              'xmpp cluster join ' + via.peer]

@@ -154,13 +154,13 @@ async def story(t):
     with t.check('secret-mismatch-shown-everywhere'):
         await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
         await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
-                    stdin='not-the-same-secret-2\n')
+                    stdin='not-the-same-secret-2\n' * 2)
         await c.wait_status(c.nodes, lambda s: s.secrets_differ(
             'cb2', n3.peer), 'every node to say cb2 differs on %s' %
             n3.peer)
         await n3.ok('xmpp', 'callbridge', 'del', 'cb2')
         await n3.ok('xmpp', 'callbridge', 'add-secret', 'cb2',
-                    stdin=c.secrets['cb2'] + '\n')
+                    stdin=(c.secrets['cb2'] + '\n') * 2)
         await c.wait_status(c.nodes, lambda s: s.secrets_consistent,
                             'every node to say the secrets are consistent '
                             'again')
@@ -466,7 +466,8 @@ async def mtls(t):
 
     with t.check('other-domain-refused'):
         # A node with a good certificate but another XMPP domain.
-        make_node_cert(c.certs, 'ca', 'node5', '127.0.0.5', 1005)
+        make_node_cert(c.certs, 'ca', 'node5', '127.0.0.5', 1005,
+                       domain='example.org')
         n5 = c.add_node(5)
         n5.install('ca.crt', 'node5.key', 'node5.crt')
         await c.start([n5])
@@ -1530,6 +1531,27 @@ async def dialcheck(t):
                   err)
     finally:
         srv.close()
+
+
+@scenario()
+async def edges(t):
+    """Issue 15's rough edges on a follower of three: xmpp cluster join
+    through a member of its own cluster says it is a member already and
+    changes nothing; xmpp cluster remove with its own address says to run
+    remove without one, and the node stays a member."""
+    c = Cluster(t, 3)
+    leader = await c.form(timers=TIMERS or ('100', '500'))
+    f = [nd for nd in c.nodes if nd is not leader][0]
+    with t.check('join-when-already-a-member'):
+        rc, out, err = await f.mmp('xmpp', 'cluster', 'join', leader.peer)
+        check(rc == 0 and 'already a member' in out,
+              'join on a member: exit %d: %s' % (rc, (err + out).strip()))
+    with t.check('remove-self-address-on-follower'):
+        rc, out, err = await f.mmp('xmpp', 'cluster', 'remove', f.peer)
+        check(rc == 1 and 'run xmpp cluster remove, without an address'
+              in err, 'remove <self> on a follower: exit %d: %s' %
+              (rc, (err + out).strip()))
+        await c.wait_agree(what='agreement with the follower still in')
 
 
 if __name__ == '__main__':

@@ -111,7 +111,7 @@ class Daemon:
                  'xmpp certs xmpp.key xmpp.crt',
                  'xmpp user add alice', 'alicepw1', 'alicepw1',
                  'xmpp user add bob', 'bobpw123', 'bobpw123',
-                 'xmpp callbridge add-secret cb1', CB1_SECRET,
+                 'xmpp callbridge add-secret cb1', CB1_SECRET, CB1_SECRET,
                  'xmpp callbridge add cb2']
         if cluster:
             lines += ['xmpp cluster trust xmpp.crt', 'xmpp cluster enable',
@@ -180,6 +180,8 @@ def version(d):
     text = kv_text(d.text('version')[1])
     check(doc.get('software_version') == text['Software version'],
           'software_version %r, text says %r' % (doc, text))
+    check(doc.get('shell_version') == text['Shell version'],
+          'shell_version %r, text says %r' % (doc, text))
 
 
 @test
@@ -408,7 +410,7 @@ def pki(d):
 
 @test
 def help(d):
-    rows = table()
+    rows = [r for r in table() if 'CF_HIDDEN' not in r[2]]
     doc = d.j('help')
     cmds = doc.get('commands')
     check(len(cmds) == len(rows), 'help: %d commands, the table has %d' % (
@@ -502,7 +504,7 @@ def batch(d):
     read from the next line, and the failing line named."""
     d.configure()
     lines = ['# a comment', 'version', '', 'xmpp callbridge add-secret cb9',
-             'secret-number-9', 'xmpp callbridge list',
+             'secret-number-9', 'secret-number-9', 'xmpp callbridge list',
              'xmpp callbridge del nothere', 'version']
     rc, out, err = d.run(['-j'], '\n'.join(lines) + '\n')
     textlines = [ln.replace('9', '8') for ln in lines]
@@ -545,6 +547,10 @@ def secret_prompt(d):
     deadline = time.monotonic() + BOUND
     while b':' not in seen:
         check(time.monotonic() < deadline, 'no prompt: %r' % seen)
+        seen += os.read(master, 1024)
+    os.write(master, b'typed-secret-7\n')
+    while b'Retype' not in seen:
+        check(time.monotonic() < deadline, 'no second prompt: %r' % seen)
         seen += os.read(master, 1024)
     os.write(master, b'typed-secret-7\n')
     out, _ = p.communicate(timeout=BOUND)

@@ -118,11 +118,14 @@ make_certs() {
 		openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key \
 		    -out ca-bundle.crt -subj /CN=Test-CA -days 30
 		openssl req -newkey rsa:2048 -nodes -keyout xmpp.key \
-		    -out xmpp.csr -subj /CN=xmpp.example.com
+		    -out xmpp.csr -subj /CN=xmpp.example.com -addext \
+		    subjectAltName=DNS:xmpp.example.com,DNS:example.com,DNS:example.org
 		openssl x509 -req -in xmpp.csr -CA ca-bundle.crt \
-		    -CAkey ca.key -CAcreateserial -out xmpp.crt -days 30
+		    -CAkey ca.key -CAcreateserial -out xmpp.crt -days 30 \
+		    -copy_extensions copy
 		openssl x509 -req -in xmpp.csr -CA ca-bundle.crt \
-		    -CAkey ca.key -CAcreateserial -out expired.crt -days -1
+		    -CAkey ca.key -CAcreateserial -out expired.crt -days -1 \
+		    -copy_extensions copy
 		openssl genpkey -algorithm EC \
 		    -pkeyopt ec_paramgen_curve:P-256 -out other.key
 		openssl req -x509 -newkey rsa:2048 -nodes -keyout other-ca.key \

@@ -1156,7 +1156,7 @@ START_TEST(test_help_prefix)
 	char		*cb[] = { "xmpp", "callbridge" };
 	char		*cl[] = { "xm", "cl" };
 	char		*cause = NULL;
-	int		 i;
+	int		 i, shown;
 
 	h = calloc(1, sizeof(*h));
 	ck_assert_ptr_nonnull(h);
@@ -1180,10 +1180,44 @@ START_TEST(test_help_prefix)
 		    "line '%s'", h->lines[i]);
 	ck_assert_ptr_nonnull(strstr(h->lines[0], "xmpp cluster status"));
 
+	/* Every command but the hidden ones. */
+	for (i = shown = 0; i < CMD__COUNT; i++)
+		if (!(cmdtab_flags((enum cmd_id)i) & CF_HIDDEN))
+			shown++;
+	ck_assert_int_lt(shown, CMD__COUNT);
 	memset(h, 0, sizeof(*h));
-	ck_assert_int_eq(cmdtab_help(0, NULL, help_cb, h, &cause), CMD__COUNT);
-	ck_assert_int_eq(h->n, CMD__COUNT);
+	ck_assert_int_eq(cmdtab_help(0, NULL, help_cb, h, &cause), shown);
+	ck_assert_int_eq(h->n, shown);
 	free(h);
+}
+END_TEST
+
+/*
+ * A hidden command (pki names) matches but is offered nowhere; where a
+ * file goes, cmdtab_wants says so.
+ */
+START_TEST(test_hidden_and_wants)
+{
+	struct cmd_match m;
+	char		*names[] = { "pki", "names", "web" };
+	char		*pki[] = { "pki" }, *insp[] = { "pki", "inspect" };
+	char		*bundle[] = { "pki", "bundle", "out.crt" };
+	char		*dom[] = { "xmpp", "domain" };
+	char		**list, *cause = NULL;
+	size_t		 n;
+
+	ck_assert_int_eq(cmdtab_match(3, names, &m, &cause), CMDTAB_OK);
+	ck_assert_int_eq(m.id, CMD_PKI_NAMES);
+	list = cmdtab_complete(1, pki, "n", &n);
+	ck_assert_uint_eq(n, 0);
+	cmdtab_free_list(list, n);
+	ck_assert_int_eq(cmdtab_match(1, pki, &m, &cause), CMDTAB_INCOMPLETE);
+	ck_assert_ptr_null(strstr(cause, "names"));
+	free(cause);
+	ck_assert_int_eq(cmdtab_wants(2, insp, "file"), 1);
+	ck_assert_int_eq(cmdtab_wants(3, bundle, "file"), 1);
+	ck_assert_int_eq(cmdtab_wants(2, dom, "file"), 0);
+	ck_assert_int_eq(cmdtab_wants(1, pki, "file"), 0);
 }
 END_TEST
 
@@ -1360,6 +1394,7 @@ cmdtab_suite(void)
 	tc = tcase_create("help");
 	tcase_add_test(tc, test_help_prefix);
 	tcase_add_test(tc, test_help_unknown);
+	tcase_add_test(tc, test_hidden_and_wants);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -2,7 +2,7 @@
 start_daemon
 say call bridges need the domain first
 mmp xmpp callbridge add cb1
-mmp_in 'secret-typed\n' xmpp callbridge add-secret cb2
+mmp_in 'secret-typed\nsecret-typed\n' xmpp callbridge add-secret cb2
 mmp xmpp domain example.com
 say add generates a secret
 mmp xmpp callbridge add cb1 | mask_secrets
@@ -21,13 +21,13 @@ mmp xmpp callbridge add cb.1
 mmp xmpp callbridge add aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 mmp xmpp callbridge add aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa | mask_secrets
 say add-secret reads the secret, never from the command line
-mmp_in 'typed-secret-1\n' xmpp callbridge add-secret cb2
+mmp_in 'typed-secret-1\ntyped-secret-1\n' xmpp callbridge add-secret cb2
 mmp xmpp callbridge add-secret cb5 on-the-command-line
 say add-secret refuses short, long and spaced secrets, and names that exist
 mmp_in 'short\n' xmpp callbridge add-secret cb6
 mmp_in "$(printf '%0257d' 0)\n" xmpp callbridge add-secret cb6
 mmp_in 'has a space\n' xmpp callbridge add-secret cb6
-mmp_in 'typed-secret-1\n' xmpp callbridge add-secret cb1
+mmp_in 'typed-secret-1\ntyped-secret-1\n' xmpp callbridge add-secret cb1
 say add-secret with no answer at all
 mmp_in '' xmpp callbridge add-secret cb6
 say list

@@ -4,10 +4,10 @@
 make_certs
 (
 	cd "$DATA/files" || exit 1
-	printf 'extendedKeyUsage=serverAuth\n' >srv.ext
+	printf 'extendedKeyUsage=serverAuth\nsubjectAltName=DNS:example.com\n' >srv.ext
 	openssl x509 -req -in xmpp.csr -CA ca-bundle.crt -CAkey ca.key \
 	    -CAcreateserial -out srvonly.crt -days 30 -extfile srv.ext
-	printf 'extendedKeyUsage=serverAuth,clientAuth\n' >both.ext
+	printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:example.com\n' >both.ext
 	openssl x509 -req -in xmpp.csr -CA ca-bundle.crt -CAkey ca.key \
 	    -CAcreateserial -out node.crt -days 30 -extfile both.ext
 	rm -f srv.ext both.ext

@@ -9,7 +9,7 @@ mmp xmpp | grep '^Domain'
 say a batch that does not parse on line 2 exits 2
 mmp_in 'version\nxmpp frob\nxmpp domain never.example\n'
 say a secret on the next line of a batch
-mmp_in 'xmpp callbridge add-secret cb1\nbatch-secret-1\nxmpp callbridge list\n'
+mmp_in 'xmpp callbridge add-secret cb1\nbatch-secret-1\nbatch-secret-1\nxmpp callbridge list\n'
 say an unbalanced quote
 mmp_in 'xmpp domain "example.com\n'
 say exit ends a batch with success

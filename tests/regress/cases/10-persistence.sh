@@ -6,7 +6,7 @@ use_ports
 mmp xmpp domain example.com
 mmp xmpp listen 127.0.0.1 ::1
 mmp xmpp certs xmpp.key xmpp.crt ca-bundle.crt
-mmp_in 'persistent-secret-1\n' xmpp callbridge add-secret cb1
+mmp_in 'persistent-secret-1\npersistent-secret-1\n' xmpp callbridge add-secret cb1
 mmp xmpp enable
 say after a clean restart
 stop_daemon
@@ -15,7 +15,7 @@ mmp xmpp
 mmp xmpp callbridge list
 say changed, then kill -9 at once
 mmp xmpp port client 5400
-mmp_in 'persistent-secret-2\n' xmpp callbridge add-secret cb2
+mmp_in 'persistent-secret-2\npersistent-secret-2\n' xmpp callbridge add-secret cb2
 mmp xmpp callbridge del cb1
 kill_daemon
 say after kill -9 a stale socket is replaced

@@ -62,9 +62,9 @@ use_ports
 mmp xmpp domain example.com >/dev/null
 mmp xmpp listen 127.0.0.1 >/dev/null
 mmp xmpp certs xmpp.key xmpp.crt ca-bundle.crt >/dev/null
-mmp_in 'cb1-lower-secret\n' xmpp callbridge add-secret cb1
+mmp_in 'cb1-lower-secret\ncb1-lower-secret\n' xmpp callbridge add-secret cb1
 say a name differing only in case is refused, by add and add-secret
-mmp_in 'CB1-upper-secret\n' xmpp callbridge add-secret CB1
+mmp_in 'CB1-upper-secret\nCB1-upper-secret\n' xmpp callbridge add-secret CB1
 mmp xmpp callbridge add Cb1 | mask_secrets
 mmp xmpp callbridge add cB1 | mask_secrets
 say del names the exact call bridge and says which one exists

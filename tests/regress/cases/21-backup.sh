@@ -38,6 +38,7 @@ mmp_in 'alicepw1\nalicepw1\n' xmpp user add alice
 mmp xmpp domain example.com
 mmp xmpp callbridge add-secret cb1 <<EOF
 cbsecret1
+cbsecret1
 EOF
 say no backups yet
 mmp backup list

@@ -13,7 +13,7 @@ audit() {
 }
 start_daemon
 mmp xmpp domain example.com
-mmp_in "$CBSECRET\n" xmpp callbridge add-secret cb1
+mmp_in "$CBSECRET\n$CBSECRET\n" xmpp callbridge add-secret cb1
 mmp_in "$PASSWORD\n$PASSWORD\n" xmpp user add alice
 mmp xmpp callbridge del nosuch
 say the admin sees the secret in callbridge list, as on the MMP
