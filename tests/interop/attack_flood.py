@@ -15,8 +15,8 @@ import select
 import sys
 import time
 
-from ixlib import (DOMAIN, NS_CLIENT, NS_PING, NS_SASL, Closed, Failed,
-                   Raw, b64, check, local, login, main, tostr)
+from ixlib import (NS_CLIENT, NS_SASL, Closed, Failed, b64, check, local,
+                   login, main, ping_server, sasl_stage)
 
 TESTS = {}
 
@@ -37,31 +37,6 @@ def test(fn):
     """Register a test under its name, with - for _."""
     TESTS[fn.__name__.replace('_', '-')] = fn
     return fn
-
-
-def ping_server(r, ident, timeout=1.0):
-    """Ping the server on a logged-in stream; the round trip in seconds,
-    which must be under timeout."""
-    t = time.monotonic()
-    r.send("<iq type='get' id='%s' to='%s'><ping xmlns='%s'/></iq>" %
-           (ident, DOMAIN, NS_PING))
-    while True:
-        el = r.next(timeout, 'the answer to ping %s' % ident)
-        if el.tag == '{%s}iq' % NS_CLIENT and el.get('id') == ident:
-            break
-    check(el.get('type') == 'result', 'ping answered %s' % tostr(el))
-    took = time.monotonic() - t
-    check(took < timeout, 'ping %s took %.2fs' % (ident, took))
-    return took
-
-
-def sasl_stage(source):
-    """A stream from source that has done STARTTLS and may authenticate."""
-    r = Raw(source=source)
-    r.open()
-    r.starttls()
-    r.open()
-    return r
 
 
 @test

@@ -397,6 +397,31 @@ def tostr(el):
     return s if len(s) < 400 else s[:400] + '...'
 
 
+def ping_server(r, ident, timeout=1.0):
+    """Ping the server on a logged-in stream; the round trip in seconds,
+    which must be under timeout."""
+    t = time.monotonic()
+    r.send("<iq type='get' id='%s' to='%s'><ping xmlns='%s'/></iq>" %
+           (ident, DOMAIN, NS_PING))
+    while True:
+        el = r.next(timeout, 'the answer to ping %s' % ident)
+        if el.tag == '{%s}iq' % NS_CLIENT and el.get('id') == ident:
+            break
+    check(el.get('type') == 'result', 'ping answered %s' % tostr(el))
+    took = time.monotonic() - t
+    check(took < timeout, 'ping %s took %.2fs' % (ident, took))
+    return took
+
+
+def sasl_stage(source):
+    """A stream from source that has done STARTTLS and may authenticate."""
+    r = Raw(source=source)
+    r.open()
+    r.starttls()
+    r.open()
+    return r
+
+
 def login(user='alice', resource=None, mech='PLAIN', port=CPORT,
           source=None):
     """A raw stream: STARTTLS, SASL, bind; returns it ready. source is

@@ -8,50 +8,6 @@
 # the log grows by a few lines, CPU over 2 s stays low, and a fresh client
 # connects once the attackers are gone.
 make_certs
-cat >"$T/hold.py" <<'EOF'
-"""Open NPER connections from each source address and hold them until
-the file 'release' appears (60 s at most); then say how many mmpd had
-closed. usage: hold.py PORT NPER ADDR..."""
-import os, socket, sys, time
-port, nper, addrs = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-hdr = (b"<?xml version='1.0'?><stream:stream to='example.com' "
-       b"xmlns='jabber:client' "
-       b"xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>")
-socks = []
-for a in addrs:
-    for i in range(nper):
-        try:
-            s = socket.create_connection(('127.0.0.1', port), 5, (a, 0))
-        except OSError:
-            continue
-        if i % 2:
-            try:
-                s.send(hdr)
-            except OSError:
-                pass
-        socks.append(s)
-with open('opened', 'w') as f:
-    f.write('%d\n' % len(socks))
-end = time.monotonic() + 60
-while not os.path.exists('release') and time.monotonic() < end:
-    time.sleep(0.05)
-closed = 0
-for s in socks:
-    # Read what mmpd sent (features, a stream error) up to EOF or a wait.
-    s.setblocking(False)
-    try:
-        while True:
-            if s.recv(65536) == b'':
-                closed += 1
-                break
-    except BlockingIOError:
-        pass
-    except OSError:
-        closed += 1
-    s.close()
-print('attack: %d connections, %d held open by mmpd' %
-      (len(socks), len(socks) - closed))
-EOF
 cat >"$T/fresh.py" <<'EOF'
 """A fresh client from 127.0.0.1 gets its stream features."""
 import socket, sys, time
@@ -147,7 +103,7 @@ base=$(nfds)
 
 say phase 1: 480 streams from 8 addresses against a limit of 256
 start=$(wc -l <"$T/mmpd.log")
-/usr/bin/python3 "$T/hold.py" "$CPORT" 60 127.0.0.2 127.0.0.3 127.0.0.4 \
+/usr/bin/python3 "$HERE/holdconns.py" "$CPORT" 60 127.0.0.2 127.0.0.3 127.0.0.4 \
     127.0.0.5 127.0.0.6 127.0.0.7 127.0.0.8 127.0.0.9 >"$T/hold.out" &
 hold=$!
 wait_for "the attack to connect" test -f "$T/opened"
@@ -174,7 +130,7 @@ wait_for "mmpd to close the attack" test "$(nfds)" -le "$base"
 lim=$(($(nfds) + 6))
 prlimit --pid "$MMPD_PID" --nofile="$lim:$lim"
 start=$(wc -l <"$T/mmpd.log")
-/usr/bin/python3 "$T/hold.py" "$CPORT" 20 127.0.0.2 127.0.0.3 \
+/usr/bin/python3 "$HERE/holdconns.py" "$CPORT" 20 127.0.0.2 127.0.0.3 \
     >"$T/hold.out" &
 hold=$!
 wait_for "the attack to connect" test -f "$T/opened"
