@@ -134,6 +134,20 @@ make_certs() {
 	) >/dev/null 2>&1
 }
 
+# A cluster node's certificate, node.crt in the store: the key of
+# make_certs, signed by its CA for serverAuth and clientAuth.
+make_node_cert() {
+	(
+		cd "$DATA/files" || exit 1
+		printf '%s\n' 'extendedKeyUsage=serverAuth,clientAuth' \
+		    'subjectAltName=DNS:example.com' >both.ext
+		openssl x509 -req -in xmpp.csr -CA ca-bundle.crt \
+		    -CAkey ca.key -CAcreateserial -out node.crt -days 30 \
+		    -extfile both.ext
+		rm -f both.ext
+	) >/dev/null 2>&1
+}
+
 # The files in the store, one a line, with their modes.
 store() {
 	(cd "$DATA/files" && ls -1 | while read -r f; do

@@ -2,12 +2,7 @@
 # libuv loop inside ours must not spin). CPU time of 2 s of idling, from
 # /proc, must stay under a quarter of it.
 make_certs
-(
-	cd "$DATA/files" || exit 1
-	printf 'extendedKeyUsage=serverAuth,clientAuth\n' >both.ext
-	openssl x509 -req -in xmpp.csr -CA ca-bundle.crt -CAkey ca.key \
-	    -CAcreateserial -out node.crt -days 30 -extfile both.ext
-) >/dev/null 2>&1
+make_node_cert
 set -- $(free_ports)
 LPORT=$1
 set --

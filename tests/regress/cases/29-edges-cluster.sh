@@ -2,12 +2,7 @@
 # is already a member says so; remove with this node's own address says
 # what to run instead.
 make_certs
-(
-	cd "$DATA/files" || exit 1
-	printf 'extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:example.com\n' >both.ext
-	openssl x509 -req -in xmpp.csr -CA ca-bundle.crt -CAkey ca.key \
-	    -CAcreateserial -out node.crt -days 30 -extfile both.ext
-) >/dev/null 2>&1
+make_node_cert
 set -- $(free_ports)
 LPORT=$1
 set --

@@ -4,12 +4,7 @@
 # line), the shell must still answer, and once the attackers are gone a
 # new connection is accepted again.
 make_certs
-(
-	cd "$DATA/files" || exit 1
-	printf 'extendedKeyUsage=serverAuth,clientAuth\n' >both.ext
-	openssl x509 -req -in xmpp.csr -CA ca-bundle.crt -CAkey ca.key \
-	    -CAcreateserial -out node.crt -days 30 -extfile both.ext
-) >/dev/null 2>&1
+make_node_cert
 set -- $(free_ports)
 LPORT=$1
 set --
