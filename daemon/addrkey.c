@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,5 +50,30 @@ addrkey_make(const char *addr, char *key, size_t len)
 	memset(&a6.s6_addr[8], 0, 8);
 	inet_ntop(AF_INET6, &a6, buf, sizeof(buf));
 	snprintf(key, len, "%s/64", buf);
+	return (0);
+}
+
+/*
+ * Write the numeric host of sa (an interface's address, say) to host (len
+ * bytes). -1 for a family other than IPv4 and IPv6, and for an address
+ * that needs a scope (link-local), which cannot be listened on or dialled
+ * by its text alone.
+ */
+int
+addrkey_numeric(const struct sockaddr *sa, char *host, size_t len)
+{
+	socklen_t	 salen;
+
+	if (sa == NULL)
+		return (-1);
+	if (sa->sa_family == AF_INET)
+		salen = sizeof(struct sockaddr_in);
+	else if (sa->sa_family == AF_INET6)
+		salen = sizeof(struct sockaddr_in6);
+	else
+		return (-1);
+	if (getnameinfo(sa, salen, host, len, NULL, 0, NI_NUMERICHOST) != 0 ||
+	    strchr(host, '%') != NULL)
+		return (-1);
 	return (0);
 }

@@ -33,6 +33,7 @@
 #include <raft.h>
 #include <raft/uv.h>
 
+#include "addrkey.h"
 #include "cluster.h"
 #include "db.h"
 #include "log.h"
@@ -300,16 +301,10 @@ cluster_bindaddr(char *out, size_t len, char **cause)
 	    fam = fam == AF_INET ? AF_INET6 : 0) {
 		for (i = ifa; i != NULL && !found; i = i->ifa_next) {
 			if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
-			    fam || strcmp(i->ifa_name, addrs[0]) != 0)
+			    fam || strcmp(i->ifa_name, addrs[0]) != 0 ||
+			    addrkey_numeric(i->ifa_addr, host,
+			    sizeof(host)) == -1)
 				continue;
-			if (fam == AF_INET)
-				inet_ntop(fam, &((struct sockaddr_in *)
-				    (void *)i->ifa_addr)->sin_addr, host,
-				    sizeof(host));
-			else
-				inet_ntop(fam, &((struct sockaddr_in6 *)
-				    (void *)i->ifa_addr)->sin6_addr, host,
-				    sizeof(host));
 			strlcpy(out, host, len);
 			found = 1;
 		}

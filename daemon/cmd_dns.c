@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrkey.h"
 #include "cluster.h"
 #include "db.h"
 #include "dns.h"
@@ -186,15 +187,9 @@ cmd_dns_standalone(struct dns_job *job, char **listen, int n)
 			    (!any4 && !any6 && strcmp(i->ifa_name,
 			    listen[j]) != 0))
 				continue;
-			if (fam == AF_INET)
-				inet_ntop(fam, &((struct sockaddr_in *)
-				    (void *)i->ifa_addr)->sin_addr, host,
-				    sizeof(host));
-			else
-				inet_ntop(fam, &((struct sockaddr_in6 *)
-				    (void *)i->ifa_addr)->sin6_addr, host,
-				    sizeof(host));
-			cmd_dns_node_add(nd, host);
+			if (addrkey_numeric(i->ifa_addr, host,
+			    sizeof(host)) == 0)
+				cmd_dns_node_add(nd, host);
 		}
 	}
 	if (ifa != NULL)

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "addrkey.h"
 #include "cluster.h"
 #include "db.h"
 #include "log.h"
@@ -199,13 +200,7 @@ cmd_xmpp_ifaddrs(const char *name)
 		return (NULL);
 	for (i = ifa; i != NULL && n < XMPP_IF_SHOWN; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || strcmp(i->ifa_name, name) != 0 ||
-		    (i->ifa_addr->sa_family != AF_INET &&
-		    i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		if (getnameinfo(i->ifa_addr, i->ifa_addr->sa_family ==
-		    AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6), host, sizeof(host), NULL, 0,
-		    NI_NUMERICHOST) != 0 || strchr(host, '%') != NULL)
+		    addrkey_numeric(i->ifa_addr, host, sizeof(host)) == -1)
 			continue;
 		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
 		    host);

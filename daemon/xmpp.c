@@ -199,13 +199,7 @@ xmpp_listen(const char *what, int port, int kind, char **cause)
 	}
 	for (i = ifa; i != NULL; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || strcmp(i->ifa_name, what) != 0 ||
-		    (i->ifa_addr->sa_family != AF_INET &&
-		    i->ifa_addr->sa_family != AF_INET6))
-			continue;
-		if (getnameinfo(i->ifa_addr, i->ifa_addr->sa_family ==
-		    AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6), host, sizeof(host), NULL, 0,
-		    NI_NUMERICHOST) != 0 || strchr(host, '%') != NULL)
+		    addrkey_numeric(i->ifa_addr, host, sizeof(host)) == -1)
 			continue;	/* link-local scopes are skipped */
 		if (xmpp_listen_addr(host, port, kind, cause) == -1) {
 			freeifaddrs(ifa);
