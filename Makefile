@@ -53,14 +53,14 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
 	      daemon/worker.c daemon/tls.c \
-	      daemon/xml.c daemon/xml_parser.c daemon/xmpp.c \
-	      daemon/xmpp_conn.c daemon/xmpp_c2s.c daemon/xmpp_comp.c \
-	      daemon/xmpp_router.c daemon/xmpp_presence.c daemon/xmpp_jid.c \
-	      daemon/xmpp_tls.c daemon/xmpp_sasl.c daemon/addrkey.c \
-	      daemon/cluster.c daemon/cluster_req.c daemon/cluster_net.c \
-	      daemon/cluster_hello.c \
-	      daemon/cluster_uv.c daemon/cluster_fsm.c daemon/cluster_fwd.c \
-	      daemon/cluster_lead.c daemon/cluster_view.c daemon/cmd_cluster.c \
+	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
+	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
+	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
+	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
+	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
+	      daemon/cluster/hello.c \
+	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
+	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
@@ -119,21 +119,21 @@ $(O)/tests/unit/check_pki_cert: $(O)/tests/unit/check_pki_cert.o \
     $(O)/pki/pki.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
-$(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml.o \
-    $(O)/daemon/xml_parser.o $(COMMON_OBJS)
+$(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml/tree.o \
+    $(O)/daemon/xml/parser.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
-    $(O)/daemon/xmpp_sasl.o $(COMMON_OBJS)
+    $(O)/daemon/xmpp/sasl.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 $(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
-    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
+    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
-    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
+    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
-    $(O)/daemon/cluster_fsm.o $(COMMON_OBJS)
+    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # --- fuzzing (tests/fuzz/README) ---
@@ -145,11 +145,11 @@ FUZZ_TARGETS ?= xml sasl fsm msg hello
 FUZZ_SECONDS ?= 60
 FUZZ_ALL     = xml sasl fsm msg hello
 FUZZ_SUPPORT = $(O)/tests/fuzz/fuzz.o $(O)/common/xmalloc.o $(O)/common/util.o
-FUZZ_OBJS_xml  = $(O)/daemon/xml.o $(O)/daemon/xml_parser.o
-FUZZ_OBJS_sasl = $(O)/daemon/xmpp_sasl.o
-FUZZ_OBJS_fsm  = $(O)/daemon/cluster_fsm.o
+FUZZ_OBJS_xml  = $(O)/daemon/xml/tree.o $(O)/daemon/xml/parser.o
+FUZZ_OBJS_sasl = $(O)/daemon/xmpp/sasl.o
+FUZZ_OBJS_fsm  = $(O)/daemon/cluster/fsm.o
 FUZZ_OBJS_msg  = $(O)/common/msg.o
-FUZZ_OBJS_hello = $(O)/daemon/cluster_hello.o
+FUZZ_OBJS_hello = $(O)/daemon/cluster/hello.o
 FUZZ_REPLAY  = $(FUZZ_ALL:%=$(O)/tests/fuzz/replay_%)
 FUZZ_CFLAGS  = -O1 -g -fno-omit-frame-pointer \
 	       -fsanitize=fuzzer-no-link,address,undefined \

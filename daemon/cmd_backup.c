@@ -19,13 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "proto.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define BACKUP_KV_WIDTH		8
 

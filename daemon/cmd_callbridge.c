@@ -9,13 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "proto.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define CB_KV_WIDTH	11
 #define CB_KV_WIDTH_CL	12	/* with the cluster's lines */

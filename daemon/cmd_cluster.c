@@ -12,7 +12,7 @@
 #include <event2/event.h>
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -20,7 +20,7 @@
 #include "proto.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define CC_KV_WIDTH	19
 #define CC_WAIT_MS	100

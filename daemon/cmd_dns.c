@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "addrkey.h"
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "dns.h"
 #include "log.h"

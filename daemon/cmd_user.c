@@ -7,15 +7,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "proto.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "xmpp_sasl.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/sasl.h"
 
 #define CU_KV_WIDTH	8
 

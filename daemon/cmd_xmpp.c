@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "addrkey.h"
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -25,7 +25,7 @@
 #include "proto.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define XMPP_KV_WIDTH	17
 #define XMPP_IF_SHOWN	16	/* interfaces or addresses named in a message */

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp_sasl.h"
+#include "xmpp/sasl.h"
 
 struct db {
 	sqlite3		*sql;

@@ -16,12 +16,12 @@
 
 #include <event2/event.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 struct mmpd	*mmpd;
 static struct event *shutdown_timer;

@@ -18,7 +18,7 @@
 
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "fuzz.h"
 #include "util.h"

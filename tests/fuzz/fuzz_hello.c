@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the hello line that opens every channel on the cluster
- * port (daemon/cluster_hello.c), as read before TLS has told us anything
+ * port (daemon/cluster/hello.c), as read before TLS has told us anything
  * about the peer but its certificate.
  *
  * Input: byte 0 bit 0 says whether the line is read as an answer to our
@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "fuzz.h"
 
 static void	 fh_check(const struct cnet_hello *, int);

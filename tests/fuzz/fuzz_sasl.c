@@ -1,6 +1,6 @@
 /*
  * Fuzz target: SASL PLAIN and SCRAM-SHA-1/-256 server side and the strict
- * base64 codec (daemon/xmpp_sasl.c), as a client's <auth> and <response>
+ * base64 codec (daemon/xmpp/sasl.c), as a client's <auth> and <response>
  * payloads reach them.
  *
  * Input: byte 0 picks the mechanism (0 PLAIN, 1 SCRAM-SHA-1,
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "xmpp_sasl.h"
+#include "xmpp/sasl.h"
 
 #define FS_USER		"alice"
 #define FS_PASS		"alicepw1"

@@ -1,6 +1,6 @@
 /*
- * Fuzz target: the XMPP stream parser (daemon/xml_parser.c) and the
- * element tree (daemon/xml.c), as a client's bytes reach them.
+ * Fuzz target: the XMPP stream parser (daemon/xml/parser.c) and the
+ * element tree (daemon/xml/tree.c), as a client's bytes reach them.
  *
  * Input: byte 0 picks the limits (pre-auth, after auth, component, tiny);
  * byte 1 is the largest chunk the rest is fed in (0: all at once), the
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "xml.h"
+#include "xml/xml.h"
 
 #define FX_KEEP		16	/* stanzas kept per input for the round trip */
 #define FX_RESETS	4	/* resets after errors per input */

@@ -14,7 +14,7 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "compat.h"
 #include "db.h"
 #include "log.h"

@@ -13,7 +13,7 @@
 
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "compat.h"
 #include "log.h"
 #include "xmalloc.h"

@@ -12,7 +12,7 @@
 
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "compat.h"
 #include "log.h"
 #include "xmalloc.h"

@@ -21,7 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp_sasl.h"
+#include "xmpp/sasl.h"
 
 /*
  * A failed check ends the test's process before teardown runs, so the

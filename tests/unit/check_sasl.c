@@ -1,5 +1,5 @@
 /*
- * Unit tests for daemon/xmpp_sasl.c: base64, stored credentials, PLAIN
+ * Unit tests for daemon/xmpp/sasl.c: base64, stored credentials, PLAIN
  * and SCRAM-SHA-1/-256 exchanges, including the RFC 5802 and RFC 7677
  * test vectors, replayed byte for byte.
  */
@@ -11,7 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "xmpp_sasl.h"
+#include "xmpp/sasl.h"
 
 /* One account, with creds per SASL_SHA* and a record of the lookups. */
 struct testdb {

@@ -1,6 +1,6 @@
 /*
- * Unit tests for daemon/xml.c (the xnode tree and its serialiser) and
- * daemon/xml_parser.c (the XMPP stream parser on libxml2). Every parser
+ * Unit tests for daemon/xml/tree.c (the xnode tree and its serialiser) and
+ * daemon/xml/parser.c (the XMPP stream parser on libxml2). Every parser
  * input is fed whole and in chunks of 1 to 7 bytes, and must give the
  * same result each way.
  */
@@ -12,7 +12,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "xml.h"
+#include "xml/xml.h"
 
 #define STREAMS_NS	"http://etherx.jabber.org/streams"
 #define HDR		"<stream:stream xmlns='jabber:client' " \

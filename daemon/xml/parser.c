@@ -38,7 +38,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "xml.h"
+#include "xml/xml.h"
 
 #define XP_STREAMS_NS	"http://etherx.jabber.org/streams"
 

@@ -40,8 +40,8 @@
 #include <openssl/x509v3.h>
 
 #include "addrkey.h"
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "tls.h"

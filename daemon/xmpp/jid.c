@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 static int	 jid_check(const char *, size_t, const char *);
 

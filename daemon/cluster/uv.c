@@ -21,8 +21,8 @@
 #include <raft/uv.h>
 #include <uv.h>
 
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"

@@ -36,13 +36,13 @@
 #include <event2/event.h>
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "proto.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define CVIEW_FIELDS	5
 

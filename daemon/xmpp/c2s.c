@@ -14,14 +14,14 @@
 #include <event2/event.h>
 
 #include "addrkey.h"
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "xmpp_sasl.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/sasl.h"
 
 static void	 c2s_features(struct xconn *);
 static void	 c2s_sasl(struct xconn *, struct xnode *);

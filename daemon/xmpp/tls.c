@@ -13,7 +13,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 static SSL_CTX	*tls_ctx;
 

@@ -34,14 +34,14 @@
 #include <raft/uv.h>
 
 #include "addrkey.h"
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "util.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "xmpp_sasl.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/sasl.h"
 
 #define CLUSTER_POLL_MS		50
 #define CLUSTER_RECONCILE_MS	1000

@@ -52,14 +52,14 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "log.h"
 #include "mmpd.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "cluster_fwd.h"
+#include "xmpp/xmpp.h"
+#include "cluster/fwd.h"
 
 #define CFWD_QUEUE_MAX		20000	/* stanzas kept for the leader */
 #define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)	/* and what they take */

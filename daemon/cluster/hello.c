@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "compat.h"
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 
 static int	 cnet_kind(const char *);
 static int	 cnet_token(const char *);

@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "util.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define PRES_MAX_SESSIONS	64
 

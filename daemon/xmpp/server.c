@@ -32,9 +32,9 @@
 #include "mmpd.h"
 #include "tls.h"
 #include "util.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
+#include "xmpp/xmpp.h"
 
 #define XMPP_PEEK_SECS	30
 #define XMPP_MAX_UNAUTH_ALL	1024	/* unauthenticated streams in all */

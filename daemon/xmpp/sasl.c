@@ -20,7 +20,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "xmpp_sasl.h"
+#include "xmpp/sasl.h"
 
 #define SASL_MAX_MSG		4096	/* longest client message we read */
 #define SASL_MAX_USER		1023	/* longest authcid or authzid */

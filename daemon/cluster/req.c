@@ -18,8 +18,8 @@
 #include <event2/event.h>
 #include <raft.h>
 
-#include "cluster.h"
-#include "cluster_net.h"
+#include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xmalloc.h"

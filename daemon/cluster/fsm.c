@@ -86,7 +86,7 @@
 
 #include <raft.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "xmalloc.h"

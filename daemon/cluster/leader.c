@@ -35,14 +35,14 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "cluster_fwd.h"
+#include "xmpp/xmpp.h"
+#include "cluster/fwd.h"
 
 #define CLEAD_SETTLE_MS		2000	/* at most */
 #define CLEAD_SETTLE_QUIET_MS	500	/* a member not heard is down */

@@ -26,13 +26,13 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "cluster.h"
+#include "cluster/cluster.h"
 #include "log.h"
 #include "mmpd.h"
-#include "xml.h"
+#include "xml/xml.h"
 #include "xmalloc.h"
-#include "xmpp.h"
-#include "xmpp_sasl.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/sasl.h"
 
 #define XCONN_CHUNK		16384
 #define XCONN_READ_BUDGET	65536	/* bytes parsed per read callback */

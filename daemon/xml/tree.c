@@ -21,7 +21,7 @@
 
 #include "log.h"
 #include "xmalloc.h"
-#include "xml.h"
+#include "xml/xml.h"
 
 /* name and value share one allocation, which starts at name. */
 struct xattr {
