@@ -63,7 +63,7 @@ static struct event_base	*base;
 static const struct control_ops	*ops;
 static char			*sockpath;	/* ours, from control_init */
 static char			*filesdir;	/* the file store, or NULL */
-static int			 stopping;	/* control_stopping was called */
+static int			 stopping;	/* since control_stopping */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
