@@ -252,7 +252,8 @@ control_stopping(void)
 
 /*
  * Stop accepting; tell a connection with a command waiting for input that
- * the daemon is going away, and close the others.
+ * the daemon is going away, and close the others. Implies
+ * control_stopping: work in flight answers, then its connection closes.
  */
 void
 control_shutdown(void)
