@@ -73,6 +73,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring
+UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -219,6 +220,9 @@ $(O)/tests/unit/check_json: $(O)/tests/unit/check_json.o $(O)/shell/json.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_logring: $(O)/tests/unit/check_logring.o \
     $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_control: $(O)/tests/unit/check_control.o \
+    $(O)/daemon/control.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 -include $(ALL_OBJS:.o=.d)

@@ -48,11 +48,11 @@ def free_ports(n):
 
 
 def table():
-    """cmds.def as (id, pattern, flags, help) tuples."""
+    """cmds.def as (id, pattern, flags, help) tuples (handler left out)."""
     text = open(os.path.join(TOP, 'common', 'cmds.def')).read()
     rows = []
-    for m in re.finditer(r'^CMD\((\w+),\s*"([^"]*)",\s*([^,]*),\s*\n?\s*'
-                         r'"((?:[^"\\]|\\.)*)"\)', text, re.M):
+    for m in re.finditer(r'^CMD\((\w+),\s*"([^"]*)",\s*([^,]*),\s*\w+,'
+                         r'\s*"((?:[^"\\]|\\.)*)"\)', text, re.M):
         flags = set(f.strip() for f in m.group(3).split('|'))
         rows.append((m.group(1), m.group(2), flags, m.group(4)))
     check(len(rows) > 20, 'cannot read common/cmds.def (%d rows)' % len(rows))
