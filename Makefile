@@ -61,6 +61,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/hello.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
 	      daemon/cluster/fsm_secret.c \
+	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \

@@ -153,15 +153,23 @@ void		 cfwd_send(struct xconn *, const struct xnode *);
 void		 cfwd_close(struct xconn *, const char *, const char *);
 void		 cfwd_recheck(void);
 
-/* cluster_req.c */
+/* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
+/* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);
+/* Raft is stopping here: what waits on it fails. */
 void		 creq_stop(void);
+/* Raft has closed: the changes and submissions it ran fail. */
 void		 creq_closed(void);
+/* Take a request channel a peer opened (the callee owns bev). */
 void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
+/* At exit: free every request, submission and channel. */
 void		 creq_free(void);
+/* Membership changed: close the channels of former members. */
 void		 creq_recheck(void);
+/* Whether this node may route for the cluster right now (leads). */
 int		 cluster_routing_ok(void);
+/* member.c: as leader, pin ident for id at addr, then add the node. */
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 
