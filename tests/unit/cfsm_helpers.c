@@ -186,6 +186,24 @@ cfsmt_restore(struct cfsm *c, const char *text)
 	return (rv);
 }
 
+/*
+ * Restore b from a's snapshot as raft hands it over: the buffer itself,
+ * which restore then owns.
+ */
+void
+cfsmt_transfer(struct cfsm *a, struct cfsm *b)
+{
+	struct raft_fsm		*fa = cfsm_raft(a), *fb = cfsm_raft(b);
+	struct raft_buffer	*bufs = NULL;
+	unsigned		 n = 0;
+
+	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
+	ck_assert_uint_eq(n, 1);
+	/* On success restore owns (and frees) the data, not the array. */
+	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
+	raft_free(bufs);
+}
+
 /* Run suite s, logging to stderr as name: EXIT_SUCCESS if all passed. */
 int
 cfsmt_main(const char *name, Suite *s)

@@ -38,6 +38,8 @@ void		 cfsmt_apply_entry(struct cfsm *, char *);
 char		*cfsmt_snap_text(struct cfsm *);
 /* Restore from text (copied): raft's status, 0 on success. */
 int		 cfsmt_restore(struct cfsm *, const char *);
+/* Restore b from a's snapshot buffer, as raft hands it over. */
+void		 cfsmt_transfer(struct cfsm *, struct cfsm *);
 /* Run a suite with logging to stderr: the exit status for main. */
 int		 cfsmt_main(const char *, Suite *);
 

@@ -656,9 +656,6 @@ START_TEST(test_snapshot_roster)
 {
 	struct cfsm_rec		 r;
 	struct cfsm		*a, *b;
-	struct raft_fsm		*fa, *fb;
-	struct raft_buffer	*bufs = NULL;
-	unsigned		 n = 0;
 	char			*i1, *i2, *sa, *sb, *want;
 
 	i1 = ros_item("both", "Bob \"B\" Smith", 0, 0, "Friends\nWork\n%");
@@ -697,12 +694,7 @@ START_TEST(test_snapshot_roster)
 	cfsmt_apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org", i2));
 	memset(&r, 0, sizeof(r));
 
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 
 	xasprintf(&want, "del zed;set alice=blob-a;set bob=blob-b;"
 	    "rdel alice/carl@example.org;rdel zed/alice@example.org;"
@@ -724,10 +716,7 @@ START_TEST(test_snapshot_roster)
 	memset(&r, 0, sizeof(r));
 	cfsm_free(a);
 	a = cfsm_new(NULL);
-	fa = cfsm_raft(a);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 	ck_assert_str_eq(r.log, "del alice;del bob;"
 	    "rdel alice/bob@example.org;rdel alice/eve@else.net;"
 	    "rdel bob/alice@example.org;");
@@ -766,9 +755,6 @@ START_TEST(test_snapshot_restore)
 {
 	struct cfsm_rec		 r;
 	struct cfsm		*a, *b;
-	struct raft_fsm		*fa, *fb;
-	struct raft_buffer	*bufs = NULL;
-	unsigned		 n = 0;
 	char			*sa, *sb;
 
 	a = cfsm_new(NULL);
@@ -781,13 +767,7 @@ START_TEST(test_snapshot_restore)
 	cfsmt_apply_entry(b, cfsm_enc_digest(5, "cb9", DIG_C));
 	memset(&r, 0, sizeof(r));
 
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	/* On success restore owns (and frees) the data, not the array. */
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 
 	ck_assert_str_eq(r.log,
 	    "del carl;del zed;set alice=blob-a;set bob=blob-b;");
@@ -845,9 +825,6 @@ END_TEST
 START_TEST(test_revoke)
 {
 	struct cfsm	*a, *b;
-	struct raft_fsm	*fa, *fb;
-	struct raft_buffer *bufs = NULL;
-	unsigned	 n = 0;
 	char		*sa, *sb;
 
 	a = cfsm_new(NULL);
@@ -861,11 +838,7 @@ START_TEST(test_revoke)
 	ck_assert_int_eq(cfsm_revoked(a, IDENT_B), 0);
 	ck_assert_ptr_null(cfsm_enc_revoke("abc"));
 	b = cfsm_new(NULL);
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 	ck_assert_int_eq(cfsm_revoked(b, IDENT_A), 1);
 	sa = cfsmt_snap_text(a);
 	sb = cfsmt_snap_text(b);
@@ -912,14 +885,8 @@ START_TEST(test_restore_refused)
 	memset(&r, 0, sizeof(r));
 	fsm = cfsm_raft(c);
 	before = cfsmt_snap_text(c);
-	for (i = 0; i < nitems(bad); i++) {
-		buf.len = strlen(bad[i]);
-		buf.base = raft_malloc(buf.len + 1);
-		memcpy(buf.base, bad[i], buf.len + 1);
-		/* On failure the data stays raft's. */
-		ck_assert_int_ne(fsm->restore(fsm, &buf), 0);
-		raft_free(buf.base);
-	}
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_int_ne(cfsmt_restore(c, bad[i]), 0);
 	after = cfsmt_snap_text(c);
 	ck_assert_str_eq(before, after);
 	ck_assert_int_eq(r.sets + r.dels + r.rsets + r.rdels + r.changed, 0);
