@@ -107,9 +107,9 @@ int64_t		 cnet_last_heard(uint64_t);
 void		 cnet_uv_recheck(void);
 
 /*
- * fsm*.c: the replicated state machine, what the commands use of
- * it (the rest, for daemon/cluster/ only, is in cluster/fsm.h). An entry
- * or text returned as char * is the caller's to free, NULL if bad.
+ * fsm*.c: the replicated state machine, what the commands use of it (the
+ * rest, for daemon/cluster/ only, is in cluster/fsm.h). An entry or text
+ * returned as char * is the caller's to free, NULL if bad.
  */
 struct cfsm;
 struct db_roster;

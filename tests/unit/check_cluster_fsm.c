@@ -569,9 +569,11 @@ START_TEST(test_apply_roster)
 	i1 = ros_item("none", NULL, 1, 0, "");
 	i2 = ros_item("both", "Bob", 0, 0, "Friends\nWork");
 
-	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i1));
 	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "carl@else.net", i1));
-	cfsmt_apply_entry(c, cfsm_enc_roster_set("bob", "alice@example.org", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("bob", "alice@example.org",
+	    i1));
 	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i1);
 	ck_assert_ptr_null(cfsm_roster(c, "alice", "dave@example.org"));
 	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
@@ -581,9 +583,11 @@ START_TEST(test_apply_roster)
 	ck_assert_int_eq(r.rsets, 3);
 
 	/* A new item replaces the old; the same again reaches the sink. */
-	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
 	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i2);
-	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
 	ck_assert_int_eq(r.rsets, 5);
 
 	cfsmt_apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
@@ -593,7 +597,8 @@ START_TEST(test_apply_roster)
 	ck_assert_int_eq(r.rdels, 2);
 
 	/* No account, no roster: ignored, and the sink hears nothing. */
-	cfsmt_apply_entry(c, cfsm_enc_roster_set("carl", "bob@example.org", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("carl", "bob@example.org",
+	    i1));
 	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
 	jids_are(c, "carl", "");
 	ck_assert_int_eq(r.rsets, 5);
@@ -662,8 +667,10 @@ START_TEST(test_snapshot_roster)
 	i2 = ros_item("none", NULL, 1, 2, "");
 	a = cfsm_new(NULL);
 	fill(a);
-	cfsmt_apply_entry(a, cfsm_enc_roster_set("bob", "alice@example.org", i1));
-	cfsmt_apply_entry(a, cfsm_enc_roster_set("alice", "bob@example.org", i1));
+	cfsmt_apply_entry(a, cfsm_enc_roster_set("bob", "alice@example.org",
+	    i1));
+	cfsmt_apply_entry(a, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i1));
 	cfsmt_apply_entry(a, cfsm_enc_roster_set("alice", "eve@else.net", i2));
 
 	sa = cfsmt_snap_text(a);
@@ -689,9 +696,12 @@ START_TEST(test_snapshot_roster)
 	cfsmt_apply_entry(b, cfsm_enc_init("example.org", KEY));
 	cfsmt_apply_entry(b, cfsm_enc_user_set("alice", "blob-a"));
 	cfsmt_apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
-	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "bob@example.org", i2));
-	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "carl@example.org", i2));
-	cfsmt_apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org", i2));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "carl@example.org",
+	    i2));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org",
+	    i2));
 	memset(&r, 0, sizeof(r));
 
 	cfsmt_transfer(a, b);
