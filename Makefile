@@ -59,6 +59,9 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
+	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
+	      daemon/cluster/fsm_secret.c \
+	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
@@ -127,14 +130,20 @@ $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
     $(O)/daemon/xmpp/sasl.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
+# The replicated state machine, and the helpers its three tests share.
+CFSM_OBJS   = $(O)/daemon/cluster/fsm.o $(O)/daemon/cluster/fsm_codec.o \
+	      $(O)/daemon/cluster/fsm_snap.o $(O)/daemon/cluster/fsm_secret.o
+CFSM_TEST_OBJS = $(O)/tests/unit/cfsm_helpers.o $(CFSM_OBJS)
+ALL_OBJS += $(O)/tests/unit/cfsm_helpers.o
+
 $(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
-    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
+    $(CFSM_TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
-    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
+    $(CFSM_TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
-    $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
+    $(CFSM_TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # --- fuzzing (tests/fuzz/README) ---
@@ -148,7 +157,7 @@ FUZZ_ALL     = xml sasl fsm msg hello
 FUZZ_SUPPORT = $(O)/tests/fuzz/fuzz.o $(O)/common/xmalloc.o $(O)/common/util.o
 FUZZ_OBJS_xml  = $(O)/daemon/xml/tree.o $(O)/daemon/xml/parser.o
 FUZZ_OBJS_sasl = $(O)/daemon/xmpp/sasl.o
-FUZZ_OBJS_fsm  = $(O)/daemon/cluster/fsm.o
+FUZZ_OBJS_fsm  = $(CFSM_OBJS)
 FUZZ_OBJS_msg  = $(O)/common/msg.o
 FUZZ_OBJS_hello = $(O)/daemon/cluster/hello.o
 FUZZ_REPLAY  = $(FUZZ_ALL:%=$(O)/tests/fuzz/replay_%)

@@ -106,64 +106,26 @@ struct raft_uv_transport *cnet_transport(void);
 int64_t		 cnet_last_heard(uint64_t);
 void		 cnet_uv_recheck(void);
 
-/* cluster_fsm.c */
+/*
+ * fsm*.c: the replicated state machine, what the commands use of it (the
+ * rest, for daemon/cluster/ only, is in cluster/fsm.h). An entry or text
+ * returned as char * is the caller's to free, NULL if bad.
+ */
 struct cfsm;
 struct db_roster;
-/*
- * What a node does with the replicated state: user_set(arg, user, blob),
- * user_del(arg, user), roster_set(arg, owner, jid, item) with item as
- * cfsm_roster_dec reads it, roster_del(arg, owner, jid), and changed(arg)
- * after anything but a roster changed. Any may be NULL.
- */
-struct cfsm_sink {
-	void	(*user_set)(void *, const char *, const char *);
-	void	(*user_del)(void *, const char *);
-	void	(*roster_set)(void *, const char *, const char *,
-		    const char *);
-	void	(*roster_del)(void *, const char *, const char *);
-	void	(*changed)(void *);
-	void	*arg;
-};
-struct cfsm	*cfsm_new(const struct cfsm_sink *);
-void		 cfsm_free(struct cfsm *);
-struct raft_fsm	*cfsm_raft(struct cfsm *);
-char		*cfsm_enc_init(const char *, const char *);
-char		*cfsm_enc_user_set(const char *, const char *);
-char		*cfsm_enc_user_del(const char *);
-char		*cfsm_enc_digest(uint64_t, const char *, const char *);
-char		*cfsm_enc_forget(uint64_t);
-char		*cfsm_enc_member(uint64_t, const char *, const char *);
+/* The entry that sets every member's raft timers (hb, el in ms). */
 char		*cfsm_enc_timers(int, int);
-char		*cfsm_enc_published(uint64_t);
-char		*cfsm_enc_revoke(const char *);
+/* The entry that lets every removed identity join again. */
 char		*cfsm_enc_revoke_clear(void);
-int		 cfsm_revoked(const struct cfsm *, const char *);
+/* The cluster's raft timers: 0 with hb and el, -1 if it has none. */
 int		 cfsm_timers(const struct cfsm *, int *, int *);
+/* Whether a node has published the digests of all its call bridges. */
 int		 cfsm_published(const struct cfsm *, uint64_t);
-const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
-int		 cfsm_member_any(const struct cfsm *);
-char		*cfsm_members_enc(const struct cfsm *);
-int		 cfsm_members_load(struct cfsm *, const char *);
-char		*cfsm_enc_roster_set(const char *, const char *,
-		    const char *);
-char		*cfsm_enc_roster_del(const char *, const char *);
-char		*cfsm_roster_enc(const struct db_roster *);
-int		 cfsm_roster_dec(const char *, struct db_roster *);
-const char	*cfsm_domain(const struct cfsm *);
-const char	*cfsm_key(const struct cfsm *);
-const char	*cfsm_user(const struct cfsm *, const char *);
-char		**cfsm_users(const struct cfsm *, int *);
-const char	*cfsm_roster(const struct cfsm *, const char *, const char *);
-char		**cfsm_roster_jids(const struct cfsm *, const char *, int *);
-const char	*cfsm_digest(const struct cfsm *, uint64_t, const char *);
+/* Call bridges with a digest on a node, sorted; free with util_free_argv. */
 char		**cfsm_digest_names(const struct cfsm *, uint64_t, int *);
+/* "consistent", or one line per call bridge the members disagree on. */
 char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
 		    const char **, int);
-char		*cfsm_secret_digest(const char *, const char *,
-		    const char *);
-int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
-int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
-		    const char *, uint64_t *, int);
 
 /* cluster_fwd.c */
 #define CFWD_NONE	0	/* not a cluster member: route locally */
@@ -191,15 +153,23 @@ void		 cfwd_send(struct xconn *, const struct xnode *);
 void		 cfwd_close(struct xconn *, const char *, const char *);
 void		 cfwd_recheck(void);
 
-/* cluster_req.c */
+/* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
+/* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);
+/* Raft is stopping here: what waits on it fails. */
 void		 creq_stop(void);
+/* Raft has closed: the changes and submissions it ran fail. */
 void		 creq_closed(void);
+/* Take a request channel a peer opened (the callee owns bev). */
 void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
+/* At exit: free every request, submission and channel. */
 void		 creq_free(void);
+/* Membership changed: close the channels of former members. */
 void		 creq_recheck(void);
+/* Whether this node may route for the cluster right now (leads). */
 int		 cluster_routing_ok(void);
+/* member.c: as leader, pin ident for id at addr, then add the node. */
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 

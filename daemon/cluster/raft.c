@@ -35,6 +35,7 @@
 
 #include "addrkey.h"
 #include "cluster/cluster.h"
+#include "cluster/fsm.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
