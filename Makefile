@@ -56,6 +56,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
+	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
@@ -80,7 +81,7 @@ ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 
 .PHONY: all check unit regress expect mantest run stop install uninstall \
 	clean \
-	valgrind regress-update setup bench interop
+	valgrind regress-update setup bench interop layering
 
 all: mmp mmpd
 
@@ -244,6 +245,11 @@ interop: all
 
 mantest:
 	@sh tests/mantest.sh
+
+# No cluster in the XMPP core, no libraft outside the cluster (the raft
+# part needs the objects). LAYERING_ALLOW="x.o" lets an object pass.
+layering: all
+	@O=$(O) sh tests/layering.sh
 
 valgrind: all
 	@rm -f $(O)/valgrind.*.log

@@ -183,6 +183,13 @@ void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
 
+/* hooks.c: the cluster plugged into the XMPP core's router and connections */
+struct cfwd_link;
+/* Register the router hooks (once, at cluster_init). */
+void		 chook_init(void);
+/* A ready pseudo connection of a kind for a link (the caller frees). */
+struct xconn	*chook_pseudo_new(int, struct cfwd_link *);
+
 /* cluster_lead.c */
 void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
