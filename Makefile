@@ -73,11 +73,12 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view check_json check_logring
+	      check_addrkey check_log check_cluster_view check_json check_logring \
+	      check_router
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
-	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o)
+	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o) $(O)/tests/unit/stub_store.o
 
 .PHONY: all check unit regress expect mantest run stop install uninstall \
 	clean \
@@ -125,6 +126,14 @@ $(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml/tree.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
     $(O)/daemon/xmpp/sasl.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+# The router, presence and roster code alone: a store in memory, no
+# streams, no cluster.
+$(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
+    $(O)/tests/unit/stub_store.o $(O)/daemon/xmpp/router.o \
+    $(O)/daemon/xmpp/presence.o $(O)/daemon/xmpp/roster.o \
+    $(O)/daemon/xmpp/conn.o $(O)/daemon/xmpp/jid.o \
+    $(O)/daemon/xml/tree.o $(O)/daemon/xml/parser.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 $(O)/tests/unit/check_cluster_fsm: $(O)/tests/unit/check_cluster_fsm.o \
