@@ -1,6 +1,7 @@
 /*
  * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
- * cluster*.c files and the few XMPP hooks that forward to the leader.
+ * files of daemon/cluster/ and the daemon's commands; the XMPP core never
+ * includes it: the cluster plugs into it from above (hooks.c).
  *
  *   cluster.c	    raft's life, roles, the leader's duties, secret
  *		    digests, shutdown with handover

@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "db.h"
-#include "log.h"
 #include "mmpd.h"
 #include "util.h"
 #include "xml/xml.h"
@@ -25,7 +24,6 @@
 
 static void	 pres_broadcast(struct xconn *, const struct xnode *);
 static void	 pres_probe(struct xconn *);
-
 
 /* A copy of a presence, addressed to one JID, sent to one stream. */
 void

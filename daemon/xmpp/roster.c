@@ -43,7 +43,6 @@ static int	 sub_has(const char *, const char *);
 static const char *sub_add(const char *, const char *);
 static const char *sub_del(const char *, const char *);
 
-
 /* Whether subscription state s includes dir ("to" or "from"). */
 static int
 sub_has(const char *s, const char *dir)

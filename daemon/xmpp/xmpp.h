@@ -152,7 +152,7 @@ struct xconn {
 	uint64_t		 stanzas_in;
 
 	const struct xconn_ops	*ops;		/* sending, failing, closing */
-	void			*remote;	/* a pseudo's owner data, or NULL */
+	void			*remote;	/* a pseudo's owner, or NULL */
 };
 
 /*

@@ -515,8 +515,8 @@ START_TEST(test_iq_missing_resource)
 	ck_assert_int_eq(nsent(a), 0);
 	ck_assert_int_eq(nsent(b), 1);
 	ck_assert_int_eq(sent(b, "<iq", "type=\"error\""), 1);
-	ck_assert_int_eq(sent(b, "id=\"p1\"", "from=\"alice@example.com/gone\""),
-	    1);
+	ck_assert_int_eq(sent(b, "id=\"p1\"",
+	    "from=\"alice@example.com/gone\""), 1);
 	ck_assert_int_eq(sent(b, "<error type=\"cancel\">",
 	    "<service-unavailable"), 1);
 	/* An error is never answered with an error. */

@@ -36,7 +36,8 @@ static struct mmpd		 stub_mmpd;
 struct mmpd			*mmpd = &stub_mmpd;
 
 static struct stub_item	*stub_find(const char *, const char *);
-static void		 stub_copy(struct db_roster *, const struct db_roster *);
+static void		 stub_copy(struct db_roster *,
+			    const struct db_roster *);
 
 /* Our domain, as xmpp/server.c would give it while serving. */
 const char *
@@ -52,7 +53,8 @@ stub_find(const char *owner, const char *jid)
 	struct stub_item	*it;
 
 	TAILQ_FOREACH(it, &items, entry)
-		if (strcmp(it->owner, owner) == 0 && strcmp(it->r.jid, jid) == 0)
+		if (strcmp(it->owner, owner) == 0 &&
+		    strcmp(it->r.jid, jid) == 0)
 			return (it);
 	return (NULL);
 }
