@@ -1,6 +1,7 @@
 /*
  * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
- * cluster*.c files and the few XMPP hooks that forward to the leader.
+ * files of daemon/cluster/ and the daemon's commands; the XMPP core never
+ * includes it: the cluster plugs into it from above (hooks.c).
  *
  *   cluster.c	    raft's life, roles, the leader's duties, secret
  *		    digests, shutdown with handover
@@ -144,6 +145,13 @@ void		 cfwd_comp_added(struct xconn *);
 void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
+
+/* hooks.c: the cluster plugged into the XMPP core's router and connections */
+struct cfwd_link;
+/* Register the router hooks (once, at cluster_init). */
+void		 chook_init(void);
+/* A ready pseudo connection of a kind for a link (the caller frees). */
+struct xconn	*chook_pseudo_new(int, struct cfwd_link *);
 
 /* cluster_lead.c */
 void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,

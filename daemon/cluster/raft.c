@@ -188,6 +188,7 @@ cluster_init(char **cause)
 	cnet_set_accept(CN_REQ, creq_accept, NULL);
 	cnet_set_accept(CN_FWD, cfwd_accept, NULL);
 	cfwd_init();
+	chook_init();
 	if (cluster_enabled() && cluster_member()) {
 		char	*c = NULL;
 

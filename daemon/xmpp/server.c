@@ -35,6 +35,7 @@
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 
 #define XMPP_PEEK_SECS	30
 #define XMPP_MAX_UNAUTH_ALL	1024	/* unauthenticated streams in all */
@@ -602,7 +603,7 @@ xmpp_status_lines(void (*cb)(void *, const char *, const char *), void *arg)
 	cb(arg, "Client sessions", buf);
 	snprintf(buf, sizeof(buf), "%d", router_count_components());
 	cb(arg, "Components", buf);
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)xmpp_routed);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)router_routed());
 	cb(arg, "Stanzas routed", buf);
 }
 
