@@ -56,7 +56,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
-	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
+	      daemon/xmpp/sasl.c daemon/addrkey.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \

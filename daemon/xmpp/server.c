@@ -261,7 +261,7 @@ xmpp_start(char **cause)
 	}
 	if ((ctx = tls_ctx_new(TLS_SERVER, p[0], p[1], p[2], cause)) == NULL)
 		goto out;
-	xmpp_tls_set(ctx);
+	tls_server_set(ctx);
 	unauth_max = xmpp_unauth_cap();
 	cp = db_config_get(mmpd->db, DB_XMPP_PORT_CLIENT);
 	mp = db_config_get(mmpd->db, DB_XMPP_PORT_COMPONENT);
@@ -278,7 +278,7 @@ xmpp_start(char **cause)
 		if (xmpp_listen(addrs[i], cport, XC_CLIENT, cause) == -1 ||
 		    xmpp_listen(addrs[i], mport, XC_COMPONENT, cause) == -1) {
 			xmpp_close_listeners();
-			xmpp_tls_set(NULL);
+			tls_server_set(NULL);
 			goto out;
 		}
 	}
@@ -303,7 +303,7 @@ xmpp_stop(const char *cond)
 		return;
 	xmpp_close_listeners();
 	xconn_close_all(cond);
-	xmpp_tls_set(NULL);
+	tls_server_set(NULL);
 	serving = 0;
 	log_info("xmpp_stop: no longer serving (%s)", cond);
 }

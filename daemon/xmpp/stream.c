@@ -29,6 +29,7 @@
 #include "cluster/cluster.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
@@ -119,7 +120,7 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	strlcpy(c->addr, addr, sizeof(c->addr));
 	strlcpy(c->peer, peer, sizeof(c->peer));
 	if (tls) {
-		if ((ssl = xmpp_tls_new()) == NULL) {
+		if ((ssl = tls_server_new()) == NULL) {
 			close(fd);
 			free(c);
 			return (NULL);
@@ -632,7 +633,7 @@ xconn_upgrade(struct xconn *c)
 		xconn_close(c);
 		return;
 	}
-	if ((ssl = xmpp_tls_new()) == NULL) {
+	if ((ssl = tls_server_new()) == NULL) {
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}

@@ -154,12 +154,6 @@ void		 xmpp_unauth_done(struct xconn *);
 void		 xmpp_free(void);
 extern uint64_t	 xmpp_routed;
 
-/* xmpp_tls.c */
-SSL		*xmpp_tls_new(void);
-void		 xmpp_tls_set(SSL_CTX *);
-char		*xmpp_tls_sha1_hex(const char *);
-int		 xmpp_tls_equal(const char *, const char *);
-
 /* xmpp_conn.c */
 struct xconn	*xconn_new(int, int, const char *, const char *, int);
 void		 xconn_send(struct xconn *, const struct xnode *);
