@@ -56,7 +56,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
-	      daemon/xmpp/sasl.c daemon/addrkey.c \
+	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
@@ -72,7 +72,8 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view check_json check_logring
+	      check_addrkey check_log check_cluster_view check_json check_logring \
+	      check_addrlimit
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -211,6 +212,9 @@ fuzz:
 
 $(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
     $(O)/daemon/addrkey.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_addrlimit: $(O)/tests/unit/check_addrlimit.o \
+    $(O)/daemon/addrlimit.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))

@@ -40,6 +40,7 @@
 #include <openssl/x509v3.h>
 
 #include "addrkey.h"
+#include "addrlimit.h"
 #include "cluster/cluster.h"
 #include "cluster/net.h"
 #include "log.h"
@@ -66,20 +67,12 @@
 #define CD_FAILED	4	/* failed, cb due on the next turn (dialled) */
 #define CD_WAIT		5	/* accepted: no byte yet, TLS not started */
 
-/* An address with accepted channels in their handshake, and how many. */
-struct cnet_src {
-	TAILQ_ENTRY(cnet_src)	 entry;
-	char			 host[INET6_ADDRSTRLEN];
-	int			 n;
-	int			 member;	/* a member's address */
-};
-
 /* A channel until its hello is answered, dialled or accepted. */
 struct cnet_dial {
 	TAILQ_ENTRY(cnet_dial)	 entry;
 	int			 incoming;
-	int			 pooled;	/* counts in cnet_npending */
-	struct cnet_src		*src;		/* its address (accepted) */
+	int			 pooled;	/* counts against CNET_PENDING */
+	char			 key[ADDRKEY_LEN]; /* its address (accepted) */
 	int			 kind;
 	int			 state;
 	int			 fd;		/* before TLS, else -1 */
@@ -139,7 +132,7 @@ static char			 cnet_myident[65];	/* our key's */
 static char			 cnet_pinned[65];	/* who we joined */
 static cnet_accept_cb		 cnet_accept_cbs[CN_REQ + 1];
 static void			*cnet_accept_args[CN_REQ + 1];
-static int			 cnet_npending;
+static struct addrlimit		*cnet_pending;	/* accepted, in handshake */
 static int			 cnet_nlingers;
 static struct cnet_said		 cnet_said[16];
 
@@ -147,8 +140,6 @@ static TAILQ_HEAD(, cnet_dial)	 cnet_dials =
     TAILQ_HEAD_INITIALIZER(cnet_dials);
 static TAILQ_HEAD(, cnet_linger) cnet_lingers =
     TAILQ_HEAD_INITIALIZER(cnet_lingers);
-static TAILQ_HEAD(, cnet_src)	 cnet_srcs =
-    TAILQ_HEAD_INITIALIZER(cnet_srcs);
 
 static SSL_CTX	*cnet_ctx_new(const char *, const char *, const char *,
 		    char **);
@@ -162,8 +153,8 @@ static int	 cnet_trusted_now(SSL *);
 static void	 cnet_live_free(void *, void *, CRYPTO_EX_DATA *, int, long,
 		    void *);
 static int	 cnet_addr_is_from(const char *, const char *);
-static struct cnet_src *cnet_src_get(const char *);
-static int	 cnet_make_room(struct cnet_src *);
+static struct addrlimit *cnet_pending_get(void);
+static int	 cnet_make_room(const char *);
 static void	 cnet_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	 cnet_accept_ready(evutil_socket_t, short, void *);
@@ -740,46 +731,41 @@ cnet_local_addr(void)
 	return (cnet_addr);
 }
 
-/* The entry of an address with channels in their handshake, made if new. */
-static struct cnet_src *
-cnet_src_get(const char *host)
+/*
+ * Accepted channels in their handshake counted per address:
+ * CNET_PENDING_SRC each, CNET_PENDING in all but the members'.
+ */
+static struct addrlimit *
+cnet_pending_get(void)
 {
-	struct cnet_src	*src;
-
-	TAILQ_FOREACH(src, &cnet_srcs, entry)
-		if (strcmp(src->host, host) == 0)
-			return (src);
-	src = xcalloc(1, sizeof(*src));
-	strlcpy(src->host, host, sizeof(src->host));
-	TAILQ_INSERT_TAIL(&cnet_srcs, src, entry);
-	return (src);
+	if (cnet_pending == NULL)
+		cnet_pending = addrlimit_new(CNET_PENDING_SRC, CNET_PENDING);
+	return (cnet_pending);
 }
 
 /*
- * The port has CNET_PENDING channels in their handshake and src wants
+ * The port has CNET_PENDING channels in their handshake and key wants
  * one more: drop the oldest channel of the address that holds the most,
- * if that is more than src would hold. -1 if src has its share already.
+ * if that is more than key would hold. -1 if key has its share already.
  * Members' channels are not in the pool and never dropped for room.
  */
 static int
-cnet_make_room(struct cnet_src *src)
+cnet_make_room(const char *key)
 {
-	struct cnet_src		*s, *most = NULL;
 	struct cnet_dial	*d;
+	const char		*most;
+	int			 n;
 
-	TAILQ_FOREACH(s, &cnet_srcs, entry)
-		if (!s->member && (most == NULL || s->n > most->n))
-			most = s;
-	if (most == NULL || most->n <= src->n + 1)
+	if ((most = addrlimit_most(cnet_pending, key, &n)) == NULL)
 		return (-1);
 	TAILQ_FOREACH(d, &cnet_dials, entry)
-		if (d->src == most && d->pooled)
+		if (d->pooled && strcmp(d->key, most) == 0)
 			break;
 	if (d == NULL)
 		return (-1);
 	cnet_warn(d->peer, "dropped for room", "cluster: %s dropped: its "
 	    "address holds %d of the %d channels in their handshake", d->peer,
-	    most->n, cnet_npending);
+	    n, addrlimit_total(cnet_pending));
 	cnet_dial_free(d);
 	return (0);
 }
@@ -797,10 +783,11 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct cnet_dial	*d;
-	struct cnet_src		*src;
+	struct addrlimit	*al = cnet_pending_get();
 	struct timeval		 tv = { CNET_PRETLS_SECS, 0 };
 	char			 host[INET6_ADDRSTRLEN], port[8], peer[80];
 	char			 key[ADDRKEY_LEN];
+	int			 member;
 
 	(void)lev;
 	(void)arg;
@@ -813,45 +800,35 @@ cnet_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	    strchr(host, ':') != NULL ? "[" : "", host,
 	    strchr(host, ':') != NULL ? "]" : "", port);
 	/* A member's address counts alone; others' IPv6 by their /64. */
-	if (cluster_addr_member(host))
+	if ((member = cluster_addr_member(host)))
 		strlcpy(key, host, sizeof(key));
 	else
 		addrkey_make(host, key, sizeof(key));
-	src = cnet_src_get(key);
-	src->member = cluster_addr_member(host);
-	if (src->n >= CNET_PENDING_SRC) {
+	if (addrlimit_addr_full(al, key)) {
 		cnet_warn(peer, "too many in their handshake", "cluster: %s "
 		    "refused: %d channels from %s already in their handshake",
-		    peer, src->n, host);
+		    peer, addrlimit_count(al, key), host);
 		close(fd);
 		return;
 	}
-	if (!src->member && cnet_npending >= CNET_PENDING &&
-	    cnet_make_room(src) == -1) {
+	if (!member && addrlimit_full(al) && cnet_make_room(key) == -1) {
 		/* Many addresses at once: one warning for them all. */
 		cnet_warn("*", "port full", "cluster: %s refused: %d channels "
-		    "already in their handshake", peer, cnet_npending);
-		if (src->n == 0) {
-			TAILQ_REMOVE(&cnet_srcs, src, entry);
-			free(src);
-		}
+		    "already in their handshake", peer, addrlimit_total(al));
 		close(fd);
 		return;
 	}
 	cnet_sockopts(fd);
 	d = xcalloc(1, sizeof(*d));
 	d->incoming = 1;
-	d->src = src;
-	src->n++;
+	strlcpy(d->key, key, sizeof(d->key));
+	d->pooled = !member;
+	addrlimit_take(al, key, d->pooled);
 	d->fd = fd;
 	strlcpy(d->peer, peer, sizeof(d->peer));
 	if ((d->timer = evtimer_new(mmpd->base, cnet_dial_timer, d)) == NULL)
 		fatalx("cnet_accept: evtimer_new failed");
 	TAILQ_INSERT_TAIL(&cnet_dials, d, entry);
-	if (!src->member) {
-		d->pooled = 1;
-		cnet_npending++;
-	}
 	d->state = CD_WAIT;
 	if ((d->ev = event_new(mmpd->base, fd, EV_READ, cnet_accept_ready,
 	    d)) == NULL)
@@ -1013,6 +990,8 @@ cnet_dials_free(void)
 
 	while ((d = TAILQ_FIRST(&cnet_dials)) != NULL)
 		cnet_dial_free(d);
+	addrlimit_free(cnet_pending);
+	cnet_pending = NULL;
 	if (cnet_resume != NULL) {
 		event_free(cnet_resume);
 		cnet_resume = NULL;
@@ -1024,12 +1003,8 @@ static void
 cnet_dial_free(struct cnet_dial *d)
 {
 	TAILQ_REMOVE(&cnet_dials, d, entry);
-	if (d->pooled)
-		cnet_npending--;
-	if (d->src != NULL && --d->src->n == 0) {
-		TAILQ_REMOVE(&cnet_srcs, d->src, entry);
-		free(d->src);
-	}
+	if (d->incoming)
+		addrlimit_release(cnet_pending, d->key, d->pooled);
 	if (d->ev != NULL)
 		event_free(d->ev);
 	event_free(d->timer);
