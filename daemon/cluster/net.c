@@ -5,8 +5,9 @@
  * raft's transport are in cluster_uv.c.
  *
  * A channel is a struct cnet_dial, dialled or accepted, until its hello
- * is answered. Then it is handed on (CN_FWD, CN_REQ) or, for CN_RAFT,
- * given to cluster_uv.c to proxy to raft's end of a socketpair.
+ * is answered. Then it is handed to the acceptor registered for its kind:
+ * cnet_set_accept's (CN_FWD, CN_REQ) or cnet_set_taker's (CN_RAFT, whose
+ * acceptor in uv.c proxies it to raft's end of a socketpair).
  * Callbacks into cluster.c and raft never run from inside a call they
  * made: a failure found at once is reported on the next loop turn.
  */
@@ -131,6 +132,7 @@ static uint64_t			 cnet_id;
 static char			 cnet_myident[65];	/* our key's */
 static char			 cnet_pinned[65];	/* who we joined */
 static cnet_accept_cb		 cnet_accept_cbs[CN_REQ + 1];
+static const struct cnet_taker	*cnet_takers[CN_REQ + 1];
 static void			*cnet_accept_args[CN_REQ + 1];
 static struct addrlimit		*cnet_pending;	/* accepted, in handshake */
 static int			 cnet_nlingers;
@@ -674,6 +676,7 @@ cnet_stop(void)
 {
 	struct cnet_dial	*d, *t;
 	struct cnet_linger	*l;
+	int			 kind;
 
 	if (cnet_resume != NULL)
 		evtimer_del(cnet_resume);
@@ -688,7 +691,9 @@ cnet_stop(void)
 		else if (d->state != CD_FAILED)
 			cnet_dial_defer(d, xstrdup("cluster port closed"));
 	}
-	cuv_proxies_free();
+	for (kind = CN_RAFT; kind <= CN_REQ; kind++)
+		if (cnet_takers[kind] != NULL)
+			cnet_takers[kind]->stop();
 	while ((l = TAILQ_FIRST(&cnet_lingers)) != NULL)
 		cnet_linger_free(l);
 	SSL_CTX_free(cnet_ctx);
@@ -722,6 +727,18 @@ cnet_set_accept(int kind, cnet_accept_cb cb, void *arg)
 		fatalx("cnet_set_accept: bad kind %d", kind);
 	cnet_accept_cbs[kind] = cb;
 	cnet_accept_args[kind] = arg;
+}
+
+/*
+ * Who takes accepted channels of a kind, and may refuse them (CN_RAFT);
+ * NULL: nobody. t is borrowed for as long as it is set.
+ */
+void
+cnet_set_taker(int kind, const struct cnet_taker *t)
+{
+	if (kind < CN_RAFT || kind > CN_REQ)
+		fatalx("cnet_set_taker: bad kind %d", kind);
+	cnet_takers[kind] = t;
 }
 
 /* Our cluster address, ip:port or [v6]:port ("" when not running). */
@@ -1355,9 +1372,10 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 {
 	struct cnet_hello	 h;
 	struct bufferevent	*bev;
-	struct uv_stream_s	*stream;
+	const struct cnet_taker	*t;
 	cnet_accept_cb		 cb;
 	void			*arg;
+	const char		*refusal;
 	char			 reason[400], why[200];
 	int			 member;
 
@@ -1404,29 +1422,21 @@ cnet_hs_hello(struct cnet_dial *d, char *line)
 		cnet_hs_refuse(d, reason);
 		return;
 	}
-	if (h.kind == CN_RAFT) {
-		if (h.id == 0 || h.id == cnet_id) {
-			snprintf(reason, sizeof(reason), "raft channel from "
-			    "node %016llx, %s", (unsigned long long)h.id,
-			    h.id == 0 ? "which has no id" : "this node's id");
-			cnet_hs_refuse(d, reason);
-			return;
-		}
-		if (!cuv_raft_accepting()) {
-			cnet_hs_refuse(d, "raft is not running on this node");
-			return;
-		}
-		if (cuv_proxy_new(d->bev, h.id, h.addr, h.ident,
-		    &stream) == -1) {
-			cnet_hs_refuse(d, "cannot set up a raft channel");
+	if (h.kind == CN_RAFT && (h.id == 0 || h.id == cnet_id)) {
+		snprintf(reason, sizeof(reason), "raft channel from node "
+		    "%016llx, %s", (unsigned long long)h.id, h.id == 0 ?
+		    "which has no id" : "this node's id");
+		cnet_hs_refuse(d, reason);
+		return;
+	}
+	if ((t = cnet_takers[h.kind]) != NULL) {
+		if (t->take(d->bev, &h, &refusal) == -1) {
+			cnet_hs_refuse(d, refusal);
 			return;
 		}
 		cnet_hs_ok(d);
-		d->bev = NULL;		/* the proxy's now */
+		d->bev = NULL;		/* the taker's now */
 		cnet_dial_free(d);
-		log_debug("cluster: raft channel from node %016llx at %s",
-		    (unsigned long long)h.id, h.addr);
-		cuv_raft_accepted(h.id, h.addr, stream);
 		return;
 	}
 	if ((cb = cnet_accept_cbs[h.kind]) == NULL) {
