@@ -251,3 +251,19 @@ tls_equal(const char *a, const char *b)
 		return (0);
 	return (CRYPTO_memcmp(a, b, n) == 0);
 }
+
+/*
+ * Take the next OpenSSL error a TLS bufferevent kept: 1 with its reason
+ * in *why (static, NULL if OpenSSL has no text for it), 0 when none is
+ * left.
+ */
+int
+tls_bev_error(struct bufferevent *bev, const char **why)
+{
+	unsigned long	 e;
+
+	if ((e = bufferevent_get_openssl_error(bev)) == 0)
+		return (0);
+	*why = ERR_reason_error_string(e);
+	return (1);
+}

@@ -27,6 +27,9 @@ char	*tls_error(const char *, const char *);
 /* Why a TLS bufferevent failed, into the caller's buffers; empties queues. */
 int	 tls_bev_why(struct bufferevent *, short, int, char *, size_t, char *,
 	    size_t, int *);
+/* The next OpenSSL error a TLS bufferevent kept (its reason, static, in
+   the pointer): 1, or 0 when none is left. */
+int	 tls_bev_error(struct bufferevent *, const char **);
 /* Make a context the server one new XMPP streams take (NULL drops it);
    the context is ours from then on, the one before it freed. */
 void	 tls_server_set(struct ssl_ctx_st *);

@@ -9,7 +9,7 @@
  * is answered. Then it is handed to the acceptor registered for its kind:
  * cnet_set_accept's (CN_FWD, CN_REQ) or cnet_set_taker's (CN_RAFT, whose
  * acceptor in uv.c proxies it to raft's end of a socketpair).
- * Callbacks into cluster.c and raft never run from inside a call they
+ * Callbacks into raft.c and raft never run from inside a call they
  * made: a failure found at once is reported on the next loop turn.
  */
 #include <sys/types.h>

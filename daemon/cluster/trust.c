@@ -342,7 +342,7 @@ cnet_tls_bev(int fd, int incoming, const char *peer)
 	}
 	if (cnet_live_idx == -1 && (cnet_live_idx = SSL_get_ex_new_index(0,
 	    NULL, NULL, NULL, cnet_live_free)) == -1)
-		fatalx("cnet_tls_start: no ex_data index");
+		fatalx("cnet_tls_bev: no ex_data index");
 	l = xcalloc(1, sizeof(*l));
 	l->ssl = ssl;
 	strlcpy(l->peer, peer, sizeof(l->peer));

@@ -23,7 +23,6 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "cluster/cluster.h"
@@ -402,7 +401,7 @@ static void
 xconn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct xconn	*c = arg;
-	unsigned long	 e;
+	const char	*why;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -410,9 +409,8 @@ xconn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-			log_debug("xconn_event: %s: TLS: %s", c->peer,
-			    ERR_reason_error_string(e));
+		while (tls_bev_error(c->bev, &why))
+			log_debug("xconn_event: %s: TLS: %s", c->peer, why);
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("xconn_event: %s: connection closed", c->peer);
