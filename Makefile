@@ -57,9 +57,9 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
-	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
+	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
-	      daemon/cluster/hello.c \
+	      daemon/cluster/hello.c daemon/cluster/dial.c daemon/cluster/trust.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
 	      daemon/cluster/fsm_secret.c \
 	      daemon/cluster/member.c daemon/cluster/submit.c \
@@ -77,7 +77,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
-	      check_router
+	      check_router check_addrlimit
 UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -231,6 +231,9 @@ fuzz:
 
 $(O)/tests/unit/check_addrkey: $(O)/tests/unit/check_addrkey.o \
     $(O)/daemon/addrkey.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_addrlimit: $(O)/tests/unit/check_addrlimit.o \
+    $(O)/daemon/addrlimit.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))

@@ -80,31 +80,60 @@ typedef void (*cnet_accept_cb)(struct bufferevent *,
 typedef void (*cnet_dial_cb)(struct bufferevent *, const struct cnet_hello *,
     const char *, void *);
 
-/* cluster_net.c */
-int		 cnet_check_identity(const char *, const char *, const char *,
-		    char **);
+/* net.c: the cluster port */
+/* Listen on addr:port with key, certificate, trust bundle and domain;
+   -1 with *cause (the caller's to free), nothing left open. */
 int		 cnet_start(const char *, int, uint64_t, const char *,
 		    const char *, const char *, const char *, char **);
+/* Close the port and every channel in its handshake; dials fail later. */
 void		 cnet_stop(void);
-int		 cnet_reload(const char *, const char *, const char *,
-		    char **);
+/* Whether the cluster port is open. */
 int		 cnet_running(void);
+/* Set the node id our hellos carry. */
 void		 cnet_set_id(uint64_t);
+/* Who takes accepted channels of a kind (CN_FWD, CN_REQ); NULL: nobody. */
 void		 cnet_set_accept(int, cnet_accept_cb, void *);
-struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
-void		 cnet_dial_cancel(struct cnet_dial *);
+/* Monotonic milliseconds. */
 int64_t		 cnet_now_ms(void);
+/* Our cluster address, ip:port (borrowed; "" when not running). */
 const char	*cnet_local_addr(void);
-const char	*cnet_ident(void);
+/* Trust a peer identity for raft channels until members are known. */
 void		 cnet_pin(const char *);
 
-/* cluster_uv.c */
+/* dial.c: channels dialled from the port */
+/* Open a channel of a kind to ip:port; cb runs later, once, with the
+   bev (then the callee's) or a cause (borrowed). The handle is the
+   port's and gone after cb. */
+struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
+/* Forget a dial: its callback will not run. NULL does nothing. */
+void		 cnet_dial_cancel(struct cnet_dial *);
+
+/* trust.c: the port's TLS and the identity of nodes */
+/* Whether key and certificate load and chain to the trust bundle as
+   peers check it; -1 with *cause (the caller's to free). */
+int		 cnet_check_identity(const char *, const char *, const char *,
+		    char **);
+/* A new trust bundle for the running port; untrusted links dropped; -1
+   with *cause (the caller's), the old bundle kept. */
+int		 cnet_reload(const char *, const char *, const char *,
+		    char **);
+/* Our own identity (the SHA-256 of our key, hex; borrowed, "" if none). */
+const char	*cnet_ident(void);
+
+/* uv.c: libuv in libevent, raft's transport on the port */
+/* Create the libuv loop, watched from mmpd's event base; -1 if not. */
 int		 cnet_uv_init(void);
+/* The libuv loop (the module's; NULL before cnet_uv_init). */
 struct uv_loop_s *cnet_uv_loop(void);
+/* Run the libuv loop on the next turn (after calls into raft). */
 void		 cnet_uv_kick(void);
+/* Stop the port and free the loop; raft closed before, not from libuv. */
 void		 cnet_uv_free(void);
+/* raft's transport on the cluster port (static, the module's). */
 struct raft_uv_transport *cnet_transport(void);
+/* When bytes last came from node id on a raft channel, -1 if never. */
 int64_t		 cnet_last_heard(uint64_t);
+/* Close the raft channels of peers that are no longer those members. */
 void		 cnet_uv_recheck(void);
 
 /*

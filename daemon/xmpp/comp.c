@@ -13,6 +13,7 @@
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
@@ -90,8 +91,8 @@ comp_handshake(struct xconn *c, struct xnode *n)
 	}
 	xasprintf(&id, "%s%s", c->streamid, rec->secret);
 	db_callbridge_free(rec, 1);
-	want = xmpp_tls_sha1_hex(id);
-	ok = xmpp_tls_equal(want, got);
+	want = tls_sha1_hex(id);
+	ok = tls_equal(want, got);
 	explicit_bzero(id, strlen(id));
 	explicit_bzero(want, strlen(want));
 	free(id);

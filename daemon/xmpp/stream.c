@@ -22,11 +22,11 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
@@ -127,7 +127,7 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	strlcpy(c->addr, addr, sizeof(c->addr));
 	strlcpy(c->peer, peer, sizeof(c->peer));
 	if (tls) {
-		if ((ssl = xmpp_tls_new()) == NULL) {
+		if ((ssl = tls_server_new()) == NULL) {
 			close(fd);
 			free(c);
 			return (NULL);
@@ -409,7 +409,7 @@ static void
 xconn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct xconn	*c = arg;
-	unsigned long	 e;
+	const char	*why;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -417,9 +417,8 @@ xconn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-			log_debug("xconn_event: %s: TLS: %s", c->peer,
-			    ERR_reason_error_string(e));
+		while (tls_bev_error(c->bev, &why))
+			log_debug("xconn_event: %s: TLS: %s", c->peer, why);
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("xconn_event: %s: connection closed", c->peer);
@@ -624,7 +623,7 @@ xconn_upgrade(struct xconn *c)
 		xconn_close(c);
 		return;
 	}
-	if ((ssl = xmpp_tls_new()) == NULL) {
+	if ((ssl = tls_server_new()) == NULL) {
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}

@@ -207,12 +207,6 @@ const char	*xmpp_domain(void);
 /* Free the call-bridge states and the domain, at exit. */
 void		 xmpp_free(void);
 
-/* xmpp_tls.c */
-SSL		*xmpp_tls_new(void);
-void		 xmpp_tls_set(SSL_CTX *);
-char		*xmpp_tls_sha1_hex(const char *);
-int		 xmpp_tls_equal(const char *, const char *);
-
 /* conn.c: any connection, local stream or pseudo (struct xconn_ops) */
 /* Send a stanza (borrowed; serialised or copied before this returns). */
 void		 xconn_send(struct xconn *, const struct xnode *);
