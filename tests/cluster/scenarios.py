@@ -88,20 +88,25 @@ import os
 import re
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
 
-from clib import (node_tls, PORT_PENDING, db_config, settled_fds, PORT_PRETLS_SECS, Squatters, DOMAIN, make_node_cert, FAILOVER_MAX, TIMERS, Cluster, Failed,
-                  FakeFollower, PORT_LINGERS, PORT_PENDING_PER_ADDRESS,
-                  Status, agreement_problems, check, component, deliver,
-                  free_ports, login, main, nft_heal, nft_partition,
-                  open_fds, password_works, port_hello, port_talk,
-                  raw_conn, reachable, s_frame, scram_blob,
-                  scenario, subscribe_both, w, wait_bodies,
-                  wait_db_subscription, wait_fds, wait_new_leader,
-                  wait_peer_closed, wait_roster)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from clib import (DOMAIN, FAILOVER_MAX, TIMERS, Cluster,  # noqa: E402
+                  Failed, Sender, Status, agreement_problems, check,
+                  component, db_config, deliver, free_ports, is_presence,
+                  login, main, make_node_cert, nft_heal, nft_partition,
+                  pair, password_works, reachable, scenario, subscribe_both,
+                  until, w, wait_bodies, wait_db_subscription,
+                  wait_new_leader, wait_roster)
+from rawpeers import (PORT_LINGERS, PORT_PENDING,  # noqa: E402
+                      PORT_PENDING_PER_ADDRESS, PORT_PRETLS_SECS,
+                      FakeFollower, Squatters, node_tls, open_fds,
+                      port_hello, port_talk, raw_conn, s_frame, scram_blob,
+                      settled_fds, wait_fds, wait_peer_closed)
+from xmpptest import server_context  # noqa: E402
 
 CB1 = 'cb1.' + DOMAIN
 TLS_FAILURE = re.compile(r'verif|unknown ca|bad certificate|certificate '
@@ -115,11 +120,8 @@ async def clients(t, c, a_node, b_node, cb_node, tag):
     others; the four messages of the story delivered."""
     await c.add_users(a_node)
     await c.wait_users([nd for nd in c.nodes if nd.running()])
-    alice = await login(t, a_node, 'alice', tag)
-    bob = await login(t, b_node, 'bob', tag)
+    alice, bob = await pair(t, a_node, b_node, tag)
     cb = await component(t, cb_node)
-    await reachable(alice, bob.boundjid.full)
-    await reachable(bob, alice.boundjid.full)
     await reachable(alice, CB1)
     await exchange(alice, bob, cb, tag)
     return alice, bob, cb
@@ -209,29 +211,16 @@ async def failover(t):
     else:
         on_leader_setup = None
 
-    sent = []
-    stop = asyncio.Event()
-
-    async def sender():
-        while not stop.is_set():
-            body = 'during election %d' % len(sent)
-            alice.send_message(mto=bob.boundjid.full, mbody=body,
-                               mtype='chat')
-            sent.append(body)
-            try:
-                await asyncio.wait_for(stop.wait(), 0.1)
-            except asyncio.TimeoutError:
-                pass
-
+    sender = Sender(alice, bob.boundjid.full, 'during election', 0.1)
     t0 = time.monotonic()
     leader.kill9()
-    task = asyncio.ensure_future(sender())
+    sender.start()
     try:
         new, took = await wait_new_leader([a_node, b_node], t0,
                                           max(w(10), FAILOVER_MAX + 2))
     finally:
-        stop.set()
-        await task
+        await sender.stop()
+    sent = sender.bodies
     t.note('%s killed, %s LEADER after %.2fs, %d messages sent meanwhile'
            % (leader.name, new.name, took, len(sent)))
     with t.check('new-leader-within-%gs' % FAILOVER_MAX):
@@ -245,9 +234,7 @@ async def failover(t):
         check(on_leader_setup is None, 'before the failover: %s' %
               on_leader_setup)
         await alice.inbox.wait(
-            lambda st: st.name == 'presence' and
-            st['type'] == 'unavailable' and
-            str(st['from']) == on_leader.boundjid.full,
+            is_presence('unavailable', frm=on_leader.boundjid.full),
             'unavailable presence of bob/onleader from the new leader')
 
     with t.check('roster-survives'):
@@ -282,22 +269,9 @@ async def handover(t):
     leader = await c.form()             # the default timers
     a_node, b_node = [nd for nd in c.nodes if nd is not leader]
     alice, bob, cb = await clients(t, c, a_node, b_node, leader, 'before')
-    sent = []
-    stop = asyncio.Event()
-
-    async def sender():
-        while not stop.is_set():
-            body = 'during handover %d' % len(sent)
-            alice.send_message(mto=bob.boundjid.full, mbody=body,
-                               mtype='chat')
-            sent.append(body)
-            try:
-                await asyncio.wait_for(stop.wait(), 0.02)
-            except asyncio.TimeoutError:
-                pass
-
     since = leader.log_size()
-    task = asyncio.ensure_future(sender())
+    sender = Sender(alice, bob.boundjid.full, 'during handover', 0.02)
+    sender.start()
     await asyncio.sleep(0.1)            # messages in flight at the signal
     t0 = time.monotonic()
     try:
@@ -305,8 +279,8 @@ async def handover(t):
         new, took = await wait_new_leader([a_node, b_node], t0, w(10))
         await asyncio.sleep(0.3)        # and some through the new leader
     finally:
-        stop.set()
-        await task
+        await sender.stop()
+    sent = sender.bodies
     t.note('%s stopped, %s LEADER after %.2fs, %d messages sent' %
            (leader.name, new.name, took, len(sent)))
     check(rc == 0, 'the old leader exited with status %s' % rc)
@@ -414,17 +388,15 @@ async def foreign_join(t, c, joiner, member):
         joiner.name, rc, said))
     check(re.search(r'certificat|tls|verif|trust', said, re.I),
           'the refusal does not say it is about certificates: %s' % said)
-    deadline = time.monotonic() + w(5)
-    while True:
+
+    def probe():
         missing = [nd.name for nd, off in ((joiner, j0), (member, m0))
                    if not TLS_FAILURE.search(nd.log_text(off))]
-        if not missing:
-            return said
-        if time.monotonic() > deadline:
-            raise Failed('no TLS verification failure in the log of %s '
-                         '(the join said: %s)' % (' and '.join(missing),
-                                                  said))
-        await asyncio.sleep(0.05)
+        return not missing, missing
+    await until(probe, w(5), lambda missing: 'no TLS verification failure '
+                'in the log of %s (the join said: %s)' % (
+                    ' and '.join(missing), said), step=0.05)
+    return said
 
 
 @scenario()
@@ -528,21 +500,18 @@ async def trustreload(t):
         offs = (n1.log_size(), n3.log_size())
         for nd in (n1, n3):
             await nd.ok('xmpp', 'cluster', 'trust', 'ca.crt')
-        deadline = time.monotonic() + w(10)
-        while True:
+
+        def probe():
             texts = [nd.log_text(off) for nd, off in zip((n1, n3), offs)]
             dropped = [re.findall(r'link with (\S+) dropped', x)
                        for x in texts]
-            refused = [TLS_FAILURE.search(x) for x in texts]
+            refused = [bool(TLS_FAILURE.search(x)) for x in texts]
             # The leader links with every member; a follower perhaps
             # with none but the leader.
-            if any(dropped) and any(refused):
-                break
-            if time.monotonic() > deadline:
-                raise Failed('after a bundle without the foreign CA: '
-                             'dropped %s, TLS refusals %s' % (
-                                 dropped, [bool(x) for x in refused]))
-            await asyncio.sleep(0.05)
+            return any(dropped) and any(refused), (dropped, refused)
+        dropped, _ = await until(probe, w(10), lambda seen: 'after a bundle '
+                                 'without the foreign CA: dropped %s, TLS '
+                                 'refusals %s' % seen, step=0.05)
         wrong = [a for d in dropped for a in d
                  if not a.startswith(n2.addr + ':')]
         check(not wrong, 'links to trusted members dropped: %s' % wrong)
@@ -552,13 +521,6 @@ async def trustreload(t):
             'n1 and n3 to keep a leader between them')
         check((n1.proc.pid, n3.proc.pid) == pids,
               'n1 or n3 restarted meanwhile')
-
-
-def presence_of(full, ptype='available'):
-    def pred(st):
-        return st.name == 'presence' and str(st['from']) == full and \
-            st['type'] == ptype
-    return pred
 
 
 @scenario()
@@ -645,23 +607,24 @@ async def guard(t):
 
     with t.check('relinked-follower-sessions-do-not-flap'):
         al = await login(t, n1, 'alice', 'real')
-        await al.inbox.wait(presence_of(al.boundjid.full), 'alice/real '
-                            'available')
+        await al.inbox.wait(is_presence('available', frm=al.boundjid.full),
+                            'alice/real available')
         fa, fb = 'alice@%s/fa' % DOMAIN, 'alice@%s/fb' % DOMAIN
         pres = "<presence xmlns='jabber:client'><status>up</status>" \
             "</presence>"
         old = await follower().open()
         old.send("<bind jid='%s'>%s</bind><bind jid='%s'>%s</bind>"
                  "<synced/>" % (fa, pres, fb, pres))
-        await al.inbox.wait(presence_of(fb), 'presence of %s' % fb)
+        await al.inbox.wait(is_presence('available', frm=fb),
+                            'presence of %s' % fb)
         al.inbox.items.clear()
         # The same node links again; fb ended while it was unlinked.
         new = await follower().open()
         new.send("<bind jid='%s'>%s</bind><synced/>" % (fa, pres))
-        await al.inbox.wait(presence_of(fb, 'unavailable'),
+        await al.inbox.wait(is_presence('unavailable', frm=fb),
                             'unavailable presence of %s' % fb)
         flaps = [st for st in al.inbox.items
-                 if presence_of(fa, 'unavailable')(st)]
+                 if is_presence('unavailable', frm=fa)(st)]
         old.close()
         new.close()
         check(not flaps, '%s, bound again, was said unavailable' % fa)
@@ -1018,21 +981,6 @@ def wrong_quorum(s):
     return m is not None and int(m.group(1)) > int(m.group(2)) // 2
 
 
-async def wait_for(what, fn, timeout=None):
-    """Wait until await fn() returns something true; it; fails after
-    timeout with the last value."""
-    timeout = timeout or w(10)
-    deadline = time.monotonic() + timeout
-    while True:
-        got = await fn()
-        if got and got[0]:
-            return got
-        if time.monotonic() > deadline:
-            raise Failed('timed out after %gs waiting for %s: %s' % (
-                timeout, what, got[1] if got else got))
-        await asyncio.sleep(0.1)
-
-
 @scenario()
 async def views(t):
     c = Cluster(t, 4)
@@ -1099,8 +1047,8 @@ async def views(t):
                              r'\d\d:\d\d:\d\d UTC$' % re.escape(n2.peer),
                              b.get('cb2', {}).get('Last failure', '')))
                 return ok, '%s: %r' % (nd.name, out)
-            await wait_for('%s to show where cb1 is and cb2 failed' %
-                           nd.name, look)
+            await until(look, w(10), '%s to show where cb1 is and cb2 '
+                        'failed' % nd.name)
 
     with t.check('user-list-counts-cluster-wide'):
         for nd in (n1, n2, n3):
@@ -1110,8 +1058,8 @@ async def views(t):
                             if ln.split())
                 return (rows.get('alice') == '2' and
                         rows.get('bob') == '1'), '%s: %r' % (nd.name, out)
-            await wait_for('%s to count 2 sessions of alice, 1 of bob' %
-                           nd.name, look)
+            await until(look, w(10), '%s to count 2 sessions of alice, 1 '
+                        'of bob' % nd.name)
 
     with t.check('user-sessions-everywhere'):
         for nd in (n1, n2, n3):
@@ -1243,9 +1191,8 @@ async def viewlimits(t):
 
     with t.check('long-view-answer-cut-off'):
         victim.kill9()
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(os.path.join(c.certs, 'node%d.crt' % victim.i),
-                            os.path.join(c.certs, 'node%d.key' % victim.i))
+        ctx = server_context(c.cert('node%d.crt' % victim.i),
+                             c.cert('node%d.key' % victim.i))
         asked = []
 
         async def serve(r, wr):
@@ -1419,16 +1366,17 @@ async def takeover(t):
                                            leader.peer)
             check(rc != 0, 'the removed member joined again: %s' % out)
             return ('removed member' in err, err.strip())
-        said = await wait_for('the removed member\'s join refused',
-                              refused)
-        t.note('join after removal: %s' % said[1])
+        said = await until(refused, w(10), 'the removed member\'s join '
+                           'refused')
+        t.note('join after removal: %s' % said)
         await leader.ok('xmpp', 'cluster', 'trust', c.trust)
 
         async def joined():
             rc, out, err = await other.mmp('xmpp', 'cluster', 'join',
                                            leader.peer)
             return (rc == 0, err.strip())
-        await wait_for('the join after the trust bundle was set', joined)
+        await until(joined, w(10), 'the join after the trust bundle was '
+                    'set')
         await c.wait_agree(what='three members again')
 
 
@@ -1477,11 +1425,8 @@ async def dialcheck(t):
         conns[k] = 'done'
         wr.close()
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(c.certs, 'outsider.crt'),
-                        os.path.join(c.certs, 'outsider.key'))
-    ctx.load_verify_locations(os.path.join(c.certs, 'ca.crt'))
-    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx = server_context(c.cert('outsider.crt'), c.cert('outsider.key'),
+                         c.cert('ca.crt'))
     since = time.monotonic()
     leader.kill9()
     srv = None
@@ -1500,11 +1445,10 @@ async def dialcheck(t):
         await wait_new_leader(rest, since, w(15))
 
         async def settled():
-            return (conns and all(x == 'done' for x in conns),
+            return (bool(conns) and all(x == 'done' for x in conns),
                     '%d connections, %r' % (len(conns),
                                             b''.join(got)[:200]))
-        await wait_for('the fake leader\'s channels to end', settled,
-                       timeout=w(20))
+        await until(settled, w(20), 'the fake leader\'s channels to end')
         t.note('fake leader got: %r' % b''.join(got)[:300])
         with t.check('fake-leader-refused'):
             if not any(b' fwd ' in g for g in got):
@@ -1555,5 +1499,4 @@ async def edges(t):
 
 
 if __name__ == '__main__':
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     sys.exit(main(sys.argv[1:]))
