@@ -16,9 +16,9 @@ import sys
 import time
 
 from ixlib import (NS_CLIENT, NS_SASL, Closed, Failed, b64, check, local,
-                   login, main, ping_server, sasl_stage)
+                   login, main, ping_server, registry, sasl_stage)
 
-TESTS = {}
+TESTS, test = registry()
 
 # What the server promises (man/mmpd.8, LIMITS): a client stream is read
 # at 64 KiB/s after a burst of 256 KiB; 10 authentication failures a
@@ -31,12 +31,6 @@ GUESSER = '127.0.0.77'
 QUEUER = '127.0.0.78'
 # derive-queue needs more streams than one address may hold (32).
 QUEUERS = [QUEUER] + ['127.0.0.%d' % i for i in range(211, 215)]
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
 
 
 @test

@@ -17,19 +17,14 @@ import sys
 import time
 
 from ixlib import (NS_CLIENT, NS_SASL, USERS, Closed, Failed, b64, check,
-                   local, login, main, mmp, ping_server, sasl_stage, tostr)
+                   local, login, main, mmp, ping_server, registry,
+                   sasl_stage, tostr)
 
-TESTS = {}
+TESTS, test = registry()
 
 # man/mmpd.8, LIMITS: 10 wrong passwords a minute from one address.
 AUTHFAIL_ADDR = 10
 SCRAMMER = '127.0.0.201'
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
 
 
 @test
