@@ -259,6 +259,11 @@ def agreement_problems(statuses, members, secrets=True):
     return probs, (None if probs else leaders[0])
 
 
+def node_ids(sts):
+    """{node: its id (int)} from statuses."""
+    return {s.node: int(s.get('node id'), 16) for s in sts}
+
+
 # ------------------------------------------------------------------ nodes
 
 class Node:
