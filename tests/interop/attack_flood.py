@@ -213,14 +213,12 @@ def plain_stall():
         burst = ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
                  (NS_SASL, cred)) * 3
         for s in streams:
-            s.out += burst.encode()
-            s._send()
+            s.push(burst)
         n = 0
         t0 = time.monotonic()
         while time.monotonic() - t0 < 2.0:
             for s in streams:
-                if s.out and not s.closed:
-                    s._send()
+                s.push()
             worst = max(worst, ping_server(good, 'stall%d' % n, 5.0))
             n += 1
             # A ping every 10 ms: well under the shaping rate.
@@ -246,9 +244,8 @@ def derive_queue():
     try:
         cred = b64('\0bob\0bobpw123')
         for r in streams:
-            r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
-                      (NS_SASL, cred)).encode()
-            r._send()
+            r.push("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+                   (NS_SASL, cred))
         for r in streams:
             el = r.next(what='the SASL outcome')
             got = local(el.tag)

@@ -219,6 +219,16 @@ class Raw:
         self.out += data
         self.pump(lambda: not self.out, timeout, 'the server to read')
 
+    def push(self, data=b''):
+        """Queue data and write what the socket takes now, without waiting
+        for the rest (push again, or pump); nothing once the server has
+        closed. For sending on many streams at once."""
+        if isinstance(data, str):
+            data = data.encode()
+        self.out += data
+        if self.out and not self.closed:
+            self._send()
+
     def send_slowly(self, data, pause=0.001):
         """Write one byte per write, reading meanwhile."""
         if isinstance(data, str):
