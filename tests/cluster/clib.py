@@ -411,8 +411,9 @@ class Cluster:
             sts = await self.statuses(nodes)
             return all(pred(s) for s in sts), sts
         return await until(probe, timeout, lambda sts: 'timed out after '
-                           '%gs waiting for %s\n%s' % (timeout, what, '\n'.join(
-                               s.summary() for s in sts)))
+                           '%gs waiting for %s\n%s' % (
+                               timeout, what,
+                               '\n'.join(s.summary() for s in sts)))
 
     async def add_users(self, nd):
         """alice and bob, added on one node."""

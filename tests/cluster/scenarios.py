@@ -15,8 +15,9 @@ failover   kill -9 of the leader with the default timers: a new leader
            within the documented bound, messages sent meanwhile arrive,
            a mutual subscription made before is still in the new leader's
            rosters, a contact's session on the dead leader is reported
-           unavailable by the new one, the call bridge reconnects to a survivor, the killed
-           node comes back as a follower without a duplicate
+           unavailable by the new one, the call bridge reconnects to a
+           survivor, the killed node comes back as a follower without a
+           duplicate
 handover   SIGTERM of the leader while messages flow between followers: it
            hands leadership over before it exits (its log says so), a
            new leader follows, no message is lost, none bounces
