@@ -381,6 +381,18 @@ class Cluster:
             await self.join(nd, nodes[0], timers)
         return await self.wait_agree(nodes)
 
+    async def form_with_users(self, nodes=None):
+        """Form the cluster of nodes (all by default) with the timers of
+        CLUSTER_TIMERS, add alice and bob on the leader and wait until
+        every one of nodes lists them: (leader, its followers in order,
+        {node: its id})."""
+        nodes = nodes or self.nodes
+        leader = await self.form(nodes, TIMERS)
+        await self.add_users(leader)
+        await self.wait_users(nodes)
+        return (leader, [nd for nd in nodes if nd is not leader],
+                node_ids(self.t.last))
+
     async def statuses(self, nodes):
         return await asyncio.gather(*(nd.status() for nd in nodes))
 

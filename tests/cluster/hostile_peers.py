@@ -170,12 +170,7 @@ async def guard(t):
 @scenario()
 async def outsider(t):
     c = Cluster(t, 3)
-    leader = await c.form(timers=TIMERS)
-    await c.add_users(leader)
-    await c.wait_users(c.nodes)
-    ids = node_ids(t.last)
-    gone = [nd for nd in c.nodes if nd is not leader][-1]
-    other = [nd for nd in c.nodes if nd not in (leader, gone)][0]
+    leader, (other, gone), ids = await c.form_with_users()
     members = [leader, other]
     # A removed member: its certificate still chains to the CA.
     await leader.ok('xmpp', 'cluster', 'remove', gone.peer)
@@ -426,12 +421,7 @@ async def apply_answers(c, frm, nid, to, lines):
 @scenario()
 async def takeover(t):
     c = Cluster(t, 3)
-    leader = await c.form(timers=TIMERS)
-    await c.add_users(leader)
-    await c.wait_users(c.nodes)
-    ids = node_ids(t.last)
-    victim = [nd for nd in c.nodes if nd is not leader][-1]
-    other = [nd for nd in c.nodes if nd not in (leader, victim)][0]
+    leader, (other, victim), ids = await c.form_with_users()
     vid, oid = ids[victim], ids[other]
     make_node_cert(c.certs, 'ca', 'outsider', '127.0.0.9', 3001)
     bob = await login(t, leader, 'bob', 'inbox')
@@ -540,11 +530,7 @@ async def takeover(t):
 async def dialcheck(t):
     c = Cluster(t, 4)
     three, n4 = c.nodes[:3], c.nodes[3]
-    leader = await c.form(three, timers=TIMERS)
-    await c.add_users(leader)
-    await c.wait_users(three)
-    ids = node_ids(t.last)
-    rest = [nd for nd in three if nd is not leader]
+    leader, rest, ids = await c.form_with_users(three)
 
     with t.check('status-fds'):
         before = {nd.name: await settled_fds(nd) for nd in three}
