@@ -52,7 +52,7 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
-	      daemon/worker.c daemon/tls.c \
+	      daemon/worker.c daemon/tls.c daemon/reaper.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
@@ -60,7 +60,8 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
-	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
+	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
+	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \

@@ -219,6 +219,7 @@ void		 presence_from_client(struct xconn *, struct xnode *,
 		    struct jid *);
 void		 presence_gone(struct xconn *);
 void		 presence_note(struct xconn *, const struct xnode *);
+void		 presence_track(struct xconn *, const struct xnode *);
 void		 presence_to_bare(struct xconn *, struct xnode *, const char *);
 void		 roster_iq(struct xconn *, struct xnode *);
 
