@@ -1,7 +1,8 @@
 /*
  * Forwarding in a cluster: the role switch, and the entry points the
  * XMPP code and the raft glue call, each handing the work to the role
- * this node has now (follower.c, leader.c; link.c for what both share).
+ * this node has now (follower.c, leader.c and settle.c; link.c for what
+ * both share).
  * See follower.c for the whole and the walk of one stanza.
  */
 #include <sys/queue.h>
@@ -61,9 +62,9 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 	cfwd_events();
 	switch (newrole) {
 	case CFWD_LEADER:
-		clead_members(lid, ids, n);
+		csettle_members(lid, ids, n);
 		if (role == CFWD_LEADER) {
-			clead_settle_check();
+			csettle_check();
 			return;
 		}
 		log_info("cfwd_role: leader: routing for the cluster once "
@@ -75,14 +76,14 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		 */
 		prev = cfwd_unfollow(role == CFWD_FOLLOWER, &orphans, &left);
 		clead_links_close(0);
-		clead_orphans_set(&orphans);
-		clead_settle_start(prev, left);
+		csettle_orphans_set(&orphans);
+		csettle_start(prev, left);
 		role = CFWD_LEADER;
 		break;
 	case CFWD_FOLLOWER:
 		if (role == CFWD_LEADER) {
 			log_info("cfwd_role: no longer the leader");
-			clead_settle_stop();
+			csettle_stop();
 			clead_links_close(0);
 		}
 		role = CFWD_FOLLOWER;
@@ -92,10 +93,10 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		if (role != CFWD_NONE)
 			log_info("cfwd_role: not clustered: routing here");
 		cfwd_follow_stop();
-		clead_settle_stop();
+		csettle_stop();
 		clead_links_close(1);
 		role = CFWD_NONE;
-		clead_members(0, NULL, 0);
+		csettle_members(0, NULL, 0);
 		cfwd_drain();
 		break;
 	}
@@ -106,7 +107,7 @@ int
 cfwd_active(void)
 {
 	return (role == CFWD_FOLLOWER ||
-	    (role == CFWD_LEADER && clead_is_settling()));
+	    (role == CFWD_LEADER && csettle_active()));
 }
 
 /* Whether c is a pseudo connection (another node's). */
@@ -205,7 +206,7 @@ void
 cfwd_free(void)
 {
 	cfwd_follow_stop();
-	clead_settle_stop();
+	csettle_stop();
 	clead_links_close(0);
 	cfwd_follower_free();
 	role = CFWD_NONE;

@@ -1,10 +1,10 @@
 /*
  * Forwarding internals shared by fwd.c (the role switch and the entry
  * points the XMPP code calls), link.c (the link both ends share),
- * follower.c and leader.c (the two roles), and by no other file. Each
- * file's state is its own (static); what another file needs of it goes
- * through the functions below. Include after <sys/queue.h>, <stdint.h>,
- * "cluster/cluster.h" and "xmpp/xmpp.h".
+ * follower.c, leader.c and settle.c (the two roles), and by no other
+ * file. Each file's state is its own (static); what another file needs
+ * of it goes through the functions below. Include after <sys/queue.h>,
+ * <stdint.h>, "cluster/cluster.h" and "xmpp/xmpp.h".
  */
 #ifndef CLUSTER_FWD_H
 #define CLUSTER_FWD_H
@@ -165,12 +165,6 @@ void		 clead_init(void);
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */
 void		 clead_free(void);
-/* The member ids (ours among them) and ours, for settling; copied. */
-void		 clead_members(uint64_t, const uint64_t *, int);
-/* Take the sessions of the leader before us (the list is emptied). */
-void		 clead_orphans_set(struct cfwd_jids *);
-/* Whether we hold forwarded stanzas (new in office, or stepping down). */
-int		 clead_is_settling(void);
 /* Close every follower link (gone: their sessions are unavailable). */
 void		 clead_links_close(int);
 /* Close the links of followers no longer the members they were. */
@@ -178,15 +172,41 @@ void		 clead_recheck(void);
 /* Route a stanza (the caller's) from id of link l (NULL: this node). */
 void		 clead_route_from(struct cfwd_link *, int, const char *,
 		    struct xnode *);
-/* New in office (prev the leader before us, left: it said bye): hold. */
-void		 clead_settle_start(uint64_t, int);
-/* Stop settling if every member that is up has registered. */
-void		 clead_settle_check(void);
-/* Forget settling and what was held. */
-void		 clead_settle_stop(void);
+/* A live follower link by its serial, or NULL. */
+struct cfwd_link *clead_link_by_serial(uint64_t);
+/* Every link is owed the <ack> of what it routed; send what is due. */
+void		 clead_ack_all(void);
+/* Whether the link of member id has registered its sessions. */
+int		 clead_synced(uint64_t);
+/* Unavailable presence of a session that died with the leader before
+ * us, to its contacts: 0 if sent, -1 if jid is no session. */
+int		 clead_gone_presence(const char *);
 /* Tell every follower one of our sessions is here (1) or gone (0). */
 void		 clead_tell(struct xconn *, int);
 /* The leader's line for xmpp cluster status, allocated. */
 char		*clead_status(void);
+
+/* settle.c */
+/* The settling timer, made once the loop exists. */
+void		 csettle_events(void);
+/* At exit: what is held, the timer, the members and orphans. */
+void		 csettle_free(void);
+/* The member ids (ours among them) and ours, for settling; copied. */
+void		 csettle_members(uint64_t, const uint64_t *, int);
+/* Take the sessions of the leader before us (the list is emptied). */
+void		 csettle_orphans_set(struct cfwd_jids *);
+/* Whether we hold forwarded stanzas (new in office, or stepping down). */
+int		 csettle_active(void);
+/* New in office (prev the leader before us, left: it said bye): hold. */
+void		 csettle_start(uint64_t, int);
+/* Stop settling if every member that is up has registered. */
+void		 csettle_check(void);
+/* Forget settling and what was held. */
+void		 csettle_stop(void);
+/* Hold link l's <s> frame (ours now) with seq, kind and origin. */
+void		 csettle_hold(struct cfwd_link *, uint64_t, int, const char *,
+		    struct xnode *);
+/* Forget what is held of a link (by serial) that closed. */
+void		 csettle_drop(uint64_t);
 
 #endif /* CLUSTER_FWD_H */

@@ -2,9 +2,10 @@
  * Forwarding in a cluster, the leader's side (see follower.c for the
  * whole and the link's frames): the links followers dial to us, their
  * sessions and call bridges as pseudo connections in the router, routing
- * what they forward (and what this node kept while it followed), settling
- * after an election, the <ack> owed for it once deliveries are
- * acknowledged, and what a lost link takes with it.
+ * what they forward (and what this node kept while it followed), the
+ * <ack> owed for it once deliveries are acknowledged, and what a lost
+ * link takes with it. settle.c holds what is forwarded after an election
+ * until the followers have registered.
  *
  * Why <dack>: an <ack> lets the follower forget stanzas, so the leader
  * sends it only once what routing them sent to other followers has
@@ -45,27 +46,10 @@
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
 
-#define CLEAD_SETTLE_MS		2000	/* at most */
-#define CLEAD_SETTLE_QUIET_MS	500	/* a member not heard is down */
-#define CLEAD_SETTLE_DEAD_MS	300	/* the old leader silent: died */
-#define CLEAD_SETTLE_TICK_MS	100
-#define CLEAD_HOLD_MAX		400000
-#define CLEAD_HOLD_BYTES	(128 * 1024 * 1024)	/* what they take */
 #define CLEAD_PEND_MAX		64	/* <ack>s owed a link, then merged */
 #define CLEAD_DACK_MS		10000	/* for a <d> to be acknowledged */
 #define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
 #define CLEAD_SEEN_MAX		64	/* follower processes remembered */
-
-/* A forwarded stanza the leader holds while it settles. */
-struct clead_held {
-	TAILQ_ENTRY(clead_held)	 entry;
-	uint64_t		 link;		/* its link's serial */
-	uint64_t		 seq;
-	int			 kind;
-	char			*from;
-	struct xnode		*frame;		/* <s>, the stanza inside */
-	size_t			 bytes;		/* all it takes */
-};
 
 /* <d> frames of another link that must be delivered first. */
 struct clead_need {
@@ -89,27 +73,15 @@ struct clead_seen {
 	uint64_t		 seq;
 };
 
-static int		 settling;	/* holding forwarded stanzas */
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*pseudo_reaper;
 static struct cfwd_link	 transient_link;	/* origins that went */
-static uint64_t		 self_id;		/* ours, while leader */
-static uint64_t		*members;		/* the member ids */
-static int		 nmembers;
-/* The sessions the leader before us held itself, if it died with them. */
-static struct cfwd_jids	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
-
-static int64_t		 settle_since;
-static uint64_t		 settle_prev;	/* the leader before us, or 0 */
-static int		 settle_prev_left;	/* and it said <bye/> */
-static TAILQ_HEAD(, clead_held) held = TAILQ_HEAD_INITIALIZER(held);
-static size_t		 nheld, heldbytes;
 static TAILQ_HEAD(clead_seens, clead_seen) seen =
     TAILQ_HEAD_INITIALIZER(seen);
 static int		 nseen;
 
-static struct event	*settle_ev, *dcheck_ev;
+static struct event	*dcheck_ev;
 
 static void	 clead_start(struct cfwd_link *, const char **);
 static void	 clead_frame(struct cfwd_link *, struct xnode *);
@@ -117,7 +89,6 @@ static void	 clead_read(struct cfwd_link *);
 static void	 clead_lost(struct cfwd_link *, const char *);
 static void	 clead_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
-static struct cfwd_link *clead_link_by_serial(uint64_t);
 static void	 clead_seen_note(struct cfwd_link *);
 static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
 static void	 clead_carried_gone(struct cfwd_link *);
@@ -137,11 +108,7 @@ static void	 clead_flush_all(void);
 static void	 clead_dmark(struct cfwd_link *);
 static void	 clead_dmarks_pop(struct cfwd_link *);
 static void	 clead_dcheck(evutil_socket_t, short, void *);
-static void	 clead_settle_end(const char *);
-static void	 clead_orphans_gone(void);
-static int	 clead_gone_presence(const char *);
 static void	 clead_tell_all(struct cfwd_link *);
-static void	 clead_settle_tick(evutil_socket_t, short, void *);
 
 static const struct clink_ops clead_ops = {
 	clead_start, clead_frame, clead_read, clead_lost
@@ -161,9 +128,7 @@ clead_events(void)
 {
 	if (pseudo_reaper == NULL)
 		pseudo_reaper = reaper_new(clead_reap, NULL);
-	if (settle_ev == NULL)
-		settle_ev = event_new(mmpd->base, -1, EV_PERSIST,
-		    clead_settle_tick, NULL);
+	csettle_events();
 	if (dcheck_ev == NULL)
 		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
 }
@@ -180,48 +145,15 @@ clead_free(void)
 	clead_reap(NULL);
 	reaper_free(pseudo_reaper);
 	pseudo_reaper = NULL;
-	if (settle_ev != NULL)
-		event_free(settle_ev);
 	if (dcheck_ev != NULL)
 		event_free(dcheck_ev);
-	settle_ev = dcheck_ev = NULL;
+	dcheck_ev = NULL;
 	while ((e = TAILQ_FIRST(&seen)) != NULL) {
 		TAILQ_REMOVE(&seen, e, entry);
 		free(e);
 	}
 	nseen = 0;
-	clink_jids_clear(&orphans);
-	clead_members(0, NULL, 0);
-}
-
-/* The member ids (ours among them) and ours, for settling. */
-void
-clead_members(uint64_t self, const uint64_t *ids, int n)
-{
-	free(members);
-	members = NULL;
-	nmembers = 0;
-	self_id = self;
-	if (n > 0 && ids != NULL) {
-		members = xreallocarray(NULL, n, sizeof(*members));
-		memcpy(members, ids, n * sizeof(*members));
-		nmembers = n;
-	}
-}
-
-/* Take the sessions the leader before us held (emptying the list). */
-void
-clead_orphans_set(struct cfwd_jids *list)
-{
-	clink_jids_clear(&orphans);
-	TAILQ_CONCAT(&orphans, list, entry);
-}
-
-/* Whether we hold forwarded stanzas (new in office, or stepping down). */
-int
-clead_is_settling(void)
-{
-	return (settling);
+	csettle_free();
 }
 
 /* Leader: have a follower close a session or component (<kill>). */
@@ -240,7 +172,7 @@ clead_kill(struct cfwd_link *l, const char *id, const char *cond,
 }
 
 /* A live follower link by serial, or NULL. */
-static struct cfwd_link *
+struct cfwd_link *
 clead_link_by_serial(uint64_t serial)
 {
 	struct cfwd_link	*l;
@@ -309,7 +241,6 @@ static void
 clead_link_cut(struct cfwd_link *l)
 {
 	struct clead_pend	*p;
-	struct clead_held	*h, *next;
 
 	if (l->dead)
 		return;
@@ -322,18 +253,7 @@ clead_link_cut(struct cfwd_link *l)
 	}
 	l->npend = 0;
 	l->ndmarks = 0;
-	/* Not acknowledged: the follower sends them again. */
-	for (h = TAILQ_FIRST(&held); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->link != l->serial)
-			continue;
-		TAILQ_REMOVE(&held, h, entry);
-		nheld--;
-		heldbytes -= h->bytes;
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
+	csettle_drop(l->serial);	/* the follower sends it again */
 	clead_seen_note(l);
 }
 
@@ -598,7 +518,7 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 static void
 clead_read(struct cfwd_link *l)
 {
-	if (!settling) {
+	if (!csettle_active()) {
 		clead_mark(l);
 		clead_flush(l);
 	}
@@ -639,7 +559,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
-		clead_settle_check();
+		csettle_check();
 	} else if (strcmp(name, "dack") == 0) {
 		if (clink_num(xnode_attr(n, "n"), &u) == 0 &&
 		    u > l->dacked && u <= l->dsent) {
@@ -727,10 +647,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 	const char		*from = xnode_attr(n, "from");
 	const char		*k = xnode_attr(n, "k");
 	struct xnode		*st = xnode_first(n);
-	struct clead_held	*h;
 	uint64_t		 seq;
-	size_t			 len;
-	char			*str;
 	int			 kind;
 
 	if (clink_num(xnode_attr(n, "seq"), &seq) == -1 || seq <= l->rseq) {
@@ -756,23 +673,10 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
-	if (!settling && !cluster_routing_ok())
-		clead_settle_start(0, 0);	/* stepping down: hold */
-	if (settling) {
-		h = xcalloc(1, sizeof(*h));
-		h->link = l->serial;
-		h->seq = seq;
-		h->kind = kind;
-		h->from = xstrdup(from);
-		h->frame = n;
-		str = xnode_string(n, &len);
-		free(str);
-		h->bytes = sizeof(*h) + strlen(from) + 1 +
-		    clink_tree_bytes(n, len);
-		TAILQ_INSERT_TAIL(&held, h, entry);
-		heldbytes += h->bytes;
-		if (++nheld > CLEAD_HOLD_MAX || heldbytes > CLEAD_HOLD_BYTES)
-			clead_settle_end("too much to hold");
+	if (!csettle_active() && !cluster_routing_ok())
+		csettle_start(0, 0);	/* stepping down: hold */
+	if (csettle_active()) {
+		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
 	clead_route_from(l, kind, from, st);
@@ -908,6 +812,29 @@ clead_dmarks_pop(struct cfwd_link *l)
 	l->ndmarks -= i;
 }
 
+/* Leader: every link is owed the <ack> of what it routed; send what is due. */
+void
+clead_ack_all(void)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		clead_mark(l);
+	clead_flush_all();
+}
+
+/* Whether the link of member id has registered its sessions. */
+int
+clead_synced(uint64_t id)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (l->id == id && l->synced)
+			return (1);
+	return (0);
+}
+
 /*
  * Leader, every CLEAD_DCHECK_MS while <d> frames wait: a follower that
  * has left one unacknowledged for CLEAD_DACK_MS holds up the <ack> of
@@ -988,133 +915,6 @@ cfwd_close(struct xconn *c, const char *cond, const char *text)
 }
 
 /*
- * Leader: new in office, hold forwarded stanzas until settled; prev is
- * the leader we followed (or 0), left whether it said <bye/>.
- */
-void
-clead_settle_start(uint64_t prev, int left)
-{
-	struct timeval	 tv = { 0, CLEAD_SETTLE_TICK_MS * 1000 };
-
-	settling = 1;
-	settle_since = cnet_now_ms();
-	settle_prev = prev;
-	settle_prev_left = prev != 0 && left;
-	event_add(settle_ev, &tv);
-	clead_settle_check();
-}
-
-/*
- * Leader: done settling once every other member has linked and synced,
- * except members that are down. Every live member answers the raft
- * heartbeats we send from the start, so one not heard since we lead is
- * down after CLEAD_SETTLE_QUIET_MS; the leader we followed, silent for
- * CLEAD_SETTLE_DEAD_MS before we took over, died (it used to send us a
- * heartbeat every 100 ms), or said <bye/> as it shut down, and is not
- * waited for at all. A fellow
- * follower's silence before says nothing: followers do not talk. Nothing
- * ends while this node is handing leadership over.
- */
-void
-clead_settle_check(void)
-{
-	struct cfwd_link	*l;
-	int64_t			 now = cnet_now_ms(), heard;
-	int			 i, down = 0;
-
-	if (!settling || !cluster_routing_ok())
-		return;
-	if (now - settle_since >= CLEAD_SETTLE_MS) {
-		clead_settle_end("time is up");
-		return;
-	}
-	for (i = 0; i < nmembers; i++) {
-		if (members[i] == self_id)
-			continue;
-		TAILQ_FOREACH(l, &links, entry)
-			if (l->id == members[i] && l->synced)
-				break;
-		if (l != NULL)
-			continue;
-		heard = cnet_last_heard(members[i]);
-		if (heard >= settle_since && (members[i] != settle_prev ||
-		    !settle_prev_left))
-			return;		/* alive: it will link */
-		if (!(members[i] == settle_prev &&
-		    (settle_prev_left || (heard >= 0 &&
-		    heard < settle_since - CLEAD_SETTLE_DEAD_MS))) &&
-		    now - settle_since < CLEAD_SETTLE_QUIET_MS)
-			return;
-		down++;
-	}
-	clead_settle_end(down ? "every member that is up has registered" :
-	    "every member has registered");
-}
-
-/*
- * Leader: stop holding: route our own kept stanzas, then what followers
- * sent meanwhile, in order, and acknowledge.
- */
-static void
-clead_settle_end(const char *why)
-{
-	struct clead_held	*h;
-	struct cfwd_link	*l;
-
-	if (!settling)
-		return;
-	settling = 0;
-	if (settle_ev != NULL)
-		event_del(settle_ev);
-	log_info("clead_settle_end: routing for the cluster (%s); %zu "
-	    "stanzas of ours and %zu forwarded were held", why, cfwd_queued(),
-	    nheld);
-	cfwd_drain();
-	while ((h = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, h, entry);
-		nheld--;
-		heldbytes -= h->bytes;
-		if ((l = clead_link_by_serial(h->link)) != NULL) {
-			clead_route_from(l, h->kind, h->from,
-			    xnode_first(h->frame));
-			if (h->seq > l->pseq)
-				l->pseq = h->seq;
-		}
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
-	TAILQ_FOREACH(l, &links, entry)
-		clead_mark(l);
-	clead_flush_all();
-	clead_orphans_gone();
-}
-
-/*
- * New leader, now routing: the sessions the dead leader held are
- * unavailable to their contacts, unless one came back meanwhile, here or
- * on any follower.
- */
-static void
-clead_orphans_gone(void)
-{
-	struct cfwd_jid	*e;
-	int		 n = 0;
-
-	while ((e = TAILQ_FIRST(&orphans)) != NULL) {
-		TAILQ_REMOVE(&orphans, e, entry);
-		if (!clink_has_session(e->jid) &&
-		    clead_gone_presence(e->jid) == 0)
-			n++;
-		free(e->jid);
-		free(e);
-	}
-	if (n > 0)
-		log_info("cfwd_orphans_gone: %d session%s of the dead leader "
-		    "now unavailable", n, n == 1 ? "" : "s");
-}
-
-/*
  * Leader: this node shuts down; tell every follower, so that the one
  * that takes over does not wait for us to link to it.
  */
@@ -1167,7 +967,7 @@ clead_tell_all(struct cfwd_link *l)
  * Leader: the unavailable presence of a session that died with the
  * leader before us, to its contacts. 0 if sent, -1 if jid is no session.
  */
-static int
+int
 clead_gone_presence(const char *jid)
 {
 	struct xconn	*c;
@@ -1179,34 +979,6 @@ clead_gone_presence(const char *jid)
 	presence_gone(c);
 	xconn_free(c);
 	return (0);
-}
-
-/* Leader: forget settling (and what was held: it was not acknowledged). */
-void
-clead_settle_stop(void)
-{
-	struct clead_held	*h;
-
-	settling = 0;
-	if (settle_ev != NULL)
-		event_del(settle_ev);
-	while ((h = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, h, entry);
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
-	nheld = heldbytes = 0;
-}
-
-/* Leader: time passes while settling. */
-static void
-clead_settle_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	clead_settle_check();
 }
 
 /* The leader's line for xmpp cluster status, allocated. */
@@ -1225,6 +997,6 @@ clead_status(void)
 	xasprintf(&s, "leader, %d follower%s linked, %d remote "
 	    "session%s, %d remote call bridge%s%s", nl,
 	    nl == 1 ? "" : "s", ns, ns == 1 ? "" : "s", nc,
-	    nc == 1 ? "" : "s", settling ? ", settling" : "");
+	    nc == 1 ? "" : "s", csettle_active() ? ", settling" : "");
 	return (s);
 }
