@@ -153,7 +153,7 @@ cfwd_up_start(struct cfwd_link *l, const char **attrs)
 {
 	(void)attrs;
 	backoff_ms = CFWD_BACKOFF_MIN;
-	log_debug("cfwd_p_start: the leader %s answered", l->addr);
+	log_debug("cfwd_up_start: the leader %s answered", l->addr);
 }
 
 /* Uplink: what a read delivered is acknowledged (<dack>). */
@@ -176,7 +176,7 @@ cfwd_up_lost(struct cfwd_link *l, const char *why)
 {
 	if (l->dead)
 		return;
-	log_info("clead_lost: link to the leader %s: %s; %zu stanzas "
+	log_info("cfwd_up_lost: link to the leader %s: %s; %zu stanzas "
 	    "unacknowledged", l->addr, why, nqueue);
 	cfwd_up_close();
 	cfwd_redial_later();
@@ -221,7 +221,7 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 		return;
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
-		log_debug("cfwd_f_frame: nobody here is %s", to);
+		log_debug("cfwd_deliver: nobody here is %s", to);
 		return;
 	}
 	xnode_set_ns(n, NULL);
@@ -240,7 +240,7 @@ cfwd_kill(struct xnode *n)
 	    XC_CLIENT : XC_COMPONENT, to)) == NULL)
 		return;
 	if ((cond = xnode_attr(n, "cond")) == NULL) {
-		log_info("cfwd_f_frame: the leader closes %s", to);
+		log_info("cfwd_kill: the leader closes %s", to);
 		xconn_close(c);
 		return;
 	}
@@ -269,13 +269,13 @@ cfwd_up_frame(struct cfwd_link *l, struct xnode *n)
 			cfwd_lsess_set(p, name[0] == 'h');
 	} else if (strcmp(name, "bye") == 0) {
 		/* The leader shuts down: when we take over, don't wait for it. */
-		log_info("cfwd_f_frame: the leader %s is shutting down",
+		log_info("cfwd_up_frame: the leader %s is shutting down",
 		    l->addr);
 		leader_leaving = leader_id;
 	} else if (strcmp(name, "kill") == 0)
 		cfwd_kill(n);
 	else
-		log_debug("cfwd_f_frame: %s: unknown <%s>", l->addr, name);
+		log_debug("cfwd_up_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
 }
 
@@ -602,10 +602,10 @@ cfwd_follow(int was, uint64_t lid, const char *laddr)
 		leader_addr = laddr != NULL ? xstrdup(laddr) : NULL;
 		backoff_ms = CFWD_BACKOFF_MIN;
 		if (leader_addr != NULL)
-			log_info("cfwd_role: follower: forwarding to "
+			log_info("cfwd_follow: follower: forwarding to "
 			    "the leader at %s", leader_addr);
 		else
-			log_info("cfwd_role: follower: no leader "
+			log_info("cfwd_follow: follower: no leader "
 			    "known, keeping stanzas");
 	}
 	if (!evtimer_pending(redial_ev, NULL))

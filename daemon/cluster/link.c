@@ -121,7 +121,7 @@ clink_write(struct cfwd_link *l, const char *s, size_t len)
 	bufferevent_write(l->bev, s, len);
 	if (evbuffer_get_length(bufferevent_get_output(l->bev)) >
 	    CLINK_MAX_OUTBUF) {
-		log_warnx("cfwd_write: %s reads too slowly", l->addr);
+		log_warnx("clink_write: %s reads too slowly", l->addr);
 		l->broken = 1;
 		clink_reap_soon();
 	}

@@ -65,25 +65,17 @@ router_component(const char *domain)
 	return (NULL);
 }
 
-/* Stub: the stream header's attribute (link.c's roles use it). */
-const char *
-xconn_attr(const char **attrs, const char *name)
-{
-	for (; attrs != NULL && attrs[0] != NULL; attrs += 2)
-		if (strcmp(attrs[0], name) == 0)
-			return (attrs[1]);
-	return (NULL);
-}
-
 /* Role: the stream header. */
 static void
 t_start(struct cfwd_link *l, const char **attrs)
 {
-	const char	*e = xconn_attr(attrs, "epoch");
+	int	 i;
 
 	(void)l;
 	seen.starts++;
-	strlcpy(seen.epoch, e != NULL ? e : "", sizeof(seen.epoch));
+	for (i = 0; attrs != NULL && attrs[i] != NULL; i += 2)
+		if (strcmp(attrs[i], "epoch") == 0)
+			strlcpy(seen.epoch, attrs[i + 1], sizeof(seen.epoch));
 }
 
 /* Role: a frame, ours to free. */
