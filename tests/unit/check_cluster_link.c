@@ -106,11 +106,16 @@ t_read(struct cfwd_link *l)
 static void
 t_lost(struct cfwd_link *l, const char *why)
 {
+	int	 i;
+
 	if (l->dead)
 		return;
 	seen.lost++;
 	strlcpy(seen.why, why, sizeof(seen.why));
 	clink_cut(l);
+	for (i = 0; i < nmade; i++)
+		if (made[i] == l)
+			made[i] = NULL;		/* the reaper's now */
 }
 
 static const struct clink_ops t_ops = { t_start, t_frame, t_read, t_lost };
@@ -150,7 +155,7 @@ t_done(void)
 	int	 i;
 
 	for (i = 0; i < nmade; i++)
-		if (!made[i]->dead)
+		if (made[i] != NULL)
 			clink_cut(made[i]);
 	clink_free();
 	event_base_free(mmpd->base);
