@@ -52,7 +52,7 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
-	      daemon/worker.c daemon/tls.c \
+	      daemon/worker.c daemon/tls.c daemon/reaper.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
@@ -64,7 +64,9 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/fsm_secret.c \
 	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
-	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
+	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
+	      daemon/cluster/settle.c \
+	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
@@ -77,7 +79,7 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
-	      check_router check_addrlimit
+	      check_router check_addrlimit check_cluster_link
 UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -154,6 +156,10 @@ $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
     $(CFSM_TEST_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
+    $(O)/daemon/cluster/link.o $(O)/daemon/reaper.o $(O)/daemon/xml/tree.o \
+    $(O)/daemon/xml/parser.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # --- fuzzing (tests/fuzz/README) ---

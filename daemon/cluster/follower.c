@@ -1,20 +1,33 @@
 /*
  * Forwarding in a cluster (DESIGN.md section 7). A follower hands every
  * stanza of its own sessions and call bridges to the leader over one
- * ordered link (a CN_FWD channel of cluster_net.c) and keeps it until the
- * leader acknowledges it. The leader routes with the router, where the
- * sessions and components of other nodes are pseudo connections
- * (c->remote is their link): what the router gives a pseudo goes back
- * over its node's link. After a change of leader, followers link to the
- * new one, register their sessions and components again and send what
- * was not acknowledged: at least once, duplicates allowed.
+ * ordered link (a CN_FWD channel of net.c) and keeps it until the leader
+ * acknowledges it. The leader routes with the router, where the sessions
+ * and components of other nodes are pseudo connections (c->remote is
+ * their link): what the router gives a pseudo goes back over its node's
+ * link. After a change of leader, followers link to the new one, register
+ * their sessions and components again and send what was not
+ * acknowledged: at least once, duplicates allowed.
  *
- * This file holds the role switch, the follower's side (the queue of
- * stanzas kept for the leader, the link to it, registration and replay,
- * delivery of <d> and <kill>), the hooks the XMPP code calls and what
- * both sides share of a link (writing, reading, the parser's callbacks).
- * cluster_lead.c holds the leader's side; cluster_fwd.h what the two
- * share.
+ * fwd.c switches roles and holds the entry points the XMPP code calls;
+ * link.c what both ends share of a link (reading, writing frames,
+ * closing, reaping); this file the follower (the stanzas kept for the
+ * leader, the uplink, registration and replay, delivery of <d> and
+ * <kill>); leader.c the leader, settle.c its settling after an election.
+ *
+ * One stanza from a client on follower A to a client on follower B:
+ *   A: c2s_stanza -> router_route -> (forwarding hook) cfwd_stanza: kept
+ *      in the queue, an <s seq from k> frame (clink_frame,
+ *      clink_add_stanza) written on the uplink (clink_write)
+ *   leader: clink_read -> xparser_feed -> clink_p_frame -> clead_frame ->
+ *      clead_stanza (held while settling) -> clead_route_from -> A's
+ *      pseudo (clink_find) -> router_route -> B's pseudo -> xconn_send ->
+ *      cfwd_send: a <d to> frame on B's link (clink_send), counted
+ *   B: clink_read -> clink_p_frame -> cfwd_up_frame -> clink_find(NULL)
+ *      -> router_deliver -> xconn_send to the client; then cfwd_up_read
+ *      writes <dack n>
+ *   leader: <dack> -> clead_flush_all -> clead_flush: <ack seq> to A,
+ *      whose cfwd_up_frame drops what it acknowledges from the queue.
  *
  * The link is an XML stream read by our own parser. Its root is a
  * stream:stream (the only root the parser takes) in urn:mmp:cluster.
@@ -29,10 +42,13 @@
  *   <d to='full JID or domain'>stanza</d>
  *   <kill to='...' [cond='conflict' [text='...']]/>
  *   <ack seq='N'/>	every <s> up to N is done with
+ *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
+ *   <bye/>		the leader shuts down
  *
- * Stanzas are written from our tree; one whose namespace is inherited is
- * written in jabber:client (not to inherit urn:mmp:cluster), and the
- * reader strips it again (router_strip).
+ * Frames are written from trees (attribute values may come in either
+ * quote). A stanza whose namespace is inherited is written in
+ * jabber:client (not to inherit urn:mmp:cluster), and the reader strips
+ * it again (router_strip).
  *
  * A follower's stream header carries epoch='N', a random number of its
  * mmpd process: <s> numbers count on across its links, so a leader it
@@ -41,14 +57,11 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
@@ -63,14 +76,8 @@
 
 #define CFWD_QUEUE_MAX		20000	/* stanzas kept for the leader */
 #define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)	/* and what they take */
-#define CFWD_NODE_BYTES		128	/* an element or text in a tree */
-#define CFWD_MAX_OUTBUF		(64 * 1024 * 1024)
-#define CFWD_FRAME_BYTES	(8 * 1024 * 1024)	/* read, per frame */
-#define CFWD_FRAME_DEPTH	40
-#define CFWD_FRAME_NODES	25000
 #define CFWD_BACKOFF_MIN	50	/* ms, doubling */
 #define CFWD_BACKOFF_MAX	1000
-#define CFWD_CHUNK		16384
 
 /* A stanza of ours, kept until the leader acknowledges it. */
 struct cfwd_item {
@@ -84,424 +91,191 @@ struct cfwd_item {
 	size_t			 bytes;		/* all it takes */
 };
 
-int			 cfwd_role_now = CFWD_NONE;
-uint64_t		 cfwd_self_id;		/* while leader */
-uint64_t		*cfwd_members;
-int			 cfwd_nmembers;
-struct cfwd_link	*cfwd_uplink;
-size_t			 cfwd_nqueue;
-
+static struct cfwd_link	*uplink;		/* ours to the leader */
 static uint64_t		 leader_id;		/* while follower */
 static uint64_t		 last_leader;		/* and the last one known */
-uint64_t		 cfwd_leader_leaving;	/* it said <bye/> */
+static uint64_t		 leader_leaving;	/* it said <bye/> */
+static char		*leader_addr;
 static uint64_t		 epoch;			/* of this process */
 
 /* The sessions the leader holds itself, as it tells its followers. */
 static struct cfwd_jids	 lsess = TAILQ_HEAD_INITIALIZER(lsess);
 static uint64_t		 lsess_of;		/* whose they are */
-static struct cfwd_jids	 orphans = TAILQ_HEAD_INITIALIZER(orphans);
-static char		*leader_addr;
 
 static struct cnet_dial	*dialling;
 static int		 in_dial, dial_called;
 static int		 backoff_ms = CFWD_BACKOFF_MIN;
-static uint64_t		 next_serial;
+static struct event	*redial_ev;
 
 static TAILQ_HEAD(, cfwd_item) queue = TAILQ_HEAD_INITIALIZER(queue);
+static size_t		 nqueue;		/* stanzas kept for it */
 static size_t		 qbytes;
 static uint64_t		 next_seq;
 static uint64_t		 ndropped;
 
-static struct event	*redial_ev;
-
-static void	 cfwd_events(void);
-static void	 cfwd_event(struct bufferevent *, short, void *);
-static void	 cfwd_p_start(void *, const char *, const char *,
-		    const char *, const char **);
-static void	 cfwd_p_frame(void *, struct xnode *);
-static void	 cfwd_p_end(void *);
-static void	 cfwd_p_error(void *, int, const char *);
-static void	 cfwd_f_frame(struct cfwd_link *, struct xnode *);
+static void	 cfwd_up_start(struct cfwd_link *, const char **);
+static void	 cfwd_up_frame(struct cfwd_link *, struct xnode *);
+static void	 cfwd_up_read(struct cfwd_link *);
+static void	 cfwd_up_lost(struct cfwd_link *, const char *);
+static void	 cfwd_up_close(void);
+static void	 cfwd_ack(uint64_t);
+static void	 cfwd_deliver(struct cfwd_link *, const char *,
+		    struct xnode *);
+static void	 cfwd_kill(struct xnode *);
 static void	 cfwd_dial(void);
 static void	 cfwd_dialled(struct bufferevent *, const struct cnet_hello *,
 		    const char *, void *);
 static void	 cfwd_redial(evutil_socket_t, short, void *);
+static void	 cfwd_redial_later(void);
 static void	 cfwd_uplink_stop(void);
 static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
-static void	 cfwd_mirror(struct xconn *, const struct xnode *);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
 
-static const struct xparser_cb cfwd_parser_cb = {
-	cfwd_p_start, cfwd_p_frame, cfwd_p_end, cfwd_p_error
+static const struct clink_ops cfwd_up_ops = {
+	cfwd_up_start, cfwd_up_frame, cfwd_up_read, cfwd_up_lost
 };
 
-/* The events we need, made once the loop exists. */
-static void
-cfwd_events(void)
+/* Our epoch, once a process; the redial timer once the loop exists. */
+void
+cfwd_follower_init(void)
 {
-	clead_events();
+	while (epoch == 0)
+		arc4random_buf(&epoch, sizeof(epoch));
 	if (redial_ev == NULL)
 		redial_ev = evtimer_new(mmpd->base, cfwd_redial, NULL);
 }
 
-/* Set up (nothing runs until cfwd_role); our epoch, once a process. */
-void
-cfwd_init(void)
+/* Uplink: the leader's stream header. */
+static void
+cfwd_up_start(struct cfwd_link *l, const char **attrs)
 {
-	while (epoch == 0)
-		arc4random_buf(&epoch, sizeof(epoch));
-	clead_init();
-	cfwd_events();
+	(void)attrs;
+	backoff_ms = CFWD_BACKOFF_MIN;
+	log_debug("cfwd_up_start: the leader %s answered", l->addr);
 }
 
-/* A string escaped for a quoted attribute value, allocated. */
-char *
-cfwd_esc(const char *s)
+/* Uplink: what a read delivered is acknowledged (<dack>). */
+static void
+cfwd_up_read(struct cfwd_link *l)
 {
-	char	*out, *o;
+	struct xnode	*f;
 
-	out = o = xreallocarray(NULL, strlen(s) + 1, 6);
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			o = stpcpy(o, "&amp;");
-			break;
-		case '<':
-			o = stpcpy(o, "&lt;");
-			break;
-		case '>':
-			o = stpcpy(o, "&gt;");
-			break;
-		case '"':
-			o = stpcpy(o, "&quot;");
-			break;
-		case '\'':
-			o = stpcpy(o, "&apos;");
-			break;
-		case '\t':
-			o = stpcpy(o, "&#9;");
-			break;
-		case '\n':
-			o = stpcpy(o, "&#10;");
-			break;
-		case '\r':
-			o = stpcpy(o, "&#13;");
-			break;
-		default:
-			*o++ = *s;
-			break;
-		}
-	}
-	*o = '\0';
-	return (out);
-}
-
-/* A decimal attribute value; -1 if it is not one. */
-int
-cfwd_num(const char *s, uint64_t *v)
-{
-	unsigned long long	 n;
-	char			*end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return (-1);
-	errno = 0;
-	n = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return (-1);
-	*v = n;
-	return (0);
-}
-
-/*
- * A stanza as a link carries it, allocated: an inherited namespace is
- * written as jabber:client.
- */
-char *
-cfwd_stanza_string(const struct xnode *n, size_t *len)
-{
-	static const char	 add[] = " xmlns='" NS_CLIENT "'";
-	char			*s, *t;
-	size_t			 l, nl, al = sizeof(add) - 1;
-
-	s = xnode_string(n, &l);
-	if (xnode_ns(n) != NULL) {
-		*len = l;
-		return (s);
-	}
-	nl = 1 + strlen(xnode_name(n));
-	t = xmalloc(l + al + 1);
-	memcpy(t, s, nl);
-	memcpy(t + nl, add, al);
-	memcpy(t + nl + al, s + nl, l - nl + 1);
-	free(s);
-	*len = l + al;
-	return (t);
-}
-
-/*
- * Roughly what a tree takes in memory, len being the length of its
- * serialisation.
- */
-size_t
-cfwd_tree_bytes(const struct xnode *n, size_t len)
-{
-	return (len + xnode_count(n) * CFWD_NODE_BYTES);
-}
-
-/* Whether the router has a session of a full JID, here or elsewhere. */
-int
-cfwd_has_session(const char *full)
-{
-	const char	*slash;
-	char		*bare;
-	int		 found;
-
-	if ((slash = strchr(full, '/')) == NULL)
-		return (0);
-	bare = xstrndup(full, slash - full);
-	found = router_resource(bare, slash + 1) != NULL;
-	free(bare);
-	return (found);
-}
-
-/* Add a copy of jid to a list. */
-void
-cfwd_jids_add(struct cfwd_jids *list, const char *jid)
-{
-	struct cfwd_jid	*e;
-
-	e = xcalloc(1, sizeof(*e));
-	e->jid = xstrdup(jid);
-	TAILQ_INSERT_TAIL(list, e, entry);
-}
-
-/* Empty a list of JIDs. */
-void
-cfwd_jids_clear(struct cfwd_jids *list)
-{
-	struct cfwd_jid	*e;
-
-	while ((e = TAILQ_FIRST(list)) != NULL) {
-		TAILQ_REMOVE(list, e, entry);
-		free(e->jid);
-		free(e);
+	if (l->drecv != l->dsaid) {
+		f = clink_frame("dack", NULL, NULL);
+		clink_set_num(f, "n", l->drecv);
+		clink_send(l, f);
+		l->dsaid = l->drecv;
 	}
 }
 
-/* Queue bytes on a link; a peer that stops reading loses it. */
-void
-cfwd_write(struct cfwd_link *l, const char *s, size_t len)
+/* Uplink: it failed or ended: close it and dial again. */
+static void
+cfwd_up_lost(struct cfwd_link *l, const char *why)
 {
-	if (l->dead || l->broken || l->bev == NULL)
-		return;
-	bufferevent_write(l->bev, s, len);
-	if (evbuffer_get_length(bufferevent_get_output(l->bev)) >
-	    CFWD_MAX_OUTBUF) {
-		log_warnx("cfwd_write: %s reads too slowly", l->addr);
-		l->broken = 1;
-		clead_reap_soon();
-	}
-}
-
-/* Queue a string on a link. */
-void
-cfwd_writes(struct cfwd_link *l, const char *s)
-{
-	cfwd_write(l, s, strlen(s));
-}
-
-/* A link over bev, which it now owns. */
-struct cfwd_link *
-cfwd_link_new(struct bufferevent *bev, int up, const struct cnet_hello *h)
-{
-	struct cfwd_link	*l;
-
-	l = xcalloc(1, sizeof(*l));
-	l->serial = ++next_serial;
-	l->up = up;
-	l->bev = bev;
-	l->parser = xparser_new(&cfwd_parser_cb, l);
-	xparser_set_limits(l->parser, CFWD_FRAME_BYTES, CFWD_FRAME_DEPTH,
-	    CFWD_FRAME_NODES);
-	if (h != NULL) {
-		l->id = h->id;
-		strlcpy(l->addr, h->addr, sizeof(l->addr));
-		strlcpy(l->ident, h->ident, sizeof(l->ident));
-	}
-	if (l->addr[0] == '\0')
-		strlcpy(l->addr, up && leader_addr ? leader_addr : "unknown",
-		    sizeof(l->addr));
-	TAILQ_INIT(&l->pseudos);
-	TAILQ_INIT(&l->carried);
-	TAILQ_INIT(&l->pend);
-	bufferevent_setcb(bev, cfwd_read, NULL, cfwd_event, l);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	return (l);
-}
-
-/*
- * Bytes arrived on a link: parse them, then acknowledge (the leader what
- * it routed, a follower what it delivered).
- */
-void
-cfwd_read(struct bufferevent *bev, void *arg)
-{
-	struct cfwd_link	*l = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	char			 buf[CFWD_CHUNK], *s;
-	int			 n;
-
-	l->busy = 1;
-	while (!l->dead && (n = evbuffer_remove(in, buf, sizeof(buf))) > 0)
-		xparser_feed(l->parser, buf, n);
-	l->busy = 0;
 	if (l->dead)
 		return;
-	if (l->up) {
-		if (l->drecv != l->dsaid) {
-			xasprintf(&s, "<dack n='%llu'/>",
-			    (unsigned long long)l->drecv);
-			cfwd_writes(l, s);
-			free(s);
-			l->dsaid = l->drecv;
-		}
-	} else if (!clead_settling) {
-		clead_mark(l);
-		clead_flush(l);
-	}
+	log_info("cfwd_up_lost: link to the leader %s: %s; %zu stanzas "
+	    "unacknowledged", l->addr, why, nqueue);
+	cfwd_up_close();
+	cfwd_redial_later();
 }
 
-/* EOF or an error on a link. */
+/* Close our uplink (the reaper frees it). */
 static void
-cfwd_event(struct bufferevent *bev, short what, void *arg)
+cfwd_up_close(void)
 {
-	(void)bev;
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		clead_lost(arg, what & BEV_EVENT_EOF ? "closed by the peer" :
-		    "connection error");
-}
+	struct cfwd_link	*l = uplink;
 
-/* Parser: the peer's stream header (a follower's with its epoch). */
-static void
-cfwd_p_start(void *arg, const char *name, const char *ns, const char *dflt,
-    const char **attrs)
-{
-	struct cfwd_link	*l = arg;
-
-	(void)name;
-	(void)ns;
-	if (l->dead)
+	if (l == NULL)
 		return;
-	if (dflt == NULL || strcmp(dflt, NS_CLUSTER) != 0) {
-		clead_lost(l, "not a forwarding stream");
-		return;
-	}
-	if (l->up) {
-		backoff_ms = CFWD_BACKOFF_MIN;
-		log_debug("cfwd_p_start: the leader %s answered", l->addr);
-		return;
-	}
-	if (cfwd_num(xconn_attr(attrs, "epoch"), &l->epoch) == -1)
-		l->epoch = 0;
-	clead_linked(l);
+	uplink = NULL;
+	clink_cut(l);
+	clink_jids_clear(&l->carried);
 }
 
-/* Parser: one frame, ours to free. */
+/* Forget the stanzas the leader acknowledged, up to seq. */
 static void
-cfwd_p_frame(void *arg, struct xnode *n)
+cfwd_ack(uint64_t seq)
 {
-	struct cfwd_link	*l = arg;
-
-	if (l->dead || xnode_ns(n) == NULL ||
-	    strcmp(xnode_ns(n), NS_CLUSTER) != 0) {
-		xnode_free(n);
-		return;
-	}
-	if (l->up)
-		cfwd_f_frame(l, n);
-	else
-		clead_frame(l, n);
-}
-
-/* Parser: the peer ended the stream. */
-static void
-cfwd_p_end(void *arg)
-{
-	clead_lost(arg, "stream ended");
-}
-
-/* Parser: the peer broke the stream. */
-static void
-cfwd_p_error(void *arg, int code, const char *text)
-{
-	char	 why[200];
-
-	snprintf(why, sizeof(why), "bad stream (%d: %s)", code, text);
-	clead_lost(arg, why);
-}
-
-/* Follower: a frame from the leader, ours to free. */
-static void
-cfwd_f_frame(struct cfwd_link *l, struct xnode *n)
-{
-	const char		*name = xnode_name(n), *to, *cond, *p;
 	struct cfwd_item	*it;
-	struct xnode		*st;
-	struct xconn		*c;
-	uint64_t		 seq;
 
-	to = xnode_attr(n, "to");
+	while ((it = TAILQ_FIRST(&queue)) != NULL && it->seq <= seq) {
+		TAILQ_REMOVE(&queue, it, entry);
+		nqueue--;
+		qbytes -= it->bytes;
+		cfwd_item_free(it);
+	}
+}
+
+/* <d>: a stanza for one of ours (frame n, ours to keep). */
+static void
+cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
+{
+	struct xnode	*st;
+	struct xconn	*c;
+
+	l->drecv++;
+	if (to == NULL || (st = xnode_first(n)) == NULL)
+		return;
+	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
+	    XC_COMPONENT, to)) == NULL) {
+		log_debug("cfwd_deliver: nobody here is %s", to);
+		return;
+	}
+	xnode_set_ns(n, NULL);
+	router_strip(st);
+	router_deliver(c, st);
+}
+
+/* <kill>: the leader closes one of ours, with a stream error or not. */
+static void
+cfwd_kill(struct xnode *n)
+{
+	const char	*to = xnode_attr(n, "to"), *cond, *p;
+	struct xconn	*c;
+
+	if (to == NULL || (c = clink_find(NULL, strchr(to, '/') ?
+	    XC_CLIENT : XC_COMPONENT, to)) == NULL)
+		return;
+	if ((cond = xnode_attr(n, "cond")) == NULL) {
+		log_info("cfwd_kill: the leader closes %s", to);
+		xconn_close(c);
+		return;
+	}
+	for (p = cond; *p != '\0'; p++)
+		if ((*p < 'a' || *p > 'z') && *p != '-')
+			break;
+	if (*p != '\0' || p == cond || p - cond > 64)
+		cond = "undefined-condition";
+	xconn_error(c, cond, xnode_attr(n, "text"));
+}
+
+/* Uplink: a frame from the leader, ours to free. */
+static void
+cfwd_up_frame(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*name = xnode_name(n), *p;
+	uint64_t	 seq;
+
 	if (strcmp(name, "ack") == 0) {
-		if (cfwd_num(xnode_attr(n, "seq"), &seq) == 0) {
-			while ((it = TAILQ_FIRST(&queue)) != NULL &&
-			    it->seq <= seq) {
-				TAILQ_REMOVE(&queue, it, entry);
-				cfwd_nqueue--;
-				qbytes -= it->bytes;
-				cfwd_item_free(it);
-			}
-		}
-	} else if (strcmp(name, "d") == 0) {
-		l->drecv++;
-		if (to == NULL || (st = xnode_first(n)) == NULL)
-			goto out;
-		if ((c = clead_find(NULL, strchr(to, '/') ? XC_CLIENT :
-		    XC_COMPONENT, to)) == NULL) {
-			log_debug("cfwd_f_frame: nobody here is %s", to);
-			goto out;
-		}
-		xnode_set_ns(n, NULL);
-		router_strip(st);
-		router_deliver(c, st);
-	} else if (strcmp(name, "here") == 0 || strcmp(name, "gone") == 0) {
+		if (clink_num(xnode_attr(n, "seq"), &seq) == 0)
+			cfwd_ack(seq);
+	} else if (strcmp(name, "d") == 0)
+		cfwd_deliver(l, xnode_attr(n, "to"), n);
+	else if (strcmp(name, "here") == 0 || strcmp(name, "gone") == 0) {
 		if ((p = xnode_attr(n, "jid")) != NULL && strchr(p, '/') != NULL)
 			cfwd_lsess_set(p, name[0] == 'h');
 	} else if (strcmp(name, "bye") == 0) {
 		/* The leader shuts down: when we take over, don't wait for it. */
-		log_info("cfwd_f_frame: the leader %s is shutting down",
+		log_info("cfwd_up_frame: the leader %s is shutting down",
 		    l->addr);
-		cfwd_leader_leaving = leader_id;
-	} else if (strcmp(name, "kill") == 0) {
-		if (to == NULL || (c = clead_find(NULL, strchr(to, '/') ?
-		    XC_CLIENT : XC_COMPONENT, to)) == NULL)
-			goto out;
-		if ((cond = xnode_attr(n, "cond")) == NULL) {
-			log_info("cfwd_f_frame: the leader closes %s", to);
-			xconn_close(c);
-			goto out;
-		}
-		for (p = cond; *p != '\0'; p++)
-			if ((*p < 'a' || *p > 'z') && *p != '-')
-				break;
-		if (*p != '\0' || p == cond || p - cond > 64)
-			cond = "undefined-condition";
-		xconn_error(c, cond, xnode_attr(n, "text"));
-	} else
-		log_debug("cfwd_f_frame: %s: unknown <%s>", l->addr, name);
-out:
+		leader_leaving = leader_id;
+	} else if (strcmp(name, "kill") == 0)
+		cfwd_kill(n);
+	else
+		log_debug("cfwd_up_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
 }
 
@@ -511,8 +285,8 @@ cfwd_dial(void)
 {
 	struct cnet_dial	*d;
 
-	if (cfwd_role_now != CFWD_FOLLOWER || leader_addr == NULL ||
-	    cfwd_uplink != NULL || dialling != NULL)
+	if (cfwd_role_get() != CFWD_FOLLOWER || leader_addr == NULL ||
+	    uplink != NULL || dialling != NULL)
 		return;
 	if (redial_ev != NULL)
 		evtimer_del(redial_ev);
@@ -536,7 +310,6 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
     const char *cause, void *arg)
 {
 	struct cfwd_link	*l;
-	char			*s;
 
 	(void)arg;
 	dialling = NULL;
@@ -548,8 +321,8 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 		cfwd_redial_later();
 		return;
 	}
-	if (cfwd_role_now != CFWD_FOLLOWER || leader_addr == NULL ||
-	    cfwd_uplink != NULL) {
+	if (cfwd_role_get() != CFWD_FOLLOWER || leader_addr == NULL ||
+	    uplink != NULL) {
 		bufferevent_free(bev);
 		return;
 	}
@@ -565,22 +338,18 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 		cfwd_redial_later();
 		return;
 	}
-	l = cfwd_link_new(bev, 1, h);
-	cfwd_uplink = l;
+	l = clink_new(bev, 1, h, &cfwd_up_ops, leader_addr);
+	uplink = l;
 	/* It tells us its sessions again once we have synced. */
-	cfwd_jids_clear(&lsess);
+	clink_jids_clear(&lsess);
 	lsess_of = h->id;
-	if (cfwd_leader_leaving != 0 && cfwd_leader_leaving != h->id)
-		cfwd_leader_leaving = 0;
+	if (leader_leaving != 0 && leader_leaving != h->id)
+		leader_leaving = 0;
 	log_info("cfwd_dialled: linked to the leader %s, %zu stanzas to "
-	    "send again", l->addr, cfwd_nqueue);
-	xasprintf(&s, "<stream:stream xmlns='" NS_CLUSTER "' xmlns:stream='"
-	    NS_STREAMS "' epoch='%llu'>", (unsigned long long)epoch);
-	cfwd_writes(l, s);
-	free(s);
+	    "send again", l->addr, nqueue);
+	clink_header(l, epoch);
 	cfwd_burst(l);
-	if (!l->dead && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		cfwd_read(bev, l);
+	clink_pending(l);
 }
 
 /* Follower: time to dial again. */
@@ -594,12 +363,12 @@ cfwd_redial(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Follower: dial again after the backoff, which then doubles. */
-void
+static void
 cfwd_redial_later(void)
 {
 	struct timeval	 tv;
 
-	if (cfwd_role_now != CFWD_FOLLOWER || leader_addr == NULL ||
+	if (cfwd_role_get() != CFWD_FOLLOWER || leader_addr == NULL ||
 	    redial_ev == NULL)
 		return;
 	tv.tv_sec = backoff_ms / 1000;
@@ -620,8 +389,7 @@ cfwd_uplink_stop(void)
 	}
 	if (redial_ev != NULL)
 		evtimer_del(redial_ev);
-	if (cfwd_uplink != NULL)
-		clead_link_close(cfwd_uplink, 0);
+	cfwd_up_close();
 }
 
 /*
@@ -633,7 +401,6 @@ cfwd_burst(struct cfwd_link *l)
 {
 	struct xconn		*c;
 	struct cfwd_item	*it;
-	char			*e, *s;
 
 	TAILQ_FOREACH(c, &xconns, entry) {
 		if (c->closing || c->dead || c->state != XS_READY ||
@@ -641,71 +408,27 @@ cfwd_burst(struct cfwd_link *l)
 			continue;
 		if (c->kind == XC_CLIENT && c->full != NULL)
 			cfwd_send_bind(l, c);
-		else if (c->kind == XC_COMPONENT && c->cdomain != NULL) {
-			e = cfwd_esc(c->cdomain);
-			xasprintf(&s, "<comp domain='%s'/>", e);
-			cfwd_writes(l, s);
-			free(s);
-			free(e);
-		}
+		else if (c->kind == XC_COMPONENT && c->cdomain != NULL)
+			clink_send(l, clink_frame("comp", "domain",
+			    c->cdomain));
 	}
-	cfwd_writes(l, "<synced/>");
+	clink_send(l, clink_frame("synced", NULL, NULL));
 	TAILQ_FOREACH(it, &queue, entry)
-		cfwd_write(l, it->frame, it->len);
+		clink_write(l, it->frame, it->len);
 }
 
 /* Follower: <bind> for a session, with its presence if it has one. */
 static void
 cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 {
-	char	*e, *s, *p;
-	size_t	 len;
+	struct xnode	*f;
 
-	e = cfwd_esc(c->full);
-	xasprintf(&s, "<bind jid='%s'%s%s", e, c->roster_wanted ?
-	    " roster='1'" : "", c->available && c->presence ? ">" : "/>");
-	cfwd_writes(l, s);
-	free(s);
-	free(e);
-	if (c->available && c->presence) {
-		p = cfwd_stanza_string(c->presence, &len);
-		cfwd_write(l, p, len);
-		free(p);
-		cfwd_writes(l, "</bind>");
-	}
-}
-
-/*
- * Follower: keep what presence_from_client would have kept of a local
- * session's broadcast presence (and whether it asked for its roster), for
- * the next registration and for a later promotion to leader.
- */
-static void
-cfwd_mirror(struct xconn *c, const struct xnode *n)
-{
-	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
-	const char	*to = xnode_attr(n, "to");
-	struct xnode	*q;
-
-	if (strcmp(name, "iq") == 0) {
-		if (type != NULL && strcmp(type, "get") == 0 &&
-		    (to == NULL || strcmp(to, c->bare) == 0) &&
-		    (q = xnode_first(n)) != NULL && xnode_ns(q) != NULL &&
-		    strcmp(xnode_ns(q), NS_ROSTER) == 0)
-			c->roster_wanted = 1;
-		return;
-	}
-	if (strcmp(name, "presence") != 0 || to != NULL)
-		return;
-	if (type != NULL && strcmp(type, "unavailable") == 0) {
-		c->available = 0;
-		xnode_free(c->presence);
-		c->presence = NULL;
-		return;
-	}
-	if (type != NULL)
-		return;
-	presence_note(c, n);
+	f = clink_frame("bind", "jid", c->full);
+	if (c->roster_wanted)
+		xnode_set_attr(f, "roster", "1");
+	if (c->available && c->presence)
+		clink_add_stanza(f, c->presence);
+	clink_send(l, f);
 }
 
 /* Free a queued stanza. */
@@ -727,12 +450,13 @@ cfwd_item_free(struct cfwd_item *it)
 void
 cfwd_stanza(struct xconn *from, struct xnode *n)
 {
-	struct cfwd_item	*it;
+	struct cfwd_item	*it, *old;
+	struct xnode		*f;
 	const char		*id;
-	char			*e, *head, *st;
-	size_t			 hl, sl;
+	size_t			 sl;
+	int			 role = cfwd_role_get();
 
-	if (cfwd_role_now == CFWD_NONE) {
+	if (role == CFWD_NONE) {
 		router_route(from, n);	/* not forwarding after all */
 		return;
 	}
@@ -748,42 +472,42 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	it->from = xstrdup(id);
 	it->stanza = xnode_copy(n);
 	router_strip(it->stanza);
-	if (cfwd_role_now == CFWD_FOLLOWER && from->kind == XC_CLIENT)
-		cfwd_mirror(from, it->stanza);
-	e = cfwd_esc(id);
-	xasprintf(&head, "<s seq='%llu' from='%s' k='%c'>",
-	    (unsigned long long)it->seq, e,
-	    from->kind == XC_CLIENT ? 'c' : 'k');
-	free(e);
-	st = cfwd_stanza_string(it->stanza, &sl);
-	hl = strlen(head);
-	it->len = hl + sl + 4;
-	it->frame = xmalloc(it->len + 1);
-	memcpy(it->frame, head, hl);
-	memcpy(it->frame + hl, st, sl);
-	memcpy(it->frame + hl + sl, "</s>", 5);
-	free(head);
-	free(st);
+	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
+		presence_track(from, it->stanza);
+	f = clink_frame("s", NULL, NULL);
+	clink_set_num(f, "seq", it->seq);
+	xnode_set_attr(f, "from", id);
+	xnode_set_attr(f, "k", from->kind == XC_CLIENT ? "c" : "k");
+	clink_add_stanza(f, it->stanza);
+	it->frame = clink_frame_string(f, &it->len);
+	/* The stanza's own length: less <s ...> (escaped: no '>') and </s>. */
+	sl = it->len - (strchr(it->frame, '>') + 1 - it->frame) - 4;
 	it->bytes = sizeof(*it) + strlen(it->from) + 1 + it->len + 1 +
-	    cfwd_tree_bytes(it->stanza, sl);
+	    clink_tree_bytes(it->stanza, sl);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
-	cfwd_nqueue++;
+	nqueue++;
 	qbytes += it->bytes;
-	while (cfwd_nqueue > 1 && (cfwd_nqueue > CFWD_QUEUE_MAX ||
+	while (nqueue > 1 && (nqueue > CFWD_QUEUE_MAX ||
 	    qbytes > CFWD_QUEUE_BYTES)) {
-		struct cfwd_item	*old = TAILQ_FIRST(&queue);
-
+		old = TAILQ_FIRST(&queue);
 		if (ndropped++ % 1000 == 0)
 			log_warnx("cfwd_stanza: %zu stanzas wait for the "
 			    "leader, dropping the oldest (%llu dropped so far)",
-			    cfwd_nqueue, (unsigned long long)ndropped);
+			    nqueue, (unsigned long long)ndropped);
 		TAILQ_REMOVE(&queue, old, entry);
-		cfwd_nqueue--;
+		nqueue--;
 		qbytes -= old->bytes;
 		cfwd_item_free(old);
 	}
-	if (cfwd_role_now == CFWD_FOLLOWER && cfwd_uplink != NULL)
-		cfwd_write(cfwd_uplink, it->frame, it->len);
+	if (role == CFWD_FOLLOWER && uplink != NULL)
+		clink_write(uplink, it->frame, it->len);
+}
+
+/* The number of stanzas kept for the leader. */
+size_t
+cfwd_queued(void)
+{
+	return (nqueue);
 }
 
 /* Route what we kept locally (no longer forwarding), in order. */
@@ -793,34 +517,40 @@ cfwd_drain(void)
 	struct cfwd_item	*it;
 
 	if (!TAILQ_EMPTY(&queue))
-		log_info("cfwd_drain: routing %zu kept stanzas here",
-		    cfwd_nqueue);
+		log_info("cfwd_drain: routing %zu kept stanzas here", nqueue);
 	while ((it = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, it, entry);
-		cfwd_nqueue--;
+		nqueue--;
 		qbytes -= it->bytes;
 		clead_route_from(NULL, it->kind, it->from, it->stanza);
 		cfwd_item_free(it);
 	}
 }
 
-/* A local session is bound: a follower registers it. */
+/* Follower: a local session is bound: register it if linked. */
 void
-cfwd_bound(struct xconn *c)
+cfwd_up_bind(struct xconn *c)
 {
-	if (cfwd_role_now == CFWD_FOLLOWER && cfwd_uplink != NULL &&
-	    !c->closing)
-		cfwd_send_bind(cfwd_uplink, c);
-	else if (cfwd_role_now == CFWD_LEADER)
-		clead_tell(c, 1);
+	if (uplink != NULL && !c->closing)
+		cfwd_send_bind(uplink, c);
 }
 
-/* A session of the leader itself ends: its followers hear of it. */
+/* Follower: a local session ends: tell the leader if linked. */
 void
-cfwd_local_gone(struct xconn *c)
+cfwd_up_unbind(struct xconn *c)
 {
-	if (cfwd_role_now == CFWD_LEADER)
-		clead_tell(c, 0);
+	if (uplink != NULL)
+		clink_send(uplink, clink_frame("unbind", "jid", c->full));
+}
+
+/* Follower: a local call bridge authenticated (added) or went. */
+void
+cfwd_up_comp(struct xconn *c, int added)
+{
+	if (uplink == NULL || (added && c->closing))
+		return;
+	clink_send(uplink, clink_frame(added ? "comp" : "uncomp", "domain",
+	    c->cdomain));
 }
 
 /* Follower: the leader holds a session (<here>) or no longer (<gone>). */
@@ -837,254 +567,116 @@ cfwd_lsess_set(const char *jid, int here)
 		free(e->jid);
 		free(e);
 	} else if (e == NULL && here)
-		cfwd_jids_add(&lsess, jid);
+		clink_jids_add(&lsess, jid);
+}
+
+/* Close our uplink if its peer is no longer the member it was. */
+void
+cfwd_up_recheck(void)
+{
+	struct cfwd_link	*l;
+
+	if ((l = uplink) != NULL && !l->dead &&
+	    cluster_peer_member(l->id, l->addr, l->ident) == 0)
+		cfwd_up_lost(l, "no longer a member with that certificate");
 }
 
 /*
- * New leader, now routing: the sessions the dead leader held are
- * unavailable to their contacts, unless one came back meanwhile, here or
- * on any follower.
+ * Follow the leader lid at laddr (NULL: not known); was is the role we
+ * had. Link to it unless linked to it already or waiting to redial.
  */
 void
-cfwd_orphans_gone(void)
+cfwd_follow(int was, uint64_t lid, const char *laddr)
 {
-	struct cfwd_jid	*e;
-	int		 n = 0;
+	int	 changed;
 
-	while ((e = TAILQ_FIRST(&orphans)) != NULL) {
-		TAILQ_REMOVE(&orphans, e, entry);
-		if (!cfwd_has_session(e->jid) &&
-		    clead_gone_presence(e->jid) == 0)
-			n++;
-		free(e->jid);
-		free(e);
+	changed = was != CFWD_FOLLOWER || lid != leader_id ||
+	    (laddr == NULL) != (leader_addr == NULL) ||
+	    (laddr != NULL && strcmp(laddr, leader_addr) != 0);
+	leader_id = lid;
+	if (lid != 0)
+		last_leader = lid;
+	if (changed) {
+		cfwd_uplink_stop();
+		free(leader_addr);
+		leader_addr = laddr != NULL ? xstrdup(laddr) : NULL;
+		backoff_ms = CFWD_BACKOFF_MIN;
+		if (leader_addr != NULL)
+			log_info("cfwd_follow: follower: forwarding to "
+			    "the leader at %s", leader_addr);
+		else
+			log_info("cfwd_follow: follower: no leader "
+			    "known, keeping stanzas");
 	}
-	if (n > 0)
-		log_info("cfwd_orphans_gone: %d session%s of the dead leader "
-		    "now unavailable", n, n == 1 ? "" : "s");
+	if (!evtimer_pending(redial_ev, NULL))
+		cfwd_dial();
 }
 
 /*
- * A local session ends (while cfwd_active): a follower tells the leader,
- * which sends its unavailable presence; a settling leader sends it and
- * tells its followers, as cfwd_local_gone does.
+ * Stop following: no uplink, no dial, no leader. If we followed one
+ * (following), it is returned and, unless it said <bye/>, the sessions it
+ * held itself move to orphans: they died with it. *left: it said bye.
+ * After an election we did not win at first the leader is "unknown": it
+ * is the last we knew.
  */
-void
-cfwd_unbound(struct xconn *c)
-{
-	char	*e, *s;
-
-	if (cfwd_role_now != CFWD_FOLLOWER) {
-		presence_gone(c);
-		if (cfwd_role_now == CFWD_LEADER)
-			clead_tell(c, 0);
-		return;
-	}
-	if (cfwd_uplink == NULL)
-		return;
-	e = cfwd_esc(c->full);
-	xasprintf(&s, "<unbind jid='%s'/>", e);
-	cfwd_writes(cfwd_uplink, s);
-	free(s);
-	free(e);
-}
-
-/* A local call bridge authenticated: a follower registers it. */
-void
-cfwd_comp_added(struct xconn *c)
-{
-	char	*e, *s;
-
-	if (cfwd_role_now != CFWD_FOLLOWER || cfwd_uplink == NULL || c->closing)
-		return;
-	e = cfwd_esc(c->cdomain);
-	xasprintf(&s, "<comp domain='%s'/>", e);
-	cfwd_writes(cfwd_uplink, s);
-	free(s);
-	free(e);
-}
-
-/* A local call bridge went: a follower tells the leader. */
-void
-cfwd_comp_removed(struct xconn *c)
-{
-	char	*e, *s;
-
-	if (cfwd_role_now != CFWD_FOLLOWER || cfwd_uplink == NULL)
-		return;
-	e = cfwd_esc(c->cdomain);
-	xasprintf(&s, "<uncomp domain='%s'/>", e);
-	cfwd_writes(cfwd_uplink, s);
-	free(s);
-	free(e);
-}
-
-/* Whether the router must hand the stanzas of our connections to us. */
-int
-cfwd_active(void)
-{
-	return (cfwd_role_now == CFWD_FOLLOWER ||
-	    (cfwd_role_now == CFWD_LEADER && clead_settling));
-}
-
-/* Whether c is a pseudo connection (another node's). */
-int
-cfwd_is_remote(const struct xconn *c)
-{
-	return (c->remote != NULL);
-}
-
-/*
- * The cluster's view changed (or was told again): our role, the leader
- * (its id, and its address while we follow; for CFWD_LEADER the id is
- * ours) and the member ids (ours among them).
- */
-void
-cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
-    int n)
+uint64_t
+cfwd_unfollow(int following, struct cfwd_jids *orphans, int *left)
 {
 	uint64_t	 prev;
-	int		 changed;
 
-	cfwd_events();
-	free(cfwd_members);
-	cfwd_members = NULL;
-	cfwd_nmembers = 0;
-	if (n > 0 && ids != NULL) {
-		cfwd_members = xreallocarray(NULL, n, sizeof(*cfwd_members));
-		memcpy(cfwd_members, ids, n * sizeof(*cfwd_members));
-		cfwd_nmembers = n;
-	}
-	switch (newrole) {
-	case CFWD_LEADER:
-		cfwd_self_id = lid;
-		if (cfwd_role_now == CFWD_LEADER) {
-			clead_settle_check();
-			return;
-		}
-		log_info("cfwd_role: leader: routing for the cluster once "
-		    "the followers have registered");
-		cfwd_uplink_stop();
-		free(leader_addr);
-		leader_addr = NULL;
-		clead_links_close(0);
-		/*
-		 * The leader we followed died with its own sessions: their
-		 * contacts hear they are unavailable once we route. One that
-		 * said bye told them itself. After an election we did not
-		 * win at first, the leader is "unknown": it is the last we
-		 * knew.
-		 */
-		prev = cfwd_role_now == CFWD_FOLLOWER ? last_leader : 0;
-		cfwd_jids_clear(&orphans);
-		if (prev != 0 && lsess_of == prev &&
-		    prev != cfwd_leader_leaving)
-			TAILQ_CONCAT(&orphans, &lsess, entry);
-		cfwd_jids_clear(&lsess);
-		lsess_of = 0;
-		clead_settle_start(prev, prev != 0 &&
-		    prev == cfwd_leader_leaving);
-		cfwd_leader_leaving = 0;	/* used */
-		leader_id = lid;
-		last_leader = 0;
-		cfwd_role_now = CFWD_LEADER;
-		break;
-	case CFWD_FOLLOWER:
-		if (cfwd_role_now == CFWD_LEADER) {
-			log_info("cfwd_role: no longer the leader");
-			clead_settle_stop();
-			clead_links_close(0);
-		}
-		changed = cfwd_role_now != CFWD_FOLLOWER || lid != leader_id ||
-		    (laddr == NULL) != (leader_addr == NULL) ||
-		    (laddr != NULL && strcmp(laddr, leader_addr) != 0);
-		cfwd_role_now = CFWD_FOLLOWER;
-		leader_id = lid;
-		if (lid != 0)
-			last_leader = lid;
-		if (changed) {
-			cfwd_uplink_stop();
-			free(leader_addr);
-			leader_addr = laddr != NULL ? xstrdup(laddr) : NULL;
-			backoff_ms = CFWD_BACKOFF_MIN;
-			if (leader_addr != NULL)
-				log_info("cfwd_role: follower: forwarding to "
-				    "the leader at %s", leader_addr);
-			else
-				log_info("cfwd_role: follower: no leader "
-				    "known, keeping stanzas");
-		}
-		if (!evtimer_pending(redial_ev, NULL))
-			cfwd_dial();
-		break;
-	default:
-		if (cfwd_role_now != CFWD_NONE)
-			log_info("cfwd_role: not clustered: routing here");
-		cfwd_uplink_stop();
-		clead_settle_stop();
-		clead_links_close(1);
-		cfwd_role_now = CFWD_NONE;
-		leader_id = last_leader = cfwd_self_id = 0;
-		free(leader_addr);
-		leader_addr = NULL;
-		cfwd_drain();
-		break;
-	}
+	prev = following ? last_leader : 0;
+	cfwd_follow_stop();
+	if (prev != 0 && lsess_of == prev && prev != leader_leaving)
+		TAILQ_CONCAT(orphans, &lsess, entry);
+	clink_jids_clear(&lsess);
+	lsess_of = 0;
+	*left = prev != 0 && prev == leader_leaving;
+	leader_leaving = 0;
+	return (prev);
 }
 
-/* Lines for xmpp cluster status. */
+/* Not clustered: no uplink, no dial, no leader. */
 void
-cfwd_status_lines(void (*cb)(void *, const char *, const char *), void *arg)
+cfwd_follow_stop(void)
+{
+	cfwd_uplink_stop();
+	free(leader_addr);
+	leader_addr = NULL;
+	leader_id = last_leader = 0;
+}
+
+/* The follower's line for xmpp cluster status, allocated. */
+char *
+cfwd_follower_status(void)
 {
 	char	*s;
 
-	switch (cfwd_role_now) {
-	case CFWD_FOLLOWER:
-		if (cfwd_uplink != NULL)
-			xasprintf(&s, "linked to leader %s, %zu "
-			    "unacknowledged", cfwd_uplink->addr, cfwd_nqueue);
-		else if (leader_addr != NULL)
-			xasprintf(&s, "connecting to leader %s, %zu queued",
-			    leader_addr, cfwd_nqueue);
-		else
-			xasprintf(&s, "no leader known, %zu queued",
-			    cfwd_nqueue);
-		break;
-	case CFWD_LEADER:
-		s = clead_status();
-		break;
-	default:
-		s = xstrdup("off (not clustered)");
-		break;
-	}
-	cb(arg, "Forwarding", s);
-	free(s);
+	if (uplink != NULL)
+		xasprintf(&s, "linked to leader %s, %zu unacknowledged",
+		    uplink->addr, nqueue);
+	else if (leader_addr != NULL)
+		xasprintf(&s, "connecting to leader %s, %zu queued",
+		    leader_addr, nqueue);
+	else
+		xasprintf(&s, "no leader known, %zu queued", nqueue);
+	return (s);
 }
 
-/* Free everything (at exit): links, pseudos, kept stanzas, events. */
+/* At exit: the kept stanzas, what the leader told us, the timer. */
 void
-cfwd_free(void)
+cfwd_follower_free(void)
 {
 	struct cfwd_item	*it;
 
-	cfwd_uplink_stop();
-	clead_settle_stop();
-	clead_links_close(0);
 	while ((it = TAILQ_FIRST(&queue)) != NULL) {
 		TAILQ_REMOVE(&queue, it, entry);
 		cfwd_item_free(it);
 	}
-	cfwd_nqueue = qbytes = 0;
-	cfwd_jids_clear(&lsess);
-	cfwd_jids_clear(&orphans);
-	cfwd_role_now = CFWD_NONE;
-	clead_free();
+	nqueue = qbytes = 0;
+	clink_jids_clear(&lsess);
 	if (redial_ev != NULL)
 		event_free(redial_ev);
 	redial_ev = NULL;
-	free(cfwd_members);
-	cfwd_members = NULL;
-	cfwd_nmembers = 0;
 	free(leader_addr);
 	leader_addr = NULL;
 }

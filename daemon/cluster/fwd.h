@@ -1,20 +1,21 @@
 /*
- * Forwarding internals shared by cluster_fwd.c (the role, the follower
- * side, a link's stream) and cluster_lead.c (the leader side), and by no
- * other file. Include after <sys/queue.h>, <stdint.h>, "cluster.h" and
- * "xmpp.h".
+ * Forwarding internals shared by fwd.c (the role switch and the entry
+ * points the XMPP code calls), link.c (the link both ends share),
+ * follower.c, leader.c and settle.c (the two roles), and by no other
+ * file. Each file's state is its own (static); what another file needs
+ * of it goes through the functions below. Include after <sys/queue.h>,
+ * <stdint.h>, "cluster/cluster.h" and "xmpp/xmpp.h".
  */
 #ifndef CLUSTER_FWD_H
 #define CLUSTER_FWD_H
 
 #define NS_CLUSTER		"urn:mmp:cluster"
-#define CFWD_HEADER		"<stream:stream xmlns='" NS_CLUSTER "' " \
-				"xmlns:stream='" NS_STREAMS "'>"
 #define CFWD_DMARKS		16
 
 struct bufferevent;
 struct xparser;
 struct clead_pend;
+struct cfwd_link;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -29,9 +30,23 @@ struct cfwd_dmark {
 	int64_t			 ms;
 };
 
+/* What a link's role does with what the link reads (link.c calls it). */
+struct clink_ops {
+	/* the peer's stream header, in urn:mmp:cluster; attrs borrowed */
+	void	(*start)(struct cfwd_link *, const char **);
+	/* one frame in urn:mmp:cluster, the callee's to free */
+	void	(*frame)(struct cfwd_link *, struct xnode *);
+	/* a read's frames are parsed and the link is still up */
+	void	(*read)(struct cfwd_link *);
+	/* the link failed or ended: the role closes it */
+	void	(*lost)(struct cfwd_link *, const char *);
+};
+
 /* A link: ours to the leader (up), or a follower's to us. */
 struct cfwd_link {
-	TAILQ_ENTRY(cfwd_link)	 entry;
+	TAILQ_ENTRY(cfwd_link)	 entry;		/* the leader's links, dead */
+	TAILQ_ENTRY(cfwd_link)	 lentry;	/* link.c: every live link */
+	const struct clink_ops	*ops;
 	uint64_t		 serial;
 	int			 up;
 	struct bufferevent	*bev;
@@ -68,51 +83,130 @@ struct cfwd_link {
 };
 TAILQ_HEAD(cfwd_links, cfwd_link);
 
-/* cluster_fwd.c */
-extern int		 cfwd_role_now;		/* CFWD_NONE, ... */
-extern uint64_t		 cfwd_self_id;		/* while leader */
-extern uint64_t		*cfwd_members;
-extern int		 cfwd_nmembers;
-extern struct cfwd_link	*cfwd_uplink;		/* ours to the leader */
-extern size_t		 cfwd_nqueue;		/* stanzas kept for it */
-extern uint64_t		 cfwd_leader_leaving;	/* a leader that said bye */
-char		*cfwd_esc(const char *);
-int		 cfwd_num(const char *, uint64_t *);
-char		*cfwd_stanza_string(const struct xnode *, size_t *);
-size_t		 cfwd_tree_bytes(const struct xnode *, size_t);
-int		 cfwd_has_session(const char *);
-void		 cfwd_jids_add(struct cfwd_jids *, const char *);
-void		 cfwd_jids_clear(struct cfwd_jids *);
-void		 cfwd_write(struct cfwd_link *, const char *, size_t);
-void		 cfwd_writes(struct cfwd_link *, const char *);
-struct cfwd_link *cfwd_link_new(struct bufferevent *, int,
-		    const struct cnet_hello *);
-void		 cfwd_read(struct bufferevent *, void *);
-void		 cfwd_redial_later(void);
-void		 cfwd_drain(void);
+/* fwd.c */
+/* Our role now: CFWD_NONE, CFWD_FOLLOWER or CFWD_LEADER. */
+int		 cfwd_role_get(void);
 
-/* cluster_lead.c */
-extern int		 clead_settling;	/* holding forwarded stanzas */
+/* link.c */
+/* A link over bev (which it now owns) whose role is ops; addr names the
+ * peer when the hello does not. The caller puts it on its role's list. */
+struct cfwd_link *clink_new(struct bufferevent *, int,
+		    const struct cnet_hello *, const struct clink_ops *,
+		    const char *);
+/* Write our stream header; epoch != 0 (a follower's) is carried in it. */
+void		 clink_header(struct cfwd_link *, uint64_t);
+/* Queue bytes on a link; a peer that stops reading is lost soon. */
+void		 clink_write(struct cfwd_link *, const char *, size_t);
+/* Serialise a frame tree onto a link and free the tree. */
+void		 clink_send(struct cfwd_link *, struct xnode *);
+/* A frame tree serialised, allocated; the tree is freed. */
+char		*clink_frame_string(struct xnode *, size_t *);
+/* A new frame <name> with one attribute (if attr is not NULL). */
+struct xnode	*clink_frame(const char *, const char *, const char *);
+/* Set a decimal attribute on a frame. */
+void		 clink_set_num(struct xnode *, const char *, uint64_t);
+/* Append a copy of a stanza to a frame (an inherited namespace is made
+ * jabber:client, not to inherit ours); the stanza stays the caller's. */
+void		 clink_add_stanza(struct xnode *, const struct xnode *);
+/* Read what already waits on a link's input (after dial or accept). */
+void		 clink_pending(struct cfwd_link *);
+/* Stop a link's traffic and hand it to the reaper (the role has taken
+ * it off its own list first). */
+void		 clink_cut(struct cfwd_link *);
+/* Have the reaper run soon: broken links lost, dead ones freed. */
+void		 clink_reap_soon(void);
+/* Make the reaper's event (once the loop exists). */
+void		 clink_events(void);
+/* At exit: reap now and free the reaper's event. */
+void		 clink_free(void);
+/* The connection id names (full JID or component domain) if it is on
+ * link l (NULL: a local one) and not closing, else NULL; borrowed. */
+struct xconn	*clink_find(struct cfwd_link *, int, const char *);
+/* Whether the router has a session of a full JID, here or elsewhere. */
+int		 clink_has_session(const char *);
+/* A decimal attribute value into *v; -1 if it is not one. */
+int		 clink_num(const char *, uint64_t *);
+/* Roughly what a tree takes in memory, len its serialised length. */
+size_t		 clink_tree_bytes(const struct xnode *, size_t);
+/* Add a copy of a JID to a list; empty a list (freeing its JIDs). */
+void		 clink_jids_add(struct cfwd_jids *, const char *);
+void		 clink_jids_clear(struct cfwd_jids *);
+
+/* follower.c */
+/* Our epoch (once a process) and the follower's events. */
+void		 cfwd_follower_init(void);
+/* Follow the leader lid at laddr (NULL: unknown); dial if need be. */
+void		 cfwd_follow(int, uint64_t, const char *);
+/* Stop following: no uplink, dial or leader; returns the leader we
+ * followed if following (else 0), its sessions moved to orphans unless
+ * it said bye, and *left whether it did. */
+uint64_t	 cfwd_unfollow(int, struct cfwd_jids *, int *);
+/* Not clustered: no uplink, no dial, no leader. */
+void		 cfwd_follow_stop(void);
+/* Follower hooks: register a session (or unbind it), a component. */
+void		 cfwd_up_bind(struct xconn *);
+void		 cfwd_up_unbind(struct xconn *);
+void		 cfwd_up_comp(struct xconn *, int);
+/* Close our uplink if its peer is no longer the member it was. */
+void		 cfwd_up_recheck(void);
+/* The number of stanzas kept for the leader. */
+size_t		 cfwd_queued(void);
+/* Route what we kept locally (no longer forwarding), in order. */
+void		 cfwd_drain(void);
+/* The follower's line for xmpp cluster status, allocated. */
+char		*cfwd_follower_status(void);
+/* At exit: the queue, the lists and the events. */
+void		 cfwd_follower_free(void);
+
+/* leader.c */
+/* Set up the stand-in link of origins that went. */
 void		 clead_init(void);
+/* The leader's events, made once the loop exists. */
 void		 clead_events(void);
+/* At exit, once every link is closed: pseudos, events, memory. */
 void		 clead_free(void);
-void		 clead_linked(struct cfwd_link *);
-void		 clead_lost(struct cfwd_link *, const char *);
-void		 clead_link_close(struct cfwd_link *, int);
+/* Close every follower link (gone: their sessions are unavailable). */
 void		 clead_links_close(int);
-void		 clead_reap_soon(void);
-struct xconn	*clead_find(struct cfwd_link *, int, const char *);
+/* Close the links of followers no longer the members they were. */
+void		 clead_recheck(void);
+/* Route a stanza (the caller's) from id of link l (NULL: this node). */
 void		 clead_route_from(struct cfwd_link *, int, const char *,
 		    struct xnode *);
-void		 clead_frame(struct cfwd_link *, struct xnode *);
-void		 clead_mark(struct cfwd_link *);
-void		 clead_flush(struct cfwd_link *);
-void		 clead_settle_start(uint64_t, int);
-void		 clead_tell(struct xconn *, int);
+/* A live follower link by its serial, or NULL. */
+struct cfwd_link *clead_link_by_serial(uint64_t);
+/* Every link is owed the <ack> of what it routed; send what is due. */
+void		 clead_ack_all(void);
+/* Whether the link of member id has registered its sessions. */
+int		 clead_synced(uint64_t);
+/* Unavailable presence of a session that died with the leader before
+ * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 clead_gone_presence(const char *);
-void		 cfwd_orphans_gone(void);
-void		 clead_settle_check(void);
-void		 clead_settle_stop(void);
+/* Tell every follower one of our sessions is here (1) or gone (0). */
+void		 clead_tell(struct xconn *, int);
+/* The leader's line for xmpp cluster status, allocated. */
 char		*clead_status(void);
+
+/* settle.c */
+/* The settling timer, made once the loop exists. */
+void		 csettle_events(void);
+/* At exit: what is held, the timer, the members and orphans. */
+void		 csettle_free(void);
+/* The member ids (ours among them) and ours, for settling; copied. */
+void		 csettle_members(uint64_t, const uint64_t *, int);
+/* Take the sessions of the leader before us (the list is emptied). */
+void		 csettle_orphans_set(struct cfwd_jids *);
+/* Whether we hold forwarded stanzas (new in office, or stepping down). */
+int		 csettle_active(void);
+/* New in office (prev the leader before us, left: it said bye): hold. */
+void		 csettle_start(uint64_t, int);
+/* Stop settling if every member that is up has registered. */
+void		 csettle_check(void);
+/* Forget settling and what was held. */
+void		 csettle_stop(void);
+/* Hold link l's <s> frame (ours now) with seq, kind and origin. */
+void		 csettle_hold(struct cfwd_link *, uint64_t, int, const char *,
+		    struct xnode *);
+/* Forget what is held of a link (by serial) that closed. */
+void		 csettle_drop(uint64_t);
 
 #endif /* CLUSTER_FWD_H */

@@ -1,9 +1,11 @@
 /*
- * Forwarding in a cluster, the leader's side (see cluster_fwd.c for the
+ * Forwarding in a cluster, the leader's side (see follower.c for the
  * whole and the link's frames): the links followers dial to us, their
  * sessions and call bridges as pseudo connections in the router, routing
- * what they forward, settling after an election, the <ack> owed for it
- * once deliveries are acknowledged, and what a lost link takes with it.
+ * what they forward (and what this node kept while it followed), the
+ * <ack> owed for it once deliveries are acknowledged, and what a lost
+ * link takes with it. settle.c holds what is forwarded after an election
+ * until the followers have registered.
  *
  * Why <dack>: an <ack> lets the follower forget stanzas, so the leader
  * sends it only once what routing them sent to other followers has
@@ -19,8 +21,7 @@
  * the follower sends it again.
  *
  * Nothing here is freed inside the callbacks that may still use it:
- * closed links (the follower's own as well) and dropped pseudos wait
- * for a reaper event.
+ * closed links wait for link.c's reaper, dropped pseudos for ours.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -39,32 +40,16 @@
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
+#include "reaper.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
 
-#define CLEAD_SETTLE_MS		2000	/* at most */
-#define CLEAD_SETTLE_QUIET_MS	500	/* a member not heard is down */
-#define CLEAD_SETTLE_DEAD_MS	300	/* the old leader silent: died */
-#define CLEAD_SETTLE_TICK_MS	100
-#define CLEAD_HOLD_MAX		400000
-#define CLEAD_HOLD_BYTES	(128 * 1024 * 1024)	/* what they take */
 #define CLEAD_PEND_MAX		64	/* <ack>s owed a link, then merged */
 #define CLEAD_DACK_MS		10000	/* for a <d> to be acknowledged */
 #define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
 #define CLEAD_SEEN_MAX		64	/* follower processes remembered */
-
-/* A forwarded stanza the leader holds while it settles. */
-struct clead_held {
-	TAILQ_ENTRY(clead_held)	 entry;
-	uint64_t		 link;		/* its link's serial */
-	uint64_t		 seq;
-	int			 kind;
-	char			*from;
-	struct xnode		*frame;		/* <s>, the stanza inside */
-	size_t			 bytes;		/* all it takes */
-};
 
 /* <d> frames of another link that must be delivered first. */
 struct clead_need {
@@ -88,49 +73,46 @@ struct clead_seen {
 	uint64_t		 seq;
 };
 
-int			 clead_settling;
-
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
-static struct cfwd_links dead_links = TAILQ_HEAD_INITIALIZER(dead_links);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct reaper	*pseudo_reaper;
 static struct cfwd_link	 transient_link;	/* origins that went */
-
-static int64_t		 settle_since;
-static uint64_t		 settle_prev;	/* the leader before us, or 0 */
-static int		 settle_prev_left;	/* and it said <bye/> */
-static TAILQ_HEAD(, clead_held) held = TAILQ_HEAD_INITIALIZER(held);
-static size_t		 nheld, heldbytes;
 static TAILQ_HEAD(clead_seens, clead_seen) seen =
     TAILQ_HEAD_INITIALIZER(seen);
 static int		 nseen;
 
-static struct event	*reap_ev, *settle_ev, *dcheck_ev;
+static struct event	*dcheck_ev;
 
-static void	 clead_writeattr(struct cfwd_link *, const char *,
-		    const char *);
+static void	 clead_start(struct cfwd_link *, const char **);
+static void	 clead_frame(struct cfwd_link *, struct xnode *);
+static void	 clead_read(struct cfwd_link *);
+static void	 clead_lost(struct cfwd_link *, const char *);
 static void	 clead_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
-static struct cfwd_link *clead_link_by_serial(uint64_t);
 static void	 clead_seen_note(struct cfwd_link *);
 static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
 static void	 clead_carried_gone(struct cfwd_link *);
 static void	 clead_link_cut(struct cfwd_link *);
 static void	 clead_link_clear(struct cfwd_link *, int);
-static void	 clead_link_free(struct cfwd_link *);
-static void	 clead_reap(evutil_socket_t, short, void *);
+static void	 clead_link_close(struct cfwd_link *, int);
+static void	 clead_reap(void *);
 static struct xconn *clead_pseudo_new(struct cfwd_link *, int,
 		    const char *);
 static void	 clead_pseudo_drop(struct xconn *, int);
 static void	 clead_bind(struct cfwd_link *, struct xnode *);
 static void	 clead_comp(struct cfwd_link *, struct xnode *);
 static void	 clead_stanza(struct cfwd_link *, struct xnode *);
+static void	 clead_mark(struct cfwd_link *);
+static void	 clead_flush(struct cfwd_link *);
 static void	 clead_flush_all(void);
 static void	 clead_dmark(struct cfwd_link *);
 static void	 clead_dmarks_pop(struct cfwd_link *);
 static void	 clead_dcheck(evutil_socket_t, short, void *);
-static void	 clead_settle_end(const char *);
 static void	 clead_tell_all(struct cfwd_link *);
-static void	 clead_settle_tick(evutil_socket_t, short, void *);
+
+static const struct clink_ops clead_ops = {
+	clead_start, clead_frame, clead_read, clead_lost
+};
 
 /* Set up the stand-in link of origins that went. */
 void
@@ -144,11 +126,9 @@ clead_init(void)
 void
 clead_events(void)
 {
-	if (reap_ev == NULL)
-		reap_ev = event_new(mmpd->base, -1, 0, clead_reap, NULL);
-	if (settle_ev == NULL)
-		settle_ev = event_new(mmpd->base, -1, EV_PERSIST,
-		    clead_settle_tick, NULL);
+	if (pseudo_reaper == NULL)
+		pseudo_reaper = reaper_new(clead_reap, NULL);
+	csettle_events();
 	if (dcheck_ev == NULL)
 		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
 }
@@ -162,32 +142,18 @@ clead_free(void)
 {
 	struct clead_seen	*e;
 
-	clead_reap(-1, 0, NULL);
-	if (reap_ev != NULL)
-		event_free(reap_ev);
-	if (settle_ev != NULL)
-		event_free(settle_ev);
+	clead_reap(NULL);
+	reaper_free(pseudo_reaper);
+	pseudo_reaper = NULL;
 	if (dcheck_ev != NULL)
 		event_free(dcheck_ev);
-	reap_ev = settle_ev = dcheck_ev = NULL;
+	dcheck_ev = NULL;
 	while ((e = TAILQ_FIRST(&seen)) != NULL) {
 		TAILQ_REMOVE(&seen, e, entry);
 		free(e);
 	}
 	nseen = 0;
-}
-
-/* Queue " name='value'" on a link, the value escaped. */
-static void
-clead_writeattr(struct cfwd_link *l, const char *name, const char *value)
-{
-	char	*e, *s;
-
-	e = cfwd_esc(value);
-	xasprintf(&s, " %s='%s'", name, e);
-	cfwd_writes(l, s);
-	free(s);
-	free(e);
+	csettle_free();
 }
 
 /* Leader: have a follower close a session or component (<kill>). */
@@ -195,17 +161,18 @@ static void
 clead_kill(struct cfwd_link *l, const char *id, const char *cond,
     const char *text)
 {
-	cfwd_writes(l, "<kill");
-	clead_writeattr(l, "to", id);
+	struct xnode	*f;
+
+	f = clink_frame("kill", "to", id);
 	if (cond != NULL)
-		clead_writeattr(l, "cond", cond);
+		xnode_set_attr(f, "cond", cond);
 	if (text != NULL)
-		clead_writeattr(l, "text", text);
-	cfwd_writes(l, "/>");
+		xnode_set_attr(f, "text", text);
+	clink_send(l, f);
 }
 
 /* A live follower link by serial, or NULL. */
-static struct cfwd_link *
+struct cfwd_link *
 clead_link_by_serial(uint64_t serial)
 {
 	struct cfwd_link	*l;
@@ -217,14 +184,16 @@ clead_link_by_serial(uint64_t serial)
 }
 
 /*
- * A follower's stream started: if it comes from a process whose earlier
- * link routed stanzas, those are not routed again.
+ * A follower's stream started (with its epoch): if it comes from a
+ * process whose earlier link routed stanzas, those are not routed again.
  */
-void
-clead_linked(struct cfwd_link *l)
+static void
+clead_start(struct cfwd_link *l, const char **attrs)
 {
 	struct clead_seen	*e;
 
+	if (clink_num(xconn_attr(attrs, "epoch"), &l->epoch) == -1)
+		l->epoch = 0;
 	if (l->id == 0 || l->epoch == 0)
 		return;
 	TAILQ_FOREACH(e, &seen, entry)
@@ -233,7 +202,7 @@ clead_linked(struct cfwd_link *l)
 	if (e == NULL || e->epoch != l->epoch)
 		return;
 	l->floor = e->seq;
-	log_debug("clead_linked: %s linked again, stanzas up to %llu are "
+	log_debug("clead_start: %s linked again, stanzas up to %llu are "
 	    "routed already", l->addr, (unsigned long long)l->floor);
 }
 
@@ -272,18 +241,11 @@ static void
 clead_link_cut(struct cfwd_link *l)
 {
 	struct clead_pend	*p;
-	struct clead_held	*h, *next;
 
 	if (l->dead)
 		return;
-	l->dead = 1;
-	if (l == cfwd_uplink)
-		cfwd_uplink = NULL;
-	else
-		TAILQ_REMOVE(&links, l, entry);
-	TAILQ_INSERT_TAIL(&dead_links, l, entry);
-	bufferevent_disable(l->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
+	TAILQ_REMOVE(&links, l, entry);
+	clink_cut(l);
 	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
 		TAILQ_REMOVE(&l->pend, p, entry);
 		free(p->need);
@@ -291,20 +253,8 @@ clead_link_cut(struct cfwd_link *l)
 	}
 	l->npend = 0;
 	l->ndmarks = 0;
-	/* Not acknowledged: the follower sends them again. */
-	for (h = TAILQ_FIRST(&held); h != NULL; h = next) {
-		next = TAILQ_NEXT(h, entry);
-		if (h->link != l->serial)
-			continue;
-		TAILQ_REMOVE(&held, h, entry);
-		nheld--;
-		heldbytes -= h->bytes;
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
+	csettle_drop(l->serial);	/* the follower sends it again */
 	clead_seen_note(l);
-	clead_reap_soon();
 }
 
 /*
@@ -323,7 +273,7 @@ clead_link_clear(struct cfwd_link *l, int gone)
 	if (gone)
 		clead_carried_gone(l);
 	else
-		cfwd_jids_clear(&l->carried);
+		clink_jids_clear(&l->carried);
 }
 
 /*
@@ -341,7 +291,7 @@ clead_replace(struct cfwd_link *o, struct cfwd_link *l)
 	    o->addr);
 	TAILQ_FOREACH(c, &o->pseudos, entry)
 		if (c->kind == XC_CLIENT && c->available && c->full != NULL)
-			cfwd_jids_add(&l->carried, c->full);
+			clink_jids_add(&l->carried, c->full);
 	TAILQ_CONCAT(&l->carried, &o->carried, entry);
 	clead_link_close(o, 0);
 }
@@ -354,7 +304,7 @@ clead_carried_gone(struct cfwd_link *l)
 
 	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
 		TAILQ_REMOVE(&l->carried, e, entry);
-		if (!cfwd_has_session(e->jid)) {
+		if (!clink_has_session(e->jid)) {
 			log_debug("clead_carried_gone: %s did not come back on "
 			    "%s", e->jid, l->addr);
 			clead_gone_presence(e->jid);
@@ -365,100 +315,54 @@ clead_carried_gone(struct cfwd_link *l)
 }
 
 /* Close a link: its traffic, its pseudos, then (later) its memory. */
-void
+static void
 clead_link_close(struct cfwd_link *l, int gone)
 {
-	int	 up = l->up;
-
 	if (l->dead)
 		return;
 	clead_link_cut(l);
 	clead_link_clear(l, gone);
-	if (!up)
-		clead_flush_all();	/* acks that waited for it */
+	clead_flush_all();	/* acks that waited for it */
 }
 
 /* Close every follower link, all cut before any pseudo goes. */
 void
 clead_links_close(int gone)
 {
-	struct cfwd_link	*l;
+	struct cfwd_link	*l, **cut = NULL;
+	size_t			 n = 0, i;
 
-	while ((l = TAILQ_FIRST(&links)) != NULL)
+	while ((l = TAILQ_FIRST(&links)) != NULL) {
+		cut = xreallocarray(cut, n + 1, sizeof(*cut));
+		cut[n++] = l;
 		clead_link_cut(l);
-	TAILQ_FOREACH(l, &dead_links, entry)
-		clead_link_clear(l, gone);
+	}
+	for (i = 0; i < n; i++)
+		clead_link_clear(cut[i], gone);
+	free(cut);
 }
 
-/* Free a closed link. */
+/* A follower's link failed or ended: close it. */
 static void
-clead_link_free(struct cfwd_link *l)
-{
-	cfwd_jids_clear(&l->carried);
-	xparser_free(l->parser);
-	if (l->bev != NULL)
-		bufferevent_free(l->bev);
-	free(l);
-}
-
-/* A link failed or ended: close it; ours is dialled again. */
-void
 clead_lost(struct cfwd_link *l, const char *why)
 {
 	if (l->dead)
 		return;
-	if (l->up) {
-		log_info("clead_lost: link to the leader %s: %s; %zu stanzas "
-		    "unacknowledged", l->addr, why, cfwd_nqueue);
-		clead_link_close(l, 1);
-		cfwd_redial_later();
-		return;
-	}
 	log_info("clead_lost: link from %s: %s; %d sessions and %d call "
 	    "bridges of that node are gone", l->addr, why, l->nsess, l->ncomp);
 	clead_link_close(l, 1);
 }
 
-/* Have the reaper run soon. */
-void
-clead_reap_soon(void)
-{
-	if (reap_ev != NULL)
-		event_active(reap_ev, EV_TIMEOUT, 0);
-}
-
-/*
- * Outside every callback: close links that stopped reading, free dropped
- * pseudos and closed links.
- */
+/* Outside every callback: free dropped pseudos. */
 static void
-clead_reap(evutil_socket_t fd, short what, void *arg)
+clead_reap(void *arg)
 {
-	struct cfwd_link	*l;
-	struct xconn		*c;
+	struct xconn	*c;
 
-	(void)fd;
-	(void)what;
 	(void)arg;
-	for (;;) {
-		if (cfwd_uplink != NULL && cfwd_uplink->broken)
-			l = cfwd_uplink;
-		else {
-			TAILQ_FOREACH(l, &links, entry)
-				if (l->broken)
-					break;
-		}
-		if (l == NULL)
-			break;
-		clead_lost(l, "it reads too slowly");
-	}
 	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
 		TAILQ_REMOVE(&graveyard, c, entry);
 		xconn_free(c);
-	}
-	while ((l = TAILQ_FIRST(&dead_links)) != NULL) {
-		TAILQ_REMOVE(&dead_links, l, entry);
-		clead_link_free(l);
 	}
 }
 
@@ -518,34 +422,8 @@ clead_pseudo_drop(struct xconn *c, int gone)
 	c->closing = 1;
 	TAILQ_REMOVE(&l->pseudos, c, entry);
 	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	clead_reap_soon();
-}
-
-/*
- * The connection id names (full JID, or component domain) if it is on
- * link l (NULL: on this node), else NULL.
- */
-struct xconn *
-clead_find(struct cfwd_link *l, int kind, const char *id)
-{
-	struct xconn	*c;
-	const char	*slash;
-	char		*bare;
-
-	if (kind == XC_CLIENT) {
-		if ((slash = strchr(id, '/')) == NULL)
-			return (NULL);
-		bare = xstrndup(id, slash - id);
-		c = router_resource(bare, slash + 1);
-		free(bare);
-	} else {
-		c = router_component(id);
-		if (c != NULL && strcmp(c->cdomain, id) != 0)
-			c = NULL;
-	}
-	if (c == NULL || c->remote != (void *)l || c->closing)
-		return (NULL);
-	return (c);
+	if (pseudo_reaper != NULL)
+		reaper_soon(pseudo_reaper);
 }
 
 /*
@@ -566,7 +444,7 @@ clead_route_from(struct cfwd_link *l, int kind, const char *id,
 		log_debug("clead_route_from: %s: not a stanza: %s", id, name);
 		return;
 	}
-	if ((c = clead_find(l, kind, id)) != NULL) {
+	if ((c = clink_find(l, kind, id)) != NULL) {
 		router_route(c, n);
 		return;
 	}
@@ -584,12 +462,11 @@ clead_route_from(struct cfwd_link *l, int kind, const char *id,
 }
 
 /*
- * Close the forwarding links, a follower's to us or ours to the leader,
- * whose peer is no longer the member it was (removed, or its pin
- * changed): the reaper frees them.
+ * Close the links of followers whose peer is no longer the member it was
+ * (removed, or its pin changed): the reaper frees them.
  */
 void
-cfwd_recheck(void)
+clead_recheck(void)
 {
 	struct cfwd_link	*l, *next;
 
@@ -600,9 +477,6 @@ cfwd_recheck(void)
 			clead_lost(l, "no longer a member with that "
 			    "certificate");
 	}
-	if ((l = cfwd_uplink) != NULL && !l->dead &&
-	    cluster_peer_member(l->id, l->addr, l->ident) == 0)
-		clead_lost(l, "no longer a member with that certificate");
 }
 
 /*
@@ -615,27 +489,36 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 	struct cfwd_link	*l, *o, *next;
 
 	(void)arg;
-	if (cfwd_role_now != CFWD_LEADER) {
+	if (cfwd_role_get() != CFWD_LEADER) {
 		log_info("cfwd_accept: %s: this node is not the leader, "
 		    "refusing its link", h->addr);
 		bufferevent_free(bev);
 		return;
 	}
-	l = cfwd_link_new(bev, 0, h);
+	l = clink_new(bev, 0, h, &clead_ops, NULL);
 	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
 		next = TAILQ_NEXT(o, entry);
 		if (h->id != 0 && o->id == h->id)
 			clead_replace(o, l);
 	}
 	TAILQ_INSERT_TAIL(&links, l, entry);
-	cfwd_writes(l, CFWD_HEADER);
+	clink_header(l, 0);
 	log_info("cfwd_accept: follower %s linked", l->addr);
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-		cfwd_read(bev, l);
+	clink_pending(l);
+}
+
+/* Leader: what a read routed is acknowledged, unless settling. */
+static void
+clead_read(struct cfwd_link *l)
+{
+	if (!csettle_active()) {
+		clead_mark(l);
+		clead_flush(l);
+	}
 }
 
 /* Leader: a frame from a follower, ours to free. */
-void
+static void
 clead_frame(struct cfwd_link *l, struct xnode *n)
 {
 	const char	*name = xnode_name(n), *v;
@@ -652,13 +535,13 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		clead_comp(l, n);
 	else if (strcmp(name, "unbind") == 0) {
 		if ((v = xnode_attr(n, "jid")) != NULL &&
-		    (c = clead_find(l, XC_CLIENT, v)) != NULL) {
+		    (c = clink_find(l, XC_CLIENT, v)) != NULL) {
 			log_debug("clead_frame: %s left on %s", v, l->addr);
 			clead_pseudo_drop(c, 1);
 		}
 	} else if (strcmp(name, "uncomp") == 0) {
 		if ((v = xnode_attr(n, "domain")) != NULL &&
-		    (c = clead_find(l, XC_COMPONENT, v)) != NULL) {
+		    (c = clink_find(l, XC_COMPONENT, v)) != NULL) {
 			log_info("clead_frame: call bridge %s left %s", v,
 			    l->addr);
 			clead_pseudo_drop(c, 1);
@@ -669,9 +552,9 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
-		clead_settle_check();
+		csettle_check();
 	} else if (strcmp(name, "dack") == 0) {
-		if (cfwd_num(xnode_attr(n, "n"), &u) == 0 &&
+		if (clink_num(xnode_attr(n, "n"), &u) == 0 &&
 		    u > l->dacked && u <= l->dsent) {
 			l->dacked = u;
 			clead_dmarks_pop(l);
@@ -699,7 +582,7 @@ clead_bind(struct cfwd_link *l, struct xnode *n)
 
 	if (jid == NULL)
 		return;
-	if ((c = clead_find(l, XC_CLIENT, jid)) == NULL) {
+	if ((c = clink_find(l, XC_CLIENT, jid)) == NULL) {
 		if ((c = clead_pseudo_new(l, XC_CLIENT, jid)) == NULL) {
 			log_warnx("clead_bind: %s: bad JID %s", l->addr, jid);
 			return;
@@ -738,7 +621,7 @@ clead_comp(struct cfwd_link *l, struct xnode *n)
 	const char	*d = xnode_attr(n, "domain");
 	struct xconn	*c;
 
-	if (d == NULL || clead_find(l, XC_COMPONENT, d) != NULL)
+	if (d == NULL || clink_find(l, XC_COMPONENT, d) != NULL)
 		return;
 	if ((c = clead_pseudo_new(l, XC_COMPONENT, d)) == NULL) {
 		log_warnx("clead_comp: %s: bad domain %s", l->addr, d);
@@ -757,13 +640,10 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 	const char		*from = xnode_attr(n, "from");
 	const char		*k = xnode_attr(n, "k");
 	struct xnode		*st = xnode_first(n);
-	struct clead_held	*h;
 	uint64_t		 seq;
-	size_t			 len;
-	char			*str;
 	int			 kind;
 
-	if (cfwd_num(xnode_attr(n, "seq"), &seq) == -1 || seq <= l->rseq) {
+	if (clink_num(xnode_attr(n, "seq"), &seq) == -1 || seq <= l->rseq) {
 		log_warnx("clead_stanza: %s: bad or repeated seq", l->addr);
 		xnode_free(n);
 		return;
@@ -786,23 +666,10 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
-	if (!clead_settling && !cluster_routing_ok())
-		clead_settle_start(0, 0);	/* stepping down: hold */
-	if (clead_settling) {
-		h = xcalloc(1, sizeof(*h));
-		h->link = l->serial;
-		h->seq = seq;
-		h->kind = kind;
-		h->from = xstrdup(from);
-		h->frame = n;
-		str = xnode_string(n, &len);
-		free(str);
-		h->bytes = sizeof(*h) + strlen(from) + 1 +
-		    cfwd_tree_bytes(n, len);
-		TAILQ_INSERT_TAIL(&held, h, entry);
-		heldbytes += h->bytes;
-		if (++nheld > CLEAD_HOLD_MAX || heldbytes > CLEAD_HOLD_BYTES)
-			clead_settle_end("too much to hold");
+	if (!csettle_active() && !cluster_routing_ok())
+		csettle_start(0, 0);	/* stepping down: hold */
+	if (csettle_active()) {
+		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
 	clead_route_from(l, kind, from, st);
@@ -817,12 +684,12 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
  * what it waits for includes what the last waited for, since <d> counts
  * only grow.
  */
-void
+static void
 clead_mark(struct cfwd_link *l)
 {
 	struct clead_pend	*p, *last;
 	struct cfwd_link	*o;
-	char			*s;
+	struct xnode		*f;
 
 	if (l->pseq <= l->marked)
 		return;
@@ -839,9 +706,9 @@ clead_mark(struct cfwd_link *l)
 	}
 	if (p->n == 0 && TAILQ_EMPTY(&l->pend)) {
 		free(p);
-		xasprintf(&s, "<ack seq='%llu'/>", (unsigned long long)l->pseq);
-		cfwd_writes(l, s);
-		free(s);
+		f = clink_frame("ack", NULL, NULL);
+		clink_set_num(f, "seq", l->pseq);
+		clink_send(l, f);
 		l->acked = l->pseq;
 		return;
 	}
@@ -859,14 +726,14 @@ clead_mark(struct cfwd_link *l)
 }
 
 /* Leader: send the <ack> whose deliveries are done. */
-void
+static void
 clead_flush(struct cfwd_link *l)
 {
 	struct clead_pend	*p;
 	struct cfwd_link	*o;
+	struct xnode		*f;
 	uint64_t		 ack = 0;
 	size_t			 i;
-	char			*s;
 
 	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
 		for (i = 0; i < p->n; i++) {
@@ -883,9 +750,9 @@ clead_flush(struct cfwd_link *l)
 		free(p);
 	}
 	if (ack > l->acked) {
-		xasprintf(&s, "<ack seq='%llu'/>", (unsigned long long)ack);
-		cfwd_writes(l, s);
-		free(s);
+		f = clink_frame("ack", NULL, NULL);
+		clink_set_num(f, "seq", ack);
+		clink_send(l, f);
 		l->acked = ack;
 	}
 }
@@ -938,6 +805,29 @@ clead_dmarks_pop(struct cfwd_link *l)
 	l->ndmarks -= i;
 }
 
+/* Leader: every link is owed the <ack> of what it routed; send what is due. */
+void
+clead_ack_all(void)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		clead_mark(l);
+	clead_flush_all();
+}
+
+/* Whether the link of member id has registered its sessions. */
+int
+clead_synced(uint64_t id)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (l->id == id && l->synced)
+			return (1);
+	return (0);
+}
+
 /*
  * Leader, every CLEAD_DCHECK_MS while <d> frames wait: a follower that
  * has left one unacknowledged for CLEAD_DACK_MS holds up the <ack> of
@@ -979,20 +869,14 @@ void
 cfwd_send(struct xconn *c, const struct xnode *n)
 {
 	struct cfwd_link	*l = c->remote;
-	char			*e, *head, *st;
-	size_t			 sl;
+	struct xnode		*f;
 
 	if (l == NULL || l->dead || l->broken || c->closing)
 		return;
-	e = cfwd_esc(c->kind == XC_CLIENT ? c->full : c->cdomain);
-	xasprintf(&head, "<d to='%s'>", e);
-	free(e);
-	st = cfwd_stanza_string(n, &sl);
-	cfwd_writes(l, head);
-	cfwd_write(l, st, sl);
-	cfwd_writes(l, "</d>");
-	free(head);
-	free(st);
+	f = clink_frame("d", "to", c->kind == XC_CLIENT ? c->full :
+	    c->cdomain);
+	clink_add_stanza(f, n);
+	clink_send(l, f);
 	if (!l->broken) {
 		l->dsent++;
 		clead_dmark(l);
@@ -1024,109 +908,6 @@ cfwd_close(struct xconn *c, const char *cond, const char *text)
 }
 
 /*
- * Leader: new in office, hold forwarded stanzas until settled; prev is
- * the leader we followed (or 0), left whether it said <bye/>.
- */
-void
-clead_settle_start(uint64_t prev, int left)
-{
-	struct timeval	 tv = { 0, CLEAD_SETTLE_TICK_MS * 1000 };
-
-	clead_settling = 1;
-	settle_since = cnet_now_ms();
-	settle_prev = prev;
-	settle_prev_left = prev != 0 && left;
-	event_add(settle_ev, &tv);
-	clead_settle_check();
-}
-
-/*
- * Leader: done settling once every other member has linked and synced,
- * except members that are down. Every live member answers the raft
- * heartbeats we send from the start, so one not heard since we lead is
- * down after CLEAD_SETTLE_QUIET_MS; the leader we followed, silent for
- * CLEAD_SETTLE_DEAD_MS before we took over, died (it used to send us a
- * heartbeat every 100 ms), or said <bye/> as it shut down, and is not
- * waited for at all. A fellow
- * follower's silence before says nothing: followers do not talk. Nothing
- * ends while this node is handing leadership over.
- */
-void
-clead_settle_check(void)
-{
-	struct cfwd_link	*l;
-	int64_t			 now = cnet_now_ms(), heard;
-	int			 i, down = 0;
-
-	if (!clead_settling || !cluster_routing_ok())
-		return;
-	if (now - settle_since >= CLEAD_SETTLE_MS) {
-		clead_settle_end("time is up");
-		return;
-	}
-	for (i = 0; i < cfwd_nmembers; i++) {
-		if (cfwd_members[i] == cfwd_self_id)
-			continue;
-		TAILQ_FOREACH(l, &links, entry)
-			if (l->id == cfwd_members[i] && l->synced)
-				break;
-		if (l != NULL)
-			continue;
-		heard = cnet_last_heard(cfwd_members[i]);
-		if (heard >= settle_since && (cfwd_members[i] != settle_prev ||
-		    !settle_prev_left))
-			return;		/* alive: it will link */
-		if (!(cfwd_members[i] == settle_prev &&
-		    (settle_prev_left || (heard >= 0 &&
-		    heard < settle_since - CLEAD_SETTLE_DEAD_MS))) &&
-		    now - settle_since < CLEAD_SETTLE_QUIET_MS)
-			return;
-		down++;
-	}
-	clead_settle_end(down ? "every member that is up has registered" :
-	    "every member has registered");
-}
-
-/*
- * Leader: stop holding: route our own kept stanzas, then what followers
- * sent meanwhile, in order, and acknowledge.
- */
-static void
-clead_settle_end(const char *why)
-{
-	struct clead_held	*h;
-	struct cfwd_link	*l;
-
-	if (!clead_settling)
-		return;
-	clead_settling = 0;
-	if (settle_ev != NULL)
-		event_del(settle_ev);
-	log_info("clead_settle_end: routing for the cluster (%s); %zu "
-	    "stanzas of ours and %zu forwarded were held", why, cfwd_nqueue,
-	    nheld);
-	cfwd_drain();
-	while ((h = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, h, entry);
-		nheld--;
-		heldbytes -= h->bytes;
-		if ((l = clead_link_by_serial(h->link)) != NULL) {
-			clead_route_from(l, h->kind, h->from,
-			    xnode_first(h->frame));
-			if (h->seq > l->pseq)
-				l->pseq = h->seq;
-		}
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
-	TAILQ_FOREACH(l, &links, entry)
-		clead_mark(l);
-	clead_flush_all();
-	cfwd_orphans_gone();
-}
-
-/*
  * Leader: this node shuts down; tell every follower, so that the one
  * that takes over does not wait for us to link to it.
  */
@@ -1136,7 +917,7 @@ cfwd_leaving(void)
 	struct cfwd_link	*l;
 
 	TAILQ_FOREACH(l, &links, entry)
-		cfwd_writes(l, "<bye/>");
+		clink_send(l, clink_frame("bye", NULL, NULL));
 }
 
 /*
@@ -1148,16 +929,17 @@ void
 clead_tell(struct xconn *c, int here)
 {
 	struct cfwd_link	*l;
-	char			*e, *s;
+	struct xnode		*f;
+	char			*s;
+	size_t			 len;
 
 	if (c->full == NULL || c->remote != NULL)
 		return;
-	e = cfwd_esc(c->full);
-	xasprintf(&s, "<%s jid='%s'/>", here ? "here" : "gone", e);
+	f = clink_frame(here ? "here" : "gone", "jid", c->full);
+	s = clink_frame_string(f, &len);
 	TAILQ_FOREACH(l, &links, entry)
-		cfwd_writes(l, s);
+		clink_write(l, s, len);
 	free(s);
-	free(e);
 }
 
 /* Leader: a follower that has registered hears of all our sessions. */
@@ -1165,17 +947,12 @@ static void
 clead_tell_all(struct cfwd_link *l)
 {
 	struct xconn	*c;
-	char		*e, *s;
 
 	TAILQ_FOREACH(c, &xconns, entry) {
 		if (c->kind != XC_CLIENT || c->state != XS_READY ||
 		    c->full == NULL || c->closing)
 			continue;
-		e = cfwd_esc(c->full);
-		xasprintf(&s, "<here jid='%s'/>", e);
-		cfwd_writes(l, s);
-		free(s);
-		free(e);
+		clink_send(l, clink_frame("here", "jid", c->full));
 	}
 }
 
@@ -1197,34 +974,6 @@ clead_gone_presence(const char *jid)
 	return (0);
 }
 
-/* Leader: forget settling (and what was held: it was not acknowledged). */
-void
-clead_settle_stop(void)
-{
-	struct clead_held	*h;
-
-	clead_settling = 0;
-	if (settle_ev != NULL)
-		event_del(settle_ev);
-	while ((h = TAILQ_FIRST(&held)) != NULL) {
-		TAILQ_REMOVE(&held, h, entry);
-		free(h->from);
-		xnode_free(h->frame);
-		free(h);
-	}
-	nheld = heldbytes = 0;
-}
-
-/* Leader: time passes while settling. */
-static void
-clead_settle_tick(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	clead_settle_check();
-}
-
 /* The leader's line for xmpp cluster status, allocated. */
 char *
 clead_status(void)
@@ -1241,6 +990,6 @@ clead_status(void)
 	xasprintf(&s, "leader, %d follower%s linked, %d remote "
 	    "session%s, %d remote call bridge%s%s", nl,
 	    nl == 1 ? "" : "s", ns, ns == 1 ? "" : "s", nc,
-	    nc == 1 ? "" : "s", clead_settling ? ", settling" : "");
+	    nc == 1 ? "" : "s", csettle_active() ? ", settling" : "");
 	return (s);
 }

@@ -254,3 +254,38 @@ presence_gone(struct xconn *c)
 	pres_broadcast(c, u);
 	xnode_free(u);
 }
+
+/*
+ * What a session's own stanza (stripped, 'from' stamped) changes of the
+ * presence state presence_from_client and roster_iq keep, without sending
+ * anything: a broadcast presence is noted or, unavailable, cleared; a
+ * roster get marks the session as wanting roster pushes. A cluster
+ * follower keeps this for the session's registration with a leader.
+ */
+void
+presence_track(struct xconn *c, const struct xnode *n)
+{
+	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
+	const char	*to = xnode_attr(n, "to");
+	struct xnode	*q;
+
+	if (strcmp(name, "iq") == 0) {
+		if (type != NULL && strcmp(type, "get") == 0 &&
+		    (to == NULL || strcmp(to, c->bare) == 0) &&
+		    (q = xnode_first(n)) != NULL && xnode_ns(q) != NULL &&
+		    strcmp(xnode_ns(q), NS_ROSTER) == 0)
+			c->roster_wanted = 1;
+		return;
+	}
+	if (strcmp(name, "presence") != 0 || to != NULL)
+		return;
+	if (type != NULL && strcmp(type, "unavailable") == 0) {
+		c->available = 0;
+		xnode_free(c->presence);
+		c->presence = NULL;
+		return;
+	}
+	if (type != NULL)
+		return;
+	presence_note(c, n);
+}

@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "mmpd.h"
+#include "reaper.h"
 #include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
@@ -57,14 +58,14 @@ static struct xshape_accts	 xshape_accts = RB_INITIALIZER(&xshape_accts);
 
 struct xconn_list	 xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
-static struct event	*reaper;
+static struct reaper	*reaper;
 
 static void	 xconn_read(struct bufferevent *, void *);
 static void	 xconn_feed(struct xconn *, struct evbuffer *);
 static void	 xconn_write(struct bufferevent *, void *);
 static void	 xconn_event(struct bufferevent *, short, void *);
 static void	 xconn_timeout(evutil_socket_t, short, void *);
-static void	 xconn_reap(evutil_socket_t, short, void *);
+static void	 xconn_reap(void *);
 static void	 xconn_bury(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
@@ -439,18 +440,16 @@ xconn_bury(struct xconn *c)
 	TAILQ_REMOVE(&xconns, c, entry);
 	TAILQ_INSERT_TAIL(&graveyard, c, entry);
 	if (reaper == NULL)
-		reaper = event_new(mmpd->base, -1, 0, xconn_reap, NULL);
-	event_active(reaper, EV_TIMEOUT, 0);
+		reaper = reaper_new(xconn_reap, NULL);
+	reaper_soon(reaper);
 }
 
 /* Free every buried connection, outside all of their callbacks. */
 static void
-xconn_reap(evutil_socket_t fd, short what, void *arg)
+xconn_reap(void *arg)
 {
 	struct xconn	*c;
 
-	(void)fd;
-	(void)what;
 	(void)arg;
 	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
 		TAILQ_REMOVE(&graveyard, c, entry);
@@ -832,9 +831,8 @@ xconn_free_all(void)
 		if (!c->dead)
 			xconn_bury(c);
 	}
-	xconn_reap(-1, 0, NULL);
-	if (reaper != NULL)
-		event_free(reaper);
+	xconn_reap(NULL);
+	reaper_free(reaper);
 	reaper = NULL;
 	event_base_loop(mmpd->base, EVLOOP_NONBLOCK);
 }

@@ -262,6 +262,8 @@ void		 presence_from_client(struct xconn *, struct xnode *,
 void		 presence_gone(struct xconn *);
 /* Note a session's broadcast presence (copied): priority, probes. */
 void		 presence_note(struct xconn *, const struct xnode *);
+/* Keep a session's presence state from its own stanza, sending nothing. */
+void		 presence_track(struct xconn *, const struct xnode *);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */

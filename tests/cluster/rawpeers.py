@@ -219,8 +219,8 @@ class FakeFollower:
 
     def acked(self):
         """The highest <ack> so far, 0 if none."""
-        return max([int(x) for x in re.findall(rb"<ack seq='(\d+)'/>",
-                                               self.buf)] or [0])
+        return max([int(x) for x in re.findall(
+            rb"<ack seq=['\"](\d+)['\"]/>", self.buf)] or [0])
 
     async def wait(self, pred, what, timeout=None):
         """Wait until pred(self) holds, as the node sends more."""
