@@ -57,10 +57,13 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/tls.c daemon/xmpp/sasl.c daemon/addrkey.c \
-	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
+	      daemon/cluster/raft.c daemon/cluster/node.c \
+	      daemon/cluster/replicate.c daemon/cluster/status.c \
+	      daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/view.c daemon/cmd_cluster.c \
+	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \

@@ -19,6 +19,7 @@
 #include <raft.h>
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
 #include "cluster/net.h"
 #include "log.h"
 #include "mmpd.h"
