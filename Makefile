@@ -75,7 +75,8 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view check_json check_logring
+	      check_addrkey check_log check_cluster_view check_json check_logring \
+	      check_cluster_status
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -137,6 +138,9 @@ $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
     $(O)/daemon/cluster/fsm.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
+    $(O)/daemon/cluster/status.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # --- fuzzing (tests/fuzz/README) ---
