@@ -75,8 +75,8 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
-	      check_addrkey check_log check_cluster_view check_json check_logring \
-	      check_cluster_status
+	      check_addrkey check_log check_cluster_view check_json \
+	      check_logring check_cluster_status
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
