@@ -700,7 +700,7 @@ cmd_cluster_remove(struct cmdctx *ctx)
 		    "cluster member");
 		return (MMP_RES_FAILED);
 	}
-	if ((st = cluster_status()) == NULL) {
+	if (!cluster_running()) {
 		cmdctx_err(ctx, "xmpp cluster remove: the cluster does not "
 		    "run on this node (see the log: certificates or "
 		    "addresses?)");
@@ -721,8 +721,9 @@ cmd_cluster_remove(struct cmdctx *ctx)
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
 		return (CMD_PENDING);
 	}
-	found = cmd_cluster_in_config(st, j->target);
-	n = st->nnodes;
+	st = cluster_status();
+	found = st != NULL && cmd_cluster_in_config(st, j->target);
+	n = st != NULL ? st->nnodes : 0;
 	cluster_status_free(st);
 	if (!found) {
 		cmdctx_err(ctx, "xmpp cluster remove: %s is not a member "

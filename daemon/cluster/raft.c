@@ -64,6 +64,7 @@ static struct {
 	int64_t			 down_deadline;
 	int			 down_step;
 } cl;
+static void	(*cluster_stop_done)(void);	/* what cluster_stop runs */
 
 static void	 cluster_poll(evutil_socket_t, short, void *);
 static void	 cluster_deferred(evutil_socket_t, short, void *);
@@ -261,8 +262,6 @@ cluster_kick(void)
  * Stop raft on this node; done (may be NULL) runs once everything is
  * closed. Pending work fails.
  */
-static void (*cluster_stop_done)(void);
-
 void
 cluster_stop(void (*done)(void))
 {
