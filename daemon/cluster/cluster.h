@@ -2,12 +2,14 @@
  * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
  * cluster*.c files and the few XMPP hooks that forward to the leader.
  *
- *   cluster/node.c this node's settings: id, address, what it lacks
- *   cluster/raft.c raft's life, roles, membership as raft has it,
+ *   node.c	    this node's settings: id, address, what it lacks
+ *   raft.c	    raft's life, roles, membership as raft has it,
  *		    shutdown with handover
- *   cluster/replicate.c accounts, rosters, secret digests through the
+ *   replicate.c    accounts, rosters and secret digests through the
  *		    log; the leader's first entries
- *   cluster/status.c the snapshot commands print (cluster_status)
+ *   status.c	    the snapshot the commands print (cluster_status);
+ *		    libraft's objects stay in cluster_int.h, private to
+ *		    daemon/cluster/
  *   cluster_req.c  requests between nodes (join, remove, apply), entries
  *		    on their way into the log, membership changes
  *   cluster_net.c  the cluster port: mutual TLS, channels named by a
