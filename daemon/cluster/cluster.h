@@ -369,7 +369,7 @@ struct cluster_node {
 	int		 role;		/* CLUSTER_VOTER, ... */
 	int		 self;		/* this node */
 	int		 leader;	/* the leader raft knows */
-	int		 published;	/* its secret digests are all in */
+	int		 published;	/* its digests are in (1: no fsm) */
 	int64_t		 heard_ms;	/* since heard in raft, -1 never */
 };
 struct cluster_status {
@@ -386,7 +386,10 @@ struct cluster_status {
 	struct cluster_node *nodes;	/* raft's configuration, in order */
 	size_t		 nnodes;
 };
-/* A snapshot, or NULL if raft does not run; free with cluster_status_free. */
+/*
+ * A snapshot the caller owns (nodes and their addresses too), or NULL if
+ * raft does not run here; free it with cluster_status_free.
+ */
 struct cluster_status *cluster_status(void);
 /* Free a snapshot and its nodes; NULL does nothing. */
 void		 cluster_status_free(struct cluster_status *);
