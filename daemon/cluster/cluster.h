@@ -338,18 +338,25 @@ void		 cluster_merge_users(unsigned long long);
 /* A submission callback nobody waits for; arg, if set, is a busy flag. */
 void		 cluster_ignore(void *, const char *);
 
-/* req.c */
+/* req.c: what the commands and replicate.c ask of the log and leader. */
+/* Put an entry (copied) in the log; cb(arg, NULL) once applied here. */
 void		 cluster_submit(const char *, void (*)(void *, const char *),
 		    void *);
+/* Set an account (user, credentials blob) through the log; -1 if bad. */
 int		 cluster_user_set(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+/* Delete an account through the log; -1 if the name is bad. */
 int		 cluster_user_del(const char *,
 		    void (*)(void *, const char *), void *);
+/* Ask a member one line; cb(arg, ok, text); a handle to cancel. */
 void		*cluster_request(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
+/* Cancel a request from cluster_request; NULL does nothing. */
 void		 cluster_request_cancel(void *);
+/* As leader, queue removing (1) or adding id at addr; cb when done. */
 void		 cluster_op(int, int, uint64_t, const char *,
 		    void (*)(void *, int, const char *), void *);
+/* Forget every callback (changes, submissions, requests) for arg. */
 void		 cluster_op_forget(void *);
 
 /*
