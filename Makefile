@@ -58,7 +58,9 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
-	      daemon/cluster/raft.c daemon/cluster/req.c daemon/cluster/net.c \
+	      daemon/cluster/raft.c daemon/cluster/node.c \
+	      daemon/cluster/replicate.c daemon/cluster/status.c \
+	      daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c daemon/cluster/dial.c daemon/cluster/trust.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
 	      daemon/cluster/fsm_secret.c \
@@ -67,6 +69,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
 	      daemon/cluster/settle.c \
 	      daemon/cluster/view.c daemon/cmd_cluster.c \
+	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
 	      daemon/cmd_syslog.c daemon/syslog_remote.c \
 	      pki/pki.c pki/pki_attr.c pki/pki_gen.c pki/pki_cert.c \
@@ -79,7 +82,8 @@ MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
-	      check_router check_addrlimit check_cluster_link
+	      check_router check_addrlimit check_cluster_link \
+	      check_cluster_status
 UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -160,6 +164,9 @@ $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
 $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
     $(O)/daemon/cluster/link.o $(O)/daemon/reaper.o $(O)/daemon/xml/tree.o \
     $(O)/daemon/xml/parser.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
+    $(O)/daemon/cluster/status.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # --- fuzzing (tests/fuzz/README) ---

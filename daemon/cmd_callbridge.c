@@ -257,7 +257,7 @@ cmd_callbridge_del(struct cmdctx *ctx)
 int
 cmd_callbridge_list(struct cmdctx *ctx)
 {
-	if (cluster_raft() != NULL)
+	if (cluster_running())
 		return (cview_run(ctx, cmd_callbridge_print));
 	return (cmd_callbridge_print(ctx, NULL));
 }

@@ -1,7 +1,8 @@
 /*
- * xmpp cluster trust|enable|disable|initialize|join|remove|timers|status
- * and xmpp port cluster: the administrator's side of the cluster. Every
- * command says what state the node is in and what is still missing.
+ * xmpp cluster trust|enable|disable|initialize|join|remove|timers: the
+ * administrator's side of the cluster (xmpp cluster status is in
+ * cmd_cluster_status.c). Every command says what state the node is in
+ * and what is still missing.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,7 +11,6 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <raft.h>
 
 #include "cluster/cluster.h"
 #include "db.h"
@@ -22,7 +22,6 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 
-#define CC_KV_WIDTH	19
 #define CC_WAIT_MS	100
 #define CC_SETTLE_SECS	15
 
@@ -67,17 +66,14 @@ static void	 cmd_cluster_peer(const char *, char *, size_t);
 static int	 cmd_cluster_ready(struct cmdctx *, const char *);
 static int	 cmd_cluster_trust_reload(const char *, const char *,
 		    char **);
-static void	 cmd_cluster_next(struct cmdctx *);
 static void	 cmd_cluster_leave_now(struct cjob *);
 static int	 cmd_cluster_transient(const char *);
 static void	 cmd_cluster_remove_peer(struct cjob *);
 static void	 cmd_cluster_timers_said(struct cmdctx *, int, int);
 static void	 cmd_cluster_timers_done(void *, const char *);
-static int	 cmd_cluster_status_print(struct cmdctx *,
-		    const struct cview *);
-static int	 cmd_cluster_view_node(const struct cview *, uint64_t);
-static int	 cmd_cluster_in_config(struct raft *, const char *);
-static char	*cmd_cluster_members(struct raft *);
+static int	 cmd_cluster_in_config(const struct cluster_status *,
+		    const char *);
+static char	*cmd_cluster_members(const struct cluster_status *);
 
 /* Whether this node is a cluster member (xmpp reset asks). */
 int
@@ -165,7 +161,7 @@ cmd_cluster_peer(const char *in, char *out, size_t len)
 }
 
 /* What to do next, for an enabled node that is not a member. */
-static void
+void
 cmd_cluster_next(struct cmdctx *ctx)
 {
 	char	*m;
@@ -382,32 +378,32 @@ cmd_cluster_init(struct cmdctx *ctx)
 	return (CMD_PENDING);
 }
 
-/* Whether addr (ip:port) is a server of the raft configuration r. */
+/* Whether addr (ip:port) is a member in the snapshot st. */
 static int
-cmd_cluster_in_config(struct raft *r, const char *addr)
+cmd_cluster_in_config(const struct cluster_status *st, const char *addr)
 {
-	unsigned	 i;
+	size_t	 i;
 
-	for (i = 0; i < r->configuration.n; i++)
-		if (strcmp(r->configuration.servers[i].address, addr) == 0)
+	for (i = 0; i < st->nnodes; i++)
+		if (strcmp(st->nodes[i].addr, addr) == 0)
 			return (1);
 	return (0);
 }
 
-/* The members of r, comma-separated (at most CC_MEMBERS_SHOWN). */
+/* The members in st, comma-separated (at most CC_MEMBERS_SHOWN). */
 static char *
-cmd_cluster_members(struct raft *r)
+cmd_cluster_members(const struct cluster_status *st)
 {
 	char		*list = NULL, *tmp;
-	unsigned	 i;
+	size_t		 i;
 
-	for (i = 0; i < r->configuration.n && i < CC_MEMBERS_SHOWN; i++) {
+	for (i = 0; i < st->nnodes && i < CC_MEMBERS_SHOWN; i++) {
 		xasprintf(&tmp, "%s%s%s", list ? list : "", list ? ", " : "",
-		    r->configuration.servers[i].address);
+		    st->nodes[i].addr);
 		free(list);
 		list = tmp;
 	}
-	if (i < r->configuration.n) {
+	if (i < st->nnodes) {
 		xasprintf(&tmp, "%s, ...", list);
 		free(list);
 		list = tmp;
@@ -420,7 +416,7 @@ int
 cmd_cluster_join(struct cmdctx *ctx)
 {
 	struct cjob	*j;
-	struct raft	*r;
+	struct cluster_status *st = NULL;
 	char		*cause = NULL, *domain, *line, *members;
 	int		 res;
 
@@ -440,15 +436,15 @@ cmd_cluster_join(struct cmdctx *ctx)
 	 * the same cluster again changes nothing, and another cluster
 	 * takes leaving this one first.
 	 */
-	if (j->was_member && cluster_running() && (r = cluster_raft()) !=
-	    NULL && cmd_cluster_in_config(r, j->self)) {
-		members = cmd_cluster_members(r);
+	if (j->was_member && (st = cluster_status()) != NULL &&
+	    cmd_cluster_in_config(st, j->self)) {
+		members = cmd_cluster_members(st);
 		if (strcmp(j->target, j->self) == 0) {
 			cmdctx_err(ctx, "xmpp cluster join: %s is this node, "
 			    "and it is already a member of a cluster (members "
 			    "%s)", j->target, members);
 			res = MMP_RES_FAILED;
-		} else if (cmd_cluster_in_config(r, j->target)) {
+		} else if (cmd_cluster_in_config(st, j->target)) {
 			cmdctx_out(ctx, "This node is already a member of the "
 			    "cluster of %s (members %s); nothing to do",
 			    j->target, members);
@@ -462,9 +458,11 @@ cmd_cluster_join(struct cmdctx *ctx)
 			res = MMP_RES_FAILED;
 		}
 		free(members);
+		cluster_status_free(st);
 		cmd_cluster_job_end(j, res);
 		return (CMD_PENDING);
 	}
+	cluster_status_free(st);
 	if (strcmp(j->target, j->self) == 0) {
 		cmdctx_err(ctx, "xmpp cluster join: %s is this node; give the "
 		    "address of another member", j->target);
@@ -692,17 +690,17 @@ int
 cmd_cluster_remove(struct cmdctx *ctx)
 {
 	struct cjob	*j;
-	struct raft	*r;
+	struct cluster_status *st;
 	char		*cause = NULL;
-	unsigned	 i;
-	int		 found = 0;
+	size_t		 n;
+	int		 found;
 
 	if (!cluster_member()) {
 		cmdctx_err(ctx, "xmpp cluster remove: this node is not a "
 		    "cluster member");
 		return (MMP_RES_FAILED);
 	}
-	if ((r = cluster_raft()) == NULL) {
+	if (!cluster_running()) {
 		cmdctx_err(ctx, "xmpp cluster remove: the cluster does not "
 		    "run on this node (see the log: certificates or "
 		    "addresses?)");
@@ -723,10 +721,10 @@ cmd_cluster_remove(struct cmdctx *ctx)
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
 		return (CMD_PENDING);
 	}
-	for (i = 0; i < r->configuration.n; i++)
-		if (strcmp(r->configuration.servers[i].address,
-		    j->target) == 0)
-			found = 1;
+	st = cluster_status();
+	found = st != NULL && cmd_cluster_in_config(st, j->target);
+	n = st != NULL ? st->nnodes : 0;
+	cluster_status_free(st);
 	if (!found) {
 		cmdctx_err(ctx, "xmpp cluster remove: %s is not a member "
 		    "(xmpp cluster status lists them)", j->target);
@@ -739,7 +737,7 @@ cmd_cluster_remove(struct cmdctx *ctx)
 	}
 	/* This node leaves. */
 	j->kind = CJ_LEAVE;
-	if (r->configuration.n <= 1) {
+	if (n <= 1) {
 		cmd_cluster_left(j, 1, "");
 		return (CMD_PENDING);
 	}
@@ -764,8 +762,8 @@ static void
 cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct cjob	*j = arg;
-	struct raft	*r = cluster_raft();
-	unsigned	 i;
+	struct cluster_status *st;
+	size_t		 i;
 	int		 in = 0;
 
 	(void)fd;
@@ -795,13 +793,12 @@ cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 		}
 		break;
 	case CJ_JOINED:
-		if (r != NULL)
-			for (i = 0; i < r->configuration.n; i++)
-				if (r->configuration.servers[i].id ==
-				    cluster_id() &&
-				    r->configuration.servers[i].role ==
-				    RAFT_VOTER)
+		if ((st = cluster_status()) != NULL)
+			for (i = 0; i < st->nnodes; i++)
+				if (st->nodes[i].id == cluster_id() &&
+				    st->nodes[i].role == CLUSTER_VOTER)
 					in = 1;
+		cluster_status_free(st);
 		if ((in && cluster_leader_addr() != NULL) ||
 		    j->ticks > CC_SETTLE_SECS * 10) {
 			if (j->ctx != NULL) {
@@ -862,7 +859,6 @@ cmd_cluster_timers(struct cmdctx *ctx)
 	const char	*keys[2] = { DB_CLUSTER_HEARTBEAT, DB_CLUSTER_ELECTION };
 	const char	*values[2];
 	int		 hb = atoi(ctx->m.args[0]), el = atoi(ctx->m.args[1]);
-	struct raft	*r;
 	struct cjob	*j;
 	char		*e;
 
@@ -877,7 +873,7 @@ cmd_cluster_timers(struct cmdctx *ctx)
 		    "%d ms", 3 * hb, CFSM_EL_MAX);
 		return (MMP_RES_FAILED);
 	}
-	if (cluster_member() && cluster_raft() != NULL &&
+	if (cluster_member() && cluster_running() &&
 	    (e = cfsm_enc_timers(hb, el)) != NULL) {
 		j = cmd_cluster_job(ctx, CJ_TIMERS);
 		j->hb = hb;
@@ -890,10 +886,7 @@ cmd_cluster_timers(struct cmdctx *ctx)
 	values[1] = ctx->m.args[1];
 	if (cmd_commit_config(ctx, keys, values, 2) == -1)
 		return (MMP_RES_FAILED);
-	if ((r = cluster_raft()) != NULL) {
-		raft_set_heartbeat_timeout(r, hb);
-		raft_set_election_timeout(r, el);
-	}
+	cluster_set_timers(hb, el);
 	cmd_cluster_timers_said(ctx, hb, el);
 	cmdctx_out(ctx, "Kept on this node; a cluster it initializes takes "
 	    "them, and one it joins replaces them with its own");
@@ -929,198 +922,4 @@ cmd_cluster_timers_done(void *arg, const char *err)
 	cmdctx_out(j->ctx, "Applied through the cluster's log: every member "
 	    "uses them, and nodes that join take them");
 	cmd_cluster_job_end(j, MMP_RES_OK);
-}
-
-/* One line of the forwarding status. */
-static void
-cmd_cluster_kv(void *arg, const char *label, const char *value)
-{
-	cmdctx_kv(arg, CC_KV_WIDTH, label, "%s", value);
-}
-
-/* The state word for status blocks. */
-const char *
-cmd_cluster_state(void)
-{
-	struct raft	*r;
-
-	if (!cluster_enabled())
-		return ("DISABLED");
-	if ((r = cluster_raft()) == NULL)
-		return (cluster_member() ? "STOPPED" : "ENABLED");
-	switch (raft_state(r)) {
-	case RAFT_LEADER:
-		return ("LEADER");
-	case RAFT_FOLLOWER:
-		return ("FOLLOWER");
-	case RAFT_CANDIDATE:
-		return ("CANDIDATE");
-	default:
-		return ("UNAVAILABLE");
-	}
-}
-
-/* The index in v of member id, or -1. */
-static int
-cmd_cluster_view_node(const struct cview *v, uint64_t id)
-{
-	int	 k;
-
-	for (k = 0; k < v->nnodes; k++)
-		if (v->nodes[k].id == id)
-			return (k);
-	return (-1);
-}
-
-/*
- * xmpp cluster status. A member asks the others for their view first
- * (cluster_view.c): followers do not hear each other in raft.
- */
-int
-cmd_cluster_status(struct cmdctx *ctx)
-{
-	if (cluster_raft() != NULL)
-		return (cview_run(ctx, cmd_cluster_status_print));
-	return (cmd_cluster_status_print(ctx, NULL));
-}
-
-/* xmpp cluster status, with the cluster's view v (NULL if none). */
-static int
-cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
-{
-	struct raft		*r = cluster_raft();
-	const struct raft_server *s;
-	uint64_t		 ids[CLUSTER_MAX_NODES];
-	const char		*names[CLUSTER_MAX_NODES], *leader;
-	char			*rep, *line, *p, *m, mark[48], *late = NULL;
-	char			*tmp, **dnames;
-	raft_id			 lid;
-	int64_t			 heard, away, now = cnet_now_ms();
-	unsigned		 i, el;
-	int			 n = 0, voters = 0, reach = 0, first = 1, k;
-	int			 hb, elt, dn = 0;
-
-	cmdctx_out(ctx, "State: %s", cmd_cluster_state());
-	cmdctx_out(ctx, "List of peers");
-	if (r == NULL) {
-		if (cluster_member())
-			cmdctx_kv(ctx, CC_KV_WIDTH, "Note", "a member, but the "
-			    "cluster does not run here (see the log)");
-		else if (cluster_enabled())
-			cmd_cluster_next(ctx);
-		else if ((m = cluster_missing()) != NULL) {
-			cmdctx_kv(ctx, CC_KV_WIDTH, "Missing", "%s", m);
-			free(m);
-		}
-		return (MMP_RES_OK);
-	}
-	el = r->election_timeout;
-	raft_leader(r, &lid, &leader);
-	for (i = 0; i < r->configuration.n; i++) {
-		s = &r->configuration.servers[i];
-		mark[0] = '\0';
-		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
-		if (k >= 0 && s->id != cluster_id() &&
-		    (away = cview_unreachable(v, k, 2 * (int64_t)el)) >= 0) {
-			if (away == INT64_MAX)
-				snprintf(mark, sizeof(mark), " (unreachable)");
-			else
-				snprintf(mark, sizeof(mark), " (unreachable "
-				    "%lld s)", (long long)(away / 1000));
-		}
-		cmdctx_out(ctx, "%s%s%s%s%s", s->address,
-		    s->id == lid ? " (Leader)" : "",
-		    s->id == cluster_id() ? " (me)" : "",
-		    s->role == RAFT_VOTER ? "" : s->role == RAFT_STANDBY ?
-		    " (standby)" : " (joining)", mark);
-		if (n < CLUSTER_MAX_NODES) {
-			/* Only members that published their digests. */
-			if (cluster_fsm() == NULL ||
-			    cfsm_published(cluster_fsm(), s->id)) {
-				ids[n] = s->id;
-				names[n++] = s->address;
-			} else {
-				xasprintf(&tmp, "%s%s%s", late ? late : "",
-				    late ? ", " : "", s->address);
-				free(late);
-				late = tmp;
-			}
-		}
-	}
-	cmdctx_kv(ctx, CC_KV_WIDTH, "Node id", "%016" PRIx64, cluster_id());
-	cmdctx_kv(ctx, CC_KV_WIDTH, "Term", "%llu",
-	    (unsigned long long)raft_current_term(r));
-	for (i = 0; i < r->configuration.n; i++) {
-		s = &r->configuration.servers[i];
-		if (s->role != RAFT_VOTER)
-			continue;
-		voters++;
-		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
-		if (s->id == cluster_id())
-			reach++;
-		else if (k >= 0 ? cview_unreachable(v, k,
-		    2 * (int64_t)el) < 0 : ((heard = cnet_last_heard(s->id)) >=
-		    0 && now - heard <= 2 * (int64_t)el))
-			reach++;
-	}
-	if (raft_state(r) == RAFT_LEADER ? reach > voters / 2 :
-	    (lid != 0 && raft_state(r) == RAFT_FOLLOWER &&
-	    (heard = cnet_last_heard(lid)) >= 0 && now - heard <=
-	    2 * (int64_t)el))
-		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "yes");
-	else if (raft_state(r) != RAFT_LEADER && reach > voters / 2)
-		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "not yet: electing a "
-		    "leader (%d of %d voters reachable)", reach, voters);
-	else
-		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "no quorum (%d of %d "
-		    "voters reachable)", reach, voters);
-	for (i = 0; i < r->configuration.n; i++) {
-		s = &r->configuration.servers[i];
-		if (s->id == cluster_id())
-			continue;
-		k = v != NULL ? cmd_cluster_view_node(v, s->id) : -1;
-		if (k >= 0)
-			heard = v->nodes[k].heard_ms;
-		else if ((heard = cnet_last_heard(s->id)) >= 0)
-			heard = now - heard;
-		if (heard < 0)
-			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard", "%s never",
-			    s->address);
-		else
-			cmdctx_kv(ctx, CC_KV_WIDTH, "Last heard",
-			    "%s %.1f s ago", s->address, heard / 1000.0);
-	}
-	cmdctx_kv(ctx, CC_KV_WIDTH, "Since", "%lld s in this state",
-	    (long long)(time(NULL) - cluster_since()));
-	if (cluster_fsm() != NULL &&
-	    cfsm_timers(cluster_fsm(), &hb, &elt) == 0)
-		cmdctx_kv(ctx, CC_KV_WIDTH, "Timers", "heartbeat %d ms, "
-		    "election timeout %d ms (the cluster's)", hb, elt);
-	else
-		cmdctx_kv(ctx, CC_KV_WIDTH, "Timers", "heartbeat %u ms, "
-		    "election timeout %u ms (this node's)",
-		    r->heartbeat_timeout, el);
-	rep = cluster_fsm() ? cfsm_secret_report(cluster_fsm(), ids, names,
-	    n) : xstrdup("unknown");
-	p = rep;
-	while ((line = strsep(&p, "\n")) != NULL) {
-		if (first)
-			cmdctx_kv(ctx, CC_KV_WIDTH, "Call bridge secrets",
-			    "%s", line);
-		else
-			cmdctx_kv(ctx, CC_KV_WIDTH, "", "%s", line);
-		first = 0;
-	}
-	/* Worth saying only where the others have call bridges. */
-	for (k = 0, dn = 0; late != NULL && k < n && dn == 0; k++) {
-		dnames = cfsm_digest_names(cluster_fsm(), ids[k], &dn);
-		util_free_argv(dnames, dn);
-	}
-	if (late != NULL && dn > 0)
-		cmdctx_kv(ctx, CC_KV_WIDTH, "", "not yet published by %s",
-		    late);
-	free(late);
-	free(rep);
-	cfwd_status_lines(cmd_cluster_kv, ctx);
-	return (MMP_RES_OK);
 }

@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 
 #include <ifaddrs.h>
-#include <raft.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,17 +204,17 @@ cmd_dns_standalone(struct dns_job *job, char **listen, int n)
 static void
 cmd_dns_nodes(struct dns_job *job)
 {
-	struct raft	*r = cluster_raft();
+	struct cluster_status *st = cluster_status();
 	struct dns_node	*nd;
 	char		 host[INET6_ADDRSTRLEN + 2], *p, **listen;
-	unsigned	 i;
+	size_t		 i;
 	int		 n;
 
-	if (r != NULL && cluster_member()) {
+	if (st != NULL && cluster_member()) {
 		job->clustered = 1;
-		for (i = 0; i < r->configuration.n &&
+		for (i = 0; i < st->nnodes &&
 		    job->nnodes < CLUSTER_MAX_NODES; i++) {
-			p = r->configuration.servers[i].address;
+			p = st->nodes[i].addr;
 			if (*p == '[')
 				p++;
 			strlcpy(host, p, sizeof(host));
@@ -228,12 +227,13 @@ cmd_dns_nodes(struct dns_job *job)
 			if (nd->naddrs == 0)
 				continue;
 			strlcpy(nd->label, nd->addrs[0], sizeof(nd->label));
-			nd->self = r->configuration.servers[i].id ==
-			    cluster_id();
+			nd->self = st->nodes[i].self;
 			job->nnodes++;
 		}
+		cluster_status_free(st);
 		return;
 	}
+	cluster_status_free(st);
 	db_listen_get(mmpd->db, &listen, &n);
 	cmd_dns_standalone(job, listen, n);
 	util_free_argv(listen, n);

@@ -379,7 +379,7 @@ cmd_user_list(struct cmdctx *ctx)
 			return (MMP_RES_FAILED);
 		}
 	}
-	if (cluster_raft() != NULL)
+	if (cluster_running())
 		return (cview_run(ctx, print));
 	/* Alone: this node's own sessions, the way a member reads them. */
 	v = cview_here();

@@ -195,7 +195,7 @@ int		 cmd_xmpp_dns(struct cmdctx *);
 
 /* cmd_cluster.c */
 int		 cmd_cluster_member(void);
-const char	*cmd_cluster_state(void);
+void		 cmd_cluster_next(struct cmdctx *);
 int		 cmd_cluster_trust(struct cmdctx *);
 int		 cmd_cluster_enable(struct cmdctx *);
 int		 cmd_cluster_disable(struct cmdctx *);
@@ -203,6 +203,9 @@ int		 cmd_cluster_init(struct cmdctx *);
 int		 cmd_cluster_join(struct cmdctx *);
 int		 cmd_cluster_remove(struct cmdctx *);
 int		 cmd_cluster_timers(struct cmdctx *);
+
+/* cmd_cluster_status.c */
+const char	*cmd_cluster_state(void);
 int		 cmd_cluster_status(struct cmdctx *);
 
 /* cmd_backup.c */

@@ -3,8 +3,14 @@
  * files of daemon/cluster/ and the daemon's commands; the XMPP core never
  * includes it: the cluster plugs into it from above (hooks.c).
  *
- *   cluster.c	    raft's life, roles, the leader's duties, secret
- *		    digests, shutdown with handover
+ *   node.c	    this node's settings: id, address, what it lacks
+ *   raft.c	    raft's life, roles, membership as raft has it,
+ *		    shutdown with handover
+ *   replicate.c    accounts, rosters and secret digests through the
+ *		    log; the leader's first entries
+ *   status.c	    the snapshot the commands print (cluster_status);
+ *		    libraft's objects stay in cluster_int.h, private to
+ *		    daemon/cluster/
  *   cluster_req.c  requests between nodes (join, remove, apply), entries
  *		    on their way into the log, membership changes
  *   cluster_net.c  the cluster port: mutual TLS, channels named by a
@@ -215,7 +221,7 @@ struct cmdctx;
 struct cview_node {
 	uint64_t	 id;
 	char		 addr[80];
-	int		 role;		/* RAFT_VOTER, ... */
+	int		 role;		/* CLUSTER_VOTER, ... */
 	int		 self;
 	int		 answered;
 	char		*err;		/* why it did not */
@@ -260,63 +266,152 @@ int64_t		 cview_unreachable(const struct cview *, int, int64_t);
 const char	*cview_addr(const struct cview *, int);
 const char	*cview_when(time_t, char *, size_t);
 
-/* cluster.c */
-struct raft;
-struct raft_server;
+/* node.c: this node's cluster settings. */
 struct sasl_creds;
-int		 cluster_init(char **);
-void		 cluster_free(void);
-void		 cluster_shutdown(void (*)(void));
-int		 cluster_down(void);
-int		 cluster_member(void);
+/* Whether xmpp cluster enable is in effect. */
 int		 cluster_enabled(void);
-int		 cluster_running(void);
-int		 cluster_is_leader(void);
-int		 cluster_users_replicated(void);
+/* Whether this node is a cluster member (initialized or joined). */
+int		 cluster_member(void);
+/* This node's raft id, made and stored on first use. */
 uint64_t	 cluster_node_id(void);
+/* This node's cluster address (ip:port) into out; -1 with *cause. */
 int		 cluster_local_addr(char *, size_t, char **);
+/* What this node lacks to cluster, one line, or NULL; the caller frees. */
 char		*cluster_missing(void);
+/* Check this node's certificate as its cluster identity; -1 with *cause. */
 int		 cluster_check_identity(char **);
+
+/* raft.c: raft's life on this node, its role, shutdown with handover. */
+/* Set up the cluster for the daemon's life; rejoin if a member. */
+int		 cluster_init(char **);
+/* Free what the cluster holds, at exit once raft is closed. */
+void		 cluster_free(void);
+/* Hand leadership over, then close raft; done runs when it is over. */
+void		 cluster_shutdown(void (*)(void));
+/* Whether the shutdown is over (raft closed). */
+int		 cluster_down(void);
+/* Whether raft runs here (started and not closing). */
+int		 cluster_running(void);
+/* Whether this node leads (as last polled). */
+int		 cluster_is_leader(void);
+/* Whether accounts and rosters go through the replicated log. */
+int		 cluster_users_replicated(void);
+/* Start raft (with 1: bootstrap a new cluster of one); -1 with *cause. */
 int		 cluster_start(int, char **);
+/* Stop raft; done (may be NULL) runs once it closed. */
 void		 cluster_stop(void (*)(void));
+/* Remove raft's files and the kept pins (after leaving). */
 void		 cluster_wipe(void);
+/* Our leader (id at addr) says it removed us: leave; -1 if not ours. */
 int		 cluster_removed_by(uint64_t, const char *);
+/* Hand leadership to another voter; 0 started, -1 with *cause. */
+int		 cluster_handover(char **);
+/* Run the deferred cluster work on the next turn of the loop. */
+void		 cluster_kick(void);
+/* The leader's address when another node leads, else NULL (borrowed). */
+const char	*cluster_remote_leader(void);
+/* Whether a channel's peer (id, addr, ident) is that member; -1 unknown. */
+int		 cluster_peer_member(uint64_t, const char *, const char *);
+/* Whether node id has a pinned identity other than ident. */
+int		 cluster_pin_differs(uint64_t, const char *);
+/* The replicated state machine (borrowed), NULL when raft is stopped. */
+struct cfsm	*cluster_fsm(void);
+/* This node's raft id (0 before the first start). */
+uint64_t	 cluster_id(void);
+/* When this node entered the state last polled. */
+time_t		 cluster_since(void);
+/* The leader's address as last polled (borrowed), or NULL. */
+const char	*cluster_leader_addr(void);
+/* This node's cluster address (borrowed; empty before the first start). */
+const char	*cluster_addr(void);
+
+/* replicate.c: accounts, rosters and secret digests through the log. */
+/* Two credentials as one log-safe string; the caller frees. */
 char		*cluster_creds_encode(const struct sasl_creds *,
 		    const struct sasl_creds *);
+/* The reverse of cluster_creds_encode; -1 if the blob is bad. */
 int		 cluster_creds_decode(const char *, struct sasl_creds *,
 		    struct sasl_creds *);
+/* Call bridges changed here: publish their digests soon. */
+void		 cluster_callbridges_changed(void);
+/* After initialize: this node's accounts become the cluster's. */
+void		 cluster_publish_users(void);
+/* The leader wrote owner's roster item: the others get it. */
+void		 cluster_roster_put(const char *, const struct db_roster *);
+/* The leader removed owner's roster item jid: so do the others. */
+void		 cluster_roster_del(const char *, const char *);
+/* After a join at commit index idx: our accounts go in once caught up. */
+void		 cluster_merge_users(unsigned long long);
+/* A submission callback nobody waits for; arg, if set, is a busy flag. */
+void		 cluster_ignore(void *, const char *);
+
+/* req.c: what the commands and replicate.c ask of the log and leader. */
+/* Put an entry (copied) in the log; cb(arg, NULL) once applied here. */
 void		 cluster_submit(const char *, void (*)(void *, const char *),
 		    void *);
+/* Set an account (user, credentials blob) through the log; -1 if bad. */
 int		 cluster_user_set(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+/* Delete an account through the log; -1 if the name is bad. */
 int		 cluster_user_del(const char *,
 		    void (*)(void *, const char *), void *);
-void		 cluster_callbridges_changed(void);
-void		 cluster_publish_users(void);
-void		 cluster_roster_put(const char *, const struct db_roster *);
-void		 cluster_roster_del(const char *, const char *);
-void		 cluster_merge_users(unsigned long long);
+/* Ask a member one line; cb(arg, ok, text); a handle to cancel. */
 void		*cluster_request(const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
+/* Cancel a request from cluster_request; NULL does nothing. */
 void		 cluster_request_cancel(void *);
+/* As leader, queue removing (1) or adding id at addr; cb when done. */
 void		 cluster_op(int, int, uint64_t, const char *,
 		    void (*)(void *, int, const char *), void *);
+/* Forget every callback (changes, submissions, requests) for arg. */
 void		 cluster_op_forget(void *);
-int		 cluster_handover(char **);
-void		 cluster_kick(void);
-void		 cluster_ignore(void *, const char *);
-int		 cluster_state(void);
-const char	*cluster_remote_leader(void);
-const struct raft_server *cluster_server_by_addr(const char *);
-const struct raft_server *cluster_server_by_id(uint64_t);
-int		 cluster_peer_member(uint64_t, const char *, const char *);
+
+/*
+ * status.c: the cluster as raft has it now, in our own words, for the
+ * commands (nothing outside daemon/cluster/ reads libraft).
+ */
+#define CLUSTER_UNAVAILABLE	0	/* raft's state */
+#define CLUSTER_FOLLOWER	1
+#define CLUSTER_CANDIDATE	2
+#define CLUSTER_LEADER		3
+#define CLUSTER_VOTER		1	/* a member's role */
+#define CLUSTER_STANDBY		2
+#define CLUSTER_SPARE		3
+struct cluster_node {
+	uint64_t	 id;
+	char		*addr;		/* its cluster address, ip:port */
+	int		 role;		/* CLUSTER_VOTER, ... */
+	int		 self;		/* this node */
+	int		 leader;	/* the leader raft knows */
+	int		 published;	/* its digests are in (1: no fsm) */
+	int64_t		 heard_ms;	/* since heard in raft, -1 never */
+};
+struct cluster_status {
+	int		 state;		/* CLUSTER_LEADER, ... */
+	unsigned long long term;
+	uint64_t	 id;		/* this node */
+	char		 addr[80];
+	uint64_t	 leader;	/* 0 if raft knows none */
+	char		 leader_addr[80];
+	int64_t		 leader_heard_ms;	/* -1 never */
+	unsigned	 heartbeat_ms;	/* raft's timers in use here */
+	unsigned	 election_ms;
+	time_t		 since;		/* in the state last polled since */
+	struct cluster_node *nodes;	/* raft's configuration, in order */
+	size_t		 nnodes;
+};
+/*
+ * A snapshot the caller owns (nodes and their addresses too), or NULL if
+ * raft does not run here; free it with cluster_status_free.
+ */
+struct cluster_status *cluster_status(void);
+/* Free a snapshot and its nodes; NULL does nothing. */
+void		 cluster_status_free(struct cluster_status *);
+/* raft's state now (CLUSTER_LEADER, ...), -1 if raft does not run. */
+int		 cluster_state_now(void);
+/* Give this node's raft timers hb and el (ms) now, if it runs. */
+void		 cluster_set_timers(int, int);
+/* Whether host (numeric, no port) is a member's address. */
 int		 cluster_addr_member(const char *);
-int		 cluster_pin_differs(uint64_t, const char *);
-struct raft	*cluster_raft(void);
-struct cfsm	*cluster_fsm(void);
-uint64_t	 cluster_id(void);
-time_t		 cluster_since(void);
-const char	*cluster_leader_addr(void);
-const char	*cluster_addr(void);
 
 #endif /* CLUSTER_H */

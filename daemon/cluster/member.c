@@ -16,6 +16,7 @@
 #include <raft.h>
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
 #include "cluster/fsm.h"
 #include "cluster/req.h"
 #include "log.h"

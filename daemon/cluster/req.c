@@ -21,6 +21,7 @@
 #include <raft.h>
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
 #include "cluster/fsm.h"
 #include "cluster/net.h"
 #include "cluster/req.h"

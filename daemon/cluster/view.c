@@ -34,7 +34,6 @@
 #include <time.h>
 
 #include <event2/event.h>
-#include <raft.h>
 
 #include "cluster/cluster.h"
 #include "db.h"
@@ -167,13 +166,12 @@ char *
 cview_local(void)
 {
 	struct cview_buf	 b = { NULL, 0, 0 };
-	struct raft		*r = cluster_raft();
+	struct cluster_status	*st = cluster_status();
 	struct db_callbridge	*cbs = NULL;
 	struct xconn		*c;
 	const char		*peer, *reason;
 	char			 id[32];
 	size_t			 ncb = 0, i;
-	int64_t			 heard, now = cnet_now_ms();
 	time_t			 at;
 	long long		 left = 0;
 
@@ -181,16 +179,15 @@ cview_local(void)
 	cview_add(&b, "n");
 	cview_field(&b, id);
 	cview_field(&b, cluster_addr());
-	for (i = 0; r != NULL && i < r->configuration.n; i++) {
-		if (r->configuration.servers[i].id == cluster_id())
+	for (i = 0; st != NULL && i < st->nnodes; i++) {
+		if (st->nodes[i].self)
 			continue;
-		snprintf(id, sizeof(id), "%016" PRIx64,
-		    (uint64_t)r->configuration.servers[i].id);
-		heard = cnet_last_heard(r->configuration.servers[i].id);
+		snprintf(id, sizeof(id), "%016" PRIx64, st->nodes[i].id);
 		cview_add(&b, " h");
 		cview_field(&b, id);
-		cview_num(&b, heard < 0 ? -1 : now - heard);
+		cview_num(&b, st->nodes[i].heard_ms);
 	}
+	cluster_status_free(st);
 	TAILQ_FOREACH(c, &xconns, entry) {
 		if (c->remote != NULL || c->state != XS_READY || c->dead ||
 		    c->closing)
@@ -365,12 +362,11 @@ cview_run(struct cmdctx *ctx, int (*print)(struct cmdctx *,
 {
 	struct cview_job	*j;
 	struct cview		*v;
-	struct raft		*r = cluster_raft();
-	const struct raft_server *s;
+	struct cluster_status	*st = cluster_status();
+	const struct cluster_node *s;
 	struct timeval		 tv;
 	char			*local;
-	int64_t			 heard, now = cnet_now_ms();
-	unsigned		 i;
+	size_t			 i;
 	int			 k;
 
 	j = xcalloc(1, sizeof(*j));
@@ -380,22 +376,21 @@ cview_run(struct cmdctx *ctx, int (*print)(struct cmdctx *,
 	j->timer = evtimer_new(mmpd->base, cview_timeout, j);
 	ctx->job = j;
 	ctx->cancel = cview_cancel;
-	for (i = 0; r != NULL && i < r->configuration.n &&
+	for (i = 0; st != NULL && i < st->nnodes &&
 	    v->nnodes < CLUSTER_MAX_NODES; i++) {
-		s = &r->configuration.servers[i];
+		s = &st->nodes[i];
 		k = v->nnodes++;
 		v->nodes[k].id = s->id;
-		strlcpy(v->nodes[k].addr, s->address,
-		    sizeof(v->nodes[k].addr));
+		strlcpy(v->nodes[k].addr, s->addr, sizeof(v->nodes[k].addr));
 		v->nodes[k].role = s->role;
-		v->nodes[k].heard_ms = -1;
-		if (s->id == cluster_id()) {
+		v->nodes[k].heard_ms = s->heard_ms;
+		if (s->self) {
 			v->nodes[k].self = 1;
 			v->nodes[k].answered = 1;
 			v->nodes[k].heard_ms = 0;
-		} else if ((heard = cnet_last_heard(s->id)) >= 0)
-			v->nodes[k].heard_ms = now - heard;
+		}
 	}
+	cluster_status_free(st);
 	local = cview_local();
 	for (k = 0; k < v->nnodes && !v->nodes[k].self; k++)
 		;

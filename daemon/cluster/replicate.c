@@ -1,0 +1,613 @@
+/*
+ * What goes through the replicated log besides membership: accounts and
+ * their rosters, call-bridge secret digests, and the leader's first
+ * entries. The leader writes its own database first and submits; every
+ * member stores what raft applies (the cfsm_sink callbacks here).
+ */
+#include <sys/types.h>
+#include <sys/tree.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <raft.h>
+
+#include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
+#include "cluster/fsm.h"
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "util.h"
+#include "xmalloc.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/sasl.h"
+
+#define CLUSTER_RECONCILE_MS	1000
+
+/*
+ * A roster item this leader wrote to its database and submitted, with the
+ * number of its entries (sets and removals) not applied yet. While one
+ * is in flight the database holds something newer than an earlier entry
+ * of ours that raft applies now, so that entry must not be written over
+ * it; the last one is (the same as the database: idempotent).
+ */
+struct cluster_rpend {
+	RB_ENTRY(cluster_rpend)	 entry;
+	char			*owner;
+	char			*jid;
+	int			 n;
+};
+RB_HEAD(cluster_rpend_tree, cluster_rpend);
+
+/* What a roster submission's callback needs to know. */
+struct cluster_rsub {
+	char	*owner;
+	char	*jid;
+};
+
+static struct {
+	int			 init_busy;
+	int			 pin_busy;	/* pinning ourselves */
+	int			 publish_users;	/* initialize: accounts go in */
+	int			 merge_users;	/* join: ours go in, once */
+	unsigned long long	 merge_after;
+	int64_t			 next_reconcile;
+	int			 reconcile_busy;
+	struct cluster_rpend_tree rpend;	/* roster items in flight */
+} rep = { .rpend = RB_INITIALIZER(&rep.rpend) };
+
+static int	 cluster_rpend_cmp(struct cluster_rpend *,
+		    struct cluster_rpend *);
+RB_PROTOTYPE(cluster_rpend_tree, cluster_rpend, entry,
+    cluster_rpend_cmp);
+static void	 cluster_rpend_add(const char *, const char *);
+static int	 cluster_rpend_applied(const char *, const char *);
+static void	 cluster_rpend_forget(const char *, const char *);
+static void	 cluster_roster_submit(const char *, const char *, char *);
+static void	 cluster_roster_sent(void *, const char *);
+static char	*cluster_random_hex(size_t);
+static void	 cluster_reconcile_cb(void *, const char *);
+
+RB_GENERATE(cluster_rpend_tree, cluster_rpend, entry,
+    cluster_rpend_cmp);
+
+/* An account arrived through the log: store it here. */
+void
+cluster_user_set_cb(void *arg, const char *user, const char *blob)
+{
+	struct sasl_creds	 c1, c256;
+	char			*cause = NULL;
+	int			 rc;
+
+	(void)arg;
+	if (cluster_creds_decode(blob, &c1, &c256) == -1) {
+		log_warnx("cluster_user_set_cb: %s: bad credentials in the "
+		    "log", user);
+		return;
+	}
+	if (db_user_exists(mmpd->db, user))
+		rc = db_user_set_creds(mmpd->db, user, &c1, &c256, &cause);
+	else
+		rc = db_user_add(mmpd->db, user, &c1, &c256, &cause);
+	if (rc == -1) {
+		log_warnx("cluster_user_set_cb: %s: %s", user, cause);
+		free(cause);
+	}
+	explicit_bzero(&c1, sizeof(c1));
+	explicit_bzero(&c256, sizeof(c256));
+}
+
+/* An account was deleted through the log: here too, sessions closed. */
+void
+cluster_user_del_cb(void *arg, const char *user)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_user_exists(mmpd->db, user) &&
+	    db_user_del(mmpd->db, user, &cause) == -1) {
+		log_warnx("cluster_user_del_cb: %s: %s", user, cause);
+		free(cause);
+	}
+	xmpp_kick_user(user);
+}
+
+/* Roster items in flight are ordered by owner, then contact. */
+static int
+cluster_rpend_cmp(struct cluster_rpend *a, struct cluster_rpend *b)
+{
+	int	 d;
+
+	if ((d = strcmp(a->owner, b->owner)) != 0)
+		return (d);
+	return (strcmp(a->jid, b->jid));
+}
+
+/* A leader submits an entry for owner's item jid: one more in flight. */
+static void
+cluster_rpend_add(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	if (!cluster_is_leader())
+		return;
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL) {
+		p = xcalloc(1, sizeof(*p));
+		p->owner = xstrdup(owner);
+		p->jid = xstrdup(jid);
+		RB_INSERT(cluster_rpend_tree, &rep.rpend, p);
+	}
+	p->n++;
+}
+
+/*
+ * An entry for owner's item jid was applied: one fewer in flight. 1 if
+ * more of ours follow (the database holds newer: leave it), else 0.
+ */
+static int
+cluster_rpend_applied(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL)
+		return (0);
+	if (--p->n > 0)
+		return (1);
+	cluster_rpend_forget(owner, jid);
+	return (0);
+}
+
+/* Nothing is known in flight for owner's item jid any more. */
+static void
+cluster_rpend_forget(const char *owner, const char *jid)
+{
+	struct cluster_rpend	 key, *p;
+
+	key.owner = (char *)(uintptr_t)owner;
+	key.jid = (char *)(uintptr_t)jid;
+	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL)
+		return;
+	RB_REMOVE(cluster_rpend_tree, &rep.rpend, p);
+	free(p->owner);
+	free(p->jid);
+	free(p);
+}
+
+/*
+ * Forget every item in flight: this node stopped leading (or leads in a
+ * new term), and its database follows the log alone again.
+ */
+void
+cluster_rpend_clear(void)
+{
+	struct cluster_rpend	*p, *next;
+
+	RB_FOREACH_SAFE(p, cluster_rpend_tree, &rep.rpend, next)
+		cluster_rpend_forget(p->owner, p->jid);
+}
+
+/* A roster item arrived through the log: store it here. */
+void
+cluster_roster_set_cb(void *arg, const char *owner, const char *jid,
+    const char *item)
+{
+	struct db_roster	 r;
+	char			*cause = NULL;
+
+	(void)arg;
+	if (cluster_rpend_applied(owner, jid))
+		return;
+	if (cfsm_roster_dec(item, &r) == -1) {
+		log_warnx("cluster_roster_set_cb: %s: %s: bad item in the "
+		    "log", owner, jid);
+		return;
+	}
+	r.jid = xstrdup(jid);
+	if (db_roster_put(mmpd->db, owner, &r, &cause) == -1) {
+		log_warnx("cluster_roster_set_cb: %s: %s: %s", owner, jid,
+		    cause);
+		free(cause);
+	}
+	db_roster_clear(&r);
+}
+
+/* A roster item was removed through the log: here too. */
+void
+cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (cluster_rpend_applied(owner, jid))
+		return;
+	if (db_roster_del(mmpd->db, owner, jid, &cause) == -1) {
+		log_warnx("cluster_roster_del_cb: %s: %s: %s", owner, jid,
+		    cause);
+		free(cause);
+	}
+}
+
+/* Submit roster entry e (freed; NULL logs) for owner's item jid. */
+static void
+cluster_roster_submit(const char *owner, const char *jid, char *e)
+{
+	struct cluster_rsub	*rs;
+
+	if (e == NULL) {
+		log_warnx("cluster_roster_submit: %s: %s: the item cannot go "
+		    "in the log", owner, jid);
+		return;
+	}
+	rs = xcalloc(1, sizeof(*rs));
+	rs->owner = xstrdup(owner);
+	rs->jid = xstrdup(jid);
+	cluster_rpend_add(owner, jid);
+	cluster_submit(e, cluster_roster_sent, rs);
+	free(e);
+}
+
+/*
+ * A roster submission is over. One that failed may still be applied
+ * later, or never: stop holding back entries for that item.
+ */
+static void
+cluster_roster_sent(void *arg, const char *err)
+{
+	struct cluster_rsub	*rs = arg;
+
+	if (err != NULL) {
+		cluster_rpend_forget(rs->owner, rs->jid);
+		cluster_ignore(NULL, err);
+	}
+	free(rs->owner);
+	free(rs->jid);
+	free(rs);
+}
+
+/*
+ * The leader wrote owner's roster item r to its database: the other
+ * members get it through the log.
+ */
+void
+cluster_roster_put(const char *owner, const struct db_roster *r)
+{
+	char	*item;
+
+	if ((item = cfsm_roster_enc(r)) == NULL) {
+		log_warnx("cluster_roster_put: %s: %s: cannot encode the item",
+		    owner, r->jid);
+		return;
+	}
+	cluster_roster_submit(owner, r->jid,
+	    cfsm_enc_roster_set(owner, r->jid, item));
+	free(item);
+}
+
+/* The leader removed owner's roster item jid: so do the others. */
+void
+cluster_roster_del(const char *owner, const char *jid)
+{
+	cluster_roster_submit(owner, jid, cfsm_enc_roster_del(owner, jid));
+}
+
+/* Credentials as one log-safe string: iter:salt:stored:server twice. */
+char *
+cluster_creds_encode(const struct sasl_creds *c1,
+    const struct sasl_creds *c256)
+{
+	const struct sasl_creds	*c[2] = { c1, c256 };
+	char			*out = NULL, *tmp, *salt, *sk, *srv;
+	int			 i;
+
+	for (i = 0; i < 2; i++) {
+		salt = sasl_b64_encode(c[i]->salt, c[i]->saltlen ?
+		    c[i]->saltlen : SASL_SALT_LEN);
+		sk = sasl_b64_encode(c[i]->stored_key, c[i]->keylen);
+		srv = sasl_b64_encode(c[i]->server_key, c[i]->keylen);
+		xasprintf(&tmp, "%s%s%d:%s:%s:%s", out ? out : "",
+		    out ? " " : "", c[i]->iterations, salt, sk, srv);
+		free(salt);
+		free(sk);
+		free(srv);
+		free(out);
+		out = tmp;
+	}
+	return (out);
+}
+
+/* The reverse of cluster_creds_encode. */
+int
+cluster_creds_decode(const char *blob, struct sasl_creds *c1,
+    struct sasl_creds *c256)
+{
+	struct sasl_creds	*c[2] = { c1, c256 };
+	char			*copy, *p, *part, *f[4];
+	const char		*errstr;
+	unsigned char		*bin;
+	size_t			 len;
+	int			 i, k, rc = -1;
+
+	memset(c1, 0, sizeof(*c1));
+	memset(c256, 0, sizeof(*c256));
+	copy = p = xstrdup(blob);
+	for (i = 0; i < 2; i++) {
+		if ((part = strsep(&p, " ")) == NULL)
+			goto out;
+		for (k = 0; k < 4; k++)
+			if ((f[k] = strsep(&part, ":")) == NULL)
+				goto out;
+		c[i]->hash = i == 0 ? SASL_SHA1 : SASL_SHA256;
+		c[i]->keylen = i == 0 ? 20 : 32;
+		/* A count out of range would make every login slow. */
+		c[i]->iterations = strtonum(f[0], SASL_ITER_MIN, SASL_ITER_MAX,
+		    &errstr);
+		if (errstr != NULL)
+			goto out;
+		if (sasl_b64_decode(f[1], &bin, &len) == -1)
+			goto out;
+		if (len < 1 || len > SASL_SALT_LEN) {
+			free(bin);
+			goto out;
+		}
+		memcpy(c[i]->salt, bin, len);
+		c[i]->saltlen = len;
+		free(bin);
+		for (k = 2; k < 4; k++) {
+			if (sasl_b64_decode(f[k], &bin, &len) == -1)
+				goto out;
+			if (len != c[i]->keylen) {
+				free(bin);
+				goto out;
+			}
+			memcpy(k == 2 ? c[i]->stored_key : c[i]->server_key,
+			    bin, len);
+			free(bin);
+		}
+	}
+	rc = 0;
+out:
+	free(copy);
+	return (rc);
+}
+
+/* A random digest key as hex. */
+static char *
+cluster_random_hex(size_t n)
+{
+	unsigned char	 b[32];
+	char		*s;
+	size_t		 i;
+
+	if (n > sizeof(b))
+		n = sizeof(b);
+	arc4random_buf(b, n);
+	s = xcalloc(1, 2 * n + 1);
+	for (i = 0; i < n; i++)
+		snprintf(s + 2 * i, 3, "%02x", b[i]);
+	return (s);
+}
+
+/*
+ * What only the leader does: the first entry, the first accounts with
+ * their rosters.
+ */
+void
+cluster_leader_duties(void)
+{
+	struct raft	*r = cluster_raft();
+	struct cfsm	*f = cluster_fsm();
+	uint64_t	 id = cluster_id();
+	char	*domain, *key, *e, **users, *blob, *cause;
+	struct sasl_creds c1, c256;
+	struct db_roster *items;
+	size_t	 k, j;
+	int	 n, i;
+
+	if (r == NULL)
+		return;
+	if (cfsm_domain(f) == NULL && !rep.init_busy &&
+	    raft_last_applied(r) >= raft_commit_index(r)) {
+		domain = cluster_cfg(DB_XMPP_DOMAIN);
+		key = cluster_random_hex(32);
+		e = cfsm_enc_init(domain ? domain : "", key);
+		free(domain);
+		free(key);
+		if (e != NULL) {
+			rep.init_busy = 1;
+			cluster_submit(e, cluster_ignore, &rep.init_busy);
+			free(e);
+		}
+	}
+	/* The leader pins its own certificate (initialize, or a new key). */
+	if (cfsm_domain(f) != NULL && !rep.pin_busy &&
+	    *cnet_ident() != '\0' &&
+	    raft_last_applied(r) >= raft_commit_index(r)) {
+		const char	*pin, *paddr = NULL;
+
+		pin = cfsm_member(f, id, &paddr);
+		if (pin == NULL || strcmp(pin, cnet_ident()) != 0 ||
+		    strcmp(paddr, cluster_addr()) != 0) {
+			if ((e = cfsm_enc_member(id, cluster_addr(),
+			    cnet_ident())) != NULL) {
+				log_info("cluster: pinning this node's "
+				    "certificate (key %.16s...) as %016" PRIx64,
+				    cnet_ident(), id);
+				rep.pin_busy = 1;
+				cluster_submit(e, cluster_ignore,
+				    &rep.pin_busy);
+			}
+			free(e);
+		}
+	}
+	if (rep.publish_users && cfsm_domain(f) != NULL) {
+		rep.publish_users = 0;
+		/* This node's timers become the new cluster's. */
+		if (cluster_cfg_int(DB_CLUSTER_HEARTBEAT, 0) > 0 &&
+		    (e = cfsm_enc_timers(cluster_cfg_int(DB_CLUSTER_HEARTBEAT,
+		    0), cluster_cfg_int(DB_CLUSTER_ELECTION,
+		    CLUSTER_ELECTION_MS))) != NULL) {
+			cluster_submit(e, cluster_ignore, NULL);
+			free(e);
+		}
+		if (db_user_list(mmpd->db, &users, &n) == -1)
+			return;
+		for (i = 0; i < n; i++) {
+			if (db_user_creds(mmpd->db, users[i], SASL_SHA1,
+			    &c1) == -1 || db_user_creds(mmpd->db, users[i],
+			    SASL_SHA256, &c256) == -1)
+				continue;
+			blob = cluster_creds_encode(&c1, &c256);
+			if ((e = cfsm_enc_user_set(users[i], blob)) != NULL)
+				cluster_submit(e, cluster_ignore, NULL);
+			free(e);
+			free(blob);
+			if (db_roster_get(mmpd->db, users[i], &items,
+			    &k) == -1)
+				continue;
+			for (j = 0; j < k; j++)
+				cluster_roster_put(users[i], &items[j]);
+			db_roster_free(items, k);
+		}
+		util_free_argv(users, n);
+		(void)cause;
+	}
+}
+
+/* A submission nobody waits for; arg, if set, is a busy flag. */
+void
+cluster_ignore(void *arg, const char *err)
+{
+	if (arg != NULL)
+		*(int *)arg = 0;
+	if (err != NULL)
+		log_warnx("cluster: replicating: %s", err);
+}
+
+/*
+ * Publish this node's call-bridge secret digests, and after a join the
+ * accounts the cluster lacks, whenever the replicated state differs.
+ */
+void
+cluster_reconcile(void)
+{
+	struct db_callbridge	*cbs = NULL;
+	struct sasl_creds	 c1, c256;
+	struct cfsm		*f = cluster_fsm();
+	uint64_t		 id = cluster_id();
+	size_t			 ncb = 0, i;
+	char			*d, *e = NULL, **names, **users, *blob;
+	const char		*have, *key;
+	int			 n, k, found;
+	int64_t			 now = cnet_now_ms();
+
+	if (!cluster_running() || rep.reconcile_busy ||
+	    cluster_leader_id() == 0 || (key = cfsm_key(f)) == NULL ||
+	    now < rep.next_reconcile)
+		return;
+	if (cluster_server_by_id(id) == NULL)
+		return;		/* not (yet) in the configuration */
+	rep.next_reconcile = now + CLUSTER_RECONCILE_MS;
+	if (rep.merge_users &&
+	    raft_last_applied(cluster_raft()) >= rep.merge_after) {
+		rep.merge_users = 0;
+		if (db_user_list(mmpd->db, &users, &n) == 0) {
+			for (k = 0; k < n; k++) {
+				if (cfsm_user(f, users[k]) != NULL ||
+				    db_user_creds(mmpd->db, users[k],
+				    SASL_SHA1, &c1) == -1 ||
+				    db_user_creds(mmpd->db, users[k],
+				    SASL_SHA256, &c256) == -1)
+					continue;
+				blob = cluster_creds_encode(&c1, &c256);
+				if ((e = cfsm_enc_user_set(users[k],
+				    blob)) != NULL)
+					cluster_submit(e, cluster_ignore,
+					    NULL);
+				free(e);
+				free(blob);
+				e = NULL;
+			}
+			util_free_argv(users, n);
+		}
+	}
+	if (db_callbridge_list(mmpd->db, &cbs, &ncb) == -1)
+		return;
+	for (i = 0; i < ncb && e == NULL; i++) {
+		d = cfsm_secret_digest(key, cbs[i].name, cbs[i].secret);
+		have = cfsm_digest(f, id, cbs[i].name);
+		if (d != NULL && (have == NULL || strcmp(have, d) != 0))
+			e = cfsm_enc_digest(id, cbs[i].name, d);
+		free(d);
+	}
+	if (e == NULL) {
+		names = cfsm_digest_names(f, id, &n);
+		for (k = 0; k < n && e == NULL; k++) {
+			found = 0;
+			for (i = 0; i < ncb; i++)
+				if (strcmp(cbs[i].name, names[k]) == 0)
+					found = 1;
+			if (!found)
+				e = cfsm_enc_digest(id, names[k], NULL);
+		}
+		util_free_argv(names, n);
+	}
+	db_callbridge_free(cbs, ncb);
+	/* All in: the others may now call what we lack missing. */
+	if (e == NULL && !cfsm_published(f, id))
+		e = cfsm_enc_published(id);
+	if (e != NULL) {
+		rep.reconcile_busy = 1;
+		cluster_submit(e, cluster_reconcile_cb, NULL);
+		free(e);
+	}
+}
+
+/* One digest entry is in: look for the next one at once. */
+static void
+cluster_reconcile_cb(void *arg, const char *err)
+{
+	(void)arg;
+	rep.reconcile_busy = 0;
+	if (err == NULL)
+		rep.next_reconcile = 0;
+	else
+		log_debug("cluster_reconcile_cb: %s", err);
+}
+
+/* Call bridges changed here: publish their digests soon. */
+void
+cluster_callbridges_changed(void)
+{
+	rep.next_reconcile = 0;
+}
+
+/* After initialize: the accounts of this node become the cluster's. */
+void
+cluster_publish_users(void)
+{
+	rep.publish_users = 1;
+}
+
+/* After a join at commit index idx: ours go in once we have caught up. */
+void
+cluster_merge_users(unsigned long long idx)
+{
+	rep.merge_users = 1;
+	rep.merge_after = idx;
+}
+
+/* raft closed: nothing is in flight, nothing left to publish or merge. */
+void
+cluster_replicate_reset(void)
+{
+	cluster_rpend_clear();
+	rep.publish_users = rep.merge_users = 0;
+	rep.init_busy = rep.reconcile_busy = 0;
+}
