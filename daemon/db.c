@@ -127,6 +127,19 @@ db_prepare(struct db *db, sqlite3_stmt **st, const char *sql, char **cause)
 	return (0);
 }
 
+/*
+ * Set *cause, unless cause is NULL, to SQLite's message for the call that
+ * just failed on this connection; returns -1. Lookups and lists use it so
+ * that an error reads "database error: ..." and never as absence.
+ */
+int
+db_fail(struct db *db, char **cause)
+{
+	if (cause != NULL)
+		xasprintf(cause, "database error: %s", sqlite3_errmsg(db->sql));
+	return (-1);
+}
+
 /* The schema version stored in the file, or -1. */
 int
 db_user_version(sqlite3 *sql)
@@ -319,6 +332,7 @@ static void
 db_callbridge_log_shadowed(struct db *db)
 {
 	sqlite3_stmt	*st;
+	int		 rc;
 
 	if (db_prepare(db, &st, "SELECT c.name, (SELECT max(o.name) FROM "
 	    "callbridge AS o WHERE o.name = c.name COLLATE NOCASE) "
@@ -327,10 +341,13 @@ db_callbridge_log_shadowed(struct db *db)
 	    "ORDER BY c.name",
 	    NULL) == -1)
 		return;
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		log_warnx("db_callbridge_log_shadowed: dropping call bridge "
 		    "%s: its name differs only in case from %s, whose secret "
 		    "is the one that logged in", sqlite3_column_text(st, 0),
 		    sqlite3_column_text(st, 1));
+	if (rc != SQLITE_DONE)
+		log_warnx("db_callbridge_log_shadowed: database error: %s",
+		    sqlite3_errmsg(db->sql));
 	sqlite3_finalize(st);
 }

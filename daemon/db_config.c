@@ -10,22 +10,46 @@
 #include "db.h"
 #include "db_int.h"
 #include "log.h"
+#include "util.h"
 #include "xmalloc.h"
 
-/* A configuration value, or NULL when unset; the caller frees. */
+/*
+ * A configuration value: 1 and *value (the caller frees), 0 when unset,
+ * -1 on a database error with *cause; *value is NULL unless 1.
+ */
+int
+db_config_find(struct db *db, const char *key, char **value, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*value = NULL;
+	if (db_prepare(db, &st, "SELECT value FROM config WHERE key = ?",
+	    NULL) == -1)
+		return (db_fail(db, cause));
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		*value = xstrdup((const char *)sqlite3_column_text(st, 0));
+	else if (rc != SQLITE_DONE)
+		db_fail(db, cause);
+	sqlite3_finalize(st);
+	return (rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1);
+}
+
+/*
+ * A configuration value, or NULL when unset or when the database fails
+ * (that is logged); the caller frees. Where an error must not read as
+ * "unset", use db_config_find.
+ */
 char *
 db_config_get(struct db *db, const char *key)
 {
-	sqlite3_stmt	*st;
-	char		*v = NULL;
+	char	*v, *cause = NULL;
 
-	if (db_prepare(db, &st, "SELECT value FROM config WHERE key = ?",
-	    NULL) == -1)
-		return (NULL);
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = xstrdup((const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
+	if (db_config_find(db, key, &v, &cause) == -1) {
+		log_warnx("db_config_get: %s: %s", key, cause);
+		free(cause);
+	}
 	return (v);
 }
 
@@ -47,24 +71,40 @@ db_config_set(struct db *db, const char *key, const char *value,
 	return (db_done(db, st, cause));
 }
 
-/* The listen list in the order it was given; free with util_free_argv. */
+/*
+ * The listen list in the order it was given; free with util_free_argv.
+ * -1 on a database error (logged), with an empty list, never a short one.
+ */
 int
 db_listen_get(struct db *db, char ***addrs, int *n)
 {
 	sqlite3_stmt	*st;
+	int		 rc;
 
 	*addrs = NULL;
 	*n = 0;
 	if (db_prepare(db, &st, "SELECT addr FROM listen ORDER BY pos",
-	    NULL) == -1)
+	    NULL) == -1) {
+		log_warnx("db_listen_get: database error: %s",
+		    sqlite3_errmsg(db->sql));
 		return (-1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*addrs = xreallocarray(*addrs, *n + 2, sizeof(**addrs));
 		(*addrs)[(*n)++] =
 		    xstrdup((const char *)sqlite3_column_text(st, 0));
 		(*addrs)[*n] = NULL;
 	}
+	if (rc != SQLITE_DONE)
+		log_warnx("db_listen_get: database error: %s",
+		    sqlite3_errmsg(db->sql));
 	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		util_free_argv(*addrs, *n);
+		*addrs = NULL;
+		*n = 0;
+		return (-1);
+	}
 	return (0);
 }
 
@@ -107,11 +147,12 @@ db_listen_set(struct db *db, char **addrs, int n, char **cause)
 /*
  * The call bridge whose name equals name regardless of ASCII case (names
  * are unique that way). Returns 1 and sets *cb, which the caller frees
- * with db_callbridge_free(*cb, 1); 0 when there is none; -1 on a database
- * error or when more than one row matches.
+ * with db_callbridge_free(*cb, 1); 0 when there is none; -1 with *cause
+ * on a database error or when more than one row matches.
  */
 int
-db_callbridge_get(struct db *db, const char *name, struct db_callbridge **cb)
+db_callbridge_get(struct db *db, const char *name, struct db_callbridge **cb,
+    char **cause)
 {
 	sqlite3_stmt	*st;
 	int		 rc, found = 0;
@@ -119,7 +160,7 @@ db_callbridge_get(struct db *db, const char *name, struct db_callbridge **cb)
 	*cb = NULL;
 	if (db_prepare(db, &st, "SELECT name, secret FROM callbridge "
 	    "WHERE name = ? COLLATE NOCASE LIMIT 2", NULL) == -1)
-		return (-1);
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && found++ == 0) {
 		*cb = xcalloc(1, sizeof(**cb));
@@ -127,11 +168,17 @@ db_callbridge_get(struct db *db, const char *name, struct db_callbridge **cb)
 		(*cb)->secret =
 		    xstrdup((const char *)sqlite3_column_text(st, 1));
 	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		db_fail(db, cause);
 	sqlite3_finalize(st);
 	if ((rc != SQLITE_DONE && rc != SQLITE_ROW) || found > 1) {
-		if (found > 1)
+		if (found > 1) {
 			log_warnx("db_callbridge_get: more than one call "
 			    "bridge named %s", name);
+			if (cause != NULL)
+				xasprintf(cause, "database error: more than "
+				    "one call bridge named %s", name);
+		}
 		db_callbridge_free(*cb, *cb != NULL);
 		*cb = NULL;
 		return (-1);
@@ -148,7 +195,7 @@ db_callbridge_add(struct db *db, const char *name, const char *secret,
 	sqlite3_stmt		*st;
 	int			 rc, ext;
 
-	if ((rc = db_callbridge_get(db, name, &old)) == 1) {
+	if ((rc = db_callbridge_get(db, name, &old, NULL)) == 1) {
 		if (strcmp(old->name, name) == 0)
 			xasprintf(cause, "call bridge %s already exists", name);
 		else
@@ -202,7 +249,7 @@ db_callbridge_del(struct db *db, const char *name, char **cause)
 		return (-1);
 	}
 	if (sqlite3_changes(db->sql) == 0) {
-		if (db_callbridge_get(db, name, &old) == 1)
+		if (db_callbridge_get(db, name, &old, NULL) == 1)
 			xasprintf(cause, "no call bridge named %s (there is "
 			    "%s)", name, old->name);
 		else
@@ -215,19 +262,22 @@ db_callbridge_del(struct db *db, const char *name, char **cause)
 
 /*
  * All call bridges ordered by name, in an array the caller frees with
- * db_callbridge_free.
+ * db_callbridge_free. -1 with *cause on a database error, and no list:
+ * never a short one.
  */
 int
-db_callbridge_list(struct db *db, struct db_callbridge **list, size_t *n)
+db_callbridge_list(struct db *db, struct db_callbridge **list, size_t *n,
+    char **cause)
 {
 	sqlite3_stmt	*st;
+	int		 rc;
 
 	*list = NULL;
 	*n = 0;
 	if (db_prepare(db, &st, "SELECT name, secret FROM callbridge "
 	    "ORDER BY name", NULL) == -1)
-		return (-1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+		return (db_fail(db, cause));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*list = xreallocarray(*list, *n + 1, sizeof(**list));
 		(*list)[*n].name =
 		    xstrdup((const char *)sqlite3_column_text(st, 0));
@@ -235,7 +285,15 @@ db_callbridge_list(struct db *db, struct db_callbridge **list, size_t *n)
 		    xstrdup((const char *)sqlite3_column_text(st, 1));
 		(*n)++;
 	}
+	if (rc != SQLITE_DONE)
+		db_fail(db, cause);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_callbridge_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return (-1);
+	}
 	return (0);
 }
 
@@ -255,7 +313,7 @@ db_callbridge_free(struct db_callbridge *list, size_t n)
 	free(list);
 }
 
-/* The number of call bridges, or -1. */
+/* The number of call bridges, or -1 on a database error. */
 int
 db_callbridge_count(struct db *db)
 {
@@ -295,11 +353,14 @@ db_xmpp_reset(struct db *db, char **cause)
  * holds "proto address port" entries separated by commas.
  */
 
-/* The remote syslog servers as stored, or NULL if none; caller frees. */
-char *
-db_syslog_get(struct db *db)
+/*
+ * The remote syslog servers as stored: 1 and *value (the caller frees),
+ * 0 when none are set, -1 with *cause on a database error.
+ */
+int
+db_syslog_get(struct db *db, char **value, char **cause)
 {
-	return (db_config_get(db, DB_SYSLOG_SERVERS));
+	return (db_config_find(db, DB_SYSLOG_SERVERS, value, cause));
 }
 
 /* Store the remote syslog servers (NULL or "" for none), committed. */

@@ -17,6 +17,8 @@ int	 db_exec(struct db *, const char *, char **);
 int	 db_prepare(struct db *, sqlite3_stmt **, const char *, char **);
 /* Step a statement that returns no rows and finalize it; -1 with *cause. */
 int	 db_done(struct db *, sqlite3_stmt *, char **);
+/* Set *cause (NULL: none) to "database error: <SQLite's message>"; -1. */
+int	 db_fail(struct db *, char **);
 /* PRAGMA user_version of a connection, or -1 when it cannot be read. */
 int	 db_user_version(sqlite3 *);
 

@@ -9,12 +9,51 @@
 
 #include "db.h"
 #include "db_int.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "xmpp/sasl.h"
 
 static int	 db_user_put_creds(struct db *, const char *,
 		    const struct sasl_creds *, char **);
 static void	 db_roster_row(sqlite3_stmt *, struct db_roster *);
+static int	 db_user_strings(struct db *, const char *, const char *,
+		    char ***, int *, char **);
+
+/*
+ * Run a query of one text column (bound to arg unless NULL) into a
+ * NULL-terminated list freed with util_free_argv. -1 with *cause on a
+ * database error, with *list NULL: never a short list.
+ */
+static int
+db_user_strings(struct db *db, const char *sql, const char *arg,
+    char ***list, int *n, char **cause)
+{
+	sqlite3_stmt	*st;
+	int		 rc;
+
+	*list = NULL;
+	*n = 0;
+	if (db_prepare(db, &st, sql, NULL) == -1)
+		return (db_fail(db, cause));
+	if (arg != NULL)
+		sqlite3_bind_text(st, 1, arg, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*list = xreallocarray(*list, *n + 2, sizeof(**list));
+		(*list)[(*n)++] =
+		    xstrdup((const char *)sqlite3_column_text(st, 0));
+		(*list)[*n] = NULL;
+	}
+	if (rc != SQLITE_DONE)
+		db_fail(db, cause);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		util_free_argv(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return (-1);
+	}
+	return (0);
+}
 
 /* Store one hash's SCRAM keys for an account. */
 static int
@@ -77,7 +116,10 @@ db_user_set_creds(struct db *db, const char *localpart,
     const struct sasl_creds *sha1, const struct sasl_creds *sha256,
     char **cause)
 {
-	if (!db_user_exists(db, localpart)) {
+	switch (db_user_exists(db, localpart, cause)) {
+	case -1:
+		return (-1);
+	case 0:
 		xasprintf(cause, "no user named %s", localpart);
 		return (-1);
 	}
@@ -120,38 +162,43 @@ db_user_del(struct db *db, const char *localpart, char **cause)
 	return (db_commit(db, cause));
 }
 
-/* Whether an account exists. */
+/* Whether an account exists: 1, 0, or -1 with *cause on a database error. */
 int
-db_user_exists(struct db *db, const char *localpart)
+db_user_exists(struct db *db, const char *localpart, char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 found = 0;
+	int		 rc;
 
 	if (db_prepare(db, &st, "SELECT 1 FROM user WHERE localpart = ?",
 	    NULL) == -1)
-		return (0);
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW && rc != SQLITE_DONE)
+		db_fail(db, cause);
 	sqlite3_finalize(st);
-	return (found);
+	return (rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1);
 }
 
-/* An account's keys for one hash; -1 when there is no such account. */
+/*
+ * An account's keys for one hash into *c: 1, 0 when there is no such
+ * account (or its stored keys are unusable), -1 with *cause on a database
+ * error.
+ */
 int
 db_user_creds(struct db *db, const char *localpart, int hash,
-    struct sasl_creds *c)
+    struct sasl_creds *c, char **cause)
 {
 	sqlite3_stmt	*st;
 	size_t		 n;
-	int		 rc = -1;
+	int		 rc, found = 0;
 
 	if (db_prepare(db, &st, "SELECT iterations, salt, stored_key, "
 	    "server_key FROM user_scram WHERE localpart = ? AND hash = ?",
 	    NULL) == -1)
-		return (-1);
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, localpart, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 2, hash);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(c, 0, sizeof(*c));
 		c->hash = hash;
 		c->iterations = sqlite3_column_int(st, 0);
@@ -164,32 +211,23 @@ db_user_creds(struct db *db, const char *localpart, int hash,
 			memcpy(c->stored_key, sqlite3_column_blob(st, 2), n);
 			memcpy(c->server_key, sqlite3_column_blob(st, 3), n);
 			c->keylen = n;
-			rc = 0;
+			found = 1;
 		}
-	}
+	} else if (rc != SQLITE_DONE)
+		found = db_fail(db, cause);
 	sqlite3_finalize(st);
-	return (rc);
+	return (found);
 }
 
-/* Every account, sorted; free with util_free_argv. */
+/*
+ * Every account, sorted; free with util_free_argv. -1 with *cause on a
+ * database error, and no list: never a short one.
+ */
 int
-db_user_list(struct db *db, char ***names, int *n)
+db_user_list(struct db *db, char ***names, int *n, char **cause)
 {
-	sqlite3_stmt	*st;
-
-	*names = NULL;
-	*n = 0;
-	if (db_prepare(db, &st, "SELECT localpart FROM user "
-	    "ORDER BY localpart", NULL) == -1)
-		return (-1);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*names = xreallocarray(*names, *n + 2, sizeof(**names));
-		(*names)[(*n)++] =
-		    xstrdup((const char *)sqlite3_column_text(st, 0));
-		(*names)[*n] = NULL;
-	}
-	sqlite3_finalize(st);
-	return (0);
+	return (db_user_strings(db, "SELECT localpart FROM user "
+	    "ORDER BY localpart", NULL, names, n, cause));
 }
 
 /* Fill a roster item from the current row (columns as in ROSTER_COLS). */
@@ -207,46 +245,61 @@ db_roster_row(sqlite3_stmt *st, struct db_roster *r)
 	r->groups = xstrdup((const char *)sqlite3_column_text(st, 5));
 }
 
-/* An account's roster, ordered by JID; free with db_roster_free. */
+/*
+ * An account's roster, ordered by JID; free with db_roster_free. -1 with
+ * *cause on a database error, and no list: never a short one.
+ */
 int
 db_roster_get(struct db *db, const char *owner, struct db_roster **list,
-    size_t *n)
+    size_t *n, char **cause)
 {
 	sqlite3_stmt	*st;
+	int		 rc;
 
 	*list = NULL;
 	*n = 0;
 	if (db_prepare(db, &st, "SELECT " ROSTER_COLS " FROM roster "
 	    "WHERE owner = ? ORDER BY jid", NULL) == -1)
-		return (-1);
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*list = xreallocarray(*list, *n + 1, sizeof(**list));
 		db_roster_row(st, &(*list)[(*n)++]);
 	}
+	if (rc != SQLITE_DONE)
+		db_fail(db, cause);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		db_roster_free(*list, *n);
+		*list = NULL;
+		*n = 0;
+		return (-1);
+	}
 	return (0);
 }
 
-/* One roster item; -1 when the owner has no item for that JID. */
+/*
+ * One roster item into *r (free with db_roster_clear): 1, 0 when the
+ * owner has no item for that JID, -1 with *cause on a database error.
+ */
 int
 db_roster_item(struct db *db, const char *owner, const char *jid,
-    struct db_roster *r)
+    struct db_roster *r, char **cause)
 {
 	sqlite3_stmt	*st;
-	int		 rc = -1;
+	int		 rc;
 
 	if (db_prepare(db, &st, "SELECT " ROSTER_COLS " FROM roster "
 	    "WHERE owner = ? AND jid = ?", NULL) == -1)
-		return (-1);
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, jid, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		db_roster_row(st, r);
-		rc = 0;
-	}
+	else if (rc != SQLITE_DONE)
+		db_fail(db, cause);
 	sqlite3_finalize(st);
-	return (rc);
+	return (rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1);
 }
 
 /*
@@ -399,13 +452,12 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
  * DB_ROSTER_FROM (subscription from or both: they get our presence),
  * DB_ROSTER_TO (to or both: we get theirs) or DB_ROSTER_ASKED (their
  * subscription request waits for an answer). Only JIDs are read, never
- * names or groups. -1 on a database error, with *jids NULL.
+ * names or groups. -1 with *cause on a database error, with *jids NULL.
  */
 int
 db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
-    int *n)
+    int *n, char **cause)
 {
-	sqlite3_stmt	*st;
 	const char	*sql;
 
 	*jids = NULL;
@@ -424,19 +476,12 @@ db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
 		    "pending_in != 0 ORDER BY jid";
 		break;
 	default:
+		if (cause != NULL)
+			xasprintf(cause, "database error: no roster list %d",
+			    which);
 		return (-1);
 	}
-	if (db_prepare(db, &st, sql, NULL) == -1)
-		return (-1);
-	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		*jids = xreallocarray(*jids, *n + 2, sizeof(**jids));
-		(*jids)[(*n)++] =
-		    xstrdup((const char *)sqlite3_column_text(st, 0));
-		(*jids)[*n] = NULL;
-	}
-	sqlite3_finalize(st);
-	return (0);
+	return (db_user_strings(db, sql, owner, jids, n, cause));
 }
 
 /* Remove a roster item; removing one that is not there is fine. */

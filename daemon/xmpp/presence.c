@@ -145,13 +145,16 @@ pres_to_sessions(const struct xnode *n, const char *bare, int available)
 static void
 pres_broadcast(struct xconn *c, const struct xnode *n)
 {
-	char	**jids;
+	char	**jids, *cause;
 	int	  k, i;
 
 	pres_to_sessions(n, c->bare, 1);
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_FROM, &jids, &k) ==
-	    -1)
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_FROM, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_broadcast: %s: %s", c->local, cause);
+		free(cause);
 		return;
+	}
 	for (i = 0; i < k; i++)
 		pres_send_to(n, jids[i], NULL);
 	util_free_argv(jids, k);
@@ -167,11 +170,14 @@ pres_probe(struct xconn *c)
 {
 	struct xconn	*s[PRES_MAX_SESSIONS];
 	struct xnode	*ask;
-	char		**jids;
+	char		**jids, *cause;
 	int		  k, i, m, x;
 
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_ASKED, &jids, &k) ==
-	    0) {
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_ASKED, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_probe: %s: %s", c->local, cause);
+		free(cause);
+	} else {
 		for (i = 0; i < k; i++) {
 			ask = xnode_new("presence", NULL);
 			xnode_set_attr(ask, "type", "subscribe");
@@ -182,8 +188,12 @@ pres_probe(struct xconn *c)
 		}
 		util_free_argv(jids, k);
 	}
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_TO, &jids, &k) == -1)
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_TO, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_probe: %s: %s", c->local, cause);
+		free(cause);
 		return;
+	}
 	for (i = 0; i < k; i++) {
 		m = router_sessions(jids[i], s, PRES_MAX_SESSIONS);
 		for (x = 0; x < m; x++) {
@@ -282,13 +292,24 @@ roster_push(const char *owner, const struct db_roster *r, int removed)
 	free(bare);
 }
 
-/* An item of owner's roster, or a fresh one (subscription none). */
+/*
+ * An item of owner's roster (1), or a fresh one (subscription none, 0);
+ * -1 (logged, *r empty) when the database fails.
+ */
 static int
 roster_load(const char *owner, const char *jid, struct db_roster *r)
 {
-	if (db_roster_item(mmpd->db, owner, jid, r) == 0)
+	char	*cause;
+	int	 rc;
+
+	if ((rc = db_roster_item(mmpd->db, owner, jid, r, &cause)) == 1)
 		return (1);
 	memset(r, 0, sizeof(*r));
+	if (rc == -1) {
+		log_warnx("roster_load: %s: %s: %s", owner, jid, cause);
+		free(cause);
+		return (-1);
+	}
 	r->jid = xstrdup(jid);
 	r->subscription = xstrdup("none");
 	r->groups = xstrdup("");
@@ -346,13 +367,20 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 		jid_clear(&j);
 		return;
 	}
-	local = router_is_local(j.domain) && j.local != NULL &&
-	    db_user_exists(mmpd->db, j.local);
+	local = router_is_local(j.domain) && j.local != NULL ?
+	    db_user_exists(mmpd->db, j.local, &cause) : 0;
 	had_mine = roster_load(c->local, to, &mine);
-	if (local)
+	if (local == 1)
 		had_theirs = roster_load(j.local, c->bare, &theirs);
 	else
 		memset(&theirs, 0, sizeof(theirs));
+	if (local == -1 || had_mine == -1 || had_theirs == -1) {
+		if (local == -1)
+			log_warnx("pres_subscription: %s: %s", j.local, cause);
+		free(cause);
+		router_error(c, n, "wait", "internal-server-error");
+		goto out;
+	}
 	if (strcmp(type, "subscribe") == 0 && ((!had_mine &&
 	    db_roster_fits(mmpd->db, c->local, &mine, &cause) == -1) ||
 	    (local && !had_theirs &&
@@ -614,6 +642,7 @@ roster_iq(struct xconn *c, struct xnode *n)
 	char			*jid, *cause;
 	struct jid		 j;
 	size_t			 k, i;
+	int			 had;
 
 	q = xnode_first(n);
 	if (strcmp(type, "get") == 0) {
@@ -624,13 +653,18 @@ roster_iq(struct xconn *c, struct xnode *n)
 		xnode_set_attr(res, "id", xnode_attr(n, "id"));
 		xnode_set_attr(res, "to", c->full);
 		rq = xnode_add(res, "query", NS_ROSTER);
-		if (db_roster_get(mmpd->db, c->local, &items, &k) == 0) {
-			for (i = 0; i < k; i++)
-				if (roster_visible(&items[i]))
-					xnode_append(rq,
-					    roster_item_node(&items[i]));
-			db_roster_free(items, k);
+		if (db_roster_get(mmpd->db, c->local, &items, &k,
+		    &cause) == -1) {
+			log_warnx("roster_iq: %s: %s", c->local, cause);
+			free(cause);
+			xnode_free(res);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
 		}
+		for (i = 0; i < k; i++)
+			if (roster_visible(&items[i]))
+				xnode_append(rq, roster_item_node(&items[i]));
+		db_roster_free(items, k);
 		router_deliver(c, res);
 		xnode_free(res);
 		return;
@@ -653,10 +687,14 @@ roster_iq(struct xconn *c, struct xnode *n)
 	sub = xnode_attr(it, "subscription");
 	if (sub != NULL && strcmp(sub, "remove") == 0) {
 		/* RFC 6121 2.5.3: removing what is not there is an error. */
-		if (!roster_load(c->local, jid, &r)) {
+		if ((had = roster_load(c->local, jid, &r)) != 1) {
 			db_roster_clear(&r);
 			free(jid);
-			router_error(c, n, "cancel", "item-not-found");
+			if (had == -1)
+				router_error(c, n, "wait",
+				    "internal-server-error");
+			else
+				router_error(c, n, "cancel", "item-not-found");
 			return;
 		}
 		if (sub_has(r.subscription, "to") || r.ask)
@@ -664,7 +702,11 @@ roster_iq(struct xconn *c, struct xnode *n)
 		if (sub_has(r.subscription, "from") || r.pending_in)
 			roster_unsub(c, jid, "unsubscribed");
 		db_roster_clear(&r);
-		roster_load(c->local, jid, &r);
+		if (roster_load(c->local, jid, &r) == -1) {
+			free(jid);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
+		}
 		if (db_roster_del(mmpd->db, c->local, jid, &cause) == -1) {
 			log_warnx("roster_iq: %s", cause);
 			free(cause);
@@ -673,7 +715,11 @@ roster_iq(struct xconn *c, struct xnode *n)
 			cluster_roster_del(c->local, jid);
 		roster_push(c->local, &r, 1);
 	} else {
-		roster_load(c->local, jid, &r);
+		if (roster_load(c->local, jid, &r) == -1) {
+			free(jid);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
+		}
 		if (roster_fields(it, &r, &cond) == -1) {
 			db_roster_clear(&r);
 			free(jid);

@@ -303,7 +303,7 @@ START_TEST(test_reopen_keeps)
 	get_is(db, DB_XMPP_KEY, NULL);
 	listen_is(db, addrs, 4);
 	ck_assert_int_eq(db_callbridge_count(db), 2);
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(cbs[0].name, "cb1");
 	ck_assert_str_eq(cbs[0].secret, "secret-one-11");
@@ -401,7 +401,7 @@ START_TEST(test_cb_duplicate)
 	ck_assert_msg(strstr(cause, "cb1") != NULL, "cause: %s", cause);
 	free(cause);
 	ck_assert_int_eq(db_callbridge_count(db), 1);
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(cbs[0].secret, "first-secret");
 	db_callbridge_free(cbs, n);
@@ -483,7 +483,7 @@ START_TEST(test_cb_list_order)
 	size_t			 i, n;
 
 	db = open_ok();
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	db_callbridge_free(cbs, n);
 
@@ -491,7 +491,7 @@ START_TEST(test_cb_list_order)
 		snprintf(secret, sizeof(secret), "secret-of-%s", in[i]);
 		cb_add_ok(db, in[i], secret);
 	}
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, nitems(want));
 	for (i = 0; i < n; i++) {
 		snprintf(secret, sizeof(secret), "secret-of-%s", want[i]);
@@ -698,7 +698,7 @@ jids_are(struct db *db, const char *owner, int which, const char *want)
 	int	  n, i;
 	size_t	  len = 1;
 
-	ck_assert_int_eq(db_roster_jids(db, owner, which, &jids, &n), 0);
+	ck_assert_int_eq(db_roster_jids(db, owner, which, &jids, &n, NULL), 0);
 	for (i = 0; i < n; i++)
 		len += strlen(jids[i]) + 1;
 	got = xcalloc(1, len);
@@ -805,7 +805,7 @@ START_TEST(test_roster_caps)
 	free(cause);
 	ck_assert_int_eq(ros_put(db, "alice", "c0000@x", "other", "", &cause),
 	    0);
-	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n, NULL), 0);
 	ck_assert_uint_eq(n, DB_ROSTER_MAX_ITEMS);
 	ck_assert_str_eq(list[0].name, "other");
 	db_roster_free(list, n);
@@ -830,7 +830,7 @@ START_TEST(test_roster_caps)
 	ck_assert_str_eq(cause, "roster full: 262144 bytes");
 	free(cause);
 	ck_assert_int_gt(k, 0);
-	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n, NULL), 0);
 	for (i = 0, bytes = 0; i < n; i++)
 		bytes += db_roster_size(&list[i]);
 	ck_assert_uint_le(bytes, DB_ROSTER_MAX_BYTES);
@@ -846,7 +846,7 @@ START_TEST(test_roster_caps)
 	ck_assert_int_eq(ros_put(db, "bob", "bad@x", NULL, "a\na", &cause),
 	    -1);
 	free(cause);
-	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n, NULL), 0);
 	for (i = 0; i < n; i++)
 		ck_assert_str_ne(list[i].jid, "bad@x");
 	db_roster_free(list, n);
@@ -918,7 +918,7 @@ START_TEST(test_roster_jids)
 	jids_are(db, "alice", DB_ROSTER_TO, "both@x to@x");
 	jids_are(db, "alice", DB_ROSTER_ASKED, "asked@x from@x");
 	jids_are(db, "bob", DB_ROSTER_FROM, "");
-	ck_assert_int_eq(db_roster_jids(db, "alice", 0, &jids, &n), -1);
+	ck_assert_int_eq(db_roster_jids(db, "alice", 0, &jids, &n, NULL), -1);
 	ck_assert_ptr_null(jids);
 	db_close(db);
 }
