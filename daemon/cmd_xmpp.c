@@ -88,12 +88,18 @@ cmd_xmpp_status(struct cmdctx *ctx)
 		{ "CA bundle file",	DB_XMPP_BUNDLE,		NOT_SET },
 		{ "Max sessions",	DB_XMPP_MAX_SESSIONS,	"unlimited" },
 	};
-	char	**addrs, *v, *joined, *tmp;
+	char	**addrs, *v, *joined, *tmp, *cause;
 	size_t	 i;
 	int	 n, j;
 
+	if (db_config_find(mmpd->db, DB_XMPP_ENABLED, &v, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Enabled", "%s",
-	    cmd_xmpp_enabled() ? "yes" : "no");
+	    v != NULL && strcmp(v, "1") == 0 ? "yes" : "no");
+	free(v);
 	for (i = 0; i < nitems(rows); i++) {
 		if (rows[i].key == NULL) {
 			db_listen_get(mmpd->db, &addrs, &n);
@@ -110,7 +116,12 @@ cmd_xmpp_status(struct cmdctx *ctx)
 			util_free_argv(addrs, n);
 			continue;
 		}
-		v = db_config_get(mmpd->db, rows[i].key);
+		if (db_config_find(mmpd->db, rows[i].key, &v, &cause) ==
+		    -1) {
+			cmdctx_err(ctx, "xmpp: %s", cause);
+			free(cause);
+			return (MMP_RES_FAILED);
+		}
 		cmdctx_kv(ctx, XMPP_KV_WIDTH, rows[i].label, "%s",
 		    v ? v : rows[i].dflt);
 		free(v);

@@ -26,5 +26,8 @@ say the settings fail underneath the daemon
 sqlite3 "$DATA/mmp.db" "DROP TABLE config; CREATE VIEW config AS SELECT
     abs(-9223372036854775807 - 1) AS key, '' AS value"
 mmp_in 'cb2-secret-123\ncb2-secret-123\n' xmpp callbridge add-secret cb2
+mmp xmpp
+mmp hostname
+mmp xmpp dns check
 say the daemon still answers
 mmp version >/dev/null && echo "mmpd answers"
