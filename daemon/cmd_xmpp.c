@@ -102,7 +102,11 @@ cmd_xmpp_status(struct cmdctx *ctx)
 	free(v);
 	for (i = 0; i < nitems(rows); i++) {
 		if (rows[i].key == NULL) {
-			db_listen_get(mmpd->db, &addrs, &n);
+			if (db_listen_get(mmpd->db, &addrs, &n) == -1) {
+				cmdctx_err(ctx, "xmpp: database error: cannot "
+				    "read the listen addresses");
+				return (MMP_RES_FAILED);
+			}
 			joined = xstrdup(n ? "" : NOT_SET);
 			for (j = 0; j < n; j++) {
 				xasprintf(&tmp, "%s%s%s", joined, j ? " " : "",
@@ -128,8 +132,12 @@ cmd_xmpp_status(struct cmdctx *ctx)
 	}
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "%s",
 	    cmd_cluster_state());
-	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d",
-	    db_callbridge_count(mmpd->db));
+	if ((n = db_callbridge_count(mmpd->db)) == -1) {
+		cmdctx_err(ctx, "xmpp: database error: cannot count the call "
+		    "bridges");
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d", n);
 	xmpp_status_lines(cmd_xmpp_status_line, ctx);
 	return (MMP_RES_OK);
 }

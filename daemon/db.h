@@ -153,7 +153,7 @@ int		 db_roster_del(struct db *, const char *, const char *,
 		    char **);
 /* Whether an item alone is within the caps; 0 or -1 with *cause. */
 int		 db_roster_check(const struct db_roster *, char **);
-/* Whether the owner's roster has room for an item; 0 or -1, *cause. */
+/* Whether owner's roster has room: 0, 1 full (*cause), -1 (*cause). */
 int		 db_roster_fits(struct db *, const char *,
 		    const struct db_roster *, char **);
 /* The bytes an item counts for against DB_ROSTER_MAX_BYTES. */

@@ -376,7 +376,8 @@ db_roster_size(const struct db_roster *r)
  * of the same JID): a new item must not pass DB_ROSTER_MAX_ITEMS, and the
  * roster's bytes must not pass DB_ROSTER_MAX_BYTES unless r is no larger
  * than the item it replaces (so a roster stored before the caps can still
- * shrink). 0, or -1 with *cause (also when the database fails).
+ * shrink). 0 when it fits, 1 with *cause when it does not, -1 with *cause
+ * on a database error.
  */
 int
 db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
@@ -392,12 +393,12 @@ db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
 	    "length(CAST(jid AS BLOB)) + "
 	    "ifnull(length(CAST(name AS BLOB)), 0) + "
 	    "length(CAST(groups AS BLOB)) AS s "
-	    "FROM roster WHERE owner = ?1)", cause) == -1)
-		return (-1);
+	    "FROM roster WHERE owner = ?1)", NULL) == -1)
+		return (db_fail(db, cause));
 	sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->jid, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
+		db_fail(db, cause);
 		sqlite3_finalize(st);
 		return (-1);
 	}
@@ -408,12 +409,12 @@ db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
 	sqlite3_finalize(st);
 	if (!exists && others >= DB_ROSTER_MAX_ITEMS) {
 		xasprintf(cause, "roster full: %d items", DB_ROSTER_MAX_ITEMS);
-		return (-1);
+		return (1);
 	}
 	if (obytes + (sqlite3_int64)size > DB_ROSTER_MAX_BYTES &&
 	    (!exists || (sqlite3_int64)size > oldsize)) {
 		xasprintf(cause, "roster full: %d bytes", DB_ROSTER_MAX_BYTES);
-		return (-1);
+		return (1);
 	}
 	return (0);
 }
@@ -430,7 +431,7 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
 	sqlite3_stmt	*st;
 
 	if (db_roster_check(r, cause) == -1 ||
-	    db_roster_fits(db, owner, r, cause) == -1)
+	    db_roster_fits(db, owner, r, cause) != 0)
 		return (-1);
 	if (db_prepare(db, &st, "INSERT OR REPLACE INTO roster (owner, "
 	    ROSTER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)", cause) == -1)

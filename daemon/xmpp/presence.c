@@ -361,7 +361,7 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 	struct jid		 j;
 	struct xnode		*auto_reply;
 	char			*cause = NULL;
-	int			 local, had_mine, had_theirs = 0;
+	int			 local, had_mine, had_theirs = 0, full = 0;
 
 	if (jid_parse(to, &j) == -1 || strcmp(to, c->bare) == 0) {
 		jid_clear(&j);
@@ -381,14 +381,23 @@ pres_subscription(struct xconn *c, struct xnode *n, const char *type,
 		router_error(c, n, "wait", "internal-server-error");
 		goto out;
 	}
-	if (strcmp(type, "subscribe") == 0 && ((!had_mine &&
-	    db_roster_fits(mmpd->db, c->local, &mine, &cause) == -1) ||
-	    (local && !had_theirs &&
-	    db_roster_fits(mmpd->db, j.local, &theirs, &cause) == -1))) {
-		log_debug("pres_subscription: %s to %s refused: %s", c->bare,
-		    to, cause);
+	if (strcmp(type, "subscribe") == 0 && !had_mine)
+		full = db_roster_fits(mmpd->db, c->local, &mine, &cause);
+	if (strcmp(type, "subscribe") == 0 && full == 0 && local &&
+	    !had_theirs)
+		full = db_roster_fits(mmpd->db, j.local, &theirs, &cause);
+	if (full != 0) {
+		if (full == -1)
+			log_warnx("pres_subscription: %s to %s: %s", c->bare,
+			    to, cause);
+		else
+			log_debug("pres_subscription: %s to %s refused: %s",
+			    c->bare, to, cause);
 		free(cause);
-		router_error(c, n, "cancel", "policy-violation");
+		if (full == -1)
+			router_error(c, n, "wait", "internal-server-error");
+		else
+			router_error(c, n, "cancel", "policy-violation");
 		goto out;
 	}
 	xnode_set_attr(n, "from", c->bare);
@@ -726,12 +735,23 @@ roster_iq(struct xconn *c, struct xnode *n)
 			router_error(c, n, "modify", cond);
 			return;
 		}
-		if (db_roster_fits(mmpd->db, c->local, &r, &cause) == -1) {
-			log_debug("roster_iq: %s: %s: %s", c->bare, jid, cause);
+		if ((had = db_roster_fits(mmpd->db, c->local, &r, &cause)) !=
+		    0) {
+			if (had == -1)
+				log_warnx("roster_iq: %s: %s: %s", c->bare,
+				    jid, cause);
+			else
+				log_debug("roster_iq: %s: %s: %s", c->bare,
+				    jid, cause);
 			free(cause);
 			db_roster_clear(&r);
 			free(jid);
-			router_error(c, n, "cancel", "policy-violation");
+			if (had == -1)
+				router_error(c, n, "wait",
+				    "internal-server-error");
+			else
+				router_error(c, n, "cancel",
+				    "policy-violation");
 			return;
 		}
 		if (r.pending_in == PENDING_HIDDEN)

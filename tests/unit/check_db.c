@@ -1092,6 +1092,8 @@ START_TEST(test_err_roster)
 	db = open_ok();
 	user_ok(db, "alice");
 	ck_assert_int_eq(ros_put(db, "alice", "bob@x", "Bob", "", &cause), 0);
+	ros_set(&r, "eve@x", NULL, "");
+	ck_assert_int_eq(db_roster_fits(db, "alice", &r, NULL), 0);
 	ck_assert_int_eq(db_roster_item(db, "alice", "bob@x", &r, NULL), 1);
 	db_roster_clear(&r);
 	ck_assert_int_eq(db_roster_item(db, "alice", "eve@x", &r, NULL), 0);
@@ -1113,6 +1115,12 @@ START_TEST(test_err_roster)
 	ck_assert_int_eq(db_roster_jids(db, "alice", DB_ROSTER_TO, &jids, &k,
 	    &cause), -1);
 	ck_assert_ptr_null(jids);
+	cause_is_db(cause);
+	/* Whether an item fits cannot be known: an error, not "full". */
+	ros_set(&r, "eve@x", NULL, "");
+	ck_assert_int_eq(db_roster_fits(db, "alice", &r, &cause), -1);
+	cause_is_db(cause);
+	ck_assert_int_eq(ros_put(db, "alice", "eve@x", NULL, "", &cause), -1);
 	cause_is_db(cause);
 	db_close(db);
 }
