@@ -417,11 +417,28 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 	time_t		 nb, na, now = time(NULL);
 	int		 n, ok = 1, havekey = 0, havecrt = 0, m;
 
-	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
-	keyf = db_config_get(mmpd->db, DB_XMPP_KEY);
-	crtf = db_config_get(mmpd->db, DB_XMPP_CRT);
-	bundlef = db_config_get(mmpd->db, DB_XMPP_BUNDLE);
-	db_listen_get(mmpd->db, &addrs, &n);
+	keyf = crtf = bundlef = NULL;
+	if (db_config_find(mmpd->db, DB_XMPP_DOMAIN, &domain, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_KEY, &keyf, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_CRT, &crtf, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_BUNDLE, &bundlef, &cause) ==
+	    -1) {
+		cmdctx_err(ctx, "xmpp enable: %s", cause);
+		free(cause);
+		free(domain);
+		free(keyf);
+		free(crtf);
+		return (MMP_RES_FAILED);
+	}
+	if (db_listen_get(mmpd->db, &addrs, &n) == -1) {
+		cmdctx_err(ctx, "xmpp enable: database error: cannot read "
+		    "the listen addresses");
+		free(domain);
+		free(keyf);
+		free(crtf);
+		free(bundlef);
+		return (MMP_RES_FAILED);
+	}
 
 	ok &= domain ? cmd_xmpp_check(ctx, 1, "Domain configured: %s",
 	    domain) : cmd_xmpp_check(ctx, 0, "Domain not configured "

@@ -9,6 +9,7 @@ use_ports
 say set up XMPP with one user and a call bridge
 mmp_in 'xmpp domain example.com\nxmpp listen 127.0.0.1\npki selfsigned xmpp CN:example.com key:ec256\nxmpp certs xmpp.key xmpp.crt\nxmpp user add alice\nalicepw1\nalicepw1\nxmpp callbridge add-secret cb1\ncbsecret1\ncbsecret1\nxmpp enable\n' | tail -1
 mmp xmpp user list
+mmp backup snapshot before >/dev/null
 say clients: roster, login and component handshake on failing tables
 CPORT=$CPORT MPORT=$MPORT /usr/bin/python3 - "$TOP/tests/interop" \
     "$DATA/mmp.db" <<'PY'
@@ -87,8 +88,10 @@ say the admin on failing settings
 sqlite3 "$DATA/mmp.db" "DROP TABLE config; CREATE VIEW config AS SELECT
     abs(-9223372036854775807 - 1) AS key, '' AS value"
 mmp xmpp
+mmp xmpp enable
 mmp hostname
 mmp xmpp dns check
+mmp_in 'Y\n' backup rollback before
 mmp_in 'cb2-secret-123\ncb2-secret-123\n' xmpp callbridge add-secret cb2
 say the daemon still answers
 mmp version >/dev/null && echo "mmpd answers"
