@@ -58,8 +58,7 @@ os.environ['CLUSTER_TMP'] = TMP
 sys.path.insert(0, os.path.join(TOP, 'tests', 'cluster'))
 
 import clib  # noqa: E402  (after the environment it reads)
-from clib import Cluster, Failed, Test, login, reachable  # noqa: E402
-from slixmpp.xmlstream.handler import Callback  # noqa: E402
+from clib import Cluster, Failed, Sender, Test, pair  # noqa: E402
 
 
 def say(*a):
@@ -77,7 +76,7 @@ def on_messages(stream, name, fn):
     def cb(st):
         if st.name == 'message' and st['type'] != 'error':
             fn(st, time.monotonic())
-    stream.register_handler(Callback(name, clib.MatchAll(None), cb))
+    stream.on_every(name, cb)
 
 
 async def leader_of(c, nodes):
@@ -88,33 +87,15 @@ async def leader_of(c, nodes):
 
 # ------------------------------------------------------------- takeovers
 
-async def first_leader(nodes, t0, bound):
-    """Poll `xmpp cluster status` on nodes until one says LEADER; (node,
-    seconds from t0 to the answer that said so)."""
-    while True:
-        sts = await asyncio.gather(*(nd.status() for nd in nodes))
-        took = time.monotonic() - t0
-        for s in sts:
-            if s.state == 'LEADER':
-                return s.node, took
-        if took > bound:
-            raise Failed('no node says LEADER after %.1f s: %s' % (
-                took, ' / '.join(s.summary() for s in sts)))
-        await asyncio.sleep(POLL_EVERY)
-
-
 async def takeover(t, c, how, k):
     """One run: alice and bob on the two followers, alice sending; the
     leader killed (how 'kill') or stopped (how 'term'); the figures."""
     old = await leader_of(c, c.nodes)
     a_node, b_node = [nd for nd in c.nodes if nd is not old]
     tag = '%s%d' % (how, k)
-    alice = await login(t, a_node, 'alice', tag)
-    bob = await login(t, b_node, 'bob', tag)
-    await reachable(alice, bob.boundjid.full)
-    await reachable(bob, alice.boundjid.full)
-
-    sent, got = {}, {}
+    alice, bob = await pair(t, a_node, b_node, tag)
+    sender = Sender(alice, bob.boundjid.full, tag, SEND_EVERY)
+    sent, got = sender.times, {}
     post = {'t0': None, 'first': None}
     first = asyncio.Event()
 
@@ -137,23 +118,8 @@ async def takeover(t, c, how, k):
                 st['body'].startswith(tag + ' '):
             bounced.append('%s (%s)' % (st['body'].split()[1],
                                         st['error']['condition']))
-    alice.register_handler(Callback('bench bounce', clib.MatchAll(None),
-                                    bounce))
-
-    stop = asyncio.Event()
-
-    async def sender():
-        seq = 0
-        while not stop.is_set():
-            sent[seq] = time.monotonic()
-            alice.send_message(mto=bob.boundjid.full, mbody='%s %d' % (
-                tag, seq), mtype='chat')
-            seq += 1
-            try:
-                await asyncio.wait_for(stop.wait(), SEND_EVERY)
-            except asyncio.TimeoutError:
-                pass
-    task = asyncio.ensure_future(sender())
+    alice.on_every('bench bounce', bounce)
+    sender.start()
     term = None
     try:
         # The flow is established before the leader goes.
@@ -171,7 +137,8 @@ async def takeover(t, c, how, k):
             async def stop_old():
                 return await old.term(15), time.monotonic() - t0
             term = asyncio.ensure_future(stop_old())
-        new, to_leader = await first_leader([a_node, b_node], t0, 10)
+        new, to_leader = await clib.wait_new_leader([a_node, b_node], t0,
+                                                    10, POLL_EVERY)
         try:
             await asyncio.wait_for(first.wait(), 10)
         except asyncio.TimeoutError:
@@ -179,8 +146,7 @@ async def takeover(t, c, how, k):
                          % how)
         await asyncio.sleep(0.2)
     finally:
-        stop.set()
-        await task
+        await sender.stop()
     # Everything alice sent arrives (none lost while her node is up).
     deadline = time.monotonic() + 3
     while len(got) < len(sent) and time.monotonic() < deadline:
@@ -256,10 +222,8 @@ class PingPong:
 
     async def setup(self):
         t, tag = self.t, self.tag
-        self.alice = alice = await login(t, self.a_node, 'alice', tag)
-        self.bob = bob = await login(t, self.b_node, 'bob', tag)
-        await reachable(alice, bob.boundjid.full)
-        await reachable(bob, alice.boundjid.full)
+        alice, bob = await pair(t, self.a_node, self.b_node, tag)
+        self.alice, self.bob = alice, bob
 
         def echo(st, now):
             if st['body'].startswith('ping '):

@@ -77,7 +77,7 @@ static const struct argtype argtypes[] = {
 };
 
 static struct cmd cmds[CMD__COUNT] = {
-#define CMD(id, pattern, flags, help) \
+#define CMD(id, pattern, flags, handler, help) \
 	{ pattern, flags, help, "", "", {{0}}, 0, 0 },
 #include "cmds.def"
 #undef CMD

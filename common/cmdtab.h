@@ -32,8 +32,9 @@
 
 #define CMD_MAXWORDS	64	/* words in one command line */
 
+/* The commands of cmds.def in its order (the handler column is unused). */
 enum cmd_id {
-#define CMD(id, pattern, flags, help) CMD_##id,
+#define CMD(id, pattern, flags, handler, help) CMD_##id,
 #include "cmds.def"
 #undef CMD
 	CMD__COUNT
@@ -61,24 +62,48 @@ struct cmd_match {
 	const char	*args[CMD_MAXWORDS];
 };
 
+/* Where cmdtab_help sends each line (the line is borrowed). */
 typedef void (*cmdtab_print_cb)(void *, const char *);
 
+/*
+ * Functions that take a char ** set it, on failure, to a one-line message
+ * for the user that the caller frees. A const char * return is borrowed
+ * from the table; a char * or char ** return belongs to the caller.
+ */
+
+/* Match argv: CMDTAB_OK and *m (borrowing argv), or why not and *cause. */
 int		 cmdtab_match(int, char **, struct cmd_match *, char **);
+/* The sorted words that may follow argv and start with partial, *n. */
 char		**cmdtab_complete(int, char **, const char *, size_t *);
+/* Free a list from cmdtab_complete or mmp_store_names. */
 void		 cmdtab_free_list(char **, size_t);
+/* Print the help of the commands starting with argv; lines, or -1. */
 int		 cmdtab_help(int, char **, cmdtab_print_cb, void *, char **);
+/* The pattern of a command as written in cmds.def. */
 const char	*cmdtab_pattern(enum cmd_id);
+/* The one-line help of a command. */
 const char	*cmdtab_helptext(enum cmd_id);
+/* The literal words of a command ("xmpp callbridge add"). */
 const char	*cmdtab_name(enum cmd_id);
+/* The CF_ flags of a command. */
 int		 cmdtab_flags(enum cmd_id);
+/* The pattern as users read it (labels, no types), allocated. */
 char		*cmdtab_usage(enum cmd_id);
+/* Check a value against a type of the table (type, value): 0 or -1. */
 int		 cmdtab_check_arg(const char *, const char *, char **);
+/* Whether an account holding the ROLE_ set may run a command. */
 int		 cmdtab_allowed(enum cmd_id, int);
+/* The ROLE_ set that may run a command. */
 int		 cmdtab_roles_of(enum cmd_id);
+/* A ROLE_ set in words, the last two joined by the string; allocated. */
 char		*cmdtab_roles_str(int, const char *);
+/* The ROLE_ bit of the i-th role (0 <= i < ROLE_COUNT). */
 int		 cmdtab_role_bit(int);
+/* The name of the i-th role. */
 const char	*cmdtab_role_name(int);
+/* The system group that grants the i-th role. */
 const char	*cmdtab_role_group(int);
+/* Whether a visible command takes an argument of the type after argv. */
 int		 cmdtab_wants(int, char **, const char *);
 
 #endif /* CMDTAB_H */

@@ -20,70 +20,14 @@ typedef int (*cmd_handler)(struct cmdctx *);
 
 static void	 cmd_refuse(struct cmdctx *);
 
-/* One handler for each command of cmds.def, indexed by its id. */
+/*
+ * The handler of each command, indexed by its id: the handler column of
+ * cmds.def, so every command has one or the daemon does not build.
+ */
 static const cmd_handler handlers[CMD__COUNT] = {
-	[CMD_HELP] = cmd_help,
-	[CMD_EXIT] = cmd_local,
-	[CMD_QUIT] = cmd_local,
-	[CMD_VERSION] = cmd_version,
-	[CMD_HOSTNAME_SHOW] = cmd_hostname_show,
-	[CMD_HOSTNAME_SET] = cmd_hostname_set,
-	[CMD_XMPP_STATUS] = cmd_xmpp_status,
-	[CMD_XMPP_DOMAIN] = cmd_xmpp_domain,
-	[CMD_XMPP_LISTEN] = cmd_xmpp_listen,
-	[CMD_XMPP_PORT_CLIENT] = cmd_xmpp_port,
-	[CMD_XMPP_PORT_COMPONENT] = cmd_xmpp_port,
-	[CMD_XMPP_CERTS] = cmd_xmpp_certs,
-	[CMD_XMPP_CERTS_NONE] = cmd_xmpp_certs,
-	[CMD_XMPP_ENABLE] = cmd_xmpp_enable,
-	[CMD_XMPP_DISABLE] = cmd_xmpp_disable,
-	[CMD_XMPP_MAXSESS] = cmd_xmpp_max_sessions,
-	[CMD_XMPP_MAXSESS_UNLIM] = cmd_xmpp_max_sessions,
-	[CMD_XMPP_RESET] = cmd_xmpp_reset,
-	[CMD_XMPP_DNS_CHECK] = cmd_xmpp_dns,
-	[CMD_XMPP_DNS_RECORDS] = cmd_xmpp_dns,
-	[CMD_CB_ADD] = cmd_callbridge_add,
-	[CMD_CB_ADD_SECRET] = cmd_callbridge_add_secret,
-	[CMD_CB_DEL] = cmd_callbridge_del,
-	[CMD_CB_LIST] = cmd_callbridge_list,
-	[CMD_CLUSTER_STATUS] = cmd_cluster_status,
-	[CMD_CLUSTER_TRUST] = cmd_cluster_trust,
-	[CMD_CLUSTER_ENABLE] = cmd_cluster_enable,
-	[CMD_CLUSTER_DISABLE] = cmd_cluster_disable,
-	[CMD_CLUSTER_INIT] = cmd_cluster_init,
-	[CMD_CLUSTER_JOIN] = cmd_cluster_join,
-	[CMD_CLUSTER_REMOVE] = cmd_cluster_remove,
-	[CMD_CLUSTER_REMOVE_PEER] = cmd_cluster_remove,
-	[CMD_CLUSTER_TIMERS] = cmd_cluster_timers,
-	[CMD_XMPP_PORT_CLUSTER] = cmd_xmpp_port,
-	[CMD_USER_ADD] = cmd_user_password,
-	[CMD_USER_PASSWD] = cmd_user_password,
-	[CMD_USER_DEL] = cmd_user_del,
-	[CMD_USER_LIST] = cmd_user_list,
-	[CMD_USER_LIST_ONE] = cmd_user_list,
-	[CMD_PKI_CSR] = cmd_pki_make,
-	[CMD_PKI_SELFSIGNED] = cmd_pki_make,
-	[CMD_PKI_LIST] = cmd_pki_list,
-	[CMD_PKI_NAMES] = cmd_pki_names,
-	[CMD_PKI_INSPECT] = cmd_pki_inspect,
-	[CMD_PKI_MATCH] = cmd_pki_match,
-	[CMD_PKI_VERIFY] = cmd_pki_verify,
-	[CMD_PKI_UNLOCK] = cmd_pki_unlock,
-	[CMD_PKI_P12] = cmd_pki_p12,
-	[CMD_PKI_BUNDLE] = cmd_pki_bundle,
-	[CMD_PKI_BUNDLE_TRUST] = cmd_pki_bundle,
-	[CMD_PKI_CA_INIT] = cmd_pki_make,
-	[CMD_PKI_CA_SIGN] = cmd_pki_ca_sign,
-	[CMD_BACKUP_LIST] = cmd_backup_list,
-	[CMD_BACKUP_SNAPSHOT] = cmd_backup_snapshot,
-	[CMD_BACKUP_ROLLBACK] = cmd_backup_rollback,
-	[CMD_SYSUSER_LIST] = cmd_sysuser_list,
-	[CMD_SYSLOG_SHOW] = cmd_syslog_show,
-	[CMD_SYSLOG_FOLLOW] = cmd_syslog_follow,
-	[CMD_SYSLOG_SERVER_ADD] = cmd_syslog_server_add,
-	[CMD_SYSLOG_SERVER_ADD_TCP] = cmd_syslog_server_add,
-	[CMD_SYSLOG_SERVER_DEL] = cmd_syslog_server_del,
-	[CMD_SYSLOG_SERVER_LIST] = cmd_syslog_server_list,
+#define CMD(id, pattern, flags, handler, help) [CMD_##id] = handler,
+#include "cmds.def"
+#undef CMD
 };
 
 /* Match and run one command; returns a MMP_RES_ code or CMD_PENDING. */
@@ -97,13 +41,6 @@ cmd_dispatch(struct cmdctx *ctx)
 		cmdctx_err(ctx, "%s", cause);
 		free(cause);
 		return (MMP_RES_PARSE);
-	}
-	if (handlers[ctx->m.id] == NULL) {
-		log_warnx("cmd_dispatch: no handler for %s",
-		    cmdtab_name(ctx->m.id));
-		cmdctx_err(ctx, "%s: not implemented",
-		    cmdtab_name(ctx->m.id));
-		return (MMP_RES_INTERNAL);
 	}
 	ctx->matched = 1;
 	if (!cmdtab_allowed(ctx->m.id, ctx->roles)) {

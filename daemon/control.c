@@ -4,6 +4,10 @@
  * PROMPT and DONE back. A bad frame closes that connection and nothing
  * else. A descriptor is kept in reserve so that an admin gets in even
  * when the rest of the daemon has run out of them.
+ *
+ * This is the layer below the commands: it runs them, reports their end
+ * and its own going idle through the control_ops mmpd.c registers with
+ * control_listen, and calls nothing above it.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -55,6 +59,11 @@ static struct log_limit		 log_pause;
 static int			 nconns;
 static gid_t			 role_gid[ROLE_COUNT];	/* as last looked up */
 static int			 role_known[ROLE_COUNT];
+static struct event_base	*base;
+static const struct control_ops	*ops;
+static char			*sockpath;	/* ours, from control_init */
+static char			*filesdir;	/* the file store, or NULL */
+static int			 stopping;	/* since control_stopping */
 
 static void	 control_accept(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -84,9 +93,10 @@ static void	 control_store_names(char *);
 /*
  * Create the control socket at path, mode 0660. A stale socket (nobody
  * answers) is replaced; a live one means another mmpd: refuse to start.
+ * Output names files under store (may be NULL) by their store names.
  */
 void
-control_init(const char *path)
+control_init(const char *path, const char *store)
 {
 	struct sockaddr_un	 sun;
 	mode_t			 old;
@@ -122,6 +132,8 @@ control_init(const char *path)
 		fatal("control_init: listen %s", path);
 	evutil_make_socket_nonblocking(fd);
 	listen_fd = fd;
+	sockpath = xstrdup(path);
+	filesdir = store != NULL ? xstrdup(store) : NULL;
 }
 
 /*
@@ -151,16 +163,18 @@ control_group(const char *path)
 	free(dir);
 }
 
-/* Start accepting connections on the event loop. */
+/* Start accepting connections on the loop; commands go to the ops. */
 void
-control_listen(void)
+control_listen(struct event_base *evbase, const struct control_ops *cops)
 {
-	listener = evconnlistener_new(mmpd->base, control_accept, NULL,
+	base = evbase;
+	ops = cops;
+	listener = evconnlistener_new(base, control_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, listen_fd);
 	if (listener == NULL)
 		fatalx("control_listen: evconnlistener_new failed");
 	evconnlistener_set_error_cb(listener, control_accept_error);
-	if ((resume = evtimer_new(mmpd->base, control_accept_resume,
+	if ((resume = evtimer_new(base, control_accept_resume,
 	    NULL)) == NULL)
 		fatalx("control_listen: evtimer_new failed");
 	control_reserve();
@@ -226,18 +240,32 @@ control_accept_resume(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * The daemon is stopping: from now on a new command is answered
+ * MMP_RES_SHUTDOWN, a connection closes once its command has answered,
+ * and the last one to close calls the idle op.
+ */
+void
+control_stopping(void)
+{
+	stopping = 1;
+}
+
+/*
  * Stop accepting; tell a connection with a command waiting for input that
- * the daemon is going away, and close the others.
+ * the daemon is going away, and close the others. Implies
+ * control_stopping: work in flight answers, then its connection closes.
  */
 void
 control_shutdown(void)
 {
 	struct ctl_conn	*c, *next;
 
+	stopping = 1;
+
 	if (listener != NULL) {
 		evconnlistener_free(listener);
 		listener = NULL;
-		unlink(mmpd->sockpath);
+		unlink(sockpath);
 	}
 	TAILQ_FOREACH_SAFE(c, &conns, entry, next) {
 		/* Work in flight finishes and answers; cmdctx_done closes. */
@@ -355,7 +383,7 @@ control_allowed(int fd, uid_t *uidp, pid_t *pidp, int *rolesp)
 		*rolesp = ROLE_ALL;
 		return (1);
 	}
-	if (stat(mmpd->sockpath, &st) == 0)
+	if (stat(sockpath, &st) == 0)
 		sockgid = st.st_gid;
 	control_roles_lookup();
 	ngroups = control_peer_groups(fd, cred.uid, cred.gid, &groups);
@@ -394,7 +422,7 @@ control_accept(struct evconnlistener *l, evutil_socket_t fd,
 	 * turn of the loop later: we close it ourselves, so that the reserve
 	 * descriptor can take its place at once.
 	 */
-	c->bev = bufferevent_socket_new(mmpd->base, fd, 0);
+	c->bev = bufferevent_socket_new(base, fd, 0);
 	if (c->bev == NULL) {
 		log_warnx("control_accept: bufferevent_socket_new failed");
 		close(fd);
@@ -443,8 +471,8 @@ control_close(struct ctl_conn *c)
 	close(c->fd);
 	free(c);
 	control_reserve();
-	if (mmpd->shutdown && control_idle())
-		mmpd_shutdown_done();
+	if (stopping && control_idle())
+		ops->idle();
 }
 
 /* Stop reading and close once everything queued has been written. */
@@ -613,10 +641,10 @@ control_cmd(struct ctl_conn *c, const struct msg_hdr *hdr,
 		return (-1);
 	}
 	c->ctx = ctx;
-	if (mmpd->shutdown)
+	if (stopping)
 		res = MMP_RES_SHUTDOWN;
 	else
-		res = cmd_dispatch(ctx);
+		res = ops->dispatch(ctx);
 	if (res != CMD_PENDING)
 		cmdctx_done(ctx, res);
 	return (0);
@@ -668,6 +696,10 @@ control_free(void)
 		close(reserve_fd);
 		reserve_fd = -1;
 	}
+	free(sockpath);
+	sockpath = NULL;
+	free(filesdir);
+	filesdir = NULL;
 }
 
 /* Free a command context, telling work in flight that nobody waits. */
@@ -704,7 +736,7 @@ cmdctx_out(struct cmdctx *ctx, const char *fmt, ...)
 static void
 control_store_names(char *line)
 {
-	const char	*dir = mmpd->filesdir;
+	const char	*dir = filesdir;
 	size_t		 n;
 	char		*p = line;
 
@@ -775,12 +807,12 @@ cmdctx_done(struct cmdctx *ctx, int res)
 {
 	struct ctl_conn	*c = ctx->conn;
 
-	cmd_audit(ctx, res);
+	ops->finished(ctx, res);
 	control_send_done(c, ctx->id, res);
 	c->ctx = NULL;
 	ctx->cancel = NULL;
 	cmdctx_free(ctx);
-	if (mmpd->shutdown)
+	if (stopping)
 		control_close_after(c);
 }
 

@@ -43,6 +43,12 @@ static void	 mmpd_shutdown_timeout(evutil_socket_t, short, void *);
 static void	 mmpd_cluster_down(void);
 static void	 mmpd_rlimit(void);
 static void	 mmpd_event_log(int, const char *);
+static void	 mmpd_shutdown_done(void);
+
+/* What the control socket calls up to. */
+static const struct control_ops control_ops = {
+	cmd_dispatch, cmd_audit, mmpd_shutdown_done
+};
 
 static __dead void
 usage(void)
@@ -267,6 +273,7 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("mmpd_signal: %s, shutting down", strsignal(sig));
 	mmpd->shutdown = 1;
+	control_stopping();
 	xmpp_stop("system-shutdown");
 	cluster_shutdown(mmpd_cluster_down);
 	cmd_syslog_stop();
@@ -345,7 +352,7 @@ mmpd_event_log(int severity, const char *msg)
 }
 
 /* Everything is answered and the cluster is down: leave the loop. */
-void
+static void
 mmpd_shutdown_done(void)
 {
 	if (!cluster_down())
@@ -424,7 +431,7 @@ main(int argc, char *argv[])
 	/* The socket first: a live mmpd there must find its data untouched. */
 	signal(SIGPIPE, SIG_IGN);
 	mmpd_rlimit();
-	control_init(mmpd->sockpath);
+	control_init(mmpd->sockpath, mmpd->filesdir);
 	if (pid != NULL && mmpd_pidfile_lock(pid, &cause) == -1) {
 		unlink(mmpd->sockpath);
 		fatalx("%s", cause);
@@ -450,7 +457,7 @@ main(int argc, char *argv[])
 	log_ring_init(cmd_syslog_sink);
 	syslog_remote_init();
 	worker_init();
-	control_listen();
+	control_listen(mmpd->base, &control_ops);
 	if (cluster_init(&cause) == -1)
 		fatalx("%s", cause);
 	if ((v = db_config_get(mmpd->db, DB_XMPP_ENABLED)) != NULL &&

@@ -67,26 +67,51 @@ struct cmdctx {
 /* cmd_sysuser.c */
 int		 cmd_sysuser_list(struct cmdctx *);
 
-/* mmpd.c */
-void		 mmpd_shutdown_done(void);
+/*
+ * control.c: the control socket, the layer below the commands. It calls
+ * up only through these, which mmpd.c registers with control_listen.
+ */
+struct control_ops {
+	/* Run a command: a MMP_RES_ code, or CMD_PENDING (cmdctx_done). */
+	int	(*dispatch)(struct cmdctx *);
+	/* A command ended with this result (before ctx is freed). */
+	void	(*finished)(struct cmdctx *, int);
+	/* Stopping, and the last connection has closed. */
+	void	(*idle)(void);
+};
 
-/* control.c */
-void		 control_init(const char *);
-void		 control_listen(void);
+/* Bind the socket at path (copied), output naming files under store. */
+void		 control_init(const char *, const char *);
+/* Accept on the loop, commands to the ops (both borrowed until free). */
+void		 control_listen(struct event_base *,
+		    const struct control_ops *);
+/* Refuse new commands; close each connection once it has answered. */
+void		 control_stopping(void);
+/* Stop accepting; end prompts with an error, close idle connections. */
 void		 control_shutdown(void);
+/* Close every connection and free what control_init made, at exit. */
 void		 control_free(void);
+/* Whether no connection is left. */
 int		 control_idle(void);
+/* Send a line to the shell's stdout (store paths by their names). */
 void		 cmdctx_out(struct cmdctx *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
+/* Send a line to the shell's stderr (store paths by their names). */
 void		 cmdctx_err(struct cmdctx *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
+/* Send a "Label<padding>: value" line, the label padded to width. */
 void		 cmdctx_kv(struct cmdctx *, int, const char *, const char *,
 		    ...) __attribute__((__format__(printf, 4, 5)));
+/* Ask the shell for a line (echo 0: a secret); returns CMD_PENDING. */
 int		 cmdctx_prompt(struct cmdctx *, const char *, int,
 		    cmdctx_input_cb);
+/* End a command with a MMP_RES_ result; frees ctx. */
 void		 cmdctx_done(struct cmdctx *, int);
+/* Send text without a newline (progress). */
 void		 cmdctx_part(struct cmdctx *, const char *);
+/* Bytes queued for the shell and not read yet. */
 size_t		 cmdctx_outlen(struct cmdctx *);
+/* Close the command's connection now; frees ctx (its cancel hook runs). */
 void		 cmdctx_drop(struct cmdctx *);
 
 /* worker.c */
@@ -113,10 +138,14 @@ int		 cmd_pki_bundle(struct cmdctx *);
 int		 cmd_pki_ca_sign(struct cmdctx *);
 
 /* cmd.c */
+/* Match a command and run its handler: MMP_RES_ code or CMD_PENDING. */
 int		 cmd_dispatch(struct cmdctx *);
+/* An existing store file's path in *path (caller frees); -1 tells why. */
 int		 cmd_store_path(struct cmdctx *, const char *, char **);
+/* Set config keys (NULL deletes) in one transaction; -1 tells why. */
 int		 cmd_commit_config(struct cmdctx *, const char **,
 		    const char **, int);
+/* Log the audit line of a command that changes state, with its result. */
 void		 cmd_audit(struct cmdctx *, int);
 
 /* cmd_syslog.c */

@@ -3,7 +3,9 @@
  * streams take a server context whose CA bundle is the chain it sends;
  * the cluster port takes one context for both ends of its links whose CA
  * bundle is the trust peers are verified against. Both are TLS 1.2 or
- * newer, without renegotiation, compression or session tickets.
+ * newer, without renegotiation, compression or session tickets. The
+ * server context new XMPP streams take is held here, and the digest and
+ * comparison of the XEP-0114 handshake are done here.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +15,9 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -24,6 +28,8 @@
 #include "log.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+static SSL_CTX	*tls_server_ctx;	/* what new XMPP streams take */
 
 static int	 tls_add_chain(SSL_CTX *, const char *, char **);
 
@@ -199,5 +205,65 @@ tls_bev_why(struct bufferevent *bev, short what, int err, char *why,
 		strlcpy(detail, X509_verify_cert_error_string(vr), detlen);
 	*alert = ERR_GET_LIB(found) == ERR_LIB_SSL &&
 	    ERR_GET_REASON(found) >= SSL_AD_REASON_OFFSET;
+	return (1);
+}
+
+/* Make ctx (ours from now on) the server context; NULL drops it. */
+void
+tls_server_set(SSL_CTX *ctx)
+{
+	SSL_CTX_free(tls_server_ctx);
+	tls_server_ctx = ctx;
+}
+
+/* A new server-side TLS object, or NULL without a context. */
+SSL *
+tls_server_new(void)
+{
+	if (tls_server_ctx == NULL)
+		return (NULL);
+	return (SSL_new(tls_server_ctx));
+}
+
+/* Lowercase hex SHA-1 of a string (XEP-0114 handshake); caller frees. */
+char *
+tls_sha1_hex(const char *s)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 len = 0, i;
+	char		*hex;
+
+	if (EVP_Digest(s, strlen(s), md, &len, EVP_sha1(), NULL) != 1)
+		fatalx("tls_sha1_hex: SHA-1 failed");
+	hex = xmalloc(2 * len + 1);
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return (hex);
+}
+
+/* Whether two strings are equal, in time that depends on length only. */
+int
+tls_equal(const char *a, const char *b)
+{
+	size_t	 n = strlen(a);
+
+	if (strlen(b) != n)
+		return (0);
+	return (CRYPTO_memcmp(a, b, n) == 0);
+}
+
+/*
+ * Take the next OpenSSL error a TLS bufferevent kept: 1 with its reason
+ * in *why (static, NULL if OpenSSL has no text for it), 0 when none is
+ * left.
+ */
+int
+tls_bev_error(struct bufferevent *bev, const char **why)
+{
+	unsigned long	 e;
+
+	if ((e = bufferevent_get_openssl_error(bev)) == 0)
+		return (0);
+	*why = ERR_reason_error_string(e);
 	return (1);
 }

@@ -22,6 +22,7 @@
 
 static FILE	*client_prompt_fp;	/* where prompts go; NULL: stdout */
 static volatile sig_atomic_t client_interrupted;
+static volatile sig_atomic_t client_cancel_flag; /* Ctrl-C at the editor */
 
 static int	 client_connect(const char *, char **);
 static int	 client_write(int, struct msg *);
@@ -306,13 +307,13 @@ client_read_secret(const char *prompt, int echo)
 	fputs(prompt, fp);
 	fflush(fp);
 	for (;;) {
-		if (mmp_interrupted) {
+		if (client_cancel_flag) {
 			n = 0;
 			break;
 		}
 		n = read(STDIN_FILENO, &c, 1);
 		/* Ctrl-C (the interactive shell catches it) cancels. */
-		if (n == -1 && errno == EINTR && !mmp_interrupted)
+		if (n == -1 && errno == EINTR && !client_cancel_flag)
 			continue;
 		if (n <= 0 || c == '\n' || c == '\r')
 			break;
@@ -329,7 +330,7 @@ client_read_secret(const char *prompt, int echo)
 		fputc('\n', fp);
 		fflush(fp);
 	}
-	if ((n <= 0 && len == 0) || mmp_interrupted) {
+	if ((n <= 0 && len == 0) || client_cancel_flag) {
 		if (line != NULL)
 			explicit_bzero(line, len);
 		free(line);
@@ -400,4 +401,21 @@ client_input(void *arg, const char *prompt, int echo)
 	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 		line[--n] = '\0';
 	return (line);
+}
+
+/*
+ * Ctrl-C at the interactive shell (on) makes a prompt being read give up
+ * until it is turned off again. Safe in a signal handler.
+ */
+void
+client_cancel(int on)
+{
+	client_cancel_flag = on ? 1 : 0;
+}
+
+/* Whether Ctrl-C was noted by client_cancel and not turned off since. */
+int
+client_cancelled(void)
+{
+	return (client_cancel_flag != 0);
 }

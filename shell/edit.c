@@ -1,7 +1,8 @@
 /*
  * The interactive front end on libedit: prompt, history, TAB completion
  * and `?` help, all from the command table. Thin on purpose: the work is
- * done by cmdtab and mmp_command.
+ * done by cmdtab and by the edit_ops that mmp.c hands to edit_loop (run
+ * a command, the host name, the store's names); nothing here calls up.
  */
 #include <sys/ioctl.h>
 
@@ -25,6 +26,7 @@
 #define HISTORY_SIZE	1000
 
 static char	 prompt[HOST_NAME_MAX + 8];
+static const struct edit_ops *ops;	/* from edit_loop, while it runs */
 
 static char	*edit_prompt(EditLine *);
 static int	 edit_words(EditLine *, char ***, int *, char **);
@@ -51,7 +53,7 @@ edit_set_prompt(void)
 {
 	char	 name[HOST_NAME_MAX + 1];
 
-	mmp_hostname(name, sizeof(name));
+	ops->hostname(name, sizeof(name));
 	snprintf(prompt, sizeof(prompt), "%s> ", name);
 }
 
@@ -99,7 +101,7 @@ edit_complete(EditLine *el, int ch)
 	list = cmdtab_complete(argc, argv, partial, &n);
 	/* Where a file goes, the daemon knows the names of the store. */
 	if (cmdtab_wants(argc, argv, "file") &&
-	    (names = mmp_store_names(partial, &nn)) != NULL) {
+	    (names = ops->names(partial, &nn)) != NULL) {
 		list = xreallocarray(list, n + nn, sizeof(*list));
 		memcpy(list + n, names, nn * sizeof(*names));
 		n += nn;
@@ -193,7 +195,7 @@ static void
 edit_sigint(int sig)
 {
 	(void)sig;
-	mmp_interrupted = 1;
+	client_cancel(1);
 }
 
 /*
@@ -211,7 +213,7 @@ edit_getc(EditLine *el, wchar_t *wc)
 
 	(void)el;
 	for (;;) {
-		if (mmp_interrupted)
+		if (client_cancelled())
 			return (-1);
 		n = read(STDIN_FILENO, &c, 1);
 		if (n == -1 && errno == EINTR)
@@ -222,7 +224,7 @@ edit_getc(EditLine *el, wchar_t *wc)
 		}
 		if (c == 0x03) {
 			memset(&mbs, 0, sizeof(mbs));
-			mmp_interrupted = 1;
+			client_cancel(1);
 			return (-1);
 		}
 		r = mbrtowc(wc, &c, 1, &mbs);
@@ -270,9 +272,12 @@ edit_discard(void)
 		    "command unread (it may have been the secret)\n");
 }
 
-/* The interactive loop; returns the exit status of the shell. */
+/*
+ * The interactive loop, running commands through eops (borrowed while it
+ * runs); returns the exit status of the shell.
+ */
 int
-edit_loop(void)
+edit_loop(const struct edit_ops *eops)
 {
 	EditLine	*el;
 	History		*hist;
@@ -283,7 +288,9 @@ edit_loop(void)
 	char		*histfile = NULL, **argv, *cause;
 	struct cmd_match m;
 	int		 count, argc, rc, sethost, parsed, quiet;
-	int		 secret, refused = 0;
+	int		 secret, prompts, refused = 0;
+
+	ops = eops;
 
 	/* Ctrl-C cancels the line or the secret prompt, not the shell. */
 	memset(&sa, 0, sizeof(sa));
@@ -320,9 +327,9 @@ edit_loop(void)
 	el_set(el, EL_BIND, "?", "mmp-help", NULL);
 
 	for (;;) {
-		mmp_interrupted = 0;
+		client_cancel(0);
 		line = el_gets(el, &count);
-		if (mmp_interrupted) {
+		if (client_cancelled()) {
 			/* Ctrl-C: drop the line and prompt again. */
 			fputc('\n', stdout);
 			fflush(stdout);
@@ -365,9 +372,9 @@ edit_loop(void)
 				history(hist, &ev, H_SAVE, histfile);
 		}
 		refused = 0;
-		rc = mmp_command(argc, argv, "");
+		rc = ops->run(argc, argv, &prompts);
 		util_free_argv(argv, argc);
-		if (secret && mmp_prompts == 0 && rc != EXIT_OK) {
+		if (secret && prompts == 0 && rc != EXIT_OK) {
 			edit_discard();
 			refused = 1;
 		}
@@ -384,5 +391,6 @@ edit_loop(void)
 	el_end(el);
 	history_end(hist);
 	free(histfile);
+	ops = NULL;
 	return (EXIT_OK);
 }

@@ -15,14 +15,16 @@
 #include "util.h"
 #include "xmalloc.h"
 
-const char	*sockpath;
-int		 jflag;		/* -j: answers as JSON */
-volatile sig_atomic_t mmp_interrupted;	/* SIGINT since last looked */
-int		 mmp_prompts;		/* prompts the last command made */
-
+static const char *sockpath;
+static int	 jflag;			/* -j: answers as JSON */
+static int	 mmp_prompts;		/* prompts the last command made */
 static int	 batch_lineno;		/* stdin lines read in batch mode */
 
 static __dead void usage(void);
+static int	 mmp_command(int, char **, const char *);
+static int	 mmp_edit_run(int, char **, int *);
+static void	 mmp_hostname(char *, size_t);
+static char	**mmp_store_names(const char *, size_t *);
 static int	 mmp_batch(void);
 static int	 mmp_ssh(int);
 static int	 mmp_json(const struct cmd_match *, int, char **,
@@ -43,6 +45,11 @@ struct mmp_names {
 static const struct client_io stdio_io = {
 	client_print_out, client_print_err, mmp_input, client_print_part,
 	NULL
+};
+
+/* What the interactive line editor calls up to. */
+static const struct edit_ops edit_ops = {
+	mmp_edit_run, mmp_hostname, mmp_store_names
 };
 
 static __dead void
@@ -101,7 +108,7 @@ mmp_input(void *arg, const char *prompt, int echo)
  * daemon. where is "line N: " in batch mode, else "". Returns the exit
  * status; exit and quit return -1.
  */
-int
+static int
 mmp_command(int argc, char **argv, const char *where)
 {
 	struct cmd_match	 m;
@@ -153,6 +160,17 @@ mmp_command(int argc, char **argv, const char *where)
 		io.arg = (void *)(uintptr_t)where;
 	}
 	rc = client_run(sockpath, argc, argv, &io);
+	return (rc);
+}
+
+/* A command typed at the prompt, and how many prompts it answered. */
+static int
+mmp_edit_run(int argc, char **argv, int *prompts)
+{
+	int	 rc;
+
+	rc = mmp_command(argc, argv, "");
+	*prompts = mmp_prompts;
 	return (rc);
 }
 
@@ -211,7 +229,7 @@ mmp_batch_err(void *arg, const char *line)
  * The host name for the prompt: what the daemon has (set with the
  * hostname command), else this machine's.
  */
-void
+static void
 mmp_hostname(char *buf, size_t len)
 {
 	struct client_io	 io = { mmp_capture, mmp_ignore, client_input,
@@ -244,7 +262,7 @@ mmp_collect(void *arg, const char *line)
  * completion: an allocated list of *n names (free with
  * cmdtab_free_list), or NULL when there are none or mmpd cannot say.
  */
-char **
+static char **
 mmp_store_names(const char *prefix, size_t *n)
 {
 	struct mmp_names	 nm = { NULL, 0 };
@@ -332,7 +350,7 @@ mmp_ssh(int readonly)
 	cmd = getenv("SSH_ORIGINAL_COMMAND");
 	if (cmd == NULL || cmd[strspn(cmd, " \t")] == '\0') {
 		if (isatty(STDIN_FILENO))
-			return (edit_loop());
+			return (edit_loop(&edit_ops));
 		return (mmp_batch());
 	}
 	base = strrchr(cmd, '/') != NULL ? strrchr(cmd, '/') + 1 : cmd;
@@ -370,7 +388,7 @@ mmp_ssh(int readonly)
 		if (skip == 0)
 			return (EXIT_OK);
 		if (isatty(STDIN_FILENO))
-			return (edit_loop());
+			return (edit_loop(&edit_ops));
 		return (mmp_batch());
 	}
 	rc = mmp_command(argc - skip, argv + skip, "");
@@ -418,6 +436,6 @@ main(int argc, char *argv[])
 		return (rc == -1 ? EXIT_OK : rc);
 	}
 	if (isatty(STDIN_FILENO))
-		return (edit_loop());
+		return (edit_loop(&edit_ops));
 	return (mmp_batch());
 }

@@ -4,7 +4,6 @@
 #ifndef MMP_H
 #define MMP_H
 
-#include <signal.h>
 #include <stdio.h>
 
 #include "compat.h"
@@ -40,34 +39,55 @@ struct client_io {
 struct cmd_match;
 struct json_doc;
 
-/* mmp.c */
-extern const char	*sockpath;
-extern int		 jflag;
-extern volatile sig_atomic_t mmp_interrupted;
-extern int		 mmp_prompts;
-int		 mmp_command(int, char **, const char *);
-void		 mmp_hostname(char *, size_t);
-char		**mmp_store_names(const char *, size_t *);
-
 /* client.c */
+/* Run one command on the daemon at path through io; the exit status. */
 int		 client_run(const char *, int, char **,
 		    const struct client_io *);
+/* Ask on the terminal (echo 0: a secret); the caller frees, NULL: EOF. */
 char		*client_read_secret(const char *, int);
+/* A line of the command's output to stdout. */
 void		 client_print_out(void *, const char *);
+/* A line of the command's errors to stderr. */
 void		 client_print_err(void *, const char *);
+/* Progress text (no newline) to stdout. */
 void		 client_print_part(void *, const char *);
+/* Answer a daemon prompt from the terminal or stdin; the caller frees. */
 char		*client_input(void *, const char *, int);
+/* Where prompts for secrets are written (stdout by default). */
 void		 client_prompt_stream(FILE *);
+/* Ctrl-C (1): a prompt being read gives up; 0 clears. Signal-safe. */
+void		 client_cancel(int);
+/* Whether client_cancel(1) came and was not cleared since. */
+int		 client_cancelled(void);
 
 /* json.c */
+/* Start the document of a command (m NULL: it did not parse). */
 struct json_doc	*json_new(const struct cmd_match *, const char *);
+/* client_io out: keep a line of the answer. */
 void		 json_out(void *, const char *);
+/* client_io err: keep an error line. */
 void		 json_err(void *, const char *);
+/* client_io part: progress is left out of the document. */
 void		 json_part(void *, const char *);
+/* Write the document with the exit status to fp as one line; frees it. */
 void		 json_finish(struct json_doc *, int, FILE *);
+/* A failure before any command ran, as {"error": ...} on its own line. */
 void		 json_error(FILE *, const char *, const char *);
 
-/* edit.c */
-int		 edit_loop(void);
+/*
+ * edit.c: the interactive line editor, the layer below mmp.c. It calls
+ * up only through these, which mmp.c hands to edit_loop.
+ */
+struct edit_ops {
+	/* Run a command: its exit status (-1 leaves), *prompts answered. */
+	int	(*run)(int, char **, int *);
+	/* The host name for the prompt, into a buffer of the given size. */
+	void	(*hostname)(char *, size_t);
+	/* Store names starting with a prefix (cmdtab_free_list), or NULL. */
+	char	**(*names)(const char *, size_t *);
+};
+
+/* The interactive loop on the terminal; the shell's exit status. */
+int		 edit_loop(const struct edit_ops *);
 
 #endif /* MMP_H */

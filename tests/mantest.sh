@@ -4,14 +4,14 @@
 #
 # Run from the top of the tree: sh tests/mantest.sh
 #
-# For each CMD(id, "pattern", flags, help) line of cmds.def, the literal
-# words of the pattern are the words that start with neither '<' nor '['.
-# man/mmp.8 must have an .It line whose Cm words, in order, are exactly
-# those literal words, and which has Ar arguments if and only if the pattern
-# has arguments: `hostname' and `hostname <name>' are two entries.  Two
-# patterns never share one entry.  An .It Cm entry of the COMMANDS section
-# that fits no pattern is reported too, so the page cannot keep a command
-# the table has dropped.
+# For each CMD(id, "pattern", flags, handler, help) line of cmds.def, the
+# literal words of the pattern are the words that start with neither '<'
+# nor '['.  man/mmp.8 must have an .It line whose Cm words, in order, are
+# exactly those literal words, and which has Ar arguments if and only if the
+# pattern has arguments: `hostname' and `hostname <name>' are two entries.
+# Two patterns never share one entry.  An .It Cm entry of the COMMANDS
+# section that fits no pattern is reported too, so the page cannot keep a
+# command the table has dropped.
 #
 # On an .It line the Cm words are the arguments that follow each Cm macro
 # up to the next macro (Ar, Op, Oo, Oc, Ns, ...); lone punctuation such as

@@ -1,6 +1,7 @@
 /*
  * XMPP resiliency: the cluster (DESIGN.md section 7). Shared by the
- * cluster*.c files and the few XMPP hooks that forward to the leader.
+ * files of daemon/cluster/ and the daemon's commands; the XMPP core never
+ * includes it: the cluster plugs into it from above (hooks.c).
  *
  *   cluster.c	    raft's life, roles, the leader's duties, secret
  *		    digests, shutdown with handover
@@ -79,91 +80,82 @@ typedef void (*cnet_accept_cb)(struct bufferevent *,
 typedef void (*cnet_dial_cb)(struct bufferevent *, const struct cnet_hello *,
     const char *, void *);
 
-/* cluster_net.c */
-int		 cnet_check_identity(const char *, const char *, const char *,
-		    char **);
+/* net.c: the cluster port */
+/* Listen on addr:port with key, certificate, trust bundle and domain;
+   -1 with *cause (the caller's to free), nothing left open. */
 int		 cnet_start(const char *, int, uint64_t, const char *,
 		    const char *, const char *, const char *, char **);
+/* Close the port and every channel in its handshake; dials fail later. */
 void		 cnet_stop(void);
-int		 cnet_reload(const char *, const char *, const char *,
-		    char **);
+/* Whether the cluster port is open. */
 int		 cnet_running(void);
+/* Set the node id our hellos carry. */
 void		 cnet_set_id(uint64_t);
+/* Who takes accepted channels of a kind (CN_FWD, CN_REQ); NULL: nobody. */
 void		 cnet_set_accept(int, cnet_accept_cb, void *);
-struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
-void		 cnet_dial_cancel(struct cnet_dial *);
+/* Monotonic milliseconds. */
 int64_t		 cnet_now_ms(void);
+/* Our cluster address, ip:port (borrowed; "" when not running). */
 const char	*cnet_local_addr(void);
-const char	*cnet_ident(void);
+/* Trust a peer identity for raft channels until members are known. */
 void		 cnet_pin(const char *);
 
-/* cluster_uv.c */
+/* dial.c: channels dialled from the port */
+/* Open a channel of a kind to ip:port; cb runs later, once, with the
+   bev (then the callee's) or a cause (borrowed). The handle is the
+   port's and gone after cb. */
+struct cnet_dial *cnet_dial(const char *, int, cnet_dial_cb, void *);
+/* Forget a dial: its callback will not run. NULL does nothing. */
+void		 cnet_dial_cancel(struct cnet_dial *);
+
+/* trust.c: the port's TLS and the identity of nodes */
+/* Whether key and certificate load and chain to the trust bundle as
+   peers check it; -1 with *cause (the caller's to free). */
+int		 cnet_check_identity(const char *, const char *, const char *,
+		    char **);
+/* A new trust bundle for the running port; untrusted links dropped; -1
+   with *cause (the caller's), the old bundle kept. */
+int		 cnet_reload(const char *, const char *, const char *,
+		    char **);
+/* Our own identity (the SHA-256 of our key, hex; borrowed, "" if none). */
+const char	*cnet_ident(void);
+
+/* uv.c: libuv in libevent, raft's transport on the port */
+/* Create the libuv loop, watched from mmpd's event base; -1 if not. */
 int		 cnet_uv_init(void);
+/* The libuv loop (the module's; NULL before cnet_uv_init). */
 struct uv_loop_s *cnet_uv_loop(void);
+/* Run the libuv loop on the next turn (after calls into raft). */
 void		 cnet_uv_kick(void);
+/* Stop the port and free the loop; raft closed before, not from libuv. */
 void		 cnet_uv_free(void);
+/* raft's transport on the cluster port (static, the module's). */
 struct raft_uv_transport *cnet_transport(void);
+/* When bytes last came from node id on a raft channel, -1 if never. */
 int64_t		 cnet_last_heard(uint64_t);
+/* Close the raft channels of peers that are no longer those members. */
 void		 cnet_uv_recheck(void);
 
-/* cluster_fsm.c */
+/*
+ * fsm*.c: the replicated state machine, what the commands use of it (the
+ * rest, for daemon/cluster/ only, is in cluster/fsm.h). An entry or text
+ * returned as char * is the caller's to free, NULL if bad.
+ */
 struct cfsm;
 struct db_roster;
-/*
- * What a node does with the replicated state: user_set(arg, user, blob),
- * user_del(arg, user), roster_set(arg, owner, jid, item) with item as
- * cfsm_roster_dec reads it, roster_del(arg, owner, jid), and changed(arg)
- * after anything but a roster changed. Any may be NULL.
- */
-struct cfsm_sink {
-	void	(*user_set)(void *, const char *, const char *);
-	void	(*user_del)(void *, const char *);
-	void	(*roster_set)(void *, const char *, const char *,
-		    const char *);
-	void	(*roster_del)(void *, const char *, const char *);
-	void	(*changed)(void *);
-	void	*arg;
-};
-struct cfsm	*cfsm_new(const struct cfsm_sink *);
-void		 cfsm_free(struct cfsm *);
-struct raft_fsm	*cfsm_raft(struct cfsm *);
-char		*cfsm_enc_init(const char *, const char *);
-char		*cfsm_enc_user_set(const char *, const char *);
-char		*cfsm_enc_user_del(const char *);
-char		*cfsm_enc_digest(uint64_t, const char *, const char *);
-char		*cfsm_enc_forget(uint64_t);
-char		*cfsm_enc_member(uint64_t, const char *, const char *);
+/* The entry that sets every member's raft timers (hb, el in ms). */
 char		*cfsm_enc_timers(int, int);
-char		*cfsm_enc_published(uint64_t);
-char		*cfsm_enc_revoke(const char *);
+/* The entry that lets every removed identity join again. */
 char		*cfsm_enc_revoke_clear(void);
-int		 cfsm_revoked(const struct cfsm *, const char *);
+/* The cluster's raft timers: 0 with hb and el, -1 if it has none. */
 int		 cfsm_timers(const struct cfsm *, int *, int *);
+/* Whether a node has published the digests of all its call bridges. */
 int		 cfsm_published(const struct cfsm *, uint64_t);
-const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
-int		 cfsm_member_any(const struct cfsm *);
-char		*cfsm_members_enc(const struct cfsm *);
-int		 cfsm_members_load(struct cfsm *, const char *);
-char		*cfsm_enc_roster_set(const char *, const char *,
-		    const char *);
-char		*cfsm_enc_roster_del(const char *, const char *);
-char		*cfsm_roster_enc(const struct db_roster *);
-int		 cfsm_roster_dec(const char *, struct db_roster *);
-const char	*cfsm_domain(const struct cfsm *);
-const char	*cfsm_key(const struct cfsm *);
-const char	*cfsm_user(const struct cfsm *, const char *);
-char		**cfsm_users(const struct cfsm *, int *);
-const char	*cfsm_roster(const struct cfsm *, const char *, const char *);
-char		**cfsm_roster_jids(const struct cfsm *, const char *, int *);
-const char	*cfsm_digest(const struct cfsm *, uint64_t, const char *);
+/* Call bridges with a digest on a node, sorted; free with util_free_argv. */
 char		**cfsm_digest_names(const struct cfsm *, uint64_t, int *);
+/* "consistent", or one line per call bridge the members disagree on. */
 char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
 		    const char **, int);
-char		*cfsm_secret_digest(const char *, const char *,
-		    const char *);
-int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
-int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
-		    const char *, uint64_t *, int);
 
 /* cluster_fwd.c */
 #define CFWD_NONE	0	/* not a cluster member: route locally */
@@ -183,6 +175,13 @@ void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
 
+/* hooks.c: the cluster plugged into the XMPP core's router and connections */
+struct cfwd_link;
+/* Register the router hooks (once, at cluster_init). */
+void		 chook_init(void);
+/* A ready pseudo connection of a kind for a link (the caller frees). */
+struct xconn	*chook_pseudo_new(int, struct cfwd_link *);
+
 /* cluster_lead.c */
 void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
@@ -191,15 +190,23 @@ void		 cfwd_send(struct xconn *, const struct xnode *);
 void		 cfwd_close(struct xconn *, const char *, const char *);
 void		 cfwd_recheck(void);
 
-/* cluster_req.c */
+/* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
+/* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);
+/* Raft is stopping here: what waits on it fails. */
 void		 creq_stop(void);
+/* Raft has closed: the changes and submissions it ran fail. */
 void		 creq_closed(void);
+/* Take a request channel a peer opened (the callee owns bev). */
 void		 creq_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
+/* At exit: free every request, submission and channel. */
 void		 creq_free(void);
+/* Membership changed: close the channels of former members. */
 void		 creq_recheck(void);
+/* Whether this node may route for the cluster right now (leads). */
 int		 cluster_routing_ok(void);
+/* member.c: as leader, pin ident for id at addr, then add the node. */
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 

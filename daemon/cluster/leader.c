@@ -481,14 +481,7 @@ clead_pseudo_new(struct cfwd_link *l, int kind, const char *id)
 			return (NULL);
 	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
 		return (NULL);
-	c = xcalloc(1, sizeof(*c));
-	c->kind = kind;
-	c->state = XS_READY;
-	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
-	c->tls = 1;
-	c->header_sent = 1;
-	c->since = time(NULL);
-	c->remote = l;
+	c = chook_pseudo_new(kind, l);	/* ready, c->remote is l */
 	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
 	strlcpy(c->addr, l->addr, sizeof(c->addr));
 	if (kind == XC_CLIENT) {

@@ -35,6 +35,7 @@
 
 #include "addrkey.h"
 #include "cluster/cluster.h"
+#include "cluster/fsm.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -187,6 +188,7 @@ cluster_init(char **cause)
 	cnet_set_accept(CN_REQ, creq_accept, NULL);
 	cnet_set_accept(CN_FWD, cfwd_accept, NULL);
 	cfwd_init();
+	chook_init();
 	if (cluster_enabled() && cluster_member()) {
 		char	*c = NULL;
 

@@ -1,9 +1,10 @@
 /*
  * libuv run from mmpd's libevent loop, and raft's transport on the
- * cluster port (DESIGN.md section 7). raft dials and accepts through
- * cluster_net.c; each raft channel is then a proxy between its TLS
- * bufferevent and our end of a socketpair, raft holding the other end as
- * a uv pipe. The proxy notes when bytes last came from each peer.
+ * cluster port (DESIGN.md section 7). raft dials through the port, and
+ * takes the raft channels it accepts through the acceptor this file
+ * registers for CN_RAFT. Each raft channel is then a proxy between its
+ * TLS bufferevent and our end of a socketpair, raft holding the other
+ * end as a uv pipe. The proxy notes when bytes last came from each peer.
  * Callbacks into raft never run from inside a call it made.
  */
 #include <sys/types.h>
@@ -77,7 +78,12 @@ static struct event		*cuv_raft_ev;
 static void	 cuv_run(evutil_socket_t, short, void *);
 static int	 cuv_watchers(void);
 static void	 cuv_close_walk(uv_handle_t *, void *);
+static int	 cuv_proxy_new(struct bufferevent *, uint64_t, const char *,
+		    const char *, uv_stream_t **);
 static void	 cuv_proxy_free(struct cuv_proxy *);
+static void	 cuv_proxies_free(void);
+static int	 cuv_raft_take(struct bufferevent *,
+		    const struct cnet_hello *, const char **);
 static void	 cuv_proxy_read(struct bufferevent *, void *);
 static void	 cuv_proxy_write(struct bufferevent *, void *);
 static void	 cuv_proxy_event(struct bufferevent *, short, void *);
@@ -96,6 +102,11 @@ static void	 cuv_raft_dialled(struct bufferevent *,
 		    const struct cnet_hello *, const char *, void *);
 static void	 cuv_raft_deferred(evutil_socket_t, short, void *);
 
+/* What the port does with accepted raft channels. */
+static const struct cnet_taker	 cuv_taker = {
+	cuv_raft_take, cuv_proxies_free
+};
+
 /*
  * libuv inside libevent
  */
@@ -106,6 +117,7 @@ cnet_uv_init(void)
 {
 	int	 rv;
 
+	cnet_set_taker(CN_RAFT, &cuv_taker);
 	if (cuv_loop != NULL)
 		return (0);
 	cuv_loop = xcalloc(1, sizeof(*cuv_loop));
@@ -261,7 +273,7 @@ cnet_uv_free(void)
  * (raft_malloc'd, since raft frees the handles it is given), a proxy
  * takes tls and our end. -1 with tls untouched on failure.
  */
-int
+static int
 cuv_proxy_new(struct bufferevent *tls, uint64_t id, const char *peer,
     const char *ident, uv_stream_t **stream)
 {
@@ -348,7 +360,7 @@ cnet_uv_recheck(void)
 }
 
 /* Close every raft channel (the port is closing). */
-void
+static void
 cuv_proxies_free(void)
 {
 	struct cuv_proxy	*px;
@@ -471,22 +483,30 @@ cuv_raft_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 	return (0);
 }
 
-/* Whether raft takes incoming raft channels now. */
-int
-cuv_raft_accepting(void)
-{
-	return (cuv_raft_accept != NULL && !cuv_raft_closing);
-}
-
 /*
- * Give raft an accepted channel from node id at addr: stream is raft's
- * end from cuv_proxy_new, raft's from now on.
+ * The port accepted a raft channel from node h->id at h->addr: proxy
+ * bev to a socketpair and give raft its end. -1 with *why, bev
+ * untouched, while raft takes no channels or the proxy cannot be made.
  */
-void
-cuv_raft_accepted(uint64_t id, const char *addr, uv_stream_t *stream)
+static int
+cuv_raft_take(struct bufferevent *bev, const struct cnet_hello *h,
+    const char **why)
 {
-	cuv_raft_accept(&cuv_raft, id, addr, stream);
+	uv_stream_t	*stream;
+
+	if (cuv_raft_accept == NULL || cuv_raft_closing) {
+		*why = "raft is not running on this node";
+		return (-1);
+	}
+	if (cuv_proxy_new(bev, h->id, h->addr, h->ident, &stream) == -1) {
+		*why = "cannot set up a raft channel";
+		return (-1);
+	}
+	log_debug("cluster: raft channel from node %016llx at %s",
+	    (unsigned long long)h->id, h->addr);
+	cuv_raft_accept(&cuv_raft, h->id, h->addr, stream);
 	cnet_uv_kick();
+	return (0);
 }
 
 /* raft wants a channel to node id at address; cb runs later. */

@@ -14,13 +14,13 @@
 #include <event2/event.h>
 
 #include "addrkey.h"
-#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 #include "xmpp/sasl.h"
 
 static void	 c2s_features(struct xconn *);
@@ -597,7 +597,7 @@ c2s_bind(struct xconn *c, struct xnode *n)
 	}
 	c->state = XS_READY;	/* bound: c2s_closed must unbind it */
 	c->since = time(NULL);
-	cfwd_bound(c);		/* before anything may close it */
+	router_session_bound(c);	/* before anything may close it */
 	r = xnode_new("bind", NS_BIND);
 	v = c->full;
 	xnode_add_text(xnode_add(r, "jid", NS_BIND), v, strlen(v));
@@ -653,8 +653,9 @@ out:
 }
 
 /*
- * A client stream went away: its session and presence with it. In a
- * cluster the leader tells the session's contacts, wherever they are.
+ * A client stream went away: its session and presence with it (in a
+ * cluster, the layer above may take the presence over: the leader tells
+ * the session's contacts, wherever they are).
  */
 void
 c2s_closed(struct xconn *c)
@@ -673,12 +674,7 @@ c2s_closed(struct xconn *c)
 		}
 	}
 	if (c->full != NULL) {
-		if (cfwd_active())
-			cfwd_unbound(c);
-		else {
-			presence_gone(c);
-			cfwd_local_gone(c);
-		}
+		router_session_gone(c);
 		router_unbind(c);
 		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
 	}

@@ -10,13 +10,14 @@
 
 #include <event2/event.h>
 
-#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 
 static void	 comp_handshake(struct xconn *, struct xnode *);
 
@@ -104,8 +105,8 @@ comp_handshake(struct xconn *c, struct xnode *n)
 	}
 	xasprintf(&id, "%s%s", c->streamid, rec->secret);
 	db_callbridge_free(rec, 1);
-	want = xmpp_tls_sha1_hex(id);
-	ok = xmpp_tls_equal(want, got);
+	want = tls_sha1_hex(id);
+	ok = tls_equal(want, got);
 	explicit_bzero(id, strlen(id));
 	explicit_bzero(want, strlen(want));
 	free(id);
@@ -129,7 +130,7 @@ comp_handshake(struct xconn *c, struct xnode *n)
 	}
 	xconn_limits(c, XMPP_STANZA_COMP);
 	router_add_component(c);
-	cfwd_comp_added(c);
+	router_component_up(c);
 	xmpp_cb_connected(c->cb, c->peer);
 	log_info("comp_handshake: call bridge %s connected from %s as %s",
 	    c->cb, c->peer, c->cdomain);
@@ -178,7 +179,7 @@ comp_closed(struct xconn *c)
 {
 	if (c->state == XS_READY && c->cb != NULL) {
 		router_del_component(c);
-		cfwd_comp_removed(c);
+		router_component_down(c);
 		log_info("comp_closed: call bridge %s (%s) disconnected",
 		    c->cb, c->peer);
 	}

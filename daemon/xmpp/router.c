@@ -1,10 +1,11 @@
 /*
  * The router: where every JID is connected, and where each stanza goes
  * (RFC 6120 section 10, RFC 6121 section 8.5). A location is a local
- * client session or component, or, on a cluster's leader, a pseudo
- * connection for one on another node (cluster_fwd.c); a follower hands
- * every local stanza to cluster_fwd.c instead of routing it. The counts
- * (xmpp status, xmpp user list) are of this node's own connections.
+ * client session or component, or a pseudo connection for one on another
+ * node that a layer above (the cluster's leader) added. That layer learns
+ * what happens here through the hooks it registers (struct router_hooks):
+ * a follower's hook takes every local stanza instead of routing it. The
+ * counts (xmpp status, xmpp user list) are of this node's own connections.
  */
 #include <sys/tree.h>
 
@@ -13,13 +14,13 @@
 
 #include <openssl/rand.h>
 
-#include "cluster/cluster.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 
 #define ROUTER_MAX_TARGETS	64
 
@@ -40,7 +41,8 @@ static struct accounts	 accounts = RB_INITIALIZER(&accounts);
 static struct xconn_list components = TAILQ_HEAD_INITIALIZER(components);
 static int		 nclients;
 static int		 ncomponents;
-uint64_t		 xmpp_routed;
+static uint64_t		 nrouted;
+static struct router_hooks hooks;	/* all NULL: a single node */
 
 static struct account	*router_account(const char *, int);
 static void		 router_strip_ns(struct xnode *, const char *);
@@ -71,6 +73,80 @@ router_account(const char *bare, int create)
 	TAILQ_INIT(&a->sessions);
 	RB_INSERT(accounts, &accounts, a);
 	return (a);
+}
+
+/*
+ * The hooks of the layer above, copied (NULL: none, everything is routed
+ * here). Set before streams start.
+ */
+void
+router_set_hooks(const struct router_hooks *h)
+{
+	if (h == NULL)
+		memset(&hooks, 0, sizeof(hooks));
+	else
+		hooks = *h;
+}
+
+/* How many stanzas this node has routed (xmpp status). */
+uint64_t
+router_routed(void)
+{
+	return (nrouted);
+}
+
+/* A session of this node was bound: the layer above hears of it. */
+void
+router_session_bound(struct xconn *c)
+{
+	if (hooks.bound != NULL)
+		hooks.bound(c);
+}
+
+/*
+ * A bound session of this node ends: the layer above takes over its
+ * unavailable presence, or the core sends it and then tells that layer.
+ */
+void
+router_session_gone(struct xconn *c)
+{
+	if (hooks.unbound != NULL && hooks.unbound(c))
+		return;
+	presence_gone(c);
+	if (hooks.gone != NULL)
+		hooks.gone(c);
+}
+
+/* A component of this node authenticated (after router_add_component). */
+void
+router_component_up(struct xconn *c)
+{
+	if (hooks.comp_up != NULL)
+		hooks.comp_up(c);
+}
+
+/* A component of this node went (after router_del_component). */
+void
+router_component_down(struct xconn *c)
+{
+	if (hooks.comp_down != NULL)
+		hooks.comp_down(c);
+}
+
+/* Owner's roster item r was stored here: the layer above hears of it. */
+void
+router_roster_put(const char *owner, const struct db_roster *r)
+{
+	if (hooks.roster_put != NULL)
+		hooks.roster_put(owner, r);
+}
+
+/* Owner's roster item jid was removed here. */
+void
+router_roster_del(const char *owner, const char *jid)
+{
+	if (hooks.roster_del != NULL)
+		hooks.roster_del(owner, jid);
 }
 
 /* Nothing to set up: the tables start empty. */
@@ -132,7 +208,7 @@ router_bind(struct xconn *c, int limit, const char **cond)
 	xasprintf(&c->full, "%s/%s", c->bare, c->resource);
 	TAILQ_INSERT_TAIL(&a->sessions, c, rentry);
 	a->n++;
-	if (c->remote == NULL)
+	if (!xconn_is_pseudo(c))
 		nclients++;
 	return (0);
 }
@@ -150,7 +226,7 @@ router_unbind(struct xconn *c)
 		if (s == c) {
 			TAILQ_REMOVE(&a->sessions, c, rentry);
 			a->n--;
-			if (c->remote == NULL)
+			if (!xconn_is_pseudo(c))
 				nclients--;
 			break;
 		}
@@ -204,7 +280,7 @@ router_count_sessions(const char *bare)
 	if ((a = router_account(bare, 0)) == NULL)
 		return (0);
 	TAILQ_FOREACH(s, &a->sessions, rentry)
-		if (s->remote == NULL)
+		if (!xconn_is_pseudo(s))
 			n++;
 	return (n);
 }
@@ -235,7 +311,7 @@ router_add_component(struct xconn *c)
 		xconn_error(old, "conflict", "replaced by a new connection");
 	}
 	TAILQ_INSERT_TAIL(&components, c, rentry);
-	if (c->remote == NULL)
+	if (!xconn_is_pseudo(c))
 		ncomponents++;
 }
 
@@ -248,7 +324,7 @@ router_del_component(struct xconn *c)
 	TAILQ_FOREACH(s, &components, rentry) {
 		if (s == c) {
 			TAILQ_REMOVE(&components, c, rentry);
-			if (c->remote == NULL)
+			if (!xconn_is_pseudo(c))
 				ncomponents--;
 			return;
 		}
@@ -464,9 +540,9 @@ router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
 
 /*
  * Route a stanza whose 'from' the origin's stream has stamped or checked.
- * The stanza stays the caller's. In a cluster, a follower (or a leader
- * still settling) forwards what its own connections send; it is counted
- * as routed where it is routed.
+ * The stanza stays the caller's. What this node's own connections send
+ * goes to the stanza hook first: in a cluster, a follower (or a leader
+ * still settling) forwards it; it is counted as routed where it is routed.
  */
 void
 router_route(struct xconn *from, struct xnode *n)
@@ -479,11 +555,10 @@ router_route(struct xconn *from, struct xnode *n)
 	int		 msg = strcmp(name, "message") == 0;
 	int		 iq = strcmp(name, "iq") == 0;
 
-	if (!cfwd_is_remote(from) && cfwd_active()) {
-		cfwd_stanza(from, n);
+	if (!xconn_is_pseudo(from) && hooks.stanza != NULL &&
+	    hooks.stanza(from, n))
 		return;
-	}
-	xmpp_routed++;
+	nrouted++;
 	router_strip(n);
 	memset(&j, 0, sizeof(j));
 	if (to != NULL && jid_parse(to, &j) == -1) {

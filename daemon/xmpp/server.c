@@ -27,6 +27,7 @@
 #include <event2/listener.h>
 
 #include "addrkey.h"
+#include "addrlimit.h"
 #include "db.h"
 #include "log.h"
 #include "mmpd.h"
@@ -35,6 +36,7 @@
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 
 #define XMPP_PEEK_SECS	30
 #define XMPP_MAX_UNAUTH_ALL	1024	/* unauthenticated streams in all */
@@ -59,13 +61,6 @@ struct pending {
 	uint64_t		 seq;		/* order of acceptance */
 };
 
-/* Unauthenticated streams from one address (IPv6: one /64). */
-struct unauth {
-	TAILQ_ENTRY(unauth)	 entry;
-	char			 key[ADDRKEY_LEN];
-	int			 n;
-};
-
 /* What an admin sees in xmpp callbridge list. */
 struct cbstate {
 	TAILQ_ENTRY(cbstate)	 entry;
@@ -80,12 +75,10 @@ struct cbstate {
 
 static TAILQ_HEAD(, listener)	 listeners = TAILQ_HEAD_INITIALIZER(listeners);
 static TAILQ_HEAD(, pending)	 pendings = TAILQ_HEAD_INITIALIZER(pendings);
-static TAILQ_HEAD(, unauth)	 unauths = TAILQ_HEAD_INITIALIZER(unauths);
 static TAILQ_HEAD(, cbstate)	 cbstates = TAILQ_HEAD_INITIALIZER(cbstates);
 static int			 serving;
 static char			*domain;
-static int			 unauth_total;	/* in all, pending included */
-static int			 unauth_max = XMPP_MAX_UNAUTH_ALL;
+static struct addrlimit		*unauths;	/* pending ones included */
 static uint64_t			 unauth_seq;	/* streams accepted so far */
 static struct log_limit		 log_peraddr, log_global, log_pause, log_evict;
 
@@ -98,7 +91,7 @@ static void	 xmpp_accept_resume(evutil_socket_t, short, void *);
 static int	 xmpp_unauth_cap(void);
 static void	 xmpp_peek(evutil_socket_t, short, void *);
 static void	 xmpp_pending_free(struct pending *);
-static struct unauth *xmpp_unauth(const char *, int);
+static struct addrlimit *xmpp_unauths(void);
 static void	 xmpp_unauth_release(const char *);
 static int	 xmpp_make_room(const char *);
 static struct cbstate *xmpp_cbstate(const char *);
@@ -261,8 +254,8 @@ xmpp_start(char **cause)
 	}
 	if ((ctx = tls_ctx_new(TLS_SERVER, p[0], p[1], p[2], cause)) == NULL)
 		goto out;
-	xmpp_tls_set(ctx);
-	unauth_max = xmpp_unauth_cap();
+	tls_server_set(ctx);
+	addrlimit_set_cap(xmpp_unauths(), xmpp_unauth_cap());
 	cp = db_config_get(mmpd->db, DB_XMPP_PORT_CLIENT);
 	mp = db_config_get(mmpd->db, DB_XMPP_PORT_COMPONENT);
 	cport = cp ? atoi(cp) : 5222;
@@ -278,13 +271,13 @@ xmpp_start(char **cause)
 		if (xmpp_listen(addrs[i], cport, XC_CLIENT, cause) == -1 ||
 		    xmpp_listen(addrs[i], mport, XC_COMPONENT, cause) == -1) {
 			xmpp_close_listeners();
-			xmpp_tls_set(NULL);
+			tls_server_set(NULL);
 			goto out;
 		}
 	}
 	serving = 1;
 	log_info("xmpp_start: serving %s (at most %d unauthenticated streams)",
-	    domain, unauth_max);
+	    domain, addrlimit_cap(unauths));
 	rc = 0;
 out:
 	for (i = 0; i < 3; i++) {
@@ -303,7 +296,7 @@ xmpp_stop(const char *cond)
 		return;
 	xmpp_close_listeners();
 	xconn_close_all(cond);
-	xmpp_tls_set(NULL);
+	tls_server_set(NULL);
 	serving = 0;
 	log_info("xmpp_stop: no longer serving (%s)", cond);
 }
@@ -315,9 +308,10 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct listener	*l = arg;
 	struct pending	*p;
-	struct unauth	*u;
+	struct addrlimit *al = xmpp_unauths();
 	struct timeval	 tv = { XMPP_PEEK_SECS, 0 };
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
+	char		 key[ADDRKEY_LEN];
 	unsigned long	 held;
 	int		 on = 1;
 
@@ -327,28 +321,27 @@ xmpp_accept(struct evconnlistener *lev, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
-	u = xmpp_unauth(host, 0);
-	if (u != NULL && u->n >= XMPP_MAX_UNAUTH) {
+	addrkey_make(host, key, sizeof(key));
+	if (addrlimit_addr_full(al, key)) {
 		close(fd);
 		if (log_limit(&log_peraddr, &held))
 			log_warnx("xmpp_accept: %s has %d unauthenticated "
 			    "streams, refusing more (%lu refused since the "
-			    "last message)", u->key, u->n, held);
+			    "last message)", key, addrlimit_count(al, key),
+			    held);
 		return;
 	}
-	if (unauth_total >= unauth_max && xmpp_make_room(host) == -1) {
+	if (addrlimit_full(al) && xmpp_make_room(host) == -1) {
 		close(fd);
 		if (log_limit(&log_global, &held))
 			log_warnx("xmpp_accept: %d unauthenticated streams, "
 			    "the limit: refusing %s (and %lu more since the "
-			    "last message)", unauth_total, host, held);
+			    "last message)", addrlimit_total(al), host, held);
 		return;
 	}
-	u = xmpp_unauth(host, 1);
 	/* Small stanzas must not wait for delayed ACKs (Nagle). */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	u->n++;
-	unauth_total++;
+	addrlimit_take(al, key, 1);
 	p = xcalloc(1, sizeof(*p));
 	p->fd = fd;
 	p->kind = l->kind;
@@ -452,38 +445,26 @@ xmpp_unauth_cap(void)
 	return (rl.rlim_cur / 2);
 }
 
-/* The unauthenticated-stream count of an address (of its /64). */
-static struct unauth *
-xmpp_unauth(const char *addr, int create)
+/*
+ * The unauthenticated streams counted per address (IPv6: per /64),
+ * XMPP_MAX_UNAUTH each, made on first use.
+ */
+static struct addrlimit *
+xmpp_unauths(void)
 {
-	struct unauth	*u;
-	char		 key[ADDRKEY_LEN];
-
-	addrkey_make(addr, key, sizeof(key));
-	TAILQ_FOREACH(u, &unauths, entry)
-		if (strcmp(u->key, key) == 0)
-			return (u);
-	if (!create)
-		return (NULL);
-	u = xcalloc(1, sizeof(*u));
-	strlcpy(u->key, key, sizeof(u->key));
-	TAILQ_INSERT_TAIL(&unauths, u, entry);
-	return (u);
+	if (unauths == NULL)
+		unauths = addrlimit_new(XMPP_MAX_UNAUTH, XMPP_MAX_UNAUTH_ALL);
+	return (unauths);
 }
 
 /* One fewer unauthenticated stream from addr; an empty entry goes. */
 static void
 xmpp_unauth_release(const char *addr)
 {
-	struct unauth	*u;
+	char	 key[ADDRKEY_LEN];
 
-	if ((u = xmpp_unauth(addr, 0)) == NULL)
-		return;
-	unauth_total--;
-	if (--u->n <= 0) {
-		TAILQ_REMOVE(&unauths, u, entry);
-		free(u);
-	}
+	addrkey_make(addr, key, sizeof(key));
+	addrlimit_release(unauths, key, 1);
 }
 
 /*
@@ -497,22 +478,19 @@ xmpp_unauth_release(const char *addr)
 static int
 xmpp_make_room(const char *addr)
 {
-	struct unauth	*u, *most = NULL, *mine;
 	struct pending	*p, *oldp = NULL;
 	struct xconn	*c, *oldc = NULL;
-	char		 key[ADDRKEY_LEN];
+	const char	*most;
+	char		 key[ADDRKEY_LEN], mine[ADDRKEY_LEN];
 	unsigned long	 held;
+	int		 n;
 
-	mine = xmpp_unauth(addr, 0);
-	TAILQ_FOREACH(u, &unauths, entry)
-		if (most == NULL || u->n > most->n)
-			most = u;
-	if (most == NULL || most == mine ||
-	    most->n <= (mine != NULL ? mine->n : 0) + 1)
+	addrkey_make(addr, mine, sizeof(mine));
+	if ((most = addrlimit_most(unauths, mine, &n)) == NULL)
 		return (-1);
 	TAILQ_FOREACH(p, &pendings, entry) {
 		addrkey_make(p->addr, key, sizeof(key));
-		if (p->fd != -1 && strcmp(key, most->key) == 0) {
+		if (p->fd != -1 && strcmp(key, most) == 0) {
 			oldp = p;
 			break;
 		}
@@ -522,7 +500,7 @@ xmpp_make_room(const char *addr)
 		    (oldp != NULL && c->unauth_seq > oldp->seq))
 			continue;
 		addrkey_make(c->addr, key, sizeof(key));
-		if (strcmp(key, most->key) == 0 &&
+		if (strcmp(key, most) == 0 &&
 		    (oldc == NULL || c->unauth_seq < oldc->unauth_seq))
 			oldc = c;
 	}
@@ -531,8 +509,8 @@ xmpp_make_room(const char *addr)
 	if (log_limit(&log_evict, &held))
 		log_warnx("xmpp_make_room: %d unauthenticated streams, the "
 		    "limit: closing the oldest of the %d from %s for %s (%lu "
-		    "more since the last message)", unauth_total, most->n,
-		    most->key, addr, held);
+		    "more since the last message)", addrlimit_total(unauths),
+		    n, most, addr, held);
 	if (oldc != NULL)
 		xconn_error(oldc, "policy-violation", "too many "
 		    "unauthenticated streams from your address");
@@ -602,7 +580,7 @@ xmpp_status_lines(void (*cb)(void *, const char *, const char *), void *arg)
 	cb(arg, "Client sessions", buf);
 	snprintf(buf, sizeof(buf), "%d", router_count_components());
 	cb(arg, "Components", buf);
-	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)xmpp_routed);
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)router_routed());
 	cb(arg, "Stanzas routed", buf);
 }
 
@@ -721,7 +699,6 @@ void
 xmpp_free(void)
 {
 	struct cbstate	*s;
-	struct unauth	*u;
 
 	xmpp_stop("system-shutdown");
 	xconn_free_all();
@@ -733,11 +710,8 @@ xmpp_free(void)
 		free(s->reason);
 		free(s);
 	}
-	while ((u = TAILQ_FIRST(&unauths)) != NULL) {
-		TAILQ_REMOVE(&unauths, u, entry);
-		free(u);
-	}
-	unauth_total = 0;
+	addrlimit_free(unauths);
+	unauths = NULL;
 	free(domain);
 	domain = NULL;
 }

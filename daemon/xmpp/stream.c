@@ -2,9 +2,8 @@
  * One XMPP stream over TCP: buffers, the parser, STARTTLS, stream headers
  * and errors, closing. Connections are never freed from inside their own
  * callbacks: xconn_close marks them, and a reaper event frees them once
- * their last bytes are written. A cluster leader's pseudo connections
- * (c->remote set) have no socket: sending and closing them is
- * cluster_fwd.c's business.
+ * their last bytes are written. These are the operations (struct
+ * xconn_ops) of a local stream; conn.c dispatches to them.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -23,15 +22,15 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "cluster/cluster.h"
 #include "log.h"
 #include "mmpd.h"
+#include "tls.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
 #include "xmpp/sasl.h"
 
 #define XCONN_CHUNK		16384
@@ -78,6 +77,10 @@ static uint64_t	 xconn_shape_bucket(int64_t *, uint64_t *, uint64_t, size_t,
 		    int64_t, int64_t);
 static void	 xconn_shape_unaccount(struct xconn *);
 static void	 xconn_shape_refill(evutil_socket_t, short, void *);
+static void	 stream_send(struct xconn *, const struct xnode *);
+static void	 stream_send_raw(struct xconn *, const char *);
+static void	 stream_error(struct xconn *, const char *, const char *);
+static void	 stream_close(struct xconn *);
 static void	 xp_stream_start(void *, const char *, const char *,
 		    const char *, const char **);
 static void	 xp_stanza(void *, struct xnode *);
@@ -86,6 +89,10 @@ static void	 xp_error(void *, int, const char *);
 
 static const struct xparser_cb xconn_parser_cb = {
 	xp_stream_start, xp_stanza, xp_stream_end, xp_error
+};
+
+static const struct xconn_ops stream_ops = {
+	stream_send, stream_error, stream_close, stream_send_raw
 };
 
 /* A fresh, unpredictable stream id (RFC 6120 section 4.7.3). */
@@ -116,10 +123,11 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	c->kind = kind;
 	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
 	c->state = XS_HEADER;
+	c->ops = &stream_ops;
 	strlcpy(c->addr, addr, sizeof(c->addr));
 	strlcpy(c->peer, peer, sizeof(c->peer));
 	if (tls) {
-		if ((ssl = xmpp_tls_new()) == NULL) {
+		if ((ssl = tls_server_new()) == NULL) {
 			close(fd);
 			free(c);
 			return (NULL);
@@ -401,7 +409,7 @@ static void
 xconn_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct xconn	*c = arg;
-	unsigned long	 e;
+	const char	*why;
 
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
@@ -409,9 +417,8 @@ xconn_event(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-			log_debug("xconn_event: %s: TLS: %s", c->peer,
-			    ERR_reason_error_string(e));
+		while (tls_bev_error(c->bev, &why))
+			log_debug("xconn_event: %s: TLS: %s", c->peer, why);
 	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("xconn_event: %s: connection closed", c->peer);
@@ -452,8 +459,8 @@ xconn_reap(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * Free a connection and everything it holds (a cluster leader's pseudo
- * connections too: they have no timer, socket, parser or SASL state).
+ * Free a connection and everything it holds (pseudo connections too:
+ * they have no timer, socket, parser or SASL state).
  */
 void
 xconn_free(struct xconn *c)
@@ -482,15 +489,11 @@ xconn_free(struct xconn *c)
  * Close a stream: tell its protocol (router, presence), stop reading, and
  * let the output drain. Safe to call from any callback, more than once.
  */
-void
-xconn_close(struct xconn *c)
+static void
+stream_close(struct xconn *c)
 {
 	struct timeval	 tv = { XCONN_DRAIN_SECS, 0 };
 
-	if (c->remote != NULL) {
-		cfwd_close(c, NULL, NULL);
-		return;
-	}
 	if (c->closing)
 		return;
 	c->closing = 1;
@@ -523,19 +526,13 @@ xconn_drained(evutil_socket_t fd, short what, void *arg)
 	xconn_bury(arg);
 }
 
-/* Send a stanza or other element. */
-void
-xconn_send(struct xconn *c, const struct xnode *n)
+/* Send a stanza or other element (xconn_send has checked closing). */
+static void
+stream_send(struct xconn *c, const struct xnode *n)
 {
 	char	*s;
 	size_t	 len;
 
-	if (c->closing)
-		return;
-	if (c->remote != NULL) {
-		cfwd_send(c, n);
-		return;
-	}
 	s = xnode_string(n, &len);
 	bufferevent_write(c->bev, s, len);
 	free(s);
@@ -547,12 +544,10 @@ xconn_send(struct xconn *c, const struct xnode *n)
 	}
 }
 
-/* Send bytes we made ourselves (headers, fixed elements). */
-void
-xconn_send_raw(struct xconn *c, const char *s)
+/* Send bytes we made ourselves (xconn_send_raw has checked closing). */
+static void
+stream_send_raw(struct xconn *c, const char *s)
 {
-	if (c->closing || c->remote != NULL)
-		return;
 	bufferevent_write(c->bev, s, strlen(s));
 }
 
@@ -579,16 +574,12 @@ xconn_header(struct xconn *c, const char *from)
  * A stream error (RFC 6120 section 4.9): our header first if it was not
  * sent, the condition, an optional text, the end of the stream, close.
  */
-void
-xconn_error(struct xconn *c, const char *cond, const char *text)
+static void
+stream_error(struct xconn *c, const char *cond, const char *text)
 {
 	struct xnode	*t;
 	char		*s;
 
-	if (c->remote != NULL) {
-		cfwd_close(c, cond, text);
-		return;
-	}
 	if (c->closing)
 		return;
 	log_info("xconn_error: %s: %s%s%s", c->peer, cond, text ? ": " : "",
@@ -632,7 +623,7 @@ xconn_upgrade(struct xconn *c)
 		xconn_close(c);
 		return;
 	}
-	if ((ssl = xmpp_tls_new()) == NULL) {
+	if ((ssl = tls_server_new()) == NULL) {
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}

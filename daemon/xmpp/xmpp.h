@@ -1,8 +1,11 @@
 /*
  * The XMPP server inside mmpd: listeners, client (c2s) and component
  * streams, the router, rosters. Everything runs on the daemon's one event
- * loop. This header is shared by the xmpp_*.c files; the rest of the
- * daemon uses the functions under "xmpp.c" only.
+ * loop. This is the XMPP core's public header: the rest of the daemon
+ * uses the service functions (server.c); a layer above (the cluster)
+ * plugs in through connection operations, pseudo connections and router
+ * hooks, and calls the router, presence and connection functions below.
+ * What only the files of daemon/xmpp/ share is in xmpp_int.h.
  */
 #ifndef XMPP_H
 #define XMPP_H
@@ -51,6 +54,7 @@
 #define XMPP_SHAPE_ACCT_RATE	(128 * 1024)	/* an account's streams, in all */
 #define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 
+struct xconn;
 struct xnode;
 struct xparser;
 struct sasl_session;
@@ -81,11 +85,25 @@ struct jid {
 #define XCONN_HOLD_AUTH	0x2	/* a key derivation is running */
 
 /*
- * A connection. In a cluster the leader also holds "pseudo" connections:
- * the sessions and components of other nodes (remote is their link in
- * cluster_fwd.c, NULL for ours). A pseudo has no socket, bev or parser;
- * xconn_send and xconn_error hand it to cluster_fwd.c, and it is never on
- * the xconns list (its entry belongs to its link).
+ * What a connection does when the core sends to it, fails it or closes
+ * it. A local stream uses the stream code's own operations; a layer above
+ * (the cluster) gives its pseudo connections (another node's sessions and
+ * components) its own. send_raw may be NULL: such a connection takes no
+ * raw bytes (headers, fixed elements) and they are dropped.
+ */
+struct xconn_ops {
+	void	(*send)(struct xconn *, const struct xnode *);
+	void	(*error)(struct xconn *, const char *, const char *);
+	void	(*close)(struct xconn *);
+	void	(*send_raw)(struct xconn *, const char *);
+};
+
+/*
+ * A connection. A layer above may also hold "pseudo" connections
+ * (xconn_pseudo_new): the sessions and components of other nodes, with
+ * that layer's operations and its opaque pointer (remote, e.g. the cluster
+ * link). A pseudo has no socket, bev or parser, and it is never on the
+ * xconns list (its owner keeps it).
  */
 struct xconn {
 	TAILQ_ENTRY(xconn)	 entry;		/* all connections */
@@ -133,99 +151,126 @@ struct xconn {
 	time_t			 since;		/* bound or authenticated */
 	uint64_t		 stanzas_in;
 
-	void			*remote;	/* a pseudo's cluster link */
+	const struct xconn_ops	*ops;		/* sending, failing, closing */
+	void			*remote;	/* a pseudo's owner, or NULL */
 };
 
-/* xmpp.c */
+/*
+ * What the router tells a layer above (the cluster), registered with
+ * router_set_hooks; any may be NULL. With none registered the core routes
+ * everything here (a single node). The connections are this node's own
+ * (never pseudo ones) and stay the core's.
+ *   stanza: a stanza from c, 'from' stamped; 1 if the hook took it (the
+ *	stanza stays the caller's), 0 to route it here.
+ *   bound: c's session was bound, before anything may close it.
+ *   unbound: c's session ends; 1 if the hook took over its unavailable
+ *	presence, 0 to have the core send it and then call gone.
+ *   gone: c's session ended and its unavailable presence was sent.
+ *   comp_up, comp_down: component c was added to or removed from the
+ *	router.
+ *   roster_put, roster_del: owner's roster item was stored (borrowed for
+ *	the call) or the item of that JID removed from the database.
+ */
+struct db_roster;
+struct router_hooks {
+	int	(*stanza)(struct xconn *, struct xnode *);
+	void	(*bound)(struct xconn *);
+	int	(*unbound)(struct xconn *);
+	void	(*gone)(struct xconn *);
+	void	(*comp_up)(struct xconn *);
+	void	(*comp_down)(struct xconn *);
+	void	(*roster_put)(const char *, const struct db_roster *);
+	void	(*roster_del)(const char *, const char *);
+};
+
+/* server.c: the XMPP service as the rest of the daemon sees it */
+/* Start listening (xmpp enable); -1 with *cause (the caller frees). */
 int		 xmpp_start(char **);
+/* Close every stream with a stream error condition and stop listening. */
 void		 xmpp_stop(const char *);
+/* Whether the service is running. */
 int		 xmpp_serving(void);
+/* Close every session of a deleted account (by localpart). */
 int		 xmpp_kick_user(const char *);
+/* How many sessions an account (by localpart) has open. */
 int		 xmpp_user_sessions(const char *);
+/* The lines of xmpp status, each label and value to the callback. */
 void		 xmpp_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
+/* A call bridge's connection state as text; the caller frees. */
 char		*xmpp_cb_state(const char *);
+/* A call bridge's last failure: 0 with when, from where, why (borrowed). */
 int		 xmpp_cb_failure(const char *, time_t *, const char **,
 		    const char **);
+/* Our domain (borrowed; empty when not serving). */
 const char	*xmpp_domain(void);
-void		 xmpp_cb_failed(const char *, const char *, const char *);
-void		 xmpp_cb_connected(const char *, const char *);
-void		 xmpp_unauth_done(struct xconn *);
+/* Free the call-bridge states and the domain, at exit. */
 void		 xmpp_free(void);
-extern uint64_t	 xmpp_routed;
 
-/* xmpp_tls.c */
-SSL		*xmpp_tls_new(void);
-void		 xmpp_tls_set(SSL_CTX *);
-char		*xmpp_tls_sha1_hex(const char *);
-int		 xmpp_tls_equal(const char *, const char *);
-
-/* xmpp_conn.c */
-struct xconn	*xconn_new(int, int, const char *, const char *, int);
+/* conn.c: any connection, local stream or pseudo (struct xconn_ops) */
+/* Send a stanza (borrowed; serialised or copied before this returns). */
 void		 xconn_send(struct xconn *, const struct xnode *);
-void		 xconn_send_raw(struct xconn *, const char *);
-void		 xconn_features(struct xconn *, struct xnode *);
-void		 xconn_header(struct xconn *, const char *);
+/* A stream error condition with an optional text, then close. */
 void		 xconn_error(struct xconn *, const char *, const char *);
+/* Close a connection; safe more than once. Freed later by its owner. */
 void		 xconn_close(struct xconn *);
+/* A ready pseudo connection of a kind, with ops and owner arg (not NULL). */
+struct xconn	*xconn_pseudo_new(int, const struct xconn_ops *, void *);
+/* A pseudo connection's owner arg; NULL for a local stream. */
+void		*xconn_pseudo_arg(const struct xconn *);
+/* Whether a connection is a pseudo one (another node's). */
+int		 xconn_is_pseudo(const struct xconn *);
+
+/* stream.c: local streams */
+/* Free a connection (local or pseudo) and all it holds; NULL is not ok. */
 void		 xconn_free(struct xconn *);
-int		 xconn_starttls(struct xconn *);
-void		 xconn_limits(struct xconn *, size_t);
-void		 xconn_hold(struct xconn *, int);
-void		 xconn_release(struct xconn *, int);
-void		 xconn_shape_account(struct xconn *);
-void		 xconn_close_all(const char *);
-void		 xconn_free_all(void);
+/* The value of a stream header attribute (borrowed from attrs), or NULL. */
 const char	*xconn_attr(const char **, const char *);
-void		 xconn_new_streamid(struct xconn *);
 TAILQ_HEAD(xconn_list, xconn);
+/* This node's streams, owned by stream.c (pseudo connections never). */
 extern struct xconn_list xconns;
 
-/* xmpp_c2s.c */
-void		 c2s_stream_start(struct xconn *, const char *, const char *,
-		    const char **);
-void		 c2s_stanza(struct xconn *, struct xnode *);
-void		 c2s_closed(struct xconn *);
-
-/* xmpp_comp.c */
-void		 comp_stream_start(struct xconn *, const char *, const char *,
-		    const char **);
-void		 comp_stanza(struct xconn *, struct xnode *);
-void		 comp_closed(struct xconn *);
-
-/* xmpp_router.c */
-void		 router_init(void);
+/* router.c: where every JID is connected, where each stanza goes */
+/* Register the hooks of the layer above (copied; NULL: none). */
+void		 router_set_hooks(const struct router_hooks *);
+/* Forget every table entry at exit (the connections are not freed). */
 void		 router_free(void);
+/* Bind c's resource (or a new one) for its account; limit 0: none. */
 int		 router_bind(struct xconn *, int, const char **);
+/* Remove a bound session from its account. */
 void		 router_unbind(struct xconn *);
+/* A component takes its domain (one already there is replaced). */
 void		 router_add_component(struct xconn *);
+/* A component leaves its domain. */
 void		 router_del_component(struct xconn *);
+/* The component serving a domain or a parent of it (borrowed), or NULL. */
 struct xconn	*router_component(const char *);
+/* The session bound to a bare JID and resource (borrowed), or NULL. */
 struct xconn	*router_resource(const char *, const char *);
-int		 router_sessions(const char *, struct xconn **, int);
-int		 router_count_sessions(const char *);
-int		 router_count_components(void);
-int		 router_count_clients(void);
+/* Route a stanza (the caller's) from a connection whose 'from' is set. */
 void		 router_route(struct xconn *, struct xnode *);
+/* Hand a stanza (the caller's) to a connection. */
 void		 router_deliver(struct xconn *, const struct xnode *);
+/* Strip the inherited stream namespace from a stanza, in place. */
 void		 router_strip(struct xnode *);
-void		 router_error(struct xconn *, const struct xnode *,
-		    const char *, const char *);
-void		 router_components_items(struct xnode *);
-int		 router_is_local(const char *);
 
-/* xmpp_presence.c */
+/* presence.c */
+/* A presence stanza (the caller's) from a client, to if it has one. */
 void		 presence_from_client(struct xconn *, struct xnode *,
 		    struct jid *);
+/* A session ends: unavailable presence to everyone who saw it available. */
 void		 presence_gone(struct xconn *);
+/* Note a session's broadcast presence (copied): priority, probes. */
 void		 presence_note(struct xconn *, const struct xnode *);
-void		 presence_to_bare(struct xconn *, struct xnode *, const char *);
-void		 roster_iq(struct xconn *, struct xnode *);
 
-/* xmpp_jid.c */
+/* jid.c */
+/* Split and check a JID into j (the caller clears it); 0 or -1. */
 int		 jid_parse(const char *, struct jid *);
+/* Free a JID's parts. */
 void		 jid_clear(struct jid *);
+/* local@domain of a JID; the caller frees. */
 char		*jid_bare(const struct jid *);
+/* The whole JID as text; the caller frees. */
 char		*jid_full(const struct jid *);
 
 #endif /* XMPP_H */

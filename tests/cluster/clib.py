@@ -1,12 +1,14 @@
-"""Shared code for the cluster tests: free ports, a test CA and node
-certificates made with the openssl command line, nodes (one mmpd each on
-its own 127.0.0.N, started and stopped by PID), mmp (one command, or a
-batch piped to its standard input), `xmpp cluster status` parsed,
-agreement between nodes, and slixmpp clients and components.
+"""Shared code for the cluster tests: a test CA and node certificates,
+nodes (one mmpd each on its own 127.0.0.N, started and stopped by PID),
+mmp (one command, or a batch piped to its standard input), agreement
+between nodes (`xmpp cluster status` is parsed in clusterstatus.py),
+slixmpp clients and components of a node, and the scenario runner. Raw
+peers of the cluster port are in rawpeers.py.
 
 Every wait is bounded and polls its condition; a helper that times out
 raises Failed with what it saw last. Everything is asyncio, so that
-clients keep reading while mmp runs.
+clients keep reading while mmp runs. What other suites share (waits,
+ports, certificates, TLS contexts, the slixmpp streams) is in tests/lib.
 
 The environment (set by tests/cluster/run, or defaults for a hand run):
   TOP                    the top of the tree ($TOP/mmp, $TOP/mmpd)
@@ -27,8 +29,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -37,6 +37,8 @@ import traceback
 
 TOP = os.environ.get('TOP') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'lib'))
 MMP = os.path.join(TOP, 'mmp')
 MMPD = os.path.join(TOP, 'mmpd')
 TMP = os.environ.get('CLUSTER_TMP') or tempfile.mkdtemp(
@@ -47,7 +49,6 @@ FAILOVER_MAX = float(os.environ.get('CLUSTER_FAILOVER_MAX') or 3)
 TIMERS = os.environ.get('CLUSTER_TIMERS', '').split()
 VERBOSE = bool(os.environ.get('CLUSTER_VERBOSE'))
 
-DOMAIN = 'example.com'
 CBS = ('cb1', 'cb2', 'cb3')
 USERS = {'alice': 'alicepw1', 'bob': 'bobpw123'}
 LOG_TAIL = 30
@@ -58,10 +59,14 @@ logging.basicConfig(filename=os.path.join(TMP, 'slixmpp.log'),
                     level=logging.DEBUG if os.environ.get('CLUSTER_DEBUG')
                     else logging.ERROR)
 
-import slixmpp  # noqa: E402 (after logging is set up, for its warning)
+# After logging is set up: importing slixmpp logs a warning.
+import slixtest  # noqa: E402
 from slixmpp.exceptions import IqError, IqTimeout  # noqa: E402
-from slixmpp.xmlstream.handler import Callback  # noqa: E402
-from slixmpp.xmlstream.matcher.base import MatcherBase  # noqa: E402
+from slixtest import is_msg, is_presence  # noqa: E402,F401
+from xmpptest import (DOMAIN, Failed, check,  # noqa: E402,F401
+                      free_ports, make_ca, make_node_cert, until, wait_event)
+from clusterstatus import (Status, agreement_problems,  # noqa: E402,F401
+                           node_ids)
 
 
 def w(seconds):
@@ -69,85 +74,11 @@ def w(seconds):
     return seconds * SCALE
 
 
-class Failed(Exception):
-    """An expectation did not hold. The first line says what; further
-    lines are details."""
-
-
 class Skip(Exception):
     """The scenario cannot run here (and that is not a failure)."""
 
 
-def check(cond, what):
-    """Fail with what unless cond holds."""
-    if not cond:
-        raise Failed(what)
-
-
 # ---------------------------------------------------------------- set-up
-
-def free_ports(count=3, hosts=5):
-    """count TCP ports free on every one of 127.0.0.1..hosts (all nodes
-    use the same ports, each on its own address)."""
-    held = []
-    ports = []
-    try:
-        while len(ports) < count:
-            s = socket.socket()
-            s.bind(('127.0.0.1', 0))
-            port = s.getsockname()[1]
-            held.append(s)
-            ok = True
-            for h in range(2, hosts + 1):
-                t = socket.socket()
-                try:
-                    t.bind(('127.0.0.%d' % h, port))
-                    held.append(t)
-                except OSError:
-                    ok = False
-                    t.close()
-                    break
-            if ok and port not in ports:
-                ports.append(port)
-    finally:
-        for s in held:
-            s.close()
-    return ports
-
-
-def _ossl(cwd, *args):
-    p = subprocess.run(['openssl'] + list(args), cwd=cwd,
-                       capture_output=True, text=True, timeout=30)
-    if p.returncode != 0:
-        raise Failed('openssl %s: %s' % (' '.join(args), p.stderr.strip()))
-
-
-def make_ca(d, name):
-    """A self-signed EC P-256 CA: <name>.key, <name>.crt in d."""
-    _ossl(d, 'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt',
-          'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
-          '-out', name + '.crt', '-subj', '/O=mmp tests/CN=' + name,
-          '-days', '7', '-addext', 'basicConstraints=critical,CA:TRUE',
-          '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
-
-
-def make_node_cert(d, ca, name, addr, serial, eku='serverAuth,clientAuth',
-                   domain=DOMAIN):
-    """<name>.key and <name>.crt in d, signed by CA ca, for a node at
-    addr: extended key usage eku (none if empty), SAN DNS:<domain> and
-    IP:addr."""
-    with open(os.path.join(d, name + '.ext'), 'w') as f:
-        f.write('basicConstraints=critical,CA:FALSE\n'
-                'keyUsage=critical,digitalSignature,keyAgreement\n' +
-                ('extendedKeyUsage=%s\n' % eku if eku else '') +
-                'subjectAltName=DNS:%s,IP:%s\n' % (domain, addr))
-    _ossl(d, 'req', '-new', '-newkey', 'ec', '-pkeyopt',
-          'ec_paramgen_curve:P-256', '-nodes', '-keyout', name + '.key',
-          '-out', name + '.csr', '-subj', '/O=mmp tests/CN=' + domain)
-    _ossl(d, 'x509', '-req', '-in', name + '.csr', '-CA', ca + '.crt',
-          '-CAkey', ca + '.key', '-set_serial', str(serial), '-days', '7',
-          '-out', name + '.crt', '-extfile', name + '.ext')
-
 
 def make_certs(d, n, foreign=()):
     """The test CA (ca.crt) and node<i>.key/.crt for i in 1..n; for each
@@ -180,155 +111,6 @@ async def run(argv, stdin=None, timeout=30):
             ' '.join(argv[-4:]), timeout))
     return (p.returncode, out.decode(errors='replace'),
             err.decode(errors='replace'))
-
-
-# ------------------------------------------------------ status and parsing
-
-ADDR_LINE = re.compile(r'^\s*(\d{1,3}(?:\.\d{1,3}){3}:\d+)(.*)$')
-
-
-class Peer:
-    """One line of the list of peers."""
-
-    def __init__(self, addr, rest):
-        self.addr = addr
-        self.ip = addr.rsplit(':', 1)[0]
-        self.leader = '(leader)' in rest.lower()
-        self.me = '(me)' in rest.lower()
-        # (unreachable 12 s): nobody heard it lately (not a role).
-        marks = re.findall(r'\(([^)]*)\)', rest.lower())
-        self.unreachable = any(f.startswith('unreachable') for f in marks)
-        # Anything else in parentheses: (joining), (standby) ...
-        self.other = [f for f in marks if f not in ('leader', 'me') and
-                      not f.startswith('unreachable')]
-
-    def __repr__(self):
-        return self.addr + (' (Leader)' if self.leader else '') + \
-            (' (me)' if self.me else '') + \
-            ''.join(' (%s)' % f for f in self.other) + \
-            (' (unreachable)' if self.unreachable else '')
-
-
-class Status:
-    """`xmpp cluster status` of one node, parsed: state, peers, and the
-    'Label : value' lines (labels lower-cased; the first one wins)."""
-
-    def __init__(self, node, rc, out, err):
-        self.node = node
-        self.rc = rc
-        self.text = out
-        self.err = err.strip()
-        self.peers = []
-        self.labels = {}
-        in_peers = False
-        for line in out.splitlines():
-            if not line.strip():
-                continue
-            if line.strip().lower().startswith('list of peers'):
-                in_peers = True
-                continue
-            m = ADDR_LINE.match(line)
-            if in_peers and m:
-                self.peers.append(Peer(m.group(1), m.group(2)))
-            elif ':' in line and not line[0].isspace():
-                k, v = line.split(':', 1)
-                self.labels.setdefault(k.strip().lower(), v.strip())
-        self.state = self.labels.get('state', '').split(' ')[0].upper() \
-            if rc == 0 else None
-
-    def get(self, label):
-        """The value of label, or '' if absent."""
-        return self.labels.get(label.lower(), '')
-
-    @property
-    def addrs(self):
-        return [p.addr for p in self.peers]
-
-    @property
-    def leader_addrs(self):
-        return [p.addr for p in self.peers if p.leader]
-
-    @property
-    def quorum(self):
-        return self.get('quorum').lower().startswith('yes')
-
-    @property
-    def no_quorum(self):
-        """The node says it has no quorum."""
-        return 'no quorum' in self.get('quorum').lower() or \
-            'no quorum' in self.text.lower()
-
-    @property
-    def secrets_consistent(self):
-        return re.match(r'consistent\b',
-                        self.get('call bridge secrets').lower()) is not None
-
-    def secrets_differ(self, cb, addr):
-        """Some line says call bridge cb differs on addr."""
-        return any(re.search(r'\b%s\b' % re.escape(cb), line) and
-                   addr in line and 'differ' in line.lower()
-                   for line in self.text.splitlines())
-
-    def summary(self):
-        """One line for failure messages."""
-        if self.rc != 0:
-            return '%s: mmp exit %s: %s' % (self.node.name, self.rc,
-                                             self.err or self.text.strip())
-        return '%s: %s | %s | quorum %s | secrets %s | term %s' % (
-            self.node.name, self.state or '?', ', '.join(map(repr,
-                                                            self.peers)),
-            self.get('quorum') or '?',
-            self.get('call bridge secrets') or '?', self.get('term') or '?')
-
-
-def agreement_problems(statuses, members, secrets=True):
-    """What keeps statuses (of live nodes) from agreeing on a cluster of
-    members: exactly one LEADER, the others FOLLOWER, every node listing
-    each member once with (me) on its own line and (Leader) on the
-    leader's, quorum, consistent secrets, distinct node ids."""
-    probs = []
-    want = sorted(members)
-    for s in statuses:
-        n = s.node.name
-        if s.rc != 0:
-            probs.append(s.summary())
-            continue
-        if s.state not in ('LEADER', 'FOLLOWER'):
-            probs.append('%s: State %s' % (n, s.state or '(none)'))
-        if sorted(s.addrs) != want:
-            probs.append('%s lists %s, expected %s' % (n, s.addrs, want))
-        odd = [repr(p) for p in s.peers if p.other]
-        if odd:
-            probs.append('%s: not every member votes: %s' % (n, odd))
-        ips = [p.ip for p in s.peers]
-        if len(set(ips)) != len(ips):
-            probs.append('%s lists an address twice: %s' % (n, s.addrs))
-        mes = [p.addr for p in s.peers if p.me]
-        if mes != [s.node.peer]:
-            probs.append('%s: (me) on %s, expected on %s' % (
-                n, mes or 'no line', s.node.peer))
-        if len(s.leader_addrs) != 1:
-            probs.append('%s: (Leader) on %s' % (n, s.leader_addrs or
-                                                 'no line'))
-        if not s.quorum:
-            probs.append('%s: Quorum %r' % (n, s.get('quorum')))
-        if secrets and not s.secrets_consistent:
-            probs.append('%s: Call bridge secrets %r' % (
-                n, s.get('call bridge secrets')))
-    if probs:
-        return probs, None
-    leaders = [s.node for s in statuses if s.state == 'LEADER']
-    if len(leaders) != 1:
-        return ['%d nodes say LEADER: %s' % (
-            len(leaders), ' '.join(x.name for x in leaders))], None
-    for s in statuses:
-        if s.leader_addrs != [leaders[0].peer]:
-            probs.append('%s: (Leader) on %s, but %s says LEADER' % (
-                s.node.name, s.leader_addrs[0], leaders[0].name))
-    ids = [s.get('node id') for s in statuses]
-    if not all(ids) or len(set(ids)) != len(ids):
-        probs.append('node ids missing or not distinct: %s' % ids)
-    return probs, (None if probs else leaders[0])
 
 
 # ------------------------------------------------------------------ nodes
@@ -518,6 +300,10 @@ class Cluster:
     def node(self, i):
         return self.nodes[i - 1]
 
+    def cert(self, name):
+        """The path of file name among the cluster's certificates."""
+        return os.path.join(self.certs, name)
+
     def add_node(self, i):
         """Another node (for a foreign certificate: install it yourself)."""
         nd = Node(self, i)
@@ -595,6 +381,18 @@ class Cluster:
             await self.join(nd, nodes[0], timers)
         return await self.wait_agree(nodes)
 
+    async def form_with_users(self, nodes=None):
+        """Form the cluster of nodes (all by default) with the timers of
+        CLUSTER_TIMERS, add alice and bob on the leader and wait until
+        every one of nodes lists them: (leader, its followers in order,
+        {node: its id})."""
+        nodes = nodes or self.nodes
+        leader = await self.form(nodes, TIMERS)
+        await self.add_users(leader)
+        await self.wait_users(nodes)
+        return (leader, [nd for nd in nodes if nd is not leader],
+                node_ids(self.t.last))
+
     async def statuses(self, nodes):
         return await asyncio.gather(*(nd.status() for nd in nodes))
 
@@ -605,31 +403,29 @@ class Cluster:
         nodes = nodes or self.nodes
         members = members or [nd.peer for nd in nodes]
         timeout = timeout or w(20)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def probe():
             sts = await self.statuses(nodes)
             probs, leader = agreement_problems(sts, members, secrets)
-            if not probs:
-                self.t.last = sts
-                return leader
-            if time.monotonic() > deadline:
-                raise Failed('no %s after %gs: %s\n%s' % (
-                    what, timeout, '; '.join(probs[:4]),
-                    '\n'.join(s.summary() for s in sts)))
-            await asyncio.sleep(0.1)
+            return not probs, (sts, probs, leader)
+        sts, probs, leader = await until(
+            probe, timeout, lambda seen: 'no %s after %gs: %s\n%s' % (
+                what, timeout, '; '.join(seen[1][:4]),
+                '\n'.join(s.summary() for s in seen[0])))
+        self.t.last = sts
+        return leader
 
     async def wait_status(self, nodes, pred, what, timeout=None):
         """Wait until pred(status) holds for every node in nodes."""
         timeout = timeout or w(20)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def probe():
             sts = await self.statuses(nodes)
-            if all(pred(s) for s in sts):
-                return sts
-            if time.monotonic() > deadline:
-                raise Failed('timed out after %gs waiting for %s\n%s' % (
-                    timeout, what, '\n'.join(s.summary() for s in sts)))
-            await asyncio.sleep(0.1)
+            return all(pred(s) for s in sts), sts
+        return await until(probe, timeout, lambda sts: 'timed out after '
+                           '%gs waiting for %s\n%s' % (
+                               timeout, what,
+                               '\n'.join(s.summary() for s in sts)))
 
     async def add_users(self, nd):
         """alice and bob, added on one node."""
@@ -639,21 +435,20 @@ class Cluster:
     async def wait_users(self, nodes, timeout=None):
         """Wait until every node lists alice and bob."""
         timeout = timeout or w(10)
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def probe():
             seen = await asyncio.gather(*(nd.users() for nd in nodes))
-            if all(set(USERS) <= s for s in seen):
-                return
-            if time.monotonic() > deadline:
-                raise Failed('accounts not on every node after %gs: %s' % (
-                    timeout, ', '.join('%s: %s' % (nd.name, sorted(s))
-                                       for nd, s in zip(nodes, seen))))
-            await asyncio.sleep(0.1)
+            return all(set(USERS) <= s for s in seen), seen
+        await until(probe, timeout, lambda seen: 'accounts not on every '
+                    'node after %gs: %s' % (timeout, ', '.join(
+                        '%s: %s' % (nd.name, sorted(s))
+                        for nd, s in zip(nodes, seen))))
 
 
-async def wait_new_leader(nodes, since, bound):
-    """Poll nodes until one says LEADER; (node, seconds since since).
-    Fails after bound seconds."""
+async def wait_new_leader(nodes, since, bound, step=0.03):
+    """Poll nodes (pausing step seconds between rounds) until one says
+    LEADER; (node, seconds from since to the answer that said so). Fails
+    after bound seconds."""
     while True:
         sts = await asyncio.gather(*(nd.status() for nd in nodes))
         t = time.monotonic() - since
@@ -664,7 +459,7 @@ async def wait_new_leader(nodes, since, bound):
             raise Failed('no node says LEADER %.1fs after the leader '
                          'died\n%s' % (t, '\n'.join(s.summary()
                                                     for s in sts)))
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(step)
 
 
 # ------------------------------------------------------------ netfilter
@@ -705,113 +500,23 @@ def bind_source_to_destination(loop):
     loop.create_connection = create_connection
 
 
-class MatchAll(MatcherBase):
-    def match(self, xml):
-        return True
+class Client(slixtest.Client):
+    """user/resource of the test domain, logging in with password (the
+    user's own by default)."""
 
-
-class Inbox:
-    """Everything a stream received; wait for what a test wants."""
-
-    def __init__(self, who):
-        self.who = who
-        self.items = []
-        self.changed = asyncio.Event()
-
-    def put(self, st):
-        self.items.append(st)
-        self.changed.set()
-
-    def bodies(self):
-        return [st['body'] for st in self.items if st.name == 'message']
-
-    async def wait(self, pred, what, timeout=None):
-        """The first stanza for which pred holds (taken out); fails after
-        timeout."""
-        timeout = timeout or w(10)
-        deadline = time.monotonic() + timeout
-        while True:
-            for st in self.items:
-                if pred(st):
-                    self.items.remove(st)
-                    return st
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failed('%s: timed out after %gs waiting for %s' %
-                             (self.who, timeout, what))
-            self.changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-
-
-def _quiet_tls(x):
-    x.ssl_context.check_hostname = False
-    x.ssl_context.verify_mode = ssl.CERT_NONE
-
-
-class _Stream:
-    """What clients and components share: an inbox, start and end."""
-
-    def _setup(self, who):
-        _quiet_tls(self)
-        self.register_plugin('xep_0199')
-        self.inbox = Inbox(who)
-        self.started = asyncio.get_running_loop().create_future()
-        self.gone = asyncio.get_running_loop().create_future()
-        self.register_handler(Callback('cl all', MatchAll(None),
-                                       self.inbox.put))
-        self.add_event_handler('session_start', self._started)
-        self.add_event_handler('disconnected', self._gone)
-        self.add_event_handler('failed_auth', self._failed)
-
-    def _started(self, event):
-        if not self.started.done():
-            self.started.set_result(True)
-
-    def _failed(self, event):
-        if not self.started.done():
-            self.started.set_exception(Failed('%s: authentication failed' %
-                                              self.inbox.who))
-
-    def _gone(self, event):
-        if not self.gone.done():
-            self.gone.set_result(True)
-        if not self.started.done():
-            self.started.set_exception(Failed('%s: disconnected before the '
-                                              'session started' %
-                                              self.inbox.who))
-
-    def drop(self):
-        """Abort the connection, whatever its state."""
-        with contextlib.suppress(Exception):
-            self.abort()
-
-    async def wait_started(self, what):
-        try:
-            await asyncio.wait_for(asyncio.shield(self.started), w(10))
-        except asyncio.TimeoutError:
-            self.drop()
-            raise Failed('%s: no session after %gs' % (what, w(10)))
-        finally:
-            # Retrieve a failure so that asyncio does not log it.
-            if self.started.done() and not self.started.cancelled():
-                self.started.exception()
-
-
-class Client(slixmpp.ClientXMPP, _Stream):
     def __init__(self, user, resource, password=None):
         super().__init__('%s@%s/%s' % (user, DOMAIN, resource),
-                         password or USERS[user])
-        self.auto_authorize = None
-        self.auto_subscribe = False
-        self._setup('%s/%s' % (user, resource))
+                         password or USERS[user],
+                         '%s/%s' % (user, resource), timeout=w(10))
 
 
-class Component(slixmpp.ComponentXMPP, _Stream):
+class Component(slixtest.Component):
+    """Call bridge name as a component of node nd, with secret."""
+
     def __init__(self, name, secret, nd):
         super().__init__('%s.%s' % (name, DOMAIN), secret, nd.addr,
-                         nd.cluster.mport)
-        self._setup('component %s on %s' % (name, nd.name))
+                         nd.cluster.mport, 'component %s on %s' % (
+                             name, nd.name), timeout=w(10))
 
 
 async def login(t, nd, user, resource):
@@ -822,6 +527,16 @@ async def login(t, nd, user, resource):
     await c.wait_started('%s/%s on %s' % (user, resource, nd.name))
     c.send_presence()
     return c
+
+
+async def pair(t, a_node, b_node, tag):
+    """alice on a_node and bob on b_node (resource tag), logged in, each
+    reachable from the other."""
+    alice = await login(t, a_node, 'alice', tag)
+    bob = await login(t, b_node, 'bob', tag)
+    await reachable(alice, bob.boundjid.full)
+    await reachable(bob, alice.boundjid.full)
+    return alice, bob
 
 
 async def password_works(t, nd, user, password):
@@ -864,34 +579,30 @@ async def reachable(frm, jid, timeout=None):
     """Ping jid from frm until it answers (the cluster knows where it
     is); fails after timeout."""
     timeout = timeout or w(10)
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
+
+    async def probe():
         try:
             await frm['xep_0199'].send_ping(jid, timeout=1)
-            return
+            return True, None
         except (IqError, IqTimeout) as e:
-            last = e.iq['error']['condition'] if isinstance(e, IqError) \
-                else 'no answer'
-        if time.monotonic() > deadline:
-            raise Failed('%s cannot reach %s after %gs (%s)' % (
-                frm.inbox.who, jid, timeout, last))
-        await asyncio.sleep(0.1)
+            return False, iq_failure(e)
+    await until(probe, timeout, lambda last: '%s cannot reach %s after %gs '
+                '(%s)' % (frm.inbox.who, jid, timeout, last))
 
 
-def is_msg(body, frm_bare=None):
-    def pred(st):
-        return st.name == 'message' and st['body'] == body and \
-            st['type'] != 'error' and \
-            (frm_bare is None or st['from'].bare == frm_bare)
-    return pred
+def iq_failure(e):
+    """What an IqError or IqTimeout says: the error condition, or 'no
+    answer'."""
+    return e.iq['error']['condition'] if isinstance(e, IqError) \
+        else 'no answer'
 
 
 async def deliver(frm, to_jid, to, body):
     """frm sends body to to_jid; the stream to must get it, from frm."""
     frm.send_message(mto=to_jid, mbody=body, mtype='chat',
                      mfrom=frm.boundjid.full if frm.is_component else None)
-    await to.inbox.wait(is_msg(body, frm.boundjid.bare),
+    await to.inbox.wait(is_msg(body, frm_bare=frm.boundjid.bare,
+                               errors=False),
                         '%r from %s' % (body, frm.inbox.who))
 
 
@@ -899,21 +610,56 @@ async def wait_bodies(to, bodies, frm_bare, timeout=None):
     """Wait until the stream to has received every one of bodies from
     frm_bare; fails naming the missing ones."""
     timeout = timeout or w(10)
-    deadline = time.monotonic() + timeout
-    while True:
-        got = [st['body'] for st in to.inbox.items if st.name == 'message'
-               and st['type'] != 'error' and st['from'].bare == frm_bare]
-        missing = [b for b in bodies if b not in got]
-        if not missing:
-            return got
-        if time.monotonic() > deadline:
-            raise Failed('%s: %d of %d messages from %s missing after %gs: '
-                         '%s' % (to.inbox.who, len(missing), len(bodies),
-                                 frm_bare, timeout, ' '.join(missing[:10])))
-        to.inbox.changed.clear()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(to.inbox.changed.wait(),
-                                   max(0.01, deadline - time.monotonic()))
+    mine = is_msg(frm_bare=frm_bare, errors=False)
+
+    def got():
+        return [st['body'] for st in to.inbox.items if mine(st)]
+
+    def missing():
+        have = got()
+        return [b for b in bodies if b not in have]
+    await wait_event(lambda: not missing(), to.inbox.changed, timeout,
+                     lambda: '%s: %d of %d messages from %s missing after '
+                     '%gs: %s' % (to.inbox.who, len(missing()), len(bodies),
+                                  frm_bare, timeout,
+                                  ' '.join(missing()[:10])))
+    return got()
+
+
+class Sender:
+    """Stream frm sends jid a chat message "<prefix> <n>" every period
+    seconds, n from 0, from start() until stop(): the bodies in order,
+    and times[n] when message n went."""
+
+    def __init__(self, frm, jid, prefix, period):
+        self.frm, self.jid = frm, jid
+        self.prefix, self.period = prefix, period
+        self.bodies = []
+        self.times = {}
+        self.stopping = asyncio.Event()
+        self.task = None
+
+    def start(self):
+        """Start sending."""
+        self.task = asyncio.ensure_future(self._run())
+        return self
+
+    async def _run(self):
+        """Send until stopped."""
+        while not self.stopping.is_set():
+            n = len(self.bodies)
+            self.times[n] = time.monotonic()
+            body = '%s %d' % (self.prefix, n)
+            self.frm.send_message(mto=self.jid, mbody=body, mtype='chat')
+            self.bodies.append(body)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), self.period)
+
+    async def stop(self):
+        """Stop sending and wait until the sender has."""
+        self.stopping.set()
+        if self.task is not None:
+            await self.task
 
 
 # ------------------------------------------------------------- scenarios
@@ -933,10 +679,9 @@ class Test:
         self.notes.append(s)
 
     @contextlib.contextmanager
-    def check(self, sub):
-        """A side check: its failure is recorded as <name>/<sub> and the
-        scenario goes on."""
-        name = '%s/%s' % (self.name, sub)
+    def outcome(self, name):
+        """Record what the block does as the result name (None if it
+        passed, else why not); what follows goes on."""
         try:
             yield
         except Failed as e:
@@ -946,6 +691,11 @@ class Test:
                                  traceback.format_exc()))
         else:
             self.results.append((name, None))
+
+    def check(self, sub):
+        """A side check: its failure is recorded as <name>/<sub> and the
+        scenario goes on."""
+        return self.outcome('%s/%s' % (self.name, sub))
 
     def nodes(self):
         return [nd for c in self.clusters for nd in c.nodes]
@@ -1104,37 +854,20 @@ def main(argv):
 
 # -------------------------------------------------------------- rosters
 
-def is_presence(ptype, frm_bare):
-    def pred(st):
-        return st.name == 'presence' and st['type'] == ptype and \
-            st['from'].bare == frm_bare
-    return pred
-
-
-async def roster_items(c, timeout=None):
-    """c's roster from a roster get: {bare JID: subscription}."""
-    iq = await c.get_roster(timeout=timeout or w(5))
-    return {str(j): it['subscription']
-            for j, it in iq['roster']['items'].items()}
-
-
 async def wait_roster(c, jid, sub, timeout=None):
     """Get c's roster until it says subscription sub for jid; fails after
     timeout with what it said last."""
     timeout = timeout or w(10)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def probe():
         try:
-            last = (await roster_items(c)).get(jid, 'no item')
+            items = await slixtest.roster_items(c, w(5))
+            last = items.get(jid, ('no item',))[0]
         except (IqError, IqTimeout) as e:
-            last = e.iq['error']['condition'] if isinstance(e, IqError) \
-                else 'no answer'
-        if last == sub:
-            return
-        if time.monotonic() > deadline:
-            raise Failed('%s: the roster says %s for %s after %gs, not %s' %
-                         (c.inbox.who, last, jid, timeout, sub))
-        await asyncio.sleep(0.1)
+            last = iq_failure(e)
+        return last == sub, last
+    await until(probe, timeout, lambda last: '%s: the roster says %s for %s '
+                'after %gs, not %s' % (c.inbox.who, last, jid, timeout, sub))
 
 
 async def subscribe_both(a, b):
@@ -1143,323 +876,55 @@ async def subscribe_both(a, b):
     the leader) say both."""
     for x, y in ((a, b), (b, a)):
         x.send_presence(pto=y.boundjid.bare, ptype='subscribe')
-        await y.inbox.wait(is_presence('subscribe', x.boundjid.bare),
+        await y.inbox.wait(is_presence('subscribe', frm_bare=x.boundjid.bare),
                            'a subscription request from %s' % x.inbox.who)
         y.send_presence(pto=x.boundjid.bare, ptype='subscribed')
-        await x.inbox.wait(is_presence('subscribed', y.boundjid.bare),
+        await x.inbox.wait(is_presence('subscribed',
+                                       frm_bare=y.boundjid.bare),
                            'the approval of %s' % y.inbox.who)
     await wait_roster(a, b.boundjid.bare, 'both')
     await wait_roster(b, a.boundjid.bare, 'both')
 
 
-def db_subscription(nd, owner, jid):
-    """The subscription of owner's roster item jid in the node's own
-    database (read-only), or None."""
+def db_values(nd, sql, args_list):
+    """The first column of the first row of sql, bound to each args of
+    args_list in turn, in the node's own database (read-only); None
+    where no row matches."""
     import sqlite3
     db = sqlite3.connect('file:%s?mode=ro' % os.path.join(nd.data,
                                                             'mmp.db'),
                          uri=True, timeout=5)
     try:
-        row = db.execute('SELECT subscription FROM roster WHERE owner = ? '
-                         'AND jid = ?', (owner, jid)).fetchone()
+        rows = [db.execute(sql, args).fetchone() for args in args_list]
     finally:
         db.close()
-    return row[0] if row else None
+    return [r[0] if r else None for r in rows]
+
+
+def db_subscription(nd, owner, jid):
+    """The subscription of owner's roster item jid in the node's own
+    database (read-only), or None."""
+    return db_values(nd, 'SELECT subscription FROM roster WHERE owner = ? '
+                     'AND jid = ?', [(owner, jid)])[0]
 
 
 def db_config(nd, keys):
     """The values of config keys in the node's own database (read-only),
     None for a key that is not set."""
-    import sqlite3
-    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(nd.data,
-                                                            'mmp.db'),
-                         uri=True, timeout=5)
-    try:
-        return [(lambda r: r[0] if r else None)(db.execute(
-            'SELECT value FROM config WHERE key = ?', (k,)).fetchone())
-            for k in keys]
-    finally:
-        db.close()
+    return db_values(nd, 'SELECT value FROM config WHERE key = ?',
+                     [(k,) for k in keys])
 
 
 async def wait_db_subscription(nodes, owner, jid, sub, timeout=None):
     """Wait until the database of every node in nodes holds subscription
     sub for owner's roster item jid."""
     timeout = timeout or w(10)
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def probe():
         seen = [db_subscription(nd, owner, jid) for nd in nodes]
-        if all(s == sub for s in seen):
-            return
-        if time.monotonic() > deadline:
-            raise Failed('%s\'s roster item %s is not %s on every node '
-                         'after %gs: %s' % (owner, jid, sub, timeout,
-                                             ', '.join('%s: %s' % (
-                                                 nd.name, s) for nd, s in
-                                                 zip(nodes, seen))))
-        await asyncio.sleep(0.1)
-
-
-# ------------------------------------------- raw peers of the cluster port
-
-PORT_PENDING_PER_ADDRESS = 8    # cluster_net.c CNET_PENDING_SRC
-PORT_PENDING = 256              # cluster_net.c CNET_PENDING
-PORT_PRETLS_SECS = 3            # cluster_net.c CNET_PRETLS_SECS
-PORT_LINGERS = 64               # cluster_net.c CNET_LINGERS
-FWD_HEADER = ("<stream:stream xmlns='urn:mmp:cluster' "
-              "xmlns:stream='http://etherx.jabber.org/streams'%s>")
-
-
-def open_fds(nd):
-    """How many file descriptors the node's mmpd holds."""
-    return len(os.listdir('/proc/%d/fd' % nd.proc.pid))
-
-
-async def settled_fds(nd, timeout=None):
-    """The node's descriptors once the count holds still for 0.2 s (a
-    status just run leaves the view's request channels closing); fails
-    after timeout."""
-    timeout = timeout or w(5)
-    deadline = time.monotonic() + timeout
-    last = open_fds(nd)
-    while True:
-        await asyncio.sleep(0.2)
-        n = open_fds(nd)
-        if n == last:
-            return n
-        if time.monotonic() > deadline:
-            raise Failed('%s: descriptors still changing after %gs (%d)'
-                         % (nd.name, timeout, n))
-        last = n
-
-
-async def wait_fds(nd, pred, what, timeout=None, tick=None):
-    """Wait until pred(open_fds(nd)) holds, calling tick() every round
-    if given; the count. Fails after timeout with the last count."""
-    timeout = timeout or w(5)
-    deadline = time.monotonic() + timeout
-    while True:
-        n = open_fds(nd)
-        if pred(n):
-            return n
-        if time.monotonic() > deadline:
-            raise Failed('%s: not after %gs (mmpd holds %d fds)' % (
-                what, timeout, n))
-        if tick is not None:
-            tick()
-        await asyncio.sleep(0.1)
-
-
-def raw_conn(nd, src, data=b''):
-    """A plain TCP connection from address src to the node's cluster
-    port, data sent; the socket, non-blocking."""
-    s = socket.create_connection((nd.addr, nd.cluster.kport), timeout=5,
-                                 source_address=(src, 0))
-    if data:
-        s.sendall(data)
-    s.setblocking(False)
-    return s
-
-
-class Squatters:
-    """Idle TCP connections to a node's cluster port, one from each of
-    the addresses given, connected without blocking; refresh() opens a
-    new one for each the node has closed."""
-
-    def __init__(self, nd, addrs):
-        self.nd, self.addrs = nd, list(addrs)
-        self.socks = {}
-        self.reopened = 0
-        for a in self.addrs:
-            self._open(a)
-
-    def _open(self, a):
-        s = socket.socket()
-        s.setblocking(False)
-        s.bind((a, 0))
-        s.connect_ex((self.nd.addr, self.nd.cluster.kport))
-        self.socks[a] = s
-
-    def refresh(self):
-        for a, s in list(self.socks.items()):
-            if _peer_closed(s):
-                s.close()
-                self._open(a)
-                self.reopened += 1
-
-    def close(self):
-        for s in self.socks.values():
-            s.close()
-        self.socks = {}
-
-
-def _peer_closed(s):
-    try:
-        return s.recv(4096) == b''
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
-async def wait_peer_closed(socks, n, what, timeout=None):
-    """Wait until the node has closed (or reset) n of the sockets socks
-    (reading and discarding what they receive)."""
-    timeout = timeout or w(5)
-    deadline = time.monotonic() + timeout
-    gone = set()
-    while True:
-        gone |= {s for s in socks if s not in gone and _peer_closed(s)}
-        if len(gone) >= n:
-            return
-        if time.monotonic() > deadline:
-            raise Failed('%s: %d of %d closed after %gs' % (
-                what, len(gone), n, timeout))
-        await asyncio.sleep(0.05)
-
-
-def node_tls(cluster, i=1):
-    """A client TLS context holding node i's certificate (or, if i is a
-    name, <name>.crt and .key from the cluster's certificates)."""
-    name = i if isinstance(i, str) else 'node%d' % i
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.load_verify_locations(os.path.join(cluster.certs, 'ca.crt'))
-    ctx.load_cert_chain(os.path.join(cluster.certs, name + '.crt'),
-                        os.path.join(cluster.certs, name + '.key'))
-    return ctx
-
-
-async def port_talk(nd, src, cert, hello, lines=()):
-    """TLS to the node's cluster port from address src with certificate
-    cert (see node_tls), a hello line, then, if the hello was answered
-    OK, each of lines, waiting for its answer. The answers, the hello's
-    first; one saying why if none came."""
-    said = []
-    try:
-        r, wr = await asyncio.wait_for(asyncio.open_connection(
-            nd.addr, nd.cluster.kport, ssl=node_tls(nd.cluster, cert),
-            local_addr=(src, 0)), w(5))
-    except (OSError, asyncio.TimeoutError) as e:
-        return ['no TLS: %r' % e]
-    try:
-        for ln in [hello] + list(lines):
-            wr.write(ln.encode() + b'\n')
-            answer = await asyncio.wait_for(r.readline(), w(10))
-            said.append(answer.decode(errors='replace').strip() or
-                        'closed')
-            if not said[0].startswith('MMPC1 OK'):
-                break
-    except (OSError, asyncio.TimeoutError) as e:
-        said.append('no answer: %r' % e)
-    finally:
-        wr.close()
-    return said
-
-
-def scram_blob(password, iterations=4096):
-    """The replicated credentials of an account with password, as
-    cluster_creds_encode writes them (SHA-1, then SHA-256)."""
-    import base64
-    import hashlib
-    import hmac
-    parts = []
-    for h in ('sha1', 'sha256'):
-        salt = os.urandom(16)
-        sp = hashlib.pbkdf2_hmac(h, password.encode(), salt, iterations)
-        ck = hmac.new(sp, b'Client Key', h).digest()
-        sk = hmac.new(sp, b'Server Key', h).digest()
-        parts.append('%d:%s:%s:%s' % (
-            iterations, base64.b64encode(salt).decode(),
-            base64.b64encode(hashlib.new(h, ck).digest()).decode(),
-            base64.b64encode(sk).decode()))
-    return ' '.join(parts)
-
-
-async def port_hello(nd, src, line):
-    """TLS to the node's cluster port from address src with node 1's
-    certificate, then a hello line: the answer line, or why none came."""
-    try:
-        r, wr = await asyncio.wait_for(asyncio.open_connection(
-            nd.addr, nd.cluster.kport, ssl=node_tls(nd.cluster),
-            local_addr=(src, 0)), w(5))
-    except (OSError, asyncio.TimeoutError) as e:
-        return 'no TLS: %r' % e
-    try:
-        wr.write(line.encode() + b'\n')
-        answer = await asyncio.wait_for(r.readline(), w(5))
-        return answer.decode(errors='replace').strip() or 'closed'
-    except (OSError, asyncio.TimeoutError) as e:
-        return 'no answer: %r' % e
-    finally:
-        wr.close()
-
-
-class FakeFollower:
-    """A forwarding link to a node as a follower with node id nid would
-    open it (from 127.0.0.9, with node 1's certificate), its stream
-    header carrying epoch if given. What the node sends is kept in buf."""
-
-    def __init__(self, nd, nid, epoch=None, cert=1, src='127.0.0.9'):
-        self.nd, self.nid, self.epoch = nd, nid, epoch
-        self.cert, self.src = cert, src
-        self.buf = b''
-        self.eof = False
-        self.changed = asyncio.Event()
-
-    async def open(self):
-        c = self.nd.cluster
-        self.r, self.wr = await asyncio.wait_for(asyncio.open_connection(
-            self.nd.addr, c.kport, ssl=node_tls(c, self.cert),
-            local_addr=(self.src, 0)), w(5))
-        self.wr.write(b'MMPC1 fwd %016x %s:%d %s\n' % (
-            self.nid, self.src.encode(), c.kport, DOMAIN.encode()))
-        self.wr.write((FWD_HEADER % (" epoch='%d'" % self.epoch
-                                     if self.epoch else '')).encode())
-        self.task = asyncio.ensure_future(self._read())
-        return self
-
-    async def _read(self):
-        try:
-            while True:
-                d = await self.r.read(65536)
-                if not d:
-                    break
-                self.buf += d
-                self.changed.set()
-        except OSError:
-            pass
-        self.eof = True
-        self.changed.set()
-
-    def send(self, data):
-        self.wr.write(data.encode() if isinstance(data, str) else data)
-
-    def acked(self):
-        """The highest <ack> so far, 0 if none."""
-        return max([int(x) for x in re.findall(rb"<ack seq='(\d+)'/>",
-                                               self.buf)] or [0])
-
-    async def wait(self, pred, what, timeout=None):
-        timeout = timeout or w(5)
-        deadline = time.monotonic() + timeout
-        while not pred(self):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failed('link of %016x: no %s after %gs' % (
-                    self.nid, what, timeout))
-            self.changed.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
-
-    def close(self):
-        with contextlib.suppress(Exception):
-            self.task.cancel()
-            self.wr.close()
-
-
-def s_frame(seq, frm, to, body):
-    """A follower's <s> frame: a chat message from frm to to."""
-    return ("<s seq='%d' from='%s' k='c'><message xmlns='jabber:client' "
-            "from='%s' to='%s' type='chat' id='m%d'><body>%s</body>"
-            "</message></s>" % (seq, frm, frm, to, seq, body))
+        return all(s == sub for s in seen), seen
+    await until(probe, timeout, lambda seen: '%s\'s roster item %s is not %s '
+                'on every node after %gs: %s' % (
+                    owner, jid, sub, timeout, ', '.join(
+                        '%s: %s' % (nd.name, s)
+                        for nd, s in zip(nodes, seen))))

@@ -30,19 +30,12 @@ sys.path.insert(0, os.path.join(HERE, '..', 'cluster'))
 
 import clib  # noqa: E402
 from clib import Failed, check, w  # noqa: E402
+from xmpptest import free_udp, registry, stop_process  # noqa: E402
 
 DNS_ADDR = '127.0.0.8'
 HOLE_ADDR = '127.0.0.9'
 DOMAIN = clib.DOMAIN
 DNSMASQ = '/usr/sbin/dnsmasq'
-
-
-def free_udp(host):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def dns_ask(addr, port, name, timeout=0.2):
@@ -100,13 +93,8 @@ class Dnsmasq:
             await asyncio.sleep(0.05)
 
     async def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(w(5))
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stop dnsmasq if it runs."""
+        stop_process(self.proc, w(5))
         self.proc = None
 
 
@@ -173,17 +161,48 @@ class Check:
 
 
 async def dns_check(nd):
+    """xmpp dns check on node nd: a Check."""
     rc, out, err = await nd.mmp('xmpp', 'dns', 'check', timeout=w(30))
     check(rc != 2, 'xmpp dns check does not parse: %s' % err.strip())
     return Check(rc, out, err)
 
 
-CASES = {}
+async def check_with(t, nd, records):
+    """dnsmasq serving records (dnsmasq lines), then xmpp dns check on
+    node nd: a Check."""
+    await t.dns.start(records)
+    return await dns_check(nd)
 
 
-def case(fn):
-    CASES[fn.__name__] = fn
-    return fn
+async def broken(t, nd, name, records, why, wants):
+    """Check name: with dnsmasq serving records, xmpp dns check on node
+    nd exits 1 (why) and prints, for each (level, pattern, what) of
+    wants, a line of that level matching pattern."""
+    r = await check_with(t, nd, records)
+    with t.check(name):
+        r.status(1, why)
+        for lvl, pattern, what in wants:
+            r.want(lvl, pattern, what)
+    return r
+
+
+async def records_round_trip(t, nd, wants):
+    """Check 'records': with no records served, xmpp dns records on node
+    nd prints each line of wants (a (line, what is missing) pair), and
+    its zone file lines, served, pass xmpp dns check."""
+    await t.dns.start([])
+    rc, out, err = await nd.mmp('xmpp', 'dns', 'records')
+    with t.check('records'):
+        check(rc == 0, 'xmpp dns records: exit %d: %s' % (rc, err))
+        for line, what in wants:
+            check(line in out, '%s:\n%s' % (what, out))
+        # Pasted into the zone, they pass the check.
+        r = await check_with(t, nd, zone_from_records(out))
+        r.status(0, 'the records xmpp dns records printed')
+        r.none('FAILURE', 'the records xmpp dns records printed')
+
+
+CASES, case = registry()
 
 
 C, M = 5222, 5223
@@ -192,10 +211,17 @@ X1 = 'xmpp1.' + DOMAIN
 
 
 def esc(s):
+    """s as a regular expression that matches s."""
     return re.escape(s)
 
 
-async def solo_node(t, dns, name='solo'):
+def fq(svc):
+    """The SRV name of service svc in DOMAIN, with the final dot, as a
+    regular expression."""
+    return esc(svc + '.' + DOMAIN + '.')
+
+
+async def solo_node(t, name='solo'):
     """One node on 127.0.0.1 configured as the field does it (ports 5222
     and 5223; XMPP need not be enabled for the check), with a certificate
     for example.com and xmpp1.example.com."""
@@ -218,12 +244,10 @@ GOOD = [srv(CL, X1, C), srv(XS, X1, C), srv(CO, X1, M),
 @case
 async def solo(t):
     """A node alone: the good set-up, then each broken one."""
-    dns = t.dns
-    nd = await solo_node(t, dns)
+    nd = await solo_node(t)
 
-    await dns.start(GOOD)
     t0 = time.monotonic()
-    r = await dns_check(nd)
+    r = await check_with(t, nd, GOOD)
     t.note('the good check took %.0f ms' % ((time.monotonic() - t0) * 1000))
     with t.check('good'):
         r.status(0, 'good set-up')
@@ -231,105 +255,76 @@ async def solo(t):
         r.none('WARNING', 'good set-up')
         for svc, port in ((CL, C), (XS, C), (CO, M)):
             r.want('SUCCESS', '^SUCCESS: %s SRV 10 50 %d %s\\.: resolves '
-                   'to this node, 127\\.0\\.0\\.1$' % (esc(svc + '.' + DOMAIN + '.'), port,
-                                      esc(X1)), 'good ' + svc)
+                   'to this node, 127\\.0\\.0\\.1$' % (fq(svc), port, esc(X1)),
+                   'good ' + svc)
         r.want('SUCCESS', 'certificate good.crt covers %s$' % esc(DOMAIN),
                'good certificate')
         r.want('SUCCESS', 'certificate good.crt covers %s\\., a direct '
                'TLS target' % esc(X1), 'good direct TLS name')
 
-    await dns.start([srv(CO, X1, M), host(X1, '127.0.0.1')])
-    r = await dns_check(nd)
-    with t.check('missing'):
-        r.status(1, 'client records missing')
-        r.want('FAILURE', 'no %s SRV record: clients cannot find this '
-               'service; add .*: %s 3600 IN SRV 10 50 %d %s\\.$' % (
-                   esc(CL + '.' + DOMAIN + '.'),
-                   esc(CL + '.' + DOMAIN + '.'), C, esc(X1)),
-               'missing client record')
-        r.want('WARNING', 'no %s SRV record \\(optional' % esc(
-            XS + '.' + DOMAIN + '.'), 'missing direct TLS record')
-        r.want('SUCCESS', esc(CO), 'the component record still checked')
-
-    await dns.start([srv(CL, X1, C), srv(CO, X1, C), host(X1, '127.0.0.1')])
-    r = await dns_check(nd)
-    with t.check('component_on_5222'):
-        r.status(1, 'component record on 5222')
-        r.want('FAILURE', '^FAILURE: %s SRV 10 50 5222 %s\\.: port 5222 is '
-               'not the component port 5223 \\(it is the client port\\); '
-               'change it to: %s 3600 IN SRV 10 50 5223 %s\\.$' % (
-                   esc(CO + '.' + DOMAIN + '.'), esc(X1),
-                   esc(CO + '.' + DOMAIN + '.'), esc(X1)),
-               'component on the client port')
-
-    await dns.start([srv(CL, X1, 522), srv(CO, X1, M),
-                     host(X1, '127.0.0.1')])
-    r = await dns_check(nd)
-    with t.check('typo_522'):
-        r.status(1, 'the field\'s 522 typo')
-        r.want('FAILURE', 'SRV 10 50 522 %s\\.: port 522 is not the client '
-               'port 5222; change it to: %s 3600 IN SRV 10 50 5222 %s\\.$'
-               % (esc(X1), esc(CL + '.' + DOMAIN + '.'), esc(X1)),
-               'port 522')
-
-    await dns.start([srv(CL, 'nohost.' + DOMAIN, C), srv(CO, X1, M),
-                     host(X1, '127.0.0.1')])
-    r = await dns_check(nd)
-    with t.check('no_address'):
-        r.status(1, 'target without an address')
-        r.want('FAILURE', 'nohost\\.example\\.com\\. has no A or AAAA '
-               'record; add one .*nohost\\.example\\.com\\. 3600 IN A '
-               '127\\.0\\.0\\.1', 'target that does not resolve')
-        r.want('FAILURE', 'no %s record points at this node \\(127\\.0\\.0'
-               '\\.1\\)' % esc(CL + '.' + DOMAIN + '.'), 'node not covered')
-
-    await dns.start([srv(CL, 'xmpp9.' + DOMAIN, C), srv(CO, X1, M),
-                     host(X1, '127.0.0.1'),
-                     host('xmpp9.' + DOMAIN, '127.0.0.9')])
-    r = await dns_check(nd)
-    with t.check('elsewhere'):
-        r.status(1, 'target on another machine')
-        r.want('FAILURE', 'xmpp9\\.example\\.com\\. resolves to 127\\.0\\.0'
-               '\\.9, which is not this node \\(127\\.0\\.0\\.1\\)',
-               'target resolving elsewhere')
-
-    await dns.start([srv(CL, None, 0), srv(CO, X1, M),
-                     host(X1, '127.0.0.1')])
-    r = await dns_check(nd)
-    with t.check('dot_target'):
-        r.status(1, 'target "."')
-        r.want('FAILURE', 'SRV \\d+ \\d+ \\d+ \\.: the target "\\." says the '
-               'service is not offered at all; replace it with: %s 3600 '
-               'IN SRV 10 50 5222 %s\\.$' % (
-                   esc(CL + '.' + DOMAIN + '.'), esc(X1)), 'target .')
+    x1 = host(X1, '127.0.0.1')
+    await broken(t, nd, 'missing', [srv(CO, X1, M), x1],
+                 'client records missing', [
+                     ('FAILURE', 'no %s SRV record: clients cannot find '
+                      'this service; add .*: %s 3600 IN SRV 10 50 %d %s\\.$'
+                      % (fq(CL), fq(CL), C, esc(X1)),
+                      'missing client record'),
+                     ('WARNING', 'no %s SRV record \\(optional' % fq(XS),
+                      'missing direct TLS record'),
+                     ('SUCCESS', esc(CO),
+                      'the component record still checked')])
+    await broken(t, nd, 'component_on_5222', [srv(CL, X1, C),
+                                              srv(CO, X1, C), x1],
+                 'component record on 5222', [
+                     ('FAILURE', '^FAILURE: %s SRV 10 50 5222 %s\\.: port '
+                      '5222 is not the component port 5223 \\(it is the '
+                      'client port\\); change it to: %s 3600 IN SRV 10 50 '
+                      '5223 %s\\.$' % (fq(CO), esc(X1), fq(CO), esc(X1)),
+                      'component on the client port')])
+    await broken(t, nd, 'typo_522', [srv(CL, X1, 522), srv(CO, X1, M), x1],
+                 'the field\'s 522 typo', [
+                     ('FAILURE', 'SRV 10 50 522 %s\\.: port 522 is not the '
+                      'client port 5222; change it to: %s 3600 IN SRV 10 50 '
+                      '5222 %s\\.$' % (esc(X1), fq(CL), esc(X1)),
+                      'port 522')])
+    await broken(t, nd, 'no_address', [srv(CL, 'nohost.' + DOMAIN, C),
+                                       srv(CO, X1, M), x1],
+                 'target without an address', [
+                     ('FAILURE', 'nohost\\.example\\.com\\. has no A or AAAA '
+                      'record; add one .*nohost\\.example\\.com\\. 3600 IN '
+                      'A 127\\.0\\.0\\.1', 'target that does not resolve'),
+                     ('FAILURE', 'no %s record points at this node '
+                      '\\(127\\.0\\.0\\.1\\)' % fq(CL), 'node not covered')])
+    await broken(t, nd, 'elsewhere', [srv(CL, 'xmpp9.' + DOMAIN, C),
+                                      srv(CO, X1, M), x1,
+                                      host('xmpp9.' + DOMAIN, '127.0.0.9')],
+                 'target on another machine', [
+                     ('FAILURE', 'xmpp9\\.example\\.com\\. resolves to '
+                      '127\\.0\\.0\\.9, which is not this node '
+                      '\\(127\\.0\\.0\\.1\\)', 'target resolving elsewhere')])
+    await broken(t, nd, 'dot_target', [srv(CL, None, 0), srv(CO, X1, M),
+                                       x1],
+                 'target "."', [
+                     ('FAILURE', 'SRV \\d+ \\d+ \\d+ \\.: the target "\\." '
+                      'says the service is not offered at all; replace it '
+                      'with: %s 3600 IN SRV 10 50 5222 %s\\.$' % (
+                          fq(CL), esc(X1)), 'target .')])
 
     await nd.ok('xmpp', 'certs', 'other.key', 'other.crt')
-    await dns.start(GOOD)
-    r = await dns_check(nd)
-    with t.check('certificate'):
-        r.status(1, 'certificate for another name')
-        r.want('FAILURE', 'certificate other.crt does not cover '
-               'example\\.com: ', 'certificate name')
-        r.want('WARNING', 'certificate other.crt does not cover '
-               '%s\\., the target of %s' % (esc(X1), esc(XS)),
-               'direct TLS target name')
+    await broken(t, nd, 'certificate', GOOD, 'certificate for another name',
+                 [('FAILURE', 'certificate other.crt does not cover '
+                   'example\\.com: ', 'certificate name'),
+                  ('WARNING', 'certificate other.crt does not cover '
+                   '%s\\., the target of %s' % (esc(X1), esc(XS)),
+                   'direct TLS target name')])
     await nd.ok('xmpp', 'certs', 'good.key', 'good.crt')
 
-    await dns.start([])
-    rc, out, err = await nd.mmp('xmpp', 'dns', 'records')
-    with t.check('records'):
-        check(rc == 0, 'xmpp dns records: exit %d: %s' % (rc, err))
-        for svc, port in ((CL, C), (XS, C), (CO, M)):
-            check('%s.%s. 3600 IN SRV 10 50 %d %s.' % (svc, DOMAIN, port,
-                                                       X1) in out,
-                  'xmpp dns records lacks the %s record:\n%s' % (svc, out))
-        check('%s. 3600 IN A 127.0.0.1' % X1 in out,
-              'xmpp dns records suggests no address record:\n' + out)
-        # Pasted into the zone, they pass the check.
-        await dns.start(zone_from_records(out))
-        r = await dns_check(nd)
-        r.status(0, 'the records xmpp dns records printed')
-        r.none('FAILURE', 'the records xmpp dns records printed')
+    await records_round_trip(t, nd, [
+        ('%s.%s. 3600 IN SRV 10 50 %d %s.' % (svc, DOMAIN, port, X1),
+         'xmpp dns records lacks the %s record' % svc)
+        for svc, port in ((CL, C), (XS, C), (CO, M))] + [
+        ('%s. 3600 IN A 127.0.0.1' % X1,
+         'xmpp dns records suggests no address record')])
 
 
 @case
@@ -386,7 +381,7 @@ async def blocking(t):
         r = Check(rc, out, err)
         r.status(1, 'silent resolver')
         r.want('FAILURE', '^FAILURE: DNS not checked: %s SRV: %s:%d did '
-               'not answer within 4 s' % (esc(CL + '.' + DOMAIN + '.'),
+               'not answer within 4 s' % (fq(CL),
                                           esc(HOLE_ADDR),
                                           hole.getsockname()[1]),
                'timeout line')
@@ -401,18 +396,16 @@ async def blocking(t):
 async def limits(t):
     """Twenty records of each service: 16 of each name are looked at, and
     32 targets in all; the rest are named as left out."""
-    dns = t.dns
-    nd = await solo_node(t, dns, name='limits')
+    nd = await solo_node(t, name='limits')
     lines = []
     for svc, tag, port in ((CL, 'c', C), (XS, 'x', C), (CO, 'm', M)):
         for i in range(20):
             name = '%s%d.%s' % (tag, i, DOMAIN)
             lines += [srv(svc, name, port), host(name, '127.0.0.1')]
-    await dns.start(lines)
-    r = await dns_check(nd)
+    r = await check_with(t, nd, lines)
     for svc in (CL, XS, CO):
         r.want('WARNING', '^WARNING: %s has 4 more SRV records than the 16 '
-               'looked at$' % esc(svc + '.' + DOMAIN + '.'), 'cap ' + svc)
+               'looked at$' % fq(svc), 'cap ' + svc)
     skipped = [ln for ln in r.level('WARNING')
                if re.search(': not looked up \\(only 32 targets are\\)$',
                             ln)]
@@ -430,7 +423,6 @@ CLUSTER_NAMES = ['xmpp%d.%s' % (i, DOMAIN) for i in (1, 2, 3)]
 async def cluster(t):
     """Three members: each must be covered, by records at members only,
     not all at one node."""
-    dns = t.dns
     c = clib.Cluster(t, 3, name='c')
     await c.form()
     nd = c.node(2)
@@ -438,9 +430,9 @@ async def cluster(t):
     hosts = [host(n, '127.0.0.%d' % (i + 1))
              for i, n in enumerate(CLUSTER_NAMES)]
 
-    await dns.start(hosts + [srv(CL, n, cp) for n in CLUSTER_NAMES] +
-                    [srv(CO, n, mp) for n in CLUSTER_NAMES])
-    r = await dns_check(nd)
+    r = await check_with(t, nd, hosts +
+                         [srv(CL, n, cp) for n in CLUSTER_NAMES] +
+                         [srv(CO, n, mp) for n in CLUSTER_NAMES])
     with t.check('good'):
         r.status(0, 'good cluster set-up')
         r.none('FAILURE', 'good cluster set-up')
@@ -448,80 +440,61 @@ async def cluster(t):
             for svc, port in ((CL, cp), (CO, mp)):
                 r.want('SUCCESS', '^SUCCESS: %s SRV 10 50 %d %s\\.: '
                        'resolves to member 127\\.0\\.0\\.%d$' % (
-                           esc(svc + '.' + DOMAIN + '.'), port, esc(n),
+                           fq(svc), port, esc(n),
                            CLUSTER_NAMES.index(n) + 1), 'record for ' + n)
 
-    await dns.start(hosts + [srv(CL, n, cp) for n in CLUSTER_NAMES[:2]] +
-                    [srv(CO, n, mp) for n in CLUSTER_NAMES])
-    r = await dns_check(nd)
+    r = await check_with(t, nd, hosts +
+                         [srv(CL, n, cp) for n in CLUSTER_NAMES[:2]] +
+                         [srv(CO, n, mp) for n in CLUSTER_NAMES])
     with t.check('missing_member'):
         r.status(1, 'a member without a client record')
         r.want('FAILURE', '^FAILURE: member 127\\.0\\.0\\.3 has no %s '
                'record: add %s 3600 IN SRV 10 50 %d %s\\.$' % (
-                   esc(CL + '.' + DOMAIN + '.'),
-                   esc(CL + '.' + DOMAIN + '.'), cp,
+                   fq(CL),
+                   fq(CL), cp,
                    esc(CLUSTER_NAMES[2])), 'missing member')
         r.none('FAILURE', 'component records cover everyone', esc(CO))
 
-    await dns.start(hosts + [srv(CL, CLUSTER_NAMES[0], cp)] +
-                    [srv(CO, CLUSTER_NAMES[0], mp)])
-    r = await dns_check(nd)
-    with t.check('one_node'):
-        r.status(1, 'all targets at one node')
-        r.want('WARNING', 'every %s target points at one node, '
-               '127\\.0\\.0\\.1' % esc(CL + '.' + DOMAIN + '.'),
-               'one node (clients)')
-        r.want('WARNING', 'every %s target points at one node' %
-               esc(CO + '.' + DOMAIN + '.'), 'one node (components)')
-        r.want('FAILURE', 'member 127\\.0\\.0\\.2 \\(this node\\) has no',
-               'this node uncovered')
+    await broken(t, nd, 'one_node', hosts + [
+        srv(CL, CLUSTER_NAMES[0], cp), srv(CO, CLUSTER_NAMES[0], mp)],
+        'all targets at one node', [
+            ('WARNING', 'every %s target points at one node, '
+             '127\\.0\\.0\\.1' % fq(CL), 'one node (clients)'),
+            ('WARNING', 'every %s target points at one node' % fq(CO),
+             'one node (components)'),
+            ('FAILURE', 'member 127\\.0\\.0\\.2 \\(this node\\) has no',
+             'this node uncovered')])
+    await broken(t, nd, 'not_member', hosts + [
+        host('xmpp9.' + DOMAIN, '127.0.0.9')] +
+        [srv(CL, n, cp) for n in CLUSTER_NAMES] +
+        [srv(CL, 'xmpp9.' + DOMAIN, cp)] +
+        [srv(CO, n, mp) for n in CLUSTER_NAMES],
+        'a target that is not a member', [
+            ('FAILURE', 'xmpp9\\.example\\.com\\. resolves to 127\\.0\\.0'
+             '\\.9, which is not a cluster member \\(127\\.0\\.0\\.1, '
+             '127\\.0\\.0\\.2, 127\\.0\\.0\\.3\\)', 'non-member target')])
 
-    await dns.start(hosts + [host('xmpp9.' + DOMAIN, '127.0.0.9')] +
-                    [srv(CL, n, cp) for n in CLUSTER_NAMES] +
-                    [srv(CL, 'xmpp9.' + DOMAIN, cp)] +
-                    [srv(CO, n, mp) for n in CLUSTER_NAMES])
-    r = await dns_check(nd)
-    with t.check('not_member'):
-        r.status(1, 'a target that is not a member')
-        r.want('FAILURE', 'xmpp9\\.example\\.com\\. resolves to 127\\.0\\.0'
-               '\\.9, which is not a cluster member \\(127\\.0\\.0\\.1, '
-               '127\\.0\\.0\\.2, 127\\.0\\.0\\.3\\)', 'non-member target')
-
-    await dns.start([])
-    rc, out, err = await nd.mmp('xmpp', 'dns', 'records')
-    with t.check('records'):
-        check(rc == 0, 'xmpp dns records: exit %d: %s' % (rc, err))
-        for i, n in enumerate(CLUSTER_NAMES):
-            for svc, port in ((CL, cp), (XS, cp), (CO, mp)):
-                check('%s.%s. 3600 IN SRV 10 50 %d %s.' % (
-                    svc, DOMAIN, port, n) in out,
-                    'no %s record for %s:\n%s' % (svc, n, out))
-            check('%s. 3600 IN A 127.0.0.%d' % (n, i + 1) in out,
-                  'no address record for %s:\n%s' % (n, out))
-        await dns.start(zone_from_records(out))
-        r = await dns_check(nd)
-        r.status(0, 'the records xmpp dns records printed')
-        r.none('FAILURE', 'the records xmpp dns records printed')
+    wants = []
+    for i, n in enumerate(CLUSTER_NAMES):
+        wants += [('%s.%s. 3600 IN SRV 10 50 %d %s.' % (svc, DOMAIN, port, n),
+                   'no %s record for %s' % (svc, n))
+                  for svc, port in ((CL, cp), (XS, cp), (CO, mp))]
+        wants.append(('%s. 3600 IN A 127.0.0.%d' % (n, i + 1),
+                      'no address record for %s' % n))
+    await records_round_trip(t, nd, wants)
 
 
 async def run_case(name):
     t = clib.Test(name)
     t.dns = Dnsmasq(free_udp(DNS_ADDR))
     os.environ['MMP_RESOLVER'] = '%s:%d' % (DNS_ADDR, t.dns.port)
-    try:
-        await CASES[name](t)
-        await t.stop_all()
-    except Failed as e:
-        t.results.append((name, str(e)))
-    except Exception:
-        import traceback
-        t.results.append((name, 'unexpected exception\n' +
-                          traceback.format_exc()))
-    finally:
-        t.kill_all()
-        await t.dns.stop()
-    if not any(r[0] == name for r in t.results):
-        t.results.append((name, None))
+    with t.outcome(name):
+        try:
+            await CASES[name](t)
+            await t.stop_all()
+        finally:
+            t.kill_all()
+            await t.dns.stop()
     return t
 
 

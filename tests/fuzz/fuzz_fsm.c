@@ -1,6 +1,6 @@
 /*
  * Fuzz target: the cluster's replicated state machine (daemon/
- * cluster_fsm.c) as raft hands it log entries and snapshots, which a
+ * cluster/fsm*.c) as raft hands it log entries and snapshots, which a
  * member of the cluster (or whoever gets hold of its link) wrote.
  *
  * Input: byte 0 picks what the rest is: 0, entries, one a line, each
@@ -19,6 +19,7 @@
 #include <raft.h>
 
 #include "cluster/cluster.h"
+#include "cluster/fsm.h"
 #include "db.h"
 #include "fuzz.h"
 #include "util.h"

@@ -16,9 +16,9 @@ import sys
 import time
 
 from ixlib import (NS_CLIENT, NS_SASL, Closed, Failed, b64, check, local,
-                   login, main, ping_server, sasl_stage)
+                   login, main, ping_server, registry, sasl_stage)
 
-TESTS = {}
+TESTS, test = registry()
 
 # What the server promises (man/mmpd.8, LIMITS): a client stream is read
 # at 64 KiB/s after a burst of 256 KiB; 10 authentication failures a
@@ -31,12 +31,6 @@ GUESSER = '127.0.0.77'
 QUEUER = '127.0.0.78'
 # derive-queue needs more streams than one address may hold (32).
 QUEUERS = [QUEUER] + ['127.0.0.%d' % i for i in range(211, 215)]
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
 
 
 @test
@@ -219,14 +213,12 @@ def plain_stall():
         burst = ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
                  (NS_SASL, cred)) * 3
         for s in streams:
-            s.out += burst.encode()
-            s._send()
+            s.push(burst)
         n = 0
         t0 = time.monotonic()
         while time.monotonic() - t0 < 2.0:
             for s in streams:
-                if s.out and not s.closed:
-                    s._send()
+                s.push()
             worst = max(worst, ping_server(good, 'stall%d' % n, 5.0))
             n += 1
             # A ping every 10 ms: well under the shaping rate.
@@ -252,9 +244,8 @@ def derive_queue():
     try:
         cred = b64('\0bob\0bobpw123')
         for r in streams:
-            r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
-                      (NS_SASL, cred)).encode()
-            r._send()
+            r.push("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+                   (NS_SASL, cred))
         for r in streams:
             el = r.next(what='the SASL outcome')
             got = local(el.tag)

@@ -17,19 +17,14 @@ import sys
 import time
 
 from ixlib import (NS_CLIENT, NS_SASL, USERS, Closed, Failed, b64, check,
-                   local, login, main, mmp, ping_server, sasl_stage, tostr)
+                   local, login, main, mmp, ping_server, registry,
+                   sasl_stage, tostr)
 
-TESTS = {}
+TESTS, test = registry()
 
 # man/mmpd.8, LIMITS: 10 wrong passwords a minute from one address.
 AUTHFAIL_ADDR = 10
 SCRAMMER = '127.0.0.201'
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
 
 
 @test
@@ -92,10 +87,9 @@ def scram_parallel():
             nonces.append(dict(kv.split('=', 1)
                                for kv in sf.split(','))['r'])
         for r, nonce in zip(streams, nonces):
-            r.out += ("<response xmlns='%s'>%s</response>" % (
+            r.push("<response xmlns='%s'>%s</response>" % (
                 NS_SASL, b64('c=biws,r=%s,p=%s' % (
-                    nonce, base64.b64encode(b'x' * 20).decode())))).encode()
-            r._send()
+                    nonce, base64.b64encode(b'x' * 20).decode()))))
         for r in streams:
             el = r.next(what='the SASL outcome')
             k = local(el[0].tag) if len(el) else local(el.tag)
@@ -131,15 +125,14 @@ def multi_stream_flood():
     try:
         body = 'z' * 4000
         for k, f in enumerate(fl):
-            f.out += ''.join(
+            f.push(''.join(
                 "<message to='%s' id='m%d_%d'><body>%s</body></message>" %
-                (bob.jid, k, i, body) for i in range(60)).encode()
+                (bob.jid, k, i, body) for i in range(60)))
         # Write what each socket takes, for 3 s, while bob reads nothing.
         end = time.monotonic() + 3
         while time.monotonic() < end:
             for f in fl:
-                if f.out and not f.closed:
-                    f._send()
+                f.push()
             time.sleep(0.01)
         # Now bob reads: his ping comes after what was queued for him.
         t = time.monotonic()

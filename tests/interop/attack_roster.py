@@ -12,7 +12,8 @@ made, so the tests after it see alice's roster as it was.
 import os
 import sys
 
-from ixlib import NS_CLIENT, NS_STANZA_ERR, check, local, login, ns, tostr
+from ixlib import (NS_CLIENT, NS_STANZA_ERR, check, local, login, ns,
+                   registry, tostr)
 
 NS_ROSTER = 'jabber:iq:roster'
 # The limits of man/mmpd.8 (LIMITS, rosters).
@@ -27,13 +28,7 @@ ASAN_QUARANTINE = 320 * 1024 * 1024
 FLOOD = 'flood.example.net'
 BATCH = 100
 
-TESTS = {}
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
+TESTS, test = registry()
 
 
 def mem(field):

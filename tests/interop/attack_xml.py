@@ -13,17 +13,11 @@ import sys
 import time
 
 from hostile import ping_self
-from ixlib import NS_CLIENT, TIMEOUT, check, login, tostr
+from ixlib import NS_CLIENT, TIMEOUT, check, login, registry, tostr
 
-TESTS = {}
+TESTS, test = registry()
 # "Quickly", generously: the attack cost 1.8 s before the cap, ~0 now.
 QUICK = max(1.0, TIMEOUT / 5)
-
-
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
 
 
 def attack(stanza):

@@ -12,209 +12,63 @@ import asyncio
 import logging
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
 
 import ixlib
 from ixlib import (CB_SECRET, CPORT, DOMAIN, MPORT, TMP, USERS, Failed,
-                   check, mmp, wait_log)
+                   check, mmp, registry, wait_log)
 
 logging.basicConfig(filename=os.path.join(TMP, 'slixmpp.log'),
                     level=logging.DEBUG if os.environ.get('IX_DEBUG')
                     else logging.ERROR)
 
-import slixmpp  # noqa: E402 (after logging is set up, for its warning)
+# After logging is set up: importing slixmpp logs a warning.
+import slixtest  # noqa: E402
 from slixmpp.exceptions import IqError  # noqa: E402
-from slixmpp.xmlstream.handler import Callback  # noqa: E402
-from slixmpp.xmlstream.matcher.base import MatcherBase  # noqa: E402
+from slixtest import (closing, is_msg, is_presence,  # noqa: E402
+                      roster_items, stanza_error)
 
-NS_STANZA_ERR = ixlib.NS_STANZA_ERR
 WAIT = int(max(10, ixlib.TIMEOUT))  # seconds for what should happen now
-TESTS = {}
+TESTS, test = registry()
 
 
-def test(fn):
-    """Register an async test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
-
-
-class MatchAll(MatcherBase):
-    """Matches every stanza, so that a test sees everything that came."""
-
-    def match(self, xml):
-        return True
-
-
-class Inbox:
-    """Everything a stream received, and waiting for what a test wants."""
-
-    def __init__(self, who):
-        self.who = who
-        self.items = []
-        self.changed = asyncio.Event()
-
-    def put(self, st):
-        self.items.append(st)
-        self.changed.set()
-
-    async def wait(self, pred, what, timeout=WAIT, take=True):
-        """The first stanza for which pred holds (removed unless take is
-        false); fails after timeout."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for st in self.items:
-                if pred(st):
-                    if take:
-                        self.items.remove(st)
-                    return st
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Failed('%s: timed out waiting for %s' %
-                             (self.who, what))
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-
-
-def quiet_tls(xmpp):
-    """Accept the self-signed certificate."""
-    xmpp.ssl_context.check_hostname = False
-    xmpp.ssl_context.verify_mode = ssl.CERT_NONE
-
-
-class Client(slixmpp.ClientXMPP):
-    """A slixmpp client that records what it receives."""
+class Client(slixtest.Client):
+    """user/resource of the test domain with disco and ping, forcing SASL
+    mechanism mech if given."""
 
     def __init__(self, user, resource, mech=None, password=None):
-        super().__init__('%s@%s/%s' % (user, DOMAIN, resource),
-                         password or USERS.get(user, 'x'))
-        quiet_tls(self)
-        if mech is not None:
-            self['feature_mechanisms'].use_mechs = {mech}
-        self.register_plugin('xep_0030')
-        self.register_plugin('xep_0199')
-        # Subscriptions are the test's business, not the library's.
-        self.auto_authorize = None
-        self.auto_subscribe = False
-        self.inbox = Inbox(self.requested_jid.full)
-        self.stream_errors = []
-        self.started = asyncio.get_running_loop().create_future()
-        self.gone = asyncio.get_running_loop().create_future()
-        self.register_handler(Callback('ix all', MatchAll(None),
-                                       self.inbox.put))
-        self.add_event_handler('session_start', self._started)
-        self.add_event_handler('failed_auth', self._failed)
-        self.add_event_handler('stream_error', self.stream_errors.append)
-        self.add_event_handler('disconnected', self._gone)
-
-    def _started(self, event):
-        if not self.started.done():
-            self.started.set_result(True)
-
-    def _failed(self, event):
-        if not self.started.done():
-            self.started.set_exception(Failed('%s: authentication failed'
-                                              % self.requested_jid))
-
-    def _gone(self, event):
-        if not self.gone.done():
-            self.gone.set_result(True)
-        if not self.started.done():
-            self.started.set_exception(Failed('%s: disconnected before the '
-                                              'session started' %
-                                              self.requested_jid))
-
-    def localport(self):
-        """Our end of the TCP connection."""
-        return self.transport.get_extra_info('sockname')[1]
-
-    async def stream_error(self, cond):
-        """Wait for the stream error cond and the end of the connection."""
-        try:
-            await asyncio.wait_for(asyncio.shield(self.gone), WAIT)
-        except asyncio.TimeoutError:
-            raise Failed('%s: still connected, expected stream error %s' %
-                         (self.boundjid, cond))
-        got = [e['condition'] for e in self.stream_errors]
-        check(got == [cond], '%s: stream errors %s, expected [%s]' %
-              (self.boundjid, got, cond))
-
-    async def close(self):
-        """Disconnect and wait for it."""
-        if not self.gone.done():
-            self.disconnect()
-            try:
-                await asyncio.wait_for(asyncio.shield(self.gone), WAIT)
-            except asyncio.TimeoutError:
-                abort(self)
+        jid = '%s@%s/%s' % (user, DOMAIN, resource)
+        super().__init__(jid, password or USERS.get(user, 'x'), jid, mech,
+                         ('xep_0030', 'xep_0199'), WAIT)
 
 
 async def login(user, resource, mech=None, presence=True, password=None):
     """A logged-in, bound client (with initial presence unless told)."""
     c = Client(user, resource, mech, password)
     c.connect(('127.0.0.1', CPORT))
-    try:
-        await asyncio.wait_for(asyncio.shield(c.started), WAIT)
-    except asyncio.TimeoutError:
-        abort(c)
-        raise Failed('%s: no session after %ds' % (c.requested_jid, WAIT))
+    await c.wait_started(c.requested_jid)
     if presence:
         c.send_presence()
     return c
 
 
-def abort(c):
-    """Drop a client's connection, whatever state it is in."""
-    if c is None:
-        return
+async def login_refused(user, resource, accepted, mech=None,
+                        password=None):
+    """A login that must fail authentication; fails with accepted if it
+    starts a session, and with what went wrong if neither."""
+    c = Client(user, resource, mech, password)
+    c.connect(('127.0.0.1', CPORT))
     try:
-        c.abort()
-    except Exception:
-        pass
-
-
-def is_msg(frm=None, body=None, mtype=None):
-    """A predicate for a message stanza."""
-    def pred(st):
-        return (st.name == 'message' and
-                (frm is None or st['from'].full == frm) and
-                (body is None or st['body'] == body) and
-                (mtype is None or st['type'] == mtype))
-    return pred
-
-
-def stanza_error(st):
-    """The defined condition of an error stanza, or None."""
-    e = st.xml.find('{%s}error' % ('jabber:client'))
-    if e is None:
-        e = st.xml.find('{%s}error' % ('jabber:component:accept'))
-    if e is None:
-        return None
-    for k in e:
-        if k.tag.startswith('{%s}' % NS_STANZA_ERR) and \
-                not k.tag.endswith('}text'):
-            return ixlib.local(k.tag), e.get('type')
-    return None
-
-
-async def roster_items(c):
-    """jid -> (subscription, ask) from a fresh roster get."""
-    iq = c.make_iq_get(queryxmlns='jabber:iq:roster')
-    res = await iq.send(timeout=WAIT)
-    out = {}
-    for it in res.xml.iter('{jabber:iq:roster}item'):
-        out[it.get('jid')] = (it.get('subscription'), it.get('ask'))
-    return out
-
-
-async def closing(*clients):
-    """Disconnect every client given."""
-    await asyncio.gather(*(c.close() for c in clients if c is not None))
+        await c.wait_started(c.requested_jid)
+    except Failed as e:
+        if 'authentication failed' in str(e):
+            return
+        raise
+    finally:
+        c.drop()
+    raise Failed(accepted)
 
 
 async def login_with(mech):
@@ -250,18 +104,8 @@ async def login_plain():
 async def login_wrong_password():
     """A wrong password with each mechanism is refused."""
     for mech in ('SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'):
-        c = Client('alice', 'bad', mech, password='not-the-password')
-        c.connect(('127.0.0.1', CPORT))
-        try:
-            await asyncio.wait_for(asyncio.shield(c.started), WAIT)
-            raise Failed('%s: a wrong password was accepted' % mech)
-        except Failed as e:
-            if 'authentication failed' not in str(e):
-                raise
-        except asyncio.TimeoutError:
-            raise Failed('%s: no answer to a wrong password' % mech)
-        finally:
-            abort(c)
+        await login_refused('alice', 'bad', '%s: a wrong password was '
+                            'accepted' % mech, mech, 'not-the-password')
 
 
 @test
@@ -272,14 +116,16 @@ async def messages():
         a = await login('alice', 'm')
         b = await login('bob', 'm')
         a.send_message(mto=b.boundjid.full, mbody='hello bob', mtype='chat')
-        await b.inbox.wait(is_msg(a.boundjid.full, 'hello bob', 'chat'),
+        await b.inbox.wait(is_msg('hello bob', a.boundjid.full,
+                                  mtype='chat'),
                            'alice\'s message')
         b.send_message(mto=a.boundjid.full, mbody='hello alice',
                        mtype='chat')
-        await a.inbox.wait(is_msg(b.boundjid.full, 'hello alice', 'chat'),
+        await a.inbox.wait(is_msg('hello alice', b.boundjid.full,
+                                  mtype='chat'),
                            'bob\'s message')
         b.send_message(mto='alice@' + DOMAIN, mbody='to bare')
-        st = await a.inbox.wait(is_msg(b.boundjid.full, 'to bare'),
+        st = await a.inbox.wait(is_msg('to bare', b.boundjid.full),
                                 'a message to alice\'s bare JID')
         check(st['to'].full == 'alice@' + DOMAIN,
               'delivered with to=%s' % st['to'])
@@ -334,53 +180,26 @@ async def ping():
         await closing(a)
 
 
-class Component(slixmpp.ComponentXMPP):
+class Component(slixtest.Component):
     """A call bridge that echoes messages, tagged with its name."""
 
     def __init__(self, tag='echo', secret=CB_SECRET, jid='cb1.' + DOMAIN):
-        super().__init__(jid, secret, '127.0.0.1', MPORT)
-        quiet_tls(self)
+        super().__init__(jid, secret, '127.0.0.1', MPORT,
+                         'component %s' % tag, (), WAIT)
         self.tag = tag
-        self.inbox = Inbox('component %s' % tag)
-        self.stream_errors = []
-        self.started = asyncio.get_running_loop().create_future()
-        self.gone = asyncio.get_running_loop().create_future()
-        self.register_handler(Callback('ix all', MatchAll(None),
-                                       self.inbox.put))
-        self.add_event_handler('session_start', self._started)
-        self.add_event_handler('stream_error', self.stream_errors.append)
-        self.add_event_handler('disconnected', self._gone)
         self.add_event_handler('message', self._echo)
 
-    def _started(self, event):
-        if not self.started.done():
-            self.started.set_result(True)
-
-    def _gone(self, event):
-        if not self.gone.done():
-            self.gone.set_result(True)
-        if not self.started.done():
-            self.started.set_exception(Failed('component %s: disconnected '
-                                              'before the handshake' %
-                                              self.tag))
-
     def _echo(self, msg):
+        """Answer a chat or normal message with '<tag>: <its body>'."""
         if msg['type'] in ('chat', 'normal') and msg['body']:
             msg.reply('%s: %s' % (self.tag, msg['body'])).send()
-
-    stream_error = Client.stream_error
-    close = Client.close
 
 
 async def component(tag='echo', secret=CB_SECRET):
     """A connected component, after the handshake."""
     c = Component(tag, secret)
     c.connect()
-    try:
-        await asyncio.wait_for(asyncio.shield(c.started), WAIT)
-    except asyncio.TimeoutError:
-        abort(c)
-        raise Failed('component %s: no handshake after %ds' % (tag, WAIT))
+    await c.wait_started('component %s' % tag)
     return c
 
 
@@ -388,7 +207,7 @@ async def echo_from(a, tag, body):
     """Send body to echo@cb1 and wait for the echo from that JID."""
     jid = 'echo@cb1.' + DOMAIN
     a.send_message(mto=jid, mbody=body, mtype='chat')
-    st = await a.inbox.wait(is_msg(jid, '%s: %s' % (tag, body)),
+    st = await a.inbox.wait(is_msg('%s: %s' % (tag, body), frm=jid),
                             'the echo of %r from %s' % (body, jid))
     check(st['to'].full == a.boundjid.full, 'echo to %s' % st['to'])
 
@@ -447,19 +266,15 @@ async def subscription():
         await a.get_roster()
         await b.get_roster()
         b.send_presence(pto=alice, ptype='subscribe')
-        await a.inbox.wait(lambda st: st.name == 'presence' and
-                           st['type'] == 'subscribe' and
-                           st['from'].full == bob, 'bob\'s subscribe')
+        await a.inbox.wait(is_presence('subscribe', frm=bob),
+                           'bob\'s subscribe')
         ritems = await roster_items(b)
         check(ritems.get(alice) == ('none', 'subscribe'),
               'bob\'s roster while pending: %s' % ritems)
         a.send_presence(pto=bob, ptype='subscribed')
-        await b.inbox.wait(lambda st: st.name == 'presence' and
-                           st['type'] == 'subscribed' and
-                           st['from'].bare == alice, 'alice\'s subscribed')
-        await b.inbox.wait(lambda st: st.name == 'presence' and
-                           st['type'] == 'available' and
-                           st['from'].full == a.boundjid.full,
+        await b.inbox.wait(is_presence('subscribed', frm_bare=alice),
+                           'alice\'s subscribed')
+        await b.inbox.wait(is_presence('available', frm=a.boundjid.full),
                            'alice\'s presence after the approval')
         ritems = await roster_items(b)
         check(ritems.get(alice) == ('to', None),
@@ -468,14 +283,11 @@ async def subscription():
         check(ritems.get(bob) == ('from', None),
               'alice\'s roster: %s' % ritems)
         a.send_presence(pstatus='busy now', pshow='dnd')
-        await b.inbox.wait(lambda st: st.name == 'presence' and
-                           st['from'].full == a.boundjid.full and
-                           st['status'] == 'busy now',
+        await b.inbox.wait(is_presence(frm=a.boundjid.full,
+                                       status='busy now'),
                            'alice\'s new presence')
         await a.close()
-        await b.inbox.wait(lambda st: st.name == 'presence' and
-                           st['type'] == 'unavailable' and
-                           st['from'].full == a.boundjid.full,
+        await b.inbox.wait(is_presence('unavailable', frm=a.boundjid.full),
                            'alice\'s unavailable presence')
     finally:
         await closing(a, b)
@@ -490,8 +302,7 @@ async def offline_message():
         a = await login('alice', 'off')
         wait_users({'bob': 0})
         a.send_message(mto='bob@' + DOMAIN, mbody='anyone?', mtype='chat')
-        st = await a.inbox.wait(lambda st: st.name == 'message' and
-                                st['type'] == 'error', 'the bounce')
+        st = await a.inbox.wait(is_msg(mtype='error'), 'the bounce')
         check(st['from'].full == 'bob@' + DOMAIN, 'bounce from %s' %
               st['from'])
         check(stanza_error(st) == ('service-unavailable', 'cancel'),
@@ -555,7 +366,8 @@ async def max_sessions():
         check(users().get('alice') == 1, 'sessions: %s' % users())
     finally:
         mmp('xmpp', 'max_sessions', 'unlimited')
-        abort(a2)
+        if a2 is not None:
+            a2.drop()
         await closing(a1)
 
 
@@ -591,13 +403,7 @@ async def user_del():
         await c1.stream_error('not-authorized')
         await c2.stream_error('not-authorized')
         check('carol' not in users(), 'carol still listed')
-        try:
-            c3 = await login('carol', 'c')
-            await c3.close()
-            raise Failed('a deleted user logged in')
-        except Failed as e:
-            if 'authentication failed' not in str(e):
-                raise
+        await login_refused('carol', 'c', 'a deleted user logged in')
     finally:
         await closing(c1, c2)
         mmp('xmpp', 'user', 'del', 'carol', ok=False)
@@ -647,7 +453,7 @@ async def component_wrong_secret():
         check(not c.started.done() or c.started.exception() is not None,
               'the handshake succeeded')
     finally:
-        abort(c)
+        c.drop()
     out = mmp('xmpp', 'callbridge', 'list')
     check('authentication failure' in out, 'callbridge list: %s' % out)
 

@@ -9,35 +9,27 @@ import sys
 
 from ixlib import (CPORT, DOMAIN, MPORT, NS_CLIENT, NS_PING, NS_SASL,
                    NS_STREAMS, NS_TLS, TIMEOUT, Raw, check, header, local,
-                   login, tostr, wait_log)
+                   login, registry, sasl_stage, tostr, wait_log)
 
-TESTS = {}
+TESTS, test = registry()
 
 
-def test(fn):
-    """Register a test under its name, with - for _."""
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
+def error_on(r, data, cond):
+    """Stream r sends data and must get stream error cond; r is closed
+    after."""
+    with r:
+        r.send(data)
+        return r.expect_stream_error(cond)
 
 
 def expect_error(data, cond, port=CPORT):
     """A fresh connection sends data and must get stream error cond."""
-    r = Raw(port)
-    try:
-        r.send(data)
-        return r.expect_stream_error(cond)
-    finally:
-        r.close()
+    return error_on(Raw(port), data, cond)
 
 
 def expect_error_after_login(data, cond):
     """A logged-in stream sends data and must get stream error cond."""
-    r = login('alice', 'hostile')
-    try:
-        r.send(data)
-        return r.expect_stream_error(cond)
-    finally:
-        r.close()
+    return error_on(login('alice', 'hostile'), data, cond)
 
 
 def ping_self(r, ident):
@@ -96,8 +88,7 @@ def entity_reference():
     """An entity nobody declared, inside a stanza after login; the five
     predefined ones and character references are fine. RFC 6120 4.9.3.18
     and 11.1: entity references are restricted XML."""
-    r = login('alice', 'ent')
-    try:
+    with login('alice', 'ent') as r:
         r.send("<message to='%s' id='e1'><body>&lt;&amp;&gt;&apos;&quot;"
                "&#65;&#x42;</body></message>" % r.jid)
         el = r.expect('{%s}message' % NS_CLIENT)
@@ -105,8 +96,6 @@ def entity_reference():
         check(body == '<&>\'"AB', 'predefined entities became %r' % body)
         r.send("<message to='bob@%s'><body>&xxe;</body></message>" % DOMAIN)
         r.expect_stream_error('restricted-xml')
-    finally:
-        r.close()
 
 
 @test
@@ -125,8 +114,7 @@ def deep_nesting_preauth():
 @test
 def big_stanza():
     """300 KB in one stanza after login (limit 256 KiB); 200 KB passes."""
-    r = login('alice', 'big')
-    try:
+    with login('alice', 'big') as r:
         body = 'x' * (200 * 1024)
         r.send("<message to='%s' id='b1'><body>%s</body></message>" %
                (r.jid, body))
@@ -136,8 +124,6 @@ def big_stanza():
         r.send("<message to='bob@%s'><body>%s</body></message>" %
                (DOMAIN, 'y' * (300 * 1024)), timeout=3 * TIMEOUT)
         r.expect_stream_error('policy-violation', timeout=3 * TIMEOUT)
-    finally:
-        r.close()
 
 
 @test
@@ -160,13 +146,10 @@ def bad_utf8():
     """Bytes that are not UTF-8, in a stanza and in the header. (RFC 6120
     4.9.3.22 names unsupported-encoding for a stream that violates the
     rules of UTF-8; the server says not-well-formed.)"""
-    r = login('alice', 'utf8')
-    try:
+    with login('alice', 'utf8') as r:
         r.send(("<message to='bob@%s'><body>" % DOMAIN).encode() +
                b'\xff\xfe\xc3\x28' + b'</body></message>')
         r.expect_stream_error('not-well-formed')
-    finally:
-        r.close()
     expect_error(header()[:-1].encode() + b" x='\xc0\xaf'>",
                  'not-well-formed')
 
@@ -174,62 +157,44 @@ def bad_utf8():
 @test
 def auth_before_tls():
     """SASL PLAIN in the clear, before STARTTLS."""
-    r = Raw()
-    try:
+    with Raw() as r:
         r.open()
         r.send("<auth xmlns='%s' mechanism='PLAIN'>AGFsaWNlAGFsaWNlcHcx"
                "</auth>" % NS_SASL)
         r.expect_stream_error('policy-violation')
-    finally:
-        r.close()
     wait_log('STARTTLS is required before authentication')
 
 
 @test
 def stanza_before_tls():
     """A message before STARTTLS."""
-    r = Raw()
-    try:
+    with Raw() as r:
         r.open()
         r.send("<message to='bob@%s'><body>hi</body></message>" % DOMAIN)
         r.expect_stream_error('not-authorized')
-    finally:
-        r.close()
 
 
 @test
 def stanza_before_auth():
     """A message after STARTTLS but before SASL."""
-    r = Raw()
-    try:
-        r.open()
-        r.starttls()
-        r.open()
+    with sasl_stage() as r:
         r.send("<message to='bob@%s'><body>hi</body></message>" % DOMAIN)
         r.expect_stream_error('not-authorized')
-    finally:
-        r.close()
 
 
 @test
 def to_changes():
     """The stream's 'to' must stay the same after STARTTLS (RFC 6120
     4.3.1); a change of case is the same domain."""
-    r = Raw()
-    try:
+    with Raw() as r:
         r.open()
         r.starttls()
         r.send(header('example.org'))
         r.expect_stream_error('host-unknown')
-    finally:
-        r.close()
-    r = Raw()
-    try:
+    with Raw() as r:
         r.open()
         r.starttls()
         r.open(DOMAIN.upper())
-    finally:
-        r.close()
 
 
 @test
@@ -249,8 +214,7 @@ def no_version():
 def slow_client():
     """One byte per write: the header and <starttls/> still get
     <proceed/>, and the same after TLS up to the SASL features."""
-    r = Raw()
-    try:
+    with Raw() as r:
         r.send_slowly(header() + "<starttls xmlns='%s'/>" % NS_TLS)
         r.wait_header()
         r.expect('{%s}features' % NS_STREAMS)
@@ -260,8 +224,6 @@ def slow_client():
         f = r.expect('{%s}features' % NS_STREAMS)
         check(f.find('{%s}mechanisms' % NS_SASL) is not None,
               'no SASL mechanisms after TLS: %s' % tostr(f))
-    finally:
-        r.close()
 
 
 @test
@@ -289,11 +251,7 @@ def stanza_before_header():
 @test
 def sasl_failures():
     """Wrong passwords: a SASL failure each time, then a stream error."""
-    r = Raw()
-    try:
-        r.open()
-        r.starttls()
-        r.open()
+    with sasl_stage() as r:
         for i in range(2):
             check(not r.auth_plain('alice', 'wrong%d' % i),
                   'a wrong password was accepted')
@@ -304,19 +262,13 @@ def sasl_failures():
         el = r.next()
         check(local(el.tag) == 'failure', 'got %s' % tostr(el))
         r.expect_stream_error('policy-violation')
-    finally:
-        r.close()
 
 
 @test
 def sasl_out_of_order():
     """<abort/>, an unknown mechanism and a <response/> with no <auth>
     each get a SASL failure; the stream and the server go on."""
-    r = Raw()
-    try:
-        r.open()
-        r.starttls()
-        r.open()
+    with sasl_stage() as r:
         for stanza, cond in (
                 ("<abort xmlns='%s'/>" % NS_SASL, 'aborted'),
                 ("<auth xmlns='%s' mechanism='X-NOPE'/>" % NS_SASL,
@@ -331,16 +283,8 @@ def sasl_out_of_order():
             if cond != 'malformed-request':
                 continue
         r.expect_stream_error('policy-violation')
-    finally:
-        r.close()
-    r = Raw()
-    try:
-        r.open()
-        r.starttls()
-        r.open()
+    with sasl_stage() as r:
         check(r.auth_plain('alice', 'alicepw1'), 'login after the abuse')
-    finally:
-        r.close()
 
 
 @test
@@ -348,8 +292,7 @@ def starttls_injection():
     """Plaintext pipelined after <starttls/> must be dropped (RFC 6120
     5.4.3.3): the TLS handshake works and the injected stanza is not
     seen as part of the new stream."""
-    r = Raw()
-    try:
+    with Raw() as r:
         r.open()
         r.send("<starttls xmlns='%s'/><message to='bob@%s'><body>injected"
                "</body></message>" % (NS_TLS, DOMAIN))
@@ -358,36 +301,28 @@ def starttls_injection():
         f = r.open()
         check(f.find('{%s}mechanisms' % NS_SASL) is not None,
               'no SASL mechanisms after TLS: %s' % tostr(f))
-    finally:
-        r.close()
 
 
 @test
 def unknown_stanza():
     """An element that is not a stanza, after binding."""
-    r = login('alice', 'unk')
-    try:
+    with login('alice', 'unk') as r:
         ping_self(r, 'p1')
         r.send("<foo xmlns='%s'/>" % NS_CLIENT)
         r.expect_stream_error('unsupported-stanza-type')
-    finally:
-        r.close()
 
 
 @test
 def text_between_stanzas():
     """Whitespace between stanzas is a keepalive; other text is not (the
     server says not-well-formed, though the XML is well-formed)."""
-    r = login('alice', 'ws')
-    try:
+    with login('alice', 'ws') as r:
         r.send('  \n\t ')
         ping_self(r, 'p2')
         # libxml2 holds character data back until the next '<'.
         r.send("hello<iq type='get' id='p3'><ping xmlns='%s'/></iq>" %
                NS_PING)
         r.expect_stream_error('not-well-formed')
-    finally:
-        r.close()
 
 
 @test

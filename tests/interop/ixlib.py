@@ -4,7 +4,9 @@ raw XMPP client over plain sockets and ssl that can do STARTTLS, SASL
 PLAIN and SCRAM, and binding by hand, for the tests that must send what
 no real client would.
 
-Every wait is bounded: a helper that times out raises Failed.
+Every wait is bounded: a helper that times out raises Failed. What the
+other suites share too (Failed, waits, registries, TLS contexts) is in
+tests/lib/xmpptest.py.
 """
 
 import base64
@@ -16,8 +18,15 @@ import select
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'lib'))
+
+from xmpptest import (DOMAIN, Failed, check,  # noqa: E402,F401
+                      insecure_context, registry, wait_until)
 
 NS_STREAMS = 'http://etherx.jabber.org/streams'
 NS_STREAM_ERR = 'urn:ietf:params:xml:ns:xmpp-streams'
@@ -28,7 +37,6 @@ NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 NS_CLIENT = 'jabber:client'
 NS_PING = 'urn:xmpp:ping'
 
-DOMAIN = 'example.com'
 TOP = os.environ.get('TOP', '.')
 SOCK = os.environ.get('SOCK', '')
 CPORT = int(os.environ.get('CPORT', '5222'))
@@ -39,29 +47,6 @@ USERS = {'alice': 'alicepw1', 'bob': 'bobpw123'}
 # Seconds for anything the server should do at once (more under valgrind).
 TIMEOUT = float(os.environ.get('IX_TIMEOUT', '5'))
 CB_SECRET = 'cbsecret1'
-
-
-class Failed(Exception):
-    """A test's expectation did not hold."""
-
-
-def check(cond, what):
-    """Fail with what unless cond holds."""
-    if not cond:
-        raise Failed(what)
-
-
-def wait_until(pred, timeout, what, step=0.02):
-    """Poll pred until it returns something true; fail after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise Failed('timed out after %gs waiting for %s' %
-                         (timeout, what))
-        time.sleep(step)
 
 
 def mmp(*words, stdin=None, ok=True):
@@ -86,14 +71,6 @@ def wait_log(needle, timeout=None):
     def found():
         return any(needle in line for line in log_text().splitlines())
     wait_until(found, timeout or TIMEOUT, 'mmpd to log %r' % needle)
-
-
-def tls_context():
-    """A client TLS context that accepts the self-signed certificate."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def local(tag):
@@ -154,6 +131,14 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+    def __enter__(self):
+        """with Raw(...) as r: the stream is closed after the block."""
+        return self
+
+    def __exit__(self, *exc):
+        """The end of a with block: close."""
+        self.close()
 
     def _feed(self, data):
         """Parse bytes from the server."""
@@ -234,6 +219,16 @@ class Raw:
         self.out += data
         self.pump(lambda: not self.out, timeout, 'the server to read')
 
+    def push(self, data=b''):
+        """Queue data and write what the socket takes now, without waiting
+        for the rest (push again, or pump); nothing once the server has
+        closed. For sending on many streams at once."""
+        if isinstance(data, str):
+            data = data.encode()
+        self.out += data
+        if self.out and not self.closed:
+            self._send()
+
     def send_slowly(self, data, pause=0.001):
         """Write one byte per write, reading meanwhile."""
         if isinstance(data, str):
@@ -284,7 +279,7 @@ class Raw:
         """The TLS handshake on the socket; a new stream follows."""
         self.sock.setblocking(True)
         self.sock.settimeout(self.timeout)
-        self.sock = tls_context().wrap_socket(self.sock)
+        self.sock = insecure_context().wrap_socket(self.sock)
         self.sock.setblocking(False)
         self.tls = True
         self.restart()
@@ -413,9 +408,10 @@ def ping_server(r, ident, timeout=1.0):
     return took
 
 
-def sasl_stage(source):
-    """A stream from source that has done STARTTLS and may authenticate."""
-    r = Raw(source=source)
+def sasl_stage(source=None, port=CPORT):
+    """A stream from source (another 127.0.0.x) that has done STARTTLS
+    and may authenticate."""
+    r = Raw(port, source=source)
     r.open()
     r.starttls()
     r.open()
@@ -426,10 +422,7 @@ def login(user='alice', resource=None, mech='PLAIN', port=CPORT,
           source=None):
     """A raw stream: STARTTLS, SASL, bind; returns it ready. source is
     the local address to connect from (another 127.0.0.x)."""
-    r = Raw(port, source=source)
-    r.open()
-    r.starttls()
-    r.open()
+    r = sasl_stage(source, port)
     if mech == 'PLAIN':
         ok = r.auth_plain(user, USERS[user])
     else:

@@ -13,7 +13,6 @@ import os
 import pty
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,11 @@ import time
 
 TOP = os.environ.get('TOP') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..'))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'lib'))
+
+from xmpptest import (Failed, check, free_ports, registry,  # noqa: E402
+                      stop_process)
+
 MMP = os.path.join(TOP, 'mmp')
 MMPD = os.path.join(TOP, 'mmpd')
 WRAPPER = os.environ.get('MMPD_WRAPPER', '').split()
@@ -28,31 +32,12 @@ BOUND = 30 if WRAPPER else 10          # seconds for anything to happen
 CB1_SECRET = 'cbsecret1'
 
 
-class Failed(Exception):
-    """A test's expectation did not hold."""
-
-
-def check(cond, what):
-    if not cond:
-        raise Failed(what)
-
-
-def free_ports(n):
-    socks = [socket.socket() for i in range(n)]
-    for s in socks:
-        s.bind(('127.0.0.1', 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def table():
-    """cmds.def as (id, pattern, flags, help) tuples."""
+    """cmds.def as (id, pattern, flags, help) tuples (handler left out)."""
     text = open(os.path.join(TOP, 'common', 'cmds.def')).read()
     rows = []
-    for m in re.finditer(r'^CMD\((\w+),\s*"([^"]*)",\s*([^,]*),\s*\n?\s*'
-                         r'"((?:[^"\\]|\\.)*)"\)', text, re.M):
+    for m in re.finditer(r'^CMD\((\w+),\s*"([^"]*)",\s*([^,]*),\s*\w+,'
+                         r'\s*"((?:[^"\\]|\\.)*)"\)', text, re.M):
         flags = set(f.strip() for f in m.group(3).split('|'))
         rows.append((m.group(1), m.group(2), flags, m.group(4)))
     check(len(rows) > 20, 'cannot read common/cmds.def (%d rows)' % len(rows))
@@ -120,13 +105,8 @@ class Daemon:
         return self.batch(lines)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(BOUND)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """Stop mmpd and remove its directory."""
+        stop_process(self.proc, BOUND)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -162,12 +142,7 @@ def kv_text(out):
     return d
 
 
-TESTS = {}
-
-
-def test(fn):
-    TESTS[fn.__name__.replace('_', '-')] = fn
-    return fn
+TESTS, test = registry()
 
 
 @test

@@ -44,6 +44,23 @@ def drain(s):
         data += chunk
 
 
+def frames(s):
+    """The frames mmpd sends on s, as (type, body), until it closes; a
+    read that times out raises socket.timeout."""
+    data = b""
+    while True:
+        while len(data) >= HDR.size:
+            t, v, n, i = HDR.unpack(data[:HDR.size])
+            if len(data) < HDR.size + n:
+                break
+            yield t, data[HDR.size:HDR.size + n]
+            data = data[HDR.size + n:]
+        chunk = s.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+
+
 def cmd(args, version=V):
     payload = struct.pack("!I", len(args))
     for a in args:

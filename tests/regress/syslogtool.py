@@ -24,21 +24,12 @@ RFC5424 = re.compile(r'^<(\d{1,3})>1 '
 
 
 def wait_done(s):
-    """Read frames until DONE; return its result code."""
-    data = b''
-    while True:
-        while len(data) >= rawsock.HDR.size:
-            t, v, n, i = rawsock.HDR.unpack(data[:rawsock.HDR.size])
-            if len(data) < rawsock.HDR.size + n:
-                break
-            body = data[rawsock.HDR.size:rawsock.HDR.size + n]
-            data = data[rawsock.HDR.size + n:]
-            if t == rawsock.MSG_DONE:
-                return struct.unpack('!I', body)[0]
-        chunk = s.recv(65536)
-        if not chunk:
-            return -1
-        data += chunk
+    """Read frames until DONE; return its result code (-1 if mmpd
+    closes first)."""
+    for t, body in rawsock.frames(s):
+        if t == rawsock.MSG_DONE:
+            return struct.unpack('!I', body)[0]
+    return -1
 
 
 def flood(path, count, kind):
@@ -99,31 +90,16 @@ def manyfollow(path, count):
     s = rawsock.connect(path)
     s.sendall(rawsock.cmd(['syslog', 'follow']))
     s.settimeout(5)
-    data = b''
-    while True:
-        while len(data) >= rawsock.HDR.size:
-            t, v, n, i = rawsock.HDR.unpack(data[:rawsock.HDR.size])
-            if len(data) < rawsock.HDR.size + n:
-                break
-            body = data[rawsock.HDR.size:rawsock.HDR.size + n]
-            data = data[rawsock.HDR.size + n:]
+    try:
+        for t, body in rawsock.frames(s):
             if t == 3:
                 print('follower %d: %s' % (count + 1, body[:-1].decode()))
             elif t == rawsock.MSG_DONE:
                 print('follower %d: result %d' % (
                     count + 1, struct.unpack('!I', body)[0]))
-                data = None
                 break
-        if data is None:
-            break
-        try:
-            chunk = s.recv(65536)
-        except socket.timeout:
-            print('follower %d: taken' % (count + 1))
-            break
-        if not chunk:
-            break
-        data += chunk
+    except socket.timeout:
+        print('follower %d: taken' % (count + 1))
     for h in held:
         h.close()
 

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the cluster's replicated state machine (cluster_fsm.c):
+ * Unit tests for the cluster's replicated state machine (fsm*.c):
  * entry and roster item encoding, apply, rosters, snapshot and restore,
  * the secret report and digest, and stale ids; then the same state
  * machine under libraft's simulated cluster (raft/fixture.h), which runs
@@ -14,7 +14,8 @@
 #include <raft.h>
 #include <raft/fixture.h>
 
-#include "cluster/cluster.h"
+#include "cluster/fsm.h"
+#include "cfsm_helpers.h"
 #include "compat.h"
 #include "db.h"
 #include "log.h"
@@ -30,21 +31,11 @@
 #define FX_MAX		5
 #define FX_MSECS	20000	/* simulated time any wait may take */
 
-/* What a sink heard. */
-struct rec {
-	int	 sets;
-	int	 dels;
-	int	 rsets;
-	int	 rdels;
-	int	 changed;
-	char	 log[2048];
-};
-
 /* The simulated cluster of a raft test. */
 struct fx {
 	struct raft_fixture	 f;
 	struct cfsm		*c[FX_MAX];
-	struct rec		 rec[FX_MAX];
+	struct cfsm_rec		 rec[FX_MAX];
 	int			 n;
 };
 
@@ -58,17 +49,6 @@ struct req {
 	int	 status;
 };
 
-static void	 rec_user_set(void *, const char *, const char *);
-static void	 rec_user_del(void *, const char *);
-static void	 rec_roster_set(void *, const char *, const char *,
-		    const char *);
-static void	 rec_roster_del(void *, const char *, const char *);
-static void	 rec_changed(void *);
-static struct cfsm *new_rec(struct rec *);
-static void	 apply_raw(struct cfsm *, const void *, size_t);
-static void	 apply_str(struct cfsm *, const char *);
-static void	 apply_entry(struct cfsm *, char *);
-static char	*snap_text(struct cfsm *);
 static void	 fill(struct cfsm *);
 static void	 argv_is(char **, int, const char *);
 static void	 users_are(struct cfsm *, const char *);
@@ -93,149 +73,16 @@ static void	 fx_add_voter(struct fx *, uint64_t, const char *);
 static void	 fx_agree(struct fx *);
 static Suite	*cfsm_suite(void);
 
-/* Sink: an account was set. */
-static void
-rec_user_set(void *arg, const char *user, const char *blob)
-{
-	struct rec	*r = arg;
-
-	r->sets++;
-	strlcat(r->log, "set ", sizeof(r->log));
-	strlcat(r->log, user, sizeof(r->log));
-	strlcat(r->log, "=", sizeof(r->log));
-	strlcat(r->log, blob, sizeof(r->log));
-	strlcat(r->log, ";", sizeof(r->log));
-}
-
-/* Sink: an account was removed. */
-static void
-rec_user_del(void *arg, const char *user)
-{
-	struct rec	*r = arg;
-
-	r->dels++;
-	strlcat(r->log, "del ", sizeof(r->log));
-	strlcat(r->log, user, sizeof(r->log));
-	strlcat(r->log, ";", sizeof(r->log));
-}
-
-/* Sink: a roster item was set. */
-static void
-rec_roster_set(void *arg, const char *owner, const char *jid,
-    const char *item)
-{
-	struct rec	*r = arg;
-
-	r->rsets++;
-	strlcat(r->log, "rset ", sizeof(r->log));
-	strlcat(r->log, owner, sizeof(r->log));
-	strlcat(r->log, "/", sizeof(r->log));
-	strlcat(r->log, jid, sizeof(r->log));
-	strlcat(r->log, "=", sizeof(r->log));
-	strlcat(r->log, item, sizeof(r->log));
-	strlcat(r->log, ";", sizeof(r->log));
-}
-
-/* Sink: a roster item was removed. */
-static void
-rec_roster_del(void *arg, const char *owner, const char *jid)
-{
-	struct rec	*r = arg;
-
-	r->rdels++;
-	strlcat(r->log, "rdel ", sizeof(r->log));
-	strlcat(r->log, owner, sizeof(r->log));
-	strlcat(r->log, "/", sizeof(r->log));
-	strlcat(r->log, jid, sizeof(r->log));
-	strlcat(r->log, ";", sizeof(r->log));
-}
-
-/* Sink: something changed. */
-static void
-rec_changed(void *arg)
-{
-	struct rec	*r = arg;
-
-	r->changed++;
-}
-
-/* A state machine whose sink records into r (cleared). */
-static struct cfsm *
-new_rec(struct rec *r)
-{
-	struct cfsm_sink	 sink;
-
-	memset(r, 0, sizeof(*r));
-	memset(&sink, 0, sizeof(sink));
-	sink.user_set = rec_user_set;
-	sink.user_del = rec_user_del;
-	sink.roster_set = rec_roster_set;
-	sink.roster_del = rec_roster_del;
-	sink.changed = rec_changed;
-	sink.arg = r;
-	return (cfsm_new(&sink));
-}
-
-/* Hand len bytes to c's raft apply, as raft would. */
-static void
-apply_raw(struct cfsm *c, const void *data, size_t len)
-{
-	struct raft_fsm		*fsm = cfsm_raft(c);
-	struct raft_buffer	 buf;
-	void			*result = &buf;
-
-	buf.base = xmalloc(len + 1);
-	memcpy(buf.base, data, len);
-	buf.len = len;
-	ck_assert_int_eq(fsm->apply(fsm, &buf, &result), 0);
-	ck_assert_ptr_null(result);
-	free(buf.base);
-}
-
-/* Apply a string with its NUL, as callers that pass strlen() + 1 do. */
-static void
-apply_str(struct cfsm *c, const char *s)
-{
-	apply_raw(c, s, strlen(s) + 1);
-}
-
-/* Apply an encoded entry (must not be NULL) without its NUL; free it. */
-static void
-apply_entry(struct cfsm *c, char *s)
-{
-	ck_assert_ptr_nonnull(s);
-	apply_raw(c, s, strlen(s));
-	free(s);
-}
-
-/* c's snapshot as a string: equal strings, equal state. */
-static char *
-snap_text(struct cfsm *c)
-{
-	struct raft_fsm		*fsm = cfsm_raft(c);
-	struct raft_buffer	*bufs = NULL;
-	unsigned		 n = 0;
-	char			*s;
-
-	ck_assert_int_eq(fsm->snapshot(fsm, &bufs, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	s = xstrndup(bufs[0].base, bufs[0].len);
-	ck_assert_uint_eq(strlen(s), bufs[0].len);
-	raft_free(bufs[0].base);
-	raft_free(bufs);
-	return (s);
-}
-
 /* Some of everything. */
 static void
 fill(struct cfsm *c)
 {
-	apply_entry(c, cfsm_enc_init("example.org", KEY));
-	apply_entry(c, cfsm_enc_user_set("bob", "blob-b"));
-	apply_entry(c, cfsm_enc_user_set("alice", "blob-a"));
-	apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_B));
-	apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
-	apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_init("example.org", KEY));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("bob", "blob-b"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "blob-a"));
+	cfsmt_apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
 }
 
 /* argv holds the space-separated words of want; frees argv. */
@@ -535,57 +382,57 @@ END_TEST
 
 START_TEST(test_apply_each)
 {
-	struct rec	 r;
+	struct cfsm_rec	 r;
 	struct cfsm	*c;
 	char		**argv;
 
-	c = new_rec(&r);
+	c = cfsmt_new_rec(&r);
 	ck_assert_ptr_null(cfsm_domain(c));
 	ck_assert_ptr_null(cfsm_key(c));
 	users_are(c, "");
 
-	apply_entry(c, cfsm_enc_init("example.org", KEY));
+	cfsmt_apply_entry(c, cfsm_enc_init("example.org", KEY));
 	ck_assert_str_eq(cfsm_domain(c), "example.org");
 	ck_assert_str_eq(cfsm_key(c), KEY);
 	ck_assert_int_eq(r.changed, 1);
 
-	apply_entry(c, cfsm_enc_user_set("bob", "b1"));
-	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
-	apply_entry(c, cfsm_enc_user_set("bob", "b2"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("bob", "b1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("bob", "b2"));
 	ck_assert_str_eq(cfsm_user(c, "bob"), "b2");
 	ck_assert_str_eq(cfsm_user(c, "alice"), "a1");
 	ck_assert_ptr_null(cfsm_user(c, "carol"));
 	users_are(c, "alice bob");
 	ck_assert_int_eq(r.changed, 4);
 
-	apply_entry(c, cfsm_enc_user_del("bob"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("bob"));
 	ck_assert_ptr_null(cfsm_user(c, "bob"));
 	users_are(c, "alice");
 	ck_assert_str_eq(r.log, "set bob=b1;set alice=a1;set bob=b2;del bob;");
 	ck_assert_int_eq(r.changed, 5);
 
-	apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_A));
-	apply_entry(c, cfsm_enc_digest(2, "cb1", DIG_B));
-	apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(2, "cb1", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
 	ck_assert_str_eq(cfsm_digest(c, 2, "cb2"), DIG_A);
 	ck_assert_ptr_null(cfsm_digest(c, 3, "cb2"));
 	names_are(c, 2, "cb1 cb2");
 	names_are(c, 4, "");
-	apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_C));
+	cfsmt_apply_entry(c, cfsm_enc_digest(2, "cb2", DIG_C));
 	ck_assert_str_eq(cfsm_digest(c, 2, "cb2"), DIG_C);
-	apply_entry(c, cfsm_enc_digest(2, "cb2", NULL));
+	cfsmt_apply_entry(c, cfsm_enc_digest(2, "cb2", NULL));
 	ck_assert_ptr_null(cfsm_digest(c, 2, "cb2"));
 	ck_assert_int_eq(r.changed, 10);
 
-	apply_entry(c, cfsm_enc_forget(2));
+	cfsmt_apply_entry(c, cfsm_enc_forget(2));
 	names_are(c, 2, "");
 	names_are(c, 3, "cb1");
 	ck_assert_int_eq(r.changed, 11);
 
 	/* Nothing to change: no changed(); the sink still hears accounts. */
-	apply_entry(c, cfsm_enc_forget(2));
-	apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
-	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_forget(2));
+	cfsmt_apply_entry(c, cfsm_enc_digest(3, "cb1", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
 	ck_assert_int_eq(r.changed, 11);
 	ck_assert_int_eq(r.sets, 4);
 
@@ -600,13 +447,13 @@ END_TEST
 
 START_TEST(test_apply_init_once)
 {
-	struct rec	 r;
+	struct cfsm_rec	 r;
 	struct cfsm	*c;
 
-	c = new_rec(&r);
-	apply_str(c, "init\texample.org\t" KEY);
-	apply_entry(c, cfsm_enc_init("example.net", "ffff"));
-	apply_entry(c, cfsm_enc_init("example.org", "ffff"));
+	c = cfsmt_new_rec(&r);
+	cfsmt_apply_str(c, "init\texample.org\t" KEY);
+	cfsmt_apply_entry(c, cfsm_enc_init("example.net", "ffff"));
+	cfsmt_apply_entry(c, cfsm_enc_init("example.org", "ffff"));
 	ck_assert_str_eq(cfsm_domain(c), "example.org");
 	ck_assert_str_eq(cfsm_key(c), KEY);
 	ck_assert_int_eq(r.changed, 1);
@@ -654,34 +501,34 @@ START_TEST(test_apply_malformed)
 		"roster-del\talice\t",
 		"roster-del\talice\tbob@x\tnone 0 0 - =",
 	};
-	struct rec	 r;
+	struct cfsm_rec	 r;
 	struct cfsm	*c;
 	char		*before, *after;
 	size_t		 i;
 
-	c = new_rec(&r);
+	c = cfsmt_new_rec(&r);
 	fill(c);
 	memset(&r, 0, sizeof(r));
-	before = snap_text(c);
+	before = cfsmt_snap_text(c);
 	for (i = 0; i < nitems(bad); i++) {
-		apply_raw(c, bad[i], strlen(bad[i]));
-		apply_str(c, bad[i]);
+		cfsmt_apply_raw(c, bad[i], strlen(bad[i]));
+		cfsmt_apply_str(c, bad[i]);
 	}
-	apply_raw(c, "user-del\0alice", 14);
-	apply_raw(c, "user-del\talice\0x", 16);
-	apply_raw(c, "\0", 1);
-	apply_raw(c, "", 0);
-	apply_raw(c, "\xff\xfe\t\x01", 4);
-	after = snap_text(c);
+	cfsmt_apply_raw(c, "user-del\0alice", 14);
+	cfsmt_apply_raw(c, "user-del\talice\0x", 16);
+	cfsmt_apply_raw(c, "\0", 1);
+	cfsmt_apply_raw(c, "", 0);
+	cfsmt_apply_raw(c, "\xff\xfe\t\x01", 4);
+	after = cfsmt_snap_text(c);
 	ck_assert_str_eq(before, after);
 	ck_assert_int_eq(r.sets + r.dels + r.rsets + r.rdels + r.changed, 0);
 	free(before);
 	free(after);
 
 	/* Trailing NULs (raft's 8-byte padding) are not malformed. */
-	apply_raw(c, "user-del\talice", 15);
+	cfsmt_apply_raw(c, "user-del\talice", 15);
 	ck_assert_ptr_null(cfsm_user(c, "alice"));
-	apply_raw(c, "user-del\tbob\0\0\0", 16);
+	cfsmt_apply_raw(c, "user-del\tbob\0\0\0", 16);
 	ck_assert_ptr_null(cfsm_user(c, "bob"));
 	cfsm_free(c);
 }
@@ -694,14 +541,14 @@ START_TEST(test_apply_no_sink)
 
 	c = cfsm_new(NULL);
 	fill(c);
-	apply_entry(c, cfsm_enc_user_del("bob"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("bob"));
 	ck_assert_ptr_null(cfsm_user(c, "bob"));
 	cfsm_free(c);
 
 	memset(&sink, 0, sizeof(sink));
 	c = cfsm_new(&sink);
 	fill(c);
-	apply_entry(c, cfsm_enc_user_del("bob"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("bob"));
 	ck_assert_str_eq(cfsm_user(c, "alice"), "blob-a");
 	cfsm_free(c);
 	cfsm_free(NULL);
@@ -710,21 +557,23 @@ END_TEST
 
 START_TEST(test_apply_roster)
 {
-	struct rec	 r;
+	struct cfsm_rec	 r;
 	struct cfsm	*c;
 	char		*i1, *i2, *want;
 
-	c = new_rec(&r);
-	apply_entry(c, cfsm_enc_init("example.org", KEY));
-	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
-	apply_entry(c, cfsm_enc_user_set("bob", "b1"));
+	c = cfsmt_new_rec(&r);
+	cfsmt_apply_entry(c, cfsm_enc_init("example.org", KEY));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("bob", "b1"));
 	memset(&r, 0, sizeof(r));
 	i1 = ros_item("none", NULL, 1, 0, "");
 	i2 = ros_item("both", "Bob", 0, 0, "Friends\nWork");
 
-	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i1));
-	apply_entry(c, cfsm_enc_roster_set("alice", "carl@else.net", i1));
-	apply_entry(c, cfsm_enc_roster_set("bob", "alice@example.org", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "carl@else.net", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("bob", "alice@example.org",
+	    i1));
 	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i1);
 	ck_assert_ptr_null(cfsm_roster(c, "alice", "dave@example.org"));
 	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
@@ -734,19 +583,22 @@ START_TEST(test_apply_roster)
 	ck_assert_int_eq(r.rsets, 3);
 
 	/* A new item replaces the old; the same again reaches the sink. */
-	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
 	ck_assert_str_eq(cfsm_roster(c, "alice", "bob@example.org"), i2);
-	apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org", i2));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
 	ck_assert_int_eq(r.rsets, 5);
 
-	apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
+	cfsmt_apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
 	ck_assert_ptr_null(cfsm_roster(c, "alice", "carl@else.net"));
 	jids_are(c, "alice", "bob@example.org");
-	apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
+	cfsmt_apply_entry(c, cfsm_enc_roster_del("alice", "carl@else.net"));
 	ck_assert_int_eq(r.rdels, 2);
 
 	/* No account, no roster: ignored, and the sink hears nothing. */
-	apply_entry(c, cfsm_enc_roster_set("carl", "bob@example.org", i1));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("carl", "bob@example.org",
+	    i1));
 	ck_assert_ptr_null(cfsm_roster(c, "carl", "bob@example.org"));
 	jids_are(c, "carl", "");
 	ck_assert_int_eq(r.rsets, 5);
@@ -769,23 +621,23 @@ END_TEST
 
 START_TEST(test_user_del_roster)
 {
-	struct rec	 r;
+	struct cfsm_rec	 r;
 	struct cfsm	*c;
 	char		*it;
 
-	c = new_rec(&r);
+	c = cfsmt_new_rec(&r);
 	it = ros_item("both", NULL, 0, 0, "");
-	apply_entry(c, cfsm_enc_user_set("al", "x"));
-	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
-	apply_entry(c, cfsm_enc_user_set("alicia", "a2"));
-	apply_entry(c, cfsm_enc_roster_set("al", "z@x", it));
-	apply_entry(c, cfsm_enc_roster_set("alice", "bob@x", it));
-	apply_entry(c, cfsm_enc_roster_set("alice", "carl@x", it));
-	apply_entry(c, cfsm_enc_roster_set("alicia", "a@x", it));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("al", "x"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alicia", "a2"));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("al", "z@x", it));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "bob@x", it));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "carl@x", it));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alicia", "a@x", it));
 	memset(&r, 0, sizeof(r));
 
 	/* The account goes with its roster, and only its own. */
-	apply_entry(c, cfsm_enc_user_del("alice"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("alice"));
 	jids_are(c, "alice", "");
 	jids_are(c, "al", "z@x");
 	jids_are(c, "alicia", "a@x");
@@ -793,10 +645,10 @@ START_TEST(test_user_del_roster)
 	ck_assert_int_eq(r.changed, 1);
 
 	/* The same name again starts with an empty roster. */
-	apply_entry(c, cfsm_enc_user_set("alice", "a3"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a3"));
 	jids_are(c, "alice", "");
-	apply_entry(c, cfsm_enc_user_del("al"));
-	apply_entry(c, cfsm_enc_user_del("alicia"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("al"));
+	cfsmt_apply_entry(c, cfsm_enc_user_del("alicia"));
 	jids_are(c, "al", "");
 	jids_are(c, "alicia", "");
 	ck_assert_int_eq(r.rsets + r.rdels, 0);
@@ -807,22 +659,21 @@ END_TEST
 
 START_TEST(test_snapshot_roster)
 {
-	struct rec		 r;
+	struct cfsm_rec		 r;
 	struct cfsm		*a, *b;
-	struct raft_fsm		*fa, *fb;
-	struct raft_buffer	*bufs = NULL;
-	unsigned		 n = 0;
 	char			*i1, *i2, *sa, *sb, *want;
 
 	i1 = ros_item("both", "Bob \"B\" Smith", 0, 0, "Friends\nWork\n%");
 	i2 = ros_item("none", NULL, 1, 2, "");
 	a = cfsm_new(NULL);
 	fill(a);
-	apply_entry(a, cfsm_enc_roster_set("bob", "alice@example.org", i1));
-	apply_entry(a, cfsm_enc_roster_set("alice", "bob@example.org", i1));
-	apply_entry(a, cfsm_enc_roster_set("alice", "eve@else.net", i2));
+	cfsmt_apply_entry(a, cfsm_enc_roster_set("bob", "alice@example.org",
+	    i1));
+	cfsmt_apply_entry(a, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i1));
+	cfsmt_apply_entry(a, cfsm_enc_roster_set("alice", "eve@else.net", i2));
 
-	sa = snap_text(a);
+	sa = cfsmt_snap_text(a);
 	xasprintf(&want, "cfsm 1\n"
 	    "init\texample.org\t" KEY "\n"
 	    "user-set\talice\tblob-a\n"
@@ -841,21 +692,19 @@ START_TEST(test_snapshot_roster)
 	 * b has an item a lacks, one a changed, one of an account a lacks:
 	 * the sink hears those removed, then every item of a.
 	 */
-	b = new_rec(&r);
-	apply_entry(b, cfsm_enc_init("example.org", KEY));
-	apply_entry(b, cfsm_enc_user_set("alice", "blob-a"));
-	apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
-	apply_entry(b, cfsm_enc_roster_set("alice", "bob@example.org", i2));
-	apply_entry(b, cfsm_enc_roster_set("alice", "carl@example.org", i2));
-	apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org", i2));
+	b = cfsmt_new_rec(&r);
+	cfsmt_apply_entry(b, cfsm_enc_init("example.org", KEY));
+	cfsmt_apply_entry(b, cfsm_enc_user_set("alice", "blob-a"));
+	cfsmt_apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "bob@example.org",
+	    i2));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("alice", "carl@example.org",
+	    i2));
+	cfsmt_apply_entry(b, cfsm_enc_roster_set("zed", "alice@example.org",
+	    i2));
 	memset(&r, 0, sizeof(r));
 
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 
 	xasprintf(&want, "del zed;set alice=blob-a;set bob=blob-b;"
 	    "rdel alice/carl@example.org;rdel zed/alice@example.org;"
@@ -864,8 +713,8 @@ START_TEST(test_snapshot_roster)
 	ck_assert_str_eq(r.log, want);
 	free(want);
 	ck_assert_int_eq(r.changed, 1);
-	sa = snap_text(a);
-	sb = snap_text(b);
+	sa = cfsmt_snap_text(a);
+	sb = cfsmt_snap_text(b);
 	ck_assert_str_eq(sa, sb);
 	ck_assert_str_eq(cfsm_roster(b, "alice", "bob@example.org"), i1);
 	jids_are(b, "alice", "bob@example.org eve@else.net");
@@ -877,10 +726,7 @@ START_TEST(test_snapshot_roster)
 	memset(&r, 0, sizeof(r));
 	cfsm_free(a);
 	a = cfsm_new(NULL);
-	fa = cfsm_raft(a);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 	ck_assert_str_eq(r.log, "del alice;del bob;"
 	    "rdel alice/bob@example.org;rdel alice/eve@else.net;"
 	    "rdel bob/alice@example.org;");
@@ -898,11 +744,11 @@ START_TEST(test_snapshot_format)
 	char		*s;
 
 	c = cfsm_new(NULL);
-	s = snap_text(c);
+	s = cfsmt_snap_text(c);
 	ck_assert_str_eq(s, "cfsm 1\n");
 	free(s);
 	fill(c);
-	s = snap_text(c);
+	s = cfsmt_snap_text(c);
 	ck_assert_str_eq(s, "cfsm 1\n"
 	    "init\texample.org\t" KEY "\n"
 	    "user-set\talice\tblob-a\n"
@@ -917,36 +763,27 @@ END_TEST
 
 START_TEST(test_snapshot_restore)
 {
-	struct rec		 r;
+	struct cfsm_rec		 r;
 	struct cfsm		*a, *b;
-	struct raft_fsm		*fa, *fb;
-	struct raft_buffer	*bufs = NULL;
-	unsigned		 n = 0;
 	char			*sa, *sb;
 
 	a = cfsm_new(NULL);
 	fill(a);
-	b = new_rec(&r);
-	apply_entry(b, cfsm_enc_init("other.org", "ffff"));
-	apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
-	apply_entry(b, cfsm_enc_user_set("alice", "old"));
-	apply_entry(b, cfsm_enc_user_set("carl", "blob-c"));
-	apply_entry(b, cfsm_enc_digest(5, "cb9", DIG_C));
+	b = cfsmt_new_rec(&r);
+	cfsmt_apply_entry(b, cfsm_enc_init("other.org", "ffff"));
+	cfsmt_apply_entry(b, cfsm_enc_user_set("zed", "blob-z"));
+	cfsmt_apply_entry(b, cfsm_enc_user_set("alice", "old"));
+	cfsmt_apply_entry(b, cfsm_enc_user_set("carl", "blob-c"));
+	cfsmt_apply_entry(b, cfsm_enc_digest(5, "cb9", DIG_C));
 	memset(&r, 0, sizeof(r));
 
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_uint_eq(n, 1);
-	/* On success restore owns (and frees) the data, not the array. */
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 
 	ck_assert_str_eq(r.log,
 	    "del carl;del zed;set alice=blob-a;set bob=blob-b;");
 	ck_assert_int_eq(r.changed, 1);
-	sa = snap_text(a);
-	sb = snap_text(b);
+	sa = cfsmt_snap_text(a);
+	sb = cfsmt_snap_text(b);
 	ck_assert_str_eq(sa, sb);
 	ck_assert_str_eq(cfsm_domain(b), "example.org");
 	ck_assert_ptr_null(cfsm_digest(b, 5, "cb9"));
@@ -998,35 +835,28 @@ END_TEST
 START_TEST(test_revoke)
 {
 	struct cfsm	*a, *b;
-	struct raft_fsm	*fa, *fb;
-	struct raft_buffer *bufs = NULL;
-	unsigned	 n = 0;
 	char		*sa, *sb;
 
 	a = cfsm_new(NULL);
 	fill(a);
-	sa = snap_text(a);
+	sa = cfsmt_snap_text(a);
 	ck_assert_ptr_null(strstr(sa, "cfsm 4"));
 	free(sa);
-	apply_entry(a, cfsm_enc_revoke(IDENT_A));
-	apply_entry(a, cfsm_enc_revoke(IDENT_A));
+	cfsmt_apply_entry(a, cfsm_enc_revoke(IDENT_A));
+	cfsmt_apply_entry(a, cfsm_enc_revoke(IDENT_A));
 	ck_assert_int_eq(cfsm_revoked(a, IDENT_A), 1);
 	ck_assert_int_eq(cfsm_revoked(a, IDENT_B), 0);
 	ck_assert_ptr_null(cfsm_enc_revoke("abc"));
 	b = cfsm_new(NULL);
-	fa = cfsm_raft(a);
-	fb = cfsm_raft(b);
-	ck_assert_int_eq(fa->snapshot(fa, &bufs, &n), 0);
-	ck_assert_int_eq(fb->restore(fb, &bufs[0]), 0);
-	raft_free(bufs);
+	cfsmt_transfer(a, b);
 	ck_assert_int_eq(cfsm_revoked(b, IDENT_A), 1);
-	sa = snap_text(a);
-	sb = snap_text(b);
+	sa = cfsmt_snap_text(a);
+	sb = cfsmt_snap_text(b);
 	ck_assert_str_eq(sa, sb);
 	ck_assert_int_eq(strncmp(sa, "cfsm 4\n", 7), 0);
 	free(sa);
 	free(sb);
-	apply_entry(b, cfsm_enc_revoke_clear());
+	cfsmt_apply_entry(b, cfsm_enc_revoke_clear());
 	ck_assert_int_eq(cfsm_revoked(b, IDENT_A), 0);
 	cfsm_free(a);
 	cfsm_free(b);
@@ -1053,27 +883,21 @@ START_TEST(test_restore_refused)
 		    "roster-set\talice\tbob@x\tnone 0 0 -\n",
 		"cfsm 1\nuser-set\talice\tx\nroster-del\talice\tbob@x\n",
 	};
-	struct rec		 r;
+	struct cfsm_rec		 r;
 	struct cfsm		*c;
 	struct raft_fsm		*fsm;
 	struct raft_buffer	 buf;
 	char			*before, *after;
 	size_t			 i;
 
-	c = new_rec(&r);
+	c = cfsmt_new_rec(&r);
 	fill(c);
 	memset(&r, 0, sizeof(r));
 	fsm = cfsm_raft(c);
-	before = snap_text(c);
-	for (i = 0; i < nitems(bad); i++) {
-		buf.len = strlen(bad[i]);
-		buf.base = raft_malloc(buf.len + 1);
-		memcpy(buf.base, bad[i], buf.len + 1);
-		/* On failure the data stays raft's. */
-		ck_assert_int_ne(fsm->restore(fsm, &buf), 0);
-		raft_free(buf.base);
-	}
-	after = snap_text(c);
+	before = cfsmt_snap_text(c);
+	for (i = 0; i < nitems(bad); i++)
+		ck_assert_int_ne(cfsmt_restore(c, bad[i]), 0);
+	after = cfsmt_snap_text(c);
 	ck_assert_str_eq(before, after);
 	ck_assert_int_eq(r.sets + r.dels + r.rsets + r.rdels + r.changed, 0);
 	free(before);
@@ -1105,28 +929,28 @@ START_TEST(test_report)
 	free(s);
 
 	/* Non-members' digests count for nothing. */
-	apply_entry(c, cfsm_enc_digest(1, "cb0", DIG_A));
-	apply_entry(c, cfsm_enc_digest(1, "cb1", DIG_C));
-	apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
-	apply_entry(c, cfsm_enc_digest(8, "cb1", DIG_A));
-	apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(1, "cb0", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(1, "cb1", DIG_C));
+	cfsmt_apply_entry(c, cfsm_enc_digest(7, "cb1", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(8, "cb1", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(9, "cb1", DIG_A));
 	s = cfsm_secret_report(c, ids, names, 3);
 	ck_assert_str_eq(s, "consistent");
 	free(s);
 
 	/* The majority wins; one line per problem, in name order. */
-	apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_C));
-	apply_entry(c, cfsm_enc_digest(8, "cb2", DIG_B));
-	apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_C));
-	apply_entry(c, cfsm_enc_digest(7, "cb3", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_C));
+	cfsmt_apply_entry(c, cfsm_enc_digest(8, "cb2", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_digest(7, "cb2", DIG_C));
+	cfsmt_apply_entry(c, cfsm_enc_digest(7, "cb3", DIG_A));
 	s = cfsm_secret_report(c, ids, names, 3);
 	ck_assert_str_eq(s, "cb2: differs on 127.0.0.2:5270\n"
 	    "cb3: missing on 127.0.0.2:5270, 127.0.0.3:5270");
 	free(s);
 
 	/* A tie: the lowest digest is the usual one. No names: ids. */
-	apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_A));
-	apply_entry(c, cfsm_enc_digest(8, "cb3", DIG_B));
+	cfsmt_apply_entry(c, cfsm_enc_digest(9, "cb2", DIG_A));
+	cfsmt_apply_entry(c, cfsm_enc_digest(8, "cb3", DIG_B));
 	s = cfsm_secret_report(c, ids, NULL, 3);
 	ck_assert_str_eq(s, "cb2: differs on 7, 8\n"
 	    "cb3: differs on 8\ncb3: missing on 9");
@@ -1261,7 +1085,7 @@ fx_grow(struct fx *x)
 	int		 i = x->n;
 
 	ck_assert_int_lt(i, FX_MAX);
-	x->c[i] = new_rec(&x->rec[i]);
+	x->c[i] = cfsmt_new_rec(&x->rec[i]);
 	ck_assert_int_eq(raft_fixture_grow(&x->f, cfsm_raft(x->c[i])), 0);
 	x->n++;
 	r = raft_fixture_get(&x->f, i);
@@ -1392,7 +1216,7 @@ fx_agree(struct fx *x)
 	for (i = 0; i < x->n; i++) {
 		if (!raft_fixture_alive(&x->f, i))
 			continue;
-		s = snap_text(x->c[i]);
+		s = cfsmt_snap_text(x->c[i]);
 		if (first == NULL)
 			first = s;
 		else {
@@ -1529,7 +1353,7 @@ END_TEST
 START_TEST(test_roster_caps)
 {
 	struct db_roster	 d;
-	struct rec		 r;
+	struct cfsm_rec		 r;
 	struct cfsm		*c;
 	char			 big[DB_ROSTER_MAX_JID + 2], jid[32], *it;
 	char			*groups, *line;
@@ -1573,23 +1397,23 @@ START_TEST(test_roster_caps)
 	free(it);
 	free(groups);
 
-	c = new_rec(&r);
+	c = cfsmt_new_rec(&r);
 	it = ros_item("none", NULL, 0, 0, "");
-	apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
 	/* A JID past DB_ROSTER_MAX_JID: the entry is bad, both ways. */
 	memset(big, 'j', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ck_assert_ptr_null(cfsm_enc_roster_set("alice", big, it));
 	xasprintf(&line, "roster-set\talice\t%s\t%s", big, it);
 	memset(&r, 0, sizeof(r));
-	apply_str(c, line);
+	cfsmt_apply_str(c, line);
 	free(line);
 	ck_assert_int_eq(r.rsets, 0);
 	ck_assert_ptr_null(cfsm_roster(c, "alice", big));
 	/* Fill to the cap; one more is ignored. */
 	for (n = 0; n <= DB_ROSTER_MAX_ITEMS; n++) {
 		snprintf(jid, sizeof(jid), "c%04d@x", n);
-		apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
+		cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
 	}
 	ck_assert_int_eq(r.rsets, DB_ROSTER_MAX_ITEMS);
 	util_free_argv(cfsm_roster_jids(c, "alice", &n), n);
@@ -1598,10 +1422,10 @@ START_TEST(test_roster_caps)
 	/* An item that is there still changes; after a removal, room. */
 	free(it);
 	it = ros_item("both", NULL, 0, 0, "");
-	apply_entry(c, cfsm_enc_roster_set("alice", "c0000@x", it));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", "c0000@x", it));
 	ck_assert_str_eq(cfsm_roster(c, "alice", "c0000@x"), it);
-	apply_entry(c, cfsm_enc_roster_del("alice", "c0001@x"));
-	apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
+	cfsmt_apply_entry(c, cfsm_enc_roster_del("alice", "c0001@x"));
+	cfsmt_apply_entry(c, cfsm_enc_roster_set("alice", jid, it));
 	ck_assert_ptr_nonnull(cfsm_roster(c, "alice", jid));
 	free(it);
 	cfsm_free(c);
@@ -1659,13 +1483,5 @@ cfsm_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	log_init("check_cluster_fsm", 1, 0);
-	sr = srunner_create(cfsm_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (cfsmt_main("check_cluster_fsm", cfsm_suite()));
 }

@@ -1221,6 +1221,50 @@ START_TEST(test_hidden_and_wants)
 }
 END_TEST
 
+/* One row of cmds.def as this test expands it, the handler as text. */
+struct row {
+	enum cmd_id	 id;
+	const char	*pattern;
+	int		 flags;
+	const char	*handler;
+};
+
+static const struct row rows[] = {
+#define CMD(id, pattern, flags, handler, help) \
+	{ CMD_##id, pattern, flags, #handler },
+#include "cmds.def"
+#undef CMD
+};
+
+/*
+ * Every row names a handler of the daemon (cmd_*), and the columns line
+ * up with what cmdtab reads: the handler column is defined away without
+ * shifting pattern or flags. Only the shell's own commands (exit, quit)
+ * name cmd_local, the daemon's refusal.
+ */
+START_TEST(test_handler_column)
+{
+	size_t	 i;
+
+	ck_assert_uint_eq(sizeof(rows) / sizeof(rows[0]), CMD__COUNT);
+	for (i = 0; i < CMD__COUNT; i++) {
+		ck_assert_int_eq(rows[i].id, (int)i);
+		ck_assert_str_eq(rows[i].pattern, cmdtab_pattern(rows[i].id));
+		ck_assert_int_eq(rows[i].flags, cmdtab_flags(rows[i].id));
+		ck_assert_msg(strncmp(rows[i].handler, "cmd_", 4) == 0 &&
+		    strlen(rows[i].handler) > 4, "%s: handler \"%s\"",
+		    rows[i].pattern, rows[i].handler);
+		if (strcmp(rows[i].handler, "cmd_local") == 0)
+			ck_assert_msg(rows[i].flags & CF_LOCAL,
+			    "%s: cmd_local but not CF_LOCAL",
+			    rows[i].pattern);
+	}
+	ck_assert_str_eq(rows[CMD_EXIT].handler, "cmd_local");
+	ck_assert_str_eq(rows[CMD_QUIT].handler, "cmd_local");
+	ck_assert_str_eq(rows[CMD_HELP].handler, "cmd_help");
+}
+END_TEST
+
 /* help for words that fit nothing fails with a cause. */
 START_TEST(test_help_unknown)
 {
@@ -1395,6 +1439,10 @@ cmdtab_suite(void)
 	tcase_add_test(tc, test_help_prefix);
 	tcase_add_test(tc, test_help_unknown);
 	tcase_add_test(tc, test_hidden_and_wants);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table");
+	tcase_add_test(tc, test_handler_column);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -1,0 +1,108 @@
+/*
+ * The replicated state machine as the cluster's own files see it
+ * (fsm*.c; the format of entries and snapshots is described there).
+ * Only daemon/cluster/ and the tests include this; what the commands use
+ * of it stays in cluster/cluster.h. Every char * a function returns is
+ * the caller's to free, every const char * is borrowed from the state
+ * and good until the next entry is applied.
+ */
+#ifndef CLUSTER_FSM_H
+#define CLUSTER_FSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/cluster.h"
+
+struct db_roster;
+struct raft_configuration;
+struct raft_fsm;
+
+/*
+ * What a node does with the replicated state: user_set(arg, user, blob),
+ * user_del(arg, user), roster_set(arg, owner, jid, item) with item as
+ * cfsm_roster_dec reads it, roster_del(arg, owner, jid), and changed(arg)
+ * after anything but a roster changed. Any may be NULL.
+ */
+struct cfsm_sink {
+	void	(*user_set)(void *, const char *, const char *);
+	void	(*user_del)(void *, const char *);
+	void	(*roster_set)(void *, const char *, const char *,
+		    const char *);
+	void	(*roster_del)(void *, const char *, const char *);
+	void	(*changed)(void *);
+	void	*arg;
+};
+
+/* fsm.c */
+/* A state machine with no state yet (sink copied, may be NULL). */
+struct cfsm	*cfsm_new(const struct cfsm_sink *);
+/* Free a state machine (NULL is fine); raft must be done with it. */
+void		 cfsm_free(struct cfsm *);
+/* The raft_fsm (version 1) bound to the state machine, owned by it. */
+struct raft_fsm	*cfsm_raft(struct cfsm *);
+/* The cluster's XMPP domain, NULL before the init entry. */
+const char	*cfsm_domain(const struct cfsm *);
+/* The cluster's digest key in hex, NULL before the init entry. */
+const char	*cfsm_key(const struct cfsm *);
+/* A member's pinned identity and (if asked) its address, or NULL. */
+const char	*cfsm_member(const struct cfsm *, uint64_t, const char **);
+/* Whether any member identity is pinned. */
+int		 cfsm_member_any(const struct cfsm *);
+/* Whether an identity is a removed member's that may not join. */
+int		 cfsm_revoked(const struct cfsm *, const char *);
+/* An account's credential blob, or NULL. */
+const char	*cfsm_user(const struct cfsm *, const char *);
+/* All account names, sorted; free with util_free_argv. */
+char		**cfsm_users(const struct cfsm *, int *);
+/* owner's roster item for a contact as the log spells it, or NULL. */
+const char	*cfsm_roster(const struct cfsm *, const char *, const char *);
+/* The contacts in owner's roster, sorted; free with util_free_argv. */
+char		**cfsm_roster_jids(const struct cfsm *, const char *, int *);
+/* The digest of a call bridge on a node, or NULL. */
+const char	*cfsm_digest(const struct cfsm *, uint64_t, const char *);
+/* The ids at an address other than id in a configuration; count. */
+int		 cfsm_stale_ids(const struct raft_configuration *, uint64_t,
+		    const char *, uint64_t *, int);
+
+/* fsm_codec.c: each entry the caller frees, NULL if it would be bad. */
+/* The entry that sets the cluster's domain and digest key. */
+char		*cfsm_enc_init(const char *, const char *);
+/* The entry that creates or replaces an account. */
+char		*cfsm_enc_user_set(const char *, const char *);
+/* The entry that removes an account. */
+char		*cfsm_enc_user_del(const char *);
+/* The entry that sets (digest) or drops (NULL) a call bridge's digest. */
+char		*cfsm_enc_digest(uint64_t, const char *, const char *);
+/* The entry that drops every digest and the pin of a node that left. */
+char		*cfsm_enc_forget(uint64_t);
+/* The entry that pins a member: node id, address, identity. */
+char		*cfsm_enc_member(uint64_t, const char *, const char *);
+/* The entry that says a node has published its digests. */
+char		*cfsm_enc_published(uint64_t);
+/* The entry that keeps a removed member's identity from joining. */
+char		*cfsm_enc_revoke(const char *);
+/* The entry that sets owner's roster item for a contact. */
+char		*cfsm_enc_roster_set(const char *, const char *,
+		    const char *);
+/* The entry that removes owner's roster item for a contact. */
+char		*cfsm_enc_roster_del(const char *, const char *);
+/* A roster item (all but its jid) as the log spells it; caller frees. */
+char		*cfsm_roster_enc(const struct db_roster *);
+/* Decode a roster item; 0, or -1. Free with db_roster_clear. */
+int		 cfsm_roster_dec(const char *, struct db_roster *);
+/* Whether a member may APPLY an entry: 0, or -1 and why in buf. */
+int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
+
+/* fsm_snap.c */
+/* Every pin as member entries, one a line; the caller frees. */
+char		*cfsm_members_enc(const struct cfsm *);
+/* Add the member entries of such text to the pins; how many. */
+int		 cfsm_members_load(struct cfsm *, const char *);
+
+/* fsm_secret.c */
+/* A call bridge secret's digest under a hex key; the caller frees. */
+char		*cfsm_secret_digest(const char *, const char *,
+		    const char *);
+
+#endif /* CLUSTER_FSM_H */

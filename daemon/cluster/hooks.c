@@ -1,0 +1,105 @@
+/*
+ * How the cluster plugs into the XMPP core from above: the router hooks
+ * (a follower's stanzas to forward, local sessions and components coming
+ * and going, roster changes to replicate) and the operations of the
+ * leader's pseudo connections (another node's sessions and components).
+ * Each is a small adapter onto the forwarding code (follower.c, leader.c)
+ * or the replicated log (raft.c); the XMPP core calls none of those.
+ */
+#include <stddef.h>
+
+#include "cluster/cluster.h"
+#include "xmpp/xmpp.h"
+
+static int	 chook_stanza(struct xconn *, struct xnode *);
+static int	 chook_unbound(struct xconn *);
+static void	 chook_roster_put(const char *, const struct db_roster *);
+static void	 chook_roster_del(const char *, const char *);
+static void	 chook_close(struct xconn *);
+
+static const struct router_hooks chook_hooks = {
+	chook_stanza,		/* stanza */
+	cfwd_bound,		/* bound */
+	chook_unbound,		/* unbound */
+	cfwd_local_gone,	/* gone */
+	cfwd_comp_added,	/* comp_up */
+	cfwd_comp_removed,	/* comp_down */
+	chook_roster_put,	/* roster_put */
+	chook_roster_del	/* roster_del */
+};
+
+/* A pseudo takes no raw bytes: it has no stream of its own here. */
+static const struct xconn_ops chook_pseudo_ops = {
+	cfwd_send,		/* send: a <d> frame to its node */
+	cfwd_close,		/* error: its node closes it with that */
+	chook_close,		/* close */
+	NULL			/* send_raw */
+};
+
+/* Plug the cluster into the router (once, at cluster_init). */
+void
+chook_init(void)
+{
+	router_set_hooks(&chook_hooks);
+}
+
+/*
+ * A pseudo connection of kind for link l (not NULL); the leader fills in
+ * who it is, owns it and frees it with xconn_free.
+ */
+struct xconn *
+chook_pseudo_new(int kind, struct cfwd_link *l)
+{
+	return (xconn_pseudo_new(kind, &chook_pseudo_ops, l));
+}
+
+/*
+ * A stanza of one of our own connections: while forwarding (a follower,
+ * or a leader still settling) it goes to cfwd_stanza and is not routed
+ * here.
+ */
+static int
+chook_stanza(struct xconn *from, struct xnode *n)
+{
+	if (cfwd_is_remote(from) || !cfwd_active())
+		return (0);
+	cfwd_stanza(from, n);
+	return (1);
+}
+
+/*
+ * A local session ends: while forwarding, cfwd_unbound sees to its
+ * unavailable presence; otherwise the core sends it, then calls
+ * cfwd_local_gone (the gone hook).
+ */
+static int
+chook_unbound(struct xconn *c)
+{
+	if (!cfwd_active())
+		return (0);
+	cfwd_unbound(c);
+	return (1);
+}
+
+/* A roster item was stored here: while accounts replicate, log it. */
+static void
+chook_roster_put(const char *owner, const struct db_roster *r)
+{
+	if (cluster_users_replicated())
+		cluster_roster_put(owner, r);
+}
+
+/* A roster item was removed here: while accounts replicate, log it. */
+static void
+chook_roster_del(const char *owner, const char *jid)
+{
+	if (cluster_users_replicated())
+		cluster_roster_del(owner, jid);
+}
+
+/* xconn_close of a pseudo: as cfwd_close with no stream error. */
+static void
+chook_close(struct xconn *c)
+{
+	cfwd_close(c, NULL, NULL);
+}

@@ -1,0 +1,119 @@
+/*
+ * What only the XMPP core's own files (in daemon/xmpp/) share: the
+ * stream machinery, the client and component protocols, the router's
+ * tables and hook calls, presence and roster internals. Include after
+ * xmpp/xmpp.h. Nothing outside daemon/xmpp/ includes this.
+ */
+#ifndef XMPP_INT_H
+#define XMPP_INT_H
+
+struct db_roster;
+
+/* server.c */
+/* A call bridge failed to authenticate (or went away: reason NULL). */
+void		 xmpp_cb_failed(const char *, const char *, const char *);
+/* A call bridge authenticated, from peer. */
+void		 xmpp_cb_connected(const char *, const char *);
+/* A stream authenticated or closed: one fewer unauthenticated. */
+void		 xmpp_unauth_done(struct xconn *);
+
+/* conn.c */
+/* Send bytes we made (borrowed), if the connection takes raw bytes. */
+void		 xconn_send_raw(struct xconn *, const char *);
+
+/* stream.c */
+/* A stream on an accepted socket (kind, fd, addr, peer, direct TLS). */
+struct xconn	*xconn_new(int, int, const char *, const char *, int);
+/* <stream:features> with the children of f (borrowed). */
+void		 xconn_features(struct xconn *, struct xnode *);
+/* Our stream header, from a domain, once per stream. */
+void		 xconn_header(struct xconn *, const char *);
+/* STARTTLS: answer <proceed/> and upgrade after the parser returns. */
+int		 xconn_starttls(struct xconn *);
+/* Set the stanza size limit (and the limits that go with it). */
+void		 xconn_limits(struct xconn *, size_t);
+/* Stop parsing a stream's input for a reason (XCONN_HOLD_*). */
+void		 xconn_hold(struct xconn *, int);
+/* A reason to hold is gone: parse what waited, later. */
+void		 xconn_release(struct xconn *, int);
+/* The stream authenticated: it takes from its account's bucket too. */
+void		 xconn_shape_account(struct xconn *);
+/* Close every stream with a stream error condition. */
+void		 xconn_close_all(const char *);
+/* At exit: let streams drain a moment, then free them all. */
+void		 xconn_free_all(void);
+/* A fresh, unpredictable stream id into c->streamid. */
+void		 xconn_new_streamid(struct xconn *);
+
+/* c2s.c */
+/* A client's stream header (name, ns, attrs borrowed). */
+void		 c2s_stream_start(struct xconn *, const char *, const char *,
+		    const char **);
+/* A stanza from a client, which c2s frees. */
+void		 c2s_stanza(struct xconn *, struct xnode *);
+/* A client stream went away: its session and presence with it. */
+void		 c2s_closed(struct xconn *);
+
+/* comp.c */
+/* A component's stream header (name, ns, attrs borrowed). */
+void		 comp_stream_start(struct xconn *, const char *, const char *,
+		    const char **);
+/* A stanza from a component, which comp frees. */
+void		 comp_stanza(struct xconn *, struct xnode *);
+/* A component stream went away. */
+void		 comp_closed(struct xconn *);
+
+/* router.c */
+/* Set up the tables (they start empty). */
+void		 router_init(void);
+/* How many stanzas this node has routed. */
+uint64_t	 router_routed(void);
+/* A session of this node was bound: the bound hook. */
+void		 router_session_bound(struct xconn *);
+/* A bound session of this node ends: unbound hook or presence, gone. */
+void		 router_session_gone(struct xconn *);
+/* A component of this node authenticated: the comp_up hook. */
+void		 router_component_up(struct xconn *);
+/* A component of this node went: the comp_down hook. */
+void		 router_component_down(struct xconn *);
+/* Owner's roster item (borrowed) was stored: the roster_put hook. */
+void		 router_roster_put(const char *, const struct db_roster *);
+/* Owner's roster item of a JID was removed: the roster_del hook. */
+void		 router_roster_del(const char *, const char *);
+/* Up to max sessions of an account into out (borrowed); how many. */
+int		 router_sessions(const char *, struct xconn **, int);
+/* How many sessions an account has on this node. */
+int		 router_count_sessions(const char *);
+/* How many components are connected to this node. */
+int		 router_count_components(void);
+/* How many client sessions are bound on this node. */
+int		 router_count_clients(void);
+/* Answer a stanza (borrowed) with a stanza error, to its origin. */
+void		 router_error(struct xconn *, const struct xnode *,
+		    const char *, const char *);
+/* disco#items children: one item per connected component. */
+void		 router_components_items(struct xnode *);
+/* Whether a domain is ours. */
+int		 router_is_local(const char *);
+
+/* presence.c */
+/* Directed presence (the caller's) to a local bare JID. */
+void		 presence_to_bare(struct xconn *, struct xnode *, const char *);
+/* A copy of a presence, to one JID (and from one, if not NULL). */
+void		 presence_send_to(const struct xnode *, const char *,
+		    const char *);
+/* A copy of a presence to each (available) session of an account. */
+void		 presence_to_sessions(const struct xnode *, const char *, int);
+/* The available presences of an account's sessions, to a bare JID. */
+void		 presence_offer(const char *, const char *, const char *);
+/* Unavailable presence from each session of an account, to a JID. */
+void		 presence_unavailable_from(const char *, const char *);
+
+/* roster.c */
+/* jabber:iq:roster get and set (the stanza is the caller's). */
+void		 roster_iq(struct xconn *, struct xnode *);
+/* Subscription presence (the caller's) of a type to a bare JID. */
+void		 roster_subscription(struct xconn *, struct xnode *,
+		    const char *, const char *);
+
+#endif /* XMPP_INT_H */

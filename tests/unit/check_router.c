@@ -1,0 +1,828 @@
+/*
+ * Unit tests for the XMPP core's router, presence and roster code
+ * (daemon/xmpp/router.c, presence.c, roster.c, conn.c, jid.c) on the xml
+ * code, with the store stubbed in memory (stub_store.c) and no stream,
+ * listener or cluster code linked. Connections are in memory: "local"
+ * ones are plain structs with test operations, pseudo ones come from
+ * xconn_pseudo_new; both record every stanza sent to them, serialised,
+ * in the order of one global event counter that the hooks use too.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "log.h"
+#include "xmalloc.h"
+#include "xml/xml.h"
+#include "xmpp/xmpp.h"
+#include "xmpp/xmpp_int.h"
+#include "stub_store.h"
+
+#define HDR	"<stream:stream xmlns='jabber:client' " \
+		"xmlns:stream='http://etherx.jabber.org/streams'>"
+#define MAXSENT	32
+#define MAXCONN	16
+
+/* What was done to one connection. */
+struct rec {
+	char	*sent[MAXSENT];		/* serialised stanzas */
+	int	 seq[MAXSENT];		/* the event counter at each */
+	int	 nsent;
+	char	*cond;			/* the stream error, if any */
+	int	 closed;
+	int	 raw;			/* raw sends that reached the ops */
+};
+
+/* A "local" connection: the struct xconn first, its record after it. */
+struct tconn {
+	struct xconn	 c;
+	struct rec	 r;
+};
+
+/* What the hooks saw. */
+struct hooklog {
+	int		 take;		/* what the stanza hook answers */
+	int		 unbound_takes;	/* what the unbound hook answers */
+	int		 stanza, bound, unbound, gone, up, down, put, del;
+	int		 gone_seq;
+	struct xconn	*last;
+	char		 owner[64], jid[128], sub[16];
+};
+
+static int		 seq;
+static struct hooklog	 hl;
+static struct xconn	*conns[MAXCONN];
+static int		 nconns;
+static struct rec	 pseudo_recs[MAXCONN];
+static struct xnode	*parsed;
+
+static void	 t_send(struct xconn *, const struct xnode *);
+static void	 t_error(struct xconn *, const char *, const char *);
+static void	 t_close(struct xconn *);
+static void	 t_send_raw(struct xconn *, const char *);
+static int	 h_stanza(struct xconn *, struct xnode *);
+static void	 h_bound(struct xconn *);
+static int	 h_unbound(struct xconn *);
+static void	 h_gone(struct xconn *);
+static void	 h_up(struct xconn *);
+static void	 h_down(struct xconn *);
+static void	 h_put(const char *, const struct db_roster *);
+static void	 h_del(const char *, const char *);
+static void	 p_start(void *, const char *, const char *, const char *,
+		    const char **);
+static void	 p_stanza(void *, struct xnode *);
+static void	 p_end(void *);
+static void	 p_error(void *, int, const char *);
+
+static const struct xconn_ops test_ops = {
+	t_send, t_error, t_close, t_send_raw
+};
+static const struct xconn_ops test_ops_noraw = {
+	t_send, t_error, t_close, NULL
+};
+static const struct router_hooks test_hooks = {
+	h_stanza, h_bound, h_unbound, h_gone, h_up, h_down, h_put, h_del
+};
+static const struct xparser_cb parse_cb = {
+	p_start, p_stanza, p_end, p_error
+};
+
+/* The record of a connection, local or pseudo. */
+static struct rec *
+rec_of(struct xconn *c)
+{
+	if (xconn_is_pseudo(c))
+		return (xconn_pseudo_arg(c));
+	return (&((struct tconn *)c)->r);
+}
+
+/* Test operation: record a stanza. */
+static void
+t_send(struct xconn *c, const struct xnode *n)
+{
+	struct rec	*r = rec_of(c);
+	size_t		 len;
+
+	ck_assert_int_lt(r->nsent, MAXSENT);
+	r->seq[r->nsent] = ++seq;
+	r->sent[r->nsent++] = xnode_string(n, &len);
+}
+
+/* Test operation: a stream error closes, as a stream's does. */
+static void
+t_error(struct xconn *c, const char *cond, const char *text)
+{
+	struct rec	*r = rec_of(c);
+
+	(void)text;
+	free(r->cond);
+	r->cond = xstrdup(cond);
+	c->closing = 1;
+}
+
+/* Test operation: close. */
+static void
+t_close(struct xconn *c)
+{
+	rec_of(c)->closed++;
+	c->closing = 1;
+}
+
+/* Test operation: raw bytes are only counted. */
+static void
+t_send_raw(struct xconn *c, const char *s)
+{
+	(void)s;
+	rec_of(c)->raw++;
+}
+
+/* Hook: a stanza of ours; taken if hl.take. */
+static int
+h_stanza(struct xconn *c, struct xnode *n)
+{
+	(void)n;
+	hl.stanza++;
+	hl.last = c;
+	return (hl.take);
+}
+
+/* Hook: a session bound. */
+static void
+h_bound(struct xconn *c)
+{
+	hl.bound++;
+	hl.last = c;
+}
+
+/* Hook: a session ends; takes its presence over if hl.unbound_takes. */
+static int
+h_unbound(struct xconn *c)
+{
+	hl.unbound++;
+	hl.last = c;
+	return (hl.unbound_takes);
+}
+
+/* Hook: a session ended, its presence sent. */
+static void
+h_gone(struct xconn *c)
+{
+	hl.gone++;
+	hl.gone_seq = ++seq;
+	hl.last = c;
+}
+
+/* Hook: a component came. */
+static void
+h_up(struct xconn *c)
+{
+	hl.up++;
+	hl.last = c;
+}
+
+/* Hook: a component went. */
+static void
+h_down(struct xconn *c)
+{
+	hl.down++;
+	hl.last = c;
+}
+
+/* Hook: a roster item stored. */
+static void
+h_put(const char *owner, const struct db_roster *r)
+{
+	hl.put++;
+	strlcpy(hl.owner, owner, sizeof(hl.owner));
+	strlcpy(hl.jid, r->jid, sizeof(hl.jid));
+	strlcpy(hl.sub, r->subscription, sizeof(hl.sub));
+}
+
+/* Hook: a roster item removed. */
+static void
+h_del(const char *owner, const char *jid)
+{
+	hl.del++;
+	strlcpy(hl.owner, owner, sizeof(hl.owner));
+	strlcpy(hl.jid, jid, sizeof(hl.jid));
+}
+
+/* Parser: the header says nothing we need. */
+static void
+p_start(void *arg, const char *name, const char *ns, const char *dflt,
+    const char **attrs)
+{
+	(void)arg;
+	(void)name;
+	(void)ns;
+	(void)dflt;
+	(void)attrs;
+}
+
+/* Parser: the stanza we asked for. */
+static void
+p_stanza(void *arg, struct xnode *n)
+{
+	(void)arg;
+	ck_assert_ptr_null(parsed);
+	parsed = n;
+}
+
+/* Parser: no end is fed. */
+static void
+p_end(void *arg)
+{
+	(void)arg;
+	ck_abort_msg("unexpected end of stream");
+}
+
+/* Parser: the test's XML is well formed. */
+static void
+p_error(void *arg, int code, const char *text)
+{
+	(void)arg;
+	ck_abort_msg("parse error %d: %s", code, text);
+}
+
+/* A stanza as a client stream would hand it over (jabber:client). */
+static struct xnode *
+stanza(const char *xml)
+{
+	struct xparser	*p;
+
+	parsed = NULL;
+	p = xparser_new(&parse_cb, NULL);
+	ck_assert_int_eq(xparser_feed(p, HDR, strlen(HDR)), 0);
+	ck_assert_int_eq(xparser_feed(p, xml, strlen(xml)), 0);
+	xparser_free(p);
+	ck_assert_ptr_nonnull(parsed);
+	return (parsed);
+}
+
+/* Route xml from c with 'from' stamped as c2s does, and free it. */
+static void
+route(struct xconn *c, const char *xml)
+{
+	struct xnode	*n = stanza(xml);
+
+	xnode_set_attr(n, "from", c->kind == XC_CLIENT ? c->full : c->cdomain);
+	router_route(c, n);
+	xnode_free(n);
+}
+
+/* Fill in a client's names and bind it. */
+static void
+client_bind(struct xconn *c, const char *local, const char *res)
+{
+	const char	*cond = NULL;
+
+	c->local = xstrdup(local);
+	c->domain = xstrdup(STUB_DOMAIN);
+	xasprintf(&c->bare, "%s@%s", local, STUB_DOMAIN);
+	c->resource = xstrdup(res);
+	ck_assert_int_eq(router_bind(c, 0, &cond), 0);
+	ck_assert_int_lt(nconns, MAXCONN);
+	conns[nconns++] = c;
+}
+
+/* A local client session, bound. */
+static struct xconn *
+client(const char *local, const char *res)
+{
+	struct tconn	*t = xcalloc(1, sizeof(*t));
+
+	t->c.kind = XC_CLIENT;
+	t->c.state = XS_READY;
+	t->c.ns = NS_CLIENT;
+	t->c.ops = &test_ops;
+	client_bind(&t->c, local, res);
+	return (&t->c);
+}
+
+/* Another node's client session, as a pseudo connection, bound. */
+static struct xconn *
+pseudo_client(const char *local, const char *res)
+{
+	struct xconn	*c;
+
+	c = xconn_pseudo_new(XC_CLIENT, &test_ops_noraw,
+	    &pseudo_recs[nconns]);
+	client_bind(c, local, res);
+	return (c);
+}
+
+/* A local component for call bridge cb, in the router. */
+static struct xconn *
+component(const char *cb)
+{
+	struct tconn	*t = xcalloc(1, sizeof(*t));
+
+	t->c.kind = XC_COMPONENT;
+	t->c.state = XS_READY;
+	t->c.ns = NS_COMPONENT;
+	t->c.ops = &test_ops;
+	t->c.cb = xstrdup(cb);
+	xasprintf(&t->c.cdomain, "%s.%s", cb, STUB_DOMAIN);
+	router_add_component(&t->c);
+	ck_assert_int_lt(nconns, MAXCONN);
+	conns[nconns++] = &t->c;
+	return (&t->c);
+}
+
+/* Available, with a priority (as its broadcast presence would say). */
+static void
+available(struct xconn *c, int prio)
+{
+	struct xnode	*p;
+	char		 xml[96];
+
+	snprintf(xml, sizeof(xml), "<presence><priority>%d</priority>"
+	    "</presence>", prio);
+	p = stanza(xml);
+	presence_note(c, p);
+	xnode_free(p);
+}
+
+/* How many stanzas c was sent that contain each of the strings. */
+static int
+sent(struct xconn *c, const char *a, const char *b)
+{
+	struct rec	*r = rec_of(c);
+	int		 i, n = 0;
+
+	for (i = 0; i < r->nsent; i++)
+		if (strstr(r->sent[i], a) != NULL &&
+		    (b == NULL || strstr(r->sent[i], b) != NULL))
+			n++;
+	return (n);
+}
+
+/* How many stanzas c was sent. */
+static int
+nsent(struct xconn *c)
+{
+	return (rec_of(c)->nsent);
+}
+
+/* Fresh tables, store and hooks. */
+static void
+setup(void)
+{
+	seq = 0;
+	nconns = 0;
+	memset(&hl, 0, sizeof(hl));
+	memset(pseudo_recs, 0, sizeof(pseudo_recs));
+	router_set_hooks(NULL);
+	stub_store_reset();
+	stub_user_add("alice");
+	stub_user_add("bob");
+	stub_user_add("carol");
+}
+
+/* Every connection out of the router and freed. */
+static void
+teardown(void)
+{
+	struct xconn	*c;
+	struct rec	*r;
+	int		 i, k;
+
+	for (i = 0; i < nconns; i++) {
+		c = conns[i];
+		if (c->kind == XC_CLIENT)
+			router_unbind(c);
+		else
+			router_del_component(c);
+		r = rec_of(c);
+		for (k = 0; k < r->nsent; k++)
+			free(r->sent[k]);
+		free(r->cond);
+		xnode_free(c->presence);
+		free(c->local);
+		free(c->domain);
+		free(c->bare);
+		free(c->resource);
+		free(c->full);
+		free(c->cb);
+		free(c->cdomain);
+		free(c);
+	}
+	nconns = 0;
+	router_free();
+	router_set_hooks(NULL);
+	stub_store_reset();
+}
+
+/* A message to a bound full JID reaches that session only. */
+START_TEST(test_full_jid)
+{
+	struct xconn	*a1, *a2, *b;
+	uint64_t	 before = router_routed();
+
+	a1 = client("alice", "one");
+	a2 = client("alice", "two");
+	b = client("bob", "b");
+	ck_assert_str_eq(a1->full, "alice@example.com/one");
+	ck_assert_ptr_eq(router_resource("alice@example.com", "two"), a2);
+	route(b, "<message to='alice@example.com/two' type='chat'>"
+	    "<body>hi</body></message>");
+	ck_assert_int_eq(nsent(a2), 1);
+	ck_assert_int_eq(sent(a2, "from=\"bob@example.com/b\"",
+	    "<body>hi</body>"), 1);
+	ck_assert_int_eq(nsent(a1), 0);
+	ck_assert_int_eq(nsent(b), 0);
+	ck_assert_uint_eq(router_routed(), before + 1);
+	ck_assert_int_eq(router_count_sessions("alice@example.com"), 2);
+	ck_assert_int_eq(router_count_clients(), 3);
+}
+END_TEST
+
+/*
+ * A chat message to a bare JID goes to the available resources of the
+ * highest non-negative priority; with none available, an error.
+ */
+START_TEST(test_bare_jid)
+{
+	struct xconn	*a1, *a2, *a3, *b;
+
+	a1 = client("alice", "one");
+	a2 = client("alice", "two");
+	a3 = client("alice", "three");
+	b = client("bob", "b");
+	route(b, "<message to='alice@example.com' type='chat'>"
+	    "<body>nobody</body></message>");
+	ck_assert_int_eq(sent(b, "type=\"error\"", "service-unavailable"), 1);
+	ck_assert_int_eq(nsent(a1) + nsent(a2) + nsent(a3), 0);
+
+	available(a1, 5);
+	available(a2, 1);
+	route(b, "<message to='alice@example.com' type='chat'>"
+	    "<body>best</body></message>");
+	ck_assert_int_eq(sent(a1, "<body>best</body>", NULL), 1);
+	ck_assert_int_eq(sent(a2, "<body>best</body>", NULL), 0);
+	ck_assert_int_eq(sent(a3, "<body>best</body>", NULL), 0);
+
+	available(a2, 5);
+	route(b, "<message to='alice@example.com' type='chat'>"
+	    "<body>tie</body></message>");
+	ck_assert_int_eq(sent(a1, "<body>tie</body>", NULL), 1);
+	ck_assert_int_eq(sent(a2, "<body>tie</body>", NULL), 1);
+	ck_assert_int_eq(sent(a3, "<body>tie</body>", NULL), 0);
+	ck_assert_int_eq(nsent(b), 1);
+}
+END_TEST
+
+/* A component takes its domain and every subdomain of it. */
+START_TEST(test_component)
+{
+	struct xconn	*cb, *b;
+
+	cb = component("cb1");
+	b = client("bob", "b");
+	ck_assert_ptr_eq(router_component("cb1.example.com"), cb);
+	route(b, "<message to='cb1.example.com'><body>1</body></message>");
+	route(b, "<message to='room@cb1.example.com'><body>2</body>"
+	    "</message>");
+	route(b, "<iq to='x.cb1.example.com' type='get' id='q'>"
+	    "<query xmlns='urn:x'/></iq>");
+	ck_assert_int_eq(nsent(cb), 3);
+	ck_assert_int_eq(sent(cb, "<body>1</body>", NULL), 1);
+	ck_assert_int_eq(sent(cb, "to=\"room@cb1.example.com\"", NULL), 1);
+	ck_assert_int_eq(sent(cb, "<iq", "id=\"q\""), 1);
+	/* Stripped of jabber:client: it serialises in the component's. */
+	ck_assert_int_eq(sent(cb, "jabber:client", NULL), 0);
+	ck_assert_int_eq(router_count_components(), 1);
+	route(b, "<message to='cb2.example.com'><body>3</body></message>");
+	ck_assert_int_eq(sent(b, "type=\"error\"", "service-unavailable"), 1);
+	route(b, "<message to='elsewhere.org'><body>4</body></message>");
+	ck_assert_int_eq(sent(b, "type=\"error\"", "remote-server-not-found"),
+	    1);
+}
+END_TEST
+
+/* An iq to a resource that is not bound: service-unavailable, cancel. */
+START_TEST(test_iq_missing_resource)
+{
+	struct xconn	*a, *b;
+
+	a = client("alice", "one");
+	b = client("bob", "b");
+	route(b, "<iq to='alice@example.com/gone' type='get' id='p1'>"
+	    "<ping xmlns='urn:xmpp:ping'/></iq>");
+	ck_assert_int_eq(nsent(a), 0);
+	ck_assert_int_eq(nsent(b), 1);
+	ck_assert_int_eq(sent(b, "<iq", "type=\"error\""), 1);
+	ck_assert_int_eq(sent(b, "id=\"p1\"",
+	    "from=\"alice@example.com/gone\""), 1);
+	ck_assert_int_eq(sent(b, "<error type=\"cancel\">",
+	    "<service-unavailable"), 1);
+	/* An error is never answered with an error. */
+	route(b, "<iq to='alice@example.com/gone' type='error' id='p2'/>");
+	ck_assert_int_eq(nsent(b), 1);
+}
+END_TEST
+
+/*
+ * An initial presence goes to the account's own available sessions and
+ * to the contacts subscribed to it ("from", "both"), not to others; a
+ * session that ends sends unavailable to the same.
+ */
+START_TEST(test_presence_broadcast)
+{
+	struct xconn	*a, *b, *c;
+
+	stub_roster_set("alice", "bob@example.com", "from", 0, 0);
+	stub_roster_set("alice", "carol@example.com", "to", 0, 0);
+	b = client("bob", "b");
+	c = client("carol", "c");
+	available(b, 0);
+	available(c, 0);
+	a = client("alice", "one");
+	route(a, "<presence><show>chat</show></presence>");
+	ck_assert_int_eq(sent(b, "<presence", "from=\"alice@example.com/one\""),
+	    1);
+	ck_assert_int_eq(sent(b, "<show>chat</show>", NULL), 1);
+	ck_assert_int_eq(sent(b, "to=\"bob@example.com/b\"", NULL), 1);
+	ck_assert_int_eq(sent(c, "from=\"alice@example.com/one\"", NULL), 0);
+	ck_assert_int_eq(sent(a, "<show>chat</show>", NULL), 1);
+	ck_assert_int_eq(a->available, 1);
+
+	/* Without hooks a session's end is routed here: unavailable. */
+	router_session_gone(a);
+	ck_assert_int_eq(sent(b, "type=\"unavailable\"",
+	    "from=\"alice@example.com/one\""), 1);
+	ck_assert_int_eq(sent(c, "type=\"unavailable\"", NULL), 0);
+	ck_assert_int_eq(a->available, 0);
+}
+END_TEST
+
+/* The stanza hook: taken stanzas are not routed; refused ones are. */
+START_TEST(test_hook_stanza)
+{
+	struct xconn	*a, *b, *p;
+	uint64_t	 before;
+
+	a = client("alice", "one");
+	b = client("bob", "b");
+	router_set_hooks(&test_hooks);
+	hl.take = 1;
+	before = router_routed();
+	route(b, "<message to='alice@example.com/one'><body>x</body>"
+	    "</message>");
+	ck_assert_int_eq(hl.stanza, 1);
+	ck_assert_ptr_eq(hl.last, b);
+	ck_assert_int_eq(nsent(a), 0);
+	ck_assert_uint_eq(router_routed(), before);
+
+	hl.take = 0;
+	route(b, "<message to='alice@example.com/one'><body>y</body>"
+	    "</message>");
+	ck_assert_int_eq(hl.stanza, 2);
+	ck_assert_int_eq(sent(a, "<body>y</body>", NULL), 1);
+	ck_assert_uint_eq(router_routed(), before + 1);
+
+	/* Another node's session is routed here, never handed to the hook. */
+	hl.take = 1;
+	p = pseudo_client("carol", "far");
+	route(p, "<message to='alice@example.com/one'><body>z</body>"
+	    "</message>");
+	ck_assert_int_eq(hl.stanza, 2);
+	ck_assert_int_eq(sent(a, "<body>z</body>", NULL), 1);
+	/* ... and does not count among this node's sessions. */
+	ck_assert_int_eq(router_count_clients(), 2);
+	ck_assert_int_eq(router_count_sessions("carol@example.com"), 0);
+
+	/* Stanzas to it go through its operations. */
+	route(a, "<message to='carol@example.com/far'><body>back</body>"
+	    "</message>");
+	ck_assert_int_eq(hl.stanza, 3);		/* taken: nothing routed */
+	ck_assert_int_eq(nsent(p), 0);
+	router_set_hooks(NULL);
+	route(a, "<message to='carol@example.com/far'><body>back</body>"
+	    "</message>");
+	ck_assert_int_eq(hl.stanza, 3);
+	ck_assert_int_eq(sent(p, "<body>back</body>", NULL), 1);
+}
+END_TEST
+
+/* The session hooks: bound; unbound, then presence and gone in order. */
+START_TEST(test_hook_sessions)
+{
+	struct xconn	*a, *b;
+
+	stub_roster_set("alice", "bob@example.com", "both", 0, 0);
+	b = client("bob", "b");
+	available(b, 0);
+	a = client("alice", "one");
+	available(a, 0);
+	router_set_hooks(&test_hooks);
+	router_session_bound(a);
+	ck_assert_int_eq(hl.bound, 1);
+	ck_assert_ptr_eq(hl.last, a);
+
+	/* The layer above takes the presence over: nothing sent here. */
+	hl.unbound_takes = 1;
+	router_session_gone(a);
+	ck_assert_int_eq(hl.unbound, 1);
+	ck_assert_int_eq(hl.gone, 0);
+	ck_assert_int_eq(nsent(b), 0);
+	ck_assert_int_eq(a->available, 1);
+
+	/* It does not: unavailable to the contacts first, then gone. */
+	hl.unbound_takes = 0;
+	router_session_gone(a);
+	ck_assert_int_eq(hl.unbound, 2);
+	ck_assert_int_eq(hl.gone, 1);
+	ck_assert_ptr_eq(hl.last, a);
+	ck_assert_int_eq(sent(b, "type=\"unavailable\"", NULL), 1);
+	ck_assert_int_lt(rec_of(b)->seq[0], hl.gone_seq);
+}
+END_TEST
+
+/* The component hooks, and pseudo components routed to but not counted. */
+START_TEST(test_hook_components)
+{
+	struct xconn	*cb, *b, *p;
+
+	router_set_hooks(&test_hooks);
+	cb = component("cb1");
+	router_component_up(cb);
+	ck_assert_int_eq(hl.up, 1);
+	ck_assert_ptr_eq(hl.last, cb);
+	router_del_component(cb);
+	router_component_down(cb);
+	ck_assert_int_eq(hl.down, 1);
+	ck_assert_ptr_eq(router_component("cb1.example.com"), NULL);
+
+	p = xconn_pseudo_new(XC_COMPONENT, &test_ops_noraw, &pseudo_recs[0]);
+	p->cb = xstrdup("cb2");
+	p->cdomain = xstrdup("cb2.example.com");
+	router_add_component(p);
+	conns[nconns++] = p;
+	ck_assert_int_eq(router_count_components(), 0);
+	b = client("bob", "b");
+	router_set_hooks(NULL);
+	route(b, "<message to='cb2.example.com'><body>far</body></message>");
+	ck_assert_int_eq(sent(p, "<body>far</body>", NULL), 1);
+}
+END_TEST
+
+/* The roster hooks fire when a roster set or remove is stored. */
+START_TEST(test_hook_roster)
+{
+	struct xconn	*a;
+
+	a = client("alice", "one");
+	router_set_hooks(&test_hooks);
+	route(a, "<iq type='get' id='r0'><query xmlns='jabber:iq:roster'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r0\""), 1);
+	route(a, "<iq type='set' id='r1'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='dave@example.com' name='Dave'><group>g</group>"
+	    "</item></query></iq>");
+	ck_assert_int_eq(hl.put, 1);
+	ck_assert_str_eq(hl.owner, "alice");
+	ck_assert_str_eq(hl.jid, "dave@example.com");
+	ck_assert_str_eq(hl.sub, "none");
+	ck_assert_int_eq(stub_roster_count("alice"), 1);
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r1\""), 1);
+	/* The session asked for the roster: it gets the push. */
+	ck_assert_int_eq(sent(a, "type=\"set\"", "dave@example.com"), 1);
+
+	route(a, "<iq type='set' id='r2'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='dave@example.com' subscription='remove'/></query>"
+	    "</iq>");
+	ck_assert_int_eq(hl.del, 1);
+	ck_assert_str_eq(hl.owner, "alice");
+	ck_assert_str_eq(hl.jid, "dave@example.com");
+	ck_assert_int_eq(stub_roster_count("alice"), 0);
+	ck_assert_int_eq(sent(a, "subscription=\"remove\"", NULL), 1);
+
+	/* A subscription request stores both rosters: two puts. */
+	route(a, "<presence to='bob@example.com' type='subscribe'/>");
+	ck_assert_int_eq(hl.put, 3);
+	ck_assert_str_eq(stub_roster_sub("alice", "bob@example.com"), "none");
+	ck_assert_ptr_nonnull(stub_roster_sub("bob", "alice@example.com"));
+}
+END_TEST
+
+/*
+ * A store that cannot be read: roster get, set, remove and a subscription
+ * request answer internal-server-error (wait), store nothing and fire no
+ * hook; a presence still reaches the account's own sessions.
+ */
+START_TEST(test_store_error)
+{
+	struct xconn	*a, *a2, *b;
+
+	stub_roster_set("alice", "bob@example.com", "both", 0, 0);
+	b = client("bob", "b");
+	available(b, 0);
+	a = client("alice", "one");
+	a2 = client("alice", "two");
+	available(a2, 0);
+	router_set_hooks(&test_hooks);
+	stub_store_fail(1);
+	route(a, "<iq type='get' id='g'><query xmlns='jabber:iq:roster'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"g\"", "type=\"result\""), 0);
+	ck_assert_int_eq(sent(a, "id=\"g\"", "<error type=\"wait\">"), 1);
+	ck_assert_int_eq(sent(a, "id=\"g\"", "<internal-server-error"), 1);
+	route(a, "<iq type='set' id='s'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='dave@example.com'/></query></iq>");
+	ck_assert_int_eq(sent(a, "id=\"s\"", "<internal-server-error"), 1);
+	route(a, "<iq type='set' id='d'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='bob@example.com' subscription='remove'/></query>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"d\"", "<internal-server-error"), 1);
+	route(a, "<presence to='carol@example.com' type='subscribe' "
+	    "id='p'/>");
+	ck_assert_int_eq(sent(a, "id=\"p\"", "<internal-server-error"), 1);
+	ck_assert_int_eq(hl.put + hl.del, 0);
+	stub_store_fail(0);
+	ck_assert_int_eq(stub_roster_count("alice"), 1);
+	ck_assert_int_eq(stub_roster_count("carol"), 0);
+	ck_assert_str_eq(stub_roster_sub("alice", "bob@example.com"), "both");
+
+	/* Contacts cannot be listed: the own sessions still hear it. */
+	router_set_hooks(NULL);
+	stub_store_fail(1);
+	route(a, "<presence><show>away</show></presence>");
+	stub_store_fail(0);
+	ck_assert_int_eq(sent(a2, "<show>away</show>", NULL), 1);
+	ck_assert_int_eq(sent(b, "<show>away</show>", NULL), 0);
+}
+END_TEST
+
+/* conn.c dispatches to the operations; closed connections get nothing. */
+START_TEST(test_conn_ops)
+{
+	struct xconn	*a, *p;
+	struct xnode	*n;
+
+	a = client("alice", "one");
+	p = pseudo_client("bob", "far");
+	ck_assert(!xconn_is_pseudo(a));
+	ck_assert(xconn_is_pseudo(p));
+	ck_assert_ptr_null(xconn_pseudo_arg(a));
+	ck_assert_int_eq(p->state, XS_READY);
+	xconn_send_raw(a, "<x/>");
+	xconn_send_raw(p, "<x/>");		/* no send_raw: dropped */
+	ck_assert_int_eq(rec_of(a)->raw, 1);
+	ck_assert_int_eq(rec_of(p)->raw, 0);
+	n = stanza("<message><body>m</body></message>");
+	xconn_send(p, n);
+	ck_assert_int_eq(nsent(p), 1);
+	xconn_error(p, "conflict", NULL);
+	ck_assert_str_eq(rec_of(p)->cond, "conflict");
+	xconn_send(p, n);
+	ck_assert_int_eq(nsent(p), 1);
+	xconn_close(a);
+	ck_assert_int_eq(rec_of(a)->closed, 1);
+	xnode_free(n);
+
+	/* A new session with a bound resource replaces the old one. */
+	client("alice", "one");
+	ck_assert_str_eq(rec_of(a)->cond, "conflict");
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+router_suite(void)
+{
+	Suite	*s = suite_create("router");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_full_jid);
+	tcase_add_test(tc, test_bare_jid);
+	tcase_add_test(tc, test_component);
+	tcase_add_test(tc, test_iq_missing_resource);
+	tcase_add_test(tc, test_presence_broadcast);
+	tcase_add_test(tc, test_hook_stanza);
+	tcase_add_test(tc, test_hook_sessions);
+	tcase_add_test(tc, test_hook_components);
+	tcase_add_test(tc, test_hook_roster);
+	tcase_add_test(tc, test_store_error);
+	tcase_add_test(tc, test_conn_ops);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 failed;
+
+	log_init("check_router", 1, 0);
+	sr = srunner_create(router_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
