@@ -50,6 +50,7 @@ COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
 	      common/xmalloc.c
 MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
+	      daemon/db_config.c daemon/db_user.c daemon/db_backup.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
 	      daemon/worker.c daemon/tls.c daemon/reaper.c \
@@ -120,6 +121,7 @@ $(O)/tests/unit/check_cmdtab: $(O)/tests/unit/check_cmdtab.o $(COMMON_OBJS)
 $(O)/tests/unit/check_msg: $(O)/tests/unit/check_msg.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_db: $(O)/tests/unit/check_db.o $(O)/daemon/db.o \
+    $(O)/daemon/db_config.o $(O)/daemon/db_user.o $(O)/daemon/db_backup.o \
     $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 

@@ -487,7 +487,7 @@ cmd_backup_answer(struct cmdctx *ctx, const char *answer)
 {
 	struct backup_job	*job;
 	uint64_t		 id;
-	char			*v, *name;
+	char			*v, *name, *cause;
 	int			 rc;
 
 	if (strcmp(answer, "Y") != 0) {
@@ -503,14 +503,21 @@ cmd_backup_answer(struct cmdctx *ctx, const char *answer)
 		cmdctx_done(ctx, MMP_RES_FAILED);
 		return;
 	}
+	/* The node keeps its id whatever the backup says. */
+	if (db_config_find(mmpd->db, DB_CLUSTER_ID, &v, &cause) == -1) {
+		cmdctx_err(ctx, "backup rollback: %s; nothing changed", cause);
+		free(cause);
+		cmdctx_done(ctx, MMP_RES_FAILED);
+		return;
+	}
 	if ((name = cmd_backup_name(ctx, ctx->m.args[0])) == NULL) {
+		free(v);
 		cmdctx_done(ctx, MMP_RES_FAILED);
 		return;
 	}
 	job = cmd_backup_job(ctx, name, 1);
 	free(name);
-	/* The node keeps its id whatever the backup says. */
-	if ((v = db_config_get(mmpd->db, DB_CLUSTER_ID)) != NULL) {
+	if (v != NULL) {
 		id = strtoull(v, NULL, 16);
 		free(v);
 		if (id != 0)

@@ -23,7 +23,7 @@
 
 static int	 cmd_callbridge_secret(char *, size_t);
 static char	*cmd_callbridge_domain(struct cmdctx *);
-static char	*cmd_callbridge_exists(const char *);
+static int	 cmd_callbridge_exists(struct cmdctx *, const char *, char **);
 static int	 cmd_callbridge_store(struct cmdctx *, const char *,
 		    const char *, const char *);
 static void	 cmd_callbridge_secret_first(struct cmdctx *, const char *);
@@ -65,29 +65,44 @@ cmd_callbridge_secret(char *buf, size_t len)
 static char *
 cmd_callbridge_domain(struct cmdctx *ctx)
 {
-	char	*domain;
+	char	*domain, *cause;
 
-	if ((domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN)) == NULL)
+	switch (db_config_find(mmpd->db, DB_XMPP_DOMAIN, &domain, &cause)) {
+	case -1:
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
+		free(cause);
+		break;
+	case 0:
 		cmdctx_err(ctx, "%s: set the XMPP domain first (xmpp domain "
 		    "<domain>)", cmdtab_name(ctx->m.id));
+		break;
+	}
 	return (domain);
 }
 
 /*
- * The name of the call bridge that name would clash with (the same
- * regardless of case), or NULL; the caller frees.
+ * Set *found to the name of the call bridge that name would clash with
+ * (the same regardless of case), or NULL; the caller frees. -1 after
+ * telling the admin when the database fails.
  */
-static char *
-cmd_callbridge_exists(const char *name)
+static int
+cmd_callbridge_exists(struct cmdctx *ctx, const char *name, char **found)
 {
 	struct db_callbridge	*cb;
-	char			*found;
+	char			*cause;
 
-	if (db_callbridge_get(mmpd->db, name, &cb) != 1)
-		return (NULL);
-	found = xstrdup(cb->name);
+	*found = NULL;
+	switch (db_callbridge_get(mmpd->db, name, &cb, &cause)) {
+	case -1:
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
+		free(cause);
+		return (-1);
+	case 0:
+		return (0);
+	}
+	*found = xstrdup(cb->name);
 	db_callbridge_free(cb, 1);
-	return (found);
+	return (0);
 }
 
 /* Store a call bridge in its own transaction and print it. */
@@ -212,7 +227,9 @@ cmd_callbridge_add_secret(struct cmdctx *ctx)
 	if ((domain = cmd_callbridge_domain(ctx)) == NULL)
 		return (MMP_RES_FAILED);
 	free(domain);
-	if ((old = cmd_callbridge_exists(ctx->m.args[0])) != NULL) {
+	if (cmd_callbridge_exists(ctx, ctx->m.args[0], &old) == -1)
+		return (MMP_RES_FAILED);
+	if (old != NULL) {
 		if (strcmp(old, ctx->m.args[0]) == 0)
 			cmdctx_err(ctx, "xmpp callbridge add-secret: call "
 			    "bridge %s already exists; delete it first", old);
@@ -268,17 +285,18 @@ cmd_callbridge_print(struct cmdctx *ctx, const struct cview *v)
 {
 	struct db_callbridge	*list;
 	const struct cview_fail	*last;
-	char			*domain, *state, when[40];
+	char			*domain, *state, *cause, when[40];
 	size_t			 n, i, k;
 	int			 width, seen, m;
 
 	width = v != NULL ? CB_KV_WIDTH_CL : CB_KV_WIDTH;
-	if (db_callbridge_list(mmpd->db, &list, &n) == -1) {
-		cmdctx_err(ctx, "xmpp callbridge list: cannot read the "
-		    "database");
+	if (db_callbridge_list(mmpd->db, &list, &n, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_DOMAIN, &domain, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp callbridge list: %s", cause);
+		free(cause);
+		db_callbridge_free(list, n);
 		return (MMP_RES_FAILED);
 	}
-	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
 	if (n == 0)
 		cmdctx_out(ctx, "No callbridges configured");
 	for (i = 0; i < n; i++) {

@@ -747,7 +747,8 @@ cmd_xmpp_dns(struct cmdctx *ctx)
 {
 	struct dns_job	*job;
 	const char	*env;
-	char		*v;
+	char		*v, *cause;
+	int		 rc;
 
 	if (dns_jobs >= DNS_MAX_JOBS) {
 		cmdctx_err(ctx, "%s: %d DNS lookups are running already; try "
@@ -756,9 +757,15 @@ cmd_xmpp_dns(struct cmdctx *ctx)
 		return (MMP_RES_FAILED);
 	}
 	job = xcalloc(1, sizeof(*job));
-	if ((job->domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN)) == NULL) {
-		cmdctx_err(ctx, "%s: no XMPP domain configured (xmpp domain "
-		    "<domain>)", cmdtab_name(ctx->m.id));
+	if ((rc = db_config_find(mmpd->db, DB_XMPP_DOMAIN, &job->domain,
+	    &cause)) != 1) {
+		if (rc == -1) {
+			cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id),
+			    cause);
+			free(cause);
+		} else
+			cmdctx_err(ctx, "%s: no XMPP domain configured (xmpp "
+			    "domain <domain>)", cmdtab_name(ctx->m.id));
 		cmd_dns_job_free(job);
 		return (MMP_RES_FAILED);
 	}

@@ -57,9 +57,16 @@ cmd_version(struct cmdctx *ctx)
 int
 cmd_hostname_show(struct cmdctx *ctx)
 {
-	char	*name, buf[HOST_NAME_MAX + 1];
+	char	*name, *cause, buf[HOST_NAME_MAX + 1];
+	int	 rc;
 
-	if ((name = db_config_get(mmpd->db, DB_HOSTNAME)) == NULL) {
+	if ((rc = db_config_find(mmpd->db, DB_HOSTNAME, &name, &cause)) ==
+	    -1) {
+		cmdctx_err(ctx, "hostname: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
+	if (rc == 0) {
 		if (gethostname(buf, sizeof(buf)) == -1)
 			strlcpy(buf, "mmp", sizeof(buf));
 		buf[sizeof(buf) - 1] = '\0';

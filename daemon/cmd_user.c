@@ -260,11 +260,16 @@ int
 cmd_user_password(struct cmdctx *ctx)
 {
 	struct user_pw	*u;
-	char		*name;
+	char		*name, *cause;
 	int		 exists;
 
 	name = cmd_user_name(ctx);
-	exists = db_user_exists(mmpd->db, name);
+	if ((exists = db_user_exists(mmpd->db, name, &cause)) == -1) {
+		cmdctx_err(ctx, "%s: %s", cmdtab_name(ctx->m.id), cause);
+		free(cause);
+		free(name);
+		return (MMP_RES_FAILED);
+	}
 	if (ctx->m.id == CMD_USER_ADD && exists) {
 		cmdctx_err(ctx, "xmpp user add: user %s already exists", name);
 		free(name);
@@ -286,13 +291,18 @@ cmd_user_password(struct cmdctx *ctx)
 int
 cmd_user_del(struct cmdctx *ctx)
 {
-	char	*name, *cause;
+	char	*name, *cause = NULL;
 	int	 n;
 
 	name = cmd_user_name(ctx);
 	if (cluster_users_replicated()) {
-		if (!db_user_exists(mmpd->db, name)) {
-			cmdctx_err(ctx, "xmpp user del: no user named %s", name);
+		if ((n = db_user_exists(mmpd->db, name, &cause)) != 1) {
+			if (n == -1)
+				cmdctx_err(ctx, "xmpp user del: %s", cause);
+			else
+				cmdctx_err(ctx, "xmpp user del: no user named "
+				    "%s", name);
+			free(cause);
 			free(name);
 			return (MMP_RES_FAILED);
 		}
@@ -364,15 +374,20 @@ cmd_user_list(struct cmdctx *ctx)
 {
 	int	(*print)(struct cmdctx *, const struct cview *);
 	struct cview *v;
-	char	*name;
+	char	*name, *cause;
 	int	 rc;
 
 	print = ctx->m.id == CMD_USER_LIST ? cmd_user_list_print :
 	    cmd_user_sessions_print;
 	if (ctx->m.id != CMD_USER_LIST) {
 		name = cmd_user_name(ctx);
-		rc = db_user_exists(mmpd->db, name);
+		rc = db_user_exists(mmpd->db, name, &cause);
 		free(name);
+		if (rc == -1) {
+			cmdctx_err(ctx, "xmpp user list: %s", cause);
+			free(cause);
+			return (MMP_RES_FAILED);
+		}
 		if (!rc) {
 			cmdctx_err(ctx, "xmpp user list: no user named %s",
 			    ctx->m.args[0]);
@@ -420,12 +435,13 @@ cmd_user_unseen(struct cmdctx *ctx, const struct cview *v)
 static int
 cmd_user_list_print(struct cmdctx *ctx, const struct cview *v)
 {
-	char	**names;
+	char	**names, *cause;
 	int	 i, n, width = 4, count;
 	size_t	 k;
 
-	if (db_user_list(mmpd->db, &names, &n) == -1) {
-		cmdctx_err(ctx, "xmpp user list: cannot read the database");
+	if (db_user_list(mmpd->db, &names, &n, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp user list: %s", cause);
+		free(cause);
 		return (MMP_RES_FAILED);
 	}
 	if (n == 0)

@@ -88,15 +88,25 @@ cmd_xmpp_status(struct cmdctx *ctx)
 		{ "CA bundle file",	DB_XMPP_BUNDLE,		NOT_SET },
 		{ "Max sessions",	DB_XMPP_MAX_SESSIONS,	"unlimited" },
 	};
-	char	**addrs, *v, *joined, *tmp;
+	char	**addrs, *v, *joined, *tmp, *cause;
 	size_t	 i;
 	int	 n, j;
 
+	if (db_config_find(mmpd->db, DB_XMPP_ENABLED, &v, &cause) == -1) {
+		cmdctx_err(ctx, "xmpp: %s", cause);
+		free(cause);
+		return (MMP_RES_FAILED);
+	}
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Enabled", "%s",
-	    cmd_xmpp_enabled() ? "yes" : "no");
+	    v != NULL && strcmp(v, "1") == 0 ? "yes" : "no");
+	free(v);
 	for (i = 0; i < nitems(rows); i++) {
 		if (rows[i].key == NULL) {
-			db_listen_get(mmpd->db, &addrs, &n);
+			if (db_listen_get(mmpd->db, &addrs, &n) == -1) {
+				cmdctx_err(ctx, "xmpp: database error: cannot "
+				    "read the listen addresses");
+				return (MMP_RES_FAILED);
+			}
 			joined = xstrdup(n ? "" : NOT_SET);
 			for (j = 0; j < n; j++) {
 				xasprintf(&tmp, "%s%s%s", joined, j ? " " : "",
@@ -110,15 +120,24 @@ cmd_xmpp_status(struct cmdctx *ctx)
 			util_free_argv(addrs, n);
 			continue;
 		}
-		v = db_config_get(mmpd->db, rows[i].key);
+		if (db_config_find(mmpd->db, rows[i].key, &v, &cause) ==
+		    -1) {
+			cmdctx_err(ctx, "xmpp: %s", cause);
+			free(cause);
+			return (MMP_RES_FAILED);
+		}
 		cmdctx_kv(ctx, XMPP_KV_WIDTH, rows[i].label, "%s",
 		    v ? v : rows[i].dflt);
 		free(v);
 	}
 	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Cluster state", "%s",
 	    cmd_cluster_state());
-	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d",
-	    db_callbridge_count(mmpd->db));
+	if ((n = db_callbridge_count(mmpd->db)) == -1) {
+		cmdctx_err(ctx, "xmpp: database error: cannot count the call "
+		    "bridges");
+		return (MMP_RES_FAILED);
+	}
+	cmdctx_kv(ctx, XMPP_KV_WIDTH, "Call bridges", "%d", n);
 	xmpp_status_lines(cmd_xmpp_status_line, ctx);
 	return (MMP_RES_OK);
 }
@@ -398,11 +417,28 @@ cmd_xmpp_enable(struct cmdctx *ctx)
 	time_t		 nb, na, now = time(NULL);
 	int		 n, ok = 1, havekey = 0, havecrt = 0, m;
 
-	domain = db_config_get(mmpd->db, DB_XMPP_DOMAIN);
-	keyf = db_config_get(mmpd->db, DB_XMPP_KEY);
-	crtf = db_config_get(mmpd->db, DB_XMPP_CRT);
-	bundlef = db_config_get(mmpd->db, DB_XMPP_BUNDLE);
-	db_listen_get(mmpd->db, &addrs, &n);
+	keyf = crtf = bundlef = NULL;
+	if (db_config_find(mmpd->db, DB_XMPP_DOMAIN, &domain, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_KEY, &keyf, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_CRT, &crtf, &cause) == -1 ||
+	    db_config_find(mmpd->db, DB_XMPP_BUNDLE, &bundlef, &cause) ==
+	    -1) {
+		cmdctx_err(ctx, "xmpp enable: %s", cause);
+		free(cause);
+		free(domain);
+		free(keyf);
+		free(crtf);
+		return (MMP_RES_FAILED);
+	}
+	if (db_listen_get(mmpd->db, &addrs, &n) == -1) {
+		cmdctx_err(ctx, "xmpp enable: database error: cannot read "
+		    "the listen addresses");
+		free(domain);
+		free(keyf);
+		free(crtf);
+		free(bundlef);
+		return (MMP_RES_FAILED);
+	}
 
 	ok &= domain ? cmd_xmpp_check(ctx, 1, "Domain configured: %s",
 	    domain) : cmd_xmpp_check(ctx, 0, "Domain not configured "

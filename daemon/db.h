@@ -1,5 +1,5 @@
 /*
- * The SQLite store of mmpd. All SQL lives in db.c; callers see typed
+ * The SQLite store of mmpd. All SQL lives in db*.c; callers see typed
  * functions only. Every function that fails and takes a char **cause sets
  * it to an allocated one-line message the caller prints and frees.
  */
@@ -65,62 +65,105 @@ struct db_callbridge {
 	char	*secret;
 };
 
+/*
+ * Lookups and lists answer three ways, so that a database error never
+ * reads as absence: 1 found, 0 absent, -1 on a database error with *cause
+ * ("database error: ..."; cause may be NULL). A list function returns 0
+ * with the whole list or -1 with none, never a short list.
+ */
+
+/* Open (creating, 0600) and migrate the database; close with db_close. */
 struct db	*db_open(const char *, char **);
+/* Close a handle from db_open; NULL is fine. */
 void		 db_close(struct db *);
+/* Check a database file read-only (integrity, schema); 0 or -1, *cause. */
 int		 db_check(const char *, char **);
+/* The schema version of an open database, or -1. */
 int		 db_schema_version(struct db *);
 
+/* Start a write transaction; 0 or -1 with *cause. */
 int		 db_begin(struct db *, char **);
+/* Commit (on disk when 0); on -1 with *cause it has rolled back. */
 int		 db_commit(struct db *, char **);
+/* Roll back the open transaction, if any. */
 void		 db_rollback(struct db *);
 
+/* A setting: 1 with *value (caller frees), 0 unset, -1 with *cause. */
+int		 db_config_find(struct db *, const char *, char **, char **);
+/* A setting (caller frees), or NULL when unset or on an error (logged). */
 char		*db_config_get(struct db *, const char *);
-int		 db_config_set(struct db *, const char *, const char *, char **);
+/* Set a setting, NULL deletes it; 0 or -1 with *cause. */
+int		 db_config_set(struct db *, const char *, const char *,
+		    char **);
 
-/* db_listen_get's list is freed with util_free_argv. */
+/* The listen list (free with util_free_argv); 0, or -1 (logged), empty. */
 int		 db_listen_get(struct db *, char ***, int *);
+/* Replace the listen list, inside a transaction; 0 or -1 with *cause. */
 int		 db_listen_set(struct db *, char **, int, char **);
 
+/* Add a call bridge (name, secret); 0 or -1 with *cause. */
 int		 db_callbridge_add(struct db *, const char *, const char *,
 		    char **);
+/* Delete a call bridge by exact name; 0 or -1 with *cause. */
 int		 db_callbridge_del(struct db *, const char *, char **);
+/* A call bridge by name, any case: 1 with *cb (db_callbridge_free(*cb,
+   1)), 0 none, -1 with *cause. */
 int		 db_callbridge_get(struct db *, const char *,
-		    struct db_callbridge **);
+		    struct db_callbridge **, char **);
+/* All call bridges by name (db_callbridge_free); 0, or -1 with *cause. */
 int		 db_callbridge_list(struct db *, struct db_callbridge **,
-		    size_t *);
+		    size_t *, char **);
+/* Free (and wipe) a call-bridge array; NULL is fine. */
 void		 db_callbridge_free(struct db_callbridge *, size_t);
+/* The number of call bridges, or -1 on a database error. */
 int		 db_callbridge_count(struct db *);
 
+/* Clear XMPP settings and call bridges in a transaction of its own. */
 int		 db_xmpp_reset(struct db *, char **);
 
+/* Add an account with its SHA-1 and SHA-256 keys; 0 or -1 with *cause. */
 int		 db_user_add(struct db *, const char *,
 		    const struct sasl_creds *, const struct sasl_creds *,
 		    char **);
+/* Replace an account's keys; 0 or -1 with *cause (also: no such user). */
 int		 db_user_set_creds(struct db *, const char *,
 		    const struct sasl_creds *, const struct sasl_creds *,
 		    char **);
+/* Delete an account with its keys and roster; 0 or -1 with *cause. */
 int		 db_user_del(struct db *, const char *, char **);
-int		 db_user_exists(struct db *, const char *);
+/* Whether an account exists: 1, 0, or -1 with *cause. */
+int		 db_user_exists(struct db *, const char *, char **);
+/* An account's keys for one hash into the caller's struct: 1, 0, -1. */
 int		 db_user_creds(struct db *, const char *, int,
-		    struct sasl_creds *);
-int		 db_user_list(struct db *, char ***, int *);
+		    struct sasl_creds *, char **);
+/* Every account, sorted (free with util_free_argv); 0, or -1, *cause. */
+int		 db_user_list(struct db *, char ***, int *, char **);
 
+/* An account's roster by JID (db_roster_free); 0, or -1 with *cause. */
 int		 db_roster_get(struct db *, const char *, struct db_roster **,
-		    size_t *);
+		    size_t *, char **);
+/* One roster item into the caller's struct (db_roster_clear): 1, 0, -1. */
 int		 db_roster_item(struct db *, const char *, const char *,
-		    struct db_roster *);
+		    struct db_roster *, char **);
+/* Store a roster item if it passes the caps; 0 or -1 with *cause. */
 int		 db_roster_put(struct db *, const char *,
 		    const struct db_roster *, char **);
+/* Remove a roster item (absent is fine); 0 or -1 with *cause. */
 int		 db_roster_del(struct db *, const char *, const char *,
 		    char **);
+/* Whether an item alone is within the caps; 0 or -1 with *cause. */
 int		 db_roster_check(const struct db_roster *, char **);
+/* Whether owner's roster has room: 0, 1 full (*cause), -1 (*cause). */
 int		 db_roster_fits(struct db *, const char *,
 		    const struct db_roster *, char **);
+/* The bytes an item counts for against DB_ROSTER_MAX_BYTES. */
 size_t		 db_roster_size(const struct db_roster *);
-/* db_roster_jids's list is freed with util_free_argv. */
+/* Contacts' JIDs of one DB_ROSTER_* kind (util_free_argv); 0, or -1. */
 int		 db_roster_jids(struct db *, const char *, int, char ***,
-		    int *);
+		    int *, char **);
+/* Free a roster array from db_roster_get. */
 void		 db_roster_free(struct db_roster *, size_t);
+/* Free one item's strings (from db_roster_item) and zero it. */
 void		 db_roster_clear(struct db_roster *);
 
 /*
@@ -134,13 +177,18 @@ void		 db_roster_clear(struct db_roster *);
 #define DB_BACKUP_MAX_FILES	4096	/* files of the store in a .bak */
 #define DB_BACKUP_SUFFIX	".bak"
 
+/* Write a backup of the database and files to a new file; -1, *cause. */
 int		 db_backup_write(const char *, const char *, const char *,
 		    const char *, int *, long long *, char **);
+/* Check and unpack a backup to an image and a staging directory. */
 int		 db_backup_read(const char *, const char *, const char *,
 		    const char *, int *, char **);
+/* Remove what db_backup_read unpacked. */
 void		 db_backup_discard(const char *, const char *);
-/* remote syslog servers, per node */
-char		*db_syslog_get(struct db *);
+
+/* Remote syslog servers (per node): 1 with *value (caller frees), 0, -1. */
+int		 db_syslog_get(struct db *, char **, char **);
+/* Store the remote syslog servers (NULL or "" none), committed. */
 int		 db_syslog_set(struct db *, const char *, char **);
 
 #endif /* DB_H */

@@ -108,8 +108,15 @@ syslog_remote_init(void)
 	if (gethostname(sr_host, sizeof(sr_host)) == -1 || sr_host[0] == '\0')
 		strlcpy(sr_host, "-", sizeof(sr_host));
 	sr_host[sizeof(sr_host) - 1] = '\0';
-	if ((v = db_syslog_get(mmpd->db)) == NULL)
+	switch (db_syslog_get(mmpd->db, &v, &cause)) {
+	case -1:
+		log_warnx("syslog_remote_init: cannot read the syslog "
+		    "servers: %s", cause);
+		free(cause);
 		return;
+	case 0:
+		return;
+	}
 	for (p = v; (tok = strtok_r(p, ",", &last)) != NULL; p = NULL) {
 		if (sscanf(tok, "%7s %127s", proto, spec) != 2 ||
 		    syslog_remote_parse(spec, &ss, &sslen, &name,

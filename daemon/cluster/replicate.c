@@ -88,9 +88,9 @@ cluster_user_set_cb(void *arg, const char *user, const char *blob)
 		    "log", user);
 		return;
 	}
-	if (db_user_exists(mmpd->db, user))
+	if ((rc = db_user_exists(mmpd->db, user, &cause)) == 1)
 		rc = db_user_set_creds(mmpd->db, user, &c1, &c256, &cause);
-	else
+	else if (rc == 0)
 		rc = db_user_add(mmpd->db, user, &c1, &c256, &cause);
 	if (rc == -1) {
 		log_warnx("cluster_user_set_cb: %s: %s", user, cause);
@@ -105,10 +105,11 @@ void
 cluster_user_del_cb(void *arg, const char *user)
 {
 	char	*cause = NULL;
+	int	 rc;
 
 	(void)arg;
-	if (db_user_exists(mmpd->db, user) &&
-	    db_user_del(mmpd->db, user, &cause) == -1) {
+	if ((rc = db_user_exists(mmpd->db, user, &cause)) == -1 ||
+	    (rc == 1 && db_user_del(mmpd->db, user, &cause) == -1)) {
 		log_warnx("cluster_user_del_cb: %s: %s", user, cause);
 		free(cause);
 	}
@@ -408,7 +409,7 @@ cluster_leader_duties(void)
 	struct sasl_creds c1, c256;
 	struct db_roster *items;
 	size_t	 k, j;
-	int	 n, i;
+	int	 n, i, rc;
 
 	if (r == NULL)
 		return;
@@ -456,21 +457,34 @@ cluster_leader_duties(void)
 			cluster_submit(e, cluster_ignore, NULL);
 			free(e);
 		}
-		if (db_user_list(mmpd->db, &users, &n) == -1)
+		if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
+			log_warnx("cluster_leader_duties: %s", cause);
+			free(cause);
 			return;
+		}
 		for (i = 0; i < n; i++) {
-			if (db_user_creds(mmpd->db, users[i], SASL_SHA1,
-			    &c1) == -1 || db_user_creds(mmpd->db, users[i],
-			    SASL_SHA256, &c256) == -1)
+			if ((rc = db_user_creds(mmpd->db, users[i], SASL_SHA1,
+			    &c1, &cause)) != 1 || (rc = db_user_creds(mmpd->db,
+			    users[i], SASL_SHA256, &c256, &cause)) != 1) {
+				if (rc == -1) {
+					log_warnx("cluster_leader_duties: %s: "
+					    "%s", users[i], cause);
+					free(cause);
+				}
 				continue;
+			}
 			blob = cluster_creds_encode(&c1, &c256);
 			if ((e = cfsm_enc_user_set(users[i], blob)) != NULL)
 				cluster_submit(e, cluster_ignore, NULL);
 			free(e);
 			free(blob);
 			if (db_roster_get(mmpd->db, users[i], &items,
-			    &k) == -1)
+			    &k, &cause) == -1) {
+				log_warnx("cluster_leader_duties: %s: %s",
+				    users[i], cause);
+				free(cause);
 				continue;
+			}
 			for (j = 0; j < k; j++)
 				cluster_roster_put(users[i], &items[j]);
 			db_roster_free(items, k);
@@ -503,6 +517,7 @@ cluster_reconcile(void)
 	uint64_t		 id = cluster_id();
 	size_t			 ncb = 0, i;
 	char			*d, *e = NULL, **names, **users, *blob;
+	char			*cause;
 	const char		*have, *key;
 	int			 n, k, found;
 	int64_t			 now = cnet_now_ms();
@@ -517,13 +532,16 @@ cluster_reconcile(void)
 	if (rep.merge_users &&
 	    raft_last_applied(cluster_raft()) >= rep.merge_after) {
 		rep.merge_users = 0;
-		if (db_user_list(mmpd->db, &users, &n) == 0) {
+		if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
+			log_warnx("cluster_reconcile: %s", cause);
+			free(cause);
+		} else {
 			for (k = 0; k < n; k++) {
 				if (cfsm_user(f, users[k]) != NULL ||
 				    db_user_creds(mmpd->db, users[k],
-				    SASL_SHA1, &c1) == -1 ||
+				    SASL_SHA1, &c1, NULL) != 1 ||
 				    db_user_creds(mmpd->db, users[k],
-				    SASL_SHA256, &c256) == -1)
+				    SASL_SHA256, &c256, NULL) != 1)
 					continue;
 				blob = cluster_creds_encode(&c1, &c256);
 				if ((e = cfsm_enc_user_set(users[k],
@@ -537,8 +555,11 @@ cluster_reconcile(void)
 			util_free_argv(users, n);
 		}
 	}
-	if (db_callbridge_list(mmpd->db, &cbs, &ncb) == -1)
+	if (db_callbridge_list(mmpd->db, &cbs, &ncb, &cause) == -1) {
+		log_warnx("cluster_reconcile: %s", cause);
+		free(cause);
 		return;
+	}
 	for (i = 0; i < ncb && e == NULL; i++) {
 		d = cfsm_secret_digest(key, cbs[i].name, cbs[i].secret);
 		have = cfsm_digest(f, id, cbs[i].name);

@@ -170,7 +170,7 @@ cview_local(void)
 	struct db_callbridge	*cbs = NULL;
 	struct xconn		*c;
 	const char		*peer, *reason;
-	char			 id[32];
+	char			 id[32], *cause;
 	size_t			 ncb = 0, i;
 	time_t			 at;
 	long long		 left = 0;
@@ -208,7 +208,10 @@ cview_local(void)
 			cview_num(&b, c->since);
 		}
 	}
-	if (db_callbridge_list(mmpd->db, &cbs, &ncb) == 0) {
+	if (db_callbridge_list(mmpd->db, &cbs, &ncb, &cause) == -1) {
+		log_warnx("cview_local: %s", cause);
+		free(cause);
+	} else {
 		for (i = 0; i < ncb; i++) {
 			if (xmpp_cb_failure(cbs[i].name, &at, &peer,
 			    &reason) == -1)

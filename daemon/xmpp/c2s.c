@@ -141,20 +141,23 @@ c2s_features(struct xconn *c)
 	xnode_free(f);
 }
 
-/* SASL lookup: an account's stored keys. */
+/* SASL lookup: an account's stored keys; 0, -1 none, -2 store failed. */
 static int
 c2s_lookup(void *arg, const char *user, int hash, struct sasl_creds *creds)
 {
-	char	*u, *p;
+	char	*u, *p, *cause;
 	int	 rc;
 
 	(void)arg;
 	u = xstrdup(user);
 	for (p = u; *p != '\0'; p++)
 		*p = tolower((unsigned char)*p);
-	rc = db_user_creds(mmpd->db, u, hash, creds);
+	if ((rc = db_user_creds(mmpd->db, u, hash, creds, &cause)) == -1) {
+		log_warnx("c2s_lookup: %s: %s", u, cause);
+		free(cause);
+	}
 	free(u);
-	return (rc);
+	return (rc == 1 ? 0 : rc == 0 ? -1 : -2);
 }
 
 /* Send the outcome of one SASL step. */

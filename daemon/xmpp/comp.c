@@ -28,8 +28,9 @@ comp_stream_start(struct xconn *c, const char *name, const char *ns,
 {
 	struct db_callbridge	*rec;
 	const char		*to, *domain = xmpp_domain(), *dot;
-	char			*cb;
+	char			*cb, *cause;
 	size_t			 tl, dl = strlen(domain);
+	int			 rc;
 
 	(void)name;
 	(void)ns;
@@ -56,7 +57,14 @@ comp_stream_start(struct xconn *c, const char *name, const char *ns,
 	 * that way): the stream names one record, and from here on the
 	 * component is that record's name as configured.
 	 */
-	if (db_callbridge_get(mmpd->db, cb, &rec) != 1) {
+	if ((rc = db_callbridge_get(mmpd->db, cb, &rec, &cause)) == -1) {
+		log_warnx("comp_stream_start: %s: %s", c->peer, cause);
+		free(cause);
+		free(cb);
+		xconn_error(c, "internal-server-error", NULL);
+		return;
+	}
+	if (rc == 0) {
 		log_info("comp_stream_start: %s: no call bridge named %s",
 		    c->peer, cb);
 		free(cb);
@@ -77,13 +85,19 @@ static void
 comp_handshake(struct xconn *c, struct xnode *n)
 {
 	struct db_callbridge	*rec;
-	char			*want, *got, *id;
+	char			*want, *got, *id, *cause;
 	int			 ok;
 
 	got = xnode_text(n);
 	/* Exactly the record the header named, not one re-added since. */
-	if (db_callbridge_get(mmpd->db, c->cb, &rec) != 1 ||
-	    strcmp(rec->name, c->cb) != 0) {
+	if ((ok = db_callbridge_get(mmpd->db, c->cb, &rec, &cause)) == -1) {
+		log_warnx("comp_handshake: %s: %s", c->peer, cause);
+		free(cause);
+		free(got);
+		xconn_error(c, "internal-server-error", NULL);
+		return;
+	}
+	if (ok == 0 || strcmp(rec->name, c->cb) != 0) {
 		db_callbridge_free(rec, rec != NULL);
 		free(got);
 		xconn_error(c, "not-authorized", "the call bridge was deleted");

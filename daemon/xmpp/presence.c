@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "log.h"
 #include "mmpd.h"
 #include "util.h"
 #include "xml/xml.h"
@@ -81,13 +82,16 @@ presence_to_sessions(const struct xnode *n, const char *bare, int available)
 static void
 pres_broadcast(struct xconn *c, const struct xnode *n)
 {
-	char	**jids;
+	char	**jids, *cause;
 	int	  k, i;
 
 	presence_to_sessions(n, c->bare, 1);
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_FROM, &jids, &k) ==
-	    -1)
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_FROM, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_broadcast: %s: %s", c->local, cause);
+		free(cause);
 		return;
+	}
 	for (i = 0; i < k; i++)
 		presence_send_to(n, jids[i], NULL);
 	util_free_argv(jids, k);
@@ -103,11 +107,14 @@ pres_probe(struct xconn *c)
 {
 	struct xconn	*s[PRES_MAX_SESSIONS];
 	struct xnode	*ask;
-	char		**jids;
+	char		**jids, *cause;
 	int		  k, i, m, x;
 
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_ASKED, &jids, &k) ==
-	    0) {
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_ASKED, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_probe: %s: %s", c->local, cause);
+		free(cause);
+	} else {
 		for (i = 0; i < k; i++) {
 			ask = xnode_new("presence", NULL);
 			xnode_set_attr(ask, "type", "subscribe");
@@ -118,8 +125,12 @@ pres_probe(struct xconn *c)
 		}
 		util_free_argv(jids, k);
 	}
-	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_TO, &jids, &k) == -1)
+	if (db_roster_jids(mmpd->db, c->local, DB_ROSTER_TO, &jids, &k,
+	    &cause) == -1) {
+		log_warnx("pres_probe: %s: %s", c->local, cause);
+		free(cause);
 		return;
+	}
 	for (i = 0; i < k; i++) {
 		m = router_sessions(jids[i], s, PRES_MAX_SESSIONS);
 		for (x = 0; x < m; x++) {

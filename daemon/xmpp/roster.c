@@ -132,13 +132,24 @@ roster_push(const char *owner, const struct db_roster *r, int removed)
 	free(bare);
 }
 
-/* An item of owner's roster, or a fresh one (subscription none). */
+/*
+ * An item of owner's roster (1), or a fresh one (subscription none, 0);
+ * -1 (logged, *r empty) when the database fails.
+ */
 static int
 roster_load(const char *owner, const char *jid, struct db_roster *r)
 {
-	if (db_roster_item(mmpd->db, owner, jid, r) == 0)
+	char	*cause;
+	int	 rc;
+
+	if ((rc = db_roster_item(mmpd->db, owner, jid, r, &cause)) == 1)
 		return (1);
 	memset(r, 0, sizeof(*r));
+	if (rc == -1) {
+		log_warnx("roster_load: %s: %s: %s", owner, jid, cause);
+		free(cause);
+		return (-1);
+	}
 	r->jid = xstrdup(jid);
 	r->subscription = xstrdup("none");
 	r->groups = xstrdup("");
@@ -179,7 +190,8 @@ roster_set_sub(struct db_roster *r, const char *sub)
  * A subscription request that would add an item to a full roster (the
  * sender's, or a local contact's) is refused with policy-violation; an
  * unsubscribe or unsubscribed about a contact that is not in a roster
- * adds nothing to it.
+ * adds nothing to it. A roster or account that cannot be read answers
+ * internal-server-error.
  */
 void
 roster_subscription(struct xconn *c, struct xnode *n, const char *type,
@@ -189,27 +201,44 @@ roster_subscription(struct xconn *c, struct xnode *n, const char *type,
 	struct jid		 j;
 	struct xnode		*auto_reply;
 	char			*cause = NULL;
-	int			 local, had_mine, had_theirs = 0;
+	int			 local, had_mine, had_theirs = 0, full = 0;
 
 	if (jid_parse(to, &j) == -1 || strcmp(to, c->bare) == 0) {
 		jid_clear(&j);
 		return;
 	}
-	local = router_is_local(j.domain) && j.local != NULL &&
-	    db_user_exists(mmpd->db, j.local);
+	local = router_is_local(j.domain) && j.local != NULL ?
+	    db_user_exists(mmpd->db, j.local, &cause) : 0;
 	had_mine = roster_load(c->local, to, &mine);
-	if (local)
+	if (local == 1)
 		had_theirs = roster_load(j.local, c->bare, &theirs);
 	else
 		memset(&theirs, 0, sizeof(theirs));
-	if (strcmp(type, "subscribe") == 0 && ((!had_mine &&
-	    db_roster_fits(mmpd->db, c->local, &mine, &cause) == -1) ||
-	    (local && !had_theirs &&
-	    db_roster_fits(mmpd->db, j.local, &theirs, &cause) == -1))) {
-		log_debug("roster_subscription: %s to %s refused: %s", c->bare,
-		    to, cause);
+	if (local == -1 || had_mine == -1 || had_theirs == -1) {
+		if (local == -1)
+			log_warnx("roster_subscription: %s: %s", j.local,
+			    cause);
 		free(cause);
-		router_error(c, n, "cancel", "policy-violation");
+		router_error(c, n, "wait", "internal-server-error");
+		goto out;
+	}
+	if (strcmp(type, "subscribe") == 0 && !had_mine)
+		full = db_roster_fits(mmpd->db, c->local, &mine, &cause);
+	if (strcmp(type, "subscribe") == 0 && full == 0 && local &&
+	    !had_theirs)
+		full = db_roster_fits(mmpd->db, j.local, &theirs, &cause);
+	if (full != 0) {
+		if (full == -1)
+			log_warnx("roster_subscription: %s to %s: %s",
+			    c->bare, to, cause);
+		else
+			log_debug("roster_subscription: %s to %s refused: %s",
+			    c->bare, to, cause);
+		free(cause);
+		if (full == -1)
+			router_error(c, n, "wait", "internal-server-error");
+		else
+			router_error(c, n, "cancel", "policy-violation");
 		goto out;
 	}
 	xnode_set_attr(n, "from", c->bare);
@@ -372,6 +401,7 @@ roster_iq(struct xconn *c, struct xnode *n)
 	char			*jid, *cause;
 	struct jid		 j;
 	size_t			 k, i;
+	int			 had;
 
 	q = xnode_first(n);
 	if (strcmp(type, "get") == 0) {
@@ -382,13 +412,18 @@ roster_iq(struct xconn *c, struct xnode *n)
 		xnode_set_attr(res, "id", xnode_attr(n, "id"));
 		xnode_set_attr(res, "to", c->full);
 		rq = xnode_add(res, "query", NS_ROSTER);
-		if (db_roster_get(mmpd->db, c->local, &items, &k) == 0) {
-			for (i = 0; i < k; i++)
-				if (roster_visible(&items[i]))
-					xnode_append(rq,
-					    roster_item_node(&items[i]));
-			db_roster_free(items, k);
+		if (db_roster_get(mmpd->db, c->local, &items, &k,
+		    &cause) == -1) {
+			log_warnx("roster_iq: %s: %s", c->local, cause);
+			free(cause);
+			xnode_free(res);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
 		}
+		for (i = 0; i < k; i++)
+			if (roster_visible(&items[i]))
+				xnode_append(rq, roster_item_node(&items[i]));
+		db_roster_free(items, k);
 		router_deliver(c, res);
 		xnode_free(res);
 		return;
@@ -411,10 +446,14 @@ roster_iq(struct xconn *c, struct xnode *n)
 	sub = xnode_attr(it, "subscription");
 	if (sub != NULL && strcmp(sub, "remove") == 0) {
 		/* RFC 6121 2.5.3: removing what is not there is an error. */
-		if (!roster_load(c->local, jid, &r)) {
+		if ((had = roster_load(c->local, jid, &r)) != 1) {
 			db_roster_clear(&r);
 			free(jid);
-			router_error(c, n, "cancel", "item-not-found");
+			if (had == -1)
+				router_error(c, n, "wait",
+				    "internal-server-error");
+			else
+				router_error(c, n, "cancel", "item-not-found");
 			return;
 		}
 		if (sub_has(r.subscription, "to") || r.ask)
@@ -422,7 +461,11 @@ roster_iq(struct xconn *c, struct xnode *n)
 		if (sub_has(r.subscription, "from") || r.pending_in)
 			roster_unsub(c, jid, "unsubscribed");
 		db_roster_clear(&r);
-		roster_load(c->local, jid, &r);
+		if (roster_load(c->local, jid, &r) == -1) {
+			free(jid);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
+		}
 		if (db_roster_del(mmpd->db, c->local, jid, &cause) == -1) {
 			log_warnx("roster_iq: %s", cause);
 			free(cause);
@@ -430,19 +473,34 @@ roster_iq(struct xconn *c, struct xnode *n)
 		router_roster_del(c->local, jid);
 		roster_push(c->local, &r, 1);
 	} else {
-		roster_load(c->local, jid, &r);
+		if (roster_load(c->local, jid, &r) == -1) {
+			free(jid);
+			router_error(c, n, "wait", "internal-server-error");
+			return;
+		}
 		if (roster_fields(it, &r, &cond) == -1) {
 			db_roster_clear(&r);
 			free(jid);
 			router_error(c, n, "modify", cond);
 			return;
 		}
-		if (db_roster_fits(mmpd->db, c->local, &r, &cause) == -1) {
-			log_debug("roster_iq: %s: %s: %s", c->bare, jid, cause);
+		if ((had = db_roster_fits(mmpd->db, c->local, &r, &cause)) !=
+		    0) {
+			if (had == -1)
+				log_warnx("roster_iq: %s: %s: %s", c->bare,
+				    jid, cause);
+			else
+				log_debug("roster_iq: %s: %s: %s", c->bare,
+				    jid, cause);
 			free(cause);
 			db_roster_clear(&r);
 			free(jid);
-			router_error(c, n, "cancel", "policy-violation");
+			if (had == -1)
+				router_error(c, n, "wait",
+				    "internal-server-error");
+			else
+				router_error(c, n, "cancel",
+				    "policy-violation");
 			return;
 		}
 		if (r.pending_in == PENDING_HIDDEN)

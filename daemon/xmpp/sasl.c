@@ -272,19 +272,22 @@ out:
 }
 
 /*
- * Ask the callback for s->user's creds under hash into s->creds. 0, or -1
- * when there are none usable (missing, or not what was asked for).
+ * Ask the callback for s->user's creds under hash into s->creds. 0, -1
+ * when there are none usable (missing, or not what was asked for), -2
+ * when the store failed.
  */
 static int
 sasl_lookup(struct sasl_session *s, int hash)
 {
 	struct sasl_creds	*c = &s->creds;
 	size_t			 keylen;
+	int			 rc = -1;
 
 	memset(c, 0, sizeof(*c));
-	if (s->lookup == NULL || s->lookup(s->arg, s->user, hash, c) != 0) {
+	if (s->lookup == NULL || (rc = s->lookup(s->arg, s->user, hash,
+	    c)) != 0) {
 		OPENSSL_cleanse(c, sizeof(*c));
-		return (-1);
+		return (rc == -2 ? -2 : -1);
 	}
 	if (sasl_md(hash, &keylen) == NULL || c->hash != hash ||
 	    c->keylen != keylen || c->iterations < SASL_ITER_MIN ||
@@ -420,8 +423,11 @@ sasl_plain(struct sasl_session *s, const unsigned char *in, size_t inlen,
 	}
 
 	*condition = SASL_TEMPORARY;
-	known = sasl_lookup(s, SASL_SHA256) == 0 ||
-	    sasl_lookup(s, SASL_SHA1) == 0;
+	if ((known = sasl_lookup(s, SASL_SHA256)) == -1)
+		known = sasl_lookup(s, SASL_SHA1);
+	if (known == -2)
+		goto out;
+	known = known == 0;
 	if (!known && sasl_fake_creds(s->user, SASL_SHA256, &s->creds) == -1)
 		goto out;
 	w = xcalloc(1, sizeof(*w));
@@ -655,7 +661,9 @@ sasl_scram_first(struct sasl_session *s, const char *msg,
 	}
 
 	*condition = SASL_TEMPORARY;
-	s->known = sasl_lookup(s, s->hash) == 0;
+	if ((s->known = sasl_lookup(s, s->hash)) == -2)
+		goto out;
+	s->known = s->known == 0;
 	if (!s->known && sasl_fake_creds(s->user, s->hash, &s->creds) == -1)
 		goto out;
 	if ((snonce = sasl_scram_nonce()) == NULL)

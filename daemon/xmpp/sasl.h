@@ -34,7 +34,8 @@ struct sasl_creds {
 
 /*
  * Look up an account's credentials for a hash. Returns 0 and fills *creds,
- * or -1 when there is no such account.
+ * -1 when there is no such account, or -2 when the store failed (the
+ * attempt then ends with temporary-auth-failure, never "no such user").
  */
 typedef int (*sasl_lookup_cb)(void *, const char *, int, struct sasl_creds *);
 

@@ -50,6 +50,9 @@ static void	 ros_set(struct db_roster *, const char *, const char *,
 static int	 ros_put(struct db *, const char *, const char *,
 		    const char *, const char *, char **);
 static void	 jids_are(struct db *, const char *, int, const char *);
+static void	 sql_ok(const char *);
+static void	 break_table(const char *, const char *);
+static void	 cause_is_db(char *);
 static Suite	*db_suite(void);
 
 /* Make the per-test directory under topdir and the database path in it. */
@@ -303,7 +306,7 @@ START_TEST(test_reopen_keeps)
 	get_is(db, DB_XMPP_KEY, NULL);
 	listen_is(db, addrs, 4);
 	ck_assert_int_eq(db_callbridge_count(db), 2);
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(cbs[0].name, "cb1");
 	ck_assert_str_eq(cbs[0].secret, "secret-one-11");
@@ -401,7 +404,7 @@ START_TEST(test_cb_duplicate)
 	ck_assert_msg(strstr(cause, "cb1") != NULL, "cause: %s", cause);
 	free(cause);
 	ck_assert_int_eq(db_callbridge_count(db), 1);
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(cbs[0].secret, "first-secret");
 	db_callbridge_free(cbs, n);
@@ -483,7 +486,7 @@ START_TEST(test_cb_list_order)
 	size_t			 i, n;
 
 	db = open_ok();
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, 0);
 	db_callbridge_free(cbs, n);
 
@@ -491,7 +494,7 @@ START_TEST(test_cb_list_order)
 		snprintf(secret, sizeof(secret), "secret-of-%s", in[i]);
 		cb_add_ok(db, in[i], secret);
 	}
-	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n), 0);
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, NULL), 0);
 	ck_assert_uint_eq(n, nitems(want));
 	for (i = 0; i < n; i++) {
 		snprintf(secret, sizeof(secret), "secret-of-%s", want[i]);
@@ -698,7 +701,7 @@ jids_are(struct db *db, const char *owner, int which, const char *want)
 	int	  n, i;
 	size_t	  len = 1;
 
-	ck_assert_int_eq(db_roster_jids(db, owner, which, &jids, &n), 0);
+	ck_assert_int_eq(db_roster_jids(db, owner, which, &jids, &n, NULL), 0);
 	for (i = 0; i < n; i++)
 		len += strlen(jids[i]) + 1;
 	got = xcalloc(1, len);
@@ -805,7 +808,7 @@ START_TEST(test_roster_caps)
 	free(cause);
 	ck_assert_int_eq(ros_put(db, "alice", "c0000@x", "other", "", &cause),
 	    0);
-	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n, NULL), 0);
 	ck_assert_uint_eq(n, DB_ROSTER_MAX_ITEMS);
 	ck_assert_str_eq(list[0].name, "other");
 	db_roster_free(list, n);
@@ -830,7 +833,7 @@ START_TEST(test_roster_caps)
 	ck_assert_str_eq(cause, "roster full: 262144 bytes");
 	free(cause);
 	ck_assert_int_gt(k, 0);
-	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n, NULL), 0);
 	for (i = 0, bytes = 0; i < n; i++)
 		bytes += db_roster_size(&list[i]);
 	ck_assert_uint_le(bytes, DB_ROSTER_MAX_BYTES);
@@ -846,7 +849,7 @@ START_TEST(test_roster_caps)
 	ck_assert_int_eq(ros_put(db, "bob", "bad@x", NULL, "a\na", &cause),
 	    -1);
 	free(cause);
-	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n), 0);
+	ck_assert_int_eq(db_roster_get(db, "bob", &list, &n, NULL), 0);
 	for (i = 0; i < n; i++)
 		ck_assert_str_ne(list[i].jid, "bad@x");
 	db_roster_free(list, n);
@@ -918,8 +921,258 @@ START_TEST(test_roster_jids)
 	jids_are(db, "alice", DB_ROSTER_TO, "both@x to@x");
 	jids_are(db, "alice", DB_ROSTER_ASKED, "asked@x from@x");
 	jids_are(db, "bob", DB_ROSTER_FROM, "");
-	ck_assert_int_eq(db_roster_jids(db, "alice", 0, &jids, &n), -1);
+	ck_assert_int_eq(db_roster_jids(db, "alice", 0, &jids, &n, NULL), -1);
 	ck_assert_ptr_null(jids);
+	db_close(db);
+}
+END_TEST
+
+/*
+ * Errors, not absence. A second connection replaces a table of the store
+ * with a view of the same columns whose every value fails when SQLite
+ * steps to it (abs() of the smallest integer: "integer overflow"), so the
+ * store's own connection gets a real error from sqlite3_step, the way a
+ * disk I/O error or a corrupt page would reach it.
+ */
+
+/* Run SQL on a connection of its own to dbpath, which must work. */
+static void
+sql_ok(const char *text)
+{
+	sqlite3	*sql = NULL;
+	char	*err = NULL;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &sql), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(sql, text, NULL, NULL, &err) == SQLITE_OK,
+	    "%s: %s", text, err ? err : "?");
+	ck_assert_int_eq(sqlite3_close(sql), SQLITE_OK);
+}
+
+/* Replace table with a view of columns cols whose rows all fail. */
+static void
+break_table(const char *table, const char *cols)
+{
+	char	*text, *list, *c, *p, *last;
+
+	list = xstrdup(cols);
+	text = NULL;
+	for (p = list; (c = strtok_r(p, " ", &last)) != NULL; p = NULL) {
+		xasprintf(&p, "%s%s%s AS %s", text ? text : "",
+		    text ? ", " : "", "abs(-9223372036854775807 - 1)", c);
+		free(text);
+		text = p;
+	}
+	xasprintf(&p, "DROP TABLE %s; CREATE VIEW %s AS SELECT %s", table,
+	    table, text);
+	sql_ok(p);
+	free(p);
+	free(text);
+	free(list);
+}
+
+/* A cause from a failed lookup names the database error; freed here. */
+static void
+cause_is_db(char *cause)
+{
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strncmp(cause, "database error: ", 16) == 0 &&
+	    strstr(cause, "integer overflow") != NULL, "cause: %s", cause);
+	free(cause);
+}
+
+/* An account lookup that fails is an error, not "no such user". */
+START_TEST(test_err_user)
+{
+	struct db		*db;
+	struct sasl_creds	 c;
+	char			*cause = NULL;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	ck_assert_int_eq(db_user_exists(db, "alice", NULL), 1);
+	ck_assert_int_eq(db_user_exists(db, "bob", NULL), 0);
+	ck_assert_int_eq(db_user_creds(db, "alice", SASL_SHA1, &c, NULL), 1);
+	ck_assert_int_eq(db_user_creds(db, "bob", SASL_SHA1, &c, NULL), 0);
+	break_table("user_scram", "localpart hash iterations salt stored_key "
+	    "server_key");
+	ck_assert_int_eq(db_user_creds(db, "alice", SASL_SHA1, &c, &cause),
+	    -1);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_user_creds(db, "bob", SASL_SHA256, &c, &cause),
+	    -1);
+	cause_is_db(cause);
+	cause = NULL;
+	break_table("user", "localpart");
+	ck_assert_int_eq(db_user_exists(db, "alice", &cause), -1);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_user_exists(db, "bob", &cause), -1);
+	cause_is_db(cause);
+	cause = NULL;
+	/* A new password for an account we cannot look up: refused. */
+	ck_assert_int_eq(db_user_set_creds(db, "alice", &c, &c, &cause), -1);
+	cause_is_db(cause);
+	db_close(db);
+}
+END_TEST
+
+/* A user list that fails is an error and no list, not a short one. */
+START_TEST(test_err_user_list)
+{
+	struct db	*db;
+	char		**names, *cause = NULL;
+	int		  n;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	user_ok(db, "bob");
+	ck_assert_int_eq(db_user_list(db, &names, &n, NULL), 0);
+	ck_assert_int_eq(n, 2);
+	util_free_argv(names, n);
+	break_table("user", "localpart");
+	ck_assert_int_eq(db_user_list(db, &names, &n, &cause), -1);
+	ck_assert_ptr_null(names);
+	ck_assert_int_eq(n, 0);
+	cause_is_db(cause);
+	/* Dropped outright: the prepare fails, still an error. */
+	sql_ok("DROP VIEW user");
+	cause = NULL;
+	ck_assert_int_eq(db_user_list(db, &names, &n, &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strstr(cause, "database error: no such table") ==
+	    cause, "%s", cause);
+	free(cause);
+	db_close(db);
+}
+END_TEST
+
+/* Call bridges: a lookup or the list that fails is an error. */
+START_TEST(test_err_callbridge)
+{
+	struct db		*db;
+	struct db_callbridge	*cbs, *cb;
+	char			*cause = NULL;
+	size_t			 n;
+
+	db = open_ok();
+	cb_add_ok(db, "cb1", "secret-1-secret");
+	cb_add_ok(db, "cb2", "secret-2-secret");
+	break_table("callbridge", "name secret created");
+	ck_assert_int_eq(db_callbridge_list(db, &cbs, &n, &cause), -1);
+	ck_assert_ptr_null(cbs);
+	ck_assert_uint_eq(n, 0);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_callbridge_get(db, "cb1", &cb, &cause), -1);
+	ck_assert_ptr_null(cb);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_callbridge_get(db, "nosuch", &cb, &cause), -1);
+	cause_is_db(cause);
+	/* Adding one we cannot check for a clash: refused. */
+	cause = NULL;
+	ck_assert_int_eq(db_callbridge_add(db, "cb3", "secret-3-secret",
+	    &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	free(cause);
+	db_close(db);
+}
+END_TEST
+
+/* Rosters: loading the roster, an item or the contacts is an error. */
+START_TEST(test_err_roster)
+{
+	struct db		*db;
+	struct db_roster	*list, r;
+	char			**jids, *cause = NULL;
+	size_t			 n;
+	int			 k;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	ck_assert_int_eq(ros_put(db, "alice", "bob@x", "Bob", "", &cause), 0);
+	ros_set(&r, "eve@x", NULL, "");
+	ck_assert_int_eq(db_roster_fits(db, "alice", &r, NULL), 0);
+	ck_assert_int_eq(db_roster_item(db, "alice", "bob@x", &r, NULL), 1);
+	db_roster_clear(&r);
+	ck_assert_int_eq(db_roster_item(db, "alice", "eve@x", &r, NULL), 0);
+	break_table("roster", "owner jid name subscription ask pending_in "
+	    "groups");
+	ck_assert_int_eq(db_roster_get(db, "alice", &list, &n, &cause), -1);
+	ck_assert_ptr_null(list);
+	ck_assert_uint_eq(n, 0);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_roster_item(db, "alice", "bob@x", &r, &cause),
+	    -1);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_roster_item(db, "alice", "eve@x", &r, &cause),
+	    -1);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_roster_jids(db, "alice", DB_ROSTER_TO, &jids, &k,
+	    &cause), -1);
+	ck_assert_ptr_null(jids);
+	cause_is_db(cause);
+	/* Whether an item fits cannot be known: an error, not "full". */
+	ros_set(&r, "eve@x", NULL, "");
+	ck_assert_int_eq(db_roster_fits(db, "alice", &r, &cause), -1);
+	cause_is_db(cause);
+	ck_assert_int_eq(ros_put(db, "alice", "eve@x", NULL, "", &cause), -1);
+	cause_is_db(cause);
+	db_close(db);
+}
+END_TEST
+
+/* Settings: a lookup that fails is an error, not "unset". */
+START_TEST(test_err_config)
+{
+	struct db	*db;
+	char		*v, *cause = NULL;
+
+	db = open_ok();
+	set_ok(db, DB_XMPP_DOMAIN, "example.com");
+	ck_assert_int_eq(db_config_find(db, DB_XMPP_DOMAIN, &v, NULL), 1);
+	ck_assert_str_eq(v, "example.com");
+	free(v);
+	ck_assert_int_eq(db_config_find(db, DB_HOSTNAME, &v, NULL), 0);
+	ck_assert_ptr_null(v);
+	ck_assert_int_eq(db_syslog_get(db, &v, NULL), 0);
+	break_table("config", "key value");
+	ck_assert_int_eq(db_config_find(db, DB_XMPP_DOMAIN, &v, &cause), -1);
+	ck_assert_ptr_null(v);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_config_find(db, DB_HOSTNAME, &v, &cause), -1);
+	cause_is_db(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_syslog_get(db, &v, &cause), -1);
+	cause_is_db(cause);
+	db_close(db);
+}
+END_TEST
+
+/*
+ * The listen list fails on its third row, after two good ones (the view
+ * keeps the table's rowid order, so rows stream): an error, no list.
+ */
+START_TEST(test_err_listen_midway)
+{
+	struct db	*db;
+	char		*addrs[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3" };
+	char		**got;
+	int		  n;
+
+	db = open_ok();
+	listen_set_ok(db, addrs, 3);
+	sql_ok("ALTER TABLE listen RENAME TO listen_ok;"
+	    "CREATE VIEW listen AS SELECT pos, CASE WHEN pos < 2 THEN addr "
+	    "ELSE abs(-9223372036854775807 - 1) END AS addr FROM listen_ok");
+	ck_assert_int_eq(db_listen_get(db, &got, &n), -1);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(n, 0);
 	db_close(db);
 }
 END_TEST
@@ -966,6 +1219,16 @@ db_suite(void)
 	tcase_add_test(tc, test_roster_caps);
 	tcase_add_test(tc, test_roster_legacy);
 	tcase_add_test(tc, test_roster_jids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_err_user);
+	tcase_add_test(tc, test_err_user_list);
+	tcase_add_test(tc, test_err_callbridge);
+	tcase_add_test(tc, test_err_roster);
+	tcase_add_test(tc, test_err_config);
+	tcase_add_test(tc, test_err_listen_midway);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -709,6 +709,54 @@ START_TEST(test_hook_roster)
 }
 END_TEST
 
+/*
+ * A store that cannot be read: roster get, set, remove and a subscription
+ * request answer internal-server-error (wait), store nothing and fire no
+ * hook; a presence still reaches the account's own sessions.
+ */
+START_TEST(test_store_error)
+{
+	struct xconn	*a, *a2, *b;
+
+	stub_roster_set("alice", "bob@example.com", "both", 0, 0);
+	b = client("bob", "b");
+	available(b, 0);
+	a = client("alice", "one");
+	a2 = client("alice", "two");
+	available(a2, 0);
+	router_set_hooks(&test_hooks);
+	stub_store_fail(1);
+	route(a, "<iq type='get' id='g'><query xmlns='jabber:iq:roster'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"g\"", "type=\"result\""), 0);
+	ck_assert_int_eq(sent(a, "id=\"g\"", "<error type=\"wait\">"), 1);
+	ck_assert_int_eq(sent(a, "id=\"g\"", "<internal-server-error"), 1);
+	route(a, "<iq type='set' id='s'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='dave@example.com'/></query></iq>");
+	ck_assert_int_eq(sent(a, "id=\"s\"", "<internal-server-error"), 1);
+	route(a, "<iq type='set' id='d'><query xmlns='jabber:iq:roster'>"
+	    "<item jid='bob@example.com' subscription='remove'/></query>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"d\"", "<internal-server-error"), 1);
+	route(a, "<presence to='carol@example.com' type='subscribe' "
+	    "id='p'/>");
+	ck_assert_int_eq(sent(a, "id=\"p\"", "<internal-server-error"), 1);
+	ck_assert_int_eq(hl.put + hl.del, 0);
+	stub_store_fail(0);
+	ck_assert_int_eq(stub_roster_count("alice"), 1);
+	ck_assert_int_eq(stub_roster_count("carol"), 0);
+	ck_assert_str_eq(stub_roster_sub("alice", "bob@example.com"), "both");
+
+	/* Contacts cannot be listed: the own sessions still hear it. */
+	router_set_hooks(NULL);
+	stub_store_fail(1);
+	route(a, "<presence><show>away</show></presence>");
+	stub_store_fail(0);
+	ck_assert_int_eq(sent(a2, "<show>away</show>", NULL), 1);
+	ck_assert_int_eq(sent(b, "<show>away</show>", NULL), 0);
+}
+END_TEST
+
 /* conn.c dispatches to the operations; closed connections get nothing. */
 START_TEST(test_conn_ops)
 {
@@ -759,6 +807,7 @@ router_suite(void)
 	tcase_add_test(tc, test_hook_sessions);
 	tcase_add_test(tc, test_hook_components);
 	tcase_add_test(tc, test_hook_roster);
+	tcase_add_test(tc, test_store_error);
 	tcase_add_test(tc, test_conn_ops);
 	suite_add_tcase(s, tc);
 	return (s);

@@ -2,8 +2,10 @@
  * The store in memory, for check_router: accounts and roster items with
  * the semantics of daemon/db.c that the XMPP core relies on (an item of
  * an owner per JID, lists sorted by JID, the caps of db_roster_check and
- * db_roster_fits), and the two daemon symbols the core reads (mmpd,
- * xmpp_domain). Every function of db.h here is a stand-in of the real one.
+ * db_roster_fits, found 1 / absent 0 / error -1 with *cause), and the
+ * two daemon symbols the core reads (mmpd, xmpp_domain). Every function
+ * of db.h here is a stand-in of the real one; stub_store_fail makes the
+ * reads fail as a broken database would.
  */
 #include <sys/queue.h>
 
@@ -34,10 +36,12 @@ static TAILQ_HEAD(, stub_item)	 items = TAILQ_HEAD_INITIALIZER(items);
 static TAILQ_HEAD(, stub_user)	 users = TAILQ_HEAD_INITIALIZER(users);
 static struct mmpd		 stub_mmpd;
 struct mmpd			*mmpd = &stub_mmpd;
+static int			 stub_failing;
 
 static struct stub_item	*stub_find(const char *, const char *);
 static void		 stub_copy(struct db_roster *,
 			    const struct db_roster *);
+static int		 stub_fail(char **);
 
 /* Our domain, as xmpp/server.c would give it while serving. */
 const char *
@@ -72,12 +76,32 @@ stub_copy(struct db_roster *to, const struct db_roster *from)
 	to->groups = xstrdup(from->groups != NULL ? from->groups : "");
 }
 
-/* Forget every account and roster item. */
+/* -1 with *cause (if asked for) when reads are set to fail, else 0. */
+static int
+stub_fail(char **cause)
+{
+	if (!stub_failing)
+		return (0);
+	if (cause != NULL)
+		*cause = xstrdup("stub: database is broken");
+	return (-1);
+}
+
+/* Make every read fail (-1 with *cause) from now on, or work again. */
+void
+stub_store_fail(int on)
+{
+	stub_failing = on;
+}
+
+/* Forget every account and roster item; reads work again. */
 void
 stub_store_reset(void)
 {
 	struct stub_item	*it;
 	struct stub_user	*u;
+
+	stub_failing = 0;
 
 	while ((it = TAILQ_FIRST(&items)) != NULL) {
 		TAILQ_REMOVE(&items, it, entry);
@@ -144,29 +168,36 @@ stub_roster_sub(const char *owner, const char *jid)
 	return (it->r.subscription);
 }
 
-/* Whether an account exists. */
+/* Whether an account exists: 1, 0, or -1 with *cause. */
 int
-db_user_exists(struct db *db, const char *local)
+db_user_exists(struct db *db, const char *local, char **cause)
 {
 	struct stub_user	*u;
 
 	(void)db;
+	if (stub_fail(cause) == -1)
+		return (-1);
 	TAILQ_FOREACH(u, &users, entry)
 		if (strcmp(u->local, local) == 0)
 			return (1);
 	return (0);
 }
 
-/* An account's roster, in the order stored (the tests keep it sorted). */
+/*
+ * An account's roster, in the order stored (the tests keep it sorted);
+ * 0, or -1 with *cause.
+ */
 int
 db_roster_get(struct db *db, const char *owner, struct db_roster **list,
-    size_t *n)
+    size_t *n, char **cause)
 {
 	struct stub_item	*it;
 
 	(void)db;
 	*list = NULL;
 	*n = 0;
+	if (stub_fail(cause) == -1)
+		return (-1);
 	TAILQ_FOREACH(it, &items, entry) {
 		if (strcmp(it->owner, owner) != 0)
 			continue;
@@ -176,18 +207,20 @@ db_roster_get(struct db *db, const char *owner, struct db_roster **list,
 	return (0);
 }
 
-/* One roster item; -1 when the owner has none for that JID. */
+/* One roster item: 1, 0 when the owner has none for that JID, -1. */
 int
 db_roster_item(struct db *db, const char *owner, const char *jid,
-    struct db_roster *r)
+    struct db_roster *r, char **cause)
 {
 	struct stub_item	*it;
 
 	(void)db;
-	if ((it = stub_find(owner, jid)) == NULL)
+	if (stub_fail(cause) == -1)
 		return (-1);
+	if ((it = stub_find(owner, jid)) == NULL)
+		return (0);
 	stub_copy(r, &it->r);
-	return (0);
+	return (1);
 }
 
 /* An item alone within the caps (a shorter check than db.c's). */
@@ -204,17 +237,22 @@ db_roster_check(const struct db_roster *r, char **cause)
 	return (0);
 }
 
-/* Room for one more item (only the item cap; bytes are not counted). */
+/*
+ * Room for one more item (only the item cap; bytes are not counted): 0,
+ * 1 full with *cause, -1 with *cause.
+ */
 int
 db_roster_fits(struct db *db, const char *owner, const struct db_roster *r,
     char **cause)
 {
 	(void)db;
+	if (stub_fail(cause) == -1)
+		return (-1);
 	if (stub_find(owner, r->jid) == NULL &&
 	    stub_roster_count(owner) >= DB_ROSTER_MAX_ITEMS) {
 		if (cause != NULL)
 			*cause = xstrdup("roster full");
-		return (-1);
+		return (1);
 	}
 	return (0);
 }
@@ -227,7 +265,7 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
 	struct stub_item	*it;
 
 	if (db_roster_check(r, cause) == -1 ||
-	    db_roster_fits(db, owner, r, cause) == -1)
+	    db_roster_fits(db, owner, r, cause) != 0)
 		return (-1);
 	if ((it = stub_find(owner, r->jid)) != NULL) {
 		db_roster_clear(&it->r);
@@ -241,10 +279,10 @@ db_roster_put(struct db *db, const char *owner, const struct db_roster *r,
 	return (0);
 }
 
-/* The JIDs of owner's contacts of one kind (DB_ROSTER_*). */
+/* The JIDs of owner's contacts of one kind (DB_ROSTER_*); 0, or -1. */
 int
 db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
-    int *n)
+    int *n, char **cause)
 {
 	struct stub_item	*it;
 	const char		*s;
@@ -253,6 +291,8 @@ db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
 	(void)db;
 	*jids = NULL;
 	*n = 0;
+	if (stub_fail(cause) == -1)
+		return (-1);
 	TAILQ_FOREACH(it, &items, entry) {
 		if (strcmp(it->owner, owner) != 0)
 			continue;
@@ -268,6 +308,9 @@ db_roster_jids(struct db *db, const char *owner, int which, char ***jids,
 			take = it->r.pending_in != 0;
 			break;
 		default:
+			/* Checked at the first item: nothing taken yet. */
+			if (cause != NULL)
+				*cause = xstrdup("stub: bad roster kind");
 			return (-1);
 		}
 		if (!take)

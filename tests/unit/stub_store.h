@@ -9,8 +9,10 @@
 
 #define STUB_DOMAIN	"example.com"
 
-/* Forget every account and roster item. */
+/* Forget every account and roster item; reads work again. */
 void	 stub_store_reset(void);
+/* Make every db_* read fail (-1 with *cause) while on is set. */
+void	 stub_store_fail(int);
 /* An account (by localpart) exists from now on. */
 void	 stub_user_add(const char *);
 /* Store owner's roster item for jid as given (replaces one there). */
