@@ -227,16 +227,14 @@ presence_from_client(struct xconn *c, struct xnode *n, struct jid *to)
 	if (type != NULL && strcmp(type, "unavailable") == 0) {
 		if (c->available) {
 			pres_broadcast(c, n);
-			c->available = 0;
-			xnode_free(c->presence);
-			c->presence = NULL;
+			presence_track(c, n);
 		}
 		return;
 	}
 	if (type != NULL)
 		return;			/* error, probe with no 'to' */
 	first = !c->available;
-	presence_note(c, n);
+	presence_track(c, n);
 	pres_broadcast(c, n);
 	if (first)
 		pres_probe(c);
