@@ -105,12 +105,10 @@ db_done(struct db *db, sqlite3_stmt *st, char **cause)
 	int	 rc;
 
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != SQLITE_DONE && cause != NULL)
 		xasprintf(cause, "database: %s", sqlite3_errmsg(db->sql));
-		return (-1);
-	}
-	return (0);
+	sqlite3_finalize(st);
+	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
 /* Prepare one statement; -1 with *cause on failure. */

@@ -948,6 +948,28 @@ sql_ok(const char *text)
 	ck_assert_int_eq(sqlite3_close(sql), SQLITE_OK);
 }
 
+/*
+ * A write that fails when it steps (a trigger refuses it) is -1, with the
+ * cause when the caller wants one and without one when it passes NULL.
+ */
+START_TEST(test_err_write_no_cause)
+{
+	struct db	*db;
+	char		*cause = NULL;
+
+	db = open_ok();
+	sql_ok("CREATE TRIGGER refuse BEFORE INSERT ON config BEGIN "
+	    "SELECT RAISE(ABORT, 'refused by the test'); END");
+	ck_assert_int_eq(db_config_set(db, "hostname", "a", NULL), -1);
+	ck_assert_int_eq(db_config_set(db, "hostname", "a", &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_msg(strstr(cause, "refused by the test") != NULL,
+	    "cause: %s", cause);
+	free(cause);
+	db_close(db);
+}
+END_TEST
+
 /* Replace table with a view of columns cols whose rows all fail. */
 static void
 break_table(const char *table, const char *cols)
@@ -1229,6 +1251,7 @@ db_suite(void)
 	tcase_add_test(tc, test_err_roster);
 	tcase_add_test(tc, test_err_config);
 	tcase_add_test(tc, test_err_listen_midway);
+	tcase_add_test(tc, test_err_write_no_cause);
 	suite_add_tcase(s, tc);
 
 	return (s);
