@@ -43,6 +43,9 @@
 #define CFSM_EL_MAX		60000
 #define CLUSTER_VIEW_MS		1000	/* a view waits for the members */
 #define CLUSTER_VIEW_BYTES	(256 * 1024)	/* one member's view answer */
+#define CLUSTER_QUORUM_GRACE_MS	3000	/* no quorum for the election
+						   timeout and this: clients
+						   are sent away */
 
 struct bufferevent;
 struct raft_uv_transport;
@@ -180,6 +183,9 @@ void		 cfwd_comp_added(struct xconn *);
 void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
+/* follower.c: the node lost its quorum: answer the stanzas kept for the
+   leader whose senders are still here with an error; how many. */
+size_t		 cfwd_answer_kept(void);
 
 /* hooks.c: the cluster plugged into the XMPP core's router and connections */
 struct cfwd_link;
@@ -413,5 +419,9 @@ int		 cluster_state_now(void);
 void		 cluster_set_timers(int, int);
 /* Whether host (numeric, no port) is a member's address. */
 int		 cluster_addr_member(const char *);
+/* Every poll: without quorum too long, send clients away (and back). */
+void		 cluster_quorum_watch(void);
+/* Raft stops here: accept streams again if they were refused. */
+void		 cluster_quorum_reset(void);
 
 #endif /* CLUSTER_H */

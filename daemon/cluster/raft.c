@@ -276,6 +276,7 @@ cluster_stop(void (*done)(void))
 	}
 	cl.closing = 1;
 	evtimer_del(cl.poll);
+	cluster_quorum_reset();
 	creq_stop();
 	cfwd_role(CFWD_NONE, 0, NULL, NULL, 0);
 	raft_close(&cl.raft, cluster_close_cb);
@@ -496,6 +497,7 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 		cluster_leader_duties();
 	creq_run();
 	cluster_reconcile();
+	cluster_quorum_watch();
 }
 
 /*
