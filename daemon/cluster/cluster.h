@@ -282,6 +282,8 @@ int		 cluster_member(void);
 uint64_t	 cluster_node_id(void);
 /* This node's cluster address (ip:port) into out; -1 with *cause. */
 int		 cluster_local_addr(char *, size_t, char **);
+/* The cluster address (ip:port) with another first xmpp listen entry. */
+int		 cluster_addr_for(const char *, char *, size_t, char **);
 /* What this node lacks to cluster, one line, or NULL; the caller frees. */
 char		*cluster_missing(void);
 /* Check this node's certificate as its cluster identity; -1 with *cause. */
@@ -419,6 +421,9 @@ int		 cluster_state_now(void);
 void		 cluster_set_timers(int, int);
 /* Whether host (numeric, no port) is a member's address. */
 int		 cluster_addr_member(const char *);
+/* The address raft's configuration has for this node into out; -1 if
+   raft does not run here or has none. */
+int		 cluster_member_addr(char *, size_t);
 /* Every poll: without quorum too long, send clients away (and back). */
 void		 cluster_quorum_watch(void);
 /* Raft stops here: accept streams again if they were refused. */

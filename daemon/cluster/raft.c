@@ -77,6 +77,7 @@ static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
 static void	 cluster_transfer_cb(struct raft_transfer *);
 static void	 cluster_timers_adopt(void);
+static void	 cluster_addr_check(void);
 
 /* Set up what the cluster needs for the life of the daemon. */
 int
@@ -234,6 +235,7 @@ cluster_start(int bootstrap, char **cause)
 	cl.state = -1;
 	cl.leader = 0;
 	cl.since = time(NULL);
+	cluster_addr_check();
 	{
 		struct timeval	 tv = { 0, CLUSTER_POLL_MS * 1000 };
 
@@ -249,6 +251,27 @@ out:
 	free(trust);
 	free(domain);
 	return (rc);
+}
+
+/*
+ * After a start: raft's configuration (loaded from disk) knows this node
+ * by an address; if xmpp listen or xmpp port cluster changed since, the
+ * other members still dial the old one and ignore this node's votes, and
+ * it stays a candidate for ever. Say so, once.
+ */
+static void
+cluster_addr_check(void)
+{
+	char	 member[80];
+
+	if (cluster_member_addr(member, sizeof(member)) == -1 ||
+	    strcmp(member, cl.addr) == 0)
+		return;
+	log_warnx("cluster_start: this node's cluster address is now %s "
+	    "(xmpp listen, xmpp port cluster) but the cluster knows it as "
+	    "%s: the members cannot reach it and it cannot be elected; set "
+	    "them back, or remove the node (xmpp cluster remove) and join "
+	    "again", cl.addr, member);
 }
 
 /* Wake the deferred work on the next turn of the loop. */

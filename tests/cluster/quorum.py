@@ -175,7 +175,7 @@ async def memberaddr(t):
         rc, out, err = await n1.mmp('xmpp', 'listen', '127.0.0.9')
         check(rc == 1 and err.strip() == msg, 'xmpp listen 127.0.0.9 on a '
               'member: exit %d, %r' % (rc, (err + out).strip()))
-        out = await n1.ok('xmpp', 'status')
+        out = await n1.ok('xmpp')
         check('127.0.0.9' not in out and n1.addr in out,
               'the listen list changed:\n' + out)
 
@@ -193,8 +193,9 @@ async def memberaddr(t):
         at = n1.log_size()
         n1.start()
         await n1.wait_ready()
-        want = ('its cluster address is now 127.0.0.9:%d but the cluster '
-                'knows it as %s' % (c.kport, n1.peer))
+        want = ("this node's cluster address is now 127.0.0.9:%d "
+                '(xmpp listen, xmpp port cluster) but the cluster knows it '
+                'as %s' % (c.kport, n1.peer))
 
         async def logged():
             return want in n1.log_text(at), None
