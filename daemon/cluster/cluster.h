@@ -302,6 +302,10 @@ int		 cluster_down(void);
 int		 cluster_running(void);
 /* Whether this node leads (as last polled). */
 int		 cluster_is_leader(void);
+/* Every poll: without quorum too long, send clients away (and back). */
+void		 cluster_quorum_watch(void);
+/* Raft stops here: accept streams again if they were refused. */
+void		 cluster_quorum_reset(void);
 /* Whether accounts and rosters go through the replicated log. */
 int		 cluster_users_replicated(void);
 /* Start raft (with 1: bootstrap a new cluster of one); -1 with *cause. */
@@ -424,9 +428,5 @@ int		 cluster_addr_member(const char *);
 /* The address raft's configuration has for this node into out; -1 if
    raft does not run here or has none. */
 int		 cluster_member_addr(char *, size_t);
-/* Every poll: without quorum too long, send clients away (and back). */
-void		 cluster_quorum_watch(void);
-/* Raft stops here: accept streams again if they were refused. */
-void		 cluster_quorum_reset(void);
 
 #endif /* CLUSTER_H */

@@ -32,6 +32,7 @@
 #include "mmpd.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "xmpp/xmpp.h"
 
 #define CLUSTER_POLL_MS		50
 #define CLUSTER_CLOSE_MS	3000
@@ -66,6 +67,12 @@ static struct {
 	int			 down_step;
 } cl;
 static void	(*cluster_stop_done)(void);	/* what cluster_stop runs */
+
+/* The quorum watch: since when this node has had none (0: it has). */
+static struct {
+	int64_t		 lost_ms;
+	int		 refusing;
+} cq;
 
 static void	 cluster_poll(evutil_socket_t, short, void *);
 static void	 cluster_deferred(evutil_socket_t, short, void *);
@@ -820,4 +827,72 @@ cluster_remote_leader(void)
 {
 	return (cluster_running() && cl.leader != 0 && cl.leader != cl.id ?
 	    cl.leader_addr : NULL);
+}
+
+/*
+ * Every poll: a member that has had no quorum (it neither leads
+ * nor follows a leader raft knows) for longer than the election timeout
+ * plus CLUSTER_QUORUM_GRACE_MS answers what it kept for the leader with
+ * errors to the senders, then tells its clients and call bridges to
+ * reconnect elsewhere and refuses new streams; with quorum again it
+ * accepts them. Raft itself takes up to two election timeouts to lose a
+ * dead leader, so clients hear at most three election timeouts plus the
+ * grace after the others went. The grace lets a normal election pass.
+ *
+ * Streams end with system-shutdown, not see-other-host: a node without
+ * quorum does not know a member that has it (hearing from one would give
+ * it quorum), and a client sent to a dead node keeps going back there
+ * (slixmpp keeps a redirect's address for its later reconnects). Clients
+ * reconnect after system-shutdown as after a restart, through DNS to any
+ * node; <reset/> asks them to come straight back here.
+ */
+void
+cluster_quorum_watch(void)
+{
+	struct raft	*r;
+	raft_id		 lid = 0;
+	const char	*laddr = NULL;
+	int64_t		 now = cnet_now_ms(), bound;
+	int		 st;
+	size_t		 n;
+
+	if ((r = cluster_raft()) == NULL || !cluster_member()) {
+		cluster_quorum_reset();
+		return;
+	}
+	st = raft_state(r);
+	raft_leader(r, &lid, &laddr);
+	if (st == RAFT_LEADER || (st == RAFT_FOLLOWER && lid != 0)) {
+		if (cq.refusing)
+			log_info("cluster: quorum again after %lld s without: "
+			    "accepting XMPP streams",
+			    (long long)((now - cq.lost_ms) / 1000));
+		cluster_quorum_reset();
+		return;
+	}
+	if (cq.lost_ms == 0)
+		cq.lost_ms = now;
+	bound = (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
+	if (cq.refusing || now - cq.lost_ms <= bound)
+		return;
+	cq.refusing = 1;
+	n = cfwd_answer_kept();
+	log_warnx("cluster: no quorum for %lld ms (election timeout %u ms + "
+	    "%d ms): %zu kept stanzas answered with errors, clients and call "
+	    "bridges told to reconnect elsewhere, new streams refused until "
+	    "quorum returns", (long long)(now - cq.lost_ms),
+	    r->election_timeout, CLUSTER_QUORUM_GRACE_MS, n);
+	xmpp_refuse("system-shutdown", NULL, "this node has lost its cluster "
+	    "quorum; connect to another node of the cluster");
+}
+
+/* Quorum is back, or raft stops here: accept streams again. */
+void
+cluster_quorum_reset(void)
+{
+	cq.lost_ms = 0;
+	if (!cq.refusing)
+		return;
+	cq.refusing = 0;
+	xmpp_accept_again();
 }
