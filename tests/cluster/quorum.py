@@ -6,8 +6,8 @@ noquorum   three nodes, the leader and one follower killed (-9): within
            the documented bound (the election timeout plus
            CLUSTER_QUORUM_GRACE_MS, after raft noticed) the survivor
            answers the message it still kept for the leader with an
-           error to its sender, then tells its client to go
-           (system-shutdown) and refuses new client and call-bridge
+           error to its sender, then tells its client and call bridge
+           to go (system-shutdown) and refuses new client and call-bridge
            streams, with one log line; xmpp cluster status says so; once
            the two are back, logins work again (one log line)
 memberaddr xmpp listen that would move a member's cluster address is
@@ -23,8 +23,8 @@ import re
 import sqlite3
 import time
 
-from clib import (TIMERS, Client, Cluster, Component, check, login,
-                  reachable, scenario, until, w)
+from clib import (TIMERS, Client, Cluster, Component, check, component,
+                  login, reachable, scenario, until, w)
 from slixtest import stanza_error
 
 REFUSE_LOG = 'no quorum for'
@@ -88,6 +88,7 @@ async def noquorum(t):
     bound = (3 * el + grace_ms()) / 1000.0
     alice = await login(t, surv, 'alice', 'q')
     bob = await login(t, leader, 'bob', 'q')
+    cb = await component(t, surv, 'cb1')
     await reachable(alice, bob.boundjid.full)
     log_at = surv.log_size()
 
@@ -114,6 +115,9 @@ async def noquorum(t):
               "['system-shutdown']" % got)
         check(took <= w(bound + 1.5), 'told after %.2fs, bound %.2fs' %
               (took, bound))
+
+    with t.check('call-bridge-told-to-go'):
+        await cb.stream_error('system-shutdown')
 
     with t.check('kept-stanza-answered'):
         errs = [m for m in alice.inbox.items if m.name == 'message' and

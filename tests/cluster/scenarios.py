@@ -2,7 +2,9 @@
 127.0.0.1..5, temporary directory, certificates and ports, and prints
 PASS/FAIL/SKIP lines (see clib.main). Those with peers that misbehave
 (guard, outsider, slots, viewlimits, takeover, dialcheck) are in
-hostile_peers.py, imported at the end, so they run after these.
+hostile_peers.py, those of lost quorum and a member's address (noquorum,
+memberaddr) in quorum.py, both imported at the end, so they run after
+these.
 
     scenarios.py --list        the scenarios make check runs
     scenarios.py NAME          run one
