@@ -682,7 +682,7 @@ cfwd_follower_free(void)
 }
 
 /*
- * The node lost its quorum (status.c), before it closes its streams:
+ * The node lost its quorum (raft.c), before it closes its streams:
  * each stanza kept for the leader whose sender is still here is answered
  * to it with recipient-unavailable (wait), and forgotten; so the sender
  * learns it was not delivered and may send it again elsewhere. A
