@@ -17,6 +17,7 @@
 #include "proto.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "xmpp/xmpp.h"
 
 #define CC_KV_WIDTH	19
 
@@ -91,6 +92,7 @@ cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 	size_t			 i;
 	int			 n = 0, voters = 0, reach = 0, first = 1, k;
 	int			 hb, elt, dn = 0;
+	time_t			 since;
 
 	cmdctx_out(ctx, "State: %s", cmd_cluster_state());
 	cmdctx_out(ctx, "List of peers");
@@ -164,6 +166,10 @@ cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 	else
 		cmdctx_kv(ctx, CC_KV_WIDTH, "Quorum", "no quorum (%d of %d "
 		    "voters reachable)", reach, voters);
+	if (xmpp_refusing(&since))
+		cmdctx_kv(ctx, CC_KV_WIDTH, "Clients", "refused for %lld s: "
+		    "no quorum; clients and call bridges were told to "
+		    "reconnect elsewhere", (long long)(time(NULL) - since));
 	for (i = 0; i < st->nnodes; i++) {
 		s = &st->nodes[i];
 		if (s->self)

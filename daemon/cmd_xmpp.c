@@ -37,6 +37,7 @@ static int	 cmd_xmpp_enabled(void);
 static void	 cmd_xmpp_reset_answer(struct cmdctx *, const char *);
 static char	*cmd_xmpp_ifnames(void);
 static char	*cmd_xmpp_ifaddrs(const char *);
+static int	 cmd_xmpp_listen_member(struct cmdctx *);
 static int	 cmd_xmpp_check(struct cmdctx *, int, const char *, ...)
 		    __attribute__((__format__(printf, 3, 4)));
 
@@ -231,6 +232,34 @@ cmd_xmpp_ifaddrs(const char *name)
 	return (list);
 }
 
+/*
+ * On a cluster member, xmpp listen may not move the node's cluster
+ * address (its first entry and xmpp port cluster): the members know it
+ * by that address, and it would never be heard again after a restart.
+ * -1 (said to the shell) if it would.
+ */
+static int
+cmd_xmpp_listen_member(struct cmdctx *ctx)
+{
+	char	 member[80], now[80], *cause = NULL;
+
+	if (!cluster_member())
+		return (0);
+	if (cluster_member_addr(member, sizeof(member)) == -1 &&
+	    cluster_local_addr(member, sizeof(member), &cause) == -1) {
+		free(cause);
+		return (0);	/* it has no cluster address to keep */
+	}
+	if (cluster_addr_for(ctx->m.args[0], now, sizeof(now), &cause) == 0 &&
+	    strcmp(now, member) == 0)
+		return (0);
+	free(cause);
+	cmdctx_err(ctx, "xmpp listen: this node is a cluster member at %s; "
+	    "remove it (xmpp cluster remove) and join again after changing "
+	    "listen", member);
+	return (-1);
+}
+
 /* xmpp listen <addr>...: IP literals or interfaces that exist. */
 int
 cmd_xmpp_listen(struct cmdctx *ctx)
@@ -261,6 +290,8 @@ cmd_xmpp_listen(struct cmdctx *ctx)
 			return (MMP_RES_FAILED);
 		}
 	}
+	if (cmd_xmpp_listen_member(ctx) == -1)
+		return (MMP_RES_FAILED);
 	if (db_begin(mmpd->db, &cause) == -1 ||
 	    db_listen_set(mmpd->db, (char **)(uintptr_t)ctx->m.args,
 	    ctx->m.nargs, &cause) == -1 ||

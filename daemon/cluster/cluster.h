@@ -43,6 +43,9 @@
 #define CFSM_EL_MAX		60000
 #define CLUSTER_VIEW_MS		1000	/* a view waits for the members */
 #define CLUSTER_VIEW_BYTES	(256 * 1024)	/* one member's view answer */
+#define CLUSTER_QUORUM_GRACE_MS	3000	/* no quorum for the election
+						   timeout and this: clients
+						   are sent away */
 
 struct bufferevent;
 struct raft_uv_transport;
@@ -180,6 +183,9 @@ void		 cfwd_comp_added(struct xconn *);
 void		 cfwd_comp_removed(struct xconn *);
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
+/* follower.c: the node lost its quorum: answer the stanzas kept for the
+   leader whose senders are still here with an error; how many. */
+size_t		 cfwd_answer_kept(void);
 
 /* hooks.c: the cluster plugged into the XMPP core's router and connections */
 struct cfwd_link;
@@ -276,6 +282,8 @@ int		 cluster_member(void);
 uint64_t	 cluster_node_id(void);
 /* This node's cluster address (ip:port) into out; -1 with *cause. */
 int		 cluster_local_addr(char *, size_t, char **);
+/* The cluster address (ip:port) with another first xmpp listen entry. */
+int		 cluster_addr_for(const char *, char *, size_t, char **);
 /* What this node lacks to cluster, one line, or NULL; the caller frees. */
 char		*cluster_missing(void);
 /* Check this node's certificate as its cluster identity; -1 with *cause. */
@@ -294,6 +302,10 @@ int		 cluster_down(void);
 int		 cluster_running(void);
 /* Whether this node leads (as last polled). */
 int		 cluster_is_leader(void);
+/* Every poll: without quorum too long, send clients away (and back). */
+void		 cluster_quorum_watch(void);
+/* Raft stops here: accept streams again if they were refused. */
+void		 cluster_quorum_reset(void);
 /* Whether accounts and rosters go through the replicated log. */
 int		 cluster_users_replicated(void);
 /* Start raft (with 1: bootstrap a new cluster of one); -1 with *cause. */
@@ -413,5 +425,8 @@ int		 cluster_state_now(void);
 void		 cluster_set_timers(int, int);
 /* Whether host (numeric, no port) is a member's address. */
 int		 cluster_addr_member(const char *);
+/* The address raft's configuration has for this node into out; -1 if
+   raft does not run here or has none. */
+int		 cluster_member_addr(char *, size_t);
 
 #endif /* CLUSTER_H */

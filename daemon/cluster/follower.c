@@ -680,3 +680,40 @@ cfwd_follower_free(void)
 	free(leader_addr);
 	leader_addr = NULL;
 }
+
+/*
+ * The node lost its quorum (raft.c), before it closes its streams:
+ * each stanza kept for the leader whose sender is still here is answered
+ * to it with recipient-unavailable (wait), and forgotten; so the sender
+ * learns it was not delivered and may send it again elsewhere. A
+ * presence broadcast is forgotten unanswered: the sender's unavailable
+ * presence follows when its stream closes, and that is kept. What a
+ * sender that has gone sent stays kept, for the next leader. How many
+ * were answered or forgotten.
+ */
+size_t
+cfwd_answer_kept(void)
+{
+	struct cfwd_item	*it, *next;
+	struct xconn		*c;
+	const char		*type;
+	size_t			 n = 0;
+
+	for (it = TAILQ_FIRST(&queue); it != NULL; it = next) {
+		next = TAILQ_NEXT(it, entry);
+		if ((c = clink_find(NULL, it->kind, it->from)) == NULL)
+			continue;
+		type = xnode_attr(it->stanza, "type");
+		if (strcmp(xnode_name(it->stanza), "presence") != 0 ||
+		    (type != NULL && (strncmp(type, "subscribe", 9) == 0 ||
+		    strncmp(type, "unsubscribe", 11) == 0)))
+			router_error(c, it->stanza, "wait",
+			    "recipient-unavailable");
+		TAILQ_REMOVE(&queue, it, entry);
+		nqueue--;
+		qbytes -= it->bytes;
+		cfwd_item_free(it);
+		n++;
+	}
+	return (n);
+}

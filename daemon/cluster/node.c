@@ -23,6 +23,9 @@
 #include "util.h"
 #include "xmalloc.h"
 
+static int	 cluster_host_of(const char *, char *, size_t, char **);
+static void	 cluster_addr_port(const char *, char *, size_t);
+
 /* A config value, or NULL; the caller frees. */
 char *
 cluster_cfg(const char *key)
@@ -100,10 +103,8 @@ cluster_node_id(void)
 int
 cluster_bindaddr(char *out, size_t len, char **cause)
 {
-	struct ifaddrs	*ifa, *i;
-	struct in6_addr	 a6;
-	char		**addrs, host[INET6_ADDRSTRLEN];
-	int		 n, found = 0, fam;
+	char	**addrs;
+	int	 n, rc;
 
 	db_listen_get(mmpd->db, &addrs, &n);
 	if (n == 0) {
@@ -111,30 +112,44 @@ cluster_bindaddr(char *out, size_t len, char **cause)
 		*cause = xstrdup("no listening address (xmpp listen <addr>)");
 		return (-1);
 	}
-	if (inet_pton(AF_INET, addrs[0], &a6) == 1 ||
-	    inet_pton(AF_INET6, addrs[0], &a6) == 1) {
-		if (strcmp(addrs[0], "0.0.0.0") == 0 ||
-		    strcmp(addrs[0], "::") == 0) {
+	rc = cluster_host_of(addrs[0], out, len, cause);
+	util_free_argv(addrs, n);
+	return (rc);
+}
+
+/*
+ * The address this node binds and dials from if first were its first
+ * xmpp listen entry (an address, or an interface: its first IPv4, else
+ * IPv6, address), into out; -1 with *cause.
+ */
+static int
+cluster_host_of(const char *first, char *out, size_t len, char **cause)
+{
+	struct ifaddrs	*ifa, *i;
+	struct in6_addr	 a6;
+	char		 host[INET6_ADDRSTRLEN];
+	int		 found = 0, fam;
+
+	if (inet_pton(AF_INET, first, &a6) == 1 ||
+	    inet_pton(AF_INET6, first, &a6) == 1) {
+		if (strcmp(first, "0.0.0.0") == 0 || strcmp(first, "::") == 0) {
 			*cause = xstrdup("the first xmpp listen address is a "
 			    "wildcard; the cluster needs this node's own "
 			    "address first");
-			util_free_argv(addrs, n);
 			return (-1);
 		}
-		strlcpy(out, addrs[0], len);
-		util_free_argv(addrs, n);
+		strlcpy(out, first, len);
 		return (0);
 	}
 	if (getifaddrs(&ifa) == -1) {
 		xasprintf(cause, "getifaddrs: %s", strerror(errno));
-		util_free_argv(addrs, n);
 		return (-1);
 	}
 	for (fam = AF_INET; fam != 0 && !found;
 	    fam = fam == AF_INET ? AF_INET6 : 0) {
 		for (i = ifa; i != NULL && !found; i = i->ifa_next) {
 			if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
-			    fam || strcmp(i->ifa_name, addrs[0]) != 0 ||
+			    fam || strcmp(i->ifa_name, first) != 0 ||
 			    addrkey_numeric(i->ifa_addr, host,
 			    sizeof(host)) == -1)
 				continue;
@@ -144,8 +159,7 @@ cluster_bindaddr(char *out, size_t len, char **cause)
 	}
 	freeifaddrs(ifa);
 	if (!found)
-		xasprintf(cause, "interface %s has no address", addrs[0]);
-	util_free_argv(addrs, n);
+		xasprintf(cause, "interface %s has no address", first);
 	return (found ? 0 : -1);
 }
 
@@ -157,13 +171,35 @@ cluster_local_addr(char *out, size_t len, char **cause)
 
 	if (cluster_bindaddr(host, sizeof(host), cause) == -1)
 		return (-1);
+	cluster_addr_port(host, out, len);
+	return (0);
+}
+
+/*
+ * The cluster address (ip:port) this node would have with first as its
+ * first xmpp listen entry, into out; -1 with *cause.
+ */
+int
+cluster_addr_for(const char *first, char *out, size_t len, char **cause)
+{
+	char	 host[INET6_ADDRSTRLEN];
+
+	if (cluster_host_of(first, host, sizeof(host), cause) == -1)
+		return (-1);
+	cluster_addr_port(host, out, len);
+	return (0);
+}
+
+/* host and xmpp port cluster as ip:port ([ip]:port for IPv6) into out. */
+static void
+cluster_addr_port(const char *host, char *out, size_t len)
+{
 	if (strchr(host, ':') != NULL)
 		snprintf(out, len, "[%s]:%d", host,
 		    cluster_cfg_int(DB_XMPP_PORT_CLUSTER, CLUSTER_PORT));
 	else
 		snprintf(out, len, "%s:%d", host,
 		    cluster_cfg_int(DB_XMPP_PORT_CLUSTER, CLUSTER_PORT));
-	return (0);
 }
 
 /* Full paths of a stored file name, or NULL when unset. */

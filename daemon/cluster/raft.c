@@ -32,6 +32,7 @@
 #include "mmpd.h"
 #include "util.h"
 #include "xmalloc.h"
+#include "xmpp/xmpp.h"
 
 #define CLUSTER_POLL_MS		50
 #define CLUSTER_CLOSE_MS	3000
@@ -67,6 +68,12 @@ static struct {
 } cl;
 static void	(*cluster_stop_done)(void);	/* what cluster_stop runs */
 
+/* The quorum watch: since when this node has had none (0: it has). */
+static struct {
+	int64_t		 lost_ms;
+	int		 refusing;
+} cq;
+
 static void	 cluster_poll(evutil_socket_t, short, void *);
 static void	 cluster_deferred(evutil_socket_t, short, void *);
 static void	 cluster_fsm_changed(void *);
@@ -77,6 +84,7 @@ static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
 static void	 cluster_transfer_cb(struct raft_transfer *);
 static void	 cluster_timers_adopt(void);
+static void	 cluster_addr_check(void);
 
 /* Set up what the cluster needs for the life of the daemon. */
 int
@@ -234,6 +242,7 @@ cluster_start(int bootstrap, char **cause)
 	cl.state = -1;
 	cl.leader = 0;
 	cl.since = time(NULL);
+	cluster_addr_check();
 	{
 		struct timeval	 tv = { 0, CLUSTER_POLL_MS * 1000 };
 
@@ -249,6 +258,27 @@ out:
 	free(trust);
 	free(domain);
 	return (rc);
+}
+
+/*
+ * After a start: raft's configuration (loaded from disk) knows this node
+ * by an address; if xmpp listen or xmpp port cluster changed since, the
+ * other members still dial the old one and ignore this node's votes, and
+ * it stays a candidate for ever. Say so, once.
+ */
+static void
+cluster_addr_check(void)
+{
+	char	 member[80];
+
+	if (cluster_member_addr(member, sizeof(member)) == -1 ||
+	    strcmp(member, cl.addr) == 0)
+		return;
+	log_warnx("cluster_start: this node's cluster address is now %s "
+	    "(xmpp listen, xmpp port cluster) but the cluster knows it as "
+	    "%s: the members cannot reach it and it cannot be elected; set "
+	    "them back, or remove the node (xmpp cluster remove) and join "
+	    "again", cl.addr, member);
 }
 
 /* Wake the deferred work on the next turn of the loop. */
@@ -276,6 +306,7 @@ cluster_stop(void (*done)(void))
 	}
 	cl.closing = 1;
 	evtimer_del(cl.poll);
+	cluster_quorum_reset();
 	creq_stop();
 	cfwd_role(CFWD_NONE, 0, NULL, NULL, 0);
 	raft_close(&cl.raft, cluster_close_cb);
@@ -496,6 +527,7 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 		cluster_leader_duties();
 	creq_run();
 	cluster_reconcile();
+	cluster_quorum_watch();
 }
 
 /*
@@ -795,4 +827,72 @@ cluster_remote_leader(void)
 {
 	return (cluster_running() && cl.leader != 0 && cl.leader != cl.id ?
 	    cl.leader_addr : NULL);
+}
+
+/*
+ * Every poll: a member that has had no quorum (it neither leads
+ * nor follows a leader raft knows) for longer than the election timeout
+ * plus CLUSTER_QUORUM_GRACE_MS answers what it kept for the leader with
+ * errors to the senders, then tells its clients and call bridges to
+ * reconnect elsewhere and refuses new streams; with quorum again it
+ * accepts them. Raft itself takes up to two election timeouts to lose a
+ * dead leader, so clients hear at most three election timeouts plus the
+ * grace after the others went. The grace lets a normal election pass.
+ *
+ * Streams end with system-shutdown, not see-other-host: a node without
+ * quorum does not know a member that has it (hearing from one would give
+ * it quorum), and a client sent to a dead node keeps going back there
+ * (slixmpp keeps a redirect's address for its later reconnects). Clients
+ * reconnect after system-shutdown as after a restart, through DNS to any
+ * node; <reset/> asks them to come straight back here.
+ */
+void
+cluster_quorum_watch(void)
+{
+	struct raft	*r;
+	raft_id		 lid = 0;
+	const char	*laddr = NULL;
+	int64_t		 now = cnet_now_ms(), bound;
+	int		 st;
+	size_t		 n;
+
+	if ((r = cluster_raft()) == NULL || !cluster_member()) {
+		cluster_quorum_reset();
+		return;
+	}
+	st = raft_state(r);
+	raft_leader(r, &lid, &laddr);
+	if (st == RAFT_LEADER || (st == RAFT_FOLLOWER && lid != 0)) {
+		if (cq.refusing)
+			log_info("cluster: quorum again after %lld s without: "
+			    "accepting XMPP streams",
+			    (long long)((now - cq.lost_ms) / 1000));
+		cluster_quorum_reset();
+		return;
+	}
+	if (cq.lost_ms == 0)
+		cq.lost_ms = now;
+	bound = (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
+	if (cq.refusing || now - cq.lost_ms <= bound)
+		return;
+	cq.refusing = 1;
+	n = cfwd_answer_kept();
+	log_warnx("cluster: no quorum for %lld ms (election timeout %u ms + "
+	    "%d ms): %zu kept stanzas answered with errors, clients and call "
+	    "bridges told to reconnect elsewhere, new streams refused until "
+	    "quorum returns", (long long)(now - cq.lost_ms),
+	    r->election_timeout, CLUSTER_QUORUM_GRACE_MS, n);
+	xmpp_refuse("system-shutdown", NULL, "this node has lost its cluster "
+	    "quorum; connect to another node of the cluster");
+}
+
+/* Quorum is back, or raft stops here: accept streams again. */
+void
+cluster_quorum_reset(void)
+{
+	cq.lost_ms = 0;
+	if (!cq.refusing)
+		return;
+	cq.refusing = 0;
+	xmpp_accept_again();
 }

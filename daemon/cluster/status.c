@@ -73,6 +73,19 @@ cluster_addr_member(const char *host)
 	return (0);
 }
 
+/* The address raft's configuration has for this node, into out. */
+int
+cluster_member_addr(char *out, size_t len)
+{
+	const struct raft_server	*me;
+
+	if (!cluster_running() || (me = cluster_server_by_id(cluster_id())) ==
+	    NULL)
+		return (-1);
+	strlcpy(out, me->address, len);
+	return (0);
+}
+
 /* Our word for one of raft's states. */
 static int
 cluster_status_state(int st)

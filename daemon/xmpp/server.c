@@ -82,6 +82,16 @@ static struct addrlimit		*unauths;	/* pending ones included */
 static uint64_t			 unauth_seq;	/* streams accepted so far */
 static struct log_limit		 log_peraddr, log_global, log_pause, log_evict;
 
+/* Streams refused (xmpp_refuse) while a layer above says so. */
+static struct {
+	int		 on;
+	time_t		 since;
+	char		*cond;
+	char		*host;		/* see-other-host: an address */
+	char		*text;
+	unsigned long	 answered;	/* new streams refused so far */
+} refuse;
+
 static int	 xmpp_listen(const char *, int, int, char **);
 static int	 xmpp_listen_addr(const char *, int, int, char **);
 static void	 xmpp_accept(struct evconnlistener *, evutil_socket_t,
@@ -97,6 +107,7 @@ static int	 xmpp_make_room(const char *);
 static struct cbstate *xmpp_cbstate(const char *);
 static void	 xmpp_close_listeners(void);
 static char	*xmpp_when(time_t);
+static void	 xmpp_refuse_one(struct xconn *, int);
 
 /* Our domain (empty when not serving). */
 const char *
@@ -299,6 +310,104 @@ xmpp_stop(const char *cond)
 	tls_server_set(NULL);
 	serving = 0;
 	log_info("xmpp_stop: no longer serving (%s)", cond);
+}
+
+/*
+ * Refuse streams from now on (the cluster lost its quorum): every local
+ * stream ends with the stream error, and new ones get it after their
+ * header. The connections close after their output drained, so what was
+ * sent to them before (stanza errors) reaches them first.
+ */
+void
+xmpp_refuse(const char *cond, const char *host, const char *text)
+{
+	struct xconn	*c, **all;
+	size_t		 n = 0, i;
+
+	free(refuse.cond);
+	free(refuse.host);
+	free(refuse.text);
+	refuse.cond = xstrdup(cond);
+	refuse.host = host != NULL ? xstrdup(host) : NULL;
+	refuse.text = text != NULL ? xstrdup(text) : NULL;
+	if (!refuse.on) {
+		refuse.on = 1;
+		refuse.since = time(NULL);
+		refuse.answered = 0;
+	}
+	TAILQ_FOREACH(c, &xconns, entry)
+		n++;
+	log_info("xmpp_refuse: refusing streams (%s%s), closing %zu: %s",
+	    host ? "see-other-host " : cond, host ? host : "", n,
+	    text ? text : "");
+	if (n == 0)
+		return;
+	/* Closing one stream can close others: walk a copy. */
+	all = xreallocarray(NULL, n, sizeof(*all));
+	n = 0;
+	TAILQ_FOREACH(c, &xconns, entry)
+		all[n++] = c;
+	for (i = 0; i < n; i++)
+		xmpp_refuse_one(all[i], 1);
+	free(all);
+}
+
+/* Accept streams again (the cluster has its quorum back). */
+void
+xmpp_accept_again(void)
+{
+	if (!refuse.on)
+		return;
+	log_info("xmpp_accept_again: accepting streams again (%lu refused "
+	    "in %lld s)", refuse.answered,
+	    (long long)(time(NULL) - refuse.since));
+	refuse.on = 0;
+	free(refuse.cond);
+	free(refuse.host);
+	free(refuse.text);
+	refuse.cond = refuse.host = refuse.text = NULL;
+}
+
+/* Whether streams are refused, and since when. */
+int
+xmpp_refusing(time_t *since)
+{
+	if (refuse.on && since != NULL)
+		*since = refuse.since;
+	return (refuse.on);
+}
+
+/* A new stream's header came: while refusing, answer it so; 1 if so. */
+int
+xmpp_refused(struct xconn *c)
+{
+	if (!refuse.on)
+		return (0);
+	refuse.answered++;
+	xmpp_refuse_one(c, 0);
+	return (1);
+}
+
+/* Close one stream with the refusal (logged: a stream we had). */
+static void
+xmpp_refuse_one(struct xconn *c, int logged)
+{
+	char	 where[128];
+	int	 port;
+	char	*v;
+
+	if (refuse.host == NULL) {
+		xconn_stream_error(c, refuse.cond, NULL, refuse.text, logged);
+		return;
+	}
+	v = db_config_get(mmpd->db, c->kind == XC_CLIENT ?
+	    DB_XMPP_PORT_CLIENT : DB_XMPP_PORT_COMPONENT);
+	port = v != NULL ? atoi(v) : c->kind == XC_CLIENT ? 5222 : 5223;
+	free(v);
+	snprintf(where, sizeof(where), "%s%s%s:%d",
+	    strchr(refuse.host, ':') ? "[" : "", refuse.host,
+	    strchr(refuse.host, ':') ? "]" : "", port);
+	xconn_stream_error(c, "see-other-host", where, refuse.text, logged);
 }
 
 /* A new TCP connection: wait for its first byte to tell TLS from XML. */
@@ -712,6 +821,7 @@ xmpp_free(void)
 	}
 	addrlimit_free(unauths);
 	unauths = NULL;
+	xmpp_accept_again();
 	free(domain);
 	domain = NULL;
 }

@@ -576,18 +576,41 @@ xconn_header(struct xconn *c, const char *from)
 static void
 stream_error(struct xconn *c, const char *cond, const char *text)
 {
-	struct xnode	*t;
+	xconn_stream_error(c, cond, NULL, text, 1);
+}
+
+/*
+ * A stream error on a local stream whose condition element may carry
+ * content (see-other-host: the host:port to go to, RFC 6120 section
+ * 4.9.3.19), logged unless quiet; then close.
+ */
+void
+xconn_stream_error(struct xconn *c, const char *cond, const char *content,
+    const char *text, int logged)
+{
+	struct xnode	*t, *e;
 	char		*s;
 
 	if (c->closing)
 		return;
-	log_info("xconn_error: %s: %s%s%s", c->peer, cond, text ? ": " : "",
-	    text ? text : "");
+	if (logged)
+		log_info("xconn_error: %s: %s%s%s%s%s", c->peer, cond,
+		    content ? " " : "", content ? content : "",
+		    text ? ": " : "", text ? text : "");
 	xconn_header(c, c->domain ? c->domain : c->cdomain ? c->cdomain :
 	    xmpp_domain());
-	xasprintf(&s, "<stream:error><%s xmlns='" NS_STREAM_ERR "'/>", cond);
-	xconn_send_raw(c, s);
-	free(s);
+	if (content == NULL) {
+		xasprintf(&s, "<stream:error><%s xmlns='" NS_STREAM_ERR "'/>",
+		    cond);
+		xconn_send_raw(c, s);
+		free(s);
+	} else {
+		xconn_send_raw(c, "<stream:error>");
+		e = xnode_new(cond, NS_STREAM_ERR);
+		xnode_add_text(e, content, strlen(content));
+		xconn_send(c, e);
+		xnode_free(e);
+	}
 	if (text != NULL) {
 		t = xnode_new("text", NS_STREAM_ERR);
 		xnode_add_text(t, text, strlen(text));
@@ -718,6 +741,8 @@ xp_stream_start(void *arg, const char *name, const char *ns,
 		    "no default namespace");
 		return;
 	}
+	if (xmpp_refused(c))
+		return;
 	if (c->kind == XC_CLIENT)
 		c2s_stream_start(c, name, ns, attrs);
 	else

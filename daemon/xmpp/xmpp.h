@@ -204,6 +204,18 @@ int		 xmpp_cb_failure(const char *, time_t *, const char **,
 		    const char **);
 /* Our domain (borrowed; empty when not serving). */
 const char	*xmpp_domain(void);
+/*
+ * Refuse streams (a layer above decides when, e.g. the cluster without
+ * quorum): close every local stream with the stream error condition, or
+ * with <see-other-host> naming host (an address; our port for the kind
+ * of stream is added) when host is not NULL, and text (may be NULL); new
+ * streams get the same answer until xmpp_accept_again. Copied.
+ */
+void		 xmpp_refuse(const char *, const char *, const char *);
+/* Accept streams again after xmpp_refuse. */
+void		 xmpp_accept_again(void);
+/* Whether streams are refused; if so *since (may be NULL) says when. */
+int		 xmpp_refusing(time_t *);
 /* Free the call-bridge states and the domain, at exit. */
 void		 xmpp_free(void);
 
@@ -253,6 +265,10 @@ void		 router_route(struct xconn *, struct xnode *);
 void		 router_deliver(struct xconn *, const struct xnode *);
 /* Strip the inherited stream namespace from a stanza, in place. */
 void		 router_strip(struct xnode *);
+/* Answer a stanza (borrowed) with a stanza error (type, condition) to
+   its origin; never an error or an iq result. */
+void		 router_error(struct xconn *, const struct xnode *,
+		    const char *, const char *);
 
 /* presence.c */
 /* A presence stanza (the caller's) from a client, to if it has one. */

@@ -16,6 +16,8 @@ void		 xmpp_cb_failed(const char *, const char *, const char *);
 void		 xmpp_cb_connected(const char *, const char *);
 /* A stream authenticated or closed: one fewer unauthenticated. */
 void		 xmpp_unauth_done(struct xconn *);
+/* While refusing (xmpp_refuse): answer a new stream so, 1; else 0. */
+int		 xmpp_refused(struct xconn *);
 
 /* conn.c */
 /* Send bytes we made (borrowed), if the connection takes raw bytes. */
@@ -44,6 +46,9 @@ void		 xconn_close_all(const char *);
 void		 xconn_free_all(void);
 /* A fresh, unpredictable stream id into c->streamid. */
 void		 xconn_new_streamid(struct xconn *);
+/* A stream error whose condition may carry content, logged or not. */
+void		 xconn_stream_error(struct xconn *, const char *, const char *,
+		    const char *, int);
 
 /* c2s.c */
 /* A client's stream header (name, ns, attrs borrowed). */
@@ -88,9 +93,6 @@ int		 router_count_sessions(const char *);
 int		 router_count_components(void);
 /* How many client sessions are bound on this node. */
 int		 router_count_clients(void);
-/* Answer a stanza (borrowed) with a stanza error, to its origin. */
-void		 router_error(struct xconn *, const struct xnode *,
-		    const char *, const char *);
 /* disco#items children: one item per connected component. */
 void		 router_components_items(struct xnode *);
 /* Whether a domain is ours. */

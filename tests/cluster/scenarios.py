@@ -2,7 +2,9 @@
 127.0.0.1..5, temporary directory, certificates and ports, and prints
 PASS/FAIL/SKIP lines (see clib.main). Those with peers that misbehave
 (guard, outsider, slots, viewlimits, takeover, dialcheck) are in
-hostile_peers.py, imported at the end, so they run after these.
+hostile_peers.py, those of lost quorum and a member's address (noquorum,
+memberaddr) in quorum.py, both imported at the end, so they run after
+these.
 
     scenarios.py --list        the scenarios make check runs
     scenarios.py NAME          run one
@@ -884,6 +886,7 @@ async def edges(t):
 
 
 import hostile_peers  # noqa: E402,F401 (its scenarios register last)
+import quorum  # noqa: E402,F401
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
