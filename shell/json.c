@@ -7,10 +7,13 @@
  * a new status or list command that keeps to the grammar converts without
  * a change here. The rules are in mmp.8 under JSON OUTPUT; keep the two
  * in step.
+ *
+ * This file keeps the answer's lines and puts the document together;
+ * json_grammar.c reads the grammar's lines into records, json_value.c is
+ * the value tree and its writer (shell/json_int.h between them).
  */
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdtab.h"
-#include "mmp.h"
+#include "compat.h"
 #include "xmalloc.h"
 #include "json_int.h"
 

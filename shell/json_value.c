@@ -5,13 +5,10 @@
  */
 #include <sys/queue.h>
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cmdtab.h"
-#include "mmp.h"
 #include "xmalloc.h"
 #include "json_int.h"
 
