@@ -272,7 +272,8 @@ $(O)/tests/unit/check_control: $(O)/tests/unit/check_control.o \
 
 # The whole suite, in the order DESIGN.md gives; one summary line at the end.
 check: all $(UNIT_BINS) $(O)/bench/xmppload
-	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke
+	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke \
+	    tests/unit/headers.sh
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done
