@@ -35,7 +35,7 @@
  *   settle.c	     the leader settling after an election
  *   hooks.c	     the router hooks and pseudo connection operations
  *		     by which the cluster plugs into the XMPP core
- *   view.c	     the cluster seen from any node (xmpp cluster view)
+ *   view.c	     the cluster seen from any node, for status and lists
  *
  * Everything runs on mmpd's one libevent thread.
  */
