@@ -48,13 +48,15 @@ pc_libs   = $(shell $(PKG_CONFIG) --libs $(1))
 
 COMMON_SRCS = common/cmdtab.c common/log.c common/msg.c common/util.c \
 	      common/xmalloc.c
-MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c
+MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c \
+	      shell/json_grammar.c shell/json_value.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/db_config.c daemon/db_user.c daemon/db_backup.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
 	      daemon/worker.c daemon/tls.c daemon/reaper.c \
-	      daemon/xml/tree.c daemon/xml/parser.c daemon/xmpp/server.c \
+	      daemon/xml/tree.c daemon/xml/parser.c daemon/xml/scan.c \
+	      daemon/xml/sax.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
@@ -77,6 +79,12 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      pki/pki_chain.c pki/pki_conv.c
 
 COMMON_OBJS = $(COMMON_SRCS:%.c=$(O)/%.o)
+# The XMPP stream parser (xml/xml.h), for the tests that link it alone.
+XP_OBJS     = $(O)/daemon/xml/parser.o $(O)/daemon/xml/scan.o \
+	      $(O)/daemon/xml/sax.o
+# mmp -j (shell/json_int.h).
+JSON_OBJS   = $(O)/shell/json.o $(O)/shell/json_grammar.o \
+	      $(O)/shell/json_value.o
 MMP_OBJS    = $(MMP_SRCS:%.c=$(O)/%.o)
 MMPD_OBJS   = $(MMPD_SRCS:%.c=$(O)/%.o)
 
@@ -134,7 +142,7 @@ $(O)/tests/unit/check_pki_cert: $(O)/tests/unit/check_pki_cert.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 $(O)/tests/unit/check_xml: $(O)/tests/unit/check_xml.o $(O)/daemon/xml/tree.o \
-    $(O)/daemon/xml/parser.o $(COMMON_OBJS)
+    $(XP_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
     $(O)/daemon/xmpp/sasl.o $(COMMON_OBJS)
@@ -145,7 +153,7 @@ $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
     $(O)/tests/unit/stub_store.o $(O)/daemon/xmpp/router.o \
     $(O)/daemon/xmpp/presence.o $(O)/daemon/xmpp/roster.o \
     $(O)/daemon/xmpp/conn.o $(O)/daemon/xmpp/jid.o \
-    $(O)/daemon/xml/tree.o $(O)/daemon/xml/parser.o $(COMMON_OBJS)
+    $(O)/daemon/xml/tree.o $(XP_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
 # The replicated state machine, and the helpers its three tests share.
@@ -165,7 +173,7 @@ $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
     $(O)/daemon/cluster/link.o $(O)/daemon/reaper.o $(O)/daemon/xml/tree.o \
-    $(O)/daemon/xml/parser.o $(COMMON_OBJS)
+    $(XP_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
     $(O)/daemon/cluster/status.o $(COMMON_OBJS)
@@ -180,7 +188,7 @@ FUZZ_TARGETS ?= xml sasl fsm msg hello
 FUZZ_SECONDS ?= 60
 FUZZ_ALL     = xml sasl fsm msg hello
 FUZZ_SUPPORT = $(O)/tests/fuzz/fuzz.o $(O)/common/xmalloc.o $(O)/common/util.o
-FUZZ_OBJS_xml  = $(O)/daemon/xml/tree.o $(O)/daemon/xml/parser.o
+FUZZ_OBJS_xml  = $(O)/daemon/xml/tree.o $(XP_OBJS)
 FUZZ_OBJS_sasl = $(O)/daemon/xmpp/sasl.o
 FUZZ_OBJS_fsm  = $(CFSM_OBJS)
 FUZZ_OBJS_msg  = $(O)/common/msg.o
@@ -252,7 +260,7 @@ $(O)/tests/unit/check_addrlimit: $(O)/tests/unit/check_addrlimit.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_log: $(O)/tests/unit/check_log.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
-$(O)/tests/unit/check_json: $(O)/tests/unit/check_json.o $(O)/shell/json.o \
+$(O)/tests/unit/check_json: $(O)/tests/unit/check_json.o $(JSON_OBJS) \
     $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_logring: $(O)/tests/unit/check_logring.o \
@@ -266,7 +274,8 @@ $(O)/tests/unit/check_control: $(O)/tests/unit/check_control.o \
 
 # The whole suite, in the order DESIGN.md gives; one summary line at the end.
 check: all $(UNIT_BINS) $(O)/bench/xmppload
-	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke
+	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke \
+	    tests/unit/headers.sh
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done

@@ -3,27 +3,39 @@
  * files of daemon/cluster/ and the daemon's commands; the XMPP core never
  * includes it: the cluster plugs into it from above (hooks.c).
  *
- *   node.c	    this node's settings: id, address, what it lacks
- *   raft.c	    raft's life, roles, membership as raft has it,
- *		    shutdown with handover
- *   replicate.c    accounts, rosters and secret digests through the
- *		    log; the leader's first entries
- *   status.c	    the snapshot the commands print (cluster_status);
- *		    libraft's objects stay in cluster_int.h, private to
- *		    daemon/cluster/
- *   cluster_req.c  requests between nodes (join, remove, apply), entries
- *		    on their way into the log, membership changes
- *   cluster_net.c  the cluster port: mutual TLS, channels named by a
- *		    hello line
- *   cluster_uv.c   libuv inside libevent, raft's transport over those
- *		    channels
- *   cluster_fsm.c  the replicated state machine (accounts and their
- *		    rosters, call-bridge secret digests, the cluster's
- *		    domain and digest key)
- *   cluster_fwd.c  followers forward stanzas to the leader (the role,
- *		    the follower's side, the XMPP hooks)
- *   cluster_lead.c the leader routes them to the node that holds the
- *		    destination (follower links, pseudo connections)
+ *   cluster.h	     this header; cluster_int.h (libraft's objects),
+ *		     fsm.h, fsm_int.h, fwd.h, net.h, req.h are private
+ *   node.c	     this node's settings: id, address, what it lacks
+ *   raft.c	     raft's life, roles, membership as raft has it,
+ *		     shutdown with handover
+ *   replicate.c     accounts, rosters and secret digests through the
+ *		     log; the leader's first entries
+ *   status.c	     raft's configuration, the snapshot the commands
+ *		     print (cluster_status)
+ *   req.c	     the request channel: requests between nodes (join,
+ *		     remove, apply, view, leader redirects)
+ *   submit.c	     entries on their way into the log, retried across
+ *		     leader changes
+ *   member.c	     the leader's membership changes, one at a time
+ *   net.c	     the cluster port: listener, per-address limits, the
+ *		     hello of accepted channels, hand-off by kind
+ *   dial.c	     channels in their handshake, and dialling
+ *   trust.c	     TLS on the port, a peer's identity, the trust bundle
+ *   hello.c	     the hello line parsed alone (a fuzz target links it)
+ *   uv.c	     libuv inside libevent, raft's transport over the port
+ *   fsm.c	     the replicated state machine: state, applying entries
+ *   fsm_codec.c     its entries as text
+ *   fsm_snap.c	     its snapshots, and the pins kept for a restart
+ *   fsm_secret.c    its call-bridge secret digests and their report
+ *   fwd.c	     forwarding: the role switch and the entry points
+ *   link.c	     the forwarding link both ends share
+ *   follower.c	     the follower's side: stanzas kept until acknowledged
+ *   leader.c	     the leader's side: follower links, pseudo
+ *		     connections, routing and acknowledging
+ *   settle.c	     the leader settling after an election
+ *   hooks.c	     the router hooks and pseudo connection operations
+ *		     by which the cluster plugs into the XMPP core
+ *   view.c	     the cluster seen from any node, for status and lists
  *
  * Everything runs on mmpd's one libevent thread.
  */
@@ -166,21 +178,33 @@ char		**cfsm_digest_names(const struct cfsm *, uint64_t, int *);
 char		*cfsm_secret_report(const struct cfsm *, const uint64_t *,
 		    const char **, int);
 
-/* cluster_fwd.c */
+/* fwd.c, follower.c: forwarding, the role switch and the follower */
 #define CFWD_NONE	0	/* not a cluster member: route locally */
 #define CFWD_FOLLOWER	1	/* forward to the leader (or queue) */
 #define CFWD_LEADER	2	/* route for everyone */
+/* Set up forwarding (nothing runs until cfwd_role); once a process. */
 void		 cfwd_init(void);
+/* Free everything at exit: links, pseudos, kept stanzas, events. */
 void		 cfwd_free(void);
+/* Our role (CFWD_*), the leader's id and address, the member ids. */
 void		 cfwd_role(int, uint64_t, const char *, const uint64_t *, int);
+/* Whether the router must hand the stanzas of our connections to us. */
 int		 cfwd_active(void);
+/* Whether c is a pseudo connection (another node's). */
 int		 cfwd_is_remote(const struct xconn *);
+/* Keep and forward a stanza of a local stream; it stays the caller's. */
 void		 cfwd_stanza(struct xconn *, struct xnode *);
+/* A local session is bound: a follower registers it, a leader tells. */
 void		 cfwd_bound(struct xconn *);
+/* A local session ends while cfwd_active: its unavailable presence. */
 void		 cfwd_unbound(struct xconn *);
+/* A session of the leader itself ends: its followers hear of it. */
 void		 cfwd_local_gone(struct xconn *);
+/* A local call bridge authenticated: a follower registers it. */
 void		 cfwd_comp_added(struct xconn *);
+/* A local call bridge went: a follower tells the leader. */
 void		 cfwd_comp_removed(struct xconn *);
+/* Lines (label, value, borrowed for the call) for xmpp cluster status. */
 void		 cfwd_status_lines(void (*)(void *, const char *, const char *),
 		    void *);
 /* follower.c: the node lost its quorum: answer the stanzas kept for the
@@ -194,12 +218,17 @@ void		 chook_init(void);
 /* A ready pseudo connection of a kind for a link (the caller frees). */
 struct xconn	*chook_pseudo_new(int, struct cfwd_link *);
 
-/* cluster_lead.c */
+/* leader.c, fwd.c: forwarding, the leader's side */
+/* A follower's link accepted on the port (the link takes bev). */
 void		 cfwd_accept(struct bufferevent *, const struct cnet_hello *,
 		    void *);
+/* Leader shutting down: tell every follower not to wait for us. */
 void		 cfwd_leaving(void);
+/* xconn_send to a pseudo: a <d> frame to its node (n stays caller's). */
 void		 cfwd_send(struct xconn *, const struct xnode *);
+/* xconn_error or xconn_close of a pseudo: its node closes the session. */
 void		 cfwd_close(struct xconn *, const char *, const char *);
+/* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
@@ -222,7 +251,7 @@ int		 cluster_routing_ok(void);
 void		 cluster_op_join(uint64_t, const char *, const char *,
 		    void (*)(void *, int, const char *), void *);
 
-/* cluster_view.c: the cluster seen from this node, for commands. */
+/* view.c: the cluster seen from this node, for commands. */
 struct cmdctx;
 struct cview_node {
 	uint64_t	 id;
@@ -263,13 +292,20 @@ struct cview {
 	struct cview_fail	*fail;
 	size_t			 nfail;
 };
+/* This node's answer to VIEW, without "OK " (the caller frees). */
 char		*cview_local(void);
+/* This node's view alone (not a member, or raft not running); cview_free. */
 struct cview	*cview_here(void);
+/* Free a view and everything in it. */
 void		 cview_free(struct cview *);
+/* Gather the view, then print(ctx, view) (view borrowed); CMD_PENDING. */
 int		 cview_run(struct cmdctx *, int (*)(struct cmdctx *,
 		    const struct cview *));
+/* Member k unreachable for el_ms: ms since heard, INT64_MAX never, -1 no. */
 int64_t		 cview_unreachable(const struct cview *, int, int64_t);
+/* The address of member k (borrowed), or "this node" when unnamed. */
 const char	*cview_addr(const struct cview *, int);
+/* A time for humans, UTC, written into buf (returned). */
 const char	*cview_when(time_t, char *, size_t);
 
 /* node.c: this node's cluster settings. */

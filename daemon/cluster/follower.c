@@ -402,7 +402,7 @@ cfwd_burst(struct cfwd_link *l)
 	struct xconn		*c;
 	struct cfwd_item	*it;
 
-	TAILQ_FOREACH(c, &xconns, entry) {
+	for (c = xconn_first(); c != NULL; c = xconn_next(c)) {
 		if (c->closing || c->dead || c->state != XS_READY ||
 		    c->remote != NULL)
 			continue;

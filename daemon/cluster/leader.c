@@ -948,7 +948,7 @@ clead_tell_all(struct cfwd_link *l)
 {
 	struct xconn	*c;
 
-	TAILQ_FOREACH(c, &xconns, entry) {
+	for (c = xconn_first(); c != NULL; c = xconn_next(c)) {
 		if (c->kind != XC_CLIENT || c->state != XS_READY ||
 		    c->full == NULL || c->closing)
 			continue;

@@ -188,7 +188,7 @@ cview_local(void)
 		cview_num(&b, st->nodes[i].heard_ms);
 	}
 	cluster_status_free(st);
-	TAILQ_FOREACH(c, &xconns, entry) {
+	for (c = xconn_first(); c != NULL; c = xconn_next(c)) {
 		if (c->remote != NULL || c->state != XS_READY || c->dead ||
 		    c->closing)
 			continue;

@@ -604,7 +604,7 @@ xmpp_make_room(const char *addr)
 			break;
 		}
 	}
-	TAILQ_FOREACH(c, &xconns, entry) {
+	for (c = xconn_first(); c != NULL; c = xconn_next(c)) {
 		if (!c->unauth_counted || c->closing ||
 		    (oldp != NULL && c->unauth_seq > oldp->seq))
 			continue;

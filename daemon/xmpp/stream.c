@@ -56,7 +56,7 @@ RB_PROTOTYPE(xshape_accts, xshape_acct, entry, xshape_acct_cmp);
 RB_GENERATE(xshape_accts, xshape_acct, entry, xshape_acct_cmp);
 static struct xshape_accts	 xshape_accts = RB_INITIALIZER(&xshape_accts);
 
-struct xconn_list	 xconns = TAILQ_HEAD_INITIALIZER(xconns);
+static struct xconn_list xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*reaper;
 
@@ -699,6 +699,20 @@ xconn_push(struct xconn *c)
 	while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
 		;
 	evbuffer_freeze(out, 1);
+}
+
+/* The first of this node's streams (borrowed), or NULL if there are none. */
+struct xconn *
+xconn_first(void)
+{
+	return (TAILQ_FIRST(&xconns));
+}
+
+/* The stream after c on this node (borrowed), or NULL after the last. */
+struct xconn *
+xconn_next(struct xconn *c)
+{
+	return (TAILQ_NEXT(c, entry));
 }
 
 /*

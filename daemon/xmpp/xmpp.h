@@ -103,7 +103,7 @@ struct xconn_ops {
  * (xconn_pseudo_new): the sessions and components of other nodes, with
  * that layer's operations and its opaque pointer (remote, e.g. the cluster
  * link). A pseudo has no socket, bev or parser, and it is never on the
- * xconns list (its owner keeps it).
+ * list of this node's streams (its owner keeps it).
  */
 struct xconn {
 	TAILQ_ENTRY(xconn)	 entry;		/* all connections */
@@ -239,8 +239,10 @@ void		 xconn_free(struct xconn *);
 /* The value of a stream header attribute (borrowed from attrs), or NULL. */
 const char	*xconn_attr(const char **, const char *);
 TAILQ_HEAD(xconn_list, xconn);
-/* This node's streams, owned by stream.c (pseudo connections never). */
-extern struct xconn_list xconns;
+/* This node's first stream (borrowed; never a pseudo), or NULL. */
+struct xconn	*xconn_first(void);
+/* The stream after c (borrowed), or NULL; close none while walking. */
+struct xconn	*xconn_next(struct xconn *);
 
 /* router.c: where every JID is connected, where each stanza goes */
 /* Register the hooks of the layer above (copied; NULL: none). */
