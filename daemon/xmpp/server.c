@@ -335,7 +335,7 @@ xmpp_refuse(const char *cond, const char *host, const char *text)
 		refuse.since = time(NULL);
 		refuse.answered = 0;
 	}
-	TAILQ_FOREACH(c, &xconns, entry)
+	for (c = xconn_first(); c != NULL; c = xconn_next(c))
 		n++;
 	log_info("xmpp_refuse: refusing streams (%s%s), closing %zu: %s",
 	    host ? "see-other-host " : cond, host ? host : "", n,
@@ -345,7 +345,7 @@ xmpp_refuse(const char *cond, const char *host, const char *text)
 	/* Closing one stream can close others: walk a copy. */
 	all = xreallocarray(NULL, n, sizeof(*all));
 	n = 0;
-	TAILQ_FOREACH(c, &xconns, entry)
+	for (c = xconn_first(); c != NULL; c = xconn_next(c))
 		all[n++] = c;
 	for (i = 0; i < n; i++)
 		xmpp_refuse_one(all[i], 1);
