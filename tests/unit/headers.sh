@@ -11,7 +11,7 @@ set -u
 
 HEADERS=${*:-daemon/cluster/cluster.h daemon/xmpp/xmpp.h daemon/xml/xml.h \
     daemon/xml/xml_int.h daemon/tls.h daemon/addrlimit.h daemon/reaper.h \
-    shell/json_int.h}
+    daemon/db.h shell/json_int.h}
 checks=0
 fails=0
 
