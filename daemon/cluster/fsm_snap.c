@@ -203,6 +203,10 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		}
 		cfsm_state_apply(st, &e);
 	}
+	if (v5 && !ticked) {
+		*cause = "no tick after a cfsm 5 header";
+		return (-1);
+	}
 	if (!v1 && !v3 && RB_EMPTY(&st->members)) {
 		*cause = "no member line after a cfsm 2 header";
 		return (-1);
