@@ -61,6 +61,7 @@ static TAILQ_HEAD(, csub)	 subs = TAILQ_HEAD_INITIALIZER(subs);
 static uint64_t		 sess_id;	/* 0: pick one */
 static uint64_t		 sess_serial;	/* the last serial given */
 static int		 sess_opening;	/* its session-open is on its way */
+static int		 sess_seen;	/* the state has held it */
 
 static struct csub *cluster_sub_new(const char *,
 		    void (*)(void *, const char *), void *, int);
@@ -133,7 +134,21 @@ cluster_sub_serial(struct csub *s)
 			fatal("cluster_sub_serial: getrandom");
 		sess_serial = 0;
 	}
-	if (!cfsm_session_known(cluster_fsm(), sess_id)) {
+	if (cfsm_session_known(cluster_fsm(), sess_id))
+		sess_seen = 1;
+	else if (sess_seen) {
+		/*
+		 * Expired (or another cluster): never open the same id again,
+		 * or copies of its old commands would count as new.
+		 */
+		log_warnx("cluster: session %016llx is gone; opening another",
+		    (unsigned long long)sess_id);
+		sess_id = 0;
+		sess_seen = 0;
+		cluster_kick();
+		return (0);
+	}
+	if (!sess_seen) {
 		if (!sess_opening &&
 		    (e = cfsm_enc_session(sess_id)) != NULL) {
 			log_info("cluster: opening session %016llx",
@@ -213,6 +228,7 @@ cluster_sub_applied(struct csub *s)
 		log_warnx("cluster: session %016llx expired",
 		    (unsigned long long)sess_id);
 		sess_id = 0;
+		sess_seen = 0;
 	}
 	cluster_sub_finish(s, r == CFSM_R_APPLIED ? NULL :
 	    cfsm_result_str(r));
