@@ -27,8 +27,8 @@ void		 cluster_reqs_forget(void *);
 
 /* submit.c */
 /* Put a member's command (in its session's envelope) in the log as is. */
-void		 cluster_submit_raw(const char *, void (*)(void *, const char *),
-		    void *);
+void		 cluster_submit_raw(const char *,
+		    void (*)(void *, const char *), void *);
 /* Move every submission along. */
 void		 cluster_subs_run(void);
 /* Raft is stopping: what is not in raft_apply fails. */
