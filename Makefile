@@ -66,7 +66,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/req.c daemon/cluster/net.c \
 	      daemon/cluster/hello.c daemon/cluster/dial.c daemon/cluster/trust.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
-	      daemon/cluster/fsm_secret.c \
+	      daemon/cluster/fsm_secret.c daemon/cluster/fsm_session.c \
 	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
@@ -92,7 +92,7 @@ UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
 	      check_router check_addrlimit check_cluster_link \
-	      check_cluster_status
+	      check_cluster_status check_cluster_session
 UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -158,7 +158,8 @@ $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
 
 # The replicated state machine, and the helpers its three tests share.
 CFSM_OBJS   = $(O)/daemon/cluster/fsm.o $(O)/daemon/cluster/fsm_codec.o \
-	      $(O)/daemon/cluster/fsm_snap.o $(O)/daemon/cluster/fsm_secret.o
+	      $(O)/daemon/cluster/fsm_snap.o $(O)/daemon/cluster/fsm_secret.o \
+	      $(O)/daemon/cluster/fsm_session.o
 CFSM_TEST_OBJS = $(O)/tests/unit/cfsm_helpers.o $(CFSM_OBJS)
 ALL_OBJS += $(O)/tests/unit/cfsm_helpers.o
 
@@ -169,6 +170,9 @@ $(O)/tests/unit/check_cluster_pin: $(O)/tests/unit/check_cluster_pin.o \
     $(CFSM_TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_view: $(O)/tests/unit/check_cluster_view.o \
+    $(CFSM_TEST_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_session: $(O)/tests/unit/check_cluster_session.o \
     $(CFSM_TEST_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \

@@ -105,6 +105,9 @@ cfsm_state_init(struct cfsm_state *st)
 	st->npub = 0;
 	st->revoked = NULL;
 	st->nrevoked = 0;
+	RB_INIT(&st->sessions);
+	st->nsessions = 0;
+	st->tick = 0;
 }
 
 /* Free everything in st and leave it empty. */
@@ -117,6 +120,7 @@ cfsm_state_clear(struct cfsm_state *st)
 	struct cfsm_mem		*m, *mnext;
 	size_t			 i;
 
+	cfsm_sess_clear(st);
 	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
 		cfsm_mem_free(&st->members, m);
 	free(st->pub);
@@ -295,6 +299,8 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 	int			 changed = 0;
 
 	switch (e->type) {
+	case CE_SESSION:
+		return (cfsm_sess_open(st, e->sess));
 	case CE_TIMERS:
 		if (st->hb == e->hb && st->el == e->el)
 			return (0);
@@ -479,7 +485,9 @@ cfsm_raft(struct cfsm *c)
 
 /*
  * raft's apply: one committed entry. Bad entries are logged and skipped.
- * The sink hears every account and roster entry, even one that changes
+ * A session's command (fsm_session.c) is applied only the first time and
+ * only while its session is open; its result is kept either way. The
+ * sink hears every account and roster entry, even one that changes
  * nothing, so a node's database converges (but not a roster-set for an
  * unknown account: the state ignores it); changed() only follows a real
  * change of anything but a roster.
@@ -490,20 +498,41 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 {
 	struct cfsm		*c = fsm->data;
 	struct cfsm_entry	 e;
+	struct cfsm_env		 env;
 	const char		*cause = NULL;
-	char			*line;
-	int			 changed;
+	char			*line, *inner;
+	int			 changed, once = 0, r;
 
 	if (result != NULL)
 		*result = NULL;
-	if ((line = cfsm_copy(buf->base, buf->len, &cause)) == NULL ||
-	    cfsm_decode(line, &e, &cause) == -1) {
+	if ((line = cfsm_copy(buf->base, buf->len, &cause)) == NULL) {
 		log_warnx("cfsm_apply: entry of %zu bytes ignored: %s",
 		    buf->len, cause);
-		free(line);
 		return (0);
 	}
+	inner = line;
+	if (line[0] == '@') {
+		if (cfsm_env_split(line, &env, &inner, &cause) == -1)
+			goto bad;
+		once = 1;
+		if ((r = cfsm_sess_admit(&c->st, &env)) != CFSM_R_NEW) {
+			log_info("cfsm_apply: command %llu of session %016llx "
+			    "not applied: %s", (unsigned long long)env.serial,
+			    (unsigned long long)env.id, r == CFSM_R_DUP ?
+			    "applied before" : cfsm_result_str(r));
+			freezero(line, buf->len);
+			return (0);
+		}
+	}
+	if (cfsm_decode(inner, &e, &cause) == -1 ||
+	    (once && e.type == CE_SESSION)) {
+		if (cause == NULL)
+			cause = "session-open in an envelope";
+		goto bad;
+	}
 	changed = cfsm_state_apply(&c->st, &e);
+	if (once)
+		cfsm_sess_record(&c->st, &env, CFSM_R_APPLIED);
 	switch (e.type) {
 	case CE_USER_SET:
 		if (c->sink.user_set != NULL)
@@ -532,6 +561,13 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	    c->sink.changed != NULL)
 		c->sink.changed(c->sink.arg);
 	freezero(line, buf->len);	/* the copy holds len + 1 bytes */
+	return (0);
+bad:
+	log_warnx("cfsm_apply: entry of %zu bytes ignored: %s", buf->len,
+	    cause);
+	if (once)
+		cfsm_sess_record(&c->st, &env, CFSM_R_BAD);
+	freezero(line, buf->len);
 	return (0);
 }
 

@@ -34,6 +34,21 @@ struct cfsm_sink {
 	void	*arg;
 };
 
+/*
+ * Client sessions (fsm_session.c): the limits, and what became of a
+ * session's command. CFSM_R_NEW is only what the state decides inside.
+ */
+#define CFSM_SESSIONS_MAX	64	/* open at once, cluster-wide */
+#define CFSM_SESSION_IDLE	100000	/* session entries without one */
+#define CFSM_SESSION_WINDOW	256	/* results kept per session */
+#define CFSM_R_APPLIED		0
+#define CFSM_R_BAD		1	/* applied as a bad entry: skipped */
+#define CFSM_R_NOSESSION	2
+#define CFSM_R_STALE		3
+#define CFSM_R_PENDING		4
+#define CFSM_R_NEW		5
+#define CFSM_R_DUP		6
+
 /* fsm.c */
 /* A state machine with no state yet (sink copied, may be NULL). */
 struct cfsm	*cfsm_new(const struct cfsm_sink *);
@@ -99,6 +114,18 @@ int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
 char		*cfsm_members_enc(const struct cfsm *);
 /* Add the member entries of such text to the pins; how many. */
 int		 cfsm_members_load(struct cfsm *, const char *);
+
+/* fsm_session.c */
+/* Whether a session is open (and not expired). */
+int		 cfsm_session_known(const struct cfsm *, uint64_t);
+/* What became of a session's command as far as applied here: CFSM_R_*. */
+int		 cfsm_session_result(const struct cfsm *, uint64_t, uint64_t);
+/* What a CFSM_R_* result means (static). */
+const char	*cfsm_result_str(int);
+/* The entry that opens a session; the caller frees. */
+char		*cfsm_enc_session(uint64_t);
+/* An entry wrapped as a session's command: id, serial, lo; or NULL. */
+char		*cfsm_enc_once(uint64_t, uint64_t, uint64_t, const char *);
 
 /* fsm_secret.c */
 /* A call bridge secret's digest under a hex key; the caller frees. */

@@ -18,6 +18,11 @@
  *	timers		heartbeat-ms	election-ms
  *	revoke		identity
  *	revoke-clear	all
+ *	session-open	session (16 hex digits)
+ *
+ * Any entry but session-open may come in a session's envelope
+ * ("@session:serial:lo" and a tab before it; fsm_session.c), which makes
+ * sure it is applied once.
  *
  * timers are the raft timers of every member (xmpp cluster timers): a
  * heartbeat of CFSM_HB_MIN to CFSM_HB_MAX ms and an election timeout of
@@ -79,6 +84,7 @@ static const struct cfsm_type {
 	{ "published",	CE_PUBLISHED,	1 },
 	{ "revoke",	CE_REVOKE,	1 },
 	{ "revoke-clear", CE_REVOKE_CLEAR, 1 },
+	{ "session-open", CE_SESSION,	1 },
 };
 
 static int	 cfsm_field_ok(const char *);
@@ -381,6 +387,12 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 			return (-1);
 		}
 		break;
+	case CE_SESSION:
+		if (cfsm_sess_id_parse(f[1], &e->sess) == -1) {
+			*cause = "bad session id";
+			return (-1);
+		}
+		break;
 	case CE_TIMERS:
 		e->hb = cfsm_ms_parse(f[1]);
 		e->el = cfsm_ms_parse(f[2]);
@@ -648,18 +660,24 @@ cfsm_enc_revoke_clear(void)
  * Whether a member (node id) may put entry data into the log through the
  * leader (APPLY): not the leader's own entries (init, member, forget:
  * who is a member, with which certificate), and of entries about one node
- * only those about itself. 0, or -1 and why in buf.
+ * only those about itself; in a session's envelope or not. 0, or -1 and
+ * why in buf.
  */
 int
 cfsm_entry_allowed(const char *data, uint64_t id, char *buf, size_t len)
 {
 	struct cfsm_entry	 e;
+	struct cfsm_env		 env;
 	const char		*cause;
-	char			*copy;
+	char			*copy, *line;
 	int			 rv = -1;
 
-	copy = xstrdup(data);
-	if (cfsm_decode(copy, &e, &cause) == -1)
+	line = copy = xstrdup(data);
+	if (line[0] == '@' && cfsm_env_split(copy, &env, &line, &cause) == -1)
+		snprintf(buf, len, "%s", cause);
+	else if (line != copy && strncmp(line, "session-open\t", 13) == 0)
+		snprintf(buf, len, "bad envelope: around a session-open");
+	else if (cfsm_decode(line, &e, &cause) == -1)
 		snprintf(buf, len, "bad entry: %s", cause);
 	else if (e.type == CE_INIT || e.type == CE_MEMBER ||
 	    e.type == CE_FORGET || e.type == CE_REVOKE ||

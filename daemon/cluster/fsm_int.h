@@ -17,6 +17,7 @@
 
 #include "cluster/fsm.h"
 
+#define CFSM_SNAP_HEADER5	"cfsm 5"	/* sessions */
 #define CFSM_SNAP_HEADER4	"cfsm 4"	/* revoke */
 #define CFSM_SNAP_HEADER3	"cfsm 3"	/* timers, published */
 #define CFSM_SNAP_HEADER	"cfsm 2"
@@ -39,6 +40,30 @@
 #define CE_PUBLISHED	11
 #define CE_REVOKE	12
 #define CE_REVOKE_CLEAR	13
+#define CE_SESSION	14
+
+/* What a session's command in an envelope is (fsm_session.c). */
+struct cfsm_env {
+	uint64_t	 id;		/* session */
+	uint64_t	 serial;
+	uint64_t	 lo;		/* lowest unfinished */
+};
+
+/* The result kept for one command of a session. */
+struct cfsm_served {
+	uint64_t	 serial;
+	int		 result;	/* CFSM_R_APPLIED or CFSM_R_BAD */
+};
+
+/* A client session: a submitting node's process (fsm_session.c). */
+struct cfsm_sess {
+	RB_ENTRY(cfsm_sess)	 entry;
+	uint64_t		 id;
+	uint64_t		 last;		/* tick of its last entry */
+	uint64_t		 lo;		/* below: answered */
+	struct cfsm_served	*served;	/* at or above lo */
+	size_t			 nserved;
+};
 
 /* A decoded entry; the strings point into the decoder's copy. */
 struct cfsm_entry {
@@ -52,6 +77,7 @@ struct cfsm_entry {
 	const char	*c;		/* roster item */
 	int		 hb;		/* timers */
 	int		 el;
+	uint64_t	 sess;		/* session-open */
 };
 
 struct cfsm_user {
@@ -87,6 +113,8 @@ RB_HEAD(cfsm_user_tree, cfsm_user);
 RB_HEAD(cfsm_mem_tree, cfsm_mem);
 RB_HEAD(cfsm_dig_tree, cfsm_dig);
 RB_HEAD(cfsm_ros_tree, cfsm_ros);
+RB_HEAD(cfsm_sess_tree, cfsm_sess);
+RB_PROTOTYPE(cfsm_sess_tree, cfsm_sess, entry, cfsm_sess_cmp);
 RB_PROTOTYPE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
 RB_PROTOTYPE(cfsm_dig_tree, cfsm_dig, entry, cfsm_dig_cmp);
@@ -106,6 +134,9 @@ struct cfsm_state {
 	size_t			 npub;
 	char			**revoked;	/* removed members' */
 	size_t			 nrevoked;
+	struct cfsm_sess_tree	 sessions;
+	size_t			 nsessions;
+	uint64_t		 tick;		/* session entries applied */
 };
 
 struct cfsm {
@@ -155,5 +186,25 @@ int		 cfsm_raft_snapshot(struct raft_fsm *, struct raft_buffer *[],
 		    unsigned *);
 /* raft's restore: replace all state with a snapshot's. */
 int		 cfsm_raft_restore(struct raft_fsm *, struct raft_buffer *);
+
+/* fsm_session.c */
+/* Whether s is a session id (16 hex digits, not 0); 0 with *id, or -1. */
+int		 cfsm_sess_id_parse(const char *, uint64_t *);
+/* Free every session of st and zero its tick. */
+void		 cfsm_sess_clear(struct cfsm_state *);
+/* Apply session-open: a new session, or a known one kept alive. */
+int		 cfsm_sess_open(struct cfsm_state *, uint64_t);
+/* Split an envelope off a writable line; 0, or -1 with *cause. */
+int		 cfsm_env_split(char *, struct cfsm_env *, char **,
+		    const char **);
+/* Whether a session's command is to be applied: CFSM_R_NEW, or why not. */
+int		 cfsm_sess_admit(struct cfsm_state *, const struct cfsm_env *);
+/* Record the result of a command cfsm_sess_admit let through. */
+void		 cfsm_sess_record(struct cfsm_state *, const struct cfsm_env *,
+		    int);
+/* Append the sessions to a snapshot being written. */
+void		 cfsm_sess_snap(const struct cfsm_state *, struct cfsm_buf *);
+/* Load a snapshot's tick or session line: 1, 0 if another, -1 bad. */
+int		 cfsm_sess_load(struct cfsm_state *, char *, const char **);
 
 #endif /* CLUSTER_FSM_INT_H */

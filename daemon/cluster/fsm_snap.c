@@ -15,6 +15,9 @@
  * "cfsm 3" member lines are allowed but not required.
  * "cfsm 4" is written if the state holds a revoked identity, and after
  * it "revoke" lines, one per identity, may follow those of "cfsm 3".
+ * "cfsm 5" is written if the state has seen a client session
+ * (fsm_session.c): after it, all that "cfsm 4" allows, then one "tick"
+ * line and one "session" line per session, in fsm_session.c's words.
  */
 #include <sys/tree.h>
 
@@ -69,7 +72,9 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	char			 id[32], el[16];
 	size_t			 i;
 
-	if (c->st.nrevoked > 0)
+	if (c->st.tick > 0 || c->st.nsessions > 0)
+		cfsm_buf_add(&b, CFSM_SNAP_HEADER5 "\n");
+	else if (c->st.nrevoked > 0)
 		cfsm_buf_add(&b, CFSM_SNAP_HEADER4 "\n");
 	else if (c->st.hb != 0 || c->st.npub > 0)
 		cfsm_buf_add(&b, CFSM_SNAP_HEADER3 "\n");
@@ -102,6 +107,8 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	}
 	for (i = 0; i < c->st.nrevoked; i++)
 		cfsm_buf_line(&b, "revoke", c->st.revoked[i], NULL, NULL);
+	if (c->st.tick > 0 || c->st.nsessions > 0)
+		cfsm_sess_snap(&c->st, &b);
 
 	*bufs = NULL;
 	*n_bufs = 0;
@@ -132,7 +139,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
-	int			 v1, v3, v4;
+	int			 v1, v3, v4, v5, r, ticked = 0;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -142,13 +149,27 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
 	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
-	v4 = strcmp(line, CFSM_SNAP_HEADER4) == 0;
+	v5 = strcmp(line, CFSM_SNAP_HEADER5) == 0;
+	v4 = v5 || strcmp(line, CFSM_SNAP_HEADER4) == 0;
 	v3 = v4 || strcmp(line, CFSM_SNAP_HEADER3) == 0;
 	if (!v1 && !v3 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
 		*cause = "unknown header";
 		return (-1);
 	}
 	while ((line = strsep(&text, "\n")) != NULL) {
+		if (v5 && strncmp(line, "tick\t", 5) == 0 && ticked++) {
+			*cause = "second tick";
+			return (-1);
+		}
+		if (v5 && strncmp(line, "session\t", 8) == 0 && !ticked) {
+			*cause = "session before the tick";
+			return (-1);
+		}
+		if (v5 && (r = cfsm_sess_load(st, line, cause)) != 0) {
+			if (r == -1)
+				return (-1);
+			continue;
+		}
 		if (cfsm_decode(line, &e, cause) == -1)
 			return (-1);
 		if (e.type != CE_INIT && e.type != CE_USER_SET &&
@@ -181,6 +202,10 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			return (-1);
 		}
 		cfsm_state_apply(st, &e);
+	}
+	if (v5 && !ticked) {
+		*cause = "no tick after a cfsm 5 header";
+		return (-1);
 	}
 	if (!v1 && !v3 && RB_EMPTY(&st->members)) {
 		*cause = "no member line after a cfsm 2 header";

@@ -333,6 +333,12 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			free(r);
 		} else if (err == NULL && n == 2 &&
 		    strcmp(w[0], "APPLY") == 0 && w[1] == line + 6 &&
+		    w[1][0] != '@' && strncmp(w[1], "session-open\t", 13) != 0) {
+			/* Applied once only in a session (fsm_session.c). */
+			cluster_peer_say(p, "APPLY", "ERR a member's entry "
+			    "comes in its session's envelope\n");
+		} else if (err == NULL && n == 2 &&
+		    strcmp(w[0], "APPLY") == 0 && w[1] == line + 6 &&
 		    cfsm_entry_allowed(w[1], p->hello.id,
 		    why, sizeof(why)) == -1) {
 			char	*r;
@@ -342,8 +348,9 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 			free(r);
 		} else if (err == NULL && n == 2 && strcmp(w[0], "APPLY") == 0 &&
 		    w[1] == line + 6) {
+			/* The member's own session and serial: as it came. */
 			p->busy = 1;
-			cluster_submit(w[1], cluster_peer_applied, p);
+			cluster_submit_raw(w[1], cluster_peer_applied, p);
 		} else if (err == NULL && n == 4 &&
 		    strcmp(w[0], "JOIN") == 0) {
 			const char	*pin, *paddr;

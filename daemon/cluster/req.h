@@ -26,6 +26,9 @@ void		 cluster_req_removed(const char *, const char *);
 void		 cluster_reqs_forget(void *);
 
 /* submit.c */
+/* Put a member's command (in its session's envelope) in the log as is. */
+void		 cluster_submit_raw(const char *,
+		    void (*)(void *, const char *), void *);
 /* Move every submission along. */
 void		 cluster_subs_run(void);
 /* Raft is stopping: what is not in raft_apply fails. */

@@ -436,6 +436,10 @@ async def takeover(t):
                   'digest-set\t%d\tcb1\t%s' % (vid, 'ef' * 32),
                   'digest-del\t%d\tcb1' % vid,
                   'published\t%d' % vid]
+        # Bare, and in a session's envelope (issue 12) as members send.
+        sid = '5e55' * 4
+        forged += ['@%s:%d:1\t%s' % (sid, i + 1, e)
+                   for i, e in enumerate(forged)]
         said = await apply_answers(c, other, oid, leader, forged)
         t.note('APPLY of leader entries: %s' % said)
         check(said[0].startswith('MMPC1 OK'), 'hello refused: %s' % said)
@@ -444,8 +448,11 @@ async def takeover(t):
               'the leader took entries it alone writes: %s' % said)
         # The member's own entries still go in.
         said = await apply_answers(c, other, oid, leader,
-                                   ['published\t%d' % oid])
-        check(len(said) == 2 and said[1].startswith('OK '),
+                                   ['session-open\t' + sid,
+                                    '@%s:20:20\tpublished\t%d' % (sid,
+                                                                  oid)])
+        check(len(said) == 3 and all(a.startswith('OK ')
+                                     for a in said[1:]),
               'a member cannot APPLY its own entry: %s' % said)
         await c.wait_agree(what='three members after the APPLYs')
 

@@ -194,6 +194,24 @@ def fsm_seeds():
     put("fsm", "snapshot-two-inits", b"\x01" + (
         "cfsm 1\ninit\ta\t" + KEY + "\ninit\tb\t" + KEY + "\n").encode())
     put("fsm", "snapshot-no-lf", b"\x01cfsm 1\nuser-set\ta\tb")
+    # Client sessions (issue 12): envelopes, copies, a stale serial.
+    sid = "1122334455667788"
+    put("fsm", "entries-session", b"\x00" + "\n".join([
+        "session-open\t" + sid,
+        "@%s:1:1\tuser-set\talice\tscram-blob-1" % sid,
+        "@%s:2:1\tuser-del\talice" % sid,
+        "@%s:1:1\tuser-set\talice\tscram-blob-1" % sid,
+        "@%s:4:4\tuser-set\tbob\tscram-blob-2" % sid,
+        "@%s:3:3\tuser-del\tbob" % sid,
+        "@0102030405060708:1:1\tuser-del\tbob",
+        "@%s:5:4\tsession-open\t%s" % (sid, sid),
+        "@%s:5\tuser-del\tbob" % sid,
+    ]).encode())
+    put("fsm", "snapshot-session", b"\x01" + (
+        "cfsm 5\ninit\texample.com\t" + KEY + "\n"
+        "user-set\talice\tb\ntick\t4\n"
+        "session\t0102030405060708\t2\t1\t-\n"
+        "session\t%s\t4\t2\t2:0,3:1\n" % sid).encode())
     put("fsm", "roster-items", b"\x02" + "\n".join([
         "both 0 0 =Bob%20B =Friends%0AWork",
         "none 1 2 - =",
