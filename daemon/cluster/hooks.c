@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 #include "cluster/cluster.h"
+#include "cluster/fsm.h"
+#include "log.h"
 #include "xmpp/xmpp.h"
 
 static int	 chook_stanza(struct xconn *, struct xnode *);
@@ -17,6 +19,7 @@ static int	 chook_roster_put(const char *, const struct db_roster *,
 		    void (*)(void *, const char *), void *);
 static int	 chook_roster_del(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+static int	 chook_roster_owner(const char *);
 static void	 chook_close(struct xconn *);
 
 static const struct router_hooks chook_hooks = {
@@ -84,6 +87,23 @@ chook_unbound(struct xconn *c)
 }
 
 /*
+ * Whether the replicated state has owner's account: the log ignores a
+ * roster item of an account it lacks, so such a change is refused rather
+ * than answered as stored.
+ */
+static int
+chook_roster_owner(const char *owner)
+{
+	struct cfsm	*f = cluster_fsm();
+
+	if (f != NULL && cfsm_user(f, owner) != NULL)
+		return (1);
+	log_warnx("chook_roster_owner: %s: not an account of the cluster "
+	    "(yet): roster change refused", owner);
+	return (0);
+}
+
+/*
  * Store a roster item: while accounts replicate, through the log (every
  * member, this one too, writes it once it is committed, then done runs);
  * otherwise the core writes it here.
@@ -94,6 +114,8 @@ chook_roster_put(const char *owner, const struct db_roster *r,
 {
 	if (!cluster_users_replicated())
 		return (0);
+	if (!chook_roster_owner(owner))
+		return (-1);
 	return (cluster_roster_put(owner, r, done, arg) == 0 ? 1 : -1);
 }
 
@@ -104,6 +126,8 @@ chook_roster_del(const char *owner, const char *jid,
 {
 	if (!cluster_users_replicated())
 		return (0);
+	if (!chook_roster_owner(owner))
+		return (-1);
 	return (cluster_roster_del(owner, jid, done, arg) == 0 ? 1 : -1);
 }
 
