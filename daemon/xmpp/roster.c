@@ -502,10 +502,11 @@ roster_plan(struct roster_job *j, struct xconn *c)
 /*
  * One subscription step of type from our account to j->to (RFC 6121
  * section 3) on the items as this change has them so far (each step
- * sees what the one before it made). A subscription request that would add an item to a full
- * roster (ours, or a local contact's) is refused with policy-violation;
- * an unsubscribe or unsubscribed about a contact that is not in a roster
- * adds nothing to it. -1 if refused (answered).
+ * sees what the one before it made). A subscription request that would
+ * add an item to a full roster (ours, or a local contact's) is refused
+ * with policy-violation, one whose roster cannot be read with
+ * internal-server-error; an unsubscribe or unsubscribed about a contact
+ * that is not in a roster adds nothing to it. -1 if refused (answered).
  */
 static int
 roster_plan_step(struct roster_job *j, const char *type, struct xconn *c)
