@@ -384,11 +384,15 @@ int		 cluster_creds_decode(const char *, struct sasl_creds *,
 void		 cluster_callbridges_changed(void);
 /* After initialize: this node's accounts become the cluster's. */
 void		 cluster_publish_users(void);
-/* The leader wrote owner's roster item: the others get it. */
-void		 cluster_roster_put(const char *, const struct db_roster *);
-/* The leader removed owner's roster item jid: so do the others. */
-void		 cluster_roster_del(const char *, const char *);
-/* After a join at commit index idx: our accounts go in once caught up. */
+/* Owner's roster item through the log; cb(arg, NULL) once stored here,
+   or cb(arg, error); -1 (no cb) if it cannot go in the log. */
+int		 cluster_roster_put(const char *, const struct db_roster *,
+		    void (*)(void *, const char *), void *);
+/* Removing owner's roster item jid through the log: as put. */
+int		 cluster_roster_del(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+/* After a join at commit index idx: our accounts, then their roster
+   items the cluster lacks, go in once caught up. */
 void		 cluster_merge_users(unsigned long long);
 /* A submission callback nobody waits for; arg, if set, is a busy flag. */
 void		 cluster_ignore(void *, const char *);

@@ -53,8 +53,6 @@ void		 cluster_roster_set_cb(void *, const char *, const char *,
 		    const char *);
 /* raft applied a roster item's removal (owner, jid): here too. */
 void		 cluster_roster_del_cb(void *, const char *, const char *);
-/* Forget the roster items in flight (no longer leading, or a new term). */
-void		 cluster_rpend_clear(void);
 /* The leader's own entries: the first one, its pin, the first accounts. */
 void		 cluster_leader_duties(void);
 /* Publish this node's digests (and after a join its accounts) if due. */

@@ -1,7 +1,7 @@
 /*
  * How the cluster plugs into the XMPP core from above: the router hooks
  * (a follower's stanzas to forward, local sessions and components coming
- * and going, roster changes to replicate) and the operations of the
+ * and going, roster changes to store through the log) and the operations of the
  * leader's pseudo connections (another node's sessions and components).
  * Each is a small adapter onto the forwarding code (follower.c, leader.c)
  * or the replicated log (raft.c); the XMPP core calls none of those.
@@ -9,12 +9,17 @@
 #include <stddef.h>
 
 #include "cluster/cluster.h"
+#include "cluster/fsm.h"
+#include "log.h"
 #include "xmpp/xmpp.h"
 
 static int	 chook_stanza(struct xconn *, struct xnode *);
 static int	 chook_unbound(struct xconn *);
-static void	 chook_roster_put(const char *, const struct db_roster *);
-static void	 chook_roster_del(const char *, const char *);
+static int	 chook_roster_put(const char *, const struct db_roster *,
+		    void (*)(void *, const char *), void *);
+static int	 chook_roster_del(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+static int	 chook_roster_owner(const char *);
 static void	 chook_close(struct xconn *);
 
 static const struct router_hooks chook_hooks = {
@@ -81,20 +86,49 @@ chook_unbound(struct xconn *c)
 	return (1);
 }
 
-/* A roster item was stored here: while accounts replicate, log it. */
-static void
-chook_roster_put(const char *owner, const struct db_roster *r)
+/*
+ * Whether the replicated state has owner's account: the log ignores a
+ * roster item of an account it lacks, so such a change is refused rather
+ * than answered as stored.
+ */
+static int
+chook_roster_owner(const char *owner)
 {
-	if (cluster_users_replicated())
-		cluster_roster_put(owner, r);
+	struct cfsm	*f = cluster_fsm();
+
+	if (f != NULL && cfsm_user(f, owner) != NULL)
+		return (1);
+	log_warnx("chook_roster_owner: %s: not an account of the cluster "
+	    "(yet): roster change refused", owner);
+	return (0);
 }
 
-/* A roster item was removed here: while accounts replicate, log it. */
-static void
-chook_roster_del(const char *owner, const char *jid)
+/*
+ * Store a roster item: while accounts replicate, through the log (every
+ * member, this one too, writes it once it is committed, then done runs);
+ * otherwise the core writes it here.
+ */
+static int
+chook_roster_put(const char *owner, const struct db_roster *r,
+    void (*done)(void *, const char *), void *arg)
 {
-	if (cluster_users_replicated())
-		cluster_roster_del(owner, jid);
+	if (!cluster_users_replicated())
+		return (0);
+	if (!chook_roster_owner(owner))
+		return (-1);
+	return (cluster_roster_put(owner, r, done, arg) == 0 ? 1 : -1);
+}
+
+/* Remove a roster item: as chook_roster_put. */
+static int
+chook_roster_del(const char *owner, const char *jid,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (!cluster_users_replicated())
+		return (0);
+	if (!chook_roster_owner(owner))
+		return (-1);
+	return (cluster_roster_del(owner, jid, done, arg) == 0 ? 1 : -1);
 }
 
 /* xconn_close of a pseudo: as cfwd_close with no stream error. */

@@ -508,9 +508,6 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 			    lid ? laddr : "unknown");
 		if (st != cl.state)
 			cl.since = time(NULL);
-		if (st != RAFT_LEADER ||
-		    cl.term != raft_current_term(&cl.raft))
-			cluster_rpend_clear();
 		cl.state = st;
 		cl.leader = lid;
 		if (lid != 0)
@@ -739,7 +736,6 @@ cluster_free(void)
 	cl.fsm = NULL;
 	cfsm_free(cl.pins);
 	cl.pins = NULL;
-	cluster_rpend_clear();
 }
 
 /* Wipe raft's state after leaving (so a later join starts clean). */

@@ -1,8 +1,16 @@
 /*
  * What goes through the replicated log besides membership: accounts and
  * their rosters, call-bridge secret digests, and the leader's first
- * entries. The leader writes its own database first and submits; every
- * member stores what raft applies (the cfsm_sink callbacks here).
+ * entries. Nothing is written here before the log has it: every member,
+ * the one that submitted too, stores what raft applies (the cfsm_sink
+ * callbacks here), and a roster change is answered only after that
+ * (cluster_roster_put's callback).
+ *
+ * A node that joins brings its own accounts and rosters: once it has
+ * caught up, the accounts the cluster lacks go in, then every roster item
+ * of ours the cluster lacks (by owner and contact) for the accounts the
+ * cluster has by then. An account or item both have keeps the cluster's
+ * version (raft already wrote it over ours here).
  */
 #include <sys/types.h>
 #include <sys/tree.h>
@@ -27,52 +35,22 @@
 
 #define CLUSTER_RECONCILE_MS	1000
 
-/*
- * A roster item this leader wrote to its database and submitted, with the
- * number of its entries (sets and removals) not applied yet. While one
- * is in flight the database holds something newer than an earlier entry
- * of ours that raft applies now, so that entry must not be written over
- * it; the last one is (the same as the database: idempotent).
- */
-struct cluster_rpend {
-	RB_ENTRY(cluster_rpend)	 entry;
-	char			*owner;
-	char			*jid;
-	int			 n;
-};
-RB_HEAD(cluster_rpend_tree, cluster_rpend);
-
-/* What a roster submission's callback needs to know. */
-struct cluster_rsub {
-	char	*owner;
-	char	*jid;
-};
-
 static struct {
 	int			 init_busy;
 	int			 pin_busy;	/* pinning ourselves */
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
+	int			 merge_rosters;	/* ... then their rosters */
+	int			 merge_busy;	/* accounts not in yet */
 	unsigned long long	 merge_after;
 	int64_t			 next_reconcile;
 	int			 reconcile_busy;
-	struct cluster_rpend_tree rpend;	/* roster items in flight */
-} rep = { .rpend = RB_INITIALIZER(&rep.rpend) };
+} rep;
 
-static int	 cluster_rpend_cmp(struct cluster_rpend *,
-		    struct cluster_rpend *);
-RB_PROTOTYPE(cluster_rpend_tree, cluster_rpend, entry,
-    cluster_rpend_cmp);
-static void	 cluster_rpend_add(const char *, const char *);
-static int	 cluster_rpend_applied(const char *, const char *);
-static void	 cluster_rpend_forget(const char *, const char *);
-static void	 cluster_roster_submit(const char *, const char *, char *);
-static void	 cluster_roster_sent(void *, const char *);
 static char	*cluster_random_hex(size_t);
 static void	 cluster_reconcile_cb(void *, const char *);
-
-RB_GENERATE(cluster_rpend_tree, cluster_rpend, entry,
-    cluster_rpend_cmp);
+static void	 cluster_merge_user_cb(void *, const char *);
+static void	 cluster_merge_rosters(void);
 
 /* An account arrived through the log: store it here. */
 void
@@ -116,84 +94,6 @@ cluster_user_del_cb(void *arg, const char *user)
 	xmpp_kick_user(user);
 }
 
-/* Roster items in flight are ordered by owner, then contact. */
-static int
-cluster_rpend_cmp(struct cluster_rpend *a, struct cluster_rpend *b)
-{
-	int	 d;
-
-	if ((d = strcmp(a->owner, b->owner)) != 0)
-		return (d);
-	return (strcmp(a->jid, b->jid));
-}
-
-/* A leader submits an entry for owner's item jid: one more in flight. */
-static void
-cluster_rpend_add(const char *owner, const char *jid)
-{
-	struct cluster_rpend	 key, *p;
-
-	if (!cluster_is_leader())
-		return;
-	key.owner = (char *)(uintptr_t)owner;
-	key.jid = (char *)(uintptr_t)jid;
-	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL) {
-		p = xcalloc(1, sizeof(*p));
-		p->owner = xstrdup(owner);
-		p->jid = xstrdup(jid);
-		RB_INSERT(cluster_rpend_tree, &rep.rpend, p);
-	}
-	p->n++;
-}
-
-/*
- * An entry for owner's item jid was applied: one fewer in flight. 1 if
- * more of ours follow (the database holds newer: leave it), else 0.
- */
-static int
-cluster_rpend_applied(const char *owner, const char *jid)
-{
-	struct cluster_rpend	 key, *p;
-
-	key.owner = (char *)(uintptr_t)owner;
-	key.jid = (char *)(uintptr_t)jid;
-	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL)
-		return (0);
-	if (--p->n > 0)
-		return (1);
-	cluster_rpend_forget(owner, jid);
-	return (0);
-}
-
-/* Nothing is known in flight for owner's item jid any more. */
-static void
-cluster_rpend_forget(const char *owner, const char *jid)
-{
-	struct cluster_rpend	 key, *p;
-
-	key.owner = (char *)(uintptr_t)owner;
-	key.jid = (char *)(uintptr_t)jid;
-	if ((p = RB_FIND(cluster_rpend_tree, &rep.rpend, &key)) == NULL)
-		return;
-	RB_REMOVE(cluster_rpend_tree, &rep.rpend, p);
-	free(p->owner);
-	free(p->jid);
-	free(p);
-}
-
-/*
- * Forget every item in flight: this node stopped leading (or leads in a
- * new term), and its database follows the log alone again.
- */
-void
-cluster_rpend_clear(void)
-{
-	struct cluster_rpend	*p, *next;
-
-	RB_FOREACH_SAFE(p, cluster_rpend_tree, &rep.rpend, next)
-		cluster_rpend_forget(p->owner, p->jid);
-}
-
 /* A roster item arrived through the log: store it here. */
 void
 cluster_roster_set_cb(void *arg, const char *owner, const char *jid,
@@ -203,8 +103,6 @@ cluster_roster_set_cb(void *arg, const char *owner, const char *jid,
 	char			*cause = NULL;
 
 	(void)arg;
-	if (cluster_rpend_applied(owner, jid))
-		return;
 	if (cfsm_roster_dec(item, &r) == -1) {
 		log_warnx("cluster_roster_set_cb: %s: %s: bad item in the "
 		    "log", owner, jid);
@@ -226,8 +124,6 @@ cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
 	char	*cause = NULL;
 
 	(void)arg;
-	if (cluster_rpend_applied(owner, jid))
-		return;
 	if (db_roster_del(mmpd->db, owner, jid, &cause) == -1) {
 		log_warnx("cluster_roster_del_cb: %s: %s: %s", owner, jid,
 		    cause);
@@ -235,67 +131,45 @@ cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
 	}
 }
 
-/* Submit roster entry e (freed; NULL logs) for owner's item jid. */
-static void
-cluster_roster_submit(const char *owner, const char *jid, char *e)
-{
-	struct cluster_rsub	*rs;
-
-	if (e == NULL) {
-		log_warnx("cluster_roster_submit: %s: %s: the item cannot go "
-		    "in the log", owner, jid);
-		return;
-	}
-	rs = xcalloc(1, sizeof(*rs));
-	rs->owner = xstrdup(owner);
-	rs->jid = xstrdup(jid);
-	cluster_rpend_add(owner, jid);
-	cluster_submit(e, cluster_roster_sent, rs);
-	free(e);
-}
-
 /*
- * A roster submission is over. One that failed may still be applied
- * later, or never: stop holding back entries for that item.
+ * Owner's roster item r through the log: cb(arg, NULL) once raft applied
+ * it here (the sink wrote it), cb(arg, error) if that is not known to
+ * happen; -1 (and no cb) if the item cannot go in the log.
  */
-static void
-cluster_roster_sent(void *arg, const char *err)
+int
+cluster_roster_put(const char *owner, const struct db_roster *r,
+    void (*cb)(void *, const char *), void *arg)
 {
-	struct cluster_rsub	*rs = arg;
+	char	*item, *e = NULL;
 
-	if (err != NULL) {
-		cluster_rpend_forget(rs->owner, rs->jid);
-		cluster_ignore(NULL, err);
-	}
-	free(rs->owner);
-	free(rs->jid);
-	free(rs);
-}
-
-/*
- * The leader wrote owner's roster item r to its database: the other
- * members get it through the log.
- */
-void
-cluster_roster_put(const char *owner, const struct db_roster *r)
-{
-	char	*item;
-
-	if ((item = cfsm_roster_enc(r)) == NULL) {
-		log_warnx("cluster_roster_put: %s: %s: cannot encode the item",
-		    owner, r->jid);
-		return;
-	}
-	cluster_roster_submit(owner, r->jid,
-	    cfsm_enc_roster_set(owner, r->jid, item));
+	if ((item = cfsm_roster_enc(r)) != NULL)
+		e = cfsm_enc_roster_set(owner, r->jid, item);
 	free(item);
+	if (e == NULL) {
+		log_warnx("cluster_roster_put: %s: %s: the item cannot go in "
+		    "the log", owner, r->jid);
+		return (-1);
+	}
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
 }
 
-/* The leader removed owner's roster item jid: so do the others. */
-void
-cluster_roster_del(const char *owner, const char *jid)
+/* Removing owner's roster item jid through the log: as the put. */
+int
+cluster_roster_del(const char *owner, const char *jid,
+    void (*cb)(void *, const char *), void *arg)
 {
-	cluster_roster_submit(owner, jid, cfsm_enc_roster_del(owner, jid));
+	char	*e;
+
+	if ((e = cfsm_enc_roster_del(owner, jid)) == NULL) {
+		log_warnx("cluster_roster_del: %s: %s: cannot go in the log",
+		    owner, jid);
+		return (-1);
+	}
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
 }
 
 /* Credentials as one log-safe string: iter:salt:stored:server twice. */
@@ -486,7 +360,8 @@ cluster_leader_duties(void)
 				continue;
 			}
 			for (j = 0; j < k; j++)
-				cluster_roster_put(users[i], &items[j]);
+				cluster_roster_put(users[i], &items[j],
+				    cluster_ignore, NULL);
 			db_roster_free(items, k);
 		}
 		util_free_argv(users, n);
@@ -545,15 +420,23 @@ cluster_reconcile(void)
 					continue;
 				blob = cluster_creds_encode(&c1, &c256);
 				if ((e = cfsm_enc_user_set(users[k],
-				    blob)) != NULL)
-					cluster_submit(e, cluster_ignore,
-					    NULL);
+				    blob)) != NULL) {
+					rep.merge_busy++;
+					cluster_submit(e,
+					    cluster_merge_user_cb, NULL);
+				}
 				free(e);
 				free(blob);
 				e = NULL;
 			}
 			util_free_argv(users, n);
 		}
+		rep.merge_rosters = 1;
+	}
+	/* Rosters after their accounts: the log ignores an owner it lacks. */
+	if (rep.merge_rosters && rep.merge_busy == 0) {
+		rep.merge_rosters = 0;
+		cluster_merge_rosters();
 	}
 	if (db_callbridge_list(mmpd->db, &cbs, &ncb, &cause) == -1) {
 		log_warnx("cluster_reconcile: %s", cause);
@@ -588,6 +471,64 @@ cluster_reconcile(void)
 		cluster_submit(e, cluster_reconcile_cb, NULL);
 		free(e);
 	}
+}
+
+/* An account of ours is in the cluster (or failed to go in). */
+static void
+cluster_merge_user_cb(void *arg, const char *err)
+{
+	(void)arg;
+	if (rep.merge_busy > 0)
+		rep.merge_busy--;
+	if (err != NULL)
+		log_warnx("cluster: merging an account: %s", err);
+	rep.next_reconcile = 0;
+}
+
+/*
+ * After a join: every roster item of ours that the cluster lacks (by
+ * owner and contact), for each of our accounts the cluster has, goes in.
+ * An item both have is the cluster's already (raft wrote it here).
+ */
+static void
+cluster_merge_rosters(void)
+{
+	struct cfsm		*f = cluster_fsm();
+	struct db_roster	*items;
+	char			**users, *cause;
+	size_t			 k, i;
+	int			 n, u, merged = 0;
+
+	if (f == NULL)
+		return;
+	if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
+		log_warnx("cluster_merge_rosters: %s", cause);
+		free(cause);
+		return;
+	}
+	for (u = 0; u < n; u++) {
+		if (cfsm_user(f, users[u]) == NULL)
+			continue;
+		if (db_roster_get(mmpd->db, users[u], &items, &k,
+		    &cause) == -1) {
+			log_warnx("cluster_merge_rosters: %s: %s", users[u],
+			    cause);
+			free(cause);
+			continue;
+		}
+		for (i = 0; i < k; i++) {
+			if (cfsm_roster(f, users[u], items[i].jid) != NULL)
+				continue;
+			if (cluster_roster_put(users[u], &items[i],
+			    cluster_ignore, NULL) == 0)
+				merged++;
+		}
+		db_roster_free(items, k);
+	}
+	util_free_argv(users, n);
+	if (merged > 0)
+		log_info("cluster: merging %d roster items of this node into "
+		    "the cluster's", merged);
 }
 
 /* One digest entry is in: look for the next one at once. */
@@ -628,7 +569,7 @@ cluster_merge_users(unsigned long long idx)
 void
 cluster_replicate_reset(void)
 {
-	cluster_rpend_clear();
-	rep.publish_users = rep.merge_users = 0;
+	rep.publish_users = rep.merge_users = rep.merge_rosters = 0;
+	rep.merge_busy = 0;
 	rep.init_busy = rep.reconcile_busy = 0;
 }

@@ -88,3 +88,18 @@ xconn_is_pseudo(const struct xconn *c)
 {
 	return (c->remote != NULL);
 }
+
+/*
+ * c's serial, given on first use: unique for the daemon's life, never 0.
+ * What waits for something beyond a callback keeps the serial and the
+ * session's JID, and finds the connection again (it may be gone).
+ */
+uint64_t
+xconn_serial(struct xconn *c)
+{
+	static uint64_t	 last;
+
+	if (c->serial == 0)
+		c->serial = ++last;
+	return (c->serial);
+}

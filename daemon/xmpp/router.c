@@ -133,26 +133,27 @@ router_component_down(struct xconn *c)
 		hooks.comp_down(c);
 }
 
-/* Owner's roster item r was stored here: the layer above hears of it. */
-void
-router_roster_put(const char *owner, const struct db_roster *r)
+/*
+ * Store owner's roster item r through the layer above: 1 if it took it
+ * (done runs later), 0 if the core stores it itself, -1 if refused.
+ */
+int
+router_roster_put(const char *owner, const struct db_roster *r,
+    void (*done)(void *, const char *), void *arg)
 {
-	if (hooks.roster_put != NULL)
-		hooks.roster_put(owner, r);
+	if (hooks.roster_put == NULL)
+		return (0);
+	return (hooks.roster_put(owner, r, done, arg));
 }
 
-/* Owner's roster item jid was removed here. */
-void
-router_roster_del(const char *owner, const char *jid)
+/* Remove owner's roster item jid through the layer above: as put. */
+int
+router_roster_del(const char *owner, const char *jid,
+    void (*done)(void *, const char *), void *arg)
 {
-	if (hooks.roster_del != NULL)
-		hooks.roster_del(owner, jid);
-}
-
-/* Nothing to set up: the tables start empty. */
-void
-router_init(void)
-{
+	if (hooks.roster_del == NULL)
+		return (0);
+	return (hooks.roster_del(owner, jid, done, arg));
 }
 
 /* Forget every table entry (all streams are gone by now). */
@@ -161,6 +162,7 @@ router_free(void)
 {
 	struct account	*a, *next;
 
+	roster_free();
 	RB_FOREACH_SAFE(a, accounts, &accounts, next) {
 		RB_REMOVE(accounts, &accounts, a);
 		free(a->bare);

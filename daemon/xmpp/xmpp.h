@@ -53,6 +53,7 @@
 #define XMPP_SHAPE_TICK_MS	100		/* the bucket refills this often */
 #define XMPP_SHAPE_ACCT_RATE	(128 * 1024)	/* an account's streams, in all */
 #define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
+#define XMPP_ROSTER_PENDING	16	/* roster changes an account waits on */
 
 struct xconn;
 struct xnode;
@@ -153,6 +154,7 @@ struct xconn {
 
 	const struct xconn_ops	*ops;		/* sending, failing, closing */
 	void			*remote;	/* a pseudo's owner, or NULL */
+	uint64_t		 serial;	/* xconn_serial: 0 until asked */
 };
 
 /*
@@ -168,8 +170,13 @@ struct xconn {
  *   gone: c's session ended and its unavailable presence was sent.
  *   comp_up, comp_down: component c was added to or removed from the
  *	router.
- *   roster_put, roster_del: owner's roster item was stored (borrowed for
- *	the call) or the item of that JID removed from the database.
+ *   roster_put, roster_del: store owner's roster item (borrowed for the
+ *	call) or remove the item of a JID, through the layer above (in a
+ *	cluster, the replicated log). 0: not taken, the core writes its
+ *	database at once; 1: taken, done(arg, NULL) once the change is
+ *	stored here or done(arg, error) if it may not be, called later
+ *	(never before the hook returns) and exactly once; -1: refused at
+ *	once, nothing stored. The core answers the client only after done.
  */
 struct db_roster;
 struct router_hooks {
@@ -179,8 +186,10 @@ struct router_hooks {
 	void	(*gone)(struct xconn *);
 	void	(*comp_up)(struct xconn *);
 	void	(*comp_down)(struct xconn *);
-	void	(*roster_put)(const char *, const struct db_roster *);
-	void	(*roster_del)(const char *, const char *);
+	int	(*roster_put)(const char *, const struct db_roster *,
+		    void (*)(void *, const char *), void *);
+	int	(*roster_del)(const char *, const char *,
+		    void (*)(void *, const char *), void *);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -232,6 +241,9 @@ struct xconn	*xconn_pseudo_new(int, const struct xconn_ops *, void *);
 void		*xconn_pseudo_arg(const struct xconn *);
 /* Whether a connection is a pseudo one (another node's). */
 int		 xconn_is_pseudo(const struct xconn *);
+/* A connection's serial, unique for the daemon's life and never 0: a
+   handle that outlives it (look the session up again, compare). */
+uint64_t	 xconn_serial(struct xconn *);
 
 /* stream.c: local streams */
 /* Free a connection (local or pseudo) and all it holds; NULL is not ok. */

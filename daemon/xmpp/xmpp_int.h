@@ -81,10 +81,14 @@ void		 router_session_gone(struct xconn *);
 void		 router_component_up(struct xconn *);
 /* A component of this node went: the comp_down hook. */
 void		 router_component_down(struct xconn *);
-/* Owner's roster item (borrowed) was stored: the roster_put hook. */
-void		 router_roster_put(const char *, const struct db_roster *);
-/* Owner's roster item of a JID was removed: the roster_del hook. */
-void		 router_roster_del(const char *, const char *);
+/* Store owner's roster item (borrowed) through the roster_put hook:
+   1 taken (done later), 0 store it here, -1 refused. */
+int		 router_roster_put(const char *, const struct db_roster *,
+		    void (*)(void *, const char *), void *);
+/* Remove owner's roster item of a JID through the roster_del hook: as
+   router_roster_put. */
+int		 router_roster_del(const char *, const char *,
+		    void (*)(void *, const char *), void *);
 /* Up to max sessions of an account into out (borrowed); how many. */
 int		 router_sessions(const char *, struct xconn **, int);
 /* How many sessions an account has on this node. */
@@ -117,5 +121,7 @@ void		 roster_iq(struct xconn *, struct xnode *);
 /* Subscription presence (the caller's) of a type to a bare JID. */
 void		 roster_subscription(struct xconn *, struct xnode *,
 		    const char *, const char *);
+/* At exit: forget the roster changes still waiting (no callback runs). */
+void		 roster_free(void);
 
 #endif /* XMPP_INT_H */

@@ -25,6 +25,7 @@
 		"xmlns:stream='http://etherx.jabber.org/streams'>"
 #define MAXSENT	32
 #define MAXCONN	16
+#define MAXWAIT	(XMPP_ROSTER_PENDING + 4)
 
 /* What was done to one connection. */
 struct rec {
@@ -42,8 +43,19 @@ struct tconn {
 	struct rec	 r;
 };
 
+/* A roster change a hook took, as the layer above would hold it. */
+struct rwait {
+	void	(*done)(void *, const char *);
+	void	*arg;
+	char	 owner[64], jid[128], sub[16];
+	int	 ask, pending_in, del;
+};
+
 /* What the hooks saw. */
 struct hooklog {
+	int		 roster_take;	/* what the roster hooks answer */
+	struct rwait	 w[MAXWAIT];	/* changes taken, in order */
+	int		 nw;
 	int		 take;		/* what the stanza hook answers */
 	int		 unbound_takes;	/* what the unbound hook answers */
 	int		 stanza, bound, unbound, gone, up, down, put, del;
@@ -69,8 +81,10 @@ static int	 h_unbound(struct xconn *);
 static void	 h_gone(struct xconn *);
 static void	 h_up(struct xconn *);
 static void	 h_down(struct xconn *);
-static void	 h_put(const char *, const struct db_roster *);
-static void	 h_del(const char *, const char *);
+static int	 h_put(const char *, const struct db_roster *,
+		    void (*)(void *, const char *), void *);
+static int	 h_del(const char *, const char *,
+		    void (*)(void *, const char *), void *);
 static void	 p_start(void *, const char *, const char *, const char *,
 		    const char **);
 static void	 p_stanza(void *, struct xnode *);
@@ -191,23 +205,76 @@ h_down(struct xconn *c)
 	hl.last = c;
 }
 
-/* Hook: a roster item stored. */
+/* Note a roster change a hook took (hl.roster_take 1). */
 static void
-h_put(const char *owner, const struct db_roster *r)
+h_took(const char *owner, const char *jid, void (*done)(void *,
+    const char *), void *arg)
+{
+	struct rwait	*w;
+
+	ck_assert_int_lt(hl.nw, MAXWAIT);
+	w = &hl.w[hl.nw++];
+	memset(w, 0, sizeof(*w));
+	w->done = done;
+	w->arg = arg;
+	strlcpy(w->owner, owner, sizeof(w->owner));
+	strlcpy(w->jid, jid, sizeof(w->jid));
+}
+
+/* Hook: store a roster item; as hl.roster_take says. */
+static int
+h_put(const char *owner, const struct db_roster *r,
+    void (*done)(void *, const char *), void *arg)
 {
 	hl.put++;
 	strlcpy(hl.owner, owner, sizeof(hl.owner));
 	strlcpy(hl.jid, r->jid, sizeof(hl.jid));
 	strlcpy(hl.sub, r->subscription, sizeof(hl.sub));
+	if (hl.roster_take == 1) {
+		h_took(owner, r->jid, done, arg);
+		strlcpy(hl.w[hl.nw - 1].sub, r->subscription,
+		    sizeof(hl.w[0].sub));
+		hl.w[hl.nw - 1].ask = r->ask;
+		hl.w[hl.nw - 1].pending_in = r->pending_in;
+	}
+	return (hl.roster_take);
 }
 
-/* Hook: a roster item removed. */
-static void
-h_del(const char *owner, const char *jid)
+/* Hook: remove a roster item; as hl.roster_take says. */
+static int
+h_del(const char *owner, const char *jid,
+    void (*done)(void *, const char *), void *arg)
 {
 	hl.del++;
 	strlcpy(hl.owner, owner, sizeof(hl.owner));
 	strlcpy(hl.jid, jid, sizeof(hl.jid));
+	if (hl.roster_take == 1) {
+		h_took(owner, jid, done, arg);
+		hl.w[hl.nw - 1].del = 1;
+	}
+	return (hl.roster_take);
+}
+
+/*
+ * The layer above is done with taken change i: with err NULL it stores
+ * it first (as every member does when the log applies it).
+ */
+static void
+h_complete(int i, const char *err)
+{
+	struct rwait	*w = &hl.w[i];
+	char		*cause = NULL;
+
+	ck_assert_int_lt(i, hl.nw);
+	ck_assert_ptr_nonnull(w->done);
+	if (err == NULL && w->del)
+		ck_assert_int_eq(db_roster_del(NULL, w->owner, w->jid, &cause),
+		    0);
+	else if (err == NULL)
+		stub_roster_set(w->owner, w->jid, w->sub, w->ask,
+		    w->pending_in);
+	w->done(w->arg, err);
+	w->done = NULL;
 }
 
 /* Parser: the header says nothing we need. */
@@ -757,6 +824,199 @@ START_TEST(test_store_error)
 }
 END_TEST
 
+/* A session goes: out of the router and freed, as a closed stream. */
+static void
+drop(struct xconn *c)
+{
+	struct rec	*r = rec_of(c);
+	int		 i, k;
+
+	router_unbind(c);
+	for (i = 0; i < nconns; i++)
+		if (conns[i] == c)
+			conns[i] = conns[--nconns];
+	for (k = 0; k < r->nsent; k++)
+		free(r->sent[k]);
+	free(r->cond);
+	xnode_free(c->presence);
+	free(c->local);
+	free(c->domain);
+	free(c->bare);
+	free(c->resource);
+	free(c->full);
+	free(c);
+}
+
+#define RSET(id, jid) "<iq type='set' id='" id "'><query " \
+	"xmlns='jabber:iq:roster'><item jid='" jid "'/></query></iq>"
+
+/*
+ * A hook that takes a roster change: nothing is answered, pushed or
+ * routed until it is done (stored); a second change of the account
+ * waits for the first; a subscription goes on only once both rosters
+ * are stored.
+ */
+START_TEST(test_roster_async)
+{
+	struct xconn	*a, *b;
+
+	a = client("alice", "one");
+	b = client("bob", "one");
+	a->roster_wanted = 1;
+	available(a, 0);
+	available(b, 0);
+	router_set_hooks(&test_hooks);
+	hl.roster_take = 1;
+	route(a, RSET("r1", "dave@example.com"));
+	route(a, RSET("r2", "erin@example.com"));
+	ck_assert_int_eq(hl.put, 1);		/* r2 waits for r1 */
+	ck_assert_int_eq(nsent(a), 0);
+	ck_assert_int_eq(stub_roster_count("alice"), 0);
+
+	h_complete(0, NULL);
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r1\""), 1);
+	ck_assert_int_eq(sent(a, "type=\"set\"", "dave@example.com"), 1);
+	ck_assert_int_eq(hl.put, 2);		/* now r2 */
+	ck_assert_int_eq(sent(a, "id=\"r2\"", NULL), 0);
+	h_complete(1, NULL);
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r2\""), 1);
+	ck_assert_int_eq(stub_roster_count("alice"), 2);
+
+	/* A subscription request: both rosters, then the presence. */
+	route(a, "<presence to='bob@example.com' type='subscribe'/>");
+	ck_assert_int_eq(hl.nw, 4);
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 0);
+	h_complete(2, NULL);
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 0);
+	h_complete(3, NULL);
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 1);
+	ck_assert_int_eq(sent(a, "ask=\"subscribe\"", NULL), 1);
+
+	/* bob's approval waits on nothing of alice's now. */
+	route(b, "<presence to='alice@example.com' type='subscribed'/>");
+	ck_assert_int_eq(hl.nw, 6);
+	ck_assert_int_eq(sent(a, "<presence", "type=\"subscribed\""), 0);
+	h_complete(4, NULL);
+	h_complete(5, NULL);
+	ck_assert_int_eq(sent(a, "<presence", "type=\"subscribed\""), 1);
+	ck_assert_str_eq(stub_roster_sub("alice", "bob@example.com"), "to");
+	ck_assert_str_eq(stub_roster_sub("bob", "alice@example.com"), "from");
+
+	/* Without a hook that takes it, the core stores at once. */
+	hl.roster_take = 0;
+	route(a, RSET("r3", "fred@example.com"));
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r3\""), 1);
+	ck_assert_ptr_nonnull(stub_roster_sub("alice", "fred@example.com"));
+}
+END_TEST
+
+/*
+ * A change the layer above could not store is answered with
+ * internal-server-error (wait): no push, no presence, nothing stored;
+ * the next change of the account runs. One refused at once likewise.
+ */
+START_TEST(test_roster_async_error)
+{
+	struct xconn	*a, *b;
+
+	a = client("alice", "one");
+	b = client("bob", "one");
+	a->roster_wanted = 1;
+	router_set_hooks(&test_hooks);
+	hl.roster_take = 1;
+	route(a, RSET("r1", "dave@example.com"));
+	route(a, "<presence to='bob@example.com' type='subscribe'/>");
+	h_complete(0, "no quorum");
+	ck_assert_int_eq(sent(a, "type=\"error\"", "id=\"r1\""), 1);
+	ck_assert_int_eq(sent(a, "internal-server-error", "type=\"wait\""), 1);
+	ck_assert_int_eq(sent(a, "type=\"set\"", NULL), 0);
+	ck_assert_int_eq(stub_roster_count("alice"), 0);
+
+	/* The subscription ran next; one of its two items fails. */
+	ck_assert_int_eq(hl.nw, 3);
+	h_complete(1, NULL);
+	h_complete(2, "timed out");
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 0);
+	ck_assert_int_eq(sent(a, "<presence", "internal-server-error"), 1);
+
+	hl.roster_take = -1;
+	route(a, RSET("r2", "erin@example.com"));
+	ck_assert_int_eq(sent(a, "internal-server-error", "id=\"r2\""), 1);
+	ck_assert_ptr_null(stub_roster_sub("alice", "erin@example.com"));
+}
+END_TEST
+
+/*
+ * The session goes before its change is stored: the change is still
+ * made, its other sessions get the push, the presence goes on, and a new
+ * session with the same JID does not get the old one's answer.
+ */
+START_TEST(test_roster_async_gone)
+{
+	struct xconn	*a, *a2, *b, *p;
+
+	a = client("alice", "one");
+	b = client("bob", "one");
+	p = pseudo_client("alice", "far");
+	p->roster_wanted = 1;
+	available(b, 0);
+	router_set_hooks(&test_hooks);
+	hl.roster_take = 1;
+	route(a, RSET("r1", "dave@example.com"));
+	route(a, "<presence to='bob@example.com' type='subscribe'/>");
+	drop(a);
+	a2 = client("alice", "one");		/* the same JID again */
+	a2->roster_wanted = 1;
+	h_complete(0, NULL);
+	ck_assert_int_eq(sent(a2, "id=\"r1\"", NULL), 0);
+	ck_assert_int_eq(sent(a2, "type=\"set\"", "dave@example.com"), 1);
+	ck_assert_int_eq(sent(p, "type=\"set\"", "dave@example.com"), 1);
+	ck_assert_ptr_nonnull(stub_roster_sub("alice", "dave@example.com"));
+	h_complete(1, NULL);
+	h_complete(2, NULL);
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 1);
+
+	/* Gone with a failure: nobody is answered, nothing breaks. */
+	route(a2, RSET("r2", "erin@example.com"));
+	drop(a2);
+	h_complete(3, "no quorum");
+	ck_assert_int_eq(sent(p, "erin@example.com", NULL), 0);
+}
+END_TEST
+
+/*
+ * At most XMPP_ROSTER_PENDING changes of an account wait; the next is
+ * resource-constraint (wait). Another account is not held up.
+ */
+START_TEST(test_roster_pending_limit)
+{
+	struct xconn	*a, *b;
+	char		 xml[256];
+	int		 i;
+
+	a = client("alice", "one");
+	b = client("bob", "one");
+	router_set_hooks(&test_hooks);
+	hl.roster_take = 1;
+	for (i = 0; i <= XMPP_ROSTER_PENDING; i++) {
+		snprintf(xml, sizeof(xml), "<iq type='set' id='q%d'><query "
+		    "xmlns='jabber:iq:roster'><item jid='c%d@example.com'/>"
+		    "</query></iq>", i, i);
+		route(a, xml);
+	}
+	ck_assert_int_eq(sent(a, "resource-constraint", NULL), 1);
+	snprintf(xml, sizeof(xml), "id=\"q%d\"", XMPP_ROSTER_PENDING);
+	ck_assert_int_eq(sent(a, "resource-constraint", xml), 1);
+	route(b, RSET("b1", "dave@example.com"));
+	ck_assert_int_eq(hl.nw, 2);		/* alice's first, bob's */
+	h_complete(0, NULL);
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"q0\""), 1);
+	/* One fewer waits: the next one is taken again. */
+	route(a, RSET("q99", "z@example.com"));
+	ck_assert_int_eq(sent(a, "resource-constraint", NULL), 1);
+}
+END_TEST
+
 /* conn.c dispatches to the operations; closed connections get nothing. */
 START_TEST(test_conn_ops)
 {
@@ -808,6 +1068,10 @@ router_suite(void)
 	tcase_add_test(tc, test_hook_components);
 	tcase_add_test(tc, test_hook_roster);
 	tcase_add_test(tc, test_store_error);
+	tcase_add_test(tc, test_roster_async);
+	tcase_add_test(tc, test_roster_async_error);
+	tcase_add_test(tc, test_roster_async_gone);
+	tcase_add_test(tc, test_roster_pending_limit);
 	tcase_add_test(tc, test_conn_ops);
 	suite_add_tcase(s, tc);
 	return (s);
