@@ -884,6 +884,7 @@ async def edges(t):
 
 
 import hostile_peers  # noqa: E402,F401 (its scenarios register last)
+import relay  # noqa: E402,F401 (delivery across cut links, presence)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,259 @@
+"""The cluster scenarios of delivery across cut forwarding links and of
+presence after a node dies (issue 12, items 2 and 6). scenarios.py
+imports this file; run them as any other (scenarios.py NAME).
+
+relaycut   messages flow from a client on one follower to a client on
+           the other while the second follower's TCP connections to the
+           leader are killed (ss -K) three times: every message arrives
+           exactly once, none comes back as an error, and the contacts of
+           the cut follower's session see no unavailable presence
+relaylink  a fake follower (a dead member's certificate, address and id)
+           binds a session and never acknowledges its <d> frames: the
+           leader numbers them per follower process, closes the stalled
+           link, and sends every unacknowledged frame again, with the
+           same numbers, when the same process links again; a new
+           process gets none of them; beyond the bound of kept frames
+           the senders are answered with an error
+relaypres  kill -9 of a follower, then of the leader, each with a
+           session of alice on it that reconnects (a new resource) on a
+           survivor: bob sees exactly one unavailable presence for the
+           old full JID and exactly one available for the new one
+"""
+
+import asyncio
+import collections
+import re
+import time
+
+from clib import (DOMAIN, TIMERS, Client, Cluster, Sender, check,
+                  is_msg, is_presence, login, node_ids, reachable, run,
+                  scenario, subscribe_both, until, w, wait_bodies)
+from rawpeers import FakeFollower, s_frame
+
+RELAY_KEEP_FRAMES = 4096    # leader.c CLEAD_OUT_MAX
+RELAY_DACK_SECS = 10        # leader.c CLEAD_DACK_MS
+
+
+async def kill_tcp(a, b):
+    """Kill (ss -K) every TCP connection between addresses a and b; the
+    number of sockets killed."""
+    rc, out, err = await run(['ss', '-K', '-t', '-n', '(', 'src', a,
+                              'and', 'dst', b, ')', 'or', '(', 'src', b,
+                              'and', 'dst', a, ')'])
+    check(rc == 0, 'ss -K: %s' % err.strip())
+    return len([ln for ln in out.splitlines()[1:] if ln.strip()])
+
+
+async def wait_linked(nd, timeout=None):
+    """Wait until follower nd says it is linked to the leader."""
+    timeout = timeout or w(10)
+
+    async def probe():
+        s = await nd.status()
+        f = s.get('forwarding') or ''
+        return f.startswith('linked to leader'), f
+    await until(probe, timeout, lambda f: '%s not linked to the leader '
+                'after %gs: %s' % (nd.name, timeout, f))
+
+
+def counts(inbox, frm_bare):
+    """How many times each message body from frm_bare arrived."""
+    return collections.Counter(
+        st['body'] for st in inbox.items
+        if is_msg(frm_bare=frm_bare, errors=False)(st))
+
+
+def exactly_once(inbox, sent, frm_bare):
+    """Fail unless every body of sent arrived exactly once."""
+    got = counts(inbox, frm_bare)
+    dup = [b for b in sent if got[b] > 1]
+    lost = [b for b in sent if got[b] == 0]
+    check(not dup and not lost, '%d of %d messages lost (%s), %d '
+          'duplicated (%s)' % (len(lost), len(sent), ' '.join(lost[:5]),
+                               len(dup), ' '.join(dup[:5])))
+
+
+def errors_of(inbox):
+    return [st['body'] or st['id'] for st in inbox.items
+            if st.name == 'message' and st['type'] == 'error']
+
+
+@scenario()
+async def relaycut(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    alice = await login(t, a_node, 'alice', 'cut')
+    bob = await login(t, b_node, 'bob', 'cut')
+    await subscribe_both(alice, bob)
+    await reachable(alice, bob.boundjid.full)
+    await wait_linked(b_node)
+    since = len(alice.inbox.items)
+    sender = Sender(alice, bob.boundjid.full, 'across cuts', 0.004).start()
+    killed = 0
+    try:
+        for i in range(3):
+            await bob.inbox.wait(is_msg(frm_bare='alice@' + DOMAIN),
+                                 'a message before cut %d' % i, take=False)
+            killed += await kill_tcp(b_node.addr, leader.addr)
+            await asyncio.sleep(0.05)   # messages sent into the cut
+            await wait_linked(b_node)
+            await reachable(alice, bob.boundjid.full)
+    finally:
+        await sender.stop()
+    sent = sender.bodies
+    t.note('%d messages, %d sockets killed' % (len(sent), killed))
+    await wait_bodies(bob, sent, alice.boundjid.bare, timeout=w(20))
+    with t.check('exactly-once'):
+        exactly_once(bob.inbox, sent, alice.boundjid.bare)
+    with t.check('none-bounced'):
+        errs = errors_of(alice.inbox)
+        check(not errs, '%d came back as errors: %s' % (
+            len(errs), ' '.join(errs[:5])))
+    with t.check('no-flap'):
+        gone = [st for st in alice.inbox.items[since:]
+                if is_presence('unavailable', frm=bob.boundjid.full)(st)]
+        check(not gone, 'alice saw bob/cut unavailable %d times' %
+              len(gone))
+
+
+def d_frames(buf):
+    """The (n, body) of each <d> frame in what a fake follower read."""
+    return [(int(n), b.decode()) for n, b in re.findall(
+        rb"<d[^>]* n=['\"](\d+)['\"][^>]*>.*?<body>([^<]*)</body>", buf)]
+
+
+@scenario()
+async def relaylink(t):
+    c = Cluster(t, 3)
+    n1 = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    fake = [nd for nd in c.nodes if nd is not n1][-1]
+    fid = ids[fake]
+    fake.kill9()
+    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
+                        'the leader with quorum after %s died' % fake.name)
+    await c.add_users(n1)
+    await c.wait_users([n1])
+    alice = await login(t, n1, 'alice', 'src')
+    bobjid = 'bob@%s/fake' % DOMAIN
+
+    def follower(epoch):
+        return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
+                            src=fake.addr)
+
+    f = await follower(7001).open()
+    f.send("<bind jid='%s'/><synced/>" % bobjid)
+    await reachable(alice, bobjid)
+    n = 40
+    for i in range(n):
+        alice.send_message(mto=bobjid, mbody='kept %d' % i, mtype='chat')
+    await f.wait(lambda x: len(d_frames(x.buf)) >= n, '%d <d> frames' % n)
+    first = d_frames(f.buf)
+    with t.check('numbered'):
+        nums = [k for k, b in first if b.startswith('kept')]
+        check(nums == sorted(nums) and len(set(nums)) == len(nums),
+              'the <d> frames are not numbered in order: %s' % nums[:10])
+    # Acknowledge half, then stall: the leader closes the link.
+    half = [k for k, b in first if b == 'kept %d' % (n // 2 - 1)][0]
+    f.send("<dack n='%d'/>" % half)
+    t0 = time.monotonic()
+    await f.wait(lambda x: x.eof, 'the stalled link closed',
+                 timeout=w(RELAY_DACK_SECS + 5))
+    t.note('stalled link closed after %.1fs' % (time.monotonic() - t0))
+    f.close()
+    # The same process links again: the rest comes again, once each.
+    g = await follower(7001).open()
+    g.send("<bind jid='%s'/><synced/>" % bobjid)
+    want = ['kept %d' % i for i in range(n // 2, n)]
+    with t.check('resent'):
+        await g.wait(lambda x: set(want) <= {b for _, b in d_frames(
+            x.buf)}, 'the %d unacknowledged frames again' % len(want))
+        again = d_frames(g.buf)
+        check(all(k > half for k, _ in again), 'acknowledged frames '
+              'came again: %s' % [k for k, _ in again if k <= half][:5])
+        old = dict((b, k) for k, b in first)
+        moved = [b for k, b in again if b in old and old[b] != k]
+        check(not moved, 'frames came again under other numbers: %s' %
+              moved[:5])
+    g.send("<dack n='%d'/>" % max(k for k, _ in d_frames(g.buf)))
+    g.close()
+    # Another process: nothing of the first comes.
+    h = await follower(7002).open()
+    h.send("<bind jid='%s'/><synced/>" % bobjid)
+    await reachable(alice, bobjid)
+    with t.check('new-process-fresh'):
+        check(not [b for _, b in d_frames(h.buf) if b.startswith('kept')],
+              'a new process got the old process\'s frames')
+    # The bound: a follower that acknowledges nothing is kept at most
+    # RELAY_KEEP_FRAMES frames; beyond, the sender hears an error.
+    with t.check('bound'):
+        total = RELAY_KEEP_FRAMES + 50
+        for i in range(total):
+            alice.send_message(mto=bobjid, mbody='flood %d' % i,
+                               mtype='chat')
+            if i % 500 == 0:
+                await asyncio.sleep(0)
+        await until(lambda: (len(errors_of(alice.inbox)) >= 50, None),
+                    w(20), lambda _: 'only %d errors of the %d beyond '
+                    'the bound' % (len(errors_of(alice.inbox)), 50))
+        got = len([1 for _, b in d_frames(h.buf) if b.startswith('flood')])
+        check(got <= RELAY_KEEP_FRAMES, '%d frames kept beyond the bound'
+              % got)
+    h.close()
+
+
+async def presence_once(bob, old, new, what):
+    """bob sees, from alice, one unavailable for the full JID old and one
+    available for new; nothing more once a message from new arrived
+    after them."""
+    await bob.inbox.wait(is_presence('unavailable', frm=old),
+                         'unavailable of %s (%s)' % (old, what), take=False)
+    await bob.inbox.wait(lambda st: is_presence(frm=new)(st) and
+                         st['type'] in ('', 'available'),
+                         'available of %s (%s)' % (new, what), take=False)
+    marker = 'after %s' % what
+    await wait_bodies(bob, [marker], 'alice@' + DOMAIN)
+    un = [st for st in bob.inbox.items
+          if is_presence('unavailable', frm=old)(st)]
+    av = [st for st in bob.inbox.items if is_presence(frm=new)(st) and
+          st['type'] in ('', 'available')]
+    check(len(un) == 1 and len(av) == 1, '%s: bob saw %d unavailable of '
+          '%s and %d available of %s' % (what, len(un), old, len(av), new))
+
+
+@scenario()
+async def relaypres(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    bob = await login(t, b_node, 'bob', 'watch')
+    alice = await login(t, a_node, 'alice', 'one')
+    await subscribe_both(alice, bob)
+    old = alice.boundjid.full
+    await bob.inbox.wait(lambda st: is_presence(frm=old)(st) and
+                         st['type'] in ('', 'available'), 'alice/one')
+    # A follower dies with alice's session; she comes back on the leader.
+    a_node.kill9()
+    alice.drop()
+    a2 = await login(t, leader, 'alice', 'two')
+    a2.send_message(mto=bob.boundjid.full, mbody='after follower death',
+                    mtype='chat')
+    with t.check('follower-death'):
+        await presence_once(bob, old, a2.boundjid.full, 'follower death')
+    # The leader dies with her session; she comes back on the other
+    # follower's node as soon as it is up.
+    a_node.start()
+    await a_node.wait_ready()
+    await c.wait_agree(what='agreement after the restart')
+    await wait_linked(a_node)
+    leader.kill9()
+    a2.drop()
+    a3 = Client('alice', 'three')
+    t.streams.append(a3)
+    a3.connect((a_node.addr, c.cport))
+    await a3.wait_started('alice/three on %s' % a_node.name)
+    a3.send_presence()
+    a3.send_message(mto=bob.boundjid.full, mbody='after leader death',
+                    mtype='chat')
+    with t.check('leader-death'):
+        await presence_once(bob, a2.boundjid.full, a3.boundjid.full,
+                            'leader death')
