@@ -16,6 +16,7 @@ struct bufferevent;
 struct xparser;
 struct clead_pend;
 struct cfwd_link;
+struct crelay_frame;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -70,15 +71,21 @@ struct cfwd_link {
 	uint64_t		 pseq;		/* last <s> routed */
 	uint64_t		 marked;	/* last with an <ack> owed */
 	uint64_t		 acked;		/* last <ack> sent */
-	uint64_t		 dsent;		/* <d> frames written */
+	uint64_t		 dbox;		/* numbers <d> for its process */
+	uint64_t		 dsent;		/* last <d> numbered */
 	uint64_t		 dacked;	/* and delivered */
+	TAILQ_HEAD(crelay_frames, crelay_frame) kept; /* undelivered */
+	size_t			 nkept;
+	size_t			 keptbytes;
 	struct cfwd_dmark	 dmarks[CFWD_DMARKS]; /* undelivered */
 	int			 ndmarks;
 	TAILQ_HEAD(clead_pends, clead_pend) pend;
 	int			 npend;
+	int			 holder;	/* stands in for a lost link */
+	int64_t			 lost_ms;	/* since */
+	int			 announce;	/* its sessions were said gone */
 
 	/* ours to the leader */
-	uint64_t		 drecv;		/* <d> frames read */
 	uint64_t		 dsaid;		/* last <dack> sent */
 };
 TAILQ_HEAD(cfwd_links, cfwd_link);
@@ -108,6 +115,9 @@ void		 clink_set_num(struct xnode *, const char *, uint64_t);
 /* Append a copy of a stanza to a frame (an inherited namespace is made
  * jabber:client, not to inherit ours); the stanza stays the caller's. */
 void		 clink_add_stanza(struct xnode *, const struct xnode *);
+/* A stand-in for link l that was lost: l's peer, no traffic, on no
+ * role's list; the role moves what it keeps of l onto it. */
+struct cfwd_link *clink_holder(struct cfwd_link *);
 /* Read what already waits on a link's input (after dial or accept). */
 void		 clink_pending(struct cfwd_link *);
 /* Stop a link's traffic and hand it to the reaper (the role has taken
@@ -131,6 +141,18 @@ size_t		 clink_tree_bytes(const struct xnode *, size_t);
 /* Add a copy of a JID to a list; empty a list (freeing its JIDs). */
 void		 clink_jids_add(struct cfwd_jids *, const char *);
 void		 clink_jids_clear(struct cfwd_jids *);
+
+/* relay.c */
+/* A new numbering of <d> frames for the follower process of link l. */
+void		 crelay_new(struct cfwd_link *);
+/* Frames up to n delivered (<dack>): forget them; 0 if n was news. */
+int		 crelay_ack(struct cfwd_link *, uint64_t);
+/* Link l takes over o's numbering and the frames o kept. */
+void		 crelay_move(struct cfwd_link *, struct cfwd_link *);
+/* Write every kept frame on l again (a new link of the same process). */
+void		 crelay_resend(struct cfwd_link *);
+/* Forget the frames kept for l (its process is gone). */
+void		 crelay_clear(struct cfwd_link *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */
@@ -178,6 +200,10 @@ struct cfwd_link *clead_link_by_serial(uint64_t);
 void		 clead_ack_all(void);
 /* Whether the link of member id has registered its sessions. */
 int		 clead_synced(uint64_t);
+/* Note that a <d> frame went out on l, for the stall check. */
+void		 clead_dmark(struct cfwd_link *);
+/* Forget the marks of l's <d> frames that are acknowledged. */
+void		 clead_dmarks_pop(struct cfwd_link *);
 /* Unavailable presence of a session that died with the leader before
  * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 clead_gone_presence(const char *);

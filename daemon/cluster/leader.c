@@ -11,10 +11,15 @@
  * sends it only once what routing them sent to other followers has
  * reached them; otherwise a leader dying with <d> frames unsent would
  * lose stanzas whose node stays up. What went to the leader's own
- * sessions dies with them; a destination link that is lost counts as
- * delivered, as a client's socket does. A follower that leaves a <d>
- * unacknowledged for CLEAD_DACK_MS holds up every <ack>: its link is
- * closed as if it had died.
+ * sessions dies with them. relay.c keeps each follower's <d> frames
+ * until acknowledged, numbered for its process: a lost link leaves a
+ * holder (clink_holder) with the node's sessions and frames for
+ * CLEAD_RELINK_MS; the next link of the same process takes them over
+ * and gets the frames again, without a word to the sessions' contacts.
+ * Only a process that is gone (a new epoch, or no link in time) takes
+ * its sessions with it: their contacts hear they are unavailable, once.
+ * A follower that leaves a <d> unacknowledged for CLEAD_DACK_MS holds up
+ * every <ack>: its link is closed as if lost.
  *
  * A follower's <s> numbers count on across its links (its epoch names its
  * process): what one link routed, the next of that process skips when
@@ -50,10 +55,11 @@
 #define CLEAD_DACK_MS		10000	/* for a <d> to be acknowledged */
 #define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
 #define CLEAD_SEEN_MAX		64	/* follower processes remembered */
+#define CLEAD_RELINK_MS		3000	/* a lost link's sessions wait */
 
-/* <d> frames of another link that must be delivered first. */
+/* <d> frames of another follower that must be delivered first. */
 struct clead_need {
-	uint64_t		 link;
+	uint64_t		 link;		/* its numbering (dbox) */
 	uint64_t		 count;
 };
 
@@ -71,6 +77,7 @@ struct clead_seen {
 	uint64_t		 id;		/* its node */
 	uint64_t		 epoch;		/* its process */
 	uint64_t		 seq;
+	int			 gone;		/* its sessions said gone */
 };
 
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
@@ -90,7 +97,13 @@ static void	 clead_lost(struct cfwd_link *, const char *);
 static void	 clead_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
 static void	 clead_seen_note(struct cfwd_link *);
+static struct clead_seen *clead_seen_find(struct cfwd_link *);
 static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_move(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_resume(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_hold(struct cfwd_link *, const char *);
+static struct cfwd_link *clead_link_by_box(uint64_t);
+static void	 clead_carried_del(struct cfwd_link *, const char *);
 static void	 clead_carried_gone(struct cfwd_link *);
 static void	 clead_link_cut(struct cfwd_link *);
 static void	 clead_link_clear(struct cfwd_link *, int);
@@ -105,8 +118,6 @@ static void	 clead_stanza(struct cfwd_link *, struct xnode *);
 static void	 clead_mark(struct cfwd_link *);
 static void	 clead_flush(struct cfwd_link *);
 static void	 clead_flush_all(void);
-static void	 clead_dmark(struct cfwd_link *);
-static void	 clead_dmarks_pop(struct cfwd_link *);
 static void	 clead_dcheck(evutil_socket_t, short, void *);
 static void	 clead_tell_all(struct cfwd_link *);
 
@@ -183,27 +194,69 @@ clead_link_by_serial(uint64_t serial)
 	return (NULL);
 }
 
+/* A follower link (or holder) by the numbering of its <d>, or NULL. */
+static struct cfwd_link *
+clead_link_by_box(uint64_t box)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (l->dbox == box)
+			return (l);
+	return (NULL);
+}
+
 /*
- * A follower's stream started (with its epoch): if it comes from a
- * process whose earlier link routed stanzas, those are not routed again.
+ * A follower's stream started (with its epoch). An earlier link of the
+ * same node goes: of the same process, l takes over its sessions and
+ * <d> frames (sent again); of another, its sessions end unless l binds
+ * them again. Our header names l's numbering of <d> frames. If l comes
+ * from a process whose earlier link routed stanzas, those are not
+ * routed again; if we said its sessions were gone, they are announced
+ * again as they bind.
  */
 static void
 clead_start(struct cfwd_link *l, const char **attrs)
 {
+	struct cfwd_link	*o, *next;
 	struct clead_seen	*e;
 
 	if (clink_num(xconn_attr(attrs, "epoch"), &l->epoch) == -1)
 		l->epoch = 0;
-	if (l->id == 0 || l->epoch == 0)
+	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o == l || l->id == 0 || o->id != l->id)
+			continue;
+		if (l->epoch != 0 && o->epoch == l->epoch)
+			clead_resume(o, l);
+		else
+			clead_replace(o, l);
+	}
+	if (l->dbox == 0)
+		crelay_new(l);
+	clink_header(l, l->dbox);
+	crelay_resend(l);
+	if (l->id == 0 || l->epoch == 0 || (e = clead_seen_find(l)) == NULL)
 		return;
+	if (e->gone)
+		l->announce = 1;
+	l->floor = e->seq;
+	log_debug("clead_start: %s linked again, stanzas up to %llu are "
+	    "routed already", l->addr, (unsigned long long)l->floor);
+}
+
+/* What we remember of the process of l's follower, or NULL. */
+static struct clead_seen *
+clead_seen_find(struct cfwd_link *l)
+{
+	struct clead_seen	*e;
+
 	TAILQ_FOREACH(e, &seen, entry)
 		if (e->id == l->id)
 			break;
 	if (e == NULL || e->epoch != l->epoch)
-		return;
-	l->floor = e->seq;
-	log_debug("clead_start: %s linked again, stanzas up to %llu are "
-	    "routed already", l->addr, (unsigned long long)l->floor);
+		return (NULL);
+	return (e);
 }
 
 /* Remember what a follower's closing link routed (of its process). */
@@ -231,6 +284,8 @@ clead_seen_note(struct cfwd_link *l)
 	seq = l->pseq > l->floor ? l->pseq : l->floor;
 	if (e->epoch != l->epoch || e->id != l->id || seq > e->seq)
 		e->seq = seq;
+	if (e->epoch != l->epoch || e->id != l->id)
+		e->gone = 0;
 	e->id = l->id;
 	e->epoch = l->epoch;
 	TAILQ_INSERT_HEAD(&seen, e, entry);
@@ -296,15 +351,104 @@ clead_replace(struct cfwd_link *o, struct cfwd_link *l)
 	clead_link_close(o, 0);
 }
 
-/* Of the sessions l's node had on the link l replaced, those not back. */
+/*
+ * Link l takes over o's sessions and call bridges (as they are: no word
+ * to their contacts), noted as carried until l binds them again, and
+ * o's numbered <d> frames.
+ */
+static void
+clead_move(struct cfwd_link *o, struct cfwd_link *l)
+{
+	struct xconn	*c;
+
+	while ((c = TAILQ_FIRST(&o->pseudos)) != NULL) {
+		TAILQ_REMOVE(&o->pseudos, c, entry);
+		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+		c->remote = l;
+		clink_jids_add(&l->carried, c->kind == XC_CLIENT ? c->full :
+		    c->cdomain);
+	}
+	l->nsess += o->nsess;
+	l->ncomp += o->ncomp;
+	o->nsess = o->ncomp = 0;
+	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	crelay_move(o, l);
+	l->announce = o->announce;
+}
+
+/*
+ * The process of o's node linked again (as l): l takes over o, whose
+ * <d> frames not acknowledged go out again.
+ */
+static void
+clead_resume(struct cfwd_link *o, struct cfwd_link *l)
+{
+	log_info("clead_resume: %s linked again: %d sessions, %d call "
+	    "bridges and %zu stanzas for them carried over", l->addr,
+	    o->nsess, o->ncomp, o->nkept);
+	clead_move(o, l);
+	clead_link_close(o, 0);
+}
+
+/*
+ * Link l was lost while its node may live: a holder keeps its sessions
+ * and <d> frames for CLEAD_RELINK_MS, for the next link of its process.
+ */
+static void
+clead_hold(struct cfwd_link *l, const char *why)
+{
+	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
+	struct cfwd_link	*h;
+
+	log_info("clead_lost: link from %s: %s; its %d sessions and %d call "
+	    "bridges wait %d ms for it to link again", l->addr, why, l->nsess,
+	    l->ncomp, CLEAD_RELINK_MS);
+	h = clink_holder(l);
+	h->synced = l->synced;
+	h->lost_ms = cnet_now_ms();
+	clead_move(l, h);
+	TAILQ_INSERT_AFTER(&links, l, h, entry);
+	clead_link_cut(l);
+	clead_flush_all();
+	if (dcheck_ev != NULL && !evtimer_pending(dcheck_ev, NULL))
+		evtimer_add(dcheck_ev, &tv);
+}
+
+/* Link l's node bound id (a session or call bridge) again. */
+static void
+clead_carried_del(struct cfwd_link *l, const char *id)
+{
+	struct cfwd_jid	*e, *next;
+
+	for (e = TAILQ_FIRST(&l->carried); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (strcmp(e->jid, id) != 0)
+			continue;
+		TAILQ_REMOVE(&l->carried, e, entry);
+		free(e->jid);
+		free(e);
+	}
+}
+
+/*
+ * Of the sessions and call bridges l's node had on the link l replaced
+ * or took over, those not back: gone (their contacts hear it, once).
+ */
 static void
 clead_carried_gone(struct cfwd_link *l)
 {
 	struct cfwd_jid	*e;
+	struct xconn	*c;
+	int		 kind;
 
 	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
 		TAILQ_REMOVE(&l->carried, e, entry);
-		if (!clink_has_session(e->jid)) {
+		kind = strchr(e->jid, '/') != NULL ? XC_CLIENT : XC_COMPONENT;
+		if ((c = clink_find(l, kind, e->jid)) != NULL) {
+			log_debug("clead_carried_gone: %s did not come back on "
+			    "%s", e->jid, l->addr);
+			clead_pseudo_drop(c, 1);
+		} else if (kind == XC_CLIENT && !clink_has_session(e->jid)) {
 			log_debug("clead_carried_gone: %s did not come back on "
 			    "%s", e->jid, l->addr);
 			clead_gone_presence(e->jid);
@@ -314,14 +458,23 @@ clead_carried_gone(struct cfwd_link *l)
 	}
 }
 
-/* Close a link: its traffic, its pseudos, then (later) its memory. */
+/*
+ * Close a link: its traffic, its pseudos (gone: its process is, and we
+ * remember having said so), then (later) its memory.
+ */
 static void
 clead_link_close(struct cfwd_link *l, int gone)
 {
+	struct clead_seen	*e;
+
 	if (l->dead)
 		return;
 	clead_link_cut(l);
+	if (gone && l->id != 0 && l->epoch != 0 &&
+	    (e = clead_seen_find(l)) != NULL)
+		e->gone = 1;
 	clead_link_clear(l, gone);
+	crelay_clear(l);
 	clead_flush_all();	/* acks that waited for it */
 }
 
@@ -342,12 +495,21 @@ clead_links_close(int gone)
 	free(cut);
 }
 
-/* A follower's link failed or ended: close it. */
+/*
+ * A follower's link failed or ended: a holder keeps what it had for the
+ * next link of its process, if it has one we would know again; a holder
+ * that is lost closes for good.
+ */
 static void
 clead_lost(struct cfwd_link *l, const char *why)
 {
 	if (l->dead)
 		return;
+	if (!l->holder && l->id != 0 && l->epoch != 0 &&
+	    cfwd_role_get() == CFWD_LEADER) {
+		clead_hold(l, why);
+		return;
+	}
 	log_info("clead_lost: link from %s: %s; %d sessions and %d call "
 	    "bridges of that node are gone", l->addr, why, l->nsess, l->ncomp);
 	clead_link_close(l, 1);
@@ -481,12 +643,13 @@ clead_recheck(void)
 
 /*
  * A follower linked to us (or so it hopes). A newer link of the same
- * node replaces the old one.
+ * node replaces the old one once its stream header says which process
+ * it comes from (clead_start).
  */
 void
 cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 {
-	struct cfwd_link	*l, *o, *next;
+	struct cfwd_link	*l;
 
 	(void)arg;
 	if (cfwd_role_get() != CFWD_LEADER) {
@@ -496,13 +659,7 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 		return;
 	}
 	l = clink_new(bev, 0, h, &clead_ops, NULL);
-	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		if (h->id != 0 && o->id == h->id)
-			clead_replace(o, l);
-	}
 	TAILQ_INSERT_TAIL(&links, l, entry);
-	clink_header(l, 0);
 	log_info("cfwd_accept: follower %s linked", l->addr);
 	clink_pending(l);
 }
@@ -555,11 +712,8 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		csettle_check();
 	} else if (strcmp(name, "dack") == 0) {
 		if (clink_num(xnode_attr(n, "n"), &u) == 0 &&
-		    u > l->dacked && u <= l->dsent) {
-			l->dacked = u;
-			clead_dmarks_pop(l);
+		    crelay_ack(l, u))
 			clead_flush_all();
-		}
 	} else
 		log_debug("clead_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
@@ -567,22 +721,31 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 
 /*
  * Leader: <bind>: a session of that node, as a pseudo in the router
- * (once: a repeated bind of the same link only refreshes it), then its
- * presence as it is now.
+ * (once: a repeated bind, or one a link took over, only refreshes it),
+ * then its presence as it is now: noted, and broadcast only if its
+ * contacts may not know it. They know it if we had it available, or if
+ * the follower says a leader routed it (announced='1') and we never said
+ * that process's sessions were gone; a presence still in the follower's
+ * queue is not in the <bind> but comes as it is replayed.
  */
 static void
 clead_bind(struct cfwd_link *l, struct xnode *n)
 {
 	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
 	const char	*roster = xnode_attr(n, "roster");
+	const char	*said = xnode_attr(n, "announced");
 	struct xconn	*c;
 	struct xnode	*p;
 	char		*max;
-	int		 limit = 0;
+	int		 limit = 0, quiet;
 
 	if (jid == NULL)
 		return;
-	if ((c = clink_find(l, XC_CLIENT, jid)) == NULL) {
+	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL) {
+		clead_carried_del(l, jid);
+		quiet = c->available;
+	} else {
+		quiet = !l->announce && said != NULL && strcmp(said, "1") == 0;
 		if ((c = clead_pseudo_new(l, XC_CLIENT, jid)) == NULL) {
 			log_warnx("clead_bind: %s: bad JID %s", l->addr, jid);
 			return;
@@ -610,7 +773,10 @@ clead_bind(struct cfwd_link *l, struct xnode *n)
 		xnode_set_ns(n, NULL);	/* p must not inherit ours */
 		xnode_set_attr(p, "from", c->full);
 		xnode_del_attr(p, "to");
-		router_route(c, p);
+		if (quiet)
+			presence_note(c, p);	/* its contacts know it */
+		else
+			router_route(c, p);
 	}
 }
 
@@ -621,8 +787,12 @@ clead_comp(struct cfwd_link *l, struct xnode *n)
 	const char	*d = xnode_attr(n, "domain");
 	struct xconn	*c;
 
-	if (d == NULL || clink_find(l, XC_COMPONENT, d) != NULL)
+	if (d == NULL)
 		return;
+	if (clink_find(l, XC_COMPONENT, d) != NULL) {
+		clead_carried_del(l, d);
+		return;
+	}
 	if ((c = clead_pseudo_new(l, XC_COMPONENT, d)) == NULL) {
 		log_warnx("clead_comp: %s: bad domain %s", l->addr, d);
 		return;
@@ -691,7 +861,7 @@ clead_mark(struct cfwd_link *l)
 	struct cfwd_link	*o;
 	struct xnode		*f;
 
-	if (l->pseq <= l->marked)
+	if (l->pseq <= l->marked || l->holder)
 		return;
 	l->marked = l->pseq;
 	p = xcalloc(1, sizeof(*p));
@@ -700,7 +870,7 @@ clead_mark(struct cfwd_link *l)
 		if (o == l || o->dsent <= o->dacked)
 			continue;
 		p->need = xreallocarray(p->need, p->n + 1, sizeof(*p->need));
-		p->need[p->n].link = o->serial;
+		p->need[p->n].link = o->dbox;
 		p->need[p->n].count = o->dsent;
 		p->n++;
 	}
@@ -737,7 +907,7 @@ clead_flush(struct cfwd_link *l)
 
 	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
 		for (i = 0; i < p->n; i++) {
-			o = clead_link_by_serial(p->need[i].link);
+			o = clead_link_by_box(p->need[i].link);
 			if (o != NULL && o->dacked < p->need[i].count)
 				break;
 		}
@@ -772,7 +942,7 @@ clead_flush_all(void)
  * had gone by when, until they are acknowledged. Marks beyond
  * CFWD_DMARKS move the last one on, which only makes the check later.
  */
-static void
+void
 clead_dmark(struct cfwd_link *l)
 {
 	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
@@ -791,7 +961,7 @@ clead_dmark(struct cfwd_link *l)
 }
 
 /* Forget the marks of l's <d> frames that are acknowledged. */
-static void
+void
 clead_dmarks_pop(struct cfwd_link *l)
 {
 	int	 i;
@@ -829,11 +999,12 @@ clead_synced(uint64_t id)
 }
 
 /*
- * Leader, every CLEAD_DCHECK_MS while <d> frames wait: a follower that
- * has left one unacknowledged for CLEAD_DACK_MS holds up the <ack> of
- * every other, and the leader's memory; its link is closed as if its
- * node had died (its sessions unavailable). If it lives, it links again
- * and registers them anew.
+ * Leader, every CLEAD_DCHECK_MS while <d> frames wait or holders do: a
+ * follower that has left one unacknowledged for CLEAD_DACK_MS holds up
+ * the <ack> of every other, and the leader's memory; its link is closed
+ * as if lost (a holder keeps its sessions and frames). If it lives, it
+ * links again and takes them over. A holder that waited
+ * CLEAD_RELINK_MS in vain closes: its node's sessions are gone.
  */
 static void
 clead_dcheck(evutil_socket_t fd, short what, void *arg)
@@ -849,6 +1020,14 @@ clead_dcheck(evutil_socket_t fd, short what, void *arg)
 again:
 	more = 0;
 	TAILQ_FOREACH(l, &links, entry) {
+		if (l->holder) {
+			if (now - l->lost_ms < CLEAD_RELINK_MS) {
+				more = 1;
+				continue;
+			}
+			clead_lost(l, "it did not link again in time");
+			goto again;
+		}
 		if (l->ndmarks == 0)
 			continue;
 		if (now - l->dmarks[0].ms > CLEAD_DACK_MS) {
@@ -862,25 +1041,6 @@ again:
 	}
 	if (more)
 		evtimer_add(dcheck_ev, &tv);
-}
-
-/* xconn_send to a pseudo: a <d> frame to its node. */
-void
-cfwd_send(struct xconn *c, const struct xnode *n)
-{
-	struct cfwd_link	*l = c->remote;
-	struct xnode		*f;
-
-	if (l == NULL || l->dead || l->broken || c->closing)
-		return;
-	f = clink_frame("d", "to", c->kind == XC_CLIENT ? c->full :
-	    c->cdomain);
-	clink_add_stanza(f, n);
-	clink_send(l, f);
-	if (!l->broken) {
-		l->dsent++;
-		clead_dmark(l);
-	}
 }
 
 /*

@@ -90,17 +90,25 @@ async def relaycut(t):
     since = len(alice.inbox.items)
     sender = Sender(alice, bob.boundjid.full, 'across cuts', 0.004).start()
     killed = 0
+    burst = []
     try:
         for i in range(3):
             await bob.inbox.wait(is_msg(frm_bare='alice@' + DOMAIN),
                                  'a message before cut %d' % i, take=False)
+            # A burst the leader is still relaying as the link dies.
+            for k in range(300):
+                burst.append('burst %d.%d' % (i, k))
+                alice.send_message(mto=bob.boundjid.full, mbody=burst[-1],
+                                   mtype='chat')
+            await bob.inbox.wait(is_msg(body=burst[-250]),
+                                 'the burst under way', take=False)
             killed += await kill_tcp(b_node.addr, leader.addr)
             await asyncio.sleep(0.05)   # messages sent into the cut
             await wait_linked(b_node)
             await reachable(alice, bob.boundjid.full)
     finally:
         await sender.stop()
-    sent = sender.bodies
+    sent = sender.bodies + burst
     t.note('%d messages, %d sockets killed' % (len(sent), killed))
     await wait_bodies(bob, sent, alice.boundjid.bare, timeout=w(20))
     with t.check('exactly-once'):
@@ -141,9 +149,13 @@ async def relaylink(t):
         return FakeFollower(n1, fid, epoch=epoch, cert=fake.i,
                             src=fake.addr)
 
-    f = await follower(7001).open()
-    f.send("<bind jid='%s'/><synced/>" % bobjid)
-    await reachable(alice, bobjid)
+    async def linked(epoch):
+        x = await follower(epoch).open()
+        x.send("<bind jid='%s'/><synced/>" % bobjid)
+        await x.wait(lambda y: b'<here' in y.buf, 'the leader\'s <here>')
+        return x
+
+    f = await linked(7001)
     n = 40
     for i in range(n):
         alice.send_message(mto=bobjid, mbody='kept %d' % i, mtype='chat')
@@ -162,8 +174,7 @@ async def relaylink(t):
     t.note('stalled link closed after %.1fs' % (time.monotonic() - t0))
     f.close()
     # The same process links again: the rest comes again, once each.
-    g = await follower(7001).open()
-    g.send("<bind jid='%s'/><synced/>" % bobjid)
+    g = await linked(7001)
     want = ['kept %d' % i for i in range(n // 2, n)]
     with t.check('resent'):
         await g.wait(lambda x: set(want) <= {b for _, b in d_frames(
@@ -178,9 +189,7 @@ async def relaylink(t):
     g.send("<dack n='%d'/>" % max(k for k, _ in d_frames(g.buf)))
     g.close()
     # Another process: nothing of the first comes.
-    h = await follower(7002).open()
-    h.send("<bind jid='%s'/><synced/>" % bobjid)
-    await reachable(alice, bobjid)
+    h = await linked(7002)
     with t.check('new-process-fresh'):
         check(not [b for _, b in d_frames(h.buf) if b.startswith('kept')],
               'a new process got the old process\'s frames')
