@@ -571,7 +571,10 @@ static void
 clead_pseudo_drop(struct xconn *c, int gone)
 {
 	struct cfwd_link	*l = c->remote;
+	const char		*id;
 
+	if ((id = c->kind == XC_CLIENT ? c->full : c->cdomain) != NULL)
+		clead_carried_del(l, id);	/* dealt with */
 	if (c->kind == XC_CLIENT) {
 		if (gone)
 			presence_gone(c);
