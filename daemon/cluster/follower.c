@@ -20,7 +20,7 @@
  *      in the queue, an <s seq from k> frame (clink_frame,
  *      clink_add_stanza) written on the uplink (clink_write)
  *   leader: clink_read -> xparser_feed -> clink_p_frame -> clead_frame ->
- *      clead_stanza (held while settling) -> clead_route_from -> A's
+ *      clead_stanza (held while settling) -> cpseudo_route_from -> A's
  *      pseudo (clink_find) -> router_route -> B's pseudo -> xconn_send ->
  *      cfwd_send: a <d to> frame on B's link (clink_send), counted
  *      (relay.c), numbered and kept until acknowledged
@@ -575,7 +575,7 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		clead_route_from(NULL, it->kind, it->from, it->stanza);
+		cpseudo_route_from(NULL, it->kind, it->from, it->stanza);
 		cfwd_item_free(it);
 	}
 }

@@ -1,8 +1,8 @@
 /*
  * Forwarding internals shared by fwd.c (the role switch and the entry
  * points the XMPP code calls), link.c (the link both ends share),
- * follower.c, leader.c and settle.c (the two roles), and by no other
- * file. Each file's state is its own (static); what another file needs
+ * follower.c, leader.c, pseudo.c, relay.c and settle.c (the two roles),
+ * and by no other file. Each file's state is its own (static); what another file needs
  * of it goes through the functions below. Include after <sys/queue.h>,
  * <stdint.h>, "cluster/cluster.h" and "xmpp/xmpp.h".
  */
@@ -180,9 +180,29 @@ char		*cfwd_follower_status(void);
 /* At exit: the queue, the lists and the events. */
 void		 cfwd_follower_free(void);
 
-/* leader.c */
+/* pseudo.c */
 /* Set up the stand-in link of origins that went. */
-void		 clead_init(void);
+void		 cpseudo_init(void);
+/* The reaper of dropped pseudos, once the loop exists; and at exit. */
+void		 cpseudo_events(void);
+void		 cpseudo_free(void);
+/* A follower's session (<bind>) or call bridge (<comp>) registers. */
+void		 cpseudo_bind(struct cfwd_link *, struct xnode *);
+void		 cpseudo_comp(struct cfwd_link *, struct xnode *);
+/* A pseudo leaves the router and its link (gone: unavailable to its
+ * contacts); freed later. */
+void		 cpseudo_drop(struct xconn *, int);
+/* Of the sessions and call bridges l's node had on the link l replaced
+ * or took over, those it did not register again are gone. */
+void		 cpseudo_carried_gone(struct cfwd_link *);
+/* Route a stanza (the caller's) from id of link l (NULL: this node). */
+void		 cpseudo_route_from(struct cfwd_link *, int, const char *,
+		    struct xnode *);
+/* Unavailable presence of a session that died with the leader before
+ * us, to its contacts: 0 if sent, -1 if jid is no session. */
+int		 cpseudo_gone_presence(const char *);
+
+/* leader.c */
 /* The leader's events, made once the loop exists. */
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */
@@ -191,9 +211,6 @@ void		 clead_free(void);
 void		 clead_links_close(int);
 /* Close the links of followers no longer the members they were. */
 void		 clead_recheck(void);
-/* Route a stanza (the caller's) from id of link l (NULL: this node). */
-void		 clead_route_from(struct cfwd_link *, int, const char *,
-		    struct xnode *);
 /* A live follower link by its serial, or NULL. */
 struct cfwd_link *clead_link_by_serial(uint64_t);
 /* Every link is owed the <ack> of what it routed; send what is due. */
@@ -204,9 +221,6 @@ int		 clead_synced(uint64_t);
 void		 clead_dmark(struct cfwd_link *);
 /* Forget the marks of l's <d> frames that are acknowledged. */
 void		 clead_dmarks_pop(struct cfwd_link *);
-/* Unavailable presence of a session that died with the leader before
- * us, to its contacts: 0 if sent, -1 if jid is no session. */
-int		 clead_gone_presence(const char *);
 /* Tell every follower one of our sessions is here (1) or gone (0). */
 void		 clead_tell(struct xconn *, int);
 /* The leader's line for xmpp cluster status, allocated. */

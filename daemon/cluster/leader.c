@@ -81,9 +81,6 @@ struct clead_seen {
 };
 
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
-static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
-static struct reaper	*pseudo_reaper;
-static struct cfwd_link	 transient_link;	/* origins that went */
 static TAILQ_HEAD(clead_seens, clead_seen) seen =
     TAILQ_HEAD_INITIALIZER(seen);
 static int		 nseen;
@@ -94,8 +91,6 @@ static void	 clead_start(struct cfwd_link *, const char **);
 static void	 clead_frame(struct cfwd_link *, struct xnode *);
 static void	 clead_read(struct cfwd_link *);
 static void	 clead_lost(struct cfwd_link *, const char *);
-static void	 clead_kill(struct cfwd_link *, const char *, const char *,
-		    const char *);
 static void	 clead_seen_note(struct cfwd_link *);
 static struct clead_seen *clead_seen_find(struct cfwd_link *);
 static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
@@ -103,17 +98,9 @@ static void	 clead_move(struct cfwd_link *, struct cfwd_link *);
 static void	 clead_resume(struct cfwd_link *, struct cfwd_link *);
 static void	 clead_hold(struct cfwd_link *, const char *);
 static struct cfwd_link *clead_link_by_box(uint64_t);
-static void	 clead_carried_del(struct cfwd_link *, const char *);
-static void	 clead_carried_gone(struct cfwd_link *);
 static void	 clead_link_cut(struct cfwd_link *);
 static void	 clead_link_clear(struct cfwd_link *, int);
 static void	 clead_link_close(struct cfwd_link *, int);
-static void	 clead_reap(void *);
-static struct xconn *clead_pseudo_new(struct cfwd_link *, int,
-		    const char *);
-static void	 clead_pseudo_drop(struct xconn *, int);
-static void	 clead_bind(struct cfwd_link *, struct xnode *);
-static void	 clead_comp(struct cfwd_link *, struct xnode *);
 static void	 clead_stanza(struct cfwd_link *, struct xnode *);
 static void	 clead_mark(struct cfwd_link *);
 static void	 clead_flush(struct cfwd_link *);
@@ -125,20 +112,11 @@ static const struct clink_ops clead_ops = {
 	clead_start, clead_frame, clead_read, clead_lost
 };
 
-/* Set up the stand-in link of origins that went. */
-void
-clead_init(void)
-{
-	transient_link.dead = 1;
-	strlcpy(transient_link.addr, "(gone)", sizeof(transient_link.addr));
-}
-
 /* The leader's events (and the reaper's), made once the loop exists. */
 void
 clead_events(void)
 {
-	if (pseudo_reaper == NULL)
-		pseudo_reaper = reaper_new(clead_reap, NULL);
+	cpseudo_events();
 	csettle_events();
 	if (dcheck_ev == NULL)
 		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
@@ -153,9 +131,7 @@ clead_free(void)
 {
 	struct clead_seen	*e;
 
-	clead_reap(NULL);
-	reaper_free(pseudo_reaper);
-	pseudo_reaper = NULL;
+	cpseudo_free();
 	if (dcheck_ev != NULL)
 		event_free(dcheck_ev);
 	dcheck_ev = NULL;
@@ -165,21 +141,6 @@ clead_free(void)
 	}
 	nseen = 0;
 	csettle_free();
-}
-
-/* Leader: have a follower close a session or component (<kill>). */
-static void
-clead_kill(struct cfwd_link *l, const char *id, const char *cond,
-    const char *text)
-{
-	struct xnode	*f;
-
-	f = clink_frame("kill", "to", id);
-	if (cond != NULL)
-		xnode_set_attr(f, "cond", cond);
-	if (text != NULL)
-		xnode_set_attr(f, "text", text);
-	clink_send(l, f);
 }
 
 /* A live follower link by serial, or NULL. */
@@ -324,9 +285,9 @@ clead_link_clear(struct cfwd_link *l, int gone)
 	struct xconn	*c;
 
 	while ((c = TAILQ_FIRST(&l->pseudos)) != NULL)
-		clead_pseudo_drop(c, gone);
+		cpseudo_drop(c, gone);
 	if (gone)
-		clead_carried_gone(l);
+		cpseudo_carried_gone(l);
 	else
 		clink_jids_clear(&l->carried);
 }
@@ -414,50 +375,6 @@ clead_hold(struct cfwd_link *l, const char *why)
 		evtimer_add(dcheck_ev, &tv);
 }
 
-/* Link l's node bound id (a session or call bridge) again. */
-static void
-clead_carried_del(struct cfwd_link *l, const char *id)
-{
-	struct cfwd_jid	*e, *next;
-
-	for (e = TAILQ_FIRST(&l->carried); e != NULL; e = next) {
-		next = TAILQ_NEXT(e, entry);
-		if (strcmp(e->jid, id) != 0)
-			continue;
-		TAILQ_REMOVE(&l->carried, e, entry);
-		free(e->jid);
-		free(e);
-	}
-}
-
-/*
- * Of the sessions and call bridges l's node had on the link l replaced
- * or took over, those not back: gone (their contacts hear it, once).
- */
-static void
-clead_carried_gone(struct cfwd_link *l)
-{
-	struct cfwd_jid	*e;
-	struct xconn	*c;
-	int		 kind;
-
-	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
-		TAILQ_REMOVE(&l->carried, e, entry);
-		kind = strchr(e->jid, '/') != NULL ? XC_CLIENT : XC_COMPONENT;
-		if ((c = clink_find(l, kind, e->jid)) != NULL) {
-			log_debug("clead_carried_gone: %s did not come back on "
-			    "%s", e->jid, l->addr);
-			clead_pseudo_drop(c, 1);
-		} else if (kind == XC_CLIENT && !clink_has_session(e->jid)) {
-			log_debug("clead_carried_gone: %s did not come back on "
-			    "%s", e->jid, l->addr);
-			clead_gone_presence(e->jid);
-		}
-		free(e->jid);
-		free(e);
-	}
-}
-
 /*
  * Close a link: its traffic, its pseudos (gone: its process is, and we
  * remember having said so), then (later) its memory.
@@ -513,117 +430,6 @@ clead_lost(struct cfwd_link *l, const char *why)
 	log_info("clead_lost: link from %s: %s; %d sessions and %d call "
 	    "bridges of that node are gone", l->addr, why, l->nsess, l->ncomp);
 	clead_link_close(l, 1);
-}
-
-/* Outside every callback: free dropped pseudos. */
-static void
-clead_reap(void *arg)
-{
-	struct xconn	*c;
-
-	(void)arg;
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		xconn_free(c);
-	}
-}
-
-/*
- * A pseudo connection for id (a full JID, or a component's domain) on
- * link l (&transient_link for an origin that went); NULL if id is not
- * one. A client's resource is set but not its full JID: router_bind sets
- * that (clead_route_from sets it for a transient one).
- */
-static struct xconn *
-clead_pseudo_new(struct cfwd_link *l, int kind, const char *id)
-{
-	struct xconn	*c;
-	const char	*slash, *at;
-
-	if (kind == XC_CLIENT) {
-		if ((slash = strchr(id, '/')) == NULL || slash[1] == '\0' ||
-		    (at = memchr(id, '@', slash - id)) == NULL || at == id ||
-		    at + 1 == slash)
-			return (NULL);
-	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
-		return (NULL);
-	c = chook_pseudo_new(kind, l);	/* ready, c->remote is l */
-	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
-	strlcpy(c->addr, l->addr, sizeof(c->addr));
-	if (kind == XC_CLIENT) {
-		c->local = xstrndup(id, at - id);
-		c->domain = xstrndup(at + 1, slash - at - 1);
-		c->bare = xstrndup(id, slash - id);
-		c->resource = xstrdup(slash + 1);
-	} else {
-		c->cdomain = xstrdup(id);
-		c->cb = xstrndup(id, strcspn(id, "."));
-	}
-	return (c);
-}
-
-/*
- * A pseudo leaves the router and its link (with unavailable presence to
- * its contacts if gone); the reaper frees it, since callers up the stack
- * may still hold it.
- */
-static void
-clead_pseudo_drop(struct xconn *c, int gone)
-{
-	struct cfwd_link	*l = c->remote;
-	const char		*id;
-
-	if ((id = c->kind == XC_CLIENT ? c->full : c->cdomain) != NULL)
-		clead_carried_del(l, id);	/* dealt with */
-	if (c->kind == XC_CLIENT) {
-		if (gone)
-			presence_gone(c);
-		router_unbind(c);
-		l->nsess--;
-	} else {
-		router_del_component(c);
-		l->ncomp--;
-	}
-	c->closing = 1;
-	TAILQ_REMOVE(&l->pseudos, c, entry);
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	if (pseudo_reaper != NULL)
-		reaper_soon(pseudo_reaper);
-}
-
-/*
- * Route a stanza from id (kind) of link l (NULL: this node). An origin
- * that went is stood in for by a transient pseudo that is routed from but
- * never bound: what it is sent is dropped, and its broadcast presence is
- * not routed (that session is unavailable now).
- */
-void
-clead_route_from(struct cfwd_link *l, int kind, const char *id,
-    struct xnode *n)
-{
-	struct xconn	*c;
-	const char	*name = xnode_name(n);
-
-	if (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
-	    strcmp(name, "iq") != 0) {
-		log_debug("clead_route_from: %s: not a stanza: %s", id, name);
-		return;
-	}
-	if ((c = clink_find(l, kind, id)) != NULL) {
-		router_route(c, n);
-		return;
-	}
-	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
-	    xnode_attr(n, "to") == NULL)
-		return;
-	if ((c = clead_pseudo_new(&transient_link, kind, id)) == NULL) {
-		log_debug("clead_route_from: bad origin %s", id);
-		return;
-	}
-	if (kind == XC_CLIENT)
-		c->full = xstrdup(id);
-	router_route(c, n);
-	xconn_free(c);
 }
 
 /*
@@ -690,25 +496,25 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	if (strcmp(name, "bind") == 0)
-		clead_bind(l, n);
+		cpseudo_bind(l, n);
 	else if (strcmp(name, "comp") == 0)
-		clead_comp(l, n);
+		cpseudo_comp(l, n);
 	else if (strcmp(name, "unbind") == 0) {
 		if ((v = xnode_attr(n, "jid")) != NULL &&
 		    (c = clink_find(l, XC_CLIENT, v)) != NULL) {
 			log_debug("clead_frame: %s left on %s", v, l->addr);
-			clead_pseudo_drop(c, 1);
+			cpseudo_drop(c, 1);
 		}
 	} else if (strcmp(name, "uncomp") == 0) {
 		if ((v = xnode_attr(n, "domain")) != NULL &&
 		    (c = clink_find(l, XC_COMPONENT, v)) != NULL) {
 			log_info("clead_frame: call bridge %s left %s", v,
 			    l->addr);
-			clead_pseudo_drop(c, 1);
+			cpseudo_drop(c, 1);
 		}
 	} else if (strcmp(name, "synced") == 0) {
 		l->synced = 1;
-		clead_carried_gone(l);
+		cpseudo_carried_gone(l);
 		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
@@ -720,90 +526,6 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 	} else
 		log_debug("clead_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
-}
-
-/*
- * Leader: <bind>: a session of that node, as a pseudo in the router
- * (once: a repeated bind, or one a link took over, only refreshes it),
- * then its presence as it is now: noted, and broadcast only if its
- * contacts may not know it. They know it if we had it available, or if
- * the follower says a leader routed it (announced='1') and we never said
- * that process's sessions were gone; a presence still in the follower's
- * queue is not in the <bind> but comes as it is replayed.
- */
-static void
-clead_bind(struct cfwd_link *l, struct xnode *n)
-{
-	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
-	const char	*roster = xnode_attr(n, "roster");
-	const char	*said = xnode_attr(n, "announced");
-	struct xconn	*c;
-	struct xnode	*p;
-	char		*max;
-	int		 limit = 0, quiet;
-
-	if (jid == NULL)
-		return;
-	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL) {
-		clead_carried_del(l, jid);
-		quiet = c->available;
-	} else {
-		quiet = !l->announce && said != NULL && strcmp(said, "1") == 0;
-		if ((c = clead_pseudo_new(l, XC_CLIENT, jid)) == NULL) {
-			log_warnx("clead_bind: %s: bad JID %s", l->addr, jid);
-			return;
-		}
-		if ((max = db_config_get(mmpd->db,
-		    DB_XMPP_MAX_SESSIONS)) != NULL)
-			limit = atoi(max);
-		free(max);
-		if (router_bind(c, limit, &cond) == -1) {
-			log_info("clead_bind: %s on %s refused: %s", jid,
-			    l->addr, cond);
-			clead_kill(l, jid, cond, "too many sessions");
-			xconn_free(c);
-			return;
-		}
-		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
-		l->nsess++;
-		log_debug("clead_bind: %s bound on %s", c->full, l->addr);
-	}
-	if (roster != NULL && strcmp(roster, "1") == 0)
-		c->roster_wanted = 1;
-	p = xnode_first(n);
-	if (p != NULL && strcmp(xnode_name(p), "presence") == 0 &&
-	    xnode_attr(p, "type") == NULL) {
-		xnode_set_ns(n, NULL);	/* p must not inherit ours */
-		xnode_set_attr(p, "from", c->full);
-		xnode_del_attr(p, "to");
-		if (quiet)
-			presence_note(c, p);	/* its contacts know it */
-		else
-			router_route(c, p);
-	}
-}
-
-/* Leader: <comp>: a call bridge of that node, as a pseudo component. */
-static void
-clead_comp(struct cfwd_link *l, struct xnode *n)
-{
-	const char	*d = xnode_attr(n, "domain");
-	struct xconn	*c;
-
-	if (d == NULL)
-		return;
-	if (clink_find(l, XC_COMPONENT, d) != NULL) {
-		clead_carried_del(l, d);
-		return;
-	}
-	if ((c = clead_pseudo_new(l, XC_COMPONENT, d)) == NULL) {
-		log_warnx("clead_comp: %s: bad domain %s", l->addr, d);
-		return;
-	}
-	router_add_component(c);
-	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
-	l->ncomp++;
-	log_info("clead_comp: call bridge %s connected to %s", d, l->addr);
 }
 
 /* Leader: <s>: route it now, or hold it while settling. */
@@ -845,7 +567,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
-	clead_route_from(l, kind, from, st);
+	cpseudo_route_from(l, kind, from, st);
 	l->pseq = seq;
 	xnode_free(n);
 }
@@ -1047,30 +769,6 @@ again:
 }
 
 /*
- * xconn_error or xconn_close of a pseudo: its node closes the real
- * session (with that stream error, if any); here it leaves the router as
- * a closed session does.
- */
-void
-cfwd_close(struct xconn *c, const char *cond, const char *text)
-{
-	struct cfwd_link	*l = c->remote;
-	const char		*id;
-
-	if (c->closing)
-		return;
-	if (l == NULL || l == &transient_link) {
-		c->closing = 1;
-		return;
-	}
-	id = c->kind == XC_CLIENT ? c->full : c->cdomain;
-	log_info("cfwd_close: %s (%s): %s%s%s", id, c->peer,
-	    cond ? cond : "closed", text ? ": " : "", text ? text : "");
-	clead_kill(l, id, cond, text);
-	clead_pseudo_drop(c, 1);
-}
-
-/*
  * Leader: this node shuts down; tell every follower, so that the one
  * that takes over does not wait for us to link to it.
  */
@@ -1117,24 +815,6 @@ clead_tell_all(struct cfwd_link *l)
 			continue;
 		clink_send(l, clink_frame("here", "jid", c->full));
 	}
-}
-
-/*
- * Leader: the unavailable presence of a session that died with the
- * leader before us, to its contacts. 0 if sent, -1 if jid is no session.
- */
-int
-clead_gone_presence(const char *jid)
-{
-	struct xconn	*c;
-
-	if ((c = clead_pseudo_new(&transient_link, XC_CLIENT, jid)) == NULL)
-		return (-1);
-	c->full = xstrdup(jid);
-	c->available = 1;
-	presence_gone(c);
-	xconn_free(c);
-	return (0);
 }
 
 /* The leader's line for xmpp cluster status, allocated. */

@@ -28,10 +28,12 @@ import time
 from clib import (DOMAIN, TIMERS, Client, Cluster, Sender, check,
                   is_msg, is_presence, login, node_ids, reachable, run,
                   scenario, subscribe_both, until, w, wait_bodies)
-from rawpeers import FakeFollower, s_frame
+from rawpeers import FakeFollower
 
-RELAY_KEEP_FRAMES = 4096    # leader.c CLEAD_OUT_MAX
+RELAY_KEEP_FRAMES = 4096    # relay.c CRELAY_KEEP_MAX
+RELAY_KEEP_BYTES = 16 << 20  # relay.c CRELAY_KEEP_BYTES
 RELAY_DACK_SECS = 10        # leader.c CLEAD_DACK_MS
+RELAY_RELINK_SECS = 3       # leader.c CLEAD_RELINK_MS
 
 
 async def kill_tcp(a, b):
@@ -241,13 +243,24 @@ async def relaypres(t):
     await bob.inbox.wait(lambda st: is_presence(frm=old)(st) and
                          st['type'] in ('', 'available'), 'alice/one')
     # A follower dies with alice's session; she comes back on the leader.
+    # The leader waits RELAY_RELINK_SECS for the follower's link, then
+    # says her old session is gone.
+    t0 = time.monotonic()
     a_node.kill9()
     alice.drop()
     a2 = await login(t, leader, 'alice', 'two')
     a2.send_message(mto=bob.boundjid.full, mbody='after follower death',
                     mtype='chat')
     with t.check('follower-death'):
+        await bob.inbox.wait(is_presence('unavailable', frm=old),
+                             'unavailable of %s' % old, take=False,
+                             timeout=RELAY_RELINK_SECS + w(10))
+        took = time.monotonic() - t0
+        t.note('unavailable of the dead follower\'s session after %.1fs'
+               % took)
         await presence_once(bob, old, a2.boundjid.full, 'follower death')
+        check(took <= RELAY_RELINK_SECS + w(2), 'the unavailable of %s '
+              'came %.1fs after its node died' % (old, took))
     # The leader dies with her session; she comes back on the other
     # follower's node as soon as it is up.
     a_node.start()
