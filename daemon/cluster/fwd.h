@@ -77,6 +77,7 @@ struct cfwd_link {
 	TAILQ_HEAD(crelay_frames, crelay_frame) kept; /* undelivered */
 	size_t			 nkept;
 	size_t			 keptbytes;
+	uint64_t		 refused;	/* stanzas, since it had room */
 	struct cfwd_dmark	 dmarks[CFWD_DMARKS]; /* undelivered */
 	int			 ndmarks;
 	TAILQ_HEAD(clead_pends, clead_pend) pend;

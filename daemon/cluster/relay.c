@@ -114,7 +114,8 @@ crelay_refuse(struct cfwd_link *l, struct xconn *c, const struct xnode *n)
 	const char	*from = xnode_attr(n, "from"), *v;
 	struct xnode	*r, *e, *k;
 
-	if (nrefused++ % 1000 == 0)
+	nrefused++;
+	if (l->refused++ == 0)
 		log_warnx("cfwd_send: %s keeps %zu frames (%zu bytes) "
 		    "unacknowledged; refusing stanzas for it (%llu so far)",
 		    l->addr, l->nkept, l->keptbytes,
@@ -155,6 +156,11 @@ crelay_ack(struct cfwd_link *l, uint64_t n)
 		crelay_frame_free(fr);
 	}
 	clead_dmarks_pop(l);
+	if (l->refused > 0) {
+		log_info("crelay_ack: %s: room again, after %llu stanzas "
+		    "refused", l->addr, (unsigned long long)l->refused);
+		l->refused = 0;
+	}
 	return (1);
 }
 
@@ -169,6 +175,7 @@ crelay_move(struct cfwd_link *o, struct cfwd_link *l)
 	TAILQ_CONCAT(&l->kept, &o->kept, entry);
 	l->nkept = o->nkept;
 	l->keptbytes = o->keptbytes;
+	l->refused = o->refused;
 	o->nkept = o->keptbytes = 0;
 	o->dbox = 0;
 	o->dsent = o->dacked = 0;
