@@ -13,7 +13,9 @@
  * link.c what both ends share of a link (reading, writing frames,
  * closing, reaping); this file the follower (the stanzas kept for the
  * leader, the uplink, registration and replay, delivery of <d> and
- * <kill>); leader.c the leader, settle.c its settling after an election.
+ * <kill>); leader.c the leader (pseudo.c the other nodes' sessions in
+ * its router, relay.c the <d> frames it keeps until delivered), settle.c
+ * its settling after an election.
  *
  * One stanza from a client on follower A to a client on follower B:
  *   A: c2s_stanza -> router_route -> (forwarding hook) cfwd_stanza: kept

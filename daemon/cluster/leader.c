@@ -1,11 +1,11 @@
 /*
  * Forwarding in a cluster, the leader's side (see follower.c for the
- * whole and the link's frames): the links followers dial to us, their
- * sessions and call bridges as pseudo connections in the router, routing
- * what they forward (and what this node kept while it followed), the
- * <ack> owed for it once deliveries are acknowledged, and what a lost
- * link takes with it. settle.c holds what is forwarded after an election
- * until the followers have registered.
+ * whole and the link's frames): the links followers dial to us (their
+ * sessions and call bridges are pseudo connections in the router,
+ * pseudo.c), what they forward, the <ack> owed for it once deliveries
+ * are acknowledged, and what a lost link takes with it. settle.c holds
+ * what is forwarded after an election until the followers have
+ * registered; relay.c keeps the <d> frames sent to followers.
  *
  * Why <dack>: an <ack> lets the follower forget stanzas, so the leader
  * sends it only once what routing them sent to other followers has
@@ -823,16 +823,22 @@ clead_status(void)
 {
 	struct cfwd_link	*l;
 	char			*s;
-	int			 nl = 0, ns = 0, nc = 0;
+	char			 held[40] = "";
+	int			 nl = 0, nh = 0, ns = 0, nc = 0;
 
 	TAILQ_FOREACH(l, &links, entry) {
-		nl++;
+		if (l->holder)
+			nh++;
+		else
+			nl++;
 		ns += l->nsess;
 		nc += l->ncomp;
 	}
-	xasprintf(&s, "leader, %d follower%s linked, %d remote "
+	if (nh > 0)
+		snprintf(held, sizeof(held), ", %d waiting to link again", nh);
+	xasprintf(&s, "leader, %d follower%s linked%s, %d remote "
 	    "session%s, %d remote call bridge%s%s", nl,
-	    nl == 1 ? "" : "s", ns, ns == 1 ? "" : "s", nc,
+	    nl == 1 ? "" : "s", held, ns, ns == 1 ? "" : "s", nc,
 	    nc == 1 ? "" : "s", csettle_active() ? ", settling" : "");
 	return (s);
 }

@@ -4,7 +4,8 @@
  * by our own parser, its frames handed to the link's role (struct
  * clink_ops: the follower's uplink, or a follower's link at the leader);
  * frames written as trees serialised by xnode_string; closing a link and
- * reaping it outside every callback that may still use it. Also the small
+ * reaping it outside every callback that may still use it; a holder that
+ * stands in for a lost link (no connection). Also the small
  * helpers both roles use (a connection by id, JID lists, numbers).
  */
 #include <sys/queue.h>
