@@ -154,6 +154,8 @@ void		 crelay_move(struct cfwd_link *, struct cfwd_link *);
 void		 crelay_resend(struct cfwd_link *);
 /* Forget the frames kept for l (its process is gone). */
 void		 crelay_clear(struct cfwd_link *);
+/* l's follower is gone for good: answer what it kept to the senders. */
+void		 crelay_answer_all(struct cfwd_link *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */

@@ -309,6 +309,7 @@ clead_replace(struct cfwd_link *o, struct cfwd_link *l)
 		if (c->kind == XC_CLIENT && c->available && c->full != NULL)
 			clink_jids_add(&l->carried, c->full);
 	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	crelay_answer_all(o);	/* its process, and sessions, are gone */
 	clead_link_close(o, 0);
 }
 
@@ -390,6 +391,8 @@ clead_link_close(struct cfwd_link *l, int gone)
 	if (gone && l->id != 0 && l->epoch != 0 &&
 	    (e = clead_seen_find(l)) != NULL)
 		e->gone = 1;
+	if (gone)
+		crelay_answer_all(l);
 	clead_link_clear(l, gone);
 	crelay_clear(l);
 	clead_flush_all();	/* acks that waited for it */

@@ -13,7 +13,9 @@
  * Beyond CRELAY_KEEP_MAX frames or CRELAY_KEEP_BYTES kept for one
  * follower, a stanza for it is not sent but answered to its sender with
  * a resource-constraint error (type wait); presence and errors are not
- * answered, as RFC 6120 8.3.1 has it, and are dropped and counted.
+ * answered, as RFC 6120 8.3.1 has it, and are dropped and counted. What
+ * a follower that is gone for good never acknowledged is answered with
+ * recipient-unavailable.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -39,6 +41,9 @@ struct crelay_frame {
 	uint64_t		 n;
 	char			*s;		/* <d n to>stanza</d> */
 	size_t			 len;
+	int			 kind;		/* of the recipient */
+	char			*to;		/* its full JID or domain */
+	struct xnode		*st;		/* a copy of the stanza */
 	size_t			 bytes;		/* all it takes */
 };
 
@@ -46,6 +51,7 @@ static uint64_t		 nrefused;
 
 static void	 crelay_refuse(struct cfwd_link *, struct xconn *,
 		    const struct xnode *);
+static struct xnode *crelay_error(const struct xnode *, const char *);
 static void	 crelay_frame_free(struct crelay_frame *);
 
 /* A new numbering of <d> frames for the follower process of link l. */
@@ -73,18 +79,21 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	struct cfwd_link	*l = c->remote;
 	struct crelay_frame	*fr;
 	struct xnode		*f;
+	const char		*to;
 	char			*s;
-	size_t			 len;
+	size_t			 len, bytes;
 
 	if (l == NULL || l->dead || c->closing)
 		return;
-	f = clink_frame("d", "to", c->kind == XC_CLIENT ? c->full :
-	    c->cdomain);
+	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
+	f = clink_frame("d", "to", to);
 	clink_set_num(f, "n", l->dsent + 1);
 	clink_add_stanza(f, n);
 	s = clink_frame_string(f, &len);
+	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
+	    clink_tree_bytes(n, len);
 	if (l->nkept >= CRELAY_KEEP_MAX ||
-	    l->keptbytes + len > CRELAY_KEEP_BYTES) {
+	    l->keptbytes + bytes > CRELAY_KEEP_BYTES) {
 		free(s);
 		crelay_refuse(l, c, n);
 		return;
@@ -93,7 +102,10 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	fr->n = ++l->dsent;
 	fr->s = s;
 	fr->len = len;
-	fr->bytes = sizeof(*fr) + len + 1;
+	fr->kind = c->kind;
+	fr->to = xstrdup(to);
+	fr->st = xnode_copy(n);
+	fr->bytes = bytes;
 	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
 	l->nkept++;
 	l->keptbytes += fr->bytes;
@@ -110,9 +122,7 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 static void
 crelay_refuse(struct cfwd_link *l, struct xconn *c, const struct xnode *n)
 {
-	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
-	const char	*from = xnode_attr(n, "from"), *v;
-	struct xnode	*r, *e, *k;
+	struct xnode	*r;
 
 	nrefused++;
 	if (l->refused++ == 0)
@@ -120,10 +130,28 @@ crelay_refuse(struct cfwd_link *l, struct xconn *c, const struct xnode *n)
 		    "unacknowledged; refusing stanzas for it (%llu so far)",
 		    l->addr, l->nkept, l->keptbytes,
 		    (unsigned long long)nrefused);
+	if ((r = crelay_error(n, "resource-constraint")) == NULL)
+		return;
+	router_route(c, r);
+	xnode_free(r);
+}
+
+/*
+ * The error (of type wait, condition cond) that answers stanza n to its
+ * sender, from its recipient; NULL for presence, errors and results,
+ * which are not answered.
+ */
+static struct xnode *
+crelay_error(const struct xnode *n, const char *cond)
+{
+	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
+	const char	*from = xnode_attr(n, "from"), *v;
+	struct xnode	*r, *e, *k;
+
 	if (from == NULL || strcmp(name, "presence") == 0 ||
 	    (type != NULL && (strcmp(type, "error") == 0 ||
 	    strcmp(type, "result") == 0)))
-		return;
+		return (NULL);
 	r = xnode_new(name, NULL);
 	xnode_set_attr(r, "type", "error");
 	if ((v = xnode_attr(n, "to")) != NULL)
@@ -135,9 +163,35 @@ crelay_refuse(struct cfwd_link *l, struct xconn *c, const struct xnode *n)
 		xnode_append(r, xnode_copy(k));
 	e = xnode_add(r, "error", NULL);
 	xnode_set_attr(e, "type", "wait");
-	xnode_add(e, "resource-constraint", NS_STANZA_ERR);
-	router_route(c, r);
-	xnode_free(r);
+	xnode_add(e, cond, NS_STANZA_ERR);
+	return (r);
+}
+
+/*
+ * The follower of l is gone for good with frames it never acknowledged:
+ * answer each to its sender (recipient-unavailable) and forget them.
+ */
+void
+crelay_answer_all(struct cfwd_link *l)
+{
+	struct crelay_frame	*fr;
+	struct xnode		*r;
+	size_t			 n = 0;
+
+	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
+		TAILQ_REMOVE(&l->kept, fr, entry);
+		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
+		    NULL) {
+			cpseudo_route_from(l, fr->kind, fr->to, r);
+			xnode_free(r);
+			n++;
+		}
+		crelay_frame_free(fr);
+	}
+	l->nkept = l->keptbytes = 0;
+	if (n > 0)
+		log_info("crelay_answer_all: %s is gone: %zu stanzas it did "
+		    "not acknowledge answered to their senders", l->addr, n);
 }
 
 /* Frames up to n are delivered (<dack>): forget them; 0 if not news. */
@@ -215,5 +269,7 @@ static void
 crelay_frame_free(struct crelay_frame *fr)
 {
 	free(fr->s);
+	free(fr->to);
+	xnode_free(fr->st);
 	free(fr);
 }

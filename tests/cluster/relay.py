@@ -12,7 +12,8 @@ relaylink  a fake follower (a dead member's certificate, address and id)
            leader numbers them per follower process, closes the stalled
            link, and sends every unacknowledged frame again, with the
            same numbers, when the same process links again; a new
-           process gets none of them; beyond the bounds of kept frames
+           process gets none of them, and what it kept is answered to
+           the senders with an error; beyond the bounds of kept frames
            (a count, and bytes) the senders are answered with an error
 relaypres  kill -9 of a follower, then of the leader, each with a
            session of alice on it that reconnects (a new resource) on a
@@ -219,19 +220,35 @@ async def relaylink(t):
     # itself, from a session of its own) to a new process that
     # acknowledges nothing: the frames stop at the bound, and the leader
     # says it refuses the rest.
-    with t.check('bound-bytes'):
+    # A new process of the same node: what the last one kept is answered
+    # to its senders (recipient-unavailable), not dropped.
+    with t.check('gone-answered'):
         k = await linked(7003)
+        flood = {b for _, b in d_frames(h.buf) if b.startswith('flood')}
+
+        def unavailable():
+            return {st['body'] for st in alice.inbox.items
+                    if st.name == 'message' and st['type'] == 'error' and
+                    st['error']['condition'] == 'recipient-unavailable'}
+        await until(lambda: (flood <= unavailable(), None), w(20),
+                    lambda _: '%d of the %d frames the old process kept '
+                    'not answered' % (len(flood - unavailable()),
+                                      len(flood)))
+    with t.check('bound-bytes'):
         since = n1.log_size()
         src = 'alice@%s/big' % DOMAIN
         big = 'y' * 200000
-        total = RELAY_KEEP_BYTES // len(big) + 10
+        total = RELAY_KEEP_BYTES // len(big)
         k.send("<bind jid='%s'/>" % src + ''.join(
             s_frame(i + 1, src, bobjid, '%d %s' % (i, big))
             for i in range(total)))
         await until(lambda: ('refusing stanzas for it' in n1.log_text(
             since), None), w(20), lambda _: 'no refusal in the log')
-        await k.wait(lambda x: len(d_frames(x.buf)) >= total - 10 - 2,
-                     'the frames within the bound')
+        # What a frame takes counts its text and its tree: about twice
+        # its length.
+        least = RELAY_KEEP_BYTES // (3 * len(big))
+        await k.wait(lambda x: len(d_frames(x.buf)) >= least,
+                     '%d frames within the bound' % least)
         kept = sum(len(b) for _, b in d_frames(k.buf))
         check(kept <= RELAY_KEEP_BYTES, '%d bytes of bodies kept beyond '
               'the bound' % kept)
