@@ -82,6 +82,7 @@ struct cfwd_link {
 	int			 ndmarks;
 	TAILQ_HEAD(clead_pends, clead_pend) pend;
 	int			 npend;
+	int64_t			 since_ms;	/* linked (at the leader) */
 	int			 holder;	/* stands in for a lost link */
 	int64_t			 lost_ms;	/* since */
 	int			 announce;	/* its sessions were said gone */

@@ -56,6 +56,8 @@
 #define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
 #define CLEAD_SEEN_MAX		64	/* follower processes remembered */
 #define CLEAD_RELINK_MS		3000	/* a lost link's sessions wait */
+#define CLEAD_SILENT_MS		2000	/* a follower unheard in raft for
+					   the election timeout and this */
 
 /* <d> frames of another follower that must be delivered first. */
 struct clead_need {
@@ -106,6 +108,8 @@ static void	 clead_mark(struct cfwd_link *);
 static void	 clead_flush(struct cfwd_link *);
 static void	 clead_flush_all(void);
 static void	 clead_dcheck(evutil_socket_t, short, void *);
+static void	 clead_dcheck_soon(void);
+static int64_t	 clead_silent_ms(void);
 static void	 clead_tell_all(struct cfwd_link *);
 
 static const struct clink_ops clead_ops = {
@@ -359,7 +363,6 @@ clead_resume(struct cfwd_link *o, struct cfwd_link *l)
 static void
 clead_hold(struct cfwd_link *l, const char *why)
 {
-	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
 	struct cfwd_link	*h;
 
 	log_info("clead_lost: link from %s: %s; its %d sessions and %d call "
@@ -372,8 +375,7 @@ clead_hold(struct cfwd_link *l, const char *why)
 	TAILQ_INSERT_AFTER(&links, l, h, entry);
 	clead_link_cut(l);
 	clead_flush_all();
-	if (dcheck_ev != NULL && !evtimer_pending(dcheck_ev, NULL))
-		evtimer_add(dcheck_ev, &tv);
+	clead_dcheck_soon();
 }
 
 /*
@@ -471,7 +473,9 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 		return;
 	}
 	l = clink_new(bev, 0, h, &clead_ops, NULL);
+	l->since_ms = cnet_now_ms();
 	TAILQ_INSERT_TAIL(&links, l, entry);
+	clead_dcheck_soon();
 	log_info("cfwd_accept: follower %s linked", l->addr);
 	clink_pending(l);
 }
@@ -726,25 +730,56 @@ clead_synced(uint64_t id)
 	return (0);
 }
 
+/* Have clead_dcheck run in CLEAD_DCHECK_MS, unless it is due already. */
+static void
+clead_dcheck_soon(void)
+{
+	struct timeval	 tv = { CLEAD_DCHECK_MS / 1000, 0 };
+
+	if (dcheck_ev != NULL && !evtimer_pending(dcheck_ev, NULL))
+		evtimer_add(dcheck_ev, &tv);
+}
+
 /*
- * Leader, every CLEAD_DCHECK_MS while <d> frames wait or holders do: a
- * follower that has left one unacknowledged for CLEAD_DACK_MS holds up
- * the <ack> of every other, and the leader's memory; its link is closed
- * as if lost (a holder keeps its sessions and frames). If it lives, it
- * links again and takes them over. A holder that waited
- * CLEAD_RELINK_MS in vain closes: its node's sessions are gone.
+ * How long a follower may go unheard in raft before its link counts as
+ * lost: the election timeout in use and CLEAD_SILENT_MS; 0 if raft does
+ * not run.
+ */
+static int64_t
+clead_silent_ms(void)
+{
+	struct cluster_status	*st;
+	int64_t			 ms = 0;
+
+	if ((st = cluster_status()) != NULL) {
+		ms = (int64_t)st->election_ms + CLEAD_SILENT_MS;
+		cluster_status_free(st);
+	}
+	return (ms);
+}
+
+/*
+ * Leader, every CLEAD_DCHECK_MS while it has follower links: a follower
+ * that has left a <d> unacknowledged for CLEAD_DACK_MS holds up the <ack>
+ * of every other, and the leader's memory; a follower not heard in raft
+ * for clead_silent_ms() is cut off (a partition, a power cut: its link
+ * may never say so). Either link is closed as if lost (a holder keeps its
+ * sessions and frames); if the node lives, it links again and takes them
+ * over. A holder that waited CLEAD_RELINK_MS in vain closes: its node's
+ * sessions are gone, and their contacts hear so.
  */
 static void
 clead_dcheck(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
 	struct cfwd_link	*l;
-	int64_t			 now = cnet_now_ms();
+	int64_t			 now = cnet_now_ms(), silent, heard;
 	int			 more;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	silent = clead_silent_ms();
 again:
 	more = 0;
 	TAILQ_FOREACH(l, &links, entry) {
@@ -754,6 +789,17 @@ again:
 				continue;
 			}
 			clead_lost(l, "it did not link again in time");
+			goto again;
+		}
+		more = 1;
+		/* One heard since it linked (not a stand-in's id) went quiet. */
+		if (silent > 0 && l->id != 0 &&
+		    (heard = cnet_last_heard(l->id)) >= l->since_ms &&
+		    now - heard > silent) {
+			log_warnx("clead_dcheck: %s not heard for %lld ms, "
+			    "closing its link", l->addr,
+			    (long long)(now - heard));
+			clead_lost(l, "its node is silent");
 			goto again;
 		}
 		if (l->ndmarks == 0)

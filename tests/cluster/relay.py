@@ -15,6 +15,9 @@ relaylink  a fake follower (a dead member's certificate, address and id)
            process gets none of them, and what it kept is answered to
            the senders with an error; beyond the bounds of kept frames
            (a count, and bytes) the senders are answered with an error
+relaysilent (own network namespace) a follower cut off by nft rules,
+           whose links never say so: the leader, no longer hearing it in
+           raft, says its session is unavailable, once, within the bound
 relaypres  kill -9 of a follower, then of the leader, each with a
            session of alice on it that reconnects (a new resource) on a
            survivor: bob sees exactly one unavailable presence for the
@@ -27,14 +30,17 @@ import re
 import time
 
 from clib import (DOMAIN, TIMERS, Client, Cluster, Sender, check,
-                  is_msg, is_presence, login, node_ids, reachable, run,
-                  scenario, subscribe_both, until, w, wait_bodies)
+                  is_msg, is_presence, login, nft_heal, nft_partition,
+                  node_ids, reachable, run, scenario, subscribe_both, until,
+                  w, wait_bodies)
 from rawpeers import FakeFollower, s_frame
 
 RELAY_KEEP_FRAMES = 4096    # relay.c CRELAY_KEEP_MAX
 RELAY_KEEP_BYTES = 16 << 20  # relay.c CRELAY_KEEP_BYTES
 RELAY_DACK_SECS = 10        # leader.c CLEAD_DACK_MS
 RELAY_RELINK_SECS = 3       # leader.c CLEAD_RELINK_MS
+RELAY_SILENT_SECS = 2       # leader.c CLEAD_SILENT_MS (plus the election
+RELAY_ELECTION_SECS = 0.5   # timeout, cluster.h CLUSTER_ELECTION_MS)
 
 
 async def kill_tcp(a, b):
@@ -321,3 +327,35 @@ async def relaypres(t):
     with t.check('leader-death'):
         await presence_once(bob, a2.boundjid.full, a3.boundjid.full,
                             'leader death')
+
+
+@scenario(netns=True)
+async def relaysilent(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    bob = await login(t, b_node, 'bob', 'watch')
+    alice = await login(t, a_node, 'alice', 'cutoff')
+    await subscribe_both(alice, bob)
+    full = alice.boundjid.full
+    await bob.inbox.wait(lambda st: is_presence(frm=full)(st) and
+                         st['type'] in ('', 'available'), full)
+    bound = RELAY_ELECTION_SECS + RELAY_SILENT_SECS + 1 + \
+        RELAY_RELINK_SECS + 1
+    t0 = time.monotonic()
+    await nft_partition(a_node.addr, [leader.addr, b_node.addr])
+    try:
+        await bob.inbox.wait(is_presence('unavailable', frm=full),
+                             'unavailable of %s, cut off' % full,
+                             timeout=bound + w(10), take=False)
+        took = time.monotonic() - t0
+        t.note('%s cut off, its session unavailable after %.1fs' % (
+            a_node.name, took))
+        with t.check('within-%gs' % bound):
+            check(took <= bound + w(2), 'after %.1fs' % took)
+    finally:
+        await nft_heal()
+    with t.check('once'):
+        await c.wait_agree(timeout=w(30), what='agreement after healing')
+        n = len([st for st in bob.inbox.items
+                 if is_presence('unavailable', frm=full)(st)])
+        check(n == 1, 'bob saw %s unavailable %d times' % (full, n))
