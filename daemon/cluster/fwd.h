@@ -2,9 +2,10 @@
  * Forwarding internals shared by fwd.c (the role switch and the entry
  * points the XMPP code calls), link.c (the link both ends share),
  * follower.c, leader.c, pseudo.c, relay.c and settle.c (the two roles),
- * and by no other file. Each file's state is its own (static); what another file needs
- * of it goes through the functions below. Include after <sys/queue.h>,
- * <stdint.h>, "cluster/cluster.h" and "xmpp/xmpp.h".
+ * and by no other file. Each file's state is its own (static); what
+ * another file needs of it goes through the functions below. Include
+ * after <sys/queue.h>, <stdint.h>, "cluster/cluster.h" and
+ * "xmpp/xmpp.h".
  */
 #ifndef CLUSTER_FWD_H
 #define CLUSTER_FWD_H
@@ -71,7 +72,7 @@ struct cfwd_link {
 	uint64_t		 pseq;		/* last <s> routed */
 	uint64_t		 marked;	/* last with an <ack> owed */
 	uint64_t		 acked;		/* last <ack> sent */
-	uint64_t		 dbox;		/* numbers <d> for its process */
+	uint64_t		 dbox;		/* its process's <d> numbering */
 	uint64_t		 dsent;		/* last <d> numbered */
 	uint64_t		 dacked;	/* and delivered */
 	TAILQ_HEAD(crelay_frames, crelay_frame) kept; /* undelivered */
@@ -85,7 +86,7 @@ struct cfwd_link {
 	int64_t			 since_ms;	/* linked (at the leader) */
 	int			 holder;	/* stands in for a lost link */
 	int64_t			 lost_ms;	/* since */
-	int			 announce;	/* its sessions were said gone */
+	int			 announce;	/* its sessions said gone */
 
 	/* ours to the leader */
 	uint64_t		 dsaid;		/* last <dack> sent */

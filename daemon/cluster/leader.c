@@ -792,7 +792,7 @@ again:
 			goto again;
 		}
 		more = 1;
-		/* One heard since it linked (not a stand-in's id) went quiet. */
+		/* Heard since it linked (not a stand-in's id), now quiet. */
 		if (silent > 0 && l->id != 0 &&
 		    (heard = cnet_last_heard(l->id)) >= l->since_ms &&
 		    now - heard > silent) {

@@ -107,12 +107,12 @@ cpseudo_carried_gone(struct cfwd_link *l)
 		TAILQ_REMOVE(&l->carried, e, entry);
 		kind = strchr(e->jid, '/') != NULL ? XC_CLIENT : XC_COMPONENT;
 		if ((c = clink_find(l, kind, e->jid)) != NULL) {
-			log_debug("cpseudo_carried_gone: %s did not come back on "
-			    "%s", e->jid, l->addr);
+			log_debug("cpseudo_carried_gone: %s did not come "
+			    "back on %s", e->jid, l->addr);
 			cpseudo_drop(c, 1);
 		} else if (kind == XC_CLIENT && !clink_has_session(e->jid)) {
-			log_debug("cpseudo_carried_gone: %s did not come back on "
-			    "%s", e->jid, l->addr);
+			log_debug("cpseudo_carried_gone: %s did not come "
+			    "back on %s", e->jid, l->addr);
 			cpseudo_gone_presence(e->jid);
 		}
 		free(e->jid);
