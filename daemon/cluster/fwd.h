@@ -72,7 +72,7 @@ struct cfwd_link {
 	uint64_t		 pseq;		/* last <s> routed */
 	uint64_t		 marked;	/* last with an <ack> owed */
 	uint64_t		 acked;		/* last <ack> sent */
-	uint64_t		 dbox;		/* its process's <d> numbering */
+	uint64_t		 dbox;		/* <d> numbering, per process */
 	uint64_t		 dsent;		/* last <d> numbered */
 	uint64_t		 dacked;	/* and delivered */
 	TAILQ_HEAD(crelay_frames, crelay_frame) kept; /* undelivered */
