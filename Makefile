@@ -71,6 +71,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
 	      daemon/cluster/settle.c \
+	      daemon/cluster/relay.c daemon/cluster/pseudo.c \
 	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \

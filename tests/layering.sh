@@ -8,7 +8,8 @@
 # (make layering). Three checks, each naming every offender:
 #   includes  a file under daemon/xml/ or daemon/xmpp/ that includes a
 #	      cluster/ header (or raft's, or libuv's), with its line
-#   calls     a call there of a cfwd_, clead_, creq_, cnet_, cluster_,
+#   calls     a call there of a cfwd_, clead_, clink_, csettle_, crelay_,
+#	      cpseudo_, creq_, cnet_, cluster_,
 #	      cfsm_, cuv_, cview_ or chook_ function (comments do not count)
 #   raft      an object of $O/daemon/, $O/daemon/xml/ or $O/daemon/xmpp/
 #	      with an undefined raft_* symbol
@@ -72,7 +73,7 @@ fi
 # 2. calls
 bad=0
 for f in $SRCS; do
-	nocomments "$f" | grep -nE '(^|[^A-Za-z0-9_])(cfwd|clead|creq|cnet|cluster|cfsm|cuv|cview|chook)_[A-Za-z0-9_]*[[:space:]]*\(' \
+	nocomments "$f" | grep -nE '(^|[^A-Za-z0-9_])(cfwd|clead|clink|csettle|crelay|cpseudo|creq|cnet|cluster|cfsm|cuv|cview|chook)_[A-Za-z0-9_]*[[:space:]]*\(' \
 	    >"$tmp"
 	if [ -s "$tmp" ]; then
 		sed "s|^|layering: $f:|; s|\$| (calls the cluster)|" \

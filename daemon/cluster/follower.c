@@ -13,19 +13,22 @@
  * link.c what both ends share of a link (reading, writing frames,
  * closing, reaping); this file the follower (the stanzas kept for the
  * leader, the uplink, registration and replay, delivery of <d> and
- * <kill>); leader.c the leader, settle.c its settling after an election.
+ * <kill>); leader.c the leader (pseudo.c the other nodes' sessions in
+ * its router, relay.c the <d> frames it keeps until delivered), settle.c
+ * its settling after an election.
  *
  * One stanza from a client on follower A to a client on follower B:
  *   A: c2s_stanza -> router_route -> (forwarding hook) cfwd_stanza: kept
  *      in the queue, an <s seq from k> frame (clink_frame,
  *      clink_add_stanza) written on the uplink (clink_write)
  *   leader: clink_read -> xparser_feed -> clink_p_frame -> clead_frame ->
- *      clead_stanza (held while settling) -> clead_route_from -> A's
+ *      clead_stanza (held while settling) -> cpseudo_route_from -> A's
  *      pseudo (clink_find) -> router_route -> B's pseudo -> xconn_send ->
  *      cfwd_send: a <d to> frame on B's link (clink_send), counted
+ *      (relay.c), numbered and kept until acknowledged
  *   B: clink_read -> clink_p_frame -> cfwd_up_frame -> clink_find(NULL)
- *      -> router_deliver -> xconn_send to the client; then cfwd_up_read
- *      writes <dack n>
+ *      -> router_deliver -> xconn_send to the client, unless delivered
+ *      already; then cfwd_up_read writes <dack n>
  *   leader: <dack> -> clead_flush_all -> clead_flush: <ack seq> to A,
  *      whose cfwd_up_frame drops what it acknowledges from the queue.
  *
@@ -33,13 +36,18 @@
  * stream:stream (the only root the parser takes) in urn:mmp:cluster.
  *
  * follower to leader:
- *   <bind jid='full' [roster='1']>[its broadcast presence]</bind>
+ *   <bind jid='full' [roster='1'] [announced='1']>[its broadcast
+ *			presence, unless one waits in the queue; announced:
+ *			a leader routed it]</bind>
  *   <unbind jid='full'/>  <comp domain='cb1.d'/>  <uncomp domain='cb1.d'/>
  *   <synced/>		after the registrations every link starts with
  *   <s seq='N' from='full JID or domain' k='c|k'>stanza</s>
- *   <dack n='N'/>	the first N <d> of this link were delivered
+ *   <dack n='N'/>	every <d> up to N (of the numbering the leader's
+ *			header names) was delivered
  * leader to follower:
- *   <d to='full JID or domain'>stanza</d>
+ *   <d n='N' to='full JID or domain'>stanza</d>  numbered for this
+ *			follower process, sent again on its next link
+ *			until acknowledged
  *   <kill to='...' [cond='conflict' [text='...']]/>
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
@@ -52,7 +60,9 @@
  *
  * A follower's stream header carries epoch='N', a random number of its
  * mmpd process: <s> numbers count on across its links, so a leader it
- * links to again skips what it routed already from that process.
+ * links to again skips what it routed already from that process. The
+ * leader's header carries epoch='M', its numbering of the <d> frames to
+ * this process: the follower delivers each number once.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -97,6 +107,8 @@ static uint64_t		 last_leader;		/* and the last one known */
 static uint64_t		 leader_leaving;	/* it said <bye/> */
 static char		*leader_addr;
 static uint64_t		 epoch;			/* of this process */
+static uint64_t		 dbox;			/* the leader's <d> numbering */
+static uint64_t		 dlast;			/* and the last delivered */
 
 /* The sessions the leader holds itself, as it tells its followers. */
 static struct cfwd_jids	 lsess = TAILQ_HEAD_INITIALIZER(lsess);
@@ -130,6 +142,7 @@ static void	 cfwd_redial_later(void);
 static void	 cfwd_uplink_stop(void);
 static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
+static int	 cfwd_presence_queued(const char *);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
 
@@ -147,13 +160,24 @@ cfwd_follower_init(void)
 		redial_ev = evtimer_new(mmpd->base, cfwd_redial, NULL);
 }
 
-/* Uplink: the leader's stream header. */
+/*
+ * Uplink: the leader's stream header, naming its numbering of the <d>
+ * frames to us: a new one starts from nothing delivered.
+ */
 static void
 cfwd_up_start(struct cfwd_link *l, const char **attrs)
 {
-	(void)attrs;
+	uint64_t	 box;
+
 	backoff_ms = CFWD_BACKOFF_MIN;
-	log_debug("cfwd_up_start: the leader %s answered", l->addr);
+	if (clink_num(xconn_attr(attrs, "epoch"), &box) == -1)
+		box = 0;
+	if (box == 0 || box != dbox) {
+		dbox = box;
+		dlast = 0;
+	}
+	log_debug("cfwd_up_start: the leader %s answered (%llu delivered)",
+	    l->addr, (unsigned long long)dlast);
 }
 
 /* Uplink: what a read delivered is acknowledged (<dack>). */
@@ -162,11 +186,11 @@ cfwd_up_read(struct cfwd_link *l)
 {
 	struct xnode	*f;
 
-	if (l->drecv != l->dsaid) {
+	if (dlast != l->dsaid) {
 		f = clink_frame("dack", NULL, NULL);
-		clink_set_num(f, "n", l->drecv);
+		clink_set_num(f, "n", dlast);
 		clink_send(l, f);
-		l->dsaid = l->drecv;
+		l->dsaid = dlast;
 	}
 }
 
@@ -209,14 +233,25 @@ cfwd_ack(uint64_t seq)
 	}
 }
 
-/* <d>: a stanza for one of ours (frame n, ours to keep). */
+/*
+ * <d>: a stanza for one of ours (frame n, ours to keep), unless its
+ * number says we delivered it already (it came again on a new link).
+ */
 static void
 cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 {
 	struct xnode	*st;
 	struct xconn	*c;
+	uint64_t	 num;
 
-	l->drecv++;
+	if (clink_num(xnode_attr(n, "n"), &num) == 0) {
+		if (num <= dlast) {
+			log_debug("cfwd_deliver: %s: %llu delivered already",
+			    l->addr, (unsigned long long)num);
+			return;
+		}
+		dlast = num;
+	}
 	if (to == NULL || (st = xnode_first(n)) == NULL)
 		return;
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
@@ -417,7 +452,11 @@ cfwd_burst(struct cfwd_link *l)
 		clink_write(l, it->frame, it->len);
 }
 
-/* Follower: <bind> for a session, with its presence if it has one. */
+/*
+ * Follower: <bind> for a session, with its presence if it has one and
+ * no leader is still to route it: one in the queue comes as replayed,
+ * not twice.
+ */
 static void
 cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 {
@@ -426,9 +465,25 @@ cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 	f = clink_frame("bind", "jid", c->full);
 	if (c->roster_wanted)
 		xnode_set_attr(f, "roster", "1");
-	if (c->available && c->presence)
+	if (c->available && c->presence && !cfwd_presence_queued(c->full)) {
+		xnode_set_attr(f, "announced", "1");
 		clink_add_stanza(f, c->presence);
+	}
 	clink_send(l, f);
+}
+
+/* Whether a broadcast presence of session full waits in the queue. */
+static int
+cfwd_presence_queued(const char *full)
+{
+	struct cfwd_item	*it;
+
+	TAILQ_FOREACH(it, &queue, entry)
+		if (it->kind == XC_CLIENT && strcmp(it->from, full) == 0 &&
+		    strcmp(xnode_name(it->stanza), "presence") == 0 &&
+		    xnode_attr(it->stanza, "to") == NULL)
+			return (1);
+	return (0);
 }
 
 /* Free a queued stanza. */
@@ -522,7 +577,7 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		clead_route_from(NULL, it->kind, it->from, it->stanza);
+		cpseudo_route_from(NULL, it->kind, it->from, it->stanza);
 		cfwd_item_free(it);
 	}
 }

@@ -42,7 +42,7 @@ void
 cfwd_init(void)
 {
 	cfwd_follower_init();
-	clead_init();
+	cpseudo_init();
 	cfwd_events();
 }
 

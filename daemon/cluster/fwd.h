@@ -1,10 +1,11 @@
 /*
  * Forwarding internals shared by fwd.c (the role switch and the entry
  * points the XMPP code calls), link.c (the link both ends share),
- * follower.c, leader.c and settle.c (the two roles), and by no other
- * file. Each file's state is its own (static); what another file needs
- * of it goes through the functions below. Include after <sys/queue.h>,
- * <stdint.h>, "cluster/cluster.h" and "xmpp/xmpp.h".
+ * follower.c, leader.c, pseudo.c, relay.c and settle.c (the two roles),
+ * and by no other file. Each file's state is its own (static); what
+ * another file needs of it goes through the functions below. Include
+ * after <sys/queue.h>, <stdint.h>, "cluster/cluster.h" and
+ * "xmpp/xmpp.h".
  */
 #ifndef CLUSTER_FWD_H
 #define CLUSTER_FWD_H
@@ -16,6 +17,7 @@ struct bufferevent;
 struct xparser;
 struct clead_pend;
 struct cfwd_link;
+struct crelay_frame;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -70,15 +72,23 @@ struct cfwd_link {
 	uint64_t		 pseq;		/* last <s> routed */
 	uint64_t		 marked;	/* last with an <ack> owed */
 	uint64_t		 acked;		/* last <ack> sent */
-	uint64_t		 dsent;		/* <d> frames written */
+	uint64_t		 dbox;		/* <d> numbering, per process */
+	uint64_t		 dsent;		/* last <d> numbered */
 	uint64_t		 dacked;	/* and delivered */
+	TAILQ_HEAD(crelay_frames, crelay_frame) kept; /* undelivered */
+	size_t			 nkept;
+	size_t			 keptbytes;
+	uint64_t		 refused;	/* stanzas, since it had room */
 	struct cfwd_dmark	 dmarks[CFWD_DMARKS]; /* undelivered */
 	int			 ndmarks;
 	TAILQ_HEAD(clead_pends, clead_pend) pend;
 	int			 npend;
+	int64_t			 since_ms;	/* linked (at the leader) */
+	int			 holder;	/* stands in for a lost link */
+	int64_t			 lost_ms;	/* since */
+	int			 announce;	/* its sessions said gone */
 
 	/* ours to the leader */
-	uint64_t		 drecv;		/* <d> frames read */
 	uint64_t		 dsaid;		/* last <dack> sent */
 };
 TAILQ_HEAD(cfwd_links, cfwd_link);
@@ -108,6 +118,9 @@ void		 clink_set_num(struct xnode *, const char *, uint64_t);
 /* Append a copy of a stanza to a frame (an inherited namespace is made
  * jabber:client, not to inherit ours); the stanza stays the caller's. */
 void		 clink_add_stanza(struct xnode *, const struct xnode *);
+/* A stand-in for link l that was lost: l's peer, no traffic, on no
+ * role's list; the role moves what it keeps of l onto it. */
+struct cfwd_link *clink_holder(struct cfwd_link *);
 /* Read what already waits on a link's input (after dial or accept). */
 void		 clink_pending(struct cfwd_link *);
 /* Stop a link's traffic and hand it to the reaper (the role has taken
@@ -131,6 +144,20 @@ size_t		 clink_tree_bytes(const struct xnode *, size_t);
 /* Add a copy of a JID to a list; empty a list (freeing its JIDs). */
 void		 clink_jids_add(struct cfwd_jids *, const char *);
 void		 clink_jids_clear(struct cfwd_jids *);
+
+/* relay.c */
+/* A new numbering of <d> frames for the follower process of link l. */
+void		 crelay_new(struct cfwd_link *);
+/* Frames up to n delivered (<dack>): forget them; 0 if n was news. */
+int		 crelay_ack(struct cfwd_link *, uint64_t);
+/* Link l takes over o's numbering and the frames o kept. */
+void		 crelay_move(struct cfwd_link *, struct cfwd_link *);
+/* Write every kept frame on l again (a new link of the same process). */
+void		 crelay_resend(struct cfwd_link *);
+/* Forget the frames kept for l (its process is gone). */
+void		 crelay_clear(struct cfwd_link *);
+/* l's follower is gone for good: answer what it kept to the senders. */
+void		 crelay_answer_all(struct cfwd_link *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */
@@ -158,9 +185,29 @@ char		*cfwd_follower_status(void);
 /* At exit: the queue, the lists and the events. */
 void		 cfwd_follower_free(void);
 
-/* leader.c */
+/* pseudo.c */
 /* Set up the stand-in link of origins that went. */
-void		 clead_init(void);
+void		 cpseudo_init(void);
+/* The reaper of dropped pseudos, once the loop exists; and at exit. */
+void		 cpseudo_events(void);
+void		 cpseudo_free(void);
+/* A follower's session (<bind>) or call bridge (<comp>) registers. */
+void		 cpseudo_bind(struct cfwd_link *, struct xnode *);
+void		 cpseudo_comp(struct cfwd_link *, struct xnode *);
+/* A pseudo leaves the router and its link (gone: unavailable to its
+ * contacts); freed later. */
+void		 cpseudo_drop(struct xconn *, int);
+/* Of the sessions and call bridges l's node had on the link l replaced
+ * or took over, those it did not register again are gone. */
+void		 cpseudo_carried_gone(struct cfwd_link *);
+/* Route a stanza (the caller's) from id of link l (NULL: this node). */
+void		 cpseudo_route_from(struct cfwd_link *, int, const char *,
+		    struct xnode *);
+/* Unavailable presence of a session that died with the leader before
+ * us, to its contacts: 0 if sent, -1 if jid is no session. */
+int		 cpseudo_gone_presence(const char *);
+
+/* leader.c */
 /* The leader's events, made once the loop exists. */
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */
@@ -169,18 +216,16 @@ void		 clead_free(void);
 void		 clead_links_close(int);
 /* Close the links of followers no longer the members they were. */
 void		 clead_recheck(void);
-/* Route a stanza (the caller's) from id of link l (NULL: this node). */
-void		 clead_route_from(struct cfwd_link *, int, const char *,
-		    struct xnode *);
 /* A live follower link by its serial, or NULL. */
 struct cfwd_link *clead_link_by_serial(uint64_t);
 /* Every link is owed the <ack> of what it routed; send what is due. */
 void		 clead_ack_all(void);
 /* Whether the link of member id has registered its sessions. */
 int		 clead_synced(uint64_t);
-/* Unavailable presence of a session that died with the leader before
- * us, to its contacts: 0 if sent, -1 if jid is no session. */
-int		 clead_gone_presence(const char *);
+/* Note that a <d> frame went out on l, for the stall check. */
+void		 clead_dmark(struct cfwd_link *);
+/* Forget the marks of l's <d> frames that are acknowledged. */
+void		 clead_dmarks_pop(struct cfwd_link *);
 /* Tell every follower one of our sessions is here (1) or gone (0). */
 void		 clead_tell(struct xconn *, int);
 /* The leader's line for xmpp cluster status, allocated. */

@@ -1,20 +1,25 @@
 /*
  * Forwarding in a cluster, the leader's side (see follower.c for the
- * whole and the link's frames): the links followers dial to us, their
- * sessions and call bridges as pseudo connections in the router, routing
- * what they forward (and what this node kept while it followed), the
- * <ack> owed for it once deliveries are acknowledged, and what a lost
- * link takes with it. settle.c holds what is forwarded after an election
- * until the followers have registered.
+ * whole and the link's frames): the links followers dial to us (their
+ * sessions and call bridges are pseudo connections in the router,
+ * pseudo.c), what they forward, the <ack> owed for it once deliveries
+ * are acknowledged, and what a lost link takes with it. settle.c holds
+ * what is forwarded after an election until the followers have
+ * registered; relay.c keeps the <d> frames sent to followers.
  *
  * Why <dack>: an <ack> lets the follower forget stanzas, so the leader
  * sends it only once what routing them sent to other followers has
  * reached them; otherwise a leader dying with <d> frames unsent would
  * lose stanzas whose node stays up. What went to the leader's own
- * sessions dies with them; a destination link that is lost counts as
- * delivered, as a client's socket does. A follower that leaves a <d>
- * unacknowledged for CLEAD_DACK_MS holds up every <ack>: its link is
- * closed as if it had died.
+ * sessions dies with them. relay.c keeps each follower's <d> frames
+ * until acknowledged, numbered for its process: a lost link leaves a
+ * holder (clink_holder) with the node's sessions and frames for
+ * CLEAD_RELINK_MS; the next link of the same process takes them over
+ * and gets the frames again, without a word to the sessions' contacts.
+ * Only a process that is gone (a new epoch, or no link in time) takes
+ * its sessions with it: their contacts hear they are unavailable, once.
+ * A follower that leaves a <d> unacknowledged for CLEAD_DACK_MS holds up
+ * every <ack>: its link is closed as if lost.
  *
  * A follower's <s> numbers count on across its links (its epoch names its
  * process): what one link routed, the next of that process skips when
@@ -50,10 +55,13 @@
 #define CLEAD_DACK_MS		10000	/* for a <d> to be acknowledged */
 #define CLEAD_DCHECK_MS		1000	/* and how often that is checked */
 #define CLEAD_SEEN_MAX		64	/* follower processes remembered */
+#define CLEAD_RELINK_MS		3000	/* a lost link's sessions wait */
+#define CLEAD_SILENT_MS		2000	/* a follower unheard in raft for
+					   the election timeout and this */
 
-/* <d> frames of another link that must be delivered first. */
+/* <d> frames of another follower that must be delivered first. */
 struct clead_need {
-	uint64_t		 link;
+	uint64_t		 link;		/* its numbering (dbox) */
 	uint64_t		 count;
 };
 
@@ -71,12 +79,10 @@ struct clead_seen {
 	uint64_t		 id;		/* its node */
 	uint64_t		 epoch;		/* its process */
 	uint64_t		 seq;
+	int			 gone;		/* its sessions said gone */
 };
 
 static struct cfwd_links links = TAILQ_HEAD_INITIALIZER(links);
-static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
-static struct reaper	*pseudo_reaper;
-static struct cfwd_link	 transient_link;	/* origins that went */
 static TAILQ_HEAD(clead_seens, clead_seen) seen =
     TAILQ_HEAD_INITIALIZER(seen);
 static int		 nseen;
@@ -87,47 +93,34 @@ static void	 clead_start(struct cfwd_link *, const char **);
 static void	 clead_frame(struct cfwd_link *, struct xnode *);
 static void	 clead_read(struct cfwd_link *);
 static void	 clead_lost(struct cfwd_link *, const char *);
-static void	 clead_kill(struct cfwd_link *, const char *, const char *,
-		    const char *);
 static void	 clead_seen_note(struct cfwd_link *);
+static struct clead_seen *clead_seen_find(struct cfwd_link *);
 static void	 clead_replace(struct cfwd_link *, struct cfwd_link *);
-static void	 clead_carried_gone(struct cfwd_link *);
+static void	 clead_move(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_resume(struct cfwd_link *, struct cfwd_link *);
+static void	 clead_hold(struct cfwd_link *, const char *);
+static struct cfwd_link *clead_link_by_box(uint64_t);
 static void	 clead_link_cut(struct cfwd_link *);
 static void	 clead_link_clear(struct cfwd_link *, int);
 static void	 clead_link_close(struct cfwd_link *, int);
-static void	 clead_reap(void *);
-static struct xconn *clead_pseudo_new(struct cfwd_link *, int,
-		    const char *);
-static void	 clead_pseudo_drop(struct xconn *, int);
-static void	 clead_bind(struct cfwd_link *, struct xnode *);
-static void	 clead_comp(struct cfwd_link *, struct xnode *);
 static void	 clead_stanza(struct cfwd_link *, struct xnode *);
 static void	 clead_mark(struct cfwd_link *);
 static void	 clead_flush(struct cfwd_link *);
 static void	 clead_flush_all(void);
-static void	 clead_dmark(struct cfwd_link *);
-static void	 clead_dmarks_pop(struct cfwd_link *);
 static void	 clead_dcheck(evutil_socket_t, short, void *);
+static void	 clead_dcheck_soon(void);
+static int64_t	 clead_silent_ms(void);
 static void	 clead_tell_all(struct cfwd_link *);
 
 static const struct clink_ops clead_ops = {
 	clead_start, clead_frame, clead_read, clead_lost
 };
 
-/* Set up the stand-in link of origins that went. */
-void
-clead_init(void)
-{
-	transient_link.dead = 1;
-	strlcpy(transient_link.addr, "(gone)", sizeof(transient_link.addr));
-}
-
 /* The leader's events (and the reaper's), made once the loop exists. */
 void
 clead_events(void)
 {
-	if (pseudo_reaper == NULL)
-		pseudo_reaper = reaper_new(clead_reap, NULL);
+	cpseudo_events();
 	csettle_events();
 	if (dcheck_ev == NULL)
 		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
@@ -142,9 +135,7 @@ clead_free(void)
 {
 	struct clead_seen	*e;
 
-	clead_reap(NULL);
-	reaper_free(pseudo_reaper);
-	pseudo_reaper = NULL;
+	cpseudo_free();
 	if (dcheck_ev != NULL)
 		event_free(dcheck_ev);
 	dcheck_ev = NULL;
@@ -154,21 +145,6 @@ clead_free(void)
 	}
 	nseen = 0;
 	csettle_free();
-}
-
-/* Leader: have a follower close a session or component (<kill>). */
-static void
-clead_kill(struct cfwd_link *l, const char *id, const char *cond,
-    const char *text)
-{
-	struct xnode	*f;
-
-	f = clink_frame("kill", "to", id);
-	if (cond != NULL)
-		xnode_set_attr(f, "cond", cond);
-	if (text != NULL)
-		xnode_set_attr(f, "text", text);
-	clink_send(l, f);
 }
 
 /* A live follower link by serial, or NULL. */
@@ -183,27 +159,69 @@ clead_link_by_serial(uint64_t serial)
 	return (NULL);
 }
 
+/* A follower link (or holder) by the numbering of its <d>, or NULL. */
+static struct cfwd_link *
+clead_link_by_box(uint64_t box)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (l->dbox == box)
+			return (l);
+	return (NULL);
+}
+
 /*
- * A follower's stream started (with its epoch): if it comes from a
- * process whose earlier link routed stanzas, those are not routed again.
+ * A follower's stream started (with its epoch). An earlier link of the
+ * same node goes: of the same process, l takes over its sessions and
+ * <d> frames (sent again); of another, its sessions end unless l binds
+ * them again. Our header names l's numbering of <d> frames. If l comes
+ * from a process whose earlier link routed stanzas, those are not
+ * routed again; if we said its sessions were gone, they are announced
+ * again as they bind.
  */
 static void
 clead_start(struct cfwd_link *l, const char **attrs)
 {
+	struct cfwd_link	*o, *next;
 	struct clead_seen	*e;
 
 	if (clink_num(xconn_attr(attrs, "epoch"), &l->epoch) == -1)
 		l->epoch = 0;
-	if (l->id == 0 || l->epoch == 0)
+	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
+		next = TAILQ_NEXT(o, entry);
+		if (o == l || l->id == 0 || o->id != l->id)
+			continue;
+		if (l->epoch != 0 && o->epoch == l->epoch)
+			clead_resume(o, l);
+		else
+			clead_replace(o, l);
+	}
+	if (l->dbox == 0)
+		crelay_new(l);
+	clink_header(l, l->dbox);
+	crelay_resend(l);
+	if (l->id == 0 || l->epoch == 0 || (e = clead_seen_find(l)) == NULL)
 		return;
+	if (e->gone)
+		l->announce = 1;
+	l->floor = e->seq;
+	log_debug("clead_start: %s linked again, stanzas up to %llu are "
+	    "routed already", l->addr, (unsigned long long)l->floor);
+}
+
+/* What we remember of the process of l's follower, or NULL. */
+static struct clead_seen *
+clead_seen_find(struct cfwd_link *l)
+{
+	struct clead_seen	*e;
+
 	TAILQ_FOREACH(e, &seen, entry)
 		if (e->id == l->id)
 			break;
 	if (e == NULL || e->epoch != l->epoch)
-		return;
-	l->floor = e->seq;
-	log_debug("clead_start: %s linked again, stanzas up to %llu are "
-	    "routed already", l->addr, (unsigned long long)l->floor);
+		return (NULL);
+	return (e);
 }
 
 /* Remember what a follower's closing link routed (of its process). */
@@ -231,6 +249,8 @@ clead_seen_note(struct cfwd_link *l)
 	seq = l->pseq > l->floor ? l->pseq : l->floor;
 	if (e->epoch != l->epoch || e->id != l->id || seq > e->seq)
 		e->seq = seq;
+	if (e->epoch != l->epoch || e->id != l->id)
+		e->gone = 0;
 	e->id = l->id;
 	e->epoch = l->epoch;
 	TAILQ_INSERT_HEAD(&seen, e, entry);
@@ -269,9 +289,9 @@ clead_link_clear(struct cfwd_link *l, int gone)
 	struct xconn	*c;
 
 	while ((c = TAILQ_FIRST(&l->pseudos)) != NULL)
-		clead_pseudo_drop(c, gone);
+		cpseudo_drop(c, gone);
 	if (gone)
-		clead_carried_gone(l);
+		cpseudo_carried_gone(l);
 	else
 		clink_jids_clear(&l->carried);
 }
@@ -293,35 +313,90 @@ clead_replace(struct cfwd_link *o, struct cfwd_link *l)
 		if (c->kind == XC_CLIENT && c->available && c->full != NULL)
 			clink_jids_add(&l->carried, c->full);
 	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	crelay_answer_all(o);	/* its process, and sessions, are gone */
 	clead_link_close(o, 0);
 }
 
-/* Of the sessions l's node had on the link l replaced, those not back. */
+/*
+ * Link l takes over o's sessions and call bridges (as they are: no word
+ * to their contacts), noted as carried until l binds them again, and
+ * o's numbered <d> frames.
+ */
 static void
-clead_carried_gone(struct cfwd_link *l)
+clead_move(struct cfwd_link *o, struct cfwd_link *l)
 {
-	struct cfwd_jid	*e;
+	struct xconn	*c;
 
-	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
-		TAILQ_REMOVE(&l->carried, e, entry);
-		if (!clink_has_session(e->jid)) {
-			log_debug("clead_carried_gone: %s did not come back on "
-			    "%s", e->jid, l->addr);
-			clead_gone_presence(e->jid);
-		}
-		free(e->jid);
-		free(e);
+	while ((c = TAILQ_FIRST(&o->pseudos)) != NULL) {
+		TAILQ_REMOVE(&o->pseudos, c, entry);
+		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+		c->remote = l;
+		clink_jids_add(&l->carried, c->kind == XC_CLIENT ? c->full :
+		    c->cdomain);
 	}
+	l->nsess += o->nsess;
+	l->ncomp += o->ncomp;
+	o->nsess = o->ncomp = 0;
+	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	crelay_move(o, l);
+	l->announce = o->announce;
 }
 
-/* Close a link: its traffic, its pseudos, then (later) its memory. */
+/*
+ * The process of o's node linked again (as l): l takes over o, whose
+ * <d> frames not acknowledged go out again.
+ */
+static void
+clead_resume(struct cfwd_link *o, struct cfwd_link *l)
+{
+	log_info("clead_resume: %s linked again: %d sessions, %d call "
+	    "bridges and %zu stanzas for them carried over", l->addr,
+	    o->nsess, o->ncomp, o->nkept);
+	clead_move(o, l);
+	clead_link_close(o, 0);
+}
+
+/*
+ * Link l was lost while its node may live: a holder keeps its sessions
+ * and <d> frames for CLEAD_RELINK_MS, for the next link of its process.
+ */
+static void
+clead_hold(struct cfwd_link *l, const char *why)
+{
+	struct cfwd_link	*h;
+
+	log_info("clead_lost: link from %s: %s; its %d sessions and %d call "
+	    "bridges wait %d ms for it to link again", l->addr, why, l->nsess,
+	    l->ncomp, CLEAD_RELINK_MS);
+	h = clink_holder(l);
+	h->synced = l->synced;
+	h->lost_ms = cnet_now_ms();
+	clead_move(l, h);
+	TAILQ_INSERT_AFTER(&links, l, h, entry);
+	clead_link_cut(l);
+	clead_flush_all();
+	clead_dcheck_soon();
+}
+
+/*
+ * Close a link: its traffic, its pseudos (gone: its process is, and we
+ * remember having said so), then (later) its memory.
+ */
 static void
 clead_link_close(struct cfwd_link *l, int gone)
 {
+	struct clead_seen	*e;
+
 	if (l->dead)
 		return;
 	clead_link_cut(l);
+	if (gone && l->id != 0 && l->epoch != 0 &&
+	    (e = clead_seen_find(l)) != NULL)
+		e->gone = 1;
+	if (gone)
+		crelay_answer_all(l);
 	clead_link_clear(l, gone);
+	crelay_clear(l);
 	clead_flush_all();	/* acks that waited for it */
 }
 
@@ -342,123 +417,24 @@ clead_links_close(int gone)
 	free(cut);
 }
 
-/* A follower's link failed or ended: close it. */
+/*
+ * A follower's link failed or ended: a holder keeps what it had for the
+ * next link of its process, if it has one we would know again; a holder
+ * that is lost closes for good.
+ */
 static void
 clead_lost(struct cfwd_link *l, const char *why)
 {
 	if (l->dead)
 		return;
+	if (!l->holder && l->id != 0 && l->epoch != 0 &&
+	    cfwd_role_get() == CFWD_LEADER) {
+		clead_hold(l, why);
+		return;
+	}
 	log_info("clead_lost: link from %s: %s; %d sessions and %d call "
 	    "bridges of that node are gone", l->addr, why, l->nsess, l->ncomp);
 	clead_link_close(l, 1);
-}
-
-/* Outside every callback: free dropped pseudos. */
-static void
-clead_reap(void *arg)
-{
-	struct xconn	*c;
-
-	(void)arg;
-	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
-		TAILQ_REMOVE(&graveyard, c, entry);
-		xconn_free(c);
-	}
-}
-
-/*
- * A pseudo connection for id (a full JID, or a component's domain) on
- * link l (&transient_link for an origin that went); NULL if id is not
- * one. A client's resource is set but not its full JID: router_bind sets
- * that (clead_route_from sets it for a transient one).
- */
-static struct xconn *
-clead_pseudo_new(struct cfwd_link *l, int kind, const char *id)
-{
-	struct xconn	*c;
-	const char	*slash, *at;
-
-	if (kind == XC_CLIENT) {
-		if ((slash = strchr(id, '/')) == NULL || slash[1] == '\0' ||
-		    (at = memchr(id, '@', slash - id)) == NULL || at == id ||
-		    at + 1 == slash)
-			return (NULL);
-	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
-		return (NULL);
-	c = chook_pseudo_new(kind, l);	/* ready, c->remote is l */
-	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
-	strlcpy(c->addr, l->addr, sizeof(c->addr));
-	if (kind == XC_CLIENT) {
-		c->local = xstrndup(id, at - id);
-		c->domain = xstrndup(at + 1, slash - at - 1);
-		c->bare = xstrndup(id, slash - id);
-		c->resource = xstrdup(slash + 1);
-	} else {
-		c->cdomain = xstrdup(id);
-		c->cb = xstrndup(id, strcspn(id, "."));
-	}
-	return (c);
-}
-
-/*
- * A pseudo leaves the router and its link (with unavailable presence to
- * its contacts if gone); the reaper frees it, since callers up the stack
- * may still hold it.
- */
-static void
-clead_pseudo_drop(struct xconn *c, int gone)
-{
-	struct cfwd_link	*l = c->remote;
-
-	if (c->kind == XC_CLIENT) {
-		if (gone)
-			presence_gone(c);
-		router_unbind(c);
-		l->nsess--;
-	} else {
-		router_del_component(c);
-		l->ncomp--;
-	}
-	c->closing = 1;
-	TAILQ_REMOVE(&l->pseudos, c, entry);
-	TAILQ_INSERT_TAIL(&graveyard, c, entry);
-	if (pseudo_reaper != NULL)
-		reaper_soon(pseudo_reaper);
-}
-
-/*
- * Route a stanza from id (kind) of link l (NULL: this node). An origin
- * that went is stood in for by a transient pseudo that is routed from but
- * never bound: what it is sent is dropped, and its broadcast presence is
- * not routed (that session is unavailable now).
- */
-void
-clead_route_from(struct cfwd_link *l, int kind, const char *id,
-    struct xnode *n)
-{
-	struct xconn	*c;
-	const char	*name = xnode_name(n);
-
-	if (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
-	    strcmp(name, "iq") != 0) {
-		log_debug("clead_route_from: %s: not a stanza: %s", id, name);
-		return;
-	}
-	if ((c = clink_find(l, kind, id)) != NULL) {
-		router_route(c, n);
-		return;
-	}
-	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
-	    xnode_attr(n, "to") == NULL)
-		return;
-	if ((c = clead_pseudo_new(&transient_link, kind, id)) == NULL) {
-		log_debug("clead_route_from: bad origin %s", id);
-		return;
-	}
-	if (kind == XC_CLIENT)
-		c->full = xstrdup(id);
-	router_route(c, n);
-	xconn_free(c);
 }
 
 /*
@@ -481,12 +457,13 @@ clead_recheck(void)
 
 /*
  * A follower linked to us (or so it hopes). A newer link of the same
- * node replaces the old one.
+ * node replaces the old one once its stream header says which process
+ * it comes from (clead_start).
  */
 void
 cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 {
-	struct cfwd_link	*l, *o, *next;
+	struct cfwd_link	*l;
 
 	(void)arg;
 	if (cfwd_role_get() != CFWD_LEADER) {
@@ -496,13 +473,9 @@ cfwd_accept(struct bufferevent *bev, const struct cnet_hello *h, void *arg)
 		return;
 	}
 	l = clink_new(bev, 0, h, &clead_ops, NULL);
-	for (o = TAILQ_FIRST(&links); o != NULL; o = next) {
-		next = TAILQ_NEXT(o, entry);
-		if (h->id != 0 && o->id == h->id)
-			clead_replace(o, l);
-	}
+	l->since_ms = cnet_now_ms();
 	TAILQ_INSERT_TAIL(&links, l, entry);
-	clink_header(l, 0);
+	clead_dcheck_soon();
 	log_info("cfwd_accept: follower %s linked", l->addr);
 	clink_pending(l);
 }
@@ -530,107 +503,36 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	if (strcmp(name, "bind") == 0)
-		clead_bind(l, n);
+		cpseudo_bind(l, n);
 	else if (strcmp(name, "comp") == 0)
-		clead_comp(l, n);
+		cpseudo_comp(l, n);
 	else if (strcmp(name, "unbind") == 0) {
 		if ((v = xnode_attr(n, "jid")) != NULL &&
 		    (c = clink_find(l, XC_CLIENT, v)) != NULL) {
 			log_debug("clead_frame: %s left on %s", v, l->addr);
-			clead_pseudo_drop(c, 1);
+			cpseudo_drop(c, 1);
 		}
 	} else if (strcmp(name, "uncomp") == 0) {
 		if ((v = xnode_attr(n, "domain")) != NULL &&
 		    (c = clink_find(l, XC_COMPONENT, v)) != NULL) {
 			log_info("clead_frame: call bridge %s left %s", v,
 			    l->addr);
-			clead_pseudo_drop(c, 1);
+			cpseudo_drop(c, 1);
 		}
 	} else if (strcmp(name, "synced") == 0) {
 		l->synced = 1;
-		clead_carried_gone(l);
+		cpseudo_carried_gone(l);
 		clead_tell_all(l);
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
 		csettle_check();
 	} else if (strcmp(name, "dack") == 0) {
 		if (clink_num(xnode_attr(n, "n"), &u) == 0 &&
-		    u > l->dacked && u <= l->dsent) {
-			l->dacked = u;
-			clead_dmarks_pop(l);
+		    crelay_ack(l, u))
 			clead_flush_all();
-		}
 	} else
 		log_debug("clead_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
-}
-
-/*
- * Leader: <bind>: a session of that node, as a pseudo in the router
- * (once: a repeated bind of the same link only refreshes it), then its
- * presence as it is now.
- */
-static void
-clead_bind(struct cfwd_link *l, struct xnode *n)
-{
-	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
-	const char	*roster = xnode_attr(n, "roster");
-	struct xconn	*c;
-	struct xnode	*p;
-	char		*max;
-	int		 limit = 0;
-
-	if (jid == NULL)
-		return;
-	if ((c = clink_find(l, XC_CLIENT, jid)) == NULL) {
-		if ((c = clead_pseudo_new(l, XC_CLIENT, jid)) == NULL) {
-			log_warnx("clead_bind: %s: bad JID %s", l->addr, jid);
-			return;
-		}
-		if ((max = db_config_get(mmpd->db,
-		    DB_XMPP_MAX_SESSIONS)) != NULL)
-			limit = atoi(max);
-		free(max);
-		if (router_bind(c, limit, &cond) == -1) {
-			log_info("clead_bind: %s on %s refused: %s", jid,
-			    l->addr, cond);
-			clead_kill(l, jid, cond, "too many sessions");
-			xconn_free(c);
-			return;
-		}
-		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
-		l->nsess++;
-		log_debug("clead_bind: %s bound on %s", c->full, l->addr);
-	}
-	if (roster != NULL && strcmp(roster, "1") == 0)
-		c->roster_wanted = 1;
-	p = xnode_first(n);
-	if (p != NULL && strcmp(xnode_name(p), "presence") == 0 &&
-	    xnode_attr(p, "type") == NULL) {
-		xnode_set_ns(n, NULL);	/* p must not inherit ours */
-		xnode_set_attr(p, "from", c->full);
-		xnode_del_attr(p, "to");
-		router_route(c, p);
-	}
-}
-
-/* Leader: <comp>: a call bridge of that node, as a pseudo component. */
-static void
-clead_comp(struct cfwd_link *l, struct xnode *n)
-{
-	const char	*d = xnode_attr(n, "domain");
-	struct xconn	*c;
-
-	if (d == NULL || clink_find(l, XC_COMPONENT, d) != NULL)
-		return;
-	if ((c = clead_pseudo_new(l, XC_COMPONENT, d)) == NULL) {
-		log_warnx("clead_comp: %s: bad domain %s", l->addr, d);
-		return;
-	}
-	router_add_component(c);
-	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
-	l->ncomp++;
-	log_info("clead_comp: call bridge %s connected to %s", d, l->addr);
 }
 
 /* Leader: <s>: route it now, or hold it while settling. */
@@ -672,7 +574,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
-	clead_route_from(l, kind, from, st);
+	cpseudo_route_from(l, kind, from, st);
 	l->pseq = seq;
 	xnode_free(n);
 }
@@ -691,7 +593,7 @@ clead_mark(struct cfwd_link *l)
 	struct cfwd_link	*o;
 	struct xnode		*f;
 
-	if (l->pseq <= l->marked)
+	if (l->pseq <= l->marked || l->holder)
 		return;
 	l->marked = l->pseq;
 	p = xcalloc(1, sizeof(*p));
@@ -700,7 +602,7 @@ clead_mark(struct cfwd_link *l)
 		if (o == l || o->dsent <= o->dacked)
 			continue;
 		p->need = xreallocarray(p->need, p->n + 1, sizeof(*p->need));
-		p->need[p->n].link = o->serial;
+		p->need[p->n].link = o->dbox;
 		p->need[p->n].count = o->dsent;
 		p->n++;
 	}
@@ -737,7 +639,7 @@ clead_flush(struct cfwd_link *l)
 
 	while ((p = TAILQ_FIRST(&l->pend)) != NULL) {
 		for (i = 0; i < p->n; i++) {
-			o = clead_link_by_serial(p->need[i].link);
+			o = clead_link_by_box(p->need[i].link);
 			if (o != NULL && o->dacked < p->need[i].count)
 				break;
 		}
@@ -772,7 +674,7 @@ clead_flush_all(void)
  * had gone by when, until they are acknowledged. Marks beyond
  * CFWD_DMARKS move the last one on, which only makes the check later.
  */
-static void
+void
 clead_dmark(struct cfwd_link *l)
 {
 	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
@@ -791,7 +693,7 @@ clead_dmark(struct cfwd_link *l)
 }
 
 /* Forget the marks of l's <d> frames that are acknowledged. */
-static void
+void
 clead_dmarks_pop(struct cfwd_link *l)
 {
 	int	 i;
@@ -828,27 +730,78 @@ clead_synced(uint64_t id)
 	return (0);
 }
 
+/* Have clead_dcheck run in CLEAD_DCHECK_MS, unless it is due already. */
+static void
+clead_dcheck_soon(void)
+{
+	struct timeval	 tv = { CLEAD_DCHECK_MS / 1000, 0 };
+
+	if (dcheck_ev != NULL && !evtimer_pending(dcheck_ev, NULL))
+		evtimer_add(dcheck_ev, &tv);
+}
+
 /*
- * Leader, every CLEAD_DCHECK_MS while <d> frames wait: a follower that
- * has left one unacknowledged for CLEAD_DACK_MS holds up the <ack> of
- * every other, and the leader's memory; its link is closed as if its
- * node had died (its sessions unavailable). If it lives, it links again
- * and registers them anew.
+ * How long a follower may go unheard in raft before its link counts as
+ * lost: the election timeout in use and CLEAD_SILENT_MS; 0 if raft does
+ * not run.
+ */
+static int64_t
+clead_silent_ms(void)
+{
+	struct cluster_status	*st;
+	int64_t			 ms = 0;
+
+	if ((st = cluster_status()) != NULL) {
+		ms = (int64_t)st->election_ms + CLEAD_SILENT_MS;
+		cluster_status_free(st);
+	}
+	return (ms);
+}
+
+/*
+ * Leader, every CLEAD_DCHECK_MS while it has follower links: a follower
+ * that has left a <d> unacknowledged for CLEAD_DACK_MS holds up the <ack>
+ * of every other, and the leader's memory; a follower not heard in raft
+ * for clead_silent_ms() is cut off (a partition, a power cut: its link
+ * may never say so). Either link is closed as if lost (a holder keeps its
+ * sessions and frames); if the node lives, it links again and takes them
+ * over. A holder that waited CLEAD_RELINK_MS in vain closes: its node's
+ * sessions are gone, and their contacts hear so.
  */
 static void
 clead_dcheck(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval		 tv = { CLEAD_DCHECK_MS / 1000, 0 };
 	struct cfwd_link	*l;
-	int64_t			 now = cnet_now_ms();
+	int64_t			 now = cnet_now_ms(), silent, heard;
 	int			 more;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	silent = clead_silent_ms();
 again:
 	more = 0;
 	TAILQ_FOREACH(l, &links, entry) {
+		if (l->holder) {
+			if (now - l->lost_ms < CLEAD_RELINK_MS) {
+				more = 1;
+				continue;
+			}
+			clead_lost(l, "it did not link again in time");
+			goto again;
+		}
+		more = 1;
+		/* Heard since it linked (not a stand-in's id), now quiet. */
+		if (silent > 0 && l->id != 0 &&
+		    (heard = cnet_last_heard(l->id)) >= l->since_ms &&
+		    now - heard > silent) {
+			log_warnx("clead_dcheck: %s not heard for %lld ms, "
+			    "closing its link", l->addr,
+			    (long long)(now - heard));
+			clead_lost(l, "its node is silent");
+			goto again;
+		}
 		if (l->ndmarks == 0)
 			continue;
 		if (now - l->dmarks[0].ms > CLEAD_DACK_MS) {
@@ -862,49 +815,6 @@ again:
 	}
 	if (more)
 		evtimer_add(dcheck_ev, &tv);
-}
-
-/* xconn_send to a pseudo: a <d> frame to its node. */
-void
-cfwd_send(struct xconn *c, const struct xnode *n)
-{
-	struct cfwd_link	*l = c->remote;
-	struct xnode		*f;
-
-	if (l == NULL || l->dead || l->broken || c->closing)
-		return;
-	f = clink_frame("d", "to", c->kind == XC_CLIENT ? c->full :
-	    c->cdomain);
-	clink_add_stanza(f, n);
-	clink_send(l, f);
-	if (!l->broken) {
-		l->dsent++;
-		clead_dmark(l);
-	}
-}
-
-/*
- * xconn_error or xconn_close of a pseudo: its node closes the real
- * session (with that stream error, if any); here it leaves the router as
- * a closed session does.
- */
-void
-cfwd_close(struct xconn *c, const char *cond, const char *text)
-{
-	struct cfwd_link	*l = c->remote;
-	const char		*id;
-
-	if (c->closing)
-		return;
-	if (l == NULL || l == &transient_link) {
-		c->closing = 1;
-		return;
-	}
-	id = c->kind == XC_CLIENT ? c->full : c->cdomain;
-	log_info("cfwd_close: %s (%s): %s%s%s", id, c->peer,
-	    cond ? cond : "closed", text ? ": " : "", text ? text : "");
-	clead_kill(l, id, cond, text);
-	clead_pseudo_drop(c, 1);
 }
 
 /*
@@ -956,40 +866,28 @@ clead_tell_all(struct cfwd_link *l)
 	}
 }
 
-/*
- * Leader: the unavailable presence of a session that died with the
- * leader before us, to its contacts. 0 if sent, -1 if jid is no session.
- */
-int
-clead_gone_presence(const char *jid)
-{
-	struct xconn	*c;
-
-	if ((c = clead_pseudo_new(&transient_link, XC_CLIENT, jid)) == NULL)
-		return (-1);
-	c->full = xstrdup(jid);
-	c->available = 1;
-	presence_gone(c);
-	xconn_free(c);
-	return (0);
-}
-
 /* The leader's line for xmpp cluster status, allocated. */
 char *
 clead_status(void)
 {
 	struct cfwd_link	*l;
 	char			*s;
-	int			 nl = 0, ns = 0, nc = 0;
+	char			 held[40] = "";
+	int			 nl = 0, nh = 0, ns = 0, nc = 0;
 
 	TAILQ_FOREACH(l, &links, entry) {
-		nl++;
+		if (l->holder)
+			nh++;
+		else
+			nl++;
 		ns += l->nsess;
 		nc += l->ncomp;
 	}
-	xasprintf(&s, "leader, %d follower%s linked, %d remote "
+	if (nh > 0)
+		snprintf(held, sizeof(held), ", %d waiting to link again", nh);
+	xasprintf(&s, "leader, %d follower%s linked%s, %d remote "
 	    "session%s, %d remote call bridge%s%s", nl,
-	    nl == 1 ? "" : "s", ns, ns == 1 ? "" : "s", nc,
+	    nl == 1 ? "" : "s", held, ns, ns == 1 ? "" : "s", nc,
 	    nc == 1 ? "" : "s", csettle_active() ? ", settling" : "");
 	return (s);
 }

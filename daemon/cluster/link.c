@@ -4,7 +4,8 @@
  * by our own parser, its frames handed to the link's role (struct
  * clink_ops: the follower's uplink, or a follower's link at the leader);
  * frames written as trees serialised by xnode_string; closing a link and
- * reaping it outside every callback that may still use it. Also the small
+ * reaping it outside every callback that may still use it; a holder that
+ * stands in for a lost link (no connection). Also the small
  * helpers both roles use (a connection by id, JID lists, numbers).
  */
 #include <sys/queue.h>
@@ -89,10 +90,38 @@ clink_new(struct bufferevent *bev, int up, const struct cnet_hello *h,
 	TAILQ_INIT(&l->pseudos);
 	TAILQ_INIT(&l->carried);
 	TAILQ_INIT(&l->pend);
+	TAILQ_INIT(&l->kept);
 	TAILQ_INSERT_TAIL(&live, l, lentry);
 	bufferevent_setcb(bev, clink_read, NULL, clink_event, l);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	return (l);
+}
+
+/*
+ * A stand-in for link l, which was lost: the same peer and role but no
+ * connection (what is written to it goes nowhere, it reads nothing). It
+ * is cut and reaped as any link.
+ */
+struct cfwd_link *
+clink_holder(struct cfwd_link *l)
+{
+	struct cfwd_link	*h;
+
+	h = xcalloc(1, sizeof(*h));
+	h->serial = ++next_serial;
+	h->up = l->up;
+	h->ops = l->ops;
+	h->holder = 1;
+	h->id = l->id;
+	h->epoch = l->epoch;
+	memcpy(h->addr, l->addr, sizeof(h->addr));
+	memcpy(h->ident, l->ident, sizeof(h->ident));
+	TAILQ_INIT(&h->pseudos);
+	TAILQ_INIT(&h->carried);
+	TAILQ_INIT(&h->pend);
+	TAILQ_INIT(&h->kept);
+	TAILQ_INSERT_TAIL(&live, h, lentry);
+	return (h);
 }
 
 /*
@@ -216,7 +245,8 @@ clink_read(struct bufferevent *bev, void *arg)
 void
 clink_pending(struct cfwd_link *l)
 {
-	if (!l->dead && evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
+	if (!l->dead && l->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(l->bev)) > 0)
 		clink_read(l->bev, l);
 }
 
@@ -293,8 +323,10 @@ clink_cut(struct cfwd_link *l)
 	l->dead = 1;
 	TAILQ_REMOVE(&live, l, lentry);
 	TAILQ_INSERT_TAIL(&dead, l, entry);
-	bufferevent_disable(l->bev, EV_READ | EV_WRITE);
-	bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
+	if (l->bev != NULL) {
+		bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(l->bev, NULL, NULL, NULL, NULL);
+	}
 	clink_reap_soon();
 }
 
@@ -311,6 +343,7 @@ static void
 clink_link_free(struct cfwd_link *l)
 {
 	clink_jids_clear(&l->carried);
+	crelay_clear(l);
 	xparser_free(l->parser);
 	if (l->bev != NULL)
 		bufferevent_free(l->bev);

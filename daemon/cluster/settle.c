@@ -195,7 +195,7 @@ csettle_end(const char *why)
 		nheld--;
 		heldbytes -= h->bytes;
 		if ((l = clead_link_by_serial(h->link)) != NULL) {
-			clead_route_from(l, h->kind, h->from,
+			cpseudo_route_from(l, h->kind, h->from,
 			    xnode_first(h->frame));
 			if (h->seq > l->pseq)
 				l->pseq = h->seq;
@@ -220,7 +220,7 @@ csettle_orphans_gone(void)
 	while ((e = TAILQ_FIRST(&orphans)) != NULL) {
 		TAILQ_REMOVE(&orphans, e, entry);
 		if (!clink_has_session(e->jid) &&
-		    clead_gone_presence(e->jid) == 0)
+		    cpseudo_gone_presence(e->jid) == 0)
 			n++;
 		free(e->jid);
 		free(e);

@@ -5,8 +5,9 @@ PASS/FAIL/SKIP lines (see clib.main). Those with peers that misbehave
 hostile_peers.py, those of lost quorum and a member's address (noquorum,
 memberaddr) in quorum.py, once (an APPLY sent again is applied once) in
 once.py, those of rosters across a leader's death and a join (rosterack,
-rostermerge) in rosters.py, all imported at the end, so they run after
-these.
+rostermerge) in rosters.py, those of delivery across cut links and
+presence after failover (relaycut, relaylink, relaypres, relaysilent) in
+relay.py, all imported at the end, so they run after these.
 
     scenarios.py --list        the scenarios make check runs
     scenarios.py NAME          run one
@@ -891,6 +892,7 @@ import hostile_peers  # noqa: E402,F401 (its scenarios register last)
 import quorum  # noqa: E402,F401
 import once  # noqa: E402,F401 (exactly-once application, issue 12)
 import rosters  # noqa: E402,F401
+import relay  # noqa: E402,F401 (delivery across cut links, presence)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

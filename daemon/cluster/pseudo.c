@@ -1,0 +1,357 @@
+/*
+ * Forwarding in a cluster, the leader's side (see follower.c for the
+ * whole): the pseudo connections that stand in the router for the
+ * sessions and call bridges of other nodes (c->remote is their node's
+ * link, or a holder of it; leader.c owns the links), their registration
+ * (<bind>, <comp>) and what they are sent and told: routing from them,
+ * closing them (<kill>), and the unavailable presence of those that are
+ * gone. Dropped pseudos wait for our reaper: callers up the stack may
+ * still hold them.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "db.h"
+#include "log.h"
+#include "mmpd.h"
+#include "reaper.h"
+#include "xml/xml.h"
+#include "xmalloc.h"
+#include "xmpp/xmpp.h"
+#include "cluster/fwd.h"
+
+static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct reaper	*pseudo_reaper;
+static struct cfwd_link	 transient_link;	/* origins that went */
+
+static void	 cpseudo_kill(struct cfwd_link *, const char *, const char *,
+		    const char *);
+static void	 cpseudo_carried_del(struct cfwd_link *, const char *);
+static void	 cpseudo_reap(void *);
+static struct xconn *cpseudo_new(struct cfwd_link *, int, const char *);
+
+/* Our reaper, made once the loop exists. */
+void
+cpseudo_events(void)
+{
+	if (pseudo_reaper == NULL)
+		pseudo_reaper = reaper_new(cpseudo_reap, NULL);
+}
+
+/* At exit, once every link is closed: free the dropped, and the reaper. */
+void
+cpseudo_free(void)
+{
+	cpseudo_reap(NULL);
+	reaper_free(pseudo_reaper);
+	pseudo_reaper = NULL;
+}
+
+/* Set up the stand-in link of origins that went. */
+void
+cpseudo_init(void)
+{
+	transient_link.dead = 1;
+	strlcpy(transient_link.addr, "(gone)", sizeof(transient_link.addr));
+}
+
+/* Leader: have a follower close a session or component (<kill>). */
+static void
+cpseudo_kill(struct cfwd_link *l, const char *id, const char *cond,
+    const char *text)
+{
+	struct xnode	*f;
+
+	f = clink_frame("kill", "to", id);
+	if (cond != NULL)
+		xnode_set_attr(f, "cond", cond);
+	if (text != NULL)
+		xnode_set_attr(f, "text", text);
+	clink_send(l, f);
+}
+
+/* Link l's node bound id (a session or call bridge) again. */
+static void
+cpseudo_carried_del(struct cfwd_link *l, const char *id)
+{
+	struct cfwd_jid	*e, *next;
+
+	for (e = TAILQ_FIRST(&l->carried); e != NULL; e = next) {
+		next = TAILQ_NEXT(e, entry);
+		if (strcmp(e->jid, id) != 0)
+			continue;
+		TAILQ_REMOVE(&l->carried, e, entry);
+		free(e->jid);
+		free(e);
+	}
+}
+
+/*
+ * Of the sessions and call bridges l's node had on the link l replaced
+ * or took over, those not back: gone (their contacts hear it, once).
+ */
+void
+cpseudo_carried_gone(struct cfwd_link *l)
+{
+	struct cfwd_jid	*e;
+	struct xconn	*c;
+	int		 kind;
+
+	while ((e = TAILQ_FIRST(&l->carried)) != NULL) {
+		TAILQ_REMOVE(&l->carried, e, entry);
+		kind = strchr(e->jid, '/') != NULL ? XC_CLIENT : XC_COMPONENT;
+		if ((c = clink_find(l, kind, e->jid)) != NULL) {
+			log_debug("cpseudo_carried_gone: %s did not come "
+			    "back on %s", e->jid, l->addr);
+			cpseudo_drop(c, 1);
+		} else if (kind == XC_CLIENT && !clink_has_session(e->jid)) {
+			log_debug("cpseudo_carried_gone: %s did not come "
+			    "back on %s", e->jid, l->addr);
+			cpseudo_gone_presence(e->jid);
+		}
+		free(e->jid);
+		free(e);
+	}
+}
+
+/* Outside every callback: free dropped pseudos. */
+static void
+cpseudo_reap(void *arg)
+{
+	struct xconn	*c;
+
+	(void)arg;
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, entry);
+		xconn_free(c);
+	}
+}
+
+/*
+ * A pseudo connection for id (a full JID, or a component's domain) on
+ * link l (&transient_link for an origin that went); NULL if id is not
+ * one. A client's resource is set but not its full JID: router_bind sets
+ * that (cpseudo_route_from sets it for a transient one).
+ */
+static struct xconn *
+cpseudo_new(struct cfwd_link *l, int kind, const char *id)
+{
+	struct xconn	*c;
+	const char	*slash, *at;
+
+	if (kind == XC_CLIENT) {
+		if ((slash = strchr(id, '/')) == NULL || slash[1] == '\0' ||
+		    (at = memchr(id, '@', slash - id)) == NULL || at == id ||
+		    at + 1 == slash)
+			return (NULL);
+	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
+		return (NULL);
+	c = chook_pseudo_new(kind, l);	/* ready, c->remote is l */
+	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
+	strlcpy(c->addr, l->addr, sizeof(c->addr));
+	if (kind == XC_CLIENT) {
+		c->local = xstrndup(id, at - id);
+		c->domain = xstrndup(at + 1, slash - at - 1);
+		c->bare = xstrndup(id, slash - id);
+		c->resource = xstrdup(slash + 1);
+	} else {
+		c->cdomain = xstrdup(id);
+		c->cb = xstrndup(id, strcspn(id, "."));
+	}
+	return (c);
+}
+
+/*
+ * A pseudo leaves the router and its link (with unavailable presence to
+ * its contacts if gone); the reaper frees it, since callers up the stack
+ * may still hold it.
+ */
+void
+cpseudo_drop(struct xconn *c, int gone)
+{
+	struct cfwd_link	*l = c->remote;
+	const char		*id;
+
+	if ((id = c->kind == XC_CLIENT ? c->full : c->cdomain) != NULL)
+		cpseudo_carried_del(l, id);	/* dealt with */
+	if (c->kind == XC_CLIENT) {
+		if (gone)
+			presence_gone(c);
+		router_unbind(c);
+		l->nsess--;
+	} else {
+		router_del_component(c);
+		l->ncomp--;
+	}
+	c->closing = 1;
+	TAILQ_REMOVE(&l->pseudos, c, entry);
+	TAILQ_INSERT_TAIL(&graveyard, c, entry);
+	if (pseudo_reaper != NULL)
+		reaper_soon(pseudo_reaper);
+}
+
+/*
+ * Route a stanza from id (kind) of link l (NULL: this node). An origin
+ * that went is stood in for by a transient pseudo that is routed from but
+ * never bound: what it is sent is dropped, and its broadcast presence is
+ * not routed (that session is unavailable now).
+ */
+void
+cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
+    struct xnode *n)
+{
+	struct xconn	*c;
+	const char	*name = xnode_name(n);
+
+	if (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
+	    strcmp(name, "iq") != 0) {
+		log_debug("cpseudo_route_from: %s: not a stanza: %s", id, name);
+		return;
+	}
+	if ((c = clink_find(l, kind, id)) != NULL) {
+		router_route(c, n);
+		return;
+	}
+	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
+	    xnode_attr(n, "to") == NULL)
+		return;
+	if ((c = cpseudo_new(&transient_link, kind, id)) == NULL) {
+		log_debug("cpseudo_route_from: bad origin %s", id);
+		return;
+	}
+	if (kind == XC_CLIENT)
+		c->full = xstrdup(id);
+	router_route(c, n);
+	xconn_free(c);
+}
+
+/*
+ * Leader: <bind>: a session of that node, as a pseudo in the router
+ * (once: a repeated bind, or one a link took over, only refreshes it),
+ * then its presence as it is now: noted, and broadcast only if its
+ * contacts may not know it. They know it if we had it available, or if
+ * the follower says a leader routed it (announced='1') and we never said
+ * that process's sessions were gone; a presence still in the follower's
+ * queue is not in the <bind> but comes as it is replayed.
+ */
+void
+cpseudo_bind(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
+	const char	*roster = xnode_attr(n, "roster");
+	const char	*said = xnode_attr(n, "announced");
+	struct xconn	*c;
+	struct xnode	*p;
+	char		*max;
+	int		 limit = 0, quiet;
+
+	if (jid == NULL)
+		return;
+	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL)
+		quiet = c->available;
+	else {
+		quiet = !l->announce && said != NULL && strcmp(said, "1") == 0;
+		if ((c = cpseudo_new(l, XC_CLIENT, jid)) == NULL) {
+			log_warnx("cpseudo_bind: %s: bad JID %s", l->addr, jid);
+			return;
+		}
+		if ((max = db_config_get(mmpd->db,
+		    DB_XMPP_MAX_SESSIONS)) != NULL)
+			limit = atoi(max);
+		free(max);
+		if (router_bind(c, limit, &cond) == -1) {
+			log_info("cpseudo_bind: %s on %s refused: %s", jid,
+			    l->addr, cond);
+			cpseudo_kill(l, jid, cond, "too many sessions");
+			xconn_free(c);
+			return;
+		}
+		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+		l->nsess++;
+		log_debug("cpseudo_bind: %s bound on %s", c->full, l->addr);
+	}
+	cpseudo_carried_del(l, jid);		/* it is back */
+	if (roster != NULL && strcmp(roster, "1") == 0)
+		c->roster_wanted = 1;
+	p = xnode_first(n);
+	if (p != NULL && strcmp(xnode_name(p), "presence") == 0 &&
+	    xnode_attr(p, "type") == NULL) {
+		xnode_set_ns(n, NULL);	/* p must not inherit ours */
+		xnode_set_attr(p, "from", c->full);
+		xnode_del_attr(p, "to");
+		if (quiet)
+			presence_note(c, p);	/* its contacts know it */
+		else
+			router_route(c, p);
+	}
+}
+
+/* Leader: <comp>: a call bridge of that node, as a pseudo component. */
+void
+cpseudo_comp(struct cfwd_link *l, struct xnode *n)
+{
+	const char	*d = xnode_attr(n, "domain");
+	struct xconn	*c;
+
+	if (d == NULL)
+		return;
+	cpseudo_carried_del(l, d);		/* it is back */
+	if (clink_find(l, XC_COMPONENT, d) != NULL)
+		return;
+	if ((c = cpseudo_new(l, XC_COMPONENT, d)) == NULL) {
+		log_warnx("cpseudo_comp: %s: bad domain %s", l->addr, d);
+		return;
+	}
+	router_add_component(c);
+	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+	l->ncomp++;
+	log_info("cpseudo_comp: call bridge %s connected to %s", d, l->addr);
+}
+
+/*
+ * xconn_error or xconn_close of a pseudo: its node closes the real
+ * session (with that stream error, if any); here it leaves the router as
+ * a closed session does.
+ */
+void
+cfwd_close(struct xconn *c, const char *cond, const char *text)
+{
+	struct cfwd_link	*l = c->remote;
+	const char		*id;
+
+	if (c->closing)
+		return;
+	if (l == NULL || l == &transient_link) {
+		c->closing = 1;
+		return;
+	}
+	id = c->kind == XC_CLIENT ? c->full : c->cdomain;
+	log_info("cfwd_close: %s (%s): %s%s%s", id, c->peer,
+	    cond ? cond : "closed", text ? ": " : "", text ? text : "");
+	cpseudo_kill(l, id, cond, text);
+	cpseudo_drop(c, 1);
+}
+
+/*
+ * Leader: the unavailable presence of a session that died with the
+ * leader before us, to its contacts. 0 if sent, -1 if jid is no session.
+ */
+int
+cpseudo_gone_presence(const char *jid)
+{
+	struct xconn	*c;
+
+	if ((c = cpseudo_new(&transient_link, XC_CLIENT, jid)) == NULL)
+		return (-1);
+	c->full = xstrdup(jid);
+	c->available = 1;
+	presence_gone(c);
+	xconn_free(c);
+	return (0);
+}

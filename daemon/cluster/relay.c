@@ -1,0 +1,275 @@
+/*
+ * Forwarding in a cluster: the leader's <d> frames to a follower (see
+ * follower.c for the whole). A frame is numbered for the follower's
+ * process, not for its link, and kept until that follower acknowledges
+ * it with <dack n>: a link cut with frames in its buffers (a TCP reset,
+ * a peer that reads too slowly, a <dack> that stalls) loses none. The
+ * leader's stream header names the numbering (its epoch attribute); the
+ * next link of the same process takes over the numbers and the frames
+ * kept, which go out again, and the follower drops the numbers it has
+ * delivered already. A follower whose process is gone takes its frames
+ * with it, as a client's closed socket does.
+ *
+ * Beyond CRELAY_KEEP_MAX frames or CRELAY_KEEP_BYTES kept for one
+ * follower, a stanza for it is not sent but answered to its sender with
+ * a resource-constraint error (type wait); presence and errors are not
+ * answered, as RFC 6120 8.3.1 has it, and are dropped and counted. What
+ * a follower that is gone for good never acknowledged is answered with
+ * recipient-unavailable.
+ */
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/cluster.h"
+#include "log.h"
+#include "xml/xml.h"
+#include "xmalloc.h"
+#include "xmpp/xmpp.h"
+#include "cluster/fwd.h"
+
+#define CRELAY_KEEP_MAX		4096	/* <d> frames kept per follower */
+#define CRELAY_KEEP_BYTES	(16 * 1024 * 1024)	/* and their bytes */
+
+/* A <d> frame kept until its follower acknowledges it. */
+struct crelay_frame {
+	TAILQ_ENTRY(crelay_frame) entry;
+	uint64_t		 n;
+	char			*s;		/* <d n to>stanza</d> */
+	size_t			 len;
+	int			 kind;		/* of the recipient */
+	char			*to;		/* its full JID or domain */
+	struct xnode		*st;		/* a copy of the stanza */
+	size_t			 bytes;		/* all it takes */
+};
+
+static uint64_t		 nrefused;
+
+static void	 crelay_refuse(struct cfwd_link *, struct xconn *,
+		    const struct xnode *);
+static struct xnode *crelay_error(const struct xnode *, const char *);
+static void	 crelay_frame_free(struct crelay_frame *);
+
+/* A new numbering of <d> frames for the follower process of link l. */
+void
+crelay_new(struct cfwd_link *l)
+{
+	crelay_clear(l);
+	l->dbox = 0;
+	while (l->dbox == 0)
+		arc4random_buf(&l->dbox, sizeof(l->dbox));
+	l->dbox &= UINT64_MAX >> 1;	/* decimal, unsigned, for clink_num */
+	if (l->dbox == 0)
+		l->dbox = 1;
+	l->dsent = l->dacked = 0;
+}
+
+/*
+ * xconn_send to a pseudo: a <d> frame to its node, numbered and kept
+ * until acknowledged; written now unless the link is lost (a holder),
+ * when it goes out with the next link of that node's process.
+ */
+void
+cfwd_send(struct xconn *c, const struct xnode *n)
+{
+	struct cfwd_link	*l = c->remote;
+	struct crelay_frame	*fr;
+	struct xnode		*f;
+	const char		*to;
+	char			*s;
+	size_t			 len, bytes;
+
+	if (l == NULL || l->dead || c->closing)
+		return;
+	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
+	f = clink_frame("d", "to", to);
+	clink_set_num(f, "n", l->dsent + 1);
+	clink_add_stanza(f, n);
+	s = clink_frame_string(f, &len);
+	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
+	    clink_tree_bytes(n, len);
+	if (l->nkept >= CRELAY_KEEP_MAX ||
+	    l->keptbytes + bytes > CRELAY_KEEP_BYTES) {
+		free(s);
+		crelay_refuse(l, c, n);
+		return;
+	}
+	fr = xcalloc(1, sizeof(*fr));
+	fr->n = ++l->dsent;
+	fr->s = s;
+	fr->len = len;
+	fr->kind = c->kind;
+	fr->to = xstrdup(to);
+	fr->st = xnode_copy(n);
+	fr->bytes = bytes;
+	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
+	l->nkept++;
+	l->keptbytes += fr->bytes;
+	if (l->holder || l->broken)
+		return;
+	clink_write(l, s, len);
+	clead_dmark(l);
+}
+
+/*
+ * A stanza for c that its node has no room for: answered to its sender
+ * with an error from c, unless it is presence, an error or a result.
+ */
+static void
+crelay_refuse(struct cfwd_link *l, struct xconn *c, const struct xnode *n)
+{
+	struct xnode	*r;
+
+	nrefused++;
+	if (l->refused++ == 0)
+		log_warnx("cfwd_send: %s keeps %zu frames (%zu bytes) "
+		    "unacknowledged; refusing stanzas for it (%llu so far)",
+		    l->addr, l->nkept, l->keptbytes,
+		    (unsigned long long)nrefused);
+	if ((r = crelay_error(n, "resource-constraint")) == NULL)
+		return;
+	router_route(c, r);
+	xnode_free(r);
+}
+
+/*
+ * The error (of type wait, condition cond) that answers stanza n to its
+ * sender, from its recipient; NULL for presence, errors and results,
+ * which are not answered.
+ */
+static struct xnode *
+crelay_error(const struct xnode *n, const char *cond)
+{
+	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
+	const char	*from = xnode_attr(n, "from"), *v;
+	struct xnode	*r, *e, *k;
+
+	if (from == NULL || strcmp(name, "presence") == 0 ||
+	    (type != NULL && (strcmp(type, "error") == 0 ||
+	    strcmp(type, "result") == 0)))
+		return (NULL);
+	r = xnode_new(name, NULL);
+	xnode_set_attr(r, "type", "error");
+	if ((v = xnode_attr(n, "to")) != NULL)
+		xnode_set_attr(r, "from", v);
+	xnode_set_attr(r, "to", from);
+	if ((v = xnode_attr(n, "id")) != NULL)
+		xnode_set_attr(r, "id", v);
+	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
+		xnode_append(r, xnode_copy(k));
+	e = xnode_add(r, "error", NULL);
+	xnode_set_attr(e, "type", "wait");
+	xnode_add(e, cond, NS_STANZA_ERR);
+	return (r);
+}
+
+/*
+ * The follower of l is gone for good with frames it never acknowledged:
+ * answer each to its sender (recipient-unavailable) and forget them.
+ */
+void
+crelay_answer_all(struct cfwd_link *l)
+{
+	struct crelay_frame	*fr;
+	struct xnode		*r;
+	size_t			 n = 0;
+
+	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
+		TAILQ_REMOVE(&l->kept, fr, entry);
+		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
+		    NULL) {
+			cpseudo_route_from(l, fr->kind, fr->to, r);
+			xnode_free(r);
+			n++;
+		}
+		crelay_frame_free(fr);
+	}
+	l->nkept = l->keptbytes = 0;
+	if (n > 0)
+		log_info("crelay_answer_all: %s is gone: %zu stanzas it did "
+		    "not acknowledge answered to their senders", l->addr, n);
+}
+
+/* Frames up to n are delivered (<dack>): forget them; 0 if not news. */
+int
+crelay_ack(struct cfwd_link *l, uint64_t n)
+{
+	struct crelay_frame	*fr;
+
+	if (n <= l->dacked || n > l->dsent)
+		return (0);
+	l->dacked = n;
+	while ((fr = TAILQ_FIRST(&l->kept)) != NULL && fr->n <= n) {
+		TAILQ_REMOVE(&l->kept, fr, entry);
+		l->nkept--;
+		l->keptbytes -= fr->bytes;
+		crelay_frame_free(fr);
+	}
+	clead_dmarks_pop(l);
+	if (l->refused > 0) {
+		log_info("crelay_ack: %s: room again, after %llu stanzas "
+		    "refused", l->addr, (unsigned long long)l->refused);
+		l->refused = 0;
+	}
+	return (1);
+}
+
+/* Link l takes over o's numbering and the frames o kept. */
+void
+crelay_move(struct cfwd_link *o, struct cfwd_link *l)
+{
+	crelay_clear(l);
+	l->dbox = o->dbox;
+	l->dsent = o->dsent;
+	l->dacked = o->dacked;
+	TAILQ_CONCAT(&l->kept, &o->kept, entry);
+	l->nkept = o->nkept;
+	l->keptbytes = o->keptbytes;
+	l->refused = o->refused;
+	o->nkept = o->keptbytes = 0;
+	o->dbox = 0;
+	o->dsent = o->dacked = 0;
+	o->ndmarks = 0;
+}
+
+/* Write every kept frame on l again: a new link of the same process. */
+void
+crelay_resend(struct cfwd_link *l)
+{
+	struct crelay_frame	*fr;
+
+	if (TAILQ_EMPTY(&l->kept))
+		return;
+	log_info("crelay_resend: %s: %zu stanzas not acknowledged on its "
+	    "last link sent again", l->addr, l->nkept);
+	TAILQ_FOREACH(fr, &l->kept, entry)
+		clink_write(l, fr->s, fr->len);
+	clead_dmark(l);
+}
+
+/* Forget the frames kept for l (its process is gone, or at exit). */
+void
+crelay_clear(struct cfwd_link *l)
+{
+	struct crelay_frame	*fr;
+
+	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
+		TAILQ_REMOVE(&l->kept, fr, entry);
+		crelay_frame_free(fr);
+	}
+	l->nkept = l->keptbytes = 0;
+}
+
+/* Free a kept frame. */
+static void
+crelay_frame_free(struct crelay_frame *fr)
+{
+	free(fr->s);
+	free(fr->to);
+	xnode_free(fr->st);
+	free(fr);
+}
