@@ -298,8 +298,12 @@ async def slots(t):
         task = asyncio.ensure_future(keep_up())
         try:
             # The port is full of them; a follower restarts.
+            # Squatters the port drops after CNET_PRETLS_SECS come back
+            # at once; on a loaded machine the count can take a while to
+            # reach the top, so the bound is generous.
             await wait_fds(leader, lambda k: k >= base + PORT_PENDING,
-                           '%d idle connections held' % PORT_PENDING)
+                           '%d idle connections held' % PORT_PENDING,
+                           timeout=w(15))
             member = [nd for nd in c.nodes if nd is not leader][-1]
             await member.term()
             member.start()
