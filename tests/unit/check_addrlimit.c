@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "addrlimit.h"
+#include "unit.h"
 
 static Suite	*addrlimit_suite(void);
 
@@ -174,12 +175,5 @@ addrlimit_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(addrlimit_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(addrlimit_suite()));
 }

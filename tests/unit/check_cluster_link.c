@@ -28,6 +28,7 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
+#include "unit.h"
 
 #define HDR	"<stream:stream xmlns='urn:mmp:cluster' " \
 		"xmlns:stream='http://etherx.jabber.org/streams'"
@@ -369,13 +370,6 @@ link_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init("check_cluster_link", 1, 0);
-	sr = srunner_create(link_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(link_suite()));
 }

@@ -16,6 +16,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
+#include "unit.h"
 
 #define ID_A	0x11
 #define ID_B	0x22
@@ -284,12 +285,5 @@ status_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(status_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(status_suite()));
 }

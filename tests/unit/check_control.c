@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mmpd.h"
 #include "msg.h"
+#include "unit.h"
 
 #define BOUND_MS	5000	/* longest wait for any one answer */
 #define STORE		"/var/lib/mmp-test/files"
@@ -371,12 +372,5 @@ control_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(control_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(control_suite()));
 }
