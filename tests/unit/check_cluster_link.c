@@ -173,6 +173,16 @@ t_done(void)
 		event_base_loop(mmpd->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); \
 } while (0)
 
+/* The peer sends in; the link must be lost, once, for why. */
+static void
+t_send_lost(int peer, const char *in, const char *why)
+{
+	ck_assert_int_eq(write(peer, in, strlen(in)), (ssize_t)strlen(in));
+	T_RUN(seen.lost == 1);
+	ck_assert_int_eq(seen.lost, 1);
+	ck_assert_str_eq(seen.why, why);
+}
+
 /* All a peer's socket has to read now, allocated. */
 static char *
 t_drain(int fd)
@@ -289,10 +299,7 @@ START_TEST(read_frames)
 	ck_assert_int_eq(l->dead, 0);
 
 	/* The peer ends the stream: lost, cut, reaped. */
-	ck_assert_int_eq(write(peer, "</stream:stream>", 16), 16);
-	T_RUN(seen.lost == 1);
-	ck_assert_int_eq(seen.lost, 1);
-	ck_assert_str_eq(seen.why, "stream ended");
+	t_send_lost(peer, "</stream:stream>", "stream ended");
 	t_done();
 	close(peer);
 }
@@ -306,11 +313,8 @@ START_TEST(not_a_forwarding_stream)
 
 	t_setup();
 	(void)t_link(&peer);
-	ck_assert_int_eq(write(peer, in, strlen(in)), (ssize_t)strlen(in));
-	T_RUN(seen.lost == 1);
-	ck_assert_int_eq(seen.lost, 1);
+	t_send_lost(peer, in, "not a forwarding stream");
 	ck_assert_int_eq(seen.starts, 0);
-	ck_assert_str_eq(seen.why, "not a forwarding stream");
 	t_done();
 	close(peer);
 }
