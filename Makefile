@@ -99,11 +99,6 @@ UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 	   $(UNIT_TESTS:%=$(O)/tests/unit/%.o) $(O)/tests/unit/stub_store.o
 
-# Every unit test's main() hands its suite to unit_run (tests/unit/unit.h):
-# unit.o joins each test's objects ($^ of its own rule below).
-$(UNIT_BINS): $(O)/tests/unit/unit.o
-ALL_OBJS += $(O)/tests/unit/unit.o
-
 .PHONY: all check unit regress expect mantest run stop install uninstall \
 	clean \
 	valgrind regress-update setup bench interop layering
@@ -128,6 +123,11 @@ $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP \
 	    $(call pc_cflags,$(PKGS_CHECK) libedit) -c -o $@ $<
+
+# Every unit test's main() hands its suite to unit_run (tests/unit/unit.h):
+# unit.o joins each test's objects ($^ of its own rule below).
+$(UNIT_BINS): $(O)/tests/unit/unit.o
+ALL_OBJS += $(O)/tests/unit/unit.o
 
 $(O)/tests/unit/check_cmdtab: $(O)/tests/unit/check_cmdtab.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
