@@ -125,6 +125,11 @@ $(O)/%.o: %.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP \
 	    $(call pc_cflags,$(PKGS_CHECK) libedit) -c -o $@ $<
 
+# Every unit test's main() hands its suite to unit_run (tests/unit/unit.h):
+# unit.o joins each test's objects ($^ of its own rule below).
+$(UNIT_BINS): $(O)/tests/unit/unit.o
+ALL_OBJS += $(O)/tests/unit/unit.o
+
 $(O)/tests/unit/check_cmdtab: $(O)/tests/unit/check_cmdtab.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_msg: $(O)/tests/unit/check_msg.o $(COMMON_OBJS)

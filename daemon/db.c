@@ -154,6 +154,34 @@ db_user_version(sqlite3 *sql)
 	return (v);
 }
 
+/*
+ * Run PRAGMA integrity_check on a connection: 0 if it answers "ok", else
+ * -1 with *cause, SQLite's error or "integrity check failed: <answer>".
+ */
+int
+db_integrity(sqlite3 *sql, char **cause)
+{
+	sqlite3_stmt	*st = NULL;
+	const char	*res;
+	int		 rc = -1;
+
+	if (sqlite3_prepare_v2(sql, "PRAGMA integrity_check", -1, &st,
+	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		xasprintf(cause, "%s", sqlite3_errmsg(sql));
+		goto out;
+	}
+	res = (const char *)sqlite3_column_text(st, 0);
+	if (res == NULL || strcmp(res, "ok") != 0) {
+		xasprintf(cause, "integrity check failed: %s",
+		    res != NULL ? res : "no answer");
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return (rc);
+}
+
 /* Apply every migration the file has not seen, each in a transaction. */
 static int
 db_migrate(struct db *db, char **cause)
@@ -255,8 +283,7 @@ int
 db_check(const char *path, char **cause)
 {
 	sqlite3		*sql = NULL;
-	sqlite3_stmt	*st = NULL;
-	const char	*res;
+	char		*c;
 	int		 v, rc = -1;
 
 	if (sqlite3_open_v2(path, &sql, SQLITE_OPEN_READONLY, NULL) !=
@@ -265,15 +292,9 @@ db_check(const char *path, char **cause)
 		    "cannot open");
 		goto out;
 	}
-	if (sqlite3_prepare_v2(sql, "PRAGMA integrity_check", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		xasprintf(cause, "%s: %s", path, sqlite3_errmsg(sql));
-		goto out;
-	}
-	res = (const char *)sqlite3_column_text(st, 0);
-	if (res == NULL || strcmp(res, "ok") != 0) {
-		xasprintf(cause, "%s: integrity check failed: %s", path,
-		    res ? res : "no answer");
+	if (db_integrity(sql, &c) == -1) {
+		xasprintf(cause, "%s: %s", path, c);
+		free(c);
 		goto out;
 	}
 	if ((v = db_user_version(sql)) < 0 || v > DB_SCHEMA_VERSION) {
@@ -283,7 +304,6 @@ db_check(const char *path, char **cause)
 	}
 	rc = 0;
 out:
-	sqlite3_finalize(st);
 	sqlite3_close(sql);
 	return (rc);
 }

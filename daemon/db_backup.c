@@ -373,7 +373,6 @@ db_bak_image_fix(const char *path, const char *nodeid, char **cause)
 {
 	sqlite3		*sql = NULL;
 	sqlite3_stmt	*st = NULL;
-	const char	*res;
 	int		 v, rc = -1;
 
 	if (sqlite3_open_v2(path, &sql, SQLITE_OPEN_READWRITE, NULL) !=
@@ -386,19 +385,8 @@ db_bak_image_fix(const char *path, const char *nodeid, char **cause)
 	sqlite3_db_config(sql, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	if (db_bak_exec(sql, "PRAGMA journal_mode = DELETE", cause) == -1)
 		goto bad;
-	if (sqlite3_prepare_v2(sql, "PRAGMA integrity_check", -1, &st,
-	    NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		xasprintf(cause, "%s", sqlite3_errmsg(sql));
+	if (db_integrity(sql, cause) == -1)
 		goto bad;
-	}
-	res = (const char *)sqlite3_column_text(st, 0);
-	if (res == NULL || strcmp(res, "ok") != 0) {
-		xasprintf(cause, "integrity check failed: %s",
-		    res != NULL ? res : "no answer");
-		goto bad;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
 	if ((v = db_user_version(sql)) < 1 || v > DB_SCHEMA_VERSION) {
 		xasprintf(cause, "schema version %d, this mmpd knows 1 to %d",
 		    v, DB_SCHEMA_VERSION);

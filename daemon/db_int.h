@@ -21,5 +21,7 @@ int	 db_done(struct db *, sqlite3_stmt *, char **);
 int	 db_fail(struct db *, char **);
 /* PRAGMA user_version of a connection, or -1 when it cannot be read. */
 int	 db_user_version(sqlite3 *);
+/* PRAGMA integrity_check says "ok"; else -1 with *cause (what it said). */
+int	 db_integrity(sqlite3 *, char **);
 
 #endif /* DB_INT_H */

@@ -52,23 +52,32 @@ nocomments() {
 	}' "$1"
 }
 
+# Name each line of $tmp as an offence of file $1, of kind $2.
+offences() {
+	sed "s|^|layering: $1:|; s|\$| ($2)|" "$tmp"
+}
+
+# The verdict of check $1 from $bad: ok with what holds ($2), or FAIL.
+verdict() {
+	if [ "$bad" -eq 0 ]; then
+		echo "ok $1: $2"
+		pass=$((pass + 1))
+	else
+		echo "FAIL $1"
+		fail=$((fail + 1))
+	fi
+}
+
 # 1. includes
 bad=0
 for f in $SRCS; do
 	if grep -nE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]((\.\./)*cluster/|cluster[a-z_]*\.h|fwd\.h|raft[./]|uv[./])' \
 	    "$f" >"$tmp" 2>/dev/null; then
-		sed "s|^|layering: $f:|; s|\$| (a cluster header in the XMPP core)|" \
-		    "$tmp"
+		offences "$f" "a cluster header in the XMPP core"
 		bad=1
 	fi
 done
-if [ "$bad" -eq 0 ]; then
-	echo "ok includes: no cluster header in daemon/xml or daemon/xmpp"
-	pass=$((pass + 1))
-else
-	echo "FAIL includes"
-	fail=$((fail + 1))
-fi
+verdict includes "no cluster header in daemon/xml or daemon/xmpp"
 
 # 2. calls
 bad=0
@@ -76,18 +85,11 @@ for f in $SRCS; do
 	nocomments "$f" | grep -nE '(^|[^A-Za-z0-9_])(cfwd|clead|clink|csettle|crelay|cpseudo|creq|cnet|cluster|cfsm|cuv|cview|chook)_[A-Za-z0-9_]*[[:space:]]*\(' \
 	    >"$tmp"
 	if [ -s "$tmp" ]; then
-		sed "s|^|layering: $f:|; s|\$| (calls the cluster)|" \
-		    "$tmp"
+		offences "$f" "calls the cluster"
 		bad=1
 	fi
 done
-if [ "$bad" -eq 0 ]; then
-	echo "ok calls: no call of the cluster from daemon/xml or daemon/xmpp"
-	pass=$((pass + 1))
-else
-	echo "FAIL calls"
-	fail=$((fail + 1))
-fi
+verdict calls "no call of the cluster from daemon/xml or daemon/xmpp"
 rm -f "$tmp"
 
 # 3. raft symbols outside daemon/cluster
@@ -95,8 +97,8 @@ OBJS=$(ls "$O"/daemon/*.o "$O"/daemon/xml/*.o "$O"/daemon/xmpp/*.o \
     2>/dev/null)
 if [ -z "$OBJS" ]; then
 	echo "layering: no objects in $O/daemon (build first)"
-	echo "FAIL raft"
-	fail=$((fail + 1))
+	bad=1
+	verdict raft ""
 else
 	bad=0
 	for o in $OBJS; do
@@ -117,13 +119,7 @@ else
 			bad=1
 		fi
 	done
-	if [ "$bad" -eq 0 ]; then
-		echo "ok raft: no libraft symbol outside $O/daemon/cluster"
-		pass=$((pass + 1))
-	else
-		echo "FAIL raft"
-		fail=$((fail + 1))
-	fi
+	verdict raft "no libraft symbol outside $O/daemon/cluster"
 fi
 
 echo "layering: $pass passed, $fail failed"

@@ -9,6 +9,7 @@
  */
 #include <sys/tree.h>
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,8 @@ static uint64_t		 nrouted;
 static struct router_hooks hooks;	/* all NULL: a single node */
 
 static struct account	*router_account(const char *, int);
+static int		 router_collect(const char *, int, struct xconn **,
+			    int);
 static void		 router_strip_ns(struct xnode *, const char *);
 static void		 router_server_iq(struct xconn *, struct xnode *,
 			    const struct jid *);
@@ -255,9 +258,12 @@ router_resource(const char *bare, const char *resource)
 	return (NULL);
 }
 
-/* Up to max sessions of an account into out; returns how many. */
-int
-router_sessions(const char *bare, struct xconn **out, int max)
+/*
+ * Walk an account's sessions (only this node's own if local): up to max
+ * of them into out (NULL: count only); returns how many it took.
+ */
+static int
+router_collect(const char *bare, int local, struct xconn **out, int max)
 {
 	struct account	*a;
 	struct xconn	*s;
@@ -265,26 +271,28 @@ router_sessions(const char *bare, struct xconn **out, int max)
 
 	if ((a = router_account(bare, 0)) == NULL)
 		return (0);
-	TAILQ_FOREACH(s, &a->sessions, rentry)
-		if (n < max)
-			out[n++] = s;
+	TAILQ_FOREACH(s, &a->sessions, rentry) {
+		if ((local && xconn_is_pseudo(s)) || n >= max)
+			continue;
+		if (out != NULL)
+			out[n] = s;
+		n++;
+	}
 	return (n);
+}
+
+/* Up to max sessions of an account into out; returns how many. */
+int
+router_sessions(const char *bare, struct xconn **out, int max)
+{
+	return (router_collect(bare, 0, out, max));
 }
 
 /* How many sessions an account has on this node. */
 int
 router_count_sessions(const char *bare)
 {
-	struct account	*a;
-	struct xconn	*s;
-	int		 n = 0;
-
-	if ((a = router_account(bare, 0)) == NULL)
-		return (0);
-	TAILQ_FOREACH(s, &a->sessions, rentry)
-		if (!xconn_is_pseudo(s))
-			n++;
-	return (n);
+	return (router_collect(bare, 1, NULL, INT_MAX));
 }
 
 /* How many client sessions are bound on this node. */

@@ -418,6 +418,13 @@ def sasl_stage(source=None, port=CPORT):
     return r
 
 
+def sasl_outcome(r):
+    """Read the SASL outcome on r, as text: its name and its children's
+    ('success', 'failure temporary-auth-failure')."""
+    el = r.next(what='the SASL outcome')
+    return ' '.join([local(el.tag)] + [local(k.tag) for k in el])
+
+
 def login(user='alice', resource=None, mech='PLAIN', port=CPORT,
           source=None):
     """A raw stream: STARTTLS, SASL, bind; returns it ready. source is

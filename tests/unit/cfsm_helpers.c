@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "log.h"
 #include "xmalloc.h"
+#include "unit.h"
 
 static void	 cfsmt_log(struct cfsm_rec *, ...);
 static void	 cfsmt_user_set(void *, const char *, const char *);
@@ -208,13 +209,6 @@ cfsmt_transfer(struct cfsm *a, struct cfsm *b)
 int
 cfsmt_main(const char *name, Suite *s)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init(name, 1, 0);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(s));
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "addrkey.h"
+#include "unit.h"
 
 static Suite	*addrkey_suite(void);
 
@@ -79,12 +80,5 @@ addrkey_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(addrkey_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(addrkey_suite()));
 }

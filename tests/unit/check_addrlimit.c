@@ -10,8 +10,36 @@
 #include <string.h>
 
 #include "addrlimit.h"
+#include "unit.h"
 
+static void	 take(struct addrlimit *, const char *, int, int);
+static void	 most_is(const struct addrlimit *, const char *, const char *,
+		    int);
 static Suite	*addrlimit_suite(void);
+
+/* Take times connections of key, pooled or not. */
+static void
+take(struct addrlimit *al, const char *key, int pooled, int times)
+{
+	while (times-- > 0)
+		addrlimit_take(al, key, pooled);
+}
+
+/* addrlimit_most for key must pick want holding n, or nothing (NULL). */
+static void
+most_is(const struct addrlimit *al, const char *key, const char *want, int n)
+{
+	const char	*got;
+	int		 gotn = -1;
+
+	got = addrlimit_most(al, key, &gotn);
+	if (want == NULL) {
+		ck_assert_ptr_null(got);
+		return;
+	}
+	ck_assert_str_eq(got, want);
+	ck_assert_int_eq(gotn, n);
+}
 
 /* Each key counts alone up to its cap; release brings it down again. */
 START_TEST(test_per_address)
@@ -63,21 +91,16 @@ END_TEST
 START_TEST(test_unpooled)
 {
 	struct addrlimit	*al;
-	int			 n = -1;
 
 	al = addrlimit_new(8, 2);
-	addrlimit_take(al, "member", 0);
-	addrlimit_take(al, "member", 0);
-	addrlimit_take(al, "member", 0);
+	take(al, "member", 0, 3);
 	ck_assert_int_eq(addrlimit_count(al, "member"), 3);
 	ck_assert_int_eq(addrlimit_total(al), 0);
 	ck_assert(!addrlimit_full(al));
-	ck_assert_ptr_null(addrlimit_most(al, "other", &n));
-	addrlimit_take(al, "x", 1);
-	addrlimit_take(al, "x", 1);
+	most_is(al, "other", NULL, 0);
+	take(al, "x", 1, 2);
 	ck_assert(addrlimit_full(al));
-	ck_assert_str_eq(addrlimit_most(al, "other", &n), "x");
-	ck_assert_int_eq(n, 2);
+	most_is(al, "other", "x", 2);
 	addrlimit_release(al, "member", 0);
 	ck_assert_int_eq(addrlimit_total(al), 2);
 	ck_assert_int_eq(addrlimit_count(al, "member"), 2);
@@ -92,29 +115,28 @@ END_TEST
 START_TEST(test_most)
 {
 	struct addrlimit	*al;
-	int			 i, n = -1;
+	int			 i;
 
 	al = addrlimit_new(32, 6);
-	ck_assert_ptr_null(addrlimit_most(al, "new", &n));
+	most_is(al, "new", NULL, 0);
 	for (i = 0; i < 3; i++) {
 		addrlimit_take(al, "a", 1);
 		addrlimit_take(al, "b", 1);
 	}
 	ck_assert(addrlimit_full(al));
 	/* a and b hold 3 each: a was first. */
-	ck_assert_str_eq(addrlimit_most(al, "new", &n), "a");
-	ck_assert_int_eq(n, 3);
+	most_is(al, "new", "a", 3);
 	addrlimit_release(al, "a", 1);
-	ck_assert_str_eq(addrlimit_most(al, "new", &n), "b");
+	most_is(al, "new", "b", 3);
 	/* b itself, or an address that would then hold as many: refuse. */
-	ck_assert_ptr_null(addrlimit_most(al, "b", &n));
-	ck_assert_ptr_null(addrlimit_most(al, "a", &n));
+	most_is(al, "b", NULL, 0);
+	most_is(al, "a", NULL, 0);
 	/* c with 1 would hold 2 of b's 3: b gives one up for it. */
 	addrlimit_take(al, "c", 1);
-	ck_assert_str_eq(addrlimit_most(al, "c", &n), "b");
+	most_is(al, "c", "b", 3);
 	addrlimit_take(al, "c", 1);
-	ck_assert_ptr_null(addrlimit_most(al, "c", &n));
-	ck_assert_str_eq(addrlimit_most(al, "d", &n), "b");
+	most_is(al, "c", NULL, 0);
+	most_is(al, "d", "b", 3);
 	addrlimit_free(al);
 }
 END_TEST
@@ -123,31 +145,25 @@ END_TEST
 START_TEST(test_release)
 {
 	struct addrlimit	*al;
-	int			 n = -1;
 
 	addrlimit_release(NULL, "a", 1);
 	addrlimit_free(NULL);
 	al = addrlimit_new(4, 4);
 	addrlimit_release(al, "nobody", 1);
 	ck_assert_int_eq(addrlimit_total(al), 0);
-	addrlimit_take(al, "a", 1);
-	addrlimit_take(al, "a", 1);
+	take(al, "a", 1, 2);
 	addrlimit_take(al, "b", 1);
 	addrlimit_release(al, "a", 1);
 	addrlimit_release(al, "a", 1);
 	ck_assert_int_eq(addrlimit_count(al, "a"), 0);
 	ck_assert_int_eq(addrlimit_total(al), 1);
 	/* a is gone, not an entry at 0 that could still be picked. */
-	addrlimit_take(al, "c", 1);
-	addrlimit_take(al, "c", 1);
-	ck_assert_str_eq(addrlimit_most(al, "a", &n), "c");
-	addrlimit_take(al, "a", 1);
-	addrlimit_take(al, "a", 1);
-	addrlimit_take(al, "a", 1);
+	take(al, "c", 1, 2);
+	most_is(al, "a", "c", 2);
+	take(al, "a", 1, 3);
 	/* Now a (taken again) holds the most, but comes after c. */
-	ck_assert_ptr_null(addrlimit_most(al, "a", &n));
-	ck_assert_str_eq(addrlimit_most(al, "z", &n), "a");
-	ck_assert_int_eq(n, 3);
+	most_is(al, "a", NULL, 0);
+	most_is(al, "z", "a", 3);
 	addrlimit_free(al);
 }
 END_TEST
@@ -174,12 +190,5 @@ addrlimit_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(addrlimit_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(addrlimit_suite()));
 }

@@ -28,6 +28,7 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
+#include "unit.h"
 
 #define HDR	"<stream:stream xmlns='urn:mmp:cluster' " \
 		"xmlns:stream='http://etherx.jabber.org/streams'"
@@ -179,6 +180,16 @@ t_done(void)
 		event_base_loop(mmpd->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); \
 } while (0)
 
+/* The peer sends in; the link must be lost, once, for why. */
+static void
+t_send_lost(int peer, const char *in, const char *why)
+{
+	ck_assert_int_eq(write(peer, in, strlen(in)), (ssize_t)strlen(in));
+	T_RUN(seen.lost == 1);
+	ck_assert_int_eq(seen.lost, 1);
+	ck_assert_str_eq(seen.why, why);
+}
+
 /* All a peer's socket has to read now, allocated. */
 static char *
 t_drain(int fd)
@@ -295,10 +306,7 @@ START_TEST(read_frames)
 	ck_assert_int_eq(l->dead, 0);
 
 	/* The peer ends the stream: lost, cut, reaped. */
-	ck_assert_int_eq(write(peer, "</stream:stream>", 16), 16);
-	T_RUN(seen.lost == 1);
-	ck_assert_int_eq(seen.lost, 1);
-	ck_assert_str_eq(seen.why, "stream ended");
+	t_send_lost(peer, "</stream:stream>", "stream ended");
 	t_done();
 	close(peer);
 }
@@ -312,11 +320,8 @@ START_TEST(not_a_forwarding_stream)
 
 	t_setup();
 	(void)t_link(&peer);
-	ck_assert_int_eq(write(peer, in, strlen(in)), (ssize_t)strlen(in));
-	T_RUN(seen.lost == 1);
-	ck_assert_int_eq(seen.lost, 1);
+	t_send_lost(peer, in, "not a forwarding stream");
 	ck_assert_int_eq(seen.starts, 0);
-	ck_assert_str_eq(seen.why, "not a forwarding stream");
 	t_done();
 	close(peer);
 }
@@ -376,13 +381,6 @@ link_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init("check_cluster_link", 1, 0);
-	sr = srunner_create(link_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(link_suite()));
 }

@@ -16,6 +16,7 @@
 
 #include "cluster/cluster.h"
 #include "cluster/cluster_int.h"
+#include "unit.h"
 
 #define ID_A	0x11
 #define ID_B	0x22
@@ -27,6 +28,7 @@ static int		 running;
 static char		 fake_fsm;
 static int		 fsm_on;
 
+static void	 add_server(uint64_t, const char *, int);
 static void	 setup(void);
 static void	 teardown(void);
 static Suite	*status_suite(void);
@@ -106,20 +108,24 @@ cfsm_published(const struct cfsm *c, uint64_t id)
 	return (id == ID_B);
 }
 
+/* Add a server to the fake raft's configuration. */
+static void
+add_server(uint64_t id, const char *addr, int role)
+{
+	ck_assert_int_eq(raft_configuration_add(&fake.configuration, id, addr,
+	    role), 0);
+}
+
 /* Four servers: A and B voters, C standby, D spare; A follows B. */
 static void
 setup(void)
 {
 	memset(&fake, 0, sizeof(fake));
 	raft_configuration_init(&fake.configuration);
-	ck_assert_int_eq(raft_configuration_add(&fake.configuration, ID_A,
-	    "127.0.0.1:5270", RAFT_VOTER), 0);
-	ck_assert_int_eq(raft_configuration_add(&fake.configuration, ID_B,
-	    "[2001:db8::2]:5270", RAFT_VOTER), 0);
-	ck_assert_int_eq(raft_configuration_add(&fake.configuration, ID_C,
-	    "127.0.0.3:5270", RAFT_STANDBY), 0);
-	ck_assert_int_eq(raft_configuration_add(&fake.configuration, ID_D,
-	    "127.0.0.4:5270", RAFT_SPARE), 0);
+	add_server(ID_A, "127.0.0.1:5270", RAFT_VOTER);
+	add_server(ID_B, "[2001:db8::2]:5270", RAFT_VOTER);
+	add_server(ID_C, "127.0.0.3:5270", RAFT_STANDBY);
+	add_server(ID_D, "127.0.0.4:5270", RAFT_SPARE);
 	fake.id = ID_A;
 	fake.address = (char *)(uintptr_t)"127.0.0.1:5270";
 	fake.current_term = 7;
@@ -284,12 +290,5 @@ status_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(status_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(status_suite()));
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cmdtab.h"
+#include "unit.h"
 
 #define LINE_MAX_WORDS	(CMD_MAXWORDS + 8)
 #define PAT_MAXTOK	16
@@ -1452,12 +1453,5 @@ cmdtab_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(cmdtab_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(cmdtab_suite()));
 }

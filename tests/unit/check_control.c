@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mmpd.h"
 #include "msg.h"
+#include "unit.h"
 
 #define BOUND_MS	5000	/* longest wait for any one answer */
 #define STORE		"/var/lib/mmp-test/files"
@@ -62,6 +63,8 @@ static void	 client_cmd(int, uint32_t, const char *);
 static int	 client_read(int, void *, size_t);
 static int	 client_reply(int, struct reply *);
 static int	 client_eof(int);
+static void	 client_done(int, uint32_t, uint32_t);
+static void	 client_ran(int, uint32_t, const char *);
 static Suite	*control_suite(void);
 
 static const struct control_ops ops = {
@@ -242,6 +245,34 @@ client_eof(int fd)
 	return (client_read(fd, &b, 1) == -1);
 }
 
+/* The next reply on fd must be DONE for request id with result res. */
+static void
+client_done(int fd, uint32_t id, uint32_t res)
+{
+	struct reply	 rp;
+
+	ck_assert_int_eq(client_reply(fd, &rp), 0);
+	ck_assert_uint_eq(rp.type, MSG_DONE);
+	ck_assert_uint_eq(rp.id, id);
+	ck_assert_uint_eq(rp.res, res);
+}
+
+/* Send word as request id: the answer must be dispatch's line, then OK. */
+static void
+client_ran(int fd, uint32_t id, const char *word)
+{
+	struct reply	 rp;
+	char		 want[128];
+
+	client_cmd(fd, id, word);
+	ck_assert_int_eq(client_reply(fd, &rp), 0);
+	ck_assert_uint_eq(rp.type, MSG_OUT);
+	ck_assert_uint_eq(rp.id, id);
+	snprintf(want, sizeof(want), "ran %s on node.crt", word);
+	ck_assert_str_eq(rp.text, want);
+	client_done(fd, id, MMP_RES_OK);
+}
+
 /*
  * A command goes to the registered dispatch op, its output names store
  * files by their store names, and the finished op sees the result before
@@ -249,19 +280,11 @@ client_eof(int fd)
  */
 START_TEST(test_dispatch)
 {
-	struct reply	 rp;
-	int		 fd;
+	int	 fd;
 
 	setup();
 	fd = client_open();
-	client_cmd(fd, 7, "hello");
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_uint_eq(rp.type, MSG_OUT);
-	ck_assert_uint_eq(rp.id, 7);
-	ck_assert_str_eq(rp.text, "ran hello on node.crt");
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_uint_eq(rp.type, MSG_DONE);
-	ck_assert_uint_eq(rp.res, MMP_RES_OK);
+	client_ran(fd, 7, "hello");
 	ck_assert_int_eq(seen.dispatched, 1);
 	ck_assert_str_eq(seen.argv0, "hello");
 	ck_assert_int_eq(seen.finished, 1);
@@ -279,22 +302,15 @@ END_TEST
  */
 START_TEST(test_stopping_refuses)
 {
-	struct reply	 rp;
-	int		 fd;
+	int	 fd;
 
 	setup();
 	fd = client_open();
 	/* A turn of the loop so that the connection is accepted. */
-	client_cmd(fd, 1, "first");
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_uint_eq(rp.type, MSG_DONE);
+	client_ran(fd, 1, "first");
 	control_stopping();
 	client_cmd(fd, 2, "second");
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_uint_eq(rp.type, MSG_DONE);
-	ck_assert_uint_eq(rp.id, 2);
-	ck_assert_uint_eq(rp.res, MMP_RES_SHUTDOWN);
+	client_done(fd, 2, MMP_RES_SHUTDOWN);
 	ck_assert_int_eq(seen.dispatched, 1);
 	ck_assert_int_eq(seen.finished, 2);
 	ck_assert_int_eq(seen.finished_res, MMP_RES_SHUTDOWN);
@@ -337,10 +353,7 @@ START_TEST(test_shutdown_waits)
 	ck_assert_int_eq(seen.cancelled, 0);
 	ck_assert_int_eq(client_reply(fd, &rp), 0);
 	ck_assert_str_eq(rp.text, "done at last");
-	ck_assert_int_eq(client_reply(fd, &rp), 0);
-	ck_assert_uint_eq(rp.type, MSG_DONE);
-	ck_assert_uint_eq(rp.id, 3);
-	ck_assert_uint_eq(rp.res, MMP_RES_OK);
+	client_done(fd, 3, MMP_RES_OK);
 	ck_assert(client_eof(fd));
 	ck_assert_int_eq(seen.finished, 1);
 	ck_assert_int_eq(seen.idle, 1);
@@ -371,12 +384,5 @@ control_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(control_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(control_suite()));
 }

@@ -22,6 +22,7 @@
 #include "util.h"
 #include "xmalloc.h"
 #include "xmpp/sasl.h"
+#include "unit.h"
 
 /*
  * A failed check ends the test's process before teardown runs, so the
@@ -1261,8 +1262,7 @@ db_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
+	int	 rc;
 
 	log_init("check_db", 1, 0);
 	strlcpy(topdir, "/tmp/check_db.XXXXXX", sizeof(topdir));
@@ -1270,10 +1270,7 @@ main(void)
 		perror("mkdtemp");
 		return (EXIT_FAILURE);
 	}
-	sr = srunner_create(db_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	rc = unit_run(db_suite());
 	rm_tree(topdir);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (rc);
 }

@@ -11,6 +11,7 @@
 
 #include "cmdtab.h"
 #include "mmp.h"
+#include "unit.h"
 
 #define T_MAXWORDS	16
 
@@ -260,12 +261,5 @@ json_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(json_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(json_suite()));
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "unit.h"
 
 static Suite	*log_suite(void);
 
@@ -87,12 +88,5 @@ log_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(log_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(log_suite()));
 }

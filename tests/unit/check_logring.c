@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "unit.h"
 
 static Suite	*logring_suite(void);
 static void	 sink(int, const struct timespec *, const char *,
@@ -120,15 +121,8 @@ logring_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	/* The lines logged here are for the ring, not the terminal. */
 	if (freopen("/dev/null", "w", stderr) == NULL)
 		return (EXIT_FAILURE);
-	sr = srunner_create(logring_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(logring_suite()));
 }

@@ -11,6 +11,7 @@
 
 #include "msg.h"
 #include "proto.h"
+#include "unit.h"
 
 static void	 hdr_write(uint8_t *, uint16_t, uint16_t, uint32_t, uint32_t);
 static Suite	*msg_suite(void);
@@ -431,12 +432,5 @@ msg_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(msg_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(msg_suite()));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pki.h"
+#include "unit.h"
 
 #define CSR		(PKI_ATTR_SUBJECT | PKI_ATTR_SAN | PKI_ATTR_KEY)
 #define SELFSIGNED	(CSR | PKI_ATTR_DAYS)
@@ -1024,12 +1025,5 @@ pki_attr_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(pki_attr_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(pki_attr_suite()));
 }

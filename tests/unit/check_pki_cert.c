@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pki.h"
+#include "unit.h"
 
 /* Lines collected from pki_inspect. */
 struct lines {
@@ -815,9 +816,8 @@ pki_cert_suite(void)
 int
 main(void)
 {
-	SRunner		*sr;
 	const char	*tmp;
-	int		 failed;
+	int		 rc;
 
 	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')
 		tmp = "/tmp";
@@ -833,11 +833,7 @@ main(void)
 		return (EXIT_FAILURE);
 	}
 
-	sr = srunner_create(pki_cert_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-
+	rc = unit_run(pki_cert_suite());
 	run("cd / && rm -rf '%s'", dir);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (rc);
 }

@@ -20,6 +20,7 @@
 #include "xmpp/xmpp.h"
 #include "xmpp/xmpp_int.h"
 #include "stub_store.h"
+#include "unit.h"
 
 #define HDR	"<stream:stream xmlns='jabber:client' " \
 		"xmlns:stream='http://etherx.jabber.org/streams'>"
@@ -1080,13 +1081,6 @@ router_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init("check_router", 1, 0);
-	sr = srunner_create(router_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(router_suite()));
 }

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 
 #include "xmpp/sasl.h"
+#include "unit.h"
 
 /* One account, with creds per SASL_SHA* and a record of the lookups. */
 struct testdb {
@@ -1401,12 +1402,5 @@ sasl_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(sasl_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(sasl_suite()));
 }

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "xmalloc.h"
 #include "xml/xml.h"
+#include "unit.h"
 
 #define STREAMS_NS	"http://etherx.jabber.org/streams"
 #define HDR		"<stream:stream xmlns='jabber:client' " \
@@ -1486,13 +1487,6 @@ xml_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	log_init("check_xml", 1, 0);
-	sr = srunner_create(xml_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (unit_run(xml_suite()));
 }

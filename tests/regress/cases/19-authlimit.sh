@@ -15,53 +15,37 @@ import base64
 import sys
 import time
 sys.path.insert(0, sys.argv[1])
-from ixlib import NS_SASL, Raw, b64, local  # noqa: E402
-
-
-def ready(source):
-    r = Raw(source=source)
-    r.open()
-    r.starttls()
-    r.open()
-    return r
-
-
-def outcome(r):
-    el = r.next(what='the SASL outcome')
-    return ' '.join([local(el.tag)] + [local(k.tag) for k in el])
+from ixlib import NS_SASL, b64, sasl_outcome, sasl_stage  # noqa: E402
 
 
 def auth(r, pw):
-    r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
-              (NS_SASL, b64('\0alice\0' + pw))).encode()
-    r._send()
+    r.push("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+           (NS_SASL, b64('\0alice\0' + pw)))
 
 
 # Wrong SCRAM proofs cost the server no key derivation, so the failures
 # come as fast as the loop answers, even under a sanitizer.
-streams = [ready('127.0.0.%d' % (150 + i // 9)) for i in range(108)]
-fresh = ready('127.0.0.170')
-failed = ready('127.0.0.171')
+streams = [sasl_stage('127.0.0.%d' % (150 + i // 9)) for i in range(108)]
+fresh = sasl_stage('127.0.0.170')
+failed = sasl_stage('127.0.0.171')
 auth(failed, 'wrong')
 print('one wrong password from another address first: %s' %
-      outcome(failed))
+      sasl_outcome(failed))
 failed.close()
-failed = ready('127.0.0.171')
+failed = sasl_stage('127.0.0.171')
 for i, r in enumerate(streams):
-    r.out += ("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>" %
-              (NS_SASL, b64('n,,n=alice,r=cnonce%d' % i))).encode()
-    r._send()
+    r.push("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>" %
+           (NS_SASL, b64('n,,n=alice,r=cnonce%d' % i)))
 for r in streams:
     el = r.next(what='a challenge')
     sfirst = dict(kv.split('=', 1) for kv in
                   base64.b64decode(el.text).decode().split(','))
-    r.out += ("<response xmlns='%s'>%s</response>" % (NS_SASL, b64(
+    r.push("<response xmlns='%s'>%s</response>" % (NS_SASL, b64(
         'c=biws,r=%s,p=%s' % (sfirst['r'], base64.b64encode(
-            bytes(32)).decode())))).encode()
-    r._send()
+            bytes(32)).decode()))))
 got = {}
 for r in streams:
-    o = outcome(r)
+    o = sasl_outcome(r)
     got[o] = got.get(o, 0) + 1
     r.close()
 # Once 100 have failed within a second, the addresses (each with a
@@ -74,17 +58,17 @@ print('108 wrong SCRAM proofs from 12 addresses: %s%s' % (
     ', and %r' % got if got else ''))
 auth(failed, 'alicepw1')
 print('the right password from that address right after: %s' %
-      outcome(failed))
+      sasl_outcome(failed))
 failed.close()
 auth(fresh, 'alicepw1')
 print('the right password from a new address right after: %s' %
-      outcome(fresh))
+      sasl_outcome(fresh))
 fresh.close()
 deadline = time.monotonic() + 10
 while True:
-    r = ready('127.0.0.171')
+    r = sasl_stage('127.0.0.171')
     auth(r, 'alicepw1')
-    o = outcome(r)
+    o = sasl_outcome(r)
     r.close()
     if o == 'success' or time.monotonic() > deadline:
         break

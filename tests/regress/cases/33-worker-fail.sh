@@ -43,18 +43,8 @@ touch "$T/failnow"
 CPORT=$CPORT /usr/bin/python3 - "$TOP/tests/interop" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
-from ixlib import NS_SASL, Closed, Raw, b64, local  # noqa: E402
-
-
-def ready():
-    r = Raw()
-    r.open()
-    r.starttls()
-    r.open()
-    return r
-
-
-r = ready()
+from ixlib import NS_SASL, Closed, b64, local, sasl_stage  # noqa: E402
+r = sasl_stage()
 cred = b64('\0alice\0alicepw1')
 # More than the 16 KiB mmpd parses at a time, so that bytes still wait in
 # its input when the <auth> is answered.
@@ -76,11 +66,8 @@ say with threads back, the right password
 CPORT=$CPORT /usr/bin/python3 - "$TOP/tests/interop" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
-from ixlib import Raw  # noqa: E402
-r = Raw()
-r.open()
-r.starttls()
-r.open()
+from ixlib import sasl_stage  # noqa: E402
+r = sasl_stage()
 print('PLAIN: %s' % ('success' if r.auth_plain('alice', 'alicepw1') else
                      r.sasl_failure))
 r.close()

@@ -13,11 +13,11 @@ mmp backup snapshot before >/dev/null
 say clients: roster, login and component handshake on failing tables
 CPORT=$CPORT MPORT=$MPORT /usr/bin/python3 - "$TOP/tests/interop" \
     "$DATA/mmp.db" <<'PY'
-import base64
 import sqlite3
 import sys
 sys.path.insert(0, sys.argv[1])
-from ixlib import MPORT, NS_CLIENT, NS_SASL, Raw, b64, header, local  # noqa
+from ixlib import (MPORT, NS_CLIENT, NS_SASL, Raw, b64, header,  # noqa
+                   local, sasl_outcome, sasl_stage)
 
 
 def fail_table(table, cols):
@@ -28,20 +28,7 @@ def fail_table(table, cols):
     db.close()
 
 
-def ready():
-    r = Raw()
-    r.open()
-    r.starttls()
-    r.open()
-    return r
-
-
-def outcome(r):
-    el = r.next(what='the SASL outcome')
-    return ' '.join([local(el.tag)] + [local(k.tag) for k in el])
-
-
-alice = ready()
+alice = sasl_stage()
 print('alice logs in: %s' % alice.auth_plain('alice', 'alicepw1'))
 alice.open()
 alice.bind('r1')
@@ -54,17 +41,15 @@ print('roster get: %s %s %s' % (el.get('type'), err.get('type'),
 alice.close()
 fail_table('user_scram', 'localpart hash iterations salt stored_key '
            'server_key')
-r = ready()
-r.out += ("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
-          (NS_SASL, b64('\0alice\0alicepw1'))).encode()
-r._send()
-print('PLAIN login: %s' % outcome(r))
+r = sasl_stage()
+r.push("<auth xmlns='%s' mechanism='PLAIN'>%s</auth>" %
+       (NS_SASL, b64('\0alice\0alicepw1')))
+print('PLAIN login: %s' % sasl_outcome(r))
 r.close()
-r = ready()
-r.out += ("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>" %
-          (NS_SASL, b64('n,,n=alice,r=cnonce1'))).encode()
-r._send()
-print('SCRAM-SHA-256 login: %s' % outcome(r))
+r = sasl_stage()
+r.push("<auth xmlns='%s' mechanism='SCRAM-SHA-256'>%s</auth>" %
+       (NS_SASL, b64('n,,n=alice,r=cnonce1')))
+print('SCRAM-SHA-256 login: %s' % sasl_outcome(r))
 r.close()
 fail_table('callbridge', 'name secret created')
 c = Raw(port=MPORT)
