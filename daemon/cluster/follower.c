@@ -235,14 +235,17 @@ cfwd_ack(uint64_t seq)
 
 /*
  * <d>: a stanza for one of ours (frame n, ours to keep), unless its
- * number says we delivered it already (it came again on a new link).
+ * number says we delivered it already (it came again on a new link), or
+ * its origin does (a leader died before the sender's node heard it was
+ * done, and the next routed it again).
  */
 static void
 cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 {
-	struct xnode	*st;
-	struct xconn	*c;
-	uint64_t	 num;
+	struct cfwd_origin	 o;
+	struct xnode		*st;
+	struct xconn		*c;
+	uint64_t		 num;
 
 	if (clink_num(xnode_attr(n, "n"), &num) == 0) {
 		if (num <= dlast) {
@@ -257,6 +260,14 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
 		log_debug("cfwd_deliver: nobody here is %s", to);
+		return;
+	}
+	if (clink_num(xnode_attr(n, "oe"), &o.epoch) == 0 &&
+	    clink_num(xnode_attr(n, "os"), &o.seq) == 0 &&
+	    clink_num(xnode_attr(n, "op"), &o.pass) == 0 &&
+	    !clink_origin_new(&o, to)) {
+		log_debug("cfwd_deliver: %s had %llu of %016llx already", to,
+		    (unsigned long long)o.seq, (unsigned long long)o.epoch);
 		return;
 	}
 	xnode_set_ns(n, NULL);
@@ -577,7 +588,8 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		cpseudo_route_from(NULL, it->kind, it->from, it->stanza);
+		cpseudo_route_from(NULL, it->kind, it->from, epoch, it->seq,
+		    it->stanza);
 		cfwd_item_free(it);
 	}
 }
