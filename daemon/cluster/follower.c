@@ -7,7 +7,9 @@
  * their link): what the router gives a pseudo goes back over its node's
  * link. After a change of leader, followers link to the new one, register
  * their sessions and components again and send what was not
- * acknowledged: at least once, duplicates allowed.
+ * acknowledged; the <d> frames of a stanza name its origin (the
+ * follower process and its number for it), and a node delivers each
+ * origin's stanza once (link.c, clink_origin_new): exactly once.
  *
  * fwd.c switches roles and holds the entry points the XMPP code calls;
  * link.c what both ends share of a link (reading, writing frames,
@@ -28,7 +30,8 @@
  *      (relay.c), numbered and kept until acknowledged
  *   B: clink_read -> clink_p_frame -> cfwd_up_frame -> clink_find(NULL)
  *      -> router_deliver -> xconn_send to the client, unless delivered
- *      already; then cfwd_up_read writes <dack n>
+ *      already (its number, or its origin); then cfwd_up_read writes
+ *      <dack n>
  *   leader: <dack> -> clead_flush_all -> clead_flush: <ack seq> to A,
  *      whose cfwd_up_frame drops what it acknowledges from the queue.
  *
@@ -45,9 +48,11 @@
  *   <dack n='N'/>	every <d> up to N (of the numbering the leader's
  *			header names) was delivered
  * leader to follower:
- *   <d n='N' to='full JID or domain'>stanza</d>  numbered for this
- *			follower process, sent again on its next link
- *			until acknowledged
+ *   <d n='N' to='full JID or domain' [oe='E' os='S' op='P']>stanza</d>
+ *			numbered for this follower process, sent again on
+ *			its next link until acknowledged; oe, os: the
+ *			follower process and <s> number of a forwarded
+ *			stanza, op: the leader's routing pass of it
  *   <kill to='...' [cond='conflict' [text='...']]/>
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions

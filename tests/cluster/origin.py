@@ -4,8 +4,8 @@ item 2). scenarios.py imports this file; run it as any other
 
 origindup  (own network namespace) a client on follower A sends a
            stream of numbered messages to a client on follower B; an
-           nft rule drops what the leader sends A on the connections A
-           dialled to it (the forwarding link among them), so the
+           nft rule drops the data the leader sends A on the connections
+           A dialled to it (the forwarding link among them), so the
            leader's <ack>s never reach A while its <d> frames reach B;
            once B has had messages A was never told about, the leader
            is killed (-9). A replays what it was not told about to the
@@ -15,8 +15,9 @@ origindup  (own network namespace) a client on follower A sends a
 
 import time
 
-from clib import (DOMAIN, Cluster, Sender, check, is_msg, login,
-                  nft_heal, reachable, run, scenario, until, w, wait_bodies)
+from clib import (DOMAIN, NFT_TABLE, Cluster, Sender, check, is_msg,
+                  login, nft_heal, reachable, run, scenario, until, w,
+                  wait_bodies)
 from relay import exactly_once, wait_linked
 
 UNTOLD = 5      # messages B has that A was not told were done
@@ -26,12 +27,13 @@ async def nft_block_replies(leader, port, victim):
     """Drop the data leader sends from its port to victim (on every
     connection victim dialled to the leader's cluster port: its
     forwarding link, and raft's replies); TCP's bare acknowledgements
-    (at most 80 bytes: 20 of IP, 60 of TCP) still pass, so what victim
-    sends still flows."""
-    rules = ('table ip mmp_cluster_test {\n chain out {\n'
+    (at most 80 bytes: 20 of IP, 60 of TCP) still pass. The forwarding
+    link stalls soon all the same: most of its acknowledgements ride on
+    the leader's <ack> frames."""
+    rules = ('table ip %s {\n chain out {\n'
              '  type filter hook output priority 0; policy accept;\n'
-             '  ip saddr %s ip daddr %s tcp sport %d ip length > 80 drop\n }\n}\n') % (
-        leader, victim, port)
+             '  ip saddr %s ip daddr %s tcp sport %d ip length > 80 '
+             'drop\n }\n}\n') % (NFT_TABLE, leader, victim, port)
     rc, out, err = await run(['nft', '-f', '-'], rules)
     check(rc == 0, 'nft: %s' % err.strip())
 
