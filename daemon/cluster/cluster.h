@@ -228,6 +228,9 @@ void		 cfwd_leaving(void);
 void		 cfwd_send(struct xconn *, const struct xnode *);
 /* xconn_error or xconn_close of a pseudo: its node closes the session. */
 void		 cfwd_close(struct xconn *, const char *, const char *);
+/* Whether local connection c may have the stanza being routed: 0 if a
+   replay of one it had already (pseudo.c). */
+int		 cfwd_local_ok(struct xconn *);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 

@@ -7,7 +7,9 @@
  * their link): what the router gives a pseudo goes back over its node's
  * link. After a change of leader, followers link to the new one, register
  * their sessions and components again and send what was not
- * acknowledged: at least once, duplicates allowed.
+ * acknowledged; the <d> frames of a stanza name its origin (the
+ * follower process and its number for it), and a node delivers each
+ * origin's stanza once (link.c, clink_origin_new): exactly once.
  *
  * fwd.c switches roles and holds the entry points the XMPP code calls;
  * link.c what both ends share of a link (reading, writing frames,
@@ -28,7 +30,8 @@
  *      (relay.c), numbered and kept until acknowledged
  *   B: clink_read -> clink_p_frame -> cfwd_up_frame -> clink_find(NULL)
  *      -> router_deliver -> xconn_send to the client, unless delivered
- *      already; then cfwd_up_read writes <dack n>
+ *      already (its number, or its origin); then cfwd_up_read writes
+ *      <dack n>
  *   leader: <dack> -> clead_flush_all -> clead_flush: <ack seq> to A,
  *      whose cfwd_up_frame drops what it acknowledges from the queue.
  *
@@ -45,9 +48,11 @@
  *   <dack n='N'/>	every <d> up to N (of the numbering the leader's
  *			header names) was delivered
  * leader to follower:
- *   <d n='N' to='full JID or domain'>stanza</d>  numbered for this
- *			follower process, sent again on its next link
- *			until acknowledged
+ *   <d n='N' to='full JID or domain' [oe='E' os='S' op='P']>stanza</d>
+ *			numbered for this follower process, sent again on
+ *			its next link until acknowledged; oe, os: the
+ *			follower process and <s> number of a forwarded
+ *			stanza, op: the leader's routing pass of it
  *   <kill to='...' [cond='conflict' [text='...']]/>
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
@@ -235,14 +240,17 @@ cfwd_ack(uint64_t seq)
 
 /*
  * <d>: a stanza for one of ours (frame n, ours to keep), unless its
- * number says we delivered it already (it came again on a new link).
+ * number says we delivered it already (it came again on a new link), or
+ * its origin does (a leader died before the sender's node heard it was
+ * done, and the next routed it again).
  */
 static void
 cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 {
-	struct xnode	*st;
-	struct xconn	*c;
-	uint64_t	 num;
+	struct cfwd_origin	 o;
+	struct xnode		*st;
+	struct xconn		*c;
+	uint64_t		 num;
 
 	if (clink_num(xnode_attr(n, "n"), &num) == 0) {
 		if (num <= dlast) {
@@ -257,6 +265,14 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
 		log_debug("cfwd_deliver: nobody here is %s", to);
+		return;
+	}
+	if (clink_num(xnode_attr(n, "oe"), &o.epoch) == 0 &&
+	    clink_num(xnode_attr(n, "os"), &o.seq) == 0 &&
+	    clink_num(xnode_attr(n, "op"), &o.pass) == 0 &&
+	    !clink_origin_new(&o, to)) {
+		log_debug("cfwd_deliver: %s had %llu of %016llx already", to,
+		    (unsigned long long)o.seq, (unsigned long long)o.epoch);
 		return;
 	}
 	xnode_set_ns(n, NULL);
@@ -577,7 +593,8 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		cpseudo_route_from(NULL, it->kind, it->from, it->stanza);
+		cpseudo_route_from(NULL, it->kind, it->from, epoch, it->seq,
+		    it->stanza);
 		cfwd_item_free(it);
 	}
 }

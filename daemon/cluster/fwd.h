@@ -12,6 +12,9 @@
 
 #define NS_CLUSTER		"urn:mmp:cluster"
 #define CFWD_DMARKS		16
+#define CFWD_ORIGINS_MAX	64	/* sending processes remembered */
+#define CFWD_ORIGIN_TO_MAX	64	/* recipients of the last stanza of
+					   each, here */
 
 struct bufferevent;
 struct xparser;
@@ -30,6 +33,18 @@ TAILQ_HEAD(cfwd_jids, cfwd_jid);
 struct cfwd_dmark {
 	uint64_t		 n;
 	int64_t			 ms;
+};
+
+/*
+ * Where a stanza being routed comes from: the follower process that
+ * forwarded it (its epoch; 0: none) and its <s> number, which a replay
+ * keeps; and the routing pass (one router_route of it on one leader)
+ * that sends it now.
+ */
+struct cfwd_origin {
+	uint64_t		 epoch;
+	uint64_t		 seq;
+	uint64_t		 pass;
 };
 
 /* What a link's role does with what the link reads (link.c calls it). */
@@ -141,6 +156,11 @@ int		 clink_has_session(const char *);
 int		 clink_num(const char *, uint64_t *);
 /* Roughly what a tree takes in memory, len its serialised length. */
 size_t		 clink_tree_bytes(const struct xnode *, size_t);
+/* Whether a stanza of origin o for recipient to (a full JID or domain)
+ * is new here (1, and noted as delivered) or was delivered already (0). */
+int		 clink_origin_new(const struct cfwd_origin *, const char *);
+/* Forget every origin (at exit). */
+void		 clink_origin_free(void);
 /* Add a copy of a JID to a list; empty a list (freeing its JIDs). */
 void		 clink_jids_add(struct cfwd_jids *, const char *);
 void		 clink_jids_clear(struct cfwd_jids *);
@@ -200,9 +220,13 @@ void		 cpseudo_drop(struct xconn *, int);
 /* Of the sessions and call bridges l's node had on the link l replaced
  * or took over, those it did not register again are gone. */
 void		 cpseudo_carried_gone(struct cfwd_link *);
-/* Route a stanza (the caller's) from id of link l (NULL: this node). */
+/* Route a stanza (the caller's) from id of link l (NULL: this node),
+ * forwarded by the follower process epoch as its <s> seq (epoch 0: no
+ * origin, as for the leader's own answers). */
 void		 cpseudo_route_from(struct cfwd_link *, int, const char *,
-		    struct xnode *);
+		    uint64_t, uint64_t, struct xnode *);
+/* The origin of the stanza being routed now, or NULL (borrowed). */
+const struct cfwd_origin *cpseudo_origin(void);
 /* Unavailable presence of a session that died with the leader before
  * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 cpseudo_gone_presence(const char *);

@@ -15,6 +15,7 @@
 
 static int	 chook_stanza(struct xconn *, struct xnode *);
 static int	 chook_unbound(struct xconn *);
+static int	 chook_deliver(struct xconn *, const struct xnode *);
 static int	 chook_roster_put(const char *, const struct db_roster *,
 		    void (*)(void *, const char *), void *);
 static int	 chook_roster_del(const char *, const char *,
@@ -29,6 +30,7 @@ static const struct router_hooks chook_hooks = {
 	cfwd_local_gone,	/* gone */
 	cfwd_comp_added,	/* comp_up */
 	cfwd_comp_removed,	/* comp_down */
+	chook_deliver,		/* deliver */
 	chook_roster_put,	/* roster_put */
 	chook_roster_del	/* roster_del */
 };
@@ -84,6 +86,18 @@ chook_unbound(struct xconn *c)
 		return (0);
 	cfwd_unbound(c);
 	return (1);
+}
+
+/*
+ * A stanza routed here for local connection c: not if it is a replay of
+ * a forwarded stanza c had already (a leader died before the sender's
+ * node heard it was done).
+ */
+static int
+chook_deliver(struct xconn *c, const struct xnode *n)
+{
+	(void)n;
+	return (cfwd_local_ok(c));
 }
 
 /*

@@ -574,7 +574,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
-	cpseudo_route_from(l, kind, from, st);
+	cpseudo_route_from(l, kind, from, l->epoch, seq, st);
 	l->pseq = seq;
 	xnode_free(n);
 }

@@ -6,7 +6,9 @@
  * frames written as trees serialised by xnode_string; closing a link and
  * reaping it outside every callback that may still use it; a holder that
  * stands in for a lost link (no connection). Also the small
- * helpers both roles use (a connection by id, JID lists, numbers).
+ * helpers both roles use (a connection by id, JID lists, numbers), and
+ * the origins of the stanzas this node delivered, which either role
+ * checks before delivering (clink_origin_new).
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -37,7 +39,27 @@
 #define CLINK_FRAME_NODES	25000
 #define CLINK_CHUNK		16384
 
+/* A recipient here of an origin's last stanza. */
+struct clink_to {
+	char			*jid;		/* full JID or domain */
+	uint32_t		 got;		/* stanzas delivered to it */
+	uint32_t		 seen;		/* of the pass now */
+};
+
+/* A follower process whose forwarded stanzas this node delivered. */
+struct clink_origin {
+	TAILQ_ENTRY(clink_origin) entry;	/* last delivered first */
+	uint64_t		 epoch;
+	uint64_t		 seq;		/* its last stanza delivered */
+	uint64_t		 pass;		/* by the routing pass now */
+	struct clink_to		 to[CFWD_ORIGIN_TO_MAX];
+	int			 nto;
+};
+
 static struct cfwd_links live = TAILQ_HEAD_INITIALIZER(live);
+static TAILQ_HEAD(clink_origins, clink_origin) origins =
+    TAILQ_HEAD_INITIALIZER(origins);
+static int		 norigins;
 static struct cfwd_links dead = TAILQ_HEAD_INITIALIZER(dead);
 static uint64_t		 next_serial;
 static struct reaper	*reaper;
@@ -51,6 +73,7 @@ static void	 clink_p_end(void *);
 static void	 clink_p_error(void *, int, const char *);
 static void	 clink_reap(void *);
 static void	 clink_link_free(struct cfwd_link *);
+static void	 clink_origin_reset(struct clink_origin *);
 
 static const struct xparser_cb clink_parser_cb = {
 	clink_p_start, clink_p_frame, clink_p_end, clink_p_error
@@ -381,6 +404,7 @@ clink_free(void)
 	clink_reap(NULL);
 	reaper_free(reaper);
 	reaper = NULL;
+	clink_origin_free();
 }
 
 /*
@@ -475,4 +499,110 @@ clink_jids_clear(struct cfwd_jids *list)
 		free(e->jid);
 		free(e);
 	}
+}
+
+/*
+ * Whether the stanza being routed, of origin o, is new for recipient to
+ * here: 1 (it is noted as delivered), or 0 if it was delivered already.
+ *
+ * A follower numbers its stanzas (<s seq>) for its process and sends
+ * again, to the next leader, what no leader acknowledged; a leader that
+ * died after its <d> frames were delivered but before its <ack> got
+ * through leaves a replay of stanzas delivered already. A leader routes
+ * one process's stanzas in order, and a node reads from one leader at a
+ * time, so what one node delivers of an origin comes in order, across a
+ * change of leader too: a replay starts at or before the last stanza
+ * delivered, never beyond one not delivered. So the last number
+ * delivered per origin suffices; for that one stanza, what each
+ * recipient got (one routing pass may send it several: a broadcast, or
+ * the probes it answers), so that a replay whose first pass was cut
+ * midway delivers only the rest. Beyond CFWD_ORIGIN_TO_MAX recipients
+ * the others are not noted and a replay delivers to them again. Beyond
+ * CFWD_ORIGINS_MAX origins, the one whose last delivery is oldest is
+ * forgotten (a replay of it would be delivered again).
+ */
+int
+clink_origin_new(const struct cfwd_origin *o, const char *to)
+{
+	struct clink_origin	*e;
+	struct clink_to		*t = NULL;
+	int			 i;
+
+	if (o == NULL || o->epoch == 0)
+		return (1);
+	TAILQ_FOREACH(e, &origins, entry)
+		if (e->epoch == o->epoch)
+			break;
+	if (e == NULL) {
+		if (norigins >= CFWD_ORIGINS_MAX) {
+			e = TAILQ_LAST(&origins, clink_origins);
+			TAILQ_REMOVE(&origins, e, entry);
+			clink_origin_reset(e);
+		} else {
+			e = xcalloc(1, sizeof(*e));
+			norigins++;
+		}
+		e->epoch = o->epoch;
+		e->seq = o->seq;
+		e->pass = o->pass;
+	} else {
+		TAILQ_REMOVE(&origins, e, entry);
+		if (o->seq < e->seq) {
+			TAILQ_INSERT_HEAD(&origins, e, entry);
+			return (0);
+		}
+		if (o->seq > e->seq) {
+			clink_origin_reset(e);
+			e->seq = o->seq;
+			e->pass = o->pass;
+		}
+	}
+	TAILQ_INSERT_HEAD(&origins, e, entry);
+	if (o->pass != e->pass) {
+		/* Another pass of the same stanza: a replay. */
+		e->pass = o->pass;
+		for (i = 0; i < e->nto; i++)
+			e->to[i].seen = 0;
+	}
+	for (i = 0; i < e->nto; i++)
+		if (strcmp(e->to[i].jid, to) == 0) {
+			t = &e->to[i];
+			break;
+		}
+	if (t == NULL) {
+		if (e->nto >= CFWD_ORIGIN_TO_MAX)
+			return (1);
+		t = &e->to[e->nto++];
+		t->jid = xstrdup(to);
+		t->got = t->seen = 0;
+	}
+	if (++t->seen <= t->got)
+		return (0);
+	t->got = t->seen;
+	return (1);
+}
+
+/* Forget an origin's recipients. */
+static void
+clink_origin_reset(struct clink_origin *e)
+{
+	int	 i;
+
+	for (i = 0; i < e->nto; i++)
+		free(e->to[i].jid);
+	e->nto = 0;
+}
+
+/* Forget every origin (at exit). */
+void
+clink_origin_free(void)
+{
+	struct clink_origin	*e;
+
+	while ((e = TAILQ_FIRST(&origins)) != NULL) {
+		TAILQ_REMOVE(&origins, e, entry);
+		clink_origin_reset(e);
+		free(e);
+	}
+	norigins = 0;
 }

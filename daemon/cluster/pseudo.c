@@ -6,7 +6,11 @@
  * (<bind>, <comp>) and what they are sent and told: routing from them,
  * closing them (<kill>), and the unavailable presence of those that are
  * gone. Dropped pseudos wait for our reaper: callers up the stack may
- * still hold them.
+ * still hold them. While a forwarded stanza is routed, its origin (the
+ * follower process and its number for it, and this routing pass) goes
+ * with every <d> frame it makes (relay.c) and is checked before a local
+ * session gets it (cfwd_local_ok): a replay after a leader died is
+ * delivered once (link.c, clink_origin_new).
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -29,6 +33,8 @@
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*pseudo_reaper;
 static struct cfwd_link	 transient_link;	/* origins that went */
+static const struct cfwd_origin *routing;	/* what is routed now */
+static uint64_t		 npass;			/* routing passes */
 
 static void	 cpseudo_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
@@ -59,6 +65,10 @@ cpseudo_init(void)
 {
 	transient_link.dead = 1;
 	strlcpy(transient_link.addr, "(gone)", sizeof(transient_link.addr));
+	/* Passes numbered from a random start: unique in the cluster. */
+	while (npass == 0)
+		arc4random_buf(&npass, sizeof(npass));
+	npass &= UINT64_MAX >> 2;	/* decimal, unsigned, for clink_num */
 }
 
 /* Leader: have a follower close a session or component (<kill>). */
@@ -197,25 +207,33 @@ cpseudo_drop(struct xconn *c, int gone)
 }
 
 /*
- * Route a stanza from id (kind) of link l (NULL: this node). An origin
- * that went is stood in for by a transient pseudo that is routed from but
- * never bound: what it is sent is dropped, and its broadcast presence is
- * not routed (that session is unavailable now).
+ * Route a stanza from id (kind) of link l (NULL: this node), forwarded
+ * by the follower process epoch as its <s> seq (epoch 0: no origin).
+ * An origin that went is stood in for by a transient pseudo that is
+ * routed from but never bound: what it is sent is dropped, and its
+ * broadcast presence is not routed (that session is unavailable now).
  */
 void
 cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
-    struct xnode *n)
+    uint64_t epoch, uint64_t seq, struct xnode *n)
 {
-	struct xconn	*c;
-	const char	*name = xnode_name(n);
+	const struct cfwd_origin *was = routing;
+	struct cfwd_origin	 o;
+	struct xconn		*c;
+	const char		*name = xnode_name(n);
 
 	if (strcmp(name, "message") != 0 && strcmp(name, "presence") != 0 &&
 	    strcmp(name, "iq") != 0) {
 		log_debug("cpseudo_route_from: %s: not a stanza: %s", id, name);
 		return;
 	}
+	o.epoch = epoch;
+	o.seq = seq;
+	o.pass = ++npass;
 	if ((c = clink_find(l, kind, id)) != NULL) {
+		routing = epoch != 0 ? &o : NULL;
 		router_route(c, n);
+		routing = was;
 		return;
 	}
 	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
@@ -227,8 +245,38 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 	}
 	if (kind == XC_CLIENT)
 		c->full = xstrdup(id);
+	routing = epoch != 0 ? &o : NULL;
 	router_route(c, n);
+	routing = was;
 	xconn_free(c);
+}
+
+/* The origin of the stanza being routed now, or NULL (borrowed). */
+const struct cfwd_origin *
+cpseudo_origin(void)
+{
+	return (routing);
+}
+
+/*
+ * The router would hand the stanza being routed to c, a connection of
+ * this node: not if c had it already (a replay, after the leader that
+ * first routed it died before its follower heard it was done).
+ */
+int
+cfwd_local_ok(struct xconn *c)
+{
+	const char	*to;
+
+	if (routing == NULL || c->remote != NULL)
+		return (1);
+	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
+	if (to == NULL || clink_origin_new(routing, to))
+		return (1);
+	log_debug("cfwd_local_ok: %s had %llu of %016llx already", to,
+	    (unsigned long long)routing->seq,
+	    (unsigned long long)routing->epoch);
+	return (0);
 }
 
 /*

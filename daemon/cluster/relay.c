@@ -16,6 +16,12 @@
  * answered, as RFC 6120 8.3.1 has it, and are dropped and counted. What
  * a follower that is gone for good never acknowledged is answered with
  * recipient-unavailable.
+ *
+ * A frame made while a forwarded stanza is routed names its origin
+ * (oe: the follower process, os: its <s> number, op: the routing pass):
+ * the follower delivers each origin's stanza once, even when a leader
+ * died before the sender's node heard it was done and the next leader
+ * routes it again (link.c, clink_origin_new).
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -77,6 +83,7 @@ void
 cfwd_send(struct xconn *c, const struct xnode *n)
 {
 	struct cfwd_link	*l = c->remote;
+	const struct cfwd_origin *o = cpseudo_origin();
 	struct crelay_frame	*fr;
 	struct xnode		*f;
 	const char		*to;
@@ -88,6 +95,11 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
 	f = clink_frame("d", "to", to);
 	clink_set_num(f, "n", l->dsent + 1);
+	if (o != NULL) {
+		clink_set_num(f, "oe", o->epoch);
+		clink_set_num(f, "os", o->seq);
+		clink_set_num(f, "op", o->pass);
+	}
 	clink_add_stanza(f, n);
 	s = clink_frame_string(f, &len);
 	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
@@ -182,7 +194,7 @@ crelay_answer_all(struct cfwd_link *l)
 		TAILQ_REMOVE(&l->kept, fr, entry);
 		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
 		    NULL) {
-			cpseudo_route_from(l, fr->kind, fr->to, r);
+			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 			n++;
 		}

@@ -406,10 +406,13 @@ router_strip(struct xnode *n)
 		router_strip_ns(n, ns);
 }
 
-/* Hand a stanza to a connection. */
+/* Hand a stanza to a connection, unless the deliver hook says not. */
 void
 router_deliver(struct xconn *to, const struct xnode *n)
 {
+	if (!xconn_is_pseudo(to) && hooks.deliver != NULL &&
+	    !hooks.deliver(to, n))
+		return;
 	xconn_send(to, n);
 }
 
@@ -455,7 +458,7 @@ router_error(struct xconn *origin, const struct xnode *n, const char *type,
 	xnode_set_attr(e, "type", type);
 	xnode_add(e, cond, NS_STANZA_ERR);
 	router_strip(r);
-	xconn_send(origin, r);
+	router_deliver(origin, r);
 	xnode_free(r);
 }
 
@@ -515,7 +518,7 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 		router_error(from, n, "cancel", "service-unavailable");
 		return;
 	}
-	xconn_send(from, r);
+	router_deliver(from, r);
 	xnode_free(r);
 }
 

@@ -170,6 +170,8 @@ struct xconn {
  *   gone: c's session ended and its unavailable presence was sent.
  *   comp_up, comp_down: component c was added to or removed from the
  *	router.
+ *   deliver: the router would hand stanza n to c; 0 if c must not have
+ *	it (in a cluster, a replay of one c had already), else 1.
  *   roster_put, roster_del: store owner's roster item (borrowed for the
  *	call) or remove the item of a JID, through the layer above (in a
  *	cluster, the replicated log). 0: not taken, the core writes its
@@ -186,6 +188,7 @@ struct router_hooks {
 	void	(*gone)(struct xconn *);
 	void	(*comp_up)(struct xconn *);
 	void	(*comp_down)(struct xconn *);
+	int	(*deliver)(struct xconn *, const struct xnode *);
 	int	(*roster_put)(const char *, const struct db_roster *,
 		    void (*)(void *, const char *), void *);
 	int	(*roster_del)(const char *, const char *,

@@ -893,6 +893,7 @@ import quorum  # noqa: E402,F401
 import once  # noqa: E402,F401 (exactly-once application, issue 12)
 import rosters  # noqa: E402,F401
 import relay  # noqa: E402,F401 (delivery across cut links, presence)
+import origin  # noqa: E402,F401 (no duplicates after a leader dies)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

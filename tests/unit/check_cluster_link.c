@@ -4,6 +4,9 @@
  * escaped, a stanza of inherited namespace written in jabber:client), a
  * link over a socketpair reads a peer's stream and hands its role the
  * header and the frames, and what it writes parses back to the same tree.
+ * The origins of delivered stanzas: a replay (another routing pass of a
+ * stanza delivered already) is delivered once, only to whom the first
+ * pass missed; the bounds on origins and recipients.
  * The router lookups link.c makes, and relay.c's clear, are stubbed here.
  */
 #include <sys/types.h>
@@ -363,6 +366,85 @@ START_TEST(written_frames_parse_back)
 }
 END_TEST
 
+/* Whether origin (epoch, seq), routed in pass, is new for to. */
+static int
+t_new(uint64_t epoch, uint64_t seq, uint64_t pass, const char *to)
+{
+	struct cfwd_origin	 o;
+
+	o.epoch = epoch;
+	o.seq = seq;
+	o.pass = pass;
+	return (clink_origin_new(&o, to));
+}
+
+START_TEST(origin_replay_once)
+{
+	const char	*b = "bob@example.com/r", *c = "carol@example.com/r";
+
+	/* No origin: always delivered. */
+	ck_assert_int_eq(clink_origin_new(NULL, b), 1);
+	ck_assert_int_eq(t_new(0, 1, 1, b), 1);
+	ck_assert_int_eq(t_new(0, 1, 1, b), 1);
+	/* The first leader routes 1..3 (passes 11..13). */
+	ck_assert_int_eq(t_new(7, 1, 11, b), 1);
+	ck_assert_int_eq(t_new(7, 2, 12, b), 1);
+	ck_assert_int_eq(t_new(7, 3, 13, b), 1);
+	/* It dies; the next routes 2..4 again (passes 21..23). */
+	ck_assert_int_eq(t_new(7, 2, 21, b), 0);
+	ck_assert_int_eq(t_new(7, 3, 22, b), 0);
+	ck_assert_int_eq(t_new(7, 4, 23, b), 1);
+	ck_assert_int_eq(t_new(7, 4, 23, c), 1);
+	/* Another origin is apart. */
+	ck_assert_int_eq(t_new(8, 2, 24, b), 1);
+	ck_assert_int_eq(t_new(8, 1, 25, b), 0);
+	/* One pass sends several (a broadcast, answers to probes); a
+	   replay of it after the first was cut midway: only the rest. */
+	ck_assert_int_eq(t_new(7, 5, 31, b), 1);
+	ck_assert_int_eq(t_new(7, 5, 31, b), 1);
+	ck_assert_int_eq(t_new(7, 5, 41, c), 1);
+	ck_assert_int_eq(t_new(7, 5, 41, b), 0);
+	ck_assert_int_eq(t_new(7, 5, 41, b), 0);
+	ck_assert_int_eq(t_new(7, 5, 41, b), 1);
+	ck_assert_int_eq(t_new(7, 5, 42, b), 0);
+	ck_assert_int_eq(t_new(7, 5, 42, c), 0);
+	clink_origin_free();
+}
+END_TEST
+
+START_TEST(origin_bounds)
+{
+	char		 to[64];
+	uint64_t	 e;
+	int		 i;
+
+	/* CFWD_ORIGINS_MAX origins: the one delivered to longest ago goes
+	   (a replay of it is delivered again); the others stay. */
+	for (e = 1; e <= CFWD_ORIGINS_MAX; e++)
+		ck_assert_int_eq(t_new(e, 5, e, "b@x/r"), 1);
+	ck_assert_int_eq(t_new(1, 5, 999, "b@x/r"), 0);	/* 1 is newest */
+	ck_assert_int_eq(t_new(CFWD_ORIGINS_MAX + 1, 5, 1000, "b@x/r"), 1);
+	/* 2 was forgotten; noted again, it makes 3 go. */
+	ck_assert_int_eq(t_new(2, 5, 1001, "b@x/r"), 1);
+	ck_assert_int_eq(t_new(1, 5, 1002, "b@x/r"), 0);
+	ck_assert_int_eq(t_new(4, 4, 1003, "b@x/r"), 0);
+	ck_assert_int_eq(t_new(3, 4, 1004, "b@x/r"), 1);
+	clink_origin_free();
+	/* CFWD_ORIGIN_TO_MAX recipients of one stanza are noted; beyond,
+	   a replay is delivered to the others again. */
+	for (i = 0; i <= CFWD_ORIGIN_TO_MAX; i++) {
+		snprintf(to, sizeof(to), "u%d@x/r", i);
+		ck_assert_int_eq(t_new(9, 1, 50, to), 1);
+	}
+	for (i = 0; i <= CFWD_ORIGIN_TO_MAX; i++) {
+		snprintf(to, sizeof(to), "u%d@x/r", i);
+		ck_assert_int_eq(t_new(9, 1, 51, to),
+		    i < CFWD_ORIGIN_TO_MAX ? 0 : 1);
+	}
+	clink_origin_free();
+}
+END_TEST
+
 static Suite *
 link_suite(void)
 {
@@ -374,6 +456,8 @@ link_suite(void)
 	tcase_add_test(tc, read_frames);
 	tcase_add_test(tc, not_a_forwarding_stream);
 	tcase_add_test(tc, written_frames_parse_back);
+	tcase_add_test(tc, origin_replay_once);
+	tcase_add_test(tc, origin_bounds);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -99,7 +99,7 @@ static const struct xconn_ops test_ops_noraw = {
 	t_send, t_error, t_close, NULL
 };
 static const struct router_hooks test_hooks = {
-	h_stanza, h_bound, h_unbound, h_gone, h_up, h_down, h_put, h_del
+	h_stanza, h_bound, h_unbound, h_gone, h_up, h_down, NULL, h_put, h_del
 };
 static const struct xparser_cb parse_cb = {
 	p_start, p_stanza, p_end, p_error
