@@ -375,14 +375,20 @@ static void
 router_strip_ns(struct xnode *n, const char *inherited)
 {
 	struct xnode	*k;
-	char		*own;
+	const char	*own;
 
-	own = xnode_ns(n) ? xstrdup(xnode_ns(n)) : NULL;
-	if (own != NULL && inherited != NULL && strcmp(own, inherited) == 0)
+	/*
+	 * No copies: inherited is a constant or an ancestor's namespace,
+	 * which outlives this subtree; a namespace freed here is replaced
+	 * by the same one inherited.
+	 */
+	if ((own = xnode_ns(n)) != NULL && inherited != NULL &&
+	    strcmp(own, inherited) == 0) {
 		xnode_set_ns(n, NULL);
+		own = inherited;
+	}
 	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
 		router_strip_ns(k, own ? own : inherited);
-	free(own);
 }
 
 /* Strip the stream namespace from a stanza (see router_strip_ns). */
@@ -391,9 +397,12 @@ router_strip(struct xnode *n)
 {
 	const char	*ns = xnode_ns(n);
 
-	if (ns != NULL && (strcmp(ns, NS_CLIENT) == 0 ||
-	    strcmp(ns, NS_COMPONENT) == 0))
-		router_strip_ns(n, ns);
+	if (ns == NULL)
+		return;
+	if (strcmp(ns, NS_CLIENT) == 0)
+		router_strip_ns(n, NS_CLIENT);
+	else if (strcmp(ns, NS_COMPONENT) == 0)
+		router_strip_ns(n, NS_COMPONENT);
 }
 
 /* Hand a stanza to a connection. */
