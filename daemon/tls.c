@@ -4,7 +4,8 @@
  * the cluster port takes one context for both ends of its links whose CA
  * bundle is the trust peers are verified against. Both are TLS 1.2 or
  * newer, without renegotiation, compression or session tickets. The
- * server context new XMPP streams take is held here, and the digest and
+ * server context new XMPP streams take is held here, so are the
+ * non-blocking TLS calls of their I/O (xmpp/xio.c), and the digest and
  * comparison of the XEP-0114 handshake are done here.
  */
 #include <errno.h>
@@ -252,22 +253,6 @@ tls_equal(const char *a, const char *b)
 	if (strlen(b) != n)
 		return (0);
 	return (CRYPTO_memcmp(a, b, n) == 0);
-}
-
-/*
- * Take the next OpenSSL error a TLS bufferevent kept: 1 with its reason
- * in *why (static, NULL if OpenSSL has no text for it), 0 when none is
- * left.
- */
-int
-tls_bev_error(struct bufferevent *bev, const char **why)
-{
-	unsigned long	 e;
-
-	if ((e = bufferevent_get_openssl_error(bev)) == 0)
-		return (0);
-	*why = ERR_reason_error_string(e);
-	return (1);
 }
 
 /* Put a server-side TLS object on socket fd, reading ahead; -1 on failure. */

@@ -2,7 +2,8 @@
  * Every TLS context of the daemon and every OpenSSL error message: the
  * XMPP streams' server context and the cluster port's mutual-TLS one are
  * built here (the XMPP one also held here), OpenSSL failures become one
- * printable line here, and the XEP-0114 handshake digest is made here.
+ * printable line here, the XMPP streams' non-blocking TLS calls are made
+ * here, and the XEP-0114 handshake digest is made here.
  */
 #ifndef TLS_H
 #define TLS_H
@@ -27,9 +28,6 @@ char	*tls_error(const char *, const char *);
 /* Why a TLS bufferevent failed, into the caller's buffers; empties queues. */
 int	 tls_bev_why(struct bufferevent *, short, int, char *, size_t, char *,
 	    size_t, int *);
-/* The next OpenSSL error a TLS bufferevent kept (its reason, static, in
-   the pointer): 1, or 0 when none is left. */
-int	 tls_bev_error(struct bufferevent *, const char **);
 /* Make a context the server one new XMPP streams take (NULL drops it);
    the context is ours from then on, the one before it freed. */
 void	 tls_server_set(struct ssl_ctx_st *);
