@@ -1,6 +1,6 @@
 /*
- * One XMPP stream over TCP: buffers, the parser, STARTTLS, stream headers
- * and errors, closing. Connections are never freed from inside their own
+ * One XMPP stream over TCP: the parser, STARTTLS, stream headers and
+ * errors, input shaping, closing (its bytes on the socket are xio.c's). Connections are never freed from inside their own
  * callbacks: xconn_close marks them, and a reaper event frees them once
  * their last bytes are written. These are the operations (struct
  * xconn_ops) of a local stream; conn.c dispatches to them.
@@ -754,8 +754,7 @@ xconn_tick(evutil_socket_t fd, short what, void *arg)
  * At exit: free every stream, closed or not, and the reaper. mmpd's loop
  * has ended, but the streams' last bytes (the system-shutdown error of
  * xmpp_stop) are still queued, so we run the loop here for a moment, until
- * every stream has drained and gone or the time is up; freed bufferevents
- * are finished off in the same turns.
+ * every stream has drained and gone or the time is up.
  */
 void
 xconn_free_all(void)
