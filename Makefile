@@ -57,7 +57,8 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/worker.c daemon/tls.c daemon/reaper.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xml/scan.c \
 	      daemon/xml/sax.c daemon/xmpp/server.c \
-	      daemon/xmpp/stream.c daemon/xmpp/c2s.c daemon/xmpp/comp.c \
+	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
+	      daemon/xmpp/comp.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
@@ -285,7 +286,7 @@ $(O)/tests/unit/check_control: $(O)/tests/unit/check_control.o \
 # The whole suite, in the order DESIGN.md gives; one summary line at the end.
 check: all $(UNIT_BINS) $(O)/bench/xmppload
 	@O=$(O) sh tests/run-all $(UNIT_BINS) tests/unit/xmppload-smoke \
-	    tests/unit/headers.sh
+	    tests/unit/syscalls-smoke tests/unit/headers.sh
 
 unit: $(UNIT_BINS)
 	@for t in $(UNIT_BINS); do $$t || exit 1; done

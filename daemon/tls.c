@@ -4,10 +4,12 @@
  * the cluster port takes one context for both ends of its links whose CA
  * bundle is the trust peers are verified against. Both are TLS 1.2 or
  * newer, without renegotiation, compression or session tickets. The
- * server context new XMPP streams take is held here, and the digest and
+ * server context new XMPP streams take is held here, so are the
+ * non-blocking TLS calls of their I/O (xmpp/xio.c), and the digest and
  * comparison of the XEP-0114 handshake are done here.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@
 static SSL_CTX	*tls_server_ctx;	/* what new XMPP streams take */
 
 static int	 tls_add_chain(SSL_CTX *, const char *, char **);
+static int	 tls_io_result(SSL *, int);
 
 /*
  * Send the certificates of bundle after ours, minus self-signed roots.
@@ -252,18 +255,141 @@ tls_equal(const char *a, const char *b)
 	return (CRYPTO_memcmp(a, b, n) == 0);
 }
 
-/*
- * Take the next OpenSSL error a TLS bufferevent kept: 1 with its reason
- * in *why (static, NULL if OpenSSL has no text for it), 0 when none is
- * left.
- */
+/* Put a server-side TLS object on socket fd, reading ahead; -1 on failure. */
 int
-tls_bev_error(struct bufferevent *bev, const char **why)
+tls_io_start(SSL *ssl, int fd)
+{
+	ERR_clear_error();
+	if (SSL_set_fd(ssl, fd) != 1) {
+		ERR_clear_error();
+		return (-1);
+	}
+	/*
+	 * Reading ahead, OpenSSL takes what the socket has in one read, not
+	 * a record's header and then its body in two.
+	 */
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_accept_state(ssl);
+	return (0);
+}
+
+/*
+ * What an OpenSSL I/O call that returned r means: the end of the stream
+ * (0: a close_notify, or the peer closed without one), TLS_IO_WANT_READ,
+ * TLS_IO_WANT_WRITE or TLS_IO_ERROR (the queue kept for tls_io_why).
+ */
+static int
+tls_io_result(SSL *ssl, int r)
 {
 	unsigned long	 e;
 
-	if ((e = bufferevent_get_openssl_error(bev)) == 0)
+	switch (SSL_get_error(ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		return (TLS_IO_WANT_READ);
+	case SSL_ERROR_WANT_WRITE:
+		return (TLS_IO_WANT_WRITE);
+	case SSL_ERROR_ZERO_RETURN:
 		return (0);
-	*why = ERR_reason_error_string(e);
-	return (1);
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && errno == 0)
+			return (0);
+		return (TLS_IO_ERROR);
+	case SSL_ERROR_SSL:
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+		e = ERR_peek_last_error();
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
+		    ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			return (0);
+		}
+#else
+		(void)e;
+#endif
+		return (TLS_IO_ERROR);
+	default:
+		return (TLS_IO_ERROR);
+	}
+}
+
+/* Go on with the handshake: 1 when done, else a TLS_IO_* result or 0. */
+int
+tls_io_handshake(SSL *ssl)
+{
+	int	 r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_do_handshake(ssl)) == 1)
+		return (1);
+	return (tls_io_result(ssl, r));
+}
+
+/* Decrypted bytes into a buffer: a count or a TLS_IO_* result or 0. */
+int
+tls_io_read(SSL *ssl, void *buf, size_t len)
+{
+	int	 r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_read(ssl, buf, len > INT_MAX ? INT_MAX : (int)len)) > 0)
+		return (r);
+	return (tls_io_result(ssl, r));
+}
+
+/*
+ * Encrypt and send bytes: a count or a TLS_IO_* result or 0. After
+ * TLS_IO_WANT_*, call again with the same bytes and at least as many
+ * (they may have moved).
+ */
+int
+tls_io_write(SSL *ssl, const void *buf, size_t len)
+{
+	int	 r;
+
+	ERR_clear_error();
+	errno = 0;
+	if ((r = SSL_write(ssl, buf, len > INT_MAX ? INT_MAX : (int)len)) > 0)
+		return (r);
+	return (tls_io_result(ssl, r));
+}
+
+/* Whether OpenSSL holds input it read from the socket but we did not. */
+int
+tls_io_pending(SSL *ssl)
+{
+	return (SSL_has_pending(ssl));
+}
+
+/*
+ * Why the last TLS_IO_ERROR happened (errno err): the reason of the first
+ * error OpenSSL queued, else the system error; empties the queue.
+ */
+void
+tls_io_why(int err, char *why, size_t len)
+{
+	unsigned long	 e, first = 0;
+	const char	*s;
+
+	while ((e = ERR_get_error()) != 0)
+		if (first == 0 && ERR_GET_LIB(e) != 0)
+			first = e;
+	if (first == 0) {
+		strlcpy(why, err == 0 ? "connection closed" : strerror(err),
+		    len);
+		return;
+	}
+	if ((s = ERR_reason_error_string(first)) != NULL)
+		strlcpy(why, s, len);
+	else
+		ERR_error_string_n(first, why, len);
+}
+
+/* Free a TLS object of tls_io_start (NULL does nothing). */
+void
+tls_io_free(SSL *ssl)
+{
+	SSL_free(ssl);
 }

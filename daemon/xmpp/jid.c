@@ -83,11 +83,17 @@ char *
 jid_bare(const struct jid *j)
 {
 	char	*s;
+	size_t	 ll, dl;
 
-	if (j->local != NULL)
-		xasprintf(&s, "%s@%s", j->local, j->domain);
-	else
-		s = xstrdup(j->domain);
+	if (j->local == NULL)
+		return (xstrdup(j->domain));
+	/* Per routed stanza: no printf. */
+	ll = strlen(j->local);
+	dl = strlen(j->domain);
+	s = xmalloc(ll + dl + 2);
+	memcpy(s, j->local, ll);
+	s[ll] = '@';
+	memcpy(s + ll + 1, j->domain, dl + 1);
 	return (s);
 }
 

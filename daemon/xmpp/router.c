@@ -24,6 +24,7 @@
 #include "xmpp/xmpp_int.h"
 
 #define ROUTER_MAX_TARGETS	64
+#define ROUTER_BARE_MAX		(2 * 1023 + 2)	/* local@domain, RFC 7622 */
 
 /* The bound sessions of one account. */
 struct account {
@@ -54,6 +55,7 @@ static void		 router_server_iq(struct xconn *, struct xnode *,
 static void		 router_to_bare(struct xconn *, struct xnode *,
 			    const char *);
 static struct xnode	*router_reply(const struct xnode *, const char *);
+static const char	*router_bare(const struct jid *, char *, size_t);
 
 /* Accounts are ordered by bare JID. */
 static int
@@ -385,14 +387,20 @@ static void
 router_strip_ns(struct xnode *n, const char *inherited)
 {
 	struct xnode	*k;
-	char		*own;
+	const char	*own;
 
-	own = xnode_ns(n) ? xstrdup(xnode_ns(n)) : NULL;
-	if (own != NULL && inherited != NULL && strcmp(own, inherited) == 0)
+	/*
+	 * No copies: inherited is a constant or an ancestor's namespace,
+	 * which outlives this subtree; a namespace freed here is replaced
+	 * by the same one inherited.
+	 */
+	if ((own = xnode_ns(n)) != NULL && inherited != NULL &&
+	    strcmp(own, inherited) == 0) {
 		xnode_set_ns(n, NULL);
+		own = inherited;
+	}
 	for (k = xnode_first(n); k != NULL; k = xnode_next(k))
 		router_strip_ns(k, own ? own : inherited);
-	free(own);
 }
 
 /* Strip the stream namespace from a stanza (see router_strip_ns). */
@@ -401,9 +409,12 @@ router_strip(struct xnode *n)
 {
 	const char	*ns = xnode_ns(n);
 
-	if (ns != NULL && (strcmp(ns, NS_CLIENT) == 0 ||
-	    strcmp(ns, NS_COMPONENT) == 0))
-		router_strip_ns(n, ns);
+	if (ns == NULL)
+		return;
+	if (strcmp(ns, NS_CLIENT) == 0)
+		router_strip_ns(n, NS_CLIENT);
+	else if (strcmp(ns, NS_COMPONENT) == 0)
+		router_strip_ns(n, NS_COMPONENT);
 }
 
 /* Hand a stanza to a connection, unless the deliver hook says not. */
@@ -552,6 +563,24 @@ router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
 }
 
 /*
+ * local@domain of a JID with a localpart, into buf (len bytes): no
+ * allocation per routed stanza. jid_parse bounds each part to 1023 bytes;
+ * a longer one would be a broken invariant.
+ */
+static const char *
+router_bare(const struct jid *j, char *buf, size_t len)
+{
+	size_t	 ll = strlen(j->local), dl = strlen(j->domain);
+
+	if (ll + dl + 2 > len)
+		fatalx("router_bare: JID too long");
+	memcpy(buf, j->local, ll);
+	buf[ll] = '@';
+	memcpy(buf + ll + 1, j->domain, dl + 1);
+	return (buf);
+}
+
+/*
  * Route a stanza whose 'from' the origin's stream has stamped or checked.
  * The stanza stays the caller's. What this node's own connections send
  * goes to the stanza hook first: in a cluster, a follower (or a leader
@@ -564,7 +593,8 @@ router_route(struct xconn *from, struct xnode *n)
 	const char	*type = xnode_attr(n, "type");
 	struct xconn	*target;
 	struct jid	 j;
-	char		*bare;
+	char		 buf[ROUTER_BARE_MAX];
+	const char	*bare;
 	int		 msg = strcmp(name, "message") == 0;
 	int		 iq = strcmp(name, "iq") == 0;
 
@@ -590,7 +620,7 @@ router_route(struct xconn *from, struct xnode *n)
 		goto out;
 	}
 	if (router_is_local(j.domain) && j.local != NULL) {
-		bare = jid_bare(&j);
+		bare = router_bare(&j, buf, sizeof(buf));
 		target = j.resource ? router_resource(bare, j.resource) : NULL;
 		if (target != NULL)
 			router_deliver(target, n);
@@ -603,7 +633,6 @@ router_route(struct xconn *from, struct xnode *n)
 			router_to_bare(from, n, bare);
 		else if (!msg && j.resource == NULL)
 			presence_to_bare(from, n, bare);
-		free(bare);
 		goto out;
 	}
 	if ((target = router_component(j.domain)) != NULL) {

@@ -1,6 +1,6 @@
 /*
- * One XMPP stream over TCP: buffers, the parser, STARTTLS, stream headers
- * and errors, closing. Connections are never freed from inside their own
+ * One XMPP stream over TCP: the parser, STARTTLS, stream headers and
+ * errors, input shaping, closing (its bytes on the socket are xio.c's). Connections are never freed from inside their own
  * callbacks: xconn_close marks them, and a reaper event frees them once
  * their last bytes are written. These are the operations (struct
  * xconn_ops) of a local stream; conn.c dispatches to them.
@@ -17,9 +17,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include <openssl/rand.h>
@@ -35,7 +32,6 @@
 #include "xmpp/sasl.h"
 
 #define XCONN_CHUNK		16384
-#define XCONN_READ_BUDGET	65536	/* bytes parsed per read callback */
 #define XCONN_DRAIN_SECS	5
 #define XCONN_EXIT_MSECS	2000	/* for the last bytes at exit */
 
@@ -60,17 +56,15 @@ static struct xconn_list xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*reaper;
 
-static void	 xconn_read(struct bufferevent *, void *);
-static void	 xconn_feed(struct xconn *, struct evbuffer *);
-static void	 xconn_write(struct bufferevent *, void *);
-static void	 xconn_event(struct bufferevent *, short, void *);
+static void	 xconn_read(void *, const char *, size_t);
+static void	 xconn_write(void *);
+static void	 xconn_event(void *, int, const char *);
 static void	 xconn_timeout(evutil_socket_t, short, void *);
 static void	 xconn_reap(void *);
 static void	 xconn_bury(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
-static void	 xconn_push(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
 static uint64_t	 xconn_shape_now(void);
 static void	 xconn_shape_take(struct xconn *, size_t);
@@ -90,6 +84,10 @@ static void	 xp_error(void *, int, const char *);
 
 static const struct xparser_cb xconn_parser_cb = {
 	xp_stream_start, xp_stanza, xp_stream_end, xp_error
+};
+
+static const struct xio_cb xconn_io_cb = {
+	xconn_read, xconn_write, xconn_event
 };
 
 static const struct xconn_ops stream_ops = {
@@ -118,7 +116,7 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 {
 	struct xconn	*c;
 	struct timeval	 tv = { XMPP_AUTH_TIMEOUT, 0 };
-	SSL		*ssl;
+	SSL		*ssl = NULL;
 
 	c = xcalloc(1, sizeof(*c));
 	c->kind = kind;
@@ -127,29 +125,19 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	c->ops = &stream_ops;
 	strlcpy(c->addr, addr, sizeof(c->addr));
 	strlcpy(c->peer, peer, sizeof(c->peer));
-	if (tls) {
-		if ((ssl = tls_server_new()) == NULL) {
-			close(fd);
-			free(c);
-			return (NULL);
-		}
-		c->bev = bufferevent_openssl_socket_new(mmpd->base, fd, ssl,
-		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-		c->tls = 1;
-	} else
-		c->bev = bufferevent_socket_new(mmpd->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warnx("xconn_new: %s: no bufferevent", peer);
+	if (tls && (ssl = tls_server_new()) == NULL) {
 		close(fd);
 		free(c);
 		return (NULL);
 	}
+	if ((c->io = xio_new(fd, ssl, &xconn_io_cb, c)) == NULL) {
+		log_warnx("xconn_new: %s: no stream", peer);
+		free(c);
+		return (NULL);
+	}
+	c->tls = tls;
 	c->parser = xparser_new(&xconn_parser_cb, c);
 	xconn_limits(c, XMPP_STANZA_PREAUTH);
-	bufferevent_setcb(c->bev, xconn_read, xconn_write, xconn_event, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, 256 * 1024);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->timer = evtimer_new(mmpd->base, xconn_timeout, c);
 	evtimer_add(c->timer, &tv);
 	c->tokens = XMPP_SHAPE_BURST;
@@ -162,33 +150,30 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 }
 
 /*
- * Stop parsing a stream's input for a reason (XCONN_HOLD_*). What arrives
- * meanwhile waits in the input buffer; once that holds 256 KiB (its high
- * watermark) libevent stops reading the socket, and TCP pushes back on
- * the sender. (We do not disable EV_READ: libevent 2.1's TLS bufferevent
- * would keep bytes OpenSSL has decrypted until the socket next becomes
- * readable, and a stream could stall for good.)
+ * Stop parsing a stream's input for a reason (XCONN_HOLD_*): the stream
+ * stops reading its socket after the bytes in hand, what arrives
+ * meanwhile waits in the kernel, and TCP pushes back on the sender.
  */
 void
 xconn_hold(struct xconn *c, int why)
 {
 	c->hold |= why;
+	if (c->io != NULL)
+		xio_pause(c->io);
 }
 
 /*
- * The reason to hold is gone: parse what waited, if nothing else holds.
- * Not here and now but from a deferred read callback: the caller may be
- * inside this stream's parser (a derivation that could not start answers
- * from within <auth>), which must not be entered again.
+ * The reason to hold is gone: read and parse what waited, if nothing else
+ * holds. Not here and now but from the loop: the caller may be inside
+ * this stream's parser (a derivation that could not start answers from
+ * within <auth>), which must not be entered again.
  */
 void
 xconn_release(struct xconn *c, int why)
 {
 	c->hold &= ~why;
-	if (c->hold == 0 && !c->closing && c->bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		bufferevent_trigger(c->bev, EV_READ,
-		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	if (c->hold == 0 && !c->closing && c->io != NULL)
+		xio_resume(c->io);
 }
 
 /* Milliseconds on the monotonic clock. */
@@ -340,92 +325,57 @@ xconn_timeout(evutil_socket_t fd, short what, void *arg)
 	xconn_error(c, "connection-timeout", NULL);
 }
 
-/* Bytes arrived: feed the parser, then upgrade to TLS if asked to. */
+/*
+ * Bytes arrived (at most a chunk): feed the parser, then upgrade to TLS
+ * if asked to. Bytes of a closing stream, or plaintext after <starttls/>
+ * (RFC 6120 5.4.3.3), are dropped.
+ */
 static void
-xconn_read(struct bufferevent *bev, void *arg)
+xconn_read(void *arg, const char *buf, size_t len)
 {
 	struct xconn	*c = arg;
-	struct evbuffer	*in = bufferevent_get_input(bev);
 
-	xconn_feed(c, in);
-	if (c->want_tls && !c->closing) {
-		/* RFC 6120 5.4.3.3: plaintext after <starttls/> is dropped. */
-		evbuffer_drain(in, evbuffer_get_length(in));
+	if (c->closing || c->want_tls)
+		return;
+	xparser_feed(c->parser, buf, len);
+	xconn_shape_take(c, len);
+	if (c->want_tls && !c->closing)
 		xconn_upgrade(c);
-		return;		/* bev is gone */
-	}
-	if (c->closing)
-		evbuffer_drain(in, evbuffer_get_length(in));
 }
 
-/*
- * Parse at most XCONN_READ_BUDGET bytes of the input, so that one stream
- * cannot keep the loop to itself; the rest waits for a deferred read
- * callback, which libevent runs after the events already active. A stream
- * held by input shaping parses nothing: xconn_release reads on.
- */
-static void
-xconn_feed(struct xconn *c, struct evbuffer *in)
-{
-	char	 buf[XCONN_CHUNK];
-	size_t	 done = 0;
-	int	 n;
-
-	while (!c->closing && !c->want_tls && c->hold == 0 &&
-	    done < XCONN_READ_BUDGET &&
-	    (n = evbuffer_remove(in, buf, sizeof(buf))) > 0) {
-		xparser_feed(c->parser, buf, n);
-		xconn_shape_take(c, n);
-		done += (size_t)n;
-	}
-	if (!c->closing && !c->want_tls && c->hold == 0 &&
-	    evbuffer_get_length(in) > 0)
-		bufferevent_trigger(c->bev, EV_READ,
-		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
-}
-
-/*
- * Bytes not yet handed to the kernel. (With TLS on its own socket, OpenSSL
- * takes bytes from the output only as it writes them to the socket.)
- */
+/* Bytes not yet handed to the kernel. */
 static size_t
 xconn_unsent(struct xconn *c)
 {
-	return (evbuffer_get_length(bufferevent_get_output(c->bev)));
+	return (c->io != NULL ? xio_unsent(c->io) : 0);
 }
 
 /* Everything queued was written: a closing stream can go. */
 static void
-xconn_write(struct bufferevent *bev, void *arg)
+xconn_write(void *arg)
 {
 	struct xconn	*c = arg;
 
-	(void)bev;
 	if (c->closing && xconn_unsent(c) == 0)
 		xconn_bury(c);
 }
 
 /* EOF, errors, and the end of a TLS handshake. */
 static void
-xconn_event(struct bufferevent *bev, short what, void *arg)
+xconn_event(void *arg, int what, const char *why)
 {
 	struct xconn	*c = arg;
-	const char	*why;
 
-	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
+	if (what == XIO_CONNECTED) {
 		log_debug("xconn_event: %s: TLS established", c->peer);
 		return;
 	}
-	if (what & BEV_EVENT_ERROR) {
-		while (tls_bev_error(c->bev, &why))
-			log_debug("xconn_event: %s: TLS: %s", c->peer, why);
-	}
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		log_debug("xconn_event: %s: connection closed", c->peer);
-		xconn_close(c);
-		xconn_bury(c);
-	}
+	if (what == XIO_ERROR)
+		log_debug("xconn_event: %s: %s: %s", c->peer,
+		    c->tls ? "TLS" : "socket", why);
+	log_debug("xconn_event: %s: connection closed", c->peer);
+	xconn_close(c);
+	xconn_bury(c);
 }
 
 /* Put the connection in the graveyard; the reaper frees it soon. */
@@ -469,8 +419,7 @@ xconn_free(struct xconn *c)
 	if (c->shape_ev != NULL)
 		event_free(c->shape_ev);
 	xconn_shape_unaccount(c);
-	if (c->bev != NULL)
-		bufferevent_free(c->bev);
+	xio_free(c->io);
 	xparser_free(c->parser);
 	sasl_free(c->sasl);
 	xnode_free(c->presence);
@@ -504,7 +453,7 @@ stream_close(struct xconn *c)
 		c->unauth_counted = 0;
 		xmpp_unauth_done(c);
 	}
-	bufferevent_disable(c->bev, EV_READ);
+	xio_pause(c->io);
 	if (xconn_unsent(c) == 0) {
 		xconn_bury(c);
 		return;
@@ -533,7 +482,7 @@ stream_send(struct xconn *c, const struct xnode *n)
 	size_t	 len;
 
 	s = xnode_string(n, &len);
-	bufferevent_write(c->bev, s, len);
+	xio_write(c->io, s, len);
 	free(s);
 	if (xconn_unsent(c) > XMPP_MAX_OUTBUF) {
 		log_warnx("xconn_send: %s reads too slowly, closing",
@@ -547,7 +496,7 @@ stream_send(struct xconn *c, const struct xnode *n)
 static void
 stream_send_raw(struct xconn *c, const char *s)
 {
-	bufferevent_write(c->bev, s, strlen(s));
+	xio_write(c->io, s, strlen(s));
 }
 
 /* Our stream header, from the given domain, once per stream. */
@@ -622,47 +571,28 @@ xconn_stream_error(struct xconn *c, const char *cond, const char *content,
 }
 
 /*
- * Switch the stream to TLS after <proceed/>: a TLS bufferevent takes over
- * the socket and the plaintext one goes, with whatever the client sent
- * after <starttls/>. <proceed/> is handed to the kernel first. (A TLS
- * filter over the plaintext bufferevent would need no hand-over, but
- * libevent 2.1 cannot free such a pair once the loop has ended, and its
- * output empties before the bytes are written.) Called from the read
- * callback of the plaintext bufferevent, which is freed here.
+ * Switch the stream to TLS after <proceed/>, which is handed to the
+ * kernel first, on the same socket. Called from the read callback once
+ * the parser has returned.
  */
 static void
 xconn_upgrade(struct xconn *c)
 {
-	struct bufferevent	*tls;
-	evutil_socket_t		 fd;
-	SSL			*ssl;
+	SSL	*ssl;
 
 	c->want_tls = 0;
-	fd = bufferevent_getfd(c->bev);
-	xconn_push(c);
+	xio_push(c->io);
 	if (xconn_unsent(c) > 0) {
 		log_info("xconn_upgrade: %s does not read, closing", c->peer);
 		xconn_close(c);
 		return;
 	}
-	if ((ssl = tls_server_new()) == NULL) {
+	if ((ssl = tls_server_new()) == NULL ||
+	    xio_starttls(c->io, ssl) == -1) {
 		xconn_error(c, "internal-server-error", "no TLS");
 		return;
 	}
-	tls = bufferevent_openssl_socket_new(mmpd->base, fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (tls == NULL) {
-		SSL_free(ssl);
-		xconn_error(c, "internal-server-error", "no TLS");
-		return;
-	}
-	bufferevent_setfd(c->bev, -1);
-	bufferevent_free(c->bev);
-	c->bev = tls;
 	c->tls = 1;
-	bufferevent_setcb(tls, xconn_read, xconn_write, xconn_event, c);
-	bufferevent_setwatermark(tls, EV_READ, 0, 256 * 1024);
-	bufferevent_enable(tls, EV_READ | EV_WRITE);
 }
 
 /*
@@ -679,26 +609,6 @@ xconn_starttls(struct xconn *c)
 	c->streamid[0] = '\0';
 	xparser_reset(c->parser);
 	return (0);
-}
-
-/*
- * Hand what a plaintext stream has queued (<proceed/>) to the kernel now,
- * without waiting for the loop. A socket bufferevent keeps the front of
- * its output frozen except inside its own write callback, as here.
- */
-static void
-xconn_push(struct xconn *c)
-{
-	struct evbuffer		*out;
-	evutil_socket_t		 fd;
-
-	if (c->tls || (fd = bufferevent_getfd(c->bev)) == -1)
-		return;
-	out = bufferevent_get_output(c->bev);
-	evbuffer_unfreeze(out, 1);
-	while (evbuffer_get_length(out) > 0 && evbuffer_write(out, fd) > 0)
-		;
-	evbuffer_freeze(out, 1);
 }
 
 /* The first of this node's streams (borrowed), or NULL if there are none. */
@@ -844,8 +754,7 @@ xconn_tick(evutil_socket_t fd, short what, void *arg)
  * At exit: free every stream, closed or not, and the reaper. mmpd's loop
  * has ended, but the streams' last bytes (the system-shutdown error of
  * xmpp_stop) are still queued, so we run the loop here for a moment, until
- * every stream has drained and gone or the time is up; freed bufferevents
- * are finished off in the same turns.
+ * every stream has drained and gone or the time is up.
  */
 void
 xconn_free_all(void)

@@ -61,7 +61,7 @@ struct xparser;
 struct sasl_session;
 struct c2s_derive;
 struct xshape_acct;
-struct bufferevent;
+struct xio;
 struct event;
 
 /* A JID split into its parts; all allocated, local and resource may be NULL. */
@@ -103,7 +103,7 @@ struct xconn_ops {
  * A connection. A layer above may also hold "pseudo" connections
  * (xconn_pseudo_new): the sessions and components of other nodes, with
  * that layer's operations and its opaque pointer (remote, e.g. the cluster
- * link). A pseudo has no socket, bev or parser, and it is never on the
+ * link). A pseudo has no socket (io) or parser, and it is never on the
  * list of this node's streams (its owner keeps it).
  */
 struct xconn {
@@ -111,7 +111,7 @@ struct xconn {
 	TAILQ_ENTRY(xconn)	 rentry;	/* router: an account's sessions */
 	int			 kind;
 	int			 state;
-	struct bufferevent	*bev;
+	struct xio		*io;		/* socket, NULL for a pseudo */
 	struct xparser		*parser;
 	struct event		*timer;		/* time to authenticate */
 	char			 peer[80];	/* address:port for logs */

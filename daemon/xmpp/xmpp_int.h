@@ -50,6 +50,41 @@ void		 xconn_new_streamid(struct xconn *);
 void		 xconn_stream_error(struct xconn *, const char *, const char *,
 		    const char *, int);
 
+/* xio.c */
+#define XIO_READ_BUDGET	65536	/* bytes read per turn of the loop */
+#define XIO_CONNECTED	1	/* the TLS handshake is done */
+#define XIO_EOF		2	/* the peer closed */
+#define XIO_ERROR	3	/* a system or TLS error (why says) */
+struct xio;
+struct ssl_st;
+/*
+ * What an xio tells its owner: bytes read (borrowed for the call), the
+ * output all written, and XIO_CONNECTED, XIO_EOF or XIO_ERROR (why
+ * borrowed, NULL but for an error). After XIO_EOF or XIO_ERROR it does
+ * nothing more but wait to be freed.
+ */
+struct xio_cb {
+	void	(*read)(void *, const char *, size_t);
+	void	(*drained)(void *);
+	void	(*event)(void *, int, const char *);
+};
+/* Bytes on a socket (ours), TLS if the SSL (ours) is not NULL; or NULL. */
+struct xio	*xio_new(int, struct ssl_st *, const struct xio_cb *, void *);
+/* Free it and close its socket (NULL does nothing). */
+void		 xio_free(struct xio *);
+/* Go on in TLS (the SSL ours) on the same socket; -1 on failure. */
+int		 xio_starttls(struct xio *, struct ssl_st *);
+/* Queue bytes (copied), written at the end of this turn of the loop. */
+void		 xio_write(struct xio *, const void *, size_t);
+/* Write what is queued now. */
+void		 xio_push(struct xio *);
+/* Bytes queued, not yet handed to the kernel. */
+size_t		 xio_unsent(struct xio *);
+/* Stop reading until xio_resume. */
+void		 xio_pause(struct xio *);
+/* Read again, what OpenSSL holds from a deferred callback. */
+void		 xio_resume(struct xio *);
+
 /* c2s.c */
 /* A client's stream header (name, ns, attrs borrowed). */
 void		 c2s_stream_start(struct xconn *, const char *, const char *,

@@ -509,6 +509,32 @@ START_TEST(test_full_jid)
 END_TEST
 
 /*
+ * Routing strips only the namespace an element inherited from the stream
+ * (it serialises in whatever stream it is delivered to): a jabber:client
+ * message forwarded inside another namespace keeps its own, and elements
+ * under it that inherit from it lose theirs.
+ */
+START_TEST(test_strip_ns)
+{
+	struct xconn	*a, *b;
+
+	a = client("alice", "one");
+	b = client("bob", "b");
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>out</body><x xmlns='jabber:client'><y/></x>"
+	    "<forwarded xmlns='urn:xmpp:forward:0'>"
+	    "<message xmlns='jabber:client' to='carol@example.com'>"
+	    "<body xmlns='jabber:client'>in</body></message></forwarded>"
+	    "</message>");
+	ck_assert_int_eq(nsent(a), 1);
+	ck_assert_int_eq(sent(a, "<body>out</body><x><y/></x>",
+	    "<forwarded xmlns=\"urn:xmpp:forward:0\"><message "
+	    "xmlns=\"jabber:client\" to=\"carol@example.com\"><body>in</body>"
+	    "</message></forwarded></message>"), 1);
+}
+END_TEST
+
+/*
  * A chat message to a bare JID goes to the available resources of the
  * highest non-negative priority; with none available, an error.
  */
@@ -1061,6 +1087,7 @@ router_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_jid);
 	tcase_add_test(tc, test_bare_jid);
+	tcase_add_test(tc, test_strip_ns);
 	tcase_add_test(tc, test_component);
 	tcase_add_test(tc, test_iq_missing_resource);
 	tcase_add_test(tc, test_presence_broadcast);
