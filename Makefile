@@ -313,7 +313,10 @@ bench: all $(O)/bench/xmppload
 	@sh bench/run
 
 # The XMPP load generator of make bench (and of its smoke test).
-$(O)/bench/xmppload: $(O)/bench/xmppload.o
+XL_OBJS = $(O)/bench/xmppload_main.o $(O)/bench/xmppload_util.o \
+	  $(O)/bench/xmppload_sess.o $(O)/bench/xmppload_client.o \
+	  $(O)/bench/xmppload_run.o
+$(O)/bench/xmppload: $(XL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
 
