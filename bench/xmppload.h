@@ -55,6 +55,7 @@
 #define XL_LOGIN_SECS		60
 #define XL_TICK_US		1000
 #define XL_SETTLE_MS		500
+#define XL_MAX_SRC		250	/* source addresses 127.0.0.1.. (-S) */
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
 #define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
@@ -185,6 +186,7 @@ struct xl {
 	int			 max_secs;
 	int			 quiet;
 	int			 keep_going;
+	int			 nsrc;
 	uint64_t		 seed;
 
 	/* Run state. */

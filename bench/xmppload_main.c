@@ -21,6 +21,7 @@
  * -k port -K domain		the echo component ($XMPPLOAD_SECRET)
  * -A				register the accounts (XEP-0077) instead
  * -H secs -T secs -q		hold sessions idle; time bound (600); quiet
+ * -S n				connect from 127.0.0.1..127.0.0.n (IPv4)
  *
  * Exit status 0: ran to the end (the JSON says how well); 1: an error or
  * the time bound; 2: usage.
@@ -41,7 +42,7 @@ usage(void)
 	    "\t[-t step-secs] [-w drain-secs] [-L p99-ms] [-b pad] "
 	    "[-P server-pid]\n"
 	    "\t[-k comp-port -K comp-domain] [-H hold-secs] "
-	    "[-T max-secs] [-g]\n"
+	    "[-T max-secs] [-g] [-S sources]\n"
 	    "\t(component secret in $XMPPLOAD_SECRET)\n");
 	exit(2);
 }
@@ -108,7 +109,7 @@ main(int argc, char *argv[])
 	}								\
 } while (0)
 	while ((ch = getopt(argc, argv, "Aa:b:c:d:f:gH:K:k:L:m:n:P:p:qR:r:"
-	    "T:t:w:")) != -1) {
+	    "S:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'A':
 			xl.reg = 1;
@@ -187,6 +188,10 @@ main(int argc, char *argv[])
 				goto bad;
 			}
 			break;
+		case 'S':
+			NUM(1, XL_MAX_SRC);
+			xl.nsrc = v;
+			break;
 		case 'T':
 			NUM(1, XL_MAX_SECS);
 			xl.max_secs = v;
@@ -218,6 +223,8 @@ main(int argc, char *argv[])
 	if (parse_target(xl.addr, xl.port) == -1)
 		fatalx("%s: only numeric loopback addresses (127.0.0.0/8, "
 		    "::1) are allowed", xl.addr);
+	if (xl.nsrc > 1 && xl.sslen != sizeof(struct sockaddr_in))
+		fatalx("-S needs an IPv4 target");
 	if ((long)xl.naccts * xl.nres > XL_MAX_SESSIONS)
 		fatalx("at most %d sessions", XL_MAX_SESSIONS);
 	if (xl.nres > 1 && xl.nrates > 0)

@@ -7,12 +7,33 @@
 void
 sess_start(struct sess *s)
 {
-	int	 one = 1;
+	struct sockaddr_in	 src;
+	int			 one = 1, fd = -1;
 
 	s->t0 = now_ns();
 	s->state = S_CONNECT;
-	s->bev = bufferevent_socket_new(xl.base, -1, 0);
+	if (xl.nsrc > 1) {
+		/* Spread over 127.0.0.1..nsrc: ports per source address. */
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		src.sin_addr.s_addr = htonl(0x7f000001 + s->id % xl.nsrc);
+		if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) == -1) {
+			sess_fail(s, "socket", strerror(errno));
+			return;
+		}
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+		    sizeof(one));
+		if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1) {
+			close(fd);
+			sess_fail(s, "bind", strerror(errno));
+			return;
+		}
+	}
+	s->bev = bufferevent_socket_new(xl.base, fd, 0);
 	if (s->bev == NULL) {
+		if (fd != -1)
+			close(fd);
 		sess_fail(s, "no bufferevent", NULL);
 		return;
 	}
