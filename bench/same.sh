@@ -100,7 +100,7 @@ for k, name in (("tr_chat", "chats"), ("tr_login", "logins"),
     # count in the last interval, then the count before it
     if k in last and len(last[k]) == 7:
         r[name] = int(last[k][0]) + int(last[k][-1])
-r["errors"] = {k: int(v[0]) + int(v[-1]) for k, v in last.items()
+r["errors"] = {k: int(v[-1]) for k, v in last.items()
                if k.startswith("error") and len(v) == 2}
 cpu = []
 for p in glob.glob(logs + "/*/tsung.log"):
