@@ -2,10 +2,14 @@
 # make bench, XMPP part: mmpd, Prosody and ejabberd, one after the other,
 # under the same load from bench/xmppload, each workload on a fresh server
 # process pinned to CPU 0 with the generator on CPU 1:
+#   same       (bench/same.sh) the same offered load from xmppload and
+#              from tsung, per-message CPU, syscalls and allocations; the
+#              CPU curve; and the floor, a bare TLS relay
 #   load       login storm (SCRAM-SHA-1), then offered message load in
 #              steps until the server falls behind
 #   component  the same through a XEP-0114 echo component
-#   idle       as many connected sessions as the file limit allows
+#   idle       $BENCH_IDLE logged-in sessions held idle (default 10,000;
+#              past that, more resources per account and source addresses)
 #   ctl        the control plane: mmp one-shot and batch (peers: their
 #              own one-shot admin command)
 # Same domain, certificate and accounts everywhere; the peers run from
@@ -471,7 +475,8 @@ set --
 echo "== xmpp: $NACCT accounts, storm of $STORM, idle $IDLE sessions," \
     "steps $RATES msg/s for $STEP s"
 echo "   (server on CPU 0, xmppload on CPU 1; at most $CONC logins in" \
-    "flight, below mmpd's 256 unauthenticated streams per address)"
+    "flight from $SRCS source addresses, below mmpd's 32 unauthenticated" \
+    "streams per address)"
 
 case " $SERVERS " in
 *" prosody "* | *" ejabberd "*)
