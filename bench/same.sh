@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # make bench, XMPP part, sourced by bench/xmpp.sh: the figures at the SAME
 # offered load for every server and for the floor (bench/floor.c):
 #   same    xmppload: $SAME_USERS sessions over STARTTLS, $SAME_RATE chat
