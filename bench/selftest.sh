@@ -4,6 +4,7 @@
 #   malloc_count.so counts a known number of allocations into its file
 #   floor relays every line between paired TLS connections (floordrive)
 #   measure.py opens its window and reads CPU, syscalls and allocations
+#   xmppload -S spreads its sessions over several source addresses
 # Prints "selftest: N passed, N failed"; exit status 1 on a failure.
 set -u
 
@@ -115,6 +116,59 @@ wait "$FPID" 2>/dev/null
 FPID=
 check "floor: stopped cleanly by SIGTERM" grep -q 'pairs linked' \
     "$T/floor.err"
+
+# 3. xmppload -S: 20 accounts with 2 resources each log in from three
+# source addresses, all 40 at once held idle, seen by the kernel as
+# connections from 127.0.0.1, .2 and .3.
+MMP=$TOP/$O/mmp
+[ -x "$MMP" ] || MMP=$TOP/mmp
+set -- $($PY -c 'import socket
+s = [socket.socket() for i in range(1)]
+for x in s:
+    x.bind(("127.0.0.1", 0))
+print(" ".join(str(x.getsockname()[1]) for x in s))')
+cport=$1
+set --
+"$TOP/mmpd" -d -D "$T/mdata" -s "$T/msock" >"$T/mmpd.log" 2>&1 &
+FPID=$!
+i=0
+until "$MMP" -s "$T/msock" version >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ "$i" -lt 300 ] || break
+	sleep 0.05
+done
+{
+	echo "xmpp domain example.com"
+	echo "xmpp listen 127.0.0.1"
+	echo "xmpp port client $cport"
+	echo "pki selfsigned xmpp CN:example.com key:ec256"
+	echo "xmpp certs xmpp.key xmpp.crt"
+	i=1
+	while [ "$i" -le 20 ]; do
+		printf 'xmpp user add user%d\npass%d\npass%d\n' "$i" "$i" "$i"
+		i=$((i + 1))
+	done
+	echo "xmpp enable"
+} | "$MMP" -s "$T/msock" >"$T/setup.out" 2>&1
+"$TOP/$O/bench/xmppload" -q -p "$cport" -n 20 -R 2 -S 3 -c 10 -H 3 \
+    -P "$FPID" -T 60 >"$T/idle.json" 2>"$T/idle.err" &
+xpid=$!
+# While they are held: the distinct source addresses of the sessions.
+i=0
+srcs=0
+while [ "$i" -lt 100 ] && [ "$srcs" -lt 3 ]; do
+	srcs=$(ss -Htn state established "( dport = :$cport )" |
+	    awk '{ split($3, a, ":"); print a[1] }' | sort -u | wc -l)
+	i=$((i + 1))
+	sleep 0.1
+done
+wait "$xpid"
+check "xmppload -S 3: 40 sessions logged in and held" jq_ "$T/idle.json" \
+    "j['login']['ok'] == 40 and j['login']['failed'] == 0"
+check "xmppload -S 3: connections from 127.0.0.1, .2 and .3" [ "$srcs" -eq 3 ]
+kill "$FPID"
+wait "$FPID" 2>/dev/null
+FPID=
 
 echo "selftest: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
