@@ -320,13 +320,31 @@ valgrind: all
 	    else echo "valgrind: no leaks or errors from mmpd"; fi
 
 # Speed, side by side with a peer; never part of make check.
-bench: all $(O)/bench/xmppload
+bench: all $(O)/bench/xmppload $(O)/bench/floor $(O)/bench/floordrive \
+    $(O)/bench/malloc_count.so
 	@sh bench/run
 
 # The XMPP load generator of make bench (and of its smoke test).
-$(O)/bench/xmppload: $(O)/bench/xmppload.o
+XL_OBJS = $(O)/bench/xmppload_main.o $(O)/bench/xmppload_util.o \
+	  $(O)/bench/xmppload_sess.o $(O)/bench/xmppload_client.o \
+	  $(O)/bench/xmppload_run.o
+$(O)/bench/xmppload: $(XL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
+
+# The floor of make bench: a bare TLS relay and its driver.
+$(O)/bench/floor: $(O)/bench/floor.o
+	$(CC) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
+$(O)/bench/floordrive: $(O)/bench/floordrive.o
+	$(CC) $(LDFLAGS) -o $@ $^ \
+	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
+
+# The allocation counter make bench preloads into each server; never
+# built with the sanitizers (they replace malloc themselves).
+$(O)/bench/malloc_count.so: bench/malloc_count.c
+	@mkdir -p $(dir $@)
+	$(CC) -shared -fPIC -O2 $(WARN) -o $@ bench/malloc_count.c -ldl
 
 setup:
 	@sh scripts/setup

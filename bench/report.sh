@@ -12,7 +12,10 @@ OUT=${1:-$TOP/bench/out}
 import json, os, sys, textwrap
 
 out = sys.argv[1]
-names = [("mmpd", "mmpd"), ("prosody", "Prosody"), ("ejabberd", "ejabberd")]
+names = [("mmpd", "mmpd"), ("prosody", "Prosody"), ("ejabberd", "ejabberd"),
+         ("floor", "floor")]
+WORK = ("load", "component", "idle", "ctl", "same", "same-m", "tsung",
+        "tsung-m", "curve")
 
 
 def load(srv, what):
@@ -28,8 +31,7 @@ try:
         env = json.load(f)
 except (OSError, ValueError):
     env = {}
-R = {s: {w: load(s, w) for w in ("load", "component", "idle", "ctl")}
-     for s, _ in names}
+R = {s: {w: load(s, w) for w in WORK} for s, _ in names}
 servers = [(s, t) for s, t in names if any(R[s].values())]
 
 
@@ -50,6 +52,8 @@ def common_rate():
     """The highest rate every server passed (for per-message CPU)."""
     best = None
     for s, _ in servers:
+        if not R[s]["load"]:
+            continue
         ok = {x["rate"] for x in steps(R[s]["load"]) if x["ok"]}
         best = ok if best is None else best & ok
     return max(best) if best else None
@@ -92,6 +96,69 @@ def get(srv, what, *path):
     return v
 
 
+def window_msgs(srv, drv):
+    """Messages offered over the measuring window of a same-load run."""
+    m = R[srv][drv + "-m"]
+    j = R[srv][drv]
+    if not m or not j or not m.get("window_s"):
+        return None
+    if drv == "tsung":
+        want = j["users"] * j["iterations"]
+        if not want or not j.get("chats"):
+            return None
+        return j["offered_rate"] * m["window_s"] * min(j["chats"] / want, 1)
+    st = j.get("steps") or []
+    if not st or not st[0].get("wall_s"):
+        return None
+    return st[0]["sent"] * m["window_s"] / st[0]["wall_s"]
+
+
+def per_msg(srv, drv, what):
+    """A same-load figure per message: cpu, user, sys (us), sys-calls,
+    allocs."""
+    m, n = R[srv][drv + "-m"], window_msgs(srv, drv)
+    if not m or not n:
+        return None
+    if what in ("cpu", "user", "sys"):
+        u, k = m.get("cpu_user_s"), m.get("cpu_sys_s")
+        if u is None or k is None:
+            return None
+        v = {"cpu": u + k, "user": u, "sys": k}[what]
+        return v * 1e6 / n
+    v = m.get({"syscalls": "syscalls", "allocs": "allocs"}[what])
+    return None if v is None else v / n
+
+
+if any(R[s]["same-m"] or R[s]["tsung-m"] for s, _ in servers):
+    section("Same offered load: %s sessions over STARTTLS, %s chat msg/s "
+            "for %s s (server CPU 0, driver CPU 1); per message sent"
+            % (env.get("same_users", 300), fmt(env.get("same_rate", 3000)),
+               env.get("same_s", 10)))
+    for drv, dn in (("same", "xmppload"), ("tsung", "tsung")):
+        if not any(R[s][drv + "-m"] for s, _ in servers):
+            continue
+        row("%s: server CPU us, user + system" % dn, "lower",
+            {s: per_msg(s, drv, "cpu") for s, _ in servers})
+        row("%s: server CPU us in user space" % dn, "lower",
+            {s: per_msg(s, drv, "user") for s, _ in servers})
+        row("%s: server CPU us in the kernel" % dn, "lower",
+            {s: per_msg(s, drv, "sys") for s, _ in servers})
+        row("%s: syscalls" % dn, "lower",
+            {s: per_msg(s, drv, "syscalls") for s, _ in servers}, nd=2)
+        row("%s: heap allocations" % dn, "lower",
+            {s: per_msg(s, drv, "allocs") for s, _ in servers})
+    row("xmppload: p99 latency ms", "lower",
+        {s: (((R[s]["same"] or {}).get("steps") or [{}])[0]
+             .get("latency_ms") or {}).get("p99") for s, _ in servers}, nd=2)
+    row("KiB RSS per logged-in TLS session", "lower",
+        {s: get(s, "same", "login", "rss_kib_per_session")
+         for s, _ in servers})
+    fl = per_msg("floor", "same", "cpu")
+    if fl:
+        row("xmppload: CPU per message / the floor's", "lower",
+            {s: (per_msg(s, "same", "cpu") or 0) / fl or None
+             for s, _ in servers}, nd=2)
+
 storm = env.get("storm", 1000)
 section("Login storm: %s accounts, SCRAM-SHA-1 over STARTTLS, %s in flight"
         % (storm, env.get("concurrency", 100)))
@@ -114,7 +181,7 @@ for s, _ in servers:
     vals[s] = v
     if v is not None and not limited:
         texts[s] = ">=" + fmt(v)
-row("sustained msg/s (p99<=50ms, 100%)", "higher", vals, texts, nd=0)
+row("saturation: msg/s at p99<=50ms, 100%", "higher", vals, texts, nd=0)
 own = {}
 for s, _ in servers:
     v, _l = sustained(R[s]["load"])
@@ -164,8 +231,8 @@ def say(text):
 
 
 # Print.
-peers = [(s, t) for s, t in servers if s != "mmpd"]
-w = 46
+peers = [(s, t) for s, t in servers if s not in ("mmpd", "floor")]
+w = 52
 hdr = "%-*s" % (w, "") + "".join("%10s" % t for _, t in servers)
 hdr += "".join("%14s" % ("mmpd/" + t) for _, t in peers)
 print(hdr)
@@ -252,9 +319,9 @@ def target(label, value, want, ok, lower_bound=False):
 
 
 print()
-print("Targets (issue 5), where mmpd stands:")
+print("Targets (issues 5 and 16), where mmpd stands:")
 if any(s == "mmpd" for s, _ in servers):
-    sus = vals_of("sustained msg/s", "Messages")
+    sus = vals_of("saturation: msg/s", "Messages")
     m_lim = sustained(R["mmpd"]["load"])[1]
     for peer, t in (("prosody", "Prosody"), ("ejabberd", "ejabberd")):
         r = ratio(sus, peer)
@@ -276,6 +343,26 @@ if any(s == "mmpd" for s, _ in servers):
     if r is not None:
         target("logins per server CPU second vs Prosody", "%.1fx" % r,
                ">= 4x", r >= 4)
+    for drv, dn in (("same", "xmppload"), ("tsung", "tsung")):
+        v = per_msg("mmpd", drv, "syscalls")
+        if v is not None:
+            target("syscalls per message (%s)" % dn, "%.2f" % v, "<= 3",
+                   v <= 3)
+        for what, want, k in (("user", ">= 10x", 10), ("cpu", ">= 4x", 4)):
+            m, p = per_msg("mmpd", drv, what), per_msg("prosody", drv, what)
+            if m and p:
+                target("%s CPU/msg below Prosody (%s)" % (
+                       "user" if what == "user" else "total", dn),
+                       "%.1fx" % (p / m), want, p / m >= k)
+    m = get("mmpd", "idle", "login", "rss_kib_per_session")
+    if m is not None:
+        target("RSS per idle TLS session (%s)" % fmt(get("mmpd", "idle",
+               "login", "ok"), 0), "%.1f KiB" % m, "<= 16 KiB", m <= 16)
+        n = get("mmpd", "idle", "login", "ok") or 0
+        rss = get("mmpd", "idle", "login", "server_rss_kib_after")
+        if n >= 100000 and rss:
+            target("100,000 idle TLS sessions", "%.2f GiB" % (rss / 2**20),
+                   "<= 2 GiB", rss <= 2 * 2**20)
     o = get("mmpd", "ctl", "oneshot_median_ms")
     if o is not None:
         target("mmp one-shot command, median", "%.2f ms" % o, "< 5 ms",
@@ -290,9 +377,21 @@ say("Machine: %s CPUs, kernel %s; mmpd %s, Prosody %s, ejabberd %s, "
           env.get("prosody", "?"), env.get("ejabberd", "?"),
           env.get("openssl", "?"), env.get("date", "?"),
           env.get("seconds", "?")))
-print("Raw results: bench/out/xmpp-*.json; plot: bench/out/xmpp-latency.png")
+print("Raw results: bench/out/xmpp-*.json; plots: bench/out/xmpp-latency.png,"
+      " bench/out/cpu.png")
 
-# Data for the plot.
+# Data for the CPU plot: server CPU per message against offered load.
+for s, t in servers:
+    st = steps(R[s]["curve"])
+    if st:
+        with open(os.path.join(out, "xmpp-%s-cpu.dat" % s), "w") as f:
+            f.write("# offered msg/s, server CPU us per msg, ok (%s)\n" % t)
+            for x in st:
+                if x.get("server_cpu_us_per_msg", -1) > 0:
+                    f.write("%d %.3f %d\n" % (x["rate"],
+                            x["server_cpu_us_per_msg"], 1 if x["ok"] else 0))
+
+# Data for the latency plot.
 for s, t in servers:
     st = steps(R[s]["load"])
     if st:
@@ -322,4 +421,21 @@ if [ -n "$files" ] && command -v gnuplot >/dev/null 2>&1; then
 	    echo "report: gnuplot failed; no plot"
 elif [ -n "$files" ]; then
 	echo "report: no gnuplot (scripts/setup installs gnuplot-nox); no plot"
+fi
+
+files=
+titles=
+for s in mmpd prosody ejabberd floor; do
+	f=$OUT/xmpp-$s-cpu.dat
+	[ -s "$f" ] || continue
+	files="$files $f"
+	case $s in
+	prosody) titles="$titles Prosody" ;;
+	floor) titles="$titles floor(TLS-relay)" ;;
+	*) titles="$titles $s" ;;
+	esac
+done
+if [ -n "$files" ] && command -v gnuplot >/dev/null 2>&1; then
+	gnuplot -e "out='$OUT/cpu.png'; files='$files'; titles='$titles'" \
+	    "$TOP/bench/cpu.gp" || echo "report: gnuplot failed; no CPU plot"
 fi

@@ -2,10 +2,14 @@
 # make bench, XMPP part: mmpd, Prosody and ejabberd, one after the other,
 # under the same load from bench/xmppload, each workload on a fresh server
 # process pinned to CPU 0 with the generator on CPU 1:
+#   same       (bench/same.sh) the same offered load from xmppload and
+#              from tsung, per-message CPU, syscalls and allocations; the
+#              CPU curve; and the floor, a bare TLS relay
 #   load       login storm (SCRAM-SHA-1), then offered message load in
 #              steps until the server falls behind
 #   component  the same through a XEP-0114 echo component
-#   idle       as many connected sessions as the file limit allows
+#   idle       $BENCH_IDLE logged-in sessions held idle (default 10,000;
+#              past that, more resources per account and source addresses)
 #   ctl        the control plane: mmp one-shot and batch (peers: their
 #              own one-shot admin command)
 # Same domain, certificate and accounts everywhere; the peers run from
@@ -19,6 +23,9 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 PY=/usr/bin/python3
 SERVERS=${BENCH_SERVERS:-mmpd prosody ejabberd}
+# same: the same-load figures and the CPU curve (bench/same.sh), with
+# the floor; load: login storm, saturation, component, idle, control.
+WORK=${BENCH_WORK:-same load}
 STORM=${BENCH_STORM:-1000}
 IDLE=${BENCH_IDLE:-10000}
 RATES=${BENCH_RATES:-1000,2000,5000,10000,20000,30000,40000,50000}
@@ -39,23 +46,35 @@ if [ -z "$XL" ]; then
 fi
 [ -x "$XL" ] || { echo "bench: no bench/xmppload: run make bench" >&2; exit 1; }
 
-# Sessions need descriptors: raise the soft limit to the hard one.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Sessions need descriptors: raise the limit (root may raise the hard
+# one too), or at least the soft limit to the hard one.
+ulimit -n $((IDLE + 1024)) 2>/dev/null || ulimit -n "$(ulimit -Hn)" \
+    2>/dev/null || true
 fdmax=$(ulimit -n)
 if [ "$fdmax" != unlimited ] && [ "$IDLE" -gt $((fdmax - 200)) ]; then
 	echo "bench: ulimit -n is $fdmax: idle sessions cut to $((fdmax - 200))"
 	IDLE=$((fdmax - 200))
 fi
-NACCT=$IDLE
+# Past 10,000 idle sessions, several resources per account (accounts cost
+# minutes to provision) and a source address per 20,000 sessions (the
+# ephemeral ports of one address); at least 4 addresses, so that 100
+# logins in flight stay below mmpd's 32 unauthenticated streams per
+# address.
+IDLE_RES=$(((IDLE + 9999) / 10000))
+IDLE_ACCT=$(((IDLE + IDLE_RES - 1) / IDLE_RES))
+IDLE=$((IDLE_ACCT * IDLE_RES))
+SRCS=$((4 + IDLE / 20000))
+NACCT=$IDLE_ACCT
 [ "$STORM" -le "$NACCT" ] || NACCT=$STORM
 
 SRV_PID=
 SRV_WRAP=
+SRV_ENV=
 T=$(mktemp -d "${TMPDIR:-/tmp}/mmp-bench-xmpp.XXXXXX")
 chmod 0711 "$T"		# ejabberd runs as its own user below
 mkdir -p "$OUT" "$T/cert"
 : >"$T/pids"
-rm -f "$OUT"/xmpp-*.json "$OUT"/xmpp-*.dat "$OUT"/xmpp-*.png
+rm -f "$OUT"/xmpp-*.json "$OUT"/xmpp-*.dat "$OUT"/xmpp-*.png "$OUT"/*.png
 
 # Whether a process is there (and not a zombie waiting for us).
 alive() {
@@ -185,7 +204,7 @@ fill() {
 mmpd_start() {
 	D=$T/mmpd
 	mkdir -p "$D"
-	taskset -c 0 "$TOP/mmpd" -d -D "$D/data" -s "$D/sock" \
+	taskset -c 0 env $SRV_ENV "$TOP/mmpd" -d -D "$D/data" -s "$D/sock" \
 	    >>"$D/mmpd.log" 2>&1 &
 	SRV_PID=$!
 	SRV_WRAP=$SRV_PID
@@ -250,7 +269,7 @@ prosody_provision() {
 
 prosody_start() {
 	P=$T/prosody
-	taskset -c 0 prosody --config "$P/prosody.cfg.lua" -F \
+	taskset -c 0 env $SRV_ENV prosody --config "$P/prosody.cfg.lua" -F \
 	    >>"$P/prosody.out" 2>&1 &
 	SRV_PID=$!
 	SRV_WRAP=$SRV_PID
@@ -292,7 +311,7 @@ ejabberd_start() {
 	rm -f "$E/ejabberd.pid"
 	(cd "$E" && exec taskset -c 0 setpriv --reuid=ejabberd \
 	    --regid=ejabberd --init-groups \
-	    env HOME="$(getent passwd ejabberd | cut -d: -f6)" \
+	    env HOME="$(getent passwd ejabberd | cut -d: -f6)" $SRV_ENV \
 	    ejabberdctl --config-dir "$E" \
 	    --config "$E/ejabberd.yml" --ctl-config "$E/ejabberdctl.cfg" \
 	    --logs "$E/logs" --spool "$E/spool" foreground) \
@@ -423,21 +442,28 @@ EOF
 run_server() {
 	srv=$1
 	echo "== xmpp: $srv"
+	case " $WORK " in
+	*" same "*) same_server "$srv" || return 1 ;;
+	esac
+	case " $WORK " in *" load "*) ;; *) return 0 ;; esac
 	"${srv}_start" || return 1
-	gen "$srv" load -n "$STORM" -m SCRAM-SHA-1 -c "$CONC" -r "$RATES" \
-	    -t "$STEP" -w 3 -T 600
+	gen "$srv" load -n "$STORM" -m SCRAM-SHA-1 -c "$CONC" -S 4 \
+	    -r "$RATES" -t "$STEP" -w 3 -T 600
 	srv_stop
 
 	"${srv}_start" || return 1
-	XMPPLOAD_SECRET=$SECRET gen "$srv" component -n 100 -c "$CONC" \
+	XMPPLOAD_SECRET=$SECRET gen "$srv" component -n 100 -c "$CONC" -S 4 \
 	    -k "$MPORT" -K "cb1.$DOMAIN" -r "$CRATES" -t 3 -w 3 -T 300
 	"${srv}_ctl" || echo "  $srv ctl: failed"
 	srv_stop
 
 	"${srv}_start" || return 1
-	gen "$srv" idle -n "$IDLE" -m SCRAM-SHA-1 -c "$CONC" -H 5 -T 900
+	gen "$srv" idle -n "$IDLE_ACCT" -R "$IDLE_RES" -S "$SRCS" \
+	    -m SCRAM-SHA-1 -c "$CONC" -H 5 -T 900
 	srv_stop
 }
+
+. "$TOP/bench/same.sh"
 
 # --- the run ------------------------------------------------------------
 
@@ -449,7 +475,8 @@ set --
 echo "== xmpp: $NACCT accounts, storm of $STORM, idle $IDLE sessions," \
     "steps $RATES msg/s for $STEP s"
 echo "   (server on CPU 0, xmppload on CPU 1; at most $CONC logins in" \
-    "flight, below mmpd's 256 unauthenticated streams per address)"
+    "flight from $SRCS source addresses, below mmpd's 32 unauthenticated" \
+    "streams per address)"
 
 case " $SERVERS " in
 *" prosody "* | *" ejabberd "*)
@@ -467,6 +494,9 @@ case " $SERVERS " in
 *" mmpd "*)
 	run_server mmpd || { echo "== xmpp: mmpd failed"; srv_stop; }
 	;;
+esac
+case " $WORK " in
+*" same "*) same_floor || { echo "== xmpp: floor failed"; srv_stop; } ;;
 esac
 
 for srv in prosody ejabberd; do
@@ -497,6 +527,10 @@ rev=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo ?)
 	echo " \"ejabberd\": \"$(pkgver ejabberd)\","
 	echo " \"openssl\": \"$(openssl version | cut -d' ' -f2)\","
 	echo " \"storm\": $STORM, \"idle\": $IDLE, \"concurrency\": $CONC,"
+	echo " \"idle_resources\": $IDLE_RES, \"idle_sources\": $SRCS,"
+	echo " \"same_users\": $SAME_USERS, \"same_rate\": $SAME_RATE,"
+	echo " \"same_s\": $SAME_SECS, \"curve_rates\": \"$CURVE_RATES\","
+	echo " \"curve_s\": $CURVE_SECS, \"tsung\": \"$(pkgver tsung)\","
 	echo " \"rates\": \"$RATES\", \"step_s\": $STEP,"
 	echo " \"seconds\": $(($(date +%s) - start))}"
 } >"$OUT/xmpp-env.json"
