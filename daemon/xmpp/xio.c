@@ -259,8 +259,10 @@ xio_on_write(evutil_socket_t fd, short what, void *arg)
 	}
 	if (x->r_wants_w) {
 		x->r_wants_w = 0;
-		if (x->reading)
+		if (x->reading) {
+			xio_rev(x, 1);
 			xio_read(x);
+		}
 		if (x->failed)
 			return;
 	}
@@ -287,15 +289,20 @@ xio_handshake(struct xio *x)
 			return;
 		if (!x->reading)
 			xio_rev(x, 0);
-		else if (tls_io_pending(x->ssl))
-			xio_read(x);
+		else {
+			xio_rev(x, 1);
+			if (tls_io_pending(x->ssl))
+				xio_read(x);
+		}
 		return;
 	case TLS_IO_WANT_READ:
 		xio_wev(x, 0);
 		xio_rev(x, 1);
 		return;
 	case TLS_IO_WANT_WRITE:
+		/* As in xio_read: wait for writable, not for readable. */
 		xio_wev(x, 1);
+		xio_rev(x, 0);
 		return;
 	default:
 		xio_fail(x, r, errno);
@@ -334,8 +341,15 @@ xio_read(struct xio *x)
 		if (r == TLS_IO_WANT_READ)
 			return;
 		if (r == TLS_IO_WANT_WRITE) {
+			/*
+			 * No reading until the socket takes what OpenSSL
+			 * must write: EV_READ left armed would fire every
+			 * turn while input waits, and spin.
+			 */
 			x->r_wants_w = 1;
 			xio_wev(x, 1);
+			if (!x->w_wants_r)
+				xio_rev(x, 0);
 			return;
 		}
 		if (r <= 0) {
