@@ -31,6 +31,7 @@ import os
 import re
 import sys
 
+ROLES = ('LEADER', 'FOLLOWER', 'CANDIDATE')
 POLL_SLACK = 1.5        # seconds: the status poll's period and its delay
 LEADER_LINE = re.compile(r"mmpd: (?:cluster_poll: )?(leader|follower|candidate) in term (\d+)", re.I)
 
@@ -153,8 +154,25 @@ def state(d, rep, viol):
                    'identical' if not differ else 'DIFFERENT: ' +
                    ', '.join(differ)))
     for k in differ:
-        viol.append('state: %s differ: %s' % (k, '; '.join(
-            '%s %s' % (n, _short(st[n].get(k))) for n in names)))
+        viol.append('state: %s differ: %s' % (k, _diff(
+            {n: st[n].get(k) for n in names})))
+
+
+def _diff(vals):
+    """What differs between the nodes' values: for lists and dicts the
+    elements not on every node, with the nodes that have them."""
+    items = {}
+    for n, v in vals.items():
+        if isinstance(v, dict):
+            v = sorted([kk, vv] for kk, vv in v.items())
+        if not isinstance(v, list):
+            return '; '.join('%s %s' % (n, _short(x))
+                             for n, x in vals.items())
+        for x in v:
+            items.setdefault(json.dumps(x, sort_keys=True), []).append(n)
+    odd = ['%s only on %s' % (x, ','.join(ns)) for x, ns in
+           sorted(items.items()) if len(ns) != len(vals)]
+    return '; '.join(odd[:8]) + (' ...' if len(odd) > 8 else '')
 
 
 def _short(v):
@@ -200,7 +218,8 @@ def quorum(polls, eps, bound, rep, viol):
     for node, ps in by.items():
         start = prev = None
         for s in ps + [None]:
-            nq = s is not None and s.get('rc') == 0 and not s['quorum']
+            nq = s is not None and s.get('rc') == 0 and \
+                s.get('state') in ROLES and not s['quorum']
             gap = s is not None and prev is not None and \
                 s['t'] - prev > POLL_SLACK
             if start is not None and (not nq or gap):
