@@ -32,6 +32,7 @@ import re
 import sys
 
 ROLES = ('LEADER', 'FOLLOWER', 'CANDIDATE')
+RECIPIENT_DOWN = 10     # seconds: a loss told apart in the report
 POLL_SLACK = 1.5        # seconds: the status poll's period and its delay
 LEADER_LINE = re.compile(r"mmpd: (?:cluster_poll: )?(leader|follower|candidate) in term (\d+)", re.I)
 
@@ -87,12 +88,25 @@ def delivery(d, rep, viol):
                 firsts.setdefault(k, []).append(e['seq'])
             c[e['seq']] = c.get(e['seq'], 0) + 1
     n_acc = sum(len(v) for v in accepted.values())
+    first_sent = {}
+    for a, (f, t, s) in sent.items():
+        first_sent.setdefault((f, t, s), a)
+    times = {e['id']: e['t'] for evs in eps.values() for e in evs
+             if e['ev'] == 'sent'}
+    downs = {n: [e['t'] for e in evs if e['ev'] == 'down']
+             for n, evs in eps.items()}
     lost = []
+    lost_down = 0
     for k, seqs in sorted(accepted.items()):
         got = arrived.get(k, {})
         miss = sorted(s for s in seqs if s not in got and
                       s not in bounced.get(k, ()))
         lost += ['%s>%s #%d' % (k[0], k[1], s) for s in miss]
+        for s in miss:
+            t0 = times[first_sent[(k[0], k[1], s)]]
+            if any(t0 <= t <= t0 + RECIPIENT_DOWN for t in
+                   downs.get(k[1], ())):
+                lost_down += 1
     dup_server = sorted(a for a, n in per_aid.items() if n > 1)
     dup_resend = sum(1 for c in arrived.values() for s, n in c.items()
                      if n > 1) - 0
@@ -116,8 +130,11 @@ def delivery(d, rep, viol):
                    len(dup_server), dup_resend - len(dup_server),
                    len(disorder)))
     if lost:
-        viol.append('lost: %d accepted messages never delivered: %s%s' % (
-            len(lost), ' '.join(lost[:12]), ' ...' if len(lost) > 12 else
+        viol.append('lost: %d accepted messages never delivered (%d of '
+                    'them while the recipient\'s session ended within %ds '
+                    'of the send): %s%s' % (
+                        len(lost), lost_down, RECIPIENT_DOWN,
+                        ' '.join(lost[:12]), ' ...' if len(lost) > 12 else
             ''))
     if dup_server:
         viol.append('duplicated: %d attempts delivered more than once: '
@@ -230,9 +247,10 @@ def quorum(polls, eps, bound, rep, viol):
                 start = s['t']
             prev = s['t'] if s is not None else prev
     sessions = []
+    last = max([e['t'] for evs in eps.values() for e in evs] +
+               [s['t'] for s in polls] or [0])
     for name, evs in eps.items():
         open_ = {}
-        last = evs[-1]['t'] if evs else 0
         for e in evs:
             if e['ev'] == 'conn':
                 open_[e['epoch']] = (e['node'], e['t'])

@@ -278,6 +278,9 @@ class Run:
             self.paused.discard(nd)
             self.note('resumed', node=nd.name)
         elif kind == 'partition':
+            # Sometimes longer than the no-quorum bound, so that the
+            # cut-off node has to send its clients elsewhere.
+            d = round(rng.uniform(1, noquorum_bound()[0] + 5), 2)
             others = [o.addr for o in self.nodes if o is not nd]
             self.note('partition', node=nd.name, hold=d)
             await nft_partition(nd.addr, others)
