@@ -34,7 +34,8 @@ import sys
 ROLES = ('LEADER', 'FOLLOWER', 'CANDIDATE')
 RECIPIENT_DOWN = 10     # seconds: a loss told apart in the report
 POLL_SLACK = 1.5        # seconds: the status poll's period and its delay
-LEADER_LINE = re.compile(r"mmpd: (?:cluster_poll: )?(leader|follower|candidate) in term (\d+)", re.I)
+LEADER_LINE = re.compile(r'mmpd: (?:cluster_poll: )?(leader|follower|'
+                         r'candidate) in term (\d+)', re.I)
 
 
 def jsonl(path):

@@ -16,8 +16,8 @@ from the seed:
   kill       kill -9 of a node, restarted after a moment
   pause      SIGSTOP of a node, SIGCONT after a moment
   partition  one node cut off from the others (nft, both ways)
-  cut        one cluster link between two nodes reset (nft reject with
-             a TCP reset for that address pair, for a moment)
+  cut        the cluster connections one node dialled to another killed
+             (ss -K): both ends see the link go, both nodes stay up
   member     a follower leaves the cluster (xmpp cluster remove) and
              joins again through a member
 
@@ -67,7 +67,6 @@ from endpoint import Endpoint  # noqa: E402
 import checker  # noqa: E402
 
 KINDS = ('kill', 'pause', 'partition', 'cut', 'member')
-NFT_CUT = 'mmp_faults_cut'
 
 
 def noquorum_bound():
@@ -288,26 +287,33 @@ class Run:
             await nft_heal()
             self.note('healed', node=nd.name)
         elif kind == 'cut':
-            a, b = rng.sample(members, 2)
-            d = round(rng.uniform(0.2, 1.0), 2)
-            self.note('cut', a=a.name, b=b.name, hold=d)
-            kp = self.c.kport
-            rules = ('table ip %s {\n chain out {\n'
-                     '  type filter hook output priority 0; policy accept;\n'
-                     '  ip saddr %s ip daddr %s tcp sport %d reject with '
-                     'tcp reset\n  ip saddr %s ip daddr %s tcp dport %d '
-                     'reject with tcp reset\n'
-                     '  ip saddr %s ip daddr %s tcp sport %d reject with '
-                     'tcp reset\n  ip saddr %s ip daddr %s tcp dport %d '
-                     'reject with tcp reset\n }\n}\n') % (
-                NFT_CUT, a.addr, b.addr, kp, a.addr, b.addr, kp,
-                b.addr, a.addr, kp, b.addr, a.addr, kp)
-            rc, _, err = await run(['nft', '-f', '-'], rules)
+            # The connections a dialled to b's cluster port (raft and
+            # forwarding channels), killed with ss -K: both ends see the
+            # link go (a by an abort, b by a reset) while both nodes stay
+            # up and reachable.
+            rc, out, err = await run(['ss', '-H', '-t', '-n', 'state',
+                                      'established', 'dport', '=',
+                                      ':%d' % self.c.kport])
+            names = {x.addr: x for x in members}
+            pairs = set()
+            for ln in out.splitlines():
+                f = ln.split()
+                if len(f) >= 4:
+                    src, dst = f[-2].rsplit(':', 1)[0], f[-1].rsplit(
+                        ':', 1)[0]
+                    if src in names and dst in names:
+                        pairs.add((src, dst))
+            if not pairs:
+                self.note('cut-skipped', why='no cluster connection')
+                return
+            a, b = (names[x] for x in rng.choice(sorted(pairs)))
+            rc, out, err = await run([
+                'ss', '-K', '-t', '-n', 'state', 'established', 'src',
+                a.addr, 'dst', b.addr, 'dport', '=', ':%d' % self.c.kport])
             if rc != 0:
-                raise Failed('nft: %s' % err.strip())
-            await asyncio.sleep(d)
-            await run(['nft', 'delete', 'table', 'ip', NFT_CUT])
-            self.note('uncut', a=a.name, b=b.name)
+                raise Failed('ss -K: %s' % err.strip())
+            n = max(0, len(out.strip().splitlines()) - 1)
+            self.note('cut', a=a.name, b=b.name, sockets=n)
         elif kind == 'member':
             ld = await self.leader()
             fol = [x for x in members if x is not ld and x.running()]
@@ -348,8 +354,7 @@ class Run:
         for nd in list(self.paused):
             os.kill(nd.proc.pid, signal.SIGCONT)
         self.paused.clear()
-        for tbl in (clib.NFT_TABLE, NFT_CUT):
-            await run(['nft', 'delete', 'table', 'ip', tbl])
+        await run(['nft', 'delete', 'table', 'ip', clib.NFT_TABLE])
         for nd in self.nodes:
             if not nd.running():
                 nd.start()
