@@ -313,9 +313,16 @@ def main(argv):
     leaders(d, polls, rep, viol)
     bound = (summ.get('noquorum_bound') or [8, '?'])
     quorum(polls, eps, float(bound[0]), rep, viol)
+    notes = {}
     for e in nem:
-        if e['ev'] in ('leave-failed', 'member-skipped'):
-            rep.append('note: %s %s' % (e['ev'], e))
+        if e['ev'] in ('leave-failed', 'member-skipped', 'join-failed',
+                       'cut-skipped') or (e['ev'] == 'join' and e['rc']):
+            notes.setdefault(e['ev'] if e['ev'] != 'join' else
+                             'join refused', []).append(e)
+    for k, es in sorted(notes.items()):
+        rep.append('note: %s %d times, first: %s' % (
+            k, len(es), es[0].get('err') or es[0].get('why') or
+            es[0].get('node')))
     for ln in rep:
         print('  ' + ln)
     for v in viol:

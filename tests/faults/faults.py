@@ -316,29 +316,47 @@ class Run:
             self.note('cut', a=a.name, b=b.name, sockets=n)
         elif kind == 'member':
             ld = await self.leader()
-            fol = [x for x in members if x is not ld and x.running()]
-            if ld is None or not fol:
+            fol = [x for x in members if x is not ld and x.running() and
+                   x not in self.paused]
+            if ld is None or not fol or self.out:
                 self.note('member-skipped', why='no leader or follower')
                 return
             nd = rng.choice(fol)
             self.note('leave', node=nd.name)
             rc, out, err = await nd.mmp('xmpp', 'cluster', 'remove',
                                         timeout=w(30))
-            self.out.add(nd)
             if rc != 0:
                 self.note('leave-failed', node=nd.name, err=(err or out)
                           .strip()[:200])
+                return
+            self.out.add(nd)
             await asyncio.sleep(d)
-            await self.rejoin(nd, ld)
+            await self.rejoin(nd, w(60))
         self.faults.append(kind)
 
-    async def rejoin(self, nd, via):
-        rc, out, err = await nd.mmp('xmpp', 'cluster', 'join', via.peer,
-                                    timeout=w(30))
-        if rc == 0:
-            self.out.discard(nd)
-        self.note('join', node=nd.name, via=via.name, rc=rc,
-                  err=(err or '').strip()[:200])
+    async def rejoin(self, nd, bound):
+        """xmpp cluster join on nd through each member in turn until one
+        takes it (bounded): True if one did."""
+        deadline = time.monotonic() + bound
+        k = 0
+        while time.monotonic() < deadline:
+            vias = [x for x in self.nodes if x is not nd and
+                    x not in self.out and x.running() and
+                    x not in self.paused]
+            if not vias:
+                break
+            via = vias[k % len(vias)]
+            k += 1
+            rc, out, err = await nd.mmp('xmpp', 'cluster', 'join', via.peer,
+                                        timeout=w(30))
+            self.note('join', node=nd.name, via=via.name, rc=rc,
+                      err=(err or '').strip()[:200])
+            if rc == 0:
+                self.out.discard(nd)
+                return True
+            await asyncio.sleep(1)
+        self.note('join-failed', node=nd.name)
+        return False
 
     async def nemesis(self):
         end = time.monotonic() + self.args.duration
@@ -360,9 +378,7 @@ class Run:
                 nd.start()
                 await nd.wait_ready()
         for nd in list(self.out):
-            ld = await self.leader()
-            if ld is not None:
-                await self.rejoin(nd, ld)
+            await self.rejoin(nd, w(60))
 
     # ------------------------------------------------------------ state
 
