@@ -303,7 +303,7 @@ def main(argv):
         ', '.join('%s %d' % kv for kv in summ.get('ops', {}).items()),
         summ.get('reconnects')))
     conv = summ.get('convergence')
-    rep.append('convergence: %s' % ('%.2fs after healing' % conv
+    rep.append('convergence: %s' % ('agreement %.2fs after healing' % conv
                                     if conv is not None else 'NONE'))
     if summ and conv is None:
         viol.append('convergence: no agreement within the bound after '

@@ -216,7 +216,13 @@ class Endpoint:
                 if not await self.connect_somewhere(start, w(30)):
                     continue
             t0 = time.monotonic()
-            await self.round()
+            try:
+                await self.round()
+            except Exception as e:
+                # A session that breaks under our feet is a lost session.
+                self.log('trouble', epoch=self.epoch, what=repr(e)[:200])
+                if self.stream is not None:
+                    self.stream.drop()
             left = self.period - (time.monotonic() - t0)
             if left > 0:
                 await asyncio.sleep(left)

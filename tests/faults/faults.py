@@ -235,14 +235,17 @@ class Run:
                 continue
             nd = rng.choice(live)
             u = 'tmp%d' % rng.randint(1, 8)
-            if what == 'user-add':
-                rc, _, _ = await nd.mmp('xmpp', 'user', 'add', u,
-                                        stdin='pw-%s-1\npw-%s-1\n' % (u, u),
-                                        timeout=w(20))
-            else:
-                rc, _, _ = await nd.mmp('xmpp', 'user', 'del', u,
-                                        stdin='Y\n', timeout=w(20))
-            self.ops[what if rc == 0 else 'refused'] += 1
+            try:
+                if what == 'user-add':
+                    rc, _, _ = await nd.mmp(
+                        'xmpp', 'user', 'add', u, stdin='pw-%s-1\npw-%s-1\n'
+                        % (u, u), timeout=w(20))
+                else:
+                    rc, _, _ = await nd.mmp('xmpp', 'user', 'del', u,
+                                            stdin='Y\n', timeout=w(20))
+            except Failed:
+                rc = None
+            self.ops[what if rc == 0 else 'refused' if rc else 'failed'] += 1
 
     # ---------------------------------------------------------- nemesis
 
@@ -428,6 +431,7 @@ class Run:
             await asyncio.sleep(0.5)
         with open(os.path.join(TMP, 'state.json'), 'w') as f:
             json.dump(states, f, indent=1, sort_keys=True)
+        return len(set(vals)) == 1
 
     # -------------------------------------------------------------- run
 
@@ -466,6 +470,8 @@ class Run:
             for ep, ok in zip(self.eps, res) if not ok})
         await self.settle(w(20))
         await poller
+        # The state is compared after the traffic ended (the checker says
+        # whether it is identical); convergence is the agreement's time.
         await self.dump_state(w(20))
         summary = {'seed': self.args.seed, 'nodes': self.args.nodes,
                    'duration': self.args.duration,
