@@ -13,7 +13,8 @@ object a line, everything the checker needs:
 
 A message sent on a session that ended before its ping came back was
 not accepted: the endpoint resends it (a new attempt id, the same seq)
-once it has a session again, on any node, before anything newer. A
+once it has a session again (on its home node if that is not the one
+just lost, else on the next node that takes it), before anything newer. A
 message the server answered with an error is not resent (the sender was
 told). Bodies are "<from> <to> <seq> <attempt id>".
 """
@@ -80,12 +81,26 @@ class Endpoint:
         s.on_every('faults in', self._incoming)
         return s
 
+    def restart_node(self):
+        """Where to try first after a session ended: home, unless home
+        is the node just lost, else the node after the lost one (so that
+        the endpoints spread over the nodes again and do not all pile up
+        on one)."""
+        if self.node is None or self.node is not self.home:
+            return self.home
+        return self.nodes[(self.nodes.index(self.node) + 1) %
+                          len(self.nodes)]
+
     async def connect_somewhere(self, start, bound):
         """A session on start or, failing that, on the nodes after it in
         turn, until one works or bound seconds passed: True if one did."""
         deadline = time.monotonic() + bound
         order = self.nodes[self.nodes.index(start):] + \
             self.nodes[:self.nodes.index(start)]
+        if self.node is not None and self.node is not start:
+            # The node just lost last.
+            order.remove(self.node)
+            order.append(self.node)
         k = 0
         while not self.stopping and time.monotonic() < deadline:
             nd = order[k % len(order)]
@@ -210,10 +225,8 @@ class Endpoint:
                 if self.stream is not None:
                     self._lost_session()
                     self.reconnects += 1
-                start = self.nodes[(self.nodes.index(self.node) + 1) %
-                                   len(self.nodes)] \
-                    if self.node is not None else self.home
-                if not await self.connect_somewhere(start, w(30)):
+                if not await self.connect_somewhere(self.restart_node(),
+                                                    w(30)):
                     continue
             t0 = time.monotonic()
             try:
@@ -241,9 +254,9 @@ class Endpoint:
                 if self.stream is not None:
                     self._lost_session()
                     self.reconnects += 1
-                start = self.node or self.home
                 if not await self.connect_somewhere(
-                        start, max(1, deadline - time.monotonic())):
+                        self.restart_node(),
+                        max(1, deadline - time.monotonic())):
                     break
             if await self.round(send_new=False) and not self.resend \
                     and not self.unacked:
