@@ -27,6 +27,12 @@ node's replicated state, stops the daemons and runs the checker
 (tests/faults/checker.py) over the logs in the run's directory. The exit
 status is the checker's: 0 only without violations.
 
+The run's directory holds what the checker reads and a person needs to
+see what happened: ep-<name>.jsonl (each endpoint's log), nemesis.jsonl
+(the faults and their healing), ops.jsonl (the operations), status.jsonl
+(every node's status every half second), state.json (each node's
+replicated state after healing), summary.json, c/n<i>/mmpd.log.
+
 Environment: TOP, FAULTS_TMP (the run's directory, made if unset),
 FAULTS_NOQUORUM_BOUND (seconds a client may stay connected to a node
 without quorum; by default the daemon's #define if it has one, else the
@@ -136,6 +142,7 @@ class Run:
                     'refused': 0, 'failed': 0}
         self.nem = open(os.path.join(TMP, 'nemesis.jsonl'), 'a')
         self.statf = open(os.path.join(TMP, 'status.jsonl'), 'a')
+        self.opf = open(os.path.join(TMP, 'ops.jsonl'), 'a')
 
     def note(self, ev, **kw):
         kw.update(t=round(time.time(), 3), ev=ev)
@@ -226,8 +233,12 @@ class Run:
                 try:
                     await iq.send(timeout=w(5))
                     self.ops[what] += 1
-                except Exception:
+                    res = 'ok'
+                except Exception as e:
                     self.ops['failed'] += 1
+                    res = repr(e)[:100]
+                self.oplog(what, ep=ep.name, node=ep.node.name,
+                           name='c%d' % k, jid=it.get('jid'), res=res)
                 continue
             live = [nd for nd in self.nodes if nd.running() and
                     nd not in self.paused and nd not in self.out]
@@ -246,6 +257,13 @@ class Run:
             except Failed:
                 rc = None
             self.ops[what if rc == 0 else 'refused' if rc else 'failed'] += 1
+            self.oplog(what, node=nd.name, user=u, res=rc)
+
+    def oplog(self, what, **kw):
+        """One operation and its outcome: ops.jsonl."""
+        kw.update(t=round(time.time(), 3), ev=what)
+        self.opf.write(json.dumps(kw) + '\n')
+        self.opf.flush()
 
     # ---------------------------------------------------------- nemesis
 
