@@ -313,6 +313,11 @@ def main(argv):
     leaders(d, polls, rep, viol)
     bound = (summ.get('noquorum_bound') or [8, '?'])
     quorum(polls, eps, float(bound[0]), rep, viol)
+    pend = [e.get('pending') for e in nem if e['ev'] == 'finished']
+    if pend and pend[-1]:
+        rep.append('not accepted at the end (no session took them): %s' %
+                   ', '.join('%s %d' % kv for kv in sorted(
+                       pend[-1].items())))
     notes = {}
     for e in nem:
         if e['ev'] in ('leave-failed', 'member-skipped', 'join-failed',
