@@ -76,24 +76,26 @@ KINDS = ('kill', 'pause', 'partition', 'cut', 'member')
 
 
 def noquorum_bound():
-    """The documented bound: FAULTS_NOQUORUM_BOUND, else a #define of the
-    daemon's cluster headers naming no quorum, else election + 5 s."""
+    """The documented bound, in seconds, and where it came from:
+    FAULTS_NOQUORUM_BOUND, else the daemon's CLUSTER_QUORUM_GRACE_MS
+    (clients are sent away after the election timeout and that), else
+    the election timeout plus 5 s."""
     v = os.environ.get('FAULTS_NOQUORUM_BOUND')
     if v:
         return float(v), 'FAULTS_NOQUORUM_BOUND'
     d = os.path.join(TOP, 'daemon', 'cluster')
-    pat = re.compile(r'#define\s+(CLUSTER_\w*(?:NOQUORUM|NO_QUORUM|'
-                     r'QUORUM_\w*)\w*)\s+\(?(\d+)')
+    defs = {}
     for f in sorted(os.listdir(d)):
-        if not f.endswith('.h'):
-            continue
-        with open(os.path.join(d, f)) as fh:
-            for m in pat.finditer(fh.read()):
-                n = float(m.group(2))
-                if m.group(1).endswith('_MS'):
-                    n /= 1000
-                return n, m.group(1)
-    return 0.5 + 5, 'not in the daemon yet: election timeout + 5 s'
+        if f.endswith('.h'):
+            with open(os.path.join(d, f)) as fh:
+                for m in re.finditer(r'#define\s+(CLUSTER_\w+_MS)\s+\(?'
+                                     r'(\d+)', fh.read()):
+                    defs.setdefault(m.group(1), int(m.group(2)) / 1000)
+    el = defs.get('CLUSTER_ELECTION_MS', 0.5)
+    if 'CLUSTER_QUORUM_GRACE_MS' in defs:
+        return (el + defs['CLUSTER_QUORUM_GRACE_MS'],
+                'CLUSTER_ELECTION_MS + CLUSTER_QUORUM_GRACE_MS')
+    return el + 5, 'not in the daemon yet: election timeout + 5 s'
 
 
 def enter_netns(argv):
