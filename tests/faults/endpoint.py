@@ -61,8 +61,8 @@ class Endpoint:
         self.reconnects = 0
         self.logf = open(logpath, 'a')
 
-    def log(self, ev, **kw):
-        kw['t'] = round(time.time(), 3)
+    def log(self, ev, at=None, **kw):
+        kw['t'] = round(at or time.time(), 3)
         kw['ev'] = ev
         self.logf.write(json.dumps(kw) + '\n')
 
@@ -79,6 +79,11 @@ class Endpoint:
         else:
             s = Client(self.name, 'f', USERS.get(self.name))
         s.on_every('faults in', self._incoming)
+        # The moment the session ended, whatever the sender was doing.
+        s.add_event_handler('disconnected', lambda ev, s=s: setattr(
+            s, 'ended_at', time.time()))
+        s.add_event_handler('stream_error', lambda ev: self.log(
+            'stream-error', epoch=self.epoch, cond=ev['condition']))
         return s
 
     def restart_node(self):
@@ -147,7 +152,8 @@ class Endpoint:
     def _lost_session(self):
         """The session ended: log it; what it did not see accepted is
         sent again first, in order."""
-        self.log('down', epoch=self.epoch, node=self.node.name)
+        self.log('down', at=getattr(self.stream, 'ended_at', None),
+                 epoch=self.epoch, node=self.node.name)
         again = [(p, s) for p, s, a in self.unacked
                  if a not in self.bounced]
         self.resend = again + [x for x in self.resend if x not in again]
