@@ -103,7 +103,7 @@ ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
 
 .PHONY: all check unit regress expect mantest run stop install uninstall \
 	clean \
-	valgrind regress-update setup bench interop layering
+	valgrind regress-update setup bench interop layering faults
 
 all: mmp mmpd
 
@@ -302,6 +302,12 @@ expect: all
 
 interop: all
 	@sh tests/interop/run
+
+# The fault-injection test, one long run (make check runs its short form):
+# make faults DURATION=<s> SEED=<n> [NODES=3|5] [KINDS=kill,pause,...].
+faults: all
+	@DURATION=$(DURATION) SEED=$(SEED) NODES=$(NODES) KINDS=$(KINDS) \
+	    sh tests/faults/run long
 
 mantest:
 	@sh tests/mantest.sh

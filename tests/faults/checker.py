@@ -1,0 +1,341 @@
+"""The checker of the fault test: reads a run's directory (written by
+tests/faults/faults.py) and prints a short report and every violation.
+
+    checker.py DIR        exit 0 without violations, 1 with
+
+What it asserts:
+  delivery   every message the server accepted (a ping round trip on the
+             sender's session completed after it), on the session it was
+             first sent on or resent on after a reconnect, and that was
+             not answered with an error, reached its recipient; no single
+             attempt arrived twice; per sender-recipient pair the first
+             arrivals come in sending order
+  state      accounts, rosters, call-bridge secret digests and membership
+             identical on every node after healing (state.json)
+  leaders    at most one node leader in any term (node logs and status
+             polls)
+  listing    no status poll lists an address twice
+  quorum     no endpoint stays connected to a node longer than the bound
+             (summary.json) past the moment the node said it had no
+             quorum, while it keeps saying so
+
+A message sent twice because the client could not know the first went
+through (its session ended before the ping came back) and that arrived
+twice is counted ("resent, arrived twice") but is no violation: without
+stream management the client cannot tell.
+"""
+
+import glob
+import json
+import os
+import re
+import sys
+
+ROLES = ('LEADER', 'FOLLOWER', 'CANDIDATE')
+RECIPIENT_DOWN = 10     # seconds: a loss told apart in the report
+POLL_SLACK = 1.5        # seconds: the status poll's period and its delay
+LEADER_LINE = re.compile(r'mmpd: (?:cluster_poll: )?(leader|follower|'
+                         r'candidate) in term (\d+)', re.I)
+
+
+def jsonl(path):
+    out = []
+    with open(path) as f:
+        for ln in f:
+            ln = ln.strip()
+            if ln:
+                try:
+                    out.append(json.loads(ln))
+                except ValueError:
+                    pass
+    return out
+
+
+def delivery(d, rep, viol):
+    eps = {}
+    for p in sorted(glob.glob(os.path.join(d, 'ep-*.jsonl'))):
+        eps[os.path.basename(p)[3:-6]] = jsonl(p)
+    sent = {}           # aid -> (frm, to, seq)
+    accepted = {}       # (frm, to) -> set of seqs
+    bounced = {}        # (frm, to) -> set of seqs
+    order_sent = {}     # (frm, to) -> max seq sent
+    attempts = 0
+    for name, evs in eps.items():
+        for e in evs:
+            if e['ev'] == 'sent':
+                sent[e['id']] = (name, e['to'], e['seq'])
+                attempts += 1
+                k = (name, e['to'])
+                order_sent[k] = max(order_sent.get(k, -1), e['seq'])
+        for e in evs:
+            if e['ev'] == 'acc':
+                for a in e['ids']:
+                    f, t, s = sent[a]
+                    accepted.setdefault((f, t), set()).add(s)
+            elif e['ev'] == 'err' and e['id'] in sent:
+                f, t, s = sent[e['id']]
+                bounced.setdefault((f, t), set()).add(s)
+    per_aid = {}
+    firsts = {}         # (frm, to) -> seqs in order of first arrival
+    arrived = {}        # (frm, to) -> {seq: count}
+    for name, evs in eps.items():
+        for e in evs:
+            if e['ev'] != 'recv':
+                continue
+            k = (e['frm'], name)
+            per_aid[e['id']] = per_aid.get(e['id'], 0) + 1
+            c = arrived.setdefault(k, {})
+            if e['seq'] not in c:
+                firsts.setdefault(k, []).append(e['seq'])
+            c[e['seq']] = c.get(e['seq'], 0) + 1
+    n_acc = sum(len(v) for v in accepted.values())
+    first_sent = {}
+    for a, (f, t, s) in sent.items():
+        first_sent.setdefault((f, t, s), a)
+    times = {e['id']: e['t'] for evs in eps.values() for e in evs
+             if e['ev'] == 'sent'}
+    downs = {n: [e['t'] for e in evs if e['ev'] == 'down']
+             for n, evs in eps.items()}
+    lost = []
+    lost_down = 0
+    for k, seqs in sorted(accepted.items()):
+        got = arrived.get(k, {})
+        miss = sorted(s for s in seqs if s not in got and
+                      s not in bounced.get(k, ()))
+        lost += ['%s>%s #%d' % (k[0], k[1], s) for s in miss]
+        for s in miss:
+            t0 = times[first_sent[(k[0], k[1], s)]]
+            if any(t0 <= t <= t0 + RECIPIENT_DOWN for t in
+                   downs.get(k[1], ())):
+                lost_down += 1
+    dup_server = sorted(a for a, n in per_aid.items() if n > 1)
+    dup_resend = sum(1 for c in arrived.values() for s, n in c.items()
+                     if n > 1) - 0
+    disorder = []
+    for k, seq in sorted(firsts.items()):
+        skip = bounced.get(k, set())
+        seq = [s for s in seq if s not in skip]
+        for a, b in zip(seq, seq[1:]):
+            if b < a:
+                disorder.append('%s>%s #%d after #%d' % (k[0], k[1], b, a))
+                break
+    unknown = [a for a in per_aid if a not in sent]
+    n_msgs = sum(v + 1 for v in order_sent.values())
+    rep.append('messages: %d numbered (%d attempts), %d accepted, %d '
+               'delivered, %d answered with an error, %d lost, %d '
+               'duplicated by the server, %d resent and arrived twice, '
+               '%d pairs out of order' % (
+                   n_msgs, attempts, n_acc,
+                   sum(len(c) for c in arrived.values()),
+                   sum(len(v) for v in bounced.values()), len(lost),
+                   len(dup_server), dup_resend - len(dup_server),
+                   len(disorder)))
+    if lost:
+        viol.append('lost: %d accepted messages never delivered (%d of '
+                    'them while the recipient\'s session ended within %ds '
+                    'of the send): %s%s' % (
+                        len(lost), lost_down, RECIPIENT_DOWN,
+                        ' '.join(lost[:12]), ' ...' if len(lost) > 12 else
+            ''))
+    if dup_server:
+        viol.append('duplicated: %d attempts delivered more than once: '
+                    '%s' % (len(dup_server), ' '.join(dup_server[:12])))
+    if disorder:
+        viol.append('order: %d pairs out of order: %s' % (
+            len(disorder), '; '.join(disorder[:6])))
+    if unknown:
+        viol.append('delivered but never sent: %s' % ' '.join(unknown[:6]))
+    return eps
+
+
+def state(d, rep, viol):
+    p = os.path.join(d, 'state.json')
+    if not os.path.exists(p):
+        viol.append('state: no state.json (the run did not get that far)')
+        return
+    with open(p) as f:
+        st = json.load(f)
+    names = sorted(st)
+    keys = sorted({k for v in st.values() for k in v})
+    differ = []
+    for k in keys:
+        vals = {n: json.dumps(st[n].get(k), sort_keys=True) for n in names}
+        if len(set(vals.values())) > 1:
+            differ.append(k)
+    first = st[names[0]] if names else {}
+    rep.append('state: %d accounts, %d roster items, %d call bridges, %d '
+               'members on %s; %s' % (
+                   len(first.get('accounts', {})),
+                   len(first.get('rosters', [])),
+                   len(first.get('callbridge secrets', {})),
+                   len(first.get('members', [])), ','.join(names),
+                   'identical' if not differ else 'DIFFERENT: ' +
+                   ', '.join(differ)))
+    for k in differ:
+        viol.append('state: %s differ: %s' % (k, _diff(
+            {n: st[n].get(k) for n in names})))
+
+
+def _diff(vals):
+    """What differs between the nodes' values: for lists and dicts the
+    elements not on every node, with the nodes that have them."""
+    items = {}
+    for n, v in vals.items():
+        if isinstance(v, dict):
+            v = sorted([kk, vv] for kk, vv in v.items())
+        if not isinstance(v, list):
+            return '; '.join('%s %s' % (n, _short(x))
+                             for n, x in vals.items())
+        for x in v:
+            items.setdefault(json.dumps(x, sort_keys=True), []).append(n)
+    odd = ['%s only on %s' % (x, ','.join(ns)) for x, ns in
+           sorted(items.items()) if len(ns) != len(vals)]
+    return '; '.join(odd[:8]) + (' ...' if len(odd) > 8 else '')
+
+
+def _short(v):
+    s = json.dumps(v, sort_keys=True)
+    return s if len(s) < 200 else s[:200] + '...'
+
+
+def leaders(d, polls, rep, viol):
+    terms = {}
+    for p in glob.glob(os.path.join(d, 'c', 'n*', 'mmpd.log')):
+        node = os.path.basename(os.path.dirname(p))
+        with open(p, errors='replace') as f:
+            for ln in f:
+                m = LEADER_LINE.search(ln)
+                if m and m.group(1).upper() == 'LEADER':
+                    terms.setdefault(int(m.group(2)), set()).add(node)
+    for s in polls:
+        if s.get('state') == 'LEADER' and str(s.get('term', '')).isdigit():
+            terms.setdefault(int(s['term']), set()).add(s['node'])
+    two = {t: sorted(n) for t, n in terms.items() if len(n) > 1}
+    rep.append('leaders: %d terms with a leader, %s' % (
+        len(terms), 'at most one each' if not two else '%d with more' %
+        len(two)))
+    for t, n in sorted(two.items()):
+        viol.append('leaders: term %d had %s' % (t, ' and '.join(n)))
+    twice = [s for s in polls if len({a.rsplit(':', 1)[0]
+                                      for a in s.get('addrs', [])}) !=
+             len(s.get('addrs', []))]
+    if twice:
+        viol.append('listing: %d polls list an address twice, first %s at '
+                    '%.1f: %s' % (len(twice), twice[0]['node'],
+                                  twice[0]['t'], twice[0]['addrs']))
+
+
+def quorum(polls, eps, bound, rep, viol):
+    """Stretches of no quorum per node (consecutive polls saying so, the
+    stretch ending at the first poll that does not or a gap in the
+    polls), against the sessions endpoints had on that node."""
+    by = {}
+    for s in polls:
+        by.setdefault(s['node'], []).append(s)
+    stretches = []
+    for node, ps in by.items():
+        start = prev = None
+        for s in ps + [None]:
+            nq = s is not None and s.get('rc') == 0 and \
+                s.get('state') in ROLES and not s['quorum']
+            gap = s is not None and prev is not None and \
+                s['t'] - prev > POLL_SLACK
+            if start is not None and (not nq or gap):
+                stretches.append((node, start, prev if gap or s is None
+                                  else s['t']))
+                start = None
+            if nq and start is None:
+                start = s['t']
+            prev = s['t'] if s is not None else prev
+    sessions = []
+    last = max([e['t'] for evs in eps.values() for e in evs] +
+               [s['t'] for s in polls] or [0])
+    for name, evs in eps.items():
+        open_ = {}
+        for e in evs:
+            if e['ev'] == 'conn':
+                open_[e['epoch']] = (e['node'], e['t'])
+            elif e['ev'] == 'down' and e['epoch'] in open_:
+                node, t0 = open_.pop(e['epoch'])
+                sessions.append((name, node, t0, e['t']))
+        for ep, (node, t0) in open_.items():
+            sessions.append((name, node, t0, last))
+    longest = max([b - a for _, a, b in stretches] or [0])
+    bad = []
+    for node, a, b in stretches:
+        limit = a + bound + POLL_SLACK
+        if b <= limit:
+            continue
+        for name, snode, t0, t1 in sessions:
+            if snode == node and t0 < b and t1 > limit:
+                bad.append('%s on %s: connected %.1fs into %.1fs without '
+                           'quorum' % (name, node, min(t1, b) - a, b - a))
+    rep.append('quorum: %d stretches without quorum (longest %.1fs), bound '
+               '%gs' % (len(stretches), longest, bound))
+    if bad:
+        viol.append('quorum: %d sessions outlived the bound: %s' % (
+            len(bad), '; '.join(bad[:6])))
+
+
+def main(argv):
+    if len(argv) != 1:
+        print('usage: checker.py DIR')
+        return 2
+    d = argv[0]
+    rep, viol = [], []
+    summ = {}
+    p = os.path.join(d, 'summary.json')
+    if os.path.exists(p):
+        with open(p) as f:
+            summ = json.load(f)
+    else:
+        viol.append('no summary.json (the run did not finish)')
+    nem = jsonl(os.path.join(d, 'nemesis.jsonl')) if os.path.exists(
+        os.path.join(d, 'nemesis.jsonl')) else []
+    polls = jsonl(os.path.join(d, 'status.jsonl')) if os.path.exists(
+        os.path.join(d, 'status.jsonl')) else []
+    rep.append('seed %s, %s nodes, %ss of faults (%s)' % (
+        summ.get('seed'), summ.get('nodes'), summ.get('duration'),
+        ','.join(summ.get('kinds', []))))
+    rep.append('faults: %s' % ', '.join('%s %d' % kv for kv in
+                                        summ.get('faults', {}).items()))
+    rep.append('operations: %s; endpoint reconnects %s' % (
+        ', '.join('%s %d' % kv for kv in summ.get('ops', {}).items()),
+        summ.get('reconnects')))
+    conv = summ.get('convergence')
+    rep.append('convergence: %s' % ('agreement %.2fs after healing' % conv
+                                    if conv is not None else 'NONE'))
+    if summ and conv is None:
+        viol.append('convergence: no agreement within the bound after '
+                    'healing')
+    eps = delivery(d, rep, viol)
+    state(d, rep, viol)
+    leaders(d, polls, rep, viol)
+    bound = (summ.get('noquorum_bound') or [8, '?'])
+    quorum(polls, eps, float(bound[0]), rep, viol)
+    pend = [e.get('pending') for e in nem if e['ev'] == 'finished']
+    if pend and pend[-1]:
+        rep.append('not accepted at the end (no session took them): %s' %
+                   ', '.join('%s %d' % kv for kv in sorted(
+                       pend[-1].items())))
+    notes = {}
+    for e in nem:
+        if e['ev'] in ('leave-failed', 'member-skipped', 'join-failed',
+                       'cut-skipped') or (e['ev'] == 'join' and e['rc']):
+            notes.setdefault(e['ev'] if e['ev'] != 'join' else
+                             'join refused', []).append(e)
+    for k, es in sorted(notes.items()):
+        rep.append('note: %s %d times, first: %s' % (
+            k, len(es), es[0].get('err') or es[0].get('why') or
+            es[0].get('node')))
+    for ln in rep:
+        print('  ' + ln)
+    for v in viol:
+        print('VIOLATION %s' % v)
+    print('faults: %s (seed %s, %d violations)' % (
+        'PASS' if not viol else 'FAIL', summ.get('seed'), len(viol)))
+    return 1 if viol else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,180 @@
+"""The checker checked: run directories written by hand, each with one
+kind of violation (or none), and what checker.py must say of them.
+
+    checker_test.py       prints PASS/FAIL faults/checker/<case>; exit 1
+                          if any failed
+"""
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import checker  # noqa: E402
+
+T0 = 1000.0
+
+
+def ev(t, name, **kw):
+    kw.update(t=T0 + t, ev=name)
+    return kw
+
+
+def clean():
+    """Two endpoints, a and b, on n1 and n2; a sends b #0 and #1, both
+    accepted and delivered; b sends a #0, accepted and bounced; two
+    nodes with the same state, one leader in term 2."""
+    eps = {
+        'a': [ev(0, 'conn', epoch=1, node='n1'),
+              ev(1, 'sent', epoch=1, to='b', seq=0, id='a-1'),
+              ev(1, 'sent', epoch=1, to='b', seq=1, id='a-2'),
+              ev(1.1, 'acc', epoch=1, ids=['a-1', 'a-2'])],
+        'b': [ev(0, 'conn', epoch=1, node='n2'),
+              ev(1, 'sent', epoch=1, to='a', seq=0, id='b-1'),
+              ev(1.05, 'recv', frm='a', seq=0, id='a-1'),
+              ev(1.06, 'recv', frm='a', seq=1, id='a-2'),
+              ev(1.1, 'acc', epoch=1, ids=['b-1']),
+              ev(1.2, 'err', id='b-1')],
+    }
+    st = {'accounts': {'a': 'x', 'b': 'y'}, 'rosters': [['a', 'b@d']],
+          'callbridge secrets': {'cb1': 'z'}, 'members': ['1', '2']}
+    polls = [{'t': T0 + k / 2, 'node': n, 'rc': 0, 'state': s, 'term': '2',
+              'quorum': True, 'addrs': ['127.0.0.1:9', '127.0.0.2:9']}
+             for k in range(20) for n, s in (('n1', 'LEADER'),
+                                             ('n2', 'FOLLOWER'))]
+    summ = {'seed': 7, 'nodes': 2, 'duration': 10, 'kinds': ['kill'],
+            'faults': {'kill': 1}, 'ops': {}, 'convergence': 0.5,
+            'reconnects': 0, 'noquorum_bound': [3, 'test']}
+    return {'eps': eps, 'state': {'n1': st, 'n2': json.loads(
+        json.dumps(st))}, 'polls': polls, 'summary': summ, 'logs': {}}
+
+
+def write(d, run):
+    for n, evs in run['eps'].items():
+        with open(os.path.join(d, 'ep-%s.jsonl' % n), 'w') as f:
+            f.writelines(json.dumps(e) + '\n' for e in evs)
+    with open(os.path.join(d, 'status.jsonl'), 'w') as f:
+        f.writelines(json.dumps(p) + '\n' for p in run['polls'])
+    with open(os.path.join(d, 'state.json'), 'w') as f:
+        json.dump(run['state'], f)
+    with open(os.path.join(d, 'summary.json'), 'w') as f:
+        json.dump(run['summary'], f)
+    for n, text in run['logs'].items():
+        os.makedirs(os.path.join(d, 'c', n), exist_ok=True)
+        with open(os.path.join(d, 'c', n, 'mmpd.log'), 'w') as f:
+            f.write(text)
+
+
+def lost(r):
+    r['eps']['b'] = [e for e in r['eps']['b'] if e.get('id') != 'a-2']
+
+
+def dup(r):
+    r['eps']['b'].append(ev(2, 'recv', frm='a', seq=1, id='a-2'))
+
+
+def resent_twice(r):
+    # a's session ended before its ping: #1 went again and came twice.
+    a = r['eps']['a']
+    a[3] = ev(1.1, 'acc', epoch=1, ids=['a-1'])
+    a += [ev(1.2, 'down', epoch=1, node='n1'),
+          ev(1.5, 'conn', epoch=2, node='n2'),
+          ev(1.6, 'sent', epoch=2, to='b', seq=1, id='a-3'),
+          ev(1.7, 'acc', epoch=2, ids=['a-3'])]
+    r['eps']['b'].append(ev(1.65, 'recv', frm='a', seq=1, id='a-3'))
+
+
+def disorder(r):
+    b = r['eps']['b']
+    b[2], b[3] = b[3], b[2]
+
+
+def state(r):
+    r['state']['n2']['rosters'] = []
+
+
+def members(r):
+    r['state']['n2']['members'] = ['1']
+
+
+def two_leaders(r):
+    r['logs'] = {'n1': 'x mmpd: leader in term 3, leader 127.0.0.1:9\n',
+                 'n2': 'x mmpd: leader in term 3, leader 127.0.0.2:9\n'}
+
+
+def listed_twice(r):
+    r['polls'][5]['addrs'] = ['127.0.0.1:9', '127.0.0.1:9']
+
+
+def overstay(r):
+    # n2 says no quorum from 2 s to 9.5 s; b stays on it all along.
+    for p in r['polls']:
+        if p['node'] == 'n2' and p['t'] >= T0 + 2:
+            p['quorum'] = False
+
+
+def short_noquorum(r):
+    # No quorum for less than the bound: no violation.
+    for p in r['polls']:
+        if p['node'] == 'n2' and T0 + 2 <= p['t'] <= T0 + 4:
+            p['quorum'] = False
+
+
+def no_convergence(r):
+    r['summary']['convergence'] = None
+
+
+CASES = [  # (name, change, violation expected (a substring) or None)
+    ('clean', None, None),
+    ('lost', lost, 'VIOLATION lost: 1 accepted'),
+    ('duplicate', dup, 'VIOLATION duplicated: 1 attempts'),
+    ('resent-twice', resent_twice, None),
+    ('order', disorder, 'VIOLATION order: 1 pairs'),
+    ('state', state, 'VIOLATION state: rosters differ'),
+    ('members', members, 'VIOLATION state: members differ'),
+    ('two-leaders', two_leaders, 'VIOLATION leaders: term 3 had n1 and n2'),
+    ('listed-twice', listed_twice, 'VIOLATION listing: 1 polls'),
+    ('quorum-overstay', overstay, 'VIOLATION quorum: 1 sessions'),
+    ('quorum-short', short_noquorum, None),
+    ('convergence', no_convergence, 'VIOLATION convergence'),
+]
+
+
+def main():
+    failed = 0
+    for name, change, want in CASES:
+        r = clean()
+        if change:
+            change(r)
+        d = tempfile.mkdtemp(prefix='mmp-faults-checker.')
+        try:
+            write(d, r)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = checker.main([d])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        text = out.getvalue()
+        viols = [ln for ln in text.splitlines()
+                 if ln.startswith('VIOLATION')]
+        if want is None:
+            ok = rc == 0 and not viols
+        else:
+            ok = rc == 1 and len(viols) == 1 and viols[0].startswith(want)
+        if ok:
+            print('PASS faults/checker/%s' % name)
+        else:
+            failed += 1
+            print('FAIL faults/checker/%s: exit %d, expected %s' % (
+                name, rc, want or 'no violation'))
+            for ln in text.splitlines():
+                print('    ' + ln)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
