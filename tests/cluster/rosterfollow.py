@@ -10,13 +10,18 @@ rosterfollow  with the leader's raft traffic to both followers dropped,
               could commit: alice must still get her answer, once, from
               the next leader, her messages only once, and every node
               (the killed one restarted) must hold the item
+rostermany    a node that served alone, with MANY_USERS accounts of
+              MANY_ITEMS roster items each (1,500 in all), joins a
+              cluster of two: every item must reach every member's
+              database (more than go in the log at once, more than
+              commit within one submission's deadline under load)
 """
 
 import asyncio
 import time
 
-from clib import (DOMAIN, Cluster, check, is_msg, login, nft_heal,
-                  scenario, wait_new_leader, w)
+from clib import (DOMAIN, Client, Cluster, check, db_values, is_msg,
+                  login, nft_heal, scenario, until, wait_new_leader, w)
 from rosters import db_item, nft_block_raft, roster_set, wait_items
 
 
@@ -67,3 +72,62 @@ async def rosterfollow(t):
     await leader.wait_ready()
     await c.wait_agree(timeout=w(30), what='agreement after the restart')
     await wait_items(c.nodes, want)
+
+
+MANY_USERS = ('carol', 'dave', 'erin')
+MANY_ITEMS = 500        # per account: 1,500 in all
+MANY_AT_ONCE = 16       # roster sets in flight per client (the core's cap)
+
+
+def db_count(nd, owners):
+    """How many roster items owners have in the node's database."""
+    return sum(db_values(nd, 'SELECT count(*) FROM roster WHERE owner = ?',
+                         [(o,) for o in owners]))
+
+
+async def fill_roster(c, n):
+    """Client c sets n roster items, MANY_AT_ONCE at a time."""
+    for i in range(0, n, MANY_AT_ONCE):
+        await asyncio.gather(*(
+            roster_set(c, 'c%04d@elsewhere.example' % k, 'C %d' % k)
+            for k in range(i, min(n, i + MANY_AT_ONCE))))
+
+
+@scenario()
+async def rostermany(t):
+    c = Cluster(t, 3)
+    n1, n2, n3 = c.nodes
+    leader = await c.form([n1, n2])
+    await c.add_users(leader)
+    await c.wait_users([n1, n2])
+
+    await c.start([n3])
+    await n3.batch(c.base_lines(n3))
+    clients = []
+    for u in MANY_USERS:
+        pw = u + 'pw1'
+        await n3.ok('xmpp', 'user', 'add', u, stdin='%s\n%s\n' % (pw, pw))
+        cl = Client(u, 'n3', pw)
+        t.streams.append(cl)
+        cl.connect((n3.addr, c.cport))
+        await cl.wait_started('%s on n3' % u)
+        clients.append(cl)
+    t0 = time.monotonic()
+    await asyncio.gather(*(fill_roster(cl, MANY_ITEMS) for cl in clients))
+    total = MANY_ITEMS * len(MANY_USERS)
+    check(db_count(n3, MANY_USERS) == total, 'n3 holds %d of %d items' % (
+        db_count(n3, MANY_USERS), total))
+    t.note('%d items set on n3 in %.1fs' % (total, time.monotonic() - t0))
+    for cl in clients:
+        cl.drop()
+
+    await c.join(n3, n1, base=False)
+    await c.wait_agree(what='agreement with n3 in')
+    t0 = time.monotonic()
+
+    def probe():
+        seen = [db_count(nd, MANY_USERS) for nd in c.nodes]
+        return all(k == total for k in seen), seen
+    await until(probe, w(90), lambda seen: 'of %d roster items, the '
+                'members hold %s' % (total, seen))
+    t.note('merged in %.1fs' % (time.monotonic() - t0))
