@@ -582,9 +582,9 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 }
 
 /*
- * Leader: note that every <s> of l up to pseq is routed and done (not
- * held by cpseudo_hold: up to the one before the first held). Its <ack> waits
- * until the <d> frames other links have been given so far are delivered.
+ * Leader: note that every <s> of l up to pseq is routed and done: up to
+ * the one before the first that cpseudo_hold holds. Its <ack> waits until
+ * the <d> frames other links have been given so far are delivered.
  * Beyond CLEAD_PEND_MAX owed, the newest takes the place of the last:
  * what it waits for includes what the last waited for, since <d> counts
  * only grow.

@@ -46,6 +46,7 @@ static struct {
 	int			 merge_busy;	/* accounts not in yet */
 	int			 merge_inflight; /* roster items not in yet */
 	int			 merge_stalls;	/* batches that merged none */
+	int			 merge_failed;	/* ... of this batch */
 	size_t			 merge_left;	/* items missing, last pass */
 	unsigned long long	 merge_after;
 	int64_t			 next_reconcile;
@@ -488,11 +489,12 @@ cluster_merge_user_cb(void *arg, const char *err)
 	if (rep.merge_busy > 0)
 		rep.merge_busy--;
 	if (err != NULL) {
+		/* Those still missing, again, at the next tick. */
 		log_warnx("cluster: merging an account: %s; trying again",
 		    err);
-		rep.merge_users = 1;	/* those still missing, again */
-	}
-	rep.next_reconcile = 0;
+		rep.merge_users = 1;
+	} else
+		rep.next_reconcile = 0;
 }
 
 /* A roster item of ours is in the cluster (or failed: the next pass). */
@@ -502,9 +504,12 @@ cluster_merge_roster_cb(void *arg, const char *err)
 	(void)arg;
 	if (rep.merge_inflight > 0)
 		rep.merge_inflight--;
-	if (err != NULL)
+	if (err != NULL) {
 		log_debug("cluster_merge_roster_cb: %s", err);
-	if (rep.merge_inflight == 0)
+		rep.merge_failed = 1;
+	}
+	/* The next batch at once, or after a failure at the next tick. */
+	if (rep.merge_inflight == 0 && !rep.merge_failed)
 		rep.next_reconcile = 0;
 }
 
@@ -528,6 +533,7 @@ cluster_merge_rosters(void)
 
 	if (f == NULL)
 		return;
+	rep.merge_failed = 0;
 	if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
 		log_warnx("cluster_merge_rosters: %s", cause);
 		free(cause);
