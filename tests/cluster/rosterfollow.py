@@ -38,6 +38,7 @@ async def rosterfollow(t):
     answers = []
 
     await nft_block_raft(leader.addr, [nd.addr for nd in fol], c.kport)
+    base = len(alice.inbox.items)
     f1 = roster_set(alice, x1, 'on a follower', timeout=w(40))
     f1.add_done_callback(lambda f: answers.append(time.monotonic()))
     for body in ('mark 1', 'mark 2'):
@@ -72,6 +73,10 @@ async def rosterfollow(t):
     await leader.wait_ready()
     await c.wait_agree(timeout=w(30), what='agreement after the restart')
     await wait_items(c.nodes, want)
+    with t.check('answered-once'):
+        n = sum(1 for st in alice.inbox.items[base:]
+                if st.name == 'iq' and st['type'] == 'result')
+        check(n == 1, 'alice got %d iq results for her one roster set' % n)
 
 
 MANY_USERS = ('carol', 'dave', 'erin')
