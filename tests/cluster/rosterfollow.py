@@ -10,6 +10,9 @@ rosterfollow  with the leader's raft traffic to both followers dropped,
               could commit: alice must still get her answer, once, from
               the next leader, her messages only once, and every node
               (the killed one restarted) must hold the item
+rosterstepdown  the same, but the leader is not killed: the block kept,
+              the followers elect one of them and the leader steps
+              down; alice must get her answer from the new leader
 rostermany    a node that served alone, with MANY_USERS accounts of
               MANY_ITEMS roster items each (1,500 in all), joins a
               cluster of two: every item must reach every member's
@@ -25,8 +28,11 @@ from clib import (DOMAIN, Client, Cluster, check, db_values, is_msg,
 from rosters import db_item, nft_block_raft, roster_set, wait_items
 
 
-@scenario(netns=True)
-async def rosterfollow(t):
+async def follower_set(t, kill):
+    """alice on a follower sets a roster item while the leader's raft
+    traffic is dropped; then the leader is killed (kill) or, the block
+    kept, steps down when the followers elect another. She must get one
+    answer and every node the item."""
     c = Cluster(t, 3)
     # A long election timeout: nobody stands for election while blocked.
     leader = await c.form(timers=('100', '4000'))
@@ -48,20 +54,25 @@ async def rosterfollow(t):
                                timeout=w(10), take=False)
     check(not f1.done(), 'the roster set was answered while no follower '
           'could have it')
-    t.note('follower holds at the kill: %s' % [
-        db_item(nd, 'alice', x1) for nd in fol])
-    leader.kill9()
+    t.note('follower holds: %s' % [db_item(nd, 'alice', x1) for nd in fol])
     t0 = time.monotonic()
-    await nft_heal()
-    new, took = await wait_new_leader(fol, t0, w(30))
-    with t.check('follower-answer-after-leader-death'):
+    if kill:
+        leader.kill9()
+        await nft_heal()
+        new, took = await wait_new_leader(fol, t0, w(30))
+    else:
+        new, took = await wait_new_leader(fol, t0, w(30))
+        await nft_heal()
+    with t.check('follower-answer-after-leader-%s' % (
+            'death' if kill else 'step-down')):
         try:
             await asyncio.wait_for(asyncio.shield(f1), w(30))
         except asyncio.TimeoutError:
             check(False, 'alice\'s roster set never answered after the '
-                  'leader died (new leader %s after %.1fs)' % (
-                      new.name, took))
-        t.note('answered %.2fs after the kill' % (answers[0] - t0))
+                  'leader %s (new leader %s after %.1fs)' % (
+                      'died' if kill else 'stepped down', new.name, took))
+        t.note('answered %.2fs after the %s' % (
+            answers[0] - t0, 'kill' if kill else 'block'))
     want = {('alice', x1): ('none', 'on a follower')}
     await wait_items(fol, want)
     with t.check('replay-delivered-once'):
@@ -69,15 +80,26 @@ async def rosterfollow(t):
             n = sum(1 for st in alice.inbox.items
                     if is_msg(body, errors=False)(st))
             check(n == 1, '%r delivered %d times' % (body, n))
-    leader.start()
-    await leader.wait_ready()
-    await c.wait_agree(timeout=w(30), what='agreement after the restart')
+    if kill:
+        leader.start()
+        await leader.wait_ready()
+    await c.wait_agree(timeout=w(30), what='agreement after the leader '
+                       'came back')
     await wait_items(c.nodes, want)
     with t.check('answered-once'):
         n = sum(1 for st in alice.inbox.items[base:]
                 if st.name == 'iq' and st['type'] == 'result')
         check(n == 1, 'alice got %d iq results for her one roster set' % n)
 
+
+@scenario(netns=True)
+async def rosterfollow(t):
+    await follower_set(t, True)
+
+
+@scenario(netns=True)
+async def rosterstepdown(t):
+    await follower_set(t, False)
 
 MANY_USERS = ('carol', 'dave', 'erin')
 MANY_ITEMS = 500        # per account: 1,500 in all
