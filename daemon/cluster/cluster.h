@@ -231,6 +231,11 @@ void		 cfwd_close(struct xconn *, const char *, const char *);
 /* Whether local connection c may have the stanza being routed: 0 if a
    replay of one it had already (pseudo.c). */
 int		 cfwd_local_ok(struct xconn *);
+/* The hold hook: the forwarded stanza routed now from pseudo c is done
+   later; a handle for cpseudo_release, or 0 (pseudo.c). */
+uint64_t	 cpseudo_hold(struct xconn *);
+/* The release hook: a held stanza is done; its <ack> may go. */
+void		 cpseudo_release(uint64_t);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 

@@ -227,6 +227,8 @@ void		 cpseudo_route_from(struct cfwd_link *, int, const char *,
 		    uint64_t, uint64_t, struct xnode *);
 /* The origin of the stanza being routed now, or NULL (borrowed). */
 const struct cfwd_origin *cpseudo_origin(void);
+/* The last <s> of a link that may be acknowledged, of those up to seq. */
+uint64_t	 cpseudo_held_upto(const struct cfwd_link *, uint64_t);
 /* Unavailable presence of a session that died with the leader before
  * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 cpseudo_gone_presence(const char *);

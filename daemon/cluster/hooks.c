@@ -32,7 +32,9 @@ static const struct router_hooks chook_hooks = {
 	cfwd_comp_removed,	/* comp_down */
 	chook_deliver,		/* deliver */
 	chook_roster_put,	/* roster_put */
-	chook_roster_del	/* roster_del */
+	chook_roster_del,	/* roster_del */
+	cpseudo_hold,		/* hold */
+	cpseudo_release		/* release */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

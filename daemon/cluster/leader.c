@@ -246,7 +246,9 @@ clead_seen_note(struct cfwd_link *l)
 		e = xcalloc(1, sizeof(*e));
 		nseen++;
 	}
-	seq = l->pseq > l->floor ? l->pseq : l->floor;
+	seq = cpseudo_held_upto(l, l->pseq);	/* held: routed again */
+	if (seq < l->floor)
+		seq = l->floor;
 	if (e->epoch != l->epoch || e->id != l->id || seq > e->seq)
 		e->seq = seq;
 	if (e->epoch != l->epoch || e->id != l->id)
@@ -580,8 +582,9 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 }
 
 /*
- * Leader: note that every <s> of l up to pseq is routed. Its <ack> waits
- * until the <d> frames other links have been given so far are delivered.
+ * Leader: note that every <s> of l up to pseq is routed and done: up to
+ * the one before the first that cpseudo_hold holds. Its <ack> waits until
+ * the <d> frames other links have been given so far are delivered.
  * Beyond CLEAD_PEND_MAX owed, the newest takes the place of the last:
  * what it waits for includes what the last waited for, since <d> counts
  * only grow.
@@ -592,12 +595,13 @@ clead_mark(struct cfwd_link *l)
 	struct clead_pend	*p, *last;
 	struct cfwd_link	*o;
 	struct xnode		*f;
+	uint64_t		 upto = cpseudo_held_upto(l, l->pseq);
 
-	if (l->pseq <= l->marked || l->holder)
+	if (upto <= l->marked || l->holder)
 		return;
-	l->marked = l->pseq;
+	l->marked = upto;
 	p = xcalloc(1, sizeof(*p));
-	p->seq = l->pseq;
+	p->seq = upto;
 	TAILQ_FOREACH(o, &links, entry) {
 		if (o == l || o->dsent <= o->dacked)
 			continue;
@@ -609,9 +613,9 @@ clead_mark(struct cfwd_link *l)
 	if (p->n == 0 && TAILQ_EMPTY(&l->pend)) {
 		free(p);
 		f = clink_frame("ack", NULL, NULL);
-		clink_set_num(f, "seq", l->pseq);
+		clink_set_num(f, "seq", upto);
 		clink_send(l, f);
-		l->acked = l->pseq;
+		l->acked = upto;
 		return;
 	}
 	if (l->npend >= CLEAD_PEND_MAX &&

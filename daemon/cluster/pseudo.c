@@ -34,7 +34,19 @@ static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*pseudo_reaper;
 static struct cfwd_link	 transient_link;	/* origins that went */
 static const struct cfwd_origin *routing;	/* what is routed now */
+static struct cfwd_link	*routing_link;		/* ... from that link */
 static uint64_t		 npass;			/* routing passes */
+
+/* A forwarded stanza whose handling goes on after it was routed. */
+struct cpseudo_hold {
+	TAILQ_ENTRY(cpseudo_hold) entry;
+	uint64_t		 id;
+	uint64_t		 link;		/* its link's serial */
+	uint64_t		 seq;		/* its <s> */
+};
+static TAILQ_HEAD(cpseudo_holds, cpseudo_hold) holds =
+    TAILQ_HEAD_INITIALIZER(holds);
+static uint64_t		 nextholdid;
 
 static void	 cpseudo_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
@@ -54,6 +66,12 @@ cpseudo_events(void)
 void
 cpseudo_free(void)
 {
+	struct cpseudo_hold	*h;
+
+	while ((h = TAILQ_FIRST(&holds)) != NULL) {
+		TAILQ_REMOVE(&holds, h, entry);
+		free(h);
+	}
 	cpseudo_reap(NULL);
 	reaper_free(pseudo_reaper);
 	pseudo_reaper = NULL;
@@ -218,6 +236,7 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
     uint64_t epoch, uint64_t seq, struct xnode *n)
 {
 	const struct cfwd_origin *was = routing;
+	struct cfwd_link	*wasl = routing_link;
 	struct cfwd_origin	 o;
 	struct xconn		*c;
 	const char		*name = xnode_name(n);
@@ -232,8 +251,10 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 	o.pass = ++npass;
 	if ((c = clink_find(l, kind, id)) != NULL) {
 		routing = epoch != 0 ? &o : NULL;
+		routing_link = epoch != 0 ? l : NULL;
 		router_route(c, n);
 		routing = was;
+		routing_link = wasl;
 		return;
 	}
 	if (kind == XC_CLIENT && strcmp(name, "presence") == 0 &&
@@ -246,8 +267,10 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 	if (kind == XC_CLIENT)
 		c->full = xstrdup(id);
 	routing = epoch != 0 ? &o : NULL;
+	routing_link = epoch != 0 ? l : NULL;
 	router_route(c, n);
 	routing = was;
+	routing_link = wasl;
 	xconn_free(c);
 }
 
@@ -256,6 +279,60 @@ const struct cfwd_origin *
 cpseudo_origin(void)
 {
 	return (routing);
+}
+
+/*
+ * The hold hook: the forwarded stanza being routed now from pseudo c is
+ * not done when routed (a roster change waits for the log). Its link's
+ * <ack> stops short of it until cpseudo_release; a handle, or 0 if it is
+ * not a follower's numbered stanza.
+ */
+uint64_t
+cpseudo_hold(struct xconn *c)
+{
+	struct cpseudo_hold	*h;
+
+	if (routing == NULL || routing_link == NULL || c->remote == NULL)
+		return (0);
+	h = xcalloc(1, sizeof(*h));
+	while (++nextholdid == 0)
+		;
+	h->id = nextholdid;
+	h->link = routing_link->serial;
+	h->seq = routing->seq;
+	TAILQ_INSERT_TAIL(&holds, h, entry);
+	log_debug("cpseudo_hold: %s: %llu held", routing_link->addr,
+	    (unsigned long long)h->seq);
+	return (h->id);
+}
+
+/* The release hook: a held stanza is done; acknowledge what is due. */
+void
+cpseudo_release(uint64_t id)
+{
+	struct cpseudo_hold	*h;
+
+	TAILQ_FOREACH(h, &holds, entry)
+		if (h->id == id)
+			break;
+	if (h == NULL)
+		return;
+	TAILQ_REMOVE(&holds, h, entry);
+	if (clead_link_by_serial(h->link) != NULL && !csettle_active())
+		clead_ack_all();
+	free(h);
+}
+
+/* The last <s> of link l that may be acknowledged, given pseq routed. */
+uint64_t
+cpseudo_held_upto(const struct cfwd_link *l, uint64_t pseq)
+{
+	struct cpseudo_hold	*h;
+
+	TAILQ_FOREACH(h, &holds, entry)
+		if (h->link == l->serial && h->seq <= pseq)
+			pseq = h->seq - 1;
+	return (pseq);
 }
 
 /*

@@ -34,6 +34,8 @@
 #include "xmpp/sasl.h"
 
 #define CLUSTER_RECONCILE_MS	1000
+#define CLUSTER_MERGE_BATCH	64	/* roster items merging at once */
+#define CLUSTER_MERGE_STALLS	5	/* batches that merge none: give up */
 
 static struct {
 	int			 init_busy;
@@ -42,6 +44,10 @@ static struct {
 	int			 merge_users;	/* join: ours go in, once */
 	int			 merge_rosters;	/* ... then their rosters */
 	int			 merge_busy;	/* accounts not in yet */
+	int			 merge_inflight; /* roster items not in yet */
+	int			 merge_stalls;	/* batches that merged none */
+	int			 merge_failed;	/* ... of this batch */
+	size_t			 merge_left;	/* items missing, last pass */
 	unsigned long long	 merge_after;
 	int64_t			 next_reconcile;
 	int			 reconcile_busy;
@@ -51,6 +57,7 @@ static char	*cluster_random_hex(size_t);
 static void	 cluster_reconcile_cb(void *, const char *);
 static void	 cluster_merge_user_cb(void *, const char *);
 static void	 cluster_merge_rosters(void);
+static void	 cluster_merge_roster_cb(void *, const char *);
 
 /* An account arrived through the log: store it here. */
 void
@@ -432,12 +439,13 @@ cluster_reconcile(void)
 			util_free_argv(users, n);
 		}
 		rep.merge_rosters = 1;
+		rep.merge_left = SIZE_MAX;
+		rep.merge_stalls = 0;
 	}
 	/* Rosters after their accounts: the log ignores an owner it lacks. */
-	if (rep.merge_rosters && rep.merge_busy == 0) {
-		rep.merge_rosters = 0;
+	if (rep.merge_rosters && rep.merge_busy == 0 &&
+	    rep.merge_inflight == 0)
 		cluster_merge_rosters();
-	}
 	if (db_callbridge_list(mmpd->db, &cbs, &ncb, &cause) == -1) {
 		log_warnx("cluster_reconcile: %s", cause);
 		free(cause);
@@ -480,15 +488,39 @@ cluster_merge_user_cb(void *arg, const char *err)
 	(void)arg;
 	if (rep.merge_busy > 0)
 		rep.merge_busy--;
-	if (err != NULL)
-		log_warnx("cluster: merging an account: %s", err);
-	rep.next_reconcile = 0;
+	if (err != NULL) {
+		/* Those still missing, again, at the next tick. */
+		log_warnx("cluster: merging an account: %s; trying again",
+		    err);
+		rep.merge_users = 1;
+	} else
+		rep.next_reconcile = 0;
+}
+
+/* A roster item of ours is in the cluster (or failed: the next pass). */
+static void
+cluster_merge_roster_cb(void *arg, const char *err)
+{
+	(void)arg;
+	if (rep.merge_inflight > 0)
+		rep.merge_inflight--;
+	if (err != NULL) {
+		log_debug("cluster_merge_roster_cb: %s", err);
+		rep.merge_failed = 1;
+	}
+	/* The next batch at once, or after a failure at the next tick. */
+	if (rep.merge_inflight == 0 && !rep.merge_failed)
+		rep.next_reconcile = 0;
 }
 
 /*
  * After a join: every roster item of ours that the cluster lacks (by
- * owner and contact), for each of our accounts the cluster has, goes in.
- * An item both have is the cluster's already (raft wrote it here).
+ * owner and contact), for each of our accounts the cluster has, goes in,
+ * CLUSTER_MERGE_BATCH at a time; each batch over, the next pass looks
+ * again, so that one that failed (its deadline passed) goes in again,
+ * until none is missing or CLUSTER_MERGE_STALLS passes in a row leave as
+ * many missing. An item both have is the cluster's already (raft wrote
+ * it here).
  */
 static void
 cluster_merge_rosters(void)
@@ -496,11 +528,12 @@ cluster_merge_rosters(void)
 	struct cfsm		*f = cluster_fsm();
 	struct db_roster	*items;
 	char			**users, *cause;
-	size_t			 k, i;
-	int			 n, u, merged = 0;
+	size_t			 k, i, missing = 0;
+	int			 n, u, sent = 0;
 
 	if (f == NULL)
 		return;
+	rep.merge_failed = 0;
 	if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
 		log_warnx("cluster_merge_rosters: %s", cause);
 		free(cause);
@@ -519,16 +552,35 @@ cluster_merge_rosters(void)
 		for (i = 0; i < k; i++) {
 			if (cfsm_roster(f, users[u], items[i].jid) != NULL)
 				continue;
+			missing++;
+			if (sent >= CLUSTER_MERGE_BATCH)
+				continue;
+			rep.merge_inflight++;
 			if (cluster_roster_put(users[u], &items[i],
-			    cluster_ignore, NULL) == 0)
-				merged++;
+			    cluster_merge_roster_cb, NULL) == 0)
+				sent++;
+			else
+				rep.merge_inflight--;
 		}
 		db_roster_free(items, k);
 	}
 	util_free_argv(users, n);
-	if (merged > 0)
-		log_info("cluster: merging %d roster items of this node into "
-		    "the cluster's", merged);
+	if (missing < rep.merge_left)
+		rep.merge_stalls = 0;
+	else if (++rep.merge_stalls >= CLUSTER_MERGE_STALLS) {
+		log_warnx("cluster: %zu roster items of this node cannot be "
+		    "merged into the cluster's; giving up", missing);
+		sent = 0;
+	}
+	rep.merge_left = missing;
+	if (sent == 0) {
+		rep.merge_rosters = 0;
+		if (missing == 0)
+			log_info("cluster: the rosters of this node are merged");
+		return;
+	}
+	log_info("cluster: merging %d of %zu roster items of this node "
+	    "into the cluster's", sent, missing);
 }
 
 /* One digest entry is in: look for the next one at once. */
@@ -570,6 +622,6 @@ void
 cluster_replicate_reset(void)
 {
 	rep.publish_users = rep.merge_users = rep.merge_rosters = 0;
-	rep.merge_busy = 0;
+	rep.merge_busy = rep.merge_inflight = 0;
 	rep.init_busy = rep.reconcile_busy = 0;
 }

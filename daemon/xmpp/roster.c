@@ -18,6 +18,8 @@
  * resource-constraint (wait). A change remembers its session by serial
  * and JID (xconn_serial): if the session goes meanwhile the change is
  * still made and the others still hear of it; only its answer is lost.
+ * The stanza is held (router_hold) until its change is over, so that a
+ * cluster's follower keeps it, and sends it again, until then.
  *
  * Every roster is capped (db.h, DB_ROSTER_*): a roster set past a length
  * or count of one item is not-acceptable, one that would make the roster
@@ -98,6 +100,7 @@ struct roster_job {
 	struct roster_acct	*own;
 	struct roster_acct	*con;		/* a local contact, or NULL */
 	uint64_t		 serial;	/* the session that asked */
+	uint64_t		 hold;		/* its stanza's, router_hold */
 	char			*bare;
 	char			*resource;
 	char			*full;
@@ -348,6 +351,7 @@ roster_enqueue(struct xconn *c, const struct xnode *n, int kind,
 	j->full = xstrdup(c->full);
 	j->to = xstrdup(to);
 	j->n = xnode_copy(n);
+	j->hold = router_hold(c);
 	TAILQ_INSERT_TAIL(&roster_jobs, j, entry);
 	roster_run();
 }
@@ -756,6 +760,8 @@ roster_route(struct roster_job *j, const struct roster_step *st)
 static void
 roster_finish(struct roster_job *j)
 {
+	uint64_t	 hold = j->hold;
+
 	TAILQ_REMOVE(&roster_jobs, j, entry);
 	j->own->asked--;
 	roster_acct_put(j->own);
@@ -768,6 +774,7 @@ roster_finish(struct roster_job *j)
 	free(j->full);
 	free(j->to);
 	free(j);
+	router_release(hold);
 	roster_run();
 }
 

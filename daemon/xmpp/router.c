@@ -161,6 +161,23 @@ router_roster_del(const char *owner, const char *jid,
 	return (hooks.roster_del(owner, jid, done, arg));
 }
 
+/* The stanza from c handled now finishes later: a handle, or 0 (hold). */
+uint64_t
+router_hold(struct xconn *c)
+{
+	if (hooks.hold == NULL)
+		return (0);
+	return (hooks.hold(c));
+}
+
+/* A stanza held by router_hold is done; 0 is nothing. */
+void
+router_release(uint64_t h)
+{
+	if (h != 0 && hooks.release != NULL)
+		hooks.release(h);
+}
+
 /* Forget every table entry (all streams are gone by now). */
 void
 router_free(void)

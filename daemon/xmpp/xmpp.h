@@ -179,6 +179,15 @@ struct xconn {
  *	stored here or done(arg, error) if it may not be, called later
  *	(never before the hook returns) and exactly once; -1: refused at
  *	once, nothing stored. The core answers the client only after done.
+ *   hold: the stanza from c that the core is handling now (in the
+ *	stanza's router_route) is not done when that returns: a roster
+ *	change waits for its store, then answers and routes on. A handle
+ *	(0: none) that the core gives back to release exactly once when it
+ *	is done (answered, failed or given up; that may be before
+ *	router_route returns). A cluster leader holds off telling the
+ *	stanza's node that it is done until then, so that node sends it
+ *	again to the next leader if this one goes meanwhile.
+ *   release: the stanza held by handle is done.
  */
 struct db_roster;
 struct router_hooks {
@@ -193,6 +202,8 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	int	(*roster_del)(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+	uint64_t (*hold)(struct xconn *);
+	void	(*release)(uint64_t);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */

@@ -124,6 +124,11 @@ int		 router_roster_put(const char *, const struct db_roster *,
    router_roster_put. */
 int		 router_roster_del(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+/* The stanza from c being handled finishes later (the hold hook): a
+   handle for router_release, or 0. */
+uint64_t	 router_hold(struct xconn *);
+/* A stanza held by router_hold is done (the release hook); 0: nothing. */
+void		 router_release(uint64_t);
 /* Up to max sessions of an account into out (borrowed); how many. */
 int		 router_sessions(const char *, struct xconn **, int);
 /* How many sessions an account has on this node. */

@@ -892,6 +892,7 @@ import hostile_peers  # noqa: E402,F401 (its scenarios register last)
 import quorum  # noqa: E402,F401
 import once  # noqa: E402,F401 (exactly-once application, issue 12)
 import rosters  # noqa: E402,F401
+import rosterfollow  # noqa: E402,F401 (a follower client's roster change)
 import relay  # noqa: E402,F401 (delivery across cut links, presence)
 import origin  # noqa: E402,F401 (no duplicates after a leader dies)
 

@@ -61,6 +61,10 @@ struct hooklog {
 	int		 unbound_takes;	/* what the unbound hook answers */
 	int		 stanza, bound, unbound, gone, up, down, put, del;
 	int		 gone_seq;
+	int		 holds, releases;	/* hold, release hooks */
+	uint64_t	 held[MAXWAIT];		/* handles not released */
+	int		 nheld;
+	int		 release_seq;
 	struct xconn	*last;
 	char		 owner[64], jid[128], sub[16];
 };
@@ -86,6 +90,8 @@ static int	 h_put(const char *, const struct db_roster *,
 		    void (*)(void *, const char *), void *);
 static int	 h_del(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+static uint64_t	 h_hold(struct xconn *);
+static void	 h_release(uint64_t);
 static void	 p_start(void *, const char *, const char *, const char *,
 		    const char **);
 static void	 p_stanza(void *, struct xnode *);
@@ -99,7 +105,8 @@ static const struct xconn_ops test_ops_noraw = {
 	t_send, t_error, t_close, NULL
 };
 static const struct router_hooks test_hooks = {
-	h_stanza, h_bound, h_unbound, h_gone, h_up, h_down, NULL, h_put, h_del
+	h_stanza, h_bound, h_unbound, h_gone, h_up, h_down, NULL, h_put, h_del,
+	h_hold, h_release
 };
 static const struct xparser_cb parse_cb = {
 	p_start, p_stanza, p_end, p_error
@@ -188,6 +195,31 @@ h_gone(struct xconn *c)
 	hl.gone++;
 	hl.gone_seq = ++seq;
 	hl.last = c;
+}
+
+/* Hook: the stanza routed now from c is done later; a new handle. */
+static uint64_t
+h_hold(struct xconn *c)
+{
+	ck_assert_int_lt(hl.nheld, MAXWAIT);
+	hl.holds++;
+	hl.last = c;
+	hl.held[hl.nheld++] = 1000 + hl.holds;
+	return (1000 + hl.holds);
+}
+
+/* Hook: a held stanza is done; its handle must be one not released. */
+static void
+h_release(uint64_t h)
+{
+	int	 i;
+
+	for (i = 0; i < hl.nheld && hl.held[i] != h; i++)
+		;
+	ck_assert_int_lt(i, hl.nheld);
+	hl.held[i] = hl.held[--hl.nheld];
+	hl.releases++;
+	hl.release_seq = ++seq;
 }
 
 /* Hook: a component came. */
@@ -1012,6 +1044,62 @@ START_TEST(test_roster_async_gone)
 END_TEST
 
 /*
+ * A roster change's stanza is held (the hold hook) from its routing until
+ * the change is over: released once, after the answer and the presence
+ * went, whether stored, failed or refused at once, the session there or
+ * not. Other stanzas are not held.
+ */
+START_TEST(test_roster_hold)
+{
+	struct xconn	*a, *b;
+	int		 i;
+
+	a = client("alice", "one");
+	b = client("bob", "one");
+	available(b, 0);
+	router_set_hooks(&test_hooks);
+	hl.roster_take = 1;
+	route(a, "<message to='bob@example.com'><body>hi</body></message>");
+	ck_assert_int_eq(hl.holds, 0);
+	route(a, RSET("r1", "dave@example.com"));
+	route(a, "<presence to='bob@example.com' type='subscribe'/>");
+	ck_assert_int_eq(hl.holds, 2);
+	ck_assert_int_eq(hl.releases, 0);
+	h_complete(0, NULL);
+	ck_assert_int_eq(hl.releases, 1);
+	ck_assert_int_eq(sent(a, "type=\"result\"", "id=\"r1\""), 1);
+	ck_assert_int_lt(rec_of(a)->seq[rec_of(a)->nsent - 1], hl.release_seq);
+	h_complete(1, NULL);
+	ck_assert_int_eq(hl.releases, 1);	/* one of its two items */
+	h_complete(2, NULL);
+	ck_assert_int_eq(hl.releases, 2);
+	ck_assert_int_eq(sent(b, "type=\"subscribe\"", NULL), 1);
+	ck_assert_int_lt(rec_of(b)->seq[rec_of(b)->nsent - 1], hl.release_seq);
+
+	/* Failed, refused at once, its session gone: released all the same. */
+	route(a, RSET("r2", "erin@example.com"));
+	h_complete(3, "no quorum");
+	ck_assert_int_eq(hl.releases, 3);
+	hl.roster_take = -1;
+	route(a, RSET("r3", "fred@example.com"));
+	ck_assert_int_eq(hl.holds, 4);
+	ck_assert_int_eq(hl.releases, 4);
+	hl.roster_take = 1;
+	route(a, RSET("r4", "gina@example.com"));
+	drop(a);
+	h_complete(4, NULL);
+	ck_assert_int_eq(hl.releases, 5);
+
+	/* Past the pending limit: refused, never held. */
+	a = client("alice", "two");
+	for (i = 0; i < XMPP_ROSTER_PENDING + 1; i++)
+		route(a, RSET("rl", "x@example.com"));
+	ck_assert_int_eq(hl.holds, 5 + XMPP_ROSTER_PENDING);
+	ck_assert_int_eq(hl.nheld, XMPP_ROSTER_PENDING);
+}
+END_TEST
+
+/*
  * At most XMPP_ROSTER_PENDING changes of an account wait; the next is
  * resource-constraint (wait). Another account is not held up.
  */
@@ -1099,6 +1187,7 @@ router_suite(void)
 	tcase_add_test(tc, test_roster_async);
 	tcase_add_test(tc, test_roster_async_error);
 	tcase_add_test(tc, test_roster_async_gone);
+	tcase_add_test(tc, test_roster_hold);
 	tcase_add_test(tc, test_roster_pending_limit);
 	tcase_add_test(tc, test_conn_ops);
 	suite_add_tcase(s, tc);
