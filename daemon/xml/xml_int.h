@@ -19,6 +19,7 @@
 #define XP_MAX_NSDECLS	16	/* namespace declarations per start tag */
 #define XP_ATTR_SLACK	8	/* kept free on a stanza for the server */
 #define XP_BUF_KEEP	4096	/* larger buffers are freed after use */
+#define XP_HDR_MAX	1024	/* a stream header kept for xparser_idle */
 
 /*
  * Where the pre-scan (xp_scan) is in the input. Character data and CDATA
@@ -34,6 +35,14 @@ enum xp_lex {
 	XL_ETAG,		/* in an end tag */
 	XL_STAG,		/* in a start tag, outside quotes */
 	XL_QUOTE		/* in a quoted attribute value */
+};
+
+/* Whether the stream header is kept (hdr) for rebuilding ctxt. */
+enum xp_hdr {
+	XH_COPY,		/* before the root's '>': being copied */
+	XH_KEPT,		/* hdr holds the header, hdrlen bytes */
+	XH_NONE			/* longer than XP_HDR_MAX: ctxt is never
+				   released */
 };
 
 enum xp_state {
@@ -79,6 +88,13 @@ struct xparser {
 	size_t		 holdcap;
 	char		*vbuf;		/* an attribute value, decoded */
 	size_t		 vbufcap;
+
+	char		*hdr;		/* the stream's bytes up to the root's
+					   '>', to rebuild ctxt from */
+	size_t		 hdrlen;
+	size_t		 hdrend;	/* offset just after the root's '>' */
+	int		 hdrstate;	/* XH_* */
+	int		 replay;	/* feeding hdr again: no callbacks */
 
 	size_t		 max_bytes;
 	int		 max_depth;
