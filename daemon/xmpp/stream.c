@@ -350,6 +350,8 @@ xconn_read(void *arg, const char *buf, size_t len)
 		return;
 	c->busy = 1;
 	xparser_feed(c->parser, buf, len);
+	if (!c->hot)
+		(void)xparser_idle(c->parser);
 	xconn_shape_take(c, len);
 	if (c->want_tls && !c->closing)
 		xconn_upgrade(c);
@@ -409,9 +411,10 @@ xconn_bury(struct xconn *c)
 /*
  * Every XMPP_IDLE_SECS: a stream that had no input since the last sweep
  * gives back what its parser holds between stanzas (xparser_idle; most of
- * an idle session's memory), to be rebuilt when input comes. A sweep
- * rather than at every read, so that a busy stream does not pay for
- * rebuilding its parser at every stanza.
+ * an idle session's memory), to be rebuilt when input comes; one that
+ * had none in the sweep before either (not hot) gives it back after each
+ * read (xconn_read). A stream that keeps sending keeps its parser, and
+ * does not pay for rebuilding it at every stanza.
  */
 static void
 xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
@@ -425,6 +428,7 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(c, &xconns, entry) {
 		if (!c->busy && !c->closing && c->parser != NULL)
 			n += xparser_idle(c->parser);
+		c->hot = c->busy;
 		c->busy = 0;
 	}
 	if (n == 0)

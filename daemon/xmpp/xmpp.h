@@ -115,6 +115,7 @@ struct xconn {
 	struct xio		*io;		/* socket, NULL for a pseudo */
 	struct xparser		*parser;
 	int			 busy;		/* input since the idle sweep */
+	int			 hot;		/* ... and before it, too */
 	struct event		*timer;		/* time to authenticate */
 	char			 peer[80];	/* address:port for logs */
 	char			 addr[64];	/* address alone */
