@@ -92,6 +92,10 @@ xp_open(struct xparser *p)
 	p->mark = 0;
 	p->lex = XL_TEXT;
 	p->lexerr = 0;
+	free(p->lexmsg);
+	p->lexmsg = NULL;
+	free(p->errmsg);
+	p->errmsg = NULL;
 	p->holdlen = 0;
 	p->hdrstate = XH_COPY;
 	p->hdrlen = 0;
@@ -150,6 +154,8 @@ xparser_free(struct xparser *p)
 	free(p->stack);
 	free(p->hold);
 	free(p->vbuf);
+	free(p->errmsg);
+	free(p->lexmsg);
 	free(p);
 }
 
@@ -446,13 +452,16 @@ void
 xp_fail(struct xparser *p, int code, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 msg[XP_ERRMSG];
 
 	if (p->error != 0 || p->state != XP_RUN)
 		return;
 	p->error = code;
 	va_start(ap, fmt);
-	(void)vsnprintf(p->errmsg, sizeof(p->errmsg), fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	free(p->errmsg);
+	p->errmsg = xstrdup(msg);
 	if (p->inparse)
 		xmlStopParser(p->ctxt);
 }

@@ -19,6 +19,7 @@
 #define XP_MAX_NSDECLS	16	/* namespace declarations per start tag */
 #define XP_ATTR_SLACK	8	/* kept free on a stanza for the server */
 #define XP_BUF_KEEP	4096	/* larger buffers are freed after use */
+#define XP_ERRMSG	160	/* bytes of an error's text, with the NUL */
 #define XP_HDR_MAX	1024	/* a stream header kept for xparser_idle */
 
 /*
@@ -60,7 +61,7 @@ struct xparser {
 	int		 inparse;	/* inside xmlParseChunk */
 	int		 restart;	/* reset asked by a callback */
 	int		 error;		/* XP_* to report, or 0 */
-	char		 errmsg[160];
+	char		*errmsg;	/* its text (allocated), or NULL */
 
 	int		 depth;		/* 1: the stream root */
 	struct xnode	*stanza;	/* being built, or NULL */
@@ -82,7 +83,7 @@ struct xparser {
 	size_t		 nattrs;	/* in the start tag, with xmlns */
 	size_t		 nnsdecls;	/* namespace declarations in it */
 	int		 lexerr;	/* XP_* found by the pre-scan, or 0 */
-	char		 lexmsg[80];
+	char		*lexmsg;	/* its text (allocated), or NULL */
 	char		*hold;		/* an incomplete tag, not yet fed */
 	size_t		 holdlen;
 	size_t		 holdcap;

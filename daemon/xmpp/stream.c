@@ -71,6 +71,7 @@ static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
 static void	 xconn_idle_sweep(evutil_socket_t, short, void *);
+static int	 xconn_idle(struct xconn *);
 static uint64_t	 xconn_shape_now(void);
 static void	 xconn_shape_take(struct xconn *, size_t);
 static uint64_t	 xconn_shape_bucket(int64_t *, uint64_t *, uint64_t, size_t,
@@ -351,7 +352,7 @@ xconn_read(void *arg, const char *buf, size_t len)
 	c->busy = 1;
 	xparser_feed(c->parser, buf, len);
 	if (!c->hot)
-		(void)xparser_idle(c->parser);
+		(void)xconn_idle(c);
 	xconn_shape_take(c, len);
 	if (c->want_tls && !c->closing)
 		xconn_upgrade(c);
@@ -409,6 +410,23 @@ xconn_bury(struct xconn *c)
 }
 
 /*
+ * Give back what an idle stream need not hold: its parser's state between
+ * stanzas, and the authentication timer once it has done its work.
+ * Returns 1 if the parser was released.
+ */
+static int
+xconn_idle(struct xconn *c)
+{
+	if (c->closing || c->parser == NULL)
+		return (0);
+	if (c->timer != NULL && !evtimer_pending(c->timer, NULL)) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	return (xparser_idle(c->parser));
+}
+
+/*
  * Every XMPP_IDLE_SECS: a stream that had no input since the last sweep
  * gives back what its parser holds between stanzas (xparser_idle; most of
  * an idle session's memory), to be rebuilt when input comes; one that
@@ -426,8 +444,8 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	TAILQ_FOREACH(c, &xconns, entry) {
-		if (!c->busy && !c->closing && c->parser != NULL)
-			n += xparser_idle(c->parser);
+		if (!c->busy)
+			n += xconn_idle(c);
 		c->hot = c->busy;
 		c->busy = 0;
 	}
@@ -509,8 +527,8 @@ stream_close(struct xconn *c)
 		return;
 	}
 	/* A peer that does not read gets a few seconds, not for ever. */
-	evtimer_del(c->timer);
-	event_free(c->timer);
+	if (c->timer != NULL)
+		event_free(c->timer);
 	c->timer = evtimer_new(mmpd->base, xconn_drained, c);
 	evtimer_add(c->timer, &tv);
 }
