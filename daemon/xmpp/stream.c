@@ -444,8 +444,11 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	TAILQ_FOREACH(c, &xconns, entry) {
-		if (!c->busy)
+		if (!c->busy) {
 			n += xconn_idle(c);
+			if (!c->closing && c->io != NULL)
+				xio_idle(c->io);
+		}
 		c->hot = c->busy;
 		c->busy = 0;
 	}
