@@ -97,6 +97,14 @@ tls_ctx_new(int flags, const char *key, const char *crt, const char *ca,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, opts);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * No resumption at all: in TLS 1.3 SSL_OP_NO_TICKET alone means
+	 * stateful tickets, two sessions a connection kept in the server's
+	 * cache (up to 20,480 of them) for clients that never come back.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (flags & TLS_SERVER)
+		SSL_CTX_set_num_tickets(ctx, 0);
 	if ((flags & TLS_SERVER ?
 	    SSL_CTX_use_certificate_file(ctx, crt, SSL_FILETYPE_PEM) :
 	    SSL_CTX_use_certificate_chain_file(ctx, crt)) != 1) {

@@ -45,31 +45,43 @@
 
 static void	xp_open(struct xparser *);
 static void	xp_close(struct xparser *);
+static xmlParserCtxtPtr xp_ctxt_new(struct xparser *);
 static int	xp_push(struct xparser *, const char *, size_t);
+static void	xp_hdr_copy(struct xparser *, const char *, size_t);
+static void	xp_hdr_done(struct xparser *);
+static int	xp_revive(struct xparser *);
 static void	xp_hold(struct xparser *, const char *, size_t);
 
-/* Create a libxml2 push context for a new stream. */
-static void
-xp_open(struct xparser *p)
+/* A libxml2 push context for p, set up for XMPP. */
+static xmlParserCtxtPtr
+xp_ctxt_new(struct xparser *p)
 {
 	xmlSAXHandler	 sax;
+	xmlParserCtxtPtr ctxt;
 
 	memset(&sax, 0, sizeof(sax));
 	xp_sax_init(&sax);
-	p->ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
-	if (p->ctxt == NULL)
-		fatalx("xp_open: xmlCreatePushParserCtxt failed");
+	ctxt = xmlCreatePushParserCtxt(&sax, p, NULL, 0, NULL);
+	if (ctxt == NULL)
+		fatalx("xp_ctxt_new: xmlCreatePushParserCtxt failed");
 	/*
 	 * No XML_PARSE_NOENT (never substitute entities), no DTDLOAD or
 	 * DTDVALID (never load a DTD), NONET for good measure; the stream is
 	 * UTF-8 whatever a declaration says (RFC 6120 section 11.6).
 	 */
-	xmlCtxtUseOptions(p->ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
-	xmlSwitchEncoding(p->ctxt, XML_CHAR_ENCODING_UTF8);
-	p->ctxt->replaceEntities = 0;
-	p->ctxt->loadsubset = 0;
-	p->ctxt->validate = 0;
+	xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_IGNORE_ENC);
+	xmlSwitchEncoding(ctxt, XML_CHAR_ENCODING_UTF8);
+	ctxt->replaceEntities = 0;
+	ctxt->loadsubset = 0;
+	ctxt->validate = 0;
+	return (ctxt);
+}
 
+/* Create a libxml2 push context for a new stream. */
+static void
+xp_open(struct xparser *p)
+{
+	p->ctxt = xp_ctxt_new(p);
 	p->state = XP_RUN;
 	p->restart = 0;
 	p->error = 0;
@@ -80,7 +92,14 @@ xp_open(struct xparser *p)
 	p->mark = 0;
 	p->lex = XL_TEXT;
 	p->lexerr = 0;
+	free(p->lexmsg);
+	p->lexmsg = NULL;
+	free(p->errmsg);
+	p->errmsg = NULL;
 	p->holdlen = 0;
+	p->hdrstate = XH_COPY;
+	p->hdrlen = 0;
+	p->hdrend = 0;
 }
 
 /* Drop the libxml2 context and any half-built stanza. */
@@ -93,6 +112,9 @@ xp_close(struct xparser *p)
 	}
 	xnode_free(p->stanza);
 	p->stanza = NULL;
+	free(p->hdr);
+	p->hdr = NULL;
+	p->hdrlen = 0;
 }
 
 /* A new parser calling cb with arg; it starts at the beginning of a stream. */
@@ -132,6 +154,8 @@ xparser_free(struct xparser *p)
 	free(p->stack);
 	free(p->hold);
 	free(p->vbuf);
+	free(p->errmsg);
+	free(p->lexmsg);
 	free(p);
 }
 
@@ -198,7 +222,9 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 	if (p->state == XP_FAILED)
 		return (-1);
 	p->busy = 1;
-	if (p->state == XP_RUN && len > 0) {
+	if (p->state == XP_RUN && len > 0 && p->ctxt == NULL)
+		rc = xp_revive(p);
+	if (rc == 0 && p->state == XP_RUN && len > 0) {
 		safe = xp_scan(p, buf, len);
 		if (safe > 0 && p->holdlen > 0) {
 			/* The tag held back is complete now. */
@@ -264,9 +290,13 @@ xp_push(struct xparser *p, const char *buf, size_t len)
 		if (n > INT_MAX)
 			n = INT_MAX;
 		p->fed += n;
+		if (p->hdrstate == XH_COPY)
+			xp_hdr_copy(p, buf, n);
 		p->inparse = 1;
 		rc = xmlParseChunk(p->ctxt, buf, (int)n, 0);
 		p->inparse = 0;
+		if (p->hdrstate == XH_COPY && p->depth > 0)
+			xp_hdr_done(p);
 		buf += n;
 		len -= n;
 		if (p->restart)
@@ -306,6 +336,107 @@ xp_hold(struct xparser *p, const char *buf, size_t len)
 }
 
 
+/*
+ * Copy bytes that go to libxml2 before the stream root's '>' (and perhaps
+ * some after it, cut off by xp_hdr_done), up to XP_HDR_MAX.
+ */
+static void
+xp_hdr_copy(struct xparser *p, const char *buf, size_t len)
+{
+	if (p->hdrlen + len > XP_HDR_MAX) {
+		free(p->hdr);
+		p->hdr = NULL;
+		p->hdrlen = 0;
+		p->hdrstate = XH_NONE;
+		return;
+	}
+	if (p->hdr == NULL)
+		p->hdr = xmalloc(XP_HDR_MAX);
+	memcpy(p->hdr + p->hdrlen, buf, len);
+	p->hdrlen += len;
+}
+
+/* The stream root has started: keep the header up to its '>'. */
+static void
+xp_hdr_done(struct xparser *p)
+{
+	if (p->hdrend == 0 || p->hdrend > p->hdrlen) {
+		free(p->hdr);
+		p->hdr = NULL;
+		p->hdrlen = 0;
+		p->hdrstate = XH_NONE;
+		return;
+	}
+	p->hdrlen = p->hdrend;
+	p->hdr = xreallocarray(p->hdr, 1, p->hdrlen);
+	p->hdrstate = XH_KEPT;
+}
+
+/*
+ * Release what the parser holds while its stream is idle between stanzas:
+ * the libxml2 context (most of a parser's memory: its input buffer,
+ * dictionary and tables) and our own buffers. The next xparser_feed
+ * builds a new context and feeds it the stream header kept from the
+ * start of the stream, without calling back, and goes on as if nothing
+ * had happened. Whitespace between stanzas that libxml2 still holds is
+ * dropped (a keepalive has done its work). Returns 1 if released, 0 if
+ * the stream is not at a point where it can be (inside a stanza or tag,
+ * a header longer than XP_HDR_MAX, ended, failed, or released already).
+ */
+int
+xparser_idle(struct xparser *p)
+{
+	const xmlChar	*c;
+
+	if (p->busy || p->ctxt == NULL || p->state != XP_RUN ||
+	    p->error != 0 || p->lexerr != 0 || p->hdrstate != XH_KEPT ||
+	    p->depth != 1 || p->stanza != NULL || p->holdlen != 0 ||
+	    p->lex != XL_TEXT || p->ctxt->instate != XML_PARSER_CONTENT ||
+	    p->ctxt->input == NULL)
+		return (0);
+	for (c = p->ctxt->input->cur; c < p->ctxt->input->end; c++)
+		if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
+			return (0);
+	xmlFreeParserCtxt(p->ctxt);
+	p->ctxt = NULL;
+	free(p->stack);
+	p->stack = NULL;
+	p->stackcap = 0;
+	free(p->hold);
+	p->hold = NULL;
+	p->holdcap = 0;
+	free(p->vbuf);
+	p->vbuf = NULL;
+	p->vbufcap = 0;
+	return (1);
+}
+
+/*
+ * A new libxml2 context for a stream released by xparser_idle, fed the
+ * kept header without calling back: it stands where the old one stood
+ * after the root's start tag. Returns 0, or -1 after noting an error.
+ */
+static int
+xp_revive(struct xparser *p)
+{
+	int	 rc;
+
+	p->ctxt = xp_ctxt_new(p);
+	p->depth = 0;
+	p->fed = p->hdrlen;
+	p->replay = 1;
+	p->inparse = 1;
+	rc = xmlParseChunk(p->ctxt, p->hdr, (int)p->hdrlen, 0);
+	p->inparse = 0;
+	p->replay = 0;
+	if (p->error == 0 && (rc != 0 || p->depth != 1))
+		xp_fail(p, XP_NOT_WELL_FORMED, "stream header replay failed");
+	if (p->error != 0)
+		return (-1);
+	p->mark = p->fed;
+	return (0);
+}
+
 /* Whether callbacks from libxml2 are still wanted. */
 int
 xp_live(const struct xparser *p)
@@ -321,13 +452,16 @@ void
 xp_fail(struct xparser *p, int code, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 msg[XP_ERRMSG];
 
 	if (p->error != 0 || p->state != XP_RUN)
 		return;
 	p->error = code;
 	va_start(ap, fmt);
-	(void)vsnprintf(p->errmsg, sizeof(p->errmsg), fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	free(p->errmsg);
+	p->errmsg = xstrdup(msg);
 	if (p->inparse)
 		xmlStopParser(p->ctxt);
 }

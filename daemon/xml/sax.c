@@ -138,6 +138,7 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 	if (p->ctxt->input != NULL && p->ctxt->input->cur[0] == '>' &&
 	    p->mark < p->fed)
 		p->mark++;
+	p->hdrend = p->mark;
 	if (p->cb.stream_start != NULL)
 		p->cb.stream_start(p->arg, (const char *)localname,
 		    (const char *)uri, defns, list);
@@ -244,8 +245,9 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		return;
 	}
 	if (p->depth == 1) {
-		xp_start_stream(p, localname, uri, nb_namespaces, namespaces,
-		    nb_attributes, attributes);
+		if (!p->replay)
+			xp_start_stream(p, localname, uri, nb_namespaces,
+			    namespaces, nb_attributes, attributes);
 		return;
 	}
 	if (++p->nodes > p->max_nodes) {

@@ -7,8 +7,10 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "xmalloc.h"
 #include "xml/xml.h"
 #include "xml/xml_int.h"
 
@@ -21,11 +23,14 @@ static void
 xp_lexfail(struct xparser *p, int code, const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 msg[80];
 
 	p->lexerr = code;
 	va_start(ap, fmt);
-	(void)vsnprintf(p->lexmsg, sizeof(p->lexmsg), fmt, ap);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	free(p->lexmsg);
+	p->lexmsg = xstrdup(msg);
 }
 
 /* One byte of a start tag outside quoted values: count the attributes. */

@@ -93,6 +93,8 @@ void		 xparser_free(struct xparser *);
 int		 xparser_feed(struct xparser *, const char *, size_t);
 /* Start a new stream; from a callback, the rest of the chunk goes. */
 void		 xparser_reset(struct xparser *);
+/* Free its buffers while idle between stanzas; 1 if it did. */
+int		 xparser_idle(struct xparser *);
 /* Set bytes and nodes per stanza and depth; a 0 keeps that one. */
 void		 xparser_set_limits(struct xparser *, size_t, int, size_t);
 

@@ -19,6 +19,8 @@
 #define XP_MAX_NSDECLS	16	/* namespace declarations per start tag */
 #define XP_ATTR_SLACK	8	/* kept free on a stanza for the server */
 #define XP_BUF_KEEP	4096	/* larger buffers are freed after use */
+#define XP_ERRMSG	160	/* bytes of an error's text, with the NUL */
+#define XP_HDR_MAX	1024	/* a stream header kept for xparser_idle */
 
 /*
  * Where the pre-scan (xp_scan) is in the input. Character data and CDATA
@@ -36,6 +38,14 @@ enum xp_lex {
 	XL_QUOTE		/* in a quoted attribute value */
 };
 
+/* Whether the stream header is kept (hdr) for rebuilding ctxt. */
+enum xp_hdr {
+	XH_COPY,		/* before the root's '>': being copied */
+	XH_KEPT,		/* hdr holds the header, hdrlen bytes */
+	XH_NONE			/* longer than XP_HDR_MAX: ctxt is never
+				   released */
+};
+
 enum xp_state {
 	XP_RUN,			/* parsing */
 	XP_FAILED,		/* an error was reported; waits for reset */
@@ -51,7 +61,7 @@ struct xparser {
 	int		 inparse;	/* inside xmlParseChunk */
 	int		 restart;	/* reset asked by a callback */
 	int		 error;		/* XP_* to report, or 0 */
-	char		 errmsg[160];
+	char		*errmsg;	/* its text (allocated), or NULL */
 
 	int		 depth;		/* 1: the stream root */
 	struct xnode	*stanza;	/* being built, or NULL */
@@ -73,12 +83,19 @@ struct xparser {
 	size_t		 nattrs;	/* in the start tag, with xmlns */
 	size_t		 nnsdecls;	/* namespace declarations in it */
 	int		 lexerr;	/* XP_* found by the pre-scan, or 0 */
-	char		 lexmsg[80];
+	char		*lexmsg;	/* its text (allocated), or NULL */
 	char		*hold;		/* an incomplete tag, not yet fed */
 	size_t		 holdlen;
 	size_t		 holdcap;
 	char		*vbuf;		/* an attribute value, decoded */
 	size_t		 vbufcap;
+
+	char		*hdr;		/* the stream's bytes up to the root's
+					   '>', to rebuild ctxt from */
+	size_t		 hdrlen;
+	size_t		 hdrend;	/* offset just after the root's '>' */
+	int		 hdrstate;	/* XH_* */
+	int		 replay;	/* feeding hdr again: no callbacks */
 
 	size_t		 max_bytes;
 	int		 max_depth;

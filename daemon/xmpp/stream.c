@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +58,7 @@ static struct xshape_accts	 xshape_accts = RB_INITIALIZER(&xshape_accts);
 static struct xconn_list xconns = TAILQ_HEAD_INITIALIZER(xconns);
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*reaper;
+static struct event	*idle_ev;
 
 static void	 xconn_read(void *, const char *, size_t);
 static void	 xconn_write(void *);
@@ -66,6 +70,8 @@ static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
+static void	 xconn_idle_sweep(evutil_socket_t, short, void *);
+static int	 xconn_idle(struct xconn *);
 static uint64_t	 xconn_shape_now(void);
 static void	 xconn_shape_take(struct xconn *, size_t);
 static uint64_t	 xconn_shape_bucket(int64_t *, uint64_t *, uint64_t, size_t,
@@ -144,6 +150,12 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	c->tokens_at = xconn_shape_now();
 	c->unauth_counted = 1;
 	TAILQ_INSERT_TAIL(&xconns, c, entry);
+	if (idle_ev == NULL) {
+		idle_ev = event_new(mmpd->base, -1, EV_PERSIST,
+		    xconn_idle_sweep, NULL);
+		tv.tv_sec = XMPP_IDLE_SECS;
+		evtimer_add(idle_ev, &tv);
+	}
 	log_debug("xconn_new: %s stream from %s%s", kind == XC_CLIENT ?
 	    "client" : "component", peer, tls ? " (direct TLS)" : "");
 	return (c);
@@ -337,7 +349,10 @@ xconn_read(void *arg, const char *buf, size_t len)
 
 	if (c->closing || c->want_tls)
 		return;
+	c->busy = 1;
 	xparser_feed(c->parser, buf, len);
+	if (!c->hot)
+		(void)xconn_idle(c);
 	xconn_shape_take(c, len);
 	if (c->want_tls && !c->closing)
 		xconn_upgrade(c);
@@ -392,6 +407,62 @@ xconn_bury(struct xconn *c)
 	if (reaper == NULL)
 		reaper = reaper_new(xconn_reap, NULL);
 	reaper_soon(reaper);
+}
+
+/*
+ * Give back what an idle stream need not hold: its parser's state between
+ * stanzas, and the authentication timer once it has done its work.
+ * Returns 1 if the parser was released.
+ */
+static int
+xconn_idle(struct xconn *c)
+{
+	if (c->closing || c->parser == NULL)
+		return (0);
+	if (c->timer != NULL && !evtimer_pending(c->timer, NULL)) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	return (xparser_idle(c->parser));
+}
+
+/*
+ * Every XMPP_IDLE_SECS: a stream that had no input since the last sweep
+ * gives back what its parser holds between stanzas (xparser_idle; most of
+ * an idle session's memory), to be rebuilt when input comes; one that
+ * had none in the sweep before either (not hot) gives it back after each
+ * read (xconn_read). A stream that keeps sending keeps its parser, and
+ * does not pay for rebuilding it at every stanza.
+ */
+static void
+xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct xconn	*c;
+	int		 n = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_FOREACH(c, &xconns, entry) {
+		if (!c->busy) {
+			n += xconn_idle(c);
+			if (!c->closing && c->io != NULL)
+				xio_idle(c->io);
+		}
+		c->hot = c->busy;
+		c->busy = 0;
+	}
+	if (n == 0)
+		return;
+	log_debug("xconn_idle_sweep: %d idle streams released their parsers",
+	    n);
+#ifdef __GLIBC__
+	/*
+	 * glibc keeps freed memory inside its heap: hand the whole pages of
+	 * it back to the kernel, or the resident size does not go down.
+	 */
+	malloc_trim(0);
+#endif
 }
 
 /* Free every buried connection, outside all of their callbacks. */
@@ -459,8 +530,8 @@ stream_close(struct xconn *c)
 		return;
 	}
 	/* A peer that does not read gets a few seconds, not for ever. */
-	evtimer_del(c->timer);
-	event_free(c->timer);
+	if (c->timer != NULL)
+		event_free(c->timer);
 	c->timer = evtimer_new(mmpd->base, xconn_drained, c);
 	evtimer_add(c->timer, &tv);
 }
@@ -782,6 +853,10 @@ xconn_free_all(void)
 	xconn_reap(NULL);
 	reaper_free(reaper);
 	reaper = NULL;
+	if (idle_ev != NULL) {
+		event_free(idle_ev);
+		idle_ev = NULL;
+	}
 	event_base_loop(mmpd->base, EVLOOP_NONBLOCK);
 }
 

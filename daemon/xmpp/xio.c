@@ -60,6 +60,8 @@ static void	 xio_handshake(struct xio *);
 static void	 xio_fail(struct xio *, int, int);
 static void	 xio_rev(struct xio *, int);
 static void	 xio_wev(struct xio *, int);
+static void	 xio_out_new(struct xio *);
+static size_t	 xio_queued(const struct xio *);
 
 /*
  * Bytes on socket fd (ours to close from now on), TLS from the first
@@ -143,12 +145,56 @@ xio_rev(struct xio *x, int on)
 	x->rev_on = on;
 }
 
+/*
+ * The output buffer and the write event, made again after xio_idle freed
+ * them.
+ */
+static void
+xio_out_new(struct xio *x)
+{
+	if (x->out == NULL && (x->out = evbuffer_new()) == NULL)
+		fatalx("xio_out_new: out of memory");
+	if (x->wev == NULL && (x->wev = event_new(mmpd->base, x->fd,
+	    EV_WRITE | EV_PERSIST, xio_on_write, x)) == NULL)
+		fatalx("xio_out_new: out of memory");
+}
+
+/* Bytes in the output buffer. */
+static size_t
+xio_queued(const struct xio *x)
+{
+	return (x->out != NULL ? evbuffer_get_length(x->out) : 0);
+}
+
+/*
+ * While the stream is idle with nothing to write, free the output buffer
+ * and the write event (made again by the next write). Never from inside
+ * the stream's own callbacks.
+ */
+void
+xio_idle(struct xio *x)
+{
+	if (x->failed || x->handshake || x->wev_on || x->r_wants_w ||
+	    x->w_wants_r || xio_queued(x) > 0)
+		return;
+	if (x->out != NULL) {
+		evbuffer_free(x->out);
+		x->out = NULL;
+	}
+	if (x->wev != NULL) {
+		event_free(x->wev);
+		x->wev = NULL;
+	}
+}
+
 /* Arm (on) or disarm EV_WRITE, only if that changes anything. */
 static void
 xio_wev(struct xio *x, int on)
 {
-	if (on && !x->wev_on && !x->failed)
+	if (on && !x->wev_on && !x->failed) {
+		xio_out_new(x);
 		event_add(x->wev, NULL);
+	}
 	else if (!on && x->wev_on)
 		event_del(x->wev);
 	else
@@ -167,6 +213,7 @@ xio_write(struct xio *x, const void *buf, size_t len)
 
 	if (x->failed || len == 0)
 		return;
+	xio_out_new(x);
 	before = evbuffer_get_length(x->out);
 	evbuffer_add(x->out, buf, len);
 	if (before == 0 && !x->wev_on && !x->handshake && !x->w_wants_r)
@@ -178,7 +225,7 @@ void
 xio_push(struct xio *x)
 {
 	if (!x->failed && !x->handshake && !x->w_wants_r &&
-	    evbuffer_get_length(x->out) > 0)
+	    xio_queued(x) > 0)
 		xio_flush(x);
 }
 
@@ -186,7 +233,7 @@ xio_push(struct xio *x)
 size_t
 xio_unsent(struct xio *x)
 {
-	return (evbuffer_get_length(x->out));
+	return (xio_queued(x));
 }
 
 /*
@@ -283,7 +330,7 @@ xio_handshake(struct xio *x)
 		x->cb->event(x->arg, XIO_CONNECTED, NULL);
 		if (x->failed)
 			return;
-		if (evbuffer_get_length(x->out) > 0)
+		if (xio_queued(x) > 0)
 			xio_flush(x);
 		if (x->failed)
 			return;
@@ -386,7 +433,7 @@ xio_flush(struct xio *x)
 	unsigned char	*p;
 	int		 r;
 
-	while ((len = evbuffer_get_length(x->out)) > 0) {
+	while ((len = xio_queued(x)) > 0) {
 		if (len > XIO_WCHUNK)
 			len = XIO_WCHUNK;
 		if ((p = evbuffer_pullup(x->out, len)) == NULL)

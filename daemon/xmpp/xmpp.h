@@ -54,6 +54,7 @@
 #define XMPP_SHAPE_ACCT_RATE	(128 * 1024)	/* an account's streams, in all */
 #define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 #define XMPP_ROSTER_PENDING	16	/* roster changes an account waits on */
+#define XMPP_IDLE_SECS		2	/* sweep for idle streams this often */
 
 struct xconn;
 struct xnode;
@@ -113,6 +114,8 @@ struct xconn {
 	int			 state;
 	struct xio		*io;		/* socket, NULL for a pseudo */
 	struct xparser		*parser;
+	int			 busy;		/* input since the idle sweep */
+	int			 hot;		/* ... and before it, too */
 	struct event		*timer;		/* time to authenticate */
 	char			 peer[80];	/* address:port for logs */
 	char			 addr[64];	/* address alone */

@@ -80,6 +80,8 @@ void		 xio_write(struct xio *, const void *, size_t);
 void		 xio_push(struct xio *);
 /* Bytes queued, not yet handed to the kernel. */
 size_t		 xio_unsent(struct xio *);
+/* Free the output buffer while idle and empty; not from a callback. */
+void		 xio_idle(struct xio *);
 /* Stop reading until xio_resume. */
 void		 xio_pause(struct xio *);
 /* Read again, what OpenSSL holds from a deferred callback. */

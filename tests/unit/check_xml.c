@@ -5,6 +5,7 @@
  * same result each way.
  */
 #include <check.h>
+#include <malloc.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #define XDECL		"<?xml version='1.0'?>"
 #define HDR_CLIENT	XDECL HDR
 #define MAX_CHUNK	7
+#define IDLE_BYTES	2048	/* at most this much heap per idle parser */
 
 /* What one run of the parser produced. */
 struct pres {
@@ -64,6 +66,8 @@ static void	 cb_end(void *);
 static void	 cb_error(void *, int, const char *);
 static void	 pres_free(struct pres *);
 static void	 run(const struct ptest *, size_t, struct pres *);
+static void	 run_idle(const struct ptest *, size_t, struct pres *,
+		    int);
 static void	 check_ptest(const struct ptest *);
 static char	*repeat(const char *, size_t);
 static char	*concat(const char *, const char *, const char *);
@@ -171,6 +175,16 @@ pres_free(struct pres *r)
 static void
 run(const struct ptest *t, size_t chunk, struct pres *r)
 {
+	run_idle(t, chunk, r, 0);
+}
+
+/*
+ * The same, and with idle set, tell the parser it is idle (xparser_idle)
+ * after every chunk, as the daemon's sweep may do at any point.
+ */
+static void
+run_idle(const struct ptest *t, size_t chunk, struct pres *r, int idle)
+{
 	const char	*s;
 	size_t		 i, len, off, n;
 	int		 rc, had;
@@ -192,6 +206,8 @@ run(const struct ptest *t, size_t chunk, struct pres *r)
 				r->badrc++;
 			if (had > 0 && r->errors != had)
 				r->badrc++;
+			if (idle)
+				(void)xparser_idle(r->p);
 		}
 	}
 	xparser_free(r->p);
@@ -204,6 +220,7 @@ check_ptest(const struct ptest *t)
 {
 	struct pres	 whole, r;
 	size_t		 chunk;
+	int		 idle;
 
 	run(t, 0, &whole);
 	ck_assert_msg(whole.late == 0 && whole.badrc == 0,
@@ -229,8 +246,9 @@ check_ptest(const struct ptest *t)
 		    "%s: error text \"%s\" lacks \"%s\"", t->name,
 		    whole.errmsg, t->errsub);
 
-	for (chunk = 1; chunk <= MAX_CHUNK; chunk++) {
-		run(t, chunk, &r);
+	for (idle = 0; idle <= 1; idle++)
+	for (chunk = idle ? 0 : 1; chunk <= MAX_CHUNK; chunk++) {
+		run_idle(t, chunk, &r, idle);
 		ck_assert_msg(r.late == 0 && r.badrc == 0,
 		    "%s/%zu: callbacks after an error", t->name, chunk);
 		ck_assert_msg(r.error == whole.error && r.errors ==
@@ -747,6 +765,115 @@ START_TEST(test_reset_drops_rest)
 	    "</message>");
 	xparser_free(r.p);
 	pres_free(&r);
+}
+END_TEST
+
+/*
+ * An idle parser (between stanzas, xparser_idle) keeps at most IDLE_BYTES
+ * of heap, and continues its stream where it was: prefixes declared on
+ * the stream root, limits, the stream end, all as if never released.
+ */
+START_TEST(test_idle)
+{
+	static const char hdr[] = XDECL "<s:stream xmlns='jabber:server' "
+	    "xmlns:s='" STREAMS_NS "' xmlns:db='jabber:server:dialback' "
+	    "version='1.0'>";
+	static const char st[] = "<db:result to='a' from='b'>k</db:result>"
+	    "<message to='x'><body>one</body></message>";
+	struct pres	 r[64];
+	size_t		 i, n = nitems(r);
+#ifndef __SANITIZE_ADDRESS__
+	static const struct xparser_cb quiet = { NULL, NULL, NULL, NULL };
+	struct xparser	*q[64];
+	struct mallinfo2 m0, m1;
+#endif
+
+#ifndef __SANITIZE_ADDRESS__
+	/* What an idle parser holds (not under ASan: its own allocator). */
+	m0 = mallinfo2();
+	for (i = 0; i < n; i++) {
+		q[i] = xparser_new(&quiet, NULL);
+		ck_assert_int_eq(xparser_feed(q[i], hdr, strlen(hdr)), 0);
+		ck_assert_int_eq(xparser_feed(q[i], st, strlen(st)), 0);
+		ck_assert_int_eq(xparser_idle(q[i]), 1);
+	}
+	m1 = mallinfo2();
+	ck_assert_msg(m1.uordblks <= m0.uordblks + n * IDLE_BYTES,
+	    "an idle parser holds %zu bytes", (m1.uordblks - m0.uordblks) / n);
+	for (i = 0; i < n; i++)
+		xparser_free(q[i]);
+#endif
+
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < n; i++) {
+		r[i].p = xparser_new(&test_cb, &r[i]);
+		ck_assert_int_eq(xparser_feed(r[i].p, hdr, strlen(hdr)), 0);
+		ck_assert_int_eq(xparser_feed(r[i].p, st, strlen(st)), 0);
+		ck_assert_int_eq(xparser_idle(r[i].p), 1);
+		/* Released already: nothing more to give back. */
+		ck_assert_int_eq(xparser_idle(r[i].p), 0);
+	}
+
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(xparser_feed(r[i].p, " ", 1), 0);
+		ck_assert_int_eq(xparser_idle(r[i].p), 1);
+		ck_assert_int_eq(xparser_feed(r[i].p, st, strlen(st)), 0);
+		ck_assert_int_eq(r[i].stanzas, 4);
+		ck_assert_int_eq(r[i].starts, 1);
+		ck_assert_int_eq(r[i].errors, 0);
+		ck_assert_str_eq(r[i].all,
+		    "<result xmlns=\"jabber:server:dialback\" to=\"a\" "
+		    "from=\"b\">k</result>\n"
+		    "<message xmlns=\"jabber:server\" to=\"x\"><body>one"
+		    "</body></message>\n"
+		    "<result xmlns=\"jabber:server:dialback\" to=\"a\" "
+		    "from=\"b\">k</result>\n"
+		    "<message xmlns=\"jabber:server\" to=\"x\"><body>one"
+		    "</body></message>\n");
+		/* Inside a stanza or a tag it is not idle. */
+		ck_assert_int_eq(xparser_feed(r[i].p, "<iq><a", 6), 0);
+		ck_assert_int_eq(xparser_idle(r[i].p), 0);
+		ck_assert_int_eq(xparser_feed(r[i].p, "/>", 2), 0);
+		ck_assert_int_eq(xparser_idle(r[i].p), 0);
+		ck_assert_int_eq(xparser_feed(r[i].p, "</iq>", 5), 0);
+		ck_assert_int_eq(xparser_idle(r[i].p), 1);
+		ck_assert_int_eq(xparser_feed(r[i].p, "</s:stream>", 11), 0);
+		ck_assert_int_eq(r[i].ends, 1);
+		ck_assert_int_eq(r[i].stanzas, 5);
+		ck_assert_int_eq(xparser_idle(r[i].p), 0);
+		xparser_free(r[i].p);
+		pres_free(&r[i]);
+	}
+}
+END_TEST
+
+/* A header longer than the kept copy: the parser is never released. */
+START_TEST(test_idle_long_header)
+{
+	struct pres	 r;
+	char		*pad, *hdr;
+
+	pad = repeat("a", 1100);
+	xasprintf(&hdr, "<stream:stream xmlns='jabber:client' "
+	    "xmlns:stream='" STREAMS_NS "' id='%s'>", pad);
+	memset(&r, 0, sizeof(r));
+	r.p = xparser_new(&test_cb, &r);
+	ck_assert_int_eq(xparser_feed(r.p, hdr, strlen(hdr)), 0);
+	ck_assert_int_eq(xparser_idle(r.p), 0);
+	ck_assert_int_eq(xparser_feed(r.p, "<presence/>", 11), 0);
+	ck_assert_int_eq(r.stanzas, 1);
+	/* A new stream keeps its header again. */
+	xparser_reset(r.p);
+	ck_assert_int_eq(xparser_feed(r.p, HDR, strlen(HDR)), 0);
+	ck_assert_int_eq(xparser_idle(r.p), 1);
+	ck_assert_int_eq(xparser_feed(r.p, "<presence/>", 11), 0);
+	ck_assert_int_eq(r.stanzas, 2);
+	ck_assert_int_eq(r.starts, 2);
+	ck_assert_int_eq(r.errors, 0);
+	xparser_free(r.p);
+	pres_free(&r);
+	free(pad);
+	free(hdr);
 }
 END_TEST
 
@@ -1463,6 +1590,8 @@ xml_suite(void)
 	tcase_add_test(tc, test_no_end_tag_delay);
 	tcase_add_test(tc, test_after_error);
 	tcase_add_test(tc, test_reset_drops_rest);
+	tcase_add_test(tc, test_idle);
+	tcase_add_test(tc, test_idle_long_header);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("limits");
