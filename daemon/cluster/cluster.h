@@ -231,6 +231,10 @@ void		 cfwd_close(struct xconn *, const char *, const char *);
 /* Whether local connection c may have the stanza being routed: 0 if a
    replay of one it had already (pseudo.c). */
 int		 cfwd_local_ok(struct xconn *);
+/* A leader routes a stanza of its own connection from (the stanza stays
+   the caller's) under an origin of ours: 1 if routed, 0 if the router
+   must route it itself (pseudo.c). */
+int		 cfwd_route_local(struct xconn *, struct xnode *);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 

@@ -894,6 +894,7 @@ import once  # noqa: E402,F401 (exactly-once application, issue 12)
 import rosters  # noqa: E402,F401
 import relay  # noqa: E402,F401 (delivery across cut links, presence)
 import origin  # noqa: E402,F401 (no duplicates after a leader dies)
+import stepdown  # noqa: E402,F401 (a leader steps down, quorum lost)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
