@@ -3,9 +3,11 @@ quorum, and presence beyond the relay cap (issue 12, review findings).
 scenarios.py imports this file; run them as any other (scenarios.py NAME).
 
 stepfwd    a leader's own client sends messages to a session of a fake
-           follower that never acknowledges its <d> frames; the leader
-           loses its quorum and steps down: each of those messages comes
-           back to the sender as an error, none is silently lost
+           follower that never acknowledges its <d> frames: they carry
+           an origin (the leader's process and a number), by which a
+           receiver drops a repeat; the leader loses its quorum and steps
+           down: each of those messages is kept for the next leader (or
+           answered to the sender with an error), none silently lost
 stepkept   a follower's client sends messages the leader routed but
            never acknowledged (their recipient's fake follower does not
            <dack>), then the leader dies and the follower loses its
@@ -14,7 +16,8 @@ stepkept   a follower's client sends messages the leader routed but
            written to a leader is answered
 steppres   beyond the relay cap of a fake follower that never
            acknowledges, a contact's unavailable presence still goes out
-           to it (an available one would stay stale for good)
+           to it (an available one would stay stale for good), up to
+           relay.c's CRELAY_KEEP_GONE of them
 """
 
 import asyncio
