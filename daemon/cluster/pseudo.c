@@ -35,7 +35,6 @@ static struct reaper	*pseudo_reaper;
 static struct cfwd_link	 transient_link;	/* origins that went */
 static const struct cfwd_origin *routing;	/* what is routed now */
 static uint64_t		 npass;			/* routing passes */
-static int		 routing_local;		/* cfwd_route_local */
 
 static void	 cpseudo_kill(struct cfwd_link *, const char *, const char *,
 		    const char *);
@@ -264,18 +263,18 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
  * frames it makes carry it (their receivers note it), and what none
  * acknowledged when we step down goes to our queue under the same
  * number, for the next leader (relay.c, crelay_requeue); a receiver
- * drops the repeat. 0 if the router must route it itself (not the
- * leader, or routing one already).
+ * drops the repeat. 0 if the router must route it itself: not the
+ * leader, or within the routing of a stanza with an origin (this one,
+ * or one of ours kept while we followed or settled, which keeps its).
  */
 int
 cfwd_route_local(struct xconn *from, struct xnode *n)
 {
-	const struct cfwd_origin *was = routing;
 	struct cfwd_origin	 o;
 	const char		*id;
 
 	id = from->kind == XC_CLIENT ? from->full : from->cdomain;
-	if (routing_local || cfwd_role_get() != CFWD_LEADER || id == NULL)
+	if (routing != NULL || cfwd_role_get() != CFWD_LEADER || id == NULL)
 		return (0);
 	memset(&o, 0, sizeof(o));
 	o.epoch = cfwd_epoch();
@@ -284,11 +283,9 @@ cfwd_route_local(struct xconn *from, struct xnode *n)
 	o.kind = from->kind;
 	o.from = id;
 	o.st = n;
-	routing_local = 1;
 	routing = &o;
 	router_route(from, n);
-	routing = was;
-	routing_local = 0;
+	routing = NULL;
 	return (1);
 }
 
