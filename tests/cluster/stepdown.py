@@ -7,7 +7,8 @@ stepfwd    a leader's own client sends messages to a session of a fake
            an origin (the leader's process and a number), by which a
            receiver drops a repeat; the leader loses its quorum and steps
            down: each of those messages is kept for the next leader (or
-           answered to the sender with an error), none silently lost
+           answered to the sender with an error), none silently lost;
+           with quorum again, the next leader takes them
 stepkept   a follower's client sends messages the leader routed but
            never acknowledged (their recipient's fake follower does not
            <dack>), then the leader dies and the follower loses its
@@ -94,6 +95,20 @@ async def stepfwd(t):
     t.note('after stepping down: %d kept for the next leader, %d errors'
            % (q, e))
     f.close()
+    # Quorum again: the next leader (n1 or real) takes what n1 kept.
+    with t.check('handed-on'):
+        real.start()
+        await real.wait_ready()
+
+        async def taken():
+            rc, out, err = await n1.mmp('xmpp', 'cluster', 'status')
+            m = re.search(r'Forwarding *: (.*)', out)
+            line = m.group(1) if m else out.strip()
+            return ((line.startswith('leader') and 'settling' not in line) or
+                    re.search(r'linked to leader .*, 0 unacknowledged',
+                              line) is not None), line
+        await until(taken, w(20), lambda line: 'what n1 kept was not '
+                    'taken by the next leader: %s' % line)
 
 
 @scenario()
