@@ -236,6 +236,10 @@ int		 cfwd_local_ok(struct xconn *);
 uint64_t	 cpseudo_hold(struct xconn *);
 /* The release hook: a held stanza is done; its <ack> may go. */
 void		 cpseudo_release(uint64_t);
+/* A leader routes a stanza of its own connection from (the stanza stays
+   the caller's) under an origin of ours: 1 if routed, 0 if the router
+   must route it itself (pseudo.c). */
+int		 cfwd_route_local(struct xconn *, struct xnode *);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 

@@ -104,6 +104,7 @@ struct cfwd_item {
 	char			*frame;		/* <s>...</s> */
 	size_t			 len;
 	size_t			 bytes;		/* all it takes */
+	int			 sent;		/* written to a leader */
 };
 
 static struct cfwd_link	*uplink;		/* ours to the leader */
@@ -124,7 +125,8 @@ static int		 in_dial, dial_called;
 static int		 backoff_ms = CFWD_BACKOFF_MIN;
 static struct event	*redial_ev;
 
-static TAILQ_HEAD(, cfwd_item) queue = TAILQ_HEAD_INITIALIZER(queue);
+static TAILQ_HEAD(cfwd_queue, cfwd_item) queue =
+    TAILQ_HEAD_INITIALIZER(queue);
 static size_t		 nqueue;		/* stanzas kept for it */
 static size_t		 qbytes;
 static uint64_t		 next_seq;
@@ -148,6 +150,9 @@ static void	 cfwd_uplink_stop(void);
 static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
 static int	 cfwd_presence_queued(const char *);
+static struct cfwd_item *cfwd_item_new(int, const char *, uint64_t,
+		    struct xnode *);
+static void	 cfwd_trim(void);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
 
@@ -464,8 +469,10 @@ cfwd_burst(struct cfwd_link *l)
 			    c->cdomain));
 	}
 	clink_send(l, clink_frame("synced", NULL, NULL));
-	TAILQ_FOREACH(it, &queue, entry)
+	TAILQ_FOREACH(it, &queue, entry) {
 		clink_write(l, it->frame, it->len);
+		it->sent = 1;
+	}
 }
 
 /*
@@ -513,51 +520,40 @@ cfwd_item_free(struct cfwd_item *it)
 }
 
 /*
- * A stanza of one of our sessions or components (its 'from' stamped or
- * checked), which the router gave us instead of routing it: keep a copy
- * until the leader has it, and send it if linked. The stanza stays the
- * caller's.
+ * A queue item: stanza st (the item's now; stripped of the stream
+ * namespace already) of ours, from id (kind), numbered seq.
  */
-void
-cfwd_stanza(struct xconn *from, struct xnode *n)
+static struct cfwd_item *
+cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
 {
-	struct cfwd_item	*it, *old;
+	struct cfwd_item	*it;
 	struct xnode		*f;
-	const char		*id;
 	size_t			 sl;
-	int			 role = cfwd_role_get();
 
-	if (role == CFWD_NONE) {
-		router_route(from, n);	/* not forwarding after all */
-		return;
-	}
-	id = from->kind == XC_CLIENT ? from->full : from->cdomain;
-	if (id == NULL) {
-		log_warnx("cfwd_stanza: %s: no origin to forward from",
-		    from->peer);
-		return;
-	}
 	it = xcalloc(1, sizeof(*it));
-	it->seq = ++next_seq;
-	it->kind = from->kind;
+	it->seq = seq;
+	it->kind = kind;
 	it->from = xstrdup(id);
-	it->stanza = xnode_copy(n);
-	router_strip(it->stanza);
-	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
-		presence_track(from, it->stanza);
+	it->stanza = st;
 	f = clink_frame("s", NULL, NULL);
 	clink_set_num(f, "seq", it->seq);
 	xnode_set_attr(f, "from", id);
-	xnode_set_attr(f, "k", from->kind == XC_CLIENT ? "c" : "k");
+	xnode_set_attr(f, "k", kind == XC_CLIENT ? "c" : "k");
 	clink_add_stanza(f, it->stanza);
 	it->frame = clink_frame_string(f, &it->len);
 	/* The stanza's own length: less <s ...> (escaped: no '>') and </s>. */
 	sl = it->len - (strchr(it->frame, '>') + 1 - it->frame) - 4;
 	it->bytes = sizeof(*it) + strlen(it->from) + 1 + it->len + 1 +
 	    clink_tree_bytes(it->stanza, sl);
-	TAILQ_INSERT_TAIL(&queue, it, entry);
-	nqueue++;
-	qbytes += it->bytes;
+	return (it);
+}
+
+/* Beyond the queue's bounds, drop the oldest stanzas. */
+static void
+cfwd_trim(void)
+{
+	struct cfwd_item	*old;
+
 	while (nqueue > 1 && (nqueue > CFWD_QUEUE_MAX ||
 	    qbytes > CFWD_QUEUE_BYTES)) {
 		old = TAILQ_FIRST(&queue);
@@ -570,8 +566,90 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 		qbytes -= old->bytes;
 		cfwd_item_free(old);
 	}
-	if (role == CFWD_FOLLOWER && uplink != NULL)
+}
+
+/*
+ * A stanza of one of our sessions or components (its 'from' stamped or
+ * checked), which the router gave us instead of routing it: keep a copy
+ * until the leader has it, and send it if linked. The stanza stays the
+ * caller's.
+ */
+void
+cfwd_stanza(struct xconn *from, struct xnode *n)
+{
+	struct cfwd_item	*it;
+	struct xnode		*st;
+	const char		*id;
+	int			 role = cfwd_role_get();
+
+	if (role == CFWD_NONE) {
+		router_route(from, n);	/* not forwarding after all */
+		return;
+	}
+	id = from->kind == XC_CLIENT ? from->full : from->cdomain;
+	if (id == NULL) {
+		log_warnx("cfwd_stanza: %s: no origin to forward from",
+		    from->peer);
+		return;
+	}
+	st = xnode_copy(n);
+	router_strip(st);
+	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
+		presence_track(from, st);
+	it = cfwd_item_new(from->kind, id, ++next_seq, st);
+	TAILQ_INSERT_TAIL(&queue, it, entry);
+	nqueue++;
+	qbytes += it->bytes;
+	cfwd_trim();
+	if (role == CFWD_FOLLOWER && uplink != NULL) {
 		clink_write(uplink, it->frame, it->len);
+		it->sent = 1;
+	}
+}
+
+/* Our epoch: the number of this process. */
+uint64_t
+cfwd_epoch(void)
+{
+	return (epoch);
+}
+
+/* The next number of one of our stanzas. */
+uint64_t
+cfwd_seq_next(void)
+{
+	return (++next_seq);
+}
+
+/*
+ * We step down with stanza st of ours (from id, kind), numbered seq,
+ * that no follower acknowledged: keep a copy for the next leader, in the
+ * order of the numbers (once: a broadcast left several frames); sent:
+ * a follower may have delivered it, so it is not answered with an error
+ * if we lose our quorum (cfwd_answer_kept).
+ */
+void
+cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
+    int sent)
+{
+	struct cfwd_item	*it, *at;
+
+	TAILQ_FOREACH_REVERSE(at, &queue, cfwd_queue, entry)
+		if (at->seq <= seq)
+			break;
+	if (at != NULL && at->seq == seq) {
+		at->sent |= sent;
+		return;
+	}
+	it = cfwd_item_new(kind, id, seq, xnode_copy(st));
+	it->sent = sent;
+	if (at == NULL)
+		TAILQ_INSERT_HEAD(&queue, it, entry);
+	else
+		TAILQ_INSERT_AFTER(&queue, at, it, entry);
+	nqueue++;
+	qbytes += it->bytes;
+	cfwd_trim();
 }
 
 /* The number of stanzas kept for the leader. */
@@ -755,12 +833,16 @@ cfwd_follower_free(void)
 
 /*
  * The node lost its quorum (raft.c), before it closes its streams:
- * each stanza kept for the leader whose sender is still here is answered
- * to it with recipient-unavailable (wait), and forgotten; so the sender
+ * each stanza kept for the leader, never written to one, whose sender is
+ * still here is answered to it with recipient-unavailable (wait), and
+ * forgotten; so the sender
  * learns it was not delivered and may send it again elsewhere. A
  * presence broadcast is forgotten unanswered: the sender's unavailable
  * presence follows when its stream closes, and that is kept. What a
- * sender that has gone sent stays kept, for the next leader. How many
+ * sender that has gone sent stays kept, for the next leader; so does
+ * what was written to a leader whose <ack> did not come: it may have
+ * been delivered, and an error would have the sender send it twice (the
+ * next leader routes it again, and its receivers drop it by origin). How many
  * were answered or forgotten.
  */
 size_t
@@ -773,7 +855,8 @@ cfwd_answer_kept(void)
 
 	for (it = TAILQ_FIRST(&queue); it != NULL; it = next) {
 		next = TAILQ_NEXT(it, entry);
-		if ((c = clink_find(NULL, it->kind, it->from)) == NULL)
+		if (it->sent ||
+		    (c = clink_find(NULL, it->kind, it->from)) == NULL)
 			continue;
 		type = xnode_attr(it->stanza, "type");
 		if (strcmp(xnode_name(it->stanza), "presence") != 0 ||

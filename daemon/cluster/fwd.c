@@ -84,6 +84,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		if (role == CFWD_LEADER) {
 			log_info("cfwd_role: no longer the leader");
 			csettle_stop();
+			clead_links_requeue();
 			clead_links_close(0);
 		}
 		role = CFWD_FOLLOWER;

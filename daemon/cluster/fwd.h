@@ -39,12 +39,18 @@ struct cfwd_dmark {
  * Where a stanza being routed comes from: the follower process that
  * forwarded it (its epoch; 0: none) and its <s> number, which a replay
  * keeps; and the routing pass (one router_route of it on one leader)
- * that sends it now.
+ * that sends it now. A stanza of this node's own (a leader's client or
+ * call bridge) also names its sender (kind, from) and the stanza as it
+ * is routed (st), all borrowed, so that what is not delivered when we
+ * step down goes to the next leader (from is NULL for forwarded ones).
  */
 struct cfwd_origin {
 	uint64_t		 epoch;
 	uint64_t		 seq;
 	uint64_t		 pass;
+	int			 kind;
+	const char		*from;
+	const struct xnode	*st;
 };
 
 /* What a link's role does with what the link reads (link.c calls it). */
@@ -178,6 +184,10 @@ void		 crelay_resend(struct cfwd_link *);
 void		 crelay_clear(struct cfwd_link *);
 /* l's follower is gone for good: answer what it kept to the senders. */
 void		 crelay_answer_all(struct cfwd_link *);
+/* We step down: this node's own stanzas kept for l go to our queue for
+ * the next leader; the others' are forgotten (their nodes send them
+ * again). How many went to the queue. */
+size_t		 crelay_requeue(struct cfwd_link *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */
@@ -198,6 +208,13 @@ void		 cfwd_up_comp(struct xconn *, int);
 void		 cfwd_up_recheck(void);
 /* The number of stanzas kept for the leader. */
 size_t		 cfwd_queued(void);
+/* Our epoch (this process), and the next number of one of our stanzas. */
+uint64_t	 cfwd_epoch(void);
+uint64_t	 cfwd_seq_next(void);
+/* Keep stanza st (copied) of ours, from id (kind), numbered seq, for
+ * the next leader, in order; sent: a leader may have delivered it. */
+void		 cfwd_requeue(int, const char *, uint64_t, const struct xnode *,
+		    int);
 /* Route what we kept locally (no longer forwarding), in order. */
 void		 cfwd_drain(void);
 /* The follower's line for xmpp cluster status, allocated. */
@@ -240,6 +257,8 @@ void		 clead_events(void);
 void		 clead_free(void);
 /* Close every follower link (gone: their sessions are unavailable). */
 void		 clead_links_close(int);
+/* Stepping down: our own stanzas no follower acknowledged to our queue. */
+void		 clead_links_requeue(void);
 /* Close the links of followers no longer the members they were. */
 void		 clead_recheck(void);
 /* A live follower link by its serial, or NULL. */

@@ -70,8 +70,10 @@ chook_pseudo_new(int kind, struct cfwd_link *l)
 static int
 chook_stanza(struct xconn *from, struct xnode *n)
 {
-	if (cfwd_is_remote(from) || !cfwd_active())
+	if (cfwd_is_remote(from))
 		return (0);
+	if (!cfwd_active())
+		return (cfwd_route_local(from, n));
 	cfwd_stanza(from, n);
 	return (1);
 }

@@ -420,6 +420,24 @@ clead_links_close(int gone)
 }
 
 /*
+ * We step down: the stanzas of ours that no follower acknowledged go to
+ * our queue for the next leader (relay.c), before the links close.
+ */
+void
+clead_links_requeue(void)
+{
+	struct cfwd_link	*l;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(l, &links, entry)
+		n += crelay_requeue(l);
+	if (n > 0)
+		log_info("clead_links_requeue: %zu frames of our own stanzas "
+		    "not acknowledged: kept for the next leader (%zu queued)",
+		    n, cfwd_queued());
+}
+
+/*
  * A follower's link failed or ended: a holder keeps what it had for the
  * next link of its process, if it has one we would know again; a holder
  * that is lost closes for good.

@@ -246,9 +246,15 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 		log_debug("cpseudo_route_from: %s: not a stanza: %s", id, name);
 		return;
 	}
+	memset(&o, 0, sizeof(o));
 	o.epoch = epoch;
 	o.seq = seq;
 	o.pass = ++npass;
+	if (l == NULL && epoch != 0) {
+		o.kind = kind;
+		o.from = id;
+		o.st = n;
+	}
 	if ((c = clink_find(l, kind, id)) != NULL) {
 		routing = epoch != 0 ? &o : NULL;
 		routing_link = epoch != 0 ? l : NULL;
@@ -272,6 +278,38 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 	routing = was;
 	routing_link = wasl;
 	xconn_free(c);
+}
+
+/*
+ * A leader routes a stanza of its own connection from under an origin of
+ * this process, numbered as a follower numbers what it forwards: the <d>
+ * frames it makes carry it (their receivers note it), and what none
+ * acknowledged when we step down goes to our queue under the same
+ * number, for the next leader (relay.c, crelay_requeue); a receiver
+ * drops the repeat. 0 if the router must route it itself: not the
+ * leader, or within the routing of a stanza with an origin (this one,
+ * or one of ours kept while we followed or settled, which keeps its).
+ */
+int
+cfwd_route_local(struct xconn *from, struct xnode *n)
+{
+	struct cfwd_origin	 o;
+	const char		*id;
+
+	id = from->kind == XC_CLIENT ? from->full : from->cdomain;
+	if (routing != NULL || cfwd_role_get() != CFWD_LEADER || id == NULL)
+		return (0);
+	memset(&o, 0, sizeof(o));
+	o.epoch = cfwd_epoch();
+	o.seq = cfwd_seq_next();
+	o.pass = ++npass;
+	o.kind = from->kind;
+	o.from = id;
+	o.st = n;
+	routing = &o;
+	router_route(from, n);
+	routing = NULL;
+	return (1);
 }
 
 /* The origin of the stanza being routed now, or NULL (borrowed). */

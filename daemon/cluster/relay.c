@@ -13,9 +13,17 @@
  * Beyond CRELAY_KEEP_MAX frames or CRELAY_KEEP_BYTES kept for one
  * follower, a stanza for it is not sent but answered to its sender with
  * a resource-constraint error (type wait); presence and errors are not
- * answered, as RFC 6120 8.3.1 has it, and are dropped and counted. What
- * a follower that is gone for good never acknowledged is answered with
+ * answered, as RFC 6120 8.3.1 has it, and are dropped and counted;
+ * but an unavailable presence is kept beyond the bounds, up to
+ * CRELAY_KEEP_GONE frames and CRELAY_GONE_BYTES more, or its receiver
+ * would show a stale available presence for good. What a follower that
+ * is gone for good never acknowledged is answered with
  * recipient-unavailable.
+ *
+ * A frame of a stanza of this node's own (routed by cfwd_route_local)
+ * keeps that stanza as it was routed: if we step down before its
+ * follower acknowledges it, no follower sends it again, so it goes to
+ * our queue for the next leader under its number (crelay_requeue).
  *
  * A frame made while a forwarded stanza is routed names its origin
  * (oe: the follower process, os: its <s> number, op: the routing pass):
@@ -40,6 +48,8 @@
 
 #define CRELAY_KEEP_MAX		4096	/* <d> frames kept per follower */
 #define CRELAY_KEEP_BYTES	(16 * 1024 * 1024)	/* and their bytes */
+#define CRELAY_KEEP_GONE	64	/* unavailable presences beyond */
+#define CRELAY_GONE_BYTES	(256 * 1024)	/* and their bytes */
 
 /* A <d> frame kept until its follower acknowledges it. */
 struct crelay_frame {
@@ -51,6 +61,12 @@ struct crelay_frame {
 	char			*to;		/* its full JID or domain */
 	struct xnode		*st;		/* a copy of the stanza */
 	size_t			 bytes;		/* all it takes */
+	int			 written;	/* on a link */
+	/* of a stanza of ours (NULL: another node's, or none) */
+	struct xnode		*ost;		/* as routed */
+	char			*ofrom;		/* its sender */
+	int			 okind;
+	uint64_t		 oseq;
 };
 
 static uint64_t		 nrefused;
@@ -59,6 +75,7 @@ static void	 crelay_refuse(struct cfwd_link *, struct xconn *,
 		    const struct xnode *);
 static struct xnode *crelay_error(const struct xnode *, const char *);
 static void	 crelay_frame_free(struct crelay_frame *);
+static int	 crelay_gone_presence(const struct xnode *);
 
 /* A new numbering of <d> frames for the follower process of link l. */
 void
@@ -104,8 +121,13 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	s = clink_frame_string(f, &len);
 	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
 	    clink_tree_bytes(n, len);
-	if (l->nkept >= CRELAY_KEEP_MAX ||
-	    l->keptbytes + bytes > CRELAY_KEEP_BYTES) {
+	if (o != NULL && o->from != NULL)
+		bytes += strlen(o->from) + 1 + clink_tree_bytes(o->st, len);
+	if ((l->nkept >= CRELAY_KEEP_MAX ||
+	    l->keptbytes + bytes > CRELAY_KEEP_BYTES) &&
+	    (!crelay_gone_presence(n) ||
+	    l->nkept >= CRELAY_KEEP_MAX + CRELAY_KEEP_GONE ||
+	    l->keptbytes + bytes > CRELAY_KEEP_BYTES + CRELAY_GONE_BYTES)) {
 		free(s);
 		crelay_refuse(l, c, n);
 		return;
@@ -118,13 +140,30 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	fr->to = xstrdup(to);
 	fr->st = xnode_copy(n);
 	fr->bytes = bytes;
+	if (o != NULL && o->from != NULL) {
+		fr->ost = xnode_copy(o->st);
+		fr->ofrom = xstrdup(o->from);
+		fr->okind = o->kind;
+		fr->oseq = o->seq;
+	}
 	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
 	l->nkept++;
 	l->keptbytes += fr->bytes;
 	if (l->holder || l->broken)
 		return;
 	clink_write(l, s, len);
+	fr->written = 1;
 	clead_dmark(l);
+}
+
+/* Whether stanza n is an unavailable presence. */
+static int
+crelay_gone_presence(const struct xnode *n)
+{
+	const char	*type = xnode_attr(n, "type");
+
+	return (strcmp(xnode_name(n), "presence") == 0 && type != NULL &&
+	    strcmp(type, "unavailable") == 0);
 }
 
 /*
@@ -258,9 +297,38 @@ crelay_resend(struct cfwd_link *l)
 		return;
 	log_info("crelay_resend: %s: %zu stanzas not acknowledged on its "
 	    "last link sent again", l->addr, l->nkept);
-	TAILQ_FOREACH(fr, &l->kept, entry)
+	TAILQ_FOREACH(fr, &l->kept, entry) {
 		clink_write(l, fr->s, fr->len);
+		fr->written = 1;
+	}
 	clead_dmark(l);
+}
+
+/*
+ * We step down with frames kept for l: what no follower sends again (a
+ * stanza of ours) goes to our queue, under its number, for the next
+ * leader to route (its receivers drop what they had by its origin);
+ * what came from another node is forgotten (that node sends it again,
+ * as no <ack> covers it), as are the frames of our own answers. How
+ * many frames went to the queue.
+ */
+size_t
+crelay_requeue(struct cfwd_link *l)
+{
+	struct crelay_frame	*fr;
+	size_t			 n = 0;
+
+	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
+		TAILQ_REMOVE(&l->kept, fr, entry);
+		if (fr->ost != NULL) {
+			cfwd_requeue(fr->okind, fr->ofrom, fr->oseq, fr->ost,
+			    fr->written);
+			n++;
+		}
+		crelay_frame_free(fr);
+	}
+	l->nkept = l->keptbytes = 0;
+	return (n);
 }
 
 /* Forget the frames kept for l (its process is gone, or at exit). */
@@ -283,5 +351,7 @@ crelay_frame_free(struct crelay_frame *fr)
 	free(fr->s);
 	free(fr->to);
 	xnode_free(fr->st);
+	xnode_free(fr->ost);
+	free(fr->ofrom);
 	free(fr);
 }
