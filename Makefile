@@ -333,7 +333,7 @@ bench: all $(O)/bench/xmppload $(O)/bench/floor $(O)/bench/floordrive \
 # The XMPP load generator of make bench (and of its smoke test).
 XL_OBJS = $(O)/bench/xmppload_main.o $(O)/bench/xmppload_util.o \
 	  $(O)/bench/xmppload_sess.o $(O)/bench/xmppload_client.o \
-	  $(O)/bench/xmppload_run.o
+	  $(O)/bench/xmppload_run.o $(O)/bench/benchutil.o
 $(O)/bench/xmppload: $(XL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
@@ -342,7 +342,7 @@ $(O)/bench/xmppload: $(XL_OBJS)
 $(O)/bench/floor: $(O)/bench/floor.o
 	$(CC) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
-$(O)/bench/floordrive: $(O)/bench/floordrive.o
+$(O)/bench/floordrive: $(O)/bench/floordrive.o $(O)/bench/benchutil.o
 	$(CC) $(LDFLAGS) -o $@ $^ \
 	    $(call pc_libs,libevent libevent_openssl libssl libcrypto)
 

@@ -38,6 +38,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "benchutil.h"
+
 #undef getopt
 
 #define FD_MAX_PAIRS	50000
@@ -94,14 +96,10 @@ static struct {
 
 static void	 fd_usage(void) __attribute__((__noreturn__));
 static void	 fd_fatalx(const char *) __attribute__((__noreturn__));
-static uint64_t	 fd_now(void);
-static double	 fd_cpu(pid_t);
 static void	 fd_read(struct bufferevent *, void *);
 static void	 fd_event(struct bufferevent *, short, void *);
 static void	 fd_send(struct fstep *, uint64_t);
 static void	 fd_tick(evutil_socket_t, short, void *);
-static int	 fd_cmp(const void *, const void *);
-static double	 fd_pct(const uint32_t *, size_t, double);
 static void	 fd_report(void);
 
 /* How to call; exit 2. */
@@ -122,39 +120,6 @@ fd_fatalx(const char *what)
 	exit(1);
 }
 
-/* Monotonic nanoseconds. */
-static uint64_t
-fd_now(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec);
-}
-
-/* A process's CPU seconds (user + system) from /proc, or -1. */
-static double
-fd_cpu(pid_t pid)
-{
-	char			 path[64], buf[2048], *p;
-	unsigned long long	 ut, st;
-	FILE			*f;
-	size_t			 n;
-
-	if (pid <= 0)
-		return (-1);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2, "%*c %*d %*d "
-	    "%*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return (-1);
-	return ((double)(ut + st) / sysconf(_SC_CLK_TCK));
-}
-
 /* Lines from the peer: the hello, then timed messages. */
 static void
 fd_read(struct bufferevent *bev, void *arg)
@@ -163,7 +128,7 @@ fd_read(struct bufferevent *bev, void *arg)
 	struct fstep	*st;
 	char		*line;
 	size_t		 n;
-	uint64_t	 t, now = fd_now();
+	uint64_t	 t, now = benchutil_now_ns();
 	int		 k;
 
 	while ((line = evbuffer_readln(bufferevent_get_input(bev), &n,
@@ -228,7 +193,7 @@ static void
 fd_tick(evutil_socket_t sock, short what, void *arg)
 {
 	struct fstep	*st;
-	uint64_t	 now = fd_now(), due;
+	uint64_t	 now = benchutil_now_ns(), due;
 
 	(void)sock;
 	(void)what;
@@ -253,7 +218,7 @@ fd_tick(evutil_socket_t sock, short what, void *arg)
 		fd.cur = 0;
 		st = &fd.steps[0];
 		st->t0 = now;
-		st->cpu0 = fd_cpu(fd.pid);
+		st->cpu0 = benchutil_proc_cpu(fd.pid);
 		return;
 	}
 	st = &fd.steps[fd.cur];
@@ -263,7 +228,7 @@ fd_tick(evutil_socket_t sock, short what, void *arg)
 			fd_send(st, now);
 		if (now - st->t0 >= (uint64_t)fd.step_s * 1000000000) {
 			st->t1 = now;
-			st->cpu1 = fd_cpu(fd.pid);
+			st->cpu1 = benchutil_proc_cpu(fd.pid);
 			fd.phase = 2;
 			fd.phase_t = now;
 		}
@@ -282,32 +247,7 @@ fd_tick(evutil_socket_t sock, short what, void *arg)
 	fd.phase = 1;
 	st = &fd.steps[fd.cur];
 	st->t0 = now;
-	st->cpu0 = fd_cpu(fd.pid);
-}
-
-/* qsort order of uint32_t. */
-static int
-fd_cmp(const void *a, const void *b)
-{
-	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
-/* The q-quantile (nearest rank) of a sorted array, or 0 if empty. */
-static double
-fd_pct(const uint32_t *v, size_t n, double q)
-{
-	size_t	 k;
-
-	if (n == 0)
-		return (0);
-	k = (size_t)(q * n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (v[k - 1]);
+	st->cpu0 = benchutil_proc_cpu(fd.pid);
 }
 
 /* The report: one JSON object on stdout. */
@@ -323,7 +263,7 @@ fd_report(void)
 	    fd.npairs, (int)fd.pid, FD_MSG_LEN);
 	for (i = 0; i < fd.nsteps && i <= fd.cur && fd.steps[i].t1; i++) {
 		st = &fd.steps[i];
-		qsort(st->lat, st->nlat, sizeof(*st->lat), fd_cmp);
+		qsort(st->lat, st->nlat, sizeof(*st->lat), benchutil_cmp_u32);
 		cpu = st->cpu0 >= 0 && st->cpu1 >= 0 ? st->cpu1 - st->cpu0 :
 		    -1;
 		wall = (st->t1 - st->t0) / 1e9;
@@ -334,8 +274,8 @@ fd_report(void)
 		    "     \"server_cpu_us_per_msg\": %.2f, \"ok\": %s}",
 		    i ? "," : "", st->rate, st->sent, st->recv,
 		    st->sent ? 100.0 * st->recv / st->sent : 0,
-		    fd_pct(st->lat, st->nlat, 0.5) / 1000,
-		    fd_pct(st->lat, st->nlat, 0.99) / 1000, wall, cpu,
+		    benchutil_pct_u32(st->lat, st->nlat, 0.5) / 1000,
+		    benchutil_pct_u32(st->lat, st->nlat, 0.99) / 1000, wall, cpu,
 		    cpu >= 0 && st->sent ? cpu * 1e6 / st->sent : -1,
 		    st->recv == st->sent ? "true" : "false");
 	}
@@ -448,7 +388,7 @@ main(int argc, char *argv[])
 		n = snprintf(line, sizeof(line), "pair %d\n", s->pair);
 		bufferevent_write(s->bev, line, n);
 	}
-	fd.deadline = fd_now() + (uint64_t)max_s * 1000000000;
+	fd.deadline = benchutil_now_ns() + (uint64_t)max_s * 1000000000;
 	fd.tick = event_new(fd.base, -1, EV_PERSIST, fd_tick, NULL);
 	event_add(fd.tick, &tick);
 	event_base_dispatch(fd.base);

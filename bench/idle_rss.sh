@@ -14,6 +14,7 @@ set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 PY=/usr/bin/python3
+. "$TOP/bench/lib.sh"
 N=${BENCH_IDLE:-1000}
 HOLD=${BENCH_HOLD:-5}
 DOMAIN=example.com
@@ -32,12 +33,6 @@ fi
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mmp-idle.XXXXXX")
 PID=
-
-# Whether a process is there (and not a zombie waiting for us).
-alive() {
-	[ -r "/proc/$1/stat" ] &&
-	    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
 
 cleanup() {
 	st=$?
@@ -61,24 +56,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Run a command until it succeeds, for at most $1 tenths of a second.
-wait_for() {
-	n=$1
-	shift
-	i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -lt "$n" ] || return 1
-		sleep 0.1
-	done
-}
-
-# Whether something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-	$PY -c 'import socket, sys
-socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1"
-}
 
 set -- $($PY -c 'import socket
 s = [socket.socket() for i in range(2)]

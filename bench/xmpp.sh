@@ -22,6 +22,7 @@ set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$TOP/bench/out
 PY=/usr/bin/python3
+. "$TOP/bench/lib.sh"
 SERVERS=${BENCH_SERVERS:-mmpd prosody ejabberd}
 # same: the same-load figures and the CPU curve (bench/same.sh), with
 # the floor; load: login storm, saturation, component, idle, control.
@@ -76,12 +77,6 @@ mkdir -p "$OUT" "$T/cert"
 : >"$T/pids"
 rm -f "$OUT"/xmpp-*.json "$OUT"/xmpp-*.dat "$OUT"/xmpp-*.png "$OUT"/*.png
 
-# Whether a process is there (and not a zombie waiting for us).
-alive() {
-	[ -r "/proc/$1/stat" ] &&
-	    ! sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^Z'
-}
-
 # Stop a process by pid: SIGTERM, up to 20 seconds, then SIGKILL.
 stop_pid() {
 	p=$1
@@ -129,24 +124,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# Run a command until it succeeds, for at most $1 tenths of a second.
-wait_for() {
-	n=$1
-	shift
-	i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ "$i" -lt "$n" ] || return 1
-		sleep 0.1
-	done
-}
-
-# Whether something accepts TCP connections on 127.0.0.1:$1.
-port_open() {
-	$PY -c 'import socket, sys
-socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$1"
-}
 
 # n free TCP ports on loopback.
 free_ports() {

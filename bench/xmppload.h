@@ -35,6 +35,8 @@
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
+#include "benchutil.h"
+
 /*
  * The build compiles with libbsd's overlay headers, which rename getopt;
  * this program links no libbsd and uses the C library's.
@@ -241,10 +243,8 @@ void	 fatalx(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2), __noreturn__));
 void	 note(const char *, ...)
 		    __attribute__((__format__(printf, 1, 2)));
-uint64_t	 now_ns(void);
 uint64_t	 rnd(void);
 double	 gen_cpu(void);
-double	 proc_cpu(pid_t);
 long	 proc_rss(pid_t);
 int	 parse_rates(const char *);
 int	 parse_target(const char *, int);
@@ -281,9 +281,7 @@ void	 house_cb(evutil_socket_t, short, void *);
 void	 later_cb(evutil_socket_t, short, void *);
 void	 finish(void);
 void	 report(FILE *);
-int	 cmp_u32(const void *, const void *);
 int	 cmp_u64(const void *, const void *);
-double	 pct_u32(const uint32_t *, size_t, double);
 const char *elem_name(const char *, size_t, size_t *);
 int	 elem_attr(const char *, size_t, const char *, char *,
 		    size_t);

@@ -243,7 +243,7 @@ client_message(struct sess *s, const char *p, size_t n)
 		return;
 	}
 	st = &xl.steps[step];
-	now = now_ns();
+	now = benchutil_now_ns();
 	lat = now > sent ? (now - sent) / 1000 : 0;
 	st->recv++;
 	if (st->nlat == st->caplat) {
@@ -454,7 +454,7 @@ login_done(struct sess *s, int ok)
 	if (ok) {
 		xl.ok++;
 		if (xl.nlogin < xl.nsess)
-			xl.login_ns[xl.nlogin++] = now_ns() - s->t0;
+			xl.login_ns[xl.nlogin++] = benchutil_now_ns() - s->t0;
 		if (s->state == S_READY)
 			xl.ready[xl.nready++] = s->id;
 	} else

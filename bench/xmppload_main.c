@@ -287,7 +287,7 @@ main(int argc, char *argv[])
 	event_add(xl.tick, &tick);
 	event_add(xl.house, &sec);
 
-	xl.t_begin = now_ns();
+	xl.t_begin = benchutil_now_ns();
 	xl.deadline = xl.t_begin + (uint64_t)xl.max_secs * 1000000000;
 	xl.cur = 0;
 	if (xl.comp_port != 0) {
@@ -302,16 +302,16 @@ main(int argc, char *argv[])
 		xl.sslen = keeplen;
 		/* The clients start once the component is in. */
 		while (xl.comp.state != S_READY && xl.comp.state != S_FAILED &&
-		    now_ns() < xl.deadline)
+		    benchutil_now_ns() < xl.deadline)
 			event_base_loop(xl.base, EVLOOP_ONCE);
 		if (xl.comp.state != S_READY)
 			fatalx("the component did not connect");
 	}
 	xl.phase = PH_LOGIN;
 	xl.rss_before = proc_rss(xl.pid);
-	xl.lcpu0 = proc_cpu(xl.pid);
+	xl.lcpu0 = benchutil_proc_cpu(xl.pid);
 	xl.lgcpu0 = gen_cpu();
-	xl.t_login0 = now_ns();
+	xl.t_login0 = benchutil_now_ns();
 	launch();
 	event_base_dispatch(xl.base);
 

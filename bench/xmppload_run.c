@@ -29,15 +29,15 @@ logins_finished(void)
 {
 	struct timeval	 tv = { 0, XL_SETTLE_MS * 1000 };
 
-	xl.t_login1 = now_ns();
-	xl.lcpu1 = proc_cpu(xl.pid);
+	xl.t_login1 = benchutil_now_ns();
+	xl.lcpu1 = benchutil_proc_cpu(xl.pid);
 	xl.lgcpu1 = gen_cpu();
 	xl.rss_after = proc_rss(xl.pid);
 	note("logins: %d ok, %d failed in %.2f s", xl.ok, xl.failed,
 	    (xl.t_login1 - xl.t_login0) / 1e9);
 	if (xl.hold_secs > 0) {
 		xl.phase = PH_HOLD;
-		xl.hold_until = now_ns() + (uint64_t)xl.hold_secs * 1000000000;
+		xl.hold_until = benchutil_now_ns() + (uint64_t)xl.hold_secs * 1000000000;
 		return;
 	}
 	if (xl.nrates == 0 || xl.nready < 2) {
@@ -57,10 +57,10 @@ step_begin(int i)
 	xl.cur = i;
 	memset(st, 0, sizeof(*st));
 	st->rate = xl.rates[i];
-	st->cpu0 = proc_cpu(xl.pid);
+	st->cpu0 = benchutil_proc_cpu(xl.pid);
 	st->rss0 = proc_rss(xl.pid);
 	st->gcpu0 = gen_cpu();
-	st->t_start = now_ns();
+	st->t_start = benchutil_now_ns();
 	xl.phase = PH_SEND;
 }
 
@@ -71,21 +71,21 @@ step_close(struct step *st)
 	double		 wall;
 
 	if (st->t_sent == 0)
-		st->t_sent = now_ns();
-	st->t_end = now_ns();
+		st->t_sent = benchutil_now_ns();
+	st->t_end = benchutil_now_ns();
 	st->done = 1;
-	st->cpu1 = proc_cpu(xl.pid);
+	st->cpu1 = benchutil_proc_cpu(xl.pid);
 	st->rss1 = proc_rss(xl.pid);
 	st->gcpu1 = gen_cpu();
-	qsort(st->lat, st->nlat, sizeof(*st->lat), cmp_u32);
+	qsort(st->lat, st->nlat, sizeof(*st->lat), benchutil_cmp_u32);
 	wall = (st->t_end - st->t_start) / 1e9;
 	st->ok = st->recv == st->sent && st->errors == 0 && !st->behind &&
-	    pct_u32(st->lat, st->nlat, 0.99) / 1000 <= xl.p99_limit &&
+	    benchutil_pct_u32(st->lat, st->nlat, 0.99) / 1000 <= xl.p99_limit &&
 	    (st->gcpu1 - st->gcpu0) < 0.95 * wall;
 	note("step %d msg/s: sent %llu, received %llu, p99 %.2f ms, "
 	    "server cpu %.2f s%s", st->rate, (unsigned long long)st->sent,
 	    (unsigned long long)st->recv,
-	    pct_u32(st->lat, st->nlat, 0.99) / 1000,
+	    benchutil_pct_u32(st->lat, st->nlat, 0.99) / 1000,
 	    xl.pid > 0 ? st->cpu1 - st->cpu0 : -1.0,
 	    st->ok ? "" : " (falls behind)");
 }
@@ -143,7 +143,7 @@ void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct step	*st = &xl.steps[xl.cur];
-	uint64_t	 now = now_ns(), el, due, n, i, cap;
+	uint64_t	 now = benchutil_now_ns(), el, due, n, i, cap;
 
 	(void)fd;
 	(void)what;
@@ -176,7 +176,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 void
 house_cb(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t	 now = now_ns();
+	uint64_t	 now = benchutil_now_ns();
 	int		 i;
 
 	(void)fd;
@@ -229,8 +229,8 @@ finish(void)
 	if (xl.phase == PH_DONE)
 		return;
 	if (xl.phase == PH_LOGIN && xl.t_login1 == 0) {
-		xl.t_login1 = now_ns();
-		xl.lcpu1 = proc_cpu(xl.pid);
+		xl.t_login1 = benchutil_now_ns();
+		xl.lcpu1 = benchutil_proc_cpu(xl.pid);
 		xl.lgcpu1 = gen_cpu();
 		xl.rss_after = proc_rss(xl.pid);
 	}
@@ -274,10 +274,11 @@ report(FILE *f)
 	    "\"dropped_after\": %d, \"wall_s\": %.3f, \"per_s\": %.1f,\n",
 	    xl.ok, xl.failed, xl.dropped, wall, wall > 0 ? xl.ok / wall : 0);
 	fprintf(f, "    \"time_ms\": {\"p50\": %.2f, \"p90\": %.2f, "
-	    "\"p99\": %.2f, \"max\": %.2f},\n", pct_u32(lms, xl.nlogin, 0.5) /
-	    1000, pct_u32(lms, xl.nlogin, 0.9) / 1000,
-	    pct_u32(lms, xl.nlogin, 0.99) / 1000,
-	    pct_u32(lms, xl.nlogin, 1) / 1000);
+	    "\"p99\": %.2f, \"max\": %.2f},\n",
+	    benchutil_pct_u32(lms, xl.nlogin, 0.5) / 1000,
+	    benchutil_pct_u32(lms, xl.nlogin, 0.9) / 1000,
+	    benchutil_pct_u32(lms, xl.nlogin, 0.99) / 1000,
+	    benchutil_pct_u32(lms, xl.nlogin, 1) / 1000);
 	fprintf(f, "    \"server_cpu_s\": %.2f, \"per_server_cpu_s\": %.1f, "
 	    "\"generator_cpu_pct\": %.1f,\n", cpu, cpu > 0 ? xl.ok / cpu : -1,
 	    wall > 0 ? 100 * (xl.lgcpu1 - xl.lgcpu0) / wall : 0);
@@ -308,10 +309,10 @@ report(FILE *f)
 		fprintf(f, "     \"delivered_pct\": %.3f, \"latency_ms\": "
 		    "{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, "
 		    "\"max\": %.3f},\n", st->sent ? 100.0 * st->recv /
-		    st->sent : 0, pct_u32(st->lat, st->nlat, 0.5) / 1000,
-		    pct_u32(st->lat, st->nlat, 0.9) / 1000,
-		    pct_u32(st->lat, st->nlat, 0.99) / 1000,
-		    pct_u32(st->lat, st->nlat, 1) / 1000);
+		    st->sent : 0, benchutil_pct_u32(st->lat, st->nlat, 0.5) / 1000,
+		    benchutil_pct_u32(st->lat, st->nlat, 0.9) / 1000,
+		    benchutil_pct_u32(st->lat, st->nlat, 0.99) / 1000,
+		    benchutil_pct_u32(st->lat, st->nlat, 1) / 1000);
 		fprintf(f, "     \"wall_s\": %.3f, \"server_cpu_s\": %.2f, "
 		    "\"server_cpu_us_per_msg\": %.2f, \"server_rss_kib\": %ld, "
 		    "\"generator_cpu_pct\": %.1f, \"behind\": %s, "

@@ -10,7 +10,7 @@ sess_start(struct sess *s)
 	struct sockaddr_in	 src;
 	int			 one = 1, fd = -1;
 
-	s->t0 = now_ns();
+	s->t0 = benchutil_now_ns();
 	s->state = S_CONNECT;
 	if (xl.nsrc > 1) {
 		/* Spread over 127.0.0.1..nsrc: ports per source address. */

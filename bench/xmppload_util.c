@@ -1,18 +1,8 @@
 /*
- * xmppload: clocks, /proc, options, failure reasons, percentiles, the
- * small XML scanner and base64.
+ * xmppload: random numbers, CPU time and RSS, options, failure reasons,
+ * the small XML scanner and base64 (clocks and percentiles: benchutil.c).
  */
 #include "xmppload.h"
-
-/* Monotonic nanoseconds. */
-uint64_t
-now_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec);
-}
 
 /* xorshift64*: recipients are random, but need not be unpredictable. */
 uint64_t
@@ -33,32 +23,6 @@ gen_cpu(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
 	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
-}
-
-/* CPU seconds of a process, all its threads, from /proc/pid/stat. */
-double
-proc_cpu(pid_t pid)
-{
-	char			 path[64], buf[2048], *p;
-	unsigned long long	 ut, st;
-	FILE			*f;
-	size_t			 n;
-
-	if (pid <= 0)
-		return (-1);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return (-1);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* The command name may hold spaces: fields follow its last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL)
-		return (-1);
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-	    "%llu %llu", &ut, &st) != 2)
-		return (-1);
-	return ((double)(ut + st) / sysconf(_SC_CLK_TCK));
 }
 
 /* Resident set of a process in KiB, or -1. */
@@ -157,15 +121,6 @@ reason_add(const char *what, const char *detail)
 	xl.reasons[xl.nreasons++].n = 1;
 }
 
-/* qsort order of uint32_t. */
-int
-cmp_u32(const void *a, const void *b)
-{
-	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return (x < y ? -1 : x > y);
-}
-
 /* qsort order of uint64_t. */
 int
 cmp_u64(const void *a, const void *b)
@@ -173,22 +128,6 @@ cmp_u64(const void *a, const void *b)
 	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x < y ? -1 : x > y);
-}
-
-/* The q-quantile (nearest rank) of a sorted array, or 0 if empty. */
-double
-pct_u32(const uint32_t *v, size_t n, double q)
-{
-	size_t	 k;
-
-	if (n == 0)
-		return (0);
-	k = (size_t)(q * n + 0.999999);
-	if (k < 1)
-		k = 1;
-	if (k > n)
-		k = n;
-	return (v[k - 1]);
 }
 
 /* The local name of the element at p (prefix dropped). */

@@ -54,7 +54,7 @@ from clib import (DOMAIN, TIMERS, Cluster, Status, check,
                   wait_new_leader)
 from rawpeers import (PORT_LINGERS, PORT_PENDING,
                       PORT_PENDING_PER_ADDRESS, PORT_PRETLS_SECS,
-                      FakeFollower, Squatters, node_tls, open_fds,
+                      FakeFollower, Squatters, dead_member_cluster, node_tls, open_fds,
                       port_hello, port_talk, raw_conn, s_frame, scram_blob,
                       settled_fds, wait_fds, wait_peer_closed)
 from xmpptest import server_context
@@ -64,15 +64,7 @@ from xmpptest import server_context
 async def guard(t):
     # The leader's links are tested with a fake follower: a member that
     # died, whose certificate, address and id the test then speaks with.
-    c = Cluster(t, 3)
-    n1 = await c.form(timers=TIMERS)
-    ids = node_ids(t.last)
-    fake = [nd for nd in c.nodes if nd is not n1][-1]
-    fid = ids[fake]
-    fake.kill9()
-    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
-                        'the leader with quorum after %s died' % fake.name)
-    await c.add_users(n1)
+    c, n1, fake, fid = await dead_member_cluster(t)
     base = await settled_fds(n1)
 
     def follower(epoch=None):

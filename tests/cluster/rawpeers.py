@@ -12,7 +12,8 @@ import re
 import socket
 import time
 
-from clib import DOMAIN, Failed, until, w, wait_event
+from clib import (DOMAIN, TIMERS, Cluster, Failed, node_ids, until, w,
+                  wait_event)
 from xmpptest import client_context, peer_closed
 
 PORT_PENDING_PER_ADDRESS = 8    # cluster_net.c CNET_PENDING_SRC
@@ -175,6 +176,23 @@ async def port_hello(nd, src, line):
     """TLS to the node's cluster port from address src with node 1's
     certificate, then a hello line: the answer line, or why none came."""
     return (await port_talk(nd, src, 1, line))[0]
+
+
+async def dead_member_cluster(t):
+    """A cluster of 3 whose leader has quorum and the users after its last
+    follower was killed: (cluster, leader, dead node, dead node's id), for
+    a FakeFollower speaking with the dead one's certificate, address and
+    id."""
+    c = Cluster(t, 3)
+    n1 = await c.form(timers=TIMERS)
+    ids = node_ids(t.last)
+    fake = [nd for nd in c.nodes if nd is not n1][-1]
+    fid = ids[fake]
+    fake.kill9()
+    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
+                        'the leader with quorum after %s died' % fake.name)
+    await c.add_users(n1)
+    return c, n1, fake, fid
 
 
 class FakeFollower:

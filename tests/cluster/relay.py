@@ -29,11 +29,10 @@ import collections
 import re
 import time
 
-from clib import (DOMAIN, TIMERS, Client, Cluster, Sender, check,
-                  is_msg, is_presence, login, nft_heal, nft_partition,
-                  node_ids, reachable, run, scenario, subscribe_both, until,
-                  w, wait_bodies)
-from rawpeers import FakeFollower, s_frame
+from clib import (DOMAIN, Client, Cluster, Sender, check, is_msg,
+                  is_presence, login, nft_heal, nft_partition, reachable,
+                  run, scenario, subscribe_both, until, w, wait_bodies)
+from rawpeers import FakeFollower, dead_member_cluster, s_frame
 
 RELAY_KEEP_FRAMES = 4096    # relay.c CRELAY_KEEP_MAX
 RELAY_KEEP_BYTES = 16 << 20  # relay.c CRELAY_KEEP_BYTES
@@ -145,15 +144,7 @@ def d_frames(buf):
 
 @scenario()
 async def relaylink(t):
-    c = Cluster(t, 3)
-    n1 = await c.form(timers=TIMERS)
-    ids = node_ids(t.last)
-    fake = [nd for nd in c.nodes if nd is not n1][-1]
-    fid = ids[fake]
-    fake.kill9()
-    await c.wait_status([n1], lambda s: s.state == 'LEADER' and s.quorum,
-                        'the leader with quorum after %s died' % fake.name)
-    await c.add_users(n1)
+    c, n1, fake, fid = await dead_member_cluster(t)
     await c.wait_users([n1])
     alice = await login(t, n1, 'alice', 'src')
     bobjid = 'bob@%s/fake' % DOMAIN

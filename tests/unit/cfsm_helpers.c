@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <raft.h>
+#include <raft/fixture.h>
 
 #include "cluster/fsm.h"
 #include "cfsm_helpers.h"
@@ -25,6 +26,10 @@ static void	 cfsmt_roster_set(void *, const char *, const char *,
 		    const char *);
 static void	 cfsmt_roster_del(void *, const char *, const char *);
 static void	 cfsmt_changed(void *);
+static void	 cfsmt_fx_quiet(struct raft_tracer *, int, const void *);
+static void	 cfsmt_fx_apply_cb(struct raft_apply *, int, void *);
+static bool	 cfsmt_fx_req_done(struct raft_fixture *, void *);
+static bool	 cfsmt_fx_all_applied(struct raft_fixture *, void *);
 
 /* Append the strings up to a NULL, then ";", to r's log. */
 static void
@@ -211,4 +216,194 @@ cfsmt_main(const char *name, Suite *s)
 {
 	log_init(name, 1, 0);
 	return (unit_run(s));
+}
+
+/* libraft's trace, silenced unless CHECK_RAFT_TRACE is set. */
+static struct raft_tracer cfsmt_fx_tracer = { NULL, 2, cfsmt_fx_quiet };
+
+/* A tracer that drops everything. */
+static void
+cfsmt_fx_quiet(struct raft_tracer *t, int type, const void *info)
+{
+	(void)t;
+	(void)type;
+	(void)info;
+}
+
+/* Start n servers, one state machine each, and elect a leader. */
+void
+cfsmt_fx_up(struct cfsmt_fx *x, int n)
+{
+	struct raft_configuration	 conf;
+	int				 i;
+
+	memset(x, 0, sizeof(*x));
+	ck_assert_int_eq(raft_fixture_init(&x->f), 0);
+	for (i = 0; i < n; i++)
+		cfsmt_fx_grow(x);
+	ck_assert_int_eq(raft_fixture_configuration(&x->f, n, &conf), 0);
+	ck_assert_int_eq(raft_fixture_bootstrap(&x->f, &conf), 0);
+	raft_configuration_close(&conf);
+	ck_assert_int_eq(raft_fixture_start(&x->f), 0);
+	ck_assert(raft_fixture_step_until_has_leader(&x->f, CFSMT_FX_MSECS));
+}
+
+/* Stop the cluster and free every state machine. */
+void
+cfsmt_fx_down(struct cfsmt_fx *x)
+{
+	int	 i;
+
+	raft_fixture_close(&x->f);
+	for (i = 0; i < x->n; i++)
+		cfsm_free(x->c[i]);
+}
+
+/*
+ * Add a server (id n + 1, address "n + 1") that snapshots often, so one
+ * that joins late catches up by a snapshot. Returns its index.
+ */
+int
+cfsmt_fx_grow(struct cfsmt_fx *x)
+{
+	struct raft	*r;
+	int		 i = x->n;
+
+	ck_assert_int_lt(i, CFSMT_FX_MAX);
+	x->c[i] = cfsmt_new_rec(&x->rec[i]);
+	ck_assert_int_eq(raft_fixture_grow(&x->f, cfsm_raft(x->c[i])), 0);
+	x->n++;
+	r = raft_fixture_get(&x->f, i);
+	raft_set_snapshot_threshold(r, 4);
+	raft_set_snapshot_trailing(r, 1);
+	if (getenv("CHECK_RAFT_TRACE") == NULL)
+		r->tracer = &cfsmt_fx_tracer;
+	return (i);
+}
+
+/* The leader's index. */
+unsigned
+cfsmt_fx_leader(struct cfsmt_fx *x)
+{
+	unsigned	 i;
+
+	i = raft_fixture_leader_index(&x->f);
+	ck_assert_uint_lt(i, raft_fixture_n(&x->f));
+	return (i);
+}
+
+/* raft_apply's callback. */
+static void
+cfsmt_fx_apply_cb(struct raft_apply *apply, int status, void *result)
+{
+	struct cfsmt_req	*q = apply->data;
+
+	(void)result;
+	q->status = status;
+	q->done = 1;
+}
+
+/* raft_add, raft_assign and raft_remove's callback. */
+void
+cfsmt_fx_change_cb(struct raft_change *change, int status)
+{
+	struct cfsmt_req	*q = change->data;
+
+	q->status = status;
+	q->done = 1;
+}
+
+/* Whether a request's callback ran. */
+static bool
+cfsmt_fx_req_done(struct raft_fixture *f, void *arg)
+{
+	struct cfsmt_req	*q = arg;
+
+	(void)f;
+	return (q->done);
+}
+
+/* Whether every live server has applied up to the leader's last entry. */
+static bool
+cfsmt_fx_all_applied(struct raft_fixture *f, void *arg)
+{
+	raft_index	*index = arg;
+	unsigned	 i;
+
+	for (i = 0; i < raft_fixture_n(f); i++) {
+		if (raft_fixture_alive(f, i) &&
+		    raft_last_applied(raft_fixture_get(f, i)) < *index)
+			return (false);
+	}
+	return (true);
+}
+
+/* Run a request to its callback, which must report success. */
+void
+cfsmt_fx_wait(struct cfsmt_fx *x, struct cfsmt_req *q)
+{
+	ck_assert(raft_fixture_step_until(&x->f, cfsmt_fx_req_done, q,
+	    CFSMT_FX_MSECS));
+	ck_assert_int_eq(q->status, 0);
+}
+
+/* Apply buf (raft takes it) on the leader and wait until all applied it. */
+void
+cfsmt_fx_apply_buf(struct cfsmt_fx *x, struct raft_buffer *buf)
+{
+	struct raft		*leader;
+	struct cfsmt_req	 q;
+	raft_index		 index;
+
+	leader = raft_fixture_get(&x->f, cfsmt_fx_leader(x));
+	memset(&q, 0, sizeof(q));
+	q.u.apply.data = &q;
+	ck_assert_int_eq(raft_apply(leader, &q.u.apply, buf, 1,
+	    cfsmt_fx_apply_cb), 0);
+	cfsmt_fx_wait(x, &q);
+	index = raft_last_index(leader);
+	ck_assert(raft_fixture_step_until(&x->f, cfsmt_fx_all_applied, &index,
+	    CFSMT_FX_MSECS));
+}
+
+/* Add id at addr through the leader and make it a voter. */
+void
+cfsmt_fx_add_voter(struct cfsmt_fx *x, uint64_t id, const char *addr)
+{
+	struct raft		*leader;
+	struct cfsmt_req	 q;
+
+	leader = raft_fixture_get(&x->f, cfsmt_fx_leader(x));
+	memset(&q, 0, sizeof(q));
+	q.u.change.data = &q;
+	ck_assert_int_eq(raft_add(leader, &q.u.change, id, addr,
+	    cfsmt_fx_change_cb), 0);
+	cfsmt_fx_wait(x, &q);
+	memset(&q, 0, sizeof(q));
+	q.u.change.data = &q;
+	ck_assert_int_eq(raft_assign(leader, &q.u.change, id, RAFT_VOTER,
+	    cfsmt_fx_change_cb), 0);
+	cfsmt_fx_wait(x, &q);
+}
+
+/* Every live server's state machine holds the same state. */
+void
+cfsmt_fx_agree(struct cfsmt_fx *x)
+{
+	char	*first = NULL, *s;
+	int	 i;
+
+	for (i = 0; i < x->n; i++) {
+		if (!raft_fixture_alive(&x->f, i))
+			continue;
+		s = cfsmt_snap_text(x->c[i]);
+		if (first == NULL)
+			first = s;
+		else {
+			ck_assert_str_eq(s, first);
+			free(s);
+		}
+	}
+	ck_assert_ptr_nonnull(first);
+	free(first);
 }

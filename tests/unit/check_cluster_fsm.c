@@ -28,26 +28,6 @@
 #define DIG_C		"cccccccccccccccccccccccccccccccc"
 #define IDENT_A		DIG_A DIG_A	/* 64 hex digits */
 #define IDENT_B		DIG_B DIG_B
-#define FX_MAX		5
-#define FX_MSECS	20000	/* simulated time any wait may take */
-
-/* The simulated cluster of a raft test. */
-struct fx {
-	struct raft_fixture	 f;
-	struct cfsm		*c[FX_MAX];
-	struct cfsm_rec		 rec[FX_MAX];
-	int			 n;
-};
-
-/* A raft request and whether its callback ran. */
-struct req {
-	union {
-		struct raft_apply	 apply;
-		struct raft_change	 change;
-	} u;
-	int	 done;
-	int	 status;
-};
 
 static void	 fill(struct cfsm *);
 static void	 argv_is(char **, int, const char *);
@@ -58,19 +38,7 @@ static void	 ros_clear(struct db_roster *);
 static void	 ros_round_trip(const struct db_roster *);
 static char	*ros_item(const char *, const char *, int, int,
 		    const char *);
-static void	 fx_quiet(struct raft_tracer *, int, const void *);
-static void	 fx_up(struct fx *, int);
-static void	 fx_down(struct fx *);
-static int	 fx_grow(struct fx *);
-static unsigned	 fx_leader(struct fx *);
-static void	 fx_apply_cb(struct raft_apply *, int, void *);
-static void	 fx_change_cb(struct raft_change *, int);
-static bool	 fx_req_done(struct raft_fixture *, void *);
-static bool	 fx_all_applied(struct raft_fixture *, void *);
-static void	 fx_apply(struct fx *, char *);
-static void	 fx_wait(struct fx *, struct req *);
-static void	 fx_add_voter(struct fx *, uint64_t, const char *);
-static void	 fx_agree(struct fx *);
+static void	 fx_apply(struct cfsmt_fx *, char *);
 static Suite	*cfsm_suite(void);
 
 /* Some of everything. */
@@ -1033,215 +1001,34 @@ START_TEST(test_stale_ids)
 }
 END_TEST
 
-/* libraft's trace, silenced unless CHECK_RAFT_TRACE is set. */
-static struct raft_tracer fx_tracer = { NULL, 2, fx_quiet };
-
-/* A tracer that drops everything. */
-static void
-fx_quiet(struct raft_tracer *t, int type, const void *info)
-{
-	(void)t;
-	(void)type;
-	(void)info;
-}
-
-/* Start n servers, one state machine each, and elect a leader. */
-static void
-fx_up(struct fx *x, int n)
-{
-	struct raft_configuration	 conf;
-	int				 i;
-
-	memset(x, 0, sizeof(*x));
-	ck_assert_int_eq(raft_fixture_init(&x->f), 0);
-	for (i = 0; i < n; i++)
-		fx_grow(x);
-	ck_assert_int_eq(raft_fixture_configuration(&x->f, n, &conf), 0);
-	ck_assert_int_eq(raft_fixture_bootstrap(&x->f, &conf), 0);
-	raft_configuration_close(&conf);
-	ck_assert_int_eq(raft_fixture_start(&x->f), 0);
-	ck_assert(raft_fixture_step_until_has_leader(&x->f, FX_MSECS));
-}
-
-/* Stop the cluster and free every state machine. */
-static void
-fx_down(struct fx *x)
-{
-	int	 i;
-
-	raft_fixture_close(&x->f);
-	for (i = 0; i < x->n; i++)
-		cfsm_free(x->c[i]);
-}
-
-/*
- * Add a server (id n + 1, address "n + 1") that snapshots often, so one
- * that joins late catches up by a snapshot. Returns its index.
- */
-static int
-fx_grow(struct fx *x)
-{
-	struct raft	*r;
-	int		 i = x->n;
-
-	ck_assert_int_lt(i, FX_MAX);
-	x->c[i] = cfsmt_new_rec(&x->rec[i]);
-	ck_assert_int_eq(raft_fixture_grow(&x->f, cfsm_raft(x->c[i])), 0);
-	x->n++;
-	r = raft_fixture_get(&x->f, i);
-	raft_set_snapshot_threshold(r, 4);
-	raft_set_snapshot_trailing(r, 1);
-	if (getenv("CHECK_RAFT_TRACE") == NULL)
-		r->tracer = &fx_tracer;
-	return (i);
-}
-
-/* The leader's index. */
-static unsigned
-fx_leader(struct fx *x)
-{
-	unsigned	 i;
-
-	i = raft_fixture_leader_index(&x->f);
-	ck_assert_uint_lt(i, raft_fixture_n(&x->f));
-	return (i);
-}
-
-/* raft_apply's callback. */
-static void
-fx_apply_cb(struct raft_apply *apply, int status, void *result)
-{
-	struct req	*q = apply->data;
-
-	(void)result;
-	q->status = status;
-	q->done = 1;
-}
-
-/* raft_add, raft_assign and raft_remove's callback. */
-static void
-fx_change_cb(struct raft_change *change, int status)
-{
-	struct req	*q = change->data;
-
-	q->status = status;
-	q->done = 1;
-}
-
-/* Whether a request's callback ran. */
-static bool
-fx_req_done(struct raft_fixture *f, void *arg)
-{
-	struct req	*q = arg;
-
-	(void)f;
-	return (q->done);
-}
-
-/* Whether every live server has applied up to the leader's last entry. */
-static bool
-fx_all_applied(struct raft_fixture *f, void *arg)
-{
-	raft_index	*index = arg;
-	unsigned	 i;
-
-	for (i = 0; i < raft_fixture_n(f); i++) {
-		if (raft_fixture_alive(f, i) &&
-		    raft_last_applied(raft_fixture_get(f, i)) < *index)
-			return (false);
-	}
-	return (true);
-}
-
-/* Run a request to its callback, which must report success. */
-static void
-fx_wait(struct fx *x, struct req *q)
-{
-	ck_assert(raft_fixture_step_until(&x->f, fx_req_done, q, FX_MSECS));
-	ck_assert_int_eq(q->status, 0);
-}
-
 /* Apply an encoded entry (freed) on the leader and wait for all to. */
 static void
-fx_apply(struct fx *x, char *s)
+fx_apply(struct cfsmt_fx *x, char *s)
 {
-	struct raft		*leader;
 	struct raft_buffer	 buf;
-	struct req		 q;
-	raft_index		 index;
 
 	ck_assert_ptr_nonnull(s);
-	leader = raft_fixture_get(&x->f, fx_leader(x));
 	buf.len = strlen(s) + 1;
 	buf.base = raft_malloc(buf.len);
 	memcpy(buf.base, s, buf.len);
 	free(s);
-	memset(&q, 0, sizeof(q));
-	q.u.apply.data = &q;
-	ck_assert_int_eq(raft_apply(leader, &q.u.apply, &buf, 1, fx_apply_cb),
-	    0);
-	fx_wait(x, &q);
-	index = raft_last_index(leader);
-	ck_assert(raft_fixture_step_until(&x->f, fx_all_applied, &index,
-	    FX_MSECS));
-}
-
-/* Add id at addr through the leader and make it a voter. */
-static void
-fx_add_voter(struct fx *x, uint64_t id, const char *addr)
-{
-	struct raft	*leader;
-	struct req	 q;
-
-	leader = raft_fixture_get(&x->f, fx_leader(x));
-	memset(&q, 0, sizeof(q));
-	q.u.change.data = &q;
-	ck_assert_int_eq(raft_add(leader, &q.u.change, id, addr,
-	    fx_change_cb), 0);
-	fx_wait(x, &q);
-	memset(&q, 0, sizeof(q));
-	q.u.change.data = &q;
-	ck_assert_int_eq(raft_assign(leader, &q.u.change, id, RAFT_VOTER,
-	    fx_change_cb), 0);
-	fx_wait(x, &q);
-}
-
-/* Every live server's state machine holds the same state. */
-static void
-fx_agree(struct fx *x)
-{
-	char	*first = NULL, *s;
-	int	 i;
-
-	for (i = 0; i < x->n; i++) {
-		if (!raft_fixture_alive(&x->f, i))
-			continue;
-		s = cfsmt_snap_text(x->c[i]);
-		if (first == NULL)
-			first = s;
-		else {
-			ck_assert_str_eq(s, first);
-			free(s);
-		}
-	}
-	ck_assert_ptr_nonnull(first);
-	free(first);
+	cfsmt_fx_apply_buf(x, &buf);
 }
 
 START_TEST(test_raft_replicate)
 {
-	struct fx	 x;
+	struct cfsmt_fx		 x;
 	unsigned	 old;
 	int		 i, nw;
 
-	fx_up(&x, 3);
+	cfsmt_fx_up(&x, 3);
 	fx_apply(&x, cfsm_enc_init("example.org", KEY));
 	fx_apply(&x, cfsm_enc_user_set("alice", "blob-a"));
 	fx_apply(&x, cfsm_enc_user_set("bob", "blob-b"));
 	fx_apply(&x, cfsm_enc_user_del("alice"));
 	fx_apply(&x, cfsm_enc_digest(1, "cb1", DIG_A));
 	fx_apply(&x, cfsm_enc_digest(2, "cb1", DIG_B));
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 	for (i = 0; i < 3; i++) {
 		ck_assert_str_eq(cfsm_domain(x.c[i]), "example.org");
 		ck_assert_ptr_null(cfsm_user(x.c[i], "alice"));
@@ -1254,28 +1041,28 @@ START_TEST(test_raft_replicate)
 	fx_apply(&x, cfsm_enc_roster_set("bob", "dave@example.org",
 	    "none 1 0 - ="));
 	fx_apply(&x, cfsm_enc_roster_del("bob", "dave@example.org"));
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 
 	/* The leader dies; the survivors elect another and carry on. */
-	old = fx_leader(&x);
+	old = cfsmt_fx_leader(&x);
 	raft_fixture_kill(&x.f, old);
-	ck_assert(raft_fixture_step_until_has_no_leader(&x.f, FX_MSECS));
-	ck_assert(raft_fixture_step_until_has_leader(&x.f, FX_MSECS));
-	ck_assert_uint_ne(fx_leader(&x), old);
+	ck_assert(raft_fixture_step_until_has_no_leader(&x.f, CFSMT_FX_MSECS));
+	ck_assert(raft_fixture_step_until_has_leader(&x.f, CFSMT_FX_MSECS));
+	ck_assert_uint_ne(cfsmt_fx_leader(&x), old);
 	fx_apply(&x, cfsm_enc_user_set("carol", "blob-c"));
 	fx_apply(&x, cfsm_enc_digest(2, "cb1", DIG_A));
 	fx_apply(&x, cfsm_enc_forget(old + 1));
-	fx_agree(&x);
-	ck_assert_str_eq(cfsm_user(x.c[fx_leader(&x)], "carol"), "blob-c");
+	cfsmt_fx_agree(&x);
+	ck_assert_str_eq(cfsm_user(x.c[cfsmt_fx_leader(&x)], "carol"), "blob-c");
 
 	/* A fourth server joins and catches up from a snapshot. */
-	nw = fx_grow(&x);
+	nw = cfsmt_fx_grow(&x);
 	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, nw)), 0);
-	fx_add_voter(&x, nw + 1, "4");
+	cfsmt_fx_add_voter(&x, nw + 1, "4");
 	fx_apply(&x, cfsm_enc_user_set("dave", "blob-d"));
 	ck_assert_uint_ge(raft_fixture_n_recv(&x.f, nw,
 	    RAFT_INSTALL_SNAPSHOT), 1);
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 	ck_assert_str_eq(cfsm_domain(x.c[nw]), "example.org");
 	ck_assert_str_eq(cfsm_user(x.c[nw], "bob"), "blob-b");
 	ck_assert_str_eq(cfsm_user(x.c[nw], "dave"), "blob-d");
@@ -1285,34 +1072,34 @@ START_TEST(test_raft_replicate)
 	ck_assert_ptr_null(cfsm_roster(x.c[nw], "bob", "dave@example.org"));
 	ck_assert_ptr_nonnull(strstr(x.rec[nw].log,
 	    "rset bob/carol@example.org=both 0 0 - =Friends;"));
-	fx_down(&x);
+	cfsmt_fx_down(&x);
 }
 END_TEST
 
 START_TEST(test_raft_stale_id)
 {
 	const struct raft_configuration	*conf;
-	struct fx			 x;
+	struct cfsmt_fx			 x;
 	struct raft			*leader;
-	struct req			 q;
+	struct cfsmt_req		 q;
 	uint64_t			 stale[4];
 	unsigned			 i, seen;
 	int				 wiped, nw;
 
-	fx_up(&x, 3);
+	cfsmt_fx_up(&x, 3);
 	fx_apply(&x, cfsm_enc_init("example.org", KEY));
 	fx_apply(&x, cfsm_enc_user_set("alice", "blob-a"));
-	wiped = fx_grow(&x);
+	wiped = cfsmt_fx_grow(&x);
 	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, wiped)), 0);
-	fx_add_voter(&x, wiped + 1, "4");
+	cfsmt_fx_add_voter(&x, wiped + 1, "4");
 	fx_apply(&x, cfsm_enc_user_set("bob", "blob-b"));
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 
 	/* Server 4 is reset and comes back from "4" as server 5. */
 	raft_fixture_kill(&x.f, wiped);
-	nw = fx_grow(&x);
+	nw = cfsmt_fx_grow(&x);
 	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, nw)), 0);
-	leader = raft_fixture_get(&x.f, fx_leader(&x));
+	leader = raft_fixture_get(&x.f, cfsmt_fx_leader(&x));
 	ck_assert_int_eq(cfsm_stale_ids(&leader->configuration, nw + 1, "4",
 	    stale, 4), 1);
 	ck_assert_uint_eq(stale[0], wiped + 1);
@@ -1320,14 +1107,14 @@ START_TEST(test_raft_stale_id)
 	memset(&q, 0, sizeof(q));
 	q.u.change.data = &q;
 	ck_assert_int_eq(raft_remove(leader, &q.u.change, stale[0],
-	    fx_change_cb), 0);
-	fx_wait(&x, &q);
-	fx_add_voter(&x, nw + 1, "4");
+	    cfsmt_fx_change_cb), 0);
+	cfsmt_fx_wait(&x, &q);
+	cfsmt_fx_add_voter(&x, nw + 1, "4");
 	fx_apply(&x, cfsm_enc_user_set("carol", "blob-c"));
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 	ck_assert_str_eq(cfsm_user(x.c[nw], "alice"), "blob-a");
 
-	leader = raft_fixture_get(&x.f, fx_leader(&x));
+	leader = raft_fixture_get(&x.f, cfsmt_fx_leader(&x));
 	conf = &leader->configuration;
 	ck_assert_uint_eq(conf->n, 4);
 	for (seen = 0, i = 0; i < conf->n; i++) {
@@ -1340,7 +1127,7 @@ START_TEST(test_raft_stale_id)
 	}
 	ck_assert_uint_eq(seen, 1);
 	ck_assert_int_eq(cfsm_stale_ids(conf, nw + 1, "4", stale, 4), 0);
-	fx_down(&x);
+	cfsmt_fx_down(&x);
 }
 END_TEST
 

@@ -24,42 +24,10 @@
 #define KEY		"000102030405060708090a0b0c0d0e0f"
 #define SID		0x1122334455667788ULL
 #define SID2		0x0102030405060708ULL
-#define FX_MAX		4
-#define FX_MSECS	20000	/* simulated time any wait may take */
-
-/* The simulated cluster of a raft test. */
-struct fx {
-	struct raft_fixture	 f;
-	struct cfsm		*c[FX_MAX];
-	struct cfsm_rec		 rec[FX_MAX];
-	int			 n;
-};
-
-/* A raft request and whether its callback ran. */
-struct req {
-	union {
-		struct raft_apply	 apply;
-		struct raft_change	 change;
-	} u;
-	int	 done;
-	int	 status;
-};
 
 static char	*once(uint64_t, uint64_t, uint64_t, char *);
 static int	 count(const char *, const char *);
-static void	 fx_quiet(struct raft_tracer *, int, const void *);
-static void	 fx_up(struct fx *, int);
-static void	 fx_down(struct fx *);
-static int	 fx_grow(struct fx *);
-static unsigned	 fx_leader(struct fx *);
-static void	 fx_apply_cb(struct raft_apply *, int, void *);
-static void	 fx_change_cb(struct raft_change *, int);
-static bool	 fx_req_done(struct raft_fixture *, void *);
-static bool	 fx_all_applied(struct raft_fixture *, void *);
-static void	 fx_wait(struct fx *, struct req *);
-static void	 fx_apply(struct fx *, const char *);
-static void	 fx_add_voter(struct fx *, uint64_t, const char *);
-static void	 fx_agree(struct fx *);
+static void	 fx_apply(struct cfsmt_fx *, const char *);
 static Suite	*session_suite(void);
 
 /* entry (freed) as command serial of session sid with lo. */
@@ -88,194 +56,16 @@ count(const char *hay, const char *needle)
 	return (n);
 }
 
-/* libraft's trace, silenced unless CHECK_RAFT_TRACE is set. */
-static struct raft_tracer fx_tracer = { NULL, 2, fx_quiet };
-
-/* A tracer that drops everything. */
-static void
-fx_quiet(struct raft_tracer *t, int type, const void *info)
-{
-	(void)t;
-	(void)type;
-	(void)info;
-}
-
-/* Start n servers, one state machine each, and elect a leader. */
-static void
-fx_up(struct fx *x, int n)
-{
-	struct raft_configuration	 conf;
-	int				 i;
-
-	memset(x, 0, sizeof(*x));
-	ck_assert_int_eq(raft_fixture_init(&x->f), 0);
-	for (i = 0; i < n; i++)
-		fx_grow(x);
-	ck_assert_int_eq(raft_fixture_configuration(&x->f, n, &conf), 0);
-	ck_assert_int_eq(raft_fixture_bootstrap(&x->f, &conf), 0);
-	raft_configuration_close(&conf);
-	ck_assert_int_eq(raft_fixture_start(&x->f), 0);
-	ck_assert(raft_fixture_step_until_has_leader(&x->f, FX_MSECS));
-}
-
-/* Stop the cluster and free every state machine. */
-static void
-fx_down(struct fx *x)
-{
-	int	 i;
-
-	raft_fixture_close(&x->f);
-	for (i = 0; i < x->n; i++)
-		cfsm_free(x->c[i]);
-}
-
-/* Add a server that snapshots often; its index. */
-static int
-fx_grow(struct fx *x)
-{
-	struct raft	*r;
-	int		 i = x->n;
-
-	ck_assert_int_lt(i, FX_MAX);
-	x->c[i] = cfsmt_new_rec(&x->rec[i]);
-	ck_assert_int_eq(raft_fixture_grow(&x->f, cfsm_raft(x->c[i])), 0);
-	x->n++;
-	r = raft_fixture_get(&x->f, i);
-	raft_set_snapshot_threshold(r, 4);
-	raft_set_snapshot_trailing(r, 1);
-	if (getenv("CHECK_RAFT_TRACE") == NULL)
-		r->tracer = &fx_tracer;
-	return (i);
-}
-
-/* The leader's index. */
-static unsigned
-fx_leader(struct fx *x)
-{
-	unsigned	 i;
-
-	i = raft_fixture_leader_index(&x->f);
-	ck_assert_uint_lt(i, raft_fixture_n(&x->f));
-	return (i);
-}
-
-/* raft_apply's callback. */
-static void
-fx_apply_cb(struct raft_apply *apply, int status, void *result)
-{
-	struct req	*q = apply->data;
-
-	(void)result;
-	q->status = status;
-	q->done = 1;
-}
-
-/* raft_add and raft_assign's callback. */
-static void
-fx_change_cb(struct raft_change *change, int status)
-{
-	struct req	*q = change->data;
-
-	q->status = status;
-	q->done = 1;
-}
-
-/* Whether a request's callback ran. */
-static bool
-fx_req_done(struct raft_fixture *f, void *arg)
-{
-	struct req	*q = arg;
-
-	(void)f;
-	return (q->done);
-}
-
-/* Whether every live server has applied up to an index. */
-static bool
-fx_all_applied(struct raft_fixture *f, void *arg)
-{
-	raft_index	*index = arg;
-	unsigned	 i;
-
-	for (i = 0; i < raft_fixture_n(f); i++) {
-		if (raft_fixture_alive(f, i) &&
-		    raft_last_applied(raft_fixture_get(f, i)) < *index)
-			return (false);
-	}
-	return (true);
-}
-
-/* Run a request to its callback, which must report success. */
-static void
-fx_wait(struct fx *x, struct req *q)
-{
-	ck_assert(raft_fixture_step_until(&x->f, fx_req_done, q, FX_MSECS));
-	ck_assert_int_eq(q->status, 0);
-}
-
 /* Put s into the log through the leader; wait until all applied it. */
 static void
-fx_apply(struct fx *x, const char *s)
+fx_apply(struct cfsmt_fx *x, const char *s)
 {
-	struct raft		*leader;
 	struct raft_buffer	 buf;
-	struct req		 q;
-	raft_index		 index;
 
-	leader = raft_fixture_get(&x->f, fx_leader(x));
 	buf.len = (strlen(s) + 8) & ~(size_t)7;
 	buf.base = raft_calloc(1, buf.len);
 	memcpy(buf.base, s, strlen(s));
-	memset(&q, 0, sizeof(q));
-	q.u.apply.data = &q;
-	ck_assert_int_eq(raft_apply(leader, &q.u.apply, &buf, 1, fx_apply_cb),
-	    0);
-	fx_wait(x, &q);
-	index = raft_last_index(leader);
-	ck_assert(raft_fixture_step_until(&x->f, fx_all_applied, &index,
-	    FX_MSECS));
-}
-
-/* Add id at addr through the leader and make it a voter. */
-static void
-fx_add_voter(struct fx *x, uint64_t id, const char *addr)
-{
-	struct raft	*leader;
-	struct req	 q;
-
-	leader = raft_fixture_get(&x->f, fx_leader(x));
-	memset(&q, 0, sizeof(q));
-	q.u.change.data = &q;
-	ck_assert_int_eq(raft_add(leader, &q.u.change, id, addr,
-	    fx_change_cb), 0);
-	fx_wait(x, &q);
-	memset(&q, 0, sizeof(q));
-	q.u.change.data = &q;
-	ck_assert_int_eq(raft_assign(leader, &q.u.change, id, RAFT_VOTER,
-	    fx_change_cb), 0);
-	fx_wait(x, &q);
-}
-
-/* Every live server's state machine holds the same state. */
-static void
-fx_agree(struct fx *x)
-{
-	char	*first = NULL, *s;
-	int	 i;
-
-	for (i = 0; i < x->n; i++) {
-		if (!raft_fixture_alive(&x->f, i))
-			continue;
-		s = cfsmt_snap_text(x->c[i]);
-		if (first == NULL)
-			first = s;
-		else {
-			ck_assert_str_eq(s, first);
-			free(s);
-		}
-	}
-	ck_assert_ptr_nonnull(first);
-	free(first);
+	cfsmt_fx_apply_buf(x, &buf);
 }
 
 START_TEST(test_enc)
@@ -577,12 +367,12 @@ END_TEST
  */
 START_TEST(test_raft_resubmit)
 {
-	struct fx	 x;
+	struct cfsmt_fx		 x;
 	unsigned	 old;
 	int		 i, nw;
 	char		*open, *set, *del;
 
-	fx_up(&x, 3);
+	cfsmt_fx_up(&x, 3);
 	open = cfsm_enc_session(SID);
 	set = once(SID, 1, 1, cfsm_enc_user_set("alice", "blob-a"));
 	del = once(SID, 2, 1, cfsm_enc_user_del("alice"));
@@ -595,13 +385,13 @@ START_TEST(test_raft_resubmit)
 		ck_assert_int_eq(cfsm_session_result(x.c[i], SID, 1),
 		    CFSM_R_APPLIED);
 	}
-	old = fx_leader(&x);
+	old = cfsmt_fx_leader(&x);
 	raft_fixture_kill(&x.f, old);
-	ck_assert(raft_fixture_step_until_has_no_leader(&x.f, FX_MSECS));
-	ck_assert(raft_fixture_step_until_has_leader(&x.f, FX_MSECS));
+	ck_assert(raft_fixture_step_until_has_no_leader(&x.f, CFSMT_FX_MSECS));
+	ck_assert(raft_fixture_step_until_has_leader(&x.f, CFSMT_FX_MSECS));
 	fx_apply(&x, del);
 	fx_apply(&x, set);
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 	for (i = 0; i < 3; i++) {
 		if ((unsigned)i == old)
 			continue;
@@ -610,13 +400,13 @@ START_TEST(test_raft_resubmit)
 	}
 
 	/* A fourth server catches up from a snapshot, sessions and all. */
-	nw = fx_grow(&x);
+	nw = cfsmt_fx_grow(&x);
 	ck_assert_int_eq(raft_start(raft_fixture_get(&x.f, nw)), 0);
-	fx_add_voter(&x, nw + 1, "4");
+	cfsmt_fx_add_voter(&x, nw + 1, "4");
 	fx_apply(&x, set);
 	ck_assert_uint_ge(raft_fixture_n_recv(&x.f, nw,
 	    RAFT_INSTALL_SNAPSHOT), 1);
-	fx_agree(&x);
+	cfsmt_fx_agree(&x);
 	ck_assert_ptr_null(cfsm_user(x.c[nw], "alice"));
 	/* It may restore alice from a snapshot, then hear her deleted. */
 	ck_assert_int_le(count(x.rec[nw].log, "set alice"), 1);
@@ -627,7 +417,7 @@ START_TEST(test_raft_resubmit)
 	free(open);
 	free(set);
 	free(del);
-	fx_down(&x);
+	cfsmt_fx_down(&x);
 }
 END_TEST
 
