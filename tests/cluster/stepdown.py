@@ -168,7 +168,10 @@ async def steppres(t):
         alice.send_presence(ptype='unavailable')
         alice.send_presence()
     alice.send_presence(ptype='unavailable')
-    # A marker that goes out on the same link after all of them.
+    # The leader answers a ping on alice's stream only after it has
+    # handled every presence before it; then a marker that goes out on
+    # the same link after all of them.
+    await alice['xep_0199'].send_ping(DOMAIN, timeout=w(10))
     await login(t, n1, 'bob', 'marker')
     await f.wait(lambda x: b'marker' in x.buf, 'the marker')
     gone = len(re.findall(rb"<presence[^>]*type=['\"]unavailable", f.buf))
