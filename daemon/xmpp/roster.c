@@ -145,6 +145,7 @@ static void	 roster_enqueue(struct xconn *, const struct xnode *, int,
 static void	 roster_run(void);
 static void	 roster_start(struct roster_job *);
 static int	 roster_plan(struct roster_job *, struct xconn *);
+static void	 roster_plan_drop(struct roster_job *, int, const char *);
 static int	 roster_plan_step(struct roster_job *, const char *,
 		    struct xconn *);
 static void	 roster_store(struct roster_job *);
@@ -504,6 +505,25 @@ roster_plan(struct roster_job *j, struct xconn *c)
 }
 
 /*
+ * Item k of a job (0 ours, 1 the local contact's) loses the "to" or
+ * "from" half of its subscription and the request pending on that side
+ * (ask, pending_in); it is stored and pushed.
+ */
+static void
+roster_plan_drop(struct roster_job *j, int k, const char *half)
+{
+	struct db_roster	*r = &j->item[k];
+
+	roster_set_sub(r, sub_del(r->subscription, half));
+	if (strcmp(half, "to") == 0)
+		r->ask = 0;
+	else
+		r->pending_in = 0;
+	j->op[k] = RP_PUT;
+	j->push[k] = 1;
+}
+
+/*
  * One subscription step of type from our account to j->to (RFC 6121
  * section 3) on the items as this change has them so far (each step
  * sees what the one before it made). A subscription request that would
@@ -581,39 +601,20 @@ roster_plan_step(struct roster_job *j, const char *type, struct xconn *c)
 		}
 	} else if (strcmp(type, "unsubscribe") == 0) {
 		st->type = "unsubscribe";
-		if (had_mine) {
-			roster_set_sub(mine, sub_del(mine->subscription, "to"));
-			mine->ask = 0;
-			j->op[0] = RP_PUT;
-			j->push[0] = 1;
-		}
+		if (had_mine)
+			roster_plan_drop(j, 0, "to");
 		if (j->local) {
-			if (had_theirs) {
-				roster_set_sub(theirs,
-				    sub_del(theirs->subscription, "from"));
-				theirs->pending_in = 0;
-				j->op[1] = RP_PUT;
-				j->push[1] = 1;
-			}
+			if (had_theirs)
+				roster_plan_drop(j, 1, "from");
 			st->route = RS_UNAV_TO;
 		}
 	} else {
 		st->type = "unsubscribed";
-		if (had_mine) {
-			roster_set_sub(mine, sub_del(mine->subscription,
-			    "from"));
-			mine->pending_in = 0;
-			j->op[0] = RP_PUT;
-			j->push[0] = 1;
-		}
+		if (had_mine)
+			roster_plan_drop(j, 0, "from");
 		if (j->local) {
-			if (had_theirs) {
-				roster_set_sub(theirs,
-				    sub_del(theirs->subscription, "to"));
-				theirs->ask = 0;
-				j->op[1] = RP_PUT;
-				j->push[1] = 1;
-			}
+			if (had_theirs)
+				roster_plan_drop(j, 1, "to");
 			st->route = RS_UNAV_FROM;
 		}
 	}
