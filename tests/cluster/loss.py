@@ -1,0 +1,111 @@
+"""The cluster scenarios of stanzas whose recipient's session ends while
+they are on their way (issue 12: nothing accepted is lost). scenarios.py
+imports this file; run them as any other (scenarios.py NAME).
+
+leftbounce  bob on one follower logs out while the leader relays a
+            burst of chat messages from alice (on the other follower) to
+            bob's full JID, and bob's node reads the logout first: each message reaches bob or comes back
+            to alice as an error (RFC 6121 8.5.3.2: a full JID with no
+            matching resource and no other available resource); then
+            again with a second session of bob (on the leader)
+            available: each message reaches one of bob's sessions, none
+            comes back
+"""
+
+import collections
+import os
+import signal
+
+from clib import (DOMAIN, Cluster, Failed, check, deliver, is_msg, login,
+                  reachable, scenario, until, w)
+from slixtest import stanza_error
+
+BURST = 300         # messages in each burst
+
+
+def signal_node(nd, sig):
+    """SIGSTOP or SIGCONT a node's mmpd."""
+    os.kill(nd.proc.pid, sig)
+
+
+def accounted(bob_inboxes, alice, bodies):
+    """For each body: how often a session of bob got it, and how often
+    it came back to alice as an error."""
+    got = collections.Counter()
+    for inbox in bob_inboxes:
+        got.update(st['body'] for st in inbox.items
+                   if is_msg(frm_bare='alice@' + DOMAIN, errors=False)(st))
+    back = collections.Counter(
+        st['body'] for st in alice.inbox.items
+        if st.name == 'message' and st['type'] == 'error')
+    return ({b: got[b] for b in bodies}, {b: back[b] for b in bodies})
+
+
+async def burst_and_leave(t, alice, bob, b_node, others, tag):
+    """With bob's node b_node stopped (SIGSTOP), bob logs out (its
+    </stream> waits in b_node's socket) and alice sends BURST messages
+    to bob's full JID, which the leader relays to b_node (a ping of the
+    server after them says when); then b_node goes on, reading bob's
+    </stream> first. Waits (bounded) until each message is accounted for
+    (at bob or one of others, or back to alice as an error); returns
+    (bodies, got, back)."""
+    bodies = ['%s %d' % (tag, i) for i in range(BURST)]
+    await deliver(alice, bob.boundjid.full, bob, tag + ' first')
+    signal_node(b_node, signal.SIGSTOP)
+    try:
+        bob.disconnect()
+        for b in bodies:
+            alice.send_message(mto=bob.boundjid.full, mbody=b, mtype='chat')
+        await alice['xep_0199'].send_ping(DOMAIN, timeout=w(10))
+    finally:
+        signal_node(b_node, signal.SIGCONT)
+    await bob.close()
+    inboxes = [bob.inbox] + [o.inbox for o in others]
+
+    def done():
+        got, back = accounted(inboxes, alice, bodies)
+        return all(got[b] + back[b] > 0 for b in bodies), None
+    try:
+        await until(done, w(15), 'every message accounted for')
+    except Failed:
+        pass                # the check below says which
+    got, back = accounted(inboxes, alice, bodies)
+    lost = [b for b in bodies if got[b] + back[b] == 0]
+    twice = [b for b in bodies if got[b] + back[b] > 1]
+    t.note('%s: %d delivered, %d answered with an error, %d lost, %d '
+           'twice' % (tag, sum(1 for b in bodies if got[b]),
+                      sum(1 for b in bodies if back[b]), len(lost),
+                      len(twice)))
+    check(not lost and not twice, '%s: %d of %d messages neither '
+          'delivered nor answered (%s), %d more than once (%s)' % (
+              tag, len(lost), len(bodies), ' '.join(lost[:6]), len(twice),
+              ' '.join(twice[:6])))
+    return bodies, got, back
+
+
+@scenario()
+async def leftbounce(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    alice = await login(t, a_node, 'alice', 'sender')
+    bob = await login(t, b_node, 'bob', 'leaving')
+    await reachable(alice, bob.boundjid.full)
+    with t.check('no-resource'):
+        bodies, got, back = await burst_and_leave(t, alice, bob, b_node, [],
+                                                  'alone')
+        conds = set(stanza_error(st) for st in alice.inbox.items
+                    if st.name == 'message' and st['type'] == 'error')
+        check(conds <= {('service-unavailable', 'cancel'),
+                        ('recipient-unavailable', 'wait')},
+              'errors: %s' % conds)
+    bob = await login(t, b_node, 'bob', 'leaving2')
+    other = await login(t, leader, 'bob', 'other')
+    await reachable(alice, bob.boundjid.full)
+    await reachable(alice, other.boundjid.full)
+    with t.check('other-resource'):
+        bodies, got, back = await burst_and_leave(t, alice, bob, b_node,
+                                                  [other],
+                                                  'other')
+        bounced = [b for b in bodies if back[b]]
+        check(not bounced, '%d came back to alice though bob/other is '
+              'available: %s' % (len(bounced), ' '.join(bounced[:6])))
