@@ -45,6 +45,9 @@
  *   <unbind jid='full'/>  <comp domain='cb1.d'/>  <uncomp domain='cb1.d'/>
  *   <synced/>		after the registrations every link starts with
  *   <s seq='N' from='full JID or domain' k='c|k'>stanza</s>
+ *   <s seq='N' from='full JID or domain' k='c|k' back='1'>stanza</s>
+ *			a stanza a <d> brought for from, which has gone
+ *			here: routed again from its sender (cpseudo_back)
  *   <dack n='N'/>	every <d> up to N (of the numbering the leader's
  *			header names) was delivered
  * leader to follower:
@@ -105,6 +108,7 @@ struct cfwd_item {
 	size_t			 len;
 	size_t			 bytes;		/* all it takes */
 	int			 sent;		/* written to a leader */
+	int			 back;		/* came back: from (ours) went */
 };
 
 static struct cfwd_link	*uplink;		/* ours to the leader */
@@ -151,7 +155,8 @@ static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
 static int	 cfwd_presence_queued(const char *);
 static struct cfwd_item *cfwd_item_new(int, const char *, uint64_t,
-		    struct xnode *);
+		    struct xnode *, int);
+static void	 cfwd_back(const char *, const struct xnode *);
 static void	 cfwd_trim(void);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
@@ -247,7 +252,8 @@ cfwd_ack(uint64_t seq)
  * <d>: a stanza for one of ours (frame n, ours to keep), unless its
  * number says we delivered it already (it came again on a new link), or
  * its origin does (a leader died before the sender's node heard it was
- * done, and the next routed it again).
+ * done, and the next routed it again). One whose recipient has gone
+ * goes back to the leader (cfwd_back).
  */
 static void
 cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
@@ -269,7 +275,7 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 		return;
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
-		log_debug("cfwd_deliver: nobody here is %s", to);
+		cfwd_back(to, st);
 		return;
 	}
 	if (clink_num(xnode_attr(n, "oe"), &o.epoch) == 0 &&
@@ -283,6 +289,40 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	xnode_set_ns(n, NULL);
 	router_strip(st);
 	router_deliver(c, st);
+}
+
+/*
+ * A stanza st (borrowed) for to, one of ours that has gone (RFC 6121
+ * 8.5.3.2, a full JID with no matching resource): presence is dropped;
+ * anything else goes back to the leader, numbered and kept like a stanza
+ * of ours until acknowledged, to be routed again from its sender
+ * (cpseudo_back): a message to the bare JID's other resources, or an
+ * error to the sender. It goes under our origin and number, not its
+ * first one: what a node delivers of one origin must come in order.
+ */
+static void
+cfwd_back(const char *to, const struct xnode *st)
+{
+	struct cfwd_item	*it;
+	struct xnode		*copy;
+
+	if (strcmp(xnode_name(st), "presence") == 0) {
+		log_debug("cfwd_back: nobody here is %s: presence dropped", to);
+		return;
+	}
+	log_debug("cfwd_back: nobody here is %s: <%s> back to the leader",
+	    to, xnode_name(st));
+	copy = xnode_copy(st);
+	router_strip(copy);
+	it = cfwd_item_new(strchr(to, '/') ? XC_CLIENT : XC_COMPONENT, to,
+	    ++next_seq, copy, 1);
+	TAILQ_INSERT_TAIL(&queue, it, entry);
+	nqueue++;
+	qbytes += it->bytes;
+	if (uplink != NULL) {
+		clink_write(uplink, it->frame, it->len);
+		it->sent = 1;
+	}
 }
 
 /* <kill>: the leader closes one of ours, with a stream error or not. */
@@ -521,10 +561,13 @@ cfwd_item_free(struct cfwd_item *it)
 
 /*
  * A queue item: stanza st (the item's now; stripped of the stream
- * namespace already) of ours, from id (kind), numbered seq.
+ * namespace already) of ours, from id (kind), numbered seq; or, if back,
+ * a stanza for id (ours, gone) that goes back to the leader
+ * (<s back='1'>).
  */
 static struct cfwd_item *
-cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
+cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st,
+    int back)
 {
 	struct cfwd_item	*it;
 	struct xnode		*f;
@@ -539,6 +582,8 @@ cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
 	clink_set_num(f, "seq", it->seq);
 	xnode_set_attr(f, "from", id);
 	xnode_set_attr(f, "k", kind == XC_CLIENT ? "c" : "k");
+	if ((it->back = back))
+		xnode_set_attr(f, "back", "1");
 	clink_add_stanza(f, it->stanza);
 	it->frame = clink_frame_string(f, &it->len);
 	/* The stanza's own length: less <s ...> (escaped: no '>') and </s>. */
@@ -596,7 +641,7 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	router_strip(st);
 	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
 		presence_track(from, st);
-	it = cfwd_item_new(from->kind, id, ++next_seq, st);
+	it = cfwd_item_new(from->kind, id, ++next_seq, st, 0);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
@@ -641,7 +686,7 @@ cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
 		at->sent |= sent;
 		return;
 	}
-	it = cfwd_item_new(kind, id, seq, xnode_copy(st));
+	it = cfwd_item_new(kind, id, seq, xnode_copy(st), 0);
 	it->sent = sent;
 	if (at == NULL)
 		TAILQ_INSERT_HEAD(&queue, it, entry);
@@ -671,8 +716,12 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		cpseudo_route_from(NULL, it->kind, it->from, epoch, it->seq,
-		    it->stanza);
+		if (it->back)
+			cpseudo_back(NULL, it->kind, it->from, epoch,
+			    it->seq, it->stanza);
+		else
+			cpseudo_route_from(NULL, it->kind, it->from, epoch,
+			    it->seq, it->stanza);
 		cfwd_item_free(it);
 	}
 }
