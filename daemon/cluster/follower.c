@@ -94,6 +94,8 @@
 
 #define CFWD_QUEUE_MAX		20000	/* stanzas kept for the leader */
 #define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)	/* and what they take */
+#define CFWD_QUEUE_GONE		64	/* unavailable presences beyond */
+#define CFWD_GONE_BYTES		(256 * 1024)	/* and their bytes */
 #define CFWD_BACKOFF_MIN	50	/* ms, doubling */
 #define CFWD_BACKOFF_MAX	1000
 
@@ -134,7 +136,7 @@ static TAILQ_HEAD(cfwd_queue, cfwd_item) queue =
 static size_t		 nqueue;		/* stanzas kept for it */
 static size_t		 qbytes;
 static uint64_t		 next_seq;
-static uint64_t		 ndropped;
+static uint64_t		 nrefused;
 
 static void	 cfwd_up_start(struct cfwd_link *, const char **);
 static void	 cfwd_up_frame(struct cfwd_link *, struct xnode *);
@@ -157,7 +159,7 @@ static int	 cfwd_presence_queued(const char *);
 static struct cfwd_item *cfwd_item_new(int, const char *, uint64_t,
 		    struct xnode *, int);
 static void	 cfwd_back(const char *, const struct xnode *);
-static void	 cfwd_trim(void);
+static int	 cfwd_full(const struct cfwd_item *);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
 
@@ -593,31 +595,33 @@ cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st,
 	return (it);
 }
 
-/* Beyond the queue's bounds, drop the oldest stanzas. */
-static void
-cfwd_trim(void)
+/*
+ * Whether item it (a stanza of ours) has no room in the queue: beyond
+ * its bounds, but for an unavailable presence (or its receivers would
+ * show a stale presence for good) up to CFWD_QUEUE_GONE more.
+ */
+static int
+cfwd_full(const struct cfwd_item *it)
 {
-	struct cfwd_item	*old;
+	const char	*type = xnode_attr(it->stanza, "type");
 
-	while (nqueue > 1 && (nqueue > CFWD_QUEUE_MAX ||
-	    qbytes > CFWD_QUEUE_BYTES)) {
-		old = TAILQ_FIRST(&queue);
-		if (ndropped++ % 1000 == 0)
-			log_warnx("cfwd_stanza: %zu stanzas wait for the "
-			    "leader, dropping the oldest (%llu dropped so far)",
-			    nqueue, (unsigned long long)ndropped);
-		TAILQ_REMOVE(&queue, old, entry);
-		nqueue--;
-		qbytes -= old->bytes;
-		cfwd_item_free(old);
-	}
+	if (nqueue < CFWD_QUEUE_MAX && qbytes + it->bytes <= CFWD_QUEUE_BYTES)
+		return (0);
+	if (strcmp(xnode_name(it->stanza), "presence") == 0 && type != NULL &&
+	    strcmp(type, "unavailable") == 0 &&
+	    nqueue < CFWD_QUEUE_MAX + CFWD_QUEUE_GONE &&
+	    qbytes + it->bytes <= CFWD_QUEUE_BYTES + CFWD_GONE_BYTES)
+		return (0);
+	return (1);
 }
 
 /*
  * A stanza of one of our sessions or components (its 'from' stamped or
  * checked), which the router gave us instead of routing it: keep a copy
  * until the leader has it, and send it if linked. The stanza stays the
- * caller's.
+ * caller's. Beyond the queue's bounds it is not taken: a message or iq
+ * is answered to its sender with resource-constraint (type wait);
+ * presence is dropped and counted (RFC 6120 8.3.1 answers none).
  */
 void
 cfwd_stanza(struct xconn *from, struct xnode *n)
@@ -639,13 +643,22 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	}
 	st = xnode_copy(n);
 	router_strip(st);
+	it = cfwd_item_new(from->kind, id, next_seq + 1, st, 0);
+	if (cfwd_full(it)) {
+		if (nrefused++ % 1000 == 0)
+			log_warnx("cfwd_stanza: %zu stanzas (%zu bytes) wait "
+			    "for the leader; refusing stanzas (%llu so far)",
+			    nqueue, qbytes, (unsigned long long)nrefused);
+		router_error(from, it->stanza, "wait", "resource-constraint");
+		cfwd_item_free(it);
+		return;
+	}
+	next_seq++;
 	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
 		presence_track(from, st);
-	it = cfwd_item_new(from->kind, id, ++next_seq, st, 0);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
-	cfwd_trim();
 	if (role == CFWD_FOLLOWER && uplink != NULL) {
 		clink_write(uplink, it->frame, it->len);
 		it->sent = 1;
@@ -694,7 +707,6 @@ cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
 		TAILQ_INSERT_AFTER(&queue, at, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
-	cfwd_trim();
 }
 
 /* The number of stanzas kept for the leader. */

@@ -10,17 +10,24 @@ leftbounce  bob on one follower logs out while the leader relays a
             again with a second session of bob (on the leader)
             available: each message reaches one of bob's sessions, none
             comes back
+queuefull   a follower without a leader (two of three nodes killed)
+            keeps what its call bridge sends for the leader, up to its
+            bounds; beyond them each message is answered at once with
+            resource-constraint, and what it kept is answered when it
+            gives up on quorum: every message comes back as an error,
+            none is dropped
 """
 
 import collections
 import os
 import signal
 
-from clib import (DOMAIN, Cluster, Failed, check, deliver, is_msg, login,
-                  reachable, scenario, until, w)
+from clib import (DOMAIN, Cluster, Failed, check, component, deliver,
+                  is_msg, login, reachable, scenario, until, w)
 from slixtest import stanza_error
 
 BURST = 300         # messages in each burst
+QUEUE_MAX = 20000           # follower.c CFWD_QUEUE_MAX
 
 
 def signal_node(nd, sig):
@@ -109,3 +116,49 @@ async def leftbounce(t):
         bounced = [b for b in bodies if back[b]]
         check(not bounced, '%d came back to alice though bob/other is '
               'available: %s' % (len(bounced), ' '.join(bounced[:6])))
+
+
+@scenario()
+async def queuefull(t):
+    c = Cluster(t, 3)
+    leader, (surv, other), _ = await c.form_with_users()
+    cb = await component(t, surv, 'cb1')
+    bob = await login(t, leader, 'bob', 'far')
+    await deliver(cb, bob.boundjid.full, bob, 'before')
+    leader.kill9()
+    other.kill9()
+
+    async def unlinked():
+        f = (await surv.status()).get('forwarding') or ''
+        return not f.startswith('linked'), f
+    await until(unlinked, w(10), 'the survivor no longer linked')
+    # Short stanzas in one write: the count bounds them, not the bytes,
+    # and their errors fit the call bridge's output buffer.
+    n = QUEUE_MAX + 100
+    bodies = [str(i) for i in range(n)]
+    cb.send_raw(''.join("<message from='%s' to='b@%s/f'><body>%s</body>"
+                        "</message>" % (cb.boundjid.full, DOMAIN, b)
+                        for b in bodies))
+    since = len(cb.inbox.items)
+
+    def answers():
+        return {st['body']: stanza_error(st) for st in cb.inbox.items[since:]
+                if st.name == 'message' and st['type'] == 'error'}
+
+    def done():
+        got = answers()
+        return all(b in got for b in bodies), None
+    try:
+        await until(done, w(30), 'every message answered')
+    except Failed:
+        pass                # the check below says which
+    got = answers()
+    missing = [b for b in bodies if b not in got]
+    conds = collections.Counter(got[b] for b in bodies if b in got)
+    t.note('%d messages: %s, %d unanswered' % (
+        n, ', '.join('%d %s' % (k, v[0] if v else None)
+                     for v, k in conds.items()), len(missing)))
+    check(not missing, '%d of %d messages neither delivered nor answered '
+          '(%s)' % (len(missing), n, ' '.join(missing[:8])))
+    check(('resource-constraint', 'wait') in conds,
+          'none refused with resource-constraint: %s' % dict(conds))
