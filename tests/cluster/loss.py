@@ -16,18 +16,42 @@ queuefull   a follower without a leader (two of three nodes killed)
             resource-constraint, and what it kept is answered when it
             gives up on quorum: every message comes back as an error,
             none is dropped
+slowcut     bob on one follower stops reading while a call bridge on the
+            other sends him a flood: his node closes him as a slow
+            reader with stanzas still in his output buffer, and frees
+            the stream once its drain time is over; each message
+            reaches bob (what the kernel had) or comes back to the call
+            bridge as an error (matched by id), through the leader
 """
 
+import asyncio
 import collections
 import os
 import signal
 
 from clib import (DOMAIN, Cluster, Failed, check, component, deliver,
-                  is_msg, login, reachable, scenario, until, w)
+                  is_msg, login, reachable, run, scenario, until, w)
 from slixtest import stanza_error
 
 BURST = 300         # messages in each burst
 QUEUE_MAX = 20000           # follower.c CFWD_QUEUE_MAX
+FLOOD_MAX = 40000           # messages of slowcut at most, of
+FLOOD_BYTES = 1024          # ... this many bytes each, in
+FLOOD_CHUNK = 200           # ... chunks, until bob is cut off
+
+
+def spans(bodies):
+    """The numbers of bodies 'tag N' as ranges, 'a-b c-d'."""
+    ns = sorted(int(b.split()[-1]) for b in bodies
+                if b and b.split()[-1].isdigit())
+    out = []
+    for n in ns:
+        if out and out[-1][1] == n - 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ' '.join('%d-%d' % (a, b) if a != b else '%d' % a
+                    for a, b in out[:12])
 
 
 def signal_node(nd, sig):
@@ -162,3 +186,72 @@ async def queuefull(t):
           '(%s)' % (len(missing), n, ' '.join(missing[:8])))
     check(('resource-constraint', 'wait') in conds,
           'none refused with resource-constraint: %s' % dict(conds))
+
+
+@scenario()
+async def slowcut(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    cb = await component(t, a_node, 'cb1')
+    bob = await login(t, b_node, 'bob', 'slow')
+    await deliver(cb, bob.boundjid.full, bob, 'before')
+    log_at = b_node.log_size()
+    bob.transport.pause_reading()
+    pad = 'y' * FLOOD_BYTES
+    bodies = []
+
+    def cut_now():
+        return 'reads too slowly' in b_node.log_text(log_at)
+    # Chunks until bob's node gives up on him, so that not much more
+    # follows (each of it comes back with its payload).
+    while not cut_now() and len(bodies) < FLOOD_MAX:
+        chunk = ['flood %d' % (len(bodies) + i) for i in range(FLOOD_CHUNK)]
+        bodies += chunk
+        cb.send_raw(''.join("<message from='%s' to='%s' type='chat' "
+                            "id='%s'><body>%s</body><subject>%s</subject>"
+                            "</message>" % (cb.boundjid.full,
+                                            bob.boundjid.full, b, b, pad)
+                            for b in chunk))
+        await asyncio.sleep(0.01)   # pacing: let the stream write it
+
+    async def cut():
+        return cut_now(), None
+    await until(cut, w(20), "bob's node closing bob as a slow reader")
+    port = bob.localport()
+
+    async def closed():
+        # bob's node gave up on what bob did not read (after its drain
+        # time) and closed the socket: no longer established there.
+        rc, out, err = await run(['ss', '-H', '-t', '-n', 'state',
+                                  'established', '(', 'src', b_node.addr,
+                                  'and', 'dport', '=', ':%d' % port, ')'])
+        return rc == 0 and not out.strip(), out
+    await until(closed, w(20), "bob's node closing bob's socket")
+    bob.transport.resume_reading()
+
+    def answers():
+        # An error need not carry the payload: matched by id.
+        return set(st['id'] for st in cb.inbox.items
+                   if st.name == 'message' and st['type'] == 'error')
+
+    def delivered():
+        return set(st['body'] for st in bob.inbox.items
+                   if is_msg(errors=False)(st))
+
+    def done():
+        have = answers() | delivered()
+        return all(b in have for b in bodies), None
+    try:
+        await until(done, w(20), 'every message accounted for')
+    except Failed:
+        pass                # the check below says which
+    got, back = delivered(), answers()
+    missing = [b for b in bodies if b not in got and b not in back]
+    t.note('%d messages of %d KiB: %d delivered, %d answered with an '
+           'error, %d neither' % (len(bodies), FLOOD_BYTES >> 10,
+                                  len(got & set(bodies)),
+                                  len(back & set(bodies)), len(missing)))
+    check(not missing, '%d of %d messages neither delivered nor answered '
+          '(%s; delivered %s; answered %s)' % (
+              len(missing), len(bodies), spans(missing), spans(got),
+              spans(back)))
