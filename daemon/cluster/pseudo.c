@@ -339,10 +339,13 @@ void
 cpseudo_back(struct cfwd_link *l, int kind, const char *gone,
     uint64_t epoch, uint64_t seq, struct xnode *st)
 {
-	struct xconn	*c;
-	struct jid	 j;
-	const char	*from, *id;
-	int		 skind;
+	const struct cfwd_origin *was = routing;
+	struct cfwd_link	*wasl = routing_link;
+	struct cfwd_origin	 o;
+	struct xconn		*c, *transient;
+	struct jid		 j;
+	const char		*from, *id;
+	int			 skind;
 
 	if (st == NULL || strcmp(xnode_name(st), "presence") == 0)
 		return;
@@ -361,10 +364,30 @@ cpseudo_back(struct cfwd_link *l, int kind, const char *gone,
 	log_debug("cpseudo_back: <%s> from %s for %s (gone), routed again",
 	    xnode_name(st), from, gone);
 	if ((c = cpseudo_sender(&j, from, &skind, &id)) != NULL)
-		cpseudo_route_from(c->remote, skind, id, epoch, seq, st);
-	else
-		cpseudo_route_from(&transient_link, skind, id, epoch, seq,
-		    st);
+		transient = NULL;
+	else if ((c = transient = cpseudo_new(&transient_link, skind,
+	    id)) == NULL) {
+		log_debug("cpseudo_back: bad sender %s", from);
+		jid_clear(&j);
+		return;
+	} else if (skind == XC_CLIENT)
+		transient->full = xstrdup(id);
+	/*
+	 * Not as a stanza of ours (no o.from), even if the sender is: the
+	 * node that sent it back keeps it until we are done with it, and
+	 * sends it again to the next leader if we go first.
+	 */
+	memset(&o, 0, sizeof(o));
+	o.epoch = epoch;
+	o.seq = seq;
+	o.pass = ++npass;
+	routing = epoch != 0 ? &o : NULL;
+	routing_link = epoch != 0 ? l : NULL;
+	router_route(c, st);
+	routing = was;
+	routing_link = wasl;
+	if (transient != NULL)
+		xconn_free(transient);
 	jid_clear(&j);
 }
 

@@ -9,7 +9,7 @@ leftbounce  bob on one follower logs out while the leader relays a
             matching resource and no other available resource); then
             again with a second session of bob (on the leader)
             available: each message reaches one of bob's sessions, none
-            comes back
+            comes back; and again from a sender on the leader
 queuefull   a follower without a leader (two of three nodes killed)
             keeps what its call bridge sends for the leader, up to its
             bounds; beyond them each message is answered at once with
@@ -140,6 +140,12 @@ async def leftbounce(t):
         bounced = [b for b in bodies if back[b]]
         check(not bounced, '%d came back to alice though bob/other is '
               'available: %s' % (len(bounced), ' '.join(bounced[:6])))
+    await other.close()
+    local = await login(t, leader, 'alice', 'onleader')
+    bob = await login(t, b_node, 'bob', 'leaving3')
+    await reachable(local, bob.boundjid.full)
+    with t.check('sender-on-leader'):
+        await burst_and_leave(t, local, bob, b_node, [], 'local')
 
 
 @scenario()
