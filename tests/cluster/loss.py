@@ -24,7 +24,6 @@ slowcut     bob on one follower stops reading while a call bridge on the
             bridge as an error (matched by id), through the leader
 """
 
-import asyncio
 import collections
 import os
 import signal
@@ -209,7 +208,9 @@ async def slowcut(t):
     def cut_now():
         return 'reads too slowly' in b_node.log_text(log_at)
     # Chunks until bob's node gives up on him, so that not much more
-    # follows (each of it comes back with its payload).
+    # follows (each of it comes back with its payload); each chunk
+    # routed by the leader (a ping of the server after it came back)
+    # before the next.
     while not cut_now() and len(bodies) < FLOOD_MAX:
         chunk = ['flood %d' % (len(bodies) + i) for i in range(FLOOD_CHUNK)]
         bodies += chunk
@@ -218,7 +219,8 @@ async def slowcut(t):
                             "</message>" % (cb.boundjid.full,
                                             bob.boundjid.full, b, b, pad)
                             for b in chunk))
-        await asyncio.sleep(0.01)   # pacing: let the stream write it
+        await cb['xep_0199'].send_ping(DOMAIN, timeout=w(10),
+                                       ifrom=cb.boundjid.full)
 
     async def cut():
         return cut_now(), None
