@@ -34,7 +34,7 @@ struct xunsent {
 	char		*buf;
 	size_t		 len;		/* bytes of notes */
 	size_t		 cap;
-	size_t		 off;		/* the first note still unwritten */
+	size_t		 off;		/* the first one unwritten */
 	size_t		 n;		/* notes from off on */
 };
 
