@@ -58,7 +58,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xml/scan.c \
 	      daemon/xml/sax.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
-	      daemon/xmpp/comp.c \
+	      daemon/xmpp/comp.c daemon/xmpp/unsent.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
@@ -94,7 +94,7 @@ UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
 	      check_router check_addrlimit check_cluster_link \
-	      check_cluster_status check_cluster_session
+	      check_cluster_status check_cluster_session check_unsent
 UNIT_TESTS += check_control
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -185,6 +185,9 @@ $(O)/tests/unit/check_cluster_session: $(O)/tests/unit/check_cluster_session.o \
 $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
     $(O)/daemon/cluster/link.o $(O)/daemon/reaper.o $(O)/daemon/xml/tree.o \
     $(XP_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_unsent: $(O)/tests/unit/check_unsent.o \
+    $(O)/daemon/xmpp/unsent.o $(O)/daemon/xml/tree.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
     $(O)/daemon/cluster/status.o $(COMMON_OBJS)

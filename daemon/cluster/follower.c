@@ -45,6 +45,9 @@
  *   <unbind jid='full'/>  <comp domain='cb1.d'/>  <uncomp domain='cb1.d'/>
  *   <synced/>		after the registrations every link starts with
  *   <s seq='N' from='full JID or domain' k='c|k'>stanza</s>
+ *   <s seq='N' from='full JID or domain' k='c|k' back='1'>stanza</s>
+ *			a stanza a <d> brought for from, which has gone
+ *			here: routed again from its sender (cpseudo_back)
  *   <dack n='N'/>	every <d> up to N (of the numbering the leader's
  *			header names) was delivered
  * leader to follower:
@@ -91,6 +94,8 @@
 
 #define CFWD_QUEUE_MAX		20000	/* stanzas kept for the leader */
 #define CFWD_QUEUE_BYTES	(64 * 1024 * 1024)	/* and what they take */
+#define CFWD_QUEUE_GONE		64	/* unavailable presences beyond */
+#define CFWD_GONE_BYTES		(256 * 1024)	/* and their bytes */
 #define CFWD_BACKOFF_MIN	50	/* ms, doubling */
 #define CFWD_BACKOFF_MAX	1000
 
@@ -105,6 +110,7 @@ struct cfwd_item {
 	size_t			 len;
 	size_t			 bytes;		/* all it takes */
 	int			 sent;		/* written to a leader */
+	int			 back;		/* came back: from (ours) went */
 };
 
 static struct cfwd_link	*uplink;		/* ours to the leader */
@@ -130,7 +136,7 @@ static TAILQ_HEAD(cfwd_queue, cfwd_item) queue =
 static size_t		 nqueue;		/* stanzas kept for it */
 static size_t		 qbytes;
 static uint64_t		 next_seq;
-static uint64_t		 ndropped;
+static uint64_t		 nrefused;
 
 static void	 cfwd_up_start(struct cfwd_link *, const char **);
 static void	 cfwd_up_frame(struct cfwd_link *, struct xnode *);
@@ -151,8 +157,9 @@ static void	 cfwd_burst(struct cfwd_link *);
 static void	 cfwd_send_bind(struct cfwd_link *, struct xconn *);
 static int	 cfwd_presence_queued(const char *);
 static struct cfwd_item *cfwd_item_new(int, const char *, uint64_t,
-		    struct xnode *);
-static void	 cfwd_trim(void);
+		    struct xnode *, int);
+static void	 cfwd_back(const char *, const struct xnode *);
+static int	 cfwd_full(const struct cfwd_item *);
 static void	 cfwd_item_free(struct cfwd_item *);
 static void	 cfwd_lsess_set(const char *, int);
 
@@ -247,7 +254,8 @@ cfwd_ack(uint64_t seq)
  * <d>: a stanza for one of ours (frame n, ours to keep), unless its
  * number says we delivered it already (it came again on a new link), or
  * its origin does (a leader died before the sender's node heard it was
- * done, and the next routed it again).
+ * done, and the next routed it again). One whose recipient has gone
+ * goes back to the leader (cfwd_back).
  */
 static void
 cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
@@ -269,7 +277,7 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 		return;
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
-		log_debug("cfwd_deliver: nobody here is %s", to);
+		cfwd_back(to, st);
 		return;
 	}
 	if (clink_num(xnode_attr(n, "oe"), &o.epoch) == 0 &&
@@ -283,6 +291,40 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	xnode_set_ns(n, NULL);
 	router_strip(st);
 	router_deliver(c, st);
+}
+
+/*
+ * A stanza st (borrowed) for to, one of ours that has gone (RFC 6121
+ * 8.5.3.2, a full JID with no matching resource): presence is dropped;
+ * anything else goes back to the leader, numbered and kept like a stanza
+ * of ours until acknowledged, to be routed again from its sender
+ * (cpseudo_back): a message to the bare JID's other resources, or an
+ * error to the sender. It goes under our origin and number, not its
+ * first one: what a node delivers of one origin must come in order.
+ */
+static void
+cfwd_back(const char *to, const struct xnode *st)
+{
+	struct cfwd_item	*it;
+	struct xnode		*copy;
+
+	if (strcmp(xnode_name(st), "presence") == 0) {
+		log_debug("cfwd_back: nobody here is %s: presence dropped", to);
+		return;
+	}
+	log_debug("cfwd_back: nobody here is %s: <%s> back to the leader",
+	    to, xnode_name(st));
+	copy = xnode_copy(st);
+	router_strip(copy);
+	it = cfwd_item_new(strchr(to, '/') ? XC_CLIENT : XC_COMPONENT, to,
+	    ++next_seq, copy, 1);
+	TAILQ_INSERT_TAIL(&queue, it, entry);
+	nqueue++;
+	qbytes += it->bytes;
+	if (uplink != NULL) {
+		clink_write(uplink, it->frame, it->len);
+		it->sent = 1;
+	}
 }
 
 /* <kill>: the leader closes one of ours, with a stream error or not. */
@@ -521,10 +563,13 @@ cfwd_item_free(struct cfwd_item *it)
 
 /*
  * A queue item: stanza st (the item's now; stripped of the stream
- * namespace already) of ours, from id (kind), numbered seq.
+ * namespace already) of ours, from id (kind), numbered seq; or, if back,
+ * a stanza for id (ours, gone) that goes back to the leader
+ * (<s back='1'>).
  */
 static struct cfwd_item *
-cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
+cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st,
+    int back)
 {
 	struct cfwd_item	*it;
 	struct xnode		*f;
@@ -539,6 +584,8 @@ cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
 	clink_set_num(f, "seq", it->seq);
 	xnode_set_attr(f, "from", id);
 	xnode_set_attr(f, "k", kind == XC_CLIENT ? "c" : "k");
+	if ((it->back = back))
+		xnode_set_attr(f, "back", "1");
 	clink_add_stanza(f, it->stanza);
 	it->frame = clink_frame_string(f, &it->len);
 	/* The stanza's own length: less <s ...> (escaped: no '>') and </s>. */
@@ -548,31 +595,33 @@ cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st)
 	return (it);
 }
 
-/* Beyond the queue's bounds, drop the oldest stanzas. */
-static void
-cfwd_trim(void)
+/*
+ * Whether item it (a stanza of ours) has no room in the queue: beyond
+ * its bounds, but for an unavailable presence (or its receivers would
+ * show a stale presence for good) up to CFWD_QUEUE_GONE more.
+ */
+static int
+cfwd_full(const struct cfwd_item *it)
 {
-	struct cfwd_item	*old;
+	const char	*type = xnode_attr(it->stanza, "type");
 
-	while (nqueue > 1 && (nqueue > CFWD_QUEUE_MAX ||
-	    qbytes > CFWD_QUEUE_BYTES)) {
-		old = TAILQ_FIRST(&queue);
-		if (ndropped++ % 1000 == 0)
-			log_warnx("cfwd_stanza: %zu stanzas wait for the "
-			    "leader, dropping the oldest (%llu dropped so far)",
-			    nqueue, (unsigned long long)ndropped);
-		TAILQ_REMOVE(&queue, old, entry);
-		nqueue--;
-		qbytes -= old->bytes;
-		cfwd_item_free(old);
-	}
+	if (nqueue < CFWD_QUEUE_MAX && qbytes + it->bytes <= CFWD_QUEUE_BYTES)
+		return (0);
+	if (strcmp(xnode_name(it->stanza), "presence") == 0 && type != NULL &&
+	    strcmp(type, "unavailable") == 0 &&
+	    nqueue < CFWD_QUEUE_MAX + CFWD_QUEUE_GONE &&
+	    qbytes + it->bytes <= CFWD_QUEUE_BYTES + CFWD_GONE_BYTES)
+		return (0);
+	return (1);
 }
 
 /*
  * A stanza of one of our sessions or components (its 'from' stamped or
  * checked), which the router gave us instead of routing it: keep a copy
  * until the leader has it, and send it if linked. The stanza stays the
- * caller's.
+ * caller's. Beyond the queue's bounds it is not taken: a message or iq
+ * is answered to its sender with resource-constraint (type wait);
+ * presence is dropped and counted (RFC 6120 8.3.1 answers none).
  */
 void
 cfwd_stanza(struct xconn *from, struct xnode *n)
@@ -594,13 +643,22 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	}
 	st = xnode_copy(n);
 	router_strip(st);
+	it = cfwd_item_new(from->kind, id, next_seq + 1, st, 0);
+	if (cfwd_full(it)) {
+		if (nrefused++ % 1000 == 0)
+			log_warnx("cfwd_stanza: %zu stanzas (%zu bytes) wait "
+			    "for the leader; refusing stanzas (%llu so far)",
+			    nqueue, qbytes, (unsigned long long)nrefused);
+		router_error(from, it->stanza, "wait", "resource-constraint");
+		cfwd_item_free(it);
+		return;
+	}
+	next_seq++;
 	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
 		presence_track(from, st);
-	it = cfwd_item_new(from->kind, id, ++next_seq, st);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
-	cfwd_trim();
 	if (role == CFWD_FOLLOWER && uplink != NULL) {
 		clink_write(uplink, it->frame, it->len);
 		it->sent = 1;
@@ -641,7 +699,7 @@ cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
 		at->sent |= sent;
 		return;
 	}
-	it = cfwd_item_new(kind, id, seq, xnode_copy(st));
+	it = cfwd_item_new(kind, id, seq, xnode_copy(st), 0);
 	it->sent = sent;
 	if (at == NULL)
 		TAILQ_INSERT_HEAD(&queue, it, entry);
@@ -649,7 +707,6 @@ cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
 		TAILQ_INSERT_AFTER(&queue, at, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
-	cfwd_trim();
 }
 
 /* The number of stanzas kept for the leader. */
@@ -671,8 +728,12 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		cpseudo_route_from(NULL, it->kind, it->from, epoch, it->seq,
-		    it->stanza);
+		if (it->back)
+			cpseudo_back(NULL, it->kind, it->from, epoch,
+			    it->seq, it->stanza);
+		else
+			cpseudo_route_from(NULL, it->kind, it->from, epoch,
+			    it->seq, it->stanza);
 		cfwd_item_free(it);
 	}
 }

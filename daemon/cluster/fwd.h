@@ -242,6 +242,15 @@ void		 cpseudo_carried_gone(struct cfwd_link *);
  * origin, as for the leader's own answers). */
 void		 cpseudo_route_from(struct cfwd_link *, int, const char *,
 		    uint64_t, uint64_t, struct xnode *);
+/* Route link l's <s> frame (the caller's) of seq from id (kind): its
+ * stanza, or one that came back (cpseudo_back). */
+void		 cpseudo_route_s(struct cfwd_link *, int, const char *,
+		    uint64_t, struct xnode *);
+/* A stanza (the caller's) for gone, of link l's node (NULL: ours), came
+ * back: route it again from its sender, under the origin of the node
+ * that sent it back (its epoch, and its number for it). */
+void		 cpseudo_back(struct cfwd_link *, int, const char *, uint64_t,
+		    uint64_t, struct xnode *);
 /* The origin of the stanza being routed now, or NULL (borrowed). */
 const struct cfwd_origin *cpseudo_origin(void);
 /* The last <s> of a link that may be acknowledged, of those up to seq. */

@@ -594,7 +594,7 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		csettle_hold(l, seq, kind, from, n);
 		return;
 	}
-	cpseudo_route_from(l, kind, from, l->epoch, seq, st);
+	cpseudo_route_s(l, kind, from, seq, n);
 	l->pseq = seq;
 	xnode_free(n);
 }

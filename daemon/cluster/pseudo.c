@@ -281,6 +281,117 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 }
 
 /*
+ * Route link l's <s> frame f (numbered seq, the caller's) from id
+ * (kind): its stanza, or one that came back (back='1': id, its
+ * recipient on l's node, has gone; cpseudo_back).
+ */
+void
+cpseudo_route_s(struct cfwd_link *l, int kind, const char *id, uint64_t seq,
+    struct xnode *f)
+{
+	if (xnode_attr(f, "back") == NULL)
+		cpseudo_route_from(l, kind, id, l->epoch, seq, xnode_first(f));
+	else
+		cpseudo_back(l, kind, id, l->epoch, seq, xnode_first(f));
+}
+
+/*
+ * The connection anywhere in the cluster (a local one or a pseudo) that
+ * sent from j: a session of ours, else the call bridge of its domain;
+ * NULL if it went. *kind and *id (borrowed from c or j) say who it is.
+ */
+static struct xconn *
+cpseudo_sender(const struct jid *j, const char *from, int *kind,
+    const char **id)
+{
+	struct xconn	*c;
+	char		*bare;
+
+	if (j->local != NULL && j->resource != NULL &&
+	    strcmp(j->domain, xmpp_domain()) == 0) {
+		*kind = XC_CLIENT;
+		*id = from;
+		xasprintf(&bare, "%s@%s", j->local, j->domain);
+		c = router_resource(bare, j->resource);
+		free(bare);
+		return (c);
+	}
+	*kind = XC_COMPONENT;
+	*id = j->domain;
+	if ((c = router_component(j->domain)) != NULL)
+		*id = c->cdomain;
+	return (c);
+}
+
+/*
+ * A stanza st (the caller's) for gone, a session or call bridge of link
+ * l's node (NULL: of ours), came back: that node no longer has it. A
+ * pseudo we still have for it is stale and goes. Then st is routed
+ * again from its sender (found by its from, anywhere in the cluster; a
+ * transient stand-in if it went, whose errors go nowhere), under the
+ * origin of its coming back (epoch, seq: the node that sent it back and
+ * its number for it), so the router does what RFC 6121 8.5.3.2
+ * says for a full JID with no matching resource: a chat or normal
+ * message to the bare JID's available resources, else an error to the
+ * sender; an iq, an error; presence nowhere.
+ */
+void
+cpseudo_back(struct cfwd_link *l, int kind, const char *gone,
+    uint64_t epoch, uint64_t seq, struct xnode *st)
+{
+	const struct cfwd_origin *was = routing;
+	struct cfwd_link	*wasl = routing_link;
+	struct cfwd_origin	 o;
+	struct xconn		*c, *transient;
+	struct jid		 j;
+	const char		*from, *id;
+	int			 skind;
+
+	if (st == NULL || strcmp(xnode_name(st), "presence") == 0)
+		return;
+	if (l != NULL && (c = clink_find(l, kind, gone)) != NULL) {
+		log_info("cpseudo_back: %s has no %s any more", l->addr, gone);
+		cpseudo_drop(c, 1);
+	}
+	memset(&j, 0, sizeof(j));
+	if ((from = xnode_attr(st, "from")) == NULL ||
+	    jid_parse(from, &j) == -1) {
+		log_debug("cpseudo_back: a stanza for %s without a sender",
+		    gone);
+		jid_clear(&j);
+		return;
+	}
+	log_debug("cpseudo_back: <%s> from %s for %s (gone), routed again",
+	    xnode_name(st), from, gone);
+	if ((c = cpseudo_sender(&j, from, &skind, &id)) != NULL)
+		transient = NULL;
+	else if ((c = transient = cpseudo_new(&transient_link, skind,
+	    id)) == NULL) {
+		log_debug("cpseudo_back: bad sender %s", from);
+		jid_clear(&j);
+		return;
+	} else if (skind == XC_CLIENT)
+		transient->full = xstrdup(id);
+	/*
+	 * Not as a stanza of ours (no o.from), even if the sender is: the
+	 * node that sent it back keeps it until we are done with it, and
+	 * sends it again to the next leader if we go first.
+	 */
+	memset(&o, 0, sizeof(o));
+	o.epoch = epoch;
+	o.seq = seq;
+	o.pass = ++npass;
+	routing = epoch != 0 ? &o : NULL;
+	routing_link = epoch != 0 ? l : NULL;
+	router_route(c, st);
+	routing = was;
+	routing_link = wasl;
+	if (transient != NULL)
+		xconn_free(transient);
+	jid_clear(&j);
+}
+
+/*
  * A leader routes a stanza of its own connection from under an origin of
  * this process, numbered as a follower numbers what it forwards: the <d>
  * frames it makes carry it (their receivers note it), and what none

@@ -195,8 +195,8 @@ csettle_end(const char *why)
 		nheld--;
 		heldbytes -= h->bytes;
 		if ((l = clead_link_by_serial(h->link)) != NULL) {
-			cpseudo_route_from(l, h->kind, h->from, l->epoch,
-			    h->seq, xnode_first(h->frame));
+			cpseudo_route_s(l, h->kind, h->from, h->seq,
+			    h->frame);
 			if (h->seq > l->pseq)
 				l->pseq = h->seq;
 		}

@@ -69,6 +69,7 @@ static void	 xconn_bury(struct xconn *);
 static void	 xconn_upgrade(struct xconn *);
 static void	 xconn_drained(evutil_socket_t, short, void *);
 static size_t	 xconn_unsent(struct xconn *);
+static uint64_t	 xconn_done(struct xconn *);
 static void	 xconn_tick(evutil_socket_t, short, void *);
 static void	 xconn_idle_sweep(evutil_socket_t, short, void *);
 static int	 xconn_idle(struct xconn *);
@@ -365,6 +366,13 @@ xconn_unsent(struct xconn *c)
 	return (c->io != NULL ? xio_unsent(c->io) : 0);
 }
 
+/* Bytes of c's output written so far (all but what is unsent). */
+static uint64_t
+xconn_done(struct xconn *c)
+{
+	return (c->io != NULL ? xio_total(c->io) - xio_unsent(c->io) : 0);
+}
+
 /* Everything queued was written: a closing stream can go. */
 static void
 xconn_write(void *arg)
@@ -401,6 +409,8 @@ xconn_bury(struct xconn *c)
 		return;
 	if (!c->closing)
 		xconn_close(c);
+	if (c->unsent != NULL && !mmpd->shutdown)
+		xunsent_answer(c, xconn_done(c));
 	c->dead = 1;
 	TAILQ_REMOVE(&xconns, c, entry);
 	TAILQ_INSERT_TAIL(&graveyard, c, entry);
@@ -446,8 +456,10 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 	TAILQ_FOREACH(c, &xconns, entry) {
 		if (!c->busy) {
 			n += xconn_idle(c);
-			if (!c->closing && c->io != NULL)
+			if (!c->closing && c->io != NULL) {
+				xunsent_idle(c, xconn_done(c));
 				xio_idle(c->io);
+			}
 		}
 		c->hot = c->busy;
 		c->busy = 0;
@@ -490,6 +502,7 @@ xconn_free(struct xconn *c)
 	if (c->shape_ev != NULL)
 		event_free(c->shape_ev);
 	xconn_shape_unaccount(c);
+	xunsent_free(c);
 	xio_free(c->io);
 	xparser_free(c->parser);
 	sasl_free(c->sasl);
@@ -555,6 +568,7 @@ stream_send(struct xconn *c, const struct xnode *n)
 	s = xnode_string(n, &len);
 	xio_write(c->io, s, len);
 	free(s);
+	xunsent_note(c, n, xio_total(c->io), xconn_done(c));
 	if (xconn_unsent(c) > XMPP_MAX_OUTBUF) {
 		log_warnx("xconn_send: %s reads too slowly, closing",
 		    c->peer);

@@ -48,6 +48,7 @@ struct xio {
 	struct event		*rev;
 	struct event		*wev;
 	struct evbuffer		*out;
+	uint64_t		 total;		/* bytes ever queued */
 	const struct xio_cb	*cb;
 	void			*arg;
 };
@@ -216,6 +217,7 @@ xio_write(struct xio *x, const void *buf, size_t len)
 	xio_out_new(x);
 	before = evbuffer_get_length(x->out);
 	evbuffer_add(x->out, buf, len);
+	x->total += len;
 	if (before == 0 && !x->wev_on && !x->handshake && !x->w_wants_r)
 		event_active(x->wev, EV_WRITE, 0);
 }
@@ -234,6 +236,13 @@ size_t
 xio_unsent(struct xio *x)
 {
 	return (xio_queued(x));
+}
+
+/* Bytes queued since the start, written or not. */
+uint64_t
+xio_total(struct xio *x)
+{
+	return (x->total);
 }
 
 /*

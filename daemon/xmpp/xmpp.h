@@ -63,6 +63,7 @@ struct sasl_session;
 struct c2s_derive;
 struct xshape_acct;
 struct xio;
+struct xunsent;
 struct event;
 
 /* A JID split into its parts; all allocated, local and resource may be NULL. */
@@ -113,6 +114,7 @@ struct xconn {
 	int			 kind;
 	int			 state;
 	struct xio		*io;		/* socket, NULL for a pseudo */
+	struct xunsent		*unsent;	/* what is not written yet */
 	struct xparser		*parser;
 	int			 busy;		/* input since the idle sweep */
 	int			 hot;		/* ... and before it, too */

@@ -50,6 +50,19 @@ void		 xconn_new_streamid(struct xconn *);
 void		 xconn_stream_error(struct xconn *, const char *, const char *,
 		    const char *, int);
 
+/* unsent.c */
+/* Note stanza n (borrowed) put in c's output, ending at end, done
+   written: a message or iq request is answered if it is not written. */
+void		 xunsent_note(struct xconn *, const struct xnode *, uint64_t,
+		    uint64_t);
+/* c is buried with done bytes written: answer what was not, forget all;
+   how many were answered. */
+size_t		 xunsent_answer(struct xconn *, uint64_t);
+/* Give back the notes' buffer of an idle stream with none left. */
+void		 xunsent_idle(struct xconn *, uint64_t);
+/* Forget a stream's notes. */
+void		 xunsent_free(struct xconn *);
+
 /* xio.c */
 #define XIO_READ_BUDGET	65536	/* bytes read per turn of the loop */
 #define XIO_CONNECTED	1	/* the TLS handshake is done */
@@ -80,6 +93,8 @@ void		 xio_write(struct xio *, const void *, size_t);
 void		 xio_push(struct xio *);
 /* Bytes queued, not yet handed to the kernel. */
 size_t		 xio_unsent(struct xio *);
+/* Bytes queued since the start (written or not). */
+uint64_t	 xio_total(struct xio *);
 /* Free the output buffer while idle and empty; not from a callback. */
 void		 xio_idle(struct xio *);
 /* Stop reading until xio_resume. */

@@ -894,6 +894,7 @@ import once  # noqa: E402,F401 (exactly-once application, issue 12)
 import rosters  # noqa: E402,F401
 import rosterfollow  # noqa: E402,F401 (a follower client's roster change)
 import relay  # noqa: E402,F401 (delivery across cut links, presence)
+import loss  # noqa: E402,F401 (a recipient leaves, stanzas on their way)
 import origin  # noqa: E402,F401 (no duplicates after a leader dies)
 import stepdown  # noqa: E402,F401 (a leader steps down, quorum lost)
 
