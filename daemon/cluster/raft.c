@@ -830,19 +830,21 @@ cluster_remote_leader(void)
 /*
  * Every poll: a node whose raft runs and that has had no quorum contact
  * (cluster_quorum_contact: a leader, a majority of the voters heard; a
- * follower, its leader heard) for longer than the election timeout plus
+ * follower, its leader heard) for longer than two election timeouts plus
  * CLUSTER_QUORUM_GRACE_MS answers what it kept for the leader with
  * errors to the senders, then tells its clients and call bridges to
  * reconnect elsewhere and refuses new streams; with quorum contact again
  * it accepts them. The clock starts at the last contact, not when raft
- * changes its role: raft takes one to two election timeouts to step a
- * leader down or to give up on a dead leader, which would come on top.
- * A node whose raft just started (a restart, a join) counts from the
- * start: a joining node keeps its clients' stanzas for a leader too. A
- * gap in the poll longer than the election timeout is time the daemon
- * did not run (SIGSTOP, a stall): it does not count, since the node
- * could not have heard anyone in it. The grace lets a normal election
- * pass.
+ * changes its role (raft takes one to two election timeouts to step a
+ * leader down or to give up on a dead leader, which came on top). One
+ * election timeout is how long a node needs to know (a heartbeat may be
+ * late until then; a leader counts its majority over that long); the
+ * other and the grace let a normal election pass (raft's randomized
+ * timeout alone is up to two). A node whose raft just started (a
+ * restart, a join) counts from the start: a joining node keeps its
+ * clients' stanzas for a leader too. A gap in the poll longer than the
+ * election timeout is time the daemon did not run (SIGSTOP, a stall): it
+ * does not count, since the node could not have heard anyone in it.
  *
  * Streams end with system-shutdown, not see-other-host: a node without
  * quorum does not know a member that has it (hearing from one would give
@@ -881,14 +883,14 @@ cluster_quorum_watch(void)
 		xmpp_accept_again();
 		return;
 	}
-	bound = (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
+	bound = 2 * (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
 	if (now - cq.from_ms <= bound)
 		return;
 	cq.refused_ms = now;
 	cq.lost_ms = cq.from_ms;
 	n = cfwd_answer_kept();
-	log_warnx("cluster: no quorum for %lld ms (election timeout %u ms + "
-	    "%d ms): %zu kept stanzas answered with errors, clients and call "
+	log_warnx("cluster: no quorum for %lld ms (2 x election timeout %u ms "
+	    "+ %d ms): %zu kept stanzas answered with errors, clients and call "
 	    "bridges told to reconnect elsewhere, new streams refused until "
 	    "quorum returns", (long long)(now - cq.from_ms),
 	    r->election_timeout, CLUSTER_QUORUM_GRACE_MS, n);

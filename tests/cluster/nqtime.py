@@ -2,9 +2,10 @@
 what is left #2). scenarios.py imports this file; run them as any other
 (scenarios.py NAME, or sh tests/cluster/run NAME).
 
-The bound (mmpd.8 LIMITS): a node that has had no quorum contact for the
-election timeout plus CLUSTER_QUORUM_GRACE_MS (3.5 s with the default
-timers) closes its client and call-bridge streams with system-shutdown.
+The bound (mmpd.8 LIMITS): a node that has had no quorum contact for two
+election timeouts plus CLUSTER_QUORUM_GRACE_MS (4 s with the default
+timers) closes its client and call-bridge streams with system-shutdown:
+within the election timeout plus the grace of the moment it can know.
 Quorum contact: a leader's last word from a majority of the voters, a
 follower's or candidate's last word from the leader, else the moment
 raft started here; time the daemon was stopped does not count. Each
@@ -68,9 +69,9 @@ def watch_errors(stream):
 
 
 async def bound_of(nd):
-    """The no-quorum bound in s for nd's timers: election timeout plus
-    the grace."""
-    return (election_ms(await nd.status()) + grace_ms()) / 1000.0
+    """The no-quorum bound in s for nd's timers: two election timeouts
+    plus the grace."""
+    return (2 * election_ms(await nd.status()) + grace_ms()) / 1000.0
 
 
 async def sent_away(t, nd, at, lost, bound, streams, what):
