@@ -14,9 +14,9 @@ line (its millisecond timestamp; within the bound and SLACK, one poll
 and scheduling) and to the client's stream error (within the bound and
 CLIENT_SLACK).
 
-nqpart     nft cuts a follower off, then (healed) the leader: each tells
-           its client and call bridge to go within the bound after the
-           cut; a follower stopped (SIGSTOP) for longer than the bound in
+nqpart     with a 2 s election timeout (7 s bound), nft cuts a follower
+           off, then (healed) the leader: each tells its client and call
+           bridge to go within the bound after the cut; a follower stopped (SIGSTOP) for longer than the bound in
            a healthy cluster keeps its clients after SIGCONT
 nqpause    a follower is stopped, the two others are killed (-9) while
            it is, then SIGCONT: it tells its client to go within the
@@ -38,7 +38,7 @@ import re
 import signal
 import time
 
-from clib import (Cluster, check, component, login, nft_heal,
+from clib import (TIMERS, Cluster, check, component, login, nft_heal,
                   nft_partition, scenario, until, w)
 from quorum import REFUSE_LOG, election_ms, grace_ms, login_when_back
 
@@ -118,8 +118,12 @@ def signal_node(nd, sig):
 @scenario(netns=True)
 async def nqpart(t):
     c = Cluster(t, 3)
-    leader, followers, _ = await c.form_with_users()
-    f, other = followers
+    # A long election timeout: raft's own delay (one to two of them)
+    # stands out from the bound.
+    leader = await c.form(timers=TIMERS or ('100', '2000'))
+    await c.add_users(leader)
+    await c.wait_users(c.nodes)
+    f, other = [nd for nd in c.nodes if nd is not leader]
     bound = await bound_of(f)
 
     with t.check('follower-cut-off'):
