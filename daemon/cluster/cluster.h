@@ -55,9 +55,9 @@
 #define CFSM_EL_MAX		60000
 #define CLUSTER_VIEW_MS		1000	/* a view waits for the members */
 #define CLUSTER_VIEW_BYTES	(256 * 1024)	/* one member's view answer */
-#define CLUSTER_QUORUM_GRACE_MS	3000	/* no quorum for the election
-						   timeout and this: clients
-						   are sent away */
+#define CLUSTER_QUORUM_GRACE_MS	3000	/* no quorum contact for two
+						   election timeouts and this:
+						   clients are sent away */
 
 struct bufferevent;
 struct raft_uv_transport;

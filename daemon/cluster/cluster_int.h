@@ -7,7 +7,8 @@
  *   node.c	    this node's settings: id, address, what it lacks
  *   raft.c	    raft's life, roles, shutdown with handover
  *   replicate.c    accounts, rosters and secret digests through the log
- *   status.c	    raft's configuration and the snapshot for commands
+ *   status.c	    raft's configuration, the snapshot for commands, quorum
+ *		    contact
  *
  * Everything runs on mmpd's one libevent thread.
  */
@@ -65,5 +66,7 @@ void		 cluster_replicate_reset(void);
 const struct raft_server *cluster_server_by_addr(const char *);
 /* A server of raft's configuration by id (borrowed), or NULL. */
 const struct raft_server *cluster_server_by_id(uint64_t);
+/* When this node last had quorum contact (cnet_now_ms), -1 for none. */
+int64_t		 cluster_quorum_contact(void);
 
 #endif /* CLUSTER_INT_H */

@@ -68,10 +68,12 @@ static struct {
 } cl;
 static void	(*cluster_stop_done)(void);	/* what cluster_stop runs */
 
-/* The quorum watch: since when this node has had none (0: it has). */
+/* The quorum watch (cluster_quorum_watch); all 0 while raft is down. */
 static struct {
-	int64_t		 lost_ms;
-	int		 refusing;
+	int64_t		 from_ms;	/* no quorum contact since */
+	int64_t		 poll_ms;	/* the watch's last run */
+	int64_t		 refused_ms;	/* streams refused since */
+	int64_t		 lost_ms;	/* from_ms when they were */
 } cq;
 
 static void	 cluster_poll(evutil_socket_t, short, void *);
@@ -826,14 +828,23 @@ cluster_remote_leader(void)
 }
 
 /*
- * Every poll: a member that has had no quorum (it neither leads
- * nor follows a leader raft knows) for longer than the election timeout
- * plus CLUSTER_QUORUM_GRACE_MS answers what it kept for the leader with
+ * Every poll: a node whose raft runs and that has had no quorum contact
+ * (cluster_quorum_contact: a leader, a majority of the voters heard; a
+ * follower, its leader heard) for longer than two election timeouts plus
+ * CLUSTER_QUORUM_GRACE_MS answers what it kept for the leader with
  * errors to the senders, then tells its clients and call bridges to
- * reconnect elsewhere and refuses new streams; with quorum again it
- * accepts them. Raft itself takes up to two election timeouts to lose a
- * dead leader, so clients hear at most three election timeouts plus the
- * grace after the others went. The grace lets a normal election pass.
+ * reconnect elsewhere and refuses new streams; with quorum contact again
+ * it accepts them. The clock starts at the last contact, not when raft
+ * changes its role (raft takes one to two election timeouts to step a
+ * leader down or to give up on a dead leader, which came on top). One
+ * election timeout is how long a node needs to know (a heartbeat may be
+ * late until then; a leader counts its majority over that long); the
+ * other and the grace let a normal election pass (raft's randomized
+ * timeout alone is up to two). A node whose raft just started (a
+ * restart, a join) counts from the start: a joining node keeps its
+ * clients' stanzas for a leader too. A gap in the poll longer than the
+ * election timeout is time the daemon did not run (SIGSTOP, a stall): it
+ * does not count, since the node could not have heard anyone in it.
  *
  * Streams end with system-shutdown, not see-other-host: a node without
  * quorum does not know a member that has it (hearing from one would give
@@ -846,49 +857,54 @@ void
 cluster_quorum_watch(void)
 {
 	struct raft	*r;
-	raft_id		 lid = 0;
-	const char	*laddr = NULL;
-	int64_t		 now = cnet_now_ms(), bound;
-	int		 st;
+	int64_t		 now = cnet_now_ms(), contact, bound;
 	size_t		 n;
 
-	if ((r = cluster_raft()) == NULL || !cluster_member()) {
+	if ((r = cluster_raft()) == NULL) {
 		cluster_quorum_reset();
 		return;
 	}
-	st = raft_state(r);
-	raft_leader(r, &lid, &laddr);
-	if (st == RAFT_LEADER || (st == RAFT_FOLLOWER && lid != 0)) {
-		if (cq.refusing)
-			log_info("cluster: quorum again after %lld s without: "
-			    "accepting XMPP streams",
-			    (long long)((now - cq.lost_ms) / 1000));
-		cluster_quorum_reset();
+	if (cq.poll_ms == 0)
+		cq.from_ms = now;
+	else if (now - cq.poll_ms > (int64_t)r->election_timeout)
+		cq.from_ms += now - cq.poll_ms;
+	cq.poll_ms = now;
+	if ((contact = cluster_quorum_contact()) > cq.from_ms)
+		cq.from_ms = contact;
+	if (cq.from_ms > now)
+		cq.from_ms = now;
+	if (cq.refused_ms != 0) {
+		if (contact <= cq.refused_ms)
+			return;
+		log_info("cluster: quorum again after %lld s without: "
+		    "accepting XMPP streams",
+		    (long long)((now - cq.lost_ms) / 1000));
+		cq.refused_ms = 0;
+		xmpp_accept_again();
 		return;
 	}
-	if (cq.lost_ms == 0)
-		cq.lost_ms = now;
-	bound = (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
-	if (cq.refusing || now - cq.lost_ms <= bound)
+	bound = 2 * (int64_t)r->election_timeout + CLUSTER_QUORUM_GRACE_MS;
+	if (now - cq.from_ms <= bound)
 		return;
-	cq.refusing = 1;
+	cq.refused_ms = now;
+	cq.lost_ms = cq.from_ms;
 	n = cfwd_answer_kept();
-	log_warnx("cluster: no quorum for %lld ms (election timeout %u ms + "
-	    "%d ms): %zu kept stanzas answered with errors, clients and call "
+	log_warnx("cluster: no quorum for %lld ms (2 x election timeout %u ms "
+	    "+ %d ms): %zu kept stanzas answered with errors, clients and call "
 	    "bridges told to reconnect elsewhere, new streams refused until "
-	    "quorum returns", (long long)(now - cq.lost_ms),
+	    "quorum returns", (long long)(now - cq.from_ms),
 	    r->election_timeout, CLUSTER_QUORUM_GRACE_MS, n);
 	xmpp_refuse("system-shutdown", NULL, "this node has lost its cluster "
 	    "quorum; connect to another node of the cluster");
 }
 
-/* Quorum is back, or raft stops here: accept streams again. */
+/* Raft stops here: the watch starts afresh, streams are accepted again. */
 void
 cluster_quorum_reset(void)
 {
-	cq.lost_ms = 0;
-	if (!cq.refusing)
-		return;
-	cq.refusing = 0;
-	xmpp_accept_again();
+	int	 refused = cq.refused_ms != 0;
+
+	memset(&cq, 0, sizeof(cq));
+	if (refused)
+		xmpp_accept_again();
 }

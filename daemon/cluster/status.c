@@ -2,7 +2,8 @@
  * raft's configuration for the rest of the cluster (servers by address or
  * id), and the snapshot the commands print (cluster_status): the state,
  * term, leader and members as raft has them now, in our own words, so
- * that nothing outside daemon/cluster/ reads libraft.
+ * that nothing outside daemon/cluster/ reads libraft; and when this node
+ * last had quorum contact (the no-quorum watch in raft.c counts from it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,6 +72,51 @@ cluster_addr_member(const char *host)
 			return (1);
 	}
 	return (0);
+}
+
+/*
+ * When this node last had quorum contact, on cnet_now_ms's clock: a
+ * leader, the moment by which a majority of the voters (itself counted
+ * as now) had last been heard; a follower, the last time it heard the
+ * leader raft names. -1 for none: a candidate, a follower that knows no
+ * leader or never heard it, a leader that never heard a majority. Heard
+ * is any bytes on a raft channel (uv.c), as raft's own messages come.
+ */
+int64_t
+cluster_quorum_contact(void)
+{
+	struct raft			*r;
+	const struct raft_server	*s;
+	const char			*laddr = NULL;
+	raft_id				 lid = 0;
+	int64_t				 heard[CLUSTER_MAX_NODES], h;
+	unsigned			 i, j, n = 0, voters = 0;
+
+	if ((r = cluster_raft()) == NULL)
+		return (-1);
+	if (raft_state(r) != RAFT_LEADER) {
+		raft_leader(r, &lid, &laddr);
+		if (lid == 0 || lid == cluster_id())
+			return (-1);
+		return (cnet_last_heard(lid));
+	}
+	for (i = 0; i < r->configuration.n; i++) {
+		s = &r->configuration.servers[i];
+		if (s->role != RAFT_VOTER)
+			continue;
+		voters++;
+		h = s->id == cluster_id() ? cnet_now_ms() :
+		    cnet_last_heard(s->id);
+		if (h < 0 || n == CLUSTER_MAX_NODES)
+			continue;
+		/* Newest first. */
+		for (j = n++; j > 0 && heard[j - 1] < h; j--)
+			heard[j] = heard[j - 1];
+		heard[j] = h;
+	}
+	if (voters == 0 || n < voters / 2 + 1)
+		return (-1);
+	return (heard[voters / 2]);
 }
 
 /* The address raft's configuration has for this node, into out. */

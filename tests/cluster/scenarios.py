@@ -897,6 +897,7 @@ import relay  # noqa: E402,F401 (delivery across cut links, presence)
 import loss  # noqa: E402,F401 (a recipient leaves, stanzas on their way)
 import origin  # noqa: E402,F401 (no duplicates after a leader dies)
 import stepdown  # noqa: E402,F401 (a leader steps down, quorum lost)
+import nqtime  # noqa: E402,F401 (the no-quorum bound on every path)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

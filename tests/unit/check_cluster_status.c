@@ -246,6 +246,45 @@ START_TEST(test_leader_candidate)
 }
 END_TEST
 
+/*
+ * Quorum contact: a follower's is when it last heard its leader; a
+ * candidate has none; a leader's is when a majority of the voters (itself
+ * counted as now, standbys and spares not at all) had been heard.
+ */
+START_TEST(test_quorum_contact)
+{
+	ck_assert_int_eq(cluster_quorum_contact(), 9750);
+	fake.follower_state.current_leader.id = ID_C;
+	ck_assert_int_eq(cluster_quorum_contact(), 6000);
+	fake.follower_state.current_leader.id = ID_D;	/* never heard */
+	ck_assert_int_eq(cluster_quorum_contact(), -1);
+	memset(&fake.follower_state, 0, sizeof(fake.follower_state));
+	ck_assert_int_eq(cluster_quorum_contact(), -1);
+	fake.state = RAFT_CANDIDATE;
+	ck_assert_int_eq(cluster_quorum_contact(), -1);
+
+	/* Voters A (now) and B (9750): the second newest of two. */
+	fake.state = RAFT_LEADER;
+	ck_assert_int_eq(cluster_quorum_contact(), 9750);
+	/* Voters A, B, C (6000), D (never): three of four, at 6000. */
+	fake.configuration.servers[2].role = RAFT_VOTER;
+	fake.configuration.servers[3].role = RAFT_VOTER;
+	ck_assert_int_eq(cluster_quorum_contact(), 6000);
+	/* Voters A, B, C: two of three were heard by 9750. */
+	fake.configuration.servers[3].role = RAFT_SPARE;
+	ck_assert_int_eq(cluster_quorum_contact(), 9750);
+	/* Voters A, C, D: A and C, at 6000. */
+	fake.configuration.servers[1].role = RAFT_STANDBY;
+	fake.configuration.servers[3].role = RAFT_VOTER;
+	ck_assert_int_eq(cluster_quorum_contact(), 6000);
+	/* Voters A and D: D never heard, one of two is no majority. */
+	fake.configuration.servers[2].role = RAFT_STANDBY;
+	ck_assert_int_eq(cluster_quorum_contact(), -1);
+	running = 0;
+	ck_assert_int_eq(cluster_quorum_contact(), -1);
+}
+END_TEST
+
 /* Servers by address and id; member hosts with and without brackets. */
 START_TEST(test_lookup)
 {
@@ -282,6 +321,7 @@ status_suite(void)
 	tcase_add_test(tc, test_follower);
 	tcase_add_test(tc, test_leader_candidate);
 	tcase_add_test(tc, test_lookup);
+	tcase_add_test(tc, test_quorum_contact);
 	suite_add_tcase(s, tc);
 	return (s);
 }
