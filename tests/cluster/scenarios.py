@@ -896,6 +896,7 @@ import rosterfollow  # noqa: E402,F401 (a follower client's roster change)
 import relay  # noqa: E402,F401 (delivery across cut links, presence)
 import origin  # noqa: E402,F401 (no duplicates after a leader dies)
 import stepdown  # noqa: E402,F401 (a leader steps down, quorum lost)
+import members  # noqa: E402,F401 (membership changes under faults)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
