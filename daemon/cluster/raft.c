@@ -459,19 +459,20 @@ cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 			return (-1);
 		return (s != NULL && strcmp(s->address, addr) == 0 ? 1 : 0);
 	}
+	if (s != NULL && strcmp(s->address, addr) == 0 &&
+	    (pin = cfsm_member(f, id, &paddr)) != NULL &&
+	    strcmp(pin, ident) == 0 && strcmp(paddr, addr) == 0)
+		return (1);
 	/*
 	 * Joining, this node replays the log's past: the pins it has
 	 * applied so far may lack members of today (the leader sending us
 	 * the log among them, if it left and joined again since). Until it
-	 * has applied its own pin, it knows no member: the port decides.
+	 * has applied its own pin, whom it does not know yet is not refused
+	 * for that: the port decides.
 	 */
 	if (!cluster_member() && cfsm_member(f, cl.id, NULL) == NULL)
 		return (-1);
-	if (s == NULL || strcmp(s->address, addr) != 0 ||
-	    (pin = cfsm_member(f, id, &paddr)) == NULL ||
-	    strcmp(pin, ident) != 0 || strcmp(paddr, addr) != 0)
-		return (0);
-	return (1);
+	return (0);
 }
 
 /*
