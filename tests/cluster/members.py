@@ -20,9 +20,11 @@ memunknown  a follower runs xmpp cluster remove while the third node is
             membership converges (the node standalone and the others
             listing each other, or all three members) and a node left
             standalone joins again
-memjoin     a node joins through a follower while the leader is paused:
-            the join works or says why; once the leader runs again a
-            repeated join works and all three agree
+memjoin     a node that left joins through a follower while the leader is
+            paused: the join works or says why; once the leader runs
+            again a repeated join works and all three agree; the node
+            joined under a new id (under its old one it was a voter in
+            configurations of the log's past, which a join replays)
 """
 
 import asyncio
@@ -197,6 +199,7 @@ async def memjoin(t):
     c = Cluster(t, 3)
     leader = await c.form(timers=MEM_TIMERS)
     f, other = [nd for nd in c.nodes if nd is not leader]
+    old_id = (await f.status()).get('node id')
     await f.ok('xmpp', 'cluster', 'remove', timeout=w(40))
     await wait_members(c, [leader, other], [leader.peer, other.peer],
                        'the two others without %s' % f.name)
@@ -220,3 +223,10 @@ async def memjoin(t):
         await until(joined, w(60), lambda seen: 'join never worked: exit '
                     '%d: %s' % seen, step=1)
         await c.wait_agree(timeout=w(30), what='agreement after the join')
+    with t.check('new-id'):
+        # Under its old id the node was a voter in configurations of the
+        # log's past, which its join replays.
+        new_id = (await f.status()).get('node id')
+        check(old_id and new_id and new_id != old_id,
+              '%s joined again under its old id %s (now %s)' % (
+                  f.name, old_id, new_id))
