@@ -51,7 +51,7 @@ struct cjob {
 #define CJ_REMOVE_RETRY	7
 #define CJ_JOIN_RETRY	8
 #define CJ_TIMERS	9
-#define CJ_LEAVE_WAIT	10	/* leave: a REMOVE out, the timer at the bound */
+#define CJ_LEAVE_WAIT	10	/* leave: REMOVE out, timer at the bound */
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
 #define CC_MEMBERS_SHOWN 16	/* members a message names at most */
@@ -694,9 +694,10 @@ cmd_cluster_leave_end(struct cjob *j)
 		if (j->ctx != NULL)
 			cmdctx_err(j->ctx, "xmpp cluster remove: outcome "
 			    "unknown: %s; the cluster may still take this node "
-			    "out (it then finds out by itself and is standalone): "
-			    "check xmpp cluster status, and run xmpp cluster "
-			    "remove again (it is safe to repeat)", why);
+			    "out (it then finds out by itself and is "
+			    "standalone): check xmpp cluster status, and run "
+			    "xmpp cluster remove again (it is safe to repeat)",
+			    why);
 	} else if (j->ctx != NULL)
 		cmdctx_err(j->ctx, "xmpp cluster remove: failed: %s; this node "
 		    "is still a member", why);
