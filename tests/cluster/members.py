@@ -12,6 +12,8 @@ memgone     (own network namespace) the leader removes a follower that
             on the leader the node joins again
 memkilled   the same for a follower that is killed -9 while the leader
             removes it (and restarts) and started again afterwards
+mempaused   the same for a follower that is paused (SIGSTOP) while the
+            leader removes it (and restarts), and resumed afterwards
 memunknown  a follower runs xmpp cluster remove while the third node is
             paused (the leader cannot commit the change) and then the
             leader is paused too: the command answers in its bound, and
@@ -125,6 +127,30 @@ async def memkilled(t):
     f.start()
     await f.wait_ready()
     t.note('%s removed while dead; started again' % f.name)
+    with t.check('standalone'):
+        await wait_standalone(c, f, '%s to find out it was removed' %
+                              f.name)
+    with t.check('others'):
+        await wait_members(c, [leader, other], [leader.peer, other.peer],
+                           'the others still listing each other only')
+    with t.check('rejoin'):
+        await rejoin(c, f)
+
+
+@scenario()
+async def mempaused(t):
+    c = Cluster(t, 3)
+    leader = await c.form(timers=MEM_TIMERS)
+    f, other = [nd for nd in c.nodes if nd is not leader]
+    signal_node(f, signal.SIGSTOP)
+    try:
+        await leader.ok('xmpp', 'cluster', 'remove', f.peer, timeout=w(40))
+        await wait_members(c, [leader, other], [leader.peer, other.peer],
+                           'the two others without %s' % f.name)
+        await forget_removed(c, leader, other)
+    finally:
+        signal_node(f, signal.SIGCONT)
+    t.note('%s removed while paused; running again' % f.name)
     with t.check('standalone'):
         await wait_standalone(c, f, '%s to find out it was removed' %
                               f.name)
