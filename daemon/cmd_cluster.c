@@ -731,8 +731,17 @@ cmd_cluster_removed(void *arg, int ok, const char *text)
 		if (ok)
 			cmdctx_out(j->ctx, "Removed %s from the cluster",
 			    j->target);
-		else
+		else if (strncmp(text, "outcome unknown", 15) == 0)
 			cmdctx_err(j->ctx, "xmpp cluster remove: %s", text);
+		else if (strstr(text, "closed the connection") != NULL ||
+		    strncmp(text, "no answer", 9) == 0 ||
+		    strstr(text, "stopped leading") != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster remove: outcome "
+			    "unknown: %s; the change may still be made: check "
+			    "xmpp cluster status", text);
+		else
+			cmdctx_err(j->ctx, "xmpp cluster remove: failed: %s",
+			    text);
 	}
 	cmd_cluster_job_end(j, ok ? MMP_RES_OK : MMP_RES_FAILED);
 }
