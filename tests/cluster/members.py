@@ -83,10 +83,15 @@ async def rejoin(c, nd):
     sts = await c.statuses(others)
     via = [x for x, s in zip(others, sts) if s.state == 'LEADER'][0]
     await via.ok('xmpp', 'cluster', 'trust', c.trust)
-    rc, out, err = await nd.mmp('xmpp', 'cluster', 'join', via.peer,
-                                timeout=w(60))
-    check(rc == 0, '%s: join again through %s: exit %d: %s' % (
-        nd.name, via.name, rc, (err + out).strip()))
+
+    # The trust command puts the admin's word into the log and answers
+    # before it commits: a join right after it may still be refused.
+    async def joined():
+        rc, out, err = await nd.mmp('xmpp', 'cluster', 'join', via.peer,
+                                    timeout=w(60))
+        return rc == 0, (rc, (err + out).strip())
+    await until(joined, w(20), lambda seen: '%s: join again through %s: '
+                'exit %d: %s' % ((nd.name, via.name) + seen), step=0.5)
     await c.wait_agree(timeout=w(30), what='agreement after the rejoin')
 
 
