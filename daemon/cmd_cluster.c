@@ -38,6 +38,9 @@ struct cjob {
 	char		*line;		/* a join's request, to repeat */
 	int		 hb;		/* timers */
 	int		 el;
+	int64_t		 deadline;	/* leave: answer by then */
+	int		 maybe;		/* leave: a try may have reached raft */
+	char		*last;		/* leave: why the last try failed */
 };
 #define CJ_INIT		1
 #define CJ_JOIN		2
@@ -48,9 +51,12 @@ struct cjob {
 #define CJ_REMOVE_RETRY	7
 #define CJ_JOIN_RETRY	8
 #define CJ_TIMERS	9
+#define CJ_LEAVE_WAIT	10	/* leave: REMOVE out, timer at the bound */
 
 #define CC_RETRY_TICKS	60	/* 6 s of asking again while leaders change */
 #define CC_MEMBERS_SHOWN 16	/* members a message names at most */
+#define CC_LEAVE_SECS	20	/* xmpp cluster remove (this node) answers by */
+#define CC_LEAVE_PAUSE_MS 300	/* between its tries */
 
 static struct cjob *cmd_cluster_job(struct cmdctx *, int);
 static void	 cmd_cluster_job_end(struct cjob *, int);
@@ -60,6 +66,9 @@ static void	 cmd_cluster_wait(struct cjob *);
 static void	 cmd_cluster_joined(void *, int, const char *);
 static void	 cmd_cluster_left(void *, int, const char *);
 static void	 cmd_cluster_left_done(struct cjob *);
+static void	 cmd_cluster_leave_end(struct cjob *);
+static int	 cmd_cluster_leave_sure(const char *);
+static int64_t	 cmd_cluster_now_ms(void);
 static void	 cmd_cluster_removed(void *, int, const char *);
 static void	 cmd_cluster_wipe(void);
 static void	 cmd_cluster_peer(const char *, char *, size_t);
@@ -109,6 +118,7 @@ cmd_cluster_job_end(struct cjob *j, int res)
 	evtimer_del(j->timer);
 	event_free(j->timer);
 	free(j->line);
+	free(j->last);
 	free(j);
 	if (ctx != NULL) {
 		ctx->job = NULL;
@@ -510,6 +520,7 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 		cmdctx_part(j->ctx, "\n");
 	if (!ok && (strstr(text, "closed the connection") != NULL ||
 	    strncmp(text, "no answer", 9) == 0 ||
+	    strncmp(text, "outcome unknown", 15) == 0 ||
 	    strstr(text, "stopped leading") != NULL ||
 	    strstr(text, "lost leadership") != NULL)) {
 		/*
@@ -518,10 +529,11 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 		 * let the admin look and repeat.
 		 */
 		if (j->ctx != NULL)
-			cmdctx_err(j->ctx, "xmpp cluster join: %s; whether the "
-			    "cluster took this node in is not known: see xmpp "
+			cmdctx_err(j->ctx, "xmpp cluster join: %s%s; the "
+			    "cluster may still take this node in: check xmpp "
 			    "cluster status, and run the join again (it is "
-			    "safe to repeat)", text);
+			    "safe to repeat)", strncmp(text, "outcome unknown",
+			    15) == 0 ? "" : "outcome unknown: ", text);
 		log_warnx("cmd_cluster_joined: join through %s unconfirmed: "
 		    "%s", j->target, text);
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
@@ -529,7 +541,8 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 	}
 	if (!ok) {
 		if (j->ctx != NULL)
-			cmdctx_err(j->ctx, "xmpp cluster join: %s", text);
+			cmdctx_err(j->ctx, "xmpp cluster join: failed: %s",
+			    text);
 		log_warnx("cmd_cluster_joined: join through %s refused: %s",
 		    j->target, text);
 		if (!j->was_member && !cluster_member())
@@ -549,12 +562,29 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 	cmd_cluster_wait(j);
 }
 
-/* Leave: tell the leader (which may be another node by now). */
+/* Now, in ms, on a clock that only goes forward. */
+static int64_t
+cmd_cluster_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Leave: ask the leader (which may be another node by now) to take this
+ * node out, again and again until it says so, refuses for certain, or
+ * CC_LEAVE_SECS pass. REMOVE is idempotent: a node taken out already is
+ * told so.
+ */
 static void
 cmd_cluster_leave_now(struct cjob *j)
 {
+	struct timeval	 tv;
 	char		*line;
 	const char	*leader = cluster_leader_addr();
+	int64_t		 left;
 
 	/*
 	 * The leader may have taken us out and said REMOVED while its
@@ -564,23 +594,43 @@ cmd_cluster_leave_now(struct cjob *j)
 		cmd_cluster_left_done(j);
 		return;
 	}
-	if (leader == NULL || strcmp(leader, cluster_addr()) == 0) {
-		if (++j->ticks < 50) {
-			cmd_cluster_wait(j);	/* a new leader soon */
-			return;
-		}
-		if (j->ctx != NULL)
-			cmdctx_err(j->ctx, "xmpp cluster remove: no other "
-			    "member leads; the others may be down (no "
-			    "quorum). Nothing changed");
-		cmd_cluster_job_end(j, MMP_RES_FAILED);
+	if ((left = j->deadline - cmd_cluster_now_ms()) <= 0) {
+		cmd_cluster_leave_end(j);
 		return;
 	}
-	j->kind = CJ_LEAVE_REQ;
+	if (leader == NULL || strcmp(leader, cluster_addr()) == 0) {
+		if (j->last == NULL)
+			j->last = xstrdup("no other member leads; the others "
+			    "may be down (no quorum)");
+		j->kind = CJ_LEAVE_REQ;
+		cmd_cluster_wait(j);	/* a new leader soon */
+		return;
+	}
+	j->kind = CJ_LEAVE_WAIT;
 	xasprintf(&line, "REMOVE %016" PRIx64 " %s", cluster_id(),
 	    cluster_addr());
 	j->req = cluster_request(leader, line, cmd_cluster_left, j);
 	free(line);
+	/* The request's own time-out is longer: the bound is ours. */
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	evtimer_add(j->timer, &tv);
+}
+
+/*
+ * Whether a refusal of our REMOVE is certain: the leader answered, and
+ * raft never had the change. The rest (no answer, a channel closed after
+ * the request went out, the leader stepping down, an outcome the leader
+ * does not know, our pin already forgotten) may still end with this node
+ * out.
+ */
+static int
+cmd_cluster_leave_sure(const char *text)
+{
+	return (!cmd_cluster_transient(text) &&
+	    strncmp(text, "outcome unknown", 15) != 0 &&
+	    strstr(text, "only a member of the cluster") == NULL &&
+	    strstr(text, "left the cluster") == NULL);
 }
 
 /* The leader took us out (or not). */
@@ -588,32 +638,70 @@ static void
 cmd_cluster_left(void *arg, int ok, const char *text)
 {
 	struct cjob	*j = arg;
+	struct timeval	 tv = { 0, CC_LEAVE_PAUSE_MS * 1000 };
 	char		*cause = NULL;
 
 	j->req = NULL;
+	evtimer_del(j->timer);
 	if (!ok && !cluster_member()) {
 		/* The leader's REMOVED came before its lost answer. */
 		cmd_cluster_left_done(j);
 		return;
 	}
-	if (!ok && cmd_cluster_transient(text) && j->ticks < CC_RETRY_TICKS) {
-		j->kind = CJ_LEAVE_REQ;		/* ask whoever leads by then */
-		cmd_cluster_wait(j);
+	if (ok) {
+		if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "0",
+		    &cause) == -1) {
+			log_warnx("cmd_cluster_left: %s", cause);
+			free(cause);
+		}
+		cluster_stop(cmd_cluster_wipe);
+		cmd_cluster_left_done(j);
 		return;
 	}
-	if (!ok) {
+	free(j->last);
+	j->last = xstrdup(text);
+	if (strncmp(text, "connect ", 8) != 0 &&
+	    strncmp(text, "no leader", 9) != 0 &&
+	    strstr(text, "not the leader") == NULL &&
+	    strstr(text, "disagree on who leads") == NULL)
+		j->maybe = 1;	/* the request may have reached raft */
+	if (cmd_cluster_leave_sure(text)) {
+		cmd_cluster_leave_end(j);
+		return;
+	}
+	log_info("cmd_cluster_left: %s; asking again", text);
+	j->kind = CJ_LEAVE_REQ;		/* ask whoever leads by then */
+	evtimer_add(j->timer, &tv);
+}
+
+/*
+ * The leave is not confirmed: say truthfully whether it certainly did
+ * not happen or may still happen (then the node finds out by itself,
+ * see xmpp cluster status).
+ */
+static void
+cmd_cluster_leave_end(struct cjob *j)
+{
+	const char	*why = j->last != NULL ? j->last : "no answer in time";
+
+	if (j->req != NULL) {
+		cluster_request_cancel(j->req);
+		j->req = NULL;
+		j->maybe = 1;
+	}
+	if (j->maybe) {
+		log_warnx("cmd_cluster_left: outcome unknown: %s", why);
 		if (j->ctx != NULL)
-			cmdctx_err(j->ctx, "xmpp cluster remove: %s; this "
-			    "node is still a member", text);
-		cmd_cluster_job_end(j, MMP_RES_FAILED);
-		return;
-	}
-	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "0", &cause) == -1) {
-		log_warnx("cmd_cluster_left: %s", cause);
-		free(cause);
-	}
-	cluster_stop(cmd_cluster_wipe);
-	cmd_cluster_left_done(j);
+			cmdctx_err(j->ctx, "xmpp cluster remove: outcome "
+			    "unknown: %s; the cluster may still take this node "
+			    "out (it then finds out by itself and is "
+			    "standalone): check xmpp cluster status, and run "
+			    "xmpp cluster remove again (it is safe to repeat)",
+			    why);
+	} else if (j->ctx != NULL)
+		cmdctx_err(j->ctx, "xmpp cluster remove: failed: %s; this node "
+		    "is still a member", why);
+	cmd_cluster_job_end(j, MMP_RES_FAILED);
 }
 
 /* This node is out of the cluster: say so and end the job. */
@@ -643,8 +731,17 @@ cmd_cluster_removed(void *arg, int ok, const char *text)
 		if (ok)
 			cmdctx_out(j->ctx, "Removed %s from the cluster",
 			    j->target);
-		else
+		else if (strncmp(text, "outcome unknown", 15) == 0)
 			cmdctx_err(j->ctx, "xmpp cluster remove: %s", text);
+		else if (strstr(text, "closed the connection") != NULL ||
+		    strncmp(text, "no answer", 9) == 0 ||
+		    strstr(text, "stopped leading") != NULL)
+			cmdctx_err(j->ctx, "xmpp cluster remove: outcome "
+			    "unknown: %s; the change may still be made: check "
+			    "xmpp cluster status", text);
+		else
+			cmdctx_err(j->ctx, "xmpp cluster remove: failed: %s",
+			    text);
 	}
 	cmd_cluster_job_end(j, ok ? MMP_RES_OK : MMP_RES_FAILED);
 }
@@ -737,6 +834,7 @@ cmd_cluster_remove(struct cmdctx *ctx)
 	}
 	/* This node leaves. */
 	j->kind = CJ_LEAVE;
+	j->deadline = cmd_cluster_now_ms() + CC_LEAVE_SECS * 1000;
 	if (n <= 1) {
 		cmd_cluster_left(j, 1, "");
 		return (CMD_PENDING);
@@ -833,6 +931,9 @@ cmd_cluster_tick(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CJ_LEAVE_REQ:
 		cmd_cluster_leave_now(j);
+		return;
+	case CJ_LEAVE_WAIT:
+		cmd_cluster_leave_end(j);	/* the bound, a REMOVE out */
 		return;
 	case CJ_REMOVE_RETRY:
 		cmd_cluster_remove_peer(j);

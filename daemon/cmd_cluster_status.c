@@ -100,8 +100,11 @@ cmd_cluster_status_print(struct cmdctx *ctx, const struct cview *v)
 		if (cluster_member())
 			cmdctx_kv(ctx, CC_KV_WIDTH, "Note", "a member, but the "
 			    "cluster does not run here (see the log)");
-		else if (cluster_enabled())
+		else if (cluster_enabled()) {
+			cmdctx_kv(ctx, CC_KV_WIDTH, "Membership", "standalone: "
+			    "not a member of any cluster");
 			cmd_cluster_next(ctx);
+		}
 		else if ((m = cluster_missing()) != NULL) {
 			cmdctx_kv(ctx, CC_KV_WIDTH, "Missing", "%s", m);
 			free(m);

@@ -33,6 +33,8 @@ int		 cluster_cfg_set(const char *, const char *, char **);
 char		*cluster_file(const char *);
 /* The address this node binds and dials from, into out; -1 with *cause. */
 int		 cluster_bindaddr(char *, size_t, char **);
+/* A new id for this node, stored (after it left a cluster). */
+void		 cluster_node_renew(void);
 
 /* raft.c */
 /* This node's raft while it runs (borrowed), else NULL. */

@@ -34,6 +34,9 @@ struct cop {
 	char			*pin_err;	/* join: pinning failed */
 	struct raft_change	 change;
 	int			 busy;		/* a change is in raft */
+	int			 submitted;	/* raft took a change of ours:
+					   a failure now is no proof */
+	int64_t			 deadline;	/* refused (busy raft) until */
 	int			 status;
 	int			 tries;
 	int			 revoke;	/* remove: pin may not join */
@@ -43,10 +46,16 @@ struct cop {
 #define COP_JOIN	1
 #define COP_REMOVE	2
 
+/* How long a change waits while raft refuses it (another one runs). */
+#define CLUSTER_CHANGE_WAIT_MS	10000
+
 static TAILQ_HEAD(, cop)	 ops = TAILQ_HEAD_INITIALIZER(ops);
 
 static void	 cluster_change_cb(struct raft_change *, int);
 static void	 cluster_op_finish(struct cop *, int, const char *);
+static void	 cluster_op_fail(struct cop *, const char *);
+static struct cop *cluster_op_new(int, uint64_t, const char *,
+		    void (*)(void *, int, const char *), void *);
 static void	 cluster_op_pinned(void *, const char *);
 static int	 cluster_pin_shared(uint64_t, const char *);
 
@@ -61,15 +70,27 @@ cluster_op(int remove, int revoke, uint64_t id, const char *addr,
 {
 	struct cop	*o;
 
-	o = xcalloc(1, sizeof(*o));
-	o->kind = remove ? COP_REMOVE : COP_JOIN;
+	o = cluster_op_new(remove ? COP_REMOVE : COP_JOIN, id, addr, cb, arg);
 	o->revoke = revoke;
+	cluster_kick();
+}
+
+/* A change queued, not started. */
+static struct cop *
+cluster_op_new(int kind, uint64_t id, const char *addr,
+    void (*cb)(void *, int, const char *), void *arg)
+{
+	struct cop	*o;
+
+	o = xcalloc(1, sizeof(*o));
+	o->kind = kind;
 	o->id = id;
 	strlcpy(o->addr, addr, sizeof(o->addr));
+	o->deadline = cnet_now_ms() + CLUSTER_CHANGE_WAIT_MS;
 	o->cb = cb;
 	o->arg = arg;
 	TAILQ_INSERT_TAIL(&ops, o, entry);
-	cluster_kick();
+	return (o);
 }
 
 /*
@@ -82,14 +103,8 @@ cluster_op_join(uint64_t id, const char *addr, const char *ident,
 {
 	struct cop	*o;
 
-	o = xcalloc(1, sizeof(*o));
-	o->kind = COP_JOIN;
-	o->id = id;
-	strlcpy(o->addr, addr, sizeof(o->addr));
+	o = cluster_op_new(COP_JOIN, id, addr, cb, arg);
 	strlcpy(o->ident, ident, sizeof(o->ident));
-	o->cb = cb;
-	o->arg = arg;
-	TAILQ_INSERT_TAIL(&ops, o, entry);
 	cluster_kick();
 }
 
@@ -113,7 +128,7 @@ cluster_ops_stop(void)
 	struct cop	*o;
 
 	while ((o = TAILQ_FIRST(&ops)) != NULL && !o->busy)
-		cluster_op_finish(o, 0, "this node left the cluster");
+		cluster_op_fail(o, "the leader left the cluster");
 }
 
 /* Raft has closed: every change fails. */
@@ -123,7 +138,54 @@ cluster_ops_closed(void)
 	struct cop	*o;
 
 	while ((o = TAILQ_FIRST(&ops)) != NULL)
-		cluster_op_finish(o, 0, "this node left the cluster");
+		cluster_op_fail(o, "the leader left the cluster");
+}
+
+/*
+ * A change failed: if raft took it at some point, it may still commit
+ * (through the next leader, say), and the requester must hear that the
+ * outcome is unknown, not that nothing happened.
+ */
+static void
+cluster_op_fail(struct cop *o, const char *why)
+{
+	char	 text[400];
+
+	if (o->submitted)
+		snprintf(text, sizeof(text), "outcome unknown: %s; the change "
+		    "may still be made: check xmpp cluster status", why);
+	else
+		snprintf(text, sizeof(text), "%s", why);
+	cluster_op_finish(o, 0, text);
+}
+
+/*
+ * The leader's word to node id (CHECK) on whether it is a member, into
+ * buf: 0 "member" or "removed ...", -1 not known now (why in buf). Only
+ * a configuration raft has committed counts: a change under way may
+ * still go either way.
+ */
+int
+cluster_member_answer(uint64_t id, char *buf, size_t len)
+{
+	struct raft	*r = cluster_raft();
+
+	if (r == NULL || raft_state(r) != RAFT_LEADER) {
+		snprintf(buf, len, "this node does not lead");
+		return (-1);
+	}
+	if (r->configuration_uncommitted_index != 0) {
+		snprintf(buf, len, "a membership change is under way; ask "
+		    "again");
+		return (-1);
+	}
+	if (cluster_server_by_id(id) != NULL)
+		snprintf(buf, len, "member");
+	else
+		snprintf(buf, len, "removed: node %016llx is not in the "
+		    "configuration of the leader %s", (unsigned long long)id,
+		    cluster_addr());
+	return (0);
 }
 
 /*
@@ -261,21 +323,21 @@ cluster_ops_run(void)
 		return;
 	if (!cluster_running() || !cluster_is_leader() ||
 	    raft_state(cluster_raft()) != RAFT_LEADER) {
-		cluster_op_finish(o, 0, "this node stopped leading; try "
-		    "again");
+		cluster_op_fail(o, "this node stopped leading; try again");
 		return;
 	}
 	if (o->status == RAFT_LEADERSHIPLOST || o->status == RAFT_NOTLEADER) {
-		cluster_op_finish(o, 0, "this node stopped leading; try again");
+		cluster_op_fail(o, "this node stopped leading; try again");
 		return;
 	}
 	if (o->status != 0 && o->status != RAFT_CANTCHANGE) {
 		snprintf(text, sizeof(text), "%s", raft_strerror(o->status));
-		cluster_op_finish(o, 0, text);
+		cluster_op_fail(o, text);
 		return;
 	}
-	if (o->tries > 50) {
-		cluster_op_finish(o, 0, "raft kept refusing the change");
+	if (cnet_now_ms() > o->deadline) {
+		cluster_op_fail(o, "raft kept refusing the change (another "
+		    "membership change was under way); try again");
 		return;
 	}
 	o->status = 0;
@@ -347,13 +409,21 @@ cluster_ops_run(void)
 		    cluster_server_by_addr(o->addr);
 		if (s == NULL) {
 			/*
+			 * Gone, in a configuration raft may still take back
+			 * (a change of the last leader's under way): wait.
+			 */
+			if (cluster_raft()->configuration_uncommitted_index !=
+			    0)
+				return;		/* the poll looks again */
+			/*
 			 * Gone already: what the requester wanted. A node we
 			 * removed is told, in case it still runs (best effort:
-			 * a dead one hears nothing).
+			 * a dead one hears nothing, and finds out by asking,
+			 * see cluster_member_watch).
 			 */
-			if (o->tries > 0 && o->ident[0] != '\0')
+			if (o->submitted && o->ident[0] != '\0')
 				cluster_req_removed(o->addr, o->ident);
-			cluster_op_finish(o, 1, o->tries > 0 ? "removed" :
+			cluster_op_finish(o, 1, o->submitted ? "removed" :
 			    "not a member (removed already)");
 			cluster_kick();
 			return;
@@ -397,8 +467,9 @@ cluster_ops_run(void)
 			    "leading; try again");
 		else
 			snprintf(text, sizeof(text), "%s", raft_strerror(rv));
-		cluster_op_finish(o, 0, text);
+		cluster_op_fail(o, text);
 		return;
 	}
+	o->submitted = 1;
 	cnet_uv_kick();
 }

@@ -97,6 +97,35 @@ cluster_node_id(void)
 }
 
 /*
+ * A new id for this node, stored: after it leaves a cluster. Its old id
+ * stays a voter in the configurations of the log's past, which a join
+ * replays from the start; under that id a joining node would take
+ * itself for a member of a configuration long gone (and campaign with
+ * others doing the same). Under a new one it is nobody in the past.
+ */
+void
+cluster_node_renew(void)
+{
+	char		 buf[17], *cause = NULL;
+	uint64_t	 old, id = 0;
+
+	old = cluster_node_id();
+	while (id == 0 || id == old)
+		arc4random_buf(&id, sizeof(id));
+	id &= 0x7fffffffffffffffULL;	/* positive in every language */
+	if (id == 0 || id == old)
+		id = old + 1 > 0x7fffffffffffffffULL ? 1 : old + 1;
+	snprintf(buf, sizeof(buf), "%016" PRIx64, id);
+	if (cluster_cfg_set(DB_CLUSTER_ID, buf, &cause) == -1) {
+		log_warnx("cluster_node_renew: %s", cause);
+		free(cause);
+		return;
+	}
+	log_info("cluster: this node's id is now %s (it was %016" PRIx64
+	    ")", buf, old);
+}
+
+/*
  * The address this node binds and dials from: the first of xmpp listen
  * (an interface stands for its first IPv4, else IPv6, address).
  */

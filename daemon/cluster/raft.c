@@ -38,6 +38,7 @@
 #define CLUSTER_CLOSE_MS	3000
 #define CLUSTER_HANDOVER_MS	3000
 #define CLUSTER_PINS_KEY	"cluster.pins"	/* config: pins kept */
+#define CLUSTER_ORPHAN_MS	3000	/* a member without a leader asks */
 
 static struct {
 	int			 running;	/* raft started */
@@ -65,6 +66,10 @@ static struct {
 	void			(*down_cb)(void);
 	int64_t			 down_deadline;
 	int			 down_step;
+	int64_t			 orphan_since;	/* no leader, or not listed */
+	int64_t			 check_next;	/* the next CHECK */
+	int			 check_busy;
+	unsigned		 check_k;	/* the member asked last */
 } cl;
 static void	(*cluster_stop_done)(void);	/* what cluster_stop runs */
 
@@ -81,6 +86,8 @@ static void	 cluster_deferred(evutil_socket_t, short, void *);
 static void	 cluster_fsm_changed(void *);
 static void	 cluster_role_changed(void);
 static void	 cluster_member_check(void);
+static void	 cluster_member_watch(void);
+static void	 cluster_member_checked(void *, int, const char *);
 static void	 cluster_channels_recheck(void);
 static void	 cluster_close_cb(struct raft *);
 static void	 cluster_after_close(void);
@@ -244,6 +251,7 @@ cluster_start(int bootstrap, char **cause)
 	cl.state = -1;
 	cl.leader = 0;
 	cl.since = time(NULL);
+	cl.orphan_since = 0;
 	cluster_addr_check();
 	{
 		struct timeval	 tv = { 0, CLUSTER_POLL_MS * 1000 };
@@ -453,11 +461,20 @@ cluster_peer_member(uint64_t id, const char *addr, const char *ident)
 			return (-1);
 		return (s != NULL && strcmp(s->address, addr) == 0 ? 1 : 0);
 	}
-	if (s == NULL || strcmp(s->address, addr) != 0 ||
-	    (pin = cfsm_member(f, id, &paddr)) == NULL ||
-	    strcmp(pin, ident) != 0 || strcmp(paddr, addr) != 0)
-		return (0);
-	return (1);
+	if (s != NULL && strcmp(s->address, addr) == 0 &&
+	    (pin = cfsm_member(f, id, &paddr)) != NULL &&
+	    strcmp(pin, ident) == 0 && strcmp(paddr, addr) == 0)
+		return (1);
+	/*
+	 * Joining, this node replays the log's past: the pins it has
+	 * applied so far may lack members of today (the leader sending us
+	 * the log among them, if it left and joined again since). Until it
+	 * has applied its own pin, whom it does not know yet is not refused
+	 * for that: the port decides.
+	 */
+	if (!cluster_member() && cfsm_member(f, cl.id, NULL) == NULL)
+		return (-1);
+	return (0);
 }
 
 /*
@@ -521,6 +538,7 @@ cluster_poll(evutil_socket_t fd, short what, void *arg)
 		cluster_role_changed();
 	}
 	cluster_member_check();
+	cluster_member_watch();
 	cluster_channels_recheck();
 	if (st == RAFT_LEADER)
 		cluster_leader_duties();
@@ -552,6 +570,69 @@ cluster_member_check(void)
 	}
 	log_info("cluster_member_check: this node is a voter of the cluster: "
 	    "a member");
+}
+
+/*
+ * A member that has heard no leader, or is not in its own configuration,
+ * for CLUSTER_ORPHAN_MS may have been removed while it could not hear
+ * (cut off, paused, dead, or the leader's REMOVED lost): it asks the
+ * members in turn, one every CLUSTER_ORPHAN_MS, and the leader's word
+ * (cluster_member_answer, a committed configuration) decides. A removed
+ * node then leaves and is standalone, instead of campaigning for ever
+ * against members that no longer hear it.
+ */
+static void
+cluster_member_watch(void)
+{
+	const struct raft_configuration *conf = &cl.raft.configuration;
+	int64_t		 now = cnet_now_ms();
+	char		 line[128];
+	unsigned	 i, k = 0;
+
+	if (cl.closing || !cluster_member() || (cl.leader != 0 &&
+	    cluster_server_by_id(cl.id) != NULL)) {
+		cl.orphan_since = 0;
+		return;
+	}
+	if (cl.orphan_since == 0) {
+		cl.orphan_since = now;
+		cl.check_next = now + CLUSTER_ORPHAN_MS;
+	}
+	if (cl.check_busy || now < cl.check_next || conf->n == 0)
+		return;
+	cl.check_next = now + CLUSTER_ORPHAN_MS;
+	for (i = 0; i < conf->n; i++) {
+		k = (cl.check_k + i) % conf->n;
+		if (conf->servers[k].id != cl.id)
+			break;
+	}
+	if (i == conf->n)
+		return;
+	cl.check_k = k + 1;
+	snprintf(line, sizeof(line), "CHECK %016" PRIx64 " %s", cl.id, cl.addr);
+	cl.check_busy = 1;
+	(void)cluster_request(conf->servers[k].address, line,
+	    cluster_member_checked, NULL);
+}
+
+/* The answer to CHECK: leave if the leader says this node was removed. */
+static void
+cluster_member_checked(void *arg, int ok, const char *text)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	cl.check_busy = 0;
+	if (!ok || !cluster_running() || !cluster_member() ||
+	    strncmp(text, "removed", 7) != 0)
+		return;
+	log_warnx("cluster: the leader says %s; this node leaves and is "
+	    "standalone (xmpp cluster join <member> to join again)", text);
+	if (db_config_set(mmpd->db, DB_CLUSTER_MEMBER, "0", &cause) == -1) {
+		log_warnx("cluster_member_checked: %s", cause);
+		free(cause);
+	}
+	cluster_stop(cluster_wipe);
 }
 
 /*
@@ -740,12 +821,18 @@ cluster_free(void)
 	cl.pins = NULL;
 }
 
-/* Wipe raft's state after leaving (so a later join starts clean). */
+/*
+ * Wipe raft's state after leaving (so a later join starts clean); a node
+ * that held raft state takes a new id (cluster_node_renew says why).
+ */
 void
 cluster_wipe(void)
 {
-	char	*cause = NULL;
+	struct stat	 sb;
+	char		*cause = NULL;
 
+	if (stat(cl.dir, &sb) == 0)
+		cluster_node_renew();
 	if (util_rmdir_flat(cl.dir) == -1)
 		log_warn("cluster: cannot remove all of %s", cl.dir);
 	if (cluster_cfg_set(CLUSTER_PINS_KEY, NULL, &cause) == -1) {

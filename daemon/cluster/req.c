@@ -1,9 +1,10 @@
 /*
  * Requests between nodes: the request channel on the cluster port, one
  * line out and one line back. This node asks (cluster_req: APPLY for
- * submit.c, REMOVED for member.c, JOIN, REMOVE and VIEW for the commands,
- * LEADER redirects followed) and answers (JOIN, REMOVE and APPLY as the
- * leader, LEADER redirects as a follower, REMOVED, VIEW). Entries on
+ * submit.c, REMOVED for member.c, CHECK for raft.c, JOIN, REMOVE and VIEW
+ * for the commands, LEADER redirects followed) and answers (JOIN, REMOVE,
+ * CHECK and APPLY as the leader, LEADER redirects as a follower, REMOVED,
+ * VIEW). Entries on
  * their way into the log are in submit.c, the leader's membership
  * changes in member.c; raft's callbacks only record what happened, and
  * cluster.c's deferred event calls creq_run on the next turn.
@@ -78,6 +79,7 @@ static void	 cluster_peer_next(struct cpeer *);
 static void	 cluster_peer_answer(void *, int, const char *);
 static void	 cluster_peer_applied(void *, const char *);
 static int	 cluster_peer_recheck(struct cpeer *);
+static int	 cluster_peer_self(struct cpeer *, char **, int);
 
 /*
  * Whether this node may route for the cluster right now: it leads in
@@ -265,7 +267,8 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		 * A peer that is not a member, by its certificate, may only
 		 * ask to join; all else would act for a member it is not.
 		 */
-		if (!p->hello.member && (n != 4 || strcmp(w[0], "JOIN") != 0)) {
+		if (!p->hello.member && (n != 4 || strcmp(w[0], "JOIN") != 0) &&
+		    !cluster_peer_self(p, w, n)) {
 			cluster_peer_say(p, w[0], "ERR only a member of the "
 			    "cluster may ask that; this certificate may only "
 			    "join\n");
@@ -396,6 +399,25 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 				cluster_op_join(jid, w[2], p->hello.ident,
 				    cluster_peer_answer, p);
 			}
+		} else if (err == NULL && n == 3 &&
+		    strcmp(w[0], "CHECK") == 0) {
+			char	*r;
+
+			/* A node without a leader asks if it is a member. */
+			if (cluster_member_answer(p->hello.id, why,
+			    sizeof(why)) == 0)
+				xasprintf(&r, "OK %s\n", why);
+			else
+				xasprintf(&r, "ERR %s\n", why);
+			bufferevent_write(bev, r, strlen(r));
+			free(r);
+		} else if (err == NULL && n >= 3 && !p->hello.member &&
+		    strcmp(w[0], "REMOVE") == 0 &&
+		    cluster_server_by_id(p->hello.id) != NULL) {
+			/* Only a member takes itself out (or the leader). */
+			cluster_peer_say(p, w[0], "ERR only a member of the "
+			    "cluster may ask that; this certificate may only "
+			    "join\n");
 		} else if (err == NULL && n >= 3 &&
 		    strcmp(w[0], "REMOVE") == 0) {
 			uint64_t	 rid = strtoull(w[1], NULL, 16);
@@ -418,6 +440,22 @@ cluster_peer_read(struct bufferevent *bev, void *arg)
 		bufferevent_disable(bev, EV_READ);	/* one at a time */
 	else if (evbuffer_get_length(in) > CLUSTER_LINE_MAX)
 		cluster_peer_free(p);
+}
+
+/*
+ * Whether a request of a peer that is not a member (any more) is about
+ * itself alone: CHECK <id> <addr> (is it a member?) and REMOVE <id>
+ * <addr> (take it out; answered OK if it is out already, else refused),
+ * both for the id and address of its hello.
+ */
+static int
+cluster_peer_self(struct cpeer *p, char **w, int n)
+{
+	if (n != 3 || (strcmp(w[0], "CHECK") != 0 &&
+	    strcmp(w[0], "REMOVE") != 0))
+		return (0);
+	return (strtoull(w[1], NULL, 16) == p->hello.id &&
+	    strcmp(w[2], p->hello.addr) == 0);
 }
 
 /*
@@ -608,7 +646,9 @@ cluster_req_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	if (strncmp(r->line, "JOIN ", 5) == 0)
 		cnet_pin(h->ident);
 	else if (r->pin[0] != '\0' ? strcmp(h->ident, r->pin) != 0 :
-	    (!h->member || strcmp(h->addr, r->target) != 0)) {
+	    ((!h->member && !(r->hops > 0 &&
+	    strncmp(r->line, "CHECK ", 6) == 0)) ||
+	    strcmp(h->addr, r->target) != 0)) {
 		cnet_tls_clear(bev);
 		bufferevent_free(bev);
 		snprintf(text, sizeof(text), "%s answered as node %016llx at "

@@ -50,5 +50,7 @@ void		 cluster_ops_closed(void);
 /* Whether node id at addr with identity ident may join: 0, or -1, why. */
 int		 cluster_join_conflict(uint64_t, const char *, const char *,
 		    char *, size_t);
+/* As leader, whether node id is a member, into buf: 0, or -1 not known. */
+int		 cluster_member_answer(uint64_t, char *, size_t);
 
 #endif /* CLUSTER_REQ_H */
