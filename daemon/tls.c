@@ -409,6 +409,24 @@ tls_io_why(int err, char *why, size_t len)
 		ERR_error_string_n(first, why, len);
 }
 
+/*
+ * Whether a stream keeps OpenSSL's record buffers (about 17 KiB each way)
+ * between reads and writes. A quiet stream lets them go as soon as they
+ * are empty (SSL_MODE_RELEASE_BUFFERS, the context's mode), which costs a
+ * large allocation and free for every record in and out; a busy one keeps
+ * them until it quiets down, and then they are freed at once if empty.
+ */
+void
+tls_io_keep(SSL *ssl, int keep)
+{
+	if (keep) {
+		SSL_clear_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+		return;
+	}
+	SSL_set_mode(ssl, SSL_MODE_RELEASE_BUFFERS);
+	(void)SSL_free_buffers(ssl);	/* 0: one holds bytes, kept */
+}
+
 /* Free a TLS object of tls_io_start (NULL does nothing). */
 void
 tls_io_free(SSL *ssl)

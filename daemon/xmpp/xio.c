@@ -167,13 +167,16 @@ xio_queued(const struct xio *x)
 }
 
 /*
- * While the stream is idle with nothing to write, free the output buffer
- * and the write event (made again by the next write). Never from inside
- * the stream's own callbacks.
+ * While the stream is idle: OpenSSL frees its record buffers whenever
+ * they are empty again (xio_busy undone), and with nothing to write the
+ * output buffer and the write event go too (made again by the next
+ * write). Never from inside the stream's own callbacks.
  */
 void
 xio_idle(struct xio *x)
 {
+	if (x->ssl != NULL && !x->failed && !x->handshake)
+		tls_io_keep(x->ssl, 0);
 	if (x->failed || x->handshake || x->wev_on || x->r_wants_w ||
 	    x->w_wants_r || xio_queued(x) > 0)
 		return;
@@ -185,6 +188,18 @@ xio_idle(struct xio *x)
 		event_free(x->wev);
 		x->wev = NULL;
 	}
+}
+
+/*
+ * The stream is busy: OpenSSL keeps its record buffers between records
+ * instead of an allocation and a free of each for every record, until
+ * xio_idle.
+ */
+void
+xio_busy(struct xio *x)
+{
+	if (x->ssl != NULL && !x->failed && !x->handshake)
+		tls_io_keep(x->ssl, 1);
 }
 
 /* Arm (on) or disarm EV_WRITE, only if that changes anything. */
