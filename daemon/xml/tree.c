@@ -553,6 +553,12 @@ xbuf_escape(struct xbuf *b, const char *s, size_t len, int attr)
 
 	for (i = start = 0; i < len; i += n) {
 		rep = NULL;
+		n = 1;
+		/* Printable ASCII that needs no reference: most bytes. */
+		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '&' &&
+		    p[i] != '<' && p[i] != '>' &&
+		    (!attr || (p[i] != '"' && p[i] != '\'')))
+			continue;
 		if ((n = xml_utf8_char(p + i, len - i, &cp)) == 0)
 			n = 1;
 		else if (cp == '&')
