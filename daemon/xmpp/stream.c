@@ -433,9 +433,8 @@ xconn_idle(struct xconn *c)
  * had none in the sweep before either (not hot) gives it back after each
  * read (xconn_read). A stream that keeps sending keeps its parser, and
  * does not pay for rebuilding it at every stanza. Likewise OpenSSL's
- * record buffers: a stream with input in two sweeps running keeps them
- * (xio_busy), so that one stanza now and then costs no 34 KiB for
- * seconds; an idle one frees them whenever they are empty (xio_idle).
+ * record buffers: a stream that reads often keeps them (xio_tick), an
+ * idle one frees them whenever they are empty (xio_idle).
  */
 static void
 xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
@@ -451,8 +450,9 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 			n += xconn_idle(c);
 			if (!c->closing && c->io != NULL)
 				xio_idle(c->io);
-		} else if (c->hot && !c->closing && c->io != NULL)
-			xio_busy(c->io);
+		}
+		if (c->io != NULL)
+			xio_tick(c->io);
 		c->hot = c->busy;
 		c->busy = 0;
 	}

@@ -82,8 +82,8 @@ void		 xio_push(struct xio *);
 size_t		 xio_unsent(struct xio *);
 /* Free the output buffer while idle and empty; not from a callback. */
 void		 xio_idle(struct xio *);
-/* Busy: keep the TLS record buffers between records until xio_idle. */
-void		 xio_busy(struct xio *);
+/* Each idle sweep: TLS streams that read often keep their buffers. */
+void		 xio_tick(struct xio *);
 /* Stop reading until xio_resume. */
 void		 xio_pause(struct xio *);
 /* Read again, what OpenSSL holds from a deferred callback. */
