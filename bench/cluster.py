@@ -44,6 +44,7 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), '..'))
 OUT = os.path.join(TOP, 'bench', 'out')
 RUNS = int(os.environ.get('BENCH_CLUSTER_RUNS') or 10)
 ROUNDS = int(os.environ.get('BENCH_CLUSTER_ROUNDS') or 1000)
+TCK = os.sysconf('SC_CLK_TCK')
 WARMUP = 50
 SEND_EVERY = 0.020          # alice's message period during takeovers
 POLL_EVERY = 0.010          # pause between two status polls
@@ -262,9 +263,28 @@ class PingPong:
                 'p99_ms': pct(r, 99) * 1000, 'rounds': len(r)}
 
 
-async def latencies(t, pairs):
+def cpu_s(nodes):
+    """CPU seconds (user, system) the mmpd processes of nodes have used."""
+    u = s = 0.0
+    for nd in nodes:
+        if nd.proc is None:
+            continue
+        try:
+            with open('/proc/%d/stat' % nd.proc.pid) as f:
+                v = f.read()
+        except OSError:
+            continue
+        v = v[v.rindex(')') + 2:].split()
+        u += int(v[11]) / TCK
+        s += int(v[12]) / TCK
+    return u, s
+
+
+async def latencies(t, pairs, nodes):
     """ROUNDS round trips for each pair, in interleaved blocks (so that
-    a passing load on the machine hits every placement alike)."""
+    a passing load on the machine hits every placement alike), and the
+    CPU every node of the pair's setup (nodes[name]) spent meanwhile."""
+    cpu = {k: [0.0, 0.0] for k in pairs}
     for p in pairs.values():
         await p.setup()
         await p.rounds(WARMUP, keep=False)
@@ -273,11 +293,20 @@ async def latencies(t, pairs):
     gc.disable()            # no collector pauses in the clients' figures
     try:
         for b in range(blocks):
-            for p in pairs.values():
+            for k, p in pairs.items():
+                c0 = cpu_s(nodes[k])
                 await p.rounds(ROUNDS // blocks + (b < ROUNDS % blocks))
+                c1 = cpu_s(nodes[k])
+                cpu[k][0] += c1[0] - c0[0]
+                cpu[k][1] += c1[1] - c0[1]
     finally:
         gc.enable()
-    return {k: p.result() for k, p in pairs.items()}
+    r = {k: p.result() for k, p in pairs.items()}
+    for k, v in r.items():
+        # two messages a round trip
+        v['cpu_user_us_per_msg'] = cpu[k][0] * 1e6 / (2 * v['rounds'])
+        v['cpu_sys_us_per_msg'] = cpu[k][1] * 1e6 / (2 * v['rounds'])
+    return r
 
 
 async def standalone(t):
@@ -351,8 +380,8 @@ def report(R, took):
     if lt:
         add('routing: alice -> bob -> alice round trip, %d rounds '
             '(slixmpp, one process)' % ROUNDS)
-        add('  %-48s %8s %8s  %s' % ('clients', 'median', 'p99',
-                                     'vs (a)'))
+        add('  %-48s %8s %8s  %-14s %s' % ('clients', 'median', 'p99',
+                                           'vs (a)', 'CPU/msg user+sys'))
         base = lt.get('standalone')
         for key, label in (('standalone', '(a) both on one standalone node'),
                            ('leader', '(b) both on the leader'),
@@ -367,10 +396,16 @@ def report(R, took):
                 ratio = 'x%.2f / x%.2f' % (v['median_ms'] /
                                            base['median_ms'],
                                            v['p99_ms'] / base['p99_ms'])
-            add('  %-48s %5.2f ms %5.2f ms  %s' % (
-                label, v['median_ms'], v['p99_ms'], ratio))
+            cpu = ''
+            if 'cpu_user_us_per_msg' in v:
+                cpu = '%.0f+%.0f us' % (v['cpu_user_us_per_msg'],
+                                        v['cpu_sys_us_per_msg'])
+            add('  %-48s %5.2f ms %5.2f ms  %-14s %s' % (
+                label, v['median_ms'], v['p99_ms'], ratio, cpu))
         add('  (ratios: median / p99 against (a); one way is about half '
             'the round trip;')
+        add('  CPU: every mmpd of the placement (the cluster\'s three, or '
+            'the standalone one), per message;')
         add('  placements interleaved in 20 blocks; p99 feels any other '
             'load on the machine)')
     for e in R.get('errors', []):
@@ -397,7 +432,9 @@ async def bench(t, R):
             'standalone': PingPong(t, solo, solo, 'solo'),
             'leader': PingPong(t, leader, leader, 'leader'),
             'follower': PingPong(t, f1, f1, 'follower'),
-            'followers': PingPong(t, f1, f2, 'followers')})
+            'followers': PingPong(t, f1, f2, 'followers')},
+            {'standalone': [solo], 'leader': c.nodes,
+             'follower': c.nodes, 'followers': c.nodes})
     if 'kill' in parts:
         say('== cluster: %d x kill -9 of the leader' % RUNS)
         R['kill'] = await takeovers(t, c, 'kill')

@@ -53,6 +53,9 @@ int	 tls_io_pending(struct ssl_st *);
 /* Why the last TLS_IO_ERROR happened (errno err), into why; empties the
    error queue. */
 void	 tls_io_why(int, char *, size_t);
+/* Keep the record buffers between reads and writes (1, a busy stream) or
+   free them whenever empty (0, the start), freeing them now if empty. */
+void	 tls_io_keep(struct ssl_st *, int);
 /* Free a TLS object of tls_io_start (NULL does nothing). */
 void	 tls_io_free(struct ssl_st *);
 /* Lowercase hex SHA-1 of a string (XEP-0114 handshake); caller frees. */

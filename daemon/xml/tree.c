@@ -421,21 +421,33 @@ xnode_next(const struct xnode *n)
 	return (NULL);
 }
 
-/* The direct text children of n joined, allocated ("" if none). */
+/*
+ * The direct text children of n joined, allocated ("" if none) at its
+ * exact size: a resource or a roster group is kept for a session's life.
+ */
 char *
 xnode_text(const struct xnode *n)
 {
-	struct xbuf	 b;
 	struct xnode	*c;
+	size_t		 len = 0, off = 0;
+	char		*s;
 
-	memset(&b, 0, sizeof(b));
-	xbuf_grow(&b, 1);
 	TAILQ_FOREACH(c, &n->children, entry) {
-		if (c->name == NULL)
-			xbuf_add(&b, c->text, c->textlen);
+		if (c->name != NULL)
+			continue;
+		if (c->textlen > SIZE_MAX - 1 - len)
+			fatalx("xnode_text: too long");
+		len += c->textlen;
 	}
-	b.buf[b.len] = '\0';
-	return (b.buf);
+	s = xmalloc(len + 1);
+	TAILQ_FOREACH(c, &n->children, entry) {
+		if (c->name == NULL) {
+			memcpy(s + off, c->text, c->textlen);
+			off += c->textlen;
+		}
+	}
+	s[off] = '\0';
+	return (s);
 }
 
 /* The number of nodes (elements and text) in the subtree of n. */
@@ -541,6 +553,12 @@ xbuf_escape(struct xbuf *b, const char *s, size_t len, int attr)
 
 	for (i = start = 0; i < len; i += n) {
 		rep = NULL;
+		n = 1;
+		/* Printable ASCII that needs no reference: most bytes. */
+		if (p[i] >= 0x20 && p[i] < 0x80 && p[i] != '&' &&
+		    p[i] != '<' && p[i] != '>' &&
+		    (!attr || (p[i] != '"' && p[i] != '\'')))
+			continue;
 		if ((n = xml_utf8_char(p + i, len - i, &cp)) == 0)
 			n = 1;
 		else if (cp == '&')

@@ -442,7 +442,9 @@ xconn_idle(struct xconn *c)
  * an idle session's memory), to be rebuilt when input comes; one that
  * had none in the sweep before either (not hot) gives it back after each
  * read (xconn_read). A stream that keeps sending keeps its parser, and
- * does not pay for rebuilding it at every stanza.
+ * does not pay for rebuilding it at every stanza. Likewise OpenSSL's
+ * record buffers: a stream that reads often keeps them (xio_tick), an
+ * idle one frees them whenever they are empty (xio_idle).
  */
 static void
 xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
@@ -461,6 +463,8 @@ xconn_idle_sweep(evutil_socket_t fd, short what, void *arg)
 				xio_idle(c->io);
 			}
 		}
+		if (c->io != NULL)
+			xio_tick(c->io);
 		c->hot = c->busy;
 		c->busy = 0;
 	}

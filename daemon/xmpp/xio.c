@@ -34,6 +34,7 @@
 
 #define XIO_RCHUNK	16384	/* bytes per read */
 #define XIO_WCHUNK	16384	/* bytes per write (a TLS record) */
+#define XIO_KEEP_READS	2	/* reads between sweeps that keep TLS buffers */
 
 struct xio {
 	int			 fd;
@@ -45,6 +46,8 @@ struct xio {
 	int			 r_wants_w;	/* a TLS read wants writable */
 	int			 w_wants_r;	/* a TLS write wants readable */
 	int			 failed;
+	int			 reads;		/* since the last xio_tick */
+	int			 keep;		/* OpenSSL keeps its buffers */
 	struct event		*rev;
 	struct event		*wev;
 	struct evbuffer		*out;
@@ -168,13 +171,18 @@ xio_queued(const struct xio *x)
 }
 
 /*
- * While the stream is idle with nothing to write, free the output buffer
- * and the write event (made again by the next write). Never from inside
- * the stream's own callbacks.
+ * While the stream is idle: OpenSSL frees its record buffers whenever
+ * they are empty again (xio_tick's keeping undone), and with nothing to
+ * write the output buffer and the write event go too (made again by the
+ * next write). Never from inside the stream's own callbacks.
  */
 void
 xio_idle(struct xio *x)
 {
+	if (x->keep && !x->failed) {
+		tls_io_keep(x->ssl, 0);
+		x->keep = 0;
+	}
 	if (x->failed || x->handshake || x->wev_on || x->r_wants_w ||
 	    x->w_wants_r || xio_queued(x) > 0)
 		return;
@@ -186,6 +194,19 @@ xio_idle(struct xio *x)
 		event_free(x->wev);
 		x->wev = NULL;
 	}
+}
+
+/*
+ * Every idle sweep: a count of reads starts again. A TLS stream that
+ * reads XIO_KEEP_READS times between two sweeps has OpenSSL keep its
+ * record buffers between records (no allocation and free of each for
+ * every record) until a sweep finds it idle (xio_idle); one stanza now
+ * and then does not hold them for seconds.
+ */
+void
+xio_tick(struct xio *x)
+{
+	x->reads = 0;
 }
 
 /* Arm (on) or disarm EV_WRITE, only if that changes anything. */
@@ -413,6 +434,11 @@ xio_read(struct xio *x)
 			return;
 		}
 		done += (size_t)r;
+		if (++x->reads == XIO_KEEP_READS && x->ssl != NULL &&
+		    !x->keep) {
+			tls_io_keep(x->ssl, 1);
+			x->keep = 1;
+		}
 		x->cb->read(x->arg, buf, (size_t)r);
 		if (x->failed || !x->reading || x->handshake)
 			return;

@@ -97,6 +97,8 @@ size_t		 xio_unsent(struct xio *);
 uint64_t	 xio_total(struct xio *);
 /* Free the output buffer while idle and empty; not from a callback. */
 void		 xio_idle(struct xio *);
+/* Each idle sweep: TLS streams that read often keep their buffers. */
+void		 xio_tick(struct xio *);
 /* Stop reading until xio_resume. */
 void		 xio_pause(struct xio *);
 /* Read again, what OpenSSL holds from a deferred callback. */

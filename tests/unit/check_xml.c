@@ -1083,6 +1083,35 @@ START_TEST(test_tree_build)
 }
 END_TEST
 
+/*
+ * xnode_text joins the text children at their exact size: a bound
+ * resource is kept for the session's life, so a 256-byte buffer for a
+ * few bytes of text is memory every idle session pays (issue 16).
+ */
+START_TEST(test_tree_text_size)
+{
+	struct xnode	*r;
+	char		*s;
+
+	r = xnode_new("resource", "urn:ietf:params:xml:ns:xmpp-bind");
+	xnode_add_text(r, "bal", 3);
+	xnode_add(r, "ignored", NULL);
+	xnode_add_text(r, "cony", 4);
+	s = xnode_text(r);
+	ck_assert_str_eq(s, "balcony");
+	ck_assert_uint_lt(malloc_usable_size(s), 32);
+	free(s);
+	xnode_free(r);
+
+	r = xnode_new("resource", NULL);
+	s = xnode_text(r);
+	ck_assert_str_eq(s, "");
+	ck_assert_uint_lt(malloc_usable_size(s), 32);
+	free(s);
+	xnode_free(r);
+}
+END_TEST
+
 /* Attributes: insertion order, replace in place, delete, xmlns. */
 START_TEST(test_tree_attrs)
 {
@@ -1576,6 +1605,7 @@ xml_suite(void)
 	tc = tcase_create("tree");
 	tcase_add_test(tc, test_tree_build);
 	tcase_add_test(tc, test_tree_attrs);
+	tcase_add_test(tc, test_tree_text_size);
 	tcase_add_test(tc, test_tree_escape);
 	tcase_add_test(tc, test_tree_ns);
 	tcase_add_test(tc, test_tree_walk);
