@@ -937,7 +937,8 @@ cfwd_answer_kept(void)
 		n++;
 	}
 	if (written > 0)
-		log_info("cfwd_answer_kept: %zu of them written to a leader "
-		    "that did not acknowledge them: forgotten too", written);
+		log_info("cfwd_answer_kept: %zu stanzas written to a leader "
+		    "that did not acknowledge them answered and forgotten",
+		    written);
 	return (n);
 }

@@ -296,6 +296,9 @@ void		 csettle_members(uint64_t, const uint64_t *, int);
 void		 csettle_orphans_set(struct cfwd_jids *);
 /* Whether we hold forwarded stanzas (new in office, or stepping down). */
 int		 csettle_active(void);
+/* Whether we lead and know it: a majority heard within the election
+ * timeout, our loop not just resumed after standing still. */
+int		 csettle_leads(void);
 /* New in office (prev the leader before us, left: it said bye): hold. */
 void		 csettle_start(uint64_t, int);
 /* Stop settling if every member that is up has registered. */

@@ -588,8 +588,13 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
-	if (!csettle_active() && !cluster_routing_ok())
-		csettle_start(0, 0);	/* stepping down: hold */
+	if (!csettle_active() && !csettle_leads()) {
+		/* Stepping down, or not sure we still lead: hold. */
+		if (cluster_routing_ok())
+			log_info("clead_stanza: no majority heard within the "
+			    "election timeout: holding what followers send");
+		csettle_start(0, 0);
+	}
 	if (csettle_active()) {
 		csettle_hold(l, seq, kind, from, n);
 		return;
