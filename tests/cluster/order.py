@@ -54,12 +54,14 @@ class Stream:
         self.tag, self.to = tag, to
         self.n = 0
         self.senders = []
+        self.by = collections.defaultdict(list)
 
     def send(self, frm):
         """One message from session frm; its number."""
         if frm not in self.senders:
             self.senders.append(frm)
         n = self.n
+        self.by[frm].append(n)
         frm.send_message(mto=self.to, mbody='%s %d' % (self.tag, n),
                          mtype='chat')
         self.n += 1
@@ -86,12 +88,21 @@ class Stream:
                 if st.name == 'message' and st['type'] == 'error')
             if n is not None)
 
-    def judge(self, t, bob, both_ok):
+    def judge(self, t, bob, both_ok, gone=None):
         """Check bob's first arrivals are in order and each number was
-        delivered once or answered with an error (both, if both_ok)."""
+        delivered once or answered with an error (both, if both_ok). The
+        session gone was sent away: what it sent after the last of its
+        messages that was delivered or answered crossed the stream error
+        (not accepted: the server closed the stream before reading it)."""
         got = self.arrivals(bob)
         count = collections.Counter(got)
         back = self.errors()
+        crossed = []
+        if gone is not None:
+            last = max([n for n in self.by[gone] if count[n] or back[n]],
+                       default=-1)
+            crossed = [n for n in self.by[gone] if n > last]
+            back.update(crossed)
         first, seen = [], set()
         for n in got:
             if n not in seen:
@@ -102,9 +113,11 @@ class Stream:
         twice = [n for n in range(self.n) if count[n] > 1]
         both = [n for n in range(self.n) if count[n] and back[n]]
         t.note('%s: %d sent, %d delivered, %d answered with an error (%d '
-               'of them delivered too), %d lost, %d twice, %d out of '
-               'order' % (self.tag, self.n, len(seen), len(back),
-                          len(both), len(lost), len(twice), len(late)))
+               'of them delivered too), %d sent as the stream closed, %d '
+               'lost, %d twice, %d out of order' % (
+                   self.tag, self.n, len(seen), len(back) - len(crossed),
+                   len(both), len(crossed), len(lost), len(twice),
+                   len(late)))
         check(not late, '%s: %d first arrivals out of order, e.g. %s' % (
             self.tag, len(late), ', '.join('%d after %d' % (b, a)
                                            for a, b in late[:6])))
@@ -184,7 +197,7 @@ async def partorder(t):
     await c.wait_agree(timeout=w(30), what='agreement after healing')
     await drain_through(t, a_node, bob, 'po marker')
     with t.check('order-after-partition'):
-        s.judge(t, bob, both_ok=True)
+        s.judge(t, bob, both_ok=True, gone=alice)
     await t.stop_all()
 
 
