@@ -220,6 +220,10 @@ async def pauseorder(t):
     os.kill(leader.proc.pid, signal.SIGSTOP)
     paused = time.monotonic()
     try:
+        await until(lambda: (stopped(leader.proc.pid), None), w(5),
+                    '%s to stop' % leader.name, step=0.005)
+        for _ in range(5):
+            s.send(alice)
         sender = asyncio.ensure_future(steady(s, alice))
         new, took = await wait_new_leader([a_node, b_node], paused, w(20))
         t.note('%s paused, %s LEADER after %.2fs' % (leader.name, new.name,
@@ -255,6 +259,12 @@ async def pauseorder(t):
     with t.check('no-answer-then-delivery'):
         s.judge(t, bob, both_ok=False)
     await t.stop_all()
+
+
+def stopped(pid):
+    """Whether process pid is stopped (by a signal)."""
+    with open('/proc/%d/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()[0] == 'T'
 
 
 async def steady(s, frm):
