@@ -12,6 +12,12 @@ partorder  (own network namespace) alice on a follower sends bob (on the
            and each message is delivered once or answered to her with an
            error (both at once is allowed: the leader may have routed it
            before the cut)
+partrecv   (own network namespace) bob's follower is cut off while alice
+           (on the other follower) sends him a steady stream; his node
+           sends him away and he logs in on the leader under the same
+           full JID, where what she sends next reaches him; healed: what
+           the leader kept for his old node is not delivered after that
+           (it is answered to alice), his first arrivals are in order
 pauseorder the leader, where bob is, is paused (SIGSTOP) while alice (on
            a follower) sends bob a steady stream; a new leader is
            elected and answers what alice's node gives it for bob with
@@ -75,10 +81,13 @@ class Stream:
         return None
 
     def arrivals(self, bob):
-        """The numbers bob received from alice, in the order they came."""
+        """The numbers bob (a stream, or a list of them in the order they
+        had the session) received from alice, in the order they came."""
         mine = is_msg(frm_bare='alice@' + DOMAIN, errors=False)
-        return [n for n in (self.num(st['body']) for st in bob.inbox.items
-                            if mine(st)) if n is not None]
+        bobs = bob if isinstance(bob, list) else [bob]
+        return [n for b in bobs for n in (self.num(st['body'])
+                                          for st in b.inbox.items
+                                          if mine(st)) if n is not None]
 
     def errors(self):
         """How often each number came back to alice as an error."""
@@ -199,6 +208,62 @@ async def partorder(t):
     with t.check('order-after-partition'):
         s.judge(t, bob, both_ok=True, gone=alice)
     await t.stop_all()
+
+
+@scenario(netns=True)
+async def partrecv(t):
+    c = Cluster(t, 3)
+    leader, (a_node, b_node), _ = await c.form_with_users()
+    alice = await login(t, a_node, 'alice', 'send')
+    bob = await login(t, b_node, 'bob', 'recv')
+    to = bob.boundjid.full
+    await reachable(alice, to)
+    s = Stream('pr', to)
+    for _ in range(10):
+        s.send(alice)
+        await asyncio.sleep(PERIOD)
+    await wait_bodies(bob, ['pr %d' % n for n in range(s.n)],
+                      'alice@' + DOMAIN)
+
+    # Bob's node is cut off while alice sends on: the leader keeps what
+    # it routed to bob there; his node sends him away, he comes back on
+    # the leader under the same full JID and gets what she sends next.
+    await nft_partition(b_node.addr, [leader.addr, a_node.addr])
+    cut = time.monotonic()
+    sender = asyncio.ensure_future(steady(s, alice))
+    try:
+        try:
+            await asyncio.wait_for(asyncio.shield(bob.gone), w(20))
+        except asyncio.TimeoutError:
+            pass
+        with t.check('sent-away'):
+            check(bob.gone.done(), '%s did not send bob away %.1fs after '
+                  'the cut' % (b_node.name, time.monotonic() - cut))
+        bob.drop()
+        bob2 = await login(t, leader, 'bob', 'recv')
+        at = s.n
+        await wait_event_n(bob2, s, at + 10)
+    finally:
+        sender.cancel()
+    t.note('bob sent away and back on %s, %d messages sent' % (
+        leader.name, s.n))
+
+    await nft_heal()
+    await c.wait_agree(timeout=w(30), what='agreement after healing')
+    await drain_through(t, b_node, bob2, 'pr marker')
+    with t.check('order-after-partition'):
+        s.judge(t, [bob, bob2], both_ok=True)
+    await t.stop_all()
+
+
+async def wait_event_n(bob, s, n):
+    """Wait (bounded) until bob has received a message numbered n or
+    more from s."""
+    def probe():
+        got = s.arrivals(bob)
+        return bool(got) and max(got) >= n, got[-3:]
+    await until(probe, w(15), lambda seen: '%s: no message %d or later '
+                '(last: %s)' % (bob.inbox.who, n, seen))
 
 
 @scenario()
