@@ -858,6 +858,30 @@ cfwd_leaving(void)
 }
 
 /*
+ * Recipient id (kind) registered on link at (NULL: one of ours): what
+ * the other links keep for an earlier registration of it (its node cut
+ * off, or its session replaced) is answered to the senders and never
+ * sent again, so that it cannot arrive after what is routed to the new
+ * place from now on.
+ */
+void
+clead_moved(struct cfwd_link *at, int kind, const char *id)
+{
+	struct cfwd_link	*l;
+	size_t			 n = 0;
+
+	if (id == NULL)
+		return;
+	TAILQ_FOREACH(l, &links, entry)
+		if (l != at)
+			n += crelay_moved(l, kind, id);
+	if (n > 0)
+		log_info("clead_moved: %s registered again on %s: %zu stanzas "
+		    "kept for its earlier place answered to their senders",
+		    id, at != NULL ? at->addr : "this node", n);
+}
+
+/*
  * Leader: tell every follower that one of our own sessions is here (on
  * bind) or gone, so that whoever leads after us can tell its contacts it
  * is unavailable should we die with it.
