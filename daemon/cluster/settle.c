@@ -70,7 +70,6 @@ static void	 csettle_held_free(struct csettle_held *);
 static void	 csettle_tick(evutil_socket_t, short, void *);
 static void	 csettle_watch(evutil_socket_t, short, void *);
 static int	 csettle_stalled(int64_t);
-static int	 csettle_majority_since(struct raft *, int64_t);
 
 /* The settling timer and the loop's watch, made once the loop exists. */
 void
@@ -293,7 +292,7 @@ csettle_leads(void)
 		return (0);
 	if (csettle_stalled(now))
 		return (0);
-	return (csettle_majority_since(r, now - r->election_timeout));
+	return (cluster_quorum_contact() >= now - r->election_timeout);
 }
 
 /* Whether the loop stood still lately (resuming after a stop). */
@@ -315,24 +314,6 @@ csettle_stalled(int64_t now)
 		watch_ms = now;
 	}
 	return (stalled_ms != 0 && now - stalled_ms < el);
-}
-
-/* Whether a majority of raft's voters was heard since (us: now). */
-static int
-csettle_majority_since(struct raft *r, int64_t since)
-{
-	const struct raft_server	*s;
-	unsigned			 i, voters = 0, heard = 0;
-
-	for (i = 0; i < r->configuration.n; i++) {
-		s = &r->configuration.servers[i];
-		if (s->role != RAFT_VOTER)
-			continue;
-		voters++;
-		if (s->id == cluster_id() || cnet_last_heard(s->id) >= since)
-			heard++;
-	}
-	return (voters > 0 && heard >= voters / 2 + 1);
 }
 
 /* The loop runs: note when, and whether it stood still before. */
