@@ -683,8 +683,8 @@ cfwd_seq_next(void)
  * We step down with stanza st of ours (from id, kind), numbered seq,
  * that no follower acknowledged: keep a copy for the next leader, in the
  * order of the numbers (once: a broadcast left several frames); sent:
- * a follower may have delivered it, so it is not answered with an error
- * if we lose our quorum (cfwd_answer_kept).
+ * a follower may have delivered it (counted if we lose our quorum and
+ * answer it all the same, cfwd_answer_kept).
  */
 void
 cfwd_requeue(int kind, const char *id, uint64_t seq, const struct xnode *st,
@@ -893,18 +893,20 @@ cfwd_follower_free(void)
 }
 
 /*
- * The node lost its quorum (raft.c), before it closes its streams:
- * each stanza kept for the leader, never written to one, whose sender is
- * still here is answered to it with recipient-unavailable (wait), and
- * forgotten; so the sender
- * learns it was not delivered and may send it again elsewhere. A
- * presence broadcast is forgotten unanswered: the sender's unavailable
- * presence follows when its stream closes, and that is kept. What a
- * sender that has gone sent stays kept, for the next leader; so does
- * what was written to a leader whose <ack> did not come: it may have
- * been delivered, and an error would have the sender send it twice (the
- * next leader routes it again, and its receivers drop it by origin). How many
- * were answered or forgotten.
+ * The node lost its quorum (raft.c), before it closes its streams: each
+ * stanza kept for the leader whose sender is still here is answered to
+ * it with recipient-unavailable (wait), and forgotten; so the sender
+ * learns it was not delivered and may send it again elsewhere. That
+ * includes what was written to a leader whose <ack> did not come: kept,
+ * it would be sent again once the cut heals, after what the sender,
+ * sent away now, sends through another node meanwhile (out of order).
+ * The leader may have routed it before the cut: then the sender hears
+ * "failed" for a message that arrived, which a client may resend; no
+ * duplicate comes from us. The leader skips the numbers we forget: it
+ * takes any <s> beyond the last it read. A presence broadcast is
+ * forgotten unanswered: the sender's unavailable presence follows when
+ * its stream closes, and that is kept. What a sender that has gone sent
+ * stays kept, for the next leader. How many were answered or forgotten.
  */
 size_t
 cfwd_answer_kept(void)
@@ -912,12 +914,14 @@ cfwd_answer_kept(void)
 	struct cfwd_item	*it, *next;
 	struct xconn		*c;
 	const char		*type;
-	size_t			 n = 0;
+	size_t			 n = 0, written = 0;
 
+	/* No quorum, no leader: the uplink is closed already. */
+	if (uplink != NULL)
+		cfwd_up_close();
 	for (it = TAILQ_FIRST(&queue); it != NULL; it = next) {
 		next = TAILQ_NEXT(it, entry);
-		if (it->sent ||
-		    (c = clink_find(NULL, it->kind, it->from)) == NULL)
+		if ((c = clink_find(NULL, it->kind, it->from)) == NULL)
 			continue;
 		type = xnode_attr(it->stanza, "type");
 		if (strcmp(xnode_name(it->stanza), "presence") != 0 ||
@@ -925,11 +929,16 @@ cfwd_answer_kept(void)
 		    strncmp(type, "unsubscribe", 11) == 0)))
 			router_error(c, it->stanza, "wait",
 			    "recipient-unavailable");
+		written += it->sent;
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
 		cfwd_item_free(it);
 		n++;
 	}
+	if (written > 0)
+		log_info("cfwd_answer_kept: %zu stanzas written to a leader "
+		    "that did not acknowledge them answered and forgotten",
+		    written);
 	return (n);
 }

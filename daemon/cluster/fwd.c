@@ -124,8 +124,10 @@ cfwd_bound(struct xconn *c)
 {
 	if (role == CFWD_FOLLOWER)
 		cfwd_up_bind(c);
-	else if (role == CFWD_LEADER)
+	else if (role == CFWD_LEADER) {
+		clead_moved(NULL, XC_CLIENT, c->full);
 		clead_tell(c, 1);
+	}
 }
 
 /* A session of the leader itself ends: its followers hear of it. */
@@ -153,12 +155,17 @@ cfwd_unbound(struct xconn *c)
 	cfwd_up_unbind(c);
 }
 
-/* A local call bridge authenticated: a follower registers it. */
+/*
+ * A local call bridge authenticated: a follower registers it; a leader
+ * answers what it kept for the bridge's earlier place.
+ */
 void
 cfwd_comp_added(struct xconn *c)
 {
 	if (role == CFWD_FOLLOWER)
 		cfwd_up_comp(c, 1);
+	else if (role == CFWD_LEADER)
+		clead_moved(NULL, XC_COMPONENT, c->cdomain);
 }
 
 /* A local call bridge went: a follower tells the leader. */

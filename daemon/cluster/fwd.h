@@ -182,6 +182,9 @@ void		 crelay_move(struct cfwd_link *, struct cfwd_link *);
 void		 crelay_resend(struct cfwd_link *);
 /* Forget the frames kept for l (its process is gone). */
 void		 crelay_clear(struct cfwd_link *);
+/* The recipient to (kind) registered again elsewhere: answer what l
+ * keeps for it to the senders and empty those frames; how many. */
+size_t		 crelay_moved(struct cfwd_link *, int, const char *);
 /* l's follower is gone for good: answer what it kept to the senders. */
 void		 crelay_answer_all(struct cfwd_link *);
 /* We step down: this node's own stanzas kept for l go to our queue for
@@ -280,6 +283,9 @@ int		 clead_synced(uint64_t);
 void		 clead_dmark(struct cfwd_link *);
 /* Forget the marks of l's <d> frames that are acknowledged. */
 void		 clead_dmarks_pop(struct cfwd_link *);
+/* Recipient id (kind) registered on link at (NULL: here): what other
+ * links keep for it is answered to the senders (crelay_moved). */
+void		 clead_moved(struct cfwd_link *, int, const char *);
 /* Tell every follower one of our sessions is here (1) or gone (0). */
 void		 clead_tell(struct xconn *, int);
 /* The leader's line for xmpp cluster status, allocated. */
@@ -296,6 +302,9 @@ void		 csettle_members(uint64_t, const uint64_t *, int);
 void		 csettle_orphans_set(struct cfwd_jids *);
 /* Whether we hold forwarded stanzas (new in office, or stepping down). */
 int		 csettle_active(void);
+/* Whether we lead and know it: a majority heard within the election
+ * timeout, our loop not just resumed after standing still. */
+int		 csettle_leads(void);
 /* New in office (prev the leader before us, left: it said bye): hold. */
 void		 csettle_start(uint64_t, int);
 /* Stop settling if every member that is up has registered. */

@@ -588,8 +588,13 @@ clead_stanza(struct cfwd_link *l, struct xnode *n)
 		return;
 	}
 	xnode_set_ns(n, NULL);		/* st must not inherit ours */
-	if (!csettle_active() && !cluster_routing_ok())
-		csettle_start(0, 0);	/* stepping down: hold */
+	if (!csettle_active() && !csettle_leads()) {
+		/* Stepping down, or not sure we still lead: hold. */
+		if (cluster_routing_ok())
+			log_info("clead_stanza: no majority heard within the "
+			    "election timeout: holding what followers send");
+		csettle_start(0, 0);
+	}
 	if (csettle_active()) {
 		csettle_hold(l, seq, kind, from, n);
 		return;
@@ -850,6 +855,30 @@ cfwd_leaving(void)
 
 	TAILQ_FOREACH(l, &links, entry)
 		clink_send(l, clink_frame("bye", NULL, NULL));
+}
+
+/*
+ * Recipient id (kind) registered on link at (NULL: one of ours): what
+ * the other links keep for an earlier registration of it (its node cut
+ * off, or its session replaced) is answered to the senders and never
+ * sent again, so that it cannot arrive after what is routed to the new
+ * place from now on.
+ */
+void
+clead_moved(struct cfwd_link *at, int kind, const char *id)
+{
+	struct cfwd_link	*l;
+	size_t			 n = 0;
+
+	if (id == NULL)
+		return;
+	TAILQ_FOREACH(l, &links, entry)
+		if (l != at)
+			n += crelay_moved(l, kind, id);
+	if (n > 0)
+		log_info("clead_moved: %s registered again on %s: %zu stanzas "
+		    "kept for its earlier place answered to their senders",
+		    id, at != NULL ? at->addr : "this node", n);
 }
 
 /*

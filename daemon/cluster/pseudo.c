@@ -549,6 +549,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
 		l->nsess++;
 		log_debug("cpseudo_bind: %s bound on %s", c->full, l->addr);
+		clead_moved(l, XC_CLIENT, c->full);
 	}
 	cpseudo_carried_del(l, jid);		/* it is back */
 	if (roster != NULL && strcmp(roster, "1") == 0)
@@ -585,6 +586,7 @@ cpseudo_comp(struct cfwd_link *l, struct xnode *n)
 	router_add_component(c);
 	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
 	l->ncomp++;
+	clead_moved(l, XC_COMPONENT, c->cdomain);
 	log_info("cpseudo_comp: call bridge %s connected to %s", d, l->addr);
 }
 

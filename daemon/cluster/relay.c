@@ -25,6 +25,12 @@
  * follower acknowledges it, no follower sends it again, so it goes to
  * our queue for the next leader under its number (crelay_requeue).
  *
+ * When its recipient registers again on another node (or here), what a
+ * follower kept for it is answered to the senders with
+ * recipient-unavailable and emptied (crelay_moved): sent again once that
+ * follower links, it would come back (nobody there) and be routed to the
+ * new place behind what came meanwhile, out of order.
+ *
  * A frame made while a forwarded stanza is routed names its origin
  * (oe: the follower process, os: its <s> number, op: the routing pass):
  * the follower delivers each origin's stanza once, even when a leader
@@ -231,8 +237,8 @@ crelay_answer_all(struct cfwd_link *l)
 
 	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
 		TAILQ_REMOVE(&l->kept, fr, entry);
-		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
-		    NULL) {
+		if (fr->st != NULL && (r = crelay_error(fr->st,
+		    "recipient-unavailable")) != NULL) {
 			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 			n++;
@@ -243,6 +249,48 @@ crelay_answer_all(struct cfwd_link *l)
 	if (n > 0)
 		log_info("crelay_answer_all: %s is gone: %zu stanzas it did "
 		    "not acknowledge answered to their senders", l->addr, n);
+}
+
+/*
+ * The recipient to (of kind) registered again elsewhere: each frame l
+ * keeps for it is answered to its sender (recipient-unavailable) and
+ * emptied: it keeps its number, so that the follower acknowledges what
+ * follows as before, but carries no stanza. One the follower had read
+ * already may have been delivered: its sender hears "failed" for it, as
+ * when a follower is gone for good. How many frames were emptied.
+ */
+size_t
+crelay_moved(struct cfwd_link *l, int kind, const char *to)
+{
+	struct crelay_frame	*fr;
+	struct xnode		*r, *f;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(fr, &l->kept, entry) {
+		if (fr->st == NULL || fr->kind != kind ||
+		    strcmp(fr->to, to) != 0)
+			continue;
+		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
+		    NULL) {
+			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
+			xnode_free(r);
+		}
+		free(fr->s);
+		f = clink_frame("d", NULL, NULL);
+		clink_set_num(f, "n", fr->n);
+		fr->s = clink_frame_string(f, &fr->len);
+		xnode_free(fr->st);
+		fr->st = NULL;
+		xnode_free(fr->ost);
+		fr->ost = NULL;
+		free(fr->ofrom);
+		fr->ofrom = NULL;
+		l->keptbytes -= fr->bytes;
+		fr->bytes = sizeof(*fr) + fr->len + 1 + strlen(fr->to) + 1;
+		l->keptbytes += fr->bytes;
+		n++;
+	}
+	return (n);
 }
 
 /* Frames up to n are delivered (<dack>): forget them; 0 if not news. */

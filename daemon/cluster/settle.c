@@ -5,7 +5,8 @@
  * member that is up has linked and registered its sessions (or time is
  * up); then it routes its own, then the held ones in order, acknowledges
  * them, and tells the contacts of the sessions the dead leader before it
- * held that they are unavailable. A leader that steps down holds too.
+ * held that they are unavailable. A leader that steps down holds too,
+ * and so does one that does not know it still leads (csettle_leads).
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -15,8 +16,10 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <raft.h>
 
 #include "cluster/cluster.h"
+#include "cluster/cluster_int.h"
 #include "log.h"
 #include "mmpd.h"
 #include "xml/xml.h"
@@ -30,6 +33,8 @@
 #define CSETTLE_TICK_MS		100
 #define CSETTLE_HOLD_MAX	400000
 #define CSETTLE_HOLD_BYTES	(128 * 1024 * 1024)	/* what they take */
+#define CSETTLE_STALL_DIV	2	/* the loop still for the election
+					   timeout / this: we were stopped */
 
 /* A forwarded stanza the leader holds while it settles. */
 struct csettle_held {
@@ -49,6 +54,10 @@ static int		 settle_prev_left;	/* and it said <bye/> */
 static TAILQ_HEAD(, csettle_held) held = TAILQ_HEAD_INITIALIZER(held);
 static size_t		 nheld, heldbytes;
 static struct event	*settle_ev;
+static struct event	*watch_ev;		/* the loop runs */
+static int64_t		 watch_ms;		/* it last ran */
+static int64_t		 stalled_ms;		/* it last ran again after a
+						   stall */
 static uint64_t		 self_id;		/* ours, while leader */
 static uint64_t		*members;		/* the member ids */
 static int		 nmembers;
@@ -59,14 +68,24 @@ static void	 csettle_end(const char *);
 static void	 csettle_orphans_gone(void);
 static void	 csettle_held_free(struct csettle_held *);
 static void	 csettle_tick(evutil_socket_t, short, void *);
+static void	 csettle_watch(evutil_socket_t, short, void *);
+static int	 csettle_stalled(int64_t);
 
-/* The settling timer, made once the loop exists. */
+/* The settling timer and the loop's watch, made once the loop exists. */
 void
 csettle_events(void)
 {
+	struct timeval	 tv = { 0, CSETTLE_TICK_MS * 1000 };
+
 	if (settle_ev == NULL)
 		settle_ev = event_new(mmpd->base, -1, EV_PERSIST,
 		    csettle_tick, NULL);
+	if (watch_ev == NULL) {
+		watch_ev = event_new(mmpd->base, -1, EV_PERSIST,
+		    csettle_watch, NULL);
+		watch_ms = cnet_now_ms();
+		event_add(watch_ev, &tv);
+	}
 }
 
 /* At exit: what is held, the timer, the members and orphans. */
@@ -77,6 +96,9 @@ csettle_free(void)
 	if (settle_ev != NULL)
 		event_free(settle_ev);
 	settle_ev = NULL;
+	if (watch_ev != NULL)
+		event_free(watch_ev);
+	watch_ev = NULL;
 	clink_jids_clear(&orphans);
 	csettle_members(0, NULL, 0);
 }
@@ -145,7 +167,7 @@ csettle_check(void)
 	int64_t		 now = cnet_now_ms(), heard;
 	int		 i, down = 0;
 
-	if (!settling || !cluster_routing_ok())
+	if (!settling || !csettle_leads())
 		return;
 	if (now - settle_since >= CSETTLE_MS) {
 		csettle_end("time is up");
@@ -244,6 +266,65 @@ csettle_stop(void)
 		csettle_held_free(h);
 	}
 	nheld = heldbytes = 0;
+}
+
+/*
+ * Whether this node may route what it is given for the cluster: it leads
+ * in raft's view (cluster_routing_ok) and knows it still does. It does
+ * not if no majority of the voters (itself counted) was heard within
+ * the election timeout: the others may have elected another leader,
+ * which answered with errors what the followers sent it again, and what
+ * we would route now would arrive all the same. Nor within an election
+ * timeout after our loop stood still for half of one (SIGSTOP, a
+ * starved process): resuming, we read our sockets before raft's timer
+ * runs, and a new leader's heartbeats would count as heard; raft hears
+ * of a higher term within that time and steps down. What it may not
+ * route it holds (csettle_hold) until it knows again, or forgets as it
+ * steps down: the followers keep it until acknowledged.
+ */
+int
+csettle_leads(void)
+{
+	struct raft	*r;
+	int64_t		 now = cnet_now_ms();
+
+	if (!cluster_routing_ok() || (r = cluster_raft()) == NULL)
+		return (0);
+	if (csettle_stalled(now))
+		return (0);
+	return (cluster_quorum_contact() >= now - r->election_timeout);
+}
+
+/* Whether the loop stood still lately (resuming after a stop). */
+static int
+csettle_stalled(int64_t now)
+{
+	struct raft	*r;
+	int64_t		 el;
+
+	if ((r = cluster_raft()) == NULL)
+		return (0);
+	el = r->election_timeout;
+	if (watch_ev != NULL && now - watch_ms > el / CSETTLE_STALL_DIV) {
+		if (stalled_ms < watch_ms)
+			log_info("csettle_stalled: the loop stood still for "
+			    "%lld ms: not routing for the cluster for %lld ms",
+			    (long long)(now - watch_ms), (long long)el);
+		stalled_ms = now;
+		watch_ms = now;
+	}
+	return (stalled_ms != 0 && now - stalled_ms < el);
+}
+
+/* The loop runs: note when, and whether it stood still before. */
+static void
+csettle_watch(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	(void)csettle_stalled(cnet_now_ms());
+	watch_ms = cnet_now_ms();
 }
 
 /* Leader: time passes while settling. */
