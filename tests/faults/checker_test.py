@@ -50,7 +50,8 @@ def clean():
             'faults': {'kill': 1}, 'ops': {}, 'convergence': 0.5,
             'reconnects': 0, 'noquorum_bound': [3, 'test']}
     return {'eps': eps, 'state': {'n1': st, 'n2': json.loads(
-        json.dumps(st))}, 'polls': polls, 'summary': summ, 'logs': {}}
+        json.dumps(st))}, 'polls': polls, 'summary': summ, 'logs': {},
+        'nem': []}
 
 
 def write(d, run):
@@ -63,6 +64,8 @@ def write(d, run):
         json.dump(run['state'], f)
     with open(os.path.join(d, 'summary.json'), 'w') as f:
         json.dump(run['summary'], f)
+    with open(os.path.join(d, 'nemesis.jsonl'), 'w') as f:
+        f.writelines(json.dumps(e) + '\n' for e in run['nem'])
     for n, text in run['logs'].items():
         os.makedirs(os.path.join(d, 'c', n), exist_ok=True)
         with open(os.path.join(d, 'c', n, 'mmpd.log'), 'w') as f:
@@ -71,6 +74,46 @@ def write(d, run):
 
 def lost(r):
     r['eps']['b'] = [e for e in r['eps']['b'] if e.get('id') != 'a-2']
+
+
+def in_flight(r):
+    # a-2 (accepted at 1.1) never reached b, whose connection to n2
+    # dropped at 1.8: it was on its way to b; stream management's case.
+    lost(r)
+    r['eps']['b'].append(ev(1.8, 'down', epoch=1, node='n2'))
+
+
+def in_flight_killed(r):
+    # b's node n2 was killed at 2.5, 1.4 s after a-2 was accepted; b
+    # noticed only at 6.
+    lost(r)
+    r['nem'].append(ev(2.5, 'kill', node='n2', hold=1))
+    r['eps']['b'].append(ev(6, 'down', epoch=1, node='n2'))
+
+
+def lost_down_later(r):
+    # b's connection dropped 3.9 s after a-2 was accepted: too late to
+    # be in flight, a loss.
+    lost(r)
+    r['eps']['b'].append(ev(5, 'down', epoch=1, node='n2'))
+
+
+def lost_other_kill(r):
+    # n1 (the sender's node, not the recipient's) was killed right after
+    # a-2 was accepted: still a loss.
+    lost(r)
+    r['nem'].append(ev(1.2, 'kill', node='n1', hold=1))
+    r['eps']['a'].append(ev(1.2, 'down', epoch=1, node='n1'))
+
+
+def lost_no_session(r):
+    # b had no session when a-2 was sent (it came back at 1.5) and its
+    # later session dropped: no message was on its way to it.
+    lost(r)
+    b = r['eps']['b']
+    b.insert(1, ev(0.5, 'down', epoch=1, node='n2'))
+    b.insert(2, ev(1.5, 'conn', epoch=2, node='n1'))
+    b.append(ev(1.9, 'down', epoch=2, node='n1'))
 
 
 def dup(r):
@@ -128,9 +171,18 @@ def no_convergence(r):
     r['summary']['convergence'] = None
 
 
-CASES = [  # (name, change, violation expected (a substring) or None)
+CASES = [  # (name, change, violation expected (a substring) or None
+    #           [, a line the report must hold])
     ('clean', None, None),
     ('lost', lost, 'VIOLATION lost: 1 accepted'),
+    ('in-flight', in_flight, None,
+     'lost in flight to a recipient whose node died: 1'),
+    ('in-flight-killed', in_flight_killed, None,
+     'lost in flight to a recipient whose node died: 1'),
+    ('lost-down-later', lost_down_later, 'VIOLATION lost: 1 accepted'),
+    ('lost-sender-killed', lost_other_kill, 'VIOLATION lost: 1 accepted',
+     'lost otherwise: 1 (1 of them'),
+    ('lost-no-session', lost_no_session, 'VIOLATION lost: 1 accepted'),
     ('duplicate', dup, 'VIOLATION duplicated: 1 attempts'),
     ('resent-twice', resent_twice, None),
     ('order', disorder, 'VIOLATION order: 1 pairs'),
@@ -146,7 +198,7 @@ CASES = [  # (name, change, violation expected (a substring) or None)
 
 def main():
     failed = 0
-    for name, change, want in CASES:
+    for name, change, want, *line in CASES:
         r = clean()
         if change:
             change(r)
@@ -165,12 +217,14 @@ def main():
             ok = rc == 0 and not viols
         else:
             ok = rc == 1 and len(viols) == 1 and viols[0].startswith(want)
+        ok = ok and all(x in text for x in line)
         if ok:
             print('PASS faults/checker/%s' % name)
         else:
             failed += 1
             print('FAIL faults/checker/%s: exit %d, expected %s' % (
-                name, rc, want or 'no violation'))
+                name, rc, want or 'no violation') +
+                  (' and %r' % line[0] if line else ''))
             for ln in text.splitlines():
                 print('    ' + ln)
     return 1 if failed else 0
