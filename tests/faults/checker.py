@@ -49,6 +49,23 @@ LEADER_LINE = re.compile(r'mmpd: (?:cluster_poll: )?(leader|follower|'
                          r'candidate) in term (\d+)', re.I)
 
 
+# The nemesis's notes the report counts.
+NOTES = ('leave-failed', 'leave-unknown-left', 'leave-failed-but-left',
+         'member-skipped', 'join-failed', 'join-unknown-joined',
+         'join-failed-but-joined', 'remove-before-join', 'stray-member',
+         'cut-skipped')
+# Those that are violations: a membership change that said it failed and
+# happened all the same, a running node the nemesis never removed (or
+# whose remove said it failed) that the leader does not list.
+MEMBERSHIP = {
+    'leave-failed-but-left': 'left the cluster though its xmpp cluster '
+                             'remove said it failed',
+    'join-failed-but-joined': 'joined though its xmpp cluster join said '
+                              'it failed',
+    'stray-member': 'is no member though no remove of it succeeded',
+}
+
+
 def jsonl(path):
     out = []
     with open(path) as f:
@@ -387,14 +404,17 @@ def main(argv):
                        pend[-1].items())))
     notes = {}
     for e in nem:
-        if e['ev'] in ('leave-failed', 'member-skipped', 'join-failed',
-                       'cut-skipped') or (e['ev'] == 'join' and e['rc']):
+        if e['ev'] in NOTES or (e['ev'] == 'join' and e['rc']):
             notes.setdefault(e['ev'] if e['ev'] != 'join' else
                              'join refused', []).append(e)
     for k, es in sorted(notes.items()):
         rep.append('note: %s %d times, first: %s' % (
             k, len(es), es[0].get('err') or es[0].get('why') or
             es[0].get('node')))
+    for k, what in MEMBERSHIP.items():
+        for e in notes.get(k, ()):
+            viol.append('membership: %s %s (%s)' % (
+                e['node'], what, e.get('err') or e.get('why')))
     for ln in rep:
         print('  ' + ln)
     for v in viol:

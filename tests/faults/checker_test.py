@@ -116,6 +116,30 @@ def lost_no_session(r):
     b.append(ev(1.9, 'down', epoch=2, node='n1'))
 
 
+def stray(r):
+    # The nemesis found n2 missing from the leader's list though no
+    # remove of it had succeeded.
+    r['nem'].append(ev(3, 'stray-member', node='n2',
+                       why='n1 lists [127.0.0.1:9]'))
+
+
+def remove_lied(r):
+    # xmpp cluster remove said it failed; the leader then listed n2 no
+    # more.
+    r['nem'] += [ev(3, 'leave', node='n2'),
+                 ev(4, 'leave-failed-but-left', node='n2',
+                    err='raft kept refusing the change')]
+
+
+def remove_unknown(r):
+    # xmpp cluster remove said its outcome was unknown, and it had
+    # happened: no violation (it was checked and joined again).
+    r['nem'] += [ev(3, 'leave', node='n2'),
+                 ev(4, 'leave-unknown-left', node='n2',
+                    err='outcome unknown'),
+                 ev(5, 'join', node='n2', via='n1', rc=0, err='')]
+
+
 def dup(r):
     r['eps']['b'].append(ev(2, 'recv', frm='a', seq=1, id='a-2'))
 
@@ -183,6 +207,10 @@ CASES = [  # (name, change, violation expected (a substring) or None
     ('lost-sender-killed', lost_other_kill, 'VIOLATION lost: 1 accepted',
      'lost otherwise: 1 (1 of them'),
     ('lost-no-session', lost_no_session, 'VIOLATION lost: 1 accepted'),
+    ('stray-member', stray, 'VIOLATION membership: n2 is no member'),
+    ('remove-lied', remove_lied, 'VIOLATION membership: n2 left'),
+    ('remove-unknown', remove_unknown, None,
+     'note: leave-unknown-left 1 times'),
     ('duplicate', dup, 'VIOLATION duplicated: 1 attempts'),
     ('resent-twice', resent_twice, None),
     ('order', disorder, 'VIOLATION order: 1 pairs'),
