@@ -45,6 +45,8 @@ ROLES = ('LEADER', 'FOLLOWER', 'CANDIDATE')
 # without stream management no server can tell what the client read.
 IN_FLIGHT = 2.0
 POLL_SLACK = 1.5        # seconds: the status poll's period and its delay
+LOSS_SLACK = 0.5        # seconds: the daemon's poll tick and the client
+                        # seeing its stream end, after the documented bound
 LEADER_LINE = re.compile(r'mmpd: (?:cluster_poll: )?(leader|follower|'
                          r'candidate) in term (\d+)', re.I)
 
@@ -309,53 +311,92 @@ def leaders(d, polls, rep, viol):
                                   twice[0]['t'], twice[0]['addrs']))
 
 
-def quorum(polls, eps, bound, rep, viol):
+def loss_moment(p):
+    """When the node of poll p (one saying no quorum) last had contact
+    with a quorum, from its Last heard lines: a leader needs half of the
+    other voters (the one heard longest ago among the most recently heard
+    half), a follower or candidate the leader (the most recently heard
+    peer). None when the poll carries no such lines or heard nobody."""
+    agos = sorted(h for _, h in p.get('heard') or () if h is not None)
+    if p.get('state') == 'LEADER':
+        k = len(p.get('addrs', [])) // 2
+        h = agos[k - 1] if k and len(agos) >= k else None
+    else:
+        h = agos[0] if agos else None
+    return None if h is None else p['t'] - h
+
+
+def quorum(polls, eps, nem, bound, election, rep, viol):
     """Stretches of no quorum per node (consecutive polls saying so, the
     stretch ending at the first poll that does not or a gap in the
-    polls), against the sessions endpoints had on that node."""
+    polls), against the sessions endpoints had on that node. A session
+    may last until the earlier of: bound + POLL_SLACK after the first
+    poll of the stretch; bound + 2 election timeouts + LOSS_SLACK after
+    the node last heard a quorum (the documented bound from losing the
+    others, when the polls carry Last heard lines). The node's own pause
+    stops its clock: the limits run from its resumption (SIGCONT) if
+    that came later, and from its (re)start likewise."""
     by = {}
     for s in polls:
         by.setdefault(s['node'], []).append(s)
+    back = {}           # node -> times it resumed or was (re)started
+    for e in nem:
+        if e.get('ev') in ('resumed', 'restarted'):
+            back.setdefault(e['node'], []).append(e['t'])
     stretches = []
     for node, ps in by.items():
+        ps.sort(key=lambda x: x['t'])
         start = prev = None
         for s in ps + [None]:
             nq = s is not None and s.get('rc') == 0 and \
                 s.get('state') in ROLES and not s['quorum']
             gap = s is not None and prev is not None and \
-                s['t'] - prev > POLL_SLACK
+                s['t'] - prev['t'] > POLL_SLACK
             if start is not None and (not nq or gap):
-                stretches.append((node, start, prev if gap or s is None
-                                  else s['t']))
+                stretches.append((node, start, prev['t'] if gap or s is
+                                  None else s['t']))
                 start = None
             if nq and start is None:
-                start = s['t']
-            prev = s['t'] if s is not None else prev
-    sessions = []
+                start = s
+            prev = s if s is not None else prev
+    sessions_ = []
     last = max([e['t'] for evs in eps.values() for e in evs] +
                [s['t'] for s in polls] or [0])
     for name, evs in eps.items():
-        open_ = {}
-        for e in evs:
-            if e['ev'] == 'conn':
-                open_[e['epoch']] = (e['node'], e['t'])
-            elif e['ev'] == 'down' and e['epoch'] in open_:
-                node, t0 = open_.pop(e['epoch'])
-                sessions.append((name, node, t0, e['t']))
-        for ep, (node, t0) in open_.items():
-            sessions.append((name, node, t0, last))
-    longest = max([b - a for _, a, b in stretches] or [0])
+        for node, t0, t1 in sessions(evs):
+            sessions_.append((name, node, t0, last if t1 is None else t1))
+    longest = max([b - a['t'] for _, a, b in stretches] or [0])
     bad = []
-    for node, a, b in stretches:
+    n_loss = 0
+    for node, first, b in stretches:
+        a = first['t']
         limit = a + bound + POLL_SLACK
+        lost = loss_moment(first) if election else None
+        if lost is not None:
+            n_loss += 1
+            limit = min(limit, lost + bound + 2 * election + LOSS_SLACK)
+        # Paused or restarted in the meantime: the clock starts again.
+        for t in back.get(node, ()):
+            if (lost if lost is not None else a) <= t <= b:
+                limit = max(limit, t + bound + POLL_SLACK)
         if b <= limit:
             continue
-        for name, snode, t0, t1 in sessions:
+        for name, snode, t0, t1 in sessions_:
             if snode == node and t0 < b and t1 > limit:
                 bad.append('%s on %s: connected %.1fs into %.1fs without '
-                           'quorum' % (name, node, min(t1, b) - a, b - a))
+                           'quorum (%.1fs past its limit%s)' % (
+                               name, node, min(t1, b) - a, b - a,
+                               min(t1, b) - limit,
+                               '; quorum last heard %.1fs before the first '
+                               'poll' % (a - lost) if lost is not None
+                               else ''))
     rep.append('quorum: %d stretches without quorum (longest %.1fs), bound '
-               '%gs' % (len(stretches), longest, bound))
+               '%gs after the first poll saying so (+%gs poll slack)%s' % (
+                   len(stretches), longest, bound, POLL_SLACK,
+                   ' and %gs after the node last heard a quorum (+%gs, %d '
+                   'stretches timed so)' % (bound + 2 * election,
+                                            LOSS_SLACK, n_loss)
+                   if election else ''))
     if bad:
         viol.append('quorum: %d sessions outlived the bound: %s' % (
             len(bad), '; '.join(bad[:6])))
@@ -396,7 +437,8 @@ def main(argv):
     state(d, rep, viol)
     leaders(d, polls, rep, viol)
     bound = (summ.get('noquorum_bound') or [8, '?'])
-    quorum(polls, eps, float(bound[0]), rep, viol)
+    quorum(polls, eps, nem, float(bound[0]), summ.get('election'), rep,
+           viol)
     pend = [e.get('pending') for e in nem if e['ev'] == 'finished']
     if pend and pend[-1]:
         rep.append('not accepted at the end (no session took them): %s' %

@@ -191,6 +191,30 @@ def short_noquorum(r):
             p['quorum'] = False
 
 
+def quorum_heard(r):
+    # n2 says no quorum from 4 s, having last heard its leader 3 s
+    # before (at 1 s); b leaves it at 7 s: within 3 + 1.5 s of the first
+    # poll, but past 3 + 2 x 0.5 + 0.5 s after the node lost its quorum.
+    r['summary']['election'] = 0.5
+    first = True
+    for p in r['polls']:
+        if p['node'] == 'n2' and p['t'] >= T0 + 4:
+            p['quorum'] = False
+            p['heard'] = [['127.0.0.1:9', 3.0 if first else None]]
+            first = False
+    r['eps']['b'].append(ev(7, 'down', epoch=1, node='n2'))
+
+
+def quorum_paused(r):
+    # n2 says no quorum from 2 s, but it was stopped from 2.5 s to 4 s:
+    # its clock runs from 4 s; b leaves at 8.3 s, in time.
+    r['summary']['election'] = 0.5
+    overstay(r)
+    r['nem'] += [ev(2.5, 'pause', node='n2', hold=1.5),
+                 ev(4, 'resumed', node='n2')]
+    r['eps']['b'].append(ev(8.3, 'down', epoch=1, node='n2'))
+
+
 def no_convergence(r):
     r['summary']['convergence'] = None
 
@@ -220,6 +244,8 @@ CASES = [  # (name, change, violation expected (a substring) or None
     ('listed-twice', listed_twice, 'VIOLATION listing: 1 polls'),
     ('quorum-overstay', overstay, 'VIOLATION quorum: 1 sessions'),
     ('quorum-short', short_noquorum, None),
+    ('quorum-heard', quorum_heard, 'VIOLATION quorum: 1 sessions'),
+    ('quorum-paused', quorum_paused, None),
     ('convergence', no_convergence, 'VIOLATION convergence'),
 ]
 

@@ -77,6 +77,24 @@ KINDS = ('kill', 'pause', 'partition', 'cut', 'member')
 UNKNOWN = re.compile(r'outcome (is )?unknown|may (still|yet|have)', re.I)
 
 
+HEARD = re.compile(r'^Last heard\s*:\s*(\S+)\s+(?:(never)|([0-9.]+) s ago)',
+                   re.M)
+
+
+def heard(text):
+    """The Last heard lines of a status: [[addr, seconds ago or None]]."""
+    return [[m.group(1), None if m.group(2) else float(m.group(3))]
+            for m in HEARD.finditer(text)]
+
+
+def election_s():
+    """The daemon's default election timeout in seconds (the cluster runs
+    with the default timers), or None if it has no such #define."""
+    with open(os.path.join(TOP, 'daemon', 'cluster', 'cluster.h')) as fh:
+        m = re.search(r'#define\s+CLUSTER_ELECTION_MS\s+\(?(\d+)', fh.read())
+    return int(m.group(1)) / 1000 if m else None
+
+
 def noquorum_bound():
     """The documented bound, in seconds, and where it came from:
     FAULTS_NOQUORUM_BOUND, else the daemon's CLUSTER_QUORUM_GRACE_MS
@@ -194,21 +212,29 @@ class Run:
 
     async def poll(self):
         """Every node's status every half second (not while paused):
-        status.jsonl."""
+        status.jsonl. Each line has when the request went out (t0) and
+        when the answer came (t), and how long ago the node last heard
+        each peer (heard: [addr, seconds or None for never])."""
+        async def one(nd):
+            t0 = time.time()
+            s = await nd.status()
+            return t0, time.time(), s
         while not self.stop_poll:
             t0 = time.monotonic()
             nodes = [nd for nd in self.nodes if nd.running() and
                      nd not in self.paused]
-            sts = await asyncio.gather(*(nd.status() for nd in nodes),
+            sts = await asyncio.gather(*(one(nd) for nd in nodes),
                                        return_exceptions=True)
-            for nd, s in zip(nodes, sts):
-                if isinstance(s, Exception) or nd in self.paused:
+            for nd, r in zip(nodes, sts):
+                if isinstance(r, Exception) or nd in self.paused:
                     continue
+                a, b, s = r
                 self.statf.write(json.dumps({
-                    't': round(time.time(), 3), 'node': nd.name,
+                    't0': round(a, 3), 't': round(b, 3), 'node': nd.name,
                     'rc': s.rc, 'state': s.state, 'term': s.get('term'),
                     'quorum': s.quorum, 'addrs': s.addrs,
-                    'leader': s.leader_addrs}) + '\n')
+                    'leader': s.leader_addrs, 'heard': heard(s.text),
+                    'clients': s.get('clients')}) + '\n')
             self.statf.flush()
             await asyncio.sleep(max(0.05, 0.5 - (time.monotonic() - t0)))
 
@@ -582,6 +608,7 @@ class Run:
                    'convergence': conv,
                    'reconnects': sum(ep.reconnects for ep in self.eps),
                    'noquorum_bound': noquorum_bound(),
+                   'election': election_s(),
                    'nodes_names': [nd.name for nd in self.nodes]}
         with open(os.path.join(TMP, 'summary.json'), 'w') as f:
             json.dump(summary, f)
