@@ -419,9 +419,14 @@ def main(argv):
         os.path.join(d, 'nemesis.jsonl')) else []
     polls = jsonl(os.path.join(d, 'status.jsonl')) if os.path.exists(
         os.path.join(d, 'status.jsonl')) else []
-    rep.append('seed %s, %s nodes, %ss of faults (%s)' % (
-        summ.get('seed'), summ.get('nodes'), summ.get('duration'),
-        ','.join(summ.get('kinds', []))))
+    rep.append('seed %s (the nemesis draws from it, each endpoint from '
+               '"%s/<name>", the operations from "%s/ops"), %s nodes, %ss '
+               'of faults (%s)' % (
+                   summ.get('seed'), summ.get('seed'), summ.get('seed'),
+                   summ.get('nodes'), summ.get('duration'),
+                   ','.join(summ.get('kinds', []))))
+    rep.append('logs: %s (ep-*.jsonl, nemesis.jsonl, status.jsonl, '
+               'c/n*/mmpd.log)' % os.path.abspath(d))
     rep.append('faults: %s' % ', '.join('%s %d' % kv for kv in
                                         summ.get('faults', {}).items()))
     rep.append('operations: %s; endpoint reconnects %s' % (
