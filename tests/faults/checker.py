@@ -15,7 +15,11 @@ What it asserts:
              killed -9, or its connection dropped) between the send and
              IN_FLIGHT seconds after the server accepted it: it was on its
              way to that client, and only stream management (issue 13)
-             can save it. Every other loss is a violation.
+             can save it. A session the server closed with a stream
+             error (system-shutdown when its node lost quorum) did not
+             drop: what the server had written before the error arrives,
+             what came after it must answer. Every other loss is a
+             violation.
   state      accounts, rosters, call-bridge secret digests and membership
              identical on every node after healing (state.json)
   leaders    at most one node leader in any term (node logs and status
@@ -83,26 +87,34 @@ def jsonl(path):
 
 def sessions(evs):
     """An endpoint's sessions from its log: [node, conn time, down time
-    or None], in order."""
+    or None, whether the server ended it with a stream error], in
+    order."""
     out = []
     cur = {}
+    told = set()
     for e in evs:
         if e['ev'] == 'conn':
-            cur[e['epoch']] = [e['node'], e['t'], None]
+            cur[e['epoch']] = [e['node'], e['t'], None, False]
             out.append(cur[e['epoch']])
+        elif e['ev'] == 'stream-error':
+            told.add(e['epoch'])
         elif e['ev'] == 'down' and e['epoch'] in cur:
-            cur.pop(e['epoch'])[2] = e['t']
+            x = cur.pop(e['epoch'])
+            x[2], x[3] = e['t'], e['epoch'] in told
     return out
 
 
 def session_end(sess, kills, t):
-    """The session of sess alive at t: (its node, when it ended: its
-    down or a kill -9 of its node, whichever came first, or None), or
-    None if the endpoint had no session at t."""
-    for node, t0, t1 in sess:
+    """The session of sess alive at t: (its node, when it broke: its
+    node killed -9, or its connection dropped without a stream error,
+    whichever came first, or None), or None if the endpoint had no
+    session at t. A session the server closed with a stream error did
+    not break: the server wrote what it had before the error and must
+    answer what came after."""
+    for node, t0, t1, told in sess:
         if t0 <= t and (t1 is None or t1 >= t):
             ends = [x for x in kills.get(node, ()) if x >= t]
-            ends += [t1] if t1 is not None else []
+            ends += [t1] if t1 is not None and not told else []
             return node, min(ends) if ends else None
     return None
 
@@ -200,8 +212,9 @@ def delivery(d, rep, viol, nem=()):
                    len(lost) + len(in_flight), len(dup_server),
                    dup_resend - len(dup_server), len(disorder)))
     rep.append('lost in flight to a recipient whose node died: %d — needs '
-               'stream management (its node killed or its connection '
-               'dropped within %gs of acceptance)' % (
+               'stream management (its node killed, or its connection '
+               'dropped without a stream error, within %gs of acceptance)'
+               % (
                    len(in_flight), IN_FLIGHT))
     rep.append('lost otherwise: %d (%d of them within %gs of the sender\'s '
                'node being killed or its connection dropping)' % (
@@ -363,7 +376,7 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
     last = max([e['t'] for evs in eps.values() for e in evs] +
                [s['t'] for s in polls] or [0])
     for name, evs in eps.items():
-        for node, t0, t1 in sessions(evs):
+        for node, t0, t1, _ in sessions(evs):
             sessions_.append((name, node, t0, last if t1 is None else t1))
     longest = max([b - a['t'] for _, a, b in stretches] or [0])
     bad = []

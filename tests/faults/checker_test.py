@@ -91,6 +91,16 @@ def in_flight_killed(r):
     r['eps']['b'].append(ev(6, 'down', epoch=1, node='n2'))
 
 
+def lost_told(r):
+    # b's node sent it away with a stream error 0.5 s after a-2 was
+    # accepted: the server closed the stream itself and had to answer
+    # a-2 (or have written it before the error): a loss.
+    lost(r)
+    r['eps']['b'] += [ev(1.6, 'stream-error', epoch=1,
+                         cond='system-shutdown'),
+                      ev(1.6, 'down', epoch=1, node='n2')]
+
+
 def lost_down_later(r):
     # b's connection dropped 3.9 s after a-2 was accepted: too late to
     # be in flight, a loss.
@@ -227,6 +237,7 @@ CASES = [  # (name, change, violation expected (a substring) or None
      'lost in flight to a recipient whose node died: 1'),
     ('in-flight-killed', in_flight_killed, None,
      'lost in flight to a recipient whose node died: 1'),
+    ('lost-told', lost_told, 'VIOLATION lost: 1 accepted'),
     ('lost-down-later', lost_down_later, 'VIOLATION lost: 1 accepted'),
     ('lost-sender-killed', lost_other_kill, 'VIOLATION lost: 1 accepted',
      'lost otherwise: 1 (1 of them'),
