@@ -58,7 +58,8 @@ LEADER_LINE = re.compile(r'mmpd: (?:cluster_poll: )?(leader|follower|'
 # The nemesis's notes the report counts.
 NOTES = ('leave-failed', 'leave-unknown-left', 'leave-failed-but-left',
          'member-skipped', 'join-failed', 'join-unknown-joined',
-         'join-failed-but-joined', 'remove-before-join', 'stray-member',
+         'join-failed-but-joined', 'join-ok-not-member',
+         'remove-before-join', 'stray-member',
          'cut-skipped')
 # Those that are violations: a membership change that said it failed and
 # happened all the same, a running node the nemesis never removed (or
@@ -68,6 +69,8 @@ MEMBERSHIP = {
                              'remove said it failed',
     'join-failed-but-joined': 'joined though its xmpp cluster join said '
                               'it failed',
+    'join-ok-not-member': 'is no member though its xmpp cluster join '
+                          'said it was done',
     'stray-member': 'is no member though no remove of it succeeded',
 }
 
@@ -471,10 +474,16 @@ def main(argv):
         rep.append('note: %s %d times, first: %s' % (
             k, len(es), es[0].get('err') or es[0].get('why') or
             es[0].get('node')))
+    t0 = min([e['t'] for e in nem if e['ev'] == 'traffic'] or [0])
     for k, what in MEMBERSHIP.items():
+        per = {}
         for e in notes.get(k, ()):
-            viol.append('membership: %s %s (%s)' % (
-                e['node'], what, e.get('err') or e.get('why')))
+            per.setdefault(e['node'], []).append(e)
+        for node, es in sorted(per.items()):
+            viol.append('membership: %s %s (%s at +%.1fs%s)' % (
+                node, what, es[0].get('err') or es[0].get('why'),
+                es[0]['t'] - t0, ', %d times in all' % len(es)
+                if len(es) > 1 else ''))
     for ln in rep:
         print('  ' + ln)
     for v in viol:

@@ -133,6 +133,19 @@ def stray(r):
                        why='n1 lists [127.0.0.1:9]'))
 
 
+def stray_again(r):
+    # Found stray at three audits: one violation, counted.
+    for t in (3, 4, 5):
+        r['nem'].append(ev(t, 'stray-member', node='n2',
+                           why='n1 lists [127.0.0.1:9]'))
+
+
+def join_ok_not_member(r):
+    # xmpp cluster join said it was done; the leader did not list n2.
+    r['nem'].append(ev(3, 'join-ok-not-member', node='n2', via='n1',
+                       why='n1 lists [127.0.0.1:9]'))
+
+
 def remove_lied(r):
     # xmpp cluster remove said it failed; the leader then listed n2 no
     # more.
@@ -243,6 +256,10 @@ CASES = [  # (name, change, violation expected (a substring) or None
      'lost otherwise: 1 (1 of them'),
     ('lost-no-session', lost_no_session, 'VIOLATION lost: 1 accepted'),
     ('stray-member', stray, 'VIOLATION membership: n2 is no member'),
+    ('stray-again', stray_again, 'VIOLATION membership: n2 is no member',
+     '3 times in all'),
+    ('join-ok-not-member', join_ok_not_member,
+     'VIOLATION membership: n2 is no member though its xmpp cluster join'),
     ('remove-lied', remove_lied, 'VIOLATION membership: n2 left'),
     ('remove-unknown', remove_unknown, None,
      'note: leave-unknown-left 1 times'),

@@ -469,8 +469,18 @@ class Run:
             self.note('join', node=nd.name, via=via.name, rc=rc,
                       err=(err or '').strip()[:200])
             if rc == 0:
-                self.out.discard(nd)
-                return True
+                # Said done: the leader must list it (a node that believes
+                # it is in a cluster that has no place for it says "already
+                # a member" and changes nothing).
+                got = await self.member_settled(nd, w(10))
+                if got is not False:
+                    self.out.discard(nd)
+                    return True
+                got, why = await self.membership(nd)
+                self.note('join-ok-not-member', node=nd.name, via=via.name,
+                          why=why)
+                await asyncio.sleep(1)
+                continue
             got, why = await self.membership(nd)
             if got:
                 self.note('join-unknown-joined' if UNKNOWN.search(
