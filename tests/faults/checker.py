@@ -363,6 +363,7 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
     for node, ps in by.items():
         ps.sort(key=lambda x: x['t'])
         start = prev = None
+        yes = None          # the last poll in which the node had quorum
         for s in ps + [None]:
             nq = s is not None and s.get('rc') == 0 and \
                 s.get('state') in ROLES and not s['quorum']
@@ -370,10 +371,12 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
                 s['t'] - prev['t'] > POLL_SLACK
             if start is not None and (not nq or gap):
                 stretches.append((node, start, prev['t'] if gap or s is
-                                  None else s['t']))
+                                  None else s['t'], yes))
                 start = None
             if nq and start is None:
                 start = s
+            if s is not None and s.get('rc') == 0 and s['quorum']:
+                yes = s['t']
             prev = s if s is not None else prev
     sessions_ = []
     last = max([e['t'] for evs in eps.values() for e in evs] +
@@ -381,13 +384,17 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
     for name, evs in eps.items():
         for node, t0, t1, _ in sessions(evs):
             sessions_.append((name, node, t0, last if t1 is None else t1))
-    longest = max([b - a['t'] for _, a, b in stretches] or [0])
+    longest = max([b - a['t'] for _, a, b, _ in stretches] or [0])
     bad = []
     n_loss = 0
-    for node, first, b in stretches:
+    for node, first, b, yes in stretches:
         a = first['t']
         limit = a + bound + POLL_SLACK
         lost = loss_moment(first) if election else None
+        if lost is not None and yes is not None:
+            # It had quorum when it last said so (a membership change
+            # can take it away at once, whatever it last heard).
+            lost = max(lost, yes)
         if lost is not None:
             n_loss += 1
             limit = min(limit, lost + bound + 2 * election + LOSS_SLACK)

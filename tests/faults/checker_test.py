@@ -215,10 +215,13 @@ def short_noquorum(r):
 
 
 def quorum_heard(r):
-    # n2 says no quorum from 4 s, having last heard its leader 3 s
-    # before (at 1 s); b leaves it at 7 s: within 3 + 1.5 s of the first
-    # poll, but past 3 + 2 x 0.5 + 0.5 s after the node lost its quorum.
+    # n2 says no quorum from 4 s (its status did not answer between 1 s
+    # and 4 s), having last heard its leader 3 s before (at 1 s); b
+    # leaves it at 7 s: within 3 + 1.5 s of the first poll, but past
+    # 3 + 2 x 0.5 + 0.5 s after the node lost its quorum.
     r['summary']['election'] = 0.5
+    r['polls'] = [p for p in r['polls'] if p['node'] != 'n2' or
+                  not T0 + 1 < p['t'] < T0 + 4]
     first = True
     for p in r['polls']:
         if p['node'] == 'n2' and p['t'] >= T0 + 4:
@@ -226,6 +229,18 @@ def quorum_heard(r):
             p['heard'] = [['127.0.0.1:9', 3.0 if first else None]]
             first = False
     r['eps']['b'].append(ev(7, 'down', epoch=1, node='n2'))
+
+
+def quorum_config(r):
+    # n2 led with quorum until 4 s; at 4.5 s a membership change left
+    # it with a peer it last heard 40 s before: it lost quorum at 4.5 s,
+    # not 40 s before; b leaves at 8.3 s, in time.
+    r['summary']['election'] = 0.5
+    for p in r['polls']:
+        if p['node'] == 'n2' and p['t'] >= T0 + 4.5:
+            p['quorum'] = False
+            p['heard'] = [['127.0.0.1:9', 40.0]]
+    r['eps']['b'].append(ev(8.3, 'down', epoch=1, node='n2'))
 
 
 def quorum_paused(r):
@@ -274,6 +289,7 @@ CASES = [  # (name, change, violation expected (a substring) or None
     ('quorum-short', short_noquorum, None),
     ('quorum-heard', quorum_heard, 'VIOLATION quorum: 1 sessions'),
     ('quorum-paused', quorum_paused, None),
+    ('quorum-config', quorum_config, None),
     ('convergence', no_convergence, 'VIOLATION convergence'),
 ]
 
