@@ -346,12 +346,15 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
     """Stretches of no quorum per node (consecutive polls saying so, the
     stretch ending at the first poll that does not or a gap in the
     polls), against the sessions endpoints had on that node. A session
-    may last until the earlier of: bound + POLL_SLACK after the first
-    poll of the stretch; bound + 2 election timeouts + LOSS_SLACK after
-    the node last heard a quorum (the documented bound from losing the
-    others, when the polls carry Last heard lines). The node's own pause
-    stops its clock: the limits run from its resumption (SIGCONT) if
-    that came later, and from its (re)start likewise."""
+    may last until the earlier of: bound (the election timeout + the
+    grace) + POLL_SLACK after the first poll of the stretch; two election
+    timeouts + the grace + LOSS_SLACK after the node last heard a quorum
+    (mmpd(8), LIMITS: no quorum contact for two election timeouts plus
+    CLUSTER_QUORUM_GRACE_MS sends clients away), when the polls carry
+    Last heard lines, but never before the last poll in which it said it
+    had quorum (a membership change takes quorum away at once). The
+    node's own pause stops its clock: the limits run from its resumption
+    (SIGCONT) if that came later, and from its (re)start likewise."""
     by = {}
     for s in polls:
         by.setdefault(s['node'], []).append(s)
@@ -397,7 +400,7 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
             lost = max(lost, yes)
         if lost is not None:
             n_loss += 1
-            limit = min(limit, lost + bound + 2 * election + LOSS_SLACK)
+            limit = min(limit, lost + bound + election + LOSS_SLACK)
         # Paused or restarted in the meantime: the clock starts again.
         for t in back.get(node, ()):
             if (lost if lost is not None else a) <= t <= b:
@@ -417,7 +420,7 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
                '%gs after the first poll saying so (+%gs poll slack)%s' % (
                    len(stretches), longest, bound, POLL_SLACK,
                    ' and %gs after the node last heard a quorum (+%gs, %d '
-                   'stretches timed so)' % (bound + 2 * election,
+                   'stretches timed so)' % (bound + election,
                                             LOSS_SLACK, n_loss)
                    if election else ''))
     if bad:

@@ -218,7 +218,7 @@ def quorum_heard(r):
     # n2 says no quorum from 4 s (its status did not answer between 1 s
     # and 4 s), having last heard its leader 3 s before (at 1 s); b
     # leaves it at 7 s: within 3 + 1.5 s of the first poll, but past
-    # 3 + 2 x 0.5 + 0.5 s after the node lost its quorum.
+    # 2 x 0.5 + 2.5 + 0.5 s after the node lost its quorum.
     r['summary']['election'] = 0.5
     r['polls'] = [p for p in r['polls'] if p['node'] != 'n2' or
                   not T0 + 1 < p['t'] < T0 + 4]
@@ -233,14 +233,15 @@ def quorum_heard(r):
 
 def quorum_config(r):
     # n2 led with quorum until 4 s; at 4.5 s a membership change left
-    # it with a peer it last heard 40 s before: it lost quorum at 4.5 s,
-    # not 40 s before; b leaves at 8.3 s, in time.
+    # it with a peer it last heard 40 s before: it lost quorum after its
+    # last poll with quorum (4 s), not 40 s before; b leaves at 7.8 s,
+    # in time (4 + 2 x 0.5 + 2.5 + 0.5).
     r['summary']['election'] = 0.5
     for p in r['polls']:
         if p['node'] == 'n2' and p['t'] >= T0 + 4.5:
             p['quorum'] = False
             p['heard'] = [['127.0.0.1:9', 40.0]]
-    r['eps']['b'].append(ev(8.3, 'down', epoch=1, node='n2'))
+    r['eps']['b'].append(ev(7.8, 'down', epoch=1, node='n2'))
 
 
 def quorum_paused(r):
