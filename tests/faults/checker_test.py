@@ -50,7 +50,8 @@ def clean():
             'faults': {'kill': 1}, 'ops': {}, 'convergence': 0.5,
             'reconnects': 0, 'noquorum_bound': [3, 'test']}
     return {'eps': eps, 'state': {'n1': st, 'n2': json.loads(
-        json.dumps(st))}, 'polls': polls, 'summary': summ, 'logs': {}}
+        json.dumps(st))}, 'polls': polls, 'summary': summ, 'logs': {},
+        'nem': []}
 
 
 def write(d, run):
@@ -63,6 +64,8 @@ def write(d, run):
         json.dump(run['state'], f)
     with open(os.path.join(d, 'summary.json'), 'w') as f:
         json.dump(run['summary'], f)
+    with open(os.path.join(d, 'nemesis.jsonl'), 'w') as f:
+        f.writelines(json.dumps(e) + '\n' for e in run['nem'])
     for n, text in run['logs'].items():
         os.makedirs(os.path.join(d, 'c', n), exist_ok=True)
         with open(os.path.join(d, 'c', n, 'mmpd.log'), 'w') as f:
@@ -71,6 +74,93 @@ def write(d, run):
 
 def lost(r):
     r['eps']['b'] = [e for e in r['eps']['b'] if e.get('id') != 'a-2']
+
+
+def in_flight(r):
+    # a-2 (accepted at 1.1) never reached b, whose connection to n2
+    # dropped at 1.8: it was on its way to b; stream management's case.
+    lost(r)
+    r['eps']['b'].append(ev(1.8, 'down', epoch=1, node='n2'))
+
+
+def in_flight_killed(r):
+    # b's node n2 was killed at 2.5, 1.4 s after a-2 was accepted; b
+    # noticed only at 6.
+    lost(r)
+    r['nem'].append(ev(2.5, 'kill', node='n2', hold=1))
+    r['eps']['b'].append(ev(6, 'down', epoch=1, node='n2'))
+
+
+def lost_told(r):
+    # b's node sent it away with a stream error 0.5 s after a-2 was
+    # accepted: the server closed the stream itself and had to answer
+    # a-2 (or have written it before the error): a loss.
+    lost(r)
+    r['eps']['b'] += [ev(1.6, 'stream-error', epoch=1,
+                         cond='system-shutdown'),
+                      ev(1.6, 'down', epoch=1, node='n2')]
+
+
+def lost_down_later(r):
+    # b's connection dropped 3.9 s after a-2 was accepted: too late to
+    # be in flight, a loss.
+    lost(r)
+    r['eps']['b'].append(ev(5, 'down', epoch=1, node='n2'))
+
+
+def lost_other_kill(r):
+    # n1 (the sender's node, not the recipient's) was killed right after
+    # a-2 was accepted: still a loss.
+    lost(r)
+    r['nem'].append(ev(1.2, 'kill', node='n1', hold=1))
+    r['eps']['a'].append(ev(1.2, 'down', epoch=1, node='n1'))
+
+
+def lost_no_session(r):
+    # b had no session when a-2 was sent (it came back at 1.5) and its
+    # later session dropped: no message was on its way to it.
+    lost(r)
+    b = r['eps']['b']
+    b.insert(1, ev(0.5, 'down', epoch=1, node='n2'))
+    b.insert(2, ev(1.5, 'conn', epoch=2, node='n1'))
+    b.append(ev(1.9, 'down', epoch=2, node='n1'))
+
+
+def stray(r):
+    # The nemesis found n2 missing from the leader's list though no
+    # remove of it had succeeded.
+    r['nem'].append(ev(3, 'stray-member', node='n2',
+                       why='n1 lists [127.0.0.1:9]'))
+
+
+def stray_again(r):
+    # Found stray at three audits: one violation, counted.
+    for t in (3, 4, 5):
+        r['nem'].append(ev(t, 'stray-member', node='n2',
+                           why='n1 lists [127.0.0.1:9]'))
+
+
+def join_ok_not_member(r):
+    # xmpp cluster join said it was done; the leader did not list n2.
+    r['nem'].append(ev(3, 'join-ok-not-member', node='n2', via='n1',
+                       why='n1 lists [127.0.0.1:9]'))
+
+
+def remove_lied(r):
+    # xmpp cluster remove said it failed; the leader then listed n2 no
+    # more.
+    r['nem'] += [ev(3, 'leave', node='n2'),
+                 ev(4, 'leave-failed-but-left', node='n2',
+                    err='raft kept refusing the change')]
+
+
+def remove_unknown(r):
+    # xmpp cluster remove said its outcome was unknown, and it had
+    # happened: no violation (it was checked and joined again).
+    r['nem'] += [ev(3, 'leave', node='n2'),
+                 ev(4, 'leave-unknown-left', node='n2',
+                    err='outcome unknown'),
+                 ev(5, 'join', node='n2', via='n1', rc=0, err='')]
 
 
 def dup(r):
@@ -124,13 +214,71 @@ def short_noquorum(r):
             p['quorum'] = False
 
 
+def quorum_heard(r):
+    # n2 says no quorum from 4 s (its status did not answer between 1 s
+    # and 4 s), having last heard its leader 3 s before (at 1 s); b
+    # leaves it at 7 s: within 3 + 1.5 s of the first poll, but past
+    # 2 x 0.5 + 2.5 + 0.5 s after the node lost its quorum.
+    r['summary']['election'] = 0.5
+    r['polls'] = [p for p in r['polls'] if p['node'] != 'n2' or
+                  not T0 + 1 < p['t'] < T0 + 4]
+    first = True
+    for p in r['polls']:
+        if p['node'] == 'n2' and p['t'] >= T0 + 4:
+            p['quorum'] = False
+            p['heard'] = [['127.0.0.1:9', 3.0 if first else None]]
+            first = False
+    r['eps']['b'].append(ev(7, 'down', epoch=1, node='n2'))
+
+
+def quorum_config(r):
+    # n2 led with quorum until 4 s; at 4.5 s a membership change left
+    # it with a peer it last heard 40 s before: it lost quorum after its
+    # last poll with quorum (4 s), not 40 s before; b leaves at 7.8 s,
+    # in time (4 + 2 x 0.5 + 2.5 + 0.5).
+    r['summary']['election'] = 0.5
+    for p in r['polls']:
+        if p['node'] == 'n2' and p['t'] >= T0 + 4.5:
+            p['quorum'] = False
+            p['heard'] = [['127.0.0.1:9', 40.0]]
+    r['eps']['b'].append(ev(7.8, 'down', epoch=1, node='n2'))
+
+
+def quorum_paused(r):
+    # n2 says no quorum from 2 s, but it was stopped from 2.5 s to 4 s:
+    # its clock runs from 4 s; b leaves at 8.3 s, in time.
+    r['summary']['election'] = 0.5
+    overstay(r)
+    r['nem'] += [ev(2.5, 'pause', node='n2', hold=1.5),
+                 ev(4, 'resumed', node='n2')]
+    r['eps']['b'].append(ev(8.3, 'down', epoch=1, node='n2'))
+
+
 def no_convergence(r):
     r['summary']['convergence'] = None
 
 
-CASES = [  # (name, change, violation expected (a substring) or None)
+CASES = [  # (name, change, violation expected (a substring) or None
+    #           [, a line the report must hold])
     ('clean', None, None),
     ('lost', lost, 'VIOLATION lost: 1 accepted'),
+    ('in-flight', in_flight, None,
+     'lost in flight to a recipient whose node died: 1'),
+    ('in-flight-killed', in_flight_killed, None,
+     'lost in flight to a recipient whose node died: 1'),
+    ('lost-told', lost_told, 'VIOLATION lost: 1 accepted'),
+    ('lost-down-later', lost_down_later, 'VIOLATION lost: 1 accepted'),
+    ('lost-sender-killed', lost_other_kill, 'VIOLATION lost: 1 accepted',
+     'lost otherwise: 1 (1 of them'),
+    ('lost-no-session', lost_no_session, 'VIOLATION lost: 1 accepted'),
+    ('stray-member', stray, 'VIOLATION membership: n2 is no member'),
+    ('stray-again', stray_again, 'VIOLATION membership: n2 is no member',
+     '3 times in all'),
+    ('join-ok-not-member', join_ok_not_member,
+     'VIOLATION membership: n2 is no member though its xmpp cluster join'),
+    ('remove-lied', remove_lied, 'VIOLATION membership: n2 left'),
+    ('remove-unknown', remove_unknown, None,
+     'note: leave-unknown-left 1 times'),
     ('duplicate', dup, 'VIOLATION duplicated: 1 attempts'),
     ('resent-twice', resent_twice, None),
     ('order', disorder, 'VIOLATION order: 1 pairs'),
@@ -140,13 +288,16 @@ CASES = [  # (name, change, violation expected (a substring) or None)
     ('listed-twice', listed_twice, 'VIOLATION listing: 1 polls'),
     ('quorum-overstay', overstay, 'VIOLATION quorum: 1 sessions'),
     ('quorum-short', short_noquorum, None),
+    ('quorum-heard', quorum_heard, 'VIOLATION quorum: 1 sessions'),
+    ('quorum-paused', quorum_paused, None),
+    ('quorum-config', quorum_config, None),
     ('convergence', no_convergence, 'VIOLATION convergence'),
 ]
 
 
 def main():
     failed = 0
-    for name, change, want in CASES:
+    for name, change, want, *line in CASES:
         r = clean()
         if change:
             change(r)
@@ -165,12 +316,14 @@ def main():
             ok = rc == 0 and not viols
         else:
             ok = rc == 1 and len(viols) == 1 and viols[0].startswith(want)
+        ok = ok and all(x in text for x in line)
         if ok:
             print('PASS faults/checker/%s' % name)
         else:
             failed += 1
             print('FAIL faults/checker/%s: exit %d, expected %s' % (
-                name, rc, want or 'no violation'))
+                name, rc, want or 'no violation') +
+                  (' and %r' % line[0] if line else ''))
             for ln in text.splitlines():
                 print('    ' + ln)
     return 1 if failed else 0

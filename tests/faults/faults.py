@@ -73,6 +73,26 @@ from endpoint import Endpoint  # noqa: E402
 import checker  # noqa: E402
 
 KINDS = ('kill', 'pause', 'partition', 'cut', 'member')
+# What a membership change says when it cannot tell whether it happened.
+UNKNOWN = re.compile(r'outcome (is )?unknown|may (still|yet|have)', re.I)
+
+
+HEARD = re.compile(r'^Last heard\s*:\s*(\S+)\s+(?:(never)|([0-9.]+) s ago)',
+                   re.M)
+
+
+def heard(text):
+    """The Last heard lines of a status: [[addr, seconds ago or None]]."""
+    return [[m.group(1), None if m.group(2) else float(m.group(3))]
+            for m in HEARD.finditer(text)]
+
+
+def election_s():
+    """The daemon's default election timeout in seconds (the cluster runs
+    with the default timers), or None if it has no such #define."""
+    with open(os.path.join(TOP, 'daemon', 'cluster', 'cluster.h')) as fh:
+        m = re.search(r'#define\s+CLUSTER_ELECTION_MS\s+\(?(\d+)', fh.read())
+    return int(m.group(1)) / 1000 if m else None
 
 
 def noquorum_bound():
@@ -192,21 +212,29 @@ class Run:
 
     async def poll(self):
         """Every node's status every half second (not while paused):
-        status.jsonl."""
+        status.jsonl. Each line has when the request went out (t0) and
+        when the answer came (t), and how long ago the node last heard
+        each peer (heard: [addr, seconds or None for never])."""
+        async def one(nd):
+            t0 = time.time()
+            s = await nd.status()
+            return t0, time.time(), s
         while not self.stop_poll:
             t0 = time.monotonic()
             nodes = [nd for nd in self.nodes if nd.running() and
                      nd not in self.paused]
-            sts = await asyncio.gather(*(nd.status() for nd in nodes),
+            sts = await asyncio.gather(*(one(nd) for nd in nodes),
                                        return_exceptions=True)
-            for nd, s in zip(nodes, sts):
-                if isinstance(s, Exception) or nd in self.paused:
+            for nd, r in zip(nodes, sts):
+                if isinstance(r, Exception) or nd in self.paused:
                     continue
+                a, b, s = r
                 self.statf.write(json.dumps({
-                    't': round(time.time(), 3), 'node': nd.name,
+                    't0': round(a, 3), 't': round(b, 3), 'node': nd.name,
                     'rc': s.rc, 'state': s.state, 'term': s.get('term'),
                     'quorum': s.quorum, 'addrs': s.addrs,
-                    'leader': s.leader_addrs}) + '\n')
+                    'leader': s.leader_addrs, 'heard': heard(s.text),
+                    'clients': s.get('clients')}) + '\n')
             self.statf.flush()
             await asyncio.sleep(max(0.05, 0.5 - (time.monotonic() - t0)))
 
@@ -338,6 +366,8 @@ class Run:
             n = max(0, len(out.strip().splitlines()) - 1)
             self.note('cut', a=a.name, b=b.name, sockets=n)
         elif kind == 'member':
+            await self.audit_members()
+            members = [x for x in self.nodes if x not in self.out]
             ld = await self.leader()
             fol = [x for x in members if x is not ld and x.running() and
                    x not in self.paused]
@@ -349,24 +379,88 @@ class Run:
             rc, out, err = await nd.mmp('xmpp', 'cluster', 'remove',
                                         timeout=w(30))
             if rc != 0:
-                self.note('leave-failed', node=nd.name, err=(err or out)
-                          .strip()[:200])
-                return
+                # A failure or an unknown outcome: what happened is what
+                # the statuses say once a leader answers.
+                text = (err or out).strip()[:200]
+                left = await self.member_settled(nd, w(15))
+                unknown = UNKNOWN.search(text) is not None
+                if left is not False:
+                    self.note('leave-failed', node=nd.name, err=text,
+                              unknown=unknown, member=left)
+                    return
+                self.note('leave-unknown-left' if unknown else
+                          'leave-failed-but-left', node=nd.name, err=text)
             self.out.add(nd)
             await asyncio.sleep(d)
             await self.rejoin(nd, w(60))
         self.faults.append(kind)
 
+    async def membership(self, nd):
+        """Whether nd is a cluster member now: (True or False or None,
+        why). The leader (another node that says LEADER with quorum)
+        decides: nd is a member if it lists nd; None if no leader
+        answered."""
+        others = [x for x in self.nodes if x is not nd and x.running() and
+                  x not in self.paused]
+        sts = await asyncio.gather(*(x.status() for x in others),
+                                   return_exceptions=True)
+        lds = [s for s in sts if not isinstance(s, Exception) and
+               s.rc == 0 and s.state == 'LEADER' and s.quorum]
+        if not lds:
+            return None, 'no leader with quorum among %s' % [
+                x.name for x in others]
+        ld = max(lds, key=lambda s: len(s.addrs))
+        return nd.peer in ld.addrs, '%s lists %s' % (ld.node.name,
+                                                    ld.addrs)
+
+    async def member_settled(self, nd, bound):
+        """nd's membership once a leader answers (bounded): True, False,
+        or None if none did."""
+        deadline = time.monotonic() + bound
+        while True:
+            got, why = await self.membership(nd)
+            if got is not None or time.monotonic() > deadline:
+                return got
+            await asyncio.sleep(0.5)
+
+    async def audit_members(self):
+        """Every node the nemesis counts as a member and that runs must
+        be listed by the leader: one that is not (a remove that said it
+        failed and happened after all, a node cut loose) is noted
+        (stray-member, a violation) and joined again so that the run
+        goes on."""
+        for nd in self.nodes:
+            if nd in self.out or not nd.running() or nd in self.paused:
+                continue
+            got, why = await self.membership(nd)
+            if got is not False:
+                continue
+            # Once more after a moment: a join may just be committing.
+            await asyncio.sleep(1)
+            got, why = await self.membership(nd)
+            if got is not False:
+                continue
+            try:
+                own = (await nd.status()).summary()[:200]
+            except Failed as e:
+                own = str(e)[:200]
+            self.note('stray-member', node=nd.name, why=why, own=own)
+            self.out.add(nd)
+            await self.rejoin(nd, w(60))
+
     async def rejoin(self, nd, bound):
         """xmpp cluster join on nd through each member in turn until one
-        takes it (bounded): True if one did."""
+        takes it (bounded): True if one did. A join that failed or whose
+        outcome is unknown is checked against the leader's list before
+        the next attempt; a node that runs a cluster of its own (it
+        refuses to join: remove it first) is removed first."""
         deadline = time.monotonic() + bound
         k = 0
         while time.monotonic() < deadline:
             vias = [x for x in self.nodes if x is not nd and
                     x not in self.out and x.running() and
                     x not in self.paused]
-            if not vias:
+            if not vias or not nd.running() or nd in self.paused:
                 break
             via = vias[k % len(vias)]
             k += 1
@@ -375,8 +469,30 @@ class Run:
             self.note('join', node=nd.name, via=via.name, rc=rc,
                       err=(err or '').strip()[:200])
             if rc == 0:
+                # Said done: the leader must list it (a node that believes
+                # it is in a cluster that has no place for it says "already
+                # a member" and changes nothing).
+                got = await self.member_settled(nd, w(10))
+                if got is not False:
+                    self.out.discard(nd)
+                    return True
+                got, why = await self.membership(nd)
+                self.note('join-ok-not-member', node=nd.name, via=via.name,
+                          why=why)
+                await asyncio.sleep(1)
+                continue
+            got, why = await self.membership(nd)
+            if got:
+                self.note('join-unknown-joined' if UNKNOWN.search(
+                    err or '') else 'join-failed-but-joined', node=nd.name,
+                    why=why)
                 self.out.discard(nd)
                 return True
+            if 'remove here first' in (err or ''):
+                rc, out, err = await nd.mmp('xmpp', 'cluster', 'remove',
+                                            timeout=w(30))
+                self.note('remove-before-join', node=nd.name, rc=rc,
+                          err=(err or '').strip()[:200])
             await asyncio.sleep(1)
         self.note('join-failed', node=nd.name)
         return False
@@ -402,6 +518,7 @@ class Run:
                 await nd.wait_ready()
         for nd in list(self.out):
             await self.rejoin(nd, w(60))
+        await self.audit_members()
 
     # ------------------------------------------------------------ state
 
@@ -501,6 +618,7 @@ class Run:
                    'convergence': conv,
                    'reconnects': sum(ep.reconnects for ep in self.eps),
                    'noquorum_bound': noquorum_bound(),
+                   'election': election_s(),
                    'nodes_names': [nd.name for nd in self.nodes]}
         with open(os.path.join(TMP, 'summary.json'), 'w') as f:
             json.dump(summary, f)
