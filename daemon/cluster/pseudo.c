@@ -172,6 +172,7 @@ cpseudo_new(struct cfwd_link *l, int kind, const char *id)
 {
 	struct xconn	*c;
 	const char	*slash, *at;
+	char		 peer[80];
 
 	if (kind == XC_CLIENT) {
 		if ((slash = strchr(id, '/')) == NULL || slash[1] == '\0' ||
@@ -181,8 +182,8 @@ cpseudo_new(struct cfwd_link *l, int kind, const char *id)
 	} else if (*id == '\0' || strpbrk(id, "@/") != NULL)
 		return (NULL);
 	c = chook_pseudo_new(kind, l);	/* ready, c->remote is l */
-	snprintf(c->peer, sizeof(c->peer), "%.60s via cluster", l->addr);
-	strlcpy(c->addr, l->addr, sizeof(c->addr));
+	snprintf(peer, sizeof(peer), "%.60s via cluster", l->addr);
+	xconn_set_peer(c, l->addr, peer);
 	if (kind == XC_CLIENT) {
 		c->local = xstrndup(id, at - id);
 		c->domain = xstrndup(at + 1, slash - at - 1);

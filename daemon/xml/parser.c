@@ -43,6 +43,8 @@
 #include "xml/xml.h"
 #include "xml/xml_int.h"
 
+static void	xp_work_new(struct xparser *);
+static void	xp_work_free(struct xparser *);
 static void	xp_open(struct xparser *);
 static void	xp_close(struct xparser *);
 static xmlParserCtxtPtr xp_ctxt_new(struct xparser *);
@@ -77,26 +79,55 @@ xp_ctxt_new(struct xparser *p)
 	return (ctxt);
 }
 
+/*
+ * The work state of a parser that has none (xparser_idle freed it, or a
+ * new parser), with the pre-scan between stanzas.
+ */
+static void
+xp_work_new(struct xparser *p)
+{
+	if (p->w == NULL) {
+		p->w = xcalloc(1, sizeof(*p->w));
+		p->w->lex = XL_TEXT;
+	}
+}
+
+/* Free a parser's work state and its buffers (there is no context). */
+static void
+xp_work_free(struct xparser *p)
+{
+	if (p->w == NULL)
+		return;
+	xnode_free(p->w->stanza);
+	free(p->w->stack);
+	free(p->w->hold);
+	free(p->w->vbuf);
+	free(p->w->lexmsg);
+	free(p->w);
+	p->w = NULL;
+}
+
 /* Create a libxml2 push context for a new stream. */
 static void
 xp_open(struct xparser *p)
 {
-	p->ctxt = xp_ctxt_new(p);
+	xp_work_new(p);
+	p->w->ctxt = xp_ctxt_new(p);
 	p->state = XP_RUN;
 	p->restart = 0;
 	p->error = 0;
 	p->depth = 0;
-	p->nodes = 0;
-	p->lasttext = 0;
+	p->w->nodes = 0;
+	p->w->lasttext = 0;
 	p->fed = 0;
 	p->mark = 0;
-	p->lex = XL_TEXT;
-	p->lexerr = 0;
-	free(p->lexmsg);
-	p->lexmsg = NULL;
+	p->w->lex = XL_TEXT;
+	p->w->lexerr = 0;
+	free(p->w->lexmsg);
+	p->w->lexmsg = NULL;
 	free(p->errmsg);
 	p->errmsg = NULL;
-	p->holdlen = 0;
+	p->w->holdlen = 0;
 	p->hdrstate = XH_COPY;
 	p->hdrlen = 0;
 	p->hdrend = 0;
@@ -106,12 +137,14 @@ xp_open(struct xparser *p)
 static void
 xp_close(struct xparser *p)
 {
-	if (p->ctxt != NULL) {
-		xmlFreeParserCtxt(p->ctxt);
-		p->ctxt = NULL;
+	if (p->w != NULL && p->w->ctxt != NULL) {
+		xmlFreeParserCtxt(p->w->ctxt);
+		p->w->ctxt = NULL;
 	}
-	xnode_free(p->stanza);
-	p->stanza = NULL;
+	if (p->w != NULL) {
+		xnode_free(p->w->stanza);
+		p->w->stanza = NULL;
+	}
 	free(p->hdr);
 	p->hdr = NULL;
 	p->hdrlen = 0;
@@ -129,7 +162,7 @@ xparser_new(const struct xparser_cb *cb, void *arg)
 		initialised = 1;
 	}
 	p = xcalloc(1, sizeof(*p));
-	p->cb = *cb;
+	p->cb = cb;
 	p->arg = arg;
 	p->max_bytes = XP_MAX_BYTES;
 	p->max_depth = XP_MAX_DEPTH;
@@ -151,11 +184,8 @@ xparser_free(struct xparser *p)
 	if (p->busy)
 		fatalx("xparser_free: called from a parser callback");
 	xp_close(p);
-	free(p->stack);
-	free(p->hold);
-	free(p->vbuf);
+	xp_work_free(p);
 	free(p->errmsg);
-	free(p->lexmsg);
 	free(p);
 }
 
@@ -174,7 +204,7 @@ xparser_reset(struct xparser *p)
 	if (p->inparse) {
 		if (!p->restart) {
 			p->restart = 1;
-			xmlStopParser(p->ctxt);
+			xmlStopParser(p->w->ctxt);
 		}
 		return;
 	}
@@ -192,11 +222,14 @@ xparser_set_limits(struct xparser *p, size_t max_bytes, int max_depth,
     size_t max_nodes)
 {
 	if (max_bytes != 0)
-		p->max_bytes = max_bytes;
+		p->max_bytes = max_bytes > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)max_bytes;
 	if (max_depth > 0)
-		p->max_depth = max_depth;
+		p->max_depth = max_depth > INT16_MAX - 1 ? INT16_MAX - 1 :
+		    (uint16_t)max_depth;
 	if (max_nodes != 0)
-		p->max_nodes = max_nodes;
+		p->max_nodes = max_nodes > UINT32_MAX ? UINT32_MAX :
+		    (uint32_t)max_nodes;
 }
 
 /*
@@ -222,18 +255,18 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 	if (p->state == XP_FAILED)
 		return (-1);
 	p->busy = 1;
-	if (p->state == XP_RUN && len > 0 && p->ctxt == NULL)
+	if (p->state == XP_RUN && len > 0 && p->w == NULL)
 		rc = xp_revive(p);
 	if (rc == 0 && p->state == XP_RUN && len > 0) {
 		safe = xp_scan(p, buf, len);
-		if (safe > 0 && p->holdlen > 0) {
+		if (safe > 0 && p->w->holdlen > 0) {
 			/* The tag held back is complete now. */
-			rc = xp_push(p, p->hold, p->holdlen);
-			p->holdlen = 0;
-			if (p->holdcap > XP_BUF_KEEP) {
-				free(p->hold);
-				p->hold = NULL;
-				p->holdcap = 0;
+			rc = xp_push(p, p->w->hold, p->w->holdlen);
+			p->w->holdlen = 0;
+			if (p->w->holdcap > XP_BUF_KEEP) {
+				free(p->w->hold);
+				p->w->hold = NULL;
+				p->w->holdcap = 0;
 			}
 		}
 		if (rc == 0 && safe > 0)
@@ -245,19 +278,21 @@ xparser_feed(struct xparser *p, const char *buf, size_t len)
 			return (0);
 		}
 		if (rc == 0 && p->state == XP_RUN && p->error == 0) {
-			if (p->lexerr != 0)
-				xp_fail(p, p->lexerr, "%s", p->lexmsg);
+			if (p->w->lexerr != 0)
+				xp_fail(p, p->w->lexerr, "%s", p->w->lexmsg);
 			else if (safe < len)
 				xp_hold(p, buf + safe, len - safe);
 		}
 	}
 	if (p->error != 0) {
 		p->state = XP_FAILED;
-		xnode_free(p->stanza);
-		p->stanza = NULL;
-		p->holdlen = 0;
-		if (p->cb.error != NULL)
-			p->cb.error(p->arg, p->error, p->errmsg);
+		if (p->w != NULL) {
+			xnode_free(p->w->stanza);
+			p->w->stanza = NULL;
+			p->w->holdlen = 0;
+		}
+		if (p->cb->error != NULL)
+			p->cb->error(p->arg, p->error, p->errmsg);
 		p->busy = 0;
 		return (-1);
 	}
@@ -281,7 +316,7 @@ xp_push(struct xparser *p, const char *buf, size_t len)
 		used = p->fed - p->mark;
 		if (used >= p->max_bytes) {
 			xp_fail(p, XP_POLICY, "stanza larger than %zu bytes",
-			    p->max_bytes);
+			    (size_t)p->max_bytes);
 			return (-1);
 		}
 		n = p->max_bytes - used;
@@ -293,7 +328,7 @@ xp_push(struct xparser *p, const char *buf, size_t len)
 		if (p->hdrstate == XH_COPY)
 			xp_hdr_copy(p, buf, n);
 		p->inparse = 1;
-		rc = xmlParseChunk(p->ctxt, buf, (int)n, 0);
+		rc = xmlParseChunk(p->w->ctxt, buf, (int)n, 0);
 		p->inparse = 0;
 		if (p->hdrstate == XH_COPY && p->depth > 0)
 			xp_hdr_done(p);
@@ -319,20 +354,20 @@ xp_hold(struct xparser *p, const char *buf, size_t len)
 {
 	size_t	 cap;
 
-	if (p->fed - p->mark + p->holdlen + len > p->max_bytes) {
+	if (p->fed - p->mark + p->w->holdlen + len > p->max_bytes) {
 		xp_fail(p, XP_POLICY, "stanza larger than %zu bytes",
-		    p->max_bytes);
+		    (size_t)p->max_bytes);
 		return;
 	}
-	if (p->holdlen + len > p->holdcap) {
-		cap = p->holdcap == 0 ? 256 : p->holdcap;
-		while (cap < p->holdlen + len)
+	if (p->w->holdlen + len > p->w->holdcap) {
+		cap = p->w->holdcap == 0 ? 256 : p->w->holdcap;
+		while (cap < p->w->holdlen + len)
 			cap *= 2;
-		p->hold = xreallocarray(p->hold, 1, cap);
-		p->holdcap = cap;
+		p->w->hold = xreallocarray(p->w->hold, 1, cap);
+		p->w->holdcap = cap;
 	}
-	memcpy(p->hold + p->holdlen, buf, len);
-	p->holdlen += len;
+	memcpy(p->w->hold + p->w->holdlen, buf, len);
+	p->w->holdlen += len;
 }
 
 
@@ -388,26 +423,18 @@ xparser_idle(struct xparser *p)
 {
 	const xmlChar	*c;
 
-	if (p->busy || p->ctxt == NULL || p->state != XP_RUN ||
-	    p->error != 0 || p->lexerr != 0 || p->hdrstate != XH_KEPT ||
-	    p->depth != 1 || p->stanza != NULL || p->holdlen != 0 ||
-	    p->lex != XL_TEXT || p->ctxt->instate != XML_PARSER_CONTENT ||
-	    p->ctxt->input == NULL)
+	if (p->busy || p->w == NULL || p->state != XP_RUN ||
+	    p->error != 0 || p->w->lexerr != 0 || p->hdrstate != XH_KEPT ||
+	    p->depth != 1 || p->w->stanza != NULL || p->w->holdlen != 0 ||
+	    p->w->lex != XL_TEXT || p->w->ctxt->instate != XML_PARSER_CONTENT ||
+	    p->w->ctxt->input == NULL)
 		return (0);
-	for (c = p->ctxt->input->cur; c < p->ctxt->input->end; c++)
+	for (c = p->w->ctxt->input->cur; c < p->w->ctxt->input->end; c++)
 		if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
 			return (0);
-	xmlFreeParserCtxt(p->ctxt);
-	p->ctxt = NULL;
-	free(p->stack);
-	p->stack = NULL;
-	p->stackcap = 0;
-	free(p->hold);
-	p->hold = NULL;
-	p->holdcap = 0;
-	free(p->vbuf);
-	p->vbuf = NULL;
-	p->vbufcap = 0;
+	xmlFreeParserCtxt(p->w->ctxt);
+	p->w->ctxt = NULL;
+	xp_work_free(p);
 	return (1);
 }
 
@@ -421,12 +448,13 @@ xp_revive(struct xparser *p)
 {
 	int	 rc;
 
-	p->ctxt = xp_ctxt_new(p);
+	xp_work_new(p);
+	p->w->ctxt = xp_ctxt_new(p);
 	p->depth = 0;
 	p->fed = p->hdrlen;
 	p->replay = 1;
 	p->inparse = 1;
-	rc = xmlParseChunk(p->ctxt, p->hdr, (int)p->hdrlen, 0);
+	rc = xmlParseChunk(p->w->ctxt, p->hdr, (int)p->hdrlen, 0);
 	p->inparse = 0;
 	p->replay = 0;
 	if (p->error == 0 && (rc != 0 || p->depth != 1))
@@ -463,7 +491,7 @@ xp_fail(struct xparser *p, int code, const char *fmt, ...)
 	free(p->errmsg);
 	p->errmsg = xstrdup(msg);
 	if (p->inparse)
-		xmlStopParser(p->ctxt);
+		xmlStopParser(p->w->ctxt);
 }
 
 /* The offset in the stream libxml2 has parsed up to. */
@@ -472,7 +500,7 @@ xp_pos(const struct xparser *p)
 {
 	long	 n;
 
-	n = xmlByteConsumed(p->ctxt);
+	n = xmlByteConsumed(p->w->ctxt);
 	if (n < 0 || (size_t)n > p->fed)
 		return (p->fed);
 	return ((size_t)n);

@@ -66,7 +66,7 @@ xp_sax_init(xmlSAXHandler *sax)
 }
 
 /*
- * An attribute value from libxml2, decoded into p->vbuf (NUL-terminated,
+ * An attribute value from libxml2, decoded into p->w->vbuf (NUL-terminated,
  * valid until the next call); returns its length. Without entity
  * substitution libxml2 hands a '&' from &amp; or &#38; on as the text
  * "&#38;" (for a tree builder to parse again); since a bare '&' cannot
@@ -78,20 +78,20 @@ xp_attr_value(struct xparser *p, const xmlChar *value, const xmlChar *end)
 	const char	*s = (const char *)value;
 	size_t		 len = (size_t)(end - value), i, j;
 
-	if (len + 1 > p->vbufcap) {
-		p->vbufcap = len + 1 > 256 ? len + 1 : 256;
-		free(p->vbuf);
-		p->vbuf = xmalloc(p->vbufcap);
+	if (len + 1 > p->w->vbufcap) {
+		p->w->vbufcap = len + 1 > 256 ? len + 1 : 256;
+		free(p->w->vbuf);
+		p->w->vbuf = xmalloc(p->w->vbufcap);
 	}
 	for (i = j = 0; i < len; j++) {
 		if (s[i] == '&' && len - i >= 5 &&
 		    memcmp(s + i, "&#38;", 5) == 0) {
-			p->vbuf[j] = '&';
+			p->w->vbuf[j] = '&';
 			i += 5;
 		} else
-			p->vbuf[j] = s[i++];
+			p->w->vbuf[j] = s[i++];
 	}
-	p->vbuf[j] = '\0';
+	p->w->vbuf[j] = '\0';
 	return (j);
 }
 
@@ -130,17 +130,17 @@ xp_start_stream(struct xparser *p, const xmlChar *localname,
 			name = xstrdup((const char *)a[0]);
 		list[2 * i] = name;
 		(void)xp_attr_value(p, a[3], a[4]);
-		list[2 * i + 1] = xstrdup(p->vbuf);
+		list[2 * i + 1] = xstrdup(p->w->vbuf);
 	}
 	list[2 * nb_attributes] = NULL;
 	/* libxml2 calls us before it steps over the tag's closing '>'. */
 	p->mark = xp_pos(p);
-	if (p->ctxt->input != NULL && p->ctxt->input->cur[0] == '>' &&
+	if (p->w->ctxt->input != NULL && p->w->ctxt->input->cur[0] == '>' &&
 	    p->mark < p->fed)
 		p->mark++;
 	p->hdrend = p->mark;
-	if (p->cb.stream_start != NULL)
-		p->cb.stream_start(p->arg, (const char *)localname,
+	if (p->cb->stream_start != NULL)
+		p->cb->stream_start(p->arg, (const char *)localname,
 		    (const char *)uri, defns, list);
 	for (i = 0; i < 2 * nb_attributes; i++)
 		free((char *)(uintptr_t)list[i]);
@@ -214,11 +214,11 @@ xp_declared_here(const xmlChar *prefix, int nb_namespaces,
 static int
 xp_charge(struct xparser *p, size_t len)
 {
-	p->nsbytes += len;
-	if (p->nsbytes <= p->max_bytes)
+	p->w->nsbytes += len;
+	if (p->w->nsbytes <= p->max_bytes)
 		return (0);
 	xp_fail(p, XP_POLICY, "namespace declarations repeated beyond %zu "
-	    "bytes", p->max_bytes);
+	    "bytes", (size_t)p->max_bytes);
 	return (-1);
 }
 
@@ -250,9 +250,9 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 			    namespaces, nb_attributes, attributes);
 		return;
 	}
-	if (++p->nodes > p->max_nodes) {
+	if (++p->w->nodes > p->max_nodes) {
 		xp_fail(p, XP_POLICY, "stanza has more than %zu nodes",
-		    p->max_nodes);
+		    (size_t)p->max_nodes);
 		return;
 	}
 	if (xp_tree_attrs(p, nb_attributes, attributes) == -1)
@@ -264,21 +264,21 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	ns = "";
 	if (uri != NULL) {
 		(void)xp_attr_value(p, uri, uri + strlen((const char *)uri));
-		ns = p->vbuf;
+		ns = p->w->vbuf;
 	}
 	if (p->depth == 2) {
-		n = p->stanza = xnode_new((const char *)localname, ns);
-		p->nsbytes = 0;
+		n = p->w->stanza = xnode_new((const char *)localname, ns);
+		p->w->nsbytes = 0;
 	} else
-		n = xnode_add(p->stack[p->depth - 3], (const char *)localname,
+		n = xnode_add(p->w->stack[p->depth - 3], (const char *)localname,
 		    ns);
-	if ((size_t)p->depth - 1 > p->stackcap) {
-		p->stackcap = (size_t)p->max_depth;
-		p->stack = xreallocarray(p->stack, p->stackcap,
-		    sizeof(*p->stack));
+	if ((size_t)p->depth - 1 > p->w->stackcap) {
+		p->w->stackcap = (size_t)p->max_depth;
+		p->w->stack = xreallocarray(p->w->stack, p->w->stackcap,
+		    sizeof(*p->w->stack));
 	}
-	p->stack[p->depth - 2] = n;
-	p->lasttext = 0;
+	p->w->stack[p->depth - 2] = n;
+	p->w->lasttext = 0;
 
 	/*
 	 * libxml2 has refused duplicate attributes, so they are appended
@@ -294,7 +294,7 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		a = attributes + 5 * i;
 		if (a[1] == NULL) {
 			vlen = xp_attr_value(p, a[3], a[4]);
-			xnode_push_attr(n, NULL, (const char *)a[0], p->vbuf,
+			xnode_push_attr(n, NULL, (const char *)a[0], p->w->vbuf,
 			    vlen);
 			continue;
 		}
@@ -313,12 +313,12 @@ xp_sax_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 				    strlen((const char *)a[1]) + 10) == -1)
 					return;
 				xnode_push_attr(n, "xmlns", (const char *)a[1],
-				    p->vbuf, vlen);
+				    p->w->vbuf, vlen);
 			}
 		}
 		vlen = xp_attr_value(p, a[3], a[4]);
 		xnode_push_attr(n, (const char *)a[1], (const char *)a[0],
-		    p->vbuf, vlen);
+		    p->w->vbuf, vlen);
 	}
 }
 
@@ -335,28 +335,28 @@ xp_sax_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	(void)uri;
 	if (!xp_live(p))
 		return;
-	p->lasttext = 0;
+	p->w->lasttext = 0;
 	if (p->depth-- == 1) {
 		/* Nothing after </stream:stream> is of interest. */
 		p->state = XP_ENDED;
-		xmlStopParser(p->ctxt);
-		if (p->cb.stream_end != NULL)
-			p->cb.stream_end(p->arg);
+		xmlStopParser(p->w->ctxt);
+		if (p->cb->stream_end != NULL)
+			p->cb->stream_end(p->arg);
 		return;
 	}
 	if (p->depth != 1)
 		return;
-	n = p->stanza;
-	p->stanza = NULL;
+	n = p->w->stanza;
+	p->w->stanza = NULL;
 	p->mark = xp_pos(p);
-	p->nodes = 0;		/* the node limit is per stanza */
-	if (p->vbufcap > XP_BUF_KEEP) {
-		free(p->vbuf);
-		p->vbuf = NULL;
-		p->vbufcap = 0;
+	p->w->nodes = 0;		/* the node limit is per stanza */
+	if (p->w->vbufcap > XP_BUF_KEEP) {
+		free(p->w->vbuf);
+		p->w->vbuf = NULL;
+		p->w->vbufcap = 0;
 	}
-	if (p->cb.stanza != NULL)
-		p->cb.stanza(p->arg, n);
+	if (p->cb->stanza != NULL)
+		p->cb->stanza(p->arg, n);
 	else
 		xnode_free(n);
 }
@@ -384,13 +384,13 @@ xp_text(struct xparser *p, const char *s, size_t len)
 	}
 	if (p->depth < 2)
 		return;
-	if (!p->lasttext && ++p->nodes > p->max_nodes) {
+	if (!p->w->lasttext && ++p->w->nodes > p->max_nodes) {
 		xp_fail(p, XP_POLICY, "stanza has more than %zu nodes",
-		    p->max_nodes);
+		    (size_t)p->max_nodes);
 		return;
 	}
-	xnode_add_text(p->stack[p->depth - 2], s, len);
-	p->lasttext = 1;
+	xnode_add_text(p->w->stack[p->depth - 2], s, len);
+	p->w->lasttext = 1;
 }
 
 /* SAX2: character data (also whitespace and CDATA sections). */

@@ -25,12 +25,12 @@ xp_lexfail(struct xparser *p, int code, const char *fmt, ...)
 	va_list	 ap;
 	char	 msg[80];
 
-	p->lexerr = code;
+	p->w->lexerr = code;
 	va_start(ap, fmt);
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	free(p->lexmsg);
-	p->lexmsg = xstrdup(msg);
+	free(p->w->lexmsg);
+	p->w->lexmsg = xstrdup(msg);
 }
 
 /* One byte of a start tag outside quoted values: count the attributes. */
@@ -39,25 +39,25 @@ xp_scan_stag(struct xparser *p, unsigned char ch)
 {
 	switch (ch) {
 	case '>':
-		p->lex = XL_TEXT;
+		p->w->lex = XL_TEXT;
 		break;
 	case '\'':
 	case '"':
-		p->lex = XL_QUOTE;
-		p->lexq = (char)ch;
-		p->lexinname = 0;
+		p->w->lex = XL_QUOTE;
+		p->w->lexq = (char)ch;
+		p->w->lexinname = 0;
 		break;
 	case '=':
 		/* Each attribute has one '=' outside quotes. */
-		p->lexinname = 0;
-		if (++p->nattrs > XP_MAX_ATTRS) {
+		p->w->lexinname = 0;
+		if (++p->w->nattrs > XP_MAX_ATTRS) {
 			xp_lexfail(p, XP_POLICY, "element with more than %d "
 			    "attributes", XP_MAX_ATTRS);
 			break;
 		}
-		if ((p->lexwlen == 5 && memcmp(p->lexword, "xmlns", 5) == 0) ||
-		    (p->lexwlen >= 6 && memcmp(p->lexword, "xmlns:", 6) == 0)) {
-			if (++p->nnsdecls > XP_MAX_NSDECLS)
+		if ((p->w->lexwlen == 5 && memcmp(p->w->lexword, "xmlns", 5) == 0) ||
+		    (p->w->lexwlen >= 6 && memcmp(p->w->lexword, "xmlns:", 6) == 0)) {
+			if (++p->w->nnsdecls > XP_MAX_NSDECLS)
 				xp_lexfail(p, XP_POLICY, "element with more "
 				    "than %d namespace declarations",
 				    XP_MAX_NSDECLS);
@@ -68,17 +68,17 @@ xp_scan_stag(struct xparser *p, unsigned char ch)
 	case '\r':
 	case '\n':
 	case '/':
-		p->lexinname = 0;
+		p->w->lexinname = 0;
 		break;
 	default:
-		if (!p->lexinname) {
-			p->lexinname = 1;
-			p->lexwlen = 0;
+		if (!p->w->lexinname) {
+			p->w->lexinname = 1;
+			p->w->lexwlen = 0;
 		}
-		if (p->lexwlen < sizeof(p->lexword))
-			p->lexword[p->lexwlen] = (char)ch;
-		if (p->lexwlen <= sizeof(p->lexword))
-			p->lexwlen++;
+		if (p->w->lexwlen < sizeof(p->w->lexword))
+			p->w->lexword[p->w->lexwlen] = (char)ch;
+		if (p->w->lexwlen <= sizeof(p->w->lexword))
+			p->w->lexwlen++;
 		break;
 	}
 }
@@ -89,7 +89,7 @@ xp_scan_stag(struct xparser *p, unsigned char ch)
  * end of the last byte outside a tag. Comments, DTDs and other markup
  * declarations are refused here, before libxml2 has buffered any of them;
  * processing instructions and the XML declaration are held like tags and
- * left to libxml2 to judge. On an error (p->lexerr) scanning stops.
+ * left to libxml2 to judge. On an error (p->w->lexerr) scanning stops.
  */
 size_t
 xp_scan(struct xparser *p, const char *buf, size_t len)
@@ -97,8 +97,8 @@ xp_scan(struct xparser *p, const char *buf, size_t len)
 	const unsigned char	*s = (const unsigned char *)buf, *q;
 	size_t			 i, safe = 0;
 
-	for (i = 0; i < len && p->lexerr == 0; i++) {
-		switch (p->lex) {
+	for (i = 0; i < len && p->w->lexerr == 0; i++) {
+		switch (p->w->lex) {
 		case XL_TEXT:
 			if ((q = memchr(s + i, '<', len - i)) == NULL) {
 				i = len - 1;
@@ -106,33 +106,33 @@ xp_scan(struct xparser *p, const char *buf, size_t len)
 			}
 			i = (size_t)(q - s);
 			safe = i;
-			p->lex = XL_LT;
+			p->w->lex = XL_LT;
 			break;
 		case XL_CDATA:
-			if (s[i] == '>' && p->lexn >= 2)
-				p->lex = XL_TEXT;
-			p->lexn = s[i] != ']' ? 0 : p->lexn < 2 ?
-			    p->lexn + 1 : 2;
+			if (s[i] == '>' && p->w->lexn >= 2)
+				p->w->lex = XL_TEXT;
+			p->w->lexn = s[i] != ']' ? 0 : p->w->lexn < 2 ?
+			    p->w->lexn + 1 : 2;
 			break;
 		case XL_LT:
 			if (s[i] == '/')
-				p->lex = XL_ETAG;
+				p->w->lex = XL_ETAG;
 			else if (s[i] == '!')
-				p->lex = XL_BANG;
+				p->w->lex = XL_BANG;
 			else if (s[i] == '?') {
-				p->lex = XL_PI;
-				p->lexn = 0;
+				p->w->lex = XL_PI;
+				p->w->lexn = 0;
 			} else {
-				p->lex = XL_STAG;
-				p->nattrs = p->nnsdecls = 0;
-				p->lexinname = 0;
+				p->w->lex = XL_STAG;
+				p->w->nattrs = p->w->nnsdecls = 0;
+				p->w->lexinname = 0;
 				xp_scan_stag(p, s[i]);
 			}
 			break;
 		case XL_BANG:
 			if (s[i] == '[') {
-				p->lex = XL_CDATA;
-				p->lexn = 0;
+				p->w->lex = XL_CDATA;
+				p->w->lexn = 0;
 			} else if (s[i] == '-')
 				xp_lexfail(p, XP_RESTRICTED_XML, "comment");
 			else if (s[i] == 'D')
@@ -142,28 +142,28 @@ xp_scan(struct xparser *p, const char *buf, size_t len)
 				    "markup declaration");
 			break;
 		case XL_PI:
-			if (s[i] == '>' && p->lexn)
-				p->lex = XL_TEXT;
-			p->lexn = s[i] == '?';
+			if (s[i] == '>' && p->w->lexn)
+				p->w->lex = XL_TEXT;
+			p->w->lexn = s[i] == '?';
 			break;
 		case XL_ETAG:
 			if (s[i] == '>')
-				p->lex = XL_TEXT;
+				p->w->lex = XL_TEXT;
 			break;
 		case XL_STAG:
 			xp_scan_stag(p, s[i]);
 			break;
 		case XL_QUOTE:
-			if ((q = memchr(s + i, p->lexq, len - i)) == NULL) {
+			if ((q = memchr(s + i, p->w->lexq, len - i)) == NULL) {
 				i = len - 1;
 				break;
 			}
 			i = (size_t)(q - s);
-			p->lex = XL_STAG;
+			p->w->lex = XL_STAG;
 			break;
 		}
-		if (p->lexerr == 0 &&
-		    (p->lex == XL_TEXT || p->lex == XL_CDATA))
+		if (p->w->lexerr == 0 &&
+		    (p->w->lex == XL_TEXT || p->w->lex == XL_CDATA))
 			safe = i + 1;
 	}
 	return (safe);

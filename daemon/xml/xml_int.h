@@ -7,6 +7,7 @@
 #define XML_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libxml/parser.h>
 
@@ -52,18 +53,13 @@ enum xp_state {
 	XP_ENDED		/* </stream:stream> seen; input ignored */
 };
 
-struct xparser {
-	struct xparser_cb cb;
-	void		*arg;
+/*
+ * What a parser needs only while it has a libxml2 context: the context,
+ * the stanza being built, the pre-scan and the buffers. xparser_idle
+ * frees all of it between stanzas; the next input brings it back.
+ */
+struct xp_work {
 	xmlParserCtxtPtr ctxt;
-	enum xp_state	 state;
-	int		 busy;		/* inside xparser_feed */
-	int		 inparse;	/* inside xmlParseChunk */
-	int		 restart;	/* reset asked by a callback */
-	int		 error;		/* XP_* to report, or 0 */
-	char		*errmsg;	/* its text (allocated), or NULL */
-
-	int		 depth;		/* 1: the stream root */
 	struct xnode	*stanza;	/* being built, or NULL */
 	struct xnode	**stack;	/* its open elements by depth */
 	size_t		 stackcap;
@@ -71,14 +67,11 @@ struct xparser {
 	size_t		 nsbytes;	/* prefix declarations repeated in it */
 	int		 lasttext;	/* the last event was text */
 
-	size_t		 fed;		/* bytes given to ctxt so far */
-	size_t		 mark;		/* where the stanza budget starts */
-
 	enum xp_lex	 lex;		/* the pre-scan */
 	char		 lexq;		/* the quote of XL_QUOTE */
+	char		 lexword[6];	/* its first bytes */
 	int		 lexn;		/* ']' or '?' just seen */
 	int		 lexinname;	/* in a name inside a start tag */
-	char		 lexword[6];	/* its first bytes */
 	size_t		 lexwlen;	/* its length, up to 7 */
 	size_t		 nattrs;	/* in the start tag, with xmlns */
 	size_t		 nnsdecls;	/* namespace declarations in it */
@@ -89,17 +82,34 @@ struct xparser {
 	size_t		 holdcap;
 	char		*vbuf;		/* an attribute value, decoded */
 	size_t		 vbufcap;
+};
 
+/*
+ * A parser: what it keeps for the whole stream (small, as an idle stream
+ * keeps nothing else) and its work state (w) while parsing.
+ */
+struct xparser {
+	const struct xparser_cb *cb;	/* the caller's, borrowed */
+	void		*arg;
+	struct xp_work	*w;		/* NULL while idle */
+	char		*errmsg;	/* the error's text (allocated) */
 	char		*hdr;		/* the stream's bytes up to the root's
 					   '>', to rebuild ctxt from */
-	size_t		 hdrlen;
+	size_t		 fed;		/* bytes given to ctxt so far */
+	size_t		 mark;		/* where the stanza budget starts */
 	size_t		 hdrend;	/* offset just after the root's '>' */
-	int		 hdrstate;	/* XH_* */
-	int		 replay;	/* feeding hdr again: no callbacks */
-
-	size_t		 max_bytes;
-	int		 max_depth;
-	size_t		 max_nodes;
+	uint32_t	 max_bytes;
+	uint32_t	 max_nodes;
+	uint16_t	 hdrlen;
+	uint16_t	 max_depth;
+	int16_t		 depth;		/* 1: the stream root */
+	uint8_t		 error;		/* XP_* to report, or 0 */
+	uint8_t		 state;		/* XP_* (enum xp_state) */
+	uint8_t		 hdrstate;	/* XH_* */
+	unsigned	 busy:1;	/* inside xparser_feed */
+	unsigned	 inparse:1;	/* inside xmlParseChunk */
+	unsigned	 restart:1;	/* reset asked by a callback */
+	unsigned	 replay:1;	/* feeding hdr again: no callbacks */
 };
 
 /* parser.c */

@@ -7,6 +7,7 @@
  * components). Nothing here knows which is which beyond xconn_is_pseudo.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
@@ -67,6 +68,7 @@ xconn_pseudo_new(int kind, const struct xconn_ops *ops, void *arg)
 	c->kind = kind;
 	c->state = XS_READY;
 	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
+	xconn_set_peer(c, "", "");
 	c->tls = 1;
 	c->header_sent = 1;
 	c->since = time(NULL);
@@ -80,6 +82,24 @@ void *
 xconn_pseudo_arg(const struct xconn *c)
 {
 	return (c->remote);
+}
+
+/*
+ * Set who c is: its address alone (addr) and address:port (peer), both
+ * copied into one allocation of the exact size, replacing any before.
+ */
+void
+xconn_set_peer(struct xconn *c, const char *addr, const char *peer)
+{
+	size_t	 plen, alen;
+
+	plen = strlen(peer) + 1;
+	alen = strlen(addr) + 1;
+	free(c->peer);
+	c->peer = xmalloc(plen + alen);
+	memcpy(c->peer, peer, plen);
+	memcpy(c->peer + plen, addr, alen);
+	c->addr = c->peer + plen;
 }
 
 /* Whether c is a pseudo connection (another node's), not a local stream. */

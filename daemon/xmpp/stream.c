@@ -130,8 +130,6 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 	c->ns = kind == XC_CLIENT ? NS_CLIENT : NS_COMPONENT;
 	c->state = XS_HEADER;
 	c->ops = &stream_ops;
-	strlcpy(c->addr, addr, sizeof(c->addr));
-	strlcpy(c->peer, peer, sizeof(c->peer));
 	if (tls && (ssl = tls_server_new()) == NULL) {
 		close(fd);
 		free(c);
@@ -142,7 +140,8 @@ xconn_new(int kind, int fd, const char *addr, const char *peer, int tls)
 		free(c);
 		return (NULL);
 	}
-	c->tls = tls;
+	xconn_set_peer(c, addr, peer);
+	c->tls = tls != 0;
 	c->parser = xparser_new(&xconn_parser_cb, c);
 	xconn_limits(c, XMPP_STANZA_PREAUTH);
 	c->timer = evtimer_new(mmpd->base, xconn_timeout, c);
@@ -518,6 +517,7 @@ xconn_free(struct xconn *c)
 	free(c->bare);
 	free(c->cb);
 	free(c->cdomain);
+	free(c->peer);
 	free(c);
 }
 

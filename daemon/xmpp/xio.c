@@ -38,16 +38,16 @@
 
 struct xio {
 	int			 fd;
-	struct ssl_st		*ssl;		/* NULL: plaintext */
-	int			 handshake;	/* TLS handshake not done */
-	int			 reading;	/* not paused */
-	int			 rev_on;	/* rev is added */
-	int			 wev_on;	/* wev is added */
-	int			 r_wants_w;	/* a TLS read wants writable */
-	int			 w_wants_r;	/* a TLS write wants readable */
-	int			 failed;
 	int			 reads;		/* since the last xio_tick */
-	int			 keep;		/* OpenSSL keeps its buffers */
+	struct ssl_st		*ssl;		/* NULL: plaintext */
+	unsigned		 handshake:1;	/* TLS handshake not done */
+	unsigned		 reading:1;	/* not paused */
+	unsigned		 rev_on:1;	/* rev is added */
+	unsigned		 wev_on:1;	/* wev is added */
+	unsigned		 r_wants_w:1;	/* a TLS read wants writable */
+	unsigned		 w_wants_r:1;	/* a TLS write wants readable */
+	unsigned		 failed:1;
+	unsigned		 keep:1;	/* OpenSSL keeps its buffers */
 	struct event		*rev;
 	struct event		*wev;
 	struct evbuffer		*out;
@@ -146,7 +146,7 @@ xio_rev(struct xio *x, int on)
 		event_del(x->rev);
 	else
 		return;
-	x->rev_on = on;
+	x->rev_on = on != 0;
 }
 
 /*
@@ -221,7 +221,7 @@ xio_wev(struct xio *x, int on)
 		event_del(x->wev);
 	else
 		return;
-	x->wev_on = on;
+	x->wev_on = on != 0;
 }
 
 /*

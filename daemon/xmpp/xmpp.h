@@ -111,29 +111,18 @@ struct xconn_ops {
 struct xconn {
 	TAILQ_ENTRY(xconn)	 entry;		/* all connections */
 	TAILQ_ENTRY(xconn)	 rentry;	/* router: an account's sessions */
-	int			 kind;
-	int			 state;
 	struct xio		*io;		/* socket, NULL for a pseudo */
 	struct xunsent		*unsent;	/* what is not written yet */
 	struct xparser		*parser;
-	int			 busy;		/* input since the idle sweep */
-	int			 hot;		/* ... and before it, too */
 	struct event		*timer;		/* time to authenticate */
-	char			 peer[80];	/* address:port for logs */
-	char			 addr[64];	/* address alone */
-	int			 unauth_counted;
+	char			*peer;		/* address:port for logs */
+	const char		*addr;		/* address alone (in peer's
+						   allocation: xconn_set_peer) */
 	uint64_t		 unauth_seq;	/* order of acceptance */
-	int			 tls;
-	int			 want_tls;	/* upgrade after this read */
-	int			 header_sent;
-	int			 closing;
-	int			 dead;
-	int			 hold;		/* XCONN_HOLD_* */
 	int64_t			 tokens;	/* input shaping: bytes */
 	uint64_t		 tokens_at;	/* ... as of this (ms) */
 	struct event		*shape_ev;	/* ... refilled then */
 	struct xshape_acct	*acct;		/* its account's bucket */
-	char			 streamid[40];
 	const char		*ns;		/* NS_CLIENT or NS_COMPONENT */
 
 	/* clients */
@@ -144,11 +133,6 @@ struct xconn {
 	char			*bare;		/* local@domain */
 	struct sasl_session	*sasl;
 	struct c2s_derive	*derive;	/* PLAIN: its key derivation */
-	int			 mech;
-	int			 sasl_fails;
-	int			 available;	/* sent initial presence */
-	int			 priority;
-	int			 roster_wanted;	/* asked for the roster */
 	struct xnode		*presence;	/* last broadcast presence */
 
 	/* components */
@@ -160,6 +144,24 @@ struct xconn {
 	const struct xconn_ops	*ops;		/* sending, failing, closing */
 	void			*remote;	/* a pseudo's owner, or NULL */
 	uint64_t		 serial;	/* xconn_serial: 0 until asked */
+
+	char			 streamid[40];
+	int			 priority;	/* of its presence */
+	uint8_t			 kind;		/* XC_* */
+	uint8_t			 state;		/* XS_* */
+	uint8_t			 hold;		/* XCONN_HOLD_* */
+	uint8_t			 mech;		/* SASL_MECH_* */
+	uint8_t			 sasl_fails;
+	unsigned		 busy:1;	/* input since the idle sweep */
+	unsigned		 hot:1;		/* ... and before it, too */
+	unsigned		 unauth_counted:1;
+	unsigned		 tls:1;
+	unsigned		 want_tls:1;	/* upgrade after this read */
+	unsigned		 header_sent:1;
+	unsigned		 closing:1;
+	unsigned		 dead:1;
+	unsigned		 available:1;	/* sent initial presence */
+	unsigned		 roster_wanted:1; /* asked for the roster */
 };
 
 /*
@@ -260,6 +262,8 @@ struct xconn	*xconn_pseudo_new(int, const struct xconn_ops *, void *);
 void		*xconn_pseudo_arg(const struct xconn *);
 /* Whether a connection is a pseudo one (another node's). */
 int		 xconn_is_pseudo(const struct xconn *);
+/* Set who c is for logs and limits: its address and address:port. */
+void		 xconn_set_peer(struct xconn *, const char *, const char *);
 /* A connection's serial, unique for the daemon's life and never 0: a
    handle that outlives it (look the session up again, compare). */
 uint64_t	 xconn_serial(struct xconn *);

@@ -22,6 +22,8 @@
 #include "stub_store.h"
 #include "unit.h"
 
+#define XCONN_BYTES	320	/* sizeof(struct xconn) at most (480 before) */
+
 #define HDR	"<stream:stream xmlns='jabber:client' " \
 		"xmlns:stream='http://etherx.jabber.org/streams'>"
 #define MAXSENT	32
@@ -508,6 +510,7 @@ teardown(void)
 		free(c->full);
 		free(c->cb);
 		free(c->cdomain);
+		free(c->peer);
 		free(c);
 	}
 	nconns = 0;
@@ -682,6 +685,25 @@ START_TEST(test_presence_broadcast)
 	    "from=\"alice@example.com/one\""), 1);
 	ck_assert_int_eq(sent(c, "type=\"unavailable\"", NULL), 0);
 	ck_assert_int_eq(a->available, 0);
+}
+END_TEST
+
+/*
+ * A connection stays small: every idle session keeps one (issue 16). Its
+ * peer and address are one allocation of the exact size.
+ */
+START_TEST(test_xconn_size)
+{
+	struct xconn	*c;
+
+	ck_assert_uint_le(sizeof(struct xconn), XCONN_BYTES);
+	c = client("alice", "one");
+	xconn_set_peer(c, "192.0.2.7", "192.0.2.7:5222");
+	ck_assert_str_eq(c->peer, "192.0.2.7:5222");
+	ck_assert_str_eq(c->addr, "192.0.2.7");
+	xconn_set_peer(c, "2001:db8::1", "[2001:db8::1]:5222");
+	ck_assert_str_eq(c->peer, "[2001:db8::1]:5222");
+	ck_assert_str_eq(c->addr, "2001:db8::1");
 }
 END_TEST
 
@@ -1190,6 +1212,7 @@ router_suite(void)
 	tcase_add_test(tc, test_roster_hold);
 	tcase_add_test(tc, test_roster_pending_limit);
 	tcase_add_test(tc, test_conn_ops);
+	tcase_add_test(tc, test_xconn_size);
 	suite_add_tcase(s, tc);
 	return (s);
 }
