@@ -58,6 +58,10 @@ mmp xmpp cluster status | ids
 say initialize: a cluster of one, led by this node
 mmp xmpp cluster initialize | ids
 mmp xmpp cluster initialize
+# A new leader settles before it routes: a moment, longer under valgrind.
+wait_for "the new leader routes" sh -c \
+    "'$TOP/mmp' -s '$SOCK' xmpp cluster status | grep '^Forwarding' |
+    grep -qv settling"
 mmp xmpp cluster status | ids | grep -v '^Last heard'
 mmp xmpp | grep '^Cluster' | ids
 say a member refuses reset, disable, a new domain and a new cluster port
