@@ -1245,6 +1245,12 @@ START_TEST(test_carbons_copies)
 	ck_assert_int_eq(sent(two, "bare", NULL), 1);
 	ck_assert_int_eq(sent(two, "<received", "bare"), 0);
 	ck_assert_int_eq(sent(three, "<received", "bare"), 1);
+	/* To a resource that went: as to the bare JID, and copies so. */
+	route(b, "<message to='alice@example.com/gone' type='chat'>"
+	    "<body>gone</body></message>");
+	ck_assert_int_eq(sent(one, "gone", NULL), 1);
+	ck_assert_int_eq(sent(two, "gone", NULL), 1);
+	ck_assert_int_eq(sent(three, "<received", "gone"), 1);
 
 	/* Not copied. */
 	route(b, "<message to='alice@example.com/one' type='groupchat'>"
@@ -1264,7 +1270,7 @@ START_TEST(test_carbons_copies)
 	    "</message>");
 	ck_assert_int_eq(sent(one, "<body>pv</body></message>", NULL), 1);
 	ck_assert_int_eq(sent(one, "private", NULL), 0);
-	ck_assert_int_eq(nsent(three), 4);	/* in, out, self, bare */
+	ck_assert_int_eq(nsent(three), 5);	/* in, out, self, bare, gone */
 	route(b, "<message to='alice@example.com/one'>"
 	    "<body>nm</body></message>");
 	ck_assert_int_eq(sent(three, "<received", "nm"), 1);
