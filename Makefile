@@ -60,6 +60,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
 	      daemon/xmpp/comp.c daemon/xmpp/unsent.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
+	      daemon/xmpp/carbons.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \
 	      daemon/cluster/raft.c daemon/cluster/node.c \
@@ -158,6 +159,7 @@ $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
 # streams, no cluster.
 $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
     $(O)/tests/unit/stub_store.o $(O)/daemon/xmpp/router.o \
+    $(O)/daemon/xmpp/carbons.o \
     $(O)/daemon/xmpp/presence.o $(O)/daemon/xmpp/roster.o \
     $(O)/daemon/xmpp/conn.o $(O)/daemon/xmpp/jid.o \
     $(O)/daemon/xml/tree.o $(XP_OBJS) $(COMMON_OBJS)

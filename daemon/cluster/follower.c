@@ -39,9 +39,9 @@
  * stream:stream (the only root the parser takes) in urn:mmp:cluster.
  *
  * follower to leader:
- *   <bind jid='full' [roster='1'] [announced='1']>[its broadcast
- *			presence, unless one waits in the queue; announced:
- *			a leader routed it]</bind>
+ *   <bind jid='full' [roster='1'] [carbons='1'] [announced='1']>[its
+ *			broadcast presence, unless one waits in the queue;
+ *			announced: a leader routed it]</bind>
  *   <unbind jid='full'/>  <comp domain='cb1.d'/>  <uncomp domain='cb1.d'/>
  *   <synced/>		after the registrations every link starts with
  *   <s seq='N' from='full JID or domain' k='c|k'>stanza</s>
@@ -530,6 +530,8 @@ cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 	f = clink_frame("bind", "jid", c->full);
 	if (c->roster_wanted)
 		xnode_set_attr(f, "roster", "1");
+	if (c->carbons)
+		xnode_set_attr(f, "carbons", "1");
 	if (c->available && c->presence && !cfwd_presence_queued(c->full)) {
 		xnode_set_attr(f, "announced", "1");
 		clink_add_stanza(f, c->presence);
@@ -654,8 +656,10 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 		return;
 	}
 	next_seq++;
-	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT)
+	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT) {
 		presence_track(from, st);
+		carbons_track(from, st);	/* for a new leader */
+	}
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
 	qbytes += it->bytes;

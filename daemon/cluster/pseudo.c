@@ -384,7 +384,9 @@ cpseudo_back(struct cfwd_link *l, int kind, const char *gone,
 	o.pass = ++npass;
 	routing = epoch != 0 ? &o : NULL;
 	routing_link = epoch != 0 ? l : NULL;
+	carbons_quiet(1);	/* copies were made the first time */
 	router_route(c, st);
+	carbons_quiet(0);
 	routing = was;
 	routing_link = wasl;
 	if (transient != NULL)
@@ -520,6 +522,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 {
 	const char	*jid = xnode_attr(n, "jid"), *cond = "conflict";
 	const char	*roster = xnode_attr(n, "roster");
+	const char	*carbons = xnode_attr(n, "carbons");
 	const char	*said = xnode_attr(n, "announced");
 	struct xconn	*c;
 	struct xnode	*p;
@@ -555,6 +558,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 	cpseudo_carried_del(l, jid);		/* it is back */
 	if (roster != NULL && strcmp(roster, "1") == 0)
 		c->roster_wanted = 1;
+	c->carbons = carbons != NULL && strcmp(carbons, "1") == 0;
 	p = xnode_first(n);
 	if (p != NULL && strcmp(xnode_name(p), "presence") == 0 &&
 	    xnode_attr(p, "type") == NULL) {

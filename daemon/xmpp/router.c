@@ -26,6 +26,20 @@
 #define ROUTER_MAX_TARGETS	64
 #define ROUTER_BARE_MAX		(2 * 1023 + 2)	/* local@domain, RFC 7622 */
 
+/* carbons_delivered notes every session a message goes to. */
+_Static_assert(ROUTER_MAX_TARGETS <= CARBONS_GOT_MAX, "carbons: too few");
+
+/* What the server's disco#info lists: every protocol it answers (one a
+   line). Stream management is a stream feature, not listed here. */
+static const char *const router_features[] = {
+	NS_DISCO_INFO,
+	NS_DISCO_ITEMS,
+	NS_PING,
+	NS_ROSTER,
+	NS_CARBONS,
+	NULL
+};
+
 /* The bound sessions of one account. */
 struct account {
 	RB_ENTRY(account)	 entry;
@@ -462,6 +476,7 @@ router_strip(struct xnode *n)
 void
 router_deliver(struct xconn *to, const struct xnode *n)
 {
+	carbons_delivered(to, n);	/* it counts as had, if a replay */
 	if (!xconn_is_pseudo(to) && hooks.deliver != NULL &&
 	    !hooks.deliver(to, n))
 		return;
@@ -521,6 +536,8 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 	const char	*type = xnode_attr(n, "type");
 	struct xnode	*q, *r, *p;
 	const char	*ns;
+	const char *const *f;
+	int		 own;
 
 	if (type == NULL || strcmp(type, "result") == 0 ||
 	    strcmp(type, "error") == 0)
@@ -535,6 +552,31 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 	if (strcmp(ns, NS_ROSTER) == 0 && from->kind == XC_CLIENT &&
 	    (to == NULL || to->local != NULL)) {
 		roster_iq(from, n);
+		return;
+	}
+	own = from->kind == XC_CLIENT && from->local != NULL &&
+	    (to == NULL || (to->local != NULL &&
+	    strcmp(to->local, from->local) == 0));
+	if (strcmp(ns, NS_CARBONS) == 0) {
+		if (own)
+			carbons_iq(from, n);
+		else	/* XEP-0280 4.1: not a client of ours, or not its own */
+			router_error(from, n, "cancel", "not-allowed");
+		return;
+	}
+	/* An account answers disco#info for its user (XEP-0030 3.1). */
+	if (to != NULL && to->local != NULL && own &&
+	    strcmp(ns, NS_DISCO_INFO) == 0 && strcmp(type, "get") == 0 &&
+	    xnode_attr(q, "node") == NULL) {
+		r = router_reply(n, "result");
+		p = xnode_add(r, "query", NS_DISCO_INFO);
+		q = xnode_add(p, "identity", NULL);
+		xnode_set_attr(q, "category", "account");
+		xnode_set_attr(q, "type", "registered");
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
+		    NS_DISCO_INFO);
+		router_deliver(from, r);
+		xnode_free(r);
 		return;
 	}
 	/* Questions to another account's bare JID: nobody answers for it. */
@@ -554,13 +596,9 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 		xnode_set_attr(q, "category", "server");
 		xnode_set_attr(q, "type", "im");
 		xnode_set_attr(q, "name", "mmpd");
-		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
-		    NS_DISCO_INFO);
-		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
-		    NS_DISCO_ITEMS);
-		xnode_set_attr(xnode_add(p, "feature", NULL), "var", NS_PING);
-		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
-		    NS_ROSTER);
+		for (f = router_features; *f != NULL; f++)
+			xnode_set_attr(xnode_add(p, "feature", NULL), "var",
+			    *f);
 	} else if (strcmp(ns, NS_DISCO_ITEMS) == 0 &&
 	    strcmp(type, "get") == 0 && xnode_attr(q, "node") == NULL) {
 		p = xnode_add(r, "query", NS_DISCO_ITEMS);
@@ -635,7 +673,8 @@ router_route(struct xconn *from, struct xnode *n)
 	struct xconn	*target;
 	struct jid	 j;
 	char		 buf[ROUTER_BARE_MAX];
-	const char	*bare;
+	const char	*bare, *cbare = NULL;
+	struct carbons_pass cp;
 	int		 msg = strcmp(name, "message") == 0;
 	int		 iq = strcmp(name, "iq") == 0;
 
@@ -653,6 +692,11 @@ router_route(struct xconn *from, struct xnode *n)
 	if (strcmp(name, "presence") == 0 && from->kind == XC_CLIENT) {
 		presence_from_client(from, n, to ? &j : NULL);
 		goto out;
+	}
+	if (msg) {
+		if (to != NULL && j.local != NULL && router_is_local(j.domain))
+			cbare = router_bare(&j, buf, sizeof(buf));
+		carbons_begin(&cp, n, cbare);
 	}
 	if (to == NULL || (j.local == NULL && j.resource == NULL &&
 	    router_is_local(j.domain))) {
@@ -692,5 +736,7 @@ router_route(struct xconn *from, struct xnode *n)
 		    "service-unavailable" : "remote-server-not-found");
 	}
 out:
+	if (msg)
+		carbons_end(&cp, from, cbare);
 	jid_clear(&j);
 }

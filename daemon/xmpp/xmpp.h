@@ -33,6 +33,9 @@
 #define NS_PING		"urn:xmpp:ping"
 #define NS_DISCO_INFO	"http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
+#define NS_CARBONS	"urn:xmpp:carbons:2"
+#define NS_FORWARD	"urn:xmpp:forward:0"
+#define NS_HINTS	"urn:xmpp:hints"
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
@@ -162,6 +165,7 @@ struct xconn {
 	unsigned		 dead:1;
 	unsigned		 available:1;	/* sent initial presence */
 	unsigned		 roster_wanted:1; /* asked for the roster */
+	unsigned		 carbons:1;	/* XEP-0280 copies wanted */
 };
 
 /*
@@ -306,6 +310,14 @@ void		 router_strip(struct xnode *);
    its origin; never an error or an iq result. */
 void		 router_error(struct xconn *, const struct xnode *,
 		    const char *, const char *);
+
+/* carbons.c */
+/* A stanza of this node's session (borrowed) that another node routes:
+   note a carbons enable or disable in it on the session. */
+void		 carbons_track(struct xconn *, const struct xnode *);
+/* Make no copies (1) of what is routed until carbons_quiet(0): it is
+   routed a second time (it came back from a session that went). */
+void		 carbons_quiet(int);
 
 /* presence.c */
 /* A presence stanza (the caller's) from a client, to if it has one. */

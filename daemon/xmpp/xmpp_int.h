@@ -161,6 +161,34 @@ void		 router_components_items(struct xnode *);
 /* Whether a domain is ours. */
 int		 router_is_local(const char *);
 
+/* carbons.c */
+#define CARBONS_GOT_MAX	64	/* sessions noted per message (as many as
+				   the router hands one message to) */
+/* One message being routed: who got it, for its copies. */
+struct carbons_pass {
+	struct carbons_pass	*was;		/* the pass it is nested in */
+	const struct xnode	*msg;		/* the router's */
+	struct xconn		*got[CARBONS_GOT_MAX];	/* borrowed */
+	int			 ngot;
+	unsigned		 copy:1;	/* eligible for copies */
+	unsigned		 quiet:1;	/* routed again: none */
+	unsigned		 over:1;	/* got more than noted */
+};
+/* Whether a message is one to copy (XEP-0280 section 6). */
+int		 carbons_eligible(const struct xnode *);
+/* Open a pass for a message (the router's) to a local bare JID (or
+   NULL); a <private/> for the recipient goes. */
+void		 carbons_begin(struct carbons_pass *, struct xnode *,
+		    const char *);
+/* The router hands a stanza to a connection: noted if it is the pass's. */
+void		 carbons_delivered(struct xconn *, const struct xnode *);
+/* Close a pass for its message, routed from c: send the copies. */
+void		 carbons_end(struct carbons_pass *, struct xconn *,
+		    const char *);
+/* A carbons iq (the caller's) from a client to the server or its own
+   bare JID: enable or disable, answered. */
+void		 carbons_iq(struct xconn *, struct xnode *);
+
 /* presence.c */
 /* Directed presence (the caller's) to a local bare JID. */
 void		 presence_to_bare(struct xconn *, struct xnode *, const char *);

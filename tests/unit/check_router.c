@@ -1187,6 +1187,168 @@ START_TEST(test_conn_ops)
 }
 END_TEST
 
+/*
+ * XEP-0280: the sent copy goes to the sender's other carbons-enabled
+ * sessions, the received copy to the recipient's that did not get the
+ * message (to the bare JID: those of lower priority); one account to
+ * itself makes no copy of what a session got or sent; only chat, and
+ * normal with a body, are copied; private, no-copy and carbons are not.
+ */
+START_TEST(test_carbons_copies)
+{
+	struct xconn	*one, *two, *three, *p, *b, *cb;
+
+	one = client("alice", "one");
+	two = client("alice", "two");
+	three = client("alice", "three");
+	p = pseudo_client("alice", "far");
+	b = client("bob", "b");
+	cb = component("cb1");
+	two->carbons = three->carbons = p->carbons = b->carbons = 1;
+
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>in</body></message>");
+	ck_assert_int_eq(nsent(one), 1);
+	ck_assert_int_eq(sent(one, "<received", NULL), 0);
+	ck_assert_int_eq(sent(two, "from=\"alice@example.com\" "
+	    "type=\"chat\" to=\"alice@example.com/two\"><received "
+	    "xmlns=\"urn:xmpp:carbons:2\"><forwarded xmlns=\"urn:xmpp:"
+	    "forward:0\"><message xmlns=\"jabber:client\" to=\"alice@"
+	    "example.com/one\" type=\"chat\" from=\"bob@example.com/b\">"
+	    "<body>in</body></message></forwarded></received>", NULL), 1);
+	ck_assert_int_eq(sent(three, "<received", "<body>in</body>"), 1);
+	ck_assert_int_eq(sent(p, "<received", "<body>in</body>"), 1);
+	ck_assert_int_eq(nsent(b), 0);
+
+	route(one, "<message to='bob@example.com/b' type='chat'>"
+	    "<body>out</body></message>");
+	ck_assert_int_eq(sent(b, "<body>out</body>", NULL), 1);
+	ck_assert_int_eq(sent(two, "<sent xmlns", "<body>out</body>"), 1);
+	ck_assert_int_eq(sent(p, "<sent xmlns", "<body>out</body>"), 1);
+	ck_assert_int_eq(sent(one, "out", NULL), 0);
+
+	/* To itself: the recipient and the sender get no copy. */
+	route(two, "<message to='alice@example.com/three' type='chat'>"
+	    "<body>self</body></message>");
+	ck_assert_int_eq(sent(three, "self", NULL), 1);
+	ck_assert_int_eq(sent(three, "<sent", "self"), 0);
+	ck_assert_int_eq(sent(two, "self", NULL), 0);
+	ck_assert_int_eq(sent(p, "<sent", "self"), 1);
+	ck_assert_int_eq(sent(p, "<received", "self"), 0);
+
+	/* To the bare JID: those that got it get no copy. */
+	available(one, 1);
+	available(two, 1);
+	route(b, "<message to='alice@example.com' type='chat'>"
+	    "<body>bare</body></message>");
+	ck_assert_int_eq(sent(one, "bare", NULL), 1);
+	ck_assert_int_eq(sent(two, "bare", NULL), 1);
+	ck_assert_int_eq(sent(two, "<received", "bare"), 0);
+	ck_assert_int_eq(sent(three, "<received", "bare"), 1);
+	/* To a resource that went: as to the bare JID, and copies so. */
+	route(b, "<message to='alice@example.com/gone' type='chat'>"
+	    "<body>gone</body></message>");
+	ck_assert_int_eq(sent(one, "gone", NULL), 1);
+	ck_assert_int_eq(sent(two, "gone", NULL), 1);
+	ck_assert_int_eq(sent(three, "<received", "gone"), 1);
+
+	/* Not copied. */
+	route(b, "<message to='alice@example.com/one' type='groupchat'>"
+	    "<body>gc</body></message>");
+	route(b, "<message to='alice@example.com/one' type='headline'>"
+	    "<body>hl</body></message>");
+	route(b, "<message to='alice@example.com/one' type='error'>"
+	    "<body>er</body></message>");
+	route(b, "<message to='alice@example.com/one'><x xmlns='urn:x'/>"
+	    "</message>");
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>nc</body><no-copy xmlns='urn:xmpp:hints'/></message>");
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>fake</body><sent xmlns='urn:xmpp:carbons:2'/></message>");
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>pv</body><private xmlns='urn:xmpp:carbons:2'/>"
+	    "</message>");
+	ck_assert_int_eq(sent(one, "<body>pv</body></message>", NULL), 1);
+	ck_assert_int_eq(sent(one, "private", NULL), 0);
+	ck_assert_int_eq(nsent(three), 5);	/* in, out, self, bare, gone */
+	route(b, "<message to='alice@example.com/one'>"
+	    "<body>nm</body></message>");
+	ck_assert_int_eq(sent(three, "<received", "nm"), 1);
+
+	/* From a call bridge: received copies only. */
+	route(cb, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>cb</body></message>");
+	ck_assert_int_eq(sent(three, "<received", "cb"), 1);
+
+	/* Routed a second time (it came back): no copies again. */
+	carbons_quiet(1);
+	route(b, "<message to='alice@example.com/one' type='chat'>"
+	    "<body>again</body></message>");
+	carbons_quiet(0);
+	ck_assert_int_eq(sent(one, "again", NULL), 1);
+	ck_assert_int_eq(sent(three, "again", NULL), 0);
+}
+END_TEST
+
+/*
+ * The carbons iq: enable and disable from a client to the server or its
+ * own bare JID (local or another node's session); a get, an unknown
+ * request, another account's JID and a component are refused. A
+ * follower tracks what passes through for its own session.
+ */
+START_TEST(test_carbons_iq)
+{
+	struct xconn	*a, *p, *cb;
+	struct xnode	*n;
+
+	a = client("alice", "one");
+	p = pseudo_client("alice", "far");
+	cb = component("cb1");
+	route(a, "<iq type='set' id='e1'><enable xmlns='urn:xmpp:carbons:2'/>"
+	    "</iq>");
+	ck_assert_int_eq(a->carbons, 1);
+	ck_assert_int_eq(sent(a, "from=\"alice@example.com\" "
+	    "to=\"alice@example.com/one\" id=\"e1\" type=\"result\"", NULL),
+	    1);
+	route(p, "<iq type='set' id='e2' to='alice@example.com'>"
+	    "<enable xmlns='urn:xmpp:carbons:2'/></iq>");
+	ck_assert_int_eq(p->carbons, 1);
+	route(a, "<iq type='set' id='d1' to='example.com'>"
+	    "<disable xmlns='urn:xmpp:carbons:2'/></iq>");
+	ck_assert_int_eq(a->carbons, 0);
+	route(a, "<iq type='get' id='g1'><enable xmlns='urn:xmpp:carbons:2'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"g1\"", "bad-request"), 1);
+	route(a, "<iq type='set' id='u1'><x xmlns='urn:xmpp:carbons:2'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(a, "id=\"u1\"", "feature-not-implemented"), 1);
+	route(a, "<iq type='set' id='o1' to='bob@example.com'>"
+	    "<enable xmlns='urn:xmpp:carbons:2'/></iq>");
+	ck_assert_int_eq(sent(a, "id=\"o1\"", "not-allowed"), 1);
+	ck_assert_int_eq(a->carbons, 0);
+	route(cb, "<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/>"
+	    "</iq>");
+	ck_assert_int_eq(sent(cb, "id=\"c1\"", "not-allowed"), 1);
+
+	/* Tracking, as a follower does for its sessions. */
+	n = stanza("<iq type='set' id='t1' to='Alice@Example.com'>"
+	    "<enable xmlns='urn:xmpp:carbons:2'/></iq>");
+	carbons_track(a, n);
+	ck_assert_int_eq(a->carbons, 1);
+	xnode_free(n);
+	n = stanza("<iq type='set' id='t2' to='bob@example.com'>"
+	    "<disable xmlns='urn:xmpp:carbons:2'/></iq>");
+	carbons_track(a, n);
+	ck_assert_int_eq(a->carbons, 1);
+	xnode_free(n);
+	n = stanza("<iq type='set' id='t3'>"
+	    "<disable xmlns='urn:xmpp:carbons:2'/></iq>");
+	carbons_track(a, n);
+	ck_assert_int_eq(a->carbons, 0);
+	xnode_free(n);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 router_suite(void)
@@ -1213,6 +1375,8 @@ router_suite(void)
 	tcase_add_test(tc, test_roster_pending_limit);
 	tcase_add_test(tc, test_conn_ops);
 	tcase_add_test(tc, test_xconn_size);
+	tcase_add_test(tc, test_carbons_copies);
+	tcase_add_test(tc, test_carbons_iq);
 	suite_add_tcase(s, tc);
 	return (s);
 }
