@@ -151,6 +151,10 @@ def sm_enable_before_bind():
         el = sm_enable(r)
         check(el.get('resume') == 'true' and len(el.get('id', '')) >= 32,
               'enabled: %s' % tostr(el))
+        # The resume time: MMPD_SM_RESUME_SECS (for tests) or 300.
+        want = os.environ.get('MMPD_SM_RESUME_SECS', '300')
+        check(el.get('max') == want, 'enabled max=%s, expected %s' % (
+              el.get('max'), want))
         close_clean(r)
 
 
