@@ -491,6 +491,20 @@ def sm_queue_bytes():
         check(el.tag == '{%s}failed' % NS_SM, 'resumed: %s' % tostr(el))
 
 
+@test
+def sm_left_hibernating():
+    """Leave a session hibernating with stanzas queued: the shutdown
+    test that runs after sm.py then stops mmpd with it (mmpd-exit: no
+    sanitizer report, exit 0)."""
+    a = sm_login('alice', 'smleft')
+    b = login('bob', 'smleftsender')
+    with b:
+        a.close()
+        wait_log('sm_hibernate: %s' % a.jid)
+        send_msgs(b, a.jid, 1, 3)
+        close_clean(b)
+
+
 if __name__ == '__main__':
     from ixlib import main
     sys.exit(main(TESTS, sys.argv[1:]))
