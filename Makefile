@@ -58,7 +58,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xml/scan.c \
 	      daemon/xml/sax.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
-	      daemon/xmpp/comp.c daemon/xmpp/unsent.c \
+	      daemon/xmpp/comp.c daemon/xmpp/unsent.c daemon/xmpp/sm.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/carbons.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
@@ -96,7 +96,7 @@ UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
 	      check_router check_addrlimit check_cluster_link \
 	      check_cluster_status check_cluster_session check_unsent
-UNIT_TESTS += check_control
+UNIT_TESTS += check_control check_sm
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -190,6 +190,8 @@ $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_unsent: $(O)/tests/unit/check_unsent.o \
     $(O)/daemon/xmpp/unsent.o $(O)/daemon/xml/tree.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_sm: $(O)/tests/unit/check_sm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
     $(O)/daemon/cluster/status.o $(COMMON_OBJS)

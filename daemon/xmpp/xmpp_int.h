@@ -24,6 +24,9 @@ int		 xmpp_refused(struct xconn *);
 void		 xconn_send_raw(struct xconn *, const char *);
 
 /* stream.c */
+/* A local client connection with no transport, for c's account: where a
+   hibernating session lives (on the list of streams, bound by sm.c). */
+struct xconn	*xconn_shell(struct xconn *);
 /* A stream on an accepted socket (kind, fd, addr, peer, direct TLS). */
 struct xconn	*xconn_new(int, int, const char *, const char *, int);
 /* <stream:features> with the children of f (borrowed). */
@@ -188,6 +191,46 @@ void		 carbons_end(struct carbons_pass *, struct xconn *,
 /* A carbons iq (the caller's) from a client to the server or its own
    bare JID: enable or disable, answered. */
 void		 carbons_iq(struct xconn *, struct xnode *);
+/* The layer above's SM hooks (struct router_hooks; a NULL hook: 0 and
+   nothing). Whether it takes stanza n for SM session c (sm_divert). */
+int		 router_sm_divert(struct xconn *, const struct xnode *);
+/* Stanza n was queued for SM session c as number h (sm_sent). */
+void		 router_sm_sent(struct xconn *, const struct xnode *, uint32_t);
+/* c's client acknowledged up to h; c's inbound count (sm_ack). */
+void		 router_sm_ack(struct xconn *, uint32_t, uint32_t);
+/* Whether the layer above looks for session previd for c (sm_resume). */
+int		 router_sm_resume(struct xconn *, const char *, uint32_t);
+/* SM with resume was enabled on c (sm_on). */
+void		 router_sm_on(struct xconn *);
+/* SM session c ended for good (sm_off). */
+void		 router_sm_off(struct xconn *);
+/* Session old's place in the router goes to to (same account, same
+   resource, this node's own). */
+void		 router_rebind(struct xconn *, struct xconn *);
+
+/* sm.c */
+/* Send a stanza (borrowed) to SM session c: counted, kept, maybe
+   diverted; the one place. */
+void		 sm_send(struct xconn *, const struct xnode *);
+/* Whether n counts for SM: a message, presence or iq of the stream. */
+int		 sm_is_stanza(const struct xnode *);
+/* A stanza from c's client was handled: count it. */
+void		 sm_handled(struct xconn *);
+/* An element of NS_SM from c's client (the caller keeps it). */
+void		 sm_element(struct xconn *, struct xnode *);
+/* c's stream broke: 1 if its session hibernates (and left c). */
+int		 sm_hibernate(struct xconn *);
+/* Whether c's session ends silently (sm_drop). */
+int		 sm_silent(const struct xconn *);
+/* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
+void		 sm_closed(struct xconn *);
+/* Whether a client's h acknowledges at most what was sent: acked and out
+   are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap). */
+static inline int
+sm_h_valid(uint32_t acked, uint32_t out, uint32_t h)
+{
+	return ((uint32_t)(h - acked) <= (uint32_t)(out - acked));
+}
 
 /* presence.c */
 /* Directed presence (the caller's) to a local bare JID. */
