@@ -33,6 +33,7 @@
 #define NS_PING		"urn:xmpp:ping"
 #define NS_DISCO_INFO	"http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
+#define NS_SM		"urn:xmpp:sm:3"
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
@@ -55,6 +56,7 @@
 #define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 #define XMPP_ROSTER_PENDING	16	/* roster changes an account waits on */
 #define XMPP_IDLE_SECS		2	/* sweep for idle streams this often */
+#define XMPP_SM_RESUME_SECS	300	/* a broken resumable session waits */
 
 struct xconn;
 struct xnode;
@@ -211,6 +213,22 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	uint64_t (*hold)(struct xconn *);
 	void	(*release)(uint64_t);
+	/* SM enabled with resume on local session c (after <enabled/> is queued). */
+	void	(*sm_on)(struct xconn *);
+	/* Stanza n is about to go to SM session c (local, live or
+	   hibernating) by any path but the hook's own deliveries: 1 if the
+	   layer above took it (it will come back through router_deliver). */
+	int	(*sm_divert)(struct xconn *, const struct xnode *);
+	/* Stanza n was queued for SM session c as number h (counted, kept). */
+	void	(*sm_sent)(struct xconn *, const struct xnode *, uint32_t);
+	/* The client of c acknowledged up to h; in is c's inbound count. */
+	void	(*sm_ack)(struct xconn *, uint32_t, uint32_t);
+	/* <resume previd h> on new stream c whose previd is not here: 1 if
+	   the layer above looks for it (it calls sm_resume_done later, by
+	   c's serial), 0 to answer <failed><item-not-found/> now. */
+	int	(*sm_resume)(struct xconn *, const char *, uint32_t);
+	/* SM session c ends for good (closed cleanly, timed out, dropped). */
+	void	(*sm_off)(struct xconn *);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -317,6 +335,28 @@ void		 presence_gone(struct xconn *);
 void		 presence_note(struct xconn *, const struct xnode *);
 /* Keep a session's presence state from its own stanza, sending nothing. */
 void		 presence_track(struct xconn *, const struct xnode *);
+
+/* sm.c: XEP-0198 stream management */
+/* The resumption id of an SM session (borrowed), or NULL if not resumable. */
+const char	*sm_id(const struct xconn *);
+/* Counters: stanzas handled from the client (inbound h), sent to it (outbound), acked by it. */
+uint32_t	 sm_in(const struct xconn *);
+uint32_t	 sm_out(const struct xconn *);
+uint32_t	 sm_acked(const struct xconn *);
+/* Whether c is a hibernating session (stream broke, waiting for resume). */
+int		 sm_hibernating(const struct xconn *);
+/* Kill the (live or hibernating) SM session c silently: no unavailable
+   presence, no offline storage, no error replies, no hooks but the router
+   unbind (it moved: another node resumed it). */
+void		 sm_drop(struct xconn *);
+/* The answer to the sm_resume hook for the new stream whose serial is s:
+   it becomes session full (resource of the same account), with inbound
+   count in, the client's h out_acked, the broadcast presence (may be NULL)
+   and the unacknowledged stanzas q[0..nq) (borrowed) resent numbered from
+   out_acked+1; error != NULL: <failed> with that condition (h if known). */
+void		 sm_resume_done(uint64_t s, const char *full, uint32_t in,
+		    uint32_t out_acked, const struct xnode *presence,
+		    const struct xnode **q, size_t nq, const char *error);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */
