@@ -219,6 +219,20 @@ csmtab_ack(struct csm_entry *e, uint32_t h)
 	return (0);
 }
 
+/*
+ * Move e's mirror onto q (empty and initialised), the caller's to free
+ * (each stanza's copy and itself): e's copies no longer count.
+ */
+void
+csmtab_take(struct csm_entry *e, struct csm_stanzas *q)
+{
+	TAILQ_CONCAT(q, &e->mirror, entry);
+	nall -= e->nmirror;
+	allbytes -= e->mbytes;
+	e->nmirror = 0;
+	e->mbytes = 0;
+}
+
 /* Stanzas mirrored in all. */
 size_t
 csmtab_count(void)

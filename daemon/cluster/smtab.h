@@ -63,6 +63,8 @@ void		 csmtab_unpush(struct csm_entry *);
 int		 csmtab_ack(struct csm_entry *, uint32_t);
 /* Whether h is within [acked, k] (2^32 arithmetic). */
 int		 csmtab_h_ok(const struct csm_entry *, uint32_t);
+/* Move e's mirror onto q (empty, initialised): e keeps no copies. */
+void		 csmtab_take(struct csm_entry *, struct csm_stanzas *);
 /* Stanzas mirrored in all, and their bytes. */
 size_t		 csmtab_count(void);
 size_t		 csmtab_bytes(void);
