@@ -11,6 +11,9 @@ smfollower  bob (a raw SM client) on follower B, alice on follower A
             exactly once, in order per sender
 smleader    the same with bob on the leader and the leader killed -9;
             bob resumes on a follower once the new leader leads
+smtolead    bob on follower B, B killed -9, bob resumes on the leader
+smmove      bob on follower B loses his connection (B lives), resumes on
+            follower A: B drops the session silently (<smdrop>)
 smtimeout   bob on follower B, B killed -9, bob comes back only after
             the resumption timeout (MMPD_SM_RESUME_SECS, short here):
             <failed/>; what was sent to him meanwhile went on to his
@@ -230,14 +233,19 @@ def exactly_once(got, senders, errors_of):
 async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
                           smid, resume_on, wait_leader=None):
     """With bob's SM client c on node dead and senders running: wait for
-    some messages, kill -9 dead, let the senders go on a little, resume
-    on resume_on; then check exactly once. Returns the new client."""
+    some messages, kill -9 dead (None: drop bob's connection, his node
+    lives), let the senders go on a little, resume on resume_on; then
+    check exactly once. Returns the new client."""
     reader = Reader(c)
     await until(lambda: (len(c.bodies) >= 30, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
     t0 = time.monotonic()
-    dead.kill9()
-    await reader.join(drain=True)
+    if dead is not None:
+        dead.kill9()
+        await reader.join(drain=True)
+    else:
+        await reader.join()
+        c.close()
     h = c.h
     n_before = len(c.bodies)
     if wait_leader is not None:
@@ -293,7 +301,45 @@ async def smfollower(t):
     t.streams.append(bob2)
 
 
-@scenario(hidden=True)		# until the leader's sessions are copied
+@scenario()
+async def smtolead(t):
+    """bob on follower B, B killed -9, bob resumes on the leader."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_l = await login(t, leader, 'alice', 'l')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_l, jid, 'fl', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_l.inbox.items}
+    bob2 = await kill_and_resume(t, bob, leader, b, leader, senders, errs,
+                                 smid, leader)
+    t.streams.append(bob2)
+
+
+@scenario()
+async def smmove(t):
+    """bob on follower B loses his connection (B lives: his session
+    hibernates there) and resumes on follower A: B drops it silently."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_l = await login(t, leader, 'alice', 'l')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_l, jid, 'fl', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_l.inbox.items}
+    bob2 = await kill_and_resume(t, bob, leader, None, a, senders, errs,
+                                 smid, a)
+    t.streams.append(bob2)
+    with t.check('dropped-on-old-node'):
+        await until(lambda: ('resumed elsewhere' in b.log_text(), None),
+                    w(10), 'B to drop the session that moved')
+
+
+@scenario(hidden=True)  # until the leader's sessions are copied
 async def smleader(t):
     c = Cluster(t, 3)
     leader, (a, b), _ = await c.form_with_users()
