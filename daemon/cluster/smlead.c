@@ -245,15 +245,19 @@ csm_covers(int kind, const char *to)
 	return (kind == XC_CLIENT && csmtab_by_full(to) != NULL);
 }
 
-/* A stanza of pseudo c (a forwarded <s>) was routed: one more handled. */
+/*
+ * A stanza of pseudo c (link l's <s> seq) was routed: one more handled,
+ * unless its inbound count includes it already (registered after it).
+ */
 void
-csm_lead_in(struct cfwd_link *l, const char *from)
+csm_lead_in(struct cfwd_link *l, const char *from, uint64_t seq)
 {
 	struct csm_entry	*e;
 	struct xconn		*c;
 
 	if ((e = csmtab_by_full(from)) == NULL ||
-	    (c = clink_find(l, XC_CLIENT, from)) == NULL || e->c != c)
+	    (c = clink_find(l, XC_CLIENT, from)) == NULL || e->c != c ||
+	    seq <= e->in_seq)
 		return;
 	e->in++;
 }
@@ -278,13 +282,21 @@ csm_hibernate(struct xconn *c)
 	TAILQ_INSERT_TAIL(&hib.pseudos, c, entry);
 	hib.nsess++;
 	c->remote = &hib;
+	log_info("csm_hibernate: %s (%s):", c->full, l->addr);
+	csm_hib_start(e);
+	return (1);
+}
+
+/* Entry e's session (a pseudo on hib) hibernates from now on. */
+void
+csm_hib_start(struct csm_entry *e)
+{
 	e->hib_ms = cnet_now_ms();
 	nhib++;
-	log_info("csm_hibernate: %s (%s) hibernates: %zu stanzas "
-	    "unacknowledged, %lld s to resume", c->full, l->addr, e->nmirror,
+	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
+	    "%lld s to resume", e->full, e->nmirror,
 	    (long long)(csm_resume_ms() / 1000));
 	csm_hib_soon();
-	return (1);
 }
 
 /* The SM sessions of link l hibernate (a new process of its node). */
@@ -309,6 +321,8 @@ csm_dropped(struct xconn *c)
 		return;
 	if (e->hib_ms != 0)
 		nhib--;
+	if (e->local && cfwd_role_get() == CFWD_LEADER)
+		csm_copy_off(e->full);
 	csmtab_del(e);
 }
 
@@ -446,7 +460,10 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		nhib--;
 	e->hib_ms = 0;
 	e->c = NULL;			/* it moves: the entry stays */
+	if (e->local)
+		csm_copy_off(e->full);	/* no longer ours */
 	e->local = 0;
+	e->in_seq = 0;
 	if (old != NULL && old->remote == NULL) {
 		/* Closed later: its place in the router goes now. */
 		sm_drop(old);
@@ -469,6 +486,7 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		/* Ours: the core binds it (it keeps the id). */
 		e->local = 1;
 		sm_resume_done(rid, e->full, e->in, h, presence, q, nq, NULL);
+		csm_copy_on(e);
 		goto out;
 	}
 	c = cpseudo_resumed(at, e->full, presence);
@@ -478,6 +496,7 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 	}
 	e->c = c;
 	f = clink_frame("resumed", "full", e->full);
+	xnode_set_attr(f, "id", e->id);
 	clink_set_num(f, "rid", rid);
 	clink_set_num(f, "in", e->in);
 	clink_set_num(f, "out", h);
@@ -597,6 +616,17 @@ csm_lead_on(struct xconn *c)
 	e = csmtab_add(id, c->full, sm_in(c), sm_out(c));
 	e->local = 1;
 	e->owner = 0;
+	csm_copy_on(e);
+}
+
+/* Leader: our session c broadcast its presence: the copies have it. */
+void
+csm_lead_presence(struct xconn *c)
+{
+	struct csm_entry	*e;
+
+	if ((e = csm_of(c)) != NULL && c->remote == NULL)
+		csm_copy_on(e);
 }
 
 /* Leader: stanza n was queued for our SM session c as number h. */
@@ -609,9 +639,12 @@ csm_lead_sent(struct xconn *c, const struct xnode *n, uint32_t h)
 		return;
 	if (h != (uint32_t)(e->k + 1))
 		return;			/* resent after a resume: mirrored */
-	if (csmtab_push(e, n, 0) == -1)
+	if (csmtab_push(e, n, 0) == -1) {
 		log_warnx("csm_lead_sent: %s: no room to mirror stanza %u",
 		    c->full, h);
+		return;
+	}
+	clead_copy_all(e->full, h, n);
 }
 
 /* Leader: the client of our SM session c acknowledged h. */
@@ -624,20 +657,30 @@ csm_lead_ack(struct xconn *c, uint32_t h, uint32_t in)
 		return;
 	csmtab_ack(e, h);
 	e->in = in;
+	if (c->remote == NULL)
+		csm_copy_ack(e);
 }
 
-/* Forget every entry and hibernating session: we step down or exit. */
+/*
+ * We step down (or exit): forget the hibernating sessions and every
+ * entry but those of our own sessions (a follower keeps them, for the
+ * next leader).
+ */
 void
 csm_lead_stop(void)
 {
-	struct xconn	*c;
+	struct csm_entry	*e, *next;
+	struct xconn		*c;
 
-	csmtab_clear();
+	if (hib_ready)
+		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
+			cpseudo_drop(c, 0);
 	nhib = 0;
-	if (!hib_ready)
-		return;
-	while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
-		cpseudo_drop(c, 0);
+	for (e = csmtab_first(); e != NULL; e = next) {
+		next = csmtab_next(e);
+		if (!e->local)
+			csmtab_del(e);
+	}
 }
 
 /* At exit: the entries, the hibernating sessions, the timers. */
@@ -647,6 +690,8 @@ csm_free(void)
 	struct csm_asked	*a;
 
 	csm_lead_stop();
+	csmtab_clear();
+	csm_up_free();
 	while ((a = TAILQ_FIRST(&asked)) != NULL) {
 		TAILQ_REMOVE(&asked, a, entry);
 		free(a->id);
