@@ -157,7 +157,7 @@ csm_resume_ms(void)
 
 	if (v != NULL && *v != '\0') {
 		secs = strtol(v, &end, 10);
-		if (*end != '\0' || secs < 1 || secs > 86400)
+		if (*end != '\0' || secs < 1 || secs > XMPP_SM_RESUME_SECS)
 			secs = XMPP_SM_RESUME_SECS;
 	}
 	return ((int64_t)secs * 1000);

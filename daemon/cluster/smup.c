@@ -46,8 +46,8 @@
 #include "cluster/fwd.h"
 #include "cluster/smtab.h"
 
-#define CSM_PENDING_MAX		256	/* resumptions asked of the leader */
-#define CSM_PENDING_MS		10000	/* ... answered within, or failed */
+#define CSM_PENDING_MS		10000	/* a resumption asked of the leader
+					   is answered within, or fails */
 
 /* A resumption we ask the leader about: the new stream's serial. */
 struct csm_pending {
@@ -61,6 +61,7 @@ struct csm_pending {
 static TAILQ_HEAD(csm_pendings, csm_pending) pending =
     TAILQ_HEAD_INITIALIZER(pending);
 static size_t		 npending;
+static int64_t		 pending_ms;		/* CSM_PENDING_MS, or the env's */
 
 /* The stanza the follower delivers now from a <d>, and to whom. */
 static const struct xconn *delivering_to;
@@ -162,7 +163,7 @@ csm_ack(struct xconn *c, uint32_t h, uint32_t in)
 int
 csm_resume_hook(struct xconn *c, const char *id, uint32_t h)
 {
-	struct timeval		 tv = { 1, 0 };
+	struct timeval		 tv = { 0, 250000 };
 	struct cfwd_link	*up;
 	struct csm_pending	*p;
 	char			*bare;
@@ -177,9 +178,8 @@ csm_resume_hook(struct xconn *c, const char *id, uint32_t h)
 		free(bare);
 		return (1);
 	case CFWD_FOLLOWER:
-		if (npending >= CSM_PENDING_MAX)
-			return (0);
-		/* Asked now, or once we link to a leader. */
+		/* Asked now, or once we link to a leader (one per stream:
+		 * the streams' own bounds bound them). */
 		p = xcalloc(1, sizeof(*p));
 		p->rid = rid;
 		p->id = xstrdup(id);
@@ -223,11 +223,33 @@ csm_up_linked(struct cfwd_link *l)
 		csm_pending_send(l, p);
 }
 
-/* Every second while any waits: fail those older than CSM_PENDING_MS. */
+/*
+ * How long a resumption waits for the leader's answer: CSM_PENDING_MS,
+ * or MMPD_SM_PENDING_MS from the environment (for tests).
+ */
+static int64_t
+csm_pending_wait(void)
+{
+	const char	*v;
+	char		*end;
+	long		 ms;
+
+	if (pending_ms != 0)
+		return (pending_ms);
+	pending_ms = CSM_PENDING_MS;
+	if ((v = getenv("MMPD_SM_PENDING_MS")) != NULL && *v != '\0') {
+		ms = strtol(v, &end, 10);
+		if (*end == '\0' && ms >= 100 && ms <= 600000)
+			pending_ms = ms;
+	}
+	return (pending_ms);
+}
+
+/* Every 250 ms while any waits: fail those waiting too long. */
 static void
 csm_pending_check(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval		 tv = { 1, 0 };
+	struct timeval		 tv = { 0, 250000 };
 	struct csm_pending	*p, *next;
 	int64_t			 now = cnet_now_ms();
 
@@ -236,12 +258,13 @@ csm_pending_check(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	for (p = TAILQ_FIRST(&pending); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if (now - p->since_ms < CSM_PENDING_MS)
+		if (now - p->since_ms < csm_pending_wait())
 			continue;
 		TAILQ_REMOVE(&pending, p, entry);
 		npending--;
 		log_info("csm_pending_check: no answer from a leader for the "
-		    "resumption of %s in %d ms", p->bare, CSM_PENDING_MS);
+		    "resumption of %s in %lld ms", p->bare,
+		    (long long)csm_pending_wait());
 		sm_resume_done(p->rid, NULL, 0, 0, NULL, NULL, 0,
 		    "item-not-found");
 		csm_pending_free(p);

@@ -14,6 +14,11 @@ smleader    the same with bob on the leader and the leader killed -9;
 smtolead    bob on follower B, B killed -9, bob resumes on the leader
 smmove      bob on follower B loses his connection (B lives), resumes on
             follower A: B drops the session silently (<smdrop>)
+smnoleader  bob resumes on a follower whose leader died with bob's node:
+            <failed/> once MMPD_SM_PENDING_MS is over
+smreseed    bob on follower B, the leader killed: B registers him with
+            the new leader (counters, unacknowledged stanzas); then B
+            killed too: bob resumes elsewhere, everything exactly once
 smtimeout   bob on follower B, B killed -9, bob comes back only after
             the resumption timeout (MMPD_SM_RESUME_SECS, short here):
             <failed/>; what was sent to him meanwhile went on to his
@@ -40,6 +45,7 @@ NS_SM = 'urn:xmpp:sm:3'
 NS_CLIENT = 'jabber:client'
 RESUME_SECS = 4             # MMPD_SM_RESUME_SECS of smtimeout
 FORGET = 5                  # stanzas bob "did not get" before the kill
+PENDING_MS = 1500           # MMPD_SM_PENDING_MS of smnoleader
 
 
 class SMClient(ixlib.Raw):
@@ -247,11 +253,13 @@ def exactly_once(got, senders, errors_of):
 
 
 async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
-                          smid, resume_on, wait_leader=None):
+                          smid, resume_on, wait_leader=None, keep=None):
     """With bob's SM client c on node dead and senders running: wait for
     some messages, kill -9 dead (None: drop bob's connection, his node
     lives), let the senders go on a little, resume on resume_on; then
-    check exactly once. Returns the new client."""
+    check exactly once. bob "loses" his last FORGET stanzas (all after
+    the first keep he handled, if keep is given). Returns the new
+    client."""
     reader = Reader(c)
     await until(lambda: (len(c.bodies) >= 30, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
@@ -266,7 +274,8 @@ async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
     else:
         await reader.join()
         c.close()
-    c.forget(FORGET)            # "lost in flight": resent on resumption
+    # "lost in flight": resent on resumption
+    c.forget(FORGET if keep is None else len(c.handled) - keep)
     h = c.h
     n_before = len(c.bodies)
     if wait_leader is not None:
@@ -420,3 +429,69 @@ async def smtimeout(t):
           % ixlib.tostr(ans))
     t.note('%d accepted, %d unacknowledged went to the account %.1fs '
            'after the kill' % (len(acc), len(missing), waited))
+
+
+@scenario()
+async def smnoleader(t):
+    """bob on follower B; the leader and B are killed -9: bob resumes on
+    A, which has no leader to ask: <failed><item-not-found/> once
+    MMPD_SM_PENDING_MS is over, not a stream held for ever (and before
+    A gives up on quorum and closes its streams)."""
+    os.environ['MMPD_SM_PENDING_MS'] = str(PENDING_MS)
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    leader.kill9()
+    b.kill9()
+    t0 = time.monotonic()
+    c2, ans = await sm_resume(a, 'bob', smid, 0)
+    took = time.monotonic() - t0
+    t.streams.append(c2)
+    check(ixlib.local(ans.tag) == 'failed' and
+          ans.find('{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found')
+          is not None, 'no <failed><item-not-found/>: %s' %
+          ixlib.tostr(ans))
+    check(took >= PENDING_MS / 1000.0, '<failed/> after %.2fs, before '
+          'the %d ms a resumption waits for a leader' % (took, PENDING_MS))
+    t.note('<failed/> %.2fs after the kill' % took)
+
+
+@scenario()
+async def smreseed(t):
+    """bob on follower B of 5 nodes; the leader is killed -9: B registers
+    bob with the new leader with his counters and unacknowledged stanzas;
+    then B is killed -9 too and bob resumes on another survivor: every
+    accepted message exactly once, in order."""
+    c = Cluster(t, 5)
+    leader, others, _ = await c.form_with_users()
+    b = others[0]
+    a, x = others[1], others[2]
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_x = await login(t, x, 'alice', 'x')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    reader = Reader(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_x, jid, 'fx', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_x.inbox.items}
+    await until(lambda: (len(bob.bodies) >= 20, len(bob.bodies)), w(20),
+                lambda n: 'bob got %s messages before the leader died' % n)
+    bob.noack = True            # what follows waits for bob's ack
+    kept = len(bob.handled)
+    leader.kill9()
+    newl, _ = await wait_new_leader([a, b, x, others[3]], time.monotonic(),
+                                    w(10))
+    n0 = len(bob.bodies)
+    await until(lambda: (len(bob.bodies) >= n0 + 20, len(bob.bodies)),
+                w(20), lambda n: 'bob got %s messages after the new '
+                'leader' % n)
+    await reader.join()
+    t.note('new leader %s' % newl)
+    if newl is b:
+        t.note('bob\'s node leads: his session is one of the leader\'s')
+    survivor = a if newl is not a else x
+    # bob lost all the old leader sent: only B's registration has it.
+    bob2 = await kill_and_resume(t, bob, None, b, survivor, senders, errs,
+                                 smid, survivor, keep=kept)
+    t.streams.append(bob2)
