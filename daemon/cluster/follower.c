@@ -60,6 +60,9 @@
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
  *   <bye/>		the leader shuts down
+ * and the frames of stream management: smup.c (a follower's sessions,
+ * resumption), smcopy.c (copies of the leader's sessions, registration
+ * of a follower's with a new leader).
  *
  * Frames are written from trees (attribute values may come in either
  * quote). A stanza whose namespace is inherited is written in

@@ -381,8 +381,6 @@ void		 csm_lead_sent(struct xconn *, const struct xnode *, uint32_t);
 void		 csm_lead_ack(struct xconn *, uint32_t, uint32_t);
 /* We step down: forget every entry and hibernating session. */
 void		 csm_lead_stop(void);
-/* SM sessions known, and how many of them hibernate. */
-void		 csm_counts(int *, int *);
 
 /* smcopy.c: what of stream management survives a change of leader */
 void		 csm_copy_on(struct csm_entry *);

@@ -705,16 +705,3 @@ csm_free(void)
 		event_free(asked_ev);
 	asked_ev = NULL;
 }
-
-/* How many SM sessions the leader knows and how many hibernate. */
-void
-csm_counts(int *nsess, int *nhibernating)
-{
-	struct csm_entry	*e;
-	int			 n = 0;
-
-	for (e = csmtab_first(); e != NULL; e = csmtab_next(e))
-		n++;
-	*nsess = n;
-	*nhibernating = nhib;
-}
