@@ -78,6 +78,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		clead_links_close(0);
 		if (!left)
 			csm_promote(&orphans);	/* its SM sessions hibernate */
+		csm_up_leads();
 		csettle_orphans_set(&orphans);
 		csettle_start(prev, left);
 		role = CFWD_LEADER;

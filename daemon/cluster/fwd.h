@@ -368,11 +368,12 @@ void		 csm_hibernate_link(struct cfwd_link *);
 /* Session c (pseudo or local) leaves: its entry goes. */
 void		 csm_dropped(struct xconn *);
 /* Resume id of account bare at h on stream rid of link l's node (NULL:
- * ours); on the next turn for one of ours. */
+ * ours); soon: on the next turn, or once settled (link: its serial, 0
+ * for one of ours). */
 void		 csm_lead_resume(struct cfwd_link *, uint64_t, const char *,
 		    const char *, uint32_t);
-void		 csm_resume_soon(uint64_t, const char *, const char *,
-		    uint32_t);
+void		 csm_resume_soon(uint64_t, uint64_t, const char *,
+		    const char *, uint32_t);
 /* A follower's SM frame: 1 if n was one (the caller frees it). */
 int		 csm_lead_frame(struct cfwd_link *, struct xnode *);
 /* The leader's own SM sessions: enabled, sent h, acknowledged. */
@@ -407,6 +408,8 @@ int		 csm_up_frame(struct xnode *);
 void		 csm_up_linked(struct cfwd_link *);
 /* The link to the leader is lost (pending resumptions wait on). */
 void		 csm_up_lost(void);
+/* We lead now: the pending resumptions are answered here. */
+void		 csm_up_leads(void);
 /* At exit: the pending resumptions and their timer. */
 void		 csm_up_free(void);
 

@@ -46,9 +46,15 @@
 
 #define CSM_CHECK_MS		1000	/* hibernating sessions checked */
 
-/* A resumption on one of our streams, answered on the next turn. */
+#define CSM_SETTLE_RETRY_MS	100	/* a resumption waits for settling */
+
+/*
+ * A resumption on one of our streams (link 0) or a follower's (its
+ * link's serial), answered on the next turn, or once we have settled.
+ */
 struct csm_asked {
 	TAILQ_ENTRY(csm_asked)	 entry;
+	uint64_t		 link;
 	uint64_t		 rid;
 	char			*id;
 	char			*bare;
@@ -107,12 +113,14 @@ csm_events(void)
  * hook).
  */
 void
-csm_resume_soon(uint64_t rid, const char *id, const char *bare, uint32_t h)
+csm_resume_soon(uint64_t link, uint64_t rid, const char *id,
+    const char *bare, uint32_t h)
 {
 	struct timeval		 tv = { 0, 0 };
 	struct csm_asked	*a;
 
 	a = xcalloc(1, sizeof(*a));
+	a->link = link;
 	a->rid = rid;
 	a->id = xstrdup(id);
 	a->bare = xstrdup(bare);
@@ -122,19 +130,35 @@ csm_resume_soon(uint64_t rid, const char *id, const char *bare, uint32_t h)
 		evtimer_add(asked_ev, &tv);
 }
 
-/* Answer the resumptions asked on our streams. */
+/*
+ * Answer the resumptions asked; while we settle after an election (the
+ * followers register their sessions, with the state of their SM ones)
+ * they wait.
+ */
 static void
 csm_asked_run(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval		 tv = { 0, CSM_SETTLE_RETRY_MS * 1000 };
 	struct csm_asked	*a;
+	struct cfwd_link	*l;
+	int			 lead;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	lead = cfwd_role_get() == CFWD_LEADER;
+	if (lead && csettle_active() && !TAILQ_EMPTY(&asked)) {
+		evtimer_add(asked_ev, &tv);
+		return;
+	}
 	while ((a = TAILQ_FIRST(&asked)) != NULL) {
 		TAILQ_REMOVE(&asked, a, entry);
-		if (cfwd_role_get() == CFWD_LEADER)
-			csm_lead_resume(NULL, a->rid, a->id, a->bare, a->h);
+		l = NULL;
+		if (a->link != 0 && (!lead ||
+		    (l = clead_link_by_serial(a->link)) == NULL))
+			;		/* its follower asks the next leader */
+		else if (lead)
+			csm_lead_resume(l, a->rid, a->id, a->bare, a->h);
 		else
 			sm_resume_done(a->rid, NULL, 0, 0, NULL, NULL, 0,
 			    "item-not-found");
@@ -577,8 +601,8 @@ csm_resume_req(struct cfwd_link *l, struct xnode *n)
 		log_warnx("csm_resume_req: %s: bad <resume>", l->addr);
 		return;
 	}
-	csm_lead_resume(l, rid, xnode_attr(n, "id"), xnode_attr(n, "bare"),
-	    (uint32_t)h);
+	csm_resume_soon(l->serial, rid, xnode_attr(n, "id"),
+	    xnode_attr(n, "bare"), (uint32_t)h);
 }
 
 /* Leader: a follower's SM frame; 1 if n was one (the caller frees it). */

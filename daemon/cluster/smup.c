@@ -174,7 +174,7 @@ csm_resume_hook(struct xconn *c, const char *id, uint32_t h)
 	switch (cfwd_role_get()) {
 	case CFWD_LEADER:
 		xasprintf(&bare, "%s@%s", c->local, c->domain);
-		csm_resume_soon(rid, id, bare, h);	/* never within the hook */
+		csm_resume_soon(0, rid, id, bare, h);	/* never within the hook */
 		free(bare);
 		return (1);
 	case CFWD_FOLLOWER:
@@ -385,6 +385,23 @@ csm_up_frame(struct xnode *n)
 void
 csm_up_lost(void)
 {
+}
+
+/*
+ * We lead now: the resumptions we asked (or meant to ask) a leader
+ * about are ours to answer.
+ */
+void
+csm_up_leads(void)
+{
+	struct csm_pending	*p;
+
+	while ((p = TAILQ_FIRST(&pending)) != NULL) {
+		TAILQ_REMOVE(&pending, p, entry);
+		npending--;
+		csm_resume_soon(0, p->rid, p->id, p->bare, p->h);
+		csm_pending_free(p);
+	}
 }
 
 /* At exit: the resumptions that wait, the timer. */

@@ -19,6 +19,8 @@ smnoleader  bob resumes on a follower whose leader died with bob's node:
 smreseed    bob on follower B, the leader killed: B registers him with
             the new leader (counters, unacknowledged stanzas); then B
             killed too: bob resumes elsewhere, everything exactly once
+smpending   bob's connection drops (B lives), the leader is killed and
+            bob resumes on A at once: it waits for the next leader
 smtimeout   bob on follower B, B killed -9, bob comes back only after
             the resumption timeout (MMPD_SM_RESUME_SECS, short here):
             <failed/>; what was sent to him meanwhile went on to his
@@ -495,3 +497,53 @@ async def smreseed(t):
     bob2 = await kill_and_resume(t, bob, None, b, survivor, senders, errs,
                                  smid, survivor, keep=kept)
     t.streams.append(bob2)
+
+
+@scenario()
+async def smpending(t):
+    """bob on follower B loses his connection (his session hibernates on
+    B); the leader is killed -9 and bob at once resumes on A, which has
+    no leader yet: the resumption waits for the next leader (A or B;
+    if A, for B to register bob with it) and succeeds, everything
+    exactly once."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_b = await login(t, b, 'alice', 'b')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_b, jid, 'fb', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_b.inbox.items}
+    reader = Reader(bob)
+    await until(lambda: (len(bob.bodies) >= 20, len(bob.bodies)), w(20),
+                lambda n: 'bob got %s messages' % n)
+    await reader.join()
+    bob.close()
+    leader.kill9()
+    t0 = time.monotonic()
+    bob2, ans = await sm_resume(a, 'bob', smid, bob.h)
+    took = time.monotonic() - t0
+    t.streams.append(bob2)
+    check(ixlib.local(ans.tag) == 'resumed', 'no <resumed/>: %s' %
+          ixlib.tostr(ans))
+    newl, _ = await wait_new_leader([a, b], time.monotonic(), w(10))
+    bob2.bodies = list(bob.bodies)
+    reader2 = Reader(bob2)
+    await until(lambda: (len(bob2.bodies) >= len(bob.bodies) + 20, None),
+                w(20), lambda _: 'bob got nothing after resuming')
+    for s in senders:
+        await s.stop()
+
+    def settled():
+        want = sum(len(accepted(s, errs[s])) for s in senders)
+        return len(bob2.bodies) >= want, (len(bob2.bodies), want)
+    try:
+        await until(settled, w(20), lambda v: 'bob has %d of %d' % v)
+    except Failed:
+        pass
+    await reader2.join()
+    probs = exactly_once(bob2.bodies, senders, errs)
+    t.note('new leader %s; <resumed/> %.2fs after the kill; %d messages'
+           % (newl, took, len(bob2.bodies)))
+    check(not probs, '; '.join(probs))
