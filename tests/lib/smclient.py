@@ -4,7 +4,7 @@ resumption on a survivor) and the fault test (tests/faults/endpoint.py:
 the endpoints with stream management).
 
 It does what a client does and no more: STARTTLS, SASL PLAIN, bind,
-<enable resume='true'/>; it counts the stanzas it handles (h) and
+<enable resume='true'/>; it answers pings (XEP-0199); it counts the stanzas it handles (h) and
 answers the server's <r/>; it keeps every stanza it sends until the
 server's <a h/> covers it and asks for an ack after every `window`
 stanzas (slixmpp's default window is 5); when its connection ends it can
@@ -298,6 +298,9 @@ class SMClient:
         """One element of a live stream: False if it ends the stream."""
         if el.tag in STANZAS:
             self.inh = (self.inh + 1) % MOD
+            if el.tag == '{%s}iq' % NS_CLIENT and el.get('type') in (
+                    'get', 'set'):
+                self._answer(el)
             if self.on_stanza is not None:
                 self.on_stanza(el)
         elif el.tag == '{%s}r' % NS_SM:
@@ -311,6 +314,19 @@ class SMClient:
             self.errors.append(self._cond(el))
             return False
         return True
+
+    def _answer(self, iq):
+        """A request to us: a ping (XEP-0199) gets its result, anything
+        else service-unavailable (RFC 6120 8.4)."""
+        to = iq.get('from') or self.domain
+        if iq.find('{urn:xmpp:ping}ping') is not None:
+            self.send("<iq type='result' id=%s to=%s/>" % (
+                quoteattr(iq.get('id') or ''), quoteattr(to)))
+        else:
+            self.send("<iq type='error' id=%s to=%s><error type='cancel'>"
+                      "<service-unavailable xmlns='urn:ietf:params:xml:ns:"
+                      "xmpp-stanzas'/></error></iq>" % (
+                          quoteattr(iq.get('id') or ''), quoteattr(to)))
 
     def _ack(self, h):
         """The server handled our stanzas up to h: drop them from the
