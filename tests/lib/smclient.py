@@ -83,6 +83,7 @@ class SMClient:
         self.live = False           # a stream with SM on is up
         self.gone = asyncio.Event()  # that stream ended
         self.gone_at = None         # time.monotonic() when it did
+        self.gone_wall = None       # and time.time()
         self.errors = []            # stream error conditions received
         self.stanzas = collections.deque()
         self.parser = None
@@ -150,7 +151,8 @@ class SMClient:
         """Connect, STARTTLS, SASL PLAIN: the features after it."""
         self.drop()
         self.gone = asyncio.Event()
-        self.gone_at = None
+        self.gone_at = self.gone_wall = None
+        self.errors = []
         try:
             self.r, self.w = await asyncio.wait_for(
                 asyncio.open_connection(host, port), self.timeout)
@@ -292,6 +294,7 @@ class SMClient:
             if r is self.r:
                 self.live = False
                 self.gone_at = time.monotonic()
+                self.gone_wall = time.time()
                 self.gone.set()
 
     def _handle(self, el):
@@ -376,6 +379,7 @@ class SMClient:
                 pass
         if self.gone_at is None:
             self.gone_at = time.monotonic()
+            self.gone_wall = time.time()
         self.gone.set()
 
     async def close(self):
