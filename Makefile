@@ -58,7 +58,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/tree.c daemon/xml/parser.c daemon/xml/scan.c \
 	      daemon/xml/sax.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
-	      daemon/xmpp/comp.c daemon/xmpp/unsent.c \
+	      daemon/xmpp/comp.c daemon/xmpp/unsent.c daemon/xmpp/sm.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \
 	      daemon/xmpp/sasl.c daemon/addrkey.c daemon/addrlimit.c \

@@ -34,7 +34,13 @@ static const struct router_hooks chook_hooks = {
 	chook_roster_put,	/* roster_put */
 	chook_roster_del,	/* roster_del */
 	cpseudo_hold,		/* hold */
-	cpseudo_release		/* release */
+	cpseudo_release,	/* release */
+	NULL,			/* sm_on: branch smcl */
+	NULL,			/* sm_divert */
+	NULL,			/* sm_sent */
+	NULL,			/* sm_ack */
+	NULL,			/* sm_resume */
+	NULL			/* sm_off */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

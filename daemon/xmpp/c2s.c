@@ -136,6 +136,7 @@ c2s_features(struct xconn *c)
 		xnode_add(f, "bind", NS_BIND);
 		n = xnode_add(f, "session", NS_SESSION);
 		xnode_add(n, "optional", NS_SESSION);
+		xnode_add(f, "sm", NS_SM);	/* XEP-0198 */
 	}
 	xconn_features(c, f);
 	xnode_free(f);
@@ -635,6 +636,10 @@ c2s_stanza(struct xconn *c, struct xnode *n)
 			xconn_error(c, "not-authorized", "authenticate first");
 		goto out;
 	}
+	if (ns != NULL && strcmp(ns, NS_SM) == 0) {
+		sm_element(c, n);	/* enable, resume, r, a */
+		goto out;
+	}
 	if (c->state == XS_BIND) {
 		c2s_bind(c, n);
 		goto out;
@@ -647,6 +652,7 @@ c2s_stanza(struct xconn *c, struct xnode *n)
 	}
 	/* RFC 6120 8.1.2.1: the server stamps 'from'. */
 	xnode_set_attr(n, "from", c->full);
+	sm_handled(c);
 	router_route(c, n);
 out:
 	xnode_free(n);
@@ -674,8 +680,11 @@ c2s_closed(struct xconn *c)
 		}
 	}
 	if (c->full != NULL) {
-		router_session_gone(c);
+		/* A session resumed elsewhere (sm_drop) goes without a word. */
+		if (!sm_silent(c))
+			router_session_gone(c);
 		router_unbind(c);
 		log_info("c2s_closed: %s (%s) left", c->full, c->peer);
 	}
+	sm_closed(c);
 }

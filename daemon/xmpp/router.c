@@ -202,6 +202,52 @@ router_release(uint64_t h)
 		hooks.release(h);
 }
 
+/* Whether the layer above takes stanza n for SM session c (sm_divert). */
+int
+router_sm_divert(struct xconn *c, const struct xnode *n)
+{
+	return (hooks.sm_divert != NULL && hooks.sm_divert(c, n));
+}
+
+/* Stanza n was queued for SM session c as number h (sm_sent). */
+void
+router_sm_sent(struct xconn *c, const struct xnode *n, uint32_t h)
+{
+	if (hooks.sm_sent != NULL)
+		hooks.sm_sent(c, n, h);
+}
+
+/* The client of c acknowledged up to h; its inbound count in (sm_ack). */
+void
+router_sm_ack(struct xconn *c, uint32_t h, uint32_t in)
+{
+	if (hooks.sm_ack != NULL)
+		hooks.sm_ack(c, h, in);
+}
+
+/* Whether the layer above looks for session previd for c (sm_resume). */
+int
+router_sm_resume(struct xconn *c, const char *previd, uint32_t h)
+{
+	return (hooks.sm_resume != NULL && hooks.sm_resume(c, previd, h));
+}
+
+/* SM with resume was enabled on c (sm_on). */
+void
+router_sm_on(struct xconn *c)
+{
+	if (hooks.sm_on != NULL)
+		hooks.sm_on(c);
+}
+
+/* SM session c ended for good (sm_off). */
+void
+router_sm_off(struct xconn *c)
+{
+	if (hooks.sm_off != NULL)
+		hooks.sm_off(c);
+}
+
 /* Forget every table entry (all streams are gone by now). */
 void
 router_free(void)
@@ -284,6 +330,21 @@ router_unbind(struct xconn *c)
 		free(a->bare);
 		free(a);
 	}
+}
+
+/*
+ * Session old's place goes to to, a connection of the same account on
+ * this node that takes its resource over (sm.c: hibernation, resume).
+ */
+void
+router_rebind(struct xconn *old, struct xconn *to)
+{
+	struct account	*a;
+
+	if ((a = router_account(old->bare, 0)) == NULL)
+		fatalx("router_rebind: %s is not bound", old->bare);
+	TAILQ_INSERT_AFTER(&a->sessions, old, to, rentry);
+	TAILQ_REMOVE(&a->sessions, old, rentry);
 }
 
 /* The session bound to bare/resource, or NULL. */

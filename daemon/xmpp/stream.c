@@ -396,6 +396,9 @@ xconn_event(void *arg, int what, const char *why)
 		log_debug("xconn_event: %s: %s: %s", c->peer,
 		    c->tls ? "TLS" : "socket", why);
 	log_debug("xconn_event: %s: connection closed", c->peer);
+	/* A resumable SM session leaves c for a shell and waits there. */
+	if (c->kind == XC_CLIENT && !c->closing)
+		(void)sm_hibernate(c);
 	xconn_close(c);
 	xconn_bury(c);
 }
@@ -510,6 +513,8 @@ xconn_free(struct xconn *c)
 	xparser_free(c->parser);
 	sasl_free(c->sasl);
 	xnode_free(c->presence);
+	if (c->sm != NULL)
+		sm_closed(c);
 	free(c->domain);
 	free(c->local);
 	free(c->resource);
@@ -541,7 +546,8 @@ stream_close(struct xconn *c)
 		c->unauth_counted = 0;
 		xmpp_unauth_done(c);
 	}
-	xio_pause(c->io);
+	if (c->io != NULL)
+		xio_pause(c->io);
 	if (xconn_unsent(c) == 0) {
 		xconn_bury(c);
 		return;
@@ -569,6 +575,12 @@ stream_send(struct xconn *c, const struct xnode *n)
 	char	*s;
 	size_t	 len;
 
+	if (c->sm != NULL && sm_is_stanza(n)) {
+		sm_send(c, n);		/* counted and kept there */
+		return;
+	}
+	if (c->io == NULL)
+		return;			/* a shell: no stream */
 	s = xnode_string(n, &len);
 	xio_write(c->io, s, len);
 	free(s);
@@ -585,7 +597,36 @@ stream_send(struct xconn *c, const struct xnode *n)
 static void
 stream_send_raw(struct xconn *c, const char *s)
 {
-	xio_write(c->io, s, strlen(s));
+	if (c->io != NULL)
+		xio_write(c->io, s, strlen(s));
+}
+
+/*
+ * A local client connection with no transport for c's account (same
+ * domain, account, peer for logs), ready and on the list of streams:
+ * where sm.c keeps a hibernating session. What it is sent is kept by
+ * sm.c, raw bytes are dropped; closing it frees it soon.
+ */
+struct xconn *
+xconn_shell(struct xconn *c)
+{
+	struct xconn	*h;
+
+	h = xcalloc(1, sizeof(*h));
+	h->kind = XC_CLIENT;
+	h->ns = NS_CLIENT;
+	h->state = XS_READY;
+	h->ops = &stream_ops;
+	xconn_set_peer(h, c->addr, c->peer);
+	h->domain = xstrdup(c->domain);
+	h->local = xstrdup(c->local);
+	h->bare = xstrdup(c->bare);
+	h->mech = c->mech;
+	h->tls = 1;
+	h->header_sent = 1;
+	memcpy(h->streamid, c->streamid, sizeof(h->streamid));
+	TAILQ_INSERT_TAIL(&xconns, h, entry);
+	return (h);
 }
 
 /* Our stream header, from the given domain, once per stream. */

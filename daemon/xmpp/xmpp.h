@@ -33,6 +33,7 @@
 #define NS_PING		"urn:xmpp:ping"
 #define NS_DISCO_INFO	"http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
+#define NS_SM		"urn:xmpp:sm:3"
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
@@ -55,6 +56,13 @@
 #define XMPP_SHAPE_ACCT_BURST	(512 * 1024)	/* ... after a burst of */
 #define XMPP_ROSTER_PENDING	16	/* roster changes an account waits on */
 #define XMPP_IDLE_SECS		2	/* sweep for idle streams this often */
+/* XEP-0198 stream management (sm.c; ejabberd: resume_timeout 300,
+   max_ack_queue 5000) */
+#define XMPP_SM_RESUME_SECS	300	/* a broken resumable session waits */
+#define XMPP_SM_QUEUE_MAX	5000	/* unacknowledged stanzas per session */
+#define XMPP_SM_QUEUE_BYTES	(4 * 1024 * 1024) /* ... and their bytes */
+#define XMPP_SM_ACK_EVERY	10	/* we ask for an ack (<r/>) after */
+#define XMPP_SM_ACK_MS		1000	/* ... so many stanzas, or so long */
 
 struct xconn;
 struct xnode;
@@ -64,6 +72,7 @@ struct c2s_derive;
 struct xshape_acct;
 struct xio;
 struct xunsent;
+struct xsm;
 struct event;
 
 /* A JID split into its parts; all allocated, local and resource may be NULL. */
@@ -86,6 +95,7 @@ struct jid {
 /* Why a stream's input is not parsed for now (xconn_hold). */
 #define XCONN_HOLD_RATE	0x1	/* input shaping: the bucket is empty */
 #define XCONN_HOLD_AUTH	0x2	/* a key derivation is running */
+#define XCONN_HOLD_SM	0x4	/* a resume the layer above looks up */
 
 /*
  * What a connection does when the core sends to it, fails it or closes
@@ -134,6 +144,7 @@ struct xconn {
 	struct sasl_session	*sasl;
 	struct c2s_derive	*derive;	/* PLAIN: its key derivation */
 	struct xnode		*presence;	/* last broadcast presence */
+	struct xsm		*sm;		/* NULL until <enable/> */
 
 	/* components */
 	char			*cb;		/* call bridge name */
@@ -195,6 +206,22 @@ struct xconn {
  *	stanza's node that it is done until then, so that node sends it
  *	again to the next leader if this one goes meanwhile.
  *   release: the stanza held by handle is done.
+ *   sm_on: SM was enabled with resume on local session c (after
+ *	<enabled/> is queued).
+ *   sm_divert: stanza n is about to go to SM session c (local, live or
+ *	hibernating) by any path but the hook's own deliveries (the
+ *	stanzas of sm_resume_done; the hook tells its own router_deliver
+ *	calls apart itself): 1 if the layer above took it (it comes back
+ *	through router_deliver), 0 to send it here.
+ *   sm_sent: stanza n was queued for SM session c as number h (counted,
+ *	kept until acknowledged).
+ *   sm_ack: the client of c acknowledged up to h; in is c's inbound
+ *	count.
+ *   sm_resume: <resume previd h> on new stream c whose previd is not
+ *	here: 1 if the layer above looks for it (it calls sm_resume_done
+ *	later, by c's serial), 0 to answer <failed><item-not-found/> now.
+ *   sm_off: SM session c ends for good (closed cleanly, a stream error,
+ *	the queue over its bound, timed out); not after sm_drop.
  */
 struct db_roster;
 struct router_hooks {
@@ -211,6 +238,12 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	uint64_t (*hold)(struct xconn *);
 	void	(*release)(uint64_t);
+	void	(*sm_on)(struct xconn *);
+	int	(*sm_divert)(struct xconn *, const struct xnode *);
+	void	(*sm_sent)(struct xconn *, const struct xnode *, uint32_t);
+	void	(*sm_ack)(struct xconn *, uint32_t, uint32_t);
+	int	(*sm_resume)(struct xconn *, const char *, uint32_t);
+	void	(*sm_off)(struct xconn *);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -317,6 +350,29 @@ void		 presence_gone(struct xconn *);
 void		 presence_note(struct xconn *, const struct xnode *);
 /* Keep a session's presence state from its own stanza, sending nothing. */
 void		 presence_track(struct xconn *, const struct xnode *);
+
+/* sm.c: XEP-0198 stream management of local client sessions */
+/* The resumption id of an SM session (borrowed), or NULL if not resumable. */
+const char	*sm_id(const struct xconn *);
+/* Counters: stanzas handled from the client (inbound h), sent to it
+   (outbound), acked by it. */
+uint32_t	 sm_in(const struct xconn *);
+uint32_t	 sm_out(const struct xconn *);
+uint32_t	 sm_acked(const struct xconn *);
+/* Whether c is a hibernating session (stream broke, waiting for resume). */
+int		 sm_hibernating(const struct xconn *);
+/* Kill the (live or hibernating) SM session c silently: no unavailable
+   presence, no offline storage, no error replies, no hooks but the router
+   unbind (it moved: another node resumed it). */
+void		 sm_drop(struct xconn *);
+/* The answer to the sm_resume hook for the new stream whose serial is s:
+   it becomes session full (resource of the same account), with inbound
+   count in, the client's h out_acked, the broadcast presence (may be NULL)
+   and the unacknowledged stanzas q[0..nq) (borrowed) resent numbered from
+   out_acked+1; error != NULL: <failed> with that condition (h if known). */
+void		 sm_resume_done(uint64_t, const char *, uint32_t, uint32_t,
+		    const struct xnode *, const struct xnode **, size_t,
+		    const char *);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */

@@ -24,6 +24,9 @@ int		 xmpp_refused(struct xconn *);
 void		 xconn_send_raw(struct xconn *, const char *);
 
 /* stream.c */
+/* A local client connection with no transport, for c's account: where a
+   hibernating session lives (on the list of streams, bound by sm.c). */
+struct xconn	*xconn_shell(struct xconn *);
 /* A stream on an accepted socket (kind, fd, addr, peer, direct TLS). */
 struct xconn	*xconn_new(int, int, const char *, const char *, int);
 /* <stream:features> with the children of f (borrowed). */
@@ -160,6 +163,43 @@ int		 router_count_clients(void);
 void		 router_components_items(struct xnode *);
 /* Whether a domain is ours. */
 int		 router_is_local(const char *);
+
+/* The layer above's SM hooks (NULL hooks: 0 and nothing). */
+int		 router_sm_divert(struct xconn *, const struct xnode *);
+void		 router_sm_sent(struct xconn *, const struct xnode *, uint32_t);
+void		 router_sm_ack(struct xconn *, uint32_t, uint32_t);
+int		 router_sm_resume(struct xconn *, const char *, uint32_t);
+void		 router_sm_on(struct xconn *);
+void		 router_sm_off(struct xconn *);
+/* Session old's place in the router goes to to (same account, same
+   resource, this node's own). */
+void		 router_rebind(struct xconn *, struct xconn *);
+
+/* sm.c */
+/* Send a stanza (borrowed) to SM session c: counted, kept, maybe
+   diverted; the one place. */
+void		 sm_send(struct xconn *, const struct xnode *);
+/* Whether n counts for SM: a message, presence or iq of the stream. */
+int		 sm_is_stanza(const struct xnode *);
+/* A stanza from c's client was handled: count it. */
+void		 sm_handled(struct xconn *);
+/* An element of NS_SM from c's client (the caller keeps it). */
+void		 sm_element(struct xconn *, struct xnode *);
+/* c's stream broke: 1 if its session hibernates (and left c). */
+int		 sm_hibernate(struct xconn *);
+/* Whether c's session ends silently (sm_drop). */
+int		 sm_silent(const struct xconn *);
+/* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
+void		 sm_closed(struct xconn *);
+/*
+ * Whether a client's h acknowledges at most what was sent: acked and out
+ * are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap).
+ */
+static inline int
+sm_h_valid(uint32_t acked, uint32_t out, uint32_t h)
+{
+	return ((uint32_t)(h - acked) <= (uint32_t)(out - acked));
+}
 
 /* presence.c */
 /* Directed presence (the caller's) to a local bare JID. */

@@ -36,6 +36,8 @@ NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl'
 NS_BIND = 'urn:ietf:params:xml:ns:xmpp-bind'
 NS_CLIENT = 'jabber:client'
 NS_PING = 'urn:xmpp:ping'
+NS_SM = 'urn:xmpp:sm:3'
+NS_ROSTER = 'jabber:iq:roster'
 
 TOP = os.environ.get('TOP', '.')
 SOCK = os.environ.get('SOCK', '')
@@ -439,6 +441,59 @@ def login(user='alice', resource=None, mech='PLAIN', port=CPORT,
     check(feats.find('{%s}bind' % NS_BIND) is not None, 'no bind feature')
     r.bind(resource)
     return r
+
+
+def is_stanza(el):
+    """Whether el counts for stream management: message, presence, iq."""
+    return el.tag in ('{%s}message' % NS_CLIENT, '{%s}presence' % NS_CLIENT,
+                      '{%s}iq' % NS_CLIENT)
+
+
+def sm_enable(r, resume=True, max_secs=None):
+    """XEP-0198 <enable/> on a bound stream; the <enabled/> element (the
+    id, if resumable, also in r.sm_id). r.sm_h counts the stanzas r
+    receives through sm_next from now on."""
+    r.send("<enable xmlns='%s'%s%s/>" % (
+        NS_SM, " resume='true'" if resume else '',
+        " max='%d'" % max_secs if max_secs else ''))
+    el = r.next(what='the answer to <enable/>')
+    check(el.tag == '{%s}enabled' % NS_SM, '<enable/> answered %s' %
+          tostr(el))
+    r.sm_id = el.get('id')
+    r.sm_h = 0
+    return el
+
+
+def sm_login(user='alice', resource=None, resume=True, max_secs=None):
+    """A raw stream logged in, bound and with stream management on."""
+    r = login(user, resource)
+    sm_enable(r, resume, max_secs)
+    return r
+
+
+def sm_next(r, timeout=None, what='a stanza'):
+    """The next stanza on SM stream r, counted in r.sm_h; the server's
+    ack requests (<r/>) are noted in r.sm_requests and skipped."""
+    while True:
+        el = r.next(timeout, what)
+        if el.tag == '{%s}r' % NS_SM:
+            r.sm_requests = getattr(r, 'sm_requests', 0) + 1
+            continue
+        if is_stanza(el):
+            r.sm_h = (r.sm_h + 1) % 2 ** 32
+        return el
+
+
+def sm_resume(user, previd, h, source=None):
+    """A new stream that authenticates as user and sends <resume/>; the
+    stream and the server's answer (<resumed/> or <failed/>)."""
+    r = sasl_stage(source)
+    check(r.auth_plain(user, USERS[user]), 'login as %s failed' % user)
+    r.features = r.open()
+    r.send("<resume xmlns='%s' previd='%s' h='%d'/>" % (NS_SM, previd, h))
+    el = r.next(what='the answer to <resume/>')
+    r.sm_h = h
+    return r, el
 
 
 def main(tests, argv):
