@@ -243,6 +243,14 @@ int		 cfwd_route_local(struct xconn *, struct xnode *);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 
+/* smup.c: the core's stream-management hooks (struct router_hooks) */
+void		 csm_on(struct xconn *);
+int		 csm_divert(struct xconn *, const struct xnode *);
+void		 csm_sent(struct xconn *, const struct xnode *, uint32_t);
+void		 csm_ack(struct xconn *, uint32_t, uint32_t);
+int		 csm_resume_hook(struct xconn *, const char *, uint32_t);
+void		 csm_off(struct xconn *);
+
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
 /* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);

@@ -84,6 +84,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		if (role == CFWD_LEADER) {
 			log_info("cfwd_role: no longer the leader");
 			csettle_stop();
+			csm_lead_stop();
 			clead_links_requeue();
 			clead_links_close(0);
 		}
@@ -95,6 +96,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 			log_info("cfwd_role: not clustered: routing here");
 		cfwd_follow_stop();
 		csettle_stop();
+		csm_lead_stop();
 		clead_links_close(1);
 		role = CFWD_NONE;
 		csettle_members(0, NULL, 0);

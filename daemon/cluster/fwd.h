@@ -21,6 +21,7 @@ struct xparser;
 struct clead_pend;
 struct cfwd_link;
 struct crelay_frame;
+struct csm_entry;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -191,6 +192,10 @@ void		 crelay_answer_all(struct cfwd_link *);
  * the next leader; the others' are forgotten (their nodes send them
  * again). How many went to the queue. */
 size_t		 crelay_requeue(struct cfwd_link *);
+/* Session jid of l's node enabled SM after our frame k: mirror in e
+ * what l keeps for it after k. */
+void		 crelay_mirror(struct cfwd_link *, const char *, uint64_t,
+		    struct csm_entry *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */
@@ -224,6 +229,12 @@ void		 cfwd_drain(void);
 char		*cfwd_follower_status(void);
 /* At exit: the queue, the lists and the events. */
 void		 cfwd_follower_free(void);
+/* Our link to the leader (NULL: none), and the last <d> delivered. */
+struct cfwd_link *cfwd_uplink(void);
+uint64_t	 cfwd_dlast(void);
+/* A stanza (borrowed) our core would send SM session c itself: kept and
+ * sent to the leader (<s l='1'>), which sends it back numbered. */
+void		 cfwd_local(struct xconn *, const struct xnode *);
 
 /* pseudo.c */
 /* Set up the stand-in link of origins that went. */
@@ -261,6 +272,10 @@ uint64_t	 cpseudo_held_upto(const struct cfwd_link *, uint64_t);
 /* Unavailable presence of a session that died with the leader before
  * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 cpseudo_gone_presence(const char *);
+/* SM session full resumed on link l's node: its pseudo there, bound,
+ * with its presence (may be NULL) noted; NULL if it cannot be. */
+struct xconn	*cpseudo_resumed(struct cfwd_link *, const char *,
+		    const struct xnode *);
 
 /* leader.c */
 /* The leader's events, made once the loop exists. */
@@ -316,5 +331,53 @@ void		 csettle_hold(struct cfwd_link *, uint64_t, int, const char *,
 		    struct xnode *);
 /* Forget what is held of a link (by serial) that closed. */
 void		 csettle_drop(uint64_t);
+
+/* smlead.c: stream management, the leader's side */
+/* The timers, once the loop exists; at exit, everything. */
+void		 csm_events(void);
+void		 csm_free(void);
+/* Whether pseudo c hibernates (its node is gone); their stand-in link. */
+int		 csm_hibernating(const struct xconn *);
+struct cfwd_link *csm_hib_link(void);
+/* Whether pseudo c is an SM session (1: *k the number of its next). */
+int		 csm_lead_next(const struct xconn *, uint32_t *);
+/* Number and mirror stanza n (len: serialised, 0 unknown) for pseudo c:
+ * 1 (*k its number), 0 c is no SM session, -1 no room. */
+int		 csm_lead_send(struct xconn *, const struct xnode *, size_t,
+		    uint32_t *);
+/* Whether what is kept for recipient to (kind) is mirrored. */
+int		 csm_covers(int, const char *);
+/* A forwarded stanza of session from on link l was routed. */
+void		 csm_lead_in(struct cfwd_link *, const char *);
+/* Pseudo c's link is gone for good: 1 if c hibernates, else 0. */
+int		 csm_hibernate(struct xconn *);
+/* The SM sessions of link l hibernate. */
+void		 csm_hibernate_link(struct cfwd_link *);
+/* Session c (pseudo or local) leaves: its entry goes. */
+void		 csm_dropped(struct xconn *);
+/* Resume id of account bare at h on stream rid of link l's node (NULL:
+ * ours); on the next turn for one of ours. */
+void		 csm_lead_resume(struct cfwd_link *, uint64_t, const char *,
+		    const char *, uint32_t);
+void		 csm_resume_soon(uint64_t, const char *, const char *,
+		    uint32_t);
+/* A follower's SM frame: 1 if n was one (the caller frees it). */
+int		 csm_lead_frame(struct cfwd_link *, struct xnode *);
+/* The leader's own SM sessions: enabled, sent h, acknowledged. */
+void		 csm_lead_on(struct xconn *);
+void		 csm_lead_sent(struct xconn *, const struct xnode *, uint32_t);
+void		 csm_lead_ack(struct xconn *, uint32_t, uint32_t);
+/* We step down: forget every entry and hibernating session. */
+void		 csm_lead_stop(void);
+/* SM sessions known, and how many of them hibernate. */
+void		 csm_counts(int *, int *);
+
+/* smup.c: stream management, the follower's side */
+/* Stanza st of a <d> goes to c now (NULL, NULL: done). */
+void		 csm_up_delivering(const struct xconn *, const struct xnode *);
+/* An SM frame from the leader: 1 if n was one (the caller frees it). */
+int		 csm_up_frame(struct xnode *);
+/* The link to the leader is lost: pending resumptions fail. */
+void		 csm_up_lost(void);
 
 #endif /* CLUSTER_FWD_H */

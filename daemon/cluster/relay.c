@@ -38,6 +38,7 @@
  * routes it again (link.c, clink_origin_new).
  */
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 
 #include <stdint.h>
@@ -51,6 +52,7 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
+#include "cluster/smtab.h"
 
 #define CRELAY_KEEP_MAX		4096	/* <d> frames kept per follower */
 #define CRELAY_KEEP_BYTES	(16 * 1024 * 1024)	/* and their bytes */
@@ -112,8 +114,18 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	const char		*to;
 	char			*s;
 	size_t			 len, bytes;
+	uint32_t		 k;
+	int			 sm;
 
-	if (l == NULL || l->dead || c->closing)
+	if (l == NULL || c->closing)
+		return;
+	if (csm_hibernating(c)) {
+		/* Its node is gone: mirrored only, for its resumption. */
+		if (csm_lead_send(c, n, 0, &k) == -1)
+			crelay_refuse(l, c, n);
+		return;
+	}
+	if (l->dead)
 		return;
 	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
 	f = clink_frame("d", "to", to);
@@ -123,6 +135,8 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 		clink_set_num(f, "os", o->seq);
 		clink_set_num(f, "op", o->pass);
 	}
+	if ((sm = csm_lead_next(c, &k)))
+		clink_set_num(f, "k", k);	/* its SM number */
 	clink_add_stanza(f, n);
 	s = clink_frame_string(f, &len);
 	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
@@ -134,6 +148,11 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	    (!crelay_gone_presence(n) ||
 	    l->nkept >= CRELAY_KEEP_MAX + CRELAY_KEEP_GONE ||
 	    l->keptbytes + bytes > CRELAY_KEEP_BYTES + CRELAY_GONE_BYTES)) {
+		free(s);
+		crelay_refuse(l, c, n);
+		return;
+	}
+	if (sm && csm_lead_send(c, n, len, &k) == -1) {
 		free(s);
 		crelay_refuse(l, c, n);
 		return;
@@ -237,8 +256,9 @@ crelay_answer_all(struct cfwd_link *l)
 
 	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
 		TAILQ_REMOVE(&l->kept, fr, entry);
-		if (fr->st != NULL && (r = crelay_error(fr->st,
-		    "recipient-unavailable")) != NULL) {
+		if (fr->st != NULL && !csm_covers(fr->kind, fr->to) &&
+		    (r = crelay_error(fr->st, "recipient-unavailable")) !=
+		    NULL) {
 			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 			n++;
@@ -270,8 +290,9 @@ crelay_moved(struct cfwd_link *l, int kind, const char *to)
 		if (fr->st == NULL || fr->kind != kind ||
 		    strcmp(fr->to, to) != 0)
 			continue;
-		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
-		    NULL) {
+		/* An SM session's are mirrored: it resumed there. */
+		if (!csm_covers(kind, to) && (r = crelay_error(fr->st,
+		    "recipient-unavailable")) != NULL) {
 			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 		}
@@ -291,6 +312,24 @@ crelay_moved(struct cfwd_link *l, int kind, const char *to)
 		n++;
 	}
 	return (n);
+}
+
+/*
+ * Session jid of l's node enabled SM after it delivered our frame k: the
+ * frames kept for it after k are its first numbered stanzas (it
+ * delivers them after enabling): mirror them in e, in order.
+ */
+void
+crelay_mirror(struct cfwd_link *l, const char *jid, uint64_t k,
+    struct csm_entry *e)
+{
+	struct crelay_frame	*fr;
+
+	TAILQ_FOREACH(fr, &l->kept, entry)
+		if (fr->n > k && fr->st != NULL && fr->kind == XC_CLIENT &&
+		    strcmp(fr->to, jid) == 0 &&
+		    csmtab_push(e, fr->st, fr->len) == -1)
+			log_warnx("crelay_mirror: %s: no room to mirror", jid);
 }
 
 /* Frames up to n are delivered (<dack>): forget them; 0 if not news. */
