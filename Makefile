@@ -74,7 +74,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/settle.c \
 	      daemon/cluster/relay.c daemon/cluster/pseudo.c \
 	      daemon/cluster/smtab.c daemon/cluster/smlead.c \
-	      daemon/cluster/smup.c daemon/cluster/smstub.c \
+	      daemon/cluster/smup.c \
 	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
@@ -98,7 +98,7 @@ UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_router check_addrlimit check_cluster_link \
 	      check_cluster_status check_cluster_session check_unsent \
 	      check_cluster_smtab
-UNIT_TESTS += check_control
+UNIT_TESTS += check_control check_sm
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
 ALL_OBJS = $(COMMON_OBJS) $(MMP_OBJS) $(MMPD_OBJS) \
@@ -194,6 +194,8 @@ $(O)/tests/unit/check_cluster_smtab: $(O)/tests/unit/check_cluster_smtab.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_unsent: $(O)/tests/unit/check_unsent.o \
     $(O)/daemon/xmpp/unsent.o $(O)/daemon/xml/tree.o $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_sm: $(O)/tests/unit/check_sm.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_cluster_status: $(O)/tests/unit/check_cluster_status.o \
     $(O)/daemon/cluster/status.o $(COMMON_OBJS)

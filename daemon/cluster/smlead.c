@@ -163,14 +163,19 @@ csm_resume_ms(void)
 	return ((int64_t)secs * 1000);
 }
 
-/* The entry whose session is c (a pseudo or a local stream), or NULL. */
+/*
+ * The entry whose session is c, or NULL: a pseudo by its pointer, a
+ * local stream by its full JID (the core moves a session between
+ * connections as it hibernates and resumes).
+ */
 static struct csm_entry *
 csm_of(const struct xconn *c)
 {
 	struct csm_entry	*e;
 
-	if (c->kind != XC_CLIENT || (e = csmtab_by_full(c->full)) == NULL ||
-	    e->c != c)
+	if (c->kind != XC_CLIENT || (e = csmtab_by_full(c->full)) == NULL)
+		return (NULL);
+	if (c->remote == NULL ? !e->local : e->c != c)
 		return (NULL);
 	return (e);
 }
@@ -434,15 +439,19 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		csm_answer(at, rid, "unexpected-request");
 		return;
 	}
-	if ((old = e->c) != NULL && old->presence != NULL)
+	old = e->local ? clink_find(NULL, XC_CLIENT, e->full) : e->c;
+	if (old != NULL && old->presence != NULL)
 		presence = xnode_copy(old->presence);
 	if (e->hib_ms != 0)
 		nhib--;
 	e->hib_ms = 0;
 	e->c = NULL;			/* it moves: the entry stays */
-	if (old != NULL && old->remote == NULL)
+	e->local = 0;
+	if (old != NULL && old->remote == NULL) {
+		/* Closed later: its place in the router goes now. */
 		sm_drop(old);
-	else if (old != NULL) {
+		router_unbind(old);
+	} else if (old != NULL) {
 		ol = old->remote;
 		if (!ol->dead && !ol->holder && ol != &hib)
 			clink_send(ol, clink_frame("smdrop", "jid", e->full));
@@ -457,7 +466,8 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 	    e->in, nq, h);
 	e->owner = at != NULL ? at->id : 0;
 	if (at == NULL) {
-		/* Ours: the core binds it, and sm_on or sm_sent adopt it. */
+		/* Ours: the core binds it (it keeps the id). */
+		e->local = 1;
 		sm_resume_done(rid, e->full, e->in, h, presence, q, nq, NULL);
 		goto out;
 	}
@@ -581,13 +591,11 @@ csm_lead_on(struct xconn *c)
 
 	if (id == NULL || c->full == NULL)
 		return;
-	if ((e = csmtab_by_full(c->full)) != NULL && e->owner == 0 &&
-	    (e->c == NULL || e->c == c) && strcmp(e->id, id) == 0) {
-		e->c = c;
+	if ((e = csmtab_by_full(c->full)) != NULL && e->local &&
+	    strcmp(e->id, id) == 0)
 		return;
-	}
 	e = csmtab_add(id, c->full, sm_in(c), sm_out(c));
-	e->c = c;
+	e->local = 1;
 	e->owner = 0;
 }
 
@@ -597,10 +605,8 @@ csm_lead_sent(struct xconn *c, const struct xnode *n, uint32_t h)
 {
 	struct csm_entry	*e;
 
-	if (c->full == NULL || (e = csmtab_by_full(c->full)) == NULL ||
-	    e->owner != 0 || (e->c != NULL && e->c != c))
+	if ((e = csm_of(c)) == NULL || c->remote != NULL)
 		return;
-	e->c = c;
 	if (h != (uint32_t)(e->k + 1))
 		return;			/* resent after a resume: mirrored */
 	if (csmtab_push(e, n, 0) == -1)

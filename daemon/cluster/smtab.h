@@ -31,8 +31,10 @@ struct csm_entry {
 	char			*id;		/* resumption id */
 	char			*bare;		/* its account */
 	char			*full;		/* its session */
-	struct xconn		*c;		/* a pseudo, or a local stream
-						   (owner 0), or NULL */
+	struct xconn		*c;		/* its pseudo, or NULL */
+	int			 local;		/* a session of this node (found
+						   by its full JID: the core
+						   moves it between streams) */
 	uint64_t		 owner;		/* node id, 0: this node */
 	uint32_t		 in;		/* handled from the client */
 	uint32_t		 k;		/* sent to it (its outbound h) */

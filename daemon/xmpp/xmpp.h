@@ -238,21 +238,11 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	uint64_t (*hold)(struct xconn *);
 	void	(*release)(uint64_t);
-	/* SM enabled with resume on local session c (after <enabled/> is queued). */
 	void	(*sm_on)(struct xconn *);
-	/* Stanza n is about to go to SM session c (local, live or
-	   hibernating) by any path but the hook's own deliveries: 1 if the
-	   layer above took it (it will come back through router_deliver). */
 	int	(*sm_divert)(struct xconn *, const struct xnode *);
-	/* Stanza n was queued for SM session c as number h (counted, kept). */
 	void	(*sm_sent)(struct xconn *, const struct xnode *, uint32_t);
-	/* The client of c acknowledged up to h; in is c's inbound count. */
 	void	(*sm_ack)(struct xconn *, uint32_t, uint32_t);
-	/* <resume previd h> on new stream c whose previd is not here: 1 if
-	   the layer above looks for it (it calls sm_resume_done later, by
-	   c's serial), 0 to answer <failed><item-not-found/> now. */
 	int	(*sm_resume)(struct xconn *, const char *, uint32_t);
-	/* SM session c ends for good (closed cleanly, timed out, dropped). */
 	void	(*sm_off)(struct xconn *);
 };
 

@@ -900,6 +900,7 @@ import stepdown  # noqa: E402,F401 (a leader steps down, quorum lost)
 import nqtime  # noqa: E402,F401 (the no-quorum bound on every path)
 import members  # noqa: E402,F401 (membership changes under faults)
 import order  # noqa: E402,F401 (order across lost quorum, a paused leader)
+import smresume  # noqa: E402,F401 (stream management resumes anywhere)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
