@@ -58,7 +58,7 @@
 #define XL_TICK_US		1000
 #define XL_SETTLE_MS		500
 #define XL_MAX_SRC		250	/* source addresses 127.0.0.1.. (-S) */
-#define XL_MAX_SM_EVERY		1000	/* -M: <r/> after at most this many */
+#define XL_MAX_SM_EVERY	1000	/* -M: most stanzas per <r/> */
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
 #define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
@@ -126,11 +126,11 @@ struct sess {
 	unsigned int		 ssiglen;
 	int			 verified;
 	uint64_t		 t0;
-	int			 sm;	/* stream management on (-M) */
-	uint32_t		 sm_in;	/* stanzas received since <enabled/> */
-	uint32_t		 sm_out; /* stanzas sent since <enable/> */
-	uint32_t		 sm_acked; /* the server's last h */
-	int			 sm_unreq; /* sent since our last <r/> */
+	int			 sm;	/* SM on (-M) */
+	uint32_t		 sm_in;	/* stanzas received (h) */
+	uint32_t		 sm_out; /* stanzas sent */
+	uint32_t		 sm_acked; /* the server's h */
+	int			 sm_unreq; /* since our <r/> */
 };
 
 /* SCRAM salted password, kept per account for its other resources. */
@@ -197,7 +197,7 @@ struct xl {
 	int			 quiet;
 	int			 keep_going;
 	int			 nsrc;
-	int			 sm_every;	/* -M: SM, <r/> every n stanzas */
+	int			 sm_every;	/* -M: <r/> every n */
 	uint64_t		 seed;
 
 	/* Run state. */
@@ -240,9 +240,9 @@ struct xl {
 	int			 cur;
 	uint64_t		 late;
 	uint64_t		 stray;
-	uint64_t		 sm_reqs;	/* our <r/> sent */
-	uint64_t		 sm_acks;	/* the server's <a/> received */
-	uint64_t		 sm_asked;	/* the server's <r/> answered */
+	uint64_t		 sm_reqs;	/* our <r/> */
+	uint64_t		 sm_acks;	/* its <a/> */
+	uint64_t		 sm_asked;	/* its <r/> */
 	struct reason		 reasons[XL_MAX_REASONS];
 	int			 nreasons;
 	char			*padding;

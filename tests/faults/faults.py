@@ -4,16 +4,16 @@
               [--period S] [--ops N] [--sm 0|1]
 
 In its own network namespace (re-executes itself under unshare -n, as
-root), N real mmpd daemons on 127.0.0.1..N form a cluster; a client
-u<i> on every node and a call-bridge stand-in cb<i> on the first three
-send numbered messages to every other endpoint (tests/faults/endpoint.py)
-and reconnect to any node when their session ends, sending again what
-was not accepted. The odd users (u1, u3, ...) use stream management
+root), N real mmpd daemons on 127.0.0.1..N form a cluster; a client u<i>
+on every node and a call-bridge stand-in cb<i> on the first three send
+numbered messages to every other endpoint (tests/faults/endpoint.py) and
+reconnect to any node when their session ends, sending again what was
+not accepted. The odd users (u1, u3, ...) use stream management
 (XEP-0198) where the server offers it (--sm 0: none does): they resume
-their session on another node when theirs dies. Meanwhile operations change replicated state (accounts
-added and removed through mmp, roster items set by the clients) and a
-nemesis injects faults one at a time, at moments and on targets drawn
-from the seed:
+their session on another node when theirs dies. Meanwhile operations
+change replicated state (accounts added and removed through mmp, roster
+items set by the clients) and a nemesis injects faults one at a time, at
+moments and on targets drawn from the seed:
 
   kill       kill -9 of a node, restarted after a moment
   pause      SIGSTOP of a node, SIGCONT after a moment

@@ -4,15 +4,15 @@ resumption on a survivor) and the fault test (tests/faults/endpoint.py:
 the endpoints with stream management).
 
 It does what a client does and no more: STARTTLS, SASL PLAIN, bind,
-<enable resume='true'/>; it answers pings (XEP-0199); it counts the stanzas it handles (h) and
-answers the server's <r/>; it keeps every stanza it sends until the
-server's <a h/> covers it and asks for an ack after every `window`
-stanzas (slixmpp's default window is 5); when its connection ends it can
-<resume previd h/> on any server, which resends what the server did not
-acknowledge. Its own code, not slixmpp's xep_0198 plugin: that plugin
-empties its queue of unacknowledged stanzas when it sends <resume/>, so
-it resends nothing after a resumption, and it resumes only on the
-object that lost the connection.
+<enable resume='true'/>; it answers pings (XEP-0199); it counts the
+stanzas it handles (h) and answers the server's <r/>; it keeps every
+stanza it sends until the server's <a h/> covers it and asks for an ack
+after every `window` stanzas (slixmpp's default window is 5); when its
+connection ends it can <resume previd h/> on any server, which resends
+what the server did not acknowledge. Its own code, not slixmpp's
+xep_0198 plugin: that plugin empties its queue of unacknowledged stanzas
+when it sends <resume/>, so it resends nothing after a resumption, and
+it resumes only on the object that lost the connection.
 
 Callbacks: on_stanza(element) for every message, presence and iq
 received (after it is counted); on_acked(tags, when) with the tags given
