@@ -219,12 +219,9 @@ if any(v is not None for x in SM.values() for v in x.values()):
         {s: SM[s][("on", "user")] for s, _ in servers})
     for what, label, nd in (("syscalls", "syscalls", 2),
                             ("allocs", "heap allocations", 1)):
-        row("%s without SM / with SM" % label, "lower",
-            {s: SM[s][("on", what)] for s, _ in servers},
-            {s: "%s/%s" % (fmt(SM[s][("off", what)], nd),
-                           fmt(SM[s][("on", what)], nd))
-             for s, _ in servers if SM[s][("on", what)] is not None},
-            nd=nd)
+        for mode, how in (("off", "without"), ("on", "with")):
+            row("%s %s SM" % (label, how), "lower",
+                {s: SM[s][(mode, what)] for s, _ in servers}, nd=nd)
 
 storm = env.get("storm", 1000)
 section("Login storm: %s accounts, SCRAM-SHA-1 over STARTTLS, %s in flight"
