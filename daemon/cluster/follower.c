@@ -60,6 +60,9 @@
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
  *   <bye/>		the leader shuts down
+ * and the frames of stream management: smup.c (a follower's sessions,
+ * resumption), smcopy.c (copies of the leader's sessions, registration
+ * of a follower's with a new leader).
  *
  * Frames are written from trees (attribute values may come in either
  * quote). A stanza whose namespace is inherited is written in
@@ -279,6 +282,10 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	}
 	if (to == NULL || (st = xnode_first(n)) == NULL)
 		return;
+	if (xnode_attr(n, "m") != NULL) {
+		csm_copy_d(to, n);	/* a copy of the leader's SM stanza */
+		return;
+	}
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
 		cfwd_back(to, st);
@@ -378,7 +385,7 @@ cfwd_up_frame(struct cfwd_link *l, struct xnode *n)
 		leader_leaving = leader_id;
 	} else if (strcmp(name, "kill") == 0)
 		cfwd_kill(n);
-	else if (csm_up_frame(n))
+	else if (csm_copy_frame(l->id, n) || csm_up_frame(n))
 		;			/* stream management, smup.c */
 	else
 		log_debug("cfwd_up_frame: %s: unknown <%s>", l->addr, name);
@@ -449,12 +456,14 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	/* It tells us its sessions again once we have synced. */
 	clink_jids_clear(&lsess);
 	lsess_of = h->id;
+	csm_copy_clear();		/* it sends its SM sessions' copies */
 	if (leader_leaving != 0 && leader_leaving != h->id)
 		leader_leaving = 0;
 	log_info("cfwd_dialled: linked to the leader %s, %zu stanzas to "
 	    "send again", l->addr, nqueue);
 	clink_header(l, epoch);
 	cfwd_burst(l);
+	csm_up_linked(l);		/* resumptions that wait for it */
 	clink_pending(l);
 }
 
@@ -542,6 +551,7 @@ cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 		xnode_set_attr(f, "announced", "1");
 		clink_add_stanza(f, c->presence);
 	}
+	csm_bind_attrs(f, c, next_seq);
 	clink_send(l, f);
 }
 

@@ -76,6 +76,9 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		 */
 		prev = cfwd_unfollow(role == CFWD_FOLLOWER, &orphans, &left);
 		clead_links_close(0);
+		if (!left)
+			csm_promote(&orphans);	/* its SM sessions hibernate */
+		csm_up_leads();
 		csettle_orphans_set(&orphans);
 		csettle_start(prev, left);
 		role = CFWD_LEADER;

@@ -549,6 +549,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		l->synced = 1;
 		cpseudo_carried_gone(l);
 		clead_tell_all(l);
+		csm_copy_snapshot(l);	/* our SM sessions' copies */
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
 		csettle_check();
@@ -907,6 +908,34 @@ clead_tell(struct xconn *c, int here)
 	TAILQ_FOREACH(l, &links, entry)
 		clink_write(l, s, len);
 	free(s);
+}
+
+/* Leader: frame f (freed) to every follower linked. */
+void
+clead_send_all(struct xnode *f)
+{
+	struct cfwd_link	*l;
+	char			*s;
+	size_t			 len;
+
+	s = clink_frame_string(f, &len);
+	TAILQ_FOREACH(l, &links, entry)
+		if (!l->holder && !l->dead)
+			clink_write(l, s, len);
+	free(s);
+}
+
+/*
+ * Leader: stanza n (borrowed), number h of our SM session to, copied to
+ * every follower (a holder keeps it for its next link).
+ */
+void
+clead_copy_all(const char *to, uint32_t h, const struct xnode *n)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		crelay_copy(l, to, h, n);
 }
 
 /* Leader: a follower that has registered hears of all our sessions. */

@@ -301,7 +301,7 @@ cpseudo_route_s(struct cfwd_link *l, int kind, const char *id, uint64_t seq,
 			xconn_send(c, xnode_first(f));
 	} else if (xnode_attr(f, "back") == NULL) {
 		if (kind == XC_CLIENT)
-			csm_lead_in(l, id);
+			csm_lead_in(l, id, seq);
 		cpseudo_route_from(l, kind, id, l->epoch, seq, xnode_first(f));
 	} else
 		cpseudo_back(l, kind, id, l->epoch, seq, xnode_first(f));
@@ -432,6 +432,9 @@ cfwd_route_local(struct xconn *from, struct xnode *n)
 	routing = &o;
 	router_route(from, n);
 	routing = NULL;
+	if (from->kind == XC_CLIENT && strcmp(xnode_name(n), "presence") == 0 &&
+	    xnode_attr(n, "to") == NULL)
+		csm_lead_presence(from);	/* its copies have it */
 	return (1);
 }
 
@@ -564,6 +567,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 		clead_moved(l, XC_CLIENT, c->full);
 	}
 	cpseudo_carried_del(l, jid);		/* it is back */
+	csm_seed(l, c, n);			/* an SM session's mirror */
 	if (roster != NULL && strcmp(roster, "1") == 0)
 		c->roster_wanted = 1;
 	p = xnode_first(n);
@@ -656,6 +660,34 @@ cpseudo_resumed(struct cfwd_link *l, const char *full,
 	if (presence != NULL)
 		presence_note(c, presence);
 	clead_moved(l, XC_CLIENT, c->full);
+	return (c);
+}
+
+/*
+ * A new leader: the SM session full, of the leader before us, hibernates
+ * here as a pseudo on the stand-in link (csm_hib_link), bound and
+ * available with presence (borrowed; NULL: none known); NULL if it
+ * cannot be.
+ */
+struct xconn *
+cpseudo_hib(const char *full, const struct xnode *presence)
+{
+	struct cfwd_link	*l = csm_hib_link();
+	struct xconn		*c;
+	const char		*cond = NULL;
+
+	if ((c = cpseudo_new(l, XC_CLIENT, full)) == NULL)
+		return (NULL);
+	if (router_bind(c, 0, &cond) == -1) {
+		xconn_free(c);
+		return (NULL);
+	}
+	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+	l->nsess++;
+	if (presence != NULL)
+		presence_note(c, presence);
+	else
+		c->available = 1;
 	return (c);
 }
 

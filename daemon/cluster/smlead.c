@@ -46,9 +46,15 @@
 
 #define CSM_CHECK_MS		1000	/* hibernating sessions checked */
 
-/* A resumption on one of our streams, answered on the next turn. */
+#define CSM_SETTLE_RETRY_MS	100	/* a resumption waits for settling */
+
+/*
+ * A resumption on one of our streams (link 0) or a follower's (its
+ * link's serial), answered on the next turn, or once we have settled.
+ */
 struct csm_asked {
 	TAILQ_ENTRY(csm_asked)	 entry;
+	uint64_t		 link;
 	uint64_t		 rid;
 	char			*id;
 	char			*bare;
@@ -107,12 +113,14 @@ csm_events(void)
  * hook).
  */
 void
-csm_resume_soon(uint64_t rid, const char *id, const char *bare, uint32_t h)
+csm_resume_soon(uint64_t link, uint64_t rid, const char *id,
+    const char *bare, uint32_t h)
 {
 	struct timeval		 tv = { 0, 0 };
 	struct csm_asked	*a;
 
 	a = xcalloc(1, sizeof(*a));
+	a->link = link;
 	a->rid = rid;
 	a->id = xstrdup(id);
 	a->bare = xstrdup(bare);
@@ -122,19 +130,35 @@ csm_resume_soon(uint64_t rid, const char *id, const char *bare, uint32_t h)
 		evtimer_add(asked_ev, &tv);
 }
 
-/* Answer the resumptions asked on our streams. */
+/*
+ * Answer the resumptions asked; while we settle after an election (the
+ * followers register their sessions, with the state of their SM ones)
+ * they wait.
+ */
 static void
 csm_asked_run(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval		 tv = { 0, CSM_SETTLE_RETRY_MS * 1000 };
 	struct csm_asked	*a;
+	struct cfwd_link	*l;
+	int			 lead;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
+	lead = cfwd_role_get() == CFWD_LEADER;
+	if (lead && csettle_active() && !TAILQ_EMPTY(&asked)) {
+		evtimer_add(asked_ev, &tv);
+		return;
+	}
 	while ((a = TAILQ_FIRST(&asked)) != NULL) {
 		TAILQ_REMOVE(&asked, a, entry);
-		if (cfwd_role_get() == CFWD_LEADER)
-			csm_lead_resume(NULL, a->rid, a->id, a->bare, a->h);
+		l = NULL;
+		if (a->link != 0 && (!lead ||
+		    (l = clead_link_by_serial(a->link)) == NULL))
+			;		/* its follower asks the next leader */
+		else if (lead)
+			csm_lead_resume(l, a->rid, a->id, a->bare, a->h);
 		else
 			sm_resume_done(a->rid, NULL, 0, 0, NULL, NULL, 0,
 			    "item-not-found");
@@ -157,7 +181,7 @@ csm_resume_ms(void)
 
 	if (v != NULL && *v != '\0') {
 		secs = strtol(v, &end, 10);
-		if (*end != '\0' || secs < 1 || secs > 86400)
+		if (*end != '\0' || secs < 1 || secs > XMPP_SM_RESUME_SECS)
 			secs = XMPP_SM_RESUME_SECS;
 	}
 	return ((int64_t)secs * 1000);
@@ -245,15 +269,19 @@ csm_covers(int kind, const char *to)
 	return (kind == XC_CLIENT && csmtab_by_full(to) != NULL);
 }
 
-/* A stanza of pseudo c (a forwarded <s>) was routed: one more handled. */
+/*
+ * A stanza of pseudo c (link l's <s> seq) was routed: one more handled,
+ * unless its inbound count includes it already (registered after it).
+ */
 void
-csm_lead_in(struct cfwd_link *l, const char *from)
+csm_lead_in(struct cfwd_link *l, const char *from, uint64_t seq)
 {
 	struct csm_entry	*e;
 	struct xconn		*c;
 
 	if ((e = csmtab_by_full(from)) == NULL ||
-	    (c = clink_find(l, XC_CLIENT, from)) == NULL || e->c != c)
+	    (c = clink_find(l, XC_CLIENT, from)) == NULL || e->c != c ||
+	    seq <= e->in_seq)
 		return;
 	e->in++;
 }
@@ -278,13 +306,21 @@ csm_hibernate(struct xconn *c)
 	TAILQ_INSERT_TAIL(&hib.pseudos, c, entry);
 	hib.nsess++;
 	c->remote = &hib;
+	log_info("csm_hibernate: %s (%s):", c->full, l->addr);
+	csm_hib_start(e);
+	return (1);
+}
+
+/* Entry e's session (a pseudo on hib) hibernates from now on. */
+void
+csm_hib_start(struct csm_entry *e)
+{
 	e->hib_ms = cnet_now_ms();
 	nhib++;
-	log_info("csm_hibernate: %s (%s) hibernates: %zu stanzas "
-	    "unacknowledged, %lld s to resume", c->full, l->addr, e->nmirror,
+	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
+	    "%lld s to resume", e->full, e->nmirror,
 	    (long long)(csm_resume_ms() / 1000));
 	csm_hib_soon();
-	return (1);
 }
 
 /* The SM sessions of link l hibernate (a new process of its node). */
@@ -309,6 +345,8 @@ csm_dropped(struct xconn *c)
 		return;
 	if (e->hib_ms != 0)
 		nhib--;
+	if (e->local && cfwd_role_get() == CFWD_LEADER)
+		csm_copy_off(e->full);
 	csmtab_del(e);
 }
 
@@ -446,7 +484,10 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		nhib--;
 	e->hib_ms = 0;
 	e->c = NULL;			/* it moves: the entry stays */
+	if (e->local)
+		csm_copy_off(e->full);	/* no longer ours */
 	e->local = 0;
+	e->in_seq = 0;
 	if (old != NULL && old->remote == NULL) {
 		/* Closed later: its place in the router goes now. */
 		sm_drop(old);
@@ -469,6 +510,7 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		/* Ours: the core binds it (it keeps the id). */
 		e->local = 1;
 		sm_resume_done(rid, e->full, e->in, h, presence, q, nq, NULL);
+		csm_copy_on(e);
 		goto out;
 	}
 	c = cpseudo_resumed(at, e->full, presence);
@@ -478,6 +520,7 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 	}
 	e->c = c;
 	f = clink_frame("resumed", "full", e->full);
+	xnode_set_attr(f, "id", e->id);
 	clink_set_num(f, "rid", rid);
 	clink_set_num(f, "in", e->in);
 	clink_set_num(f, "out", h);
@@ -558,8 +601,8 @@ csm_resume_req(struct cfwd_link *l, struct xnode *n)
 		log_warnx("csm_resume_req: %s: bad <resume>", l->addr);
 		return;
 	}
-	csm_lead_resume(l, rid, xnode_attr(n, "id"), xnode_attr(n, "bare"),
-	    (uint32_t)h);
+	csm_resume_soon(l->serial, rid, xnode_attr(n, "id"),
+	    xnode_attr(n, "bare"), (uint32_t)h);
 }
 
 /* Leader: a follower's SM frame; 1 if n was one (the caller frees it). */
@@ -597,6 +640,17 @@ csm_lead_on(struct xconn *c)
 	e = csmtab_add(id, c->full, sm_in(c), sm_out(c));
 	e->local = 1;
 	e->owner = 0;
+	csm_copy_on(e);
+}
+
+/* Leader: our session c broadcast its presence: the copies have it. */
+void
+csm_lead_presence(struct xconn *c)
+{
+	struct csm_entry	*e;
+
+	if ((e = csm_of(c)) != NULL && c->remote == NULL)
+		csm_copy_on(e);
 }
 
 /* Leader: stanza n was queued for our SM session c as number h. */
@@ -609,9 +663,12 @@ csm_lead_sent(struct xconn *c, const struct xnode *n, uint32_t h)
 		return;
 	if (h != (uint32_t)(e->k + 1))
 		return;			/* resent after a resume: mirrored */
-	if (csmtab_push(e, n, 0) == -1)
+	if (csmtab_push(e, n, 0) == -1) {
 		log_warnx("csm_lead_sent: %s: no room to mirror stanza %u",
 		    c->full, h);
+		return;
+	}
+	clead_copy_all(e->full, h, n);
 }
 
 /* Leader: the client of our SM session c acknowledged h. */
@@ -624,20 +681,30 @@ csm_lead_ack(struct xconn *c, uint32_t h, uint32_t in)
 		return;
 	csmtab_ack(e, h);
 	e->in = in;
+	if (c->remote == NULL)
+		csm_copy_ack(e);
 }
 
-/* Forget every entry and hibernating session: we step down or exit. */
+/*
+ * We step down (or exit): forget the hibernating sessions and every
+ * entry but those of our own sessions (a follower keeps them, for the
+ * next leader).
+ */
 void
 csm_lead_stop(void)
 {
-	struct xconn	*c;
+	struct csm_entry	*e, *next;
+	struct xconn		*c;
 
-	csmtab_clear();
+	if (hib_ready)
+		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
+			cpseudo_drop(c, 0);
 	nhib = 0;
-	if (!hib_ready)
-		return;
-	while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
-		cpseudo_drop(c, 0);
+	for (e = csmtab_first(); e != NULL; e = next) {
+		next = csmtab_next(e);
+		if (!e->local)
+			csmtab_del(e);
+	}
 }
 
 /* At exit: the entries, the hibernating sessions, the timers. */
@@ -647,6 +714,8 @@ csm_free(void)
 	struct csm_asked	*a;
 
 	csm_lead_stop();
+	csmtab_clear();
+	csm_up_free();
 	while ((a = TAILQ_FIRST(&asked)) != NULL) {
 		TAILQ_REMOVE(&asked, a, entry);
 		free(a->id);
@@ -659,17 +728,4 @@ csm_free(void)
 	if (asked_ev != NULL)
 		event_free(asked_ev);
 	asked_ev = NULL;
-}
-
-/* How many SM sessions the leader knows and how many hibernate. */
-void
-csm_counts(int *nsess, int *nhibernating)
-{
-	struct csm_entry	*e;
-	int			 n = 0;
-
-	for (e = csmtab_first(); e != NULL; e = csmtab_next(e))
-		n++;
-	*nsess = n;
-	*nhibernating = nhib;
 }

@@ -130,6 +130,7 @@ csmtab_del(struct csm_entry *e)
 		csmtab_stanza_free(e, s);
 	RB_REMOVE(csm_ids, &ids, e);
 	RB_REMOVE(csm_fulls, &fulls, e);
+	xnode_free(e->presence);
 	free(e->id);
 	free(e->bare);
 	free(e->full);

@@ -36,6 +36,8 @@ struct csm_entry {
 						   by its full JID: the core
 						   moves it between streams) */
 	uint64_t		 owner;		/* node id, 0: this node */
+	struct xnode		*presence;	/* of a copy: its broadcast one */
+	uint64_t		 in_seq;	/* <s> up to this counted in in */
 	uint32_t		 in;		/* handled from the client */
 	uint32_t		 k;		/* sent to it (its outbound h) */
 	uint32_t		 acked;		/* acknowledged by its client */

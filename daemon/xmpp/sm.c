@@ -55,7 +55,7 @@ struct xsm_item {
 struct xsm {
 	RB_ENTRY(xsm)	 entry;		/* by id, once resumable */
 	struct xconn	*c;		/* the session's connection */
-	char		 id[2 * SM_ID_BYTES + 1];
+	char		 id[SM_ID_MAX + 1];	/* ours: 2 * SM_ID_BYTES */
 	uint32_t	 in;		/* stanzas handled from the client */
 	uint32_t	 out;		/* stanzas sent to it */
 	uint32_t	 acked;		/* ... and acknowledged by it */
@@ -264,6 +264,12 @@ sm_send(struct xconn *c, const struct xnode *n)
 	}
 	if (c->io == NULL)
 		return;
+	if (xio_unsent(c->io) > XMPP_MAX_OUTBUF) {
+		log_warnx("xconn_send: %s reads too slowly, closing",
+		    c->peer);
+		xconn_error(c, "policy-violation", NULL);
+		return;
+	}
 	if ((uint32_t)(sm->out - sm->req) >= XMPP_SM_ACK_EVERY) {
 		sm_request(sm);
 		return;
@@ -528,8 +534,7 @@ sm_resume(struct xconn *c, struct xnode *n)
 		return;
 	}
 	strlcpy(key.id, previd, sizeof(key.id));
-	sm = strlen(previd) < sizeof(key.id) ?
-	    RB_FIND(xsms, &xsms, &key) : NULL;
+	sm = RB_FIND(xsms, &xsms, &key);
 	if (sm == NULL) {
 		/* Not here: the layer above may know where it is. */
 		c->sm = sm_new(c);

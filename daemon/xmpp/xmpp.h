@@ -354,10 +354,11 @@ void		 presence_track(struct xconn *, const struct xnode *);
 /* sm.c: XEP-0198 stream management of local client sessions */
 /* The resumption id of an SM session (borrowed), or NULL if not resumable. */
 const char	*sm_id(const struct xconn *);
-/* Counters: stanzas handled from the client (inbound h), sent to it
-   (outbound), acked by it. */
+/* Counters: stanzas handled from the client (inbound h), ... */
 uint32_t	 sm_in(const struct xconn *);
+/* ... sent to it (outbound), ... */
 uint32_t	 sm_out(const struct xconn *);
+/* ... and acked by it; all 0 without SM. */
 uint32_t	 sm_acked(const struct xconn *);
 /* Whether c is a hibernating session (stream broke, waiting for resume). */
 int		 sm_hibernating(const struct xconn *);

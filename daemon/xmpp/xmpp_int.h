@@ -164,12 +164,18 @@ void		 router_components_items(struct xnode *);
 /* Whether a domain is ours. */
 int		 router_is_local(const char *);
 
-/* The layer above's SM hooks (NULL hooks: 0 and nothing). */
+/* The layer above's SM hooks (struct router_hooks; a NULL hook: 0 and
+   nothing). Whether it takes stanza n for SM session c (sm_divert). */
 int		 router_sm_divert(struct xconn *, const struct xnode *);
+/* Stanza n was queued for SM session c as number h (sm_sent). */
 void		 router_sm_sent(struct xconn *, const struct xnode *, uint32_t);
+/* c's client acknowledged up to h; c's inbound count (sm_ack). */
 void		 router_sm_ack(struct xconn *, uint32_t, uint32_t);
+/* Whether the layer above looks for session previd for c (sm_resume). */
 int		 router_sm_resume(struct xconn *, const char *, uint32_t);
+/* SM with resume was enabled on c (sm_on). */
 void		 router_sm_on(struct xconn *);
+/* SM session c ended for good (sm_off). */
 void		 router_sm_off(struct xconn *);
 /* Session old's place in the router goes to to (same account, same
    resource, this node's own). */
@@ -191,10 +197,8 @@ int		 sm_hibernate(struct xconn *);
 int		 sm_silent(const struct xconn *);
 /* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
 void		 sm_closed(struct xconn *);
-/*
- * Whether a client's h acknowledges at most what was sent: acked and out
- * are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap).
- */
+/* Whether a client's h acknowledges at most what was sent: acked and out
+   are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap). */
 static inline int
 sm_h_valid(uint32_t acked, uint32_t out, uint32_t h)
 {

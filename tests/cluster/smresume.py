@@ -11,6 +11,16 @@ smfollower  bob (a raw SM client) on follower B, alice on follower A
             exactly once, in order per sender
 smleader    the same with bob on the leader and the leader killed -9;
             bob resumes on a follower once the new leader leads
+smtolead    bob on follower B, B killed -9, bob resumes on the leader
+smmove      bob on follower B loses his connection (B lives), resumes on
+            follower A: B drops the session silently (<smdrop>)
+smnoleader  bob resumes on a follower whose leader died with bob's node:
+            <failed/> once MMPD_SM_PENDING_MS is over
+smreseed    bob on follower B, the leader killed: B registers him with
+            the new leader (counters, unacknowledged stanzas); then B
+            killed too: bob resumes elsewhere, everything exactly once
+smpending   bob's connection drops (B lives), the leader is killed and
+            bob resumes on A at once: it waits for the next leader
 smtimeout   bob on follower B, B killed -9, bob comes back only after
             the resumption timeout (MMPD_SM_RESUME_SECS, short here):
             <failed/>; what was sent to him meanwhile went on to his
@@ -36,6 +46,8 @@ import ixlib  # noqa: E402
 NS_SM = 'urn:xmpp:sm:3'
 NS_CLIENT = 'jabber:client'
 RESUME_SECS = 4             # MMPD_SM_RESUME_SECS of smtimeout
+FORGET = 5                  # stanzas bob "did not get" before the kill
+PENDING_MS = 1500           # MMPD_SM_PENDING_MS of smnoleader
 
 
 class SMClient(ixlib.Raw):
@@ -58,6 +70,8 @@ class SMClient(ixlib.Raw):
         self.h = 0
         self.bodies = []
         self.other = []
+        self.handled = []           # every stanza handled, in order
+        self.noack = False          # leave <r/> unanswered
 
     def drop(self):
         """Close the socket (the scenario's end)."""
@@ -95,18 +109,31 @@ class SMClient(ixlib.Raw):
     def handle(self, el):
         """A stanza or SM element from the server."""
         if ixlib.ns(el.tag) == NS_SM:
-            if ixlib.local(el.tag) == 'r':
+            if ixlib.local(el.tag) == 'r' and not self.noack:
                 self.push("<a xmlns='%s' h='%d'/>" % (NS_SM, self.h))
             return
         if ixlib.ns(el.tag) != NS_CLIENT:
             return
         self.h = (self.h + 1) % (1 << 32)
+        self.handled.append(el)
         b = el.find('{%s}body' % NS_CLIENT)
         if ixlib.local(el.tag) == 'message' and b is not None and \
                 el.get('type') != 'error':
             self.bodies.append(b.text)
         else:
             self.other.append(el)
+
+    def forget(self, n):
+        """Un-handle the last n stanzas (as if they never arrived): the
+        server must send them again on resumption."""
+        for _ in range(n):
+            el = self.handled.pop()
+            self.h = (self.h - 1) % (1 << 32)
+            b = el.find('{%s}body' % NS_CLIENT)
+            if ixlib.local(el.tag) == 'message' and b is not None and \
+                    el.get('type') != 'error':
+                i = len(self.bodies) - 1 - self.bodies[::-1].index(b.text)
+                del self.bodies[i]
 
     def ack(self):
         """Acknowledge what was handled."""
@@ -228,16 +255,29 @@ def exactly_once(got, senders, errors_of):
 
 
 async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
-                          smid, resume_on, wait_leader=None):
+                          smid, resume_on, wait_leader=None, keep=None):
     """With bob's SM client c on node dead and senders running: wait for
-    some messages, kill -9 dead, let the senders go on a little, resume
-    on resume_on; then check exactly once. Returns the new client."""
+    some messages, kill -9 dead (None: drop bob's connection, his node
+    lives), let the senders go on a little, resume on resume_on; then
+    check exactly once. bob "loses" his last FORGET stanzas (all after
+    the first keep he handled, if keep is given). Returns the new
+    client."""
     reader = Reader(c)
     await until(lambda: (len(c.bodies) >= 30, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
+    # The last ones unacknowledged: what the server keeps must cover them.
+    c.noack = True
+    await until(lambda: (len(c.bodies) >= 40, len(c.bodies)), w(20),
+                lambda n: 'bob got %s messages before the kill' % n)
     t0 = time.monotonic()
-    dead.kill9()
-    await reader.join(drain=True)
+    if dead is not None:
+        dead.kill9()
+        await reader.join(drain=True)
+    else:
+        await reader.join()
+        c.close()
+    # "lost in flight": resent on resumption
+    c.forget(FORGET if keep is None else len(c.handled) - keep)
     h = c.h
     n_before = len(c.bodies)
     if wait_leader is not None:
@@ -293,7 +333,45 @@ async def smfollower(t):
     t.streams.append(bob2)
 
 
-@scenario(hidden=True)		# until the leader's sessions are copied
+@scenario()
+async def smtolead(t):
+    """bob on follower B, B killed -9, bob resumes on the leader."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_l = await login(t, leader, 'alice', 'l')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_l, jid, 'fl', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_l.inbox.items}
+    bob2 = await kill_and_resume(t, bob, leader, b, leader, senders, errs,
+                                 smid, leader)
+    t.streams.append(bob2)
+
+
+@scenario()
+async def smmove(t):
+    """bob on follower B loses his connection (B lives: his session
+    hibernates there) and resumes on follower A: B drops it silently."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_l = await login(t, leader, 'alice', 'l')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_l, jid, 'fl', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_l.inbox.items}
+    bob2 = await kill_and_resume(t, bob, leader, None, a, senders, errs,
+                                 smid, a)
+    t.streams.append(bob2)
+    with t.check('dropped-on-old-node'):
+        await until(lambda: ('resumed elsewhere' in b.log_text(), None),
+                    w(10), 'B to drop the session that moved')
+
+
+@scenario()
 async def smleader(t):
     c = Cluster(t, 3)
     leader, (a, b), _ = await c.form_with_users()
@@ -353,3 +431,119 @@ async def smtimeout(t):
           % ixlib.tostr(ans))
     t.note('%d accepted, %d unacknowledged went to the account %.1fs '
            'after the kill' % (len(acc), len(missing), waited))
+
+
+@scenario()
+async def smnoleader(t):
+    """bob on follower B; the leader and B are killed -9: bob resumes on
+    A, which has no leader to ask: <failed><item-not-found/> once
+    MMPD_SM_PENDING_MS is over, not a stream held for ever (and before
+    A gives up on quorum and closes its streams)."""
+    os.environ['MMPD_SM_PENDING_MS'] = str(PENDING_MS)
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    leader.kill9()
+    b.kill9()
+    t0 = time.monotonic()
+    c2, ans = await sm_resume(a, 'bob', smid, 0)
+    took = time.monotonic() - t0
+    t.streams.append(c2)
+    check(ixlib.local(ans.tag) == 'failed' and
+          ans.find('{urn:ietf:params:xml:ns:xmpp-stanzas}item-not-found')
+          is not None, 'no <failed><item-not-found/>: %s' %
+          ixlib.tostr(ans))
+    check(took >= PENDING_MS / 1000.0, '<failed/> after %.2fs, before '
+          'the %d ms a resumption waits for a leader' % (took, PENDING_MS))
+    t.note('<failed/> %.2fs after the kill' % took)
+
+
+@scenario()
+async def smreseed(t):
+    """bob on follower B of 5 nodes; the leader is killed -9: B registers
+    bob with the new leader with his counters and unacknowledged stanzas;
+    then B is killed -9 too and bob resumes on another survivor: every
+    accepted message exactly once, in order."""
+    c = Cluster(t, 5)
+    leader, others, _ = await c.form_with_users()
+    b = others[0]
+    a, x = others[1], others[2]
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_x = await login(t, x, 'alice', 'x')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    reader = Reader(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_x, jid, 'fx', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_x.inbox.items}
+    await until(lambda: (len(bob.bodies) >= 20, len(bob.bodies)), w(20),
+                lambda n: 'bob got %s messages before the leader died' % n)
+    bob.noack = True            # what follows waits for bob's ack
+    kept = len(bob.handled)
+    leader.kill9()
+    newl, _ = await wait_new_leader([a, b, x, others[3]], time.monotonic(),
+                                    w(10))
+    n0 = len(bob.bodies)
+    await until(lambda: (len(bob.bodies) >= n0 + 20, len(bob.bodies)),
+                w(20), lambda n: 'bob got %s messages after the new '
+                'leader' % n)
+    await reader.join()
+    t.note('new leader %s' % newl)
+    if newl is b:
+        t.note('bob\'s node leads: his session is one of the leader\'s')
+    survivor = a if newl is not a else x
+    # bob lost all the old leader sent: only B's registration has it.
+    bob2 = await kill_and_resume(t, bob, None, b, survivor, senders, errs,
+                                 smid, survivor, keep=kept)
+    t.streams.append(bob2)
+
+
+@scenario()
+async def smpending(t):
+    """bob on follower B loses his connection (his session hibernates on
+    B); the leader is killed -9 and bob at once resumes on A, which has
+    no leader yet: the resumption waits for the next leader (A or B;
+    if A, for B to register bob with it) and succeeds, everything
+    exactly once."""
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_b = await login(t, b, 'alice', 'b')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_b, jid, 'fb', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_b.inbox.items}
+    reader = Reader(bob)
+    await until(lambda: (len(bob.bodies) >= 20, len(bob.bodies)), w(20),
+                lambda n: 'bob got %s messages' % n)
+    await reader.join()
+    bob.close()
+    leader.kill9()
+    t0 = time.monotonic()
+    bob2, ans = await sm_resume(a, 'bob', smid, bob.h)
+    took = time.monotonic() - t0
+    t.streams.append(bob2)
+    check(ixlib.local(ans.tag) == 'resumed', 'no <resumed/>: %s' %
+          ixlib.tostr(ans))
+    newl, _ = await wait_new_leader([a, b], time.monotonic(), w(10))
+    bob2.bodies = list(bob.bodies)
+    reader2 = Reader(bob2)
+    await until(lambda: (len(bob2.bodies) >= len(bob.bodies) + 20, None),
+                w(20), lambda _: 'bob got nothing after resuming')
+    for s in senders:
+        await s.stop()
+
+    def settled():
+        want = sum(len(accepted(s, errs[s])) for s in senders)
+        return len(bob2.bodies) >= want, (len(bob2.bodies), want)
+    try:
+        await until(settled, w(20), lambda v: 'bob has %d of %d' % v)
+    except Failed:
+        pass
+    await reader2.join()
+    probs = exactly_once(bob2.bodies, senders, errs)
+    t.note('new leader %s; <resumed/> %.2fs after the kill; %d messages'
+           % (newl, took, len(bob2.bodies)))
+    check(not probs, '; '.join(probs))

@@ -151,6 +151,10 @@ def sm_enable_before_bind():
         el = sm_enable(r)
         check(el.get('resume') == 'true' and len(el.get('id', '')) >= 32,
               'enabled: %s' % tostr(el))
+        # The resume time: MMPD_SM_RESUME_SECS (for tests) or 300.
+        want = os.environ.get('MMPD_SM_RESUME_SECS', '300')
+        check(el.get('max') == want, 'enabled max=%s, expected %s' % (
+              el.get('max'), want))
         close_clean(r)
 
 
@@ -485,6 +489,20 @@ def sm_queue_bytes():
     r, el = resume('alice', a.sm_id, 0)
     with r:
         check(el.tag == '{%s}failed' % NS_SM, 'resumed: %s' % tostr(el))
+
+
+@test
+def sm_left_hibernating():
+    """Leave a session hibernating with stanzas queued: the shutdown
+    test that runs after sm.py then stops mmpd with it (mmpd-exit: no
+    sanitizer report, exit 0)."""
+    a = sm_login('alice', 'smleft')
+    b = login('bob', 'smleftsender')
+    with b:
+        a.close()
+        wait_log('sm_hibernate: %s' % a.jid)
+        send_msgs(b, a.jid, 1, 3)
+        close_clean(b)
 
 
 if __name__ == '__main__':

@@ -5,7 +5,7 @@
  * numbered k+1 and mirrored until the client acknowledges them; an ack
  * before the last or beyond k changes nothing; counters wrap at 2^32;
  * the bounds per session (CSMTAB_MIRROR_MAX) and in all
- * (CSMTAB_MIRROR_BYTES).
+ * (CSMTAB_MIRROR_BYTES); the mirror taken out whole (a session ends).
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -200,6 +200,33 @@ START_TEST(bound_in_all)
 }
 END_TEST
 
+START_TEST(taken_out)
+{
+	struct csm_entry	*e;
+	struct csm_stanzas	 q;
+	struct csm_stanza	*s;
+	int			 n = 0;
+
+	e = csmtab_add("id", "bob@example.com/b", 0, 0);
+	ck_assert_int_eq(t_push(e, 1), 0);
+	ck_assert_int_eq(t_push(e, 2), 0);
+	TAILQ_INIT(&q);
+	csmtab_take(e, &q);
+	ck_assert_uint_eq(e->nmirror, 0);
+	ck_assert_uint_eq(csmtab_count(), 0);
+	ck_assert_uint_eq(csmtab_bytes(), 0);
+	ck_assert_uint_eq(e->k, 2);
+	while ((s = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, s, entry);
+		ck_assert_uint_eq(s->h, (uint32_t)++n);
+		xnode_free(s->st);
+		free(s);
+	}
+	ck_assert_int_eq(n, 2);
+	csmtab_clear();
+}
+END_TEST
+
 static Suite *
 smtab_suite(void)
 {
@@ -212,6 +239,7 @@ smtab_suite(void)
 	tcase_add_test(tc, counters_wrap);
 	tcase_add_test(tc, bound_per_session);
 	tcase_add_test(tc, bound_in_all);
+	tcase_add_test(tc, taken_out);
 	suite_add_tcase(s, tc);
 	return (s);
 }
