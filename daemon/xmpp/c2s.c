@@ -636,6 +636,12 @@ c2s_stanza(struct xconn *c, struct xnode *n)
 			xconn_error(c, "not-authorized", "authenticate first");
 		goto out;
 	}
+	if (c->hold & XCONN_HOLD_SM) {
+		/* Pipelined after <resume/>: the client waits for its answer. */
+		xconn_error(c, "policy-violation", "stanza before the outcome "
+		    "of <resume/>");
+		goto out;
+	}
 	if (ns != NULL && strcmp(ns, NS_SM) == 0) {
 		sm_element(c, n);	/* enable, resume, r, a */
 		goto out;

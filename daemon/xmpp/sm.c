@@ -607,7 +607,8 @@ sm_resume_done(uint64_t s, const char *full, uint32_t in,
 	for (c = xconn_first(); c != NULL; c = xconn_next(c))
 		if (c->serial == s)
 			break;
-	if (c == NULL || c->closing || c->sm == NULL || !c->sm->pending)
+	if (c == NULL || c->closing || c->state != XS_BIND || c->sm == NULL ||
+	    !c->sm->pending)
 		return;
 	sm = c->sm;
 	xconn_release(c, XCONN_HOLD_SM);
