@@ -29,7 +29,9 @@ What it asserts:
              violation; and an accepted message from one arrives once: a
              second copy under another attempt is a violation, unless
              that attempt was made after the sender's resumption failed
-             (resume-failed), when it could not know.
+             (resume-failed), when it could not know; and the server's h
+             (in <a/> or <resumed/>) never goes back behind what it
+             acknowledged nor past what was sent (sm-protocol events).
   state      accounts, rosters, call-bridge secret digests and membership
              identical on every node after healing (state.json)
   leaders    at most one node leader in any term (node logs and status
@@ -312,6 +314,11 @@ def delivery(d, rep, viol, nem=()):
     if dup_server:
         viol.append('duplicated: %d attempts delivered more than once: '
                     '%s' % (len(dup_server), ' '.join(dup_server[:12])))
+    bad_sm = ['%s: %s' % (name, e.get('what')) for name, evs in
+              sorted(eps.items()) for e in evs if e['ev'] == 'sm-protocol']
+    if bad_sm:
+        viol.append('stream management: %d times the server\'s h was '
+                    'wrong: %s' % (len(bad_sm), '; '.join(bad_sm[:4])))
     if dup_sm:
         viol.append('duplicated: %d accepted messages from a sender with '
                     'stream management arrived twice (a second attempt '

@@ -316,6 +316,15 @@ def sm_failed_twice(r):
     r['eps']['b'].append(ev(1.65, 'recv', frm='a', seq=1, id='a-3'))
 
 
+def sm_h_back(r):
+    # a resumed, and the server's <resumed h/> was behind what it had
+    # acknowledged before.
+    sm_resumed(r)
+    r['eps']['b'].insert(-1, ev(1.5, 'sm-protocol', epoch=1,
+                                what="<resumed h='3'/> behind the last "
+                                "ack 7"))
+
+
 def no_convergence(r):
     r['summary']['convergence'] = None
 
@@ -365,6 +374,8 @@ CASES = [  # (name, change, violation expected (a substring) or None
      'messages from a sender with stream management'),
     ('sm-failed-twice', sm_failed_twice, None,
      '1 resent and arrived twice'),
+    ('sm-h-back', sm_h_back, "VIOLATION stream management: 1 times the "
+     "server's h was wrong"),
 ]
 
 

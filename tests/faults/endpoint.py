@@ -142,11 +142,15 @@ class Endpoint:
                 how, left = 'new', None
         except SMError as e:
             c.drop()
+            self._sm_protocol()
             if 'no stream management offered' in str(e) and \
                     self.sms is None:
                 self.smc = None
                 return None
+            self.log('sm-error', epoch=self.epoch, node=nd.name,
+                     why=str(e)[:200])
             return False
+        self._sm_protocol()
         self.epoch += 1
         self.node = nd
         self.connected_since = time.time()
@@ -171,6 +175,14 @@ class Endpoint:
         self.log('conn', epoch=self.epoch, node=nd.name, sm=True,
                  sms=self.sms)
         return True
+
+    def _sm_protocol(self):
+        """Log what the server got wrong in stream management (the
+        checker counts each a violation)."""
+        c = self.smc
+        while c is not None and c.protocol:
+            self.log('sm-protocol', epoch=self.epoch,
+                     what=c.protocol.pop(0))
 
     def _incoming_el(self, el):
         """A stanza on the SM client: as _incoming."""
@@ -272,6 +284,7 @@ class Endpoint:
         resumption)."""
         if self.smc is not None:
             c = self.smc
+            self._sm_protocol()
             for cond in c.errors:
                 self.log('stream-error', epoch=self.epoch, cond=cond)
             self.log('down', at=c.gone_wall, epoch=self.epoch,

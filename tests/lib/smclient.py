@@ -85,6 +85,7 @@ class SMClient:
         self.gone_at = None         # time.monotonic() when it did
         self.gone_wall = None       # and time.time()
         self.errors = []            # stream error conditions received
+        self.protocol = []          # what the server got wrong (XEP-0198)
         self.stanzas = collections.deque()
         self.parser = None
         self.depth = 0
@@ -247,8 +248,28 @@ class SMClient:
         if el.tag == '{%s}resumed' % NS_SM:
             self.resumed_at = time.monotonic()
             if not self._ack(el.get('h')):
-                raise SMError('%s: <resumed h=%r/> beyond what was sent' %
-                              (self.who, el.get('h')))
+                if not self._h_back(el.get('h')):
+                    # Past what we sent (XEP-0198 4: handled-count-too-
+                    # high): this session is no use; a new one.
+                    self.protocol.append('<resumed h=%r/> past the %d '
+                                         'stanzas sent' % (el.get('h'),
+                                                           self.out))
+                    self._write("<stream:error><undefined-condition "
+                                "xmlns='%s'/><handled-count-too-high "
+                                "xmlns='%s' h=%s send-count='%d'/>"
+                                "</stream:error></stream:stream>" % (
+                                    NS_STREAM_ERR, NS_SM,
+                                    quoteattr(str(el.get('h'))),
+                                    self.out))
+                    left = [tag for _, _, tag in self.queue]
+                    self.queue.clear()
+                    self.failed_why = 'handled-count-too-high'
+                    await self.start(host, port, presence=True)
+                    return 'failed', left
+                self.protocol.append('<resumed h=%r/> behind the last ack '
+                                     '%d' % (el.get('h'), self.acked))
+                # Its numbering from here on: what we hold goes again.
+                self.acked = int(el.get('h')) % MOD
             again = list(self.queue)
             self.queue.clear()
             self.out = self.acked
@@ -310,9 +331,14 @@ class SMClient:
             self._write("<a xmlns='%s' h='%d'/>" % (NS_SM, self.inh))
         elif el.tag == '{%s}a' % NS_SM:
             if not self._ack(el.get('h')):
-                self.errors.append('bad h %s' % el.get('h'))
-                self.drop()
-                return False
+                self.protocol.append('<a h=%r/> %s (last ack %d, sent %d)'
+                                     % (el.get('h'), 'behind the last ack'
+                                        if self._h_back(el.get('h')) else
+                                        'past what was sent', self.acked,
+                                        self.out))
+                if not self._h_back(el.get('h')):
+                    self.drop()
+                    return False
         elif el.tag == '{%s}error' % NS_STREAMS:
             self.errors.append(self._cond(el))
             return False
@@ -330,6 +356,15 @@ class SMClient:
                       "<service-unavailable xmlns='urn:ietf:params:xml:ns:"
                       "xmpp-stanzas'/></error></iq>" % (
                           quoteattr(iq.get('id') or ''), quoteattr(to)))
+
+    def _h_back(self, h):
+        """Whether h lies behind our last ack (mod 2^32): the server
+        forgot what it had acknowledged."""
+        try:
+            h = int(h) % MOD
+        except (TypeError, ValueError):
+            return False
+        return 0 < (self.acked - h) % MOD < 2 ** 31
 
     def _ack(self, h):
         """The server handled our stanzas up to h: drop them from the
