@@ -510,7 +510,18 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		/* Ours: the core binds it (it keeps the id). */
 		e->local = 1;
 		sm_resume_done(rid, e->full, e->in, h, presence, q, nq, NULL);
-		csm_copy_on(e);
+		if (clink_find(NULL, XC_CLIENT, e->full) != NULL) {
+			csm_copy_on(e);
+			goto out;
+		}
+		/* Its new stream went meanwhile: it hibernates here. */
+		e->local = 0;
+		if ((c = cpseudo_hib(e->full, presence)) == NULL) {
+			csmtab_del(e);
+			goto out;
+		}
+		e->c = c;
+		csm_hib_start(e);
 		goto out;
 	}
 	c = cpseudo_resumed(at, e->full, presence);
@@ -609,7 +620,8 @@ csm_resume_req(struct cfwd_link *l, struct xnode *n)
 int
 csm_lead_frame(struct cfwd_link *l, struct xnode *n)
 {
-	const char	*name = xnode_name(n);
+	const char	*name = xnode_name(n), *jid;
+	struct xconn	*c;
 
 	if (strcmp(name, "smon") == 0)
 		csm_smon(l, n);
@@ -617,7 +629,13 @@ csm_lead_frame(struct cfwd_link *l, struct xnode *n)
 		csm_sma(l, n);
 	else if (strcmp(name, "resume") == 0)
 		csm_resume_req(l, n);
-	else
+	else if (strcmp(name, "smlost") == 0) {
+		/* The stream it resumed on went: it hibernates here. */
+		if ((jid = xnode_attr(n, "jid")) != NULL &&
+		    (c = clink_find(l, XC_CLIENT, jid)) != NULL &&
+		    !csm_hibernate(c))
+			cpseudo_drop(c, 1);
+	} else
 		return (0);
 	return (1);
 }

@@ -15,6 +15,7 @@
  *			our last delivered <d> (k); in: its inbound count
  *   <sma jid h in/>	its client acknowledged h
  *   <resume rid id bare h/>	new stream rid (its serial) resumes id
+ *   <smlost jid/>	the stream a <resumed> was for went meanwhile
  *   <s seq from k l='1'>stanza</s>	a stanza for SM session from that
  *			our core would send it itself: the leader sends it
  *			back as a numbered <d> (it rides the <s> numbering,
@@ -321,6 +322,7 @@ csm_resumed(struct xnode *n)
 	const char		*err = xnode_attr(n, "error");
 	const char		*id = xnode_attr(n, "id");
 	struct csm_entry	*e;
+	struct cfwd_link	*up;
 	uint64_t		 rid, in, out;
 	size_t			 nq = 0;
 
@@ -354,6 +356,12 @@ csm_resumed(struct xnode *n)
 	e->local = 1;
 	sm_resume_done(rid, full, (uint32_t)in, (uint32_t)out, presence, q,
 	    nq, NULL);
+	if (clink_find(NULL, XC_CLIENT, full) == NULL) {
+		/* Its stream went meanwhile: it hibernates at the leader. */
+		csmtab_del(e);
+		if ((up = cfwd_uplink()) != NULL)
+			clink_send(up, clink_frame("smlost", "jid", full));
+	}
 	free(q);
 }
 
