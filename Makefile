@@ -52,6 +52,7 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c \
 	      shell/json_grammar.c shell/json_value.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/db_config.c daemon/db_user.c daemon/db_backup.c \
+	      daemon/db_offline.c daemon/xmpp/offline.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
 	      daemon/worker.c daemon/tls.c daemon/reaper.c \
@@ -137,6 +138,7 @@ $(O)/tests/unit/check_msg: $(O)/tests/unit/check_msg.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_db: $(O)/tests/unit/check_db.o $(O)/daemon/db.o \
     $(O)/daemon/db_config.o $(O)/daemon/db_user.o $(O)/daemon/db_backup.o \
+    $(O)/daemon/db_offline.o \
     $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
@@ -159,6 +161,7 @@ $(O)/tests/unit/check_sasl: $(O)/tests/unit/check_sasl.o \
 $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
     $(O)/tests/unit/stub_store.o $(O)/daemon/xmpp/router.o \
     $(O)/daemon/xmpp/presence.o $(O)/daemon/xmpp/roster.o \
+    $(O)/daemon/xmpp/offline.o \
     $(O)/daemon/xmpp/conn.o $(O)/daemon/xmpp/jid.o \
     $(O)/daemon/xml/tree.o $(XP_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))

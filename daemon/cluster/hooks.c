@@ -34,7 +34,9 @@ static const struct router_hooks chook_hooks = {
 	chook_roster_put,	/* roster_put */
 	chook_roster_del,	/* roster_del */
 	cpseudo_hold,		/* hold */
-	cpseudo_release		/* release */
+	cpseudo_release,	/* release */
+	NULL,			/* offline_put */
+	NULL			/* offline_del */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

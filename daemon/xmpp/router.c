@@ -202,6 +202,26 @@ router_release(uint64_t h)
 		hooks.release(h);
 }
 
+/* Store owner's offline message through the layer above: as put. */
+int
+router_offline_put(const char *owner, const char *stanza,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (hooks.offline_put == NULL)
+		return (0);
+	return (hooks.offline_put(owner, stanza, done, arg));
+}
+
+/* Remove owner's offline messages up to id through the layer above. */
+int
+router_offline_del(const char *owner, long long id,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (hooks.offline_del == NULL)
+		return (0);
+	return (hooks.offline_del(owner, id, done, arg));
+}
+
 /* Forget every table entry (all streams are gone by now). */
 void
 router_free(void)
@@ -209,6 +229,7 @@ router_free(void)
 	struct account	*a, *next;
 
 	roster_free();
+	offline_free();
 	RB_FOREACH_SAFE(a, accounts, &accounts, next) {
 		RB_REMOVE(accounts, &accounts, a);
 		free(a->bare);
@@ -561,6 +582,7 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 		xnode_set_attr(xnode_add(p, "feature", NULL), "var", NS_PING);
 		xnode_set_attr(xnode_add(p, "feature", NULL), "var",
 		    NS_ROSTER);
+		xnode_set_attr(xnode_add(p, "feature", NULL), "var", NS_OFFMSG);
 	} else if (strcmp(ns, NS_DISCO_ITEMS) == 0 &&
 	    strcmp(type, "get") == 0 && xnode_attr(q, "node") == NULL) {
 		p = xnode_add(r, "query", NS_DISCO_ITEMS);
@@ -576,7 +598,9 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 
 /*
  * A message to an account's bare JID (RFC 6121 8.5.2): to its available
- * resources of the highest non-negative priority; with none, an error.
+ * resources of the highest non-negative priority; with none, a chat or
+ * normal one with a body is stored (offline.c), others bounce, but for
+ * groupchat, headline and error, which are dropped.
  */
 static void
 router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
@@ -599,6 +623,8 @@ router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
 		return;
 	if (type != NULL && (strcmp(type, "groupchat") == 0 ||
 	    strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
+		return;
+	if (offline_wanted(n) && offline_store_from(from, bare, n) == 0)
 		return;
 	router_error(from, n, "cancel", "service-unavailable");
 }

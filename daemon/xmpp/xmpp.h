@@ -33,6 +33,8 @@
 #define NS_PING		"urn:xmpp:ping"
 #define NS_DISCO_INFO	"http://jabber.org/protocol/disco#info"
 #define NS_DISCO_ITEMS	"http://jabber.org/protocol/disco#items"
+#define NS_DELAY	"urn:xmpp:delay"
+#define NS_OFFMSG	"msgoffline"	/* XEP-0160's disco feature */
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
@@ -195,6 +197,11 @@ struct xconn {
  *	stanza's node that it is done until then, so that node sends it
  *	again to the next leader if this one goes meanwhile.
  *   release: the stanza held by handle is done.
+ *   offline_put, offline_del: store an offline message of owner (a
+ *	localpart; the stanza serialised, borrowed for the call), or
+ *	remove owner's stored messages up to an id, through the layer
+ *	above: 0, 1 or -1 and done as roster_put. A store done(arg, NULL)
+ *	is written here with its id, within the caps (offline.c).
  */
 struct db_roster;
 struct router_hooks {
@@ -211,6 +218,10 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	uint64_t (*hold)(struct xconn *);
 	void	(*release)(uint64_t);
+	int	(*offline_put)(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+	int	(*offline_del)(const char *, long long,
+		    void (*)(void *, const char *), void *);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -317,6 +328,12 @@ void		 presence_gone(struct xconn *);
 void		 presence_note(struct xconn *, const struct xnode *);
 /* Keep a session's presence state from its own stanza, sending nothing. */
 void		 presence_track(struct xconn *, const struct xnode *);
+
+/* offline.c */
+/* Store a message (borrowed) for a local bare JID with no available
+   session, as offline.c says: 0 stored (or taken by the layer above),
+   -1 not (no such account, over the caps): answer service-unavailable. */
+int		 offline_store(const char *, const struct xnode *);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */
