@@ -69,6 +69,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/hello.c daemon/cluster/dial.c daemon/cluster/trust.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
 	      daemon/cluster/fsm_secret.c daemon/cluster/fsm_session.c \
+	      daemon/cluster/fsm_offline.c \
 	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
@@ -169,7 +170,7 @@ $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
 # The replicated state machine, and the helpers its three tests share.
 CFSM_OBJS   = $(O)/daemon/cluster/fsm.o $(O)/daemon/cluster/fsm_codec.o \
 	      $(O)/daemon/cluster/fsm_snap.o $(O)/daemon/cluster/fsm_secret.o \
-	      $(O)/daemon/cluster/fsm_session.o
+	      $(O)/daemon/cluster/fsm_session.o $(O)/daemon/cluster/fsm_offline.o
 CFSM_TEST_OBJS = $(O)/tests/unit/cfsm_helpers.o $(CFSM_OBJS)
 ALL_OBJS += $(O)/tests/unit/cfsm_helpers.o
 

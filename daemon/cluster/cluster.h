@@ -403,6 +403,13 @@ int		 cluster_roster_put(const char *, const struct db_roster *,
 /* Removing owner's roster item jid through the log: as put. */
 int		 cluster_roster_del(const char *, const char *,
 		    void (*)(void *, const char *), void *);
+/* Owner's offline message (serialised) through the log: as the roster
+   put; the error if the state refused it (over the caps). */
+int		 cluster_offline_put(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+/* Removing owner's offline messages up to an id through the log. */
+int		 cluster_offline_del(const char *, long long,
+		    void (*)(void *, const char *), void *);
 /* After a join at commit index idx: our accounts, then their roster
    items the cluster lacks, go in once caught up. */
 void		 cluster_merge_users(unsigned long long);

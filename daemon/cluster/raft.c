@@ -153,7 +153,9 @@ cluster_start(int bootstrap, char **cause)
 {
 	static const struct cfsm_sink sink = {
 		cluster_user_set_cb, cluster_user_del_cb, cluster_roster_set_cb,
-		cluster_roster_del_cb, cluster_fsm_changed, NULL
+		cluster_roster_del_cb, cluster_fsm_changed, NULL,
+		cluster_offline_put_cb, cluster_offline_del_cb,
+		cluster_offline_reset_cb
 	};
 	struct raft_configuration conf;
 	char		 host[INET6_ADDRSTRLEN];

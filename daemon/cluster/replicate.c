@@ -1,7 +1,7 @@
 /*
  * What goes through the replicated log besides membership: accounts and
- * their rosters, call-bridge secret digests, and the leader's first
- * entries. Nothing is written here before the log has it: every member,
+ * their rosters and offline messages, call-bridge secret digests, and the
+ * leader's first entries. Nothing is written here before the log has it: every member,
  * the one that submitted too, stores what raft applies (the cfsm_sink
  * callbacks here), and a roster change is answered only after that
  * (cluster_roster_put's callback).
@@ -136,6 +136,89 @@ cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
 		    cause);
 		free(cause);
 	}
+}
+
+/* An offline message arrived through the log: store it here. */
+void
+cluster_offline_put_cb(void *arg, const char *owner, uint64_t id,
+    const char *stanza)
+{
+	char	*s, *cause = NULL;
+
+	(void)arg;
+	if ((s = cfsm_off_unesc(stanza)) == NULL) {
+		log_warnx("cluster_offline_put_cb: %s: bad message in the log",
+		    owner);
+		return;
+	}
+	if (db_offline_put(mmpd->db, owner, (long long)id, s, &cause) == -1) {
+		log_warnx("cluster_offline_put_cb: %s: %s", owner, cause);
+		free(cause);
+	}
+	free(s);
+}
+
+/* Offline messages were removed through the log: here too. */
+void
+cluster_offline_del_cb(void *arg, const char *owner, uint64_t id)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_offline_del(mmpd->db, owner, (long long)id, &cause) == -1) {
+		log_warnx("cluster_offline_del_cb: %s: %s", owner, cause);
+		free(cause);
+	}
+}
+
+/* A snapshot brings every offline message anew: ours go first. */
+void
+cluster_offline_reset_cb(void *arg)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_offline_clear(mmpd->db, &cause) == -1) {
+		log_warnx("cluster_offline_reset_cb: %s", cause);
+		free(cause);
+	}
+}
+
+/*
+ * Owner's offline message (serialised) through the log: cb(arg, NULL)
+ * once applied here (the sink wrote it), cb(arg, error) if it was
+ * refused (the caps) or is not known to be stored; -1 (no cb) if it
+ * cannot go in the log.
+ */
+int
+cluster_offline_put(const char *owner, const char *stanza,
+    void (*cb)(void *, const char *), void *arg)
+{
+	char	*e;
+
+	if ((e = cfsm_enc_offline_put(owner, stanza)) == NULL) {
+		log_warnx("cluster_offline_put: %s: cannot go in the log",
+		    owner);
+		return (-1);
+	}
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
+}
+
+/* Removing owner's offline messages up to id through the log: as put. */
+int
+cluster_offline_del(const char *owner, long long id,
+    void (*cb)(void *, const char *), void *arg)
+{
+	char	*e;
+
+	if (id <= 0 || (e = cfsm_enc_offline_del(owner, (uint64_t)id)) ==
+	    NULL)
+		return (-1);
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
 }
 
 /*
