@@ -4,9 +4,11 @@ imports this file; run them as any other (scenarios.py NAME).
 
 leftbounce  bob on one follower logs out while the leader relays a
             burst of chat messages from alice (on the other follower) to
-            bob's full JID, and bob's node reads the logout first: each message reaches bob or comes back
-            to alice as an error (RFC 6121 8.5.3.2: a full JID with no
-            matching resource and no other available resource); then
+            bob's full JID, and bob's node reads the logout first: each
+            message reaches bob, comes back to alice as an error, or is
+            stored offline and reaches bob's next session (RFC 6121
+            8.5.3.2 and XEP-0160: a full JID with no matching resource
+            and no other available resource); then
             again with a second session of bob (on the leader)
             available: each message reaches one of bob's sessions, none
             comes back; and again from a sender on the leader
@@ -91,6 +93,13 @@ async def burst_and_leave(t, alice, bob, b_node, others, tag):
         signal_node(b_node, signal.SIGCONT)
     await bob.close()
     inboxes = [bob.inbox] + [o.inbox for o in others]
+    later = None
+    if not others:
+        # No session of bob is left: a message that neither reached him
+        # nor came back is stored offline (XEP-0160, issue 13) and comes
+        # at his next login.
+        later = await login(t, b_node, 'bob', tag + '-later')
+        inboxes.append(later.inbox)
 
     def done():
         got, back = accounted(inboxes, alice, bodies)
@@ -106,6 +115,8 @@ async def burst_and_leave(t, alice, bob, b_node, others, tag):
            'twice' % (tag, sum(1 for b in bodies if got[b]),
                       sum(1 for b in bodies if back[b]), len(lost),
                       len(twice)))
+    if later is not None:
+        await later.close()
     check(not lost and not twice, '%s: %d of %d messages neither '
           'delivered nor answered (%s), %d more than once (%s)' % (
               tag, len(lost), len(bodies), ' '.join(lost[:6]), len(twice),
