@@ -7,7 +7,8 @@ offstore   alice on node 1 sends chat messages to bob, who has no
            session: no error comes back, every node's database holds
            them; bob logs in on node 3 and gets them in order with a
            XEP-0203 delay stamp (slixmpp's xep_0203); then every node's
-           database has none
+           database has none; two more stored, xmpp user del bob on a
+           follower removes them from every node's database
 offkillsend the same with alice on a follower that is killed (kill -9)
            once the messages are stored: bob gets them all on another
            node; the survivors agree, and so does the killed node once
@@ -107,8 +108,17 @@ async def offstore(t):
     await send_offline(t, n1, 'store')
     with t.check('stored-everywhere'):
         await wait_stored(c.nodes, N)
-    await receive_offline(t, n3, 'n3', ['store-%d' % i for i in range(N)])
+    bob = await receive_offline(t, n3, 'n3',
+                                ['store-%d' % i for i in range(N)])
     with t.check('removed-everywhere'):
+        await wait_stored(c.nodes, 0)
+    await bob.close()
+    alice = await login_delay(t, n1, 'alice', 'again')
+    for b in ('x', 'y'):
+        alice.send_message(mto='bob@' + DOMAIN, mbody=b, mtype='chat')
+    await wait_stored(c.nodes, 2)
+    with t.check('user-del-everywhere'):
+        await fol[-1].ok('xmpp', 'user', 'del', 'bob')
         await wait_stored(c.nodes, 0)
 
 
