@@ -58,6 +58,7 @@ static void	 cluster_reconcile_cb(void *, const char *);
 static void	 cluster_merge_user_cb(void *, const char *);
 static void	 cluster_merge_rosters(void);
 static void	 cluster_merge_roster_cb(void *, const char *);
+static void	 cluster_publish_offline(const char *);
 
 /* An account arrived through the log: store it here. */
 void
@@ -453,10 +454,43 @@ cluster_leader_duties(void)
 				cluster_roster_put(users[i], &items[j],
 				    cluster_ignore, NULL);
 			db_roster_free(items, k);
+			cluster_publish_offline(users[i]);
 		}
 		util_free_argv(users, n);
 		(void)cause;
 	}
+}
+
+/*
+ * After initialize: user's offline messages stored while this node served
+ * alone become the cluster's, in order. They leave the table first: the
+ * log numbers them anew and every member, this one too, writes them
+ * back, where the old numbers would collide with the log's.
+ */
+static void
+cluster_publish_offline(const char *user)
+{
+	struct db_offline	*offs;
+	size_t			 k, j;
+	char			*cause = NULL;
+
+	if (db_offline_list(mmpd->db, user, 0, &offs, &k, &cause) == -1 ||
+	    (k > 0 && db_offline_del(mmpd->db, user, offs[k - 1].id,
+	    &cause) == -1)) {
+		log_warnx("cluster_publish_offline: %s: %s", user, cause);
+		free(cause);
+		db_offline_free(offs, k);
+		return;
+	}
+	for (j = 0; j < k; j++)
+		if (cluster_offline_put(user, offs[j].stanza, cluster_ignore,
+		    NULL) == -1)
+			log_warnx("cluster_publish_offline: %s: a message "
+			    "is lost", user);
+	if (k > 0)
+		log_info("cluster: %zu offline messages of %s go into the "
+		    "log", k, user);
+	db_offline_free(offs, k);
 }
 
 /* A submission nobody waits for; arg, if set, is a busy flag. */

@@ -15,13 +15,16 @@ offkillsend the same with alice on a follower that is killed (kill -9)
            it is back
 offkillleader the same with the leader killed (kill -9) once they are
            stored: a new leader delivers them all, in order, once
+offinit    messages stored on a node serving alone stay stored when it
+           initializes a cluster: every member has them, with the ones
+           sent after, and bob gets them all in order on another node
 """
 
 import datetime
 import time
 
-from clib import (DOMAIN, Client, Cluster, check, db_values, scenario,
-                  until, w, wait_new_leader)
+from clib import (DOMAIN, TIMERS, Client, Cluster, check, db_values,
+                  scenario, until, w, wait_new_leader)
 from slixtest import is_msg
 
 N = 5               # messages per scenario
@@ -165,3 +168,29 @@ async def offkillleader(t):
     await leader.wait_ready()
     with t.check('restarted-agrees'):
         await wait_stored(c.nodes, 0)
+
+
+@scenario()
+async def offinit(t):
+    c = Cluster(t, 3)
+    await c.start()
+    n1, n2, n3 = c.nodes
+    await n1.batch(c.base_lines(n1))
+    await c.add_users(n1)
+    alice = await login_delay(t, n1, 'alice', 'alone')
+    for b in ('alone-0', 'alone-1'):
+        alice.send_message(mto='bob@' + DOMAIN, mbody=b, mtype='chat')
+    await wait_stored([n1], 2)
+    await alice.close()
+    await c.initialize(n1, TIMERS)
+    for nd in (n2, n3):
+        await c.join(nd, n1, TIMERS)
+    await c.wait_agree()
+    await c.wait_users(c.nodes)
+    with t.check('kept-and-replicated'):
+        await wait_stored(c.nodes, 2)
+    alice = await login_delay(t, n2, 'alice', 'clustered')
+    alice.send_message(mto='bob@' + DOMAIN, mbody='after', mtype='chat')
+    await wait_stored(c.nodes, 3)
+    await receive_offline(t, n3, 'n3', ['alone-0', 'alone-1', 'after'])
+    await wait_stored(c.nodes, 0)
