@@ -1,16 +1,18 @@
 /*
  * What goes through the replicated log besides membership: accounts and
  * their rosters and offline messages, call-bridge secret digests, and the
- * leader's first entries. Nothing is written here before the log has it: every member,
- * the one that submitted too, stores what raft applies (the cfsm_sink
- * callbacks here), and a roster change is answered only after that
- * (cluster_roster_put's callback).
+ * leader's first entries. Nothing is written here before the log has it:
+ * every member, the one that submitted too, stores what raft applies (the
+ * cfsm_sink callbacks here), and a roster change is answered only after
+ * that (cluster_roster_put's callback).
  *
  * A node that joins brings its own accounts and rosters: once it has
  * caught up, the accounts the cluster lacks go in, then every roster item
  * of ours the cluster lacks (by owner and contact) for the accounts the
  * cluster has by then. An account or item both have keeps the cluster's
- * version (raft already wrote it over ours here).
+ * version (raft already wrote it over ours here). The node that
+ * initializes a cluster brings its offline messages too; a joining node's
+ * are not merged (the log's numbers may replace them).
  */
 #include <sys/types.h>
 #include <sys/tree.h>
