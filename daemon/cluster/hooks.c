@@ -159,14 +159,17 @@ chook_roster_del(const char *owner, const char *jid,
 /*
  * Store an offline message: while accounts replicate, through the log
  * (every member writes it once committed; the state checks the caps
- * again and may refuse); otherwise the core writes it here.
+ * again and may refuse); a node with clustering enabled that is no
+ * member (joining, left, not yet initialized) stores none (the sender
+ * gets an error: a message kept here would be stranded once it joins);
+ * otherwise (a single node) the core writes it here.
  */
 static int
 chook_offline_put(const char *owner, const char *stanza,
     void (*done)(void *, const char *), void *arg)
 {
 	if (!cluster_users_replicated())
-		return (0);
+		return (cluster_enabled() ? -1 : 0);
 	if (!chook_roster_owner(owner))
 		return (-1);
 	return (cluster_offline_put(owner, stanza, done, arg) == 0 ? 1 : -1);

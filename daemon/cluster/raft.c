@@ -634,7 +634,7 @@ cluster_member_checked(void *arg, int ok, const char *text)
 		log_warnx("cluster_member_checked: %s", cause);
 		free(cause);
 	}
-	cluster_stop(cluster_wipe);
+	cluster_stop(cluster_wipe_left);
 }
 
 /*
@@ -673,7 +673,7 @@ cluster_removed_by(uint64_t id, const char *addr)
 		log_warnx("cluster_removed_by: %s", cause);
 		free(cause);
 	}
-	cluster_stop(cluster_wipe);
+	cluster_stop(cluster_wipe_left);
 	return (0);
 }
 
@@ -843,6 +843,22 @@ cluster_wipe(void)
 	}
 	cfsm_free(cl.pins);
 	cl.pins = NULL;
+}
+
+/*
+ * After this node left its cluster: cluster_wipe, and the offline
+ * messages go too (they are the cluster's, which delivers them).
+ */
+void
+cluster_wipe_left(void)
+{
+	char	*cause = NULL;
+
+	cluster_wipe();
+	if (db_offline_clear(mmpd->db, &cause) == -1) {
+		log_warnx("cluster_wipe_left: %s", cause);
+		free(cause);
+	}
 }
 
 /* This node's raft while it runs, else NULL. */

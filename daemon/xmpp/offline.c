@@ -64,7 +64,6 @@ static struct offline_mark *offline_mark_get(const char *, int);
 static void		 offline_mark_put(struct offline_mark *);
 static void		 offline_put_done(void *, const char *);
 static void		 offline_del_done(void *, const char *);
-static void		 offline_flush(const char *);
 static void		 offline_parse_stanza(void *, struct xnode *);
 
 /*
@@ -202,7 +201,8 @@ out:
  * The layer above stored a message (err NULL) or could not: the sender's
  * stanza is released; an error goes to the sender if its session is here
  * (the router knows every session in a cluster's leader). A session of
- * the account that became available meanwhile gets it now.
+ * the account that became available meanwhile gets it from the node that
+ * routes (offline_arrived), not here.
  */
 static void
 offline_put_done(void *arg, const char *err)
@@ -226,17 +226,22 @@ offline_put_done(void *arg, const char *err)
 			free(bare);
 		}
 		jid_clear(&j);
-	} else
-		offline_flush(p->local);
+	}
 	router_release(p->hold);
 	xnode_free(p->n);
 	free(p->local);
 	free(p);
 }
 
-/* If an account has an available session here, deliver to it now. */
-static void
-offline_flush(const char *local)
+/*
+ * A message for account local was stored here by the layer above: if
+ * the account has an available session (it became available while the
+ * message was on its way into the log, or the router did not know it,
+ * as a cluster leader that lost and found a follower's sessions), it
+ * gets the stored messages now, in order.
+ */
+void
+offline_arrived(const char *local)
 {
 	struct xconn	*s[OFFLINE_MAX_SESSIONS];
 	char		*bare;
@@ -391,6 +396,18 @@ offline_deliver(struct xconn *c)
 	}
 	m->inflight--;
 	offline_mark_put(m);
+}
+
+/*
+ * A session the router did not see become available (a cluster leader
+ * learns of a follower's available session as it registers again) gets
+ * the messages stored meanwhile, as at an initial presence.
+ */
+void
+offline_available(struct xconn *c)
+{
+	if (c->available && !c->closing && !c->dead)
+		offline_deliver(c);
 }
 
 /* At exit: forget what waits; no hook may call back any more. */

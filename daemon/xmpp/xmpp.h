@@ -334,6 +334,12 @@ void		 presence_track(struct xconn *, const struct xnode *);
    session, as offline.c says: 0 stored (or taken by the layer above),
    -1 not (no such account, over the caps): answer service-unavailable. */
 int		 offline_store(const char *, const struct xnode *);
+/* Session c (a pseudo one too) is available without an initial presence
+   routed here (a cluster's re-registration): its stored messages now. */
+void		 offline_available(struct xconn *);
+/* A message for account local (a localpart) was stored here by the layer
+   above (a cluster leader's replica): an available session gets it now. */
+void		 offline_arrived(const char *);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */

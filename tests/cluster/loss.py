@@ -22,8 +22,9 @@ slowcut     bob on one follower stops reading while a call bridge on the
             other sends him a flood: his node closes him as a slow
             reader with stanzas still in his output buffer, and frees
             the stream once its drain time is over; each message
-            reaches bob (what the kernel had) or comes back to the call
-            bridge as an error (matched by id), through the leader
+            reaches bob (what the kernel had, or stored offline for his
+            next login) or comes back to the call bridge as an error
+            (matched by id), through the leader
 """
 
 import collections
@@ -247,6 +248,9 @@ async def slowcut(t):
         return rc == 0 and not out.strip(), out
     await until(closed, w(20), "bob's node closing bob's socket")
     bob.transport.resume_reading()
+    # What came after bob's session ended is stored offline (XEP-0160,
+    # issue 13) up to the caps, and comes at his next login.
+    later = await login(t, b_node, 'bob', 'later')
 
     def answers():
         # An error need not carry the payload: matched by id.
@@ -254,7 +258,7 @@ async def slowcut(t):
                    if st.name == 'message' and st['type'] == 'error')
 
     def delivered():
-        return set(st['body'] for st in bob.inbox.items
+        return set(st['body'] for st in bob.inbox.items + later.inbox.items
                    if is_msg(errors=False)(st))
 
     def done():

@@ -18,6 +18,11 @@ offkillleader the same with the leader killed (kill -9) once they are
 offinit    messages stored on a node serving alone stay stored when it
            initializes a cluster: every member has them, with the ones
            sent after, and bob gets them all in order on another node
+offjoin    messages stored on a node serving alone stay stored when it
+           joins a cluster that has the account: every member has them
+           (none replaced by the log's), and bob, logged in and
+           available on another node all along, gets them as soon as
+           they are in
 """
 
 import datetime
@@ -194,3 +199,38 @@ async def offinit(t):
     await wait_stored(c.nodes, 3)
     await receive_offline(t, n3, 'n3', ['alone-0', 'alone-1', 'after'])
     await wait_stored(c.nodes, 0)
+
+
+@scenario()
+async def offjoin(t):
+    c = Cluster(t, 3)
+    n1, n2, n3 = c.nodes
+    await c.form([n1, n2], TIMERS)
+    await c.add_users(n1)
+    await c.wait_users([n1, n2])
+    await c.start([n3])
+    await n3.batch(c.base_lines(n3))
+    await c.add_users(n3)
+    alice = await login_delay(t, n3, 'alice', 'alone')
+    for b in ('alone-0', 'alone-1'):
+        alice.send_message(mto='bob@' + DOMAIN, mbody=b, mtype='chat')
+    await wait_stored([n3], 2)
+    await alice.close()
+    # A message of the cluster's own first: its number is the one the
+    # joining node's first message had.
+    a1 = await login_delay(t, n1, 'alice', 'clustered')
+    a1.send_message(mto='bob@' + DOMAIN, mbody='cluster-0', mtype='chat')
+    await wait_stored([n1, n2], 1)
+    bob = await receive_offline(t, n2, 'n2', ['cluster-0'])
+    await wait_stored([n1, n2], 0)
+    await c.join(n3, n1, TIMERS)
+    await c.wait_agree()
+    with t.check('kept-and-replicated'):
+        got = []
+        for b in ('alone-0', 'alone-1'):
+            got.append(await bob.inbox.wait(is_msg(errors=False),
+                                            'offline message %s' % b,
+                                            timeout=w(20)))
+        check([st['body'] for st in got] == ['alone-0', 'alone-1'],
+              'bob got %s' % [st['body'] for st in got])
+        await wait_stored(c.nodes, 0)
