@@ -112,6 +112,28 @@ offline_pending(const char *local)
 }
 
 /*
+ * Whether message n from c to the account bare (a session's full JID or
+ * the bare one) went into offline storage behind messages of that
+ * account still on their way into the layer above's log: so it does not
+ * overtake them (they are delivered as each is stored, offline_arrived).
+ * 1 if it did; 0 to route it as usual. Cheap while nothing is on its way.
+ */
+int
+offline_behind(struct xconn *c, const char *bare, const struct xnode *n)
+{
+	char	*local;
+	int	 busy;
+
+	if (TAILQ_EMPTY(&offline_puts) || !offline_wanted(n))
+		return (0);
+	if ((local = offline_local(bare)) == NULL)
+		return (0);
+	busy = offline_pending(local) > 0;
+	free(local);
+	return (busy && offline_store_from(c, bare, n) == 0);
+}
+
+/*
  * Store message msg (borrowed) for the account bare (a local bare JID):
  * 0 stored, or taken by the layer above, which replicates it; -1 if it
  * may not be (no such account, over the caps, a database error): the

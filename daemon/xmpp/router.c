@@ -689,7 +689,9 @@ router_route(struct xconn *from, struct xnode *n)
 	if (router_is_local(j.domain) && j.local != NULL) {
 		bare = router_bare(&j, buf, sizeof(buf));
 		target = j.resource ? router_resource(bare, j.resource) : NULL;
-		if (target != NULL)
+		if (msg && offline_behind(from, bare, n))
+			;	/* behind stored ones on their way: in order */
+		else if (target != NULL)
 			router_deliver(target, n);
 		else if (iq && j.resource == NULL)
 			router_server_iq(from, n, &j);

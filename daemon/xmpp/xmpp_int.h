@@ -188,6 +188,10 @@ int		 offline_wanted(const struct xnode *);
 /* offline_store for the stanza from c being routed (c may be NULL). */
 int		 offline_store_from(struct xconn *, const char *,
 		    const struct xnode *);
+/* Whether a message to an account went into storage behind its messages
+   still on their way into the log (1), or is to be routed (0). */
+int		 offline_behind(struct xconn *, const char *,
+		    const struct xnode *);
 /* c's initial available presence: its account's stored messages. */
 void		 offline_deliver(struct xconn *);
 /* A stored message as a tree (the caller frees), or NULL. */

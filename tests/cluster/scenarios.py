@@ -8,7 +8,8 @@ once.py, those of rosters across a leader's death and a join (rosterack,
 rostermerge) in rosters.py, those of delivery across cut links and
 presence after failover (relaycut, relaylink, relaypres, relaysilent) in
 relay.py, those of offline messages (offstore, offkillsend, offkillleader,
-offinit, offjoin) in offline.py, all imported at the end, so they run after these.
+offinit, offjoin) in offline.py, all imported at the end, so they run
+after these.
 
     scenarios.py --list        the scenarios make check runs
     scenarios.py NAME          run one
