@@ -44,6 +44,7 @@ struct offline_put {
 	char				*local;		/* the recipient */
 	struct xnode			*n;		/* for an error */
 	uint64_t			 hold;		/* router_hold */
+	size_t				 len;		/* bytes stored */
 };
 
 /* Messages of an account delivered, whose removal is on its way. */
@@ -59,7 +60,7 @@ static TAILQ_HEAD(, offline_put)	offline_puts =
 static TAILQ_HEAD(, offline_mark)	marks = TAILQ_HEAD_INITIALIZER(marks);
 
 static char		*offline_local(const char *);
-static int		 offline_pending(const char *);
+static int		 offline_pending(const char *, size_t *);
 static struct offline_mark *offline_mark_get(const char *, int);
 static void		 offline_mark_put(struct offline_mark *);
 static void		 offline_put_done(void *, const char *);
@@ -98,16 +99,23 @@ offline_local(const char *bare)
 	return (local);
 }
 
-/* How many stores of an account the layer above has not finished. */
+/*
+ * How many stores of an account the layer above has not finished, and
+ * (bytes not NULL) their bytes added to *bytes.
+ */
 static int
-offline_pending(const char *local)
+offline_pending(const char *local, size_t *bytes)
 {
 	struct offline_put	*p;
 	int			 n = 0;
 
-	TAILQ_FOREACH(p, &offline_puts, entry)
-		if (strcmp(p->local, local) == 0)
+	TAILQ_FOREACH(p, &offline_puts, entry) {
+		if (strcmp(p->local, local) == 0) {
 			n++;
+			if (bytes != NULL)
+				*bytes += p->len;
+		}
+	}
 	return (n);
 }
 
@@ -128,7 +136,7 @@ offline_behind(struct xconn *c, const char *bare, const struct xnode *n)
 		return (0);
 	if ((local = offline_local(bare)) == NULL)
 		return (0);
-	busy = offline_pending(local) > 0;
+	busy = offline_pending(local, NULL) > 0;
 	free(local);
 	return (busy && offline_store_from(c, bare, n) == 0);
 }
@@ -180,7 +188,7 @@ offline_store_from(struct xconn *c, const char *bare, const struct xnode *msg)
 	xnode_set_attr(d, "from", xmpp_domain());
 	xnode_set_attr(d, "stamp", stamp);
 	s = xnode_string(copy, &len);
-	n += offline_pending(local);
+	n += offline_pending(local, &bytes);
 	if (n >= DB_OFFLINE_MAX_MSGS || bytes + len > DB_OFFLINE_MAX_BYTES) {
 		log_info("offline_store: %s: %d messages, %zu bytes stored: "
 		    "full", bare, n, bytes);
@@ -190,6 +198,7 @@ offline_store_from(struct xconn *c, const char *bare, const struct xnode *msg)
 	p = xcalloc(1, sizeof(*p));
 	p->local = local;
 	p->n = copy;
+	p->len = len;
 	switch (router_offline_put(local, s, offline_put_done, p)) {
 	case 0:
 		free(p);
@@ -239,14 +248,17 @@ offline_put_done(void *arg, const char *err)
 	if (err != NULL) {
 		log_info("offline_put_done: %s: not stored: %s", p->local, err);
 		memset(&j, 0, sizeof(j));
-		if (from != NULL && jid_parse(from, &j) == 0 &&
-		    j.local != NULL && j.resource != NULL) {
-			bare = jid_bare(&j);
-			if ((s = router_resource(bare, j.resource)) != NULL)
-				router_error(s, p->n, "cancel",
-				    "service-unavailable");
-			free(bare);
+		s = NULL;
+		if (from != NULL && jid_parse(from, &j) == 0) {
+			if (j.local != NULL && j.resource != NULL) {
+				bare = jid_bare(&j);
+				s = router_resource(bare, j.resource);
+				free(bare);
+			} else if (j.local == NULL)	/* a call bridge */
+				s = router_component(j.domain);
 		}
+		if (s != NULL)
+			router_error(s, p->n, "cancel", "service-unavailable");
 		jid_clear(&j);
 	}
 	router_release(p->hold);
