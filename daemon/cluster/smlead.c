@@ -316,11 +316,21 @@ void
 csm_hib_start(struct csm_entry *e)
 {
 	e->hib_ms = cnet_now_ms();
+	e->hib_k = e->k;
 	nhib++;
 	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
 	    "%lld s to resume", e->full, e->nmirror,
 	    (long long)(csm_resume_ms() / 1000));
 	csm_hib_soon();
+}
+
+/* Entry e's session no longer hibernates (its node is back with it). */
+void
+csm_hib_stop(struct csm_entry *e)
+{
+	if (e->hib_ms != 0)
+		nhib--;
+	e->hib_ms = 0;
 }
 
 /* The SM sessions of link l hibernate (a new process of its node). */
