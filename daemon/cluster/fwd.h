@@ -382,6 +382,8 @@ int		 csm_lead_frame(struct cfwd_link *, struct xnode *);
 void		 csm_lead_on(struct xconn *);
 void		 csm_lead_sent(struct xconn *, const struct xnode *, uint32_t);
 void		 csm_lead_ack(struct xconn *, uint32_t, uint32_t);
+/* We are about to tell our SM session c's client we handled in. */
+void		 csm_lead_answer(struct xconn *, uint32_t);
 /* We step down: forget every entry and hibernating session. */
 void		 csm_lead_stop(void);
 

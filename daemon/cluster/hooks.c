@@ -40,7 +40,8 @@ static const struct router_hooks chook_hooks = {
 	csm_sent,		/* sm_sent */
 	csm_ack,		/* sm_ack */
 	csm_resume_hook,	/* sm_resume */
-	csm_off			/* sm_off */
+	csm_off,		/* sm_off */
+	csm_answer_hook		/* sm_answer */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

@@ -714,6 +714,23 @@ csm_lead_ack(struct xconn *c, uint32_t h, uint32_t in)
 }
 
 /*
+ * Leader: we are about to tell the client of our SM session c that we
+ * handled in of its stanzas (<a h/>): the copies on the followers move
+ * with it, written before the <a/>, so that a resumption after we die
+ * never says less than the client was told.
+ */
+void
+csm_lead_answer(struct xconn *c, uint32_t in)
+{
+	struct csm_entry	*e;
+
+	if ((e = csm_of(c)) == NULL || c->remote != NULL || e->in == in)
+		return;
+	e->in = in;
+	csm_copy_ack(e);
+}
+
+/*
  * We step down (or exit): forget the hibernating sessions and every
  * entry but those of our own sessions (a follower keeps them, for the
  * next leader).

@@ -226,6 +226,9 @@ struct xconn {
  *	later, by c's serial), 0 to answer <failed><item-not-found/> now.
  *   sm_off: SM session c ends for good (closed cleanly, a stream error,
  *	the queue over its bound, timed out); not after sm_drop.
+ *   sm_answer: the server is about to tell the client of SM session c
+ *	that it handled in stanzas (<a h/>); what the hook writes goes
+ *	out before that.
  */
 struct db_roster;
 struct router_hooks {
@@ -248,6 +251,7 @@ struct router_hooks {
 	void	(*sm_ack)(struct xconn *, uint32_t, uint32_t);
 	int	(*sm_resume)(struct xconn *, const char *, uint32_t);
 	void	(*sm_off)(struct xconn *);
+	void	(*sm_answer)(struct xconn *, uint32_t);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
