@@ -78,6 +78,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/relay.c daemon/cluster/pseudo.c \
 	      daemon/cluster/smtab.c daemon/cluster/smlead.c \
 	      daemon/cluster/smup.c daemon/cluster/smcopy.c \
+	      daemon/cluster/smwake.c \
 	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \

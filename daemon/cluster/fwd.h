@@ -359,6 +359,8 @@ int		 csm_covers(int, const char *);
 void		 csm_lead_in(struct cfwd_link *, const char *, uint64_t);
 /* Entry e's pseudo hibernates from now on. */
 void		 csm_hib_start(struct csm_entry *);
+/* Entry e's pseudo no longer hibernates (its node is back). */
+void		 csm_hib_stop(struct csm_entry *);
 /* Our session c broadcast its presence. */
 void		 csm_lead_presence(struct xconn *);
 /* Pseudo c's link is gone for good: 1 if c hibernates, else 0. */
@@ -380,6 +382,8 @@ int		 csm_lead_frame(struct cfwd_link *, struct xnode *);
 void		 csm_lead_on(struct xconn *);
 void		 csm_lead_sent(struct xconn *, const struct xnode *, uint32_t);
 void		 csm_lead_ack(struct xconn *, uint32_t, uint32_t);
+/* We are about to tell our SM session c's client we handled in. */
+void		 csm_lead_answer(struct xconn *, uint32_t);
 /* We step down: forget every entry and hibernating session. */
 void		 csm_lead_stop(void);
 
@@ -398,6 +402,10 @@ void		 csm_promote(struct cfwd_jids *);
 /* <bind> of an SM session: its state (seq: our last <s>); seeding it. */
 void		 csm_bind_attrs(struct xnode *, struct xconn *, uint64_t);
 void		 csm_seed(struct cfwd_link *, struct xconn *, struct xnode *);
+
+/* smwake.c: a hibernating SM session whose node comes back with it */
+/* <bind> n of session jid on link l: it wakes there if it hibernates. */
+void		 csm_wake(struct cfwd_link *, const char *, struct xnode *);
 
 /* smup.c: stream management, the follower's side */
 /* Stanza st of a <d> goes to c now (NULL, NULL: done). */

@@ -47,7 +47,8 @@ static const struct router_hooks chook_hooks = {
 	csm_resume_hook,	/* sm_resume */
 	csm_off,		/* sm_off */
 	chook_offline_put,	/* offline_put */
-	chook_offline_del	/* offline_del */
+	chook_offline_del,	/* offline_del */
+	csm_answer_hook		/* sm_answer */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

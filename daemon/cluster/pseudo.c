@@ -545,6 +545,8 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 
 	if (jid == NULL)
 		return;
+	if (clink_find(l, XC_CLIENT, jid) == NULL)
+		csm_wake(l, jid, n);	/* a hibernating SM session wakes */
 	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL)
 		quiet = c->available;
 	else {

@@ -316,11 +316,21 @@ void
 csm_hib_start(struct csm_entry *e)
 {
 	e->hib_ms = cnet_now_ms();
+	e->hib_k = e->k;
 	nhib++;
 	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
 	    "%lld s to resume", e->full, e->nmirror,
 	    (long long)(csm_resume_ms() / 1000));
 	csm_hib_soon();
+}
+
+/* Entry e's session no longer hibernates (its node is back with it). */
+void
+csm_hib_stop(struct csm_entry *e)
+{
+	if (e->hib_ms != 0)
+		nhib--;
+	e->hib_ms = 0;
 }
 
 /* The SM sessions of link l hibernate (a new process of its node). */
@@ -701,6 +711,23 @@ csm_lead_ack(struct xconn *c, uint32_t h, uint32_t in)
 	e->in = in;
 	if (c->remote == NULL)
 		csm_copy_ack(e);
+}
+
+/*
+ * Leader: we are about to tell the client of our SM session c that we
+ * handled in of its stanzas (<a h/>): the copies on the followers move
+ * with it, written before the <a/>, so that a resumption after we die
+ * never says less than the client was told.
+ */
+void
+csm_lead_answer(struct xconn *c, uint32_t in)
+{
+	struct csm_entry	*e;
+
+	if ((e = csm_of(c)) == NULL || c->remote != NULL || e->in == in)
+		return;
+	e->in = in;
+	csm_copy_ack(e);
 }
 
 /*

@@ -42,6 +42,7 @@ struct csm_entry {
 	uint32_t		 k;		/* sent to it (its outbound h) */
 	uint32_t		 acked;		/* acknowledged by its client */
 	int64_t			 hib_ms;	/* hibernating since, or 0 */
+	uint32_t		 hib_k;		/* k when it began to */
 	struct csm_stanzas	 mirror;	/* acked < h <= k */
 	size_t			 nmirror;
 	size_t			 mbytes;

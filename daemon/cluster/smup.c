@@ -285,6 +285,17 @@ csm_pending_free(struct csm_pending *p)
 	free(p);
 }
 
+/*
+ * The sm_answer hook: the server is about to tell the client of c that
+ * it handled in stanzas: a leader's copies of its session know it first.
+ */
+void
+csm_answer_hook(struct xconn *c, uint32_t in)
+{
+	if (cfwd_role_get() == CFWD_LEADER)
+		csm_lead_answer(c, in);
+}
+
 /* The sm_off hook: SM session c ended for good: its entry goes. */
 void
 csm_off(struct xconn *c)

@@ -240,6 +240,14 @@ router_sm_ack(struct xconn *c, uint32_t h, uint32_t in)
 		hooks.sm_ack(c, h, in);
 }
 
+/* The server is about to tell c's client it handled in (sm_answer). */
+void
+router_sm_answer(struct xconn *c, uint32_t in)
+{
+	if (hooks.sm_answer != NULL)
+		hooks.sm_answer(c, in);
+}
+
 /* Whether the layer above looks for session previd for c (sm_resume). */
 int
 router_sm_resume(struct xconn *c, const char *previd, uint32_t h)

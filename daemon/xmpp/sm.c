@@ -680,6 +680,7 @@ sm_element(struct xconn *c, struct xnode *n)
 		xconn_error(c, "unsupported-stanza-type", "stream management "
 		    "is not enabled");
 	else if (strcmp(name, "r") == 0) {
+		router_sm_answer(c, c->sm->in);	/* copies know it first */
 		xasprintf(&s, "<a xmlns='" NS_SM "' h='%u'/>", c->sm->in);
 		xconn_send_raw(c, s);
 		free(s);

@@ -233,6 +233,9 @@ struct xconn {
  *	remove owner's stored messages up to an id, through the layer
  *	above: 0, 1 or -1 and done as roster_put. A store done(arg, NULL)
  *	is written here with its id, within the caps (offline.c).
+ *   sm_answer: the server is about to tell the client of SM session c
+ *	that it handled in stanzas (<a h/>); what the hook writes goes
+ *	out before that.
  */
 struct db_roster;
 struct router_hooks {
@@ -259,6 +262,7 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	int	(*offline_del)(const char *, long long,
 		    void (*)(void *, const char *), void *);
+	void	(*sm_answer)(struct xconn *, uint32_t);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */

@@ -905,6 +905,7 @@ import order  # noqa: E402,F401 (order across lost quorum, a paused leader)
 import carbons  # noqa: E402,F401 (XEP-0280 copies across nodes, failover)
 import smresume  # noqa: E402,F401 (stream management resumes anywhere)
 import offline  # noqa: E402,F401 (offline messages, issue 13)
+import smfault  # noqa: E402,F401 (SM sessions of paused nodes)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
