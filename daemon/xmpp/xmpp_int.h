@@ -224,6 +224,8 @@ int		 sm_hibernate(struct xconn *);
 int		 sm_silent(const struct xconn *);
 /* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
 void		 sm_closed(struct xconn *);
+/* Free what ended sessions left for the next turn of the loop (exit). */
+void		 sm_free_all(void);
 /* Whether a client's h acknowledges at most what was sent: acked and out
    are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap). */
 static inline int
