@@ -200,8 +200,8 @@ carbons_quiet(int on)
 /*
  * The carbons iq n (type get or set, one child in NS_CARBONS) from
  * client c to the server or its own bare JID: <enable/> or <disable/>
- * sets the flag and answers from where the iq went; a get is malformed (both are sets), any
- * other child is not a request we know.
+ * sets the flag and answers from where the iq went; a get is malformed
+ * (both are sets), any other child is not a request we know.
  */
 void
 carbons_iq(struct xconn *c, struct xnode *n)

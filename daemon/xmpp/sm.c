@@ -19,12 +19,8 @@
  * the new stream. A session that ends for good (a clean close, a stream
  * error, the queue over its bound, the resume time over) ends as any
  * session (unavailable presence); its unacknowledged stanzas are taken
- * out of it and dealt with at the next turn of the loop (sm_left_run, an
- * event: a session ending inside a routing never routes again from
- * there): messages go to the account's bare JID, carbons are dropped,
- * iq requests are answered with an error. They are routed from a neutral
- * origin (sm_origin, no session): an error for a message goes on to its
- * sender, and no carbons are made of them.
+ * out of it for smleft.c, which deals with them at the next turn of the
+ * loop.
  *
  * Bounds beside each session's queue: an account keeps at most
  * XMPP_SM_HIB_ACCOUNT hibernating sessions (one more ends the oldest, as
@@ -33,7 +29,6 @@
  * unacknowledged, hibernating sessions end, the one keeping most first.
  */
 #include <sys/types.h>
-#include <sys/queue.h>
 #include <sys/tree.h>
 
 #include <errno.h>
@@ -57,12 +52,6 @@
 
 #define SM_ID_BYTES	16	/* 128 bits from the CSPRNG, in hex */
 #define SM_ID_MAX	64	/* the longest previd we look up */
-
-/* One unacknowledged stanza: its bytes as written (ours). */
-struct xsm_item {
-	char		*s;
-	size_t		 len;
-};
 
 /* A stream-managed session. */
 struct xsm {
@@ -96,18 +85,6 @@ static int		 sm_nodivert;	/* the hook's own deliveries */
 static size_t		 sm_allbytes;	/* kept by all sessions */
 static uint64_t		 sm_hibseq;
 
-/* An ended session's unacknowledged stanzas, waiting for sm_left_run. */
-struct sm_left {
-	TAILQ_ENTRY(sm_left)	 entry;
-	char			*bare;
-	char			*full;		/* the session's, or NULL */
-	struct xsm_item		*q;		/* in order, ours */
-	size_t			 n;
-};
-static TAILQ_HEAD(, sm_left) sm_lefts = TAILQ_HEAD_INITIALIZER(sm_lefts);
-static struct event	*sm_left_ev;
-static struct xconn	*sm_origin;	/* where leftovers come from */
-
 static struct xsm	*sm_new(struct xconn *);
 static void		 sm_free(struct xsm *);
 static int		 sm_resume_secs(void);
@@ -127,20 +104,9 @@ static void		 sm_resend(struct xconn *);
 static void		 sm_move(struct xconn *, struct xconn *);
 static int		 sm_parse_u32(const char *, uint32_t *);
 static void		 sm_leftovers(struct xconn *, struct xsm *);
-static void		 sm_left_free(struct sm_left *);
-static void		 sm_left_run(evutil_socket_t, short, void *);
-static void		 sm_origin_send(struct xconn *, const struct xnode *);
-static void		 sm_origin_error(struct xconn *, const char *,
-			    const char *);
-static void		 sm_origin_close(struct xconn *);
 static void		 sm_hib_bound(struct xconn *);
 static void		 sm_bytes_bound(void);
 static size_t		 sm_bytes_max(void);
-static void		 sm_left_stanza(void *, struct xnode *);
-static void		 sm_left_start(void *, const char *, const char *,
-			    const char *, const char **);
-static void		 sm_left_end(void *);
-static void		 sm_left_error(void *, int, const char *);
 
 /* Order sessions by id. */
 static int
@@ -836,7 +802,7 @@ sm_silent(const struct xconn *c)
 /*
  * c's session has ended (c2s_closed, after its unavailable presence and
  * router unbind): what it was sent and did not acknowledge is taken out
- * for sm_left_run, then the sm_off hook; its SM state is freed.
+ * for smleft.c, then the sm_off hook; its SM state is freed.
  */
 void
 sm_closed(struct xconn *c)
@@ -854,12 +820,6 @@ sm_closed(struct xconn *c)
 	sm_free(sm);
 }
 
-/* What sm_left_run's parser has in hand. */
-struct sm_leftrun {
-	struct sm_left	*l;
-	int		 routed;
-};
-
 /*
  * Take the unacknowledged stanzas (their bytes) out of ended session c
  * (its state sm) and have them dealt with at the next turn of the loop.
@@ -867,221 +827,20 @@ struct sm_leftrun {
 static void
 sm_leftovers(struct xconn *c, struct xsm *sm)
 {
-	struct sm_left	*l;
-	struct xsm_item	*it;
+	struct xsm_item	*q, *it;
 	uint32_t	 h;
-	size_t		 i = 0;
+	size_t		 i = 0, n = (uint32_t)(sm->out - sm->acked);
 
-	l = xcalloc(1, sizeof(*l));
-	l->bare = xstrdup(c->bare);
-	l->full = c->full != NULL ? xstrdup(c->full) : NULL;
-	l->n = (uint32_t)(sm->out - sm->acked);
-	l->q = xreallocarray(NULL, l->n, sizeof(*l->q));
+	q = xreallocarray(NULL, n, sizeof(*q));
 	for (h = sm->acked + 1; h != sm->out + 1; h++) {
 		it = sm_item(sm, h);
-		l->q[i++] = *it;
+		q[i++] = *it;
 		sm->qbytes -= it->len;
 		sm_allbytes -= it->len;
 		it->s = NULL;
 		it->len = 0;
 	}
-	TAILQ_INSERT_TAIL(&sm_lefts, l, entry);
-	if (sm_left_ev == NULL)
-		sm_left_ev = evtimer_new(mmpd->base, sm_left_run, NULL);
-	event_active(sm_left_ev, EV_TIMEOUT, 0);
-}
-
-/* Free what sm_leftovers took. */
-static void
-sm_left_free(struct sm_left *l)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->q[i].s);
-	free(l->q);
-	free(l->bare);
-	free(l->full);
-	free(l);
-}
-
-static const struct xconn_ops sm_origin_ops = {
-	sm_origin_send, sm_origin_error, sm_origin_close, NULL
-};
-
-/*
- * What is sent to sm_origin (the router answers a leftover with an
- * error): it goes on to where it is addressed, the leftover's sender.
- * Errors are never answered, so this does not loop.
- */
-static void
-sm_origin_send(struct xconn *o, const struct xnode *n)
-{
-	struct xnode	*r;
-	const char	*type = xnode_attr(n, "type");
-
-	if (type == NULL || strcmp(type, "error") != 0 ||
-	    xnode_attr(n, "to") == NULL)
-		return;
-	r = xnode_copy(n);
-	router_route(o, r);
-	xnode_free(r);
-}
-
-/* sm_origin has no stream to fail. */
-static void
-sm_origin_error(struct xconn *o, const char *cond, const char *text)
-{
-	(void)o;
-	(void)cond;
-	(void)text;
-}
-
-/* ... nor to close. */
-static void
-sm_origin_close(struct xconn *o)
-{
-	(void)o;
-}
-
-/*
- * The unacknowledged stanzas of ended sessions, at the turn of the loop
- * after they ended: parsed back from the bytes kept; messages go on to
- * the account, iq requests are answered with service-unavailable, the
- * rest (carbons too) is dropped. From sm_origin, without carbons.
- */
-static void
-sm_left_run(evutil_socket_t fd, short what, void *arg)
-{
-	static const struct xparser_cb cb = {
-		sm_left_start, sm_left_stanza, sm_left_end, sm_left_error
-	};
-	static const char head[] = "<stream:stream xmlns='" NS_CLIENT
-	    "' xmlns:stream='" NS_STREAMS "'>";
-	struct sm_leftrun r;
-	struct sm_left	*l;
-	struct xparser	*p;
-	size_t		 i;
-
-	(void)fd;
-	(void)what;
-	(void)arg;
-	if (sm_origin == NULL)
-		sm_origin = xconn_pseudo_new(XC_CLIENT, &sm_origin_ops,
-		    &sm_lefts);
-	while ((l = TAILQ_FIRST(&sm_lefts)) != NULL) {
-		TAILQ_REMOVE(&sm_lefts, l, entry);
-		r.l = l;
-		r.routed = 0;
-		p = xparser_new(&cb, &r);
-		xparser_set_limits(p, XMPP_STANZA_COMP, 64, 100000);
-		xparser_feed(p, head, sizeof(head) - 1);
-		carbons_quiet(1);
-		for (i = 0; i < l->n; i++)
-			if (xparser_feed(p, l->q[i].s, l->q[i].len) == -1)
-				break;
-		carbons_quiet(0);
-		xparser_free(p);
-		log_info("sm_closed: %s: %zu stanzas unacknowledged, %d "
-		    "routed on", l->bare, l->n, r.routed);
-		sm_left_free(l);
-	}
-}
-
-/* Free what waits for sm_left_run (the daemon stops). */
-void
-sm_free_all(void)
-{
-	struct sm_left	*l;
-
-	while ((l = TAILQ_FIRST(&sm_lefts)) != NULL) {
-		TAILQ_REMOVE(&sm_lefts, l, entry);
-		log_info("sm_free_all: %s: %zu stanzas unacknowledged, "
-		    "dropped", l->bare, l->n);
-		sm_left_free(l);
-	}
-	if (sm_left_ev != NULL)
-		event_free(sm_left_ev);
-	sm_left_ev = NULL;
-	if (sm_origin != NULL)
-		xconn_free(sm_origin);
-	sm_origin = NULL;
-}
-
-/* sm_left_run's parser: the header we fed it. */
-static void
-sm_left_start(void *arg, const char *name, const char *ns, const char *dflt,
-    const char **attrs)
-{
-	(void)arg;
-	(void)name;
-	(void)ns;
-	(void)dflt;
-	(void)attrs;
-}
-
-/* sm_left_run's parser: one unacknowledged stanza (ours to free). */
-static void
-sm_left_stanza(void *arg, struct xnode *n)
-{
-	struct sm_leftrun *r = arg;
-	struct sm_left	*l = r->l;
-	struct xnode	*e, *k, *q;
-	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
-
-	if (strcmp(name, "message") == 0 && (type == NULL ||
-	    strcmp(type, "chat") == 0 || strcmp(type, "normal") == 0)) {
-		/* A carbon was a copy for this session only. */
-		if (xnode_child(n, "sent", NS_CARBONS) != NULL ||
-		    xnode_child(n, "received", NS_CARBONS) != NULL)
-			goto out;
-		/*
-		 * To the account: its other resources now; with none, the
-		 * router's error goes to the sender through sm_origin.
-		 */
-		xnode_set_attr(n, "to", l->bare);
-		router_route(sm_origin, n);
-		r->routed++;
-	} else if (strcmp(name, "iq") == 0 && type != NULL &&
-	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0) &&
-	    xnode_attr(n, "from") != NULL) {
-		/* RFC 6121 8.5.3.2.2: the resource is gone. */
-		q = xnode_new("iq", NULL);
-		if (xnode_attr(n, "id") != NULL)
-			xnode_set_attr(q, "id", xnode_attr(n, "id"));
-		xnode_set_attr(q, "type", "error");
-		xnode_set_attr(q, "from", l->full != NULL ? l->full :
-		    xnode_attr(n, "to") != NULL ? xnode_attr(n, "to") :
-		    l->bare);
-		xnode_set_attr(q, "to", xnode_attr(n, "from"));
-		for (k = xnode_first(n); k != NULL; k = xnode_next(k))
-			xnode_append(q, xnode_copy(k));
-		e = xnode_add(q, "error", NULL);
-		xnode_set_attr(e, "type", "cancel");
-		xnode_add(e, "service-unavailable", NS_STANZA_ERR);
-		router_route(sm_origin, q);
-		xnode_free(q);
-		r->routed++;
-	}
-out:
-	xnode_free(n);
-}
-
-/* sm_left_run's parser: nothing to do at the end. */
-static void
-sm_left_end(void *arg)
-{
-	(void)arg;
-}
-
-/* sm_left_run's parser: our own bytes did not parse (a broken invariant
-   we log and survive). */
-static void
-sm_left_error(void *arg, int code, const char *text)
-{
-	struct sm_leftrun *r = arg;
-
-	log_warnx("sm_leftovers: %s: %d %s", r->l->bare, code, text);
+	smleft_add(c->bare, c->full, q, n);
 }
 
 /* The resumption id of an SM session (borrowed), or NULL. */

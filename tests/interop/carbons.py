@@ -236,8 +236,8 @@ def next_msg(r, body):
 def carbons_enable_raw():
     """enable and disable with no 'to', to the own bare JID, to the
     domain: a result from where it went (no 'from' without a 'to'); a
-    get is bad-request, an unknown
-    request feature-not-implemented, another account's not-allowed."""
+    get is bad-request, an unknown request feature-not-implemented,
+    another account's not-allowed."""
     r = ixlib.login('alice', 'raw')
     try:
         # The answer comes from where the iq went: none without a 'to'.
