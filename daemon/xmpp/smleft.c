@@ -8,11 +8,13 @@
  * account's bare JID, carbons (copies for that session only) are dropped,
  * iq requests are answered with service-unavailable, the rest dropped.
  *
- * They are routed from a neutral origin (smleft_origin, a connection of
- * no session, kept here): the session is gone, so an error the router
- * answers a message with comes to the origin, which sends it on to where
- * it is addressed, the message's sender (RFC 6121 8.5.3.2.1); and with
- * no session as the origin and carbons quiet, no copies are made.
+ * They are routed from a neutral origin (xconn_origin_new: no stream, no
+ * account, the ended session's full JID for a layer above to forward
+ * them from), one per ended session: the session is gone, so an error
+ * the router answers a message with comes to the origin, which sends it
+ * on to where it is addressed, the message's sender (RFC 6121
+ * 8.5.3.2.1); with no account as the origin and carbons quiet, no
+ * copies are made of them.
  */
 #include <sys/types.h>
 #include <sys/queue.h>
@@ -40,7 +42,6 @@ struct smleft {
 };
 static TAILQ_HEAD(, smleft) smlefts = TAILQ_HEAD_INITIALIZER(smlefts);
 static struct event	*smleft_ev;
-static struct xconn	*smleft_origin;	/* where leftovers come from */
 
 static void	 smleft_free(struct smleft *);
 static void	 smleft_run(evutil_socket_t, short, void *);
@@ -82,6 +83,7 @@ smleft_add(const char *bare, const char *full, struct xsm_item *q, size_t n)
 /* What smleft_run's parser has in hand. */
 struct smleft_pass {
 	struct smleft	*l;
+	struct xconn	*o;		/* where they come from */
 	int		 routed;
 };
 
@@ -100,7 +102,7 @@ smleft_free(struct smleft *l)
 }
 
 /*
- * What is sent to smleft_origin (the router answers a leftover with an
+ * What is sent to the origin (the router answers a leftover with an
  * error): it goes on to where it is addressed, the leftover's sender.
  * Errors are never answered, so this does not loop.
  */
@@ -118,7 +120,7 @@ smleft_origin_send(struct xconn *o, const struct xnode *n)
 	xnode_free(r);
 }
 
-/* smleft_origin has no stream to fail. */
+/* The origin has no stream to fail. */
 static void
 smleft_origin_error(struct xconn *o, const char *cond, const char *text)
 {
@@ -138,7 +140,7 @@ smleft_origin_close(struct xconn *o)
  * The unacknowledged stanzas of ended sessions, at the turn of the loop
  * after they ended: parsed back from the bytes kept; messages go on to
  * the account, iq requests are answered with service-unavailable, the
- * rest (carbons too) is dropped. From smleft_origin, without carbons.
+ * rest (carbons too) is dropped. From an origin of no account, quiet.
  */
 static void
 smleft_run(evutil_socket_t fd, short what, void *arg)
@@ -156,13 +158,12 @@ smleft_run(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (smleft_origin == NULL)
-		smleft_origin = xconn_pseudo_new(XC_CLIENT, &smleft_origin_ops,
-		    &smlefts);
 	while ((l = TAILQ_FIRST(&smlefts)) != NULL) {
 		TAILQ_REMOVE(&smlefts, l, entry);
 		r.l = l;
 		r.routed = 0;
+		r.o = xconn_origin_new(XC_CLIENT, &smleft_origin_ops);
+		r.o->full = xstrdup(l->full != NULL ? l->full : l->bare);
 		p = xparser_new(&cb, &r);
 		xparser_set_limits(p, XMPP_STANZA_COMP, 64, 100000);
 		xparser_feed(p, head, sizeof(head) - 1);
@@ -172,6 +173,7 @@ smleft_run(evutil_socket_t fd, short what, void *arg)
 				break;
 		carbons_quiet(0);
 		xparser_free(p);
+		xconn_free(r.o);
 		log_info("sm_closed: %s: %zu stanzas unacknowledged, %d "
 		    "routed on", l->bare, l->n, r.routed);
 		smleft_free(l);
@@ -193,9 +195,6 @@ smleft_free_all(void)
 	if (smleft_ev != NULL)
 		event_free(smleft_ev);
 	smleft_ev = NULL;
-	if (smleft_origin != NULL)
-		xconn_free(smleft_origin);
-	smleft_origin = NULL;
 }
 
 /* smleft_run's parser: the header we fed it. */
@@ -227,10 +226,10 @@ smleft_stanza(void *arg, struct xnode *n)
 			goto out;
 		/*
 		 * To the account: its other resources now; with none, the
-		 * router's error goes to the sender through smleft_origin.
+		 * router's error goes to the sender through the origin.
 		 */
 		xnode_set_attr(n, "to", l->bare);
-		router_route(smleft_origin, n);
+		router_route(r->o, n);
 		r->routed++;
 	} else if (strcmp(name, "iq") == 0 && type != NULL &&
 	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0) &&
@@ -249,7 +248,7 @@ smleft_stanza(void *arg, struct xnode *n)
 		e = xnode_add(q, "error", NULL);
 		xnode_set_attr(e, "type", "cancel");
 		xnode_add(e, "service-unavailable", NS_STANZA_ERR);
-		router_route(smleft_origin, q);
+		router_route(r->o, q);
 		xnode_free(q);
 		r->routed++;
 	}

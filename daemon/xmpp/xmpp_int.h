@@ -224,6 +224,8 @@ int		 sm_hibernate(struct xconn *);
 int		 sm_silent(const struct xconn *);
 /* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
 void		 sm_closed(struct xconn *);
+/* A stream-less connection of this node, not listed (conn.c). */
+struct xconn	*xconn_origin_new(int, const struct xconn_ops *);
 
 /* smleft.c */
 /* One unacknowledged stanza: its bytes as written (its holder's). */
