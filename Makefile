@@ -75,6 +75,8 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
 	      daemon/cluster/settle.c \
 	      daemon/cluster/relay.c daemon/cluster/pseudo.c \
+	      daemon/cluster/smtab.c daemon/cluster/smlead.c \
+	      daemon/cluster/smup.c daemon/cluster/smcopy.c \
 	      daemon/cluster/view.c daemon/cmd_cluster.c \
 	      daemon/cmd_cluster_status.c \
 	      daemon/cmd_backup.c daemon/cmd_dns.c daemon/dns.c \
@@ -96,7 +98,8 @@ UNIT_TESTS  = check_cmdtab check_msg check_db check_pki_attr check_pki_cert \
 	      check_xml check_sasl check_cluster_fsm check_cluster_pin \
 	      check_addrkey check_log check_cluster_view check_json check_logring \
 	      check_router check_addrlimit check_cluster_link \
-	      check_cluster_status check_cluster_session check_unsent
+	      check_cluster_status check_cluster_session check_unsent \
+	      check_cluster_smtab
 UNIT_TESTS += check_control check_sm
 UNIT_BINS   = $(UNIT_TESTS:%=$(O)/tests/unit/%)
 
@@ -188,6 +191,9 @@ $(O)/tests/unit/check_cluster_session: $(O)/tests/unit/check_cluster_session.o \
 $(O)/tests/unit/check_cluster_link: $(O)/tests/unit/check_cluster_link.o \
     $(O)/daemon/cluster/link.o $(O)/daemon/reaper.o $(O)/daemon/xml/tree.o \
     $(XP_OBJS) $(COMMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
+$(O)/tests/unit/check_cluster_smtab: $(O)/tests/unit/check_cluster_smtab.o \
+    $(O)/daemon/cluster/smtab.o $(O)/daemon/xml/tree.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_unsent: $(O)/tests/unit/check_unsent.o \
     $(O)/daemon/xmpp/unsent.o $(O)/daemon/xml/tree.o $(COMMON_OBJS)

@@ -243,6 +243,21 @@ int		 cfwd_route_local(struct xconn *, struct xnode *);
 /* Close the links of peers no longer the members they were. */
 void		 cfwd_recheck(void);
 
+/* smup.c: the core's stream-management hooks (struct router_hooks) */
+/* Local session c enabled SM with resume: a follower tells the leader. */
+void		 csm_on(struct xconn *);
+/* A follower takes what its core would send SM session c itself (1). */
+int		 csm_divert(struct xconn *, const struct xnode *);
+/* Stanza n (borrowed) went to our SM session c as number h: mirrored. */
+void		 csm_sent(struct xconn *, const struct xnode *, uint32_t);
+/* The client of c acknowledged h (in: c's inbound count). */
+void		 csm_ack(struct xconn *, uint32_t, uint32_t);
+/* New stream c resumes an id (borrowed) not held here, at h: 1 if the
+   leader looks for it (sm_resume_done later), 0 to fail now. */
+int		 csm_resume_hook(struct xconn *, const char *, uint32_t);
+/* SM session c ended for good. */
+void		 csm_off(struct xconn *);
+
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
 /* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);

@@ -60,6 +60,9 @@
  *   <ack seq='N'/>	every <s> up to N is done with
  *   <here jid='full'/> <gone jid='full'/>  the leader's own sessions
  *   <bye/>		the leader shuts down
+ * and the frames of stream management: smup.c (a follower's sessions,
+ * resumption), smcopy.c (copies of the leader's sessions, registration
+ * of a follower's with a new leader).
  *
  * Frames are written from trees (attribute values may come in either
  * quote). A stanza whose namespace is inherited is written in
@@ -99,6 +102,9 @@
 #define CFWD_BACKOFF_MIN	50	/* ms, doubling */
 #define CFWD_BACKOFF_MAX	1000
 
+#define CFWD_ITEM_BACK		1	/* came back: from (ours) went */
+#define CFWD_ITEM_LOCAL		2	/* for SM session from, from us */
+
 /* A stanza of ours, kept until the leader acknowledges it. */
 struct cfwd_item {
 	TAILQ_ENTRY(cfwd_item)	 entry;
@@ -110,7 +116,7 @@ struct cfwd_item {
 	size_t			 len;
 	size_t			 bytes;		/* all it takes */
 	int			 sent;		/* written to a leader */
-	int			 back;		/* came back: from (ours) went */
+	int			 back;		/* CFWD_ITEM_*, or 0 */
 };
 
 static struct cfwd_link	*uplink;		/* ours to the leader */
@@ -234,6 +240,7 @@ cfwd_up_close(void)
 	uplink = NULL;
 	clink_cut(l);
 	clink_jids_clear(&l->carried);
+	csm_up_lost();
 }
 
 /* Forget the stanzas the leader acknowledged, up to seq. */
@@ -275,6 +282,10 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	}
 	if (to == NULL || (st = xnode_first(n)) == NULL)
 		return;
+	if (xnode_attr(n, "m") != NULL) {
+		csm_copy_d(to, n);	/* a copy of the leader's SM stanza */
+		return;
+	}
 	if ((c = clink_find(NULL, strchr(to, '/') ? XC_CLIENT :
 	    XC_COMPONENT, to)) == NULL) {
 		cfwd_back(to, st);
@@ -290,7 +301,9 @@ cfwd_deliver(struct cfwd_link *l, const char *to, struct xnode *n)
 	}
 	xnode_set_ns(n, NULL);
 	router_strip(st);
+	csm_up_delivering(c, st);	/* not diverted: it comes from us */
 	router_deliver(c, st);
+	csm_up_delivering(NULL, NULL);
 }
 
 /*
@@ -317,7 +330,7 @@ cfwd_back(const char *to, const struct xnode *st)
 	copy = xnode_copy(st);
 	router_strip(copy);
 	it = cfwd_item_new(strchr(to, '/') ? XC_CLIENT : XC_COMPONENT, to,
-	    ++next_seq, copy, 1);
+	    ++next_seq, copy, CFWD_ITEM_BACK);
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
 	qbytes += it->bytes;
@@ -372,6 +385,8 @@ cfwd_up_frame(struct cfwd_link *l, struct xnode *n)
 		leader_leaving = leader_id;
 	} else if (strcmp(name, "kill") == 0)
 		cfwd_kill(n);
+	else if (csm_copy_frame(l->id, n) || csm_up_frame(n))
+		;			/* stream management, smup.c */
 	else
 		log_debug("cfwd_up_frame: %s: unknown <%s>", l->addr, name);
 	xnode_free(n);
@@ -441,12 +456,14 @@ cfwd_dialled(struct bufferevent *bev, const struct cnet_hello *h,
 	/* It tells us its sessions again once we have synced. */
 	clink_jids_clear(&lsess);
 	lsess_of = h->id;
+	csm_copy_clear();		/* it sends its SM sessions' copies */
 	if (leader_leaving != 0 && leader_leaving != h->id)
 		leader_leaving = 0;
 	log_info("cfwd_dialled: linked to the leader %s, %zu stanzas to "
 	    "send again", l->addr, nqueue);
 	clink_header(l, epoch);
 	cfwd_burst(l);
+	csm_up_linked(l);		/* resumptions that wait for it */
 	clink_pending(l);
 }
 
@@ -536,6 +553,7 @@ cfwd_send_bind(struct cfwd_link *l, struct xconn *c)
 		xnode_set_attr(f, "announced", "1");
 		clink_add_stanza(f, c->presence);
 	}
+	csm_bind_attrs(f, c, next_seq);
 	clink_send(l, f);
 }
 
@@ -547,6 +565,7 @@ cfwd_presence_queued(const char *full)
 
 	TAILQ_FOREACH(it, &queue, entry)
 		if (it->kind == XC_CLIENT && strcmp(it->from, full) == 0 &&
+		    it->back != CFWD_ITEM_LOCAL &&
 		    strcmp(xnode_name(it->stanza), "presence") == 0 &&
 		    xnode_attr(it->stanza, "to") == NULL)
 			return (1);
@@ -586,8 +605,10 @@ cfwd_item_new(int kind, const char *id, uint64_t seq, struct xnode *st,
 	clink_set_num(f, "seq", it->seq);
 	xnode_set_attr(f, "from", id);
 	xnode_set_attr(f, "k", kind == XC_CLIENT ? "c" : "k");
-	if ((it->back = back))
+	if ((it->back = back) == CFWD_ITEM_BACK)
 		xnode_set_attr(f, "back", "1");
+	else if (back == CFWD_ITEM_LOCAL)
+		xnode_set_attr(f, "l", "1");
 	clink_add_stanza(f, it->stanza);
 	it->frame = clink_frame_string(f, &it->len);
 	/* The stanza's own length: less <s ...> (escaped: no '>') and </s>. */
@@ -669,6 +690,45 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	}
 }
 
+/*
+ * A stanza n (borrowed) that our core would send SM session c itself (a
+ * roster push, an answer of ours): the leader numbers every stanza such
+ * a session is sent, so it goes there as <s l='1'>, kept and sent again
+ * like a stanza of ours until acknowledged, and comes back as a <d>.
+ */
+void
+cfwd_local(struct xconn *c, const struct xnode *n)
+{
+	struct cfwd_item	*it;
+	struct xnode		*st;
+
+	st = xnode_copy(n);
+	router_strip(st);
+	it = cfwd_item_new(XC_CLIENT, c->full, ++next_seq, st,
+	    CFWD_ITEM_LOCAL);
+	TAILQ_INSERT_TAIL(&queue, it, entry);
+	nqueue++;
+	qbytes += it->bytes;
+	if (uplink != NULL) {
+		clink_write(uplink, it->frame, it->len);
+		it->sent = 1;
+	}
+}
+
+/* Our link to the leader, or NULL. */
+struct cfwd_link *
+cfwd_uplink(void)
+{
+	return (uplink);
+}
+
+/* The last <d> of the leader's numbering that we delivered. */
+uint64_t
+cfwd_dlast(void)
+{
+	return (dlast);
+}
+
 /* Our epoch: the number of this process. */
 uint64_t
 cfwd_epoch(void)
@@ -725,6 +785,7 @@ void
 cfwd_drain(void)
 {
 	struct cfwd_item	*it;
+	struct xconn		*c;
 
 	if (!TAILQ_EMPTY(&queue))
 		log_info("cfwd_drain: routing %zu kept stanzas here", nqueue);
@@ -732,7 +793,10 @@ cfwd_drain(void)
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
-		if (it->back)
+		if (it->back == CFWD_ITEM_LOCAL) {
+			if ((c = clink_find(NULL, it->kind, it->from)) != NULL)
+				router_deliver(c, it->stanza);
+		} else if (it->back)
 			cpseudo_back(NULL, it->kind, it->from, epoch,
 			    it->seq, it->stanza);
 		else
@@ -928,7 +992,9 @@ cfwd_answer_kept(void)
 		if ((c = clink_find(NULL, it->kind, it->from)) == NULL)
 			continue;
 		type = xnode_attr(it->stanza, "type");
-		if (strcmp(xnode_name(it->stanza), "presence") != 0 ||
+		if (it->back == CFWD_ITEM_LOCAL)
+			;		/* for c itself: not answered */
+		else if (strcmp(xnode_name(it->stanza), "presence") != 0 ||
 		    (type != NULL && (strncmp(type, "subscribe", 9) == 0 ||
 		    strncmp(type, "unsubscribe", 11) == 0)))
 			router_error(c, it->stanza, "wait",

@@ -76,6 +76,9 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		 */
 		prev = cfwd_unfollow(role == CFWD_FOLLOWER, &orphans, &left);
 		clead_links_close(0);
+		if (!left)
+			csm_promote(&orphans);	/* its SM sessions hibernate */
+		csm_up_leads();
 		csettle_orphans_set(&orphans);
 		csettle_start(prev, left);
 		role = CFWD_LEADER;
@@ -84,6 +87,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		if (role == CFWD_LEADER) {
 			log_info("cfwd_role: no longer the leader");
 			csettle_stop();
+			csm_lead_stop();
 			clead_links_requeue();
 			clead_links_close(0);
 		}
@@ -95,6 +99,7 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 			log_info("cfwd_role: not clustered: routing here");
 		cfwd_follow_stop();
 		csettle_stop();
+		csm_lead_stop();
 		clead_links_close(1);
 		role = CFWD_NONE;
 		csettle_members(0, NULL, 0);

@@ -21,6 +21,7 @@ struct xparser;
 struct clead_pend;
 struct cfwd_link;
 struct crelay_frame;
+struct csm_entry;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -187,10 +188,17 @@ void		 crelay_clear(struct cfwd_link *);
 size_t		 crelay_moved(struct cfwd_link *, int, const char *);
 /* l's follower is gone for good: answer what it kept to the senders. */
 void		 crelay_answer_all(struct cfwd_link *);
+/* A copy for l's node of stanza h of our SM session to (<d m>). */
+void		 crelay_copy(struct cfwd_link *, const char *, uint32_t,
+		    const struct xnode *);
 /* We step down: this node's own stanzas kept for l go to our queue for
  * the next leader; the others' are forgotten (their nodes send them
  * again). How many went to the queue. */
 size_t		 crelay_requeue(struct cfwd_link *);
+/* Session jid of l's node enabled SM after our frame k: mirror in e
+ * what l keeps for it after k. */
+void		 crelay_mirror(struct cfwd_link *, const char *, uint64_t,
+		    struct csm_entry *);
 
 /* follower.c */
 /* Our epoch (once a process) and the follower's events. */
@@ -224,6 +232,12 @@ void		 cfwd_drain(void);
 char		*cfwd_follower_status(void);
 /* At exit: the queue, the lists and the events. */
 void		 cfwd_follower_free(void);
+/* Our link to the leader (NULL: none), and the last <d> delivered. */
+struct cfwd_link *cfwd_uplink(void);
+uint64_t	 cfwd_dlast(void);
+/* A stanza (borrowed) our core would send SM session c itself: kept and
+ * sent to the leader (<s l='1'>), which sends it back numbered. */
+void		 cfwd_local(struct xconn *, const struct xnode *);
 
 /* pseudo.c */
 /* Set up the stand-in link of origins that went. */
@@ -261,8 +275,17 @@ uint64_t	 cpseudo_held_upto(const struct cfwd_link *, uint64_t);
 /* Unavailable presence of a session that died with the leader before
  * us, to its contacts: 0 if sent, -1 if jid is no session. */
 int		 cpseudo_gone_presence(const char *);
+/* SM session full resumed on link l's node: its pseudo there, bound,
+ * with its presence (may be NULL) noted; NULL if it cannot be. */
+struct xconn	*cpseudo_resumed(struct cfwd_link *, const char *,
+		    const struct xnode *);
+/* A new leader: the SM session full of the last one hibernates here. */
+struct xconn	*cpseudo_hib(const char *, const struct xnode *);
 
 /* leader.c */
+/* Frame f (freed) to every follower linked; an SM copy to each. */
+void		 clead_send_all(struct xnode *);
+void		 clead_copy_all(const char *, uint32_t, const struct xnode *);
 /* The leader's events, made once the loop exists. */
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */
@@ -316,5 +339,78 @@ void		 csettle_hold(struct cfwd_link *, uint64_t, int, const char *,
 		    struct xnode *);
 /* Forget what is held of a link (by serial) that closed. */
 void		 csettle_drop(uint64_t);
+
+/* smlead.c: stream management, the leader's side */
+/* The timers, once the loop exists; at exit, everything. */
+void		 csm_events(void);
+void		 csm_free(void);
+/* Whether pseudo c hibernates (its node is gone); their stand-in link. */
+int		 csm_hibernating(const struct xconn *);
+struct cfwd_link *csm_hib_link(void);
+/* Whether pseudo c is an SM session (1: *k the number of its next). */
+int		 csm_lead_next(const struct xconn *, uint32_t *);
+/* Number and mirror stanza n (len: serialised, 0 unknown) for pseudo c:
+ * 1 (*k its number), 0 c is no SM session, -1 no room. */
+int		 csm_lead_send(struct xconn *, const struct xnode *, size_t,
+		    uint32_t *);
+/* Whether what is kept for recipient to (kind) is mirrored. */
+int		 csm_covers(int, const char *);
+/* A forwarded stanza (<s> seq) of session from on link l was routed. */
+void		 csm_lead_in(struct cfwd_link *, const char *, uint64_t);
+/* Entry e's pseudo hibernates from now on. */
+void		 csm_hib_start(struct csm_entry *);
+/* Our session c broadcast its presence. */
+void		 csm_lead_presence(struct xconn *);
+/* Pseudo c's link is gone for good: 1 if c hibernates, else 0. */
+int		 csm_hibernate(struct xconn *);
+/* The SM sessions of link l hibernate. */
+void		 csm_hibernate_link(struct cfwd_link *);
+/* Session c (pseudo or local) leaves: its entry goes. */
+void		 csm_dropped(struct xconn *);
+/* Resume id of account bare at h on stream rid of link l's node (NULL:
+ * ours); soon: on the next turn, or once settled (link: its serial, 0
+ * for one of ours). */
+void		 csm_lead_resume(struct cfwd_link *, uint64_t, const char *,
+		    const char *, uint32_t);
+void		 csm_resume_soon(uint64_t, uint64_t, const char *,
+		    const char *, uint32_t);
+/* A follower's SM frame: 1 if n was one (the caller frees it). */
+int		 csm_lead_frame(struct cfwd_link *, struct xnode *);
+/* The leader's own SM sessions: enabled, sent h, acknowledged. */
+void		 csm_lead_on(struct xconn *);
+void		 csm_lead_sent(struct xconn *, const struct xnode *, uint32_t);
+void		 csm_lead_ack(struct xconn *, uint32_t, uint32_t);
+/* We step down: forget every entry and hibernating session. */
+void		 csm_lead_stop(void);
+
+/* smcopy.c: what of stream management survives a change of leader */
+void		 csm_copy_on(struct csm_entry *);
+void		 csm_copy_snapshot(struct cfwd_link *);
+void		 csm_copy_ack(struct csm_entry *);
+void		 csm_copy_off(const char *);
+/* Follower: the leader lid's frames about its SM sessions; a <d m>. */
+int		 csm_copy_frame(uint64_t, struct xnode *);
+void		 csm_copy_d(const char *, struct xnode *);
+/* Follower: a new uplink: the copies of the last leader go. */
+void		 csm_copy_clear(void);
+/* New leader: the copies hibernate, and are no orphans. */
+void		 csm_promote(struct cfwd_jids *);
+/* <bind> of an SM session: its state (seq: our last <s>); seeding it. */
+void		 csm_bind_attrs(struct xnode *, struct xconn *, uint64_t);
+void		 csm_seed(struct cfwd_link *, struct xconn *, struct xnode *);
+
+/* smup.c: stream management, the follower's side */
+/* Stanza st of a <d> goes to c now (NULL, NULL: done). */
+void		 csm_up_delivering(const struct xconn *, const struct xnode *);
+/* An SM frame from the leader: 1 if n was one (the caller frees it). */
+int		 csm_up_frame(struct xnode *);
+/* A new link to the leader l: send the resumptions that wait. */
+void		 csm_up_linked(struct cfwd_link *);
+/* The link to the leader is lost (pending resumptions wait on). */
+void		 csm_up_lost(void);
+/* We lead now: the pending resumptions are answered here. */
+void		 csm_up_leads(void);
+/* At exit: the pending resumptions and their timer. */
+void		 csm_up_free(void);
 
 #endif /* CLUSTER_FWD_H */

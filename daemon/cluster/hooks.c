@@ -35,12 +35,12 @@ static const struct router_hooks chook_hooks = {
 	chook_roster_del,	/* roster_del */
 	cpseudo_hold,		/* hold */
 	cpseudo_release,	/* release */
-	NULL,			/* sm_on: branch smcl */
-	NULL,			/* sm_divert */
-	NULL,			/* sm_sent */
-	NULL,			/* sm_ack */
-	NULL,			/* sm_resume */
-	NULL			/* sm_off */
+	csm_on,			/* sm_on */
+	csm_divert,		/* sm_divert */
+	csm_sent,		/* sm_sent */
+	csm_ack,		/* sm_ack */
+	csm_resume_hook,	/* sm_resume */
+	csm_off			/* sm_off */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */

@@ -122,6 +122,7 @@ clead_events(void)
 {
 	cpseudo_events();
 	csettle_events();
+	csm_events();
 	if (dcheck_ev == NULL)
 		dcheck_ev = evtimer_new(mmpd->base, clead_dcheck, NULL);
 }
@@ -135,6 +136,7 @@ clead_free(void)
 {
 	struct clead_seen	*e;
 
+	csm_free();
 	cpseudo_free();
 	if (dcheck_ev != NULL)
 		event_free(dcheck_ev);
@@ -291,7 +293,8 @@ clead_link_clear(struct cfwd_link *l, int gone)
 	struct xconn	*c;
 
 	while ((c = TAILQ_FIRST(&l->pseudos)) != NULL)
-		cpseudo_drop(c, gone);
+		if (!gone || !csm_hibernate(c))
+			cpseudo_drop(c, gone);
 	if (gone)
 		cpseudo_carried_gone(l);
 	else
@@ -315,6 +318,7 @@ clead_replace(struct cfwd_link *o, struct cfwd_link *l)
 		if (c->kind == XC_CLIENT && c->available && c->full != NULL)
 			clink_jids_add(&l->carried, c->full);
 	TAILQ_CONCAT(&l->carried, &o->carried, entry);
+	csm_hibernate_link(o);	/* its SM sessions may resume */
 	crelay_answer_all(o);	/* its process, and sessions, are gone */
 	clead_link_close(o, 0);
 }
@@ -522,7 +526,9 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		clead_stanza(l, n);
 		return;
 	}
-	if (strcmp(name, "bind") == 0)
+	if (csm_lead_frame(l, n))
+		;			/* stream management, smlead.c */
+	else if (strcmp(name, "bind") == 0)
 		cpseudo_bind(l, n);
 	else if (strcmp(name, "comp") == 0)
 		cpseudo_comp(l, n);
@@ -543,6 +549,7 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		l->synced = 1;
 		cpseudo_carried_gone(l);
 		clead_tell_all(l);
+		csm_copy_snapshot(l);	/* our SM sessions' copies */
 		log_debug("clead_frame: %s registered %d sessions and %d "
 		    "call bridges", l->addr, l->nsess, l->ncomp);
 		csettle_check();
@@ -901,6 +908,34 @@ clead_tell(struct xconn *c, int here)
 	TAILQ_FOREACH(l, &links, entry)
 		clink_write(l, s, len);
 	free(s);
+}
+
+/* Leader: frame f (freed) to every follower linked. */
+void
+clead_send_all(struct xnode *f)
+{
+	struct cfwd_link	*l;
+	char			*s;
+	size_t			 len;
+
+	s = clink_frame_string(f, &len);
+	TAILQ_FOREACH(l, &links, entry)
+		if (!l->holder && !l->dead)
+			clink_write(l, s, len);
+	free(s);
+}
+
+/*
+ * Leader: stanza n (borrowed), number h of our SM session to, copied to
+ * every follower (a holder keeps it for its next link).
+ */
+void
+clead_copy_all(const char *to, uint32_t h, const struct xnode *n)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		crelay_copy(l, to, h, n);
 }
 
 /* Leader: a follower that has registered hears of all our sessions. */

@@ -209,6 +209,7 @@ cpseudo_drop(struct xconn *c, int gone)
 
 	if ((id = c->kind == XC_CLIENT ? c->full : c->cdomain) != NULL)
 		cpseudo_carried_del(l, id);	/* dealt with */
+	csm_dropped(c);			/* an SM session ends with it */
 	if (c->kind == XC_CLIENT) {
 		if (gone)
 			presence_gone(c);
@@ -284,15 +285,25 @@ cpseudo_route_from(struct cfwd_link *l, int kind, const char *id,
 /*
  * Route link l's <s> frame f (numbered seq, the caller's) from id
  * (kind): its stanza, or one that came back (back='1': id, its
- * recipient on l's node, has gone; cpseudo_back).
+ * recipient on l's node, has gone; cpseudo_back), or one that node's
+ * core would send its SM session id itself (l='1'): sent back to it,
+ * numbered (cfwd_send).
  */
 void
 cpseudo_route_s(struct cfwd_link *l, int kind, const char *id, uint64_t seq,
     struct xnode *f)
 {
-	if (xnode_attr(f, "back") == NULL)
+	struct xconn	*c;
+
+	if (xnode_attr(f, "l") != NULL) {
+		if (kind == XC_CLIENT && xnode_first(f) != NULL &&
+		    (c = clink_find(l, XC_CLIENT, id)) != NULL)
+			xconn_send(c, xnode_first(f));
+	} else if (xnode_attr(f, "back") == NULL) {
+		if (kind == XC_CLIENT)
+			csm_lead_in(l, id, seq);
 		cpseudo_route_from(l, kind, id, l->epoch, seq, xnode_first(f));
-	else
+	} else
 		cpseudo_back(l, kind, id, l->epoch, seq, xnode_first(f));
 }
 
@@ -423,6 +434,9 @@ cfwd_route_local(struct xconn *from, struct xnode *n)
 	routing = &o;
 	router_route(from, n);
 	routing = NULL;
+	if (from->kind == XC_CLIENT && strcmp(xnode_name(n), "presence") == 0 &&
+	    xnode_attr(n, "to") == NULL)
+		csm_lead_presence(from);	/* its copies have it */
 	return (1);
 }
 
@@ -556,6 +570,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 		clead_moved(l, XC_CLIENT, c->full);
 	}
 	cpseudo_carried_del(l, jid);		/* it is back */
+	csm_seed(l, c, n);			/* an SM session's mirror */
 	if (roster != NULL && strcmp(roster, "1") == 0)
 		c->roster_wanted = 1;
 	c->carbons = carbons != NULL && strcmp(carbons, "1") == 0;
@@ -617,6 +632,67 @@ cfwd_close(struct xconn *c, const char *cond, const char *text)
 	    cond ? cond : "closed", text ? ": " : "", text ? text : "");
 	cpseudo_kill(l, id, cond, text);
 	cpseudo_drop(c, 1);
+}
+
+/*
+ * Leader: SM session full resumed on link l's node: its pseudo there,
+ * bound at once (what is routed to it next goes there, before the node
+ * registers it), available with presence (borrowed; NULL: none) as its
+ * contacts know it. What other links keep for it is mirrored: emptied
+ * without a word (clead_moved). NULL if it is no full JID or the router
+ * refuses it.
+ */
+struct xconn *
+cpseudo_resumed(struct cfwd_link *l, const char *full,
+    const struct xnode *presence)
+{
+	struct xconn	*c;
+	const char	*cond = NULL;
+
+	if ((c = clink_find(l, XC_CLIENT, full)) != NULL)
+		cpseudo_drop(c, 0);
+	if ((c = cpseudo_new(l, XC_CLIENT, full)) == NULL)
+		return (NULL);
+	if (router_bind(c, 0, &cond) == -1) {
+		log_warnx("cpseudo_resumed: %s on %s refused: %s", full,
+		    l->addr, cond ? cond : "?");
+		xconn_free(c);
+		return (NULL);
+	}
+	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+	l->nsess++;
+	if (presence != NULL)
+		presence_note(c, presence);
+	clead_moved(l, XC_CLIENT, c->full);
+	return (c);
+}
+
+/*
+ * A new leader: the SM session full, of the leader before us, hibernates
+ * here as a pseudo on the stand-in link (csm_hib_link), bound and
+ * available with presence (borrowed; NULL: none known); NULL if it
+ * cannot be.
+ */
+struct xconn *
+cpseudo_hib(const char *full, const struct xnode *presence)
+{
+	struct cfwd_link	*l = csm_hib_link();
+	struct xconn		*c;
+	const char		*cond = NULL;
+
+	if ((c = cpseudo_new(l, XC_CLIENT, full)) == NULL)
+		return (NULL);
+	if (router_bind(c, 0, &cond) == -1) {
+		xconn_free(c);
+		return (NULL);
+	}
+	TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
+	l->nsess++;
+	if (presence != NULL)
+		presence_note(c, presence);
+	else
+		c->available = 1;
+	return (c);
 }
 
 /*

@@ -38,6 +38,7 @@
  * routes it again (link.c, clink_origin_new).
  */
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 
 #include <stdint.h>
@@ -51,6 +52,7 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
+#include "cluster/smtab.h"
 
 #define CRELAY_KEEP_MAX		4096	/* <d> frames kept per follower */
 #define CRELAY_KEEP_BYTES	(16 * 1024 * 1024)	/* and their bytes */
@@ -68,6 +70,7 @@ struct crelay_frame {
 	struct xnode		*st;		/* a copy of the stanza */
 	size_t			 bytes;		/* all it takes */
 	int			 written;	/* on a link */
+	int			 copy;		/* <d m>: a copy, not to deliver */
 	/* of a stanza of ours (NULL: another node's, or none) */
 	struct xnode		*ost;		/* as routed */
 	char			*ofrom;		/* its sender */
@@ -112,8 +115,21 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	const char		*to;
 	char			*s;
 	size_t			 len, bytes;
+	uint32_t		 k;
+	int			 sm;
 
-	if (l == NULL || l->dead || c->closing)
+	if (l == NULL || c->closing)
+		return;
+	if (csm_hibernating(c)) {
+		/* Its node is gone: mirrored only, for its resumption (once:
+		 * one a dead leader copied to us comes again, replayed). */
+		if (o != NULL && !clink_origin_new(o, c->full))
+			return;
+		if (csm_lead_send(c, n, 0, &k) == -1)
+			crelay_refuse(l, c, n);
+		return;
+	}
+	if (l->dead)
 		return;
 	to = c->kind == XC_CLIENT ? c->full : c->cdomain;
 	f = clink_frame("d", "to", to);
@@ -123,6 +139,8 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 		clink_set_num(f, "os", o->seq);
 		clink_set_num(f, "op", o->pass);
 	}
+	if ((sm = csm_lead_next(c, &k)))
+		clink_set_num(f, "k", k);	/* its SM number */
 	clink_add_stanza(f, n);
 	s = clink_frame_string(f, &len);
 	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1 +
@@ -134,6 +152,11 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	    (!crelay_gone_presence(n) ||
 	    l->nkept >= CRELAY_KEEP_MAX + CRELAY_KEEP_GONE ||
 	    l->keptbytes + bytes > CRELAY_KEEP_BYTES + CRELAY_GONE_BYTES)) {
+		free(s);
+		crelay_refuse(l, c, n);
+		return;
+	}
+	if (sm && csm_lead_send(c, n, len, &k) == -1) {
 		free(s);
 		crelay_refuse(l, c, n);
 		return;
@@ -152,6 +175,61 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 		fr->okind = o->kind;
 		fr->oseq = o->seq;
 	}
+	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
+	l->nkept++;
+	l->keptbytes += fr->bytes;
+	if (l->holder || l->broken)
+		return;
+	clink_write(l, s, len);
+	fr->written = 1;
+	clead_dmark(l);
+}
+
+/*
+ * A copy for l's node of stanza n (borrowed), number h of our own SM
+ * session to: a <d m='h'> frame, numbered and kept like any until
+ * acknowledged (so the <ack> of its sender waits for it), which the
+ * follower keeps for the session instead of delivering it. Beyond the
+ * bounds it is not kept (logged): that follower misses it.
+ */
+void
+crelay_copy(struct cfwd_link *l, const char *to, uint32_t h,
+    const struct xnode *n)
+{
+	const struct cfwd_origin *o = cpseudo_origin();
+	struct crelay_frame	*fr;
+	struct xnode		*f;
+	char			*s;
+	size_t			 len, bytes;
+
+	if (l->dead && !l->holder)
+		return;
+	f = clink_frame("d", "to", to);
+	clink_set_num(f, "n", l->dsent + 1);
+	clink_set_num(f, "m", h);
+	if (o != NULL) {
+		clink_set_num(f, "oe", o->epoch);
+		clink_set_num(f, "os", o->seq);
+		clink_set_num(f, "op", o->pass);
+	}
+	clink_add_stanza(f, n);
+	s = clink_frame_string(f, &len);
+	bytes = sizeof(*fr) + len + 1 + strlen(to) + 1;
+	if (l->nkept >= CRELAY_KEEP_MAX ||
+	    l->keptbytes + bytes > CRELAY_KEEP_BYTES) {
+		log_warnx("crelay_copy: %s keeps %zu frames: no copy of %s's "
+		    "stanza %u", l->addr, l->nkept, to, h);
+		free(s);
+		return;
+	}
+	fr = xcalloc(1, sizeof(*fr));
+	fr->n = ++l->dsent;
+	fr->s = s;
+	fr->len = len;
+	fr->kind = XC_CLIENT;
+	fr->to = xstrdup(to);
+	fr->bytes = bytes;
+	fr->copy = 1;
 	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
 	l->nkept++;
 	l->keptbytes += fr->bytes;
@@ -237,8 +315,10 @@ crelay_answer_all(struct cfwd_link *l)
 
 	while ((fr = TAILQ_FIRST(&l->kept)) != NULL) {
 		TAILQ_REMOVE(&l->kept, fr, entry);
-		if (fr->st != NULL && (r = crelay_error(fr->st,
-		    "recipient-unavailable")) != NULL) {
+		if (fr->st != NULL && !fr->copy &&
+		    !csm_covers(fr->kind, fr->to) &&
+		    (r = crelay_error(fr->st, "recipient-unavailable")) !=
+		    NULL) {
 			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 			n++;
@@ -267,11 +347,12 @@ crelay_moved(struct cfwd_link *l, int kind, const char *to)
 	size_t			 n = 0;
 
 	TAILQ_FOREACH(fr, &l->kept, entry) {
-		if (fr->st == NULL || fr->kind != kind ||
+		if (fr->st == NULL || fr->copy || fr->kind != kind ||
 		    strcmp(fr->to, to) != 0)
 			continue;
-		if ((r = crelay_error(fr->st, "recipient-unavailable")) !=
-		    NULL) {
+		/* An SM session's are mirrored: it resumed there. */
+		if (!csm_covers(kind, to) && (r = crelay_error(fr->st,
+		    "recipient-unavailable")) != NULL) {
 			cpseudo_route_from(l, fr->kind, fr->to, 0, 0, r);
 			xnode_free(r);
 		}
@@ -291,6 +372,25 @@ crelay_moved(struct cfwd_link *l, int kind, const char *to)
 		n++;
 	}
 	return (n);
+}
+
+/*
+ * Session jid of l's node enabled SM after it delivered our frame k: the
+ * frames kept for it after k are its first numbered stanzas (it
+ * delivers them after enabling): mirror them in e, in order.
+ */
+void
+crelay_mirror(struct cfwd_link *l, const char *jid, uint64_t k,
+    struct csm_entry *e)
+{
+	struct crelay_frame	*fr;
+
+	TAILQ_FOREACH(fr, &l->kept, entry)
+		if (fr->n > k && fr->st != NULL && !fr->copy &&
+		    fr->kind == XC_CLIENT &&
+		    strcmp(fr->to, jid) == 0 &&
+		    csmtab_push(e, fr->st, fr->len) == -1)
+			log_warnx("crelay_mirror: %s: no room to mirror", jid);
 }
 
 /* Frames up to n are delivered (<dack>): forget them; 0 if not news. */

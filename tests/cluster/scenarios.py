@@ -901,6 +901,7 @@ import nqtime  # noqa: E402,F401 (the no-quorum bound on every path)
 import members  # noqa: E402,F401 (membership changes under faults)
 import order  # noqa: E402,F401 (order across lost quorum, a paused leader)
 import carbons  # noqa: E402,F401 (XEP-0280 copies across nodes, failover)
+import smresume  # noqa: E402,F401 (stream management resumes anywhere)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
