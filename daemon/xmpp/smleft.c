@@ -4,8 +4,9 @@
  * with at the next turn of the loop (smleft_run, an event), so that a
  * session ending inside a routing never routes again from there (a queue
  * bound reached while a message goes to many sessions would nest one end
- * in the next). Parsed back from the bytes kept: messages go on to the
- * account's bare JID, carbons (copies for that session only) are dropped,
+ * in the next). Parsed back from the bytes kept: messages go to the
+ * account's offline storage (offline_store; refused, their senders get
+ * an error), carbons (copies for that session only) are dropped,
  * iq requests are answered with service-unavailable, the rest dropped.
  *
  * They are routed from a neutral origin (xconn_origin_new: no stream, no
@@ -139,8 +140,8 @@ smleft_origin_close(struct xconn *o)
 /*
  * The unacknowledged stanzas of ended sessions, at the turn of the loop
  * after they ended: parsed back from the bytes kept; messages go on to
- * the account, iq requests are answered with service-unavailable, the
- * rest (carbons too) is dropped. From an origin of no account, quiet.
+ * offline storage, iq requests are answered with service-unavailable,
+ * the rest (carbons too) is dropped. From an origin of no account, quiet.
  */
 static void
 smleft_run(evutil_socket_t fd, short what, void *arg)
@@ -225,11 +226,18 @@ smleft_stanza(void *arg, struct xnode *n)
 		    xnode_child(n, "received", NS_CARBONS) != NULL)
 			goto out;
 		/*
-		 * To the account: its other resources now; with none, the
-		 * router's error goes to the sender through the origin.
+		 * To the account's offline storage (spec.md: what the session
+		 * was sent, its next session gets); refused (over the cap, no
+		 * such account), the error goes to the sender through the
+		 * origin. Without a body there is nothing to keep.
 		 */
+		if (!offline_wanted(n))
+			goto out;
 		xnode_set_attr(n, "to", l->bare);
-		router_route(r->o, n);
+		if (offline_store(l->bare, n) == -1) {
+			router_strip(n);
+			router_error(r->o, n, "cancel", "service-unavailable");
+		}
 		r->routed++;
 	} else if (strcmp(name, "iq") == 0 && type != NULL &&
 	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0) &&

@@ -375,7 +375,8 @@ def sm_clean_close():
 def sm_timeout():
     """Not resumed within the resume time (max='2'): bob sees alice
     unavailable, bob's iq to her is answered service-unavailable, his
-    message goes on to alice's other resource, and a late resume fails."""
+    message is stored for alice's next session (not given to her other
+    resource, already available), and a late resume fails."""
     b = bob_sees_alice()
     other = login('alice', 'smother2')
     other.send('<presence/>')
@@ -408,10 +409,9 @@ def sm_timeout():
             until(b, lambda e: e.get('from') == a.jid and
                   e.get('type') == 'unavailable', 'alice\'s unavailable',
                   None, False)
-        el = until(other, is_tag('message'), 'the message routed on',
-                   None, False)
-        check(bodies([el]) == ['late'], 'the other resource got %s' %
-              tostr(el))
+        wait_log('sm_closed: alice@')
+        check('late' in drain_offline('alice', 'smtimenext'), 'the '
+              'message was not stored for alice\'s next session')
         r, el = resume('alice', a.sm_id, 0)
         with r:
             check(el.tag == '{%s}failed' % NS_SM and el.find(
@@ -534,23 +534,73 @@ def error_for(r, body, what):
     return el
 
 
+def drain_offline(user, resource):
+    """Log in as user and become available: the bodies of the stored
+    messages delivered (each with a delay stamp), the stream closed."""
+    r = login(user, resource)
+    r.send('<presence/>')
+    seen = ping(r, 'off', counted=False)
+    msgs = [e for e in seen if e.tag == '{%s}message' % NS_CLIENT]
+    check(all(e.find('{urn:xmpp:delay}delay') is not None for e in msgs),
+          'stored messages without a delay: %s' % [tostr(e) for e in msgs])
+    close_clean(r)
+    return bodies(msgs)
+
+
+@test
+def sm_end_offline():
+    """A session that ends for good (a clean close) with a message it
+    never acknowledged: the message goes to offline storage and the
+    account's next session gets it (not lost, no error to the sender)."""
+    user = account('smoff')
+    a = sm_login(user, 'r1')
+    b = login('bob', 'smoffb')
+    try:
+        b.send("<message to='%s' type='chat'><body>kept1</body>"
+               "</message>" % a.jid)
+        until(a, is_tag('message'), 'kept1')
+        close_clean(a)
+        wait_log('sm_closed: %s@' % user)
+        seen = ping(b, 'b1', counted=False)
+        check(not [e for e in seen if e.get('type') == 'error'],
+              'bob got errors: %s' % [tostr(e) for e in seen])
+        got = drain_offline(user, 'next')
+        check(got == ['kept1'], 'the next session got %s' % got)
+    finally:
+        a.close()
+        close_clean(b)
+
+
 @test
 def sm_end_error_to_sender():
     """A session that ends for good (a clean close) with a message it
-    never acknowledged and no other resource of its account: the
+    never acknowledged, the account's offline storage full: the
     message's sender gets the error (RFC 6121 8.5.3.2.1), not the
     ending stream."""
     user = account('smend')
-    a = sm_login(user, 'r1')
+    big = 'y' * (60 * 1024)
     b = login('bob', 'smendb')
+    a = None
     try:
-        b.send("<message to='%s' type='chat'><body>lost1</body>"
-               "</message>" % a.jid)
+        # Fill the account's storage (no session: stored) until refused.
+        for i in range(10):
+            b.send("<message to='%s@%s' type='chat'><body>f%d%s</body>"
+                   "</message>" % (user, DOMAIN, i, big))
+            seen = ping(b, 'f%d' % i, counted=False)
+            if [e for e in seen if e.get('type') == 'error']:
+                break
+        else:
+            check(False, 'the offline storage never refused')
+        a = sm_login(user, 'r1')
+        b.send("<message to='%s' type='chat'><body>lost1%s</body>"
+               "</message>" % (a.jid, big))
         until(a, is_tag('message'), 'lost1')
         close_clean(a)
-        error_for(b, 'lost1', 'the error for lost1 after the clean close')
+        error_for(b, 'lost1' + big, 'the error for lost1 after the clean '
+                  'close')
     finally:
-        a.close()
+        if a is not None:
+            a.close()
         close_clean(b)
 
 
