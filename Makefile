@@ -60,6 +60,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/xml/sax.c daemon/xmpp/server.c \
 	      daemon/xmpp/stream.c daemon/xmpp/xio.c daemon/xmpp/c2s.c \
 	      daemon/xmpp/comp.c daemon/xmpp/unsent.c daemon/xmpp/sm.c \
+	      daemon/xmpp/smleft.c \
 	      daemon/xmpp/router.c daemon/xmpp/presence.c daemon/xmpp/jid.c \
 	      daemon/xmpp/carbons.c \
 	      daemon/xmpp/conn.c daemon/xmpp/roster.c daemon/cluster/hooks.c \

@@ -200,8 +200,8 @@ carbons_quiet(int on)
 /*
  * The carbons iq n (type get or set, one child in NS_CARBONS) from
  * client c to the server or its own bare JID: <enable/> or <disable/>
- * sets the flag and answers; a get is malformed (both are sets), any
- * other child is not a request we know.
+ * sets the flag and answers from where the iq went; a get is malformed
+ * (both are sets), any other child is not a request we know.
  */
 void
 carbons_iq(struct xconn *c, struct xnode *n)
@@ -221,8 +221,11 @@ carbons_iq(struct xconn *c, struct xnode *n)
 	c->carbons = strcmp(what, "enable") == 0;
 	log_debug("carbons_iq: %s: carbons %s", c->full ? c->full : c->peer,
 	    c->carbons ? "on" : "off");
+	/* From where it went: the domain, the bare JID, or none (RFC 6120
+	   8.1.2.1: then it is from the account). */
 	r = xnode_new("iq", NULL);
-	xnode_set_attr(r, "from", c->bare);
+	if (xnode_attr(n, "to") != NULL)
+		xnode_set_attr(r, "from", xnode_attr(n, "to"));
 	xnode_set_attr(r, "to", c->full);
 	xnode_set_attr(r, "id", xnode_attr(n, "id"));
 	xnode_set_attr(r, "type", "result");

@@ -64,6 +64,21 @@ xconn_pseudo_new(int kind, const struct xconn_ops *ops, void *arg)
 
 	if (arg == NULL)
 		fatalx("xconn_pseudo_new: no owner");
+	c = xconn_origin_new(kind, ops);
+	c->remote = arg;
+	return (c);
+}
+
+/*
+ * A connection of this node with no stream, never on the list of streams:
+ * where the core routes stanzas from when no session sends them (a layer
+ * above sees it as a local connection). Otherwise as xconn_pseudo_new.
+ */
+struct xconn *
+xconn_origin_new(int kind, const struct xconn_ops *ops)
+{
+	struct xconn	*c;
+
 	c = xcalloc(1, sizeof(*c));
 	c->kind = kind;
 	c->state = XS_READY;
@@ -73,7 +88,6 @@ xconn_pseudo_new(int kind, const struct xconn_ops *ops, void *arg)
 	c->header_sent = 1;
 	c->since = time(NULL);
 	c->ops = ops;
-	c->remote = arg;
 	return (c);
 }
 

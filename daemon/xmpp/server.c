@@ -811,6 +811,7 @@ xmpp_free(void)
 
 	xmpp_stop("system-shutdown");
 	xconn_free_all();
+	smleft_free_all();
 	while ((s = TAILQ_FIRST(&cbstates)) != NULL) {
 		TAILQ_REMOVE(&cbstates, s, entry);
 		free(s->name);

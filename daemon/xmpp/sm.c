@@ -18,13 +18,21 @@
  * is closed without an unavailable presence): the state moves again, to
  * the new stream. A session that ends for good (a clean close, a stream
  * error, the queue over its bound, the resume time over) ends as any
- * session (unavailable presence); its unacknowledged messages are routed
- * to the account's bare JID, its iq requests answered with an error.
+ * session (unavailable presence); its unacknowledged stanzas are taken
+ * out of it for smleft.c, which deals with them at the next turn of the
+ * loop.
+ *
+ * Bounds beside each session's queue: an account keeps at most
+ * XMPP_SM_HIB_ACCOUNT hibernating sessions (one more ends the oldest, as
+ * on timeout: the newest is the one its client can still resume), and
+ * when all sessions together keep more than XMPP_SM_BYTES_ALL bytes
+ * unacknowledged, hibernating sessions end, the one keeping most first.
  */
 #include <sys/types.h>
 #include <sys/tree.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +53,6 @@
 #define SM_ID_BYTES	16	/* 128 bits from the CSPRNG, in hex */
 #define SM_ID_MAX	64	/* the longest previd we look up */
 
-/* One unacknowledged stanza: its bytes as written (ours). */
-struct xsm_item {
-	char		*s;
-	size_t		 len;
-};
-
 /* A stream-managed session. */
 struct xsm {
 	RB_ENTRY(xsm)	 entry;		/* by id, once resumable */
@@ -60,6 +62,7 @@ struct xsm {
 	uint32_t	 out;		/* stanzas sent to it */
 	uint32_t	 acked;		/* ... and acknowledged by it */
 	uint32_t	 req;		/* out at our last <r/> */
+	uint64_t	 hibseq;	/* order of hibernation */
 	int		 secs;		/* resume time */
 	struct xsm_item	*q;		/* ring of acked+1 .. out */
 	size_t		 qcap;		/* a power of two, or 0 */
@@ -79,6 +82,8 @@ RB_PROTOTYPE(xsms, xsm, entry, xsm_cmp);
 RB_GENERATE(xsms, xsm, entry, xsm_cmp);
 static struct xsms	 xsms = RB_INITIALIZER(&xsms);
 static int		 sm_nodivert;	/* the hook's own deliveries */
+static size_t		 sm_allbytes;	/* kept by all sessions */
+static uint64_t		 sm_hibseq;
 
 static struct xsm	*sm_new(struct xconn *);
 static void		 sm_free(struct xsm *);
@@ -99,11 +104,9 @@ static void		 sm_resend(struct xconn *);
 static void		 sm_move(struct xconn *, struct xconn *);
 static int		 sm_parse_u32(const char *, uint32_t *);
 static void		 sm_leftovers(struct xconn *, struct xsm *);
-static void		 sm_left_stanza(void *, struct xnode *);
-static void		 sm_left_start(void *, const char *, const char *,
-			    const char *, const char **);
-static void		 sm_left_end(void *);
-static void		 sm_left_error(void *, int, const char *);
+static void		 sm_hib_bound(struct xconn *);
+static void		 sm_bytes_bound(void);
+static size_t		 sm_bytes_max(void);
 
 /* Order sessions by id. */
 static int
@@ -210,6 +213,7 @@ sm_push(struct xsm *sm, char *s, size_t len)
 	sm->q[(sm->qhead + n) & (sm->qcap - 1)].s = s;
 	sm->q[(sm->qhead + n) & (sm->qcap - 1)].len = len;
 	sm->qbytes += len;
+	sm_allbytes += len;
 }
 
 /* Forget the queued stanzas up to h (acked <= h <= out); acked = h. */
@@ -221,6 +225,7 @@ sm_trim(struct xsm *sm, uint32_t h)
 	while (sm->acked != h) {
 		it = &sm->q[sm->qhead];
 		sm->qbytes -= it->len;
+		sm_allbytes -= it->len;
 		free(it->s);
 		it->s = NULL;
 		sm->qhead = (sm->qhead + 1) & (sm->qcap - 1);
@@ -261,6 +266,11 @@ sm_send(struct xconn *c, const struct xnode *n)
 		xconn_error(c, "policy-violation", "too many unacknowledged "
 		    "stanzas");
 		return;
+	}
+	if (sm_allbytes > sm_bytes_max()) {
+		sm_bytes_bound();
+		if (c->sm != sm || c->closing)
+			return;
 	}
 	if (c->io == NULL)
 		return;
@@ -335,16 +345,21 @@ sm_failed(struct xconn *c, const char *cond, int has_h, uint32_t h)
 static void
 sm_too_high(struct xconn *c, uint32_t h, uint32_t sent)
 {
-	char	*s;
+	const char	*text = "acknowledged more stanzas than were sent";
+	char		*s;
 
+	/* Modulo 2^32: nearer below what was acked than above what was sent. */
+	if (c->sm != NULL && (uint32_t)(c->sm->acked - h) <
+	    (uint32_t)(h - sent))
+		text = "acknowledged fewer stanzas than were already "
+		    "acknowledged";
 	log_info("xconn_error: %s: undefined-condition: handled-count-too-high"
 	    " h=%u send-count=%u", c->peer, h, sent);
 	xconn_header(c, c->domain);
 	xasprintf(&s, "<stream:error><undefined-condition xmlns='"
 	    NS_STREAM_ERR "'/><handled-count-too-high xmlns='" NS_SM
 	    "' h='%u' send-count='%u'/><text xmlns='" NS_STREAM_ERR
-	    "'>acknowledged more stanzas than were sent</text>"
-	    "</stream:error></stream:stream>", h, sent);
+	    "'>%s</text></stream:error></stream:stream>", h, sent, text);
 	xconn_send_raw(c, s);
 	free(s);
 	xconn_close(c);
@@ -442,6 +457,7 @@ sm_move(struct xconn *from, struct xconn *to)
 	to->priority = from->priority;
 	to->available = from->available;
 	to->roster_wanted = from->roster_wanted;
+	to->carbons = from->carbons;
 	to->since = from->since;
 	to->sm = from->sm;
 	to->sm->c = to;
@@ -451,6 +467,8 @@ sm_move(struct xconn *from, struct xconn *to)
 	from->full = NULL;
 	from->presence = NULL;
 	from->available = 0;
+	from->roster_wanted = 0;
+	from->carbons = 0;
 	from->sm = NULL;
 	from->state = XS_BIND;
 }
@@ -472,6 +490,7 @@ sm_hibernate(struct xconn *c)
 	h = xconn_shell(c);
 	sm_move(c, h);
 	sm->hibernating = 1;
+	sm->hibseq = ++sm_hibseq;
 	evtimer_del(sm->ack_ev);
 	if (sm->hib_ev == NULL)
 		sm->hib_ev = evtimer_new(mmpd->base, sm_expire, sm);
@@ -481,7 +500,91 @@ sm_hibernate(struct xconn *c)
 	log_info("sm_hibernate: %s (%s): stream broke, %u stanzas "
 	    "unacknowledged, resumable for %d seconds", h->full, c->peer,
 	    (uint32_t)(sm->out - sm->acked), sm->secs);
+	sm_hib_bound(h);
 	return (1);
+}
+
+/*
+ * More than XMPP_SM_HIB_ACCOUNT hibernating sessions of h's account (h
+ * one of them): the oldest ends, as on timeout.
+ */
+static void
+sm_hib_bound(struct xconn *h)
+{
+	struct xconn	**s, *old = NULL;
+	int		 i, k, max, n = 0;
+
+	max = router_sessions(h->bare, NULL, INT_MAX);
+	s = xreallocarray(NULL, max > 0 ? max : 1, sizeof(*s));
+	k = router_sessions(h->bare, s, max);
+	for (i = 0; i < k; i++) {
+		if (s[i]->closing || !sm_hibernating(s[i]))
+			continue;
+		n++;
+		if (old == NULL || s[i]->sm->hibseq < old->sm->hibseq)
+			old = s[i];
+	}
+	free(s);
+	if (n <= XMPP_SM_HIB_ACCOUNT || old == NULL)
+		return;
+	log_info("sm_hibernate: %s: more than %d sessions hibernating, %s "
+	    "ends", h->bare, XMPP_SM_HIB_ACCOUNT, old->full);
+	xconn_close(old);
+}
+
+/*
+ * The unacknowledged bytes of all sessions: XMPP_SM_BYTES_ALL, or
+ * MMPD_SM_BYTES_ALL from the environment (for tests only, not above it),
+ * read once.
+ */
+static size_t
+sm_bytes_max(void)
+{
+	static size_t	 max;
+	const char	*e;
+	long long	 v;
+	char		*end;
+
+	if (max != 0)
+		return (max);
+	max = XMPP_SM_BYTES_ALL;
+	if ((e = getenv("MMPD_SM_BYTES_ALL")) != NULL) {
+		errno = 0;
+		v = strtoll(e, &end, 10);
+		if (errno == 0 && *end == '\0' && v > 0 &&
+		    v <= XMPP_SM_BYTES_ALL) {
+			max = (size_t)v;
+			log_info("sm: %zu bytes unacknowledged in all (from "
+			    "MMPD_SM_BYTES_ALL)", max);
+		}
+	}
+	return (max);
+}
+
+/*
+ * All sessions keep more than sm_bytes_max() bytes unacknowledged:
+ * hibernating sessions end (as on timeout), the one keeping most first,
+ * until under it or none is left. Their bytes go at once (sm_closed takes
+ * them out of the count).
+ */
+static void
+sm_bytes_bound(void)
+{
+	struct xconn	*c, *big;
+
+	while (sm_allbytes > sm_bytes_max()) {
+		big = NULL;
+		for (c = xconn_first(); c != NULL; c = xconn_next(c))
+			if (!c->closing && sm_hibernating(c) &&
+			    (big == NULL || c->sm->qbytes > big->sm->qbytes))
+				big = c;
+		if (big == NULL)
+			return;
+		log_warnx("sm_send: %zu bytes unacknowledged in all, over "
+		    "%zu: %s (%zu bytes, hibernating) ends", sm_allbytes,
+		    sm_bytes_max(), big->full, big->sm->qbytes);
+		xconn_close(big);
+	}
 }
 
 /* The resume time of a hibernating session is over: it ends. */
@@ -699,8 +802,8 @@ sm_silent(const struct xconn *c)
 
 /*
  * c's session has ended (c2s_closed, after its unavailable presence and
- * router unbind): what it was sent and did not acknowledge goes on, then
- * the sm_off hook; its SM state is freed.
+ * router unbind): what it was sent and did not acknowledge is taken out
+ * for smleft.c, then the sm_off hook; its SM state is freed.
  */
 void
 sm_closed(struct xconn *c)
@@ -718,114 +821,27 @@ sm_closed(struct xconn *c)
 	sm_free(sm);
 }
 
-/* What sm_leftovers' parser has in hand. */
-struct sm_left {
-	struct xconn	*c;
-	int		 routed;
-};
-
 /*
- * The unacknowledged stanzas of an ended session c: parsed back from the
- * bytes kept; messages go on to the account, iq requests are answered
- * with service-unavailable, the rest is dropped.
+ * Take the unacknowledged stanzas (their bytes) out of ended session c
+ * (its state sm) and have them dealt with at the next turn of the loop.
  */
 static void
 sm_leftovers(struct xconn *c, struct xsm *sm)
 {
-	static const struct xparser_cb cb = {
-		sm_left_start, sm_left_stanza, sm_left_end, sm_left_error
-	};
-	static const char head[] = "<stream:stream xmlns='" NS_CLIENT
-	    "' xmlns:stream='" NS_STREAMS "'>";
-	struct sm_left	 l;
-	struct xparser	*p;
-	struct xsm_item	*it;
+	struct xsm_item	*q, *it;
 	uint32_t	 h;
+	size_t		 i = 0, n = (uint32_t)(sm->out - sm->acked);
 
-	l.c = c;
-	l.routed = 0;
-	p = xparser_new(&cb, &l);
-	xparser_set_limits(p, XMPP_STANZA_COMP, 64, 100000);
-	xparser_feed(p, head, sizeof(head) - 1);
+	q = xreallocarray(NULL, n, sizeof(*q));
 	for (h = sm->acked + 1; h != sm->out + 1; h++) {
 		it = sm_item(sm, h);
-		if (xparser_feed(p, it->s, it->len) == -1)
-			break;
+		q[i++] = *it;
+		sm->qbytes -= it->len;
+		sm_allbytes -= it->len;
+		it->s = NULL;
+		it->len = 0;
 	}
-	xparser_free(p);
-	log_info("sm_closed: %s: %u stanzas unacknowledged, %d routed on",
-	    c->bare, (uint32_t)(sm->out - sm->acked), l.routed);
-}
-
-/* sm_leftovers' parser: the header we fed it. */
-static void
-sm_left_start(void *arg, const char *name, const char *ns, const char *dflt,
-    const char **attrs)
-{
-	(void)arg;
-	(void)name;
-	(void)ns;
-	(void)dflt;
-	(void)attrs;
-}
-
-/* sm_leftovers' parser: one unacknowledged stanza (ours to free). */
-static void
-sm_left_stanza(void *arg, struct xnode *n)
-{
-	struct sm_left	*l = arg;
-	struct xconn	*c = l->c;
-	struct xnode	*r, *e, *k;
-	const char	*name = xnode_name(n), *type = xnode_attr(n, "type");
-
-	if (strcmp(name, "message") == 0 && (type == NULL ||
-	    strcmp(type, "chat") == 0 || strcmp(type, "normal") == 0)) {
-		/*
-		 * To the account: its other resources now. The offline
-		 * branch turns this into offline_store(c->bare, n).
-		 */
-		xnode_set_attr(n, "to", c->bare);
-		router_route(c, n);
-		l->routed++;
-	} else if (strcmp(name, "iq") == 0 && type != NULL &&
-	    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0) &&
-	    xnode_attr(n, "from") != NULL) {
-		/* RFC 6121 8.5.3.2.2: the resource is gone. */
-		r = xnode_new("iq", NULL);
-		if (xnode_attr(n, "id") != NULL)
-			xnode_set_attr(r, "id", xnode_attr(n, "id"));
-		xnode_set_attr(r, "type", "error");
-		xnode_set_attr(r, "from", c->full != NULL ? c->full :
-		    xnode_attr(n, "to") != NULL ? xnode_attr(n, "to") :
-		    c->bare);
-		xnode_set_attr(r, "to", xnode_attr(n, "from"));
-		for (k = xnode_first(n); k != NULL; k = xnode_next(k))
-			xnode_append(r, xnode_copy(k));
-		e = xnode_add(r, "error", NULL);
-		xnode_set_attr(e, "type", "cancel");
-		xnode_add(e, "service-unavailable", NS_STANZA_ERR);
-		router_route(c, r);
-		xnode_free(r);
-		l->routed++;
-	}
-	xnode_free(n);
-}
-
-/* sm_leftovers' parser: nothing to do at the end. */
-static void
-sm_left_end(void *arg)
-{
-	(void)arg;
-}
-
-/* sm_leftovers' parser: our own bytes did not parse (a broken invariant
-   we log and survive). */
-static void
-sm_left_error(void *arg, int code, const char *text)
-{
-	struct sm_left	*l = arg;
-
-	log_warnx("sm_leftovers: %s: %d %s", l->c->bare, code, text);
+	smleft_add(c->bare, c->full, q, n);
 }
 
 /* The resumption id of an SM session (borrowed), or NULL. */

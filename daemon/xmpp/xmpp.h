@@ -68,6 +68,8 @@
 #define XMPP_SM_QUEUE_BYTES	(4 * 1024 * 1024) /* ... and their bytes */
 #define XMPP_SM_ACK_EVERY	10	/* we ask for an ack (<r/>) after */
 #define XMPP_SM_ACK_MS		1000	/* ... so many stanzas, or so long */
+#define XMPP_SM_HIB_ACCOUNT	8	/* hibernating sessions per account */
+#define XMPP_SM_BYTES_ALL	(256 * 1024 * 1024) /* unacked, all sessions */
 
 struct xconn;
 struct xnode;

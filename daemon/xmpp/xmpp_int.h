@@ -234,6 +234,21 @@ int		 sm_hibernate(struct xconn *);
 int		 sm_silent(const struct xconn *);
 /* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
 void		 sm_closed(struct xconn *);
+/* A stream-less connection of this node, not listed (conn.c). */
+struct xconn	*xconn_origin_new(int, const struct xconn_ops *);
+
+/* smleft.c */
+/* One unacknowledged stanza: its bytes as written (its holder's). */
+struct xsm_item {
+	char		*s;
+	size_t		 len;
+};
+/* The unacknowledged stanzas q[0..n) (taken, array too) of the ended
+   session full (may be NULL) of bare: dealt with at the next turn. */
+void		 smleft_add(const char *, const char *, struct xsm_item *,
+		    size_t);
+/* Free what ended sessions left for the next turn of the loop (exit). */
+void		 smleft_free_all(void);
 /* Whether a client's h acknowledges at most what was sent: acked and out
    are our counts, all modulo 2^32 (XEP-0198 section 4: counters wrap). */
 static inline int

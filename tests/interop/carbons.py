@@ -235,15 +235,21 @@ def next_msg(r, body):
 @test
 def carbons_enable_raw():
     """enable and disable with no 'to', to the own bare JID, to the
-    domain: a result from the bare JID; a get is bad-request, an unknown
-    request feature-not-implemented, another account's not-allowed."""
+    domain: a result from where it went (no 'from' without a 'to'); a
+    get is bad-request, an unknown request feature-not-implemented,
+    another account's not-allowed."""
     r = ixlib.login('alice', 'raw')
     try:
+        # The answer comes from where the iq went: none without a 'to'.
         el = enable(r, 'e1')
-        check(el.get('from') == ALICE and el.get('to') == ALICE + '/raw',
+        check(el.get('from') is None and el.get('to') == ALICE + '/raw',
               'enable answered %s' % tostr(el))
-        enable(r, 'e2', ALICE)
-        enable(r, 'e3', DOMAIN)
+        el = enable(r, 'e2', ALICE)
+        check(el.get('from') == ALICE, 'enable to %s answered %s' % (
+              ALICE, tostr(el)))
+        el = enable(r, 'e3', DOMAIN)
+        check(el.get('from') == DOMAIN, 'enable to %s answered %s' % (
+              DOMAIN, tostr(el)))
         enable(r, 'e4')                         # again: still a result
         for ident, typ, child, to, want in (
                 ('d1', 'set', 'disable', ALICE, ('result', None)),

@@ -18,9 +18,9 @@ import sys
 import time
 
 from ixlib import (CB_SECRET, DOMAIN, MPORT, NS_BIND, NS_CLIENT, NS_PING,
-                   NS_ROSTER, NS_SM, NS_STANZA_ERR, NS_STREAMS, Closed, Raw,
-                   check, header, local, login, registry, sasl_stage,
-                   sm_enable, sm_login, sm_next, tostr, wait_log)
+                   NS_ROSTER, NS_SM, NS_STANZA_ERR, NS_STREAMS, USERS,
+                   Closed, Raw, check, header, local, login, mmp, registry,
+                   log_text, sasl_stage, sm_enable, sm_login, sm_next, tostr, wait_log)
 from ixlib import sm_resume as resume
 
 TESTS, test = registry()
@@ -305,7 +305,10 @@ def sm_resume_live():
             check(el.tag == '{%s}resumed' % NS_SM, 'resume answered %s' %
                   tostr(el))
             a.expect_stream_error('conflict')
-            got = bodies(ping(a2, 'p'))
+            # Not what earlier tests' sessions left in offline storage,
+            # delivered at alice's initial presence (with a delay).
+            got = bodies([e for e in ping(a2, 'p')
+                          if e.find('{urn:xmpp:delay}delay') is None])
             check(got == ['m1', 'm2'], 'resent %s' % got)
             seen = ping(b, 'bob-check', counted=False)
             check('unavailable' not in presences_from(seen, a.jid),
@@ -375,7 +378,8 @@ def sm_clean_close():
 def sm_timeout():
     """Not resumed within the resume time (max='2'): bob sees alice
     unavailable, bob's iq to her is answered service-unavailable, his
-    message goes on to alice's other resource, and a late resume fails."""
+    message is stored for alice's next session (not given to her other
+    resource, already available), and a late resume fails."""
     b = bob_sees_alice()
     other = login('alice', 'smother2')
     other.send('<presence/>')
@@ -408,10 +412,9 @@ def sm_timeout():
             until(b, lambda e: e.get('from') == a.jid and
                   e.get('type') == 'unavailable', 'alice\'s unavailable',
                   None, False)
-        el = until(other, is_tag('message'), 'the message routed on',
-                   None, False)
-        check(bodies([el]) == ['late'], 'the other resource got %s' %
-              tostr(el))
+        wait_log('sm_closed: alice@')
+        check('late' in drain_offline('alice', 'smtimenext'), 'the '
+              'message was not stored for alice\'s next session')
         r, el = resume('alice', a.sm_id, 0)
         with r:
             check(el.tag == '{%s}failed' % NS_SM and el.find(
@@ -489,6 +492,320 @@ def sm_queue_bytes():
     r, el = resume('alice', a.sm_id, 0)
     with r:
         check(el.tag == '{%s}failed' % NS_SM, 'resumed: %s' % tostr(el))
+
+# --------------------------------------------- a session's end (smfix)
+
+NS_CARBONS = 'urn:xmpp:carbons:2'
+HIB_ACCOUNT = 8                   # XMPP_SM_HIB_ACCOUNT
+
+
+def account(name):
+    """A fresh account of its own (no session of an earlier test can
+    take what this test routes); made once per mmpd."""
+    pw = name + 'pw1'
+    if name not in USERS:
+        mmp('xmpp', 'user', 'add', name, stdin='%s\n%s\n' % (pw, pw),
+            ok=False)
+        USERS[name] = pw
+    return name
+
+
+def carbons_on(r, ident='con'):
+    """Enable carbons on r (the result read, counted if SM)."""
+    r.send("<iq type='set' id='%s'><enable xmlns='%s'/></iq>" % (
+        ident, NS_CARBONS))
+    el = until(r, lambda e: e.get('id') == ident, 'the carbons result',
+               None, hasattr(r, 'sm_h'))
+    check(el.get('type') == 'result', 'carbons enable: %s' % tostr(el))
+
+
+def is_carbon(el):
+    """Whether el is a message carrying a carbons wrapper."""
+    return el.tag == '{%s}message' % NS_CLIENT and (
+        el.find('{%s}sent' % NS_CARBONS) is not None or
+        el.find('{%s}received' % NS_CARBONS) is not None)
+
+
+def error_for(r, body, what):
+    """The message error r gets back for its message with body."""
+    el = until(r, lambda e: e.tag == '{%s}message' % NS_CLIENT and
+               e.get('type') == 'error' and
+               e.findtext('{%s}body' % NS_CLIENT) == body, what, None,
+               False)
+    check(el.find('{%s}error/{%s}service-unavailable' % (
+          NS_CLIENT, NS_STANZA_ERR)) is not None, 'error %s' % tostr(el))
+    return el
+
+
+def drain_offline(user, resource):
+    """Log in as user and become available: the bodies of the stored
+    messages delivered (each with a delay stamp), the stream closed."""
+    r = login(user, resource)
+    r.send('<presence/>')
+    seen = ping(r, 'off', counted=False)
+    msgs = [e for e in seen if e.tag == '{%s}message' % NS_CLIENT]
+    check(all(e.find('{urn:xmpp:delay}delay') is not None for e in msgs),
+          'stored messages without a delay: %s' % [tostr(e) for e in msgs])
+    close_clean(r)
+    return bodies(msgs)
+
+
+@test
+def sm_end_offline():
+    """A session that ends for good (a clean close) with a message it
+    never acknowledged: the message goes to offline storage and the
+    account's next session gets it (not lost, no error to the sender)."""
+    user = account('smoff')
+    a = sm_login(user, 'r1')
+    b = login('bob', 'smoffb')
+    try:
+        b.send("<message to='%s' type='chat'><body>kept1</body>"
+               "</message>" % a.jid)
+        until(a, is_tag('message'), 'kept1')
+        close_clean(a)
+        wait_log('sm_closed: %s@' % user)
+        seen = ping(b, 'b1', counted=False)
+        check(not [e for e in seen if e.get('type') == 'error'],
+              'bob got errors: %s' % [tostr(e) for e in seen])
+        got = drain_offline(user, 'next')
+        check(got == ['kept1'], 'the next session got %s' % got)
+    finally:
+        a.close()
+        close_clean(b)
+
+
+@test
+def sm_end_error_to_sender():
+    """A session that ends for good (a clean close) with a message it
+    never acknowledged, the account's offline storage full: the
+    message's sender gets the error (RFC 6121 8.5.3.2.1), not the
+    ending stream."""
+    user = account('smend')
+    big = 'y' * (60 * 1024)
+    b = login('bob', 'smendb')
+    a = None
+    try:
+        # Fill the account's storage (no session: stored) until refused.
+        for i in range(10):
+            b.send("<message to='%s@%s' type='chat'><body>f%d%s</body>"
+                   "</message>" % (user, DOMAIN, i, big))
+            seen = ping(b, 'f%d' % i, counted=False)
+            if [e for e in seen if e.get('type') == 'error']:
+                break
+        else:
+            check(False, 'the offline storage never refused')
+        a = sm_login(user, 'r1')
+        b.send("<message to='%s' type='chat'><body>lost1%s</body>"
+               "</message>" % (a.jid, big))
+        until(a, is_tag('message'), 'lost1')
+        close_clean(a)
+        error_for(b, 'lost1' + big, 'the error for lost1 after the clean '
+                  'close')
+    finally:
+        if a is not None:
+            a.close()
+        close_clean(b)
+
+
+@test
+def sm_userdel_error_to_sender():
+    """xmpp user del ends a session with a message it never
+    acknowledged: the sender gets the error."""
+    user = account('smdel')
+    a = sm_login(user, 'r1')
+    b = login('bob', 'smdelb')
+    try:
+        b.send("<message to='%s' type='chat'><body>lost2</body>"
+               "</message>" % a.jid)
+        until(a, is_tag('message'), 'lost2')
+        mmp('xmpp', 'user', 'del', user)
+        del USERS[user]
+        error_for(b, 'lost2', 'the error for lost2 after user del')
+    finally:
+        a.close()
+        close_clean(b)
+
+
+@test
+def sm_resume_keeps_carbons():
+    """A resumed session still has carbons: what another resource of
+    its account sends reaches it as a <sent/> carbon."""
+    user = account('smcarb')
+    a = sm_login(user, 'r1')
+    o = login(user, 'other')
+    b = login('bob', 'smcarbb')
+    try:
+        carbons_on(a)
+        a.close()
+        wait_log('sm_hibernate: %s' % a.jid)
+        a2, el = resume(user, a.sm_id, a.sm_h)
+        with a2:
+            check(el.tag == '{%s}resumed' % NS_SM, 'resume answered %s' %
+                  tostr(el))
+            o.send("<message to='%s' type='chat'><body>c1</body>"
+                   "</message>" % b.jid)
+            until(b, is_tag('message'), 'c1 at bob', None, False)
+            seen = ping(a2, 'after')
+            check(any(is_carbon(e) for e in seen), 'the resumed session '
+                  'got no carbon of c1: %s' % [tostr(e) for e in seen])
+            close_clean(a2)
+    finally:
+        a.close()
+        close_clean(o)
+        close_clean(b)
+
+
+@test
+def sm_end_no_carbons():
+    """What an ending session leaves unacknowledged makes no carbons:
+    no <sent/> copy of a message the user never sent, and a carbon it
+    was sent is not routed on again."""
+    user = account('smcc')
+    a = sm_login(user, 'r1')
+    o = login(user, 'avail')             # available, carbons on
+    o2 = login(user, 'quiet')            # not available, carbons on
+    b = login('bob', 'smccb')
+    try:
+        carbons_on(a)
+        carbons_on(o)
+        carbons_on(o2)
+        o.send('<presence/>')
+        ping(o, 'op', counted=False)
+        b.send("<message to='%s' type='chat'><body>x1</body>"
+               "</message>" % a.jid)
+        until(a, is_tag('message'), 'x1')
+        o2.send("<message to='%s' type='chat'><body>y1</body>"
+                "</message>" % b.jid)
+        until(a, is_carbon, 'the carbon of y1')
+        until(b, is_tag('message'), 'y1 at bob', None, False)
+        ping(o, 'o1', counted=False)
+        ping(o2, 'o21', counted=False)
+        close_clean(a)
+        wait_log('sm_closed: %s@' % user)
+        for r in (o, o2):
+            seen = ping(r, 'after', counted=False)
+            check(not any(is_carbon(e) for e in seen), '%s got carbons '
+                  'of the leftovers: %s' % (r.jid, [tostr(e) for e in
+                                                     seen]))
+    finally:
+        a.close()
+        close_clean(o)
+        close_clean(o2)
+        close_clean(b)
+
+
+@test
+def sm_hib_per_account():
+    """An account keeps at most XMPP_SM_HIB_ACCOUNT hibernating
+    sessions: one more ends the oldest (its resume fails), the newest
+    resume."""
+    user = account('smhib')
+    ss = []
+    for i in range(HIB_ACCOUNT + 1):
+        a = sm_login(user, 'h%d' % i)
+        a.close()
+        wait_log('sm_hibernate: %s' % a.jid)
+        ss.append(a)
+    wait_log('c2s_closed: %s ' % ss[0].jid)
+    r, el = resume(user, ss[0].sm_id, 0)
+    with r:
+        check(el.tag == '{%s}failed' % NS_SM, 'the oldest resumed: %s' %
+              tostr(el))
+    for a in ss[1:]:
+        r, el = resume(user, a.sm_id, 0)
+        with r:
+            check(el.tag == '{%s}resumed' % NS_SM, '%s: %s' % (a.jid,
+                  tostr(el)))
+            close_clean(r)
+
+
+@test
+def sm_h_below_acked():
+    """An <a h/> below what was already acknowledged is an error that
+    says so (not 'more than were sent')."""
+    r = sm_login('alice', 'smbelow')
+    with r:
+        ping(r, 'p1')
+        ping(r, 'p2')
+        r.send("<a xmlns='%s' h='2'/><a xmlns='%s' h='1'/>" % (NS_SM,
+                                                                NS_SM))
+        cond = r.stream_error()
+        check(cond == 'undefined-condition', 'stream error %s' % cond)
+        check('already acknowledged' in (r.error_text or ''), 'text %r' %
+              r.error_text)
+
+def hibernate(user, resource, available=False):
+    """A resumable SM session of user left hibernating (its stream, for
+    the id and JID); available first if asked."""
+    a = sm_login(user, resource)
+    if available:
+        a.send('<presence/>')
+        ping(a, 'av')
+    a.close()
+    wait_log('sm_hibernate: %s' % a.jid)
+    return a
+
+
+def log_index(needle):
+    """The number of the first line of mmpd's log with needle, or None."""
+    for i, line in enumerate(log_text().splitlines()):
+        if needle in line:
+            return i
+    return None
+
+
+@test
+def sm_bytes_all():
+    """Past the bytes all sessions keep unacknowledged (MMPD_SM_BYTES_ALL
+    under tests/interop/run), the hibernating session keeping most ends;
+    the others stay resumable."""
+    big = 'x' * (250 * 1024)
+    ss = [hibernate(account('small%d' % i), 'r') for i in range(4)]
+    c = component()
+    with c:
+        for a, n in zip(ss, (14, 12, 12, 12)):    # 3.5, 3, 3, 3 MiB
+            for i in range(n):
+                c.send("<message from='big@cb1.%s' to='%s'><body>%s</body>"
+                       "</message>" % (DOMAIN, a.jid, big))
+        wait_log('c2s_closed: %s ' % ss[0].jid)
+    r, el = resume(ss[0].jid.split('@')[0], ss[0].sm_id, 0)
+    with r:
+        check(el.tag == '{%s}failed' % NS_SM, 'the biggest resumed: %s' %
+              tostr(el))
+    for a in ss[1:]:
+        r, el = resume(a.jid.split('@')[0], a.sm_id, 0)
+        with r:
+            check(el.tag == '{%s}resumed' % NS_SM, '%s: %s' % (a.jid,
+                  tostr(el)))
+            close_clean(r)
+
+
+@test
+def sm_cascade():
+    """Hibernating sessions of one account at their queue bound, then
+    one message more to the bare JID: each ends (policy-violation), none
+    can be resumed, and the leftovers are dealt with after (sm_left_run,
+    at a later turn of the loop: the ends do not nest)."""
+    user = account('smcasc')
+    ss = [hibernate(user, 'k%d' % i, True) for i in range(3)]
+    c = component()
+    with c:
+        bare = '%s@%s' % (user, DOMAIN)
+        c.send(''.join("<message from='f@cb1.%s' to='%s'><body>%d</body>"
+                       "</message>" % (DOMAIN, bare, i)
+                       for i in range(QUEUE_MAX + 1)), 60)
+        for a in ss:
+            wait_log('c2s_closed: %s ' % a.jid, 30)
+        wait_log('sm_closed: %s@' % user, 30)
+    first = log_index('sm_closed: %s@' % user)
+    for a in ss:
+        i = log_index('sm_send: %s: ' % a.jid)
+        check(i is not None and i < first, '%s ended (line %s) after the '
+              'first leftovers were routed (line %s)' % (a.jid, i, first))
+        r, el = resume(user, a.sm_id, 0)
+        with r:
+            check(el.tag == '{%s}failed' % NS_SM, '%s resumed: %s' % (
+                  a.jid, tostr(el)))
 
 
 @test

@@ -1362,15 +1362,18 @@ START_TEST(test_carbons_iq)
 	route(a, "<iq type='set' id='e1'><enable xmlns='urn:xmpp:carbons:2'/>"
 	    "</iq>");
 	ck_assert_int_eq(a->carbons, 1);
-	ck_assert_int_eq(sent(a, "from=\"alice@example.com\" "
-	    "to=\"alice@example.com/one\" id=\"e1\" type=\"result\"", NULL),
-	    1);
+	/* Answered from where it went: no 'to', no 'from'. */
+	ck_assert_int_eq(sent(a, "<iq to=\"alice@example.com/one\" "
+	    "id=\"e1\" type=\"result\"", NULL), 1);
 	route(p, "<iq type='set' id='e2' to='alice@example.com'>"
 	    "<enable xmlns='urn:xmpp:carbons:2'/></iq>");
 	ck_assert_int_eq(p->carbons, 1);
 	route(a, "<iq type='set' id='d1' to='example.com'>"
 	    "<disable xmlns='urn:xmpp:carbons:2'/></iq>");
 	ck_assert_int_eq(a->carbons, 0);
+	ck_assert_int_eq(sent(a, "from=\"example.com\" "
+	    "to=\"alice@example.com/one\" id=\"d1\" type=\"result\"", NULL),
+	    1);
 	route(a, "<iq type='get' id='g1'><enable xmlns='urn:xmpp:carbons:2'/>"
 	    "</iq>");
 	ck_assert_int_eq(sent(a, "id=\"g1\"", "bad-request"), 1);
