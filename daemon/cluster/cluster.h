@@ -258,6 +258,11 @@ int		 csm_resume_hook(struct xconn *, const char *, uint32_t);
 /* SM session c ended for good. */
 void		 csm_off(struct xconn *);
 
+/* smlead.c */
+/* The daemon stops: a leader with followers keeps its SM sessions
+   resumable on the next leader (before xmpp_stop). */
+void		 csm_shutdown(void);
+
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
 /* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);

@@ -286,6 +286,8 @@ struct xconn	*cpseudo_hib(const char *, const struct xnode *);
 /* Frame f (freed) to every follower linked; an SM copy to each. */
 void		 clead_send_all(struct xnode *);
 void		 clead_copy_all(const char *, uint32_t, const struct xnode *);
+/* Whether a follower is linked to us. */
+int		 clead_linked(void);
 /* The leader's events, made once the loop exists. */
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */

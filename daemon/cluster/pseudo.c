@@ -545,6 +545,13 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 
 	if (jid == NULL)
 		return;
+	if ((c = clink_find(csm_hib_link(), XC_CLIENT, jid)) != NULL) {
+		/* Adopted from its copy, but its node (the leader before
+		 * us, stepped down) is alive: its registration wins. */
+		log_info("cpseudo_bind: %s on %s: no longer hibernating here",
+		    jid, l->addr);
+		cpseudo_drop(c, 0);
+	}
 	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL)
 		quiet = c->available;
 	else {

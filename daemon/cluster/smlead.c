@@ -311,15 +311,24 @@ csm_hibernate(struct xconn *c)
 	return (1);
 }
 
-/* Entry e's session (a pseudo on hib) hibernates from now on. */
+/*
+ * Entry e's session (a pseudo on hib) hibernates from now on (or since
+ * its copy says, if it hibernated at the leader before us): every
+ * follower gets a copy, as of our own sessions, for the next leader.
+ */
 void
 csm_hib_start(struct csm_entry *e)
 {
-	e->hib_ms = cnet_now_ms();
+	int64_t		 now = cnet_now_ms();
+
+	e->hib_ms = e->copy_hib_ms != 0 && e->copy_hib_ms < now ?
+	    e->copy_hib_ms : now;
+	e->copy_hib_ms = 0;
 	nhib++;
 	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
 	    "%lld s to resume", e->full, e->nmirror,
-	    (long long)(csm_resume_ms() / 1000));
+	    (long long)((csm_resume_ms() - (now - e->hib_ms)) / 1000));
+	csm_copy_on(e);
 	csm_hib_soon();
 }
 
@@ -343,10 +352,10 @@ csm_dropped(struct xconn *c)
 
 	if ((e = csm_of(c)) == NULL)
 		return;
+	if ((e->local || e->hib_ms != 0) && cfwd_role_get() == CFWD_LEADER)
+		csm_copy_off(e->full);
 	if (e->hib_ms != 0)
 		nhib--;
-	if (e->local && cfwd_role_get() == CFWD_LEADER)
-		csm_copy_off(e->full);
 	csmtab_del(e);
 }
 
@@ -403,6 +412,7 @@ csm_end(struct csm_entry *e)
 	full = xstrdup(e->full);
 	nhib--;
 	e->hib_ms = 0;
+	csm_copy_off(full);
 	csmtab_del(e);		/* before the drop: nothing is mirrored */
 	if (c != NULL)
 		cpseudo_drop(c, 1);
@@ -482,10 +492,10 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		presence = xnode_copy(old->presence);
 	if (e->hib_ms != 0)
 		nhib--;
-	e->hib_ms = 0;
 	e->c = NULL;			/* it moves: the entry stays */
-	if (e->local)
+	if (e->local || e->hib_ms != 0)
 		csm_copy_off(e->full);	/* no longer ours */
+	e->hib_ms = 0;
 	e->local = 0;
 	e->in_seq = 0;
 	if (old != NULL && old->remote == NULL) {
@@ -706,7 +716,8 @@ csm_lead_ack(struct xconn *c, uint32_t h, uint32_t in)
 /*
  * We step down (or exit): forget the hibernating sessions and every
  * entry but those of our own sessions (a follower keeps them, for the
- * next leader).
+ * next leader). The followers keep their copies of the hibernating ones
+ * (no <moff>): the next leader adopts them (csm_promote).
  */
 void
 csm_lead_stop(void)
@@ -714,15 +725,32 @@ csm_lead_stop(void)
 	struct csm_entry	*e, *next;
 	struct xconn		*c;
 
-	if (hib_ready)
-		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
-			cpseudo_drop(c, 0);
-	nhib = 0;
 	for (e = csmtab_first(); e != NULL; e = next) {
 		next = csmtab_next(e);
 		if (!e->local)
 			csmtab_del(e);
 	}
+	nhib = 0;
+	if (hib_ready)
+		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
+			cpseudo_drop(c, 0);
+}
+
+/*
+ * The daemon stops (SIGTERM): a leader with followers hands its SM
+ * sessions on. They hibernate here until the exit (sm_keep_all: their
+ * streams get system-shutdown, but no unavailable presence goes out,
+ * nothing is routed on, no <moff>), so what is routed to them until we
+ * hand over is numbered and copied to every follower as before; the
+ * follower that leads next adopts the copies (csm_promote), with those
+ * of the sessions hibernating here.
+ */
+void
+csm_shutdown(void)
+{
+	if (cfwd_role_get() != CFWD_LEADER || !clead_linked())
+		return;
+	(void)sm_keep_all();
 }
 
 /* At exit: the entries, the hibernating sessions, the timers. */

@@ -42,6 +42,9 @@ struct csm_entry {
 	uint32_t		 k;		/* sent to it (its outbound h) */
 	uint32_t		 acked;		/* acknowledged by its client */
 	int64_t			 hib_ms;	/* hibernating since, or 0 */
+	int64_t			 copy_hib_ms;	/* of a copy: its session
+						   hibernates at the leader
+						   since (our clock), or 0 */
 	struct csm_stanzas	 mirror;	/* acked < h <= k */
 	size_t			 nmirror;
 	size_t			 mbytes;

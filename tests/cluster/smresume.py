@@ -258,13 +258,14 @@ def exactly_once(got, senders, errors_of):
 
 
 async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
-                          smid, resume_on, wait_leader=None, keep=None):
+                          smid, resume_on, wait_leader=None, keep=None,
+                          stop=None):
     """With bob's SM client c on node dead and senders running: wait for
     some messages, kill -9 dead (None: drop bob's connection, his node
     lives), let the senders go on a little, resume on resume_on; then
     check exactly once. bob "loses" his last FORGET stanzas (all after
-    the first keep he handled, if keep is given). Returns the new
-    client."""
+    the first keep he handled, if keep is given); stop, if given, ends
+    his node instead of kill -9 (awaited). Returns the new client."""
     reader = Reader(c)
     await until(lambda: (len(c.bodies) >= 30, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
@@ -273,7 +274,10 @@ async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
     await until(lambda: (len(c.bodies) >= 40, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
     t0 = time.monotonic()
-    if dead is not None:
+    if stop is not None:
+        await stop()
+        await reader.join(drain=True)
+    elif dead is not None:
         dead.kill9()
         await reader.join(drain=True)
     else:

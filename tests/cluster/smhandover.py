@@ -1,0 +1,80 @@
+"""Cluster scenarios of stream management across changes of leader
+(issue 13): what a leader holds for SM sessions (hibernating ones of
+dead followers, its own clients') lives on at the next leader.
+scenarios.py imports this file; run them as any other (scenarios.py
+NAME).
+
+smhibcopy   5 nodes: bob (a raw SM client) on follower B, alice on two
+            other followers sending him numbered chat messages; kill -9
+            of B: bob's session hibernates at the leader, messages keep
+            coming; kill -9 of the leader; bob resumes on a survivor:
+            <resumed/>, each message not answered with an error arrives
+            exactly once, in order per sender
+smterm      bob on the leader, alice on both followers sending; SIGTERM
+            of the leader (it hands leadership over, bob's stream gets
+            system-shutdown); bob resumes on a survivor: <resumed/>,
+            nothing lost, nothing twice
+"""
+
+import time
+
+from clib import (Cluster, Sender, check, login, scenario, until, w,
+                  wait_new_leader)
+from smresume import kill_and_resume, sm_login
+
+
+@scenario()
+async def smhibcopy(t):
+    c = Cluster(t, 5)
+    leader, others, _ = await c.form_with_users()
+    b, a, x, y = others
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_x = await login(t, x, 'alice', 'x')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_x, jid, 'fx', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_x.inbox.items}
+    mark = leader.log_size()
+
+    async def leader_dies():
+        # bob's session hibernates at the leader (B's link gone for
+        # good); what is sent to it meanwhile is only at the leader and
+        # in its copies; then the leader dies too.
+        await until(lambda: ('hibernates' in leader.log_text(mark), None),
+                    w(20), 'bob\'s session to hibernate at the leader')
+        marks = [len(s.bodies) for s in senders]
+        await until(lambda: (all(len(s.bodies) >= m + 10 for s, m in
+                                 zip(senders, marks)), None), w(20),
+                    lambda _: 'the senders did not go on')
+        leader.kill9()
+        newl, _ = await wait_new_leader([a, x, y], time.monotonic(), w(10))
+        t.note('new leader %s' % newl)
+    bob2 = await kill_and_resume(t, bob, leader, b, a, senders, errs, smid,
+                                 a, leader_dies)
+    t.streams.append(bob2)
+
+
+@scenario()
+async def smterm(t):
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_b = await login(t, b, 'alice', 'b')
+    bob, jid, smid = await sm_login(leader, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_b, jid, 'fb', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_b.inbox.items}
+    status = []
+
+    async def term():
+        status.append(await leader.term())
+
+    async def new_leader():
+        newl, _ = await wait_new_leader([a, b], time.monotonic(), w(10))
+        t.note('new leader %s' % newl)
+    bob2 = await kill_and_resume(t, bob, leader, None, a, senders, errs,
+                                 smid, a, new_leader, stop=term)
+    t.streams.append(bob2)
+    check(status == [0], 'the leader exited with %s on SIGTERM' % status)
