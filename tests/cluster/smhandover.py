@@ -14,6 +14,12 @@ smterm      bob on the leader, alice on both followers sending; SIGTERM
             of the leader (it hands leadership over, bob's stream gets
             system-shutdown); bob resumes on a survivor: <resumed/>,
             nothing lost, nothing twice
+smremove    4 nodes: bob on follower B, B killed -9: his session
+            hibernates at the leader; B is removed, then the leader
+            leaves the cluster
+            (xmpp cluster remove on it: it hands leadership over and
+            stays up, standalone); bob resumes on a survivor: <resumed/>,
+            everything exactly once
 """
 
 import time
@@ -78,3 +84,34 @@ async def smterm(t):
                                  smid, a, new_leader, stop=term)
     t.streams.append(bob2)
     check(status == [0], 'the leader exited with %s on SIGTERM' % status)
+
+
+@scenario()
+async def smremove(t):
+    c = Cluster(t, 4)
+    leader, others, _ = await c.form_with_users()
+    b, a, x = others
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_x = await login(t, x, 'alice', 'x')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_x, jid, 'fx', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_x.inbox.items}
+    mark = leader.log_size()
+
+    async def leader_leaves():
+        await until(lambda: ('hibernates' in leader.log_text(mark), None),
+                    w(20), 'bob\'s session to hibernate at the leader')
+        marks = [len(s.bodies) for s in senders]
+        await until(lambda: (all(len(s.bodies) >= m + 10 for s, m in
+                                 zip(senders, marks)), None), w(20),
+                    lambda _: 'the senders did not go on')
+        # (B first: the leader's handover may pick a dead voter)
+        await leader.ok('xmpp', 'cluster', 'remove', b.peer, timeout=w(40))
+        await leader.ok('xmpp', 'cluster', 'remove', timeout=w(40))
+        newl, _ = await wait_new_leader([a, x], time.monotonic(), w(10))
+        t.note('new leader %s' % newl)
+    bob2 = await kill_and_resume(t, bob, leader, b, a, senders, errs, smid,
+                                 a, leader_leaves)
+    t.streams.append(bob2)
