@@ -13,6 +13,15 @@ with the cluster tests' harness (tests/cluster/clib.py), measuring
   routing    ping-pong round trips alice -> bob -> alice: both clients on
              one standalone node, both on the leader, both on one follower
              (via the leader), on two followers; median, p99, ratios
+  resume     stream management (XEP-0198) across a node's death: bob, a
+             raw SM client (tests/lib/smclient.py), on a follower (then
+             on the leader) receives a numbered message every 20 ms from
+             alice on another node; kill -9 of bob's node; bob resumes on
+             a survivor (<resume previd h/>) as soon as his socket sees
+             the connection close, as a client does on an EOF or reset:
+             the time from the kill to <resumed/> and to the first
+             message delivered after it (one the server had queued), and
+             every message alice sent exactly once
 
 The killed or stopped node is started again after each run and the next
 run waits until all three agree (it comes back as a follower). No peer
@@ -25,8 +34,8 @@ asserted. Every daemon is stopped by pid, also on errors and ^C.
 
 Knobs: BENCH_CLUSTER_RUNS (runs per takeover kind, 10),
 BENCH_CLUSTER_ROUNDS (ping-pong rounds per placement, 1000),
-BENCH_CLUSTER_PARTS (some of "latency kill term"), BENCH_KEEP=1 (keep
-the daemons' directories and say where).
+BENCH_CLUSTER_PARTS (some of "latency kill term resume"), BENCH_KEEP=1
+(keep the daemons' directories and say where).
 """
 
 import asyncio
@@ -57,9 +66,11 @@ TMP = tempfile.mkdtemp(prefix='mmp-bench-cluster.',
                        dir=os.environ.get('TMPDIR') or '/tmp')
 os.environ['CLUSTER_TMP'] = TMP
 sys.path.insert(0, os.path.join(TOP, 'tests', 'cluster'))
+sys.path.insert(0, os.path.join(TOP, 'tests', 'lib'))
 
 import clib  # noqa: E402  (after the environment it reads)
 from clib import Cluster, Failed, Sender, Test, pair  # noqa: E402
+from smclient import SMClient, SMError  # noqa: E402  (tests/lib)
 
 
 def say(*a):
@@ -206,6 +217,160 @@ async def takeovers(t, c, how):
                     nd.start()
                     await nd.wait_ready()
             await leader_of(c, c.nodes)
+    return {'runs': res, 'failed': fails}
+
+
+# ---------------------------------------------------------------- resume
+
+async def poll_until(pred, step=0.002):
+    """Return once pred() is true (the caller bounds the wait)."""
+    while not pred():
+        await asyncio.sleep(step)
+
+
+async def resume_run(t, c, place, k):
+    """One run: bob (stream management on) on a follower or on the
+    leader (place), alice on another node sending him a numbered message
+    every SEND_EVERY s; bob's node killed -9; bob resumes on the third
+    node the moment his socket sees the close. The figures."""
+    ld = await leader_of(c, c.nodes)
+    fols = [nd for nd in c.nodes if nd is not ld]
+    b_node = fols[0] if place == 'follower' else ld
+    a_node = fols[1] if place == 'follower' else fols[0]
+    to = [nd for nd in c.nodes if nd not in (a_node, b_node)][0]
+    tag = 'sm%s%d' % (place[0], k)
+    got, dup = {}, []
+    post = {'resumed': None, 'first': None, 'first_seq': None,
+            'queued': None, 'sent': {}}
+
+    def rx(el):
+        body = el.findtext('{jabber:client}body') or ''
+        if el.tag != '{jabber:client}message' or el.get('type') == 'error' \
+                or not body.startswith(tag + ' '):
+            return
+        now = time.monotonic()
+        seq = int(body.split()[1])
+        if seq in got:
+            dup.append(seq)
+        got.setdefault(seq, now)
+        if post['resumed'] is None:
+            return
+        if post['first'] is None:
+            post['first'], post['first_seq'] = now, seq
+        # Sent before <resumed/>: the server had it queued for bob.
+        if post['queued'] is None and post['sent'].get(
+                seq, now) < post['resumed']:
+            post['queued'] = now
+    bob = SMClient('bob', clib.USERS['bob'], clib.DOMAIN, tag,
+                   who='bob/%s on %s' % (tag, b_node.name),
+                   timeout=clib.w(10), on_stanza=rx)
+    try:
+        await bob.start(b_node.addr, b_node.cluster.cport)
+    except SMError as e:
+        bob.drop()
+        raise Failed(str(e))
+    try:
+        return await resume_flow(t, c, bob, got, dup, post, tag, a_node,
+                                 b_node, to, place, k)
+    finally:
+        bob.drop()
+
+
+async def resume_flow(t, c, bob, got, dup, post, tag, a_node, b_node, to,
+                      place, k):
+    """resume_run's part once bob has his session."""
+    alice = await clib.login(t, a_node, 'alice', tag)
+    await clib.reachable(alice, bob.jid)
+    sender = Sender(alice, bob.jid, tag, SEND_EVERY)
+    sent = post['sent'] = sender.times
+    sender.start()
+    how = None
+    try:
+        deadline = time.monotonic() + 5
+        while len(got) < 10:
+            if time.monotonic() > deadline:
+                raise Failed('bob got %d of alice\'s first messages' %
+                             len(got))
+            await asyncio.sleep(SEND_EVERY)
+        t0 = time.monotonic()
+        b_node.kill9()
+        try:
+            await asyncio.wait_for(bob.gone.wait(), 10)
+        except asyncio.TimeoutError:
+            raise Failed('bob\'s socket saw no close 10 s after the kill')
+        t_close = bob.gone_at - t0
+        # A survivor may refuse at first (no leader yet): again at once,
+        # within the bound.
+        deadline = time.monotonic() + 15
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                how, left = await bob.resume(to.addr, to.cluster.cport)
+                break
+            except SMError as e:
+                if time.monotonic() > deadline:
+                    raise Failed('no resumption on %s in 15 s: %s' % (
+                        to.name, e))
+                await asyncio.sleep(0.01)
+        if how != 'resumed':
+            raise Failed('resumption on %s failed: %s' % (
+                to.name, getattr(bob, 'failed_why', '?')))
+        post['resumed'] = bob.resumed_at
+        try:
+            await asyncio.wait_for(poll_until(
+                lambda: post['queued'] is not None), 10)
+        except asyncio.TimeoutError:
+            raise Failed('no queued message in 10 s after <resumed/>')
+        await asyncio.sleep(0.3)
+    finally:
+        await sender.stop()
+    # Everything alice sent arrives once (her node stays up).
+    deadline = time.monotonic() + 5
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    lost = [n for n in sent if n not in got]
+    r = {'place': place, 'killed': b_node.name, 'on': to.name,
+         'close': t_close, 'resumed': post['resumed'] - t0,
+         'first': post['first'] - t0, 'first_seq': post['first_seq'],
+         'queued': post['queued'] - t0,
+         'first_queued': sent.get(post['first_seq'], t0) < post['resumed'],
+         'tries': tries, 'sent': len(sent), 'lost': len(lost),
+         'duplicated': len(dup), 'in_flight_at_kill': len(
+             [n for n in sent if sent[n] < t0 and got.get(n, t0 + 1) > t0])}
+    say('  %s %2d: %s killed, close seen %.3f s, <resumed/> on %s %.3f s '
+        '(%d tries), first queued message %.3f s, %d of %d lost, %d '
+        'duplicated' % (place, k, b_node.name, t_close, to.name,
+                        r['resumed'], tries, r['queued'], len(lost),
+                        len(sent), len(dup)))
+    await bob.close()
+    alice.drop()
+    if not b_node.running():
+        b_node.start()
+        await b_node.wait_ready()
+    await leader_of(c, c.nodes)
+    return r
+
+
+async def resumes(t, c, place):
+    res, fails = [], []
+    for k in range(1, RUNS + 1):
+        try:
+            res.append(await resume_run(t, c, place, k))
+        except Failed as e:
+            fails.append(str(e).split('\n')[0])
+            say('  resume on the %s %2d: FAILED: %s' % (place, k,
+                                                       fails[-1]))
+            t.drop_streams()
+            for nd in c.nodes:
+                if not nd.running():
+                    nd.start()
+                    await nd.wait_ready()
+            await leader_of(c, c.nodes)
+            if not res and len(fails) >= 2:
+                say('  resume on the %s: two failures and no success: '
+                    'the rest skipped' % place)
+                break
     return {'runs': res, 'failed': fails}
 
 
@@ -376,6 +541,42 @@ def report(R, took):
             'call. No peer figure:' % (POLL_EVERY * 1000))
         add('  Prosody has no clustering; ejabberd\'s multi-master Mnesia '
         'cluster has no leader.)')
+    for place in ('follower', 'leader'):
+        x = R.get('resume-' + place)
+        if not x:
+            continue
+        runs = x['runs']
+        n = len(runs) + len(x['failed'])
+        add('%-50s %8s %8s  runs' % (
+            'stream management: kill -9 of bob\'s node (%s)' % place,
+            'median', 'max'))
+        if runs:
+            add('  %-48s %s  %d/%d' % ('-> bob\'s socket sees the close',
+                                       fmt_s([r['close'] for r in runs]),
+                                       len(runs), n))
+            add('  %-48s %s  %d/%d' % ('-> <resumed/> on a survivor',
+                                       fmt_s([r['resumed'] for r in runs]),
+                                       len(runs), n))
+            add('  %-48s %s  %d/%d' % ('-> 1st queued message delivered',
+                                       fmt_s([r['queued'] for r in runs]),
+                                       len(runs), n))
+            add('  %d of %d messages lost, %d duplicated (alice -> bob '
+                'every %d ms); a queued one came first after <resumed/> '
+                'in %d of %d runs' % (
+                    sum(r['lost'] for r in runs),
+                    sum(r['sent'] for r in runs),
+                    sum(r['duplicated'] for r in runs), SEND_EVERY * 1000,
+                    len([r for r in runs if r['first_queued']]), len(runs)))
+        for f in x['failed']:
+            add('  FAILED run: ' + f)
+        if not runs:
+            add('  not measured: no run resumed (the server under test '
+                'lacks resumption on another node?)')
+    if R.get('resume-follower') or R.get('resume-leader'):
+        add('  (bob: a raw client, tests/lib/smclient.py; he starts the '
+            'resumption the moment his')
+        add('  socket sees the close, as a client does on an EOF or a '
+            'reset: no reconnect delay of his own)')
     lt = R.get('latency')
     if lt:
         add('routing: alice -> bob -> alice round trip, %d rounds '
@@ -415,7 +616,7 @@ def report(R, took):
 
 async def bench(t, R):
     parts = (os.environ.get('BENCH_CLUSTER_PARTS') or
-             'latency kill term').split()
+             'latency kill term resume').split()
     if 'latency' in parts:
         say('== cluster: a standalone node')
         solo = await standalone(t)
@@ -441,6 +642,11 @@ async def bench(t, R):
     if 'term' in parts:
         say('== cluster: %d x SIGTERM of the leader' % RUNS)
         R['term'] = await takeovers(t, c, 'term')
+    if 'resume' in parts:
+        for place in ('follower', 'leader'):
+            say('== cluster: %d x kill -9 of an SM client\'s node (on the '
+                '%s), resumed on a survivor' % (RUNS, place))
+            R['resume-' + place] = await resumes(t, c, place)
     await t.stop_all()
 
 
@@ -491,7 +697,9 @@ def main():
         say('bench: cluster files kept in %s' % TMP)
     else:
         shutil.rmtree(TMP, ignore_errors=True)
-    if any(x['failed'] for x in (R.get('kill'), R.get('term')) if x):
+    if any(x['failed'] for x in (R.get('kill'), R.get('term'),
+                                 R.get('resume-follower'),
+                                 R.get('resume-leader')) if x):
         st = 1
     return st
 

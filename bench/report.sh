@@ -32,7 +32,8 @@ try:
 except (OSError, ValueError):
     env = {}
 R = {s: {w: load(s, w) for w in WORK} for s, _ in names}
-servers = [(s, t) for s, t in names if any(R[s].values())]
+servers = [(s, t) for s, t in names if any(R[s].values()) or
+           load(s, "smoff1") or load(s, "smon1")]
 
 
 def steps(j):
@@ -158,6 +159,69 @@ if any(R[s]["same-m"] or R[s]["tsung-m"] for s, _ in servers):
         row("xmppload: CPU per message / the floor's", "lower",
             {s: (per_msg(s, "same", "cpu") or 0) / fl or None
              for s, _ in servers}, nd=2)
+
+
+
+def sm_cost(srv, mode, what):
+    """A per-message figure (cpu, user, sys in us; syscalls; allocs) of
+    the stream-management pairs' runs without (off) or with (on) SM:
+    the median over the pairs, or None."""
+    vals = []
+    for i in range(1, 100):
+        m, j = load(srv, "sm%s%d-m" % (mode, i)), load(srv, "sm%s%d" % (
+            mode, i))
+        if m is None and j is None:
+            break
+        st = (j or {}).get("steps") or []
+        if not m or not m.get("window_s") or not st or \
+                not st[0].get("wall_s") or not st[0]["sent"]:
+            continue
+        if mode == "on" and not j.get("sm_acks"):
+            continue        # stream management was not on
+        n = st[0]["sent"] * m["window_s"] / st[0]["wall_s"]
+        u, k = m.get("cpu_user_s"), m.get("cpu_sys_s")
+        v = {"cpu": None if u is None or k is None else u + k,
+             "user": u, "sys": k, "syscalls": m.get("syscalls"),
+             "allocs": m.get("allocs")}[what]
+        if v is not None:
+            vals.append(v * (1e6 if what in ("cpu", "user", "sys") else 1)
+                        / n)
+    if not vals:
+        return None
+    vals.sort()
+    return vals[len(vals) // 2] if len(vals) % 2 else \
+        (vals[len(vals) // 2 - 1] + vals[len(vals) // 2]) / 2
+
+
+SM = {s: {(mode, what): sm_cost(s, mode, what) for mode in ("off", "on")
+          for what in ("cpu", "user", "syscalls", "allocs")}
+      for s, _ in servers}
+if any(v is not None for x in SM.values() for v in x.values()):
+    section("Stream management (XEP-0198) at the same load: %s pairs of "
+            "runs, the clients asking an ack every %s stanzas; median per "
+            "message" % (env.get("sm_pairs", "?"), env.get("sm_every", "?")))
+    row("server CPU us, user + system, without SM", "lower",
+        {s: SM[s][("off", "cpu")] for s, _ in servers})
+    row("server CPU us, user + system, with SM", "lower",
+        {s: SM[s][("on", "cpu")] for s, _ in servers})
+    d = {}
+    pc = {}
+    for s, _ in servers:
+        a, b = SM[s][("off", "cpu")], SM[s][("on", "cpu")]
+        if a is not None and b is not None:
+            d[s] = b - a
+            pc[s] = 100 * (b - a) / a if a else None
+    row("SM costs more per message, us", "", d,
+        {s: "%+.1f" % v for s, v in d.items()})
+    row("SM costs more per message, %", "", pc,
+        {s: "%+.1f%%" % v for s, v in pc.items() if v is not None})
+    row("with SM: server CPU us in user space", "lower",
+        {s: SM[s][("on", "user")] for s, _ in servers})
+    for what, label, nd in (("syscalls", "syscalls", 2),
+                            ("allocs", "heap allocations", 1)):
+        for mode, how in (("off", "without"), ("on", "with")):
+            row("%s %s SM" % (label, how), "lower",
+                {s: SM[s][(mode, what)] for s, _ in servers}, nd=nd)
 
 storm = env.get("storm", 1000)
 section("Login storm: %s accounts, SCRAM-SHA-1 over STARTTLS, %s in flight"

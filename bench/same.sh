@@ -16,6 +16,12 @@ SAME_RATE=${BENCH_SAME_RATE:-3000}
 SAME_SECS=${BENCH_SAME_SECS:-10}
 CURVE_RATES=${BENCH_CURVE_RATES:-500,1000,2000,3000,5000}
 CURVE_SECS=${BENCH_CURVE_SECS:-4}
+# sm: the same load without and with stream management (XEP-0198), in
+# $SM_PAIRS back-to-back pairs of runs; the clients ask for an ack after
+# every $SM_EVERY stanzas (slixmpp's default window) and answer the
+# server's requests.
+SM_PAIRS=${BENCH_SM_PAIRS:-3}
+SM_EVERY=${BENCH_SM_EVERY:-5}
 SAME_CONC=30		# below mmpd's 32 unauthenticated streams per address
 SAME_SRC=8		# source addresses 127.0.0.1..8
 TSUNG_ARRIVAL=100	# tsung users arriving a second
@@ -57,6 +63,35 @@ same_xmppload() {
 	    taskset -c 1 "$XL" -p "$CPORT" -d "$DOMAIN" -P "$SRV_PID" \
 	    -n "$SAME_USERS" -c "$SAME_CONC" -S "$SAME_SRC" -m SCRAM-SHA-1 \
 	    -r "$SAME_RATE" -t "$SAME_SECS" -w 3 -T 300
+}
+
+# Pairs of xmppload runs at the same load, without and with stream
+# management, each on a fresh server with allocations counted:
+# xmpp-<srv>-smoff<i>.json and xmpp-<srv>-smon<i>.json (and -m).
+sm_server() {
+	srv=$1
+	w=$((SAME_SECS - 3))
+	[ "$w" -ge 1 ] || w=1
+	same_env_on
+	smi=1
+	while [ "$smi" -le "$SM_PAIRS" ]; do
+		for mode in off on; do
+			"${srv}_start" || return 1
+			if [ "$mode" = on ]; then
+				set -- -M "$SM_EVERY"
+			else
+				set --
+			fi
+			same_measure "$srv-sm$mode$smi" 'logins: [0-9]+ ok' 1 \
+			    "$w" -- taskset -c 1 "$XL" -p "$CPORT" \
+			    -d "$DOMAIN" -P "$SRV_PID" -n "$SAME_USERS" \
+			    -c "$SAME_CONC" -S "$SAME_SRC" -m SCRAM-SHA-1 \
+			    -r "$SAME_RATE" -t "$SAME_SECS" -w 3 -T 300 "$@"
+			srv_stop
+		done
+		smi=$((smi + 1))
+	done
+	same_env_off
 }
 
 # tsung at the same load, measured; its summary as JSON.

@@ -12,6 +12,9 @@
 #              past that, more resources per account and source addresses)
 #   ctl        the control plane: mmp one-shot and batch (peers: their
 #              own one-shot admin command)
+#   sm         the same load without and with stream management (XEP-0198:
+#              Prosody's mod_smacks, ejabberd's mod_stream_mgmt), in
+#              pairs of runs: the server CPU each message costs more
 # Same domain, certificate and accounts everywhere; the peers run from
 # configurations written here (bench/*.cfg.in, bench/*.yml.in), never the
 # packaged ones. Raw JSON in bench/out/; bench/report.sh prints the table.
@@ -25,8 +28,10 @@ PY=/usr/bin/python3
 . "$TOP/bench/lib.sh"
 SERVERS=${BENCH_SERVERS:-mmpd prosody ejabberd}
 # same: the same-load figures and the CPU curve (bench/same.sh), with
-# the floor; load: login storm, saturation, component, idle, control.
-WORK=${BENCH_WORK:-same load}
+# the floor; sm: the same load without and with stream management
+# (bench/same.sh); load: login storm, saturation, component, idle,
+# control.
+WORK=${BENCH_WORK:-same sm load}
 STORM=${BENCH_STORM:-1000}
 IDLE=${BENCH_IDLE:-10000}
 RATES=${BENCH_RATES:-1000,2000,5000,10000,20000,30000,40000,50000}
@@ -422,6 +427,9 @@ run_server() {
 	case " $WORK " in
 	*" same "*) same_server "$srv" || return 1 ;;
 	esac
+	case " $WORK " in
+	*" sm "*) sm_server "$srv" || return 1 ;;
+	esac
 	case " $WORK " in *" load "*) ;; *) return 0 ;; esac
 	"${srv}_start" || return 1
 	gen "$srv" load -n "$STORM" -m SCRAM-SHA-1 -c "$CONC" -S 4 \
@@ -508,6 +516,7 @@ rev=$(git -C "$TOP" describe --always --dirty 2>/dev/null || echo ?)
 	echo " \"same_users\": $SAME_USERS, \"same_rate\": $SAME_RATE,"
 	echo " \"same_s\": $SAME_SECS, \"curve_rates\": \"$CURVE_RATES\","
 	echo " \"curve_s\": $CURVE_SECS, \"tsung\": \"$(pkgver tsung)\","
+	echo " \"sm_pairs\": $SM_PAIRS, \"sm_every\": $SM_EVERY,"
 	echo " \"rates\": \"$RATES\", \"step_s\": $STEP,"
 	echo " \"seconds\": $(($(date +%s) - start))}"
 } >"$OUT/xmpp-env.json"

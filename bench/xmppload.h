@@ -58,11 +58,13 @@
 #define XL_TICK_US		1000
 #define XL_SETTLE_MS		500
 #define XL_MAX_SRC		250	/* source addresses 127.0.0.1.. (-S) */
+#define XL_MAX_SM_EVERY	1000	/* -M: most stanzas per <r/> */
 
 #define NS_STREAMS	"http://etherx.jabber.org/streams"
 #define NS_TLS		"urn:ietf:params:xml:ns:xmpp-tls"
 #define NS_SASL		"urn:ietf:params:xml:ns:xmpp-sasl"
 #define NS_BIND		"urn:ietf:params:xml:ns:xmpp-bind"
+#define NS_SM		"urn:xmpp:sm:3"
 
 #define MECH_PLAIN	1
 #define MECH_SHA1	2
@@ -87,6 +89,7 @@
 #define S_READY		12	/* logged in */
 #define S_DONE		13	/* finished (registration done) */
 #define S_FAILED	14	/* failed or closed */
+#define S_SM		15	/* <enable/> sent (-M) */
 
 /* What the element handler tells the parser. */
 #define P_CONT		0
@@ -123,6 +126,11 @@ struct sess {
 	unsigned int		 ssiglen;
 	int			 verified;
 	uint64_t		 t0;
+	int			 sm;	/* SM on (-M) */
+	uint32_t		 sm_in;	/* stanzas received (h) */
+	uint32_t		 sm_out; /* stanzas sent */
+	uint32_t		 sm_acked; /* the server's h */
+	int			 sm_unreq; /* since our <r/> */
 };
 
 /* SCRAM salted password, kept per account for its other resources. */
@@ -189,6 +197,7 @@ struct xl {
 	int			 quiet;
 	int			 keep_going;
 	int			 nsrc;
+	int			 sm_every;	/* -M: <r/> every n */
 	uint64_t		 seed;
 
 	/* Run state. */
@@ -231,6 +240,9 @@ struct xl {
 	int			 cur;
 	uint64_t		 late;
 	uint64_t		 stray;
+	uint64_t		 sm_reqs;	/* our <r/> */
+	uint64_t		 sm_acks;	/* its <a/> */
+	uint64_t		 sm_asked;	/* its <r/> */
 	struct reason		 reasons[XL_MAX_REASONS];
 	int			 nreasons;
 	char			*padding;
@@ -256,6 +268,8 @@ void	 sess_send(struct sess *, const char *, size_t);
 void	 sess_printf(struct sess *, const char *, ...)
 		    __attribute__((__format__(printf, 2, 3)));
 void	 sess_header(struct sess *);
+void	 sess_stanza(struct sess *);
+int	 sess_sm(struct sess *, const char *, size_t);
 void	 sess_reset(struct sess *);
 void	 sess_read(struct bufferevent *, void *);
 void	 sess_event(struct bufferevent *, short, void *);

@@ -4,6 +4,8 @@
  */
 #include "xmppload.h"
 
+static void	 client_sync(struct sess *);
+
 /* Switch to TLS after <proceed/>: the socket gets an OpenSSL bufferevent. */
 int
 client_starttls(struct sess *s)
@@ -258,6 +260,21 @@ client_message(struct sess *s, const char *p, size_t n)
 	st->lat[st->nlat++] = lat > UINT32_MAX ? UINT32_MAX : (uint32_t)lat;
 }
 
+/*
+ * Bound (and SM on, with -M): available, then a ping whose answer says
+ * the server has taken the presence in.
+ */
+static void
+client_sync(struct sess *s)
+{
+	sess_printf(s, "<presence/>");
+	sess_stanza(s);
+	sess_printf(s, "<iq type='get' id='sync' to='%s'><ping "
+	    "xmlns='urn:xmpp:ping'/></iq>", xl.domain);
+	sess_stanza(s);
+	s->state = S_SYNC;
+}
+
 /* The client side of the protocol, one top-level element at a time. */
 int
 client_element(struct sess *s, const char *p, size_t n)
@@ -328,11 +345,27 @@ client_element(struct sess *s, const char *p, size_t n)
 			sess_fail(s, "no bind offered", NULL);
 			return (P_STOP);
 		}
+		if (xl.sm_every > 0 && memmem(p, n, NS_SM,
+		    sizeof(NS_SM) - 1) == NULL) {
+			sess_fail(s, "no stream management offered", NULL);
+			return (P_STOP);
+		}
 		sess_printf(s, "<iq type='set' id='bind'><bind xmlns='"
 		    NS_BIND "'><resource>xl%d</resource></bind></iq>",
 		    s->res);
 		s->state = S_BIND;
 		return (P_CONT);
+	case S_SM:
+		if (IS("enabled")) {
+			s->sm = 1;
+			client_sync(s);
+			return (P_CONT);
+		}
+		if (IS("failed")) {
+			sess_fail(s, "SM refused", NULL);
+			return (P_STOP);
+		}
+		break;
 	case S_BIND:
 	case S_SYNC:
 	case S_REG:
@@ -358,12 +391,14 @@ client_element(struct sess *s, const char *p, size_t n)
 				    stanza_error(p, n, cond, sizeof(cond)));
 				return (P_STOP);
 			}
-			/* Available, then a ping: its answer says the
-			 * server has taken the presence in. */
-			sess_printf(s, "<presence/><iq type='get' id='sync' "
-			    "to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
-			    xl.domain);
-			s->state = S_SYNC;
+			if (xl.sm_every > 0) {
+				/* Stream management first (-M). */
+				sess_printf(s, "<enable xmlns='" NS_SM "' "
+				    "resume='true'/>");
+				s->state = S_SM;
+				return (P_CONT);
+			}
+			client_sync(s);
 			return (P_CONT);
 		}
 		if (s->state == S_SYNC && strcmp(id, "sync") == 0) {
@@ -381,9 +416,11 @@ client_element(struct sess *s, const char *p, size_t n)
 		    sizeof(type)) == 0 && (strcmp(type, "get") == 0 ||
 		    strcmp(type, "set") == 0) &&
 		    elem_attr(p, n, "id", id, sizeof(id)) == 0 &&
-		    elem_attr(p, n, "from", from, sizeof(from)) == 0)
+		    elem_attr(p, n, "from", from, sizeof(from)) == 0) {
 			sess_printf(s, "<iq type='result' id='%s' to='%s'/>",
 			    id, from);
+			sess_stanza(s);
+		}
 		return (P_CONT);
 	default:
 		break;

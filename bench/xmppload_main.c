@@ -22,6 +22,9 @@
  * -A				register the accounts (XEP-0077) instead
  * -H secs -T secs -q		hold sessions idle; time bound (600); quiet
  * -S n				connect from 127.0.0.1..127.0.0.n (IPv4)
+ * -M n				stream management (XEP-0198) after bind:
+ *				answer the server's <r/>, ask <r/> after
+ *				every n stanzas sent (slixmpp's window is 5)
  *
  * Exit status 0: ran to the end (the JSON says how well); 1: an error or
  * the time bound; 2: usage.
@@ -43,6 +46,7 @@ usage(void)
 	    "[-P server-pid]\n"
 	    "\t[-k comp-port -K comp-domain] [-H hold-secs] "
 	    "[-T max-secs] [-g] [-S sources]\n"
+	    "\t[-M sm-ack-every]\n"
 	    "\t(component secret in $XMPPLOAD_SECRET)\n");
 	exit(2);
 }
@@ -108,7 +112,7 @@ main(int argc, char *argv[])
 		goto bad;						\
 	}								\
 } while (0)
-	while ((ch = getopt(argc, argv, "Aa:b:c:d:f:gH:K:k:L:m:n:P:p:qR:r:"
+	while ((ch = getopt(argc, argv, "Aa:b:c:d:f:gH:K:k:L:M:m:n:P:p:qR:r:"
 	    "S:T:t:w:")) != -1) {
 		switch (ch) {
 		case 'A':
@@ -159,6 +163,10 @@ main(int argc, char *argv[])
 		case 'L':
 			NUM(1, 60000);
 			xl.p99_limit = v;
+			break;
+		case 'M':
+			NUM(1, XL_MAX_SM_EVERY);
+			xl.sm_every = v;
 			break;
 		case 'm':
 			m = optarg;
@@ -229,7 +237,8 @@ main(int argc, char *argv[])
 		fatalx("at most %d sessions", XL_MAX_SESSIONS);
 	if (xl.nres > 1 && xl.nrates > 0)
 		fatalx("messages need one resource per account (-R 1)");
-	if (xl.reg && (xl.nres > 1 || xl.nrates > 0 || xl.comp_port))
+	if (xl.reg && (xl.nres > 1 || xl.nrates > 0 || xl.comp_port ||
+	    xl.sm_every))
 		fatalx("-A registers accounts and does nothing else");
 	if (xl.comp_port != 0) {
 		if (xl.comp_domain == NULL)

@@ -135,6 +135,7 @@ send_one(struct step *st, uint64_t now)
 	if (xl.pad > 0)
 		sess_send(s, xl.padding, xl.pad);
 	sess_send(s, "</body></message>", 17);
+	sess_stanza(s);
 	st->sent++;
 }
 
@@ -261,6 +262,10 @@ report(FILE *f)
 	fprintf(f, "{\n  \"tool\": \"xmppload\",\n");
 	fprintf(f, "  \"target\": \"%s\", \"port\": %d, \"domain\": \"%s\",\n",
 	    xl.addr, xl.port, xl.domain);
+	fprintf(f, "  \"sm_every\": %d, \"sm_requests\": %llu, "
+	    "\"sm_acks\": %llu, \"sm_answered\": %llu,\n", xl.sm_every,
+	    (unsigned long long)xl.sm_reqs, (unsigned long long)xl.sm_acks,
+	    (unsigned long long)xl.sm_asked);
 	fprintf(f, "  \"mode\": \"%s\", \"mechanism\": \"%s\",\n",
 	    xl.reg ? "register" : xl.comp_port ? "component" : "client",
 	    xl.mech == MECH_PLAIN ? "PLAIN" : xl.mech == MECH_SHA1 ?

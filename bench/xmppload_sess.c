@@ -134,6 +134,72 @@ sess_header(struct sess *s)
 		    "xmlns:stream='" NS_STREAMS "'>", xl.domain);
 }
 
+/*
+ * A stanza was queued on a stream: with stream management, count it
+ * (the server's h must come to it) and ask for an ack after every
+ * xl.sm_every stanzas, as a client does.
+ */
+void
+sess_stanza(struct sess *s)
+{
+	if (!s->sm)
+		return;
+	s->sm_out++;
+	if (++s->sm_unreq >= xl.sm_every) {
+		sess_printf(s, "<r xmlns='" NS_SM "'/>");
+		s->sm_unreq = 0;
+		xl.sm_reqs++;
+	}
+}
+
+/*
+ * Stream management on an element (XEP-0198): count the stanzas
+ * received, answer <r/>, check the server's <a h/>. P_STOP if the
+ * element is taken (or the stream failed), P_CONT to handle it further.
+ */
+int
+sess_sm(struct sess *s, const char *p, size_t n)
+{
+	const char	*name;
+	size_t		 nl;
+	char		 h[16], *end;
+	unsigned long	 v;
+
+	if (!s->sm)
+		return (P_CONT);
+	name = elem_name(p, n, &nl);
+	if ((nl == 7 && strncmp(name, "message", 7) == 0) ||
+	    (nl == 8 && strncmp(name, "presence", 8) == 0) ||
+	    (nl == 2 && strncmp(name, "iq", 2) == 0)) {
+		s->sm_in++;
+		return (P_CONT);
+	}
+	if (nl == 1 && *name == 'r') {
+		sess_printf(s, "<a xmlns='" NS_SM "' h='%u'/>", s->sm_in);
+		xl.sm_asked++;
+		return (P_STOP);
+	}
+	if (nl == 1 && *name == 'a') {
+		if (elem_attr(p, n, "h", h, sizeof(h)) == -1) {
+			sess_fail(s, "SM", "<a/> without h");
+			return (P_STOP);
+		}
+		errno = 0;
+		v = strtoul(h, &end, 10);
+		/* Not past what was sent, nor back (mod 2^32). */
+		if (*end != '\0' || errno != 0 || v > UINT32_MAX ||
+		    (uint32_t)(s->sm_out - (uint32_t)v) >
+		    (uint32_t)(s->sm_out - s->sm_acked)) {
+			sess_fail(s, "SM", "bad h in <a/>");
+			return (P_STOP);
+		}
+		s->sm_acked = v;
+		xl.sm_acks++;
+		return (P_STOP);
+	}
+	return (P_CONT);
+}
+
 /* A new stream on the same connection: forget what was parsed. */
 void
 sess_reset(struct sess *s)
@@ -317,5 +383,7 @@ sess_element(struct sess *s, const char *p, size_t n, int header)
 	}
 	if (s->kind == K_COMP)
 		return (comp_element(s, p, n));
+	if (s->sm && sess_sm(s, p, n) == P_STOP)
+		return (s->state == S_FAILED ? P_STOP : P_CONT);
 	return (client_element(s, p, n));
 }

@@ -20,6 +20,18 @@ What it asserts:
              drop: what the server had written before the error arrives,
              what came after it must answer. Every other loss is a
              violation.
+  stream     endpoints with stream management (XEP-0198; conn events
+  management with sm true): a message from one counts as accepted when
+             the server acknowledged it with <a h/> (its acc event comes
+             from the ack, not from a ping); a message to one is never
+             excused as lost in flight: its session resumes on any node
+             (or the server stores what it held offline), so a loss is a
+             violation; and an accepted message from one arrives once: a
+             second copy under another attempt is a violation, unless
+             that attempt was made after the sender's resumption failed
+             (resume-failed), when it could not know; and the server's h
+             (in <a/> or <resumed/>) never goes back behind what it
+             acknowledged nor past what was sent (sm-protocol events).
   state      accounts, rosters, call-bridge secret digests and membership
              identical on every node after healing (state.json)
   leaders    at most one node leader in any term (node logs and status
@@ -90,14 +102,15 @@ def jsonl(path):
 
 def sessions(evs):
     """An endpoint's sessions from its log: [node, conn time, down time
-    or None, whether the server ended it with a stream error], in
-    order."""
+    or None, whether the server ended it with a stream error, whether it
+    had stream management], in order."""
     out = []
     cur = {}
     told = set()
     for e in evs:
         if e['ev'] == 'conn':
-            cur[e['epoch']] = [e['node'], e['t'], None, False]
+            cur[e['epoch']] = [e['node'], e['t'], None, False,
+                               bool(e.get('sm'))]
             out.append(cur[e['epoch']])
         elif e['ev'] == 'stream-error':
             told.add(e['epoch'])
@@ -114,12 +127,53 @@ def session_end(sess, kills, t):
     session at t. A session the server closed with a stream error did
     not break: the server wrote what it had before the error and must
     answer what came after."""
-    for node, t0, t1, told in sess:
+    for node, t0, t1, told, _ in sess:
         if t0 <= t and (t1 is None or t1 >= t):
             ends = [x for x in kills.get(node, ()) if x >= t]
             ends += [t1] if t1 is not None and not told else []
             return node, min(ends) if ends else None
     return None
+
+
+def sm_on_at(sess, t):
+    """Whether the session of sess alive at t had stream management."""
+    for _, t0, t1, _, sm in sess:
+        if t0 <= t and (t1 is None or t1 >= t):
+            return sm
+    return False
+
+
+def sm_facts(eps):
+    """Per endpoint: the SM session (the epoch it was enabled in) of each
+    epoch, the SM sessions whose resumption failed, and counts for the
+    report."""
+    of, failed = {}, {}
+    n = {'endpoints': 0, 'sessions': 0, 'resumed': 0, 'elsewhere': 0,
+         'failed': 0, 'acked': 0}
+    for name, evs in eps.items():
+        of[name], failed[name] = {}, set()
+        node = {}
+        used = False
+        for e in evs:
+            if e['ev'] == 'conn':
+                node[e['epoch']] = e['node']
+                if e.get('sm'):
+                    used = True
+                    of[name][e['epoch']] = e.get('sms', e['epoch'])
+                    if e.get('resumed'):
+                        n['resumed'] += 1
+                        if node.get(e.get('prev')) not in (None,
+                                                           e['node']):
+                            n['elsewhere'] += 1
+                    else:
+                        n['sessions'] += 1
+            elif e['ev'] == 'resume-failed':
+                failed[name].add(e.get('sms'))
+                n['failed'] += 1
+            elif e['ev'] == 'acc' and e.get('by') == 'ack':
+                n['acked'] += len(e['ids'])
+        n['endpoints'] += used
+    return of, failed, n
 
 
 def delivery(d, rep, viol, nem=()):
@@ -128,6 +182,7 @@ def delivery(d, rep, viol, nem=()):
         eps[os.path.basename(p)[3:-6]] = jsonl(p)
     sent = {}           # aid -> (frm, to, seq)
     times = {}          # aid -> when it was sent
+    epoch_of = {}       # aid -> the sender's epoch when it was sent
     acc_at = {}         # aid -> when the ping that accepted it came back
     accepted = {}       # (frm, to) -> set of seqs
     bounced = {}        # (frm, to) -> set of seqs
@@ -139,6 +194,7 @@ def delivery(d, rep, viol, nem=()):
             if e['ev'] == 'sent':
                 sent[e['id']] = (name, e['to'], e['seq'])
                 times[e['id']] = e['t']
+                epoch_of[e['id']] = e.get('epoch')
                 attempts_of.setdefault((name, e['to'], e['seq']),
                                        []).append(e['id'])
                 k = (name, e['to'])
@@ -175,6 +231,7 @@ def delivery(d, rep, viol, nem=()):
     lost = []           # violations
     in_flight = []      # put down to missing stream management
     sender_died = 0     # of lost: the sender's node killed just after
+    to_sm = 0           # of lost: to a recipient with stream management
     for k, seqs in sorted(accepted.items()):
         got = arrived.get(k, {})
         miss = sorted(s for s in seqs if s not in got and
@@ -182,17 +239,35 @@ def delivery(d, rep, viol, nem=()):
         for s in miss:
             name = '%s>%s #%d' % (k[0], k[1], s)
             accs = [a for a in attempts_of[(k[0], k[1], s)] if a in acc_at]
-            if accs and all(_in_flight(sess.get(k[1], ()), kills,
-                                       times[a], acc_at[a]) for a in accs):
+            rs = sess.get(k[1], ())
+            if accs and all(_in_flight(rs, kills, times[a], acc_at[a]) and
+                            not sm_on_at(rs, times[a]) for a in accs):
                 in_flight.append(name)
                 continue
             lost.append(name)
+            if any(sm_on_at(rs, times[a]) for a in accs):
+                to_sm += 1
             if any(_in_flight(sess.get(k[0], ()), kills, times[a],
                               acc_at[a]) for a in accs):
                 sender_died += 1
     dup_server = sorted(a for a, n in per_aid.items() if n > 1)
     dup_resend = sum(1 for c in arrived.values() for s, n in c.items()
                      if n > 1)
+    # An SM sender makes a new attempt at a message only when it cannot
+    # know what became of the last one: its resumption failed.
+    sm_of, sm_failed, sm_n = sm_facts(eps)
+    dup_sm = []
+    for k, c in sorted(arrived.items()):
+        for s, n in sorted(c.items()):
+            att = attempts_of.get((k[0], k[1], s), [])
+            if n < 2 or len(att) < 2 or any(per_aid.get(a, 0) > 1
+                                            for a in att):
+                continue
+            smss = [sm_of.get(k[0], {}).get(epoch_of.get(a))
+                    for a in att[:-1]]
+            if all(x is not None and x not in sm_failed.get(k[0], ())
+                   for x in smss) and s in accepted.get(k, ()):
+                dup_sm.append('%s>%s #%d' % (k[0], k[1], s))
     told_and_got = sum(1 for k, ss in bounced.items() for s in ss
                        if s in arrived.get(k, {}))
     disorder = []
@@ -220,8 +295,14 @@ def delivery(d, rep, viol, nem=()):
                % (
                    len(in_flight), IN_FLIGHT))
     rep.append('lost otherwise: %d (%d of them within %gs of the sender\'s '
-               'node being killed or its connection dropping)' % (
-                   len(lost), sender_died, IN_FLIGHT))
+               'node being killed or its connection dropping; %d to a '
+               'recipient with stream management)' % (
+                   len(lost), sender_died, IN_FLIGHT, to_sm))
+    rep.append('stream management: %d endpoints, %d sessions, %d '
+               'resumptions (%d on another node), %d failed; %d attempts '
+               'accepted by <a h/>' % (
+                   sm_n['endpoints'], sm_n['sessions'], sm_n['resumed'],
+                   sm_n['elsewhere'], sm_n['failed'], sm_n['acked']))
     if told_and_got:
         rep.append('answered with an error and delivered all the same: %d'
                    % told_and_got)
@@ -233,6 +314,16 @@ def delivery(d, rep, viol, nem=()):
     if dup_server:
         viol.append('duplicated: %d attempts delivered more than once: '
                     '%s' % (len(dup_server), ' '.join(dup_server[:12])))
+    bad_sm = ['%s: %s' % (name, e.get('what')) for name, evs in
+              sorted(eps.items()) for e in evs if e['ev'] == 'sm-protocol']
+    if bad_sm:
+        viol.append('stream management: %d times the server\'s h was '
+                    'wrong: %s' % (len(bad_sm), '; '.join(bad_sm[:4])))
+    if dup_sm:
+        viol.append('duplicated: %d accepted messages from a sender with '
+                    'stream management arrived twice (a second attempt '
+                    'without a failed resumption): %s' % (
+                        len(dup_sm), ' '.join(dup_sm[:12])))
     if disorder:
         viol.append('order: %d pairs out of order: %s' % (
             len(disorder), '; '.join(disorder[:6])))
@@ -385,7 +476,7 @@ def quorum(polls, eps, nem, bound, election, rep, viol):
     last = max([e['t'] for evs in eps.values() for e in evs] +
                [s['t'] for s in polls] or [0])
     for name, evs in eps.items():
-        for node, t0, t1, _ in sessions(evs):
+        for node, t0, t1, _, _ in sessions(evs):
             sessions_.append((name, node, t0, last if t1 is None else t1))
     longest = max([b - a['t'] for _, a, b, _ in stretches] or [0])
     bad = []

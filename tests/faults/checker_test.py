@@ -254,6 +254,77 @@ def quorum_paused(r):
     r['eps']['b'].append(ev(8.3, 'down', epoch=1, node='n2'))
 
 
+def sm(r, who, on=True):
+    """Endpoint who's first session had stream management."""
+    r['eps'][who][0]['sm'] = on
+    r['eps'][who][0]['sms'] = 1
+
+
+def sm_in_flight(r):
+    # As in-flight, but b had stream management: its session resumes
+    # anywhere (or what the server held goes offline): a loss.
+    in_flight(r)
+    sm(r, 'b')
+
+
+def sm_in_flight_killed(r):
+    # As in-flight-killed, b with stream management: a loss.
+    in_flight_killed(r)
+    sm(r, 'b')
+
+
+def sm_resumed(r):
+    # b with stream management; n2 killed at 1.055, after a-1 arrived:
+    # b resumed on n1 at 1.5 and a-2 came then: no violation.
+    sm(r, 'b')
+    b = r['eps']['b']
+    b.remove([e for e in b if e.get('id') == 'a-2'][0])
+    r['nem'].append(ev(1.055, 'kill', node='n2', hold=1))
+    b += [ev(1.06, 'down', epoch=1, node='n2'),
+          ev(1.5, 'conn', epoch=2, node='n1', sm=True, sms=1, resumed=True,
+             prev=1),
+          ev(1.51, 'recv', frm='a', seq=1, id='a-2')]
+
+
+def sm_acked_twice(r):
+    # a with stream management: #1 (a-2) acknowledged by <a h/>, the
+    # stream broke, a resumed and sent #1 again as a new attempt; both
+    # arrived: the server had told a it had #1.
+    sm(r, 'a')
+    a = r['eps']['a']
+    a[3] = ev(1.1, 'acc', epoch=1, ids=['a-1', 'a-2'], by='ack')
+    a += [ev(1.2, 'down', epoch=1, node='n1'),
+          ev(1.5, 'conn', epoch=2, node='n2', sm=True, sms=1, resumed=True,
+             prev=1),
+          ev(1.6, 'sent', epoch=2, to='b', seq=1, id='a-3'),
+          ev(1.7, 'acc', epoch=2, ids=['a-3'], by='ack')]
+    r['eps']['b'].append(ev(1.65, 'recv', frm='a', seq=1, id='a-3'))
+
+
+def sm_failed_twice(r):
+    # a with stream management: #1 (a-2) not acknowledged when the
+    # stream broke; the resumption failed, a sent #1 again and both
+    # arrived: a could not know.
+    sm(r, 'a')
+    a = r['eps']['a']
+    a[3] = ev(1.1, 'acc', epoch=1, ids=['a-1'], by='ack')
+    a += [ev(1.2, 'down', epoch=1, node='n1'),
+          ev(1.5, 'resume-failed', epoch=1, sms=1, why='item-not-found'),
+          ev(1.5, 'conn', epoch=2, node='n2', sm=True, sms=2),
+          ev(1.6, 'sent', epoch=2, to='b', seq=1, id='a-3'),
+          ev(1.7, 'acc', epoch=2, ids=['a-3'], by='ack')]
+    r['eps']['b'].append(ev(1.65, 'recv', frm='a', seq=1, id='a-3'))
+
+
+def sm_h_back(r):
+    # a resumed, and the server's <resumed h/> was behind what it had
+    # acknowledged before.
+    sm_resumed(r)
+    r['eps']['b'].insert(-1, ev(1.5, 'sm-protocol', epoch=1,
+                                what="<resumed h='3'/> behind the last "
+                                "ack 7"))
+
+
 def no_convergence(r):
     r['summary']['convergence'] = None
 
@@ -292,6 +363,19 @@ CASES = [  # (name, change, violation expected (a substring) or None
     ('quorum-paused', quorum_paused, None),
     ('quorum-config', quorum_config, None),
     ('convergence', no_convergence, 'VIOLATION convergence'),
+    ('sm-in-flight', sm_in_flight, 'VIOLATION lost: 1 accepted',
+     'to a recipient with stream management'),
+    ('sm-in-flight-killed', sm_in_flight_killed,
+     'VIOLATION lost: 1 accepted'),
+    ('sm-resumed', sm_resumed, None,
+     'stream management: 1 endpoints, 1 sessions, 1 resumptions (1 on '
+     'another node), 0 failed'),
+    ('sm-acked-twice', sm_acked_twice, 'VIOLATION duplicated: 1 accepted '
+     'messages from a sender with stream management'),
+    ('sm-failed-twice', sm_failed_twice, None,
+     '1 resent and arrived twice'),
+    ('sm-h-back', sm_h_back, "VIOLATION stream management: 1 times the "
+     "server's h was wrong"),
 ]
 
 

@@ -3,11 +3,20 @@ stand-in (cb<i>, an XEP-0114 component), first on its home node, that
 sends numbered messages to every other endpoint and logs, one JSON
 object a line, everything the checker needs:
 
-  conn  {epoch, node}          a session started on node
+  conn  {epoch, node, sm}      a session started on node (sm: with stream
+                               management; then sms, the epoch its SM
+                               session was enabled in, and resumed and
+                               prev when it resumed that of epoch prev)
   down  {epoch, node}          that session ended
   sent  {epoch, to, seq, id}   a message went out (id: unique per attempt)
-  acc   {epoch, ids}           a ping round trip to the server completed
-                               after those sends: the server accepted them
+  acc   {epoch, ids, by}       the server accepted those sends: by ping, a
+                               ping round trip completed after them; by
+                               ack, an <a h/> (or <resumed h/>) covered
+                               them (stream management)
+  resend {epoch, ids}          sent again, the same attempts, on a resumed
+                               stream (the server's h did not cover them)
+  resume-failed {epoch, sms, why}  the server could not resume SM session
+                               sms: a new one was started
   recv  {frm, seq, id}         a message arrived
   err   {id}                   an error came back for attempt id
 
@@ -17,6 +26,15 @@ once it has a session again (on its home node if that is not the one
 just lost, else on the next node that takes it), before anything newer. A
 message the server answered with an error is not resent (the sender was
 told). Bodies are "<from> <to> <seq> <attempt id>".
+
+An endpoint with stream management (sm=True: a client, through
+tests/lib/smclient.py, our own XEP-0198 client, not slixmpp's plugin)
+counts a message accepted when the server's <a h/> covers it, and when
+its session ends it resumes it on the next node that takes it: the
+server's h says what it had, the rest is sent again as the same
+attempts. Only when the resumption fails does it start a new session and
+send what no ack covered again as new attempts. A server that offers no
+stream management gets the endpoint without it (conn logs sm false).
 """
 
 import asyncio
@@ -26,6 +44,7 @@ import time
 
 from clib import Client, Component, DOMAIN, USERS, w  # noqa: F401
 from slixmpp.exceptions import IqError, IqTimeout
+from smclient import SMClient, SMError, message
 
 
 class Endpoint:
@@ -33,8 +52,12 @@ class Endpoint:
     every node (reconnects go round them from home); rng: its own
     random.Random, seeded from the test's seed."""
 
-    def __init__(self, name, secret, home, nodes, logpath, rng, period):
+    def __init__(self, name, secret, home, nodes, logpath, rng, period,
+                 sm=False):
         self.name = name
+        self.sm = sm and not name.startswith('cb')
+        self.smc = None             # the SM client, kept for resumption
+        self.sms = None             # the epoch its SM session began in
         self.secret = secret
         self.bridge = name.startswith('cb')
         self.jid = ('%s.%s' % (name, DOMAIN)) if self.bridge else \
@@ -86,6 +109,100 @@ class Endpoint:
             'stream-error', epoch=self.epoch, cond=ev['condition']))
         return s
 
+    # ------------------------------------------- with stream management
+
+    def _sm_client(self):
+        c = SMClient(self.name, USERS.get(self.name), DOMAIN, 'f',
+                     who=self.name, timeout=w(5),
+                     on_stanza=self._incoming_el, on_acked=self._acked)
+        return c
+
+    def _acked(self, tags, when):
+        """The server's ack covered these attempts: accepted."""
+        ids = [a for a in tags if a is not None]
+        if not ids:
+            return
+        done = set(ids)
+        self.unacked = [x for x in self.unacked if x[2] not in done]
+        self.log('acc', at=when, epoch=self.epoch, ids=ids, by='ack')
+
+    async def _sm_session(self, nd):
+        """A session with stream management on nd: the old one resumed if
+        there is one, else a new one. True if there is a session; False
+        if nd did not take it; None if the server has no stream
+        management (the endpoint goes on without)."""
+        c = self.smc
+        prev = self.epoch
+        try:
+            if c is not None and c.sm_id is not None:
+                how, left = await c.resume(nd.addr, nd.cluster.cport)
+            else:
+                c = self.smc = self._sm_client()
+                await c.start(nd.addr, nd.cluster.cport)
+                how, left = 'new', None
+        except SMError as e:
+            c.drop()
+            self._sm_protocol()
+            if 'no stream management offered' in str(e) and \
+                    self.sms is None:
+                self.smc = None
+                return None
+            self.log('sm-error', epoch=self.epoch, node=nd.name,
+                     why=str(e)[:200])
+            return False
+        self._sm_protocol()
+        self.epoch += 1
+        self.node = nd
+        self.connected_since = time.time()
+        if how == 'resumed':
+            self.log('conn', epoch=self.epoch, node=nd.name, sm=True,
+                     sms=self.sms, resumed=True, prev=prev)
+            again = [a for _, _, a in c.queue if a is not None]
+            if again:
+                self.log('resend', epoch=self.epoch, ids=again)
+            return True
+        if how == 'failed':
+            self.log('resume-failed', epoch=self.epoch, sms=self.sms,
+                     why=getattr(c, 'failed_why', '?'))
+            ids = set(a for a in left if a is not None)
+            again = [(p, s) for p, s, a in self.unacked
+                     if a in ids and a not in self.bounced]
+            self.resend = again + [x for x in self.resend
+                                   if x not in again]
+            self.unacked = []
+            c.send('<presence/>')
+        self.sms = self.epoch
+        self.log('conn', epoch=self.epoch, node=nd.name, sm=True,
+                 sms=self.sms)
+        return True
+
+    def _sm_protocol(self):
+        """Log what the server got wrong in stream management (the
+        checker counts each a violation)."""
+        c = self.smc
+        while c is not None and c.protocol:
+            self.log('sm-protocol', epoch=self.epoch,
+                     what=c.protocol.pop(0))
+
+    def _incoming_el(self, el):
+        """A stanza on the SM client: as _incoming."""
+        if el.tag != '{jabber:client}message':
+            return
+        if el.get('type') == 'error':
+            sid = el.get('id')
+            if sid in self.ids:
+                self.bounced.add(sid)
+                self.log('err', id=sid)
+            return
+        self._got(el.findtext('{jabber:client}body'))
+
+    def drop(self):
+        """Abort whatever connection is open (the end of the run)."""
+        for s in (self.stream, self.smc):
+            if s is not None:
+                with contextlib.suppress(Exception):
+                    s.drop()
+
     def restart_node(self):
         """Where to try first after a session ended: home, unless home
         is the node just lost, else the node after the lost one (so that
@@ -113,6 +230,14 @@ class Endpoint:
             if not nd.running():
                 await asyncio.sleep(0.05)
                 continue
+            if self.sm:
+                got = await self._sm_session(nd)
+                if got:
+                    return True
+                if got is False:
+                    await asyncio.sleep(0.2)
+                    continue
+                self.sm = False
             s = self._make(nd)
             s.bound = min(w(5), max(1, deadline - time.monotonic()))
             if self.bridge:
@@ -130,7 +255,7 @@ class Endpoint:
             self.stream, self.node = s, nd
             self.epoch += 1
             self.connected_since = time.time()
-            self.log('conn', epoch=self.epoch, node=nd.name)
+            self.log('conn', epoch=self.epoch, node=nd.name, sm=False)
             return True
         return False
 
@@ -143,7 +268,11 @@ class Endpoint:
                 self.bounced.add(sid)
                 self.log('err', id=sid)
             return
-        parts = (st['body'] or '').split()
+        self._got(st['body'])
+
+    def _got(self, body):
+        """A message body arrived: log it if it is one of ours."""
+        parts = (body or '').split()
         if len(parts) != 4 or parts[1] != self.name:
             return
         self.received += 1
@@ -151,7 +280,18 @@ class Endpoint:
 
     def _lost_session(self):
         """The session ended: log it; what it did not see accepted is
-        sent again first, in order."""
+        sent again first, in order (with stream management: kept for the
+        resumption)."""
+        if self.smc is not None:
+            c = self.smc
+            self._sm_protocol()
+            for cond in c.errors:
+                self.log('stream-error', epoch=self.epoch, cond=cond)
+            self.log('down', at=c.gone_wall, epoch=self.epoch,
+                     node=self.node.name)
+            c.drop()
+            self.connected_since = None
+            return
         self.log('down', at=getattr(self.stream, 'ended_at', None),
                  epoch=self.epoch, node=self.node.name)
         again = [(p, s) for p, s, a in self.unacked
@@ -164,8 +304,16 @@ class Endpoint:
         self.connected_since = None
 
     def up(self):
+        if self.smc is not None:
+            return self.smc.live
         s = self.stream
         return s is not None and not s.gone.done()
+
+    def had_session(self):
+        """Whether a session was up (and has to be noted lost)."""
+        if self.smc is not None:
+            return self.connected_since is not None
+        return self.stream is not None
 
     # ------------------------------------------------------------ send
 
@@ -174,6 +322,12 @@ class Endpoint:
         aid = '%s-%d' % (self.name, self.attempt)
         self.ids[aid] = (peer, seq)
         body = '%s %s %d %s' % (self.name, peer, seq, aid)
+        if self.smc is not None:
+            self.unacked.append((peer, seq, aid))
+            self.sent_n += 1
+            self.log('sent', epoch=self.epoch, to=peer, seq=seq, id=aid)
+            self.smc.send(message(pjid, body, aid), aid)
+            return
         msg = self.stream.make_message(mto=pjid, mbody=body, mtype='chat',
                                        mfrom=self.jid if self.bridge
                                        else None)
@@ -213,6 +367,10 @@ class Endpoint:
                 self._send(p, pjid, s)
         if not self.up():
             return False
+        if self.smc is not None:
+            # Accepted as the acks come; ask for one now.
+            self.smc.request_ack()
+            return True
         upto = len(self.unacked)
         ep = self.epoch
         ok = await self._ping()
@@ -228,7 +386,7 @@ class Endpoint:
         the session ends."""
         while not self.stopping:
             if not self.up():
-                if self.stream is not None:
+                if self.had_session():
                     self._lost_session()
                     self.reconnects += 1
                 if not await self.connect_somewhere(self.restart_node(),
@@ -240,8 +398,7 @@ class Endpoint:
             except Exception as e:
                 # A session that breaks under our feet is a lost session.
                 self.log('trouble', epoch=self.epoch, what=repr(e)[:200])
-                if self.stream is not None:
-                    self.stream.drop()
+                self.drop()
             left = self.period - (time.monotonic() - t0)
             if left > 0:
                 await asyncio.sleep(left)
@@ -257,7 +414,7 @@ class Endpoint:
         deadline = time.monotonic() + bound
         while time.monotonic() < deadline:
             if not self.up():
-                if self.stream is not None:
+                if self.had_session():
                     self._lost_session()
                     self.reconnects += 1
                 if not await self.connect_somewhere(
@@ -267,6 +424,14 @@ class Endpoint:
             if await self.round(send_new=False) and not self.resend \
                     and not self.unacked:
                 return True
+            if self.smc is not None:
+                # The ack asked for comes back, or the session breaks.
+                end = time.monotonic() + w(2)
+                while self.unacked and self.up() and \
+                        time.monotonic() < end:
+                    await asyncio.sleep(0.02)
+                if not self.unacked and not self.resend:
+                    return True
         return False
 
     def start(self):

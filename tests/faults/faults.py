@@ -1,17 +1,19 @@
 """The fault-injection test of issue 12 ("nothing accepted is lost").
 
     faults.py [--nodes 3|5] [--duration S] [--seed N] [--kinds K,K...]
-              [--period S] [--ops N]
+              [--period S] [--ops N] [--sm 0|1]
 
 In its own network namespace (re-executes itself under unshare -n, as
-root), N real mmpd daemons on 127.0.0.1..N form a cluster; a client
-u<i> on every node and a call-bridge stand-in cb<i> on the first three
-send numbered messages to every other endpoint (tests/faults/endpoint.py)
-and reconnect to any node when their session ends, sending again what
-was not accepted. Meanwhile operations change replicated state (accounts
-added and removed through mmp, roster items set by the clients) and a
-nemesis injects faults one at a time, at moments and on targets drawn
-from the seed:
+root), N real mmpd daemons on 127.0.0.1..N form a cluster; a client u<i>
+on every node and a call-bridge stand-in cb<i> on the first three send
+numbered messages to every other endpoint (tests/faults/endpoint.py) and
+reconnect to any node when their session ends, sending again what was
+not accepted. The odd users (u1, u3, ...) use stream management
+(XEP-0198) where the server offers it (--sm 0: none does): they resume
+their session on another node when theirs dies. Meanwhile operations
+change replicated state (accounts added and removed through mmp, roster
+items set by the clients) and a nemesis injects faults one at a time, at
+moments and on targets drawn from the seed:
 
   kill       kill -9 of a node, restarted after a moment
   pause      SIGSTOP of a node, SIGCONT after a moment
@@ -198,7 +200,9 @@ class Run:
             ep = Endpoint(name, self.c.secrets.get(name), home, self.nodes,
                           os.path.join(TMP, 'ep-%s.jsonl' % name),
                           random.Random('%s/%s' % (self.args.seed, name)),
-                          self.args.period)
+                          self.args.period,
+                          sm=self.args.sm and name.startswith('u') and
+                          int(name[1:]) % 2 == 1)
             self.eps.append(ep)
         for ep in self.eps:
             ep.peers = [(o.name, o.jid) for o in self.eps if o is not ep]
@@ -253,8 +257,8 @@ class Run:
                                'roster-set'))
             if what == 'roster-set':
                 ep = rng.choice([e for e in self.eps if not e.bridge])
-                if not ep.up():
-                    continue
+                if not ep.up() or ep.stream is None:
+                    continue        # (an SM endpoint: no slixmpp stream)
                 q = ET.Element('{jabber:iq:roster}query')
                 it = ET.SubElement(q, '{jabber:iq:roster}item')
                 it.set('jid', 'contact%d@example.com' % rng.randint(1, 20))
@@ -623,9 +627,7 @@ class Run:
         with open(os.path.join(TMP, 'summary.json'), 'w') as f:
             json.dump(summary, f)
         for ep in self.eps:
-            for s in (ep.stream,):
-                if s is not None:
-                    s.drop()
+            ep.drop()
             ep.close_log()
         self.nem.close()
         self.statf.close()
@@ -653,6 +655,8 @@ def parse(argv):
     p.add_argument('--gap', default='1:4', help='seconds between faults')
     p.add_argument('--hold', default='1:4', help='seconds a fault lasts')
     p.add_argument('--ops', type=int, default=1)
+    p.add_argument('--sm', type=int, default=1,
+                   help='1: the odd users u1, u3... with stream management')
     a = p.parse_args(argv)
     a.kinds = [k for k in a.kinds.split(',') if k]
     bad = [k for k in a.kinds if k not in KINDS]
