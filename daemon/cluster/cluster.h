@@ -259,8 +259,8 @@ int		 csm_resume_hook(struct xconn *, const char *, uint32_t);
 void		 csm_off(struct xconn *);
 
 /* smlead.c */
-/* The daemon stops: a leader with followers keeps its SM sessions
-   resumable on the next leader (before xmpp_stop). */
+/* The daemon stops: a linked member keeps its SM sessions resumable
+   elsewhere (a leader's on the next leader; before xmpp_stop). */
 void		 csm_shutdown(void);
 
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */

@@ -743,14 +743,23 @@ csm_lead_stop(void)
  * nothing is routed on, no <moff>), so what is routed to them until we
  * hand over is numbered and copied to every follower as before; the
  * follower that leads next adopts the copies (csm_promote), with those
- * of the sessions hibernating here.
+ * of the sessions hibernating here. A follower linked to its leader
+ * does the same: no <unbind>, so the leader's mirror stays and the
+ * sessions hibernate there once our link is gone for good.
  */
 void
 csm_shutdown(void)
 {
-	if (cfwd_role_get() != CFWD_LEADER || !clead_linked())
-		return;
-	(void)sm_keep_all();
+	switch (cfwd_role_get()) {
+	case CFWD_LEADER:
+		if (clead_linked())
+			(void)sm_keep_all();
+		break;
+	case CFWD_FOLLOWER:
+		if (cfwd_uplink() != NULL)
+			(void)sm_keep_all();
+		break;
+	}
 }
 
 /* At exit: the entries, the hibernating sessions, the timers. */

@@ -14,6 +14,9 @@ smterm      bob on the leader, alice on both followers sending; SIGTERM
             of the leader (it hands leadership over, bob's stream gets
             system-shutdown); bob resumes on a survivor: <resumed/>,
             nothing lost, nothing twice
+smfterm     bob on follower B, SIGTERM of B (bob's stream gets
+            system-shutdown); bob resumes on follower A: <resumed/>,
+            nothing lost, nothing twice
 smremove    4 nodes: bob on follower B, B killed -9: his session
             hibernates at the leader; B is removed, then the leader
             leaves the cluster
@@ -115,3 +118,24 @@ async def smremove(t):
     bob2 = await kill_and_resume(t, bob, leader, b, a, senders, errs, smid,
                                  a, leader_leaves)
     t.streams.append(bob2)
+
+
+@scenario()
+async def smfterm(t):
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_l = await login(t, leader, 'alice', 'l')
+    bob, jid, smid = await sm_login(b, 'bob', 'sm')
+    t.streams.append(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_l, jid, 'fl', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_l.inbox.items}
+    status = []
+
+    async def term():
+        status.append(await b.term())
+    bob2 = await kill_and_resume(t, bob, leader, None, a, senders, errs,
+                                 smid, a, stop=term)
+    t.streams.append(bob2)
+    check(status == [0], 'B exited with %s on SIGTERM' % status)
