@@ -22,6 +22,7 @@ struct clead_pend;
 struct cfwd_link;
 struct crelay_frame;
 struct csm_entry;
+struct csm_stanzas;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -400,6 +401,11 @@ void		 csm_promote(struct cfwd_jids *);
 /* <bind> of an SM session: its state (seq: our last <s>); seeding it. */
 void		 csm_bind_attrs(struct xnode *, struct xconn *, uint64_t);
 void		 csm_seed(struct cfwd_link *, struct xconn *, struct xnode *);
+/* A session adopted here registers from its live node: hibernating
+   pseudo hc goes, what we sent it since moves onto q (csm_resend). */
+void		 csm_readopt(struct xconn *, struct xnode *,
+		    struct csm_stanzas *);
+void		 csm_resend(struct xconn *, struct csm_stanzas *);
 
 /* smup.c: stream management, the follower's side */
 /* Stanza st of a <d> goes to c now (NULL, NULL: done). */

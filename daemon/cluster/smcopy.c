@@ -272,8 +272,65 @@ csm_promote(struct cfwd_jids *orphans)
 		}
 		e->c = c;
 		e->owner = 0;
+		e->adopted = 1;
+		e->adopt_k = e->k;
 		csm_hib_start(e);
 	}
+}
+
+/*
+ * Leader: link l's node registers (<bind> n) session hc->full, which we
+ * adopted from its copy and which hibernates here (pseudo hc): its node,
+ * the leader before us, is alive after all (it was paused, or stepped
+ * down). hc goes; what we numbered for the session since we adopted it
+ * (its node never got that) moves onto q (empty, initialised; the
+ * caller's, csm_resend), to be sent to its new pseudo once seeded.
+ */
+void
+csm_readopt(struct xconn *hc, struct xnode *n, struct csm_stanzas *q)
+{
+	struct csm_entry	*e;
+	struct csm_stanza	*s, *cp;
+	const char		*id = xnode_attr(n, "sm");
+
+	if ((e = csmtab_by_full(hc->full)) != NULL && e->c == hc &&
+	    e->adopted && id != NULL && strcmp(e->id, id) == 0) {
+		TAILQ_FOREACH(s, &e->mirror, entry) {
+			if ((uint32_t)(s->h - e->adopt_k) == 0 ||
+			    (uint32_t)(s->h - e->adopt_k) >
+			    (uint32_t)(e->k - e->adopt_k))
+				continue;
+			cp = xcalloc(1, sizeof(*cp));
+			cp->h = s->h;
+			cp->st = xnode_copy(s->st);
+			TAILQ_INSERT_TAIL(q, cp, entry);
+		}
+	}
+	cpseudo_drop(hc, 0);
+}
+
+/*
+ * Leader: send SM session c (a pseudo just registered; NULL: none) the
+ * stanzas of q (csm_readopt), numbered after what its node counts; q is
+ * emptied.
+ */
+void
+csm_resend(struct xconn *c, struct csm_stanzas *q)
+{
+	struct csm_stanza	*s;
+	size_t			 n = 0;
+
+	while ((s = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, s, entry);
+		if (c != NULL && !c->closing)
+			cfwd_send(c, s->st);
+		xnode_free(s->st);
+		free(s);
+		n++;
+	}
+	if (n > 0 && c != NULL)
+		log_info("csm_resend: %s: %zu stanzas sent to it while it "
+		    "hibernated here", c->full, n);
 }
 
 /*

@@ -42,6 +42,8 @@ struct csm_entry {
 	uint32_t		 k;		/* sent to it (its outbound h) */
 	uint32_t		 acked;		/* acknowledged by its client */
 	int64_t			 hib_ms;	/* hibernating since, or 0 */
+	uint32_t		 adopt_k;	/* k when adopted from a copy */
+	int			 adopted;	/* adopted from a copy */
 	int64_t			 copy_hib_ms;	/* of a copy: its session
 						   hibernates at the leader
 						   since (our clock), or 0 */

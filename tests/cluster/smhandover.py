@@ -17,6 +17,11 @@ smterm      bob on the leader, alice on both followers sending; SIGTERM
 smfterm     bob on follower B, SIGTERM of B (bob's stream gets
             system-shutdown); bob resumes on follower A: <resumed/>,
             nothing lost, nothing twice
+smpause     bob on the leader, which is paused (SIGSTOP) until another
+            leads (it adopts bob's session from its copy; senders go on),
+            then resumed: it registers bob again with the new leader;
+            bob, on his stream all along, gets every message not
+            answered with an error exactly once, in order
 smremove    4 nodes: bob on follower B, B killed -9: his session
             hibernates at the leader; B is removed, then the leader
             leaves the cluster
@@ -25,11 +30,14 @@ smremove    4 nodes: bob on follower B, B killed -9: his session
             everything exactly once
 """
 
+import os
+import signal
 import time
 
 from clib import (Cluster, Sender, check, login, scenario, until, w,
                   wait_new_leader)
-from smresume import kill_and_resume, sm_login
+from smresume import (Reader, accepted, exactly_once, kill_and_resume,
+                      sm_login)
 
 
 @scenario()
@@ -139,3 +147,46 @@ async def smfterm(t):
                                  smid, a, stop=term)
     t.streams.append(bob2)
     check(status == [0], 'B exited with %s on SIGTERM' % status)
+
+
+@scenario()
+async def smpause(t):
+    c = Cluster(t, 3)
+    leader, (a, b), _ = await c.form_with_users()
+    alice_a = await login(t, a, 'alice', 'a')
+    alice_b = await login(t, b, 'alice', 'b')
+    bob, jid, smid = await sm_login(leader, 'bob', 'sm')
+    t.streams.append(bob)
+    reader = Reader(bob)
+    senders = [Sender(alice_a, jid, 'fa', 0.02).start(),
+               Sender(alice_b, jid, 'fb', 0.02).start()]
+    errs = {senders[0]: alice_a.inbox.items, senders[1]: alice_b.inbox.items}
+    await until(lambda: (len(bob.bodies) >= 30, len(bob.bodies)), w(20),
+                lambda n: 'bob got %s messages before the pause' % n)
+    os.kill(leader.proc.pid, signal.SIGSTOP)
+    try:
+        newl, took = await wait_new_leader([a, b], time.monotonic(), w(10))
+        marks = [len(s.bodies) for s in senders]
+        await until(lambda: (all(len(s.bodies) >= m + 10 for s, m in
+                                 zip(senders, marks)), None), w(20),
+                    lambda _: 'the senders did not go on')
+    finally:
+        os.kill(leader.proc.pid, signal.SIGCONT)
+    n0 = len(bob.bodies)
+    await until(lambda: (len(bob.bodies) >= n0 + 20, len(bob.bodies)),
+                w(20), lambda n: 'bob got %s messages after the pause' % n)
+    for s in senders:
+        await s.stop()
+
+    def settled():
+        want = sum(len(accepted(s, errs[s])) for s in senders)
+        return len(bob.bodies) >= want, (len(bob.bodies), want)
+    try:
+        await until(settled, w(20), lambda v: 'bob has %d of %d' % v)
+    except Exception:  # noqa: BLE001 (exactly_once says what is wrong)
+        pass
+    await reader.join()
+    probs = exactly_once(bob.bodies, senders, errs)
+    t.note('new leader %s after %.2fs; %d messages' % (newl, took,
+                                                     len(bob.bodies)))
+    check(not probs, '; '.join(probs))
