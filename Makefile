@@ -52,6 +52,7 @@ MMP_SRCS    = shell/mmp.c shell/client.c shell/edit.c shell/json.c \
 	      shell/json_grammar.c shell/json_value.c
 MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/db_config.c daemon/db_user.c daemon/db_backup.c \
+	      daemon/db_offline.c daemon/xmpp/offline.c \
 	      daemon/cmd_misc.c daemon/cmd_xmpp.c daemon/cmd_callbridge.c \
 	      daemon/cmd_pki.c daemon/cmd_user.c daemon/cmd_sysuser.c \
 	      daemon/worker.c daemon/tls.c daemon/reaper.c \
@@ -69,6 +70,7 @@ MMPD_SRCS   = daemon/mmpd.c daemon/control.c daemon/db.c daemon/cmd.c \
 	      daemon/cluster/hello.c daemon/cluster/dial.c daemon/cluster/trust.c \
 	      daemon/cluster/fsm_codec.c daemon/cluster/fsm_snap.c \
 	      daemon/cluster/fsm_secret.c daemon/cluster/fsm_session.c \
+	      daemon/cluster/fsm_offline.c \
 	      daemon/cluster/member.c daemon/cluster/submit.c \
 	      daemon/cluster/uv.c daemon/cluster/fsm.c daemon/cluster/follower.c \
 	      daemon/cluster/leader.c daemon/cluster/link.c daemon/cluster/fwd.c \
@@ -141,6 +143,7 @@ $(O)/tests/unit/check_msg: $(O)/tests/unit/check_msg.o $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 $(O)/tests/unit/check_db: $(O)/tests/unit/check_db.o $(O)/daemon/db.o \
     $(O)/daemon/db_config.o $(O)/daemon/db_user.o $(O)/daemon/db_backup.o \
+    $(O)/daemon/db_offline.o \
     $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
 
@@ -164,6 +167,7 @@ $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
     $(O)/tests/unit/stub_store.o $(O)/daemon/xmpp/router.o \
     $(O)/daemon/xmpp/carbons.o \
     $(O)/daemon/xmpp/presence.o $(O)/daemon/xmpp/roster.o \
+    $(O)/daemon/xmpp/offline.o \
     $(O)/daemon/xmpp/conn.o $(O)/daemon/xmpp/jid.o \
     $(O)/daemon/xml/tree.o $(XP_OBJS) $(COMMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call pc_libs,$(PKGS_CHECK))
@@ -171,7 +175,7 @@ $(O)/tests/unit/check_router: $(O)/tests/unit/check_router.o \
 # The replicated state machine, and the helpers its three tests share.
 CFSM_OBJS   = $(O)/daemon/cluster/fsm.o $(O)/daemon/cluster/fsm_codec.o \
 	      $(O)/daemon/cluster/fsm_snap.o $(O)/daemon/cluster/fsm_secret.o \
-	      $(O)/daemon/cluster/fsm_session.o
+	      $(O)/daemon/cluster/fsm_session.o $(O)/daemon/cluster/fsm_offline.o
 CFSM_TEST_OBJS = $(O)/tests/unit/cfsm_helpers.o $(CFSM_OBJS)
 ALL_OBJS += $(O)/tests/unit/cfsm_helpers.o
 

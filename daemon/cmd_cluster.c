@@ -480,8 +480,10 @@ cmd_cluster_join(struct cmdctx *ctx)
 		return (CMD_PENDING);
 	}
 	if (!cluster_running()) {
-		if (!j->was_member)
+		if (!j->was_member) {
+			cluster_offline_stash();	/* before the wipe */
 			cluster_wipe();
+		}
 		if (cluster_start(0, &cause) == -1) {
 			cmdctx_err(ctx, "xmpp cluster join: %s", cause);
 			free(cause);
@@ -545,8 +547,10 @@ cmd_cluster_joined(void *arg, int ok, const char *text)
 			    text);
 		log_warnx("cmd_cluster_joined: join through %s refused: %s",
 		    j->target, text);
-		if (!j->was_member && !cluster_member())
+		if (!j->was_member && !cluster_member()) {
 			cluster_stop(cmd_cluster_wipe);
+			cluster_offline_unstash();
+		}
 		cmd_cluster_job_end(j, MMP_RES_FAILED);
 		return;
 	}
@@ -654,7 +658,7 @@ cmd_cluster_left(void *arg, int ok, const char *text)
 			log_warnx("cmd_cluster_left: %s", cause);
 			free(cause);
 		}
-		cluster_stop(cmd_cluster_wipe);
+		cluster_stop(cluster_wipe_left);
 		cmd_cluster_left_done(j);
 		return;
 	}

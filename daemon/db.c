@@ -4,7 +4,8 @@
  * in order at open. Every statement is prepared and bound, never
  * formatted; nothing outside db*.c sees SQL. This file opens, checks and
  * migrates the database and holds the helpers the other db_*.c files
- * share (db_int.h); db_config.c, db_user.c and db_backup.c hold the rest.
+ * share (db_int.h); db_config.c, db_user.c, db_offline.c and db_backup.c
+ * hold the rest.
  */
 #include <sys/stat.h>
 
@@ -80,6 +81,16 @@ static const char *migrations[] = {
 	"  AND o.name > callbridge.name);"
 	"CREATE UNIQUE INDEX callbridge_name_nocase"
 	"  ON callbridge (name COLLATE NOCASE);",
+	/*
+	 * 3 -> 4: offline messages (XEP-0160), each account's in the order
+	 * of id; they go with their account.
+	 */
+	"CREATE TABLE offline ("
+	"  owner TEXT NOT NULL REFERENCES user (localpart) ON DELETE CASCADE,"
+	"  id INTEGER NOT NULL CHECK (id > 0),"
+	"  stanza TEXT NOT NULL CHECK (length(stanza) > 0),"
+	"  PRIMARY KEY (owner, id)"
+	") WITHOUT ROWID;",
 };
 
 /* Run SQL that takes no parameters (schema, pragmas, transactions). */

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#define DB_SCHEMA_VERSION	3
+#define DB_SCHEMA_VERSION	4
 
 /* Configuration keys. */
 #define DB_HOSTNAME		"hostname"
@@ -165,6 +165,38 @@ int		 db_roster_jids(struct db *, const char *, int, char ***,
 void		 db_roster_free(struct db_roster *, size_t);
 /* Free one item's strings (from db_roster_item) and zero it. */
 void		 db_roster_clear(struct db_roster *);
+
+/*
+ * Offline message caps per account (man/mmpd.8, LIMITS): ejabberd's
+ * example configuration allows 100 (5,000 for admins), Prosody's
+ * mod_offline has none; 500 keeps a week's backlog of an ordinary user
+ * and, with the bytes (those of the stanzas as stored), bounds what a
+ * cluster keeps of each account in every member's memory.
+ */
+#define DB_OFFLINE_MAX_MSGS	500
+#define DB_OFFLINE_MAX_BYTES	(256 * 1024)
+
+/* One stored offline message (XEP-0160) of an account. */
+struct db_offline {
+	long long	 id;		/* order of arrival, > 0 */
+	char		*stanza;	/* as serialised when stored */
+};
+
+/* Store owner's message as number id (0: after the last); 0 or -1. */
+int		 db_offline_put(struct db *, const char *, long long,
+		    const char *, char **);
+/* How many messages owner has stored and their bytes: 0, or -1. */
+int		 db_offline_count(struct db *, const char *, int *, size_t *,
+		    char **);
+/* owner's messages by id, above after (db_offline_free); 0, or -1. */
+int		 db_offline_list(struct db *, const char *, long long,
+		    struct db_offline **, size_t *, char **);
+/* Remove owner's messages up to and including id; 0 or -1. */
+int		 db_offline_del(struct db *, const char *, long long, char **);
+/* Remove every account's messages; 0 or -1 with *cause. */
+int		 db_offline_clear(struct db *, char **);
+/* Free a list from db_offline_list; NULL is fine. */
+void		 db_offline_free(struct db_offline *, size_t);
 
 /*
  * Backups (man/mmpd.8, LIMITS). A .bak is an SQLite file of its own

@@ -382,6 +382,8 @@ int		 cluster_start(int, char **);
 void		 cluster_stop(void (*)(void));
 /* Remove raft's files and the kept pins (after leaving). */
 void		 cluster_wipe(void);
+/* After leaving: cluster_wipe, and the cluster's offline messages go. */
+void		 cluster_wipe_left(void);
 /* Our leader (id at addr) says it removed us: leave; -1 if not ours. */
 int		 cluster_removed_by(uint64_t, const char *);
 /* Hand leadership to another voter; 0 started, -1 with *cause. */
@@ -422,6 +424,17 @@ int		 cluster_roster_put(const char *, const struct db_roster *,
 		    void (*)(void *, const char *), void *);
 /* Removing owner's roster item jid through the log: as put. */
 int		 cluster_roster_del(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+/* Owner's offline message (serialised) through the log: as the roster
+   put; the error if the state refused it (over the caps). */
+int		 cluster_offline_put(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+/* Before a join: this node's offline messages wait out of its table. */
+void		 cluster_offline_stash(void);
+/* A join refused: they go back to the table. */
+void		 cluster_offline_unstash(void);
+/* Removing owner's offline messages up to an id through the log. */
+int		 cluster_offline_del(const char *, long long,
 		    void (*)(void *, const char *), void *);
 /* After a join at commit index idx: our accounts, then their roster
    items the cluster lacks, go in once caught up. */

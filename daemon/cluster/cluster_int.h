@@ -56,6 +56,13 @@ void		 cluster_roster_set_cb(void *, const char *, const char *,
 		    const char *);
 /* raft applied a roster item's removal (owner, jid): here too. */
 void		 cluster_roster_del_cb(void *, const char *, const char *);
+/* raft applied an offline message (owner, id, escaped stanza): store. */
+void		 cluster_offline_put_cb(void *, const char *, uint64_t,
+		    const char *);
+/* raft applied the removal of owner's offline messages up to id. */
+void		 cluster_offline_del_cb(void *, const char *, uint64_t);
+/* A snapshot replaces every offline message: the old ones go. */
+void		 cluster_offline_reset_cb(void *);
 /* The leader's own entries: the first one, its pin, the first accounts. */
 void		 cluster_leader_duties(void);
 /* Publish this node's digests (and after a join its accounts) if due. */

@@ -17,7 +17,8 @@
  *
  * A roster belongs to an account: roster-set for an owner the state does
  * not know is ignored, and user-del drops the owner's roster (the database
- * cascades likewise).
+ * cascades likewise). So do offline messages (fsm_offline.c), which the
+ * state numbers and caps.
  *
  * A member entry pins the certificate of a node that joined: its cluster
  * address and identity (the SHA-256 of its certificate's public key, 64
@@ -108,6 +109,8 @@ cfsm_state_init(struct cfsm_state *st)
 	RB_INIT(&st->sessions);
 	st->nsessions = 0;
 	st->tick = 0;
+	RB_INIT(&st->offline);
+	st->off_seq = 0;
 }
 
 /* Free everything in st and leave it empty. */
@@ -121,6 +124,7 @@ cfsm_state_clear(struct cfsm_state *st)
 	size_t			 i;
 
 	cfsm_sess_clear(st);
+	cfsm_off_clear(st);
 	RB_FOREACH_SAFE(m, cfsm_mem_tree, &st->members, mnext)
 		cfsm_mem_free(&st->members, m);
 	free(st->pub);
@@ -372,6 +376,7 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 		if ((u = cfsm_state_user(st, e->a)) == NULL)
 			return (0);
 		cfsm_state_drop_roster(st, u->name);
+		cfsm_off_del(st, u->name, UINT64_MAX);
 		RB_REMOVE(cfsm_user_tree, &st->users, u);
 		free(u->name);
 		freezero(u->blob, strlen(u->blob));
@@ -444,6 +449,10 @@ cfsm_state_apply(struct cfsm_state *st, const struct cfsm_entry *e)
 			return (0);
 		cfsm_ros_free(&st->rosters, r);
 		return (1);
+	case CE_OFFLINE_PUT:
+		return (cfsm_off_put(st, e->a, 0, e->b) != 0);
+	case CE_OFFLINE_DEL:
+		return (cfsm_off_del(st, e->a, e->id));
 	}
 	return (0);
 }
@@ -532,7 +541,8 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 	}
 	changed = cfsm_state_apply(&c->st, &e);
 	if (once)
-		cfsm_sess_record(&c->st, &env, CFSM_R_APPLIED);
+		cfsm_sess_record(&c->st, &env, e.type == CE_OFFLINE_PUT &&
+		    !changed ? CFSM_R_REFUSED : CFSM_R_APPLIED);
 	switch (e.type) {
 	case CE_USER_SET:
 		if (c->sink.user_set != NULL)
@@ -556,8 +566,21 @@ cfsm_raft_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
 		if (c->sink.roster_del != NULL)
 			c->sink.roster_del(c->sink.arg, e.a, e.b);
 		break;
+	case CE_OFFLINE_PUT:
+		if (!changed)
+			log_info("cfsm_apply: offline message for %s refused: "
+			    "no such account, or its store is full", e.a);
+		else if (c->sink.offline_put != NULL)
+			c->sink.offline_put(c->sink.arg, e.a, c->st.off_seq,
+			    e.b);
+		break;
+	case CE_OFFLINE_DEL:
+		if (c->sink.offline_del != NULL)
+			c->sink.offline_del(c->sink.arg, e.a, e.id);
+		break;
 	}
 	if (changed && e.type != CE_ROSTER_SET && e.type != CE_ROSTER_DEL &&
+	    e.type != CE_OFFLINE_PUT && e.type != CE_OFFLINE_DEL &&
 	    c->sink.changed != NULL)
 		c->sink.changed(c->sink.arg);
 	freezero(line, buf->len);	/* the copy holds len + 1 bytes */

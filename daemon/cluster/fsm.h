@@ -21,8 +21,12 @@ struct raft_fsm;
 /*
  * What a node does with the replicated state: user_set(arg, user, blob),
  * user_del(arg, user), roster_set(arg, owner, jid, item) with item as
- * cfsm_roster_dec reads it, roster_del(arg, owner, jid), and changed(arg)
- * after anything but a roster changed. Any may be NULL.
+ * cfsm_roster_dec reads it, roster_del(arg, owner, jid), changed(arg)
+ * after anything but a roster or an offline message changed;
+ * offline_put(arg, owner, id, stanza) with the stanza escaped
+ * (cfsm_off_unesc), offline_del(arg, owner, up to id), and
+ * offline_reset(arg) before a restore puts every message anew. Any may
+ * be NULL.
  */
 struct cfsm_sink {
 	void	(*user_set)(void *, const char *, const char *);
@@ -32,6 +36,9 @@ struct cfsm_sink {
 	void	(*roster_del)(void *, const char *, const char *);
 	void	(*changed)(void *);
 	void	*arg;
+	void	(*offline_put)(void *, const char *, uint64_t, const char *);
+	void	(*offline_del)(void *, const char *, uint64_t);
+	void	(*offline_reset)(void *);
 };
 
 /*
@@ -48,6 +55,7 @@ struct cfsm_sink {
 #define CFSM_R_PENDING		4
 #define CFSM_R_NEW		5
 #define CFSM_R_DUP		6
+#define CFSM_R_REFUSED		7	/* offline-put: over the caps */
 
 /* fsm.c */
 /* A state machine with no state yet (sink copied, may be NULL). */
@@ -108,6 +116,19 @@ char		*cfsm_roster_enc(const struct db_roster *);
 int		 cfsm_roster_dec(const char *, struct db_roster *);
 /* Whether a member may APPLY an entry: 0, or -1 and why in buf. */
 int		 cfsm_entry_allowed(const char *, uint64_t, char *, size_t);
+
+/* The entry that stores owner's offline message (a serialised stanza). */
+char		*cfsm_enc_offline_put(const char *, const char *);
+/* The entry that removes owner's offline messages up to an id. */
+char		*cfsm_enc_offline_del(const char *, uint64_t);
+
+/* fsm_offline.c */
+/* A stanza escaped for the log; the caller frees. */
+char		*cfsm_off_esc(const char *);
+/* The stanza an escaped one stands for (the caller frees), or NULL. */
+char		*cfsm_off_unesc(const char *);
+/* How many offline messages owner has in the replicated state. */
+int		 cfsm_offline_count(const struct cfsm *, const char *);
 
 /* fsm_snap.c */
 /* Every pin as member entries, one a line; the caller frees. */

@@ -19,6 +19,8 @@
  *	revoke		identity
  *	revoke-clear	all
  *	session-open	session (16 hex digits)
+ *	offline-put	owner	stanza (escaped: fsm_offline.c)
+ *	offline-del	owner	id (decimal, not 0)
  *
  * Any entry but session-open may come in a session's envelope
  * ("@session:serial:lo" and a tab before it; fsm_session.c), which makes
@@ -85,6 +87,8 @@ static const struct cfsm_type {
 	{ "revoke",	CE_REVOKE,	1 },
 	{ "revoke-clear", CE_REVOKE_CLEAR, 1 },
 	{ "session-open", CE_SESSION,	1 },
+	{ "offline-put", CE_OFFLINE_PUT, 2 },
+	{ "offline-del", CE_OFFLINE_DEL, 2 },
 };
 
 static int	 cfsm_field_ok(const char *);
@@ -436,6 +440,22 @@ cfsm_decode(char *line, struct cfsm_entry *e, const char **cause)
 			}
 		}
 		break;
+	case CE_OFFLINE_PUT:
+		e->a = f[1];
+		e->b = f[2];
+		if (!cfsm_off_esc_ok(e->b)) {
+			*cause = "bad offline stanza";
+			return (-1);
+		}
+		break;
+	case CE_OFFLINE_DEL:
+		e->a = f[1];
+		if (cfsm_node_parse(f[2], &e->id) == -1 ||
+		    e->id > INT64_MAX) {
+			*cause = "bad offline id";
+			return (-1);
+		}
+		break;
 	case CE_ROSTER_SET:
 	case CE_ROSTER_DEL:
 		e->a = f[1];
@@ -593,6 +613,30 @@ cfsm_enc_roster_del(const char *owner, const char *jid)
 	if (owner == NULL || jid == NULL)
 		return (NULL);
 	return (cfsm_enc("roster-del", owner, jid, NULL));
+}
+
+/* The entry that stores owner's offline message (stanza serialised). */
+char *
+cfsm_enc_offline_put(const char *owner, const char *stanza)
+{
+	char	*esc, *e;
+
+	if (owner == NULL || stanza == NULL)
+		return (NULL);
+	esc = cfsm_off_esc(stanza);
+	e = cfsm_enc("offline-put", owner, esc, NULL);
+	free(esc);
+	return (e);
+}
+
+/* The entry that removes owner's offline messages up to and with id. */
+char *
+cfsm_enc_offline_del(const char *owner, uint64_t id)
+{
+	char	 s[32];
+
+	snprintf(s, sizeof(s), "%llu", (unsigned long long)id);
+	return (cfsm_enc("offline-del", owner, s, NULL));
 }
 
 /*

@@ -17,6 +17,7 @@
 
 #include "cluster/fsm.h"
 
+#define CFSM_SNAP_HEADER6	"cfsm 6"	/* offline messages */
 #define CFSM_SNAP_HEADER5	"cfsm 5"	/* sessions */
 #define CFSM_SNAP_HEADER4	"cfsm 4"	/* revoke */
 #define CFSM_SNAP_HEADER3	"cfsm 3"	/* timers, published */
@@ -41,6 +42,8 @@
 #define CE_REVOKE	12
 #define CE_REVOKE_CLEAR	13
 #define CE_SESSION	14
+#define CE_OFFLINE_PUT	15
+#define CE_OFFLINE_DEL	16
 
 /* What a session's command in an envelope is (fsm_session.c). */
 struct cfsm_env {
@@ -78,6 +81,7 @@ struct cfsm_entry {
 	int		 hb;		/* timers */
 	int		 el;
 	uint64_t	 sess;		/* session-open */
+	uint64_t	 id;		/* offline-del */
 };
 
 struct cfsm_user {
@@ -101,6 +105,15 @@ struct cfsm_ros {
 	char			*item;
 };
 
+/* One offline message of owner: the stanza escaped as in the log. */
+struct cfsm_off {
+	RB_ENTRY(cfsm_off)	 entry;
+	char			*owner;
+	uint64_t		 id;
+	char			*stanza;
+	size_t			 len;		/* its bytes unescaped */
+};
+
 /* A member's pinned certificate identity and address. */
 struct cfsm_mem {
 	RB_ENTRY(cfsm_mem)	 entry;
@@ -114,6 +127,8 @@ RB_HEAD(cfsm_mem_tree, cfsm_mem);
 RB_HEAD(cfsm_dig_tree, cfsm_dig);
 RB_HEAD(cfsm_ros_tree, cfsm_ros);
 RB_HEAD(cfsm_sess_tree, cfsm_sess);
+RB_HEAD(cfsm_off_tree, cfsm_off);
+RB_PROTOTYPE(cfsm_off_tree, cfsm_off, entry, cfsm_off_cmp);
 RB_PROTOTYPE(cfsm_sess_tree, cfsm_sess, entry, cfsm_sess_cmp);
 RB_PROTOTYPE(cfsm_mem_tree, cfsm_mem, entry, cfsm_mem_cmp);
 RB_PROTOTYPE(cfsm_user_tree, cfsm_user, entry, cfsm_user_cmp);
@@ -137,6 +152,8 @@ struct cfsm_state {
 	struct cfsm_sess_tree	 sessions;
 	size_t			 nsessions;
 	uint64_t		 tick;		/* session entries applied */
+	struct cfsm_off_tree	 offline;	/* by owner, then id */
+	uint64_t		 off_seq;	/* the last id given */
 };
 
 struct cfsm {
@@ -206,5 +223,30 @@ void		 cfsm_sess_record(struct cfsm_state *, const struct cfsm_env *,
 void		 cfsm_sess_snap(const struct cfsm_state *, struct cfsm_buf *);
 /* Load a snapshot's tick or session line: 1, 0 if another, -1 bad. */
 int		 cfsm_sess_load(struct cfsm_state *, char *, const char **);
+
+/* fsm_offline.c */
+/* Whether s is an escaped stanza (not empty, only the four escapes). */
+int		 cfsm_off_esc_ok(const char *);
+/* The bytes of an escaped stanza once unescaped. */
+size_t		 cfsm_off_len(const char *);
+/* How many messages owner has in st, and their bytes. */
+void		 cfsm_off_count(const struct cfsm_state *, const char *, int *,
+		    size_t *);
+/* Store owner's message as id, or (0) the next within the caps: the id
+   taken, 0 if refused. */
+uint64_t	 cfsm_off_put(struct cfsm_state *, const char *, uint64_t,
+		    const char *);
+/* Remove owner's messages up to and including id: 1 if any went. */
+int		 cfsm_off_del(struct cfsm_state *, const char *, uint64_t);
+/* Free every message of st and zero the seq. */
+void		 cfsm_off_clear(struct cfsm_state *);
+/* Append the seq and every message to a snapshot being written. */
+void		 cfsm_off_snap(const struct cfsm_state *, struct cfsm_buf *);
+/* Load a snapshot's offline line: 1, 0 if another, -1 bad (*cause). */
+int		 cfsm_off_load(struct cfsm_state *, char *, const char **);
+/* Every message of st (owner, id, escaped stanza) to fn, in order. */
+void		 cfsm_off_each(const struct cfsm_state *,
+		    void (*)(void *, const char *, uint64_t, const char *),
+		    void *);
 
 #endif /* CLUSTER_FSM_INT_H */

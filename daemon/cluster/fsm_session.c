@@ -309,6 +309,9 @@ cfsm_result_str(int result)
 		    "it was not made");
 	case CFSM_R_PENDING:
 		return ("not applied yet");
+	case CFSM_R_REFUSED:
+		return ("refused: no such account, or its offline store is "
+		    "full");
 	}
 	return ("unknown result");
 }
@@ -411,7 +414,7 @@ cfsm_sess_load(struct cfsm_state *st, char *line, const char **cause)
 			if (cfsm_u64_parse(item, 10, &serial) == -1 ||
 			    cfsm_u64_parse(colon + 1, 10, &res) == -1 ||
 			    serial < s->lo || (res != CFSM_R_APPLIED &&
-			    res != CFSM_R_BAD) ||
+			    res != CFSM_R_BAD && res != CFSM_R_REFUSED) ||
 			    cfsm_sess_served(s, serial) != NULL ||
 			    s->nserved >= CFSM_SESSION_WINDOW)
 				goto bad;

@@ -18,6 +18,9 @@
  * "cfsm 5" is written if the state has seen a client session
  * (fsm_session.c): after it, all that "cfsm 4" allows, then one "tick"
  * line and one "session" line per session, in fsm_session.c's words.
+ * "cfsm 6" is written if the state has given an offline message an id:
+ * after it, all that "cfsm 5" allows, then one "offline-seq" line and
+ * one "offline" line per stored message, in fsm_offline.c's words.
  */
 #include <sys/tree.h>
 
@@ -72,7 +75,9 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	char			 id[32], el[16];
 	size_t			 i;
 
-	if (c->st.tick > 0 || c->st.nsessions > 0)
+	if (c->st.off_seq > 0)
+		cfsm_buf_add(&b, CFSM_SNAP_HEADER6 "\n");
+	else if (c->st.tick > 0 || c->st.nsessions > 0)
 		cfsm_buf_add(&b, CFSM_SNAP_HEADER5 "\n");
 	else if (c->st.nrevoked > 0)
 		cfsm_buf_add(&b, CFSM_SNAP_HEADER4 "\n");
@@ -107,8 +112,10 @@ cfsm_raft_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
 	}
 	for (i = 0; i < c->st.nrevoked; i++)
 		cfsm_buf_line(&b, "revoke", c->st.revoked[i], NULL, NULL);
-	if (c->st.tick > 0 || c->st.nsessions > 0)
+	if (c->st.tick > 0 || c->st.nsessions > 0 || c->st.off_seq > 0)
 		cfsm_sess_snap(&c->st, &b);
+	if (c->st.off_seq > 0)
+		cfsm_off_snap(&c->st, &b);
 
 	*bufs = NULL;
 	*n_bufs = 0;
@@ -139,7 +146,7 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	struct cfsm_entry	 e;
 	char			*line;
 	size_t			 len;
-	int			 v1, v3, v4, v5, r, ticked = 0;
+	int			 v1, v3, v4, v5, v6, r, ticked = 0;
 
 	len = strlen(text);
 	if (len == 0 || text[len - 1] != '\n') {
@@ -149,7 +156,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 	text[len - 1] = '\0';
 	line = strsep(&text, "\n");
 	v1 = strcmp(line, CFSM_SNAP_HEADER1) == 0;
-	v5 = strcmp(line, CFSM_SNAP_HEADER5) == 0;
+	v6 = strcmp(line, CFSM_SNAP_HEADER6) == 0;
+	v5 = v6 || strcmp(line, CFSM_SNAP_HEADER5) == 0;
 	v4 = v5 || strcmp(line, CFSM_SNAP_HEADER4) == 0;
 	v3 = v4 || strcmp(line, CFSM_SNAP_HEADER3) == 0;
 	if (!v1 && !v3 && strcmp(line, CFSM_SNAP_HEADER) != 0) {
@@ -166,6 +174,11 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 			return (-1);
 		}
 		if (v5 && (r = cfsm_sess_load(st, line, cause)) != 0) {
+			if (r == -1)
+				return (-1);
+			continue;
+		}
+		if (v6 && (r = cfsm_off_load(st, line, cause)) != 0) {
 			if (r == -1)
 				return (-1);
 			continue;
@@ -207,6 +220,10 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
 		*cause = "no tick after a cfsm 5 header";
 		return (-1);
 	}
+	if (v6 && st->off_seq == 0) {
+		*cause = "no offline-seq after a cfsm 6 header";
+		return (-1);
+	}
 	if (!v1 && !v3 && RB_EMPTY(&st->members)) {
 		*cause = "no member line after a cfsm 2 header";
 		return (-1);
@@ -219,7 +236,8 @@ cfsm_state_load(struct cfsm_state *st, char *text, const char **cause)
  * buffer is ours to raft_free; on failure (state unchanged) raft frees it.
  * The sink hears the removal of the accounts that are gone, every account,
  * the removal of the roster items that are gone (even those of a removed
- * account), then every roster item.
+ * account), then every roster item, then that all offline messages go
+ * and each one of the new state.
  */
 int
 cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
@@ -267,6 +285,10 @@ cfsm_raft_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 			c->sink.roster_set(c->sink.arg, r->owner, r->jid,
 			    r->item);
 	}
+	if (c->sink.offline_reset != NULL)
+		c->sink.offline_reset(c->sink.arg);
+	if (c->sink.offline_put != NULL)
+		cfsm_off_each(&c->st, c->sink.offline_put, c->sink.arg);
 	cfsm_state_clear(&old);
 	if (c->sink.changed != NULL)
 		c->sink.changed(c->sink.arg);

@@ -1,8 +1,9 @@
 /*
  * How the cluster plugs into the XMPP core from above: the router hooks
  * (a follower's stanzas to forward, local sessions and components coming
- * and going, roster changes to store through the log) and the operations of the
- * leader's pseudo connections (another node's sessions and components).
+ * and going, roster changes and offline messages to store through the
+ * log) and the operations of the leader's pseudo connections (another
+ * node's sessions and components).
  * Each is a small adapter onto the forwarding code (follower.c, leader.c)
  * or the replicated log (raft.c); the XMPP core calls none of those.
  */
@@ -21,6 +22,10 @@ static int	 chook_roster_put(const char *, const struct db_roster *,
 static int	 chook_roster_del(const char *, const char *,
 		    void (*)(void *, const char *), void *);
 static int	 chook_roster_owner(const char *);
+static int	 chook_offline_put(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+static int	 chook_offline_del(const char *, long long,
+		    void (*)(void *, const char *), void *);
 static void	 chook_close(struct xconn *);
 
 static const struct router_hooks chook_hooks = {
@@ -40,7 +45,9 @@ static const struct router_hooks chook_hooks = {
 	csm_sent,		/* sm_sent */
 	csm_ack,		/* sm_ack */
 	csm_resume_hook,	/* sm_resume */
-	csm_off			/* sm_off */
+	csm_off,		/* sm_off */
+	chook_offline_put,	/* offline_put */
+	chook_offline_del	/* offline_del */
 };
 
 /* A pseudo takes no raw bytes: it has no stream of its own here. */
@@ -153,6 +160,35 @@ chook_roster_del(const char *owner, const char *jid,
 	if (!chook_roster_owner(owner))
 		return (-1);
 	return (cluster_roster_del(owner, jid, done, arg) == 0 ? 1 : -1);
+}
+
+/*
+ * Store an offline message: while accounts replicate, through the log
+ * (every member writes it once committed; the state checks the caps
+ * again and may refuse); a node with clustering enabled that is no
+ * member (joining, left, not yet initialized) stores none (the sender
+ * gets an error: a message kept here would be stranded once it joins);
+ * otherwise (a single node) the core writes it here.
+ */
+static int
+chook_offline_put(const char *owner, const char *stanza,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (!cluster_users_replicated())
+		return (cluster_enabled() ? -1 : 0);
+	if (!chook_roster_owner(owner))
+		return (-1);
+	return (cluster_offline_put(owner, stanza, done, arg) == 0 ? 1 : -1);
+}
+
+/* Remove delivered offline messages: as chook_offline_put. */
+static int
+chook_offline_del(const char *owner, long long id,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (!cluster_users_replicated())
+		return (0);
+	return (cluster_offline_del(owner, id, done, arg) == 0 ? 1 : -1);
 }
 
 /* xconn_close of a pseudo: as cfwd_close with no stream error. */

@@ -594,9 +594,10 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 		xnode_set_ns(n, NULL);	/* p must not inherit ours */
 		xnode_set_attr(p, "from", c->full);
 		xnode_del_attr(p, "to");
-		if (quiet)
+		if (quiet) {
 			presence_note(c, p);	/* its contacts know it */
-		else
+			offline_available(c);	/* stored while away */
+		} else
 			router_route(c, p);
 	}
 }

@@ -153,7 +153,9 @@ cluster_start(int bootstrap, char **cause)
 {
 	static const struct cfsm_sink sink = {
 		cluster_user_set_cb, cluster_user_del_cb, cluster_roster_set_cb,
-		cluster_roster_del_cb, cluster_fsm_changed, NULL
+		cluster_roster_del_cb, cluster_fsm_changed, NULL,
+		cluster_offline_put_cb, cluster_offline_del_cb,
+		cluster_offline_reset_cb
 	};
 	struct raft_configuration conf;
 	char		 host[INET6_ADDRSTRLEN];
@@ -632,7 +634,7 @@ cluster_member_checked(void *arg, int ok, const char *text)
 		log_warnx("cluster_member_checked: %s", cause);
 		free(cause);
 	}
-	cluster_stop(cluster_wipe);
+	cluster_stop(cluster_wipe_left);
 }
 
 /*
@@ -671,7 +673,7 @@ cluster_removed_by(uint64_t id, const char *addr)
 		log_warnx("cluster_removed_by: %s", cause);
 		free(cause);
 	}
-	cluster_stop(cluster_wipe);
+	cluster_stop(cluster_wipe_left);
 	return (0);
 }
 
@@ -841,6 +843,22 @@ cluster_wipe(void)
 	}
 	cfsm_free(cl.pins);
 	cl.pins = NULL;
+}
+
+/*
+ * After this node left its cluster: cluster_wipe, and the offline
+ * messages go too (they are the cluster's, which delivers them).
+ */
+void
+cluster_wipe_left(void)
+{
+	char	*cause = NULL;
+
+	cluster_wipe();
+	if (db_offline_clear(mmpd->db, &cause) == -1) {
+		log_warnx("cluster_wipe_left: %s", cause);
+		free(cause);
+	}
 }
 
 /* This node's raft while it runs, else NULL. */

@@ -1,16 +1,19 @@
 /*
  * What goes through the replicated log besides membership: accounts and
- * their rosters, call-bridge secret digests, and the leader's first
- * entries. Nothing is written here before the log has it: every member,
- * the one that submitted too, stores what raft applies (the cfsm_sink
- * callbacks here), and a roster change is answered only after that
- * (cluster_roster_put's callback).
+ * their rosters and offline messages, call-bridge secret digests, and the
+ * leader's first entries. Nothing is written here before the log has it:
+ * every member, the one that submitted too, stores what raft applies (the
+ * cfsm_sink callbacks here), and a roster change is answered only after
+ * that (cluster_roster_put's callback).
  *
  * A node that joins brings its own accounts and rosters: once it has
  * caught up, the accounts the cluster lacks go in, then every roster item
  * of ours the cluster lacks (by owner and contact) for the accounts the
  * cluster has by then. An account or item both have keeps the cluster's
- * version (raft already wrote it over ours here).
+ * version (raft already wrote it over ours here). The node that
+ * initializes a cluster brings its offline messages too; a joining node
+ * holds its own out of its table through the join and puts them in once
+ * caught up (the log's numbers would replace them).
  */
 #include <sys/types.h>
 #include <sys/tree.h>
@@ -43,6 +46,7 @@ static struct {
 	int			 publish_users;	/* initialize: accounts go in */
 	int			 merge_users;	/* join: ours go in, once */
 	int			 merge_rosters;	/* ... then their rosters */
+	int			 merge_offline;	/* ... and offline messages */
 	int			 merge_busy;	/* accounts not in yet */
 	int			 merge_inflight; /* roster items not in yet */
 	int			 merge_stalls;	/* batches that merged none */
@@ -51,6 +55,10 @@ static struct {
 	unsigned long long	 merge_after;
 	int64_t			 next_reconcile;
 	int			 reconcile_busy;
+	char			**stash_owner;	/* offline messages of ours */
+	char			**stash_msg;	/* ... held through a join */
+	size_t			 nstash;
+	size_t			 stash_next;	/* the next to submit */
 } rep;
 
 static char	*cluster_random_hex(size_t);
@@ -58,6 +66,10 @@ static void	 cluster_reconcile_cb(void *, const char *);
 static void	 cluster_merge_user_cb(void *, const char *);
 static void	 cluster_merge_rosters(void);
 static void	 cluster_merge_roster_cb(void *, const char *);
+static void	 cluster_publish_offline(const char *);
+static void	 cluster_stash_free(void);
+static void	 cluster_stash_submit(void);
+static void	 cluster_stash_cb(void *, const char *);
 
 /* An account arrived through the log: store it here. */
 void
@@ -136,6 +148,98 @@ cluster_roster_del_cb(void *arg, const char *owner, const char *jid)
 		    cause);
 		free(cause);
 	}
+}
+
+/*
+ * An offline message arrived through the log: store it here; the leader,
+ * which routes, hands it at once to a session of the account that is
+ * available (it came while its node was away from this leader, or
+ * became available while the message went into the log). Raft's state,
+ * not the polled one: a leader that was paused applies the next leader's
+ * entries after raft made it a follower, maybe before the poll.
+ */
+void
+cluster_offline_put_cb(void *arg, const char *owner, uint64_t id,
+    const char *stanza)
+{
+	char	*s, *cause = NULL;
+
+	(void)arg;
+	if ((s = cfsm_off_unesc(stanza)) == NULL) {
+		log_warnx("cluster_offline_put_cb: %s: bad message in the log",
+		    owner);
+		return;
+	}
+	if (db_offline_put(mmpd->db, owner, (long long)id, s, &cause) == -1) {
+		log_warnx("cluster_offline_put_cb: %s: %s", owner, cause);
+		free(cause);
+	} else if (cluster_is_leader() && cluster_raft() != NULL &&
+	    raft_state(cluster_raft()) == RAFT_LEADER)
+		offline_arrived(owner);	/* raft's own word: it leads now */
+	free(s);
+}
+
+/* Offline messages were removed through the log: here too. */
+void
+cluster_offline_del_cb(void *arg, const char *owner, uint64_t id)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_offline_del(mmpd->db, owner, (long long)id, &cause) == -1) {
+		log_warnx("cluster_offline_del_cb: %s: %s", owner, cause);
+		free(cause);
+	}
+}
+
+/* A snapshot brings every offline message anew: ours go first. */
+void
+cluster_offline_reset_cb(void *arg)
+{
+	char	*cause = NULL;
+
+	(void)arg;
+	if (db_offline_clear(mmpd->db, &cause) == -1) {
+		log_warnx("cluster_offline_reset_cb: %s", cause);
+		free(cause);
+	}
+}
+
+/*
+ * Owner's offline message (serialised) through the log: cb(arg, NULL)
+ * once applied here (the sink wrote it), cb(arg, error) if it was
+ * refused (the caps) or is not known to be stored; -1 (no cb) if it
+ * cannot go in the log.
+ */
+int
+cluster_offline_put(const char *owner, const char *stanza,
+    void (*cb)(void *, const char *), void *arg)
+{
+	char	*e;
+
+	if ((e = cfsm_enc_offline_put(owner, stanza)) == NULL) {
+		log_warnx("cluster_offline_put: %s: cannot go in the log",
+		    owner);
+		return (-1);
+	}
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
+}
+
+/* Removing owner's offline messages up to id through the log: as put. */
+int
+cluster_offline_del(const char *owner, long long id,
+    void (*cb)(void *, const char *), void *arg)
+{
+	char	*e;
+
+	if (id <= 0 || (e = cfsm_enc_offline_del(owner, (uint64_t)id)) ==
+	    NULL)
+		return (-1);
+	cluster_submit(e, cb, arg);
+	free(e);
+	return (0);
 }
 
 /*
@@ -370,10 +474,168 @@ cluster_leader_duties(void)
 				cluster_roster_put(users[i], &items[j],
 				    cluster_ignore, NULL);
 			db_roster_free(items, k);
+			cluster_publish_offline(users[i]);
 		}
 		util_free_argv(users, n);
 		(void)cause;
 	}
+}
+
+/*
+ * After initialize: user's offline messages stored while this node served
+ * alone become the cluster's, in order. They leave the table first: the
+ * log numbers them anew and every member, this one too, writes them
+ * back, where the old numbers would collide with the log's.
+ */
+static void
+cluster_publish_offline(const char *user)
+{
+	struct db_offline	*offs;
+	size_t			 k, j;
+	char			*cause = NULL;
+
+	if (db_offline_list(mmpd->db, user, 0, &offs, &k, &cause) == -1 ||
+	    (k > 0 && db_offline_del(mmpd->db, user, offs[k - 1].id,
+	    &cause) == -1)) {
+		log_warnx("cluster_publish_offline: %s: %s", user, cause);
+		free(cause);
+		db_offline_free(offs, k);
+		return;
+	}
+	for (j = 0; j < k; j++)
+		if (cluster_offline_put(user, offs[j].stanza, cluster_ignore,
+		    NULL) == -1)
+			log_warnx("cluster_publish_offline: %s: a message "
+			    "is lost", user);
+	if (k > 0)
+		log_info("cluster: %zu offline messages of %s go into the "
+		    "log", k, user);
+	db_offline_free(offs, k);
+}
+
+/*
+ * Before a join: the offline messages this node stored while it served
+ * alone leave its table (the log's numbers would replace them, a
+ * snapshot would drop them) and wait here; once caught up they go into
+ * the log for the accounts the cluster has (cluster_stash_submit). A
+ * join refused puts them back (cluster_offline_unstash).
+ */
+void
+cluster_offline_stash(void)
+{
+	struct db_offline	*offs;
+	char			**users, *cause = NULL;
+	size_t			 k, j;
+	int			 n, i;
+
+	if (db_user_list(mmpd->db, &users, &n, &cause) == -1) {
+		log_warnx("cluster_offline_stash: %s", cause);
+		free(cause);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (db_offline_list(mmpd->db, users[i], 0, &offs, &k,
+		    &cause) == -1 || (k > 0 && db_offline_del(mmpd->db,
+		    users[i], offs[k - 1].id, &cause) == -1)) {
+			log_warnx("cluster_offline_stash: %s: %s", users[i],
+			    cause);
+			free(cause);
+			cause = NULL;
+			db_offline_free(offs, k);
+			continue;
+		}
+		for (j = 0; j < k; j++) {
+			rep.stash_owner = xreallocarray(rep.stash_owner,
+			    rep.nstash + 1, sizeof(*rep.stash_owner));
+			rep.stash_msg = xreallocarray(rep.stash_msg,
+			    rep.nstash + 1, sizeof(*rep.stash_msg));
+			rep.stash_owner[rep.nstash] = xstrdup(users[i]);
+			rep.stash_msg[rep.nstash++] = offs[j].stanza;
+			offs[j].stanza = NULL;
+		}
+		db_offline_free(offs, k);
+	}
+	util_free_argv(users, n);
+	if (rep.nstash > 0)
+		log_info("cluster: %zu offline messages of this node wait for "
+		    "the join", rep.nstash);
+}
+
+/* A join refused: the stashed offline messages go back to the table. */
+void
+cluster_offline_unstash(void)
+{
+	char	*cause = NULL;
+	size_t	 i;
+
+	for (i = rep.stash_next; i < rep.nstash; i++) {
+		if (db_offline_put(mmpd->db, rep.stash_owner[i], 0,
+		    rep.stash_msg[i], &cause) == -1) {
+			log_warnx("cluster_offline_unstash: %s: %s",
+			    rep.stash_owner[i], cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+	cluster_stash_free();
+}
+
+/*
+ * Joined and caught up: the stashed messages go into the log, in order:
+ * one at a time, the next once the one before is in (a follower's
+ * APPLYs may overtake each other). Those of accounts the cluster lacks
+ * are dropped.
+ */
+static void
+cluster_stash_submit(void)
+{
+	struct cfsm	*f = cluster_fsm();
+
+	while (rep.stash_next < rep.nstash) {
+		if (f != NULL && cfsm_user(f,
+		    rep.stash_owner[rep.stash_next]) != NULL &&
+		    cluster_offline_put(rep.stash_owner[rep.stash_next],
+		    rep.stash_msg[rep.stash_next], cluster_stash_cb,
+		    NULL) == 0) {
+			rep.stash_next++;
+			return;
+		}
+		log_warnx("cluster: an offline message for %s is dropped: "
+		    "not an account of the cluster",
+		    rep.stash_owner[rep.stash_next]);
+		rep.stash_next++;
+	}
+	if (rep.nstash > 0)
+		log_info("cluster: the %zu offline messages of this node are "
+		    "in the log", rep.nstash);
+	cluster_stash_free();
+}
+
+/* A stashed message is in the log (or failed: logged): the next one. */
+static void
+cluster_stash_cb(void *arg, const char *err)
+{
+	(void)arg;
+	if (err != NULL)
+		log_warnx("cluster: an offline message of this node: %s", err);
+	if (rep.nstash > 0)
+		cluster_stash_submit();
+}
+
+/* Forget the stash. */
+static void
+cluster_stash_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < rep.nstash; i++) {
+		free(rep.stash_owner[i]);
+		free(rep.stash_msg[i]);
+	}
+	free(rep.stash_owner);
+	free(rep.stash_msg);
+	rep.stash_owner = rep.stash_msg = NULL;
+	rep.nstash = rep.stash_next = 0;
 }
 
 /* A submission nobody waits for; arg, if set, is a busy flag. */
@@ -441,6 +703,12 @@ cluster_reconcile(void)
 		rep.merge_rosters = 1;
 		rep.merge_left = SIZE_MAX;
 		rep.merge_stalls = 0;
+		rep.merge_offline = 1;
+	}
+	/* Offline messages after the accounts, as rosters. */
+	if (rep.merge_offline && rep.merge_busy == 0) {
+		rep.merge_offline = 0;
+		cluster_stash_submit();
 	}
 	/* Rosters after their accounts: the log ignores an owner it lacks. */
 	if (rep.merge_rosters && rep.merge_busy == 0 &&
@@ -617,11 +885,17 @@ cluster_merge_users(unsigned long long idx)
 	rep.merge_after = idx;
 }
 
-/* raft closed: nothing is in flight, nothing left to publish or merge. */
+/*
+ * raft closed: nothing is in flight, nothing left to publish or merge;
+ * offline messages held for a join go back to the table.
+ */
 void
 cluster_replicate_reset(void)
 {
+	if (rep.nstash > 0)
+		cluster_offline_unstash();
 	rep.publish_users = rep.merge_users = rep.merge_rosters = 0;
+	rep.merge_offline = 0;
 	rep.merge_busy = rep.merge_inflight = 0;
 	rep.init_busy = rep.reconcile_busy = 0;
 }

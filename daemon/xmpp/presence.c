@@ -236,8 +236,10 @@ presence_from_client(struct xconn *c, struct xnode *n, struct jid *to)
 	first = !c->available;
 	presence_track(c, n);
 	pres_broadcast(c, n);
-	if (first)
+	if (first) {
 		pres_probe(c);
+		offline_deliver(c);
+	}
 }
 
 /* Directed presence to a local bare JID from a component. */

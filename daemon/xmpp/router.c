@@ -37,6 +37,7 @@ static const char *const router_features[] = {
 	NS_PING,
 	NS_ROSTER,
 	NS_CARBONS,
+	NS_OFFMSG,
 	NULL
 };
 
@@ -262,6 +263,26 @@ router_sm_off(struct xconn *c)
 		hooks.sm_off(c);
 }
 
+/* Store owner's offline message through the layer above: as put. */
+int
+router_offline_put(const char *owner, const char *stanza,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (hooks.offline_put == NULL)
+		return (0);
+	return (hooks.offline_put(owner, stanza, done, arg));
+}
+
+/* Remove owner's offline messages up to id through the layer above. */
+int
+router_offline_del(const char *owner, long long id,
+    void (*done)(void *, const char *), void *arg)
+{
+	if (hooks.offline_del == NULL)
+		return (0);
+	return (hooks.offline_del(owner, id, done, arg));
+}
+
 /* Forget every table entry (all streams are gone by now). */
 void
 router_free(void)
@@ -269,6 +290,7 @@ router_free(void)
 	struct account	*a, *next;
 
 	roster_free();
+	offline_free();
 	RB_FOREACH_SAFE(a, accounts, &accounts, next) {
 		RB_REMOVE(accounts, &accounts, a);
 		free(a->bare);
@@ -675,7 +697,9 @@ router_server_iq(struct xconn *from, struct xnode *n, const struct jid *to)
 
 /*
  * A message to an account's bare JID (RFC 6121 8.5.2): to its available
- * resources of the highest non-negative priority; with none, an error.
+ * resources of the highest non-negative priority; with none, a chat or
+ * normal one with a body is stored (offline.c), others bounce, but for
+ * groupchat, headline and error, which are dropped.
  */
 static void
 router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
@@ -698,6 +722,8 @@ router_to_bare(struct xconn *from, struct xnode *n, const char *bare)
 		return;
 	if (type != NULL && (strcmp(type, "groupchat") == 0 ||
 	    strcmp(type, "headline") == 0 || strcmp(type, "error") == 0))
+		return;
+	if (offline_wanted(n) && offline_store_from(from, bare, n) == 0)
 		return;
 	router_error(from, n, "cancel", "service-unavailable");
 }
@@ -768,7 +794,9 @@ router_route(struct xconn *from, struct xnode *n)
 	if (router_is_local(j.domain) && j.local != NULL) {
 		bare = router_bare(&j, buf, sizeof(buf));
 		target = j.resource ? router_resource(bare, j.resource) : NULL;
-		if (target != NULL)
+		if (msg && offline_behind(from, bare, n))
+			;	/* behind stored ones on their way: in order */
+		else if (target != NULL)
 			router_deliver(target, n);
 		else if (iq && j.resource == NULL)
 			router_server_iq(from, n, &j);

@@ -37,6 +37,8 @@
 #define NS_FORWARD	"urn:xmpp:forward:0"
 #define NS_HINTS	"urn:xmpp:hints"
 #define NS_SM		"urn:xmpp:sm:3"
+#define NS_DELAY	"urn:xmpp:delay"
+#define NS_OFFMSG	"msgoffline"	/* XEP-0160's disco feature */
 
 #define XMPP_AUTH_TIMEOUT	60	/* seconds to authenticate */
 #define XMPP_MAX_UNAUTH		32	/* unauthenticated streams per address */
@@ -226,6 +228,11 @@ struct xconn {
  *	later, by c's serial), 0 to answer <failed><item-not-found/> now.
  *   sm_off: SM session c ends for good (closed cleanly, a stream error,
  *	the queue over its bound, timed out); not after sm_drop.
+ *   offline_put, offline_del: store an offline message of owner (a
+ *	localpart; the stanza serialised, borrowed for the call), or
+ *	remove owner's stored messages up to an id, through the layer
+ *	above: 0, 1 or -1 and done as roster_put. A store done(arg, NULL)
+ *	is written here with its id, within the caps (offline.c).
  */
 struct db_roster;
 struct router_hooks {
@@ -248,6 +255,10 @@ struct router_hooks {
 	void	(*sm_ack)(struct xconn *, uint32_t, uint32_t);
 	int	(*sm_resume)(struct xconn *, const char *, uint32_t);
 	void	(*sm_off)(struct xconn *);
+	int	(*offline_put)(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+	int	(*offline_del)(const char *, long long,
+		    void (*)(void *, const char *), void *);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -391,6 +402,17 @@ size_t		 sm_keep_all(void);
 void		 sm_resume_done(uint64_t, const char *, uint32_t, uint32_t,
 		    const struct xnode *, const struct xnode **, size_t,
 		    const char *);
+/* offline.c */
+/* Store a message (borrowed) for a local bare JID with no available
+   session, as offline.c says: 0 stored (or taken by the layer above),
+   -1 not (no such account, over the caps): answer service-unavailable. */
+int		 offline_store(const char *, const struct xnode *);
+/* Session c (a pseudo one too) is available without an initial presence
+   routed here (a cluster's re-registration): its stored messages now. */
+void		 offline_available(struct xconn *);
+/* A message for account local (a localpart) was stored here by the layer
+   above (a cluster leader's replica): an available session gets it now. */
+void		 offline_arrived(const char *);
 
 /* jid.c */
 /* Split and check a JID into j (the caller clears it); 0 or -1. */

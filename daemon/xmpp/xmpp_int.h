@@ -151,6 +151,14 @@ int		 router_roster_del(const char *, const char *,
 uint64_t	 router_hold(struct xconn *);
 /* A stanza held by router_hold is done (the release hook); 0: nothing. */
 void		 router_release(uint64_t);
+/* Store owner's offline message (serialised, borrowed) through the
+   offline_put hook: as router_roster_put. */
+int		 router_offline_put(const char *, const char *,
+		    void (*)(void *, const char *), void *);
+/* Remove owner's offline messages up to an id through the offline_del
+   hook: as router_roster_put. */
+int		 router_offline_del(const char *, long long,
+		    void (*)(void *, const char *), void *);
 /* Up to max sessions of an account into out (borrowed); how many. */
 int		 router_sessions(const char *, struct xconn **, int);
 /* How many sessions an account has on this node. */
@@ -246,6 +254,23 @@ void		 presence_to_sessions(const struct xnode *, const char *, int);
 void		 presence_offer(const char *, const char *, const char *);
 /* Unavailable presence from each session of an account, to a JID. */
 void		 presence_unavailable_from(const char *, const char *);
+
+/* offline.c */
+/* Whether a message is one offline storage keeps (chat/normal, body). */
+int		 offline_wanted(const struct xnode *);
+/* offline_store for the stanza from c being routed (c may be NULL). */
+int		 offline_store_from(struct xconn *, const char *,
+		    const struct xnode *);
+/* Whether a message to an account went into storage behind its messages
+   still on their way into the log (1), or is to be routed (0). */
+int		 offline_behind(struct xconn *, const char *,
+		    const struct xnode *);
+/* c's initial available presence: its account's stored messages. */
+void		 offline_deliver(struct xconn *);
+/* A stored message as a tree (the caller frees), or NULL. */
+struct xnode	*offline_parse(const char *);
+/* At exit: forget stores and removals on their way (no callback). */
+void		 offline_free(void);
 
 /* roster.c */
 /* jabber:iq:roster get and set (the stanza is the caller's). */

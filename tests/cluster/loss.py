@@ -4,9 +4,11 @@ imports this file; run them as any other (scenarios.py NAME).
 
 leftbounce  bob on one follower logs out while the leader relays a
             burst of chat messages from alice (on the other follower) to
-            bob's full JID, and bob's node reads the logout first: each message reaches bob or comes back
-            to alice as an error (RFC 6121 8.5.3.2: a full JID with no
-            matching resource and no other available resource); then
+            bob's full JID, and bob's node reads the logout first: each
+            message reaches bob, comes back to alice as an error, or is
+            stored offline and reaches bob's next session (RFC 6121
+            8.5.3.2 and XEP-0160: a full JID with no matching resource
+            and no other available resource); then
             again with a second session of bob (on the leader)
             available: each message reaches one of bob's sessions, none
             comes back; and again from a sender on the leader
@@ -20,8 +22,9 @@ slowcut     bob on one follower stops reading while a call bridge on the
             other sends him a flood: his node closes him as a slow
             reader with stanzas still in his output buffer, and frees
             the stream once its drain time is over; each message
-            reaches bob (what the kernel had) or comes back to the call
-            bridge as an error (matched by id), through the leader
+            reaches bob (what the kernel had, or stored offline for his
+            next login) or comes back to the call bridge as an error
+            (matched by id), through the leader
 """
 
 import collections
@@ -91,6 +94,13 @@ async def burst_and_leave(t, alice, bob, b_node, others, tag):
         signal_node(b_node, signal.SIGCONT)
     await bob.close()
     inboxes = [bob.inbox] + [o.inbox for o in others]
+    later = None
+    if not others:
+        # No session of bob is left: a message that neither reached him
+        # nor came back is stored offline (XEP-0160, issue 13) and comes
+        # at his next login.
+        later = await login(t, b_node, 'bob', tag + '-later')
+        inboxes.append(later.inbox)
 
     def done():
         got, back = accounted(inboxes, alice, bodies)
@@ -106,6 +116,8 @@ async def burst_and_leave(t, alice, bob, b_node, others, tag):
            'twice' % (tag, sum(1 for b in bodies if got[b]),
                       sum(1 for b in bodies if back[b]), len(lost),
                       len(twice)))
+    if later is not None:
+        await later.close()
     check(not lost and not twice, '%s: %d of %d messages neither '
           'delivered nor answered (%s), %d more than once (%s)' % (
               tag, len(lost), len(bodies), ' '.join(lost[:6]), len(twice),
@@ -236,6 +248,9 @@ async def slowcut(t):
         return rc == 0 and not out.strip(), out
     await until(closed, w(20), "bob's node closing bob's socket")
     bob.transport.resume_reading()
+    # What came after bob's session ended is stored offline (XEP-0160,
+    # issue 13) up to the caps, and comes at his next login.
+    later = await login(t, b_node, 'bob', 'later')
 
     def answers():
         # An error need not carry the payload: matched by id.
@@ -243,7 +258,7 @@ async def slowcut(t):
                    if st.name == 'message' and st['type'] == 'error')
 
     def delivered():
-        return set(st['body'] for st in bob.inbox.items
+        return set(st['body'] for st in bob.inbox.items + later.inbox.items
                    if is_msg(errors=False)(st))
 
     def done():

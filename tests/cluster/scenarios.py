@@ -7,7 +7,9 @@ memberaddr) in quorum.py, once (an APPLY sent again is applied once) in
 once.py, those of rosters across a leader's death and a join (rosterack,
 rostermerge) in rosters.py, those of delivery across cut links and
 presence after failover (relaycut, relaylink, relaypres, relaysilent) in
-relay.py, all imported at the end, so they run after these.
+relay.py, those of offline messages (offstore, offkillsend, offkillleader,
+offinit, offjoin) in offline.py, all imported at the end, so they run
+after these.
 
     scenarios.py --list        the scenarios make check runs
     scenarios.py NAME          run one
@@ -903,6 +905,7 @@ import order  # noqa: E402,F401 (order across lost quorum, a paused leader)
 import carbons  # noqa: E402,F401 (XEP-0280 copies across nodes, failover)
 import smresume  # noqa: E402,F401 (stream management resumes anywhere)
 import smhandover  # noqa: E402,F401 (SM sessions across leaders)
+import offline  # noqa: E402,F401 (offline messages, issue 13)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))

@@ -39,6 +39,9 @@ static void	 ros_round_trip(const struct db_roster *);
 static char	*ros_item(const char *, const char *, int, int,
 		    const char *);
 static void	 fx_apply(struct cfsmt_fx *, char *);
+static void	 off_put(void *, const char *, uint64_t, const char *);
+static void	 off_del(void *, const char *, uint64_t);
+static void	 off_reset(void *);
 static Suite	*cfsm_suite(void);
 
 /* Some of everything. */
@@ -1220,6 +1223,175 @@ START_TEST(test_roster_caps)
 END_TEST
 
 /* All tests. */
+
+/* What the offline sink heard, as "put o/id=stanza;del o/id;reset;". */
+static char	 off_log[4096];
+
+/* Offline sink: a message stored. */
+static void
+off_put(void *arg, const char *owner, uint64_t id, const char *stanza)
+{
+	char	 *s = cfsm_off_unesc(stanza);
+	size_t	  len = strlen(off_log);
+
+	(void)arg;
+	ck_assert_ptr_nonnull(s);
+	snprintf(off_log + len, sizeof(off_log) - len, "put %s/%llu=%s;",
+	    owner, (unsigned long long)id, s);
+	free(s);
+}
+
+/* Offline sink: messages removed. */
+static void
+off_del(void *arg, const char *owner, uint64_t id)
+{
+	size_t	 len = strlen(off_log);
+
+	(void)arg;
+	snprintf(off_log + len, sizeof(off_log) - len, "del %s/%llu;",
+	    owner, (unsigned long long)id);
+}
+
+/* Offline sink: a restore starts over. */
+static void
+off_reset(void *arg)
+{
+	(void)arg;
+	strlcat(off_log, "reset;", sizeof(off_log));
+}
+
+/*
+ * offline-put and offline-del: the stanza escaped (tab, CR, LF, %) and
+ * back exactly; malformed ones refused; ids given in log order across
+ * accounts; the caps refuse (CFSM_R_REFUSED to the session), as does an
+ * unknown account; offline-del up to an id; user-del drops them; a
+ * snapshot carries them and the sequence, and a restore tells the sink.
+ */
+START_TEST(test_offline)
+{
+	static const char *bad[] = {
+		"offline-put\talice",
+		"offline-put\talice\t",
+		"offline-put\talice\ta%b",
+		"offline-put\talice\ta%2",
+		"offline-put\talice\t%20",
+		"offline-del\talice\t0",
+		"offline-del\talice\t-1",
+		"offline-del\talice\tx",
+		"offline-del\talice\t99999999999999999999",
+	};
+	struct cfsm_sink sink;
+	struct cfsm	*c, *d;
+	const char	*odd = "<message>a\tb\r\nc 100% %25</message>";
+	char		*e, *u, *snap, *big;
+	size_t		 i;
+	uint64_t	 serial = 0;
+
+	/* The escape: exact both ways, no tab, CR or LF left. */
+	e = cfsm_off_esc(odd);
+	ck_assert_ptr_null(strpbrk(e, "\t\r\n"));
+	u = cfsm_off_unesc(e);
+	ck_assert_str_eq(u, odd);
+	free(u);
+	free(e);
+	e = cfsm_enc_offline_put("alice", odd);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(strncmp(e, "offline-put\talice\t<message>a%09b%0D%0Ac"
+	    " 100%25 %2525</message>", strlen(e)), 0);
+	free(e);
+	ck_assert_ptr_null(cfsm_enc_offline_put("alice", ""));
+	ck_assert_ptr_null(cfsm_enc_offline_put(NULL, "x"));
+	ck_assert_ptr_null(cfsm_enc_offline_del("alice", 0));
+	e = cfsm_enc_offline_del("alice", 42);
+	ck_assert_str_eq(e, "offline-del\talice\t42");
+	free(e);
+	ck_assert_ptr_null(cfsm_off_unesc("a%41"));
+
+	memset(&sink, 0, sizeof(sink));
+	sink.offline_put = off_put;
+	sink.offline_del = off_del;
+	sink.offline_reset = off_reset;
+	off_log[0] = '\0';
+	c = cfsm_new(&sink);
+	cfsmt_apply_entry(c, cfsm_enc_init("example.org", KEY));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("alice", "a1"));
+	cfsmt_apply_entry(c, cfsm_enc_user_set("bob", "b1"));
+	for (i = 0; i < nitems(bad); i++)
+		cfsmt_apply_str(c, bad[i]);
+	ck_assert_str_eq(off_log, "");
+
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("alice", "<m>1</m>"));
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("bob", "<m>2</m>"));
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("alice", odd));
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("carol", "<m>no</m>"));
+	ck_assert_str_eq(off_log, "put alice/1=<m>1</m>;put bob/2=<m>2</m>;"
+	    "put alice/3=<message>a\tb\r\nc 100% %25</message>;");
+	ck_assert_int_eq(cfsm_offline_count(c, "alice"), 2);
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), 1);
+	ck_assert_int_eq(cfsm_offline_count(c, "carol"), 0);
+
+	/* The snapshot carries them; a restore resets the sink first. */
+	snap = cfsmt_snap_text(c);
+	ck_assert_int_eq(strncmp(snap, "cfsm 6\n", 7), 0);
+	ck_assert_ptr_nonnull(strstr(snap, "\noffline-seq\t3\n"));
+	ck_assert_ptr_nonnull(strstr(snap, "\noffline\talice\t3\t<message>"
+	    "a%09b%0D%0Ac 100%25 %2525</message>\n"));
+	off_log[0] = '\0';
+	d = cfsm_new(&sink);
+	ck_assert_int_eq(cfsmt_restore(d, snap), 0);
+	ck_assert_str_eq(off_log, "reset;put alice/1=<m>1</m>;put alice/3="
+	    "<message>a\tb\r\nc 100% %25</message>;put bob/2=<m>2</m>;");
+	u = cfsmt_snap_text(d);
+	ck_assert_str_eq(u, snap);
+	free(u);
+	/* The sequence goes on where it was. */
+	off_log[0] = '\0';
+	cfsmt_apply_entry(d, cfsm_enc_offline_put("bob", "<m>4</m>"));
+	ck_assert_str_eq(off_log, "put bob/4=<m>4</m>;");
+	cfsm_free(d);
+	free(snap);
+
+	/* Removal up to an id; user-del drops the rest. */
+	off_log[0] = '\0';
+	cfsmt_apply_entry(c, cfsm_enc_offline_del("alice", 1));
+	ck_assert_int_eq(cfsm_offline_count(c, "alice"), 1);
+	ck_assert_str_eq(off_log, "del alice/1;");
+	cfsmt_apply_entry(c, cfsm_enc_user_del("alice"));
+	ck_assert_int_eq(cfsm_offline_count(c, "alice"), 0);
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), 1);
+
+	/* The caps, in messages and in bytes: refused, the session told. */
+	cfsmt_apply_entry(c, cfsm_enc_session(0x1122334455667788ULL));
+	for (i = 1; i < DB_OFFLINE_MAX_MSGS; i++) {
+		serial++;
+		e = cfsm_enc_once(0x1122334455667788ULL, serial, serial,
+		    "offline-put\tbob\t<m/>");
+		cfsmt_apply_entry(c, e);
+		ck_assert_int_eq(cfsm_session_result(c, 0x1122334455667788ULL,
+		    serial), CFSM_R_APPLIED);
+	}
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), DB_OFFLINE_MAX_MSGS);
+	serial++;
+	e = cfsm_enc_once(0x1122334455667788ULL, serial, serial,
+	    "offline-put\tbob\t<m/>");
+	cfsmt_apply_entry(c, e);
+	ck_assert_int_eq(cfsm_session_result(c, 0x1122334455667788ULL, serial),
+	    CFSM_R_REFUSED);
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), DB_OFFLINE_MAX_MSGS);
+	cfsmt_apply_entry(c, cfsm_enc_offline_del("bob", UINT32_MAX));
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), 0);
+	big = xcalloc(1, DB_OFFLINE_MAX_BYTES / 2 + 1);
+	memset(big, 'x', DB_OFFLINE_MAX_BYTES / 2);
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("bob", big));
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("bob", big));
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), 2);
+	cfsmt_apply_entry(c, cfsm_enc_offline_put("bob", "x"));
+	ck_assert_int_eq(cfsm_offline_count(c, "bob"), 2);
+	free(big);
+	cfsm_free(c);
+}
+END_TEST
+
 static Suite *
 cfsm_suite(void)
 {
@@ -1232,6 +1404,7 @@ cfsm_suite(void)
 	tcase_add_test(tc, test_enc_exact);
 	tcase_add_test(tc, test_enc_reject);
 	tcase_add_test(tc, test_roster_item);
+	tcase_add_test(tc, test_offline);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("apply");

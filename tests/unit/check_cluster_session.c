@@ -316,7 +316,7 @@ START_TEST(test_snapshot_refused)
 		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t1\t-\n"
 		    "session\t1122334455667788\t1\t1\t-\n",
 		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t3\t2:0\n",
-		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t1\t2:7\n",
+		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t1\t2:8\n",
 		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t1\t2:0,2:0\n",
 		"cfsm 5\ntick\t1\nsession\t1122334455667788\t1\t1\t2\n",
 		"cfsm 5\ntick\tx\n",

@@ -1201,6 +1201,57 @@ START_TEST(test_err_listen_midway)
 END_TEST
 
 /* The suite. */
+/*
+ * Offline messages: numbered after the last when no id is given, or
+ * stored (and replaced) under the id given; counted with their bytes;
+ * listed in order above an id; removed up to an id, and with their
+ * account (the foreign key cascades), or all at once.
+ */
+START_TEST(test_offline)
+{
+	struct db		*db;
+	struct db_offline	*list;
+	size_t			 k, bytes;
+	char			*cause = NULL;
+	int			 n;
+
+	db = open_ok();
+	user_ok(db, "alice");
+	user_ok(db, "bob");
+	ck_assert_int_eq(db_offline_put(db, "alice", 0, "<a1/>", &cause), 0);
+	ck_assert_int_eq(db_offline_put(db, "alice", 0, "<a2/>", &cause), 0);
+	ck_assert_int_eq(db_offline_put(db, "bob", 7, "<b7/>", &cause), 0);
+	ck_assert_int_eq(db_offline_put(db, "bob", 7, "<b7'/>", &cause), 0);
+	ck_assert_int_eq(db_offline_put(db, "bob", 0, "<b8/>", &cause), 0);
+	ck_assert_int_eq(db_offline_put(db, "nobody", 0, "<x/>", &cause), -1);
+	free(cause);
+	cause = NULL;
+	ck_assert_int_eq(db_offline_count(db, "alice", &n, &bytes, &cause), 0);
+	ck_assert_int_eq(n, 2);
+	ck_assert_uint_eq(bytes, 10);
+	ck_assert_int_eq(db_offline_list(db, "bob", 0, &list, &k, &cause), 0);
+	ck_assert_uint_eq(k, 2);
+	ck_assert(list[0].id == 7 && strcmp(list[0].stanza, "<b7'/>") == 0);
+	ck_assert(list[1].id == 8 && strcmp(list[1].stanza, "<b8/>") == 0);
+	db_offline_free(list, k);
+	ck_assert_int_eq(db_offline_list(db, "alice", 1, &list, &k, &cause), 0);
+	ck_assert_uint_eq(k, 1);
+	ck_assert_str_eq(list[0].stanza, "<a2/>");
+	db_offline_free(list, k);
+	ck_assert_int_eq(db_offline_del(db, "bob", 7, &cause), 0);
+	ck_assert_int_eq(db_offline_count(db, "bob", &n, &bytes, &cause), 0);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(db_user_del(db, "alice", &cause), 0);
+	ck_assert_int_eq(db_offline_count(db, "alice", &n, &bytes, &cause), 0);
+	ck_assert_int_eq(n, 0);
+	ck_assert_int_eq(db_offline_clear(db, &cause), 0);
+	ck_assert_int_eq(db_offline_count(db, "bob", &n, &bytes, &cause), 0);
+	ck_assert_int_eq(n, 0);
+	db_offline_free(NULL, 0);
+	db_close(db);
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -1242,6 +1293,7 @@ db_suite(void)
 	tcase_add_test(tc, test_roster_caps);
 	tcase_add_test(tc, test_roster_legacy);
 	tcase_add_test(tc, test_roster_jids);
+	tcase_add_test(tc, test_offline);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

@@ -26,7 +26,7 @@
 
 #define HDR	"<stream:stream xmlns='jabber:client' " \
 		"xmlns:stream='http://etherx.jabber.org/streams'>"
-#define MAXSENT	32
+#define MAXSENT	640		/* DB_OFFLINE_MAX_MSGS and some */
 #define MAXCONN	16
 #define MAXWAIT	(XMPP_ROSTER_PENDING + 4)
 
@@ -571,7 +571,8 @@ END_TEST
 
 /*
  * A chat message to a bare JID goes to the available resources of the
- * highest non-negative priority; with none available, an error.
+ * highest non-negative priority; with none available, it is stored and
+ * goes to the first that becomes available (offline.c).
  */
 START_TEST(test_bare_jid)
 {
@@ -583,10 +584,14 @@ START_TEST(test_bare_jid)
 	b = client("bob", "b");
 	route(b, "<message to='alice@example.com' type='chat'>"
 	    "<body>nobody</body></message>");
-	ck_assert_int_eq(sent(b, "type=\"error\"", "service-unavailable"), 1);
+	ck_assert_int_eq(nsent(b), 0);
 	ck_assert_int_eq(nsent(a1) + nsent(a2) + nsent(a3), 0);
+	ck_assert_int_eq(stub_offline_count("alice"), 1);
 
-	available(a1, 5);
+	route(a1, "<presence><priority>5</priority></presence>");
+	ck_assert_int_eq(sent(a1, "<body>nobody</body>",
+	    "<delay xmlns=\"urn:xmpp:delay\" from=\"example.com\""), 1);
+	ck_assert_int_eq(stub_offline_count("alice"), 0);
 	available(a2, 1);
 	route(b, "<message to='alice@example.com' type='chat'>"
 	    "<body>best</body></message>");
@@ -600,7 +605,57 @@ START_TEST(test_bare_jid)
 	ck_assert_int_eq(sent(a1, "<body>tie</body>", NULL), 1);
 	ck_assert_int_eq(sent(a2, "<body>tie</body>", NULL), 1);
 	ck_assert_int_eq(sent(a3, "<body>tie</body>", NULL), 0);
-	ck_assert_int_eq(nsent(b), 1);
+	ck_assert_int_eq(nsent(b), 0);
+}
+END_TEST
+
+/*
+ * Offline storage (XEP-0160): only chat, normal and untyped messages
+ * with a body, for an account that exists, up to the cap; delivered in
+ * order at the initial presence only, to a session that was bound but
+ * not available too.
+ */
+START_TEST(test_offline)
+{
+	struct xconn	*a, *b;
+	char		 m[128];
+	int		 i;
+
+	a = client("alice", "one");
+	b = client("bob", "b");
+	route(b, "<message to='alice@example.com' type='headline'>"
+	    "<body>h</body></message>");
+	route(b, "<message to='alice@example.com' type='groupchat'>"
+	    "<body>g</body></message>");
+	ck_assert_int_eq(nsent(b), 0);
+	route(b, "<message to='alice@example.com' type='chat'>"
+	    "<active xmlns='http://jabber.org/protocol/chatstates'/>"
+	    "</message>");
+	ck_assert_int_eq(sent(b, "type=\"error\"", "service-unavailable"), 1);
+	route(b, "<message to='zed@example.com' type='chat'>"
+	    "<body>z</body></message>");
+	ck_assert_int_eq(sent(b, "type=\"error\"", "service-unavailable"), 2);
+	ck_assert_int_eq(stub_offline_count("alice"), 0);
+	for (i = 0; i < DB_OFFLINE_MAX_MSGS; i++) {
+		snprintf(m, sizeof(m), "<message to='alice@example.com/x'>"
+		    "<body>%d</body></message>", i);
+		route(b, m);
+	}
+	ck_assert_int_eq(stub_offline_count("alice"), DB_OFFLINE_MAX_MSGS);
+	ck_assert_int_eq(nsent(b), 2);
+	route(b, "<message to='alice@example.com'><body>full</body></message>");
+	ck_assert_int_eq(sent(b, "<body>full</body>", "service-unavailable"),
+	    1);
+	ck_assert_int_eq(nsent(a), 0);
+	route(a, "<presence/>");
+	ck_assert_int_eq(sent(a, "<message", "urn:xmpp:delay"),
+	    DB_OFFLINE_MAX_MSGS);
+	ck_assert_int_eq(sent(a, "<body>0</body>", NULL), 1);
+	ck_assert_int_eq(sent(a, "<body>full</body>", NULL), 0);
+	ck_assert_int_eq(stub_offline_count("alice"), 0);
+	route(b, "<message to='alice@example.com'><body>live</body></message>");
+	ck_assert_int_eq(sent(a, "<body>live</body>", "delay"), 0);
+	ck_assert_int_eq(sent(a, "<body>live</body>", NULL), 1);
 }
 END_TEST
 
@@ -1359,6 +1414,7 @@ router_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_full_jid);
 	tcase_add_test(tc, test_bare_jid);
+	tcase_add_test(tc, test_offline);
 	tcase_add_test(tc, test_strip_ns);
 	tcase_add_test(tc, test_component);
 	tcase_add_test(tc, test_iq_missing_resource);

@@ -3,9 +3,10 @@
  * the semantics of daemon/db.c that the XMPP core relies on (an item of
  * an owner per JID, lists sorted by JID, the caps of db_roster_check and
  * db_roster_fits, found 1 / absent 0 / error -1 with *cause), and the
- * two daemon symbols the core reads (mmpd, xmpp_domain). Every function
- * of db.h here is a stand-in of the real one; stub_store_fail makes the
- * reads fail as a broken database would.
+ * two daemon symbols the core reads (mmpd, xmpp_domain), and offline
+ * messages in arrival order. Every function of db.h here is a stand-in
+ * of the real one; stub_store_fail makes the reads fail as a broken
+ * database would.
  */
 #include <sys/queue.h>
 
@@ -32,7 +33,17 @@ struct stub_user {
 	char			*local;
 };
 
+/* One offline message. */
+struct stub_off {
+	TAILQ_ENTRY(stub_off)	 entry;
+	char			*owner;
+	long long		 id;
+	char			*stanza;
+};
+
 static TAILQ_HEAD(, stub_item)	 items = TAILQ_HEAD_INITIALIZER(items);
+static TAILQ_HEAD(, stub_off)	 offs = TAILQ_HEAD_INITIALIZER(offs);
+static long long		 stub_off_id;
 static TAILQ_HEAD(, stub_user)	 users = TAILQ_HEAD_INITIALIZER(users);
 static struct mmpd		 stub_mmpd;
 struct mmpd			*mmpd = &stub_mmpd;
@@ -94,12 +105,13 @@ stub_store_fail(int on)
 	stub_failing = on;
 }
 
-/* Forget every account and roster item; reads work again. */
+/* Forget every account, roster item and offline message; reads work. */
 void
 stub_store_reset(void)
 {
 	struct stub_item	*it;
 	struct stub_user	*u;
+	struct stub_off		*o;
 
 	stub_failing = 0;
 
@@ -114,6 +126,13 @@ stub_store_reset(void)
 		free(u->local);
 		free(u);
 	}
+	while ((o = TAILQ_FIRST(&offs)) != NULL) {
+		TAILQ_REMOVE(&offs, o, entry);
+		free(o->owner);
+		free(o->stanza);
+		free(o);
+	}
+	stub_off_id = 0;
 }
 
 /* An account exists from now on. */
@@ -360,4 +379,106 @@ db_roster_free(struct db_roster *list, size_t n)
 	for (i = 0; i < n; i++)
 		db_roster_clear(&list[i]);
 	free(list);
+}
+
+/* Store owner's offline message after the others (id 0) or as id. */
+int
+db_offline_put(struct db *db, const char *owner, long long id,
+    const char *stanza, char **cause)
+{
+	struct stub_off	*o;
+
+	(void)db;
+	if (stub_fail(cause) == -1)
+		return (-1);
+	o = xcalloc(1, sizeof(*o));
+	o->owner = xstrdup(owner);
+	o->id = id > 0 ? id : ++stub_off_id;
+	o->stanza = xstrdup(stanza);
+	TAILQ_INSERT_TAIL(&offs, o, entry);
+	return (0);
+}
+
+/* How many offline messages owner has, and their bytes. */
+int
+db_offline_count(struct db *db, const char *owner, int *n, size_t *bytes,
+    char **cause)
+{
+	struct stub_off	*o;
+
+	(void)db;
+	*n = 0;
+	*bytes = 0;
+	if (stub_fail(cause) == -1)
+		return (-1);
+	TAILQ_FOREACH(o, &offs, entry) {
+		if (strcmp(o->owner, owner) == 0) {
+			(*n)++;
+			*bytes += strlen(o->stanza);
+		}
+	}
+	return (0);
+}
+
+/* owner's offline messages above id after, in the order stored. */
+int
+db_offline_list(struct db *db, const char *owner, long long after,
+    struct db_offline **list, size_t *n, char **cause)
+{
+	struct stub_off	*o;
+
+	(void)db;
+	*list = NULL;
+	*n = 0;
+	if (stub_fail(cause) == -1)
+		return (-1);
+	TAILQ_FOREACH(o, &offs, entry) {
+		if (strcmp(o->owner, owner) != 0 || o->id <= after)
+			continue;
+		*list = xreallocarray(*list, *n + 1, sizeof(**list));
+		(*list)[*n].id = o->id;
+		(*list)[*n].stanza = xstrdup(o->stanza);
+		(*n)++;
+	}
+	return (0);
+}
+
+/* Remove owner's offline messages up to id. */
+int
+db_offline_del(struct db *db, const char *owner, long long id, char **cause)
+{
+	struct stub_off	*o, *next;
+
+	(void)db;
+	(void)cause;
+	TAILQ_FOREACH_SAFE(o, &offs, entry, next) {
+		if (strcmp(o->owner, owner) != 0 || o->id > id)
+			continue;
+		TAILQ_REMOVE(&offs, o, entry);
+		free(o->owner);
+		free(o->stanza);
+		free(o);
+	}
+	return (0);
+}
+
+/* Free a list from db_offline_list. */
+void
+db_offline_free(struct db_offline *list, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(list[i].stanza);
+	free(list);
+}
+
+/* How many offline messages owner has stored. */
+int
+stub_offline_count(const char *owner)
+{
+	int	 n;
+	size_t	 bytes;
+
+	return (db_offline_count(NULL, owner, &n, &bytes, NULL) == 0 ? n : -1);
 }

@@ -21,5 +21,7 @@ void	 stub_roster_set(const char *, const char *, const char *, int, int);
 int	 stub_roster_count(const char *);
 /* owner's item for jid: its subscription (borrowed), or NULL. */
 const char *stub_roster_sub(const char *, const char *);
+/* How many offline messages an account has stored. */
+int	 stub_offline_count(const char *);
 
 #endif /* STUB_STORE_H */

@@ -89,6 +89,7 @@ db.execute("DROP INDEX IF EXISTS callbridge_name_nocase")
 db.execute("DELETE FROM callbridge WHERE name <> 'cb1'")
 db.execute("INSERT INTO callbridge (name, secret) VALUES "
            "('CB1', 'CB1-upper-secret'), ('Cb1', 'Cb1-mixed-secret')")
+db.execute("DROP TABLE IF EXISTS offline")  # schema 4 made it
 db.execute("PRAGMA user_version = 2")
 db.commit()
 EOF
