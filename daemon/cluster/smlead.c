@@ -75,6 +75,7 @@ static void	 csm_hib_check(evutil_socket_t, short, void *);
 static void	 csm_hib_soon(void);
 static int64_t	 csm_resume_ms(void);
 static void	 csm_end(struct csm_entry *);
+static void	 csm_end_message(const char *, const char *, struct xnode *);
 static struct csm_entry *csm_of(const struct xconn *);
 static void	 csm_answer(struct cfwd_link *, uint64_t, const char *);
 static void	 csm_smon(struct cfwd_link *, struct xnode *);
@@ -392,9 +393,10 @@ csm_hib_check(evutil_socket_t fd, short what, void *arg)
  * A hibernating session's time is up: it ends as a closed session does
  * (unavailable presence to its contacts) and what its client did not
  * acknowledge is routed again from its sender to the session, now gone
- * (cpseudo_back, RFC 6121 8.5.3.2): a message to the account (its other
- * resources, or offline storage), an iq request answered with an error;
- * presence and errors are dropped.
+ * as the core's ended sessions do: a chat or normal message with a body
+ * to the account's offline storage (csm_end_message), an iq request
+ * routed again from its sender to the session, now gone (cpseudo_back,
+ * RFC 6121 8.5.3.2: answered with an error); the rest is dropped.
  */
 static void
 csm_end(struct csm_entry *e)
@@ -402,7 +404,7 @@ csm_end(struct csm_entry *e)
 	struct csm_stanzas	 q;
 	struct csm_stanza	*s;
 	struct xconn		*c = e->c;
-	char			*full;
+	char			*full, *bare;
 	const char		*name, *type;
 
 	log_info("csm_end: %s did not resume in time: %zu stanzas "
@@ -410,6 +412,7 @@ csm_end(struct csm_entry *e)
 	TAILQ_INIT(&q);
 	csmtab_take(e, &q);
 	full = xstrdup(e->full);
+	bare = xstrdup(e->bare);
 	nhib--;
 	e->hib_ms = 0;
 	csm_copy_off(full);
@@ -420,20 +423,47 @@ csm_end(struct csm_entry *e)
 		TAILQ_REMOVE(&q, s, entry);
 		name = xnode_name(s->st);
 		type = xnode_attr(s->st, "type");
-		/*
-		 * The one call site of a mirrored message at the timeout:
-		 * with offline storage (offline_store, branch offline) the
-		 * router stores it for an account with no available
-		 * session.
-		 */
-		if (strcmp(name, "message") == 0 || (strcmp(name, "iq") == 0 &&
-		    type != NULL && (strcmp(type, "get") == 0 ||
-		    strcmp(type, "set") == 0)))
+		if (strcmp(name, "message") == 0)
+			csm_end_message(bare, full, s->st);
+		else if (strcmp(name, "iq") == 0 && type != NULL &&
+		    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
 			cpseudo_back(NULL, XC_CLIENT, full, 0, 0, s->st);
 		xnode_free(s->st);
 		free(s);
 	}
 	free(full);
+	free(bare);
+}
+
+/*
+ * Message st (ours to change) that the session full of account bare
+ * did not acknowledge before it ended: a chat or normal one with a body
+ * goes to the account's offline storage (offline_store: through the log,
+ * delivered with a delay stamp at the account's next available
+ * presence); refused (over the cap), it is routed again from its sender
+ * (cpseudo_back: another resource, or service-unavailable to the
+ * sender). A carbon was a copy for that session only; other types are
+ * dropped.
+ */
+static void
+csm_end_message(const char *bare, const char *full, struct xnode *st)
+{
+	const char	*type = xnode_attr(st, "type");
+
+	if (type != NULL && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
+		return;
+	if (xnode_child(st, "sent", NS_CARBONS) != NULL ||
+	    xnode_child(st, "received", NS_CARBONS) != NULL ||
+	    xnode_child(st, "body", NULL) == NULL)
+		return;
+	xnode_set_attr(st, "to", bare);
+	if (offline_store(bare, st) == 0)
+		return;
+	log_info("csm_end_message: %s: offline storage refused a message: "
+	    "routed again", bare);
+	xnode_set_attr(st, "to", full);
+	cpseudo_back(NULL, XC_CLIENT, full, 0, 0, st);
 }
 
 /*
