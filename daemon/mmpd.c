@@ -274,6 +274,7 @@ mmpd_signal(evutil_socket_t sig, short what, void *arg)
 	log_info("mmpd_signal: %s, shutting down", strsignal(sig));
 	mmpd->shutdown = 1;
 	control_stopping();
+	csm_shutdown();		/* SM sessions the next leader adopts */
 	xmpp_stop("system-shutdown");
 	cluster_shutdown(mmpd_cluster_down);
 	cmd_syslog_stop();

@@ -260,6 +260,11 @@ void		 csm_off(struct xconn *);
 /* The server is about to tell c's client it handled in stanzas. */
 void		 csm_answer_hook(struct xconn *, uint32_t);
 
+/* smlead.c */
+/* The daemon stops: a linked member keeps its SM sessions resumable
+   elsewhere (a leader's on the next leader; before xmpp_stop). */
+void		 csm_shutdown(void);
+
 /* req.c: requests between nodes (submit.c, member.c: cluster/req.h) */
 /* Move submissions and membership changes along (after raft's news). */
 void		 creq_run(void);

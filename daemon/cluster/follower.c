@@ -517,7 +517,10 @@ cfwd_burst(struct cfwd_link *l)
 	struct xconn		*c;
 	struct cfwd_item	*it;
 
-	for (c = xconn_first(); c != NULL; c = xconn_next(c)) {
+	for (c = xconn_first(); c != NULL && !mmpd->shutdown;
+	    c = xconn_next(c)) {
+		/* Stopping: nothing to register (what stays is kept for
+		 * the leader from its copies, csm_shutdown). */
 		if (c->closing || c->dead || c->state != XS_READY ||
 		    c->remote != NULL)
 			continue;

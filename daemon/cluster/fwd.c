@@ -76,8 +76,9 @@ cfwd_role(int newrole, uint64_t lid, const char *laddr, const uint64_t *ids,
 		 */
 		prev = cfwd_unfollow(role == CFWD_FOLLOWER, &orphans, &left);
 		clead_links_close(0);
-		if (!left)
-			csm_promote(&orphans);	/* its SM sessions hibernate */
+		/* Died, shut down or stepped down: its SM sessions (and
+		 * those hibernating there) hibernate here. */
+		csm_promote(&orphans);
 		csm_up_leads();
 		csettle_orphans_set(&orphans);
 		csettle_start(prev, left);

@@ -22,6 +22,7 @@ struct clead_pend;
 struct cfwd_link;
 struct crelay_frame;
 struct csm_entry;
+struct csm_stanzas;
 
 /* A full JID in a list. */
 struct cfwd_jid {
@@ -286,6 +287,8 @@ struct xconn	*cpseudo_hib(const char *, const struct xnode *);
 /* Frame f (freed) to every follower linked; an SM copy to each. */
 void		 clead_send_all(struct xnode *);
 void		 clead_copy_all(const char *, uint32_t, const struct xnode *);
+/* Whether a follower is linked to us. */
+int		 clead_linked(void);
 /* The leader's events, made once the loop exists. */
 void		 clead_events(void);
 /* At exit, once every link is closed: pseudos, events, memory. */
@@ -402,6 +405,11 @@ void		 csm_promote(struct cfwd_jids *);
 /* <bind> of an SM session: its state (seq: our last <s>); seeding it. */
 void		 csm_bind_attrs(struct xnode *, struct xconn *, uint64_t);
 void		 csm_seed(struct cfwd_link *, struct xconn *, struct xnode *);
+/* A session adopted here registers from its live node: hibernating
+   pseudo hc goes, what we sent it since moves onto q (csm_resend). */
+void		 csm_readopt(struct xconn *, struct xnode *,
+		    struct csm_stanzas *);
+void		 csm_resend(struct xconn *, struct csm_stanzas *);
 
 /* smwake.c: a hibernating SM session whose node comes back with it */
 /* <bind> n of session jid on link l: it wakes there if it hibernates. */

@@ -925,6 +925,18 @@ clead_send_all(struct xnode *f)
 	free(s);
 }
 
+/* Whether a follower is linked to us. */
+int
+clead_linked(void)
+{
+	struct cfwd_link	*l;
+
+	TAILQ_FOREACH(l, &links, entry)
+		if (!l->holder && !l->dead)
+			return (1);
+	return (0);
+}
+
 /*
  * Leader: stanza n (borrowed), number h of our SM session to, copied to
  * every follower (a holder keeps it for its next link).

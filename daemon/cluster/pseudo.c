@@ -13,6 +13,7 @@
  * delivered once (link.c, clink_origin_new).
  */
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include "xmalloc.h"
 #include "xmpp/xmpp.h"
 #include "cluster/fwd.h"
+#include "cluster/smtab.h"
 
 static struct xconn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct reaper	*pseudo_reaper;
@@ -538,6 +540,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 	const char	*roster = xnode_attr(n, "roster");
 	const char	*carbons = xnode_attr(n, "carbons");
 	const char	*said = xnode_attr(n, "announced");
+	struct csm_stanzas resend = TAILQ_HEAD_INITIALIZER(resend);
 	struct xconn	*c;
 	struct xnode	*p;
 	char		*max;
@@ -547,12 +550,21 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 		return;
 	if (clink_find(l, XC_CLIENT, jid) == NULL)
 		csm_wake(l, jid, n);	/* a hibernating SM session wakes */
+	if ((c = clink_find(csm_hib_link(), XC_CLIENT, jid)) != NULL) {
+		/* Adopted from its copy, but its node (the leader before
+		 * us, paused or stepped down) is alive: its registration
+		 * wins, and gets what we sent the session meanwhile. */
+		log_info("cpseudo_bind: %s on %s: no longer hibernating here",
+		    jid, l->addr);
+		csm_readopt(c, n, &resend);
+	}
 	if ((c = clink_find(l, XC_CLIENT, jid)) != NULL)
 		quiet = c->available;
 	else {
 		quiet = !l->announce && said != NULL && strcmp(said, "1") == 0;
 		if ((c = cpseudo_new(l, XC_CLIENT, jid)) == NULL) {
 			log_warnx("cpseudo_bind: %s: bad JID %s", l->addr, jid);
+			csm_resend(NULL, &resend);
 			return;
 		}
 		if ((max = db_config_get(mmpd->db,
@@ -564,6 +576,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 			    l->addr, cond);
 			cpseudo_kill(l, jid, cond, "too many sessions");
 			xconn_free(c);
+			csm_resend(NULL, &resend);
 			return;
 		}
 		TAILQ_INSERT_TAIL(&l->pseudos, c, entry);
@@ -573,6 +586,7 @@ cpseudo_bind(struct cfwd_link *l, struct xnode *n)
 	}
 	cpseudo_carried_del(l, jid);		/* it is back */
 	csm_seed(l, c, n);			/* an SM session's mirror */
+	csm_resend(c, &resend);
 	if (roster != NULL && strcmp(roster, "1") == 0)
 		c->roster_wanted = 1;
 	c->carbons = carbons != NULL && strcmp(carbons, "1") == 0;

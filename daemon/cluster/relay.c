@@ -127,6 +127,8 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 			return;
 		if (csm_lead_send(c, n, 0, &k) == -1)
 			crelay_refuse(l, c, n);
+		else
+			clead_copy_all(c->full, k, n);	/* for the next leader */
 		return;
 	}
 	if (l->dead)

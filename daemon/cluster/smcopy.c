@@ -2,26 +2,29 @@
  * Stream management across the cluster: what survives a change of
  * leader (smlead.c and smup.c do the rest).
  *
- * The leader's own SM sessions have a second copy on every follower:
- * each follower's table (smtab.c) holds an entry per such session (not
+ * The leader's own SM sessions, and the sessions that hibernate at the
+ * leader (their node died), have a second copy on every follower: each
+ * follower's table (smtab.c) holds an entry per such session (not
  * local, no connection) with its counters and the stanzas its client
  * has not acknowledged. Every stanza the session is sent goes to each
  * follower as a numbered <d m='h'> frame (relay.c, crelay_copy), kept
  * until acknowledged like any <d>, so the leader's <ack> to the node of
  * the stanza's sender waits until every follower has the copy. A
- * follower that becomes leader turns its copies into hibernating
- * sessions (smlead.c), registers their origins (a sender's node replays
- * what the dead leader did not acknowledge: dropped as seen), and keeps
- * them out of the sessions that died with the leader.
+ * follower that becomes leader (the leader died, or handed over: it
+ * shut down, or it stepped down and stays) turns its copies into
+ * hibernating sessions (smlead.c), registers their origins (a sender's
+ * node replays what the old leader did not acknowledge: dropped as
+ * seen), and keeps them out of the sessions that died with the leader.
  *
  * A follower keeps the same for its own SM sessions (from the core's
  * hooks), and registers them with a new leader with their counters and
  * unacknowledged stanzas, which seed its mirror.
  *
  * leader to follower:
- *   <mon jid id in k acked>[<p>presence</p>]<q>stanzas</q></mon>
+ *   <mon jid id in k acked [hib='ms']>[<p>presence</p>]<q>stanzas</q></mon>
  *			a session of ours: acked+1 .. k (sent after a
- *			follower registers, and when the presence changes)
+ *			follower registers, and when the presence changes);
+ *			hib: it hibernates here, for ms already
  *   <d n to m='h'>stanza</d>	stanza h of our session to
  *   <ma jid h in/>	its client acknowledged h
  *   <moff jid/>	the session ended or moved
@@ -40,6 +43,7 @@
 #include <string.h>
 
 #include "cluster/cluster.h"
+#include "cluster/net.h"
 #include "log.h"
 #include "xml/xml.h"
 #include "xmalloc.h"
@@ -57,14 +61,19 @@ csm_copy_mon(struct csm_entry *e)
 	struct csm_stanza	*s;
 	struct xconn		*c;
 	struct xnode		*f, *w;
+	int64_t			 age;
 
 	f = clink_frame("mon", "jid", e->full);
 	xnode_set_attr(f, "id", e->id);
 	clink_set_num(f, "in", e->in);
 	clink_set_num(f, "k", e->k);
 	clink_set_num(f, "acked", e->acked);
-	if ((c = clink_find(NULL, XC_CLIENT, e->full)) != NULL &&
-	    c->available && c->presence != NULL) {
+	if (e->hib_ms != 0) {
+		age = cnet_now_ms() - e->hib_ms;
+		clink_set_num(f, "hib", age > 0 ? (uint64_t)age : 0);
+	}
+	c = e->local ? clink_find(NULL, XC_CLIENT, e->full) : e->c;
+	if (c != NULL && c->available && c->presence != NULL) {
 		w = xnode_add(f, "p", NULL);
 		clink_add_stanza(w, c->presence);
 	}
@@ -74,21 +83,27 @@ csm_copy_mon(struct csm_entry *e)
 	return (f);
 }
 
-/* Leader: our session e enabled SM (or its presence changed): tell all. */
+/*
+ * Leader: our session e enabled SM (or its presence changed), or a
+ * session hibernates here: tell all.
+ */
 void
 csm_copy_on(struct csm_entry *e)
 {
 	clead_send_all(csm_copy_mon(e));
 }
 
-/* Leader: a follower registered: the state of each of our SM sessions. */
+/*
+ * Leader: a follower registered: the state of each of our SM sessions
+ * and of each that hibernates here.
+ */
 void
 csm_copy_snapshot(struct cfwd_link *l)
 {
 	struct csm_entry	*e;
 
 	for (e = csmtab_first(); e != NULL; e = csmtab_next(e))
-		if (e->local)
+		if (e->local || e->hib_ms != 0)
 			clink_send(l, csm_copy_mon(e));
 }
 
@@ -104,7 +119,8 @@ csm_copy_ack(struct csm_entry *e)
 	clead_send_all(f);
 }
 
-/* Leader: our session full ended or moved: the copies go. */
+/* Leader: our session full (or one hibernating) ended or moved: the
+ * copies go. */
 void
 csm_copy_off(const char *full)
 {
@@ -140,7 +156,7 @@ csm_copy_frame(uint64_t lid, struct xnode *n)
 	const char		*name = xnode_name(n);
 	const char		*jid = xnode_attr(n, "jid"), *id;
 	struct csm_entry	*e;
-	uint64_t		 in, k, acked, h;
+	uint64_t		 in, k, acked, h, hib;
 
 	if (strcmp(name, "mon") != 0 && strcmp(name, "ma") != 0 &&
 	    strcmp(name, "moff") != 0)
@@ -169,6 +185,8 @@ csm_copy_frame(uint64_t lid, struct xnode *n)
 		return (1);
 	e = csmtab_add(id, jid, (uint32_t)in, (uint32_t)acked);
 	e->owner = lid;
+	if (clink_num(xnode_attr(n, "hib"), &hib) == 0)
+		e->copy_hib_ms = cnet_now_ms() - (int64_t)hib;
 	xnode_set_ns(n, NULL);
 	csm_copy_fill(e, n);
 	if (e->k != (uint32_t)k)
@@ -223,9 +241,11 @@ csm_copy_clear(void)
 }
 
 /*
- * We lead now, after the leader we followed died: its SM sessions we
- * have copies of hibernate here (smlead.c) and are not among the
- * sessions that died with it (orphans).
+ * We lead now, after the leader we followed died, shut down or stepped
+ * down: the SM sessions we have copies of (its own, and those that
+ * hibernated there) hibernate here (smlead.c), for what is left of
+ * their time, and are not among the sessions that died with it
+ * (orphans). One whose node is alive registers it again (csm_seed).
  */
 void
 csm_promote(struct cfwd_jids *orphans)
@@ -252,8 +272,65 @@ csm_promote(struct cfwd_jids *orphans)
 		}
 		e->c = c;
 		e->owner = 0;
+		e->adopted = 1;
+		e->adopt_k = e->k;
 		csm_hib_start(e);
 	}
+}
+
+/*
+ * Leader: link l's node registers (<bind> n) session hc->full, which we
+ * adopted from its copy and which hibernates here (pseudo hc): its node,
+ * the leader before us, is alive after all (it was paused, or stepped
+ * down). hc goes; what we numbered for the session since we adopted it
+ * (its node never got that) moves onto q (empty, initialised; the
+ * caller's, csm_resend), to be sent to its new pseudo once seeded.
+ */
+void
+csm_readopt(struct xconn *hc, struct xnode *n, struct csm_stanzas *q)
+{
+	struct csm_entry	*e;
+	struct csm_stanza	*s, *cp;
+	const char		*id = xnode_attr(n, "sm");
+
+	if ((e = csmtab_by_full(hc->full)) != NULL && e->c == hc &&
+	    e->adopted && id != NULL && strcmp(e->id, id) == 0) {
+		TAILQ_FOREACH(s, &e->mirror, entry) {
+			if ((uint32_t)(s->h - e->adopt_k) == 0 ||
+			    (uint32_t)(s->h - e->adopt_k) >
+			    (uint32_t)(e->k - e->adopt_k))
+				continue;
+			cp = xcalloc(1, sizeof(*cp));
+			cp->h = s->h;
+			cp->st = xnode_copy(s->st);
+			TAILQ_INSERT_TAIL(q, cp, entry);
+		}
+	}
+	cpseudo_drop(hc, 0);
+}
+
+/*
+ * Leader: send SM session c (a pseudo just registered; NULL: none) the
+ * stanzas of q (csm_readopt), numbered after what its node counts; q is
+ * emptied.
+ */
+void
+csm_resend(struct xconn *c, struct csm_stanzas *q)
+{
+	struct csm_stanza	*s;
+	size_t			 n = 0;
+
+	while ((s = TAILQ_FIRST(q)) != NULL) {
+		TAILQ_REMOVE(q, s, entry);
+		if (c != NULL && !c->closing)
+			cfwd_send(c, s->st);
+		xnode_free(s->st);
+		free(s);
+		n++;
+	}
+	if (n > 0 && c != NULL)
+		log_info("csm_resend: %s: %zu stanzas sent to it while it "
+		    "hibernated here", c->full, n);
 }
 
 /*

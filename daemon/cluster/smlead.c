@@ -75,6 +75,7 @@ static void	 csm_hib_check(evutil_socket_t, short, void *);
 static void	 csm_hib_soon(void);
 static int64_t	 csm_resume_ms(void);
 static void	 csm_end(struct csm_entry *);
+static void	 csm_end_message(const char *, const char *, struct xnode *);
 static struct csm_entry *csm_of(const struct xconn *);
 static void	 csm_answer(struct cfwd_link *, uint64_t, const char *);
 static void	 csm_smon(struct cfwd_link *, struct xnode *);
@@ -311,16 +312,25 @@ csm_hibernate(struct xconn *c)
 	return (1);
 }
 
-/* Entry e's session (a pseudo on hib) hibernates from now on. */
+/*
+ * Entry e's session (a pseudo on hib) hibernates from now on (or since
+ * its copy says, if it hibernated at the leader before us): every
+ * follower gets a copy, as of our own sessions, for the next leader.
+ */
 void
 csm_hib_start(struct csm_entry *e)
 {
-	e->hib_ms = cnet_now_ms();
+	int64_t		 now = cnet_now_ms();
+
+	e->hib_ms = e->copy_hib_ms != 0 && e->copy_hib_ms < now ?
+	    e->copy_hib_ms : now;
+	e->copy_hib_ms = 0;
 	e->hib_k = e->k;
 	nhib++;
 	log_info("csm_hib_start: %s hibernates: %zu stanzas unacknowledged, "
 	    "%lld s to resume", e->full, e->nmirror,
-	    (long long)(csm_resume_ms() / 1000));
+	    (long long)((csm_resume_ms() - (now - e->hib_ms)) / 1000));
+	csm_copy_on(e);
 	csm_hib_soon();
 }
 
@@ -328,8 +338,11 @@ csm_hib_start(struct csm_entry *e)
 void
 csm_hib_stop(struct csm_entry *e)
 {
-	if (e->hib_ms != 0)
+	if (e->hib_ms != 0) {
 		nhib--;
+		if (cfwd_role_get() == CFWD_LEADER)
+			csm_copy_off(e->full);	/* its node has it again */
+	}
 	e->hib_ms = 0;
 }
 
@@ -353,10 +366,10 @@ csm_dropped(struct xconn *c)
 
 	if ((e = csm_of(c)) == NULL)
 		return;
+	if ((e->local || e->hib_ms != 0) && cfwd_role_get() == CFWD_LEADER)
+		csm_copy_off(e->full);
 	if (e->hib_ms != 0)
 		nhib--;
-	if (e->local && cfwd_role_get() == CFWD_LEADER)
-		csm_copy_off(e->full);
 	csmtab_del(e);
 }
 
@@ -393,9 +406,10 @@ csm_hib_check(evutil_socket_t fd, short what, void *arg)
  * A hibernating session's time is up: it ends as a closed session does
  * (unavailable presence to its contacts) and what its client did not
  * acknowledge is routed again from its sender to the session, now gone
- * (cpseudo_back, RFC 6121 8.5.3.2): a message to the account (its other
- * resources, or offline storage), an iq request answered with an error;
- * presence and errors are dropped.
+ * as the core's ended sessions do: a chat or normal message with a body
+ * to the account's offline storage (csm_end_message), an iq request
+ * routed again from its sender to the session, now gone (cpseudo_back,
+ * RFC 6121 8.5.3.2: answered with an error); the rest is dropped.
  */
 static void
 csm_end(struct csm_entry *e)
@@ -403,7 +417,7 @@ csm_end(struct csm_entry *e)
 	struct csm_stanzas	 q;
 	struct csm_stanza	*s;
 	struct xconn		*c = e->c;
-	char			*full;
+	char			*full, *bare;
 	const char		*name, *type;
 
 	log_info("csm_end: %s did not resume in time: %zu stanzas "
@@ -411,8 +425,10 @@ csm_end(struct csm_entry *e)
 	TAILQ_INIT(&q);
 	csmtab_take(e, &q);
 	full = xstrdup(e->full);
+	bare = xstrdup(e->bare);
 	nhib--;
 	e->hib_ms = 0;
+	csm_copy_off(full);
 	csmtab_del(e);		/* before the drop: nothing is mirrored */
 	if (c != NULL)
 		cpseudo_drop(c, 1);
@@ -420,20 +436,47 @@ csm_end(struct csm_entry *e)
 		TAILQ_REMOVE(&q, s, entry);
 		name = xnode_name(s->st);
 		type = xnode_attr(s->st, "type");
-		/*
-		 * The one call site of a mirrored message at the timeout:
-		 * with offline storage (offline_store, branch offline) the
-		 * router stores it for an account with no available
-		 * session.
-		 */
-		if (strcmp(name, "message") == 0 || (strcmp(name, "iq") == 0 &&
-		    type != NULL && (strcmp(type, "get") == 0 ||
-		    strcmp(type, "set") == 0)))
+		if (strcmp(name, "message") == 0)
+			csm_end_message(bare, full, s->st);
+		else if (strcmp(name, "iq") == 0 && type != NULL &&
+		    (strcmp(type, "get") == 0 || strcmp(type, "set") == 0))
 			cpseudo_back(NULL, XC_CLIENT, full, 0, 0, s->st);
 		xnode_free(s->st);
 		free(s);
 	}
 	free(full);
+	free(bare);
+}
+
+/*
+ * Message st (ours to change) that the session full of account bare
+ * did not acknowledge before it ended: a chat or normal one with a body
+ * goes to the account's offline storage (offline_store: through the log,
+ * delivered with a delay stamp at the account's next available
+ * presence); refused (over the cap), it is routed again from its sender
+ * (cpseudo_back: another resource, or service-unavailable to the
+ * sender). A carbon was a copy for that session only; other types are
+ * dropped.
+ */
+static void
+csm_end_message(const char *bare, const char *full, struct xnode *st)
+{
+	const char	*type = xnode_attr(st, "type");
+
+	if (type != NULL && strcmp(type, "chat") != 0 &&
+	    strcmp(type, "normal") != 0)
+		return;
+	if (xnode_child(st, "sent", NS_CARBONS) != NULL ||
+	    xnode_child(st, "received", NS_CARBONS) != NULL ||
+	    xnode_child(st, "body", NULL) == NULL)
+		return;
+	xnode_set_attr(st, "to", bare);
+	if (offline_store(bare, st) == 0)
+		return;
+	log_info("csm_end_message: %s: offline storage refused a message: "
+	    "routed again", bare);
+	xnode_set_attr(st, "to", full);
+	cpseudo_back(NULL, XC_CLIENT, full, 0, 0, st);
 }
 
 /*
@@ -492,10 +535,10 @@ csm_lead_resume(struct cfwd_link *at, uint64_t rid, const char *id,
 		presence = xnode_copy(old->presence);
 	if (e->hib_ms != 0)
 		nhib--;
-	e->hib_ms = 0;
 	e->c = NULL;			/* it moves: the entry stays */
-	if (e->local)
+	if (e->local || e->hib_ms != 0)
 		csm_copy_off(e->full);	/* no longer ours */
+	e->hib_ms = 0;
 	e->local = 0;
 	e->in_seq = 0;
 	if (old != NULL && old->remote == NULL) {
@@ -733,7 +776,8 @@ csm_lead_answer(struct xconn *c, uint32_t in)
 /*
  * We step down (or exit): forget the hibernating sessions and every
  * entry but those of our own sessions (a follower keeps them, for the
- * next leader).
+ * next leader). The followers keep their copies of the hibernating ones
+ * (no <moff>): the next leader adopts them (csm_promote).
  */
 void
 csm_lead_stop(void)
@@ -741,14 +785,40 @@ csm_lead_stop(void)
 	struct csm_entry	*e, *next;
 	struct xconn		*c;
 
-	if (hib_ready)
-		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
-			cpseudo_drop(c, 0);
-	nhib = 0;
 	for (e = csmtab_first(); e != NULL; e = next) {
 		next = csmtab_next(e);
 		if (!e->local)
 			csmtab_del(e);
+	}
+	nhib = 0;
+	if (hib_ready)
+		while ((c = TAILQ_FIRST(&hib.pseudos)) != NULL)
+			cpseudo_drop(c, 0);
+}
+
+/*
+ * The daemon stops (SIGTERM): a leader with followers hands its SM
+ * sessions on. They hibernate here until the exit (sm_keep_all: their
+ * streams get system-shutdown, but no unavailable presence goes out,
+ * nothing is routed on, no <moff>), so what is routed to them until we
+ * hand over is numbered and copied to every follower as before; the
+ * follower that leads next adopts the copies (csm_promote), with those
+ * of the sessions hibernating here. A follower linked to its leader
+ * does the same: no <unbind>, so the leader's mirror stays and the
+ * sessions hibernate there once our link is gone for good.
+ */
+void
+csm_shutdown(void)
+{
+	switch (cfwd_role_get()) {
+	case CFWD_LEADER:
+		if (clead_linked())
+			(void)sm_keep_all();
+		break;
+	case CFWD_FOLLOWER:
+		if (cfwd_uplink() != NULL)
+			(void)sm_keep_all();
+		break;
 	}
 }
 

@@ -43,6 +43,11 @@ struct csm_entry {
 	uint32_t		 acked;		/* acknowledged by its client */
 	int64_t			 hib_ms;	/* hibernating since, or 0 */
 	uint32_t		 hib_k;		/* k when it began to */
+	uint32_t		 adopt_k;	/* k when adopted from a copy */
+	int			 adopted;	/* adopted from a copy */
+	int64_t			 copy_hib_ms;	/* of a copy: its session
+						   hibernates at the leader
+						   since (our clock), or 0 */
 	struct csm_stanzas	 mirror;	/* acked < h <= k */
 	size_t			 nmirror;
 	size_t			 mbytes;

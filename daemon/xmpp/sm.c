@@ -74,6 +74,7 @@ struct xsm {
 	unsigned	 hibernating:1;
 	unsigned	 pending:1;	/* a resume the layer above looks up */
 	unsigned	 silent:1;	/* sm_drop: end without a word */
+	unsigned	 kept:1;	/* sm_keep_all: hibernates until exit */
 };
 
 static int	 xsm_cmp(struct xsm *, struct xsm *);
@@ -879,6 +880,42 @@ int
 sm_hibernating(const struct xconn *c)
 {
 	return (c->sm != NULL && c->sm->hibernating);
+}
+
+/*
+ * The daemon stops, but the layer above keeps copies of its SM sessions
+ * (another node adopts them): each resumable session hibernates now
+ * (its stream then gets the stream error of the stop like any) and
+ * stays bound, queueing what it is sent (sm_sent runs: the copies get
+ * it), until the exit, which ends it without a word. How many.
+ */
+size_t
+sm_keep_all(void)
+{
+	struct xsm	*sm;
+	size_t		 n = 0;
+
+	RB_FOREACH(sm, xsms, &xsms) {
+		if (!sm->resume || sm->pending || sm->c == NULL ||
+		    sm->c->closing)
+			continue;
+		if (!sm->hibernating && !sm_hibernate(sm->c))
+			continue;
+		sm->silent = 1;
+		sm->kept = 1;
+		n++;
+	}
+	if (n > 0)
+		log_info("sm_keep_all: %zu SM sessions hibernate until exit: "
+		    "they resume elsewhere", n);
+	return (n);
+}
+
+/* Whether c holds a session kept until exit (sm_keep_all). */
+int
+sm_kept(const struct xconn *c)
+{
+	return (c->sm != NULL && c->sm->kept);
 }
 
 /*

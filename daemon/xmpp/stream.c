@@ -756,9 +756,10 @@ xconn_next(struct xconn *c)
 }
 
 /*
- * Close every stream with a stream error (xmpp disable, shutdown). Closing
- * one stream can close others (presence to a slow reader), so we walk a
- * copy of the list: nothing is freed before the reaper runs.
+ * Close every stream with a stream error (xmpp disable, shutdown), but
+ * the SM sessions kept until exit (sm_keep_all). Closing one stream can
+ * close others (presence to a slow reader), so we walk a copy of the
+ * list: nothing is freed before the reaper runs.
  */
 void
 xconn_close_all(const char *cond)
@@ -775,7 +776,8 @@ xconn_close_all(const char *cond)
 	TAILQ_FOREACH(c, &xconns, entry)
 		all[n++] = c;
 	for (i = 0; i < n; i++)
-		xconn_error(all[i], cond, NULL);
+		if (!sm_kept(all[i]))	/* kept until exit: sm_keep_all */
+			xconn_error(all[i], cond, NULL);
 	free(all);
 }
 
@@ -889,11 +891,17 @@ xconn_tick(evutil_socket_t fd, short what, void *arg)
 void
 xconn_free_all(void)
 {
-	struct xconn	*c;
+	struct xconn	*c, *next;
 	struct event	*tick;
 	struct timeval	 tv;
 	int		 ms;
 
+	/* Sessions kept until exit (sm_keep_all) end now, silently. */
+	for (c = TAILQ_FIRST(&xconns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (sm_kept(c) && !c->closing)
+			xconn_close(c);
+	}
 	tick = evtimer_new(mmpd->base, xconn_tick, NULL);
 	for (ms = 0; ms < XCONN_EXIT_MSECS && (!TAILQ_EMPTY(&xconns) ||
 	    !TAILQ_EMPTY(&graveyard)); ms += 10) {

@@ -395,6 +395,11 @@ int		 sm_hibernating(const struct xconn *);
    presence, no offline storage, no error replies, no hooks but the router
    unbind (it moved: another node resumed it). */
 void		 sm_drop(struct xconn *);
+/* The daemon stops and the layer above has copies of its SM sessions:
+   each resumable one hibernates now, stays bound until exit (what it is
+   sent is queued and counted, sm_sent), and ends then without a word;
+   their streams still get the stop's stream error. How many. */
+size_t		 sm_keep_all(void);
 /* The answer to the sm_resume hook for the new stream whose serial is s:
    it becomes session full (resource of the same account), with inbound
    count in, the client's h out_acked, the broadcast presence (may be NULL)

@@ -232,6 +232,8 @@ void		 sm_element(struct xconn *, struct xnode *);
 int		 sm_hibernate(struct xconn *);
 /* Whether c's session ends silently (sm_drop). */
 int		 sm_silent(const struct xconn *);
+/* Whether c holds a session kept until exit (sm_keep_all). */
+int		 sm_kept(const struct xconn *);
 /* c's session ended: unacknowledged stanzas routed on, sm_off, freed. */
 void		 sm_closed(struct xconn *);
 /* A stream-less connection of this node, not listed (conn.c). */

@@ -904,6 +904,7 @@ import members  # noqa: E402,F401 (membership changes under faults)
 import order  # noqa: E402,F401 (order across lost quorum, a paused leader)
 import carbons  # noqa: E402,F401 (XEP-0280 copies across nodes, failover)
 import smresume  # noqa: E402,F401 (stream management resumes anywhere)
+import smhandover  # noqa: E402,F401 (SM sessions across leaders)
 import offline  # noqa: E402,F401 (offline messages, issue 13)
 import smfault  # noqa: E402,F401 (SM sessions of paused nodes)
 

@@ -25,9 +25,9 @@ smabandon   bob's node dies; he resumes on A and leaves at once: the
             session hibernates at the leader again and ends in time
 smtimeout   bob on follower B, B killed -9, bob comes back only after
             the resumption timeout (MMPD_SM_RESUME_SECS, short here):
-            <failed/>; what was sent to him meanwhile went on to his
-            account (offline storage once branch offline is merged: for
-            now, his other session gets it)
+            <failed/>; what was sent to him meanwhile went to his
+            account's offline storage: he logs in on another node and
+            gets it as offline messages (delay stamps), in order, once
 """
 
 import asyncio
@@ -38,13 +38,14 @@ import sys
 import threading
 import time
 
-from clib import (Cluster, Failed, Sender, check, login, scenario, until,
-                  w, wait_new_leader)
+from clib import (DOMAIN, Cluster, Failed, Sender, check, login, scenario,
+                  until, w, wait_new_leader)
 
 # Last on the path: tests/interop's modules must not hide the scenarios'.
 sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                              '..', 'interop'))
 import ixlib  # noqa: E402
+from offline import login_delay  # noqa: E402
 
 NS_SM = 'urn:xmpp:sm:3'
 NS_CLIENT = 'jabber:client'
@@ -258,13 +259,14 @@ def exactly_once(got, senders, errors_of):
 
 
 async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
-                          smid, resume_on, wait_leader=None, keep=None):
+                          smid, resume_on, wait_leader=None, keep=None,
+                          stop=None):
     """With bob's SM client c on node dead and senders running: wait for
     some messages, kill -9 dead (None: drop bob's connection, his node
     lives), let the senders go on a little, resume on resume_on; then
     check exactly once. bob "loses" his last FORGET stanzas (all after
-    the first keep he handled, if keep is given). Returns the new
-    client."""
+    the first keep he handled, if keep is given); stop, if given, ends
+    his node instead of kill -9 (awaited). Returns the new client."""
     reader = Reader(c)
     await until(lambda: (len(c.bodies) >= 30, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
@@ -273,7 +275,10 @@ async def kill_and_resume(t, c, leader, dead, survivor, senders, errs,
     await until(lambda: (len(c.bodies) >= 40, len(c.bodies)), w(20),
                 lambda n: 'bob got %s messages before the kill' % n)
     t0 = time.monotonic()
-    if dead is not None:
+    if stop is not None:
+        await stop()
+        await reader.join(drain=True)
+    elif dead is not None:
         dead.kill9()
         await reader.join(drain=True)
     else:
@@ -395,11 +400,13 @@ async def smleader(t):
 
 @scenario()
 async def smtimeout(t):
+    """(The docstring of this file.) Then bob logs in (no resumption)
+    on a third node: what he did not acknowledge comes as offline
+    messages, each with a delay stamp, in order, once."""
     os.environ['MMPD_SM_RESUME_SECS'] = str(RESUME_SECS)
     c = Cluster(t, 3)
     leader, (a, b), _ = await c.form_with_users()
     alice = await login(t, a, 'alice', 'a')
-    bob_other = await login(t, leader, 'bob', 'other')
     bob, jid, smid = await sm_login(b, 'bob', 'sm')
     t.streams.append(bob)
     reader = Reader(bob)
@@ -412,28 +419,47 @@ async def smtimeout(t):
     before = list(bob.bodies)
     await asyncio.sleep(0.5)
     await s.stop()
-    # The hibernating session ends after RESUME_SECS: what bob did not
-    # acknowledge goes to his account (his other session, here).
+    # The hibernating session ends after RESUME_SECS at the leader: what
+    # bob did not acknowledge goes to his account's offline storage.
     start = time.monotonic()
-    acc = accepted(s, alice.inbox.items)
-    missing = [x for x in acc if x not in before]
-
-    def other_has():
-        have = [st['body'] for st in bob_other.inbox.items
-                if st.name == 'message' and st['body']]
-        return all(m in have for m in missing), len(missing)
-    await until(other_has, w(RESUME_SECS + 15),
-                lambda n: '%d messages never reached bob\'s account' % n)
+    await until(lambda: ('did not resume in time' in leader.log_text(),
+                         None), w(RESUME_SECS + 15),
+                'the leader to end bob\'s hibernating session')
     waited = time.monotonic() - start
+    acc = accepted(s, alice.inbox.items)
     check(len(acc) == len(s.bodies), '%d of %d messages to the '
           'hibernating session answered with an error' % (
               len(s.bodies) - len(acc), len(s.bodies)))
+    missing = [x for x in acc if x not in before]
     c2, ans = await sm_resume(a, 'bob', smid, h)
     t.streams.append(c2)
     check(ixlib.local(ans.tag) == 'failed', 'resumed after the timeout: %s'
           % ixlib.tostr(ans))
-    t.note('%d accepted, %d unacknowledged went to the account %.1fs '
-           'after the kill' % (len(acc), len(missing), waited))
+    # bob back, on another node: the offline messages, with delay stamps.
+    bob2 = await login_delay(t, a, 'bob', 'back')
+
+    def got_all():
+        have = [st['body'] for st in bob2.inbox.items
+                if st.name == 'message' and st['body']]
+        return all(m in have for m in missing), len(have)
+    await until(got_all, w(15), lambda n: 'bob has %d offline messages; '
+                '%d were missing' % (n, len(missing)))
+    got = [st for st in bob2.inbox.items
+           if st.name == 'message' and st['body']]
+    bodies = [st['body'] for st in got]
+    extra = [x for x in bodies if x not in missing and x not in before]
+    twice = [x for x in set(bodies) if bodies.count(x) > 1]
+    nums = [int(x.split()[-1]) for x in bodies]
+    check(not extra and not twice and nums == sorted(nums),
+          'offline messages: %s' % bodies)
+    undated = [st['body'] for st in got if st['delay']['stamp'] is None or
+               st['delay']['from'] is None or
+               st['delay']['from'].bare != DOMAIN]
+    check(not undated, 'offline messages without a delay stamp from %s: '
+          '%s' % (DOMAIN, undated))
+    t.note('%d accepted, %d unacknowledged stored offline, the session '
+           'ended %.1fs after the kill; %d offline messages on login '
+           'elsewhere' % (len(acc), len(missing), waited, len(bodies)))
 
 
 @scenario()
