@@ -4,16 +4,16 @@ that trims its queue by it loses nothing when the follower dies.
 scenarios.py imports this file; run them as any other (scenarios.py
 NAME).
 
-smsafe      follower B is cut off (nftables): bob (a raw SM client) on
-            B sends alice on follower A numbered messages and <r/>; B
-            is killed -9 with them held for the leader, the cut heals,
-            bob resumes on A
-            and resends, as a client does, what neither <a h/> nor
+smsafe      follower B is cut off (nftables) to the end: bob (a raw SM
+            client) on B sends alice on follower A numbered messages
+            and <r/>; B is killed -9 with them held for the leader;
+            once the leader says bob's session hibernates, bob resumes
+            on A and resends, as a client does, what neither <a h/> nor
             <resumed h/> covered: every message arrives exactly once
             (before: <a h/> covered the messages B only held for the
             leader, the client dropped them, and they were lost)
-smsafeack   the leader paused (SIGSTOP); bob's <a h/> leaves the held messages out;
-            the leader goes on: B sends bob an unsolicited <a h/> that
+smsafeack   the leader paused (SIGSTOP); bob's <a h/> leaves the held
+            messages out; the leader goes on: B sends bob an unsolicited <a h/> that
             covers them once the leader acknowledged them
 """
 
@@ -82,15 +82,24 @@ async def smsafe(t):
     await asyncio.to_thread(ask_until, bob, 1)
     await nft_partition(b.addr, [leader.addr, a.addr])
     try:
-        bodies = await asyncio.to_thread(send_numbered, bob, to, 'safe')
-        told = await asyncio.to_thread(ask, bob)
-        b.kill9()
+        await cut_off_and_back(t, leader, a, b, bob, jid, smid, alice)
     finally:
         await nft_heal()
+
+
+async def cut_off_and_back(t, leader, a, b, bob, jid, smid, alice):
+    """smsafe with B cut off: the partition stays until the end, so that
+    what B's kernel still has to send after the kill never arrives."""
+    to = alice.boundjid.full
+    bodies = await asyncio.to_thread(send_numbered, bob, to, 'safe')
+    told = await asyncio.to_thread(ask, bob)
+    b.kill9()
     # A client drops from its queue what an <a h/> covered.
     queue = [(i + 2, body) for i, body in enumerate(bodies)
              if i + 2 > told]
-    await wait_new_leader([leader, a], time.monotonic(), w(15))
+    await until(lambda: ('%s hibernates' % jid in leader.log_text(), None),
+                w(20), lambda _: 'bob\'s session to hibernate on %s' %
+                leader.name)
     bob2, ans = await sm_resume(a, 'bob', smid, bob.h)
     t.streams.append(bob2)
     check(ixlib.local(ans.tag) == 'resumed', 'no <resumed/>: %s' %
