@@ -258,7 +258,7 @@ int		 csm_resume_hook(struct xconn *, const char *, uint32_t);
 /* SM session c ended for good. */
 void		 csm_off(struct xconn *);
 /* The server is about to tell c's client it handled in stanzas. */
-void		 csm_answer_hook(struct xconn *, uint32_t);
+uint32_t	 csm_answer_hook(struct xconn *, uint32_t);
 
 /* smlead.c */
 /* The daemon stops: a linked member keeps its SM sessions resumable

@@ -117,6 +117,8 @@ struct cfwd_item {
 	size_t			 bytes;		/* all it takes */
 	int			 sent;		/* written to a leader */
 	int			 back;		/* CFWD_ITEM_*, or 0 */
+	char			*smid;		/* from's SM session, whose */
+	uint32_t		 smk;		/* inbound count it ends */
 };
 
 static struct cfwd_link	*uplink;		/* ours to the leader */
@@ -243,18 +245,47 @@ cfwd_up_close(void)
 	csm_up_lost();
 }
 
-/* Forget the stanzas the leader acknowledged, up to seq. */
+/*
+ * Forget the stanzas the leader acknowledged, up to seq; the SM sessions
+ * they came from may tell their clients more (csm_up_safe).
+ */
 static void
 cfwd_ack(uint64_t seq)
 {
-	struct cfwd_item	*it;
+	struct cfwd_queue	 done = TAILQ_HEAD_INITIALIZER(done);
+	struct cfwd_item	*it, *next;
 
 	while ((it = TAILQ_FIRST(&queue)) != NULL && it->seq <= seq) {
 		TAILQ_REMOVE(&queue, it, entry);
 		nqueue--;
 		qbytes -= it->bytes;
+		TAILQ_INSERT_TAIL(&done, it, entry);
+	}
+	TAILQ_FOREACH_SAFE(it, &done, entry, next) {
+		/* Once a session, after the last of its run. */
+		if (it->smid != NULL && (next == NULL || next->smid == NULL ||
+		    strcmp(next->smid, it->smid) != 0))
+			csm_up_safe(it->from, it->smid);
 		cfwd_item_free(it);
 	}
+}
+
+/*
+ * What the client of SM session c may be told of its inbound count in:
+ * not the stanzas it sent since one still kept for the leader.
+ */
+uint32_t
+cfwd_sm_safe(struct xconn *c, uint32_t in)
+{
+	struct cfwd_item	*it;
+	const char		*id;
+
+	if ((id = sm_id(c)) == NULL)
+		return (in);
+	TAILQ_FOREACH(it, &queue, entry)
+		if (it->smid != NULL && strcmp(it->smid, id) == 0)
+			return (it->smk - 1);
+	return (in);
 }
 
 /*
@@ -581,6 +612,7 @@ cfwd_item_free(struct cfwd_item *it)
 {
 	free(it->from);
 	xnode_free(it->stanza);
+	free(it->smid);
 	free(it->frame);
 	free(it);
 }
@@ -654,7 +686,7 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 {
 	struct cfwd_item	*it;
 	struct xnode		*st;
-	const char		*id;
+	const char		*id, *smid;
 	int			 role = cfwd_role_get();
 
 	if (role == CFWD_NONE) {
@@ -683,6 +715,12 @@ cfwd_stanza(struct xconn *from, struct xnode *n)
 	if (role == CFWD_FOLLOWER && from->kind == XC_CLIENT) {
 		presence_track(from, st);
 		carbons_track(from, st);	/* for a new leader */
+		if ((smid = sm_id(from)) != NULL) {
+			/* Not safe to acknowledge until the leader has it. */
+			it->smid = xstrdup(smid);
+			it->smk = sm_in(from);
+			it->bytes += strlen(smid) + 1;
+		}
 	}
 	TAILQ_INSERT_TAIL(&queue, it, entry);
 	nqueue++;
@@ -805,6 +843,8 @@ cfwd_drain(void)
 		else
 			cpseudo_route_from(NULL, it->kind, it->from, epoch,
 			    it->seq, it->stanza);
+		if (it->smid != NULL)
+			csm_up_safe(it->from, it->smid);
 		cfwd_item_free(it);
 	}
 }

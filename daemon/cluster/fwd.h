@@ -220,6 +220,8 @@ void		 cfwd_up_comp(struct xconn *, int);
 void		 cfwd_up_recheck(void);
 /* The number of stanzas kept for the leader. */
 size_t		 cfwd_queued(void);
+/* The inbound count of SM session c safe to tell its client (of in). */
+uint32_t	 cfwd_sm_safe(struct xconn *, uint32_t);
 /* Our epoch (this process), and the next number of one of our stanzas. */
 uint64_t	 cfwd_epoch(void);
 uint64_t	 cfwd_seq_next(void);
@@ -424,6 +426,8 @@ int		 csm_up_frame(struct xnode *);
 void		 csm_up_linked(struct cfwd_link *);
 /* The link to the leader is lost (pending resumptions wait on). */
 void		 csm_up_lost(void);
+/* Stanzas of SM session id of our session full left the queue. */
+void		 csm_up_safe(const char *, const char *);
 /* We lead now: the pending resumptions are answered here. */
 void		 csm_up_leads(void);
 /* At exit: the pending resumptions and their timer. */

@@ -287,13 +287,35 @@ csm_pending_free(struct csm_pending *p)
 
 /*
  * The sm_answer hook: the server is about to tell the client of c that
- * it handled in stanzas: a leader's copies of its session know it first.
+ * it handled in stanzas: a leader's copies of its session know it first;
+ * a follower tells only what the leader has acknowledged (the stanzas it
+ * still keeps for the leader die with it).
  */
-void
+uint32_t
 csm_answer_hook(struct xconn *c, uint32_t in)
 {
-	if (cfwd_role_get() == CFWD_LEADER)
+	if (cfwd_role_get() == CFWD_LEADER) {
 		csm_lead_answer(c, in);
+		return (in);
+	}
+	return (cfwd_sm_safe(c, in));
+}
+
+/*
+ * Follower: stanzas of SM session smid of our session full are no
+ * longer kept for the leader: its client may be told more.
+ */
+void
+csm_up_safe(const char *full, const char *smid)
+{
+	struct xconn	*c;
+	const char	*id;
+
+	if ((c = clink_find(NULL, XC_CLIENT, full)) == NULL ||
+	    c->remote != NULL || (id = sm_id(c)) == NULL ||
+	    strcmp(id, smid) != 0)
+		return;
+	sm_answer_more(c);
 }
 
 /* The sm_off hook: SM session c ended for good: its entry goes. */

@@ -240,12 +240,22 @@ router_sm_ack(struct xconn *c, uint32_t h, uint32_t in)
 		hooks.sm_ack(c, h, in);
 }
 
-/* The server is about to tell c's client it handled in (sm_answer). */
-void
+/*
+ * The server is about to tell c's client it handled in (sm_answer): the
+ * count to tell, never beyond in (what the layer above has safe).
+ */
+uint32_t
 router_sm_answer(struct xconn *c, uint32_t in)
 {
-	if (hooks.sm_answer != NULL)
-		hooks.sm_answer(c, in);
+	uint32_t	 h;
+
+	if (hooks.sm_answer == NULL)
+		return (in);
+	h = hooks.sm_answer(c, in);
+	/* Counts wrap (XEP-0198 section 5): h is at most in behind it. */
+	if ((uint32_t)(in - h) > UINT32_MAX / 2)
+		return (in);
+	return (h);
 }
 
 /* Whether the layer above looks for session previd for c (sm_resume). */

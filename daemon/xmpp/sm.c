@@ -62,6 +62,7 @@ struct xsm {
 	uint32_t	 out;		/* stanzas sent to it */
 	uint32_t	 acked;		/* ... and acknowledged by it */
 	uint32_t	 req;		/* out at our last <r/> */
+	uint32_t	 told;		/* our last <a h/>, <resumed h/> */
 	uint64_t	 hibseq;	/* order of hibernation */
 	int		 secs;		/* resume time */
 	struct xsm_item	*q;		/* ring of acked+1 .. out */
@@ -75,6 +76,7 @@ struct xsm {
 	unsigned	 pending:1;	/* a resume the layer above looks up */
 	unsigned	 silent:1;	/* sm_drop: end without a word */
 	unsigned	 kept:1;	/* sm_keep_all: hibernates until exit */
+	unsigned	 behind:1;	/* told is below in: more to tell */
 };
 
 static int	 xsm_cmp(struct xsm *, struct xsm *);
@@ -108,6 +110,7 @@ static void		 sm_leftovers(struct xconn *, struct xsm *);
 static void		 sm_hib_bound(struct xconn *);
 static void		 sm_bytes_bound(void);
 static size_t		 sm_bytes_max(void);
+static uint32_t		 sm_tell(struct xconn *);
 
 /* Order sessions by id. */
 static int
@@ -682,7 +685,7 @@ sm_resume(struct xconn *c, struct xnode *n)
 	else
 		xconn_close(old);
 	xasprintf(&s, "<resumed xmlns='" NS_SM "' previd='%s' h='%u'/>",
-	    sm->id, sm->in);
+	    sm->id, sm_tell(c));
 	xconn_send_raw(c, s);
 	free(s);
 	log_info("sm_resume: %s (%s) resumed, %u stanzas resent", c->full,
@@ -745,7 +748,7 @@ sm_resume_done(uint64_t s, const char *full, uint32_t in,
 		sm->resume = 0;
 	}
 	sm->ack_ev = evtimer_new(mmpd->base, sm_ack_timer, sm);
-	sm->in = in;
+	sm->in = sm->told = in;		/* the leader's count */
 	sm->out = sm->acked = sm->req = out_acked;
 	c->state = XS_READY;
 	c->since = time(NULL);
@@ -784,14 +787,52 @@ sm_element(struct xconn *c, struct xnode *n)
 		xconn_error(c, "unsupported-stanza-type", "stream management "
 		    "is not enabled");
 	else if (strcmp(name, "r") == 0) {
-		router_sm_answer(c, c->sm->in);	/* copies know it first */
-		xasprintf(&s, "<a xmlns='" NS_SM "' h='%u'/>", c->sm->in);
+		xasprintf(&s, "<a xmlns='" NS_SM "' h='%u'/>", sm_tell(c));
 		xconn_send_raw(c, s);
 		free(s);
 	} else if (strcmp(name, "a") == 0)
 		sm_ack(c, n);
 	else
 		xconn_error(c, "unsupported-stanza-type", name);
+}
+
+/*
+ * The count to tell c's client (<a h/>, <resumed h/>): what the layer
+ * above has safe of its inbound count (a cluster follower's stanzas
+ * still on their way to the leader are not); its copies know it first.
+ */
+static uint32_t
+sm_tell(struct xconn *c)
+{
+	struct xsm	*sm = c->sm;
+
+	sm->told = router_sm_answer(c, sm->in);
+	sm->behind = sm->told != sm->in;
+	return (sm->told);
+}
+
+/*
+ * The layer above has more of c's stanzas safe: if the client was told
+ * less than we handled, an unasked <a h/> with the new count (XEP-0198
+ * section 4: either party may send <a/> at any time), so that it can
+ * drop them from its queue.
+ */
+void
+sm_answer_more(struct xconn *c)
+{
+	struct xsm	*sm = c->sm;
+	uint32_t	 was;
+	char		*s;
+
+	if (sm == NULL || !sm->behind || sm->pending || sm->hibernating ||
+	    c->state != XS_READY || c->closing)
+		return;
+	was = sm->told;
+	if (sm_tell(c) == was)
+		return;
+	xasprintf(&s, "<a xmlns='" NS_SM "' h='%u'/>", sm->told);
+	xconn_send_raw(c, s);
+	free(s);
 }
 
 /* Whether c's session ends silently (sm_drop). */

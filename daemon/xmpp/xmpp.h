@@ -236,8 +236,9 @@ struct xconn {
  *	above: 0, 1 or -1 and done as roster_put. A store done(arg, NULL)
  *	is written here with its id, within the caps (offline.c).
  *   sm_answer: the server is about to tell the client of SM session c
- *	that it handled in stanzas (<a h/>); what the hook writes goes
- *	out before that.
+ *	that it handled in stanzas (<a h/>, <resumed h/>); what the hook
+ *	writes goes out before that. It returns the count to tell (at most
+ *	in: those the layer above has safe; the core keeps its own count).
  */
 struct db_roster;
 struct router_hooks {
@@ -264,7 +265,7 @@ struct router_hooks {
 		    void (*)(void *, const char *), void *);
 	int	(*offline_del)(const char *, long long,
 		    void (*)(void *, const char *), void *);
-	void	(*sm_answer)(struct xconn *, uint32_t);
+	uint32_t (*sm_answer)(struct xconn *, uint32_t);
 };
 
 /* server.c: the XMPP service as the rest of the daemon sees it */
@@ -400,6 +401,8 @@ void		 sm_drop(struct xconn *);
    sent is queued and counted, sm_sent), and ends then without a word;
    their streams still get the stop's stream error. How many. */
 size_t		 sm_keep_all(void);
+/* The layer above has more of c's stanzas safe: an unasked <a h/>. */
+void		 sm_answer_more(struct xconn *);
 /* The answer to the sm_resume hook for the new stream whose serial is s:
    it becomes session full (resource of the same account), with inbound
    count in, the client's h out_acked, the broadcast presence (may be NULL)

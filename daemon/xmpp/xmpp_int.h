@@ -210,8 +210,8 @@ void		 router_sm_ack(struct xconn *, uint32_t, uint32_t);
 int		 router_sm_resume(struct xconn *, const char *, uint32_t);
 /* SM with resume was enabled on c (sm_on). */
 void		 router_sm_on(struct xconn *);
-/* The server is about to acknowledge in stanzas of c (sm_answer). */
-void		 router_sm_answer(struct xconn *, uint32_t);
+/* The server is about to acknowledge in stanzas of c: what it tells. */
+uint32_t	 router_sm_answer(struct xconn *, uint32_t);
 /* SM session c ended for good (sm_off). */
 void		 router_sm_off(struct xconn *);
 /* Session old's place in the router goes to to (same account, same

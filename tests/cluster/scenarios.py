@@ -907,6 +907,7 @@ import smresume  # noqa: E402,F401 (stream management resumes anywhere)
 import smhandover  # noqa: E402,F401 (SM sessions across leaders)
 import offline  # noqa: E402,F401 (offline messages, issue 13)
 import smfault  # noqa: E402,F401 (SM sessions of paused nodes)
+import smsafe  # noqa: E402,F401 (a follower's <a h/> is what the leader has)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
