@@ -4,7 +4,9 @@
  * with at the next turn of the loop (smleft_run, an event), so that a
  * session ending inside a routing never routes again from there (a queue
  * bound reached while a message goes to many sessions would nest one end
- * in the next). Parsed back from the bytes kept: messages go to the
+ * in the next), at most SMLEFT_BATCH stanzas a turn, in order, so that
+ * thousands left at once (a cascade of queue bounds, many sessions
+ * timing out together) never hold the loop. Parsed back from the bytes kept: messages go to the
  * account's offline storage (offline_store; refused, their senders get
  * an error), carbons (copies for that session only) are dropped,
  * iq requests are answered with service-unavailable, the rest dropped.
@@ -33,6 +35,9 @@
 #include "xmpp/xmpp.h"
 #include "xmpp/xmpp_int.h"
 
+#define SMLEFT_BATCH	32	/* stanzas of ended sessions dealt with a
+				   turn of the loop */
+
 /* An ended session's unacknowledged stanzas, waiting for smleft_run. */
 struct smleft {
 	TAILQ_ENTRY(smleft)	 entry;
@@ -40,6 +45,8 @@ struct smleft {
 	char			*full;		/* the session's, or NULL */
 	struct xsm_item		*q;		/* in order, ours */
 	size_t			 n;
+	size_t			 done;		/* dealt with so far */
+	int			 routed;	/* ... and routed on */
 };
 static TAILQ_HEAD(, smleft) smlefts = TAILQ_HEAD_INITIALIZER(smlefts);
 static struct event	*smleft_ev;
@@ -151,16 +158,18 @@ smleft_run(evutil_socket_t fd, short what, void *arg)
 	};
 	static const char head[] = "<stream:stream xmlns='" NS_CLIENT
 	    "' xmlns:stream='" NS_STREAMS "'>";
+	struct timeval	 now = { 0, 0 };
 	struct smleft_pass r;
 	struct smleft	*l;
 	struct xparser	*p;
-	size_t		 i;
+	size_t		 i, budget = SMLEFT_BATCH, end;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
-	while ((l = TAILQ_FIRST(&smlefts)) != NULL) {
-		TAILQ_REMOVE(&smlefts, l, entry);
+	while (budget > 0 && (l = TAILQ_FIRST(&smlefts)) != NULL) {
+		end = l->n - l->done > budget ? l->done + budget : l->n;
+		budget -= end - l->done;
 		r.l = l;
 		r.routed = 0;
 		r.o = xconn_origin_new(XC_CLIENT, &smleft_origin_ops);
@@ -169,16 +178,24 @@ smleft_run(evutil_socket_t fd, short what, void *arg)
 		xparser_set_limits(p, XMPP_STANZA_COMP, 64, 100000);
 		xparser_feed(p, head, sizeof(head) - 1);
 		carbons_quiet(1);
-		for (i = 0; i < l->n; i++)
+		for (i = l->done; i < end; i++)
 			if (xparser_feed(p, l->q[i].s, l->q[i].len) == -1)
 				break;
 		carbons_quiet(0);
 		xparser_free(p);
 		xconn_free(r.o);
+		l->routed += r.routed;
+		l->done = i < end ? l->n : end;
+		if (l->done < l->n)
+			break;
+		TAILQ_REMOVE(&smlefts, l, entry);
 		log_info("sm_closed: %s: %zu stanzas unacknowledged, %d "
-		    "routed on", l->bare, l->n, r.routed);
+		    "routed on", l->bare, l->n, l->routed);
 		smleft_free(l);
 	}
+	/* The rest at a later turn, after what the sockets have. */
+	if (!TAILQ_EMPTY(&smlefts))
+		evtimer_add(smleft_ev, &now);
 }
 
 /* Free what waits for smleft_run (the daemon stops). */
