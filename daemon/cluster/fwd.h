@@ -85,6 +85,7 @@ struct cfwd_link {
 
 	/* a follower's link, at the leader */
 	int			 synced;
+	int			 relinked;	/* resumed: <d> wait for <synced/> */
 	struct xconn_list	 pseudos;
 	int			 nsess;
 	int			 ncomp;
@@ -257,6 +258,7 @@ void		 cpseudo_drop(struct xconn *, int);
 /* Of the sessions and call bridges l's node had on the link l replaced
  * or took over, those it did not register again are gone. */
 void		 cpseudo_carried_gone(struct cfwd_link *);
+void		 cpseudo_carried_unsent(struct cfwd_link *);
 /* Route a stanza (the caller's) from id of link l (NULL: this node),
  * forwarded by the follower process epoch as its <s> seq (epoch 0: no
  * origin, as for the leader's own answers). */

@@ -202,7 +202,8 @@ clead_start(struct cfwd_link *l, const char **attrs)
 	if (l->dbox == 0)
 		crelay_new(l);
 	clink_header(l, l->dbox);
-	crelay_resend(l);
+	if (!l->relinked)
+		crelay_resend(l);
 	if (l->id == 0 || l->epoch == 0 || (e = clead_seen_find(l)) == NULL)
 		return;
 	if (e->gone)
@@ -359,6 +360,7 @@ clead_resume(struct cfwd_link *o, struct cfwd_link *l)
 	    "bridges and %zu stanzas for them carried over", l->addr,
 	    o->nsess, o->ncomp, o->nkept);
 	clead_move(o, l);
+	l->relinked = 1;	/* its frames wait for <synced/> */
 	clead_link_close(o, 0);
 }
 
@@ -547,7 +549,13 @@ clead_frame(struct cfwd_link *l, struct xnode *n)
 		}
 	} else if (strcmp(name, "synced") == 0) {
 		l->synced = 1;
+		if (l->relinked)
+			cpseudo_carried_unsent(l);
 		cpseudo_carried_gone(l);
+		if (l->relinked) {
+			l->relinked = 0;
+			crelay_resend(l);
+		}
 		clead_tell_all(l);
 		csm_copy_snapshot(l);	/* our SM sessions' copies */
 		log_debug("clead_frame: %s registered %d sessions and %d "

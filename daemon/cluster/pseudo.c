@@ -123,6 +123,29 @@ cpseudo_carried_del(struct cfwd_link *l, const char *id)
 }
 
 /*
+ * Link l, which took over an earlier link of its process, is synced:
+ * what was kept for a client session (not an SM one) that did not come
+ * back is answered to its senders and emptied (crelay_moved), before
+ * the frames go out again. Sent, it would come back (nobody there) and
+ * be routed again behind what came for that user meanwhile.
+ */
+void
+cpseudo_carried_unsent(struct cfwd_link *l)
+{
+	struct cfwd_jid	*e;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(e, &l->carried, entry)
+		if (strchr(e->jid, '/') != NULL &&
+		    !csm_covers(XC_CLIENT, e->jid))
+			n += crelay_moved(l, XC_CLIENT, e->jid);
+	if (n > 0)
+		log_info("cpseudo_carried_unsent: %s: %zu stanzas for "
+		    "sessions that did not come back answered to their "
+		    "senders", l->addr, n);
+}
+
+/*
  * Of the sessions and call bridges l's node had on the link l replaced
  * or took over, those not back: gone (their contacts hear it, once).
  */

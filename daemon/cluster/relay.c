@@ -103,7 +103,8 @@ crelay_new(struct cfwd_link *l)
 /*
  * xconn_send to a pseudo: a <d> frame to its node, numbered and kept
  * until acknowledged; written now unless the link is lost (a holder),
- * when it goes out with the next link of that node's process.
+ * when it goes out with the next link of that node's process, or that
+ * next link has not said yet which sessions came back (its <synced/>).
  */
 void
 cfwd_send(struct xconn *c, const struct xnode *n)
@@ -180,7 +181,7 @@ cfwd_send(struct xconn *c, const struct xnode *n)
 	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
 	l->nkept++;
 	l->keptbytes += fr->bytes;
-	if (l->holder || l->broken)
+	if (l->holder || l->broken || l->relinked)
 		return;
 	clink_write(l, s, len);
 	fr->written = 1;
@@ -235,7 +236,7 @@ crelay_copy(struct cfwd_link *l, const char *to, uint32_t h,
 	TAILQ_INSERT_TAIL(&l->kept, fr, entry);
 	l->nkept++;
 	l->keptbytes += fr->bytes;
-	if (l->holder || l->broken)
+	if (l->holder || l->broken || l->relinked)
 		return;
 	clink_write(l, s, len);
 	fr->written = 1;

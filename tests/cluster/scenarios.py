@@ -8,7 +8,8 @@ once.py, those of rosters across a leader's death and a join (rosterack,
 rostermerge) in rosters.py, those of delivery across cut links and
 presence after failover (relaycut, relaylink, relaypres, relaysilent) in
 relay.py, those of offline messages (offstore, offkillsend, offkillleader,
-offinit, offjoin) in offline.py, all imported at the end, so they run
+offinit, offjoin) in offline.py, relink (a follower's process links
+again after a partition) in relink.py, all imported at the end, so they run
 after these.
 
     scenarios.py --list        the scenarios make check runs
@@ -908,6 +909,7 @@ import smhandover  # noqa: E402,F401 (SM sessions across leaders)
 import offline  # noqa: E402,F401 (offline messages, issue 13)
 import smfault  # noqa: E402,F401 (SM sessions of paused nodes)
 import smsafe  # noqa: E402,F401 (a follower's <a h/> is what the leader has)
+import relink  # noqa: E402,F401 (a follower's process links again)
 
 if __name__ == '__main__':
     sys.exit(main(sys.argv[1:]))
